@@ -1,0 +1,789 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "fsutil.h"
+#include "log.h"
+#include "util.h"
+
+enum conf_type {
+	T_SERVER_ID,
+	T_PORT,
+	T_HOST,
+	T_PATH,
+	T_NAME,
+	T_LOGLEVEL,
+	T_LISTEN,
+	T_DURATION,
+	T_NUMBER,
+	T_INT,
+	T_U64,
+	T_BOOL,
+	T_URL,
+};
+
+struct conf_key {
+	const char *section;
+	const char *key;
+	enum conf_type type;
+	size_t offset;
+	double min, max;
+	const char *def; /* as it would be written in the file; "" = derived, see help */
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct conf, field)
+
+static const struct conf_key conf_keys[] = {
+	{"server", "server_id", T_SERVER_ID, OFF(server.server_id), 0, 0, "",
+	 "This server's id, [A-Za-z0-9][A-Za-z0-9._-]{0,63}. Default: the host name."},
+	{"server", "base_port", T_PORT, OFF(server.base_port), 1, 65533, "8000",
+	 "discoveryd listens on base_port, simd on base_port+1, migrated on base_port+2."},
+	{"server", "advertise_host", T_HOST, OFF(server.advertise_host), 0, 0, "",
+	 "Host name or address peers use to reach this server. Default: detected."},
+	{"server", "state_dir", T_PATH, OFF(server.state_dir), 0, 0, LOCALSTATEDIR "/lib/tankworld",
+	 "Durable state. $STATE_DIRECTORY wins when systemd sets it."},
+	{"server", "runtime_dir", T_PATH, OFF(server.runtime_dir), 0, 0, RUNSTATEDIR "/tankworld",
+	 "Unix sockets. $RUNTIME_DIRECTORY wins when systemd sets it."},
+	{"server", "log_level", T_LOGLEVEL, OFF(server.log_level), 0, 0, "info",
+	 "err, warning, notice, info or debug."},
+
+	{"discovery", "listen", T_LISTEN, OFF(discovery.listen), 0, 0, "",
+	 "TCP address host:port, or none. Default: 127.0.0.1:base_port."},
+	{"discovery", "socket", T_PATH, OFF(discovery.socket), 0, 0, "",
+	 "Unix socket. Default: runtime_dir/discoveryd.sock."},
+	{"discovery", "hub_url", T_URL, OFF(discovery.hub_url), 0, 0, "",
+	 "URL of the hub's discoveryd (http://host:8000). Empty: this server is a hub."},
+	{"discovery", "heartbeat_interval", T_DURATION, OFF(discovery.heartbeat_interval), 0.05,
+	 86400, "30", "Seconds between heartbeats."},
+	{"discovery", "heartbeat_timeout", T_DURATION, OFF(discovery.heartbeat_timeout), 0.1,
+	 864000, "90", "A server silent this long is offline (degraded after 2 intervals)."},
+	{"discovery", "evict_after", T_DURATION, OFF(discovery.evict_after), 0.1, 31536000,
+	 "86400", "An offline server is removed from the registry after this long."},
+
+	{"sim", "listen", T_LISTEN, OFF(sim.listen), 0, 0, "",
+	 "TCP address host:port, or none. Default: 127.0.0.1:base_port+1."},
+	{"sim", "socket", T_PATH, OFF(sim.socket), 0, 0, "",
+	 "Unix socket. Default: runtime_dir/simd.sock."},
+	{"sim", "tick_rate", T_NUMBER, OFF(sim.tick_rate), 1, 1000, "30", "Ticks per second."},
+	{"sim", "snapshot_interval", T_DURATION, OFF(sim.snapshot_interval), 0.1, 86400, "60",
+	 "Seconds between tank snapshots; the journal covers the time between."},
+	{"sim", "default_tank_name", T_NAME, OFF(sim.default_tank_name), 1, 100, "Tank 1",
+	 "Name of the tank created on first start."},
+	{"sim", "seed", T_U64, OFF(sim.seed), 0, 0, "0",
+	 "Seed of the first tank; 0 draws one at random."},
+	{"sim", "max_fish", T_INT, OFF(sim.max_fish), 1, 1000000, "100",
+	 "Default fish capacity of a new tank."},
+	{"sim", "width", T_INT, OFF(sim.width), 100, 100000, "1088", "Default tank width."},
+	{"sim", "height", T_INT, OFF(sim.height), 100, 100000, "612", "Default tank height."},
+
+	{"migration", "listen", T_LISTEN, OFF(migration.listen), 0, 0, "",
+	 "TCP address host:port, or none. Default: 127.0.0.1:base_port+2."},
+	{"migration", "socket", T_PATH, OFF(migration.socket), 0, 0, "",
+	 "Unix socket. Default: runtime_dir/migrated.sock."},
+	{"migration", "check_interval", T_DURATION, OFF(migration.check_interval), 0.01, 86400,
+	 "10", "Seconds between scheduler passes."},
+	{"migration", "max_per_second", T_NUMBER, OFF(migration.max_per_second), 0.01, 1e6,
+	 "1000", "Global limit on migrations started per second."},
+	{"migration", "per_connection_per_second", T_NUMBER,
+	 OFF(migration.per_connection_per_second), 0.01, 1e6, "100",
+	 "Limit on migrations started per second on one connection."},
+	{"migration", "request_timeout", T_DURATION, OFF(migration.request_timeout), 0.1, 600,
+	 "10", "Seconds before a delivery attempt is given up and retried later."},
+
+	{"security", "token_file", T_PATH, OFF(security.token_file), 0, 0, "",
+	 "File holding the cluster token required on TCP mutations. Empty: none."},
+	{"security", "insecure", T_BOOL, OFF(security.insecure), 0, 0, "no",
+	 "yes allows a non-loopback TCP listener without a token."},
+};
+
+#define N_KEYS (sizeof conf_keys / sizeof conf_keys[0])
+
+static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_double(const char *v, double *ret)
+{
+	char *end;
+	errno = 0;
+	double x = strtod(v, &end);
+	if (errno || end == v || !isfinite(x))
+		return -EINVAL;
+	*ret = x;
+	return (int)(end - v);
+}
+
+/* "10", "0.5", "10s", "250ms", "2min", "1h". */
+static int parse_duration(const char *v, double *ret)
+{
+	double x;
+	int n = parse_double(v, &x);
+	if (n < 0)
+		return -EINVAL;
+	const char *u = v + n;
+	while (*u == ' ')
+		u++;
+	if (*u == '\0' || strcmp(u, "s") == 0 || strcmp(u, "sec") == 0)
+		*ret = x;
+	else if (strcmp(u, "ms") == 0)
+		*ret = x / 1000.0;
+	else if (strcmp(u, "min") == 0 || strcmp(u, "m") == 0)
+		*ret = x * 60.0;
+	else if (strcmp(u, "h") == 0)
+		*ret = x * 3600.0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_port(const char *s, int min, int *ret)
+{
+	char *end;
+	errno = 0;
+	long p = strtol(s, &end, 10);
+	if (errno || end == s || *end || p < min || p > 65535)
+		return -EINVAL;
+	*ret = (int)p;
+	return 0;
+}
+
+/* "host:port", "[v6]:port", "*:port" (all addresses) or "none". */
+static int parse_listen(const char *v, struct conf_listen *l)
+{
+	char host[CONF_STR];
+	const char *colon;
+	if (strcmp(v, "none") == 0) {
+		l->enabled = false;
+		return 0;
+	}
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		if (!close || close[1] != ':' || (size_t)(close - v - 1) >= sizeof host)
+			return -EINVAL;
+		memcpy(host, v + 1, (size_t)(close - v - 1));
+		host[close - v - 1] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon || (size_t)(colon - v) >= sizeof host)
+			return -EINVAL;
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+	}
+	if (strcmp(host, "*") == 0)
+		strcpy(host, "0.0.0.0");
+	if (!host_valid(host))
+		return -EINVAL;
+	int port;
+	if (parse_port(colon + 1, 0, &port) < 0)
+		return -EINVAL;
+	l->enabled = true;
+	strcpy(l->host, host);
+	l->port = port;
+	return 0;
+}
+
+/* http(s)://host[:port][/]: the hub's discoveryd. */
+static int parse_url(const char *v)
+{
+	const char *p;
+	if (strncmp(v, "http://", 7) == 0)
+		p = v + 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		p = v + 8;
+	else
+		return -EINVAL;
+	char host[CONF_STR];
+	size_t n = strcspn(p, ":/");
+	if (p[0] == '[') {
+		const char *close = strchr(p, ']');
+		if (!close)
+			return -EINVAL;
+		n = (size_t)(close - p) + 1;
+		if (n - 2 >= sizeof host)
+			return -EINVAL;
+		memcpy(host, p + 1, n - 2);
+		host[n - 2] = '\0';
+	} else {
+		if (n == 0 || n >= sizeof host)
+			return -EINVAL;
+		memcpy(host, p, n);
+		host[n] = '\0';
+	}
+	if (!host_valid(host))
+		return -EINVAL;
+	p += n;
+	if (*p == ':') {
+		char port[8];
+		size_t m = strcspn(p + 1, "/");
+		if (m == 0 || m >= sizeof port)
+			return -EINVAL;
+		memcpy(port, p + 1, m);
+		port[m] = '\0';
+		int x;
+		if (parse_port(port, 1, &x) < 0)
+			return -EINVAL;
+		p += 1 + m;
+	}
+	if (*p != '\0' && strcmp(p, "/") != 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static const char *type_expectation(const struct conf_key *k, char *buf, size_t n)
+{
+	switch (k->type) {
+	case T_SERVER_ID:
+		return "expected [A-Za-z0-9][A-Za-z0-9._-]{0,63}";
+	case T_PORT:
+		snprintf(buf, n, "expected a port from %g to %g", k->min, k->max);
+		return buf;
+	case T_HOST:
+		return "expected a host name or IP address";
+	case T_PATH:
+		return "expected an absolute path";
+	case T_NAME:
+		snprintf(buf, n, "expected %g to %g printable characters", k->min, k->max);
+		return buf;
+	case T_LOGLEVEL:
+		return "expected err, warning, notice, info or debug";
+	case T_LISTEN:
+		return "expected host:port, [v6]:port, *:port or none";
+	case T_DURATION:
+		snprintf(buf, n, "expected a duration from %g to %g seconds (10, 0.5, 250ms, 2min)",
+			 k->min, k->max);
+		return buf;
+	case T_NUMBER:
+		snprintf(buf, n, "expected a number from %g to %g", k->min, k->max);
+		return buf;
+	case T_INT:
+		snprintf(buf, n, "expected an integer from %g to %g", k->min, k->max);
+		return buf;
+	case T_U64:
+		return "expected an unsigned 64-bit integer";
+	case T_BOOL:
+		return "expected yes or no";
+	case T_URL:
+		return "expected http://host[:port]";
+	}
+	return "invalid";
+}
+
+static int apply_value(struct conf *c, const struct conf_key *k, const char *v)
+{
+	char *field = (char *)c + k->offset;
+	switch (k->type) {
+	case T_SERVER_ID:
+		if (*v && !server_id_valid(v))
+			return -EINVAL;
+		snprintf(field, 65, "%s", v);
+		return 0;
+	case T_PORT: {
+		int p;
+		if (parse_port(v, (int)k->min, &p) < 0 || p > (int)k->max)
+			return -EINVAL;
+		*(int *)field = p;
+		return 0;
+	}
+	case T_HOST:
+		if (*v && !host_valid(v))
+			return -EINVAL;
+		snprintf(field, CONF_STR, "%s", v);
+		return 0;
+	case T_PATH:
+		if (*v && (v[0] != '/' || strlen(v) >= CONF_PATH))
+			return -EINVAL;
+		snprintf(field, CONF_PATH, "%s", v);
+		return 0;
+	case T_NAME: {
+		size_t n = strlen(v);
+		if (n < k->min || n > k->max)
+			return -EINVAL;
+		for (const char *p = v; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return -EINVAL;
+		snprintf(field, CONF_STR, "%s", v);
+		return 0;
+	}
+	case T_LOGLEVEL: {
+		int l = log_level_from_string(v);
+		if (l < 0)
+			return -EINVAL;
+		*(int *)field = l;
+		return 0;
+	}
+	case T_LISTEN: {
+		struct conf_listen *l = (struct conf_listen *)field;
+		if (*v) {
+			struct conf_listen tmp = {0};
+			if (strlen(v) >= CONF_STR || parse_listen(v, &tmp) < 0)
+				return -EINVAL;
+		}
+		snprintf(l->spec, CONF_STR, "%s", v);
+		return 0;
+	}
+	case T_DURATION:
+	case T_NUMBER: {
+		double x = 0;
+		int r = k->type == T_DURATION ? parse_duration(v, &x)
+					      : (parse_double(v, &x) == (int)strlen(v) ? 0 : -EINVAL);
+		if (r < 0 || x < k->min || x > k->max)
+			return -EINVAL;
+		*(double *)field = x;
+		return 0;
+	}
+	case T_INT: {
+		char *end;
+		errno = 0;
+		long x = strtol(v, &end, 10);
+		if (errno || end == v || *end || x < k->min || x > k->max)
+			return -EINVAL;
+		*(int *)field = (int)x;
+		return 0;
+	}
+	case T_U64: {
+		char *end;
+		errno = 0;
+		if (v[0] == '-')
+			return -EINVAL;
+		unsigned long long x = strtoull(v, &end, 0);
+		if (errno || end == v || *end)
+			return -EINVAL;
+		*(uint64_t *)field = x;
+		return 0;
+	}
+	case T_BOOL:
+		return parse_bool(v, (bool *)field);
+	case T_URL:
+		if (*v && (strlen(v) >= CONF_STR || parse_url(v) < 0))
+			return -EINVAL;
+		snprintf(field, CONF_STR, "%s", v);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct conf_key *find_key(const char *section, const char *key)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(conf_keys[i].section, section) == 0 &&
+		    strcmp(conf_keys[i].key, key) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+static bool known_section(const char *section)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(conf_keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+int conf_set(struct conf *c, const char *section, const char *key, const char *value, char *err,
+	     size_t errlen)
+{
+	const struct conf_key *k = find_key(section, key);
+	if (!k)
+		return errf(err, errlen, "unknown key '%s' in [%s]", key, section);
+	if (apply_value(c, k, value) < 0) {
+		char buf[128];
+		return errf(err, errlen, "invalid value '%s' for %s in [%s]: %s", value, key,
+			    section, type_expectation(k, buf, sizeof buf));
+	}
+	return 0;
+}
+
+void conf_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (apply_value(c, &conf_keys[i], conf_keys[i].def) < 0)
+			fatal("built-in default of %s.%s is invalid", conf_keys[i].section,
+			      conf_keys[i].key);
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	char *text;
+	int r = fs_read_file(path, 1 << 20, &text, NULL);
+	if (r < 0)
+		return r;
+	char section[64] = "";
+	int lineno = 0;
+	char *save = NULL;
+	r = 0;
+	for (char *line = text; line; line = save) {
+		save = strchr(line, '\n');
+		if (save)
+			*save++ = '\0';
+		lineno++;
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			if (!close || close[1] != '\0' || (size_t)(close - s - 1) >= sizeof section) {
+				r = errf(err, errlen, "%s:%d: malformed section header '%s'", path,
+					 lineno, s);
+				break;
+			}
+			*close = '\0';
+			snprintf(section, sizeof section, "%s", trim(s + 1));
+			if (!known_section(section))
+				log_warn("%s:%d: unknown section [%s], ignoring", path, lineno,
+					 section);
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			r = errf(err, errlen, "%s:%d: expected key = value, got '%s'", path, lineno,
+				 s);
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s), *value = trim(eq + 1);
+		size_t vl = strlen(value);
+		if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+			value[vl - 1] = '\0';
+			value++;
+		}
+		if (section[0] == '\0') {
+			r = errf(err, errlen, "%s:%d: key '%s' outside any section", path, lineno,
+				 key);
+			break;
+		}
+		if (!known_section(section))
+			continue;
+		if (!find_key(section, key)) {
+			log_warn("%s:%d: unknown key '%s' in [%s], ignoring", path, lineno, key,
+				 section);
+			continue;
+		}
+		char msg[512];
+		if (conf_set(c, section, key, value, msg, sizeof msg) < 0) {
+			r = errf(err, errlen, "%s:%d: %s", path, lineno, msg);
+			break;
+		}
+	}
+	free(text);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_dropins(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	char dir[CONF_PATH + 8];
+	snprintf(dir, sizeof dir, "%s.d", path);
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : errf(err, errlen, "%s: %s", dir, strerror(errno));
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".conf") != 0)
+			continue;
+		names = realloc(names, (n + 1) * sizeof *names);
+		if (!names || !(names[n] = strdup(de->d_name)))
+			abort();
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_str);
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0) {
+			char *p = fs_path_join(dir, names[i]);
+			r = load_file(c, p, err, errlen);
+			if (r < 0 && r != -EINVAL)
+				r = errf(err, errlen, "%s: %s", p, strerror(-r));
+			free(p);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
+const char *conf_default_path(void)
+{
+	static char path[CONF_PATH + 32];
+	const char *dir = secure_getenv("CONFIGURATION_DIRECTORY");
+	if (dir && *dir) {
+		size_t n = strcspn(dir, ":");
+		snprintf(path, sizeof path, "%.*s/tankworld.conf", (int)n, dir);
+	} else {
+		snprintf(path, sizeof path, "%s/tankworld/tankworld.conf", SYSCONFDIR);
+	}
+	return path;
+}
+
+static int apply_env(struct conf *c, char *err, size_t errlen)
+{
+	static const struct {
+		const char *var, *section, *key;
+	} env[] = {
+		{"TANK_SERVER_ID", "server", "server_id"},
+		{"TANK_API_PORT", "server", "base_port"},
+		{"DISCOVERY_SERVER_URL", "discovery", "hub_url"},
+		{"TANKWORLD_LOG_LEVEL", "server", "log_level"},
+		{"STATE_DIRECTORY", "server", "state_dir"},
+		{"RUNTIME_DIRECTORY", "server", "runtime_dir"},
+	};
+	for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+		const char *v = secure_getenv(env[i].var);
+		if (!v || !*v)
+			continue;
+		char first[CONF_PATH];
+		/* systemd lists several directories separated by ':'; the first is ours. */
+		snprintf(first, sizeof first, "%.*s", (int)strcspn(v, ":"), v);
+		if (strcmp(env[i].key, "hub_url") == 0)
+			snprintf(first, sizeof first, "%s", v);
+		char msg[512];
+		if (conf_set(c, env[i].section, env[i].key, first, msg, sizeof msg) < 0)
+			return errf(err, errlen, "environment %s: %s", env[i].var, msg);
+	}
+	return 0;
+}
+
+static int apply_override(struct conf *c, const char *a, char *err, size_t errlen)
+{
+	const char *dot = strchr(a, '.'), *eq = strchr(a, '=');
+	if (!dot || !eq || dot > eq)
+		return errf(err, errlen, "--set '%s': expected section.key=value", a);
+	char section[64], key[64];
+	if ((size_t)(dot - a) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof key)
+		return errf(err, errlen, "--set '%s': name too long", a);
+	snprintf(section, sizeof section, "%.*s", (int)(dot - a), a);
+	snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+	char msg[512];
+	if (conf_set(c, section, key, eq + 1, msg, sizeof msg) < 0)
+		return errf(err, errlen, "--set: %s", msg);
+	return 0;
+}
+
+static int resolve_listen(struct conf_listen *l, const char *name, int port, char *err,
+			  size_t errlen)
+{
+	if (l->spec[0] == '\0') {
+		l->enabled = true;
+		strcpy(l->host, "127.0.0.1");
+		l->port = port;
+		return 0;
+	}
+	if (parse_listen(l->spec, l) < 0)
+		return errf(err, errlen, "invalid %s.listen '%s'", name, l->spec);
+	return 0;
+}
+
+static void default_socket(char *sock, const char *runtime_dir, const char *name)
+{
+	if (sock[0] == '\0')
+		snprintf(sock, CONF_PATH, "%.*s/%s", CONF_PATH - 32, runtime_dir, name);
+}
+
+static int load_token(struct conf *c, char *err, size_t errlen)
+{
+	c->security.token[0] = '\0';
+	if (c->security.token_file[0] == '\0')
+		return 0;
+	char *text;
+	int r = fs_read_file(c->security.token_file, 4096, &text, NULL);
+	if (r < 0)
+		return errf(err, errlen, "token_file %s: %s", c->security.token_file, strerror(-r));
+	char *t = trim(text);
+	size_t n = strlen(t);
+	r = 0;
+	if (n < 16 || n >= sizeof c->security.token)
+		r = errf(err, errlen, "token_file %s: the token must be 16 to %zu characters",
+			 c->security.token_file, sizeof c->security.token - 1);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (!isgraph((unsigned char)t[i]))
+			r = errf(err, errlen, "token_file %s: the token must be printable ASCII "
+					      "without spaces", c->security.token_file);
+	if (r == 0)
+		memcpy(c->security.token, t, n + 1);
+	free(text);
+	return r;
+}
+
+static void default_server_id(struct conf *c)
+{
+	if (c->server.server_id[0])
+		return;
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	size_t j = 0;
+	for (size_t i = 0; host[i] && j < 64; i++) {
+		char ch = host[i];
+		if (isalnum((unsigned char)ch) || ((ch == '.' || ch == '_' || ch == '-') && j > 0))
+			c->server.server_id[j++] = ch;
+	}
+	c->server.server_id[j] = '\0';
+	if (j == 0)
+		strcpy(c->server.server_id, "local-server");
+}
+
+int conf_load(struct conf *c, const char *path, const char *const *overrides, size_t n_overrides,
+	      char *err, size_t errlen)
+{
+	conf_defaults(c);
+	const char *file = path ? path : conf_default_path();
+	int r = load_file(c, file, err, errlen);
+	if (r == -ENOENT && !path)
+		r = 0;
+	else if (r < 0 && r != -EINVAL)
+		return errf(err, errlen, "%s: %s", file, strerror(-r));
+	if (r < 0)
+		return r;
+	if ((r = load_dropins(c, file, err, errlen)) < 0)
+		return r;
+	if ((r = apply_env(c, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; i < n_overrides; i++)
+		if ((r = apply_override(c, overrides[i], err, errlen)) < 0)
+			return r;
+
+	default_server_id(c);
+	int base = c->server.base_port;
+	if ((r = resolve_listen(&c->discovery.listen, "discovery", base, err, errlen)) < 0 ||
+	    (r = resolve_listen(&c->sim.listen, "sim", base + 1, err, errlen)) < 0 ||
+	    (r = resolve_listen(&c->migration.listen, "migration", base + 2, err, errlen)) < 0)
+		return r;
+	default_socket(c->discovery.socket, c->server.runtime_dir, "discoveryd.sock");
+	default_socket(c->sim.socket, c->server.runtime_dir, "simd.sock");
+	default_socket(c->migration.socket, c->server.runtime_dir, "migrated.sock");
+	if (c->discovery.heartbeat_timeout <= c->discovery.heartbeat_interval)
+		return errf(err, errlen, "heartbeat_timeout (%g) must exceed heartbeat_interval (%g)",
+			    c->discovery.heartbeat_timeout, c->discovery.heartbeat_interval);
+	if (c->discovery.evict_after < c->discovery.heartbeat_timeout)
+		return errf(err, errlen, "evict_after (%g) must be at least heartbeat_timeout (%g)",
+			    c->discovery.evict_after, c->discovery.heartbeat_timeout);
+	return load_token(c, err, errlen);
+}
+
+static void print_value(const struct conf *c, const struct conf_key *k, FILE *f)
+{
+	const char *field = (const char *)c + k->offset;
+	switch (k->type) {
+	case T_SERVER_ID:
+	case T_HOST:
+	case T_NAME:
+	case T_URL:
+		fprintf(f, "%s", field);
+		break;
+	case T_PATH:
+		fprintf(f, "%s", field);
+		break;
+	case T_PORT:
+	case T_INT:
+		fprintf(f, "%d", *(const int *)field);
+		break;
+	case T_LOGLEVEL:
+		fprintf(f, "%s", log_level_to_string(*(const int *)field));
+		break;
+	case T_LISTEN: {
+		const struct conf_listen *l = (const void *)field;
+		if (!l->enabled)
+			fprintf(f, "none");
+		else if (strchr(l->host, ':'))
+			fprintf(f, "[%s]:%d", l->host, l->port);
+		else
+			fprintf(f, "%s:%d", l->host, l->port);
+		break;
+	}
+	case T_DURATION:
+	case T_NUMBER:
+		fprintf(f, "%g", *(const double *)field);
+		break;
+	case T_U64:
+		fprintf(f, "%llu", (unsigned long long)*(const uint64_t *)field);
+		break;
+	case T_BOOL:
+		fprintf(f, "%s", *(const bool *)field ? "yes" : "no");
+		break;
+	}
+}
+
+void conf_print(const struct conf *c, FILE *f)
+{
+	const char *section = "";
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		if (strcmp(section, k->section) != 0) {
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
+			section = k->section;
+		}
+		fprintf(f, "%s = ", k->key);
+		print_value(c, k, f);
+		fputc('\n', f);
+	}
+	fprintf(f, "# cluster token: %s\n", c->security.token[0] ? "set" : "none");
+}
+
+void conf_print_example(FILE *f)
+{
+	fprintf(f, "# tankworld configuration, read by discoveryd, simd and migrated.\n"
+		   "# Every key is shown commented out with its built-in default.\n"
+		   "# Drop-ins in tankworld.conf.d/*.conf override this file, in lexical order.\n"
+		   "# Environment (TANK_SERVER_ID, TANK_API_PORT, DISCOVERY_SERVER_URL) and\n"
+		   "# --set section.key=value override both. Durations are in seconds.\n");
+	const char *section = "";
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		if (strcmp(section, k->section) != 0) {
+			fprintf(f, "\n[%s]\n", k->section);
+			section = k->section;
+		}
+		fprintf(f, "# %s\n#%s = %s\n", k->help, k->key, k->def);
+	}
+}

@@ -1,0 +1,256 @@
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon.h"
+#include "fsutil.h"
+#include "log.h"
+
+static void usage(const char *name, FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [options]\n"
+		"  -c, --config FILE        main configuration file (drop-ins: FILE.d/*.conf)\n"
+		"                           default: %s\n"
+		"  -s, --set SECTION.KEY=V  override one key (repeatable; wins over files)\n"
+		"  -n, --check-config       validate, print the effective configuration, exit\n"
+		"  -d, --debug              log at debug level\n"
+		"      --print-example-config  print every key with its default, exit\n"
+		"  -V, --version            print the version and exit\n"
+		"  -h, --help               this text\n"
+		"Runs in the foreground and logs to stderr; under systemd it uses socket\n"
+		"activation, sd_notify and the watchdog.\n",
+		name, conf_default_path());
+}
+
+void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"set", required_argument, NULL, 's'},
+		{"check-config", no_argument, NULL, 'n'},
+		{"debug", no_argument, NULL, 'd'},
+		{"print-example-config", no_argument, NULL, 'E'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	memset(d, 0, sizeof *d);
+	d->name = name;
+	bool check = false, debug = false;
+	int c;
+	log_init(name, LOG_INFO);
+	while ((c = getopt_long(argc, argv, "c:s:ndVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d->conf_path = optarg;
+			break;
+		case 's':
+			d->overrides = realloc(d->overrides, (d->n_overrides + 1) * sizeof *d->overrides);
+			if (!d->overrides)
+				abort();
+			d->overrides[d->n_overrides++] = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'E':
+			conf_print_example(stdout);
+			exit(0);
+		case 'V':
+			printf("%s (%s) %s\n", name, PACKAGE_NAME, PACKAGE_VERSION);
+			exit(0);
+		case 'h':
+			usage(name, stdout);
+			exit(0);
+		default:
+			usage(name, stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", name, argv[optind]);
+		exit(2);
+	}
+	char err[1024];
+	if (conf_load(&d->conf, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		exit(1);
+	}
+	if (check) {
+		conf_print(&d->conf, stdout);
+		printf("# configuration OK\n");
+		exit(0);
+	}
+	log_set_level(debug ? LOG_DEBUG : d->conf.server.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal("curl_global_init failed");
+	d->base = event_base_new();
+	if (!d->base)
+		fatal("cannot create the event loop");
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	if (d->stopping) {
+		log_notice("second signal %d: exiting at once", (int)sig);
+		event_base_loopbreak(d->base);
+		return;
+	}
+	d->stopping = true;
+	log_info("signal %d: stopping", (int)sig);
+	sd_notify(0, "STOPPING=1");
+	if (d->on_stop)
+		d->on_stop(d->arg); /* calls daemon_exit when its work is done */
+	else
+		daemon_exit(d);
+}
+
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	sd_notify(0, "RELOADING=1");
+	struct conf *newc = malloc(sizeof *newc);
+	char err[1024];
+	if (!newc)
+		abort();
+	if (conf_load(newc, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0) {
+		log_err("reload failed, keeping the running configuration: %s", err);
+	} else if (d->on_reload && d->on_reload(d->arg, newc) < 0) {
+		log_err("reload refused by %s, keeping the running configuration", d->name);
+	} else {
+		d->conf = *newc;
+		log_set_level(d->conf.server.log_level);
+		log_info("configuration reloaded");
+	}
+	free(newc);
+	sd_notify(0, "READY=1");
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	/* Pinged from the loop itself, so a wedged loop trips systemd's watchdog. */
+	sd_notify(0, "WATCHDOG=1");
+}
+
+void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_fn stop,
+			 void *arg)
+{
+	d->on_reload = reload;
+	d->on_stop = stop;
+	d->arg = arg;
+	d->sig_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_reload_signal, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup)
+		fatal("cannot install signal handlers");
+	event_add(d->sig_term, NULL);
+	event_add(d->sig_int, NULL);
+	event_add(d->sig_hup, NULL);
+}
+
+int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_path,
+		  const struct conf_listen *listen)
+{
+	int port = 0;
+	int n = http_server_adopt_systemd(http, &port);
+	if (n == -EPERM)
+		fatal("refusing a non-loopback TCP socket without a cluster token; set [security] "
+		      "token_file, or insecure = yes");
+	if (n < 0)
+		fatal("cannot use the sockets passed by systemd: %s", strerror(-n));
+	if (n > 0) {
+		log_info("serving on %d socket(s) from systemd", n);
+		return port;
+	}
+	char *dir = strdup(unix_path);
+	if (!dir)
+		abort();
+	int r = fs_mkdir_p(dirname(dir), 0755);
+	free(dir);
+	if (r < 0)
+		fatal("cannot create the directory of %s: %s", unix_path, strerror(-r));
+	r = http_server_listen_unix(http, unix_path);
+	if (r < 0)
+		fatal("cannot listen on %s: %s", unix_path,
+		      r == -EADDRINUSE ? "another daemon is serving it" : strerror(-r));
+	if (listen->enabled) {
+		r = http_server_listen_tcp(http, listen->host, listen->port, &port);
+		if (r == -EPERM)
+			fatal("refusing to listen on %s:%d without a cluster token; set [security] "
+			      "token_file, or insecure = yes", listen->host, listen->port);
+		if (r < 0)
+			fatal("cannot listen on %s:%d: %s", listen->host, listen->port, strerror(-r));
+		log_info("listening on %s and %s:%d", unix_path, listen->host, port);
+	} else {
+		log_info("listening on %s (TCP disabled)", unix_path);
+	}
+	return port;
+}
+
+void daemon_status(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	sd_notifyf(0, "STATUS=%s", buf);
+}
+
+void daemon_ready(struct daemon *d, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", buf, (int)getpid());
+	log_info("ready: %s", buf);
+	uint64_t usec = 0;
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+		struct timeval tv = {(time_t)(usec / 2 / 1000000), (suseconds_t)(usec / 2 % 1000000)};
+		event_add(d->watchdog, &tv);
+	}
+}
+
+void daemon_exit(struct daemon *d)
+{
+	event_base_loopexit(d->base, NULL);
+}
+
+int daemon_run(struct daemon *d)
+{
+	event_base_dispatch(d->base);
+	return 0;
+}
+
+void daemon_done(struct daemon *d)
+{
+	if (d->sig_term)
+		event_free(d->sig_term);
+	if (d->sig_int)
+		event_free(d->sig_int);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	if (d->watchdog)
+		event_free(d->watchdog);
+	free(d->overrides);
+	event_base_free(d->base);
+	curl_global_cleanup();
+}

@@ -1,0 +1,53 @@
+/* What every tankworld daemon does the same way: command line, configuration,
+ * logging, signals (SIGTERM/SIGINT stop, SIGHUP reloads), listeners (systemd's or
+ * our own), sd_notify READY/STATUS/STOPPING and the watchdog. main.c of each daemon
+ * wires its own state into this. */
+#ifndef TW_DAEMON_H
+#define TW_DAEMON_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+
+#include "conf.h"
+#include "http.h"
+
+struct daemon;
+
+typedef int (*daemon_reload_fn)(void *arg, const struct conf *newc); /* 0 accepts */
+typedef void (*daemon_stop_fn)(void *arg);
+
+struct daemon {
+	const char *name;
+	struct conf conf;
+	const char *conf_path; /* NULL: the default file */
+	const char **overrides;
+	size_t n_overrides;
+	struct event_base *base;
+	struct event *sig_term, *sig_int, *sig_hup, *watchdog;
+	daemon_reload_fn on_reload;
+	daemon_stop_fn on_stop;
+	void *arg;
+	bool stopping;
+};
+
+/* Parse argv, load the configuration and set up logging and the event base. Handles
+ * --help, --version, --check-config and --print-example-config itself and exits.
+ * On a configuration error prints it and exits 1. */
+void daemon_init(struct daemon *d, const char *name, int argc, char **argv);
+void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_fn stop,
+			 void *arg);
+/* Serve on systemd's sockets if any were passed, else bind unix_path and listen
+ * (creating the socket's directory). Returns the TCP port bound (0 if none) or exits
+ * with a clear message. */
+int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_path,
+		  const struct conf_listen *listen);
+/* READY=1 plus a STATUS line; starts the watchdog. */
+void daemon_ready(struct daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void daemon_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Run the loop until stopped; frees the daemon's events. Returns the exit code. */
+int daemon_run(struct daemon *d);
+/* Leave the loop (after the stop handler's asynchronous work, if any). */
+void daemon_exit(struct daemon *d);
+void daemon_done(struct daemon *d);
+
+#endif

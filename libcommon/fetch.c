@@ -1,0 +1,333 @@
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "fetch.h"
+#include "log.h"
+
+struct fetch_job {
+	struct fetch *f;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *url, *unix_path, *method, *body;
+	size_t body_len;
+	char *resp;
+	size_t resp_len, resp_cap, max_response;
+	long timeout_ms, connect_timeout_ms, backoff_ms;
+	int retries_left;
+	char errbuf[CURL_ERROR_SIZE];
+	fetch_cb cb;
+	void *arg;
+	struct event *retry_timer;
+	LIST_ENTRY(fetch_job) link;
+};
+
+struct fetch_sock {
+	struct event *ev;
+};
+
+struct fetch {
+	struct event_base *base;
+	CURLM *multi;
+	struct event *timer;
+	LIST_HEAD(, fetch_job) jobs;
+	size_t pending;
+};
+
+static void check_done(struct fetch *f);
+
+static size_t on_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetch_job *j = arg;
+	size_t len = size * n;
+	if (j->resp_len + len > j->max_response)
+		return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+	if (j->resp_len + len + 1 > j->resp_cap) {
+		size_t cap = j->resp_cap ? j->resp_cap : 1024;
+		while (cap < j->resp_len + len + 1)
+			cap *= 2;
+		j->resp = realloc(j->resp, cap);
+		if (!j->resp)
+			abort();
+		j->resp_cap = cap;
+	}
+	memcpy(j->resp + j->resp_len, data, len);
+	j->resp_len += len;
+	j->resp[j->resp_len] = '\0';
+	return len;
+}
+
+static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch *f = arg;
+	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int running;
+	curl_multi_socket_action(f->multi, fd, action, &running);
+	check_done(f);
+}
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct fetch *f = userp;
+	struct fetch_sock *fs = socketp;
+	if (what == CURL_POLL_REMOVE) {
+		if (fs) {
+			event_free(fs->ev);
+			free(fs);
+			curl_multi_assign(f->multi, s, NULL);
+		}
+		return 0;
+	}
+	short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
+			     (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
+	if (!fs) {
+		fs = calloc(1, sizeof *fs);
+		if (!fs)
+			abort();
+		curl_multi_assign(f->multi, s, fs);
+	} else {
+		event_free(fs->ev);
+	}
+	fs->ev = event_new(f->base, s, kind, on_socket_event, f);
+	if (!fs->ev)
+		abort();
+	event_add(fs->ev, NULL);
+	return 0;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch *f = arg;
+	int running;
+	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(f);
+}
+
+static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct fetch *f = userp;
+	if (timeout_ms < 0) {
+		evtimer_del(f->timer);
+		return 0;
+	}
+	/* Never call curl from here (CURLMOPT_TIMERFUNCTION): fire from the loop. */
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	evtimer_add(f->timer, &tv);
+	return 0;
+}
+
+static void job_free(struct fetch_job *j)
+{
+	if (j->retry_timer)
+		event_free(j->retry_timer);
+	if (j->easy)
+		curl_easy_cleanup(j->easy);
+	curl_slist_free_all(j->headers);
+	free(j->url);
+	free(j->unix_path);
+	free(j->method);
+	free(j->body);
+	free(j->resp);
+	free(j);
+}
+
+static int job_launch(struct fetch_job *j)
+{
+	if (j->easy)
+		curl_easy_cleanup(j->easy);
+	j->resp_len = 0;
+	if (j->resp)
+		j->resp[0] = '\0';
+	j->errbuf[0] = '\0';
+	CURL *e = curl_easy_init();
+	if (!e)
+		return -ENOMEM;
+	j->easy = e;
+	curl_easy_setopt(e, CURLOPT_URL, j->url);
+	if (j->unix_path)
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, j->unix_path);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
+	if (strcmp(j->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	if (j->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)j->body_len);
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	/* A peer that answers slowly must not pin a connection forever; our own proxies
+	 * (none) are never used for cluster traffic. */
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	if (curl_multi_add_handle(j->f->multi, e) != CURLM_OK)
+		return -EIO;
+	return 0;
+}
+
+static void finish(struct fetch_job *j, const struct fetch_response *r)
+{
+	struct fetch *f = j->f;
+	LIST_REMOVE(j, link);
+	f->pending--;
+	fetch_cb cb = j->cb;
+	void *arg = j->arg;
+	cb(r, arg);
+	job_free(j);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch_job *j = arg;
+	if (job_launch(j) < 0) {
+		struct fetch_response r = {.status = 0, .body = "", .error = "cannot start request",
+					   .transport_error = -1};
+		finish(j, &r);
+	}
+}
+
+static void check_done(struct fetch *f)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(f->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		/* Copy before remove_handle: msg is invalid afterwards (multi-event.c). */
+		CURL *easy = msg->easy_handle;
+		CURLcode res = msg->data.result;
+		struct fetch_job *j;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
+		curl_multi_remove_handle(f->multi, easy);
+		struct fetch_response r = {.body = j->resp ? j->resp : "", .len = j->resp_len};
+		curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &r.seconds);
+		if (res == CURLE_OK) {
+			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
+		} else {
+			r.status = 0;
+			r.transport_error = (int)res;
+			r.error = j->errbuf[0] ? j->errbuf : curl_easy_strerror(res);
+			if (j->retries_left > 0) {
+				j->retries_left--;
+				struct timeval tv = {j->backoff_ms / 1000, (j->backoff_ms % 1000) * 1000};
+				j->backoff_ms *= 2;
+				if (!j->retry_timer)
+					j->retry_timer = evtimer_new(f->base, on_retry, j);
+				evtimer_add(j->retry_timer, &tv);
+				continue;
+			}
+		}
+		finish(j, &r);
+	}
+}
+
+struct fetch *fetch_new(struct event_base *base)
+{
+	struct fetch *f = calloc(1, sizeof *f);
+	if (!f)
+		abort();
+	f->base = base;
+	f->multi = curl_multi_init();
+	f->timer = evtimer_new(base, on_timer, f);
+	if (!f->multi || !f->timer)
+		abort();
+	LIST_INIT(&f->jobs);
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, 64L);
+	return f;
+}
+
+struct fetch *fetch_free(struct fetch *f)
+{
+	if (!f)
+		return NULL;
+	struct fetch_job *j;
+	while ((j = LIST_FIRST(&f->jobs))) {
+		LIST_REMOVE(j, link);
+		if (j->easy)
+			curl_multi_remove_handle(f->multi, j->easy);
+		job_free(j);
+	}
+	curl_multi_cleanup(f->multi);
+	event_free(f->timer);
+	free(f);
+	return NULL;
+}
+
+size_t fetch_pending(const struct fetch *f)
+{
+	return f->pending;
+}
+
+static char *xstrdup0(const char *s)
+{
+	if (!s)
+		return NULL;
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_cb cb, void *arg)
+{
+	if (!req->url)
+		return -EINVAL;
+	struct fetch_job *j = calloc(1, sizeof *j);
+	if (!j)
+		abort();
+	j->f = f;
+	j->url = xstrdup0(req->url);
+	j->unix_path = xstrdup0(req->unix_path);
+	j->method = xstrdup0(req->method ? req->method : "GET");
+	if (req->body) {
+		j->body = malloc(req->body_len + 1);
+		if (!j->body)
+			abort();
+		memcpy(j->body, req->body, req->body_len);
+		j->body[req->body_len] = '\0';
+		j->body_len = req->body_len;
+		j->headers = curl_slist_append(j->headers, "Content-Type: application/json");
+	}
+	j->headers = curl_slist_append(j->headers, "Accept: application/json");
+	/* Expect: 100-continue costs a round trip per POST; our bodies are small. */
+	j->headers = curl_slist_append(j->headers, "Expect:");
+	if (req->token && req->token[0]) {
+		char h[320];
+		snprintf(h, sizeof h, "Authorization: Bearer %s", req->token);
+		j->headers = curl_slist_append(j->headers, h);
+	}
+	j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 10000;
+	j->connect_timeout_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 3000;
+	if (j->connect_timeout_ms > j->timeout_ms)
+		j->connect_timeout_ms = j->timeout_ms;
+	j->retries_left = req->retries;
+	j->backoff_ms = req->backoff_ms > 0 ? req->backoff_ms : 200;
+	j->max_response = req->max_response ? req->max_response : (4u << 20);
+	j->cb = cb;
+	j->arg = arg;
+	int r = job_launch(j);
+	if (r < 0) {
+		job_free(j);
+		return r;
+	}
+	LIST_INSERT_HEAD(&f->jobs, j, link);
+	f->pending++;
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* Outgoing HTTP for every daemon: libcurl's multi interface driven by libevent, so
+ * no request ever blocks the event loop. One multi handle per daemon keeps the
+ * connection cache (keep-alive reuse) for its lifetime. Requests go over TCP or over
+ * a Unix socket (unix_path), with timeouts and optional retries with backoff on
+ * transport errors (never on an HTTP answer: the caller decides about those). */
+#ifndef TW_FETCH_H
+#define TW_FETCH_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fetch;
+
+struct fetch_response {
+	long status;	     /* HTTP status, 0 when no answer arrived */
+	const char *body;    /* NUL-terminated, may be "" */
+	size_t len;
+	int transport_error; /* 0, or the CURLcode of the last attempt */
+	const char *error;   /* human text when status == 0 */
+	double seconds;	     /* total time of the last attempt */
+};
+
+typedef void (*fetch_cb)(const struct fetch_response *r, void *arg);
+
+struct fetch_request {
+	const char *method;    /* "GET" when NULL */
+	const char *url;       /* http://host:port/path, or http://localhost/path with unix_path */
+	const char *unix_path; /* NULL for TCP */
+	const char *body;      /* JSON, may be NULL */
+	size_t body_len;
+	const char *token;     /* sends Authorization: Bearer when non-empty */
+	long timeout_ms;       /* whole request; default 10000 */
+	long connect_timeout_ms; /* default 3000 */
+	int retries;	       /* extra attempts on transport errors */
+	long backoff_ms;       /* first retry delay, doubled each time; default 200 */
+	size_t max_response;   /* default 4 MiB; larger answers fail */
+};
+
+struct fetch *fetch_new(struct event_base *base);
+/* Cancels requests still running without calling their callbacks. */
+struct fetch *fetch_free(struct fetch *f);
+/* Starts a request; cb runs exactly once, later, on the loop (never from inside
+ * fetch_start). Returns 0 or -errno. */
+int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_cb cb, void *arg);
+/* Requests in flight. */
+size_t fetch_pending(const struct fetch *f);
+
+#endif

@@ -1,0 +1,26 @@
+/* Durable file handling. Every state file is replaced atomically: write a temp
+ * file, fsync it, rename it over the old one, fsync the directory (DESIGN §7).
+ * A failed fsync is not retried: the page cache may have dropped the data, so the
+ * callers treat it as fatal. */
+#ifndef TW_FSUTIL_H
+#define TW_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* 0 or -errno. */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Like fs_write_atomic, but exits through fatal() on any error: for state whose
+ * loss would break the durability contract. */
+void fs_write_atomic_or_die(const char *path, const void *data, size_t len);
+/* Read a whole file (at most max bytes) into a NUL-terminated malloc'd buffer.
+ * -ENOENT when absent, -EFBIG when larger than max. */
+int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* mkdir -p with the given mode for created components. */
+int fs_mkdir_p(const char *path, mode_t mode);
+/* fsync a directory by path. */
+int fs_fsync_dir(const char *path);
+/* Join "dir/name" into a malloc'd string (never NULL). */
+char *fs_path_join(const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,618 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netdb.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "jsonv.h"
+#include "log.h"
+
+/* evhttp itself answers 413 (in HTML) and drops the connection above this: it bounds
+ * memory. Routes answer a JSON 413 above opts.max_body, which is far lower. */
+#define HTTP_HARD_BODY_LIMIT (8u << 20)
+#define HTTP_MAX_HEADERS (16u << 10)
+
+struct http_listener_side {
+	struct http_server *server;
+	bool over_unix;
+	struct evhttp *http;
+};
+
+struct http_server {
+	struct event_base *base;
+	const struct http_route *routes;
+	size_t n_routes;
+	void *arg;
+	struct http_server_opts opts;
+	char token[256];
+	struct http_listener_side unix_side, tcp_side;
+	struct http_stats stats;
+	char *unix_path; /* bound by us, so unlinked by us */
+};
+
+/* Runs once the reply has gone out, whether the handler answered at once or later. */
+static void on_complete(struct evhttp_request *req, void *arg)
+{
+	struct http_server *s = arg;
+	int status = evhttp_request_get_response_code(req);
+	s->stats.requests++;
+	if (status >= 500)
+		s->stats.status_5xx++;
+	else if (status >= 400)
+		s->stats.status_4xx++;
+	else
+		s->stats.status_2xx++;
+}
+
+static const char *reason_for(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Status";
+	}
+}
+
+void http_reply_text(struct evhttp_request *req, int status, const char *content_type,
+		     const char *text, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	if (!buf)
+		abort();
+	evbuffer_add(buf, text, len);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_remove_header(h, "Content-Type");
+	evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_send_reply(req, status, reason_for(status), buf);
+	evbuffer_free(buf);
+}
+
+void http_reply_json(struct evhttp_request *req, int status, json_object *json)
+{
+	const char *text = jv_to_string(json);
+	http_reply_text(req, status, "application/json", text, strlen(text));
+	json_object_put(json);
+}
+
+void http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
+		      ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "code", json_object_new_string(code));
+	http_reply_json(req, status, o);
+}
+
+const char *http_body(struct http_ctx *ctx, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+	*len = evbuffer_get_length(in);
+	if (*len == 0)
+		return NULL;
+	return (const char *)evbuffer_pullup(in, -1);
+}
+
+json_object *http_body_object(struct http_ctx *ctx)
+{
+	size_t len;
+	const char *body = http_body(ctx, &len);
+	if (!body) {
+		http_reply_error(ctx->req, 400, "invalid_body", "a JSON object body is required");
+		return NULL;
+	}
+	struct json_err e;
+	json_object *o = jv_parse_object(body, len, 16, &e);
+	if (!o)
+		http_reply_error(ctx->req, 400, "invalid_json", "%s", e.msg);
+	return o;
+}
+
+int http_query(struct http_ctx *ctx, const char *key, char **ret)
+{
+	*ret = NULL;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	if (!q || !*q)
+		return 0;
+	struct evkeyvalq params;
+	TAILQ_INIT(&params);
+	if (evhttp_parse_query_str(q, &params) < 0) {
+		evhttp_clear_headers(&params);
+		http_reply_error(ctx->req, 400, "invalid_query", "malformed query string");
+		return -EINVAL;
+	}
+	const char *v = evhttp_find_header(&params, key);
+	if (v) {
+		*ret = strdup(v);
+		if (!*ret)
+			abort();
+	}
+	evhttp_clear_headers(&params);
+	return *ret ? 1 : 0;
+}
+
+int http_query_bool(struct http_ctx *ctx, const char *key, bool *ret)
+{
+	char *v;
+	int r = http_query(ctx, key, &v);
+	if (r <= 0)
+		return r;
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0)
+		*ret = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0)
+		*ret = false;
+	else
+		r = -EINVAL;
+	free(v);
+	if (r < 0)
+		http_reply_error(ctx->req, 400, "invalid_query", "query parameter '%s' must be "
+				 "true or false", key);
+	return r;
+}
+
+int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, long *ret)
+{
+	char *v;
+	int r = http_query(ctx, key, &v);
+	if (r <= 0)
+		return r;
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < min || x > max)
+		r = -EINVAL;
+	else
+		*ret = x;
+	free(v);
+	if (r < 0)
+		http_reply_error(ctx->req, 400, "invalid_query", "query parameter '%s' must be an "
+				 "integer from %ld to %ld", key, min, max);
+	return r;
+}
+
+const char *http_param(const struct http_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->params.n; i++)
+		if (strcmp(ctx->params.name[i], name) == 0)
+			return ctx->params.value[i];
+	return NULL;
+}
+
+/* Match "/api/tanks/{id}" against a path. Segments are compared raw: ids never need
+ * percent-encoding, and a '%' or an empty segment simply fails validation later. */
+static bool route_match(const char *pattern, const char *path, struct http_params *p)
+{
+	p->n = 0;
+	while (*pattern && *path) {
+		if (*pattern != '/' || *path != '/')
+			return false;
+		pattern++;
+		path++;
+		size_t plen = strcspn(pattern, "/"), slen = strcspn(path, "/");
+		if (pattern[0] == '{') {
+			if (slen == 0 || slen >= sizeof p->value[0] || p->n >= HTTP_MAX_PARAMS)
+				return false;
+			p->name[p->n] = NULL;
+			memcpy(p->value[p->n], path, slen);
+			p->value[p->n][slen] = '\0';
+			p->n++;
+		} else if (plen != slen || strncmp(pattern, path, plen) != 0) {
+			return false;
+		}
+		pattern += plen;
+		path += slen;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+/* Names of parameters come from the pattern; kept as pointers into static storage. */
+static void route_param_names(const char *pattern, struct http_params *p)
+{
+	static __thread char names[HTTP_MAX_PARAMS][32];
+	size_t i = 0;
+	for (const char *c = pattern; *c && i < p->n; c++) {
+		if (*c != '{')
+			continue;
+		size_t n = strcspn(c + 1, "}");
+		snprintf(names[i], sizeof names[i], "%.*s", (int)n, c + 1);
+		p->name[i] = names[i];
+		i++;
+	}
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	default:
+		return "OTHER";
+	}
+}
+
+/* Constant-time comparison so the token cannot be guessed byte by byte from timing. */
+static bool token_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = (unsigned char)(la != lb);
+	for (size_t i = 0; i < la; i++)
+		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return diff == 0;
+}
+
+static bool authorized(struct http_server *s, struct evhttp_request *req)
+{
+	if (!s->token[0])
+		return true;
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	if (!h || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	return token_equal(h + 7, s->token);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct http_listener_side *side = arg;
+	struct http_server *s = side->server;
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct http_ctx ctx = {.req = req, .over_unix = side->over_unix, .arg = s->arg};
+	evhttp_request_set_on_complete_cb(req, on_complete, s);
+
+	if (!path || path[0] != '/') {
+		http_reply_error(req, 400, "invalid_path", "malformed request path");
+		return;
+	}
+	size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	if (body_len > s->opts.max_body) {
+		http_reply_error(req, 413, "body_too_large", "request body exceeds %zu bytes",
+				 s->opts.max_body);
+		return;
+	}
+	char allow[64] = "";
+	for (size_t i = 0; i < s->n_routes; i++) {
+		const struct http_route *r = &s->routes[i];
+		if (!route_match(r->pattern, path, &ctx.params))
+			continue;
+		if ((r->flags & ROUTE_UNIX_ONLY) && !side->over_unix)
+			continue;
+		if (!(r->methods & (int)method)) {
+			for (int m = EVHTTP_REQ_GET; m <= EVHTTP_REQ_PATCH; m <<= 1)
+				if ((r->methods & m) && !strstr(allow, method_name(m)))
+					snprintf(allow + strlen(allow), sizeof allow - strlen(allow),
+						 "%s%s", allow[0] ? ", " : "", method_name(m));
+			continue;
+		}
+		route_param_names(r->pattern, &ctx.params);
+		bool mutation = method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD;
+		if (mutation && !side->over_unix && !(r->flags & ROUTE_NO_AUTH) &&
+		    !authorized(s, req)) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+					  "Bearer");
+			http_reply_error(req, 401, "unauthorized",
+					 "this request needs the cluster token (Authorization: "
+					 "Bearer ...)");
+			return;
+		}
+		r->handler(&ctx);
+		return;
+	}
+	if (allow[0]) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+		http_reply_error(req, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
+				 method_name(method), path, allow);
+		return;
+	}
+	http_reply_error(req, 404, "not_found", "no such endpoint: %s", path);
+}
+
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	/* EMFILE/ENFILE: stop accepting for a second instead of spinning (relayd). */
+	int err = EVUTIL_SOCKET_ERROR();
+	log_warn("accept failed: %s; pausing the listener for 1 s", evutil_socket_error_to_string(err));
+	evconnlistener_disable(lev);
+	struct timeval one = {1, 0};
+	event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT,
+			(event_callback_fn)(void (*)(void))evconnlistener_enable, lev, &one);
+}
+
+static struct evhttp *side_http(struct http_server *s, struct http_listener_side *side)
+{
+	if (side->http)
+		return side->http;
+	side->http = evhttp_new(s->base);
+	if (!side->http)
+		abort();
+	evhttp_set_gencb(side->http, on_request, side);
+	evhttp_set_max_body_size(side->http, HTTP_HARD_BODY_LIMIT);
+	evhttp_set_max_headers_size(side->http, HTTP_MAX_HEADERS);
+	evhttp_set_timeout(side->http, s->opts.timeout_seconds);
+	evhttp_set_default_content_type(side->http, "application/json");
+	evhttp_set_allowed_methods(side->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						       EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_flags(side->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	return side->http;
+}
+
+struct http_server *http_server_new(struct event_base *base, const struct http_route *routes,
+				    size_t n_routes, void *arg, const struct http_server_opts *opts)
+{
+	struct http_server *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	s->base = base;
+	s->routes = routes;
+	s->n_routes = n_routes;
+	s->arg = arg;
+	if (opts)
+		s->opts = *opts;
+	if (!s->opts.max_body)
+		s->opts.max_body = 1u << 20;
+	if (!s->opts.timeout_seconds)
+		s->opts.timeout_seconds = 30;
+	s->unix_side = (struct http_listener_side){.server = s, .over_unix = true};
+	s->tcp_side = (struct http_listener_side){.server = s, .over_unix = false};
+	http_server_set_token(s, s->opts.token, s->opts.insecure);
+	return s;
+}
+
+void http_server_set_token(struct http_server *s, const char *token, bool insecure)
+{
+	snprintf(s->token, sizeof s->token, "%s", token ? token : "");
+	s->opts.insecure = insecure;
+	s->opts.token = NULL;
+}
+
+struct http_server *http_server_free(struct http_server *s)
+{
+	if (!s)
+		return NULL;
+	if (s->unix_side.http)
+		evhttp_free(s->unix_side.http);
+	if (s->tcp_side.http)
+		evhttp_free(s->tcp_side.http);
+	if (s->unix_path) {
+		unlink(s->unix_path);
+		free(s->unix_path);
+	}
+	free(s);
+	return NULL;
+}
+
+void http_server_stats(const struct http_server *s, struct http_stats *ret)
+{
+	*ret = s->stats;
+}
+
+int http_server_listen_unix(struct http_server *s, const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sun.sun_path)
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	/* A stale socket from a killed daemon would make bind fail; a live one we must not
+	 * steal, so probe it first. */
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		if (connect(probe, (struct sockaddr *)&sun, sizeof sun) == 0) {
+			close(probe);
+			return -EADDRINUSE;
+		}
+		close(probe);
+	}
+	unlink(path);
+	mode_t old = umask(0117);
+	struct evconnlistener *lev = evconnlistener_new_bind(
+		s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		(struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (!lev)
+		return -errno ? -errno : -EIO;
+	evconnlistener_set_error_cb(lev, on_accept_error);
+	if (!evhttp_bind_listener(side_http(s, &s->unix_side), lev)) {
+		evconnlistener_free(lev);
+		return -EIO;
+	}
+	free(s->unix_path);
+	s->unix_path = strdup(path);
+	return 0;
+}
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return in6->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+static int check_exposure(struct http_server *s, const struct sockaddr *sa)
+{
+	if (addr_is_loopback(sa) || s->token[0] || s->opts.insecure)
+		return 0;
+	return -EPERM;
+}
+
+int http_server_listen_tcp(struct http_server *s, const char *host, int port, int *ret_port)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char portstr[8];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	int r = getaddrinfo(host, portstr, &hints, &res);
+	if (r != 0 || !res)
+		return -EADDRNOTAVAIL;
+	r = check_exposure(s, res->ai_addr);
+	if (r < 0) {
+		freeaddrinfo(res);
+		return r;
+	}
+	struct evconnlistener *lev = evconnlistener_new_bind(
+		s->base, NULL, NULL,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 128,
+		res->ai_addr, (int)res->ai_addrlen);
+	freeaddrinfo(res);
+	if (!lev)
+		return -errno ? -errno : -EIO;
+	evconnlistener_set_error_cb(lev, on_accept_error);
+	if (ret_port) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss, &sl);
+		*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							    : ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	if (!evhttp_bind_listener(side_http(s, &s->tcp_side), lev)) {
+		evconnlistener_free(lev);
+		return -EIO;
+	}
+	return 0;
+}
+
+int http_server_adopt_systemd(struct http_server *s, int *ret_tcp_port)
+{
+	int n = sd_listen_fds(1);
+	if (n <= 0)
+		return n;
+	if (ret_tcp_port)
+		*ret_tcp_port = 0;
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+			return -errno;
+		evutil_make_socket_nonblocking(fd);
+		evutil_make_socket_closeonexec(fd);
+		bool is_unix = ss.ss_family == AF_UNIX;
+		if (!is_unix) {
+			int r = check_exposure(s, (struct sockaddr *)&ss);
+			if (r < 0)
+				return r;
+			if (ret_tcp_port && !*ret_tcp_port)
+				*ret_tcp_port = ntohs(ss.ss_family == AF_INET6
+							      ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							      : ((struct sockaddr_in *)&ss)->sin_port);
+		}
+		struct http_listener_side *side = is_unix ? &s->unix_side : &s->tcp_side;
+		struct evhttp_bound_socket *b = evhttp_accept_socket_with_handle(side_http(s, side), fd);
+		if (!b)
+			return -EIO;
+		evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(b), on_accept_error);
+	}
+	return n;
+}
+
+struct http_deferred {
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	bool gone;
+};
+
+static void on_deferred_close(struct evhttp_connection *conn, void *arg)
+{
+	struct http_deferred *d = arg;
+	d->gone = true;
+	d->req = NULL;
+}
+
+struct http_deferred *http_defer(struct http_ctx *ctx)
+{
+	struct http_deferred *d = calloc(1, sizeof *d);
+	if (!d)
+		abort();
+	d->req = ctx->req;
+	d->conn = evhttp_request_get_connection(ctx->req);
+	evhttp_connection_set_closecb(d->conn, on_deferred_close, d);
+	return d;
+}
+
+struct evhttp_request *http_deferred_request(struct http_deferred *d)
+{
+	if (d->gone)
+		return NULL;
+	evhttp_connection_set_closecb(d->conn, NULL, NULL);
+	return d->req;
+}
+
+void http_deferred_free(struct http_deferred *d)
+{
+	if (d && !d->gone)
+		evhttp_connection_set_closecb(d->conn, NULL, NULL);
+	free(d);
+}

@@ -1,0 +1,105 @@
+/* The HTTP server side shared by the three daemons: evhttp on a Unix socket and a
+ * TCP address (or on descriptors handed over by systemd), a router with path
+ * parameters, JSON replies and errors, body limits and the cluster token.
+ * This header and api.c files are the only places that see evhttp. */
+#ifndef TW_HTTP_H
+#define TW_HTTP_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_PARAMS 4
+
+struct http_params {
+	const char *name[HTTP_MAX_PARAMS];
+	char value[HTTP_MAX_PARAMS][160];
+	size_t n;
+};
+
+/* What the handler knows about one request besides evhttp's own view. */
+struct http_ctx {
+	struct evhttp_request *req;
+	struct http_params params;
+	bool over_unix; /* arrived on the Unix socket (trusted by file permissions) */
+	void *arg;	/* the daemon's state, from http_server_new */
+};
+
+typedef void (*http_handler)(struct http_ctx *ctx);
+
+enum {
+	ROUTE_UNIX_ONLY = 1 << 0, /* protocol internals: 404 over TCP */
+	ROUTE_NO_AUTH = 1 << 1,	  /* a mutation that needs no token (none so far) */
+};
+
+struct http_route {
+	int methods;	     /* EVHTTP_REQ_GET | EVHTTP_REQ_POST ... */
+	const char *pattern; /* "/api/tanks/{id}/fish/{fish_id}" */
+	http_handler handler;
+	unsigned flags;
+};
+
+struct http_server_opts {
+	size_t max_body;      /* JSON 413 above this; default 1 MiB */
+	int timeout_seconds;  /* read/write timeout, default 30 */
+	const char *token;    /* cluster token for TCP mutations; NULL or "" = none */
+	bool insecure;	      /* allow non-loopback TCP without a token */
+};
+
+struct http_server;
+
+struct http_server *http_server_new(struct event_base *base, const struct http_route *routes,
+				    size_t n_routes, void *arg, const struct http_server_opts *opts);
+struct http_server *http_server_free(struct http_server *s);
+/* Replace the token (SIGHUP reload). */
+void http_server_set_token(struct http_server *s, const char *token, bool insecure);
+
+/* Bind a Unix socket (unlinks a stale one, mode 0660). 0 or -errno. */
+int http_server_listen_unix(struct http_server *s, const char *path);
+/* Bind TCP; *ret_port gets the bound port (useful with port 0). Refuses (-EPERM) a
+ * non-loopback address without a token unless insecure. */
+int http_server_listen_tcp(struct http_server *s, const char *host, int port, int *ret_port);
+/* Adopt descriptors from sd_listen_fds(). Returns how many, or -errno. *ret_tcp_port is
+ * set to the first TCP port found (0 if none). */
+int http_server_adopt_systemd(struct http_server *s, int *ret_tcp_port);
+
+/* Requests served, by status class, for /metrics. */
+struct http_stats {
+	uint64_t requests;
+	uint64_t status_2xx, status_4xx, status_5xx;
+};
+void http_server_stats(const struct http_server *s, struct http_stats *ret);
+
+/* Replies. json is consumed (its reference dropped). */
+void http_reply_json(struct evhttp_request *req, int status, json_object *json);
+void http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
+void http_reply_text(struct evhttp_request *req, int status, const char *content_type,
+		     const char *text, size_t len);
+
+/* The request body as a JSON object, validated for syntax and size. On error replies
+ * 400/413 itself and returns NULL. */
+json_object *http_body_object(struct http_ctx *ctx);
+/* The body, or NULL if there is none; *len set. Points into evhttp's buffer. */
+const char *http_body(struct http_ctx *ctx, size_t *len);
+/* A decoded query parameter (malloc'd, free it), or NULL when absent. Returns -EINVAL
+ * (and replies 400) when the query string itself is malformed. */
+int http_query(struct http_ctx *ctx, const char *key, char **ret);
+/* Query helpers with validation and a 400 reply on error: 1 present, 0 absent, <0 error. */
+int http_query_bool(struct http_ctx *ctx, const char *key, bool *ret);
+int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, long *ret);
+const char *http_param(const struct http_ctx *ctx, const char *name);
+
+/* Deferred replies: an api handler that waits on an outgoing call holds the request.
+ * If the client goes away meanwhile, evhttp frees the request; the guard tells the
+ * late completion not to touch it. */
+struct http_deferred;
+struct http_deferred *http_defer(struct http_ctx *ctx);
+/* NULL if the client disconnected. Frees the guard either way when done is true. */
+struct evhttp_request *http_deferred_request(struct http_deferred *d);
+void http_deferred_free(struct http_deferred *d);
+
+#endif

@@ -1,0 +1,51 @@
+/* Strict JSON parsing and field-by-field validation of untrusted input.
+ *
+ * Every getter returns 1 when the field was present and valid (and sets *ret),
+ * 0 when an optional field is absent (*ret untouched, so callers preset defaults),
+ * and -EINVAL when the field is missing but required, has the wrong type, or is out
+ * of range; then e->msg says which field and why, in words fit for an API error. */
+#ifndef TW_JSONV_H
+#define TW_JSONV_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_err {
+	char msg[256];
+};
+
+/* Parse a complete JSON document of exactly len bytes (no NUL needed). Rejects
+ * trailing garbage, nesting deeper than max_depth and non-UTF-8 input. */
+json_object *jv_parse(const char *buf, size_t len, int max_depth, struct json_err *e);
+/* Parse and require a JSON object at the top. */
+json_object *jv_parse_object(const char *buf, size_t len, int max_depth, struct json_err *e);
+
+int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
+	      const char **ret, struct json_err *e);
+int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_t max,
+	     int64_t *ret, struct json_err *e);
+int jv_int(json_object *o, const char *key, bool required, int min, int max, int *ret,
+	   struct json_err *e);
+/* Accepts JSON integers and doubles; rejects NaN and infinities. */
+int jv_double(json_object *o, const char *key, bool required, double min, double max,
+	      double *ret, struct json_err *e);
+int jv_bool(json_object *o, const char *key, bool required, bool *ret, struct json_err *e);
+/* Hex-encoded unsigned 64-bit value ("0123abcd..."), for RNG state and hashes that
+ * must survive a round trip through JSON exactly. */
+int jv_u64hex(json_object *o, const char *key, bool required, uint64_t *ret, struct json_err *e);
+int jv_object(json_object *o, const char *key, bool required, json_object **ret,
+	      struct json_err *e);
+int jv_array(json_object *o, const char *key, bool required, size_t max_len, json_object **ret,
+	     struct json_err *e);
+
+/* Set e->msg (printf style); returns -EINVAL for tail calls. */
+int jv_fail(struct json_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Builders that never return NULL (abort on out-of-memory, as allocation failure is fatal). */
+json_object *jv_new_u64hex(uint64_t v);
+/* Serialize compactly without escaping '/'; the string belongs to o. */
+const char *jv_to_string(json_object *o);
+
+#endif

@@ -1,0 +1,150 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "util.h"
+
+void uuid_random_str(char out[UUID_STR_LEN])
+{
+	uuid_t u;
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
+
+bool uuid_str_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool id_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '.' || c == '_' || c == '-';
+}
+
+bool server_id_valid(const char *s)
+{
+	if (!s || !isalnum((unsigned char)s[0]))
+		return false;
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (n >= 64 || !id_char(s[n]))
+			return false;
+	return n >= 1;
+}
+
+bool object_id_valid(const char *s, size_t max_len)
+{
+	if (!s || !isalnum((unsigned char)s[0]))
+		return false;
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (n >= max_len || !(id_char(s[n]) || s[n] == '>' || s[n] == ':'))
+			return false;
+	return true;
+}
+
+bool host_valid(const char *s)
+{
+	if (!s)
+		return false;
+	size_t n = strlen(s);
+	if (n == 0 || n > 253)
+		return false;
+	unsigned char buf[sizeof(struct in6_addr)];
+	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
+		return true;
+	/* RFC 1123 names: labels of 1-63 alphanumerics and inner hyphens. */
+	size_t label = 0;
+	for (size_t i = 0; i <= n; i++) {
+		char c = s[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum((unsigned char)c) || (c == '-' && label > 0)))
+			return false;
+		label++;
+	}
+	return true;
+}
+
+double now_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void iso8601_utc(double t, char out[32])
+{
+	time_t sec = (time_t)floor(t);
+	int ms = (int)((t - (double)sec) * 1000.0);
+	if (ms > 999)
+		ms = 999;
+	if (ms < 0)
+		ms = 0;
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	char date[24];
+	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%.19s.%03dZ", date, ms);
+}
+
+int iso8601_parse(const char *s, double *ret)
+{
+	struct tm tm = {0};
+	int used = 0;
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
+		return -EINVAL;
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970)
+		return -EINVAL;
+	const char *p = s + used;
+	double frac = 0, scale = 0.1;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		while (isdigit((unsigned char)*p)) {
+			frac += (*p - '0') * scale;
+			scale /= 10;
+			p++;
+		}
+	}
+	if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0 && *p != '\0')
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*ret = (double)t + frac;
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* Small helpers every daemon needs: ids, clocks, timestamps. */
+#ifndef TW_UTIL_H
+#define TW_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UUID_STR_LEN 37 /* 36 characters and the NUL */
+
+/* A random (version 4) UUID in lower-case text form. */
+void uuid_random_str(char out[UUID_STR_LEN]);
+/* True for a canonical lower- or upper-case 8-4-4-4-12 hex UUID. */
+bool uuid_str_valid(const char *s);
+/* Server ids: [A-Za-z0-9][A-Za-z0-9._-]{0,63} (DESIGN §3). */
+bool server_id_valid(const char *s);
+/* Tank, fish and connection ids: the server-id alphabet plus ">" and ":" (the original
+ * names connections "<src>-><dst>"), 1 to max_len characters. */
+bool object_id_valid(const char *s, size_t max_len);
+/* Host names (RFC 1123 labels) or IPv4/IPv6 literals, at most 253 characters. */
+bool host_valid(const char *s);
+
+/* Wall-clock seconds since the epoch, and a monotonic clock, both as doubles. */
+double now_wall(void);
+double now_mono(void);
+/* ISO 8601 UTC with milliseconds and a Z: "2026-11-25T21:58:48.123Z". */
+void iso8601_utc(double epoch_seconds, char out[32]);
+/* Parse the form above (fraction optional); returns 0 or -EINVAL. */
+int iso8601_parse(const char *s, double *ret);
+
+#endif
