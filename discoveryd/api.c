@@ -1,0 +1,282 @@
+/* discoveryd's REST API (DESIGN §3), the only file here that sees HTTP. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "discoveryd.h"
+#include "log.h"
+#include "util.h"
+
+static struct discoveryd *dd_of(struct http_ctx *ctx)
+{
+	return ctx->arg;
+}
+
+/* The original's error shape for heartbeats ({"status":"error","message"}) plus ours. */
+static void reply_unknown_server(struct http_ctx *ctx, const char *id)
+{
+	json_object *o = json_object_new_object();
+	char msg[160];
+	snprintf(msg, sizeof msg, "Server %s not registered. Please register first.", id);
+	json_object_object_add(o, "status", json_object_new_string("error"));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "code", json_object_new_string("unknown_server"));
+	http_reply_json(ctx->req, 404, o);
+}
+
+static bool valid_id_param(struct http_ctx *ctx, const char *id)
+{
+	if (server_id_valid(id))
+		return true;
+	http_reply_error(ctx->req, 400, "invalid_server_id",
+			 "server id must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+	return false;
+}
+
+static json_object *status_reply(const char *status, const char *id, const char *message)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "server_id", json_object_new_string(id));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	return o;
+}
+
+static void api_register(struct http_ctx *ctx)
+{
+	struct discoveryd *dd = dd_of(ctx);
+	json_object *body = http_body_object(ctx);
+	if (!body)
+		return;
+	struct server_info info;
+	struct json_err e;
+	if (server_info_from_json(body, &info, &e) < 0) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_server_info", "%s", e.msg);
+		return;
+	}
+	json_object_put(body);
+	bool created;
+	int r = registry_register(dd->reg, &info, now_wall(), true, &created);
+	if (r == -EPERM) {
+		http_reply_error(ctx->req, 409, "own_id",
+				 "server id %s is this server's own; choose another id", info.server_id);
+		return;
+	}
+	dd->registrations++;
+	if (created)
+		log_info("server %s registered (%s:%d)", info.server_id, info.host, info.port);
+	discoveryd_schedule_save(dd, true);
+	char msg[160];
+	snprintf(msg, sizeof msg, "Server %s registered successfully", info.server_id);
+	http_reply_json(ctx->req, 200, status_reply("registered", info.server_id, msg));
+}
+
+static void api_heartbeat(struct http_ctx *ctx)
+{
+	struct discoveryd *dd = dd_of(ctx);
+	const char *id = http_param(ctx, "server_id");
+	if (!valid_id_param(ctx, id))
+		return;
+	struct server_info info, *infop = NULL;
+	size_t len;
+	if (http_body(ctx, &len)) {
+		json_object *body = http_body_object(ctx);
+		if (!body)
+			return;
+		struct json_err e;
+		int r = server_info_from_json(body, &info, &e);
+		json_object_put(body);
+		if (r < 0) {
+			http_reply_error(ctx->req, 400, "invalid_server_info", "%s", e.msg);
+			return;
+		}
+		if (strcmp(info.server_id, id) != 0) {
+			http_reply_error(ctx->req, 400, "server_id_mismatch",
+					 "body names server %s but the path names %s", info.server_id, id);
+			return;
+		}
+		infop = &info;
+	}
+	if (strcmp(id, dd->self.server_id) == 0) {
+		http_reply_error(ctx->req, 409, "own_id", "server id %s is this server's own", id);
+		return;
+	}
+	if (registry_heartbeat(dd->reg, id, infop, now_wall()) < 0) {
+		reply_unknown_server(ctx, id);
+		return;
+	}
+	dd->heartbeats++;
+	discoveryd_schedule_save(dd, false);
+	http_reply_json(ctx->req, 200, status_reply("ok", id, "Heartbeat received"));
+}
+
+static void api_list(struct http_ctx *ctx)
+{
+	struct discoveryd *dd = dd_of(ctx);
+	char *status_str = NULL;
+	bool include_local = true, filter = false;
+	enum server_status want = SERVER_ONLINE;
+	if (http_query(ctx, "status", &status_str) < 0 ||
+	    http_query_bool(ctx, "include_local", &include_local) < 0)
+		goto out;
+	if (status_str) {
+		if (server_status_from_name(status_str, &want) < 0) {
+			http_reply_error(ctx->req, 400, "invalid_query",
+					 "status must be online, degraded or offline");
+			goto out;
+		}
+		filter = true;
+	}
+	self_refresh(dd);
+	double now = now_wall();
+	json_object *list = json_object_new_array();
+	for (const struct server_entry *e = registry_first(dd->reg); e; e = registry_next(e)) {
+		bool local = strcmp(e->info.server_id, dd->self.server_id) == 0;
+		if (local && !include_local)
+			continue;
+		if (filter && registry_status(dd->reg, e, now) != want)
+			continue;
+		json_object_array_add(list, registry_entry_to_json(dd->reg, e, now));
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "count", json_object_new_int((int)json_object_array_length(list)));
+	json_object_object_add(o, "servers", list);
+	http_reply_json(ctx->req, 200, o);
+out:
+	free(status_str);
+}
+
+static void api_get_server(struct http_ctx *ctx)
+{
+	struct discoveryd *dd = dd_of(ctx);
+	const char *id = http_param(ctx, "server_id");
+	if (!valid_id_param(ctx, id))
+		return;
+	self_refresh(dd);
+	const struct server_entry *e = registry_get(dd->reg, id);
+	if (!e) {
+		http_reply_error(ctx->req, 404, "unknown_server", "Server not found: %s", id);
+		return;
+	}
+	http_reply_json(ctx->req, 200, registry_entry_to_json(dd->reg, e, now_wall()));
+}
+
+static void api_unregister(struct http_ctx *ctx)
+{
+	struct discoveryd *dd = dd_of(ctx);
+	const char *id = http_param(ctx, "server_id");
+	if (!valid_id_param(ctx, id))
+		return;
+	int r = registry_unregister(dd->reg, id);
+	if (r == -EPERM) {
+		http_reply_error(ctx->req, 409, "own_id", "this server cannot unregister itself");
+		return;
+	}
+	if (r < 0) {
+		http_reply_error(ctx->req, 404, "unknown_server", "Server not found: %s", id);
+		return;
+	}
+	dd->unregistrations++;
+	log_info("server %s unregistered", id);
+	discoveryd_schedule_save(dd, true);
+	char msg[160];
+	snprintf(msg, sizeof msg, "Server %s unregistered", id);
+	http_reply_json(ctx->req, 200, status_reply("unregistered", id, msg));
+}
+
+static void api_local(struct http_ctx *ctx)
+{
+	struct discoveryd *dd = dd_of(ctx);
+	self_refresh(dd);
+	const struct server_entry *e = registry_get(dd->reg, dd->self.server_id);
+	http_reply_json(ctx->req, 200, registry_entry_to_json(dd->reg, e, now_wall()));
+}
+
+static void api_health(struct http_ctx *ctx)
+{
+	struct discoveryd *dd = dd_of(ctx);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("healthy"));
+	json_object_object_add(o, "service", json_object_new_string("discoveryd"));
+	json_object_object_add(o, "server_id", json_object_new_string(dd->self.server_id));
+	json_object_object_add(o, "role", json_object_new_string(dd->worker ? "worker" : "hub"));
+	if (dd->worker)
+		json_object_object_add(o, "hub_registered",
+				       json_object_new_boolean(worker_registered(dd->worker)));
+	json_object_object_add(o, "servers", json_object_new_int((int)registry_count(dd->reg)));
+	json_object_object_add(o, "uptime_seconds",
+			       json_object_new_double(now_mono() - dd->started_mono));
+	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
+	http_reply_json(ctx->req, 200, o);
+}
+
+static void api_metrics(struct http_ctx *ctx)
+{
+	struct discoveryd *dd = dd_of(ctx);
+	size_t by_status[3] = {0};
+	double now = now_wall();
+	for (const struct server_entry *e = registry_first(dd->reg); e; e = registry_next(e))
+		by_status[registry_status(dd->reg, e, now)]++;
+	struct http_stats hs;
+	http_server_stats(dd->http, &hs);
+	char buf[4096];
+	int n = snprintf(buf, sizeof buf,
+		"# HELP tankworld_discovery_servers Registered servers by status.\n"
+		"# TYPE tankworld_discovery_servers gauge\n"
+		"tankworld_discovery_servers{status=\"online\"} %zu\n"
+		"tankworld_discovery_servers{status=\"degraded\"} %zu\n"
+		"tankworld_discovery_servers{status=\"offline\"} %zu\n"
+		"# HELP tankworld_discovery_heartbeats_received_total Heartbeats accepted.\n"
+		"# TYPE tankworld_discovery_heartbeats_received_total counter\n"
+		"tankworld_discovery_heartbeats_received_total %" PRIu64 "\n"
+		"# HELP tankworld_discovery_registrations_total Registrations accepted.\n"
+		"# TYPE tankworld_discovery_registrations_total counter\n"
+		"tankworld_discovery_registrations_total %" PRIu64 "\n"
+		"# TYPE tankworld_discovery_unregistrations_total counter\n"
+		"tankworld_discovery_unregistrations_total %" PRIu64 "\n"
+		"# TYPE tankworld_discovery_evictions_total counter\n"
+		"tankworld_discovery_evictions_total %" PRIu64 "\n"
+		"# TYPE tankworld_discovery_registry_saves_total counter\n"
+		"tankworld_discovery_registry_saves_total %" PRIu64 "\n"
+		"# TYPE tankworld_discovery_hub_errors_total counter\n"
+		"tankworld_discovery_hub_errors_total %" PRIu64 "\n"
+		"# HELP tankworld_http_requests_total Requests answered, by status class.\n"
+		"# TYPE tankworld_http_requests_total counter\n"
+		"tankworld_http_requests_total{class=\"2xx\"} %" PRIu64 "\n"
+		"tankworld_http_requests_total{class=\"4xx\"} %" PRIu64 "\n"
+		"tankworld_http_requests_total{class=\"5xx\"} %" PRIu64 "\n",
+		by_status[SERVER_ONLINE], by_status[SERVER_DEGRADED], by_status[SERVER_OFFLINE],
+		dd->heartbeats, dd->registrations, dd->unregistrations, dd->evictions,
+		state_writer_writes(dd->writer), dd->hub_errors, hs.status_2xx, hs.status_4xx,
+		hs.status_5xx);
+	http_reply_text(ctx->req, 200, "text/plain; version=0.0.4", buf, (size_t)n);
+}
+
+static const struct http_route routes[] = {
+	{EVHTTP_REQ_POST, "/api/discovery/register", api_register, 0},
+	{EVHTTP_REQ_POST, "/api/discovery/heartbeat/{server_id}", api_heartbeat, 0},
+	{EVHTTP_REQ_GET, "/api/discovery/servers", api_list, 0},
+	{EVHTTP_REQ_GET, "/api/discovery/servers/{server_id}", api_get_server, 0},
+	{EVHTTP_REQ_DELETE, "/api/discovery/unregister/{server_id}", api_unregister, 0},
+	{EVHTTP_REQ_GET, "/api/servers/local", api_local, 0},
+	{EVHTTP_REQ_GET, "/health", api_health, 0},
+	{EVHTTP_REQ_GET, "/metrics", api_metrics, 0},
+};
+
+struct http_server *api_new(struct discoveryd *dd)
+{
+	const struct conf *c = &dd->daemon->conf;
+	struct http_server_opts opts = {
+		.max_body = 64 * 1024,
+		.token = c->security.token,
+		.insecure = c->security.insecure,
+	};
+	return http_server_new(dd->daemon->base, routes, sizeof routes / sizeof routes[0], dd,
+			       &opts);
+}

@@ -1,0 +1,52 @@
+/* discoveryd's shared state, wired in main.c. */
+#ifndef TW_DISCOVERYD_H
+#define TW_DISCOVERYD_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "fetch.h"
+#include "http.h"
+#include "registry.h"
+#include "statefile.h"
+
+struct worker;
+
+struct discoveryd {
+	struct daemon *daemon;
+	struct registry *reg;
+	struct http_server *http;
+	struct fetch *fetch;
+	struct state_writer *writer;
+	struct worker *worker; /* NULL on a hub */
+	struct event *sweep_timer, *save_timer;
+	bool save_pending;
+	double save_due; /* monotonic time the pending save is due */
+	double started_mono;
+	int tcp_port; /* bound TCP port of this daemon, 0 if none */
+	struct server_info self;
+	uint64_t heartbeats, registrations, unregistrations, evictions, saves;
+	uint64_t hub_errors;
+};
+
+/* self.c: this server's own ServerInfo. */
+void self_init(struct discoveryd *dd);
+void self_refresh(struct discoveryd *dd);
+const char *self_detect_host(char *buf, size_t len);
+
+/* Persistence (main.c): urgent saves go out within a few ms, routine ones within a
+ * heartbeat interval. */
+void discoveryd_schedule_save(struct discoveryd *dd, bool urgent);
+
+/* worker.c: the worker role, talking to the hub. */
+struct worker *worker_new(struct discoveryd *dd, const char *hub_url);
+struct worker *worker_free(struct worker *w);
+void worker_set_hub(struct worker *w, const char *hub_url);
+bool worker_registered(const struct worker *w);
+
+/* api.c */
+struct http_server *api_new(struct discoveryd *dd);
+
+#endif

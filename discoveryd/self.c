@@ -1,0 +1,67 @@
+/* What this server says about itself. The advertised host is configured
+ * (advertise_host); detection is only a fallback and reads the interfaces, sending
+ * nothing on the network (the original "connected" a UDP socket to 8.8.8.8). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "discoveryd.h"
+#include "util.h"
+
+const char *self_detect_host(char *buf, size_t len)
+{
+	struct ifaddrs *ifs = NULL, *i;
+	snprintf(buf, len, "127.0.0.1");
+	if (getifaddrs(&ifs) < 0)
+		return buf;
+	for (i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		if (!(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+			  (socklen_t)len);
+		break;
+	}
+	freeifaddrs(ifs);
+	return buf;
+}
+
+void self_init(struct discoveryd *dd)
+{
+	const struct conf *c = &dd->daemon->conf;
+	struct server_info *s = &dd->self;
+	memset(s, 0, sizeof *s);
+	snprintf(s->server_id, sizeof s->server_id, "%s", c->server.server_id);
+	gethostname(s->hostname, sizeof s->hostname - 1);
+	if (c->server.advertise_host[0])
+		snprintf(s->host, sizeof s->host, "%.253s", c->server.advertise_host);
+	else
+		self_detect_host(s->host, sizeof s->host);
+	s->port = c->sim.listen.enabled ? c->sim.listen.port : c->server.base_port + 1;
+	s->discovery_port = dd->tcp_port ? dd->tcp_port : c->server.base_port;
+	s->migration_port = c->migration.listen.enabled ? c->migration.listen.port
+							: c->server.base_port + 2;
+	snprintf(s->version, sizeof s->version, "%s", PACKAGE_VERSION);
+	struct utsname u;
+	if (uname(&u) == 0) {
+		snprintf(s->platform, sizeof s->platform, "%s", u.sysname);
+		snprintf(s->architecture, sizeof s->architecture, "%s", u.machine);
+	}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	s->logical_cpus = cpus > 0 ? (int)cpus : 0;
+	self_refresh(dd);
+}
+
+void self_refresh(struct discoveryd *dd)
+{
+	dd->self.uptime_seconds = now_mono() - dd->started_mono;
+	registry_register(dd->reg, &dd->self, now_wall(), false, NULL);
+}
