@@ -452,6 +452,14 @@ static int load_file(struct conf *c, const char *path, char *err, size_t errlen)
 	int r = fs_read_file(path, 1 << 20, &text, NULL);
 	if (r < 0)
 		return r;
+	r = conf_parse_text(c, path, text, err, errlen);
+	free(text);
+	return r;
+}
+
+int conf_parse_text(struct conf *c, const char *path, char *text, char *err, size_t errlen)
+{
+	int r;
 	char section[64] = "";
 	int lineno = 0;
 	char *save = NULL;
@@ -509,7 +517,6 @@ static int load_file(struct conf *c, const char *path, char *err, size_t errlen)
 			break;
 		}
 	}
-	free(text);
 	return r;
 }
 

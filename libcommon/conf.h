@@ -79,6 +79,9 @@ int conf_load(struct conf *c, const char *path, const char *const *overrides, si
 /* Apply one "section.key=value" assignment (used by conf_load; exposed for tests). */
 int conf_set(struct conf *c, const char *section, const char *key, const char *value,
 	     char *err, size_t errlen);
+/* Parse INI text (modified in place) as if read from path, on top of c. Returns 0 or
+ * -EINVAL with a "path:line: ..." message. For drop-ins, tests and the fuzzer. */
+int conf_parse_text(struct conf *c, const char *path, char *text, char *err, size_t errlen);
 /* The default main file: $CONFIGURATION_DIRECTORY/tankworld.conf under systemd, else
  * SYSCONFDIR/tankworld/tankworld.conf. */
 const char *conf_default_path(void);

@@ -204,11 +204,17 @@ int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_p
 
 void daemon_status(const char *fmt, ...)
 {
+	/* Only changes are sent: sd_notify blocks when the receiver's queue is full, and
+	 * the loop must not wait on a slow reader. */
+	static char last[512];
 	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	if (strcmp(buf, last) == 0)
+		return;
+	memcpy(last, buf, sizeof last);
 	sd_notifyf(0, "STATUS=%s", buf);
 }
 

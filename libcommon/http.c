@@ -232,7 +232,7 @@ const char *http_param(const struct http_ctx *ctx, const char *name)
 
 /* Match "/api/tanks/{id}" against a path. Segments are compared raw: ids never need
  * percent-encoding, and a '%' or an empty segment simply fails validation later. */
-static bool route_match(const char *pattern, const char *path, struct http_params *p)
+bool http_route_match(const char *pattern, const char *path, struct http_params *p)
 {
 	p->n = 0;
 	while (*pattern && *path) {
@@ -258,7 +258,7 @@ static bool route_match(const char *pattern, const char *path, struct http_param
 }
 
 /* Names of parameters come from the pattern; kept as pointers into static storage. */
-static void route_param_names(const char *pattern, struct http_params *p)
+void http_route_param_names(const char *pattern, struct http_params *p)
 {
 	static __thread char names[HTTP_MAX_PARAMS][32];
 	size_t i = 0;
@@ -337,7 +337,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	char allow[64] = "";
 	for (size_t i = 0; i < s->n_routes; i++) {
 		const struct http_route *r = &s->routes[i];
-		if (!route_match(r->pattern, path, &ctx.params))
+		if (!http_route_match(r->pattern, path, &ctx.params))
 			continue;
 		if ((r->flags & ROUTE_UNIX_ONLY) && !side->over_unix)
 			continue;
@@ -348,7 +348,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 						 "%s%s", allow[0] ? ", " : "", method_name(m));
 			continue;
 		}
-		route_param_names(r->pattern, &ctx.params);
+		http_route_param_names(r->pattern, &ctx.params);
 		bool mutation = method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD;
 		if (mutation && !side->over_unix && !(r->flags & ROUTE_NO_AUTH) &&
 		    !authorized(s, req)) {

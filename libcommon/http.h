@@ -93,6 +93,11 @@ int http_query_bool(struct http_ctx *ctx, const char *key, bool *ret);
 int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, long *ret);
 const char *http_param(const struct http_ctx *ctx, const char *name);
 
+/* The router's matching, exposed for unit tests: true when path fits pattern; then
+ * p holds the {parameter} values (names filled by http_route_param_names). */
+bool http_route_match(const char *pattern, const char *path, struct http_params *p);
+void http_route_param_names(const char *pattern, struct http_params *p);
+
 /* Deferred replies: an api handler that waits on an outgoing call holds the request.
  * If the client goes away meanwhile, evhttp frees the request; the guard tells the
  * late completion not to touch it. */

@@ -1,0 +1,311 @@
+"""Shared helpers for the integration tests: start real daemons in temporary
+directories on Unix sockets and loopback ports, wait for READY=1 on a test
+NOTIFY_SOCKET, talk HTTP over either listener, and print TAP."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BUILD = os.environ.get("abs_top_builddir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+WRAPPER = os.environ.get("TEST_WRAPPER", "").split()
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        print(("ok" if cond else "not ok") + " %d - %s" % (self.n, name), flush=True)
+        if not cond:
+            self.failed += 1
+            if diag is not None:
+                for line in str(diag).splitlines()[:40]:
+                    print("#   " + line, flush=True)
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got %r, want %r" % (got, want))
+
+    def diag(self, msg):
+        for line in str(msg).splitlines():
+            print("# " + line, flush=True)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+class Response:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+def request(method, url=None, unix=None, path="/", body=None, token=None, timeout=10, headers=None, raw=None):
+    """HTTP request over TCP (url = "http://127.0.0.1:port") or a Unix socket."""
+    if unix:
+        conn = UnixHTTPConnection(unix, timeout=timeout)
+    else:
+        hostport = url.split("//", 1)[1].rstrip("/")
+        conn = http.client.HTTPConnection(hostport, timeout=timeout)
+    hdrs = dict(headers or {})
+    data = None
+    if raw is not None:
+        data = raw if isinstance(raw, bytes) else raw.encode()
+    elif body is not None:
+        data = json.dumps(body).encode()
+    if data is not None:
+        hdrs.setdefault("Content-Type", "application/json")
+    if token:
+        hdrs["Authorization"] = "Bearer " + token
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        return Response(r.status, r.read().decode("utf-8", "replace"), dict(r.getheaders()))
+    finally:
+        conn.close()
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET. A thread reads it
+    all the time, as systemd does, so the daemon never finds it full."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.closed = False
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def _reader(self):
+        while not self.closed:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append(data.decode())
+
+    def find(self, key):
+        with self.lock:
+            for m in self.messages:
+                for line in m.split("\n"):
+                    if line.startswith(key):
+                        return m
+        return None
+
+    def wait_for(self, key, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = self.find(key)
+            if m:
+                return m
+            time.sleep(0.02)
+        return None
+
+    def close(self):
+        self.closed = True
+        self.thread.join()
+        self.sock.close()
+
+
+def tmpdir(prefix="tw"):
+    # Short paths: sun_path holds 108 bytes.
+    return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    """One daemon process with its own config, state and runtime dirs."""
+
+    def __init__(self, name, root, server_id, base_port, extra=None, conf_text=None, env=None):
+        self.name = name
+        self.root = root
+        self.server_id = server_id
+        self.base_port = base_port
+        self.extra = extra or {}
+        self.env = env or {}
+        os.makedirs(root, exist_ok=True)
+        self.state_dir = os.path.join(root, "state")
+        self.run_dir = os.path.join(root, "run")
+        self.conf = os.path.join(root, "tankworld.conf")
+        if conf_text is not None:
+            with open(self.conf, "w") as f:
+                f.write(conf_text)
+        elif not os.path.exists(self.conf):
+            with open(self.conf, "w") as f:
+                f.write("[server]\nserver_id = %s\nbase_port = %d\nadvertise_host = 127.0.0.1\n"
+                        "state_dir = %s\nruntime_dir = %s\nlog_level = debug\n"
+                        % (server_id, base_port, self.state_dir, self.run_dir))
+        self.proc = None
+        self.log_path = os.path.join(root, name + ".log")
+        self.notify = None
+
+    @property
+    def socket(self):
+        return os.path.join(self.run_dir, self.name + ".sock")
+
+    @property
+    def port(self):
+        return self.base_port + {"discoveryd": 0, "simd": 1, "migrated": 2}[self.name]
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, wait=True, args=None):
+        cmd = WRAPPER + [os.path.join(BUILD, self.name, self.name), "-c", self.conf]
+        for k, v in self.extra.items():
+            cmd += ["--set", "%s=%s" % (k, v)]
+        cmd += args or []
+        npath = os.path.join(self.root, self.name + ".notify")
+        if os.path.exists(npath):
+            os.unlink(npath)
+        self.notify = NotifySocket(npath)
+        env = dict(os.environ)
+        env.update(self.env)
+        env["NOTIFY_SOCKET"] = npath
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+        if wait:
+            if not self.notify.wait_for("READY=1", timeout=60):
+                raise RuntimeError("%s did not become ready; log:\n%s" % (self.name, self.log_tail()))
+        return self
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns the exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = None
+        self._close()
+        return rc
+
+    def kill9(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+        self._close()
+
+    def _close(self):
+        self.proc_last = self.proc
+        self.proc = None
+        if self.notify:
+            self.notify.close()
+            self.notify = None
+        try:
+            self.logf.close()
+        except Exception:
+            pass
+
+    def get(self, path, tcp=False, **kw):
+        return self.req("GET", path, tcp=tcp, **kw)
+
+    def post(self, path, body=None, tcp=False, **kw):
+        return self.req("POST", path, body=body, tcp=tcp, **kw)
+
+    def delete(self, path, tcp=False, **kw):
+        return self.req("DELETE", path, tcp=tcp, **kw)
+
+    def req(self, method, path, tcp=False, **kw):
+        if tcp:
+            return request(method, url=self.url, path=path, **kw)
+        return request(method, unix=self.socket, path=path, **kw)
+
+
+def wait_until(pred, timeout, interval=0.05):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            v = pred()
+        except Exception:
+            v = None
+        if v:
+            return v
+        if time.time() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def base_ports(n):
+    """n free base ports, each with its two successors free too."""
+    out = []
+    while len(out) < n:
+        p = free_port()
+        if p > 60000:
+            continue
+        ok = True
+        for k in range(3):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", p + k))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok and all(abs(p - q) > 3 for q in out):
+            out.append(p)
+    return out
