@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Configuration as an operator meets it: --check-config, file:line errors that stop
+the start, drop-ins and environment precedence, and SIGHUP reloads that keep the old
+configuration when the new one is bad."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from twlib import BUILD, Daemon, Tap, base_ports, tmpdir, wait_until
+
+t = Tap()
+root = tmpdir("twcf")
+daemon = os.path.join(BUILD, "discoveryd", "discoveryd")
+
+
+def run(args, env=None):
+    e = dict(os.environ)
+    e.pop("TANK_SERVER_ID", None)
+    e.pop("TANK_API_PORT", None)
+    e.update(env or {})
+    p = subprocess.run([daemon] + args, capture_output=True, text=True, env=e, timeout=20)
+    return p.returncode, p.stdout, p.stderr
+
+
+try:
+    conf = os.path.join(root, "tw.conf")
+    with open(conf, "w") as f:
+        f.write("# comment\n[server]\nserver_id = from-file\nbase_port = 9100\n\n[discovery]\n"
+                "heartbeat_interval = 2\n")
+    os.makedirs(conf + ".d")
+    with open(os.path.join(conf + ".d", "20-late.conf"), "w") as f:
+        f.write("[discovery]\nheartbeat_interval = 500ms\n")
+    with open(os.path.join(conf + ".d", "10-early.conf"), "w") as f:
+        f.write("[server]\nserver_id = from-dropin\n[discovery]\nheartbeat_interval = 7\n")
+    with open(os.path.join(conf + ".d", "README"), "w") as f:
+        f.write("not a drop-in = ignored\n")
+
+    rc, out, err = run(["-c", conf, "--check-config"])
+    t.eq(rc, 0, "--check-config exits 0")
+    t.ok("server_id = from-dropin" in out, "drop-in overrides the file", out)
+    t.ok("heartbeat_interval = 0.5" in out, "later drop-in wins, 500ms parsed", out)
+    t.ok("listen = 127.0.0.1:9100" in out and "configuration OK" in out,
+         "derived listen address from base_port", out)
+
+    rc, out, err = run(["-c", conf, "-n"], env={"TANK_SERVER_ID": "from-env", "TANK_API_PORT": "9200"})
+    t.ok("server_id = from-env" in out and "listen = 127.0.0.1:9201" in out,
+         "environment overrides drop-ins (TANK_SERVER_ID, TANK_API_PORT)", out)
+    rc, out, err = run(["-c", conf, "-n", "--set", "server.server_id=from-cli"],
+                       env={"TANK_SERVER_ID": "from-env"})
+    t.ok("server_id = from-cli" in out, "--set overrides the environment", out)
+
+    bad = os.path.join(root, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[server]\nserver_id = ok\n\n[discovery]\nheartbeat_interval = fast\n")
+    rc, out, err = run(["-c", bad, "-n"])
+    t.ok(rc != 0 and "%s:5:" % bad in err and "heartbeat_interval" in err and "'fast'" in err,
+         "a bad value names file:line and refuses", err)
+    with open(bad, "w") as f:
+        f.write("[server]\nserver_id = ../evil\n")
+    rc, out, err = run(["-c", bad, "-n"])
+    t.ok(rc != 0 and ":2:" in err, "a bad server_id is refused with its line", err)
+    with open(bad, "w") as f:
+        f.write("[server]\nunknown_key = 1\n[mystery]\nx = 1\n")
+    rc, out, err = run(["-c", bad, "-n"])
+    t.ok(rc == 0 and "unknown key 'unknown_key'" in err and "unknown section [mystery]" in err,
+         "unknown keys and sections are warnings", err)
+    with open(bad, "w") as f:
+        f.write("[discovery]\nheartbeat_interval = 10\nheartbeat_timeout = 5\n")
+    rc, out, err = run(["-c", bad, "-n"])
+    t.ok(rc != 0 and "heartbeat_timeout" in err, "cross-field check: timeout must exceed interval", err)
+    rc, out, err = run(["-c", os.path.join(root, "missing.conf"), "-n"])
+    t.ok(rc != 0 and "missing.conf" in err, "a named missing file is an error", err)
+    rc, out, err = run(["-n", "--set", "discovery.listen=nowhere"])
+    t.ok(rc != 0 and "listen" in err, "a bad --set is an error", err)
+    rc, out, err = run(["--print-example-config"])
+    t.ok(rc == 0 and "#heartbeat_interval = 30" in out and "[security]" in out,
+         "--print-example-config shows every key with its default")
+    with open(os.path.join(BUILD, "etc", "tankworld.conf")) as f:
+        t.eq(f.read(), out, "the installed example etc/tankworld.conf is generated from the same table")
+
+    # SIGHUP: a bad file keeps the running configuration; a good one applies.
+    port = base_ports(1)[0]
+    d = Daemon("discoveryd", os.path.join(root, "live"), "live", port)
+    base_text = open(d.conf).read()
+    d.start()
+    with open(d.conf, "a") as f:
+        f.write("[discovery]\nheartbeat_timeout = never\n")
+    d.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: "reload failed" in d.log_tail(), 5), "bad reload is logged", d.log_tail())
+    t.eq(d.get("/health").status, 200, "and the daemon keeps serving")
+    with open(d.conf, "w") as f:
+        f.write(base_text + "[discovery]\nheartbeat_interval = 1\nheartbeat_timeout = 2\n")
+    d.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: "configuration reloaded" in d.log_tail(), 5), "good reload applies")
+    d.post("/api/discovery/register", {"server_id": "peer", "host": "127.0.0.1", "port": 1})
+    t.ok(wait_until(lambda: d.get("/api/discovery/servers/peer").json()["status"] == "offline", 4),
+         "the reloaded timeout is in force")
+    t.eq(d.stop(), 0, "SIGTERM after reloads exits 0")
+finally:
+    shutil.rmtree(root, ignore_errors=True)
+t.done()
