@@ -121,8 +121,9 @@ int server_info_from_json(json_object *o, struct server_info *ret, struct json_e
 	    (r = copy_field(o, "architecture", false, 64, in.architecture, e)) < 0)
 		return r;
 	if (jv_int(o, "port", true, 1, 65535, &in.port, e) < 0 ||
-	    jv_int(o, "discovery_port", false, 1, 65535, &in.discovery_port, e) < 0 ||
-	    jv_int(o, "migration_port", false, 1, 65535, &in.migration_port, e) < 0 ||
+	    /* 0: not advertised (the original's ServerInfo has no such fields). */
+	    jv_int(o, "discovery_port", false, 0, 65535, &in.discovery_port, e) < 0 ||
+	    jv_int(o, "migration_port", false, 0, 65535, &in.migration_port, e) < 0 ||
 	    jv_int(o, "tank_count", false, 0, 1000000, &in.tank_count, e) < 0 ||
 	    jv_int(o, "logical_cpus", false, 0, 1 << 20, &in.logical_cpus, e) < 0 ||
 	    jv_double(o, "uptime_seconds", false, 0, 1e12, &in.uptime_seconds, e) < 0)

@@ -450,8 +450,11 @@ static int load_file(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	char *text;
 	int r = fs_read_file(path, 1 << 20, &text, NULL);
+	if (r == -ENOENT)
+		return r; /* the caller decides whether absence is fine */
 	if (r < 0)
-		return r;
+		return errf(err, errlen, "%s: %s", path,
+			    r == -EINVAL ? "not a regular file" : strerror(-r));
 	r = conf_parse_text(c, path, text, err, errlen);
 	free(text);
 	return r;
@@ -545,13 +548,14 @@ static int load_dropins(struct conf *c, const char *path, char *err, size_t errl
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof *names, cmp_str);
 	int r = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (r == 0) {
 			char *p = fs_path_join(dir, names[i]);
 			r = load_file(c, p, err, errlen);
-			if (r < 0 && r != -EINVAL)
+			if (r == -ENOENT)
 				r = errf(err, errlen, "%s: %s", p, strerror(-r));
 			free(p);
 		}
@@ -591,10 +595,11 @@ static int apply_env(struct conf *c, char *err, size_t errlen)
 		if (!v || !*v)
 			continue;
 		char first[CONF_PATH];
-		/* systemd lists several directories separated by ':'; the first is ours. */
-		snprintf(first, sizeof first, "%.*s", (int)strcspn(v, ":"), v);
-		if (strcmp(env[i].key, "hub_url") == 0)
-			snprintf(first, sizeof first, "%s", v);
+		/* systemd lists several directories separated by ':'; the first is ours. Other
+		 * variables are taken whole, so a stray ':' is an error, not a truncation. */
+		bool dir_list = strcmp(env[i].key, "state_dir") == 0 ||
+				strcmp(env[i].key, "runtime_dir") == 0;
+		snprintf(first, sizeof first, "%.*s", (int)(dir_list ? strcspn(v, ":") : strlen(v)), v);
 		char msg[512];
 		if (conf_set(c, env[i].section, env[i].key, first, msg, sizeof msg) < 0)
 			return errf(err, errlen, "environment %s: %s", env[i].var, msg);
@@ -688,7 +693,7 @@ int conf_load(struct conf *c, const char *path, const char *const *overrides, si
 	int r = load_file(c, file, err, errlen);
 	if (r == -ENOENT && !path)
 		r = 0;
-	else if (r < 0 && r != -EINVAL)
+	else if (r == -ENOENT)
 		return errf(err, errlen, "%s: %s", file, strerror(-r));
 	if (r < 0)
 		return r;

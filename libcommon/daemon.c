@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <event2/thread.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
@@ -98,6 +99,10 @@ void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
+	/* simd's worker threads wake the loop (journal completions): make libevent
+	 * thread-aware before the base exists. */
+	if (evthread_use_pthreads() < 0)
+		fatal("libevent has no pthreads support");
 	d->base = event_base_new();
 	if (!d->base)
 		fatal("cannot create the event loop");

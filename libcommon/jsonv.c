@@ -50,7 +50,9 @@ json_object *jv_parse(const char *buf, size_t len, int max_depth, struct json_er
 	enum json_tokener_error err = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
 	if (!o || err != json_tokener_success) {
-		jv_fail(e, "invalid JSON: %s", json_tokener_error_desc(err));
+		jv_fail(e, "invalid JSON: %s",
+			err == json_tokener_success ? "the document is null"
+						    : json_tokener_error_desc(err));
 		json_object_put(o);
 		o = NULL;
 	} else if (end < len) {
@@ -118,13 +120,10 @@ int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_
 		return r;
 	if (!json_object_is_type(v, json_type_int))
 		return jv_fail(e, "field '%s' must be an integer", key);
-	/* get_int64 saturates: a saturated value equal to a bound is ambiguous, so compare
-	 * against the textual form for the extremes. */
-	errno = 0;
+	/* json-c saturates numbers beyond 64 bits to the extremes without telling, so the
+	 * extremes themselves cannot be trusted and count as out of range. */
 	int64_t x = json_object_get_int64(v);
-	if ((x == INT64_MAX || x == INT64_MIN) && errno == EINVAL)
-		return jv_fail(e, "field '%s' is out of range", key);
-	if (json_object_get_uint64(v) > (uint64_t)INT64_MAX && x == INT64_MAX)
+	if (x == INT64_MAX || x == INT64_MIN)
 		return jv_fail(e, "field '%s' is out of range", key);
 	if (x < min || x > max)
 		return jv_fail(e, "field '%s' must be between %" PRId64 " and %" PRId64, key,

@@ -103,12 +103,10 @@ double now_mono(void)
 
 void iso8601_utc(double t, char out[32])
 {
-	time_t sec = (time_t)floor(t);
-	int ms = (int)((t - (double)sec) * 1000.0);
-	if (ms > 999)
-		ms = 999;
-	if (ms < 0)
-		ms = 0;
+	/* Round to the millisecond, carrying into the seconds: 20.9996 is 21.000. */
+	long long total_ms = llround(t * 1000.0);
+	time_t sec = (time_t)(total_ms / 1000);
+	int ms = (int)(total_ms % 1000);
 	struct tm tm;
 	gmtime_r(&sec, &tm);
 	char date[24];
@@ -142,8 +140,12 @@ int iso8601_parse(const char *s, double *ret)
 		return -EINVAL;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
+	struct tm check = tm;
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
+		return -EINVAL;
+	/* timegm normalizes February 31 into March: refuse dates that do not exist. */
+	if (tm.tm_mday != check.tm_mday || tm.tm_mon != check.tm_mon)
 		return -EINVAL;
 	*ret = (double)t + frac;
 	return 0;

@@ -1,0 +1,55 @@
+/* Fuzz target: an untrusted ServerInfo body (POST /api/servers) and an untrusted
+ * registry state file, both from the same bytes. Built with fuzz-main.c for
+ * `make check` (corpus replay plus mutations) and with libFuzzer by `make fuzz`. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonv.h"
+#include "log.h"
+#include "discoveryd/registry.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct registry_timing timing = {1, 3, 10};
+	struct json_err e = {""};
+	json_object *o = jv_parse_object((const char *)data, size, 16, &e);
+	if (!o)
+		return 0;
+
+	struct server_info info;
+	if (server_info_from_json(o, &info, &e) == 0) {
+		/* Whatever validated must be storable and serializable. */
+		struct registry *r = registry_new("local", &timing);
+		bool created;
+		if (registry_register(r, &info, 100, true, &created) == 0) {
+			const struct server_entry *en = registry_get(r, info.server_id);
+			if (!en || strcmp(en->info.server_id, info.server_id) != 0)
+				abort();
+			json_object *w = registry_entry_to_json(r, en, 101);
+			if (!jv_to_string(w))
+				abort();
+			json_object_put(w);
+		}
+		registry_free(r);
+	}
+
+	/* The same bytes as a state file, into a fresh registry. */
+	struct registry *r = registry_new("local", &timing);
+	if (registry_from_state(r, o, &e) == 0) {
+		registry_sweep(r, 1e6, NULL, NULL);
+		json_object *st = registry_to_state(r, 1e6);
+		if (!jv_to_string(st))
+			abort();
+		json_object_put(st);
+	} else if (e.msg[0] == '\0') {
+		abort(); /* an error always says why */
+	}
+	registry_free(r);
+	json_object_put(o);
+	return 0;
+}
