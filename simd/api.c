@@ -1,0 +1,617 @@
+/* simd's REST API (DESIGN §4, docs/simd-protocol.md): the only file here that sees HTTP.
+ * Everything that moves a fish is answered only once its journal record is durable. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "simd.h"
+
+json_object *xfer_exits_json(const struct tank_slot *slot);
+
+static struct simd *sd_of(struct http_ctx *ctx)
+{
+	return ctx->arg;
+}
+
+/* A reply that waits for the journal. */
+struct durable_reply {
+	struct http_deferred *d;
+	int status;
+	json_object *body;
+};
+
+static void reply_when_durable(void *arg)
+{
+	struct durable_reply *p = arg;
+	struct evhttp_request *req = http_deferred_request(p->d);
+	if (req)
+		http_reply_json(req, p->status, p->body);
+	else
+		json_object_put(p->body);
+	http_deferred_free(p->d);
+	free(p);
+}
+
+static struct durable_reply *durable_new(struct http_ctx *ctx, int status)
+{
+	struct durable_reply *p = calloc(1, sizeof *p);
+	if (!p)
+		abort();
+	p->d = http_defer(ctx);
+	p->status = status;
+	return p;
+}
+
+static void durable_cancel(struct durable_reply *p)
+{
+	http_deferred_free(p->d);
+	json_object_put(p->body);
+	free(p);
+}
+
+static struct tank_slot *tank_param(struct http_ctx *ctx)
+{
+	const char *id = http_param(ctx, "id");
+	struct tank_slot *s = object_id_valid(id, SIM_TANK_ID_MAX) ? tanks_find(sd_of(ctx), id) : NULL;
+	if (!s)
+		http_reply_error(ctx->req, 404, "unknown_tank", "Tank not found: %.100s", id);
+	return s;
+}
+
+static bool transfer_id_param(struct http_ctx *ctx, const char **ret)
+{
+	*ret = http_param(ctx, "transfer_id");
+	if (uuid_str_valid(*ret))
+		return true;
+	http_reply_error(ctx->req, 400, "invalid_transfer_id", "transfer id must be a UUID");
+	return false;
+}
+
+static void api_list_tanks(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	bool include_private = ctx->over_unix;
+	if (http_query_bool(ctx, "include_private", &include_private) < 0)
+		return;
+	json_object *list = json_object_new_array();
+	struct tank_slot *s;
+	TAILQ_FOREACH(s, &sd->tanks, link)
+		if (s->meta.is_public || include_private)
+			json_object_array_add(list, tank_status_json(sd, s));
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "count", json_object_new_int((int)json_object_array_length(list)));
+	json_object_object_add(o, "tanks", list);
+	json_object_object_add(o, "default_tank_id",
+			       sd->default_tank[0] ? json_object_new_string(sd->default_tank) : NULL);
+	http_reply_json(ctx->req, 200, o);
+}
+
+static void after_create(void *arg)
+{
+	struct durable_reply *p = arg;
+	reply_when_durable(p);
+}
+
+static void api_create_tank(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	const struct conf *c = &sd->daemon->conf;
+	json_object *body = http_body_object(ctx);
+	if (!body)
+		return;
+	struct json_err e;
+	struct tank_meta m = {.is_public = true, .allow_transfers = true};
+	const char *name, *desc = "";
+	int64_t seed = 0;
+	int max_fish = c->sim.max_fish, width = c->sim.width, height = c->sim.height;
+	int initial = -1;
+	bool paused = false;
+	if (jv_string(body, "name", true, 1, TANK_NAME_MAX, &name, &e) < 0 ||
+	    jv_string(body, "description", false, 0, TANK_DESC_MAX, &desc, &e) < 0 ||
+	    jv_int64(body, "seed", false, 0, INT64_MAX, &seed, &e) < 0 ||
+	    jv_int(body, "max_fish", false, 1, 1000000, &max_fish, &e) < 0 ||
+	    jv_int(body, "initial_fish", false, 0, 1000000, &initial, &e) < 0 ||
+	    jv_int(body, "width", false, 200, 100000, &width, &e) < 0 ||
+	    jv_int(body, "height", false, 200, 100000, &height, &e) < 0 ||
+	    jv_bool(body, "allow_transfers", false, &m.allow_transfers, &e) < 0 ||
+	    jv_bool(body, "is_public", false, &m.is_public, &e) < 0 ||
+	    jv_bool(body, "paused", false, &paused, &e) < 0) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_tank", "%s", e.msg);
+		return;
+	}
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20) {
+			json_object_put(body);
+			http_reply_error(ctx->req, 400, "invalid_tank", "name has control characters");
+			return;
+		}
+	uuid_random_str(m.id);
+	snprintf(m.name, sizeof m.name, "%s", name);
+	snprintf(m.description, sizeof m.description, "%s", desc);
+	m.created_at = now_wall();
+	json_object_put(body);
+	uint64_t s = seed ? (uint64_t)seed : ((uint64_t)random() << 32 ^ (uint64_t)random());
+	struct tank_params p = tank_params_default(s);
+	tank_params_scale_world(&p, width, height);
+	p.max_fish = max_fish;
+	if (initial >= 0)
+		p.initial_fish = initial;
+	if (p.initial_fish > p.max_fish)
+		p.initial_fish = p.max_fish;
+	if (tank_params_check(&p) < 0) {
+		http_reply_error(ctx->req, 400, "invalid_tank", "tank parameters out of range");
+		return;
+	}
+	struct durable_reply *dr = durable_new(ctx, 201);
+	struct tank_slot *slot;
+	int r = xfer_tank_create(sd, &m, &p, paused, &slot, after_create, dr);
+	if (r < 0) {
+		durable_cancel(dr);
+		http_reply_error(ctx->req, 500, "create_failed", "cannot create the tank: %s",
+				 strerror(-r));
+		return;
+	}
+	dr->body = tank_status_json(sd, slot);
+	tanks_start(sd, slot);
+	log_info("tank %s (%s) created", m.id, m.name);
+}
+
+static void api_get_tank(struct http_ctx *ctx)
+{
+	struct tank_slot *s = tank_param(ctx);
+	if (s)
+		http_reply_json(ctx->req, 200, tank_status_json(sd_of(ctx), s));
+}
+
+static void api_delete_tank(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	struct tank_slot *s = tank_param(ctx);
+	if (!s)
+		return;
+	char id[SIM_TANK_ID_MAX + 1];
+	snprintf(id, sizeof id, "%s", s->meta.id);
+	struct durable_reply *dr = durable_new(ctx, 200);
+	int r = xfer_tank_delete(sd, id, reply_when_durable, dr);
+	if (r == -EBUSY) {
+		durable_cancel(dr);
+		http_reply_error(ctx->req, 409, "fish_in_transit",
+				 "tank %s has fish in transit; delete it once they are delivered", id);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	char msg[160];
+	snprintf(msg, sizeof msg, "Tank %s deleted", id);
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	json_object_object_add(o, "tank_id", json_object_new_string(id));
+	dr->body = o;
+	log_info("tank %s deleted", id);
+}
+
+static void pause_resume(struct http_ctx *ctx, bool paused)
+{
+	struct simd *sd = sd_of(ctx);
+	struct tank_slot *s = tank_param(ctx);
+	if (!s)
+		return;
+	struct durable_reply *dr = durable_new(ctx, 200);
+	xfer_tank_pause(sd, s->meta.id, paused, reply_when_durable, dr);
+	dr->body = tank_status_json(sd, s);
+}
+
+static void api_pause(struct http_ctx *ctx)
+{
+	pause_resume(ctx, true);
+}
+
+static void api_resume(struct http_ctx *ctx)
+{
+	pause_resume(ctx, false);
+}
+
+static void api_state(struct http_ctx *ctx)
+{
+	struct tank_slot *s = tank_param(ctx);
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	json_object *ents = tank_entities_json(s->sim);
+	uint64_t frame = tank_frame(s->sim);
+	pthread_mutex_unlock(&s->lock);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	json_object_object_add(o, "frame", json_object_new_uint64(frame));
+	json_object_object_add(o, "entities", ents);
+	http_reply_json(ctx->req, 200, o);
+}
+
+static void api_fish(struct http_ctx *ctx)
+{
+	struct tank_slot *s = tank_param(ctx);
+	if (!s)
+		return;
+	const char *fid = http_param(ctx, "fish_id");
+	pthread_mutex_lock(&s->lock);
+	const struct fish *f = uuid_str_valid(fid) ? tank_find_fish(s->sim, fid) : NULL;
+	json_object *o = f ? fish_to_json(f) : NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (!o) {
+		http_reply_error(ctx->req, 404, "unknown_fish", "no fish %.40s in tank %s", fid,
+				 s->meta.id);
+		return;
+	}
+	http_reply_json(ctx->req, 200, o);
+}
+
+static int exit_from_json(json_object *body, const char *key, struct exit_dest *d, bool *present,
+			  struct json_err *e)
+{
+	json_object *x;
+	*present = json_object_object_get_ex(body, key, &x);
+	memset(d, 0, sizeof *d);
+	if (!*present || !x)
+		return 0;
+	const char *ds, *dt, *cid = "";
+	if (jv_object(body, key, true, &x, e) < 0 ||
+	    jv_string(x, "destination_server_id", true, 1, 64, &ds, e) < 0 ||
+	    jv_string(x, "destination_tank_id", true, 1, SIM_TANK_ID_MAX, &dt, e) < 0 ||
+	    jv_string(x, "connection_id", false, 0, CONN_ID_MAX, &cid, e) < 0)
+		return -EINVAL;
+	if (!server_id_valid(ds) || !object_id_valid(dt, SIM_TANK_ID_MAX) ||
+	    (*cid && !object_id_valid(cid, CONN_ID_MAX)))
+		return jv_fail(e, "exit '%s' has an invalid id", key);
+	d->open = true;
+	strcpy(d->server_id, ds);
+	strcpy(d->tank_id, dt);
+	strcpy(d->connection_id, cid);
+	return 0;
+}
+
+static void api_exits(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	struct tank_slot *s = tank_param(ctx);
+	if (!s)
+		return;
+	json_object *body = http_body_object(ctx);
+	if (!body)
+		return;
+	struct exit_dest l, r;
+	bool has_l, has_r;
+	struct json_err e;
+	if (exit_from_json(body, "left", &l, &has_l, &e) < 0 ||
+	    exit_from_json(body, "right", &r, &has_r, &e) < 0) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_exits", "%s", e.msg);
+		return;
+	}
+	json_object_put(body);
+	struct durable_reply *dr = durable_new(ctx, 200);
+	xfer_set_exits(sd, s->meta.id, has_l ? &l : NULL, has_r ? &r : NULL, reply_when_durable, dr);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	pthread_mutex_lock(&s->lock);
+	json_object_object_add(o, "exits", xfer_exits_json(s));
+	pthread_mutex_unlock(&s->lock);
+	dr->body = o;
+}
+
+static void api_get_exits(struct http_ctx *ctx)
+{
+	struct tank_slot *s = tank_param(ctx);
+	if (!s)
+		return;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	pthread_mutex_lock(&s->lock);
+	json_object_object_add(o, "exits", xfer_exits_json(s));
+	pthread_mutex_unlock(&s->lock);
+	http_reply_json(ctx->req, 200, o);
+}
+
+static void reply_xfer_error(struct http_ctx *ctx, int r, const char *what)
+{
+	switch (r) {
+	case -ENOENT:
+		http_reply_error(ctx->req, 404, "unknown_tank", "%s: unknown tank", what);
+		break;
+	case -EPERM:
+		http_reply_error(ctx->req, 403, "transfers_disabled", "%s: the tank does not allow "
+				 "transfers", what);
+		break;
+	case -ESRCH:
+		http_reply_error(ctx->req, 409, "no_fish", "%s: no such fish in the tank", what);
+		break;
+	case -ENOSPC:
+		http_reply_error(ctx->req, 409, "tank_full", "%s: the destination tank is full", what);
+		break;
+	case -EEXIST:
+		http_reply_error(ctx->req, 409, "duplicate_fish", "%s: that fish is already here", what);
+		break;
+	default:
+		http_reply_error(ctx->req, 400, "invalid_request", "%s: %s", what, strerror(-r));
+	}
+}
+
+static bool id_field(struct http_ctx *ctx, json_object *body, const char *key, bool required,
+		     bool server, const char **ret)
+{
+	struct json_err e;
+	*ret = NULL;
+	if (jv_string(body, key, required, 1, server ? 64 : SIM_TANK_ID_MAX, ret, &e) < 0) {
+		http_reply_error(ctx->req, 400, "invalid_body", "%s", e.msg);
+		return false;
+	}
+	if (*ret && !(server ? server_id_valid(*ret) : object_id_valid(*ret, CONN_ID_MAX))) {
+		http_reply_error(ctx->req, 400, "invalid_body", "field '%s' is not a valid id", key);
+		return false;
+	}
+	return true;
+}
+
+static void api_reserve(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	json_object *body = http_body_object(ctx);
+	if (!body)
+		return;
+	struct reserve_req rq;
+	if (!id_field(ctx, body, "source_tank_id", true, false, &rq.source_tank) ||
+	    !id_field(ctx, body, "destination_server_id", true, true, &rq.dest_server) ||
+	    !id_field(ctx, body, "destination_tank_id", true, false, &rq.dest_tank) ||
+	    !id_field(ctx, body, "connection_id", false, false, &rq.connection_id) ||
+	    !id_field(ctx, body, "fish_id", false, false, &rq.fish_id)) {
+		json_object_put(body);
+		return;
+	}
+	struct durable_reply *dr = durable_new(ctx, 200);
+	int r = xfer_reserve(sd, &rq, &dr->body, reply_when_durable, dr);
+	json_object_put(body);
+	if (r < 0) {
+		durable_cancel(dr);
+		reply_xfer_error(ctx, r, "reserve");
+	}
+}
+
+static void resolve(struct http_ctx *ctx, bool commit)
+{
+	const char *tid;
+	if (!transfer_id_param(ctx, &tid))
+		return;
+	struct durable_reply *dr = durable_new(ctx, 200);
+	int r = xfer_resolve(sd_of(ctx), tid, commit, &dr->body, reply_when_durable, dr);
+	if (r < 0) {
+		durable_cancel(dr);
+		if (r == -EBUSY)
+			http_reply_error(ctx->req, 409, "source_tank_gone", "the source tank is gone");
+		else
+			http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox",
+					 tid);
+	}
+}
+
+static void api_commit(struct http_ctx *ctx)
+{
+	resolve(ctx, true);
+}
+
+static void api_abort(struct http_ctx *ctx)
+{
+	resolve(ctx, false);
+}
+
+static void api_attempt(struct http_ctx *ctx)
+{
+	const char *tid;
+	json_object *o;
+	if (!transfer_id_param(ctx, &tid))
+		return;
+	if (xfer_attempt(sd_of(ctx), tid, &o) < 0)
+		http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox", tid);
+	else
+		http_reply_json(ctx->req, 200, o);
+}
+
+static void api_outbox(struct http_ctx *ctx)
+{
+	http_reply_json(ctx->req, 200, xfer_outbox_json(sd_of(ctx), false, NULL));
+}
+
+static void api_outbox_one(struct http_ctx *ctx)
+{
+	const char *tid;
+	if (!transfer_id_param(ctx, &tid))
+		return;
+	json_object *o = xfer_outbox_json(sd_of(ctx), true, tid);
+	if (!o)
+		http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox", tid);
+	else
+		http_reply_json(ctx->req, 200, o);
+}
+
+static void api_move(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	struct tank_slot *s = tank_param(ctx);
+	if (!s)
+		return;
+	json_object *body = http_body_object(ctx);
+	if (!body)
+		return;
+	const char *dst, *fid, *cid;
+	if (!id_field(ctx, body, "destination_tank_id", true, false, &dst) ||
+	    !id_field(ctx, body, "fish_id", false, false, &fid) ||
+	    !id_field(ctx, body, "connection_id", false, false, &cid)) {
+		json_object_put(body);
+		return;
+	}
+	struct durable_reply *dr = durable_new(ctx, 200);
+	int r = xfer_move(sd, s->meta.id, dst, fid, &dr->body, reply_when_durable, dr);
+	json_object_put(body);
+	if (r < 0) {
+		durable_cancel(dr);
+		reply_xfer_error(ctx, r, "move");
+	}
+}
+
+static void api_remote_transfer(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	json_object *body = http_body_object(ctx);
+	if (!body)
+		return;
+	struct arrive_req rq;
+	struct json_err e;
+	if (jv_string(body, "transfer_id", true, 36, 36, &rq.transfer_id, &e) < 0 ||
+	    !uuid_str_valid(rq.transfer_id)) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_body", "field 'transfer_id' must be a UUID");
+		return;
+	}
+	if (!id_field(ctx, body, "destination_tank_id", true, false, &rq.dest_tank) ||
+	    !id_field(ctx, body, "source_server_id", true, true, &rq.source_server) ||
+	    !id_field(ctx, body, "source_tank_id", true, false, &rq.source_tank)) {
+		json_object_put(body);
+		return;
+	}
+	if (jv_object(body, "entity_data", true, &rq.fish, &e) < 0) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_entity", "%s", e.msg);
+		return;
+	}
+	struct durable_reply *dr = durable_new(ctx, 200);
+	int r = xfer_arrive(sd, &rq, &dr->body, reply_when_durable, dr, &e);
+	json_object_put(body);
+	if (r < 0) {
+		durable_cancel(dr);
+		if (r == -EINVAL)
+			http_reply_error(ctx->req, 400, "invalid_entity", "%s", e.msg);
+		else if (r == -ENOENT)
+			http_reply_error(ctx->req, 404, "unknown_tank", "Destination tank not found: %s",
+					 rq.dest_tank);
+		else
+			reply_xfer_error(ctx, r, "remote transfer");
+	}
+}
+
+static void api_inbox(struct http_ctx *ctx)
+{
+	const char *tid;
+	if (!transfer_id_param(ctx, &tid))
+		return;
+	json_object *o = xfer_inbox_json(sd_of(ctx), tid);
+	if (!o)
+		http_reply_error(ctx->req, 404, "unknown_transfer", "transfer %s did not arrive here", tid);
+	else
+		http_reply_json(ctx->req, 200, o);
+}
+
+static void api_health(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("healthy"));
+	json_object_object_add(o, "service", json_object_new_string("simd"));
+	json_object_object_add(o, "server_id", json_object_new_string(sd->daemon->conf.server.server_id));
+	json_object_object_add(o, "tank_count", json_object_new_int((int)sd->n_tanks));
+	json_object_object_add(o, "population", json_object_new_int((int)tanks_total_fish(sd)));
+	json_object_object_add(o, "in_transit", json_object_new_int((int)sd->outbox_count));
+	json_object_object_add(o, "uptime_seconds", json_object_new_double(now_mono() - sd->started_mono));
+	http_reply_json(ctx->req, 200, o);
+}
+
+static void api_metrics(struct http_ctx *ctx)
+{
+	struct simd *sd = sd_of(ctx);
+	struct journal_stats js;
+	journal_get_stats(sd->journal, &js);
+	struct http_stats hs;
+	http_server_stats(sd->http, &hs);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		abort();
+	fprintf(f, "# TYPE tankworld_sim_tanks gauge\ntankworld_sim_tanks %zu\n", sd->n_tanks);
+	fprintf(f, "# TYPE tankworld_sim_fish gauge\n");
+	struct tank_slot *s;
+	TAILQ_FOREACH(s, &sd->tanks, link) {
+		pthread_mutex_lock(&s->status_lock);
+		fprintf(f, "tankworld_sim_fish{tank=\"%s\"} %d\n", s->meta.id, s->stats.fish_count);
+		fprintf(f, "tankworld_sim_frame{tank=\"%s\"} %" PRIu64 "\n", s->meta.id, s->stats.frame);
+		fprintf(f, "tankworld_sim_births_total{tank=\"%s\"} %" PRIu64 "\n", s->meta.id, s->stats.births);
+		fprintf(f, "tankworld_sim_deaths_total{tank=\"%s\"} %" PRIu64 "\n", s->meta.id, s->stats.deaths);
+		fprintf(f, "tankworld_sim_fps{tank=\"%s\"} %.1f\n", s->meta.id, s->fps);
+		pthread_mutex_unlock(&s->status_lock);
+	}
+	pthread_mutex_lock(&sd->xfer_lock);
+	fprintf(f,
+		"# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"
+		"# TYPE tankworld_sim_inbox_remembered gauge\ntankworld_sim_inbox_remembered %zu\n"
+		"# TYPE tankworld_sim_reserves_total counter\ntankworld_sim_reserves_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_commits_total counter\ntankworld_sim_commits_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_aborts_total counter\ntankworld_sim_aborts_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_arrivals_total counter\ntankworld_sim_arrivals_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_duplicate_arrivals_total counter\ntankworld_sim_duplicate_arrivals_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_local_moves_total counter\ntankworld_sim_local_moves_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_exits_total counter\ntankworld_sim_exits_total %" PRIu64 "\n",
+		sd->outbox_count, sd->inbox_count, sd->reserves, sd->commits, sd->aborts, sd->arrivals,
+		sd->duplicate_arrivals, sd->local_moves, sd->exits);
+	pthread_mutex_unlock(&sd->xfer_lock);
+	fprintf(f,
+		"# TYPE tankworld_sim_journal_records_total counter\ntankworld_sim_journal_records_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_journal_syncs_total counter\ntankworld_sim_journal_syncs_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_snapshots_total counter\ntankworld_sim_snapshots_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_snapshot_seconds gauge\ntankworld_sim_snapshot_seconds %.3f\n",
+		js.records, js.syncs, sd->snapshots_written, sd->snapshot_last_seconds);
+	fprintf(f, "# TYPE tankworld_http_requests_total counter\n"
+		   "tankworld_http_requests_total{class=\"2xx\"} %" PRIu64 "\n"
+		   "tankworld_http_requests_total{class=\"4xx\"} %" PRIu64 "\n"
+		   "tankworld_http_requests_total{class=\"5xx\"} %" PRIu64 "\n",
+		hs.status_2xx, hs.status_4xx, hs.status_5xx);
+	fclose(f);
+	http_reply_text(ctx->req, 200, "text/plain; version=0.0.4", buf, len);
+	free(buf);
+}
+
+#define U ROUTE_UNIX_ONLY
+static const struct http_route routes[] = {
+	{EVHTTP_REQ_GET, "/api/tanks", api_list_tanks, 0},
+	{EVHTTP_REQ_POST, "/api/tanks", api_create_tank, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}", api_get_tank, 0},
+	{EVHTTP_REQ_DELETE, "/api/tanks/{id}", api_delete_tank, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/pause", api_pause, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/resume", api_resume, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/state", api_state, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/fish/{fish_id}", api_fish, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/exits", api_get_exits, 0},
+	{EVHTTP_REQ_PUT, "/api/tanks/{id}/exits", api_exits, U},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/move", api_move, U},
+	{EVHTTP_REQ_GET, "/api/outbox", api_outbox, 0},
+	{EVHTTP_REQ_POST, "/api/outbox/reserve", api_reserve, U},
+	{EVHTTP_REQ_GET, "/api/outbox/{transfer_id}", api_outbox_one, U},
+	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/commit", api_commit, U},
+	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/abort", api_abort, U},
+	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/attempt", api_attempt, U},
+	{EVHTTP_REQ_POST, "/api/remote-transfer", api_remote_transfer, 0},
+	{EVHTTP_REQ_GET, "/api/inbox/{transfer_id}", api_inbox, 0},
+	{EVHTTP_REQ_GET, "/health", api_health, 0},
+	{EVHTTP_REQ_GET, "/metrics", api_metrics, 0},
+};
+
+struct http_server *api_new(struct simd *sd)
+{
+	const struct conf *c = &sd->daemon->conf;
+	struct http_server_opts opts = {
+		.max_body = 1u << 20,
+		.token = c->security.token,
+		.insecure = c->security.insecure,
+	};
+	return http_server_new(sd->daemon->base, routes, sizeof routes / sizeof routes[0], sd, &opts);
+}

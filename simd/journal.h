@@ -1,0 +1,58 @@
+/* simd's write-ahead journal: one append-only sequence of JSON records for all tanks,
+ * the outbox and the inbox, so that a move between two tanks is one record and replay
+ * order is the order things happened. Records are numbered; every snapshot says up to
+ * which number it already contains, and replay applies only what is newer.
+ *
+ * Appending is asynchronous: a writer thread takes everything queued, writes it, and
+ * makes it durable with ONE fdatasync for the whole batch (group commit); then each
+ * record's completion runs on the event loop, where the API answers the client. The
+ * loop never waits for the disk. A failed write or fsync is fatal (DESIGN §7). */
+#ifndef TW_JOURNAL_H
+#define TW_JOURNAL_H
+
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jsonv.h"
+
+struct journal;
+
+typedef void (*journal_done_fn)(void *arg);
+
+/* Opens (creating) dir; segments are named <first-seq>.log. next_seq continues after
+ * the highest record found by journal_replay. */
+struct journal *journal_open(const char *dir, struct event_base *base);
+/* Calls fn for each durable record with seq > after, in order, before any append. A
+ * torn last line (a crash in the middle of an append that was never acknowledged) is
+ * cut off and reported; anything else malformed is an error (-EINVAL, message in e). */
+int journal_replay(struct journal *j, uint64_t after,
+		   int (*fn)(void *arg, uint64_t seq, json_object *rec, struct json_err *e),
+		   void *arg, struct json_err *e);
+/* Reserve the next number. Call with the caller's own ordering lock held, and enqueue
+ * in the same critical section, so file order equals number order. */
+uint64_t journal_next_seq(struct journal *j);
+/* Queue rec (takes the reference) as record seq; done (may be NULL) runs on the loop
+ * once it is durable. Thread-safe. */
+void journal_append(struct journal *j, uint64_t seq, json_object *rec, journal_done_fn done,
+		    void *arg);
+/* The ordering lock callers hold across "apply to memory" + journal_next_seq +
+ * journal_append. */
+void journal_lock(struct journal *j);
+void journal_unlock(struct journal *j);
+/* Block (not on the loop!) until every record up to seq is durable. */
+void journal_wait_durable(struct journal *j, uint64_t seq);
+uint64_t journal_durable_seq(struct journal *j);
+/* Start a new segment and delete those holding only records <= upto (all snapshots
+ * contain them). Runs on the writer thread. */
+void journal_compact(struct journal *j, uint64_t upto);
+/* Flush, stop the thread, run pending completions. NULL-safe. */
+struct journal *journal_close(struct journal *j);
+/* Statistics for /metrics and the bench. */
+struct journal_stats {
+	uint64_t records, syncs, bytes;
+};
+void journal_get_stats(struct journal *j, struct journal_stats *ret);
+
+#endif

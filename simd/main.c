@@ -1,0 +1,132 @@
+/* simd: tanks, the simulation, and the durable transfer inbox and outbox (DESIGN §4, §6). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "simd.h"
+
+static void status_line(struct simd *sd)
+{
+	daemon_status("%zu tanks, %zu fish, %zu in transit", sd->n_tanks, tanks_total_fish(sd),
+		      sd->outbox_count);
+}
+
+static void on_status_timer(evutil_socket_t fd, short what, void *arg)
+{
+	status_line(arg);
+}
+
+/* The first start creates the default tank; an operator who deletes every tank later
+ * does not get it back on the next start. */
+static void first_start(struct simd *sd, const char *marker)
+{
+	if (access(marker, F_OK) == 0 || sd->n_tanks > 0)
+		return;
+	const struct conf *c = &sd->daemon->conf;
+	struct tank_meta m = {.is_public = true, .allow_transfers = true, .created_at = now_wall()};
+	uuid_random_str(m.id);
+	snprintf(m.name, sizeof m.name, "%.100s", c->sim.default_tank_name);
+	uint64_t seed = c->sim.seed;
+	if (!seed) {
+		char u[UUID_STR_LEN];
+		uuid_random_str(u);
+		for (const char *p = u; *p; p++)
+			seed = seed * 131 + (unsigned char)*p;
+	}
+	struct tank_params p = tank_params_default(seed);
+	tank_params_scale_world(&p, c->sim.width, c->sim.height);
+	p.max_fish = c->sim.max_fish;
+	if (p.initial_fish > p.max_fish)
+		p.initial_fish = p.max_fish;
+	struct tank_slot *slot;
+	if (xfer_tank_create(sd, &m, &p, false, &slot, NULL, NULL) < 0)
+		fatal("cannot create the first tank");
+	journal_wait_durable(sd->journal, slot->applied_seq);
+	fs_write_atomic_or_die(marker, "", 0);
+	log_info("first start: created tank %s (%s), seed %llu", m.id, m.name,
+		 (unsigned long long)seed);
+}
+
+static int on_reload(void *arg, const struct conf *newc)
+{
+	struct simd *sd = arg;
+	const struct conf *old = &sd->daemon->conf;
+	if (strcmp(newc->server.server_id, old->server.server_id) != 0 ||
+	    strcmp(newc->server.state_dir, old->server.state_dir) != 0) {
+		log_err("server_id and state_dir cannot change on reload; restart instead");
+		return -EINVAL;
+	}
+	http_server_set_token(sd->http, newc->security.token, newc->security.insecure);
+	sd->daemon->conf = *newc;
+	store_schedule(sd);
+	return 0;
+}
+
+static void on_stop(void *arg)
+{
+	struct simd *sd = arg;
+	daemon_exit(sd->daemon);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	static struct simd sd;
+	daemon_init(&d, "simd", argc, argv);
+	const struct conf *c = &d.conf;
+	sd.daemon = &d;
+	sd.started_mono = now_mono();
+	TAILQ_INIT(&sd.tanks);
+	TAILQ_INIT(&sd.outbox);
+	TAILQ_INIT(&sd.inbox);
+	pthread_mutex_init(&sd.xfer_lock, NULL);
+	pthread_mutex_init(&sd.list_lock, NULL);
+
+	char *simdir = fs_path_join(c->server.state_dir, "sim");
+	char *jdir = fs_path_join(simdir, "journal");
+	char *marker = fs_path_join(simdir, "initialized");
+	sd.tanks_dir = fs_path_join(simdir, "tanks");
+	sd.meta_path = fs_path_join(simdir, "transfers.json");
+	sd.journal = journal_open(jdir, d.base);
+	store_recover(&sd);
+	first_start(&sd, marker);
+	struct tank_slot *s;
+	TAILQ_FOREACH(s, &sd.tanks, link)
+		tanks_start(&sd, s);
+	store_schedule(&sd);
+
+	sd.http = api_new(&sd);
+	daemon_set_handlers(&d, on_reload, on_stop, &sd);
+	int port = daemon_listen(&d, sd.http, c->sim.socket, &c->sim.listen);
+	struct event *status_timer = event_new(d.base, -1, EV_PERSIST, on_status_timer, &sd);
+	struct timeval five = {5, 0};
+	event_add(status_timer, &five);
+	daemon_ready(&d, "%zu tanks, %zu fish, %zu in transit, port %d", sd.n_tanks,
+		     tanks_total_fish(&sd), sd.outbox_count, port);
+
+	daemon_run(&d);
+
+	log_info("stopping: final snapshot");
+	tanks_stop_all(&sd);
+	store_snapshot_all_sync(&sd);
+	event_free(status_timer);
+	sd.http = http_server_free(sd.http);
+	sd.journal = journal_close(sd.journal);
+	while ((s = TAILQ_FIRST(&sd.tanks)))
+		tanks_remove(&sd, s);
+	xfer_free_all(&sd);
+	free(simdir);
+	free(jdir);
+	free(marker);
+	free(sd.tanks_dir);
+	free(sd.meta_path);
+	daemon_done(&d);
+	log_info("stopped");
+	return 0;
+}

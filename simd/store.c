@@ -1,0 +1,270 @@
+/* Snapshots and recovery. Each tank has state_dir/sim/tanks/<id>/snapshot.json (its
+ * metadata, exits and the complete simulation, plus the journal number it contains);
+ * the outbox and inbox live in state_dir/sim/transfers.json. A snapshot round writes
+ * them all from a thread of its own, each only after the journal is durable up to the
+ * number it contains, then drops the journal segments every snapshot covers.
+ *
+ * Start-up loads the snapshots and replays the journal over them. A damaged snapshot
+ * or journal stops the daemon with a message: it never guesses. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "simd.h"
+
+json_object *tank_meta_state_json(const struct tank_meta *m, bool paused);
+int tank_meta_from_json(json_object *o, struct tank_meta *m, bool *paused, struct json_err *e);
+json_object *xfer_exits_json(const struct tank_slot *slot);
+
+static char *tank_dir(struct simd *sd, const char *id)
+{
+	return fs_path_join(sd->tanks_dir, id);
+}
+
+int store_remove_tank_dir(struct simd *sd, const char *tank_id)
+{
+	char *dir = tank_dir(sd, tank_id);
+	char *snap = fs_path_join(dir, "snapshot.json");
+	unlink(snap);
+	int r = rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
+	free(snap);
+	free(dir);
+	fs_fsync_dir(sd->tanks_dir);
+	return r;
+}
+
+/* Serialize under the tank's lock (the tick waits that long), write without it. */
+static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
+{
+	pthread_mutex_lock(&slot->lock);
+	json_object *o = json_object_new_object();
+	uint64_t seq = slot->applied_seq;
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "seq", json_object_new_uint64(seq));
+	json_object_object_add(o, "meta", tank_meta_state_json(&slot->meta, slot->paused));
+	json_object_object_add(o, "exits", xfer_exits_json(slot));
+	json_object_object_add(o, "tank", tank_to_json(slot->sim));
+	pthread_mutex_unlock(&slot->lock);
+
+	const char *text = jv_to_string(o);
+	char *dir = tank_dir(sd, slot->meta.id);
+	int r = fs_mkdir_p(dir, 0750);
+	if (r < 0)
+		fatal("cannot create %s: %s", dir, strerror(-r));
+	char *path = fs_path_join(dir, "snapshot.json");
+	/* The snapshot must not get ahead of the journal it claims to contain. */
+	journal_wait_durable(sd->journal, seq);
+	fs_write_atomic_or_die(path, text, strlen(text));
+	json_object_put(o);
+	free(path);
+	free(dir);
+	pthread_mutex_lock(&slot->lock);
+	slot->snap_seq = seq;
+	pthread_mutex_unlock(&slot->lock);
+}
+
+static void snapshot_transfers(struct simd *sd)
+{
+	uint64_t seq;
+	json_object *o = xfer_state_json(sd, &seq);
+	const char *text = jv_to_string(o);
+	journal_wait_durable(sd->journal, seq);
+	fs_write_atomic_or_die(sd->meta_path, text, strlen(text));
+	json_object_put(o);
+	pthread_mutex_lock(&sd->xfer_lock);
+	sd->xfer_snap_seq = seq;
+	pthread_mutex_unlock(&sd->xfer_lock);
+}
+
+/* Tank folders whose tank is gone (deleted, or a crash between the journaled deletion
+ * and the removal) go before the journal that records the deletion can be dropped. */
+static void remove_orphan_dirs(struct simd *sd)
+{
+	DIR *d = opendir(sd->tanks_dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || tanks_find(sd, de->d_name))
+			continue;
+		log_info("removing the folder of deleted tank %s", de->d_name);
+		store_remove_tank_dir(sd, de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+static void snapshot_round(struct simd *sd)
+{
+	double t0 = now_mono();
+	pthread_mutex_lock(&sd->list_lock);
+	struct tank_slot *s;
+	TAILQ_FOREACH(s, &sd->tanks, link)
+		snapshot_tank(sd, s);
+	snapshot_transfers(sd);
+	remove_orphan_dirs(sd);
+	uint64_t upto = sd->xfer_snap_seq;
+	TAILQ_FOREACH(s, &sd->tanks, link)
+		if (s->snap_seq < upto)
+			upto = s->snap_seq;
+	pthread_mutex_unlock(&sd->list_lock);
+	journal_compact(sd->journal, upto);
+	sd->snapshot_last_seconds = now_mono() - t0;
+	sd->snapshots_written++;
+}
+
+static void *snapshot_main(void *arg)
+{
+	snapshot_round(arg);
+	return NULL;
+}
+
+static void on_snapshot_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct simd *sd = arg;
+	if (sd->snapshot_running) {
+		pthread_join(sd->snapshot_thread, NULL);
+		sd->snapshot_running = false;
+	}
+	if (pthread_create(&sd->snapshot_thread, NULL, snapshot_main, sd) != 0)
+		fatal("cannot start the snapshot thread");
+	sd->snapshot_running = true;
+}
+
+void store_schedule(struct simd *sd)
+{
+	double s = sd->daemon->conf.sim.snapshot_interval;
+	struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+	if (!sd->snapshot_timer)
+		sd->snapshot_timer = event_new(sd->daemon->base, -1, EV_PERSIST, on_snapshot_timer, sd);
+	event_del(sd->snapshot_timer);
+	event_add(sd->snapshot_timer, &tv);
+}
+
+void store_snapshot_all_sync(struct simd *sd)
+{
+	if (sd->snapshot_timer) {
+		event_free(sd->snapshot_timer);
+		sd->snapshot_timer = NULL;
+	}
+	if (sd->snapshot_running) {
+		pthread_join(sd->snapshot_thread, NULL);
+		sd->snapshot_running = false;
+	}
+	snapshot_round(sd);
+}
+
+static json_object *read_json_or_die(const char *path, bool *missing)
+{
+	char *text;
+	size_t len;
+	int r = fs_read_file(path, (size_t)1 << 32, &text, &len);
+	if (r == -ENOENT) {
+		*missing = true;
+		return NULL;
+	}
+	if (r < 0)
+		fatal("cannot read %s: %s", path, strerror(-r));
+	struct json_err e;
+	json_object *o = jv_parse_object(text, len, 64, &e);
+	free(text);
+	if (!o)
+		fatal("%s is damaged (%s). simd will not guess the state: restore it from a backup, "
+		      "or move it away to start without it", path, e.msg);
+	*missing = false;
+	return o;
+}
+
+static void load_tank(struct simd *sd, const char *id)
+{
+	char *dir = tank_dir(sd, id);
+	char *path = fs_path_join(dir, "snapshot.json");
+	bool missing;
+	json_object *o = read_json_or_die(path, &missing);
+	if (missing) {
+		/* Created but never snapshotted: the journal recreates it. */
+		free(path);
+		free(dir);
+		return;
+	}
+	struct json_err e;
+	int64_t seq;
+	int version;
+	json_object *meta, *exits, *tj;
+	struct tank_meta m;
+	bool paused = false;
+	struct tank *t = NULL;
+	if (jv_int(o, "version", true, 1, 1, &version, &e) < 0 ||
+	    jv_int64(o, "seq", true, 0, INT64_MAX, &seq, &e) < 0 ||
+	    jv_object(o, "meta", true, &meta, &e) < 0 ||
+	    tank_meta_from_json(meta, &m, &paused, &e) < 0 ||
+	    jv_object(o, "exits", true, &exits, &e) < 0 ||
+	    jv_object(o, "tank", true, &tj, &e) < 0 || tank_from_json(tj, &t, &e) < 0)
+		fatal("%s is damaged (%s). simd will not guess the state: restore it from a backup, "
+		      "or move the folder %s away to start without that tank", path, e.msg, dir);
+	if (strcmp(m.id, id) != 0)
+		fatal("%s holds tank %s, not %s", path, m.id, id);
+	struct tank_slot *slot = tanks_add(sd, &m, t, paused);
+	slot->snap_seq = slot->applied_seq = (uint64_t)seq;
+	/* Exits go through the replay path's parser: one reader for one format. */
+	json_object *rec = json_object_new_object();
+	json_object_object_add(rec, "op", json_object_new_string("exits"));
+	json_object_object_add(rec, "tank_id", json_object_new_string(id));
+	json_object_object_add(rec, "exits", json_object_get(exits));
+	slot->snap_seq = (uint64_t)seq - (seq > 0);
+	if (xfer_replay(sd, (uint64_t)seq, rec, &e) < 0)
+		fatal("%s: exits are damaged: %s", path, e.msg);
+	slot->snap_seq = (uint64_t)seq;
+	json_object_put(rec);
+	json_object_put(o);
+	free(path);
+	free(dir);
+}
+
+void store_recover(struct simd *sd)
+{
+	double t0 = now_mono();
+	int r = fs_mkdir_p(sd->tanks_dir, 0750);
+	if (r < 0)
+		fatal("cannot create %s: %s", sd->tanks_dir, strerror(-r));
+	DIR *d = opendir(sd->tanks_dir);
+	if (!d)
+		fatal("cannot open %s: %s", sd->tanks_dir, strerror(errno));
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			load_tank(sd, de->d_name);
+	closedir(d);
+
+	bool missing;
+	json_object *o = read_json_or_die(sd->meta_path, &missing);
+	if (o) {
+		struct json_err e;
+		if (xfer_state_load(sd, o, &e) < 0)
+			fatal("%s is damaged (%s). simd will not guess which fish are in transit: "
+			      "restore it from a backup", sd->meta_path, e.msg);
+		json_object_put(o);
+	}
+
+	struct json_err e;
+	if (journal_replay(sd->journal, 0, xfer_replay, sd, &e) < 0)
+		fatal("the journal cannot be replayed: %s", e.msg);
+	/* Every state in memory now contains the whole journal. */
+	uint64_t last = journal_durable_seq(sd->journal);
+	struct tank_slot *s;
+	TAILQ_FOREACH(s, &sd->tanks, link) {
+		if (s->applied_seq < last)
+			s->applied_seq = last;
+		tank_publish_status(s);
+	}
+	if (sd->xfer_applied_seq < last)
+		sd->xfer_applied_seq = last;
+	log_info("recovered %zu tanks with %zu fish and %zu fish in transit in %.3f s",
+		 sd->n_tanks, tanks_total_fish(sd), sd->outbox_count, now_mono() - t0);
+}
