@@ -232,6 +232,7 @@ static int replay_segment(struct journal *j, const char *path, bool last_segment
 	while (off < len) {
 		char *nl = memchr(text + off, '\n', len - off);
 		size_t line_len = nl ? (size_t)(nl - (text + off)) : len - off;
+		e->msg[0] = '\0';
 		json_object *rec = nl ? jv_parse_object(text + off, line_len, 64, e) : NULL;
 		int64_t seq = 0;
 		if (rec && jv_int64(rec, "seq", true, 1, INT64_MAX, &seq, e) < 0) {
@@ -248,8 +249,10 @@ static int replay_segment(struct journal *j, const char *path, bool last_segment
 					fatal("cannot truncate %s: %s", path, strerror(errno));
 				break;
 			}
+			char why[sizeof e->msg];
+			snprintf(why, sizeof why, "%s", e->msg);
 			r = jv_fail(e, "%s: record at byte %zu is damaged (%s); refusing to guess "
-				       "what the state was", path, off, e->msg);
+				       "what the state was", path, off, why);
 			break;
 		}
 		if ((uint64_t)seq < j->next_seq) {

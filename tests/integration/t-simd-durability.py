@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""simd's files under damage and the boundary exits: a fish that swims through an
+open wall lands in the outbox with that wall's destination; exits survive restarts;
+a damaged snapshot or journal stops the start with a clear message (no guessing); a
+torn last journal record (a crash during a write that was never acknowledged) is cut
+off and reported."""
+import glob
+import os
+import shutil
+import time
+
+from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
+
+t = Tap()
+root = tmpdir("twsd")
+d = Daemon("simd", root, "dur", base_ports(1)[0], extra={"sim.snapshot_interval": "0.5"})
+
+
+def start_fails(expect):
+    d.start(wait=False)
+    try:
+        rc = d.proc.wait(20)
+    except Exception:
+        d.kill9()
+        return False, "still running"
+    log = d.log_tail(5)
+    d._close()
+    return rc != 0 and expect in log, log
+
+
+try:
+    d.start()
+    tank = d.post("/api/tanks", {"name": "edge", "initial_fish": 40, "max_fish": 100, "width": 300,
+                                 "height": 300}).json()["tank"]["tank_id"]
+    r = d.req("PUT", "/api/tanks/%s/exits" % tank,
+              body={"right": {"destination_server_id": "far-away", "destination_tank_id": "t-9",
+                              "connection_id": "edge->t-9"}})
+    t.ok(r.status == 200 and r.json()["exits"]["right"]["destination_tank_id"] == "t-9" and
+         r.json()["exits"]["left"] is None, "PUT exits opens the right wall", r)
+    t.ok(d.req("PUT", "/api/tanks/%s/exits" % tank, body={"left": {"destination_server_id": "../x",
+         "destination_tank_id": "t"}}).status == 400, "an exit with a bad server id is a 400")
+    t.eq(d.req("PUT", "/api/tanks/%s/exits" % tank, tcp=True, body={}).status, 404,
+         "exits cannot be set over TCP")
+    got = wait_until(lambda: [x for x in d.get("/api/outbox").json()["transfers"]
+                              if x["source_tank_id"] == tank], 30, interval=0.2)
+    t.ok(got and got[0]["destination_server_id"] == "far-away" and got[0]["destination_tank_id"] == "t-9"
+         and got[0]["connection_id"] == "edge->t-9", "a fish swam through the open wall into the outbox",
+         got[:1] if got else d.get("/api/tanks/%s" % tank).body)
+    st = d.get("/api/tanks/%s" % tank).json()["stats"]
+    t.ok(st["in_transit"] >= 1 and st["migrations_out"] >= 1, "stats count it in transit and out", st)
+    d.post("/api/tanks/%s/pause" % tank)
+    time.sleep(1.0)
+    before = d.get("/api/outbox").json()["count"]
+    d.kill9()
+    d.start()
+    t.eq(d.get("/api/outbox").json()["count"], before, "outbox records survive kill -9")
+    t.eq(d.get("/api/tanks/%s/exits" % tank).json()["exits"]["right"]["destination_server_id"], "far-away",
+         "exits survive kill -9")
+    r = d.req("PUT", "/api/tanks/%s/exits" % tank, body={"right": None})
+    t.ok(r.status == 200 and r.json()["exits"]["right"] is None, "null closes a wall")
+    t.eq(d.stop(), 0, "clean stop")
+
+    # A torn last journal record: cut off, reported, and the start goes on.
+    segs = sorted(glob.glob(os.path.join(d.state_dir, "sim", "journal", "*.log")))
+    with open(segs[-1], "ab") as f:
+        f.write(b'{"op":"arrive","transfer_id":"abc')
+    d.start()
+    t.ok("torn last record" in d.log_tail(30), "a torn last journal record is reported", d.log_tail(5))
+    t.eq(d.get("/api/tanks/%s/exits" % tank).status, 200, "and the daemon serves")
+    d.post("/api/tanks/%s/resume" % tank)
+    time.sleep(0.3)
+    d.kill9()
+
+    # Damage in the middle of the journal: refuse.
+    segs = sorted(glob.glob(os.path.join(d.state_dir, "sim", "journal", "*.log")))
+    seg = segs[-1]
+    data = open(seg, "rb").read()
+    if data.count(b"\n") < 2:  # make sure there is a record after the damage
+        d.start()
+        d.post("/api/tanks/%s/pause" % tank)
+        d.post("/api/tanks/%s/resume" % tank)
+        d.kill9()
+        seg = sorted(glob.glob(os.path.join(d.state_dir, "sim", "journal", "*.log")))[-1]
+        data = open(seg, "rb").read()
+    backup = data
+    lines = data.split(b"\n")
+    lines.insert(0, b"this is not json")
+    open(seg, "wb").write(b"\n".join(lines))
+    ok, log = start_fails("is damaged")
+    t.ok(ok, "a damaged journal record stops the start with a message", log)
+    open(seg, "wb").write(backup)
+
+    # A damaged snapshot: refuse, naming the file.
+    snap = os.path.join(d.state_dir, "sim", "tanks", tank, "snapshot.json")
+    good = open(snap, "rb").read()
+    open(snap, "wb").write(good[: len(good) // 2])
+    ok, log = start_fails("snapshot.json is damaged")
+    t.ok(ok, "a truncated snapshot stops the start and names the file", log)
+    open(snap, "wb").write(good)
+    d.start()
+    t.eq(d.get("/api/tanks/%s" % tank).status, 200, "with the file restored it starts again")
+    t.eq(d.stop(), 0, "clean stop")
+finally:
+    if d.alive():
+        d.kill9()
+    if t.failed:
+        t.diag(d.log_tail(20))
+    shutil.rmtree(root, ignore_errors=True)
+t.done()
