@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Each daemon runs clean under valgrind: a short session of real requests (a tank,
+a transfer between two simd, a registration), then SIGTERM; valgrind must report no
+errors and no definite leaks. Skipped in the sanitizer build (the two do not mix)."""
+import os
+import shutil
+import sys
+import uuid
+
+from twlib import Daemon, Tap, base_ports, tmpdir
+
+if os.environ.get("TW_SANITIZERS") == "yes":
+    print("1..0 # SKIP valgrind does not run ASan binaries")
+    sys.exit(0)
+if not shutil.which("valgrind"):
+    print("1..0 # SKIP valgrind is not installed")
+    sys.exit(0)
+
+t = Tap()
+root = tmpdir("twvg")
+VG = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+      "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "--track-fds=no"]
+p1, p2 = base_ports(2)
+extra = {"sim.snapshot_interval": "1", "sim.tick_rate": "10"}
+
+
+def under_valgrind(d):
+    import twlib
+    saved = twlib.WRAPPER
+    twlib.WRAPPER = VG
+    try:
+        d.start()
+    finally:
+        twlib.WRAPPER = saved
+
+
+disc = Daemon("discoveryd", os.path.join(root, "d"), "vg-hub", p1)
+a = Daemon("simd", os.path.join(root, "a"), "vg-a", p1, extra=dict(extra))
+b = Daemon("simd", os.path.join(root, "b"), "vg-b", p2, extra=dict(extra))
+daemons = [disc, a, b]
+mig = None
+if os.path.exists(os.path.join(os.environ.get("abs_top_builddir", "."), "migrated", "migrated")):
+    mig = Daemon("migrated", os.path.join(root, "a"), "vg-a", p1)
+    daemons.append(mig)
+try:
+    for d in daemons:
+        under_valgrind(d)
+    disc.post("/api/discovery/register", {"server_id": "peer", "host": "127.0.0.1", "port": 1})
+    disc.post("/api/discovery/heartbeat/peer")
+    disc.get("/api/discovery/servers")
+    disc.get("/metrics")
+    disc.post("/api/discovery/register", raw=b"{broken")
+    ta = a.post("/api/tanks", {"name": "vg", "initial_fish": 5, "paused": True}).json()["tank"]["tank_id"]
+    tb = b.post("/api/tanks", {"name": "vg", "initial_fish": 0, "paused": True}).json()["tank"]["tank_id"]
+    r = a.post("/api/outbox/reserve", {"source_tank_id": ta, "destination_server_id": "vg-b", "destination_tank_id": tb}).json()
+    body = {"transfer_id": r["transfer_id"], "destination_tank_id": tb, "source_server_id": "vg-a",
+            "source_tank_id": ta, "entity_data": r["entity_data"]}
+    b.post("/api/remote-transfer", body)
+    b.post("/api/remote-transfer", body)
+    a.post("/api/outbox/%s/commit" % r["transfer_id"])
+    r = a.post("/api/outbox/reserve", {"source_tank_id": ta, "destination_server_id": "vg-b", "destination_tank_id": tb}).json()
+    a.post("/api/outbox/%s/abort" % r["transfer_id"])
+    a.get("/api/tanks/%s/state" % ta)
+    a.get("/metrics")
+    b.post("/api/remote-transfer", {"transfer_id": str(uuid.uuid4())})
+    if mig:
+        mig.get("/health")
+        mig.get("/api/connections")
+    for d in daemons:
+        rc = d.stop(timeout=60)
+        t.eq(rc, 0, "%s runs clean under valgrind (exit %s)" % (d.name, rc))
+finally:
+    for d in daemons:
+        if d.alive():
+            d.kill9()
+    if t.failed:
+        for d in daemons:
+            t.diag("--- %s\n%s" % (d.name, d.log_tail(40)))
+    shutil.rmtree(root, ignore_errors=True)
+t.done()
