@@ -1,0 +1,409 @@
+/* A fish: perception, movement, the energy model (spec §2.5) and its life (§2.6). */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd/sim/internal.h"
+
+#define CRAB_SIGHT 250.0
+
+enum life_stage stage_of_age(int age)
+{
+	if (age < STAGE_BABY_END)
+		return STAGE_BABY;
+	if (age < STAGE_JUVENILE_END)
+		return STAGE_JUVENILE;
+	if (age < STAGE_ADULT_END)
+		return STAGE_ADULT;
+	return STAGE_ELDER;
+}
+
+double fish_size_of(const struct fish *f)
+{
+	/* Babies grow from half size to full size over their first 300 frames. */
+	double base = f->age < STAGE_BABY_END ? 0.5 + 0.5 * f->age / (double)STAGE_BABY_END : 1.0;
+	return base * f->g.t[T_SIZE];
+}
+
+struct fish *fish_alloc(void)
+{
+	return sim_xcalloc(1, sizeof(struct fish));
+}
+
+struct fish *fish_new_random(struct tank *t, double x, double y)
+{
+	struct fish *f = fish_alloc();
+	struct rng *r = &t->rng;
+	ids_make(t->id, ID_DOMAIN_FISH, t->fish_serial++, f->id);
+	genome_random(&f->g, r);
+	f->x = x;
+	f->y = y;
+	f->wander_angle = rng_range(r, -M_PI, M_PI);
+	f->base_speed = FISH_BASE_SPEED;
+	f->vx = cos(f->wander_angle) * 0.5;
+	f->vy = sin(f->wander_angle) * 0.5;
+	f->dir_x = cos(f->wander_angle);
+	f->dir_y = sin(f->wander_angle);
+	f->max_age = (int)lround(MAX_AGE_PER_TRAIT * f->g.t[T_MAX_ENERGY]);
+	f->energy = 0.5 * fish_max_energy_of(f);
+	f->home_x = x;
+	f->home_y = y;
+	return f;
+}
+
+void fish_free(struct fish *f)
+{
+	free(f);
+}
+
+struct fish *fish_clone(const struct fish *f)
+{
+	struct fish *c = fish_alloc();
+	*c = *f;
+	return c;
+}
+
+struct food_search {
+	double x, y, best;
+	struct percept *pc;
+};
+
+/* Scan the cells [c0, c1] of one row: they are one contiguous run of items. */
+static void scan_food_cells(const struct grid *g, int row, int c0, int c1, struct food_search *s)
+{
+	const struct grid_item *it = g->items + g->start[row * g->cols + c0];
+	const struct grid_item *end = g->items + g->start[row * g->cols + c1 + 1];
+	for (; it < end; it++) {
+		double dx = it->x - s->x, dy = it->y - s->y, d2 = dx * dx + dy * dy;
+		if (d2 < s->best) {
+			s->best = d2;
+			s->pc->food = it->idx;
+			s->pc->food_dx = dx;
+			s->pc->food_dy = dy;
+		}
+	}
+}
+
+/* Nearest food within radius, searched ring by ring outwards from the fish's cell: once a
+ * ring is done, nothing unvisited can be closer than ring x cell, so the search stops as
+ * soon as the best find is within that. */
+static void nearest_food(const struct tank *t, double x, double y, double radius,
+			 struct percept *pc)
+{
+	const struct grid *g = &t->food_grid;
+	struct food_search s = {.x = x, .y = y, .best = radius * radius, .pc = pc};
+	int cx = grid_col(g, x), cy = grid_row(g, y);
+	int maxring = (int)ceil(radius * g->inv_cell) + 1;
+	pc->food = -1;
+	for (int ring = 0; ring <= maxring; ring++) {
+		int r0 = cy - ring, r1 = cy + ring, c0 = cx - ring, c1 = cx + ring;
+		if (r0 < 0 && c0 < 0 && r1 >= g->rows && c1 >= g->cols)
+			break; /* the ring lies wholly outside the world */
+		for (int row = r0 < 0 ? 0 : r0; row <= r1 && row < g->rows; row++) {
+			if (row == r0 || row == r1) {
+				scan_food_cells(g, row, c0 < 0 ? 0 : c0,
+						c1 >= g->cols ? g->cols - 1 : c1, &s);
+			} else {
+				if (c0 >= 0)
+					scan_food_cells(g, row, c0, c0, &s);
+				if (c1 < g->cols && c1 != c0)
+					scan_food_cells(g, row, c1, c1, &s);
+			}
+		}
+		double reach = ring * g->cell;
+		if (pc->food >= 0 && s.best <= reach * reach)
+			break;
+	}
+	if (pc->food >= 0)
+		pc->food_d = sqrt(s.best);
+}
+
+void fish_perceive(const struct tank *t, int idx, struct percept *pc)
+{
+	const struct fish *f = &t->fish[idx];
+	double x = f->x, y = f->y;
+	pc->energy_ratio = f->energy / fish_max_energy_of(f);
+	double sight = t->food_sight * f->g.t[T_VISION] * (1.0 + 0.2 * f->g.learned[LEARN_FOOD]);
+	nearest_food(t, x, y, sight, pc);
+
+	pc->crab = -1;
+	double best = CRAB_SIGHT * CRAB_SIGHT;
+	for (size_t i = 0; i < t->n_crabs; i++) {
+		double dx = t->crabs[i].x - x, dy = t->crabs[i].y - y, d2 = dx * dx + dy * dy;
+		if (d2 < best) {
+			best = d2;
+			pc->crab = (int)i;
+			pc->crab_dx = dx;
+			pc->crab_dy = dy;
+		}
+	}
+	if (pc->crab >= 0)
+		pc->crab_d = fmax(sqrt(best), 1e-6);
+
+	pc->fish = -1;
+	pc->n_social = 0;
+	pc->coh_x = pc->coh_y = pc->ali_x = pc->ali_y = pc->sep_x = pc->sep_y = 0;
+	double sep2 = SOCIAL_RADIUS * SOCIAL_RADIUS;
+	best = NEIGHBOUR_RADIUS * NEIGHBOUR_RADIUS;
+	GRID_FOREACH(&t->fish_grid, x, y, NEIGHBOUR_RADIUS, it)
+	{
+		if (it->idx == idx)
+			continue;
+		double dx = it->x - x, dy = it->y - y, d2 = dx * dx + dy * dy;
+		if (d2 < best) {
+			best = d2;
+			pc->fish = it->idx;
+			pc->fish_dx = dx;
+			pc->fish_dy = dy;
+			pc->fish_energy_ratio = it->aux;
+		}
+		if (d2 < SOCIAL_RADIUS * SOCIAL_RADIUS) {
+			pc->n_social++;
+			pc->coh_x += dx;
+			pc->coh_y += dy;
+			pc->ali_x += it->vx;
+			pc->ali_y += it->vy;
+			if (d2 < sep2)
+				sep2 = d2;
+			if (d2 < 60.0 * 60.0 && d2 > 1e-18) {
+				double d = sqrt(d2);
+				pc->sep_x -= dx / d * (60 - d) / 60;
+				pc->sep_y -= dy / d * (60 - d) / 60;
+			}
+		}
+	}
+	pc->sep_d = sqrt(sep2);
+	if (pc->fish >= 0)
+		pc->fish_d = sqrt(best);
+	if (pc->n_social > 0) {
+		pc->coh_x /= pc->n_social;
+		pc->coh_y /= pc->n_social;
+		pc->ali_x /= pc->n_social;
+		pc->ali_y /= pc->n_social;
+	}
+}
+
+static double stage_metabolism(enum life_stage s)
+{
+	return s == STAGE_BABY ? 0.7 : s == STAGE_ELDER ? 1.2 : 1.0;
+}
+
+bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wall *exit_wall)
+{
+	double dx, dy;
+	behavior_desire(t, f, &f->g.behavior, pc, &dx, &dy);
+	if (pc->fish >= 0) {
+		/* Near other fish, the poker-movement algorithm takes a share of the steering. */
+		double w = (1.0 - pc->fish_d / NEIGHBOUR_RADIUS) * (0.3 + 0.7 * pc->energy_ratio);
+		double px, py;
+		behavior_desire(t, f, &f->g.poker_behavior, pc, &px, &py);
+		dx = (1 - w) * dx + w * px;
+		dy = (1 - w) * dy + w * py;
+	}
+	double speed = fish_speed_of(f);
+	f->vx += (dx * speed - f->vx) * 0.2;
+	f->vy += (dy * speed - f->vy) * 0.2;
+	double v = sqrt(f->vx * f->vx + f->vy * f->vy);
+	if (v > 1.2 * speed) {
+		f->vx *= 1.2 * speed / v;
+		f->vy *= 1.2 * speed / v;
+		v = 1.2 * speed;
+	}
+	f->x += f->vx;
+	f->y += f->vy;
+
+	/* Energy: existence, metabolism, swimming (spec §2.5), then the cost of turning. */
+	double size = fish_size_of(f), act = t->activity;
+	double cost = 0.02 * act * size +
+		      (0.025 * f->g.t[T_METABOLISM] * act +
+		       (v > 0 ? 0.015 * v / speed * pow(size, 1.2) : 0)) *
+			      stage_metabolism(stage_of_age(f->age));
+	if (v > 1e-9) {
+		double nx = f->vx / v, ny = f->vy / v;
+		double turn = 1.0 - (f->dir_x * nx + f->dir_y * ny);
+		if (turn > 0.1)
+			cost += 0.03 * turn * size * sqrt(size); /* size^1.5 */
+		f->dir_x = nx;
+		f->dir_y = ny;
+	}
+	fish_spend(t, f, cost, EOUT_METABOLISM);
+
+	double top = FISH_TOP_MARGIN + FISH_HALF, bottom = t->p.height - FISH_HALF;
+	if (f->y < top) {
+		f->y = top;
+		f->vy = fabs(f->vy);
+	} else if (f->y > bottom) {
+		f->y = bottom;
+		f->vy = -fabs(f->vy);
+	}
+	if (f->x < FISH_HALF) {
+		if (t->exit[WALL_LEFT]) {
+			*exit_wall = WALL_LEFT;
+			return true;
+		}
+		f->x = FISH_HALF;
+		f->vx = fabs(f->vx);
+	} else if (f->x > t->p.width - FISH_HALF) {
+		if (t->exit[WALL_RIGHT]) {
+			*exit_wall = WALL_RIGHT;
+			return true;
+		}
+		f->x = t->p.width - FISH_HALF;
+		f->vx = -fabs(f->vx);
+	}
+	return false;
+}
+
+void fish_periodic(struct tank *t, struct fish *f)
+{
+	memory_update(&f->mem.food, MEMORY_UPDATE_EVERY);
+	memory_update(&f->mem.danger, MEMORY_UPDATE_EVERY);
+	double er = f->energy / fish_max_energy_of(f);
+	f->fitness += 0.1 + 0.1 * er;
+	for (int i = 0; i < LEARN_COUNT; i++)
+		f->g.learned[i] *= 0.999;
+	/* Hunger leaves an epigenetic mark the offspring inherit (halved). */
+	if (er < 0.15)
+		f->g.epi[EPI_STARVATION] = fmin(1.0, f->g.epi[EPI_STARVATION] + 0.01);
+	for (int i = 0; i < EPI_COUNT; i++)
+		f->g.epi[i] *= 0.999;
+}
+
+void fish_tick(struct tank *t, struct fish *f)
+{
+	f->age++;
+	if (f->repro_cooldown > 0)
+		f->repro_cooldown--;
+	if (f->poker_cooldown > 0)
+		f->poker_cooldown--;
+	if (f->crab_contact > 0)
+		f->crab_contact--;
+	if (t->frame % MEMORY_UPDATE_EVERY == 0)
+		fish_periodic(t, f);
+	if (f->preg.active && --f->preg.timer <= 0)
+		tank_birth(t, f);
+	if (f->age >= f->max_age)
+		tank_kill_fish(t, f, DEATH_OLD_AGE);
+	else
+		tank_fish_death_check(t, f);
+}
+
+int fish_check(const struct fish *f, struct json_err *e)
+{
+	int r;
+	if (!ids_valid(f->id))
+		return jv_fail(e, "id must be a UUID");
+	if ((f->mother_id[0] && !ids_valid(f->mother_id)) ||
+	    (f->father_id[0] && !ids_valid(f->father_id)))
+		return jv_fail(e, "parent ids must be UUIDs or null");
+	if ((r = genome_check(&f->g, e)) < 0)
+		return r;
+	double pos[] = {f->x, f->y, f->home_x, f->home_y};
+	for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
+		if (!isfinite(pos[i]) || fabs(pos[i]) > SIM_MAX_WORLD)
+			return jv_fail(e, "positions must be finite and within %d", SIM_MAX_WORLD);
+	if (!(f->base_speed > 0 && f->base_speed <= 20))
+		return jv_fail(e, "base_speed must be in (0, 20]");
+	double vmax = 1.2 * fish_speed_of(f) * (1 + 1e-9);
+	if (!isfinite(f->vx) || !isfinite(f->vy) || sqrt(f->vx * f->vx + f->vy * f->vy) > vmax)
+		return jv_fail(e, "velocity exceeds 1.2 x speed");
+	if (!isfinite(f->dir_x) || !isfinite(f->dir_y) || fabs(f->dir_x) > 1.0001 ||
+	    fabs(f->dir_y) > 1.0001)
+		return jv_fail(e, "heading out of range");
+	if (!isfinite(f->energy) || f->energy < 0 || f->energy > fish_max_energy_of(f))
+		return jv_fail(e, "energy must be in [0, max_energy]");
+	if (f->max_age < 1 || f->max_age > (int)(MAX_AGE_PER_TRAIT * 1.5) || f->age < 0 ||
+	    f->age > f->max_age)
+		return jv_fail(e, "age or max_age out of range");
+	if (f->generation < 0 || f->generation > 100000000)
+		return jv_fail(e, "generation out of range");
+	if (!isfinite(f->fitness) || f->fitness < 0 || f->fitness > 1e12)
+		return jv_fail(e, "fitness out of range");
+	if (!isfinite(f->wander_angle) || fabs(f->wander_angle) > 4 * M_PI)
+		return jv_fail(e, "wander_angle out of range");
+	if (f->preg.active) {
+		if (f->preg.timer < 1 || f->preg.timer > PREGNANCY_FRAMES)
+			return jv_fail(e, "pregnancy timer out of range");
+		if (f->preg.mate_id[0] && !ids_valid(f->preg.mate_id))
+			return jv_fail(e, "pregnancy mate_id must be a UUID");
+		if ((r = genome_check(&f->preg.mate_genome, e)) < 0)
+			return r;
+	}
+	if ((r = memory_check(&f->mem.food, e)) < 0 || (r = memory_check(&f->mem.danger, e)) < 0)
+		return r;
+	return 0;
+}
+
+const char *fish_id(const struct fish *f)
+{
+	return f->id;
+}
+const char *fish_mother_id(const struct fish *f)
+{
+	return f->mother_id[0] ? f->mother_id : NULL;
+}
+const char *fish_father_id(const struct fish *f)
+{
+	return f->father_id[0] ? f->father_id : NULL;
+}
+int fish_generation(const struct fish *f)
+{
+	return f->generation;
+}
+double fish_energy(const struct fish *f)
+{
+	return f->energy;
+}
+double fish_max_energy(const struct fish *f)
+{
+	return fish_max_energy_of(f);
+}
+int fish_age(const struct fish *f)
+{
+	return f->age;
+}
+int fish_max_age(const struct fish *f)
+{
+	return f->max_age;
+}
+enum life_stage fish_stage(const struct fish *f)
+{
+	return stage_of_age(f->age);
+}
+double fish_x(const struct fish *f)
+{
+	return f->x;
+}
+double fish_y(const struct fish *f)
+{
+	return f->y;
+}
+double fish_size(const struct fish *f)
+{
+	return fish_size_of(f);
+}
+double fish_speed(const struct fish *f)
+{
+	return fish_speed_of(f);
+}
+bool fish_is_pregnant(const struct fish *f)
+{
+	return f->preg.active;
+}
+const char *fish_behavior_name(const struct fish *f)
+{
+	return algo_defs[f->g.behavior.algo].name;
+}
+const char *fish_poker_strategy_name(const struct fish *f)
+{
+	return poker_defs[f->g.poker.id].name;
+}
+double fish_trait(const struct fish *f, const char *name)
+{
+	for (int i = 0; i < TRAIT_COUNT; i++)
+		if (strcmp(trait_defs[i].name, name) == 0)
+			return f->g.t[i];
+	return NAN;
+}

@@ -1,0 +1,196 @@
+/* Food (spec §2.2): sinking flakes of five kinds, live food that wanders and flees fish,
+ * plant nectar, and the automatic food supply tuned by the fish's hunger and the hour. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "simd/sim/internal.h"
+
+const char *const food_kind_names[FOOD_KIND_COUNT] = {"algae", "protein", "vitamin", "energy",
+						      "rare", "nectar", "live"};
+static const double kind_energy[FOOD_KIND_COUNT] = {45, 75, 60, 70, 115, NECTAR_ENERGY, 110};
+static const double kind_weight[FOOD_KIND_COUNT] = {0.35, 0.25, 0.20, 0.15, 0.05, 0, 0};
+static const double kind_sink[FOOD_KIND_COUNT] = {0.8, 1.2, 0.9, 1.0, 1.1, 0, 0};
+
+#define LIVE_SPEED 1.8
+#define LIVE_MAX_SPEED 2.88
+#define FOOD_BITE_PER_SIZE 20.0
+#define FOOD_CRUMB 0.1
+
+size_t food_cap(const struct tank *t)
+{
+	/* Live food and nectar never sink away; the cap keeps a starving tank bounded. */
+	return (size_t)(100.0 * t->p.food_rate) + (size_t)t->p.max_fish;
+}
+
+struct food *food_push(struct tank *t, int kind, double x, double y, double energy)
+{
+	sim_grow((void **)&t->food, &t->cap_food, t->n_food + 1, sizeof *t->food);
+	struct food *fd = &t->food[t->n_food++];
+	memset(fd, 0, sizeof *fd);
+	fd->id = ++t->food_serial;
+	fd->kind = kind;
+	fd->x = x;
+	fd->y = y;
+	fd->energy = fd->max_energy = energy;
+	fd->source_spot = -1;
+	return fd;
+}
+
+static void live_new_heading(struct tank *t, struct food *fd)
+{
+	double a = rng_range(&t->rng, -M_PI, M_PI);
+	fd->vx = cos(a) * LIVE_SPEED;
+	fd->vy = sin(a) * LIVE_SPEED;
+	fd->timer = rng_int(&t->rng, 20, 45);
+}
+
+void food_spawn_one(struct tank *t, bool anywhere)
+{
+	struct rng *r = &t->rng;
+	if (t->n_food >= food_cap(t))
+		return;
+	double p_live = 0.40;
+	switch (tank_day_phase(t)) {
+	case PHASE_DAWN:
+	case PHASE_DUSK:
+		p_live = fmin(0.95, p_live * 2.2);
+		break;
+	case PHASE_NIGHT:
+		p_live = fmin(0.85, p_live * 1.6);
+		break;
+	case PHASE_DAY:
+		p_live = fmax(0.25, p_live * 0.9);
+		break;
+	}
+	double x = rng_range(r, 20, t->p.width - 20);
+	if (rng_chance(r, p_live)) {
+		double y = rng_range(r, 60, t->p.height - 60);
+		struct food *fd = food_push(t, FOOD_LIVE, x, y, kind_energy[FOOD_LIVE]);
+		live_new_heading(t, fd);
+		t->flow[EIN_FOOD_SPAWN] += fd->energy;
+		return;
+	}
+	double pick = rng_uniform(r), acc = 0;
+	int kind = FOOD_ALGAE;
+	for (int k = 0; k <= FOOD_RARE; k++) {
+		acc += kind_weight[k];
+		if (pick < acc) {
+			kind = k;
+			break;
+		}
+	}
+	double y = anywhere ? rng_range(r, 40, t->p.height * 0.6) : 0.0;
+	struct food *fd = food_push(t, kind, x, y, kind_energy[kind]);
+	t->flow[EIN_FOOD_SPAWN] += fd->energy;
+}
+
+void food_spawn_auto(struct tank *t)
+{
+	double fish_e = 0;
+	for (size_t i = 0; i < t->n_fish; i++)
+		fish_e += t->fish[i].energy;
+	/* The original's thresholds, per default-sized share of the food supply. */
+	double k = t->p.food_rate;
+	if (!(k > 0))
+		return;
+	double e = fish_e / k, n = (double)t->n_fish / k;
+	double interval = 90;
+	if (e < 1500)
+		interval /= 4;
+	else if (e < 3500)
+		interval /= 3;
+	if (e > 6500 || n > 20)
+		interval *= 3;
+	else if (e > 4500 || n > 15)
+		interval *= 1.67;
+	t->food_accum += k;
+	while (t->food_accum >= interval) {
+		t->food_accum -= interval;
+		food_spawn_one(t, false);
+	}
+}
+
+static void update_live(struct tank *t, struct food *fd)
+{
+	if (--fd->timer <= 0)
+		live_new_heading(t, fd);
+	/* Flee the nearest fish within sight (positions as of the start of the frame). */
+	double best = LIVE_FOOD_FLEE_RADIUS * LIVE_FOOD_FLEE_RADIUS, fx = 0, fy = 0;
+	bool seen = false;
+	GRID_FOREACH(&t->fish_grid, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, it)
+	{
+		double dx = fd->x - it->x, dy = fd->y - it->y, d2 = dx * dx + dy * dy;
+		if (d2 < best) {
+			best = d2;
+			fx = dx;
+			fy = dy;
+			seen = true;
+		}
+	}
+	if (seen) {
+		double d = fmax(sqrt(best), 1.0);
+		double push = 1.2 * fmin(1.0, (60.0 / d) * (60.0 / d));
+		fd->vx += fx / d * push;
+		fd->vy += fy / d * push;
+	}
+	double v = sqrt(fd->vx * fd->vx + fd->vy * fd->vy);
+	if (v > LIVE_MAX_SPEED) {
+		fd->vx *= LIVE_MAX_SPEED / v;
+		fd->vy *= LIVE_MAX_SPEED / v;
+	}
+	fd->x += fd->vx;
+	fd->y += fd->vy;
+	if (fd->x < 10 || fd->x > t->p.width - 10) {
+		fd->x = clampd(fd->x, 10, t->p.width - 10);
+		fd->vx = -fd->vx;
+	}
+	if (fd->y < FISH_TOP_MARGIN + 10 || fd->y > t->p.height - 20) {
+		fd->y = clampd(fd->y, FISH_TOP_MARGIN + 10, t->p.height - 20);
+		fd->vy = -fd->vy;
+	}
+}
+
+void food_update_all(struct tank *t)
+{
+	for (size_t i = 0; i < t->n_food; i++) {
+		struct food *fd = &t->food[i];
+		if (fd->dead)
+			continue;
+		if (fd->kind == FOOD_LIVE) {
+			update_live(t, fd);
+		} else if (fd->kind != FOOD_NECTAR) {
+			fd->vy += 0.01 * kind_sink[fd->kind];
+			fd->y += fd->vy;
+			if (fd->y >= t->p.height - 10) {
+				/* Flakes that reach the bottom rot away. */
+				t->flow[EOUT_FOOD_DECAY] += fd->energy;
+				fd->energy = 0;
+				fd->dead = true;
+			}
+		}
+	}
+}
+
+void food_bite(struct tank *t, struct fish *f, struct food *fd)
+{
+	double room = fish_max_energy_of(f) - f->energy;
+	double bite = fmin(FOOD_BITE_PER_SIZE * fish_size_of(f), fmin(fd->energy, room));
+	if (!(bite > 0))
+		return;
+	fd->energy -= bite;
+	fish_gain(t, f, bite);
+	f->food_eaten++;
+	f->fitness += 2.0;
+	memory_remember(&f->mem.food, fd->x, fd->y);
+	if (f->food_eaten % 5 == 0)
+		f->g.learned[LEARN_FOOD] = fmin(1.0, f->g.learned[LEARN_FOOD] + 0.05);
+	if (fd->energy <= FOOD_CRUMB) {
+		t->flow[EOUT_FOOD_DECAY] += fd->energy;
+		fd->energy = 0;
+		fd->dead = true;
+		if (fd->kind == FOOD_NECTAR && plant_sprout(t, fd))
+			t->plants_sprouted++;
+	}
+}

@@ -1,0 +1,494 @@
+/* Structures and constants shared by the files of the simulation core (not by simd). */
+#ifndef TW_SIM_INTERNAL_H
+#define TW_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simd/sim/grid.h"
+#include "simd/sim/rng.h"
+#include "simd/sim/sim.h"
+
+/* World constants of the original (spec §2.1, §2.9). */
+#define FISH_BOX 50.0           /* collision box side; the box never scales with size */
+#define FISH_HALF 25.0
+#define FISH_TOP_MARGIN 20.0
+#define FISH_BASE_SPEED 4.0
+#define ARRIVAL_INSET 35.0      /* the original's x = 10 for a 50 px box, as a centre */
+#define SOCIAL_RADIUS 120.0
+#define NEIGHBOUR_RADIUS 200.0  /* poker-movement blend and "nearest fish" */
+#define MATE_RADIUS 60.0
+#define POKER_MATE_RADIUS 80.0
+#define PLANT_POKER_RADIUS 200.0
+#define FOOD_RADIUS 8.0
+#define CRAB_HALF_W 30.0
+#define CRAB_HALF_H 20.0
+#define LIVE_FOOD_FLEE_RADIUS 180.0
+#define GRID_CELL 100.0
+/* The castle: a 225 px square decoration on the bottom near the left wall (the original's
+ * (100, 420) in a 612 px tall tank); it covers the root spots under it. */
+#define CASTLE_X 100.0
+#define CASTLE_W 225.0
+#define CASTLE_RISE 192.0
+
+#define STAGE_BABY_END 300
+#define STAGE_JUVENILE_END 900
+#define STAGE_ADULT_END 3600
+#define MAX_AGE_PER_TRAIT 5400.0
+
+#define PREGNANCY_FRAMES 300
+#define MATING_COOLDOWN 240
+#define POKER_MATING_COOLDOWN 360
+#define POKER_COOLDOWN 60
+#define PLANT_POKER_COOLDOWN 90
+#define NECTAR_COOLDOWN 600
+#define NECTAR_ENERGY 50.0
+#define CRAB_CONTACT_FRAMES 150
+#define CRAB_HUNT_COOLDOWN 120
+#define EMERGENCY_INTERVAL 180
+#define CRITICAL_POPULATION 10
+#define TARGET_POPULATION 15
+#define MEMORY_UPDATE_EVERY 10
+#define MEMORY_MAX_AGE 1800
+
+/* Hard limits on what a JSON document may ask for. */
+#define SIM_MAX_FISH_LIMIT 1000000
+#define SIM_MAX_WORLD 100000
+#define SIM_MAX_ROOT_SPOTS 10000
+#define SIM_MAX_CRABS 1000
+
+/* --- genome (genome.c) --- */
+enum trait {
+	T_SPEED,
+	T_SIZE,
+	T_VISION,
+	T_METABOLISM,
+	T_MAX_ENERGY,
+	T_FERTILITY,
+	T_AGGRESSION,
+	T_SOCIAL,
+	T_COLOR_HUE,
+	T_FIN_SIZE,
+	T_TAIL_SIZE,
+	T_BODY_ASPECT,
+	T_EYE_SIZE,
+	T_PATTERN_INTENSITY,
+	TRAIT_COUNT
+};
+struct trait_def {
+	const char *name;
+	double rand_lo, rand_hi; /* drawn at random creation */
+	double lo, hi;           /* clamp on inheritance and input */
+};
+extern const struct trait_def trait_defs[TRAIT_COUNT];
+
+#define TEMPLATE_MAX 5
+#define PATTERN_MAX 3
+
+enum { PREF_SIMILAR_SIZE, PREF_DIFFERENT_COLOR, PREF_HIGH_ENERGY, PREF_HIGH_FITNESS, PREF_COUNT };
+extern const char *const mate_pref_names[PREF_COUNT];
+/* Epigenetic marks: experience of the parents that the child starts with (halved). */
+enum { EPI_STARVATION, EPI_PREDATION, EPI_COUNT };
+extern const char *const epi_names[EPI_COUNT];
+/* Learned behaviours: skills a fish acquires in life; a quarter is "culturally" inherited. */
+enum { LEARN_FOOD, LEARN_PREDATOR, LEARN_POKER, LEARN_COUNT };
+extern const char *const learn_names[LEARN_COUNT];
+
+#define BEHAVIOR_MAX_PARAMS 4
+struct behavior {
+	int algo;
+	double p[BEHAVIOR_MAX_PARAMS];
+};
+#define POKER_PARAM_COUNT 5
+struct poker_strategy {
+	int id;
+	double p[POKER_PARAM_COUNT];
+};
+
+struct genome {
+	double t[TRAIT_COUNT];
+	int template_id, pattern_type;
+	double mate_pref[PREF_COUNT];
+	double epi[EPI_COUNT];
+	double learned[LEARN_COUNT];
+	struct behavior behavior;      /* primary movement */
+	struct behavior poker_behavior; /* movement blended in near other fish */
+	struct poker_strategy poker;   /* betting */
+};
+
+/* Mutation pressure grows when the population is small (the original's adaptive rates). */
+double genome_stress(int fish_count);
+void genome_random(struct genome *g, struct rng *r);
+/* Normal mating: recombination; winner_weight < 0 selects it. Post-poker mating:
+ * a weighted average with a at weight winner_weight. */
+void genome_inherit(struct genome *child, const struct genome *a, const struct genome *b,
+		    double winner_weight, double stress, struct rng *r);
+/* Mate compatibility of self towards mate, 0..1. */
+double genome_compatibility(const struct genome *self, const struct genome *mate,
+			    double mate_fitness, double mate_energy_ratio);
+/* -EINVAL unless every value is finite and in range (used after JSON decoding). */
+int genome_check(const struct genome *g, struct json_err *e);
+
+/* --- behaviour algorithms (behavior.c) --- */
+enum algo_family {
+	FAM_FOOD,
+	FAM_PREDATOR,
+	FAM_SCHOOLING,
+	FAM_ENERGY,
+	FAM_TERRITORY,
+	FAM_POKER,
+	FAM_COUNT
+};
+enum param_kind { PK_SPEED, PK_DISTANCE, PK_RATIO, PK_WEIGHT, PK_FREQUENCY, PK_ENERGY, PK_DEFAULT };
+struct param_def {
+	const char *name;
+	double lo, hi;
+	enum param_kind kind;
+};
+struct percept;
+struct fish;
+struct tank;
+struct plant;
+struct algo_def {
+	const char *name;
+	enum algo_family family;
+	int nparams;
+	struct param_def params[BEHAVIOR_MAX_PARAMS];
+	void (*exec)(struct tank *t, struct fish *f, const struct percept *pc, const double *p,
+		     double *dx, double *dy);
+};
+extern const struct algo_def algo_defs[];
+extern const int algo_count;
+extern const char *const family_names[FAM_COUNT];
+int algo_find(const char *name);
+void behavior_random(struct behavior *b, struct rng *r);
+void behavior_inherit(struct behavior *child, const struct behavior *a, const struct behavior *b,
+		      double winner_weight, double switch_rate, struct rng *r);
+int behavior_check(const struct behavior *b, struct json_err *e);
+
+/* What a fish perceives this frame (computed once per fish per frame). */
+struct percept {
+	int food;          /* index into tank food, -1 if none in sight */
+	double food_dx, food_dy, food_d;
+	int crab;          /* -1 if no crab within the crab sight radius */
+	double crab_dx, crab_dy, crab_d;
+	int fish;          /* nearest other fish within NEIGHBOUR_RADIUS, -1 if none */
+	double fish_dx, fish_dy, fish_d, fish_energy_ratio;
+	int n_social;      /* fish within SOCIAL_RADIUS */
+	double coh_x, coh_y; /* centroid offset */
+	double ali_x, ali_y; /* mean velocity */
+	double sep_x, sep_y; /* sum of 1/d pushes from close fish */
+	double sep_d;      /* distance of the closest social neighbour */
+	double energy_ratio;
+};
+void behavior_desire(struct tank *t, struct fish *f, const struct behavior *b,
+		     const struct percept *pc, double *dx, double *dy);
+
+/* --- poker (poker.c) --- */
+struct poker_def {
+	const char *name;
+	double rand_lo[POKER_PARAM_COUNT], rand_hi[POKER_PARAM_COUNT];
+};
+extern const struct poker_def poker_defs[];
+extern const int poker_count;
+extern const char *const poker_param_names[POKER_PARAM_COUNT];
+extern const double poker_param_lo[POKER_PARAM_COUNT], poker_param_hi[POKER_PARAM_COUNT];
+int poker_find(const char *name);
+void poker_random(struct poker_strategy *s, struct rng *r);
+void poker_inherit(struct poker_strategy *child, const struct poker_strategy *a,
+		   const struct poker_strategy *b, double winner_weight, double switch_rate,
+		   struct rng *r);
+int poker_check(const struct poker_strategy *s, struct json_err *e);
+/* Play one game among n fish (indices into the tank); moves energy, books the house cut. */
+void poker_play_fish(struct tank *t, const int *players, int n);
+void poker_play_plant(struct tank *t, struct fish *f, struct plant *p);
+
+/* --- memory (memory.c) --- */
+#define MEMORY_SLOTS 10
+struct memory_entry {
+	double x, y, strength;
+	int age, successes, failures;
+};
+struct memory_bank {
+	int n;
+	struct memory_entry e[MEMORY_SLOTS];
+};
+struct fish_memory {
+	struct memory_bank food, danger;
+};
+void memory_remember(struct memory_bank *m, double x, double y);
+void memory_update(struct memory_bank *m, int elapsed);
+/* The strongest entry with strength >= min_strength, or NULL. */
+const struct memory_entry *memory_strongest(const struct memory_bank *m, double min_strength);
+int memory_check(const struct memory_bank *m, struct json_err *e);
+
+/* --- fish (fish.c) --- */
+struct pregnancy {
+	bool active;
+	int timer;
+	char mate_id[SIM_ID_LEN];
+	int mate_generation;
+	struct genome mate_genome;
+};
+struct fish {
+	/* Hot fields first: the per-frame loops touch these and the genome. */
+	double x, y, vx, vy;
+	double dir_x, dir_y; /* heading last frame, for the turn cost */
+	double base_speed;   /* never the effective speed (the original compounded it) */
+	double energy;
+	int age, max_age;
+	int generation;
+	int repro_cooldown, poker_cooldown, crab_contact;
+	/* transient within one frame, never serialized (always 0 between frames) */
+	int dead;   /* 1 + enum death_cause */
+	int exited; /* 1 + enum wall */
+	double fitness;
+	/* behaviour state */
+	double wander_angle;
+	int algo_timer;
+	double home_x, home_y;
+	struct genome g;
+	struct fish_memory mem;
+	/* Cold: identity, pregnancy, life statistics. */
+	struct pregnancy preg;
+	int food_eaten, poker_wins, poker_losses, offspring;
+	char id[SIM_ID_LEN];
+	char mother_id[SIM_ID_LEN]; /* "" when none */
+	char father_id[SIM_ID_LEN];
+};
+static inline double fish_max_energy_of(const struct fish *f)
+{
+	return 100.0 * f->g.t[T_MAX_ENERGY];
+}
+static inline double fish_speed_of(const struct fish *f)
+{
+	return f->base_speed * f->g.t[T_SPEED];
+}
+enum life_stage stage_of_age(int age);
+double fish_size_of(const struct fish *f);
+struct fish *fish_alloc(void);
+/* A generation-0 fish with a random genome, half energy. */
+struct fish *fish_new_random(struct tank *t, double x, double y);
+/* Memory, learning and fitness bookkeeping every MEMORY_UPDATE_EVERY frames. */
+void fish_periodic(struct tank *t, struct fish *f);
+/* idx is the fish's index in the tank (to skip itself in the grid). */
+void fish_perceive(const struct tank *t, int idx, struct percept *pc);
+/* Steer, move and pay for it; returns true if the fish reached a wall with an exit. */
+bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wall *exit_wall);
+/* Age, cooldowns, pregnancy and death by age or hunger. */
+void fish_tick(struct tank *t, struct fish *f);
+int fish_check(const struct fish *f, struct json_err *e);
+
+/* --- food (food.c) --- */
+enum food_kind {
+	FOOD_ALGAE,
+	FOOD_PROTEIN,
+	FOOD_VITAMIN,
+	FOOD_ENERGY,
+	FOOD_RARE,
+	FOOD_NECTAR,
+	FOOD_LIVE,
+	FOOD_KIND_COUNT
+};
+extern const char *const food_kind_names[FOOD_KIND_COUNT];
+struct food {
+	uint64_t id;
+	int kind;
+	double x, y, vx, vy;
+	double energy, max_energy;
+	int timer;            /* live food: frames to the next change of direction */
+	int source_spot;      /* nectar: root spot of the plant that made it */
+	uint64_t source_plant; /* nectar: serial of that plant */
+	bool dead;
+};
+/* Append a food item (no energy booking: the caller says where the energy came from). */
+struct food *food_push(struct tank *t, int kind, double x, double y, double energy);
+size_t food_cap(const struct tank *t);
+void food_spawn_auto(struct tank *t);
+/* One spawned item (live or a weighted flake), booked as EIN_FOOD_SPAWN. */
+void food_spawn_one(struct tank *t, bool anywhere);
+void food_update_all(struct tank *t);
+/* The fish takes one bite of food fd; handles nectar sprouting. */
+void food_bite(struct tank *t, struct fish *f, struct food *fd);
+
+/* --- plants (plant.c) --- */
+enum plant_trait {
+	PT_ANGLE,
+	PT_LENGTH_RATIO,
+	PT_BRANCH_PROBABILITY,
+	PT_CURVE_FACTOR,
+	PT_COLOR_HUE,
+	PT_COLOR_SATURATION,
+	PT_STEM_THICKNESS,
+	PT_LEAF_DENSITY,
+	PT_AGGRESSION,
+	PT_BLUFF_FREQUENCY,
+	PT_RISK_TOLERANCE,
+	PT_BASE_ENERGY_RATE,
+	PT_GROWTH_EFFICIENCY,
+	PT_NECTAR_THRESHOLD,
+	PLANT_TRAIT_COUNT
+};
+extern const struct trait_def plant_trait_defs[PLANT_TRAIT_COUNT];
+#define PLANT_FRACTAL_TYPES 5
+#define PLANT_COSMIC_FERN 3
+extern const char *const plant_fractal_names[PLANT_FRACTAL_TYPES];
+struct plant_genome {
+	int fractal_type;
+	double t[PLANT_TRAIT_COUNT];
+};
+struct plant {
+	char id[SIM_ID_LEN];
+	char parent_id[SIM_ID_LEN];
+	uint64_t serial;
+	int spot;
+	double energy;
+	int age, generation;
+	int poker_cooldown, nectar_cooldown;
+	int poker_wins, poker_losses, nectar_produced;
+	struct plant_genome g;
+	bool dead;
+};
+static inline double plant_max_energy(const struct plant *p)
+{
+	return 120.0 * p->g.t[PT_GROWTH_EFFICIENCY];
+}
+double plant_size(const struct plant *p);
+double spot_x(const struct tank *t, int spot);
+double spot_y(const struct tank *t);
+bool spot_blocked(const struct tank *t, int spot);
+void plant_add_random(struct tank *t, int spot, double energy);
+void plant_update_all(struct tank *t);
+/* A mutated child of the plant at nectar's source, near it; false if no room. */
+bool plant_sprout(struct tank *t, const struct food *nectar);
+void plants_reindex(struct tank *t);
+int plant_check(const struct plant *p, int nspots, struct json_err *e);
+
+/* --- crabs (crab.c) --- */
+struct crab {
+	uint64_t id;
+	double x, y, vx;
+	double energy;
+	double g_speed, g_metabolism, g_energy;
+	int hunt_cooldown;
+};
+static inline double crab_max_energy(const struct crab *c)
+{
+	return 150.0 * c->g_energy;
+}
+void crab_add_random(struct tank *t);
+void crab_update_all(struct tank *t);
+/* Fish-crab contacts: predation and danger memories. */
+void crab_collide_fish(struct tank *t);
+
+/* --- the tank (tank.c) --- */
+struct exited {
+	struct fish *f;
+	enum wall wall;
+};
+struct tank {
+	struct tank_params p;
+	char id[SIM_TANK_ID_MAX + 1];
+	uint64_t frame;
+	struct rng rng;
+	uint64_t fish_serial, food_serial, plant_serial, crab_serial;
+
+	/* The fish, by value and in simulation order. Pointers into it are valid only until
+	 * the array changes (the end of a frame, a put or a take). */
+	struct fish *fish;
+	size_t n_fish, cap_fish;
+	struct food *food;
+	size_t n_food, cap_food;
+	struct plant *plants;
+	size_t n_plants, cap_plants;
+	struct crab *crabs;
+	size_t n_crabs;
+	struct exited *exited;
+	size_t n_exited, cap_exited;
+	bool exit[2];
+
+	double food_accum;          /* automatic food: fractional spawns carried over */
+	uint64_t last_emergency;    /* frame of the last emergency spawn */
+
+	uint64_t births, births_refused, spawns, deaths, deaths_by_cause[DEATH_CAUSE_COUNT];
+	uint64_t migrations_in, migrations_out;
+	uint64_t poker_games, plant_poker_games, plants_sprouted;
+	int max_generation;
+	double flow[ENERGY_FLOW_COUNT];
+
+	/* Derived per frame, never serialized. */
+	double day_time, activity, food_sight;
+	double area_scale;
+	struct grid fish_grid, food_grid;
+	int *spot_plant;  /* root spot -> plant index or -1 */
+	struct fish **born;
+	size_t n_born, cap_born;
+	struct fish *fish_tmp; /* the other buffer of the spatial sort */
+	size_t cap_fish_tmp;
+	int *uf;          /* poker contact groups: union-find parent, list links */
+	int *group_next, *group_tail;
+	size_t cap_scratch;
+};
+
+enum day_phase { PHASE_NIGHT, PHASE_DAWN, PHASE_DAY, PHASE_DUSK };
+enum day_phase tank_day_phase(const struct tank *t);
+void tank_time_update(struct tank *t);
+/* Add a fish to the pending-birth list (inserted at the end of the frame). */
+void tank_add_newborn(struct tank *t, struct fish *f);
+/* Would one more fish exceed max_fish? Counts newborns waiting. */
+bool tank_full(const struct tank *t);
+void tank_kill_fish(struct tank *t, struct fish *f, enum death_cause cause);
+/* Energy changes: every gain and loss passes here, so the ledger stays exact. */
+void fish_gain(struct tank *t, struct fish *f, double amount);
+double fish_spend(struct tank *t, struct fish *f, double amount, enum energy_flow out);
+void tank_fish_death_check(struct tank *t, struct fish *f);
+void tank_mating(struct tank *t);
+void tank_birth(struct tank *t, struct fish *mother);
+void tank_poker_birth(struct tank *t, struct fish *winner, struct fish *loser);
+void tank_emergency_spawn(struct tank *t);
+void tank_rebuild_fish_grid(struct tank *t);
+void tank_rebuild_food_grid(struct tank *t);
+/* A random generation-0 fish (NULL if the tank is full), booked as EIN_FISH_SPAWN. */
+struct fish *tank_spawn_fish(struct tank *t, double x, double y);
+/* Frame phases (life.c). */
+void tank_eat(struct tank *t);
+void tank_poker(struct tank *t);
+void tank_plant_poker(struct tank *t);
+/* Copy a heap fish into the fish array and free it; returns the slot (migrate.c). */
+struct fish *tank_adopt_fish(struct tank *t, struct fish *f);
+/* Derived state after construction or restore (grids, spot index, scratch, time). */
+void tank_init_derived(struct tank *t);
+
+/* --- JSON helpers (fish_json.c) --- */
+/* Prefix e->msg with "where: " and return r (for errors in nested objects). */
+int json_err_in(struct json_err *e, const char *where, int r);
+json_object *genome_to_json(const struct genome *g);
+int genome_from_json(json_object *o, struct genome *g, struct json_err *e);
+/* Optional UUID string or null into out ("" for null/absent). */
+int json_get_id(json_object *o, const char *key, bool required, char out[SIM_ID_LEN],
+		struct json_err *e);
+json_object *json_id_or_null(const char *id);
+
+/* --- ids (ids.c) --- */
+/* The domain separates fish, plant and other id sequences of one tank. */
+void ids_make(const char *tank_id, uint32_t domain, uint64_t serial, char out[SIM_ID_LEN]);
+bool ids_valid(const char *s);
+enum { ID_DOMAIN_FISH = 1, ID_DOMAIN_PLANT = 2 };
+
+/* --- allocation (alloc.c): out of memory is fatal in the core, as in libcommon --- */
+void *sim_xcalloc(size_t n, size_t size);
+void *sim_xrealloc(void *p, size_t n, size_t size);
+/* Grow *arr (element size elem) so that it holds at least need elements. */
+void sim_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+static inline double clampd(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+static inline int clampi(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+#endif

@@ -1,0 +1,340 @@
+/* Life and death in the tank: energy bookkeeping, eating, poker tables, mating, births,
+ * deaths and the emergency spawn (spec §2.1, §2.5, §2.6, §2.8). */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "simd/sim/internal.h"
+
+#define MATING_MIN_ENERGY 25.0
+#define MATING_COST 10.0
+#define POKER_MATING_MIN_ENERGY 40.0
+#define POKER_READY_ENERGY 10.0
+
+void fish_gain(struct tank *t, struct fish *f, double amount)
+{
+	double max = fish_max_energy_of(f), e = f->energy + amount;
+	if (e > max) {
+		t->flow[EOUT_OVERFLOW] += e - max;
+		e = max;
+	}
+	f->energy = e;
+}
+
+double fish_spend(struct tank *t, struct fish *f, double amount, enum energy_flow out)
+{
+	double paid = fmin(amount, f->energy);
+	f->energy -= paid;
+	t->flow[out] += paid;
+	return paid;
+}
+
+void tank_kill_fish(struct tank *t, struct fish *f, enum death_cause cause)
+{
+	if (f->dead)
+		return;
+	f->dead = 1 + (int)cause;
+	t->deaths++;
+	t->deaths_by_cause[cause]++;
+	t->flow[EOUT_DEATH_REMAINS] += f->energy;
+	f->energy = 0;
+}
+
+void tank_fish_death_check(struct tank *t, struct fish *f)
+{
+	/* Starving within 150 frames of touching a crab counts as predation (the original). */
+	if (!f->dead && f->energy <= 0)
+		tank_kill_fish(t, f, f->crab_contact > 0 ? DEATH_PREDATION : DEATH_STARVATION);
+}
+
+bool tank_full(const struct tank *t)
+{
+	return t->n_fish + t->n_born >= (size_t)t->p.max_fish;
+}
+
+void tank_add_newborn(struct tank *t, struct fish *f)
+{
+	sim_grow((void **)&t->born, &t->cap_born, t->n_born + 1, sizeof *t->born);
+	t->born[t->n_born++] = f;
+	t->births++;
+	if (f->generation > t->max_generation)
+		t->max_generation = f->generation;
+}
+
+static struct fish *child_new(struct tank *t, const struct genome *a, const struct genome *b,
+			      double w, double x, double y)
+{
+	struct fish *c = fish_alloc();
+	ids_make(t->id, ID_DOMAIN_FISH, t->fish_serial++, c->id);
+	genome_inherit(&c->g, a, b, w, genome_stress((int)t->n_fish), &t->rng);
+	c->x = clampd(x, FISH_HALF, t->p.width - FISH_HALF);
+	c->y = clampd(y, FISH_TOP_MARGIN + FISH_HALF, t->p.height - FISH_HALF);
+	c->home_x = c->x;
+	c->home_y = c->y;
+	c->base_speed = FISH_BASE_SPEED;
+	c->wander_angle = rng_range(&t->rng, -M_PI, M_PI);
+	c->dir_x = cos(c->wander_angle);
+	c->dir_y = sin(c->wander_angle);
+	c->max_age = (int)lround(MAX_AGE_PER_TRAIT * c->g.t[T_MAX_ENERGY]);
+	return c;
+}
+
+/* Energy passes from parent to child; a child that cannot hold it all wastes the rest. */
+static void endow(struct tank *t, struct fish *parent, struct fish *child, double share)
+{
+	double give = parent->energy * share;
+	parent->energy -= give;
+	fish_gain(t, child, give);
+}
+
+void tank_birth(struct tank *t, struct fish *m)
+{
+	m->preg.active = false;
+	if (tank_full(t)) {
+		/* The original threw the baby away after the mother had paid; here the
+		 * pregnancy simply ends and the mother keeps her energy. */
+		t->births_refused++;
+		return;
+	}
+	struct fish *c = child_new(t, &m->g, &m->preg.mate_genome, -1,
+				   m->x + rng_range(&t->rng, -30, 30),
+				   m->y + rng_range(&t->rng, -30, 30));
+	c->generation = (m->generation > m->preg.mate_generation ? m->generation
+								  : m->preg.mate_generation) +
+			1;
+	memcpy(c->mother_id, m->id, SIM_ID_LEN);
+	memcpy(c->father_id, m->preg.mate_id, SIM_ID_LEN);
+	c->base_speed = m->base_speed;
+	endow(t, m, c, 0.3);
+	m->offspring++;
+	m->fitness += 50;
+	tank_add_newborn(t, c);
+}
+
+static bool adult_ready(const struct fish *f, double min_energy)
+{
+	return !f->dead && !f->exited && stage_of_age(f->age) == STAGE_ADULT &&
+	       f->energy >= min_energy && f->repro_cooldown <= 0 && !f->preg.active;
+}
+
+static double offer_fitness(const struct fish *self, const struct fish *opp, bool opp_won)
+{
+	return 0.3 * fmin(1.0, opp->fitness / 100.0) +
+	       0.3 * opp->energy / fish_max_energy_of(opp) +
+	       0.2 * genome_compatibility(&self->g, &opp->g, opp->fitness,
+					  opp->energy / fish_max_energy_of(opp)) +
+	       (opp_won ? 0.2 : 0.0);
+}
+
+void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
+{
+	if (!adult_ready(w, POKER_MATING_MIN_ENERGY) || !adult_ready(l, POKER_MATING_MIN_ENERGY))
+		return;
+	double dx = w->x - l->x, dy = w->y - l->y;
+	if (dx * dx + dy * dy > POKER_MATE_RADIUS * POKER_MATE_RADIUS || tank_full(t))
+		return;
+	bool w_offers = rng_chance(&t->rng, 0.4 * (0.5 + offer_fitness(w, l, false)));
+	bool l_offers = rng_chance(&t->rng, 0.2 * (0.5 + offer_fitness(l, w, true)));
+	if (!w_offers || !l_offers)
+		return;
+	struct fish *c = child_new(t, &w->g, &l->g, 0.6, (w->x + l->x) * 0.5, (w->y + l->y) * 0.5);
+	c->generation = (w->generation > l->generation ? w->generation : l->generation) + 1;
+	memcpy(c->mother_id, w->id, SIM_ID_LEN);
+	memcpy(c->father_id, l->id, SIM_ID_LEN);
+	endow(t, w, c, 0.15);
+	endow(t, l, c, 0.15);
+	w->repro_cooldown = l->repro_cooldown = POKER_MATING_COOLDOWN;
+	w->offspring++;
+	l->offspring++;
+	w->fitness += 50;
+	l->fitness += 50;
+	tank_add_newborn(t, c);
+}
+
+void tank_mating(struct tank *t)
+{
+	for (size_t i = 0; i < t->n_fish; i++) {
+		struct fish *f = &t->fish[i];
+		if (!adult_ready(f, MATING_MIN_ENERGY))
+			continue;
+		GRID_FOREACH(&t->fish_grid, f->x, f->y, MATE_RADIUS, it)
+		{
+			if (it->idx == (int)i)
+				continue;
+			struct fish *m = &t->fish[it->idx];
+			double dx = m->x - f->x, dy = m->y - f->y;
+			if (dx * dx + dy * dy > MATE_RADIUS * MATE_RADIUS ||
+			    !adult_ready(m, MATING_MIN_ENERGY))
+				continue;
+			double compat = genome_compatibility(&f->g, &m->g, m->fitness,
+							     m->energy / fish_max_energy_of(m));
+			if (!rng_chance(&t->rng, fmax(0.3, compat)))
+				continue;
+			f->preg.active = true;
+			f->preg.timer = PREGNANCY_FRAMES;
+			memcpy(f->preg.mate_id, m->id, SIM_ID_LEN);
+			f->preg.mate_generation = m->generation;
+			f->preg.mate_genome = m->g;
+			fish_spend(t, f, MATING_COST, EOUT_MATING_COST);
+			f->repro_cooldown = m->repro_cooldown = MATING_COOLDOWN;
+			break;
+		}
+	}
+}
+
+void tank_eat(struct tank *t)
+{
+	const double reach = FISH_HALF + FOOD_RADIUS;
+	for (size_t i = 0; i < t->n_fish; i++) {
+		struct fish *f = &t->fish[i];
+		if (f->dead || f->exited || f->energy >= fish_max_energy_of(f))
+			continue;
+		GRID_FOREACH(&t->food_grid, f->x, f->y, reach, it)
+		{
+			struct food *fd = &t->food[it->idx];
+			if (fd->dead || fabs(fd->x - f->x) >= reach || fabs(fd->y - f->y) >= reach)
+				continue;
+			food_bite(t, f, fd);
+			goto next; /* one bite a frame */
+		}
+next:;
+	}
+}
+
+static int uf_find(int *uf, int i)
+{
+	while (uf[i] != i) {
+		uf[i] = uf[uf[i]];
+		i = uf[i];
+	}
+	return i;
+}
+
+static bool poker_ready(const struct fish *f)
+{
+	return !f->dead && !f->exited && f->energy >= POKER_READY_ENERGY && f->poker_cooldown == 0 &&
+	       !f->preg.active;
+}
+
+/* Fish whose 50x50 boxes touch form contact groups; each group plays one game. */
+void tank_poker(struct tank *t)
+{
+	size_t n = t->n_fish;
+	if (n > t->cap_scratch) {
+		t->cap_scratch = n + n / 2 + 16;
+		t->uf = sim_xrealloc(t->uf, t->cap_scratch, sizeof *t->uf);
+		t->group_next = sim_xrealloc(t->group_next, t->cap_scratch, sizeof *t->group_next);
+		t->group_tail = sim_xrealloc(t->group_tail, t->cap_scratch, sizeof *t->group_tail);
+	}
+	int *uf = t->uf;
+	bool any = false;
+	for (size_t i = 0; i < n; i++)
+		uf[i] = (int)i;
+	for (size_t i = 0; i < n; i++) {
+		const struct fish *f = &t->fish[i];
+		if (!poker_ready(f))
+			continue;
+		GRID_FOREACH(&t->fish_grid, f->x, f->y, FISH_BOX, it)
+		{
+			if (it->idx <= (int)i || fabs(it->x - f->x) >= FISH_BOX ||
+			    fabs(it->y - f->y) >= FISH_BOX || !poker_ready(&t->fish[it->idx]))
+				continue;
+			int a = uf_find(uf, (int)i), b = uf_find(uf, it->idx);
+			if (a != b) {
+				/* The smaller index is the root, so groups come out in index order. */
+				if (a < b)
+					uf[b] = a;
+				else
+					uf[a] = b;
+				any = true;
+			}
+		}
+	}
+	if (!any)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int r = uf_find(uf, (int)i);
+		t->group_next[i] = -1;
+		if (r == (int)i)
+			t->group_tail[i] = (int)i;
+		else {
+			t->group_next[t->group_tail[r]] = (int)i;
+			t->group_tail[r] = (int)i;
+		}
+	}
+	int players[64];
+	for (size_t i = 0; i < n; i++) {
+		if (uf[i] != (int)i || t->group_next[i] < 0)
+			continue;
+		int k = 0;
+		for (int j = (int)i; j >= 0 && k < 64; j = t->group_next[j])
+			players[k++] = j;
+		poker_play_fish(t, players, k);
+	}
+}
+
+void tank_plant_poker(struct tank *t)
+{
+	for (size_t i = 0; i < t->n_plants; i++) {
+		struct plant *p = &t->plants[i];
+		if (p->dead || p->poker_cooldown > 0)
+			continue;
+		double px = spot_x(t, p->spot), py = spot_y(t) - 30;
+		double best = PLANT_POKER_RADIUS * PLANT_POKER_RADIUS;
+		int who = -1;
+		GRID_FOREACH(&t->fish_grid, px, py, PLANT_POKER_RADIUS, it)
+		{
+			const struct fish *f = &t->fish[it->idx];
+			double dx = it->x - px, dy = it->y - py, d2 = dx * dx + dy * dy;
+			if (d2 < best && !f->dead && !f->exited && f->poker_cooldown == 0 &&
+			    !f->preg.active && f->energy > 0) {
+				best = d2;
+				who = it->idx;
+			}
+		}
+		if (who >= 0)
+			poker_play_plant(t, &t->fish[who], p);
+	}
+}
+
+struct fish *tank_spawn_fish(struct tank *t, double x, double y)
+{
+	if (tank_full(t))
+		return NULL;
+	struct fish *f = fish_new_random(t, x, y);
+	t->flow[EIN_FISH_SPAWN] += f->energy;
+	t->spawns++;
+	return tank_adopt_fish(t, f);
+}
+
+void tank_emergency_spawn(struct tank *t)
+{
+	size_t n = t->n_fish;
+	if (n >= (size_t)t->p.max_fish || t->frame - t->last_emergency < EMERGENCY_INTERVAL)
+		return;
+	double p = 1.0;
+	if (n >= CRITICAL_POPULATION) {
+		double span = t->p.max_fish - CRITICAL_POPULATION;
+		double k = span > 0 ? 1.0 - (double)(n - CRITICAL_POPULATION) / span : 0;
+		p = 0.3 * k * k;
+	}
+	if (!rng_chance(&t->rng, p))
+		return;
+	struct rng *r = &t->rng;
+	double x = rng_range(r, FISH_HALF, t->p.width - FISH_HALF);
+	double y = rng_range(r, FISH_TOP_MARGIN + FISH_HALF, t->p.height - FISH_HALF);
+	struct fish *f = tank_spawn_fish(t, x, y);
+	if (!f)
+		return;
+	/* Prefer a behaviour the tank has lost, to keep the algorithm pool diverse. */
+	for (int tries = 0; tries < 10; tries++) {
+		bool present = false;
+		for (size_t i = 0; i + 1 < t->n_fish && !present; i++)
+			present = t->fish[i].g.behavior.algo == f->g.behavior.algo;
+		if (!present)
+			break;
+		behavior_random(&f->g.behavior, r);
+	}
+	t->last_emergency = t->frame;
+}

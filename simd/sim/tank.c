@@ -1,0 +1,389 @@
+/* The tank: parameters, construction, one frame of the world (spec §2.1) and statistics. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd/sim/internal.h"
+#include "util.h"
+
+#define DEFAULT_W 1088
+#define DEFAULT_H 612
+
+struct tank_params tank_params_default(uint64_t seed)
+{
+	return (struct tank_params){
+		.seed = seed,
+		.width = DEFAULT_W,
+		.height = DEFAULT_H,
+		.max_fish = 100,
+		.initial_fish = 10,
+		.initial_food = 8,
+		.initial_plants = 3,
+		.root_spots = 25,
+		.crabs = 1,
+		.food_rate = 1.0,
+		.emergency_spawn = true,
+	};
+}
+
+void tank_params_scale_world(struct tank_params *p, int width, int height)
+{
+	double wk = (double)width / DEFAULT_W, ak = wk * height / DEFAULT_H;
+	p->width = width;
+	p->height = height;
+	p->food_rate = ak;
+	p->initial_food = (int)lround(8 * ak);
+	p->root_spots = (int)lround(fmax(1, 25 * wk));
+	p->initial_plants = (int)lround(3 * wk);
+	p->crabs = (int)lround(fmax(1, wk));
+}
+
+int tank_params_check(const struct tank_params *p)
+{
+	if (p->width < 200 || p->width > SIM_MAX_WORLD || p->height < 200 ||
+	    p->height > SIM_MAX_WORLD)
+		return -EINVAL;
+	if (p->max_fish < 0 || p->max_fish > SIM_MAX_FISH_LIMIT || p->initial_fish < 0 ||
+	    p->initial_fish > p->max_fish)
+		return -EINVAL;
+	if (p->initial_food < 0 || p->initial_food > 1000000 || p->root_spots < 1 ||
+	    p->root_spots > SIM_MAX_ROOT_SPOTS || p->initial_plants < 0 ||
+	    p->initial_plants > p->root_spots || p->crabs < 0 || p->crabs > SIM_MAX_CRABS)
+		return -EINVAL;
+	if (!isfinite(p->food_rate) || p->food_rate < 0 || p->food_rate > 10000)
+		return -EINVAL;
+	return 0;
+}
+
+enum day_phase tank_day_phase(const struct tank *t)
+{
+	double d = t->day_time;
+	if (d < 0.2 || d >= 0.8)
+		return PHASE_NIGHT;
+	if (d < 0.3)
+		return PHASE_DAWN;
+	if (d < 0.7)
+		return PHASE_DAY;
+	return PHASE_DUSK;
+}
+
+void tank_time_update(struct tank *t)
+{
+	t->day_time = (double)(t->frame % SIM_DAY_FRAMES) / SIM_DAY_FRAMES;
+	t->activity = 0.75 + 0.25 * sin(2 * M_PI * (t->day_time - 0.25));
+	static const double sight[] = {[PHASE_NIGHT] = 100, [PHASE_DAWN] = 300,
+				       [PHASE_DAY] = 400, [PHASE_DUSK] = 300};
+	t->food_sight = sight[tank_day_phase(t)];
+}
+
+void tank_init_derived(struct tank *t)
+{
+	double area = (double)t->p.width * t->p.height / ((double)DEFAULT_W * DEFAULT_H);
+	t->area_scale = area;
+	grid_init(&t->fish_grid, t->p.width, t->p.height, GRID_CELL);
+	grid_init(&t->food_grid, t->p.width, t->p.height, GRID_CELL);
+	t->spot_plant = sim_xcalloc((size_t)t->p.root_spots, sizeof *t->spot_plant);
+	plants_reindex(t);
+	tank_time_update(t);
+}
+
+struct tank *tank_new(const struct tank_params *p, const char *tank_id)
+{
+	if (!p || tank_params_check(p) < 0 || !tank_id || !object_id_valid(tank_id, SIM_TANK_ID_MAX)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct tank *t = sim_xcalloc(1, sizeof *t);
+	t->p = *p;
+	strcpy(t->id, tank_id);
+	rng_seed(&t->rng, p->seed);
+	tank_init_derived(t);
+	struct rng *r = &t->rng;
+
+	for (int i = 0; i < p->crabs; i++)
+		crab_add_random(t);
+	/* Initial plants on distinct random free root spots, full grown (the original's 120). */
+	for (int i = 0; i < p->initial_plants; i++) {
+		int free_n = 0;
+		for (int s = 0; s < p->root_spots; s++)
+			free_n += t->spot_plant[s] < 0 && !spot_blocked(t, s);
+		if (free_n == 0)
+			break;
+		int pick = rng_int(r, 0, free_n - 1);
+		for (int s = 0; s < p->root_spots; s++)
+			if (t->spot_plant[s] < 0 && !spot_blocked(t, s) && pick-- == 0) {
+				plant_add_random(t, s, 120.0);
+				break;
+			}
+	}
+	for (int i = 0; i < p->initial_food; i++)
+		food_spawn_one(t, true);
+	/* The original starts its ten fish in a loose school near (300, 200); a larger world
+	 * gets its fish spread over all of it. */
+	bool school = t->area_scale <= 1.0;
+	for (int i = 0; i < p->initial_fish; i++) {
+		double x, y;
+		if (school) {
+			x = clampd(300 + rng_range(r, -100, 100), FISH_HALF, p->width - FISH_HALF);
+			y = clampd(200 + rng_range(r, -60, 60), FISH_TOP_MARGIN + FISH_HALF,
+				   p->height - FISH_HALF);
+		} else {
+			x = rng_range(r, FISH_HALF, p->width - FISH_HALF);
+			y = rng_range(r, FISH_TOP_MARGIN + FISH_HALF, p->height - FISH_HALF);
+		}
+		tank_spawn_fish(t, x, y);
+	}
+	return t;
+}
+
+void tank_free(struct tank *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_exited; i++)
+		fish_free(t->exited[i].f);
+	for (size_t i = 0; i < t->n_born; i++)
+		fish_free(t->born[i]);
+	free(t->fish);
+	free(t->exited);
+	free(t->born);
+	free(t->fish_tmp);
+	free(t->food);
+	free(t->plants);
+	free(t->crabs);
+	free(t->spot_plant);
+	free(t->uf);
+	free(t->group_next);
+	free(t->group_tail);
+	grid_free(&t->fish_grid);
+	grid_free(&t->food_grid);
+	free(t);
+}
+
+void tank_rebuild_fish_grid(struct tank *t)
+{
+	grid_prepare(&t->fish_grid, t->n_fish);
+	for (size_t i = 0; i < t->n_fish; i++) {
+		const struct fish *f = &t->fish[i];
+		if (!f->dead && !f->exited)
+			grid_push(&t->fish_grid, f->x, f->y, f->vx, f->vy,
+				  f->energy / fish_max_energy_of(f), (int)i);
+	}
+	grid_finish(&t->fish_grid);
+}
+
+void tank_rebuild_food_grid(struct tank *t)
+{
+	grid_prepare(&t->food_grid, t->n_food);
+	for (size_t i = 0; i < t->n_food; i++)
+		if (!t->food[i].dead)
+			grid_push(&t->food_grid, t->food[i].x, t->food[i].y, 0, 0, 0, (int)i);
+	grid_finish(&t->food_grid);
+}
+
+/* Every SORT_EVERY frames the survivors are rewritten into the other buffer in grid-cell
+ * order (stable), so that the frames after walk the fish in memory order AND in space
+ * order: a fish's neighbours sit next to it, and their grid queries hit the same, cached,
+ * cells. In between, a removed fish is replaced by the last one (O(1), and fish drift
+ * slowly, so the order stays nearly spatial). The order is part of the state (the order
+ * of the "fish" array in the JSON), so all this stays deterministic. */
+#define SORT_EVERY 16
+
+static void fish_sort_by_cell(struct tank *t)
+{
+	tank_rebuild_fish_grid(t); /* the living, by cell */
+	const struct grid *g = &t->fish_grid;
+	sim_grow((void **)&t->fish_tmp, &t->cap_fish_tmp, t->cap_fish, sizeof *t->fish_tmp);
+	for (size_t k = 0; k < g->n; k++)
+		t->fish_tmp[k] = t->fish[g->items[k].idx];
+	struct fish *old = t->fish;
+	size_t old_cap = t->cap_fish;
+	t->fish = t->fish_tmp;
+	t->cap_fish = t->cap_fish_tmp;
+	t->fish_tmp = old;
+	t->cap_fish_tmp = old_cap;
+	t->n_fish = g->n;
+}
+
+static void fish_remove_gone(struct tank *t)
+{
+	size_t i = 0;
+	while (i < t->n_fish) {
+		if (t->fish[i].dead || t->fish[i].exited)
+			t->fish[i] = t->fish[--t->n_fish];
+		else
+			i++;
+	}
+}
+
+/* End of frame: the departed go to the exit queue, the dead go, the newborns come in. */
+static void tank_compact(struct tank *t)
+{
+	for (size_t i = 0; i < t->n_fish; i++) {
+		struct fish *f = &t->fish[i];
+		if (!f->exited)
+			continue;
+		enum wall w = (enum wall)(f->exited - 1);
+		f->exited = 0;
+		sim_grow((void **)&t->exited, &t->cap_exited, t->n_exited + 1, sizeof *t->exited);
+		t->exited[t->n_exited++] = (struct exited){fish_clone(f), w};
+		t->flow[EOUT_MIGRATION] += f->energy;
+		t->migrations_out++;
+		f->exited = 1; /* still to be removed below */
+	}
+	if (t->frame % SORT_EVERY == 0)
+		fish_sort_by_cell(t);
+	else
+		fish_remove_gone(t);
+	for (size_t i = 0; i < t->n_born; i++)
+		tank_adopt_fish(t, t->born[i]);
+	t->n_born = 0;
+
+	size_t k = 0;
+	for (size_t i = 0; i < t->n_food; i++)
+		if (!t->food[i].dead)
+			t->food[k++] = t->food[i];
+	t->n_food = k;
+
+	k = 0;
+	bool plants_changed = false;
+	for (size_t i = 0; i < t->n_plants; i++) {
+		if (!t->plants[i].dead)
+			t->plants[k++] = t->plants[i];
+		else
+			plants_changed = true;
+	}
+	t->n_plants = k;
+	if (plants_changed)
+		plants_reindex(t);
+}
+
+void tank_step(struct tank *t)
+{
+	t->frame++;
+	tank_time_update(t);
+
+	/* Food moves first (live food flees the fish as they were at the start of the frame). */
+	tank_rebuild_fish_grid(t);
+	food_update_all(t);
+	tank_rebuild_food_grid(t);
+
+	size_t n = t->n_fish;
+	for (size_t i = 0; i < n; i++) {
+		struct fish *f = &t->fish[i];
+		struct percept pc;
+		enum wall w;
+		fish_perceive(t, (int)i, &pc);
+		if (fish_move(t, f, &pc, &w)) {
+			f->exited = 1 + (int)w;
+			continue;
+		}
+		fish_tick(t, f);
+	}
+	plant_update_all(t);
+
+	/* Contacts use the positions after everyone moved. */
+	tank_rebuild_fish_grid(t);
+	crab_update_all(t);
+	crab_collide_fish(t);
+	tank_eat(t);
+	tank_poker(t);
+	tank_plant_poker(t);
+	tank_mating(t);
+
+	tank_compact(t);
+	food_spawn_auto(t);
+	if (t->p.emergency_spawn)
+		tank_emergency_spawn(t);
+}
+
+void tank_get_stats(const struct tank *t, struct tank_stats *s)
+{
+	memset(s, 0, sizeof *s);
+	s->frame = t->frame;
+	s->fish_count = (int)t->n_fish;
+	long long gsum = 0;
+	for (size_t i = 0; i < t->n_fish; i++) {
+		const struct fish *f = &t->fish[i];
+		s->fish_energy += f->energy;
+		gsum += f->generation;
+		if (f->generation > s->generation)
+			s->generation = f->generation;
+	}
+	s->generation_mean = t->n_fish ? (double)gsum / t->n_fish : 0;
+	s->food_count = (int)t->n_food;
+	for (size_t i = 0; i < t->n_food; i++)
+		s->food_energy += t->food[i].energy;
+	s->plant_count = (int)t->n_plants;
+	for (size_t i = 0; i < t->n_plants; i++)
+		s->plant_energy += t->plants[i].energy;
+	s->crab_count = (int)t->n_crabs;
+	for (size_t i = 0; i < t->n_crabs; i++)
+		s->crab_energy += t->crabs[i].energy;
+	s->total_energy = s->fish_energy + s->food_energy + s->plant_energy + s->crab_energy;
+	s->max_generation = t->max_generation;
+	s->births = t->births;
+	s->births_refused = t->births_refused;
+	s->spawns = t->spawns;
+	s->deaths = t->deaths;
+	memcpy(s->deaths_by_cause, t->deaths_by_cause, sizeof s->deaths_by_cause);
+	s->migrations_in = t->migrations_in;
+	s->migrations_out = t->migrations_out;
+	s->poker_games = t->poker_games;
+	s->plant_poker_games = t->plant_poker_games;
+	s->plants_sprouted = t->plants_sprouted;
+	memcpy(s->energy_flow, t->flow, sizeof s->energy_flow);
+	s->day_time = t->day_time;
+	s->activity = t->activity;
+}
+
+const struct tank_params *tank_get_params(const struct tank *t)
+{
+	return &t->p;
+}
+
+const char *tank_get_id(const struct tank *t)
+{
+	return t->id;
+}
+
+uint64_t tank_frame(const struct tank *t)
+{
+	return t->frame;
+}
+
+static const char *const flow_names[ENERGY_FLOW_COUNT] = {
+	"in_food_spawn",      "in_photosynthesis", "in_fish_spawn",     "in_plant_spawn",
+	"in_crab_spawn",      "in_migration",      "out_metabolism",    "out_crab_metabolism",
+	"out_house_cut",      "out_food_decay",    "out_predation",     "out_death_remains",
+	"out_mating_cost",    "out_plant_death",   "out_migration",     "out_overflow"};
+
+const char *energy_flow_name(enum energy_flow f)
+{
+	return f >= 0 && f < ENERGY_FLOW_COUNT ? flow_names[f] : NULL;
+}
+
+const char *death_cause_name(enum death_cause c)
+{
+	static const char *const n[] = {"starvation", "predation", "old_age"};
+	return c >= 0 && c < DEATH_CAUSE_COUNT ? n[c] : NULL;
+}
+
+const char *life_stage_name(enum life_stage s)
+{
+	static const char *const n[] = {"baby", "juvenile", "adult", "elder"};
+	return s >= STAGE_BABY && s <= STAGE_ELDER ? n[s] : NULL;
+}
+
+const char *wall_name(enum wall w)
+{
+	return w == WALL_LEFT ? "left" : w == WALL_RIGHT ? "right" : "none";
+}
+
+enum wall wall_opposite(enum wall w)
+{
+	return w == WALL_LEFT ? WALL_RIGHT : w == WALL_RIGHT ? WALL_LEFT : WALL_NONE;
+}

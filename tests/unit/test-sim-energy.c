@@ -1,0 +1,139 @@
+/* Energy bookkeeping (spec §2.5): no fish ever holds more than its maximum; energy enters
+ * only by food spawning, photosynthesis, spawns and arrivals, and the ledger of inflows
+ * and outflows matches the energy in the tank at every frame. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "sim-test.h"
+#include "tap.h"
+
+static void check_run(struct tank *t, int frames, const char *what)
+{
+	int over_max = 0, negative = 0, unbalanced = 0, population = 0;
+	double worst = 0;
+	for (int i = 0; i < frames; i++) {
+		tank_step(t);
+		for (size_t k = 0; k < tank_fish_count(t); k++) {
+			const struct fish *f = tank_fish_at(t, k);
+			over_max += fish_energy(f) > fish_max_energy(f);
+			negative += !(fish_energy(f) >= 0);
+		}
+		double err = ledger_error(t);
+		worst = fmax(worst, err);
+		unbalanced += err > 1e-9;
+		population += !population_balanced(t);
+	}
+	is_int(over_max, 0, "%s: no fish ever exceeds its max energy", what);
+	is_int(negative, 0, "%s: no fish has negative energy", what);
+	is_int(unbalanced, 0, "%s: total energy = inflows - outflows every frame (worst %.2g)", what,
+	       worst);
+	is_int(population, 0, "%s: fish count = spawns + births + arrivals - deaths - departures",
+	       what);
+}
+
+static void test_default_tank(void)
+{
+	struct tank_params p = tank_params_default(1);
+	struct tank *t = tank_new(&p, "energy-default");
+	check_run(t, 6000, "default tank, 6000 frames");
+	struct tank_stats s;
+	tank_get_stats(t, &s);
+	ok(s.energy_flow[EIN_FOOD_SPAWN] > 0 && s.energy_flow[EIN_PHOTOSYNTHESIS] > 0,
+	   "food spawning and photosynthesis both fed the tank (%.0f, %.0f)",
+	   s.energy_flow[EIN_FOOD_SPAWN], s.energy_flow[EIN_PHOTOSYNTHESIS]);
+	ok(s.energy_flow[EOUT_METABOLISM] > 0 && s.energy_flow[EOUT_HOUSE_CUT] > 0,
+	   "metabolism and the poker house cut consumed energy (%.0f, %.1f)",
+	   s.energy_flow[EOUT_METABOLISM], s.energy_flow[EOUT_HOUSE_CUT]);
+	ok(s.poker_games > 0 && s.plant_poker_games > 0, "fish played fish and plants at poker");
+	bool nonneg = true;
+	for (int i = 0; i < ENERGY_FLOW_COUNT; i++)
+		nonneg &= s.energy_flow[i] >= 0;
+	ok(nonneg, "every flow counter is non-negative");
+	is_double(s.total_energy, s.fish_energy + s.plant_energy + s.food_energy + s.crab_energy, 1e-9,
+		  "total energy is fish + plants + food + crabs");
+	tank_free(t);
+}
+
+/* With no food supply, no plants and no spawns, nothing can create energy: the total may
+ * only fall, whatever the fish do (eat, play poker, mate, give birth). */
+static void test_nothing_from_nowhere(void)
+{
+	struct tank_params p = quiet_params(3, 40);
+	p.initial_food = 60; /* something to eat and fight over, once */
+	p.crabs = 1;
+	struct tank *t = tank_new(&p, "energy-closed");
+	struct tank_stats s, s0;
+	tank_get_stats(t, &s0);
+	s = s0;
+	double prev = s.total_energy, rise = 0;
+	for (int i = 0; i < 4000; i++) {
+		tank_step(t);
+		tank_get_stats(t, &s);
+		rise = fmax(rise, s.total_energy - prev);
+		prev = s.total_energy;
+	}
+	ok(rise <= 1e-9, "a closed tank never gains energy (largest rise %.3g)", rise);
+	bool same = true;
+	for (int i = 0; i < ENERGY_FLOW_FIRST_OUT; i++)
+		same &= s.energy_flow[i] == s0.energy_flow[i];
+	ok(same, "no inflow after the initial stock (food %.0f, fish %.0f)",
+	   s.energy_flow[EIN_FOOD_SPAWN], s.energy_flow[EIN_FISH_SPAWN]);
+	ok(s.total_energy < s0.total_energy * 0.5 && s.births > 0,
+	   "the closed tank ran down while fish lived and bred (%.0f -> %.0f, %llu births)",
+	   s0.total_energy, s.total_energy, (unsigned long long)s.births);
+	tank_free(t);
+}
+
+static void test_crowded_with_migration(void)
+{
+	struct tank_params p = tank_params_default(9);
+	tank_params_scale_world(&p, 2176, 1224);
+	p.max_fish = 400;
+	p.initial_fish = 400;
+	struct tank *a = tank_new(&p, "energy-a"), *b = tank_new(&p, "energy-b");
+	tank_set_exit(a, WALL_RIGHT, true);
+	tank_set_exit(b, WALL_LEFT, true);
+	int moved = 0, over_max = 0, unbalanced = 0, population = 0;
+	for (int i = 0; i < 1500; i++) {
+		tank_step(a);
+		tank_step(b);
+		struct fish *f[8];
+		enum wall w[8];
+		size_t n = tank_take_exited(a, f, w, 8);
+		for (size_t k = 0; k < n; k++)
+			if (tank_put_fish(b, f[k], wall_opposite(w[k])) == 0)
+				moved++;
+			else
+				tank_return_fish(a, f[k]);
+		n = tank_take_exited(b, f, w, 8);
+		for (size_t k = 0; k < n; k++)
+			if (tank_put_fish(a, f[k], wall_opposite(w[k])) < 0)
+				tank_return_fish(b, f[k]);
+		if (i % 100 == 50) {
+			const char *id = tank_pick_fish(a);
+			struct fish *x;
+			if (id && tank_take_fish(a, id, &x) == 0 && tank_put_fish(b, x, WALL_NONE) < 0)
+				tank_return_fish(a, x);
+		}
+		for (size_t k = 0; k < tank_fish_count(a); k++)
+			over_max += fish_energy(tank_fish_at(a, k)) > fish_max_energy(tank_fish_at(a, k));
+		unbalanced += ledger_error(a) > 1e-9 || ledger_error(b) > 1e-9;
+		population += !population_balanced(a) || !population_balanced(b);
+	}
+	ok(moved > 0, "fish swam from one tank into the other (%d)", moved);
+	is_int(over_max, 0, "crowded tank: no fish exceeds its max energy");
+	is_int(unbalanced, 0, "both ledgers balance with migration in and out every frame");
+	is_int(population, 0, "both populations balance with migration");
+	tank_free(a);
+	tank_free(b);
+}
+
+int main(void)
+{
+	test_default_tank();
+	test_nothing_from_nowhere();
+	test_crowded_with_migration();
+	return tap_done();
+}

@@ -1,0 +1,164 @@
+/* Migration hooks: exits, take/put/return, capacity and duplicates, edge placement, and a
+ * fish that leaves one tank and enters another keeps every field. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim-test.h"
+#include "tap.h"
+
+static char *fish_json_without(const struct fish *f, const char *const *drop)
+{
+	json_object *o = fish_to_json(f);
+	for (; *drop; drop++)
+		json_object_object_del(o, *drop);
+	return json_take_string(o);
+}
+
+static void test_exits(void)
+{
+	struct tank_params p = tank_params_default(21);
+	struct tank *a = tank_new(&p, "mig-a"), *b = tank_new(&p, "mig-b");
+	for (int i = 0; i < 2000; i++)
+		tank_step(a);
+	bool inside = true;
+	for (size_t k = 0; k < tank_fish_count(a); k++)
+		inside &= fish_x(tank_fish_at(a, k)) >= 25 && fish_x(tank_fish_at(a, k)) <= 1088 - 25;
+	ok(tank_exited_count(a) == 0 && inside, "walls without an exit bounce");
+
+	tank_set_exit(a, WALL_RIGHT, true);
+	ok(tank_get_exit(a, WALL_RIGHT) && !tank_get_exit(a, WALL_LEFT), "exits are per wall");
+	for (int i = 0; i < 4000 && tank_exited_count(a) == 0; i++)
+		tank_step(a);
+	ok(tank_exited_count(a) > 0, "a fish swims out through the open right wall");
+	struct tank_stats s;
+	tank_get_stats(a, &s);
+	is_int(s.migrations_out, tank_exited_count(a), "the exit counts as a migration out");
+	ok(population_balanced(a) && ledger_error(a) < 1e-9, "and leaves the books balanced");
+
+	struct fish *f[4];
+	enum wall w[4];
+	size_t n = tank_take_exited(a, f, w, 1);
+	ok(n == 1 && w[0] == WALL_RIGHT && tank_exited_count(a) == s.migrations_out - 1,
+	   "tank_take_exited hands over the fish and its wall");
+	const char *const drop[] = {"x", "vx", NULL};
+	char *before = fish_json_without(f[0], drop);
+	char id[SIM_ID_LEN];
+	strcpy(id, fish_id(f[0]));
+	double y = fish_y(f[0]);
+	is_int(tank_put_fish(b, f[0], wall_opposite(w[0])), 0, "it enters the next tank");
+	const struct fish *g = tank_find_fish(b, id);
+	ok(g && fabs(fish_x(g) - 35) < 1e-12 && fish_y(g) == y,
+	   "through the left wall: placed at x = 35, y kept");
+	char *after = g ? fish_json_without(g, drop) : strdup("");
+	is_str(after, before, "every other field is unchanged (id, genome, memory, energy...)");
+	free(before);
+	free(after);
+	tank_get_stats(b, &s);
+	ok(s.migrations_in == 1 && s.births == 0, "an arrival is a migration in, not a birth");
+	tank_free(a);
+	tank_free(b);
+}
+
+static void test_take_put(void)
+{
+	struct tank_params p = tank_params_default(22);
+	p.max_fish = 12;
+	struct tank *a = tank_new(&p, "mig-c"), *b = tank_new(&p, "mig-d");
+	for (int i = 0; i < 100; i++) {
+		tank_step(a);
+		tank_step(b);
+	}
+	struct fish *f = NULL;
+	is_int(tank_take_fish(a, "00000000-0000-8000-8000-000000000000", &f), -ENOENT,
+	       "taking an absent fish: -ENOENT");
+	const char *pick = tank_pick_fish(a);
+	ok(pick != NULL, "tank_pick_fish picks a fish");
+	char id[SIM_ID_LEN];
+	strcpy(id, pick);
+	char *before = json_take_string(fish_to_json(tank_find_fish(a, id)));
+	struct tank_stats s0, s;
+	tank_get_stats(a, &s0);
+	is_int(tank_take_fish(a, id, &f), 0, "take it");
+	tank_get_stats(a, &s);
+	ok(s.fish_count == s0.fish_count - 1 && s.migrations_out == s0.migrations_out + 1 &&
+		   s.deaths == s0.deaths,
+	   "taking is a migration out, not a death");
+	ok(ledger_error(a) < 1e-9, "the energy that left is booked");
+
+	/* Same-sized tank, no wall: the fish lands exactly as it left. */
+	tank_get_stats(b, &s);
+	while (s.fish_count >= p.max_fish) {
+		struct fish *x;
+		tank_take_fish(b, tank_pick_fish(b), &x);
+		fish_free(x);
+		tank_get_stats(b, &s);
+	}
+	is_int(tank_put_fish(b, f, WALL_NONE), 0, "put it into another tank");
+	char *after = json_take_string(fish_to_json(tank_find_fish(b, id)));
+	is_str(after, before, "the fish keeps every field, bit for bit");
+	free(after);
+
+	struct fish *twin = fish_clone(tank_find_fish(b, id));
+	is_int(tank_put_fish(b, twin, WALL_NONE), -EEXIST, "the same id twice: -EEXIST");
+	while (tank_fish_count(b) < (size_t)p.max_fish) {
+		struct fish *x = fish_clone(tank_fish_at(a, 0));
+		json_object *o = fish_to_json(x);
+		fish_free(x);
+		/* a fresh id for each filler fish */
+		static int k;
+		char fid[SIM_ID_LEN];
+		snprintf(fid, sizeof fid, "00000000-0000-8000-8000-%012d", ++k);
+		json_object_object_add(o, "id", json_object_new_string(fid));
+		struct json_err e;
+		if (fish_from_json(o, &x, &e) < 0 || tank_put_fish(b, x, WALL_LEFT) < 0)
+			abort();
+		json_object_put(o);
+	}
+	is_int(tank_put_fish(b, twin, WALL_NONE), -ENOSPC, "a full tank: -ENOSPC");
+	fish_free(twin);
+
+	/* An aborted transfer returns the fish with no trace in the counters. */
+	struct fish *r;
+	tank_get_stats(a, &s0);
+	const char *rid = tank_pick_fish(a);
+	strcpy(id, rid);
+	tank_take_fish(a, id, &r);
+	is_int(tank_return_fish(a, r), 0, "return a taken fish");
+	tank_get_stats(a, &s);
+	ok(s.migrations_out == s0.migrations_out && s.fish_count == s0.fish_count &&
+		   s.births == s0.births && ledger_error(a) < 1e-9,
+	   "a returned fish leaves no trace in the counters");
+	ok(tank_find_fish(a, id) != NULL, "and is back under the same id");
+	free(before);
+	tank_free(a);
+	tank_free(b);
+}
+
+static void test_pick_deterministic(void)
+{
+	struct tank_params p = tank_params_default(23);
+	struct tank *a = tank_new(&p, "mig-e"), *b = tank_new(&p, "mig-e");
+	int same = 0;
+	for (int i = 0; i < 50; i++) {
+		tank_step(a);
+		tank_step(b);
+		const char *x = tank_pick_fish(a), *y = tank_pick_fish(b);
+		same += x && y && strcmp(x, y) == 0;
+	}
+	is_int(same, 50, "tank_pick_fish is deterministic (the tank's own RNG)");
+	ok(tank_state_hash(a) == tank_state_hash(b), "and picking keeps twin tanks identical");
+	tank_free(a);
+	tank_free(b);
+}
+
+int main(void)
+{
+	test_exits();
+	test_take_put();
+	test_pick_deterministic();
+	return tap_done();
+}
