@@ -480,6 +480,11 @@ static void api_remote_transfer(struct http_ctx *ctx)
 		json_object_put(body);
 		return;
 	}
+	if (wall_from_json(body, "arrival_wall", &rq.arrival, &e) < 0) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_body", "%s", e.msg);
+		return;
+	}
 	if (jv_object(body, "entity_data", true, &rq.fish, &e) < 0) {
 		json_object_put(body);
 		http_reply_error(ctx->req, 400, "invalid_entity", "%s", e.msg);

@@ -70,7 +70,8 @@ struct outbox_rec {
 	char connection_id[CONN_ID_MAX + 1];
 	double created_at;
 	int attempts;
-	json_object *fish; /* the whole fish, as it left */
+	enum wall exit_wall; /* the wall it swam through, WALL_NONE for a reservation */
+	json_object *fish;   /* the whole fish, as it left */
 	TAILQ_ENTRY(outbox_rec) link;
 };
 
@@ -141,6 +142,7 @@ int xfer_attempt(struct simd *sd, const char *transfer_id, json_object **ret);
 json_object *xfer_outbox_json(struct simd *sd, bool with_fish, const char *transfer_id);
 struct arrive_req {
 	const char *transfer_id, *dest_tank, *source_server, *source_tank;
+	enum wall arrival; /* the wall of the destination it enters through, or WALL_NONE */
 	json_object *fish; /* borrowed */
 };
 /* 1 when the transfer had already arrived (nothing inserted), 0 when inserted. */
@@ -159,6 +161,8 @@ int xfer_tank_create(struct simd *sd, const struct tank_meta *meta, const struct
 int xfer_tank_delete(struct simd *sd, const char *tank_id, journal_done_fn done, void *arg);
 int xfer_tank_pause(struct simd *sd, const char *tank_id, bool paused, journal_done_fn done,
 		    void *arg);
+/* "left"/"right"/absent (WALL_NONE) field; 1 present, 0 absent, -EINVAL bad. */
+int wall_from_json(json_object *o, const char *key, enum wall *ret, struct json_err *e);
 /* Replay one journal record (start-up). */
 int xfer_replay(void *arg, uint64_t seq, json_object *rec, struct json_err *e);
 void xfer_free_all(struct simd *sd);

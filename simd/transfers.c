@@ -112,6 +112,11 @@ static json_object *outbox_json(const struct outbox_rec *r, bool with_fish)
 	jadd_str(o, "connection_id", r->connection_id);
 	jadd_str(o, "created_at", ts);
 	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
+	/* A fish that swam through a wall enters its destination through the opposite one. */
+	json_object_object_add(o, "exit_wall", r->exit_wall == WALL_NONE ? NULL
+					       : json_object_new_string(wall_name(r->exit_wall)));
+	json_object_object_add(o, "arrival_wall", r->exit_wall == WALL_NONE ? NULL
+					       : json_object_new_string(wall_name(wall_opposite(r->exit_wall))));
 	if (with_fish)
 		json_object_object_add(o, "entity_data", json_object_get(r->fish));
 	return o;
@@ -140,7 +145,8 @@ static int outbox_from_json(json_object *o, struct outbox_rec **ret, struct json
 	    jv_string(o, "connection_id", false, 0, CONN_ID_MAX, &cid, e) < 0 ||
 	    jv_double(o, "created_at", true, 0, 1e11, &r->created_at, e) < 0 ||
 	    jv_int(o, "attempts", false, 0, 1 << 30, &r->attempts, e) < 0 ||
-	    jv_object(o, "entity_data", true, &fish, e) < 0) {
+	    jv_object(o, "entity_data", true, &fish, e) < 0 ||
+	    wall_from_json(o, "exit_wall", &r->exit_wall, e) < 0) {
 		free(r);
 		return -EINVAL;
 	}
@@ -153,6 +159,23 @@ static int outbox_from_json(json_object *o, struct outbox_rec **ret, struct json
 	r->fish = json_object_get(fish);
 	*ret = r;
 	return 0;
+}
+
+int wall_from_json(json_object *o, const char *key, enum wall *ret, struct json_err *e)
+{
+	const char *w = NULL;
+	*ret = WALL_NONE;
+	if (jv_string(o, key, false, 4, 5, &w, e) < 0)
+		return -EINVAL;
+	if (!w)
+		return 0;
+	if (strcmp(w, "left") == 0)
+		*ret = WALL_LEFT;
+	else if (strcmp(w, "right") == 0)
+		*ret = WALL_RIGHT;
+	else
+		return jv_fail(e, "field '%s' must be left or right", key);
+	return 1;
 }
 
 static struct outbox_rec *outbox_new(const char *fish_id, const char *src, const char *ds,
@@ -168,6 +191,7 @@ static struct outbox_rec *outbox_new(const char *fish_id, const char *src, const
 	snprintf(r->dest_tank, sizeof r->dest_tank, "%s", dt);
 	snprintf(r->connection_id, sizeof r->connection_id, "%s", cid ? cid : "");
 	r->created_at = now_wall();
+	r->exit_wall = WALL_NONE;
 	r->fish = fish;
 	return r;
 }
@@ -227,6 +251,7 @@ void xfer_collect_exits(struct simd *sd, struct tank_slot *slot)
 			struct outbox_rec *r = outbox_new(fish_id(out[i]), slot->meta.id, d->server_id,
 							  d->tank_id, d->connection_id,
 							  fish_to_json(out[i]));
+			r->exit_wall = walls[i];
 			fish_free(out[i]);
 			outbox_insert(sd, r);
 			sd->exits++;
@@ -410,7 +435,7 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	/* Copy the id first: once put, the fish belongs to the tank. */
 	snprintf(in->fish_id, sizeof in->fish_id, "%s", fish_id(f));
 	pthread_mutex_lock(&slot->lock);
-	int r = tank_put_fish(slot->sim, f, WALL_NONE);
+	int r = tank_put_fish(slot->sim, f, rq->arrival);
 	if (r < 0) {
 		pthread_mutex_unlock(&slot->lock);
 		fish_free(f);
@@ -433,6 +458,8 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	jadd_str(rec, "source_server", in->source_server);
 	jadd_str(rec, "source_tank", in->source_tank);
 	json_object_object_add(rec, "received_at", json_object_new_double(in->received_at));
+	if (rq->arrival != WALL_NONE)
+		jadd_str(rec, "arrival_wall", wall_name(rq->arrival));
 	json_object_object_add(rec, "fish", json_object_get(rq->fish));
 	uint64_t seq = journal_put(sd, rec, done, arg);
 	sd->xfer_applied_seq = seq;
@@ -705,12 +732,13 @@ static void replay_remove_fish(struct tank_slot *s, const char *fid, uint64_t se
 	tank_raise_fish_serial(s->sim, serial);
 }
 
-static int replay_put(struct tank_slot *s, json_object *fishj, bool returning, struct json_err *e)
+static int replay_put(struct tank_slot *s, json_object *fishj, bool returning, enum wall arrival,
+		      struct json_err *e)
 {
 	struct fish *f;
 	if (fish_from_json(fishj, &f, e) < 0)
 		return -EINVAL;
-	int r = returning ? tank_return_fish(s->sim, f) : tank_put_fish(s->sim, f, WALL_NONE);
+	int r = returning ? tank_return_fish(s->sim, f) : tank_put_fish(s->sim, f, arrival);
 	if (r == -ENOSPC && !returning)
 		r = tank_return_fish(s->sim, f); /* it was accepted then: capacity was checked */
 	if (r < 0)
@@ -754,7 +782,7 @@ int xfer_replay(void *arg, uint64_t seq, json_object *rec, struct json_err *e)
 			if (jv_string(rec, "tank_id", true, 1, SIM_TANK_ID_MAX, &s2, e) < 0 ||
 			    jv_object(rec, "fish", true, &fishj, e) < 0)
 				return -EINVAL;
-			if ((slot = replay_tank(sd, s2, seq)) && replay_put(slot, fishj, true, e) < 0)
+			if ((slot = replay_tank(sd, s2, seq)) && replay_put(slot, fishj, true, WALL_NONE, e) < 0)
 				return -EINVAL;
 		}
 		struct outbox_rec *r = outbox_find(sd, s1);
@@ -771,7 +799,10 @@ int xfer_replay(void *arg, uint64_t seq, json_object *rec, struct json_err *e)
 		    jv_double(rec, "received_at", true, 0, 1e11, &in.received_at, e) < 0 ||
 		    jv_object(rec, "fish", true, &fishj, e) < 0)
 			return -EINVAL;
-		if ((slot = replay_tank(sd, s2, seq)) && replay_put(slot, fishj, false, e) < 0)
+		enum wall arrival;
+		if (wall_from_json(rec, "arrival_wall", &arrival, e) < 0)
+			return -EINVAL;
+		if ((slot = replay_tank(sd, s2, seq)) && replay_put(slot, fishj, false, arrival, e) < 0)
 			return -EINVAL;
 		if (xfer_new && !inbox_find(sd, s1)) {
 			struct inbox_rec *n = calloc(1, sizeof *n);
@@ -802,7 +833,7 @@ int xfer_replay(void *arg, uint64_t seq, json_object *rec, struct json_err *e)
 			return -EINVAL;
 		if ((slot = replay_tank(sd, s1, seq)))
 			replay_remove_fish(slot, fid, (uint64_t)serial);
-		if ((slot = replay_tank(sd, s2, seq)) && replay_put(slot, fishj, false, e) < 0)
+		if ((slot = replay_tank(sd, s2, seq)) && replay_put(slot, fishj, false, WALL_NONE, e) < 0)
 			return -EINVAL;
 	} else if (strcmp(op, "exits") == 0) {
 		json_object *ex;
