@@ -47,6 +47,19 @@ static json_object *status_reply(const char *status, const char *id, const char 
 	return o;
 }
 
+/* The answer to an accepted heartbeat, the hot path: the same bytes as
+ * http_reply_json(status_reply("ok", id, "Heartbeat received")), without building and
+ * serializing a json-c object per heartbeat. id passed server_id_valid
+ * ([A-Za-z0-9._-], at most 64), so it needs no JSON escaping. */
+static void reply_heartbeat_ok(struct http_ctx *ctx, const char *id)
+{
+	char buf[160];
+	int n = snprintf(buf, sizeof buf,
+			 "{\"status\":\"ok\",\"server_id\":\"%s\",\"message\":\"Heartbeat received\"}",
+			 id);
+	http_reply_text(ctx->req, 200, "application/json", buf, (size_t)n);
+}
+
 static void api_register(struct http_ctx *ctx)
 {
 	struct discoveryd *dd = dd_of(ctx);
@@ -113,7 +126,7 @@ static void api_heartbeat(struct http_ctx *ctx)
 	}
 	dd->heartbeats++;
 	discoveryd_schedule_save(dd, false);
-	http_reply_json(ctx->req, 200, status_reply("ok", id, "Heartbeat received"));
+	reply_heartbeat_ok(ctx, id);
 }
 
 static void api_list(struct http_ctx *ctx)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,9 @@ static void save_now(struct discoveryd *dd)
 	json_object_put(state);
 	state_writer_submit(dd->writer, text, strlen(text));
 	dd->save_pending = false;
+	/* Building the state as json-c objects churns through many small blocks; give the
+	 * freed ones back so a big registry does not leave a big idle footprint. */
+	malloc_trim(0);
 }
 
 static void on_save_timer(evutil_socket_t fd, short what, void *arg)

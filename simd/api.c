@@ -12,6 +12,7 @@
 #include "simd.h"
 
 json_object *xfer_exits_json(const struct tank_slot *slot);
+const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
 
 static struct simd *sd_of(struct http_ctx *ctx)
 {
@@ -165,8 +166,12 @@ static void api_create_tank(struct http_ctx *ctx)
 static void api_get_tank(struct http_ctx *ctx)
 {
 	struct tank_slot *s = tank_param(ctx);
-	if (s)
-		http_reply_json(ctx->req, 200, tank_status_json(sd_of(ctx), s));
+	size_t len;
+	if (s) {
+		/* The same text as tank_status_json, kept while the status does not change. */
+		const char *text = tank_status_text(sd_of(ctx), s, &len);
+		http_reply_text(ctx->req, 200, "application/json", text, len);
+	}
 }
 
 static void api_delete_tank(struct http_ctx *ctx)
@@ -343,8 +348,10 @@ static bool id_field(struct http_ctx *ctx, json_object *body, const char *key, b
 		     bool server, const char **ret)
 {
 	struct json_err e;
+	/* Connection ids join two tank ids ("<src>-><dst>"), so they may be longer. */
+	size_t max = server ? 64 : strcmp(key, "connection_id") == 0 ? CONN_ID_MAX : SIM_TANK_ID_MAX;
 	*ret = NULL;
-	if (jv_string(body, key, required, 1, server ? 64 : SIM_TANK_ID_MAX, ret, &e) < 0) {
+	if (jv_string(body, key, required, 1, max, ret, &e) < 0) {
 		http_reply_error(ctx->req, 400, "invalid_body", "%s", e.msg);
 		return false;
 	}
