@@ -1,0 +1,97 @@
+/* Connections between tanks (DESIGN §5): which tank sends fish to which, with what
+ * probability, through which wall. Pure domain code: no HTTP, no event loop, no
+ * clock reads, no file I/O (callers persist the state JSON), so every rule is unit
+ * tested directly.
+ *
+ * A connection lives on the server of its source tank. At most one connection leaves
+ * a tank through each wall (source tank, direction). */
+#ifndef TW_CONNECTIONS_H
+#define TW_CONNECTIONS_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "jsonv.h"
+#include "scheduler.h"
+
+#define CONN_ID_MAX 128 /* connection ids: "<uuid>-><uuid>" fits; simd stores 128 */
+#define TANK_ID_MAX 64	 /* tank ids (simd uses UUIDs: 36) */
+#define SERVER_ID_MAX 64 /* DESIGN §3 */
+
+enum direction {
+	DIR_LEFT,
+	DIR_RIGHT,
+};
+
+struct connection {
+	char id[CONN_ID_MAX + 1];
+	char source_tank_id[TANK_ID_MAX + 1];
+	char destination_tank_id[TANK_ID_MAX + 1];
+	char source_server_id[SERVER_ID_MAX + 1];
+	char destination_server_id[SERVER_ID_MAX + 1];
+	int probability; /* 0-100 */
+	enum direction direction;
+
+	/* Runtime only, never persisted. */
+	double validated_at;   /* monotonic time its tanks were last confirmed; 0 if loaded */
+	struct tbucket bucket; /* per-connection rate limit */
+};
+
+struct connections;
+
+const char *direction_name(enum direction d);
+int direction_from_name(const char *s, enum direction *ret);
+
+/* Parse a POST body: camelCase (id, sourceId, destinationId, sourceServerId,
+ * destinationServerId) or snake_case (source_tank_id, destination_tank_id,
+ * source_server_id, destination_server_id); probability 0-100 (default 25);
+ * direction left|right (default right); id defaults to "<src>-><dst>"; missing server
+ * ids mean local_server_id. Checks types, ranges, id syntax, that the source is local
+ * (a connection lives on its source's server) and that it does not join a tank to
+ * itself. Returns 0, or -EINVAL with e->msg. Nothing else is checked here: that the
+ * tanks and servers exist needs I/O (api.c). */
+int connection_from_json(json_object *o, const char *local_server_id, struct connection *ret,
+			 struct json_err *e);
+/* The wire form (camelCase, as the original). */
+json_object *connection_to_json(const struct connection *c);
+bool connection_is_local(const struct connection *c); /* both ends on this server */
+
+struct connections *connections_new(const char *local_server_id);
+struct connections *connections_free(struct connections *s);
+size_t connections_count(const struct connections *s);
+const struct connection *connections_get(const struct connections *s, const char *id);
+/* By index, 0..count-1, in creation order; the pointer is valid until the next change. */
+struct connection *connections_at(struct connections *s, size_t i);
+
+/* Insert or replace by id. -EEXIST when another connection (*ret_conflict, its id)
+ * already leaves the same source tank through the same wall; nothing changes then.
+ * On success *ret_created tells new from updated and, for an update, *ret_old gets the
+ * previous version (so callers can refresh the old source's exits). The runtime rate
+ * bucket of an updated connection is kept. */
+int connections_upsert(struct connections *s, const struct connection *c, bool *ret_created,
+		       struct connection *ret_old, char ret_conflict[CONN_ID_MAX + 1]);
+/* 0, or -ENOENT. *ret_old (may be NULL) gets the removed connection. */
+int connections_remove(struct connections *s, const char *id, struct connection *ret_old);
+/* Remove every connection that touches tank_id on this server (as its source, or as
+ * a local destination) and was validated before not_after (monotonic; pass a huge
+ * value for "all"). Calls fn for each removed one. Returns how many. */
+typedef void (*connection_fn)(const struct connection *c, void *arg);
+size_t connections_remove_tank(struct connections *s, const char *tank_id, double not_after,
+			       connection_fn fn, void *arg);
+
+/* The exits a source tank needs: the destination of the connection leaving through
+ * each wall, or NULL when that wall is closed. */
+void connections_exits(const struct connections *s, const char *tank_id,
+		       const struct connection **left, const struct connection **right);
+/* {"left": null | {"destination_server_id","destination_tank_id","connection_id"},
+ *  "right": ...}: the body of simd's PUT /api/tanks/{id}/exits. */
+json_object *connections_exits_json(const struct connections *s, const char *tank_id);
+
+/* The state file (DESIGN §7): {"version":1,"connections":[wire form]}. from_state
+ * replaces the whole set only when the file is valid throughout; on error it leaves
+ * the set as it was and returns -EINVAL with e->msg naming the bad entry. */
+json_object *connections_to_state(const struct connections *s);
+int connections_from_state(struct connections *s, json_object *state, struct json_err *e);
+
+#endif

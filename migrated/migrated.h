@@ -1,0 +1,113 @@
+/* migrated's shared state, wired in main.c (DESIGN §1, §5, §6). */
+#ifndef TW_MIGRATED_H
+#define TW_MIGRATED_H
+
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "connections.h"
+#include "daemon.h"
+#include "fetch.h"
+#include "history.h"
+#include "http.h"
+#include "scheduler.h"
+#include "statefile.h"
+
+struct pass;
+struct delivery;
+
+/* Delivery latency (reservation to commit) histogram bounds, seconds. */
+#define LATENCY_BUCKETS 10
+extern const double latency_bounds[LATENCY_BUCKETS];
+
+struct migrated_metrics {
+	uint64_t passes, passes_skipped, rolls, hits, rate_limited, reserves, reserve_refusals,
+		local_moves, local_move_refusals, cooldown_aborts, attempts, commits, aborts,
+		retries, resumed, cascades, exits_pushes, exits_errors, sim_errors,
+		unknown_destination;
+	double latency_sum;
+	uint64_t latency_count, latency_le[LATENCY_BUCKETS];
+};
+
+struct migrated {
+	struct daemon *daemon;
+	struct http_server *http;
+	struct fetch *fetch;
+	struct connections *conns;
+	struct history *history;
+	struct state_writer *conn_writer;
+	char *conn_path;
+	char conn_file_error[2 * CONF_PATH + 512]; /* why connections.json was set aside at start, or "" */
+	struct rng rng;
+	struct tbucket global_bucket;
+	struct pass *pass;
+	struct delivery *delivery;
+	double started_mono;
+	int tcp_port;
+	bool stopping;
+	struct migrated_metrics m;
+};
+
+/* main.c */
+void migrated_save_connections(struct migrated *md);
+/* A request to this server's simd or discoveryd over its Unix socket. body may be NULL
+ * (consumed otherwise). Returns 0 or -errno from fetch_start; cb runs later. */
+int migrated_sim(struct migrated *md, const char *method, const char *path, json_object *body,
+		 fetch_cb cb, void *arg);
+int migrated_discovery(struct migrated *md, const char *method, const char *path,
+		       fetch_cb cb, void *arg);
+void migrated_observe_latency(struct migrated *md, double seconds);
+/* Parse a peer's JSON object answer; NULL (and logs at debug) when it does not parse. */
+json_object *migrated_parse_answer(const struct fetch_response *r, const char *what);
+/* "code" of a JSON error answer, or "". */
+const char *migrated_error_code(const struct fetch_response *r, char *buf, size_t len);
+
+/* pass.c: scheduler passes, tank polling, cascade and exits. */
+struct pass *pass_new(struct migrated *md);
+struct pass *pass_free(struct pass *p);
+/* Start a pass now unless one is running (then the tick is skipped and logged). */
+void pass_tick(struct migrated *md);
+/* Sync tanks, exits and connections without rolling (at start). */
+void pass_sync_now(struct migrated *md);
+/* Run a fresh pass (after the running one, if any) and call done with its summary when
+ * its reservations are made. done may get NULL summary if migrated is stopping. */
+typedef void (*pass_done_fn)(json_object *summary, void *arg);
+void pass_run_now(struct migrated *md, pass_done_fn done, void *arg);
+/* Re-send the exits of one source tank after its connections changed. */
+void pass_sync_exits(struct migrated *md, const char *tank_id);
+/* simd said a tank is unknown: confirm it (GET /api/tanks/{id} answers 404) and then
+ * remove its connections. */
+void pass_verify_tank(struct migrated *md, const char *tank_id);
+void pass_rearm(struct migrated *md); /* the interval changed */
+json_object *pass_status_json(struct migrated *md);
+
+/* delivery.c: reservations to commits, exactly once (DESIGN §6). */
+struct delivery *delivery_new(struct migrated *md);
+struct delivery *delivery_free(struct delivery *d);
+/* A fresh reservation: simd's reserve answer (with entity_data); takes a reference. */
+void delivery_start(struct migrated *md, json_object *reservation);
+/* List simd's outbox and resume every record not already in flight. */
+void delivery_resume_outbox(struct migrated *md);
+size_t delivery_in_flight(const struct delivery *d);
+json_object *delivery_list_json(const struct delivery *d);
+/* The destination server's TCP base as known to discoveryd: cached lookups. */
+enum peer_state {
+	PEER_UNKNOWN,	  /* not looked up yet, or the cache entry is stale */
+	PEER_OK,	  /* known with a host and port */
+	PEER_MISSING,	  /* discoveryd answered 404 */
+	PEER_OFFLINE,	  /* known but offline */
+	PEER_LOOKUP_FAIL, /* discoveryd did not answer */
+};
+enum peer_state delivery_peer_state(struct migrated *md, const char *server_id);
+typedef void (*peer_cb)(enum peer_state st, void *arg);
+/* Refresh the cache entry if stale (or always, with force), then call cb: later, or
+ * at once when the entry is fresh. */
+void delivery_peer_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb,
+			  void *arg);
+
+/* api.c */
+struct http_server *api_new(struct migrated *md);
+
+#endif

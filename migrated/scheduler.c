@@ -1,0 +1,262 @@
+/* The scheduler's I/O-free logic: roll, rate limits, backoff, cooldown set, plan. */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connections.h"
+#include "scheduler.h"
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void rng_seed(struct rng *r, uint64_t seed)
+{
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+uint64_t rng_next(struct rng *r)
+{
+	uint64_t *s = r->s;
+	uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+uint32_t rng_below(struct rng *r, uint32_t n)
+{
+	/* Lemire's multiply-and-reject. */
+	uint64_t m = (uint64_t)(uint32_t)(rng_next(r) >> 32) * n;
+	uint32_t low = (uint32_t)m;
+	if (low < n) {
+		uint32_t threshold = (uint32_t)(-n) % n;
+		while (low < threshold) {
+			m = (uint64_t)(uint32_t)(rng_next(r) >> 32) * n;
+			low = (uint32_t)m;
+		}
+	}
+	return (uint32_t)(m >> 32);
+}
+
+double rng_unit(struct rng *r)
+{
+	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+int roll_1_100(struct rng *r)
+{
+	return 1 + (int)rng_below(r, 100);
+}
+
+void tbucket_init(struct tbucket *b, double rate, double now)
+{
+	b->rate = rate > 0 ? rate : 0;
+	b->burst = rate > 1 ? rate : 1; /* one second's worth, at least one token */
+	b->tokens = b->burst;
+	b->last = now;
+	b->init = true;
+}
+
+static void refill(struct tbucket *b, double now)
+{
+	if (now > b->last) {
+		b->tokens += (now - b->last) * b->rate;
+		if (b->tokens > b->burst)
+			b->tokens = b->burst;
+	}
+	b->last = now;
+}
+
+void tbucket_set_rate(struct tbucket *b, double rate, double now)
+{
+	if (!b->init) {
+		tbucket_init(b, rate, now);
+		return;
+	}
+	refill(b, now);
+	b->rate = rate > 0 ? rate : 0;
+	b->burst = rate > 1 ? rate : 1;
+	if (b->tokens > b->burst)
+		b->tokens = b->burst;
+}
+
+bool tbucket_ready(struct tbucket *b, double now)
+{
+	refill(b, now);
+	return b->tokens >= 1.0;
+}
+
+bool tbucket_take(struct tbucket *b, double now)
+{
+	if (!tbucket_ready(b, now))
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+double backoff_delay(int failures, double u)
+{
+	if (failures < 1)
+		failures = 1;
+	double d = BACKOFF_FIRST;
+	for (int i = 1; i < failures && d < BACKOFF_CAP; i++)
+		d *= 2;
+	if (d > BACKOFF_CAP)
+		d = BACKOFF_CAP;
+	if (u < 0)
+		u = 0;
+	if (u >= 1)
+		u = 0.999999;
+	return d / 2 + u * d / 2;
+}
+
+bool strset_has(const struct strset *s, const char *x)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], x) == 0)
+			return true;
+	return false;
+}
+
+bool strset_add(struct strset *s, const char *x)
+{
+	if (strset_has(s, x))
+		return false;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = realloc(s->v, s->cap * sizeof *s->v);
+		if (!s->v)
+			abort();
+	}
+	if (!(s->v[s->n] = strdup(x)))
+		abort();
+	s->n++;
+	return true;
+}
+
+void strset_clear(struct strset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof *s);
+}
+
+const char *sched_verdict_name(enum sched_verdict v)
+{
+	switch (v) {
+	case SV_MISS:
+		return "miss";
+	case SV_HIT:
+		return "hit";
+	case SV_NO_SOURCE:
+		return "no_source";
+	case SV_TRANSFERS_DISABLED:
+		return "transfers_disabled";
+	case SV_EMPTY:
+		return "empty";
+	case SV_RATE_LIMITED:
+		return "rate_limited";
+	}
+	return "?";
+}
+
+static const struct sched_tank *find_tank(const struct sched_tank *tanks, size_t n,
+					  const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tanks[i].tank_id, id) == 0)
+			return &tanks[i];
+	return NULL;
+}
+
+size_t sched_plan(struct connection **conns, size_t n, const struct sched_tank *tanks,
+		  size_t ntanks, const char *local_server_id, struct rng *rng,
+		  struct tbucket *global, double conn_rate, double now,
+		  struct sched_decision *out,
+		  struct sched_counts *counts)
+{
+	memset(counts, 0, sizeof *counts);
+	counts->connections = n;
+	/* A fresh random order every pass (Fisher-Yates on the output). */
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct sched_decision){.c = conns[i]};
+	for (size_t i = n; i > 1; i--) {
+		size_t j = rng_below(rng, (uint32_t)i);
+		struct sched_decision t = out[i - 1];
+		out[i - 1] = out[j];
+		out[j] = t;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sched_decision *d = &out[i];
+		struct connection *c = d->c;
+		d->roll = roll_1_100(rng);
+		if (!roll_hits(d->roll, c->probability)) {
+			d->verdict = SV_MISS;
+			counts->misses++;
+			continue;
+		}
+		const struct sched_tank *src = find_tank(tanks, ntanks, c->source_tank_id);
+		if (!src) {
+			d->verdict = SV_NO_SOURCE;
+			counts->no_source++;
+			continue;
+		}
+		if (!src->allow_transfers) {
+			d->verdict = SV_TRANSFERS_DISABLED;
+			counts->disabled++;
+			continue;
+		}
+		if (src->fish_count <= 0) {
+			d->verdict = SV_EMPTY;
+			counts->empty++;
+			continue;
+		}
+		if (!c->bucket.init)
+			tbucket_init(&c->bucket, conn_rate, now);
+		else if (c->bucket.rate != conn_rate) /* reloaded */
+			tbucket_set_rate(&c->bucket, conn_rate, now);
+		if (!tbucket_ready(global, now) || !tbucket_ready(&c->bucket, now)) {
+			d->verdict = SV_RATE_LIMITED;
+			counts->rate_limited++;
+			continue;
+		}
+		tbucket_take(global, now);
+		tbucket_take(&c->bucket, now);
+		d->verdict = SV_HIT;
+		counts->hits++;
+	}
+	/* Mark hits whose source tank receives a fish by a local move in this pass. */
+	for (size_t i = 0; i < n; i++) {
+		if (out[i].verdict != SV_HIT)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			const struct connection *o = out[j].c;
+			if (j == i || out[j].verdict != SV_HIT)
+				continue;
+			if (strcmp(o->destination_server_id, local_server_id) == 0 &&
+			    strcmp(o->destination_tank_id, out[i].c->source_tank_id) == 0) {
+				out[i].conflict = true;
+				break;
+			}
+		}
+	}
+	return n;
+}

@@ -1,0 +1,109 @@
+/* The scheduler's decisions, free of I/O so they are unit tested directly: the
+ * random roll, the token buckets of the global and per-connection rate limits, the
+ * retry backoff, the per-pass fish cooldown and the plan of one pass. pass.c runs the
+ * plan against simd. */
+#ifndef TW_SCHEDULER_H
+#define TW_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* xoshiro256**: the scheduler's own generator, seeded from the kernel at start.
+ * Nothing needs to be reproducible, it only must not share state with anyone. */
+struct rng {
+	uint64_t s[4];
+};
+void rng_seed(struct rng *r, uint64_t seed);
+uint64_t rng_next(struct rng *r);
+/* Uniform in [0, n), without modulo bias; n > 0. */
+uint32_t rng_below(struct rng *r, uint32_t n);
+/* Uniform in [0, 1). */
+double rng_unit(struct rng *r);
+
+/* The original's roll: uniform 1..100; a connection fires when roll <= probability,
+ * so probability 0 never fires and 100 always does. */
+int roll_1_100(struct rng *r);
+static inline bool roll_hits(int roll, int probability)
+{
+	return roll <= probability;
+}
+
+/* A token bucket: rate tokens per second, holding at most burst (at least 1), full at
+ * start. Times are monotonic seconds supplied by the caller. */
+struct tbucket {
+	double rate, burst, tokens, last;
+	bool init;
+};
+void tbucket_init(struct tbucket *b, double rate, double now);
+/* Change the rate (SIGHUP) keeping the tokens already earned, capped to the new burst. */
+void tbucket_set_rate(struct tbucket *b, double rate, double now);
+/* True when a token is available now (refills first; takes nothing). */
+bool tbucket_ready(struct tbucket *b, double now);
+/* Take a token if there is one. */
+bool tbucket_take(struct tbucket *b, double now);
+
+/* Retry delay after the n-th consecutive failure (n >= 1): 0.5 s doubling up to a
+ * 30 s cap, with "equal jitter": a uniform draw in [d/2, d] so retries of many
+ * transfers to one destination spread out instead of arriving together. u in [0,1). */
+#define BACKOFF_FIRST 0.5
+#define BACKOFF_CAP 30.0
+double backoff_delay(int failures, double u);
+
+/* A small set of strings (fish ids moved in this pass, ids of tanks...). */
+struct strset {
+	char **v;
+	size_t n, cap;
+};
+bool strset_has(const struct strset *s, const char *x);
+/* True when added, false when it was already there. */
+bool strset_add(struct strset *s, const char *x);
+void strset_clear(struct strset *s);
+
+/* One pass's plan. The caller lists the local tanks simd reported and the
+ * connections; sched_plan rolls each connection (in a fresh random order, so a rate
+ * limit never starves the same connections), applies the limits and says what to do. */
+struct sched_tank {
+	const char *tank_id;
+	bool paused;
+	bool allow_transfers;
+	int fish_count;
+	int max_fish;
+};
+
+enum sched_verdict {
+	SV_MISS,		  /* the roll missed */
+	SV_HIT,			  /* migrate one fish */
+	SV_NO_SOURCE,		  /* simd did not list the source tank */
+	SV_TRANSFERS_DISABLED,	  /* the source tank has allow_transfers false */
+	SV_EMPTY,		  /* no fish to send */
+	SV_RATE_LIMITED,	  /* a hit, but a rate limit said no */
+};
+const char *sched_verdict_name(enum sched_verdict v);
+
+struct connection;
+
+struct sched_decision {
+	struct connection *c;
+	enum sched_verdict verdict;
+	int roll;
+	/* The hit's source tank also receives a fish by a local move of this same pass:
+	 * pass.c picks the fish from the tank's state taken before any move (fish_id),
+	 * so no fish hops twice in one pass. */
+	bool conflict;
+};
+
+struct sched_counts {
+	size_t connections, hits, misses, no_source, disabled, empty, rate_limited;
+};
+
+/* conns: n connections; out: room for n decisions, filled in the order rolled.
+ * Paused source tanks are not skipped: DESIGN §4 says a paused tank still sends and
+ * receives fish (pausing freezes births and deaths, which is what audits need). */
+size_t sched_plan(struct connection **conns, size_t n, const struct sched_tank *tanks,
+		  size_t ntanks, const char *local_server_id, struct rng *rng,
+		  struct tbucket *global, double conn_rate, double now,
+		  struct sched_decision *out,
+		  struct sched_counts *counts);
+
+#endif

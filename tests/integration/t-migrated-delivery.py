@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Exactly-once delivery between two servers, each with a real discoveryd and
+migrated and a fake simd (migratedlib.FakeSimd) whose faults are switched on at will:
+a committed remote migration carries the fish unchanged; refusals (409 full, 404
+unknown tank, 403) abort and the same fish returns; a destination that is down, that
+stalls, answers 5xx or a bogus 200, or whose answer is lost after it took the fish,
+is retried with the same transfer_id until it is delivered exactly once; a destination
+unknown to discoveryd waits; a migrated killed between reserve and commit is resumed
+by the next one; fish that left through a wall (exits) are delivered; one dead
+destination never holds up another. Every case ends with a conservation audit."""
+import os
+import shutil
+import time
+
+from migratedlib import (FakeSimd, conservation, metric, migrated_built, quiesce, server_info)
+from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
+
+t = Tap()
+if not migrated_built():
+    print("1..0 # SKIP migrated not built")
+    raise SystemExit(0)
+
+root = tmpdir("twmd")
+ports = base_ports(3)
+token = "deliv-token-0123456789abcdef"
+with open(os.path.join(root, "token"), "w") as f:
+    f.write(token + "\n")
+servers = {}
+for sid, port in zip(("s1", "s2", "s3"), ports):
+    r = os.path.join(root, sid)
+    extra = {"security.token_file": os.path.join(root, "token"),
+             "migration.check_interval": "1000", "migration.request_timeout": "0.5"}
+    servers[sid] = {
+        "disc": Daemon("discoveryd", r, sid, port, extra=extra),
+        "mig": Daemon("migrated", r, sid, port, extra=extra),
+        "sim": FakeSimd(sid, os.path.join(r, "run", "simd.sock"), tcp_port=port + 1, token=token),
+    }
+s1, s2, s3 = servers["s1"], servers["s2"], servers["s3"]
+m1 = s1["mig"]
+f1, f2, f3 = s1["sim"], s2["sim"], s3["sim"]
+expected = set()
+
+
+def audit(name):
+    lost, dup, unexpected = conservation([f1.all_fish(), f2.all_fish(), f3.all_fish()], expected)
+    t.ok(not lost and not dup and not unexpected, "%s: every fish exactly once" % name,
+         "lost %s dup %s unexpected %s" % (lost, dup, unexpected))
+
+
+def in_flight():
+    return m1.get("/api/migrations").json()["in_flight"]
+
+
+def last_record():
+    return m1.get("/api/transfers?limit=1").json()["transfers"][0]
+
+
+def connect(cid, src, dst, server="s2", prob=100, direction="right"):
+    r = m1.post("/api/connections", {"id": cid, "sourceId": src, "destinationId": dst,
+                                     "destinationServerId": server, "probability": prob,
+                                     "direction": direction})
+    return r.status in (200, 201)
+
+
+try:
+    for s in servers.values():
+        s["sim"].start()
+        s["disc"].start()
+        s["mig"].start()
+    for a in servers.values():
+        for bid, b in servers.items():
+            if a["disc"].server_id != bid:
+                a["disc"].post("/api/discovery/register", server_info(bid, b["sim"].tcp_port))
+    A = f1.add_tank(fish=30)
+    B = f2.add_tank(fish=0)
+    D = f3.add_tank(fish=0)
+    expected = f1.fish_ids(A)
+
+    # ---- a plain remote migration ----
+    t.ok(connect("ab", A, B), "remote connection s1:A -> s2:B")
+    s = m1.post("/api/migrations/run").json()
+    t.ok(s["reserved"] == 1 and len(s["transfer_ids"]) == 1, "run reserves one fish", s)
+    xid = s["transfer_ids"][0] if s["transfer_ids"] else None
+    t.ok(wait_until(lambda: in_flight() == 0, 10), "delivered and committed")
+    arrived = f2.fish_ids(B)
+    t.eq(len(arrived), 1, "one fish arrived in B")
+    fid = next(iter(arrived)) if arrived else None
+    t.ok(fid not in f1.fish_ids(A) and not f1.outbox, "and left A and the outbox")
+    r = m1.get("/api/transfers/%s" % xid).json()
+    t.ok(r.get("state") == "committed" and r["success"] and r["entity_old_id"] == fid and
+         r["destination_server_id"] == "s2" and r["source_server_id"] == "s1" and r["attempts"] == 1,
+         "the record: committed, same id, one attempt", r)
+    t.ok(f2.inbox.get(xid, {}).get("entity", {}).get("new_id") == fid, "destination answered same id")
+    st = m1.get("/api/tanks/%s/transfer-stats" % A).json()
+    t.ok(st["transfers_out"] == 1 and st["transfers_out_success"] == 1, "stats count remote records", st)
+    st = m1.get("/api/tanks/%s/transfer-stats" % B).json()
+    t.ok(st["transfers_in"] == 1 and st["tank_name"] is None,
+         "stats of a remote tank come from the history", st)
+    audit("plain")
+
+    # ---- refusals abort: the same fish comes back ----
+    f2.tanks[B]["max_fish"] = 1
+    before = f1.fish_ids(A)
+    s = m1.post("/api/migrations/run").json()
+    t.ok(wait_until(lambda: in_flight() == 0, 10), "409: resolved")
+    t.eq(f1.fish_ids(A), before, "409 full: the same fish is back in A")
+    rec = last_record()
+    t.ok(rec["state"] == "aborted" and "409" in rec["error"] and "tank_full" in rec["error"],
+         "409 recorded as aborted with the reason", rec)
+    f2.tanks[B]["max_fish"] = 100
+    t.ok(connect("ab", A, "gone-tank"), "connection to a tank the destination does not have")
+    m1.post("/api/migrations/run")
+    t.ok(wait_until(lambda: in_flight() == 0, 10), "404: resolved")
+    t.eq(f1.fish_ids(A), before, "404 unknown tank: the fish is back")
+    t.ok("unknown_tank" in last_record()["error"], "404 recorded", last_record())
+    f2.tanks[B]["allow_transfers"] = False
+    connect("ab", A, B)
+    m1.post("/api/migrations/run")
+    t.ok(wait_until(lambda: in_flight() == 0, 10) and f1.fish_ids(A) == before,
+         "403 transfers disabled: back")
+    f2.tanks[B]["allow_transfers"] = True
+    audit("refusals")
+
+    # ---- the answer is lost after the destination took the fish ----
+    drops = {"n": 0}
+
+    def drop_once(method, path, body):
+        if path == "/api/remote-transfer" and drops["n"] == 0:
+            drops["n"] += 1
+            return ("drop",)
+        return None
+    f2.fault = drop_once
+    n_b = len(f2.fish_ids(B))
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    t.ok(wait_until(lambda: in_flight() == 0, 15), "lost answer: resolved")
+    f2.fault = None
+    t.eq(len(f2.fish_ids(B)), n_b + 1, "lost answer: exactly one fish arrived")
+    t.ok(f2.count("POST", "/api/remote-transfer") >= 2, "the sender sent it again")
+    t.eq(m1.get("/api/transfers/" + xid).json()["state"], "committed", "and committed")
+    audit("lost answer")
+
+    # ---- the destination already holds the fish (it forgot the transfer id) ----
+    dup = {"n": 0}
+
+    def holds_it(method, path, body):
+        if path == "/api/remote-transfer" and dup["n"] == 0:
+            dup["n"] += 1
+            with f2.lock:
+                f2.tanks[B]["fish"][body["entity_data"]["id"]] = body["entity_data"]
+            return ("status", 409, {"error": "that fish is already here", "code": "duplicate_fish"})
+        return None
+    f2.fault = holds_it
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    t.ok(wait_until(lambda: in_flight() == 0, 10), "duplicate_fish: resolved")
+    f2.fault = None
+    rec = m1.get("/api/transfers/" + xid).json()
+    t.ok(rec["state"] == "committed" and "duplicate_fish" in (rec["error"] or ""),
+         "409 duplicate_fish is committed (an abort would copy the fish)", rec)
+    audit("duplicate_fish")
+
+    # ---- destination down, then back: retried until delivered ----
+    f2.stop()
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    time.sleep(2.5)
+    r = m1.get("/api/migrations").json()
+    t.ok(r["in_flight"] == 1 and r["transfers"][0]["failures"] >= 2, "destination down: retrying", r)
+    rec = m1.get("/api/transfers/" + xid).json()
+    t.ok(rec["state"] == "pending" and "outcome unknown" in (rec["error"] or ""),
+         "pending with the reason", rec)
+    t.ok(f1.outbox.get(xid, {}).get("attempts", 0) >= 2, "each attempt announced to simd")
+    audit("destination down")
+    f2.start()
+    t.ok(wait_until(lambda: in_flight() == 0, 40), "destination back: delivered")
+    t.eq(m1.get("/api/transfers/" + xid).json()["state"], "committed", "committed after the outage")
+    audit("destination back")
+
+    # ---- a stalled destination (SIGSTOP-like) and 5xx answers ----
+    f2.fault = lambda m, p, b: ("stall", 1.0) if p == "/api/remote-transfer" else None
+    s = m1.post("/api/migrations/run").json()
+    time.sleep(1.5)
+    t.eq(in_flight(), 1, "stalled destination: still in flight after timeouts")
+    f2.fault = lambda m, p, b: ("status", 503, {"error": "busy", "code": "busy"}) \
+        if p == "/api/remote-transfer" else None
+    time.sleep(1.5)
+    t.eq(in_flight(), 1, "503: still retrying")
+    f2.fault = lambda m, p, b: ("status", 200, {"ok": 1}) if p == "/api/remote-transfer" else None
+    time.sleep(1.5)
+    t.eq(in_flight(), 1, "a 200 without success is not taken for an acceptance")
+    t.ok(len(f1.outbox) == 1, "the record is still in the outbox")
+    f2.fault = None
+    t.ok(wait_until(lambda: in_flight() == 0, 40), "then delivered")
+    audit("stall and 5xx")
+    t.ok(metric(m1, "tankworld_migration_retries_total") > 0, "retries counted")
+
+    # ---- a slow destination does not hold up another ----
+    t.ok(m1.post("/api/connections", {"id": "ad", "sourceId": A, "destinationId": D,
+                                      "destinationServerId": "s3", "probability": 100,
+                                      "direction": "left"}).status == 201, "second connection to s3")
+    f2.stop()
+    n_d = len(f3.fish_ids(D))
+    start = time.time()
+    m1.post("/api/migrations/run")
+    ok = wait_until(lambda: len(f3.fish_ids(D)) == n_d + 1 and not any(
+        r["destination_server_id"] == "s3" for r in m1.get("/api/migrations").json()["transfers"]), 5)
+    t.ok(ok and time.time() - start < 3, "s3 gets its fish while s2 is down (%.2f s)" % (time.time() - start))
+    m1.delete("/api/connections/ad")
+    f2.start()
+    t.ok(wait_until(lambda: in_flight() == 0, 40), "and s2's once it is back")
+    audit("independent destinations")
+
+    # ---- unknown destination server ----
+    s1["disc"].delete("/api/discovery/unregister/s2")
+    s = m1.post("/api/migrations/run").json()
+    t.eq(s["reserved"], 0, "no fish leaves for a server discoveryd does not know")
+    t.eq(s["skipped"]["destination_unavailable"], 1, "counted as destination_unavailable")
+    # A record for it anyway (a boundary exit, say): it waits and is retried.
+    f1.tanks[A]["exits"]["right"] = {"destination_server_id": "s2", "destination_tank_id": B,
+                                     "connection_id": "ab"}
+    xid = f1.exit_fish(A, "right")
+    m1.post("/api/migrations/run")
+    t.ok(wait_until(lambda: "unknown to discoveryd" in (m1.get("/api/transfers/" + xid).json().get("error") or ""), 10),
+         "an exit to an unknown server waits, pending, with the reason")
+    t.ok(wait_until(lambda: "unknown to discoveryd" in m1.log_tail(200), 5), "and it is logged")
+    t.eq(in_flight(), 1, "still in flight")
+    s1["disc"].post("/api/discovery/register", server_info("s2", f2.tcp_port))
+    t.ok(wait_until(lambda: in_flight() == 0, 40), "delivered once the server registers")
+    t.eq(m1.get("/api/transfers/" + xid).json()["state"], "committed", "the exit was committed")
+    audit("unknown server")
+
+    # ---- migrated killed between reserve and commit ----
+    f2.stop()
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    time.sleep(0.3)
+    m1.kill9()
+    t.ok(xid in f1.outbox, "killed: the record is in simd's outbox")
+    audit("migrated killed")
+    f2.start()
+    m1.start()
+    t.ok(wait_until(lambda: in_flight() == 0 and xid not in f1.outbox, 20),
+         "the next migrated resumes it")
+    t.eq(m1.get("/api/transfers/" + xid).json()["state"], "committed", "same transfer_id, committed")
+    t.ok(metric(m1, "tankworld_migration_resumed_total") >= 1, "counted as resumed")
+    audit("resumed")
+
+    # Killed after the destination took it but before the commit: the retry is
+    # answered from the destination's inbox, and nothing is inserted twice.
+    f1.fault = lambda m, p, b: ("stall", 3) if p.endswith("/commit") else None
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    t.ok(wait_until(lambda: xid in f2.inbox, 5), "destination took it")
+    m1.kill9()
+    f1.fault = None
+    n_b = len(f2.fish_ids(B))
+    m1.start()
+    t.ok(wait_until(lambda: xid not in f1.outbox and in_flight() == 0, 20), "resumed and committed")
+    t.eq(len(f2.fish_ids(B)), n_b, "no second insert at the destination")
+    audit("killed before commit")
+
+    # ---- source simd down after the destination accepted ----
+    f1.fault = lambda m, p, b: ("close",) if p.endswith("/commit") else None
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    t.ok(wait_until(lambda: xid in f2.inbox, 5), "destination took it")
+    time.sleep(1)
+    t.ok(xid in f1.outbox and in_flight() == 1, "commit cannot reach simd: kept, retried")
+    f1.fault = None
+    t.ok(wait_until(lambda: xid not in f1.outbox and in_flight() == 0, 40), "then committed")
+    audit("source simd down")
+
+    # ---- SIGTERM with transfers in flight: exit 0, resumed by the next start ----
+    f2.fault = lambda m, p, b: ("stall", 0.3) if p == "/api/remote-transfer" else None
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    time.sleep(0.1)
+    t.eq(m1.stop(), 0, "SIGTERM while a delivery is under way exits 0")
+    f2.fault = None
+    m1.start()
+    t.ok(wait_until(lambda: xid not in f1.outbox and in_flight() == 0, 20),
+         "the next start finishes it")
+    audit("SIGTERM in flight")
+
+    # ---- boundary exits go the same way ----
+    xs = [f1.exit_fish(A, "right") for _ in range(5)]
+    t.ok(wait_until(lambda: in_flight() == 0 and not f1.outbox, 10),
+         "five fish that swam through the wall are delivered (outbox polled)")
+    t.ok(all(m1.get("/api/transfers/" + x).json()["state"] == "committed" for x in xs), "all committed")
+    audit("exits")
+
+    # Quiesce and the final audit.
+    m1.delete("/api/connections/ab")
+    t.ok(quiesce([m1]), "quiescent")
+    t.ok(not f1.outbox and not f2.outbox and not f3.outbox, "all outboxes empty")
+    audit("final")
+    t.eq(m1.stop(), 0, "SIGTERM exits 0")
+finally:
+    for s in servers.values():
+        for d in (s["mig"], s["disc"]):
+            if d.alive():
+                d.stop()
+        if s["sim"].running:
+            s["sim"].stop()
+    if t.failed:
+        t.diag(m1.log_tail(60))
+    shutil.rmtree(root, ignore_errors=True)
+t.done()
