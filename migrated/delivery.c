@@ -51,6 +51,7 @@ struct xfer {
 	char destination_server_id[SERVER_ID_MAX + 1];
 	char destination_tank_id[TANK_ID_MAX + 1];
 	char connection_id[CONN_ID_MAX + 1];
+	char arrival_wall[8]; /* "left"/"right" for a fish that swam through a wall, else "" */
 	double created_at;   /* wall clock, from simd */
 	double started_mono; /* for the latency metric */
 	int attempts;	     /* simd's count */
@@ -392,13 +393,58 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 	x_retry_later(x, "%s", err);
 }
 
+static void on_forgotten(const struct fetch_response *r, void *arg)
+{
+	/* Best effort: a destination that missed this forgets the entry at its retention. */
+	(void)r;
+	(void)arg;
+}
+
+/* Once the source has committed, the transfer id is never sent again, so the
+ * destination's inbox entry for it (kept so a retry is answered without a second
+ * insert) can go. This keeps the inbox small, so its retention limits are never what
+ * stands between a late retry and a duplicate. */
+static void forget_at_destination(struct xfer *x)
+{
+	struct migrated *md = x->d->md;
+	const struct conf *c = &md->daemon->conf;
+	bool here = strcmp(x->destination_server_id, c->server.server_id) == 0;
+	char url[512];
+	if (here) {
+		snprintf(url, sizeof url, "http://simd/api/inbox/%s", x->transfer_id);
+	} else {
+		struct peer *p;
+		for (p = x->d->peers; p; p = p->next)
+			if (strcmp(p->server_id, x->destination_server_id) == 0)
+				break;
+		if (!p || !p->port)
+			return;
+		bool v6 = strchr(p->host, ':') != NULL;
+		snprintf(url, sizeof url, "http://%s%s%s:%d/api/inbox/%s", v6 ? "[" : "", p->host,
+			 v6 ? "]" : "", p->port, x->transfer_id);
+	}
+	long timeout = (long)(c->migration.request_timeout * 1000);
+	struct fetch_request req = {
+		.method = "DELETE",
+		.url = url,
+		.unix_path = here ? c->sim.socket : NULL,
+		.token = here ? NULL : c->security.token,
+		.timeout_ms = timeout,
+		.connect_timeout_ms = timeout < 3000 ? timeout : 3000,
+	};
+	if (!md->stopping)
+		fetch_start(md->fetch, &req, on_forgotten, NULL);
+}
+
 static void on_commit(const struct fetch_response *r, void *arg)
 {
 	struct xfer *x = arg;
 	x->busy = false;
 	/* 404: the record is already gone (a commit whose answer we lost). */
-	if (r->status == 200 || r->status == 404)
+	if (r->status == 200 || r->status == 404) {
+		forget_at_destination(x);
 		return x_done(x, true);
+	}
 	x_retry_later(x, "simd commit: %s", r->status ? "unexpected answer" : r->error);
 }
 
@@ -437,6 +483,8 @@ static void deliver(struct xfer *x)
 	json_object_object_add(body, "source_server_id",
 			       json_object_new_string(c->server.server_id));
 	json_object_object_add(body, "source_tank_id", json_object_new_string(x->source_tank_id));
+	if (x->arrival_wall[0]) /* boundary migration: enter through the opposite wall */
+		json_object_object_add(body, "arrival_wall", json_object_new_string(x->arrival_wall));
 	json_object_object_add(body, "entity_data", json_object_get(x->entity));
 	const char *text = jv_to_string(body);
 	long timeout = (long)(c->migration.request_timeout * 1000);
@@ -502,7 +550,7 @@ static void x_run(struct xfer *x)
 /* The fields every outbox record (reserve answer or listing entry) carries. */
 static struct xfer *x_from_json(struct delivery *d, json_object *o, struct json_err *e)
 {
-	const char *tid, *fish, *src, *dserver, *dtank, *conn = NULL, *created = NULL;
+	const char *tid, *fish, *src, *dserver, *dtank, *conn = NULL, *created = NULL, *wall = NULL;
 	int attempts = 0;
 	if (jv_string(o, "transfer_id", true, 1, TRANSFER_ID_MAX, &tid, e) < 0 ||
 	    jv_string(o, "fish_id", true, 1, TANK_ID_MAX, &fish, e) < 0 ||
@@ -511,8 +559,13 @@ static struct xfer *x_from_json(struct delivery *d, json_object *o, struct json_
 	    jv_string(o, "destination_tank_id", true, 1, TANK_ID_MAX, &dtank, e) < 0 ||
 	    jv_string(o, "connection_id", false, 0, CONN_ID_MAX, &conn, e) < 0 ||
 	    jv_string(o, "created_at", false, 0, 40, &created, e) < 0 ||
-	    jv_int(o, "attempts", false, 0, 1 << 30, &attempts, e) < 0)
+	    jv_int(o, "attempts", false, 0, 1 << 30, &attempts, e) < 0 ||
+	    jv_string(o, "arrival_wall", false, 4, 5, &wall, e) < 0)
 		return NULL;
+	if (wall && strcmp(wall, "left") != 0 && strcmp(wall, "right") != 0) {
+		jv_fail(e, "arrival_wall must be left or right");
+		return NULL;
+	}
 	if (!object_id_valid(tid, TRANSFER_ID_MAX) || !object_id_valid(fish, TANK_ID_MAX) ||
 	    !object_id_valid(src, TANK_ID_MAX) || !server_id_valid(dserver) ||
 	    !object_id_valid(dtank, TANK_ID_MAX)) {
@@ -529,6 +582,7 @@ static struct xfer *x_from_json(struct delivery *d, json_object *o, struct json_
 	snprintf(x->destination_server_id, sizeof x->destination_server_id, "%s", dserver);
 	snprintf(x->destination_tank_id, sizeof x->destination_tank_id, "%s", dtank);
 	snprintf(x->connection_id, sizeof x->connection_id, "%s", conn ? conn : "");
+	snprintf(x->arrival_wall, sizeof x->arrival_wall, "%s", wall ? wall : "");
 	x->attempts = attempts;
 	if (!created || iso8601_parse(created, &x->created_at) < 0)
 		x->created_at = now_wall();

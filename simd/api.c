@@ -524,6 +524,22 @@ static void api_inbox(struct http_ctx *ctx)
 		http_reply_json(ctx->req, 200, o);
 }
 
+static void api_inbox_forget(struct http_ctx *ctx)
+{
+	const char *tid;
+	if (!transfer_id_param(ctx, &tid))
+		return;
+	if (xfer_inbox_forget(sd_of(ctx), tid) < 0) {
+		http_reply_error(ctx->req, 404, "unknown_transfer", "transfer %s is not remembered here",
+				 tid);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "transfer_id", json_object_new_string(tid));
+	json_object_object_add(o, "forgotten", json_object_new_boolean(true));
+	http_reply_json(ctx->req, 200, o);
+}
+
 static void api_health(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
@@ -613,6 +629,7 @@ static const struct http_route routes[] = {
 	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/attempt", api_attempt, U},
 	{EVHTTP_REQ_POST, "/api/remote-transfer", api_remote_transfer, 0},
 	{EVHTTP_REQ_GET, "/api/inbox/{transfer_id}", api_inbox, 0},
+	{EVHTTP_REQ_DELETE, "/api/inbox/{transfer_id}", api_inbox_forget, 0},
 	{EVHTTP_REQ_GET, "/health", api_health, 0},
 	{EVHTTP_REQ_GET, "/metrics", api_metrics, 0},
 };

@@ -149,6 +149,8 @@ struct arrive_req {
 int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 		journal_done_fn done, void *arg, struct json_err *e);
 json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id);
+/* The source committed: the entry is no longer needed. -ENOENT if unknown. */
+int xfer_inbox_forget(struct simd *sd, const char *transfer_id);
 int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fish_id,
 	      json_object **ret, journal_done_fn done, void *arg);
 int xfer_set_exits(struct simd *sd, const char *tank_id, const struct exit_dest *left,

@@ -470,6 +470,18 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	return 0;
 }
 
+int xfer_inbox_forget(struct simd *sd, const char *transfer_id)
+{
+	/* Not journaled: a forgotten entry that a replay brings back is harmless and goes at
+	 * the next snapshot or at its retention. */
+	pthread_mutex_lock(&sd->xfer_lock);
+	struct inbox_rec *r = inbox_find(sd, transfer_id);
+	if (r)
+		inbox_drop(sd, r);
+	pthread_mutex_unlock(&sd->xfer_lock);
+	return r ? 0 : -ENOENT;
+}
+
 json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id)
 {
 	pthread_mutex_lock(&sd->xfer_lock);

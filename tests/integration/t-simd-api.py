@@ -195,6 +195,13 @@ try:
     t.eq({x: ids(a, x) for x in (reef, default)}[reef], snap_a[reef], "a clean restart keeps every fish")
     m = a.get("/metrics").body
     t.ok("tankworld_sim_tanks 2" in m and "tankworld_sim_journal_syncs_total" in m, "metrics", m[:400])
+    # Once the source committed, the destination may forget the transfer id.
+    t.ok(jerr(b.delete("/api/inbox/%s" % tid, tcp=True), 401), "forgetting over TCP needs the token")
+    r = b.delete("/api/inbox/%s" % tid, tcp=True, token=token)
+    t.ok(r.status == 200 and r.json()["forgotten"] is True, "DELETE /api/inbox forgets a transfer", r)
+    t.ok(jerr(b.get("/api/inbox/%s" % tid), 404), "and it is no longer known")
+    r = b.post("/api/remote-transfer", body, tcp=True, token=token)
+    t.ok(jerr(r, 409, "duplicate_fish"), "a late retry then meets the fish itself: 409, nothing inserted", r)
     t.eq(a.stop(), 0, "srv-a exits 0")
     t.eq(b.stop(), 0, "srv-b exits 0")
 finally:
