@@ -11,6 +11,8 @@
 #include "log.h"
 #include "simd.h"
 
+static void status_cache_forget(const struct tank_slot *s);
+
 struct tank_slot *tanks_find(struct simd *sd, const char *id)
 {
 	struct tank_slot *s;
@@ -126,6 +128,7 @@ static void stop_thread(struct tank_slot *s)
 void tanks_remove(struct simd *sd, struct tank_slot *s)
 {
 	stop_thread(s);
+	status_cache_forget(s);
 	pthread_mutex_lock(&sd->list_lock);
 	TAILQ_REMOVE(&sd->tanks, s, link);
 	sd->n_tanks--;
@@ -184,44 +187,120 @@ static json_object *round2(double x)
 	return json_object_new_double(round(x * 100.0) / 100.0);
 }
 
-json_object *tank_status_json(struct simd *sd, struct tank_slot *s)
-{
+/* What a TankStatus shows besides the constant metadata, read once. */
+struct status_view {
 	struct tank_stats st;
 	double fps;
-	bool paused;
+	bool paused, running;
+	size_t in_transit;
+};
+
+static void status_view_read(struct tank_slot *s, struct status_view *v)
+{
+	memset(v, 0, sizeof *v);
 	pthread_mutex_lock(&s->status_lock);
-	st = s->stats;
-	fps = s->fps;
-	paused = s->status_paused;
+	v->st = s->stats;
+	v->fps = s->fps;
+	v->paused = s->status_paused;
 	pthread_mutex_unlock(&s->status_lock);
+	v->running = s->thread_started;
+	v->in_transit = transfers_in_transit(s->sd, s->meta.id);
+}
+
+static json_object *status_view_json(struct simd *sd, struct tank_slot *s,
+				     const struct status_view *v)
+{
+	const struct tank_stats *st = &v->st;
 	/* Parameters never change after creation, so reading them needs no lock. */
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "tank", tank_meta_json(&s->meta, tank_get_params(s->sim),
 							   sd->daemon->conf.server.server_id));
-	json_object_object_add(o, "running", json_object_new_boolean(s->thread_started));
-	json_object_object_add(o, "paused", json_object_new_boolean(paused));
-	json_object_object_add(o, "frame", json_object_new_uint64(st.frame));
-	json_object_object_add(o, "fps", json_object_new_double(round(fps * 10.0) / 10.0));
+	json_object_object_add(o, "running", json_object_new_boolean(v->running));
+	json_object_object_add(o, "paused", json_object_new_boolean(v->paused));
+	json_object_object_add(o, "frame", json_object_new_uint64(st->frame));
+	json_object_object_add(o, "fps", json_object_new_double(round(v->fps * 10.0) / 10.0));
 	json_object *stats = json_object_new_object();
-	json_object_object_add(stats, "fish_count", json_object_new_int(st.fish_count));
-	json_object_object_add(stats, "generation", json_object_new_int(st.generation));
-	json_object_object_add(stats, "max_generation", json_object_new_int(st.max_generation));
-	json_object_object_add(stats, "births", json_object_new_uint64(st.births));
-	json_object_object_add(stats, "deaths", json_object_new_uint64(st.deaths));
+	json_object_object_add(stats, "fish_count", json_object_new_int(st->fish_count));
+	json_object_object_add(stats, "generation", json_object_new_int(st->generation));
+	json_object_object_add(stats, "max_generation", json_object_new_int(st->max_generation));
+	json_object_object_add(stats, "births", json_object_new_uint64(st->births));
+	json_object_object_add(stats, "deaths", json_object_new_uint64(st->deaths));
 	json_object *causes = json_object_new_object();
 	for (int c = 0; c < DEATH_CAUSE_COUNT; c++)
 		json_object_object_add(causes, death_cause_name(c),
-				       json_object_new_uint64(st.deaths_by_cause[c]));
+				       json_object_new_uint64(st->deaths_by_cause[c]));
 	json_object_object_add(stats, "death_causes", causes);
-	json_object_object_add(stats, "total_energy", round2(st.total_energy));
-	json_object_object_add(stats, "fish_energy", round2(st.fish_energy));
-	json_object_object_add(stats, "plant_energy", round2(st.plant_energy));
-	json_object_object_add(stats, "food_count", json_object_new_int(st.food_count));
-	json_object_object_add(stats, "plant_count", json_object_new_int(st.plant_count));
-	json_object_object_add(stats, "migrations_in", json_object_new_uint64(st.migrations_in));
-	json_object_object_add(stats, "migrations_out", json_object_new_uint64(st.migrations_out));
-	json_object_object_add(stats, "in_transit",
-			       json_object_new_int((int)transfers_in_transit(sd, s->meta.id)));
+	json_object_object_add(stats, "total_energy", round2(st->total_energy));
+	json_object_object_add(stats, "fish_energy", round2(st->fish_energy));
+	json_object_object_add(stats, "plant_energy", round2(st->plant_energy));
+	json_object_object_add(stats, "food_count", json_object_new_int(st->food_count));
+	json_object_object_add(stats, "plant_count", json_object_new_int(st->plant_count));
+	json_object_object_add(stats, "migrations_in", json_object_new_uint64(st->migrations_in));
+	json_object_object_add(stats, "migrations_out", json_object_new_uint64(st->migrations_out));
+	json_object_object_add(stats, "in_transit", json_object_new_int((int)v->in_transit));
 	json_object_object_add(o, "stats", stats);
 	return o;
+}
+
+json_object *tank_status_json(struct simd *sd, struct tank_slot *s)
+{
+	struct status_view v;
+	status_view_read(s, &v);
+	return status_view_json(sd, s, &v);
+}
+
+/* GET /api/tanks/{id} is the hot read (viewers poll it), and building and printing the
+ * JSON was a third of its cost: the text is kept per tank and reused while nothing it
+ * shows has changed, which is most requests (the status changes once per tick). The
+ * text is what tank_status_json would print at that moment, byte for byte. Event loop
+ * thread only, like every caller of tank_status_json. */
+#define STATUS_CACHE_SLOTS 8
+static struct status_cache {
+	const struct tank_slot *slot;
+	struct status_view v;
+	char *text;
+	size_t len;
+} status_cache[STATUS_CACHE_SLOTS];
+static unsigned status_cache_next;
+
+static void status_cache_forget(const struct tank_slot *s)
+{
+	for (int i = 0; i < STATUS_CACHE_SLOTS; i++)
+		if (status_cache[i].slot == s) {
+			free(status_cache[i].text);
+			memset(&status_cache[i], 0, sizeof status_cache[i]);
+		}
+}
+
+const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
+const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len)
+{
+	struct status_view v;
+	status_view_read(s, &v);
+	struct status_cache *c = NULL;
+	for (int i = 0; i < STATUS_CACHE_SLOTS && !c; i++)
+		if (status_cache[i].slot == s)
+			c = &status_cache[i];
+	if (c && memcmp(&c->v, &v, sizeof v) == 0) {
+		*len = c->len;
+		return c->text;
+	}
+	if (!c) {
+		c = &status_cache[status_cache_next++ % STATUS_CACHE_SLOTS];
+		c->slot = s;
+	}
+	json_object *o = status_view_json(sd, s, &v);
+	const char *text = jv_to_string(o);
+	size_t n = strlen(text);
+	char *copy = malloc(n + 1);
+	if (!copy)
+		abort();
+	memcpy(copy, text, n + 1);
+	json_object_put(o);
+	free(c->text);
+	c->text = copy;
+	c->len = n;
+	c->v = v;
+	*len = n;
+	return copy;
 }
