@@ -75,12 +75,81 @@ echo "demo: servers known to the hub:"
 curl -s --unix-socket "$hub_sock" http://localhost/api/discovery/servers |
 	jq -r '.servers[] | "  \(.server_id)\t\(.status)\thost \(.host) simd port \(.port)\tlocal=\(.is_local)"'
 
-if [ -x "$top/demo/network.sh" ] && [ -x "$build/simd/simd" ] && [ -x "$build/migrated/migrated" ]; then
-	exec "$top/demo/network.sh" "$root"
+if [ ! -x "$build/simd/simd" ] || [ ! -x "$build/migrated/migrated" ]; then
+	echo "demo: simd and migrated are not built; watching heartbeats (Ctrl-C stops)"
+	while sleep 5; do
+		curl -s --unix-socket "$hub_sock" http://localhost/api/discovery/servers |
+			jq -r '[.servers[] | "\(.server_id)=\(.status)"] | join("  ")'
+	done
 fi
 
-echo "demo: simd and migrated are not built yet; watching heartbeats (Ctrl-C stops)"
-while sleep 5; do
-	curl -s --unix-socket "$hub_sock" http://localhost/api/discovery/servers |
-		jq -r '[.servers[] | "\(.server_id)=\(.status)"] | join("  ")'
+# --- the network: tanks and connections -------------------------------------------
+api() { # api SERVER DAEMON METHOD PATH [BODY]
+	local sock="$root/$1/run/$2.sock"
+	if [ -n "${5:-}" ]; then
+		curl -s --unix-socket "$sock" -X "$3" -H 'Content-Type: application/json' \
+			"http://localhost$4" -d "$5"
+	else
+		curl -s --unix-socket "$sock" -X "$3" "http://localhost$4"
+	fi
+}
+for s in hub worker-1 worker-2; do
+	for _ in $(seq 50); do [ -S "$root/$s/run/simd.sock" ] && [ -S "$root/$s/run/migrated.sock" ] && break; sleep 0.1; done
+done
+declare -A tank
+for s in hub worker-1 worker-2; do
+	tank[$s]=$(api "$s" simd GET /api/tanks | jq -r '.default_tank_id')
+done
+tank[hub-2]=$(api hub simd POST /api/tanks '{"name":"Lagoon","initial_fish":6}' | jq -r '.tank.tank_id')
+
+connect() { # connect SRC_SERVER SRC_TANK DST_SERVER DST_TANK DIRECTION
+	local body
+	body=$(jq -nc --arg s "$2" --arg d "$4" --arg ds "$3" --arg dir "$5" \
+		'{source_tank_id:$s, destination_tank_id:$d, destination_server_id:$ds, probability:60, direction:$dir}')
+	api "$1" migrated POST /api/connections "$body" |
+		jq -r '"demo: connection \(.sourceServerId // "?")/\(.sourceId[0:8]) -> \(.destinationServerId // "?")/\(.destinationId[0:8]) (\(.direction), \(.probability)%)" // .error'
+}
+# A ring across the three servers, and a local pair on the hub.
+connect hub "${tank[hub]}" worker-1 "${tank[worker-1]}" right
+connect worker-1 "${tank[worker-1]}" worker-2 "${tank[worker-2]}" right
+connect worker-2 "${tank[worker-2]}" hub "${tank[hub]}" right
+connect hub "${tank[hub]}" hub "${tank[hub-2]}" left
+connect hub "${tank[hub-2]}" hub "${tank[hub]}" right
+
+name_of() {
+	case "$1" in
+	"${tank[hub]}") echo "hub/Tank-1" ;;
+	"${tank[hub-2]}") echo "hub/Lagoon" ;;
+	"${tank[worker-1]}") echo "worker-1/Tank-1" ;;
+	"${tank[worker-2]}") echo "worker-2/Tank-1" ;;
+	*) echo "${1:0:8}" ;;
+	esac
+}
+
+echo "demo: fish now migrate every few seconds; one line per migration (Ctrl-C stops)"
+declare -A seen
+tick=0
+while sleep 1; do
+	for s in hub worker-1 worker-2; do
+		while IFS=$'\t' read -r tid fish src dst state; do
+			[ -n "$tid" ] || continue
+			[ -n "${seen[$tid]:-}" ] && continue
+			seen[$tid]=1
+			printf '%s  fish %s  %-16s -> %-16s %s\n' "$(date +%H:%M:%S)" "${fish:0:8}" \
+				"$(name_of "$src")" "$(name_of "$dst")" "$state"
+		done < <(api "$s" migrated GET "/api/transfers?limit=100" |
+			jq -r '.transfers | reverse | .[] | select(.state != "pending") |
+				[.transfer_id, .entity_old_id, .source_tank_id, .destination_tank_id, .state] | @tsv')
+	done
+	tick=$((tick + 1))
+	if [ $((tick % 15)) -eq 0 ]; then
+		line="demo: population"
+		for k in hub hub-2 worker-1 worker-2; do
+			srv=$k
+			[ "$k" = hub-2 ] && srv=hub
+			n=$(api "$srv" simd GET "/api/tanks/${tank[$k]}" | jq -r '.stats.fish_count')
+			line="$line  $(name_of "${tank[$k]}")=$n"
+		done
+		echo "$line"
+	fi
 done
