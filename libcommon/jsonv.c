@@ -21,32 +21,43 @@ int jv_fail(struct json_err *e, const char *fmt, ...)
 	return -EINVAL;
 }
 
-json_object *jv_parse(const char *buf, size_t len, int max_depth, struct json_err *e)
+static json_object *parse(const char *buf, size_t len, bool nul_terminated, int max_depth,
+			  struct json_err *e)
 {
 	if (len == 0) {
 		jv_fail(e, "empty body: expected JSON");
 		return NULL;
 	}
-	if (len > 64 * 1024 * 1024) {
-		jv_fail(e, "JSON document too large");
-		return NULL;
-	}
+	/* No size limit here: callers bound their input (HTTP bodies, state files). */
 	if (memchr(buf, '\0', len)) {
 		jv_fail(e, "JSON contains a NUL byte");
 		return NULL;
 	}
 	/* json-c completes a trailing scalar only when the NUL is part of the input,
-	 * so parse from a NUL-terminated copy and pass len + 1 (conventions §5.3). */
-	char *copy = malloc(len + 1);
-	if (!copy)
-		abort();
-	memcpy(copy, buf, len);
-	copy[len] = '\0';
+	 * so parse from a NUL-terminated buffer and pass len + 1 (conventions §5.3). A
+	 * buffer that is already terminated (fs_read_file's) is parsed in place: copying a
+	 * big snapshot costs real time at start-up. */
+	char *copy = NULL;
+	const char *text = buf;
+	if (!nul_terminated) {
+		copy = malloc(len + 1);
+		if (!copy)
+			abort();
+		memcpy(copy, buf, len);
+		copy[len] = '\0';
+		text = copy;
+	}
 	struct json_tokener *tok = json_tokener_new_ex(max_depth);
 	if (!tok)
 		abort();
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	json_object *o = json_tokener_parse_ex(tok, copy, (int)len + 1);
+	if (len >= INT32_MAX) {
+		json_tokener_free(tok);
+		free(copy);
+		jv_fail(e, "JSON document too large");
+		return NULL;
+	}
+	json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);
 	enum json_tokener_error err = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
 	if (!o || err != json_tokener_success) {
@@ -63,6 +74,26 @@ json_object *jv_parse(const char *buf, size_t len, int max_depth, struct json_er
 	json_tokener_free(tok);
 	free(copy);
 	return o;
+}
+
+json_object *jv_parse(const char *buf, size_t len, int max_depth, struct json_err *e)
+{
+	return parse(buf, len, false, max_depth, e);
+}
+
+static json_object *require_object(json_object *o, struct json_err *e)
+{
+	if (o && !json_object_is_type(o, json_type_object)) {
+		jv_fail(e, "expected a JSON object");
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_object *jv_parse_object_nul(const char *buf, size_t len, int max_depth, struct json_err *e)
+{
+	return require_object(parse(buf, len, true, max_depth, e), e);
 }
 
 json_object *jv_parse_object(const char *buf, size_t len, int max_depth, struct json_err *e)

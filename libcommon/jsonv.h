@@ -21,6 +21,8 @@ struct json_err {
 json_object *jv_parse(const char *buf, size_t len, int max_depth, struct json_err *e);
 /* Parse and require a JSON object at the top. */
 json_object *jv_parse_object(const char *buf, size_t len, int max_depth, struct json_err *e);
+/* The same for a buffer with buf[len] == '\0' (fs_read_file's): parsed in place. */
+json_object *jv_parse_object_nul(const char *buf, size_t len, int max_depth, struct json_err *e);
 
 int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
 	      const char **ret, struct json_err *e);

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,13 +173,33 @@ static json_object *read_json_or_die(const char *path, bool *missing)
 	if (r < 0)
 		fatal("cannot read %s: %s", path, strerror(-r));
 	struct json_err e;
-	json_object *o = jv_parse_object(text, len, 64, &e);
+	json_object *o = jv_parse_object_nul(text, len, 64, &e);
 	free(text);
 	if (!o)
 		fatal("%s is damaged (%s). simd will not guess the state: restore it from a backup, "
 		      "or move it away to start without it", path, e.msg);
 	*missing = false;
 	return o;
+}
+
+/* Freeing a big parsed snapshot takes nearly as long as parsing it; nothing needs to
+ * wait for it, so a thread does it while simd gets on with starting. */
+static void *free_tree_main(void *arg)
+{
+	json_object_put(arg);
+	malloc_trim(0);
+	return NULL;
+}
+
+static void free_tree_later(json_object *o)
+{
+	pthread_t th;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, free_tree_main, o) != 0)
+		json_object_put(o);
+	pthread_attr_destroy(&attr);
 }
 
 static void load_tank(struct simd *sd, const char *id)
@@ -222,7 +243,7 @@ static void load_tank(struct simd *sd, const char *id)
 		fatal("%s: exits are damaged: %s", path, e.msg);
 	slot->snap_seq = (uint64_t)seq;
 	json_object_put(rec);
-	json_object_put(o);
+	free_tree_later(o);
 	free(path);
 	free(dir);
 }
