@@ -208,7 +208,7 @@ static void x_retry_later(struct xfer *x, const char *fmt, ...)
 	va_end(ap);
 	struct migrated *md = x->d->md;
 	x->failures++;
-	double delay = backoff_delay(x->failures, rng_unit(&md->rng));
+	double delay = backoff_delay(x->failures, rng_uniform(&md->rng));
 	log_debug("transfer %s: %s failed (%s); retry %d in %.2f s", x->transfer_id,
 		  step_name(x->step), x->last_error, x->failures, delay);
 	if (!x->timer) {

@@ -9,17 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* xoshiro256**: the scheduler's own generator, seeded from the kernel at start.
- * Nothing needs to be reproducible, it only must not share state with anyone. */
-struct rng {
-	uint64_t s[4];
-};
-void rng_seed(struct rng *r, uint64_t seed);
-uint64_t rng_next(struct rng *r);
-/* Uniform in [0, n), without modulo bias; n > 0. */
-uint32_t rng_below(struct rng *r, uint32_t n);
-/* Uniform in [0, 1). */
-double rng_unit(struct rng *r);
+/* The scheduler's own generator (libcommon's xoshiro256**), seeded from the kernel at
+ * start. Nothing needs to be reproducible, it only must not share state with anyone. */
+#include "rng.h"
 
 /* The original's roll: uniform 1..100; a connection fires when roll <= probability,
  * so probability 0 never fires and 100 always does. */

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "simd/sim/grid.h"
-#include "simd/sim/rng.h"
+#include "rng.h"
 #include "simd/sim/sim.h"
 
 /* World constants of the original (spec §2.1, §2.9). */

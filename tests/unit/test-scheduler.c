@@ -41,7 +41,7 @@ static void test_rng(void)
 	ok(rng_next(&a) != rng_next(&b), "different seeds, different streams");
 	double u = 0;
 	for (int i = 0; i < 1000; i++) {
-		u = rng_unit(&r);
+		u = rng_uniform(&r);
 		if (u < 0 || u >= 1)
 			break;
 	}

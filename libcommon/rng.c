@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-#include "simd/sim/rng.h"
+#include "rng.h"
 
 uint64_t splitmix64(uint64_t *state)
 {

@@ -1,7 +1,8 @@
-/* The tank's own random number generator: xoshiro256** seeded through splitmix64.
+/* xoshiro256** seeded through splitmix64: every tank's own generator (deterministic),
+ * and migrated's scheduler (seeded from the kernel).
  * Its whole state is four 64-bit words, so it serializes exactly (as hex in JSON). */
-#ifndef TW_SIM_RNG_H
-#define TW_SIM_RNG_H
+#ifndef TW_RNG_H
+#define TW_RNG_H
 
 #include <stdint.h>
 
