@@ -185,7 +185,8 @@ int main(int argc, char **argv)
 	dd.reg = registry_new(c->server.server_id, &t);
 	load_state(&dd);
 	dd.writer = state_writer_new(state_path);
-	dd.fetch = fetch_new(d.base);
+	/* No outgoing HTTP client until the worker role needs one (worker.c): a hub never
+	 * makes a request, and the client brings libcurl in. */
 	dd.save_timer = evtimer_new(d.base, on_save_timer, &dd);
 	dd.sweep_timer = event_new(d.base, -1, EV_PERSIST, on_sweep, &dd);
 	dd.http = api_new(&dd);

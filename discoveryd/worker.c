@@ -186,6 +186,8 @@ struct worker *worker_new(struct discoveryd *dd, const char *hub_url)
 	if (!w)
 		abort();
 	w->dd = dd;
+	if (!dd->fetch)
+		dd->fetch = fetch_new(dd->daemon->base);
 	snprintf(w->hub_url, sizeof w->hub_url, "%s", hub_url);
 	w->timer = event_new(dd->daemon->base, -1, EV_PERSIST, on_timer, w);
 	if (!w->timer)

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 #include <event2/thread.h>
 #include <systemd/sd-daemon.h>
 
@@ -97,8 +96,6 @@ void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
 	}
 	log_set_level(debug ? LOG_DEBUG : d->conf.server.log_level);
 	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatal("curl_global_init failed");
 	/* simd's worker threads wake the loop (journal completions): make libevent
 	 * thread-aware before the base exists. */
 	if (evthread_use_pthreads() < 0)
@@ -270,5 +267,4 @@ void daemon_done(struct daemon *d)
 		event_free(d->watchdog);
 	free(d->overrides);
 	event_base_free(d->base);
-	curl_global_cleanup();
 }

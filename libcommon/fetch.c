@@ -1,6 +1,9 @@
 #include "config.h"
 
+/* The functions are called through the table below, never the type-checking macros. */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,66 @@
 
 #include "fetch.h"
 #include "log.h"
+
+
+/* libcurl is opened on first use, not linked: discoveryd as a hub and simd never make
+ * an outgoing request, and libcurl's dependencies (TLS, Kerberos, LDAP, SSH libraries)
+ * would otherwise be mapped into every daemon, several megabytes of resident memory
+ * each. systemd loads its heavy optional libraries the same way. */
+static struct {
+	void *lib;
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} cu;
+
+static void load_curl(void)
+{
+	if (cu.lib)
+		return;
+	void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		fatal("cannot load libcurl (libcurl.so.4): %s", dlerror());
+#define SYM(field, name)                                                                           \
+	do {                                                                                       \
+		*(void **)&cu.field = dlsym(lib, name);                                            \
+		if (!cu.field)                                                                     \
+			fatal("libcurl lacks %s", name);                                           \
+	} while (0)
+	SYM(global_init, "curl_global_init");
+	SYM(easy_init, "curl_easy_init");
+	SYM(easy_cleanup, "curl_easy_cleanup");
+	SYM(easy_setopt, "curl_easy_setopt");
+	SYM(easy_getinfo, "curl_easy_getinfo");
+	SYM(easy_strerror, "curl_easy_strerror");
+	SYM(multi_init, "curl_multi_init");
+	SYM(multi_cleanup, "curl_multi_cleanup");
+	SYM(multi_setopt, "curl_multi_setopt");
+	SYM(multi_add_handle, "curl_multi_add_handle");
+	SYM(multi_remove_handle, "curl_multi_remove_handle");
+	SYM(multi_assign, "curl_multi_assign");
+	SYM(multi_socket_action, "curl_multi_socket_action");
+	SYM(multi_info_read, "curl_multi_info_read");
+	SYM(slist_append, "curl_slist_append");
+	SYM(slist_free_all, "curl_slist_free_all");
+#undef SYM
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal("curl_global_init failed");
+	cu.lib = lib;
+}
 
 struct fetch_job {
 	struct fetch *f;
@@ -67,7 +130,7 @@ static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 	struct fetch *f = arg;
 	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 	int running;
-	curl_multi_socket_action(f->multi, fd, action, &running);
+	cu.multi_socket_action(f->multi, fd, action, &running);
 	check_done(f);
 }
 
@@ -79,7 +142,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 		if (fs) {
 			event_free(fs->ev);
 			free(fs);
-			curl_multi_assign(f->multi, s, NULL);
+			cu.multi_assign(f->multi, s, NULL);
 		}
 		return 0;
 	}
@@ -89,7 +152,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 		fs = calloc(1, sizeof *fs);
 		if (!fs)
 			abort();
-		curl_multi_assign(f->multi, s, fs);
+		cu.multi_assign(f->multi, s, fs);
 	} else {
 		event_free(fs->ev);
 	}
@@ -104,7 +167,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct fetch *f = arg;
 	int running;
-	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	cu.multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(f);
 }
 
@@ -126,8 +189,8 @@ static void job_free(struct fetch_job *j)
 	if (j->retry_timer)
 		event_free(j->retry_timer);
 	if (j->easy)
-		curl_easy_cleanup(j->easy);
-	curl_slist_free_all(j->headers);
+		cu.easy_cleanup(j->easy);
+	cu.slist_free_all(j->headers);
 	free(j->url);
 	free(j->unix_path);
 	free(j->method);
@@ -139,40 +202,40 @@ static void job_free(struct fetch_job *j)
 static int job_launch(struct fetch_job *j)
 {
 	if (j->easy)
-		curl_easy_cleanup(j->easy);
+		cu.easy_cleanup(j->easy);
 	j->resp_len = 0;
 	if (j->resp)
 		j->resp[0] = '\0';
 	j->errbuf[0] = '\0';
-	CURL *e = curl_easy_init();
+	CURL *e = cu.easy_init();
 	if (!e)
 		return -ENOMEM;
 	j->easy = e;
-	curl_easy_setopt(e, CURLOPT_URL, j->url);
+	cu.easy_setopt(e, CURLOPT_URL, j->url);
 	if (j->unix_path)
-		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, j->unix_path);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
+		cu.easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, j->unix_path);
+	cu.easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
 	if (strcmp(j->method, "HEAD") == 0)
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+		cu.easy_setopt(e, CURLOPT_NOBODY, 1L);
 	if (j->body) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)j->body_len);
+		cu.easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+		cu.easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)j->body_len);
 	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	cu.easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+	cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
+	cu.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->connect_timeout_ms);
+	cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	cu.easy_setopt(e, CURLOPT_WRITEDATA, j);
+	cu.easy_setopt(e, CURLOPT_PRIVATE, j);
+	cu.easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+	cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	cu.easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	/* A peer that answers slowly must not pin a connection forever; our own proxies
 	 * (none) are never used for cluster traffic. */
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-	if (curl_multi_add_handle(j->f->multi, e) != CURLM_OK)
+	cu.easy_setopt(e, CURLOPT_NOPROXY, "*");
+	if (cu.multi_add_handle(j->f->multi, e) != CURLM_OK)
 		return -EIO;
 	return 0;
 }
@@ -202,23 +265,23 @@ static void check_done(struct fetch *f)
 {
 	CURLMsg *msg;
 	int left;
-	while ((msg = curl_multi_info_read(f->multi, &left))) {
+	while ((msg = cu.multi_info_read(f->multi, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		/* Copy before remove_handle: msg is invalid afterwards (multi-event.c). */
 		CURL *easy = msg->easy_handle;
 		CURLcode res = msg->data.result;
 		struct fetch_job *j;
-		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
-		curl_multi_remove_handle(f->multi, easy);
+		cu.easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
+		cu.multi_remove_handle(f->multi, easy);
 		struct fetch_response r = {.body = j->resp ? j->resp : "", .len = j->resp_len};
-		curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME, &r.seconds);
+		cu.easy_getinfo(easy, CURLINFO_TOTAL_TIME, &r.seconds);
 		if (res == CURLE_OK) {
-			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
+			cu.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
 		} else {
 			r.status = 0;
 			r.transport_error = (int)res;
-			r.error = j->errbuf[0] ? j->errbuf : curl_easy_strerror(res);
+			r.error = j->errbuf[0] ? j->errbuf : cu.easy_strerror(res);
 			if (j->retries_left > 0) {
 				j->retries_left--;
 				struct timeval tv = {j->backoff_ms / 1000, (j->backoff_ms % 1000) * 1000};
@@ -238,18 +301,19 @@ struct fetch *fetch_new(struct event_base *base)
 	struct fetch *f = calloc(1, sizeof *f);
 	if (!f)
 		abort();
+	load_curl();
 	f->base = base;
-	f->multi = curl_multi_init();
+	f->multi = cu.multi_init();
 	f->timer = evtimer_new(base, on_timer, f);
 	if (!f->multi || !f->timer)
 		abort();
 	LIST_INIT(&f->jobs);
-	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
-	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
-	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, 64L);
+	cu.multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	cu.multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+	cu.multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
+	cu.multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	cu.multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+	cu.multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, 64L);
 	return f;
 }
 
@@ -261,10 +325,10 @@ struct fetch *fetch_free(struct fetch *f)
 	while ((j = LIST_FIRST(&f->jobs))) {
 		LIST_REMOVE(j, link);
 		if (j->easy)
-			curl_multi_remove_handle(f->multi, j->easy);
+			cu.multi_remove_handle(f->multi, j->easy);
 		job_free(j);
 	}
-	curl_multi_cleanup(f->multi);
+	cu.multi_cleanup(f->multi);
 	event_free(f->timer);
 	free(f);
 	return NULL;
@@ -303,15 +367,15 @@ int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_cb cb, v
 		memcpy(j->body, req->body, req->body_len);
 		j->body[req->body_len] = '\0';
 		j->body_len = req->body_len;
-		j->headers = curl_slist_append(j->headers, "Content-Type: application/json");
+		j->headers = cu.slist_append(j->headers, "Content-Type: application/json");
 	}
-	j->headers = curl_slist_append(j->headers, "Accept: application/json");
+	j->headers = cu.slist_append(j->headers, "Accept: application/json");
 	/* Expect: 100-continue costs a round trip per POST; our bodies are small. */
-	j->headers = curl_slist_append(j->headers, "Expect:");
+	j->headers = cu.slist_append(j->headers, "Expect:");
 	if (req->token && req->token[0]) {
 		char h[320];
 		snprintf(h, sizeof h, "Authorization: Bearer %s", req->token);
-		j->headers = curl_slist_append(j->headers, h);
+		j->headers = cu.slist_append(j->headers, h);
 	}
 	j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 10000;
 	j->connect_timeout_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 3000;

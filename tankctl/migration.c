@@ -1,0 +1,233 @@
+/* tankctl's commands for migrated: connections, the transfer history, passes. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tankctl.h"
+#include "util.h"
+
+void print_connections(struct table *t, json_object *list)
+{
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *c = json_object_array_get_idx(list, i);
+		char a[16], b[16];
+		table_row(t);
+		table_cell(t, "%s", js(c, "id"));
+		table_cell(t, "%s/%s", js(c, "sourceServerId"), short_id(js(c, "sourceId"), a));
+		table_cell(t, "%s/%s", js(c, "destinationServerId"), short_id(js(c, "destinationId"), b));
+		table_cell(t, "%" PRId64 "%%", ji(c, "probability"));
+		table_cell(t, "%s", js(c, "direction"));
+	}
+}
+
+/* ---- connections ---- */
+
+int cmd_connections(struct ctl *ctl, const struct cmd_opts *o)
+{
+	char path[256] = "/api/connections";
+	if (ctl_resolve(ctl) < 0)
+		return EXIT_FAIL;
+	if (o->tank) {
+		json_object *s = find_tank(ctl, o->tank);
+		if (!s)
+			return EXIT_FAIL;
+		char *esc = url_escape(ctl, tank_id_of(s));
+		snprintf(path, sizeof path, "/api/connections?tank_id=%s", esc);
+		free(esc);
+		json_object_put(s);
+	}
+	struct reply r;
+	if (ctl_call(ctl, &ctl->mig, "GET", path, NULL, &r) < 0)
+		return EXIT_FAIL;
+	if (ctl->json) {
+		print_json(r.json);
+	} else {
+		struct table *t = table_new(5, "ID", "FROM", "TO", ">PROB", "WALL");
+		print_connections(t, ja(r.json, "connections"));
+		table_print(t, stdout);
+		printf("%zu connection(s)\n", table_rows(t));
+		table_free(t);
+	}
+	reply_free(&r);
+	return 0;
+}
+
+int cmd_connect(struct ctl *ctl, const char *src, const char *dst, const struct cmd_opts *o)
+{
+	if (ctl_resolve(ctl) < 0)
+		return EXIT_FAIL;
+	json_object *s = find_tank(ctl, src);
+	if (!s)
+		return EXIT_FAIL;
+	json_object *body = json_object_new_object();
+	json_object_object_add(body, "source_tank_id", json_object_new_string(tank_id_of(s)));
+	json_object_put(s);
+	if (o->dest_server) {
+		/* A remote tank: its id is taken as given. */
+		json_object_object_add(body, "destination_tank_id", json_object_new_string(dst));
+		json_object_object_add(body, "destination_server_id",
+				       json_object_new_string(o->dest_server));
+	} else {
+		json_object *d = find_tank(ctl, dst);
+		if (!d) {
+			json_object_put(body);
+			return EXIT_FAIL;
+		}
+		json_object_object_add(body, "destination_tank_id", json_object_new_string(tank_id_of(d)));
+		json_object_put(d);
+	}
+	if (o->given & O_PROB)
+		json_object_object_add(body, "probability", json_object_new_int((int)o->probability));
+	if (o->direction)
+		json_object_object_add(body, "direction", json_object_new_string(o->direction));
+	if (o->id)
+		json_object_object_add(body, "id", json_object_new_string(o->id));
+	struct reply r;
+	int rc = ctl_call(ctl, &ctl->mig, "POST", "/api/connections", body, &r);
+	json_object_put(body);
+	if (rc < 0)
+		return EXIT_FAIL;
+	if (ctl->json) {
+		print_json(r.json);
+	} else {
+		char a[16], b[16];
+		printf("connection %s %s: %s/%s -> %s/%s, %" PRId64 "%%, %s wall\n", js(r.json, "id"),
+		       r.status == 201 ? "created" : "updated", js(r.json, "sourceServerId"),
+		       short_id(js(r.json, "sourceId"), a), js(r.json, "destinationServerId"),
+		       short_id(js(r.json, "destinationId"), b), ji(r.json, "probability"),
+		       js(r.json, "direction"));
+	}
+	reply_free(&r);
+	return 0;
+}
+
+int cmd_disconnect(struct ctl *ctl, const char *id)
+{
+	if (ctl_resolve(ctl) < 0)
+		return EXIT_FAIL;
+	char *esc = url_escape(ctl, id);
+	char path[512];
+	snprintf(path, sizeof path, "/api/connections/%s", esc);
+	free(esc);
+	struct reply r;
+	if (ctl_call(ctl, &ctl->mig, "DELETE", path, NULL, &r) < 0)
+		return EXIT_FAIL;
+	if (ctl->json)
+		print_json(r.json);
+	else
+		printf("connection %s deleted\n", js(r.json, "id")[0] ? js(r.json, "id") : id);
+	reply_free(&r);
+	return 0;
+}
+
+/* ---- transfers ---- */
+
+static void transfer_row(struct table *t, json_object *x)
+{
+	char a[16], b[16], c[16], d[16], ts[24];
+	snprintf(ts, sizeof ts, "%.19s", js(x, "timestamp"));
+	if (strlen(ts) > 10)
+		ts[10] = ' ';
+	table_row(t);
+	table_cell(t, "%s", ts);
+	table_cell(t, "%s", short_id(js(x, "transfer_id"), a));
+	table_cell(t, "%s", short_id(js(x, "entity_old_id"), b));
+	table_cell(t, "%s/%s", js(x, "source_server_id"), short_id(js(x, "source_tank_id"), c));
+	table_cell(t, "%s/%s", js(x, "destination_server_id"),
+		   short_id(js(x, "destination_tank_id"), d));
+	table_cell(t, "%s", js(x, "state"));
+	table_cell(t, "%" PRId64, ji(x, "attempts"));
+	char err[256];
+	table_cell(t, "%s", clip(js(x, "error"), 60, err, sizeof err));
+}
+
+int cmd_transfers(struct ctl *ctl, const struct cmd_opts *o)
+{
+	char path[512];
+	int n = snprintf(path, sizeof path, "/api/transfers?limit=%ld", o->given & O_LIMIT ? o->limit : 20);
+	if (ctl_resolve(ctl) < 0)
+		return EXIT_FAIL;
+	if (o->tank) {
+		/* The history names remote tanks too: an id that is not local is taken as is. */
+		const char *tid = o->tank;
+		json_object *s = NULL;
+		if (!object_id_valid(tid, 64) || strlen(tid) < 36) {
+			if (!(s = find_tank(ctl, tid)))
+				return EXIT_FAIL;
+			tid = tank_id_of(s);
+		}
+		char *esc = url_escape(ctl, tid);
+		n += snprintf(path + n, sizeof path - (size_t)n, "&tank_id=%s", esc);
+		free(esc);
+		json_object_put(s);
+	}
+	if (o->given & O_SUCCESS)
+		snprintf(path + n, sizeof path - (size_t)n, "&success_only=true");
+	struct reply r;
+	if (ctl_call(ctl, &ctl->mig, "GET", path, NULL, &r) < 0)
+		return EXIT_FAIL;
+	if (ctl->json) {
+		print_json(r.json);
+	} else {
+		struct table *t = table_new(8, "TIME (UTC)", "TRANSFER", "FISH", "FROM", "TO", "STATE",
+					    ">ATTEMPTS", "ERROR");
+		json_object *list = ja(r.json, "transfers");
+		for (size_t i = 0; list && i < json_object_array_length(list); i++)
+			transfer_row(t, json_object_array_get_idx(list, i));
+		table_print(t, stdout);
+		printf("%zu transfer(s), newest first; ids shortened (--json for whole ones)\n",
+		       table_rows(t));
+		table_free(t);
+	}
+	reply_free(&r);
+	return 0;
+}
+
+int cmd_transfer_show(struct ctl *ctl, const char *id)
+{
+	if (ctl_resolve(ctl) < 0)
+		return EXIT_FAIL;
+	if (!uuid_str_valid(id)) {
+		fprintf(stderr, "tankctl: '%.64s' is not a transfer id (a UUID)\n", id);
+		return EXIT_FAIL;
+	}
+	char path[128];
+	snprintf(path, sizeof path, "/api/transfers/%s", id);
+	struct reply r;
+	if (ctl_call(ctl, &ctl->mig, "GET", path, NULL, &r) < 0)
+		return EXIT_FAIL;
+	if (ctl->json) {
+		print_json(r.json);
+	} else {
+		json_object_object_foreach(r.json, k, v) {
+			const char *s = v ? json_object_get_string(v) : "-";
+			kv(k, "%s", s);
+		}
+	}
+	reply_free(&r);
+	return 0;
+}
+
+int cmd_migrate(struct ctl *ctl)
+{
+	struct reply r;
+	if (ctl_resolve(ctl) < 0 || ctl_call(ctl, &ctl->mig, "POST", "/api/migrations/run", NULL, &r) < 0)
+		return EXIT_FAIL;
+	if (ctl->json) {
+		print_json(r.json);
+	} else {
+		printf("pass %" PRId64 ": %" PRId64 " connection(s), %" PRId64 " hit(s), %" PRId64
+		       " reserved, %" PRId64 " moved locally, %" PRId64 " refused, %" PRId64 " error(s)\n",
+		       ji(r.json, "pass"), ji(r.json, "connections"), ji(r.json, "hits"),
+		       ji(r.json, "reserved"), ji(r.json, "moved_local"), ji(r.json, "refused"),
+		       ji(r.json, "errors"));
+		json_object *ids = ja(r.json, "transfer_ids");
+		for (size_t i = 0; ids && i < json_object_array_length(ids); i++)
+			printf("  transfer %s\n", json_object_get_string(json_object_array_get_idx(ids, i)));
+	}
+	reply_free(&r);
+	return 0;
+}

@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""tankctl against two real servers on loopback (discoveryd + simd, and migrated when
+it is built; s1 the hub, s2 a worker): every command's table and --json output, the
+errors (unknown tank, bad usage, unreachable daemon, missing token), --server, and the
+audit: a clean network, fish in flight, --save/--baseline/--expect, an artificially
+duplicated fish (exit 1, named), and a server that does not answer (exit 2, named)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+
+from twlib import BUILD, WRAPPER, Daemon, Tap, base_ports, tmpdir, wait_until
+
+TANKCTL = os.environ.get("TANKCTL") or os.path.join(BUILD, "tankctl", "tankctl")
+if not os.path.exists(os.path.join(BUILD, "simd", "simd")):
+    print("1..0 # SKIP simd not built")
+    raise SystemExit(0)
+HAVE_MIGRATED = os.path.exists(os.path.join(BUILD, "migrated", "migrated"))
+
+t = Tap()
+root = tmpdir("twtc")
+token = "tankctl-test-token-0123456789abcdef"
+token_file = os.path.join(root, "token")
+with open(token_file, "w") as f:
+    f.write(token + "\n")
+p1, p2 = base_ports(2)
+common = {"security.token_file": token_file, "discovery.heartbeat_interval": "0.5",
+          "discovery.heartbeat_timeout": "5", "discovery.evict_after": "3600",
+          "migration.check_interval": "3600", "migration.request_timeout": "1",
+          "sim.tick_rate": "10"}
+
+
+class Server:
+    def __init__(self, sid, port, hub=None):
+        self.id = sid
+        self.base_port = port
+        self.root = os.path.join(root, sid)
+        extra = dict(common)
+        if hub:
+            extra["discovery.hub_url"] = "http://127.0.0.1:%d" % hub
+        names = ["discoveryd", "simd"] + (["migrated"] if HAVE_MIGRATED else [])
+        self.d = {n: Daemon(n, self.root, sid, port, extra=extra) for n in names}
+        self.conf = self.d["simd"].conf
+
+    def start(self):
+        for d in self.d.values():
+            d.start()
+
+    def stop(self):
+        for d in reversed(list(self.d.values())):
+            if d.alive():
+                d.stop()
+
+    @property
+    def sim(self):
+        return self.d["simd"]
+
+
+s1 = Server("s1", p1)
+s2 = Server("s2", p2, hub=p1)
+
+
+def ctl(*args, server=s1, conf=True, token=True, timeout=60):
+    """Run tankctl; returns (exit status, stdout, stderr)."""
+    cmd = WRAPPER + [TANKCTL]
+    if conf:
+        cmd += ["-c", server.conf]
+    if token:
+        cmd += ["--set", "security.token_file=" + token_file]
+    cmd += list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def ctl_json(*args, **kw):
+    rc, out, err = ctl("--json", *args, **kw)
+    try:
+        return rc, json.loads(out), err
+    except ValueError:
+        return rc, None, out + err
+
+
+def fish_ids(server, tank):
+    st = server.sim.get("/api/tanks/%s/state" % tank).json()
+    return sorted(e["id"] for e in st["entities"] if e["kind"] == "fish")
+
+
+def total_fish():
+    n = 0
+    for s in (s1, s2):
+        for ts in s.sim.get("/api/tanks").json()["tanks"]:
+            n += len(fish_ids(s, ts["tank"]["tank_id"]))
+        n += s.sim.get("/api/outbox").json()["count"]
+    return n
+
+
+try:
+    s1.start()
+    s2.start()
+
+    def both_known():
+        for s in (s1, s2):
+            known = {x["server_id"] for x in s.d["discoveryd"].get("/api/discovery/servers").json()["servers"]}
+            if known != {"s1", "s2"}:
+                return False
+        return True
+    t.ok(wait_until(both_known, 30, 0.1), "two servers that know each other")
+    A = s1.sim.post("/api/tanks", {"name": "Reef", "initial_fish": 12, "max_fish": 50, "paused": True}).json()["tank"]["tank_id"]
+    B = s2.sim.post("/api/tanks", {"name": "Lagoon", "initial_fish": 4, "max_fish": 50, "paused": True}).json()["tank"]["tank_id"]
+    # Paused tanks have no births or deaths: the set of fish ids is fixed, audits exact.
+    for s in (s1, s2):
+        for ts in s.sim.get("/api/tanks").json()["tanks"]:
+            s.sim.post("/api/tanks/%s/pause" % ts["tank"]["tank_id"])
+
+    # ---- basics and usage ----
+    rc, out, err = ctl("--version", conf=False, token=False)
+    t.ok(rc == 0 and out.startswith("tankctl "), "--version", out + err)
+    rc, out, err = ctl("--help", conf=False, token=False)
+    t.ok(rc == 0 and "audit" in out and "--server" in out, "--help lists commands and options")
+    rc, out, err = ctl("frobnicate")
+    t.ok(rc == 2 and "unknown command" in err, "an unknown command is a usage error (2)", (rc, err))
+    rc, out, err = ctl("tanks", "--limit", "5")
+    t.ok(rc == 2 and "does not apply" in err, "an option of another command is refused", (rc, err))
+    rc, out, err = ctl("tanks", "--bogus")
+    t.ok(rc == 2, "an unknown option is a usage error", (rc, err))
+    rc, out, err = ctl("-c", os.path.join(root, "missing.conf"), "tanks", conf=False)
+    t.ok(rc == 2 and "missing.conf" in err, "a missing -c file is an error naming it", (rc, err))
+    rc, out, err = ctl("--set", "sim.tick_rate=fast", "tanks")
+    t.ok(rc == 2 and "tick_rate" in err, "a bad --set is an error naming the key", (rc, err))
+    rc, out, err = ctl("--set", "sim.socket=" + os.path.join(root, "nothing.sock"), "tanks")
+    t.ok(rc == 1 and "cannot reach simd" in err, "an unreachable daemon: exit 1 and a message", (rc, err))
+
+    # ---- servers ----
+    rc, out, err = ctl("servers")
+    lines = out.splitlines()
+    t.ok(rc == 0 and lines[0].split()[:3] == ["ID", "STATUS", "HOST"] and
+         any(l.startswith("s1 *") and "online" in l for l in lines) and
+         any(l.startswith("s2 ") and "%d/%d/%d" % (p2, p2 + 1, p2 + 2) in l for l in lines),
+         "servers: a table with both servers, the local one marked, ports", out + err)
+    rc, j, err = ctl_json("servers")
+    t.ok(rc == 0 and j["count"] == 2 and {s["server_id"]: s["is_local"] for s in j["servers"]} == {"s1": True, "s2": False},
+         "servers --json: discoveryd's list", j)
+
+    # ---- tanks ----
+    rc, out, err = ctl("tanks")
+    header = out.splitlines()[0].split()
+    reef = [l for l in out.splitlines() if "Reef" in l]
+    t.ok(rc == 0 and header[:3] == ["ID", "NAME", "FISH"] and "PAUSED" in header and
+         len(reef) == 1 and reef[0].split()[:3] == [A, "Reef", "12"], "tanks: a table with id, name, fish", out + err)
+    widths = {len(l.split("NAME")[0]) for l in out.splitlines()[:1]} | {l.index("Reef") for l in reef}
+    t.ok(len(widths) == 1, "tanks: columns are aligned", out)
+    rc, j, err = ctl_json("tanks")
+    t.ok(rc == 0 and j["count"] == 2 and A in [x["tank"]["tank_id"] for x in j["tanks"]], "tanks --json: simd's list", j)
+    rc, out, err = ctl("tanks", server=s2)
+    t.ok(rc == 0 and "Lagoon" in out and "Reef" not in out, "tanks with s2's configuration lists s2's tanks", out)
+    rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "tanks")
+    t.ok(rc == 0 and "Lagoon" in out and "Reef" not in out, "--server URL reaches a remote server's simd over TCP", out + err)
+
+    # ---- tank show, pause, resume ----
+    rc, out, err = ctl("tank", "show", A)
+    t.ok(rc == 0 and ("tank          %s" % A) in out and "Reef" in out and "paused" in out, "tank show ID", out + err)
+    rc, out2, err = ctl("tank", "show", A[:8])
+    t.ok(rc == 0 and A in out2, "tank show accepts a unique id prefix", out2 + err)
+    rc, out3, err = ctl("tank", "show", "Reef")
+    t.ok(rc == 0 and A in out3, "tank show accepts a tank name", out3 + err)
+    rc, j, err = ctl_json("tank", "show", A)
+    t.ok(rc == 0 and j["tank"]["tank_id"] == A and j["stats"]["fish_count"] == 12, "tank show --json: the TankStatus", j)
+    rc, out, err = ctl("tank", "show", "no-such-tank")
+    t.ok(rc == 1 and "unknown tank 'no-such-tank'" in err and out == "", "tank show of an unknown tank: exit 1 and a message", (rc, out, err))
+    rc, out, err = ctl("--json", "tank", "show", "no-such-tank")
+    t.ok(rc == 1 and out == "" and "unknown tank" in err, "... also with --json (nothing on stdout)", (rc, out, err))
+    rc, out, err = ctl("tank", "resume", "Reef")
+    t.ok(rc == 0 and "running" in out and s1.sim.get("/api/tanks/" + A).json()["paused"] is False, "tank resume", out + err)
+    rc, j, err = ctl_json("tank", "resume", A[:8])
+    t.ok(rc == 0 and j["paused"] is False and j["tank"]["tank_id"] == A, "tank resume --json: the TankStatus", j)
+    rc, out, err = ctl("tank", "pause", "Reef")
+    t.ok(rc == 0 and "paused" in out and s1.sim.get("/api/tanks/" + A).json()["paused"] is True, "tank pause", out + err)
+    rc, out, err = ctl("tank", "frob", "Reef")
+    t.ok(rc == 2, "tank with an unknown subcommand is a usage error", (rc, err))
+
+    # ---- fish show ----
+    F = fish_ids(s1, A)[0]
+    rc, out, err = ctl("fish", "show", A, F)
+    t.ok(rc == 0 and ("fish          %s" % F) in out and "genome" in out and A in out, "fish show TANK FISH", out + err)
+    rc, j, err = ctl_json("fish", "show", A, F)
+    full = s1.sim.get("/api/tanks/%s/fish/%s" % (A, F)).json()
+    t.ok(rc == 0 and j == full, "fish show --json: the serialized fish", (j or {}).get("id"))
+    rc, out, err = ctl("fish", "show", F)
+    t.ok(rc == 0 and F in out and ("tank %s" % A) in out, "fish show FISH searches every local tank", out + err)
+    rc, out, err = ctl("fish", "show", F[:10])
+    t.ok(rc == 0 and F in out, "fish show accepts a unique fish id prefix", out + err)
+    rc, out, err = ctl("fish", "show", str(uuid.uuid4()))
+    t.ok(rc == 1 and "no fish" in err, "an unknown fish: exit 1 and a message", (rc, err))
+    rc, out, err = ctl("fish", "show", "no-such-tank", F)
+    t.ok(rc == 1 and "unknown tank" in err, "fish show in an unknown tank: exit 1", (rc, err))
+
+    # ---- audit, clean ----
+    n = total_fish()
+    rc, out, err = ctl("audit")
+    t.ok(rc == 0 and ("%d fish, 0 duplicated; lost: not checked (no baseline)" % n) in out,
+         "audit on a clean network: exit 0, %d fish, 0 duplicated" % n, out + err)
+    t.ok(any(l.startswith("s1 *") for l in out.splitlines()) and any(l.startswith("s2 ") for l in out.splitlines())
+         and any(l.startswith("total") for l in out.splitlines()), "audit reports totals per server", out)
+    t.ok("migration balance: 0 departures = 0 arrivals + 0 in flight" in out, "audit reconciles the migration counters", out)
+    rc, j, err = ctl_json("audit")
+    t.ok(rc == 0 and j["fish"] == n and j["duplicated"] == [] and j["complete"] and j["all_paused"] and
+         j["exit_status"] == 0 and sum(s["fish_in_tanks"] for s in j["servers"]) == n,
+         "audit --json: the same figures", j)
+    rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "audit", token=False)
+    t.ok(rc == 0 and ("%d fish, 0 duplicated" % n) in out, "audit through --server (all over TCP)", out + err)
+    base = os.path.join(root, "baseline.json")
+    rc, out, err = ctl("audit", "--save", base)
+    t.ok(rc == 0 and os.path.exists(base) and json.load(open(base))["count"] == n, "audit --save writes a baseline", out + err)
+    rc, out, err = ctl("audit", "--baseline", base)
+    t.ok(rc == 0 and ("%d fish, 0 lost, 0 duplicated" % n) in out, "audit --baseline: 0 lost", out + err)
+    rc, out, err = ctl("audit", "--expect", str(n))
+    t.ok(rc == 0 and ("%d fish, 0 lost, 0 duplicated" % n) in out, "audit --expect N: 0 lost", out + err)
+    rc, out, err = ctl("audit", "--expect", str(n + 1))
+    t.ok(rc == 1 and ("%d fish, 1 lost, 0 duplicated" % n) in out, "audit --expect N+1 with every tank paused: 1 lost, exit 1", (rc, out))
+    bad = os.path.join(root, "bad.json")
+    with open(bad, "w") as f:
+        f.write('{"x": 1}')
+    rc, out, err = ctl("audit", "--baseline", bad)
+    t.ok(rc == 1 and "not a file written by" in err, "a foreign baseline file is refused", (rc, err))
+
+    # ---- connections and transfers (migrated) ----
+    if HAVE_MIGRATED:
+        rc, out, err = ctl("connect", "Reef", B, "--dest-server", "s2", "--probability", "100",
+                           "--direction", "right", "--id", "reef-lagoon")
+        t.ok(rc == 0 and "connection reef-lagoon created" in out, "connect: created", out + err)
+        rc, out, err = ctl("connect", "Reef", B, "--dest-server", "s2", "-p", "100", "--direction", "right",
+                           "--id", "reef-lagoon")
+        t.ok(rc == 0 and "connection reef-lagoon updated" in out, "connect again: updated", out + err)
+        rc, j, err = ctl_json("connect", "Reef", B, "--dest-server", "s2", "-p", "100", "--id", "reef-lagoon")
+        t.ok(rc == 0 and j["id"] == "reef-lagoon" and j["sourceId"] == A and j["destinationServerId"] == "s2",
+             "connect --json: the Connection", j)
+        rc, out, err = ctl("connect", "Reef", B, "--direction", "up")
+        t.ok(rc == 2 and "left or right" in err, "connect --direction up is a usage error", (rc, err))
+        rc, out, err = ctl("connect", "Reef", "no-such-tank")
+        t.ok(rc == 1 and "unknown tank" in err, "connect to an unknown local tank: exit 1", (rc, err))
+        rc, out, err = ctl("connections")
+        t.ok(rc == 0 and any(l.startswith("reef-lagoon ") and "100%" in l and "right" in l for l in out.splitlines()),
+             "connections: a table", out + err)
+        rc, j, err = ctl_json("connections", "--tank", "Reef")
+        t.ok(rc == 0 and j["count"] == 1 and j["connections"][0]["destinationId"] == B and
+             j["connections"][0]["probability"] == 100, "connections --json --tank", j)
+        rc, out, err = ctl("tank", "show", A)
+        t.ok("reef-lagoon" in out and "right wall" in out, "tank show lists the tank's connections and exits", out)
+        # A mutation over TCP needs the token.
+        rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "connect", "Lagoon", A,
+                           "--dest-server", "s1", "--id", "lagoon-reef", "-p", "0", token=False, conf=False)
+        t.ok(rc == 1 and "HTTP 401" in err, "a remote mutation without the token: 401, exit 1", (rc, err))
+        rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "connect", "Lagoon", A,
+                           "--dest-server", "s1", "--id", "lagoon-reef", "-p", "0")
+        t.ok(rc == 0 and "lagoon-reef created" in out, "... and with the cluster token: created on s2", out + err)
+        rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "disconnect", "lagoon-reef")
+        t.ok(rc == 0 and "deleted" in out, "disconnect on a remote server", out + err)
+
+        before = set(fish_ids(s1, A))
+        moved = []
+        for _ in range(3):
+            rc, out, err = ctl("migrate")
+            t.ok(rc == 0 and "1 reserved" in out, "migrate runs one scheduler pass", out + err)
+            moved += [l.split()[1] for l in out.splitlines() if l.strip().startswith("transfer ")]
+
+        def delivered():
+            _, j, _ = ctl_json("transfers", "--tank", A)
+            return j and sum(1 for x in j["transfers"] if x["state"] == "committed") >= 3
+        t.ok(wait_until(delivered, 20, 0.2), "three fish delivered to s2")
+        rc, out, err = ctl("transfers")
+        rows = [l for l in out.splitlines() if "committed" in l]
+        t.ok(rc == 0 and out.splitlines()[0].split()[:3] == ["TIME", "(UTC)", "TRANSFER"] and len(rows) == 3 and
+             all(("s1/%s" % A[:8]) in l and ("s2/%s" % B[:8]) in l for l in rows), "transfers: a table", out + err)
+        rc, j, err = ctl_json("transfers", "--limit", "2")
+        t.ok(rc == 0 and j["count"] == 2 and {x["transfer_id"] for x in j["transfers"]} <= set(moved),
+             "transfers --json --limit 2", j)
+        rc, j, err = ctl_json("transfers", "--tank", "Reef", "--success-only")
+        t.ok(rc == 0 and j["count"] == 3 and all(x["success"] for x in j["transfers"]), "transfers --tank --success-only", j)
+        rc, j, err = ctl_json("transfer", "show", moved[0])
+        t.ok(rc == 0 and j["transfer_id"] == moved[0] and j["state"] == "committed", "transfer show --json", j)
+        rc, out, err = ctl("transfer", "show", moved[0])
+        t.ok(rc == 0 and moved[0] in out and "committed" in out, "transfer show ID", out + err)
+        rc, out, err = ctl("transfer", "show", str(uuid.uuid4()))
+        t.ok(rc == 1 and "404" in err, "transfer show of an unknown id: exit 1", (rc, err))
+        after = set(fish_ids(s1, A))
+        arrived = set(fish_ids(s2, B)) & before
+        t.ok(len(before - after) == 3 and arrived == before - after, "the migrated fish left Reef and are in Lagoon")
+        rc, out, err = ctl("audit")
+        t.ok(rc == 0 and ("%d fish, 0 duplicated" % n) in out and
+             "migration balance: 3 departures = 3 arrivals + 0 in flight" in out,
+             "audit after migrations: same total, balance reconciled", out + err)
+        rc, out, err = ctl("audit", "--baseline", base)
+        t.ok(rc == 0 and "0 lost" in out, "nothing lost relative to the baseline", out)
+        rc, j, err = ctl_json("migrate")
+        t.ok(rc == 0 and j["connections"] == 1 and j["reserved"] == 1 and len(j["transfer_ids"]) == 1,
+             "migrate --json: the pass summary", j)
+        t.ok(wait_until(lambda: s1.sim.get("/api/outbox").json()["count"] == 0, 20, 0.1), "... delivered")
+        rc, out, err = ctl("disconnect", "reef-lagoon")
+        t.ok(rc == 0 and "connection reef-lagoon deleted" in out, "disconnect", out + err)
+        rc, out, err = ctl("connect", "Reef", B, "--dest-server", "s2", "--id", "tmp")
+        rc, j, err = ctl_json("disconnect", "tmp")
+        t.ok(rc == 0 and j.get("success") is True, "disconnect --json", j)
+        rc, out, err = ctl("disconnect", "reef-lagoon")
+        t.ok(rc == 1 and "404" in err, "disconnect of an unknown connection: exit 1", (rc, err))
+        rc, out, err = ctl("--set", "migration.socket=" + os.path.join(root, "none.sock"), "connections")
+        t.ok(rc == 1 and "cannot reach migrated" in err, "migrated unreachable: exit 1", (rc, err))
+
+    # ---- a fish in flight ----
+    # A reservation for a server nobody knows stays in the outbox: migrated retries it
+    # and never gives up, so the fish is "in flight" as long as we like.
+    G = fish_ids(s1, A)[0]
+    r = s1.sim.post("/api/outbox/reserve", {"source_tank_id": A, "destination_server_id": "ghost",
+                                            "destination_tank_id": "nowhere", "fish_id": G})
+    t.ok(r.status == 200, "a fish reserved for an unknown server", r)
+    xfer = r.json()["transfer_id"]
+    rc, out, err = ctl("audit")
+    t.ok(rc == 0 and "in flight (1):" in out and xfer in out and G in out and "ghost/nowhere" in out and
+         ("%d fish, 0 duplicated" % n) in out, "audit lists the fish in flight, counted once", out + err)
+    rc, j, err = ctl_json("audit")
+    t.ok(rc == 0 and [x["transfer_id"] for x in j["in_flight"]] == [xfer] and j["in_flight"][0]["source_server_id"] == "s1"
+         and j["migration_balance"]["difference"] == 0, "audit --json: in_flight with the source server", j)
+    rc, out, err = ctl("fish", "show", G)
+    t.ok(rc == 0 and "in flight: transfer %s" % xfer in out and "genome" in out, "fish show finds a fish in flight", out + err)
+    r = s1.sim.post("/api/outbox/%s/abort" % xfer)
+    t.ok(r.status == 200 or (r.status == 404), "the reservation is aborted (the fish goes home)", r)
+
+    # ---- an artificially duplicated fish ----
+    D = fish_ids(s1, A)[1]
+    body = {"transfer_id": str(uuid.uuid4()), "destination_tank_id": B, "source_server_id": "s1",
+            "source_tank_id": A, "entity_data": s1.sim.get("/api/tanks/%s/fish/%s" % (A, D)).json()}
+    r = s2.sim.post("/api/remote-transfer", body, tcp=True, token=token)
+    t.ok(r.status == 200, "the same fish delivered into s2 under a new transfer id", r)
+    rc, out, err = ctl("audit")
+    t.ok(rc == 1 and "DUPLICATED (1 fish" in out and D in out and ("%d fish, 1 duplicated" % n) in out,
+         "audit finds the duplicate: exit 1, the fish named", (rc, out, err))
+    dl = [l for l in out.splitlines() if D in l]
+    t.ok(dl and ("s1 tank %s" % A) in dl[0] and ("s2 tank %s" % B) in dl[0], "... with both places", dl)
+    rc, j, err = ctl_json("audit")
+    t.ok(rc == 1 and [d["fish_id"] for d in j["duplicated"]] == [D] and len(j["duplicated"][0]["places"]) == 2 and
+         j["exit_status"] == 1, "audit --json: duplicated names the fish and its places", j)
+    t.ok(j["migration_balance"]["difference"] == -1, "the balance shows one arrival without a departure", j["migration_balance"])
+
+    # ---- a server that does not answer ----
+    # Remove the duplicate (delete Lagoon's copy by deleting the tank) first.
+    if HAVE_MIGRATED:
+        ctl("disconnect", "reef-lagoon")
+    r = s2.sim.delete("/api/tanks/" + B)
+    t.ok(r.status == 200, "the tank holding the copy is deleted", r)
+    s2.sim.signal(signal.SIGSTOP)
+    try:
+        rc, out, err = ctl("-t", "1", "audit")
+    finally:
+        s2.sim.signal(signal.SIGCONT)
+    t.ok(rc == 2 and "audit incomplete: 1 server(s) did not answer: s2" in out and "NO ANSWER" in out,
+         "a server that does not answer: exit 2, named", (rc, out, err))
+    rc, out, err = ctl("audit")
+    t.ok(rc == 0 and "0 duplicated" in out, "once it answers again the audit is clean", out + err)
+except Exception:
+    import traceback
+    t.ok(False, "no exception", traceback.format_exc())
+    for s in (s1, s2):
+        for name, d in s.d.items():
+            t.diag("%s %s:\n%s" % (s.id, name, d.log_tail(15)))
+finally:
+    s2.stop()
+    s1.stop()
+    shutil.rmtree(root, ignore_errors=True)
+t.done()
