@@ -34,6 +34,7 @@ struct discoveryd {
 /* self.c: this server's own ServerInfo. */
 void self_init(struct discoveryd *dd);
 void self_refresh(struct discoveryd *dd);
+void self_read_tank_count(struct discoveryd *dd);
 const char *self_detect_host(char *buf, size_t len);
 
 /* Persistence (main.c): urgent saves go out within a few ms, routine ones within a

@@ -80,6 +80,7 @@ static void on_transition(const struct server_entry *e, enum server_status from,
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct discoveryd *dd = arg;
+	self_read_tank_count(dd);
 	self_refresh(dd);
 	if (registry_sweep(dd->reg, now_wall(), on_transition, dd) > 0)
 		discoveryd_schedule_save(dd, true);

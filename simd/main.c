@@ -10,11 +10,23 @@
 #include "fsutil.h"
 #include "log.h"
 #include "simd.h"
+#include "statefile.h"
 
+/* STATUS= for systemctl status, and state_dir/sim/summary.json for discoveryd, which
+ * advertises this server's tank count in its ServerInfo without an HTTP round trip. */
 static void status_line(struct simd *sd)
 {
-	daemon_status("%zu tanks, %zu fish, %zu in transit", sd->n_tanks, tanks_total_fish(sd),
-		      sd->outbox_count);
+	size_t fish = tanks_total_fish(sd);
+	daemon_status("%zu tanks, %zu fish, %zu in transit", sd->n_tanks, fish, sd->outbox_count);
+	static size_t last_tanks = (size_t)-1, last_fish = (size_t)-1;
+	if (sd->n_tanks == last_tanks && fish == last_fish)
+		return;
+	last_tanks = sd->n_tanks;
+	last_fish = fish;
+	char *text;
+	if (asprintf(&text, "{\"tank_count\":%zu,\"fish\":%zu}\n", sd->n_tanks, fish) < 0)
+		abort();
+	state_writer_submit(sd->summary, text, strlen(text));
 }
 
 static void on_status_timer(evutil_socket_t fd, short what, void *arg)
@@ -93,6 +105,9 @@ int main(int argc, char **argv)
 	char *marker = fs_path_join(simdir, "initialized");
 	sd.tanks_dir = fs_path_join(simdir, "tanks");
 	sd.meta_path = fs_path_join(simdir, "transfers.json");
+	char *summary = fs_path_join(simdir, "summary.json");
+	sd.summary = state_writer_new(summary);
+	free(summary);
 	sd.journal = journal_open(jdir, d.base);
 	store_recover(&sd);
 	first_start(&sd, marker);
@@ -105,8 +120,9 @@ int main(int argc, char **argv)
 	daemon_set_handlers(&d, on_reload, on_stop, &sd);
 	int port = daemon_listen(&d, sd.http, c->sim.socket, &c->sim.listen);
 	struct event *status_timer = event_new(d.base, -1, EV_PERSIST, on_status_timer, &sd);
-	struct timeval five = {5, 0};
-	event_add(status_timer, &five);
+	struct timeval two = {2, 0};
+	event_add(status_timer, &two);
+	status_line(&sd);
 	daemon_ready(&d, "%zu tanks, %zu fish, %zu in transit, port %d", sd.n_tanks,
 		     tanks_total_fish(&sd), sd.outbox_count, port);
 
@@ -118,6 +134,7 @@ int main(int argc, char **argv)
 	event_free(status_timer);
 	sd.http = http_server_free(sd.http);
 	sd.journal = journal_close(sd.journal);
+	sd.summary = state_writer_free(sd.summary);
 	while ((s = TAILQ_FIRST(&sd.tanks)))
 		tanks_remove(&sd, s);
 	xfer_free_all(&sd);

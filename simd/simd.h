@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "journal.h"
+#include "statefile.h"
 #include "sim/sim.h"
 #include "util.h"
 
@@ -89,6 +90,7 @@ struct simd {
 	struct daemon *daemon;
 	struct journal *journal;
 	struct http_server *http;
+	struct state_writer *summary; /* state_dir/sim/summary.json, for discoveryd */
 	char *tanks_dir;   /* state_dir/sim/tanks */
 	char *meta_path;   /* state_dir/sim/transfers.json: outbox and inbox snapshot */
 	pthread_mutex_t list_lock; /* held by the loop to add or remove tanks, and by the

@@ -126,6 +126,10 @@ try:
             out += [x["fish_id"] for x in simd[h].get("/api/outbox").json()["transfers"]]
         return sorted(out)
 
+    def tank_counts():
+        return {s["server_id"]: s["tank_count"] for s in disc["hub"].get("/api/discovery/servers").json()["servers"]}
+    t.ok(wait_until(lambda: tank_counts() == {"hub": 2, "w1": 2, "w2": 2}, 10),
+         "every ServerInfo advertises its simd's tank count", tank_counts())
     initial = all_fish()
     ring = [("w1", "w2"), ("w2", "hub"), ("hub", "w1")]
     for a, b in ring:
