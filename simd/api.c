@@ -499,17 +499,17 @@ static void api_remote_transfer(struct http_ctx *ctx)
 	}
 	struct durable_reply *dr = durable_new(ctx, 200);
 	int r = xfer_arrive(sd, &rq, &dr->body, reply_when_durable, dr, &e);
-	json_object_put(body);
 	if (r < 0) {
 		durable_cancel(dr);
 		if (r == -EINVAL)
 			http_reply_error(ctx->req, 400, "invalid_entity", "%s", e.msg);
-		else if (r == -ENOENT)
+		else if (r == -ENOENT) /* rq's strings live in body: reply before freeing it */
 			http_reply_error(ctx->req, 404, "unknown_tank", "Destination tank not found: %s",
 					 rq.dest_tank);
 		else
 			reply_xfer_error(ctx, r, "remote transfer");
 	}
+	json_object_put(body);
 }
 
 static void api_inbox(struct http_ctx *ctx)
