@@ -144,9 +144,9 @@ static void check_finish(struct conn_check *k)
 	log_info("connection %s %s: %s -> %s:%s, %d%%, %s", k->c.id, created ? "created" : "updated",
 		 k->c.source_tank_id, k->c.destination_server_id, k->c.destination_tank_id,
 		 k->c.probability, direction_name(k->c.direction));
-	pass_sync_exits(md, k->c.source_tank_id);
+	exits_sync(md, k->c.source_tank_id);
 	if (!created && strcmp(old.source_tank_id, k->c.source_tank_id) != 0)
-		pass_sync_exits(md, old.source_tank_id);
+		exits_sync(md, old.source_tank_id);
 	if (req)
 		http_reply_json(req, created ? 201 : 200, connection_to_json(&k->c));
 	free(k);
@@ -260,7 +260,7 @@ static void api_delete_connection(struct http_ctx *ctx)
 	}
 	migrated_save_connections(md);
 	log_info("connection %s deleted", id);
-	pass_sync_exits(md, old.source_tank_id);
+	exits_sync(md, old.source_tank_id);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(true));
 	json_object_object_add(o, "id", json_object_new_string(id));

@@ -226,7 +226,9 @@ int main(int argc, char **argv)
 	tbucket_init(&md.global_bucket, c->migration.max_per_second, now_mono());
 	md.fetch = fetch_new(d.base);
 	md.delivery = delivery_new(&md);
+	md.peers = peers_new();
 	md.pass = pass_new(&md);
+	md.exits = exits_new(&md);
 	md.http = api_new(&md);
 	daemon_set_handlers(&d, on_reload, on_stop, &md);
 	md.tcp_port = daemon_listen(&d, md.http, c->migration.socket, &c->migration.listen);
@@ -247,7 +249,10 @@ int main(int argc, char **argv)
 		event_free(drain_timer);
 	md.fetch = fetch_free(md.fetch); /* cancels requests without calling back */
 	md.pass = pass_free(md.pass);
+	md.exits = exits_free(md.exits);
+	strset_clear(&md.verifying_tanks);
 	md.delivery = delivery_free(md.delivery);
+	md.peers = peers_free(md.peers);
 	md.http = http_server_free(md.http);
 	md.conn_writer = state_writer_free(md.conn_writer); /* flushes */
 	md.conns = connections_free(md.conns);

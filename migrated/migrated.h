@@ -16,7 +16,9 @@
 #include "statefile.h"
 
 struct pass;
+struct exits;
 struct delivery;
+struct peers;
 
 /* Delivery latency (reservation to commit) histogram bounds, seconds. */
 #define LATENCY_BUCKETS 10
@@ -43,7 +45,10 @@ struct migrated {
 	struct rng rng;
 	struct tbucket global_bucket;
 	struct pass *pass;
+	struct exits *exits;
+	struct strset verifying_tanks; /* cascade.c: tanks whose existence check is in flight */
 	struct delivery *delivery;
+	struct peers *peers;
 	double started_mono;
 	int tcp_port;
 	bool stopping;
@@ -64,7 +69,7 @@ json_object *migrated_parse_answer(const struct fetch_response *r, const char *w
 /* "code" of a JSON error answer, or "". */
 const char *migrated_error_code(const struct fetch_response *r, char *buf, size_t len);
 
-/* pass.c: scheduler passes, tank polling, cascade and exits. */
+/* pass.c: scheduler passes (their phases: tanks.c, roll.c, hits.c; see pass.h). */
 struct pass *pass_new(struct migrated *md);
 struct pass *pass_free(struct pass *p);
 /* Start a pass now unless one is running (then the tick is skipped and logged). */
@@ -75,15 +80,27 @@ void pass_sync_now(struct migrated *md);
  * its reservations are made. done may get NULL summary if migrated is stopping. */
 typedef void (*pass_done_fn)(json_object *summary, void *arg);
 void pass_run_now(struct migrated *md, pass_done_fn done, void *arg);
-/* Re-send the exits of one source tank after its connections changed. */
-void pass_sync_exits(struct migrated *md, const char *tank_id);
-/* simd said a tank is unknown: confirm it (GET /api/tanks/{id} answers 404) and then
- * remove its connections. */
-void pass_verify_tank(struct migrated *md, const char *tank_id);
 void pass_rearm(struct migrated *md); /* the interval changed */
 json_object *pass_status_json(struct migrated *md);
 
-/* delivery.c: reservations to commits, exactly once (DESIGN §6). */
+/* exits.c: simd's exits kept equal to the connections. */
+struct exits *exits_new(struct migrated *md);
+struct exits *exits_free(struct exits *xs);
+/* Re-send the exits of one source tank after its connections changed. */
+void exits_sync(struct migrated *md, const char *tank_id);
+/* A tank listing arrived (after_outage: simd was not answering before it): the next
+ * syncs may need to send everything again. */
+void exits_listing_seen(struct migrated *md, bool after_outage);
+/* The tank is gone: forget what its exits were. */
+void exits_forget(struct migrated *md, const char *tank_id);
+
+/* cascade.c: a tank that is gone takes its connections with it. simd said a tank is
+ * unknown: confirm it (GET /api/tanks/{id} answers 404) and then remove its
+ * connections. */
+void cascade_verify_tank(struct migrated *md, const char *tank_id);
+
+/* delivery.c, outbox.c: reservations to commits, exactly once (DESIGN §6; the
+ * transfers' internals are in delivery.h). */
 struct delivery *delivery_new(struct migrated *md);
 struct delivery *delivery_free(struct delivery *d);
 /* A fresh reservation: simd's reserve answer (with entity_data); takes a reference. */
@@ -92,7 +109,8 @@ void delivery_start(struct migrated *md, json_object *reservation);
 void delivery_resume_outbox(struct migrated *md);
 size_t delivery_in_flight(const struct delivery *d);
 json_object *delivery_list_json(const struct delivery *d);
-/* The destination server's TCP base as known to discoveryd: cached lookups. */
+
+/* peers.c: other servers' TCP bases as known to discoveryd: cached lookups. */
 enum peer_state {
 	PEER_UNKNOWN,	  /* not looked up yet, or the cache entry is stale */
 	PEER_OK,	  /* known with a host and port */
@@ -100,12 +118,18 @@ enum peer_state {
 	PEER_OFFLINE,	  /* known but offline */
 	PEER_LOOKUP_FAIL, /* discoveryd did not answer */
 };
-enum peer_state delivery_peer_state(struct migrated *md, const char *server_id);
+struct peers *peers_new(void);
+struct peers *peers_free(struct peers *ps);
+enum peer_state peers_state(struct migrated *md, const char *server_id);
 typedef void (*peer_cb)(enum peer_state st, void *arg);
 /* Refresh the cache entry if stale (or always, with force), then call cb: later, or
  * at once when the entry is fresh. */
-void delivery_peer_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb,
-			  void *arg);
+void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb,
+		  void *arg);
+/* "http://host:port" + path into buf for a server discoveryd has ever given an
+ * address for (the entry may be stale); false when it never has. */
+bool peers_url(struct migrated *md, const char *server_id, const char *path, char *buf,
+	       size_t len);
 
 /* api.c */
 struct http_server *api_new(struct migrated *md);

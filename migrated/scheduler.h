@@ -1,7 +1,7 @@
 /* The scheduler's decisions, free of I/O so they are unit tested directly: the
  * random roll, the token buckets of the global and per-connection rate limits, the
- * retry backoff, the per-pass fish cooldown and the plan of one pass. pass.c runs the
- * plan against simd. */
+ * retry backoff, the per-pass fish cooldown and the plan of one pass. roll.c makes the
+ * plan and hits.c runs it against simd. */
 #ifndef TW_SCHEDULER_H
 #define TW_SCHEDULER_H
 
@@ -80,7 +80,7 @@ struct sched_decision {
 	enum sched_verdict verdict;
 	int roll;
 	/* The hit's source tank also receives a fish by a local move of this same pass:
-	 * pass.c picks the fish from the tank's state taken before any move (fish_id),
+	 * hits.c picks the fish from the tank's state taken before any move (fish_id),
 	 * so no fish hops twice in one pass. */
 	bool conflict;
 };

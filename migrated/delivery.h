@@ -1,0 +1,71 @@
+/* What the files of exactly-once delivery share, and nothing else includes: delivery.c
+ * drives each transfer (struct xfer) from its step to a commit or an abort; outbox.c
+ * creates them from simd's outbox records; forget.c tidies the destination's inbox
+ * after a commit. The rest of migrated sees migrated.h. */
+#ifndef TW_MIGRATED_DELIVERY_H
+#define TW_MIGRATED_DELIVERY_H
+
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "migrated.h"
+
+enum xstep {
+	XS_FETCH,   /* resumed: get entity_data from GET /api/outbox/{id} */
+	XS_ATTEMPT, /* POST /api/outbox/{id}/attempt */
+	XS_LOOKUP,  /* the destination's address from discoveryd */
+	XS_DELIVER, /* POST /api/remote-transfer at the destination */
+	XS_COMMIT,
+	XS_ABORT,
+};
+
+struct xfer {
+	struct delivery *d;
+	struct xfer *next; /* hash chain */
+	char transfer_id[TRANSFER_ID_MAX + 1];
+	char fish_id[TANK_ID_MAX + 1];
+	char source_tank_id[TANK_ID_MAX + 1];
+	char destination_server_id[SERVER_ID_MAX + 1];
+	char destination_tank_id[TANK_ID_MAX + 1];
+	char connection_id[CONN_ID_MAX + 1];
+	char arrival_wall[8]; /* "left"/"right" for a fish that swam through a wall, else "" */
+	double created_at;   /* wall clock, from simd */
+	double started_mono; /* for the latency metric */
+	int attempts;	     /* simd's count */
+	int failures;	     /* consecutive, for the backoff */
+	enum xstep step;
+	bool busy;	     /* a request or a timer is outstanding */
+	bool waiting;	     /* in backoff */
+	double retry_at;     /* monotonic */
+	json_object *entity; /* entity_data */
+	char last_error[256];
+	char refusal[256]; /* why the destination refused (for the aborted record) */
+	char note[160];	   /* said about a commit that is not plain */
+	struct event *timer;
+};
+
+struct delivery {
+	struct migrated *md;
+	struct xfer **buckets; /* the transfers in flight by transfer_id */
+	size_t nbuckets, n;
+	bool listing; /* an outbox listing is in flight */
+	bool relist;  /* another was asked for meanwhile */
+};
+
+/* delivery.c: the table of transfers in flight, and running one. */
+struct xfer *x_find(const struct delivery *d, const char *id);
+/* The table owns x from here; it leaves (and is freed) when done. */
+void x_insert(struct delivery *d, struct xfer *x);
+/* Outside delivery.c, only for an x never inserted. */
+void x_free(struct xfer *x);
+void x_record(struct xfer *x, enum transfer_state st, const char *error);
+/* Make x's step's request (or wait for its lookup); its answer moves x on. */
+void x_run(struct xfer *x);
+
+/* forget.c: after a commit, DELETE the destination's inbox entry (best effort). */
+void forget_at_destination(struct migrated *md, const char *server_id,
+			   const char *transfer_id);
+
+#endif
