@@ -669,6 +669,11 @@ int cmd_audit(struct ctl *ctl, const struct audit_opts *o)
 	if (lost_checked)
 		printf("%zu fish, %" PRId64 " lost%s, %zu duplicated\n", s.distinct, lost_n,
 		       strict ? "" : " (advisory)", dups.n);
+	else if (complete && balance == 0)
+		/* Without a baseline the ids cannot be compared, but the balance proves every
+		 * fish that left a tank arrived in one or is in flight: none lost in migration. */
+		printf("%zu fish, 0 lost in migration, %zu duplicated; lost otherwise: not checked "
+		       "(no baseline)\n", s.distinct, dups.n);
 	else
 		printf("%zu fish, %zu duplicated; lost: not checked (no baseline)\n", s.distinct, dups.n);
 	if (!complete) {
