@@ -410,14 +410,7 @@ void behavior_inherit(struct behavior *c, const struct behavior *a, const struct
 		c->algo = a->algo;
 		d = &algo_defs[c->algo];
 		memset(c->p, 0, sizeof c->p);
-		for (int i = 0; i < d->nparams; i++) {
-			if (w >= 0)
-				c->p[i] = w * a->p[i] + (1 - w) * b->p[i];
-			else if (rng_chance(r, 0.5))
-				c->p[i] = (a->p[i] + b->p[i]) * 0.5;
-			else
-				c->p[i] = rng_chance(r, 0.5) ? a->p[i] : b->p[i];
-		}
+		cross_params(r, c->p, a->p, b->p, d->nparams, w);
 	} else {
 		*c = rng_chance(r, w < 0 ? 0.5 : w) ? *a : *b;
 		d = &algo_defs[c->algo];

@@ -166,3 +166,19 @@ int genome_check(const struct genome *g, struct json_err *e)
 		return r;
 	return 0;
 }
+
+/* Crossing two parents' parameters of the same algorithm (behaviour or poker
+ * strategy): weighted towards the winner (w >= 0, post-poker mating), else each
+ * parameter half the time the parents' mean and half the time one parent's value
+ * (original §2.4). */
+void cross_params(struct rng *r, double *c, const double *a, const double *b, int n, double w)
+{
+	for (int i = 0; i < n; i++) {
+		if (w >= 0)
+			c[i] = w * a[i] + (1 - w) * b[i];
+		else if (rng_chance(r, 0.5))
+			c[i] = (a[i] + b[i]) * 0.5;
+		else
+			c[i] = rng_chance(r, 0.5) ? a[i] : b[i];
+	}
+}

@@ -119,6 +119,8 @@ struct genome {
 
 /* Mutation pressure grows when the population is small (the original's adaptive rates). */
 double genome_stress(int fish_count);
+/* Crosses n parameters of one algorithm from two parents (genome.c). */
+void cross_params(struct rng *r, double *c, const double *a, const double *b, int n, double w);
 void genome_random(struct genome *g, struct rng *r);
 /* Normal mating: recombination; winner_weight < 0 selects it. Post-poker mating:
  * a weighted average with a at weight winner_weight. */

@@ -59,14 +59,7 @@ void poker_inherit(struct poker_strategy *c, const struct poker_strategy *a,
 	}
 	if (a->id == b->id) {
 		c->id = a->id;
-		for (int i = 0; i < POKER_PARAM_COUNT; i++) {
-			if (w >= 0)
-				c->p[i] = w * a->p[i] + (1 - w) * b->p[i];
-			else if (rng_chance(r, 0.5))
-				c->p[i] = (a->p[i] + b->p[i]) * 0.5;
-			else
-				c->p[i] = rng_chance(r, 0.5) ? a->p[i] : b->p[i];
-		}
+		cross_params(r, c->p, a->p, b->p, POKER_PARAM_COUNT, w);
 	} else {
 		*c = rng_chance(r, w < 0 ? 0.5 : w) ? *a : *b;
 	}
