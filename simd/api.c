@@ -9,9 +9,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "simd.h"
+#include "records.h"
 
-json_object *xfer_exits_json(const struct tank_slot *slot);
 const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
 
 static struct simd *sd_of(struct http_ctx *ctx)

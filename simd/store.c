@@ -19,11 +19,8 @@
 
 #include "fsutil.h"
 #include "log.h"
-#include "simd.h"
+#include "records.h"
 
-json_object *tank_meta_state_json(const struct tank_meta *m, bool paused);
-int tank_meta_from_json(json_object *o, struct tank_meta *m, bool *paused, struct json_err *e);
-json_object *xfer_exits_json(const struct tank_slot *slot);
 
 static char *tank_dir(struct simd *sd, const char *id)
 {
