@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,13 @@ void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
 	}
 	log_set_level(debug ? LOG_DEBUG : d->conf.server.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	/* Every client is a descriptor: use what the hard limit allows (systemd's default
+	 * soft limit of 1024 is meant for select() users; we use epoll). */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	/* simd's worker threads wake the loop (journal completions): make libevent
 	 * thread-aware before the base exists. */
 	if (evthread_use_pthreads() < 0)

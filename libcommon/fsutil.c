@@ -82,7 +82,18 @@ out:
 
 void fs_write_atomic_or_die(const char *path, const void *data, size_t len)
 {
-	int r = fs_write_atomic(path, data, len, 0640);
+	/* Running out of descriptors (a flood of clients) is transient and no reason to
+	 * lose the daemon: wait for some to close. Every other failure is fatal. Callers
+	 * are background threads, so waiting here stalls no event loop. */
+	int r;
+	for (int waited_ms = 0;; waited_ms += 100) {
+		r = fs_write_atomic(path, data, len, 0640);
+		if ((r != -EMFILE && r != -ENFILE) || waited_ms >= 60000)
+			break;
+		if (waited_ms == 0)
+			log_warn("out of file descriptors writing %s; retrying", path);
+		usleep(100 * 1000);
+	}
 	if (r < 0)
 		fatal("cannot write %s durably: %s; stopping so no state is lost", path,
 		      strerror(-r));

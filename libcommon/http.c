@@ -370,6 +370,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 	http_reply_error(req, 404, "not_found", "no such endpoint: %s", path);
 }
 
+static void reenable_listener(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
 static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
 	/* EMFILE/ENFILE: stop accepting for a second instead of spinning (relayd). */
@@ -377,8 +382,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 	log_warn("accept failed: %s; pausing the listener for 1 s", evutil_socket_error_to_string(err));
 	evconnlistener_disable(lev);
 	struct timeval one = {1, 0};
-	event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT,
-			(event_callback_fn)(void (*)(void))evconnlistener_enable, lev, &one);
+	event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT, reenable_listener, lev, &one);
 }
 
 static struct evhttp *side_http(struct http_server *s, struct http_listener_side *side)

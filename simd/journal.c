@@ -54,7 +54,13 @@ static void open_segment(struct journal *j, uint64_t first)
 	if (j->fd >= 0 && close(j->fd) < 0)
 		fatal("journal: close failed: %s", strerror(errno));
 	char *p = segment_path(j, first);
-	j->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	/* Out of descriptors is transient (see fs_write_atomic_or_die): wait a while. */
+	for (int waited_ms = 0;; waited_ms += 100) {
+		j->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (j->fd >= 0 || (errno != EMFILE && errno != ENFILE) || waited_ms >= 60000)
+			break;
+		usleep(100 * 1000);
+	}
 	if (j->fd < 0)
 		fatal("journal: cannot open %s: %s", p, strerror(errno));
 	free(p);
