@@ -231,13 +231,18 @@ static int pick_cpus(int *daemon_cpu, int *client_cpu)
 	return found == 2 ? 0 : -1;
 }
 
+/* cpu < 0: every CPU (a child would otherwise inherit the client's pinning). */
 static void pin_to(int cpu)
 {
-	if (cpu < 0)
-		return;
 	cpu_set_t set;
 	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
+	if (cpu < 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+			CPU_SET((int)i, &set);
+	} else {
+		CPU_SET(cpu, &set);
+	}
 	if (sched_setaffinity(0, sizeof set, &set) < 0)
 		bench_warn("sched_setaffinity(%d): %s", cpu, strerror(errno));
 }

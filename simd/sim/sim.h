@@ -161,6 +161,11 @@ void tank_raise_fish_serial(struct tank *t, uint64_t serial);
  * continues bit-identically. */
 json_object *tank_to_json(const struct tank *t);
 int tank_from_json(json_object *o, struct tank **ret, struct json_err *e);
+/* The same for a tank JSON without its "fish" array, whose fish the caller decoded
+ * already (fish_from_json, possibly on several threads): they are adopted in order and
+ * owned by the tank; on failure they are freed. The result equals tank_from_json's. */
+int tank_from_json_with_fish(json_object *o, struct fish **fish, size_t n, struct tank **ret,
+			     struct json_err *e);
 /* 64-bit FNV-1a over the canonical tank JSON: equal hashes mean equal states. */
 uint64_t tank_state_hash(const struct tank *t);
 /* [{"kind","id","x","y","vx","vy","size","energy",...}] for every entity (viewers). */

@@ -259,22 +259,32 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int fish_list_from_json(json_object *o, struct tank *t, struct json_err *e)
+/* The fish come from the "fish" array, or, decoded already by the caller, from
+ * given[] (adopted in order, so the array order, part of the state, is kept). */
+static int fish_list_from_json(json_object *o, struct tank *t, struct fish **given,
+			       size_t n_given, struct json_err *e)
 {
 	json_object *a;
 	int r;
-	if ((r = jv_array(o, "fish", true, SIM_MAX_FISH_LIMIT, &a, e)) < 0)
-		return r;
-	size_t n = json_object_array_length(a);
-	for (size_t i = 0; i < n; i++) {
-		struct fish *f;
-		if ((r = fish_from_json(json_object_array_get_idx(a, i), &f, e)) < 0)
-			return json_err_in(e, "fish", r);
-		tank_adopt_fish(t, f);
+	if (given) {
+		for (size_t i = 0; i < n_given; i++) {
+			tank_adopt_fish(t, given[i]);
+			given[i] = NULL;
+		}
+	} else {
+		if ((r = jv_array(o, "fish", true, SIM_MAX_FISH_LIMIT, &a, e)) < 0)
+			return r;
+		size_t n = json_object_array_length(a);
+		for (size_t i = 0; i < n; i++) {
+			struct fish *f;
+			if ((r = fish_from_json(json_object_array_get_idx(a, i), &f, e)) < 0)
+				return json_err_in(e, "fish", r);
+			tank_adopt_fish(t, f);
+		}
 	}
 	if ((r = jv_array(o, "exited", true, SIM_MAX_FISH_LIMIT, &a, e)) < 0)
 		return r;
-	n = json_object_array_length(a);
+	size_t n = json_object_array_length(a);
 	for (size_t i = 0; i < n; i++) {
 		json_object *it = json_object_array_get_idx(a, i), *fo;
 		const char *wall;
@@ -438,7 +448,8 @@ static int world_from_json(json_object *o, struct tank *t, struct json_err *e)
 	return 0;
 }
 
-int tank_from_json(json_object *o, struct tank **ret, struct json_err *e)
+static int tank_decode(json_object *o, struct fish **given, size_t n_given, struct tank **ret,
+		       struct json_err *e)
 {
 	const char *kind, *id;
 	int version, r;
@@ -459,7 +470,8 @@ int tank_from_json(json_object *o, struct tank **ret, struct json_err *e)
 		goto fail;
 	/* Derived state first: the entity decoders need the spot index. */
 	tank_init_derived(t);
-	if ((r = state_from_json(o, t, e)) < 0 || (r = fish_list_from_json(o, t, e)) < 0 ||
+	if ((r = state_from_json(o, t, e)) < 0 ||
+	    (r = fish_list_from_json(o, t, given, n_given, e)) < 0 ||
 	    (r = world_from_json(o, t, e)) < 0)
 		goto fail;
 	plants_reindex(t);
@@ -469,6 +481,23 @@ int tank_from_json(json_object *o, struct tank **ret, struct json_err *e)
 fail:
 	tank_free(t);
 	return r < 0 ? r : -EINVAL;
+}
+
+int tank_from_json(json_object *o, struct tank **ret, struct json_err *e)
+{
+	return tank_decode(o, NULL, 0, ret, e);
+}
+
+int tank_from_json_with_fish(json_object *o, struct fish **fish, size_t n, struct tank **ret,
+			     struct json_err *e)
+{
+	int r = tank_decode(o, fish, n, ret, e);
+	for (size_t i = 0; i < n; i++)
+		if (fish[i]) { /* not adopted: the decode failed before the fish */
+			fish_free(fish[i]);
+			fish[i] = NULL;
+		}
+	return r;
 }
 
 uint64_t tank_state_hash(const struct tank *t)
