@@ -214,18 +214,13 @@ static void api_local(struct http_ctx *ctx)
 static void api_health(struct http_ctx *ctx)
 {
 	struct discoveryd *dd = dd_of(ctx);
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "status", json_object_new_string("healthy"));
-	json_object_object_add(o, "service", json_object_new_string("discoveryd"));
-	json_object_object_add(o, "server_id", json_object_new_string(dd->self.server_id));
+	json_object *o = http_health_json("discoveryd", dd->self.server_id,
+					  now_mono() - dd->started_mono);
 	json_object_object_add(o, "role", json_object_new_string(dd->worker ? "worker" : "hub"));
 	if (dd->worker)
 		json_object_object_add(o, "hub_registered",
 				       json_object_new_boolean(worker_registered(dd->worker)));
 	json_object_object_add(o, "servers", json_object_new_int((int)registry_count(dd->reg)));
-	json_object_object_add(o, "uptime_seconds",
-			       json_object_new_double(now_mono() - dd->started_mono));
-	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
 	http_reply_json(ctx->req, 200, o);
 }
 

@@ -221,6 +221,17 @@ int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, lo
 	return r;
 }
 
+json_object *http_health_json(const char *service, const char *server_id, double uptime_seconds)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("healthy"));
+	json_object_object_add(o, "service", json_object_new_string(service));
+	json_object_object_add(o, "server_id", json_object_new_string(server_id));
+	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(o, "uptime_seconds", json_object_new_double(uptime_seconds));
+	return o;
+}
+
 const char *http_param(const struct http_ctx *ctx, const char *name)
 {
 	for (size_t i = 0; i < ctx->params.n; i++)

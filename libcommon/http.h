@@ -93,6 +93,10 @@ int http_query_bool(struct http_ctx *ctx, const char *key, bool *ret);
 int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, long *ret);
 const char *http_param(const struct http_ctx *ctx, const char *name);
 
+/* What every daemon's GET /health starts with: {"status":"healthy", "service",
+ * "server_id", "version", "uptime_seconds"}; the daemon adds its own fields. */
+json_object *http_health_json(const char *service, const char *server_id, double uptime_seconds);
+
 /* The router's matching, exposed for unit tests: true when path fits pattern; then
  * p holds the {parameter} values (names filled by http_route_param_names). */
 bool http_route_match(const char *pattern, const char *path, struct http_params *p);

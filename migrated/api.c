@@ -422,18 +422,12 @@ static void api_migrations(struct http_ctx *ctx)
 static void api_health(struct http_ctx *ctx)
 {
 	struct migrated *md = md_of(ctx);
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "status", json_object_new_string("healthy"));
-	json_object_object_add(o, "service", json_object_new_string("migrated"));
-	json_object_object_add(o, "server_id",
-			       json_object_new_string(md->daemon->conf.server.server_id));
+	json_object *o = http_health_json("migrated", md->daemon->conf.server.server_id,
+					  now_mono() - md->started_mono);
 	json_object_object_add(o, "connections",
 			       json_object_new_int((int)connections_count(md->conns)));
 	json_object_object_add(o, "in_flight",
 			       json_object_new_int((int)delivery_in_flight(md->delivery)));
-	json_object_object_add(o, "uptime_seconds",
-			       json_object_new_double(now_mono() - md->started_mono));
-	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
 	json_object *warnings = json_object_new_array();
 	if (md->conn_file_error[0])
 		json_object_array_add(warnings, json_object_new_string(md->conn_file_error));

@@ -542,14 +542,11 @@ static void api_inbox_forget(struct http_ctx *ctx)
 static void api_health(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "status", json_object_new_string("healthy"));
-	json_object_object_add(o, "service", json_object_new_string("simd"));
-	json_object_object_add(o, "server_id", json_object_new_string(sd->daemon->conf.server.server_id));
+	json_object *o = http_health_json("simd", sd->daemon->conf.server.server_id,
+					  now_mono() - sd->started_mono);
 	json_object_object_add(o, "tank_count", json_object_new_int((int)sd->n_tanks));
 	json_object_object_add(o, "population", json_object_new_int((int)tanks_total_fish(sd)));
 	json_object_object_add(o, "in_transit", json_object_new_int((int)sd->outbox_count));
-	json_object_object_add(o, "uptime_seconds", json_object_new_double(now_mono() - sd->started_mono));
 	http_reply_json(ctx->req, 200, o);
 }
 
