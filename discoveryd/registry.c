@@ -293,31 +293,21 @@ const struct server_entry *registry_next(const struct server_entry *e)
 	return TAILQ_NEXT(e, link);
 }
 
-static void add_str(json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v));
-}
-
-static void add_int(json_object *o, const char *k, int v)
-{
-	json_object_object_add(o, k, json_object_new_int(v));
-}
-
 json_object *server_info_to_json(const struct server_info *in)
 {
 	json_object *o = json_object_new_object();
-	add_str(o, "server_id", in->server_id);
-	add_str(o, "hostname", in->hostname);
-	add_str(o, "host", in->host);
-	add_int(o, "port", in->port);
-	add_int(o, "discovery_port", in->discovery_port);
-	add_int(o, "migration_port", in->migration_port);
-	add_int(o, "tank_count", in->tank_count);
-	add_str(o, "version", in->version);
+	jv_add_str(o, "server_id", in->server_id);
+	jv_add_str(o, "hostname", in->hostname);
+	jv_add_str(o, "host", in->host);
+	jv_add_int(o, "port", in->port);
+	jv_add_int(o, "discovery_port", in->discovery_port);
+	jv_add_int(o, "migration_port", in->migration_port);
+	jv_add_int(o, "tank_count", in->tank_count);
+	jv_add_str(o, "version", in->version);
 	json_object_object_add(o, "uptime_seconds", json_object_new_double(in->uptime_seconds));
-	add_str(o, "platform", in->platform);
-	add_str(o, "architecture", in->architecture);
-	add_int(o, "logical_cpus", in->logical_cpus);
+	jv_add_str(o, "platform", in->platform);
+	jv_add_str(o, "architecture", in->architecture);
+	jv_add_int(o, "logical_cpus", in->logical_cpus);
 	return o;
 }
 
@@ -327,10 +317,10 @@ json_object *registry_entry_to_json(const struct registry *r, const struct serve
 	json_object *o = server_info_to_json(&e->info);
 	char ts[32];
 	iso8601_utc(e->last_heartbeat, ts);
-	add_str(o, "status", server_status_name(registry_status(r, e, now)));
+	jv_add_str(o, "status", server_status_name(registry_status(r, e, now)));
 	json_object_object_add(o, "is_local",
 			       json_object_new_boolean(strcmp(e->info.server_id, r->local_id) == 0));
-	add_str(o, "last_heartbeat_at", ts);
+	jv_add_str(o, "last_heartbeat_at", ts);
 	double age = now - e->last_heartbeat;
 	json_object_object_add(o, "heartbeat_age_seconds",
 			       json_object_new_double(age < 0 ? 0 : age));
@@ -347,7 +337,7 @@ json_object *registry_to_state(const struct registry *r, double now)
 		json_object_object_add(s, "learned", json_object_new_boolean(e->learned));
 		json_object_array_add(list, s);
 	}
-	add_int(o, "version", 1);
+	jv_add_int(o, "version", 1);
 	json_object_object_add(o, "servers", list);
 	json_object_object_add(o, "updated_at", json_object_new_double(now));
 	return o;

@@ -264,6 +264,16 @@ json_object *jv_new_u64hex(uint64_t v)
 	return o;
 }
 
+void jv_add_str(json_object *o, const char *key, const char *value)
+{
+	json_object_object_add(o, key, json_object_new_string(value));
+}
+
+void jv_add_int(json_object *o, const char *key, int value)
+{
+	json_object_object_add(o, key, json_object_new_int(value));
+}
+
 const char *jv_to_string(json_object *o)
 {
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

@@ -47,6 +47,9 @@ int jv_fail(struct json_err *e, const char *fmt, ...) __attribute__((format(prin
 
 /* Builders that never return NULL (abort on out-of-memory, as allocation failure is fatal). */
 json_object *jv_new_u64hex(uint64_t v);
+/* o[key] = value, as a new string or int (json-c's add, spelled once). */
+void jv_add_str(json_object *o, const char *key, const char *value);
+void jv_add_int(json_object *o, const char *key, int value);
 /* Serialize compactly without escaping '/'; the string belongs to o. */
 const char *jv_to_string(json_object *o);
 

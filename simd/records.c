@@ -88,23 +88,18 @@ uint64_t journal_put(struct simd *sd, json_object *rec, journal_done_fn done, vo
 	return seq;
 }
 
-void jadd_str(json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v));
-}
-
 json_object *outbox_json(const struct outbox_rec *r, bool with_fish)
 {
 	char ts[32];
 	iso8601_utc(r->created_at, ts);
 	json_object *o = json_object_new_object();
-	jadd_str(o, "transfer_id", r->transfer_id);
-	jadd_str(o, "fish_id", r->fish_id);
-	jadd_str(o, "source_tank_id", r->source_tank);
-	jadd_str(o, "destination_server_id", r->dest_server);
-	jadd_str(o, "destination_tank_id", r->dest_tank);
-	jadd_str(o, "connection_id", r->connection_id);
-	jadd_str(o, "created_at", ts);
+	jv_add_str(o, "transfer_id", r->transfer_id);
+	jv_add_str(o, "fish_id", r->fish_id);
+	jv_add_str(o, "source_tank_id", r->source_tank);
+	jv_add_str(o, "destination_server_id", r->dest_server);
+	jv_add_str(o, "destination_tank_id", r->dest_tank);
+	jv_add_str(o, "connection_id", r->connection_id);
+	jv_add_str(o, "created_at", ts);
 	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
 	/* A fish that swam through a wall enters its destination through the opposite one. */
 	json_object_object_add(o, "exit_wall", r->exit_wall == WALL_NONE ? NULL
@@ -219,12 +214,12 @@ json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id)
 		char ts[32];
 		iso8601_utc(r->received_at, ts);
 		o = json_object_new_object();
-		jadd_str(o, "transfer_id", r->transfer_id);
-		jadd_str(o, "fish_id", r->fish_id);
-		jadd_str(o, "destination_tank_id", r->dest_tank);
-		jadd_str(o, "source_server_id", r->source_server);
-		jadd_str(o, "source_tank_id", r->source_tank);
-		jadd_str(o, "received_at", ts);
+		jv_add_str(o, "transfer_id", r->transfer_id);
+		jv_add_str(o, "fish_id", r->fish_id);
+		jv_add_str(o, "destination_tank_id", r->dest_tank);
+		jv_add_str(o, "source_server_id", r->source_server);
+		jv_add_str(o, "source_tank_id", r->source_tank);
+		jv_add_str(o, "received_at", ts);
 	}
 	pthread_mutex_unlock(&sd->xfer_lock);
 	return o;
@@ -235,9 +230,9 @@ json_object *exit_json(const struct exit_dest *d)
 	if (!d->open)
 		return NULL;
 	json_object *o = json_object_new_object();
-	jadd_str(o, "destination_server_id", d->server_id);
-	jadd_str(o, "destination_tank_id", d->tank_id);
-	jadd_str(o, "connection_id", d->connection_id);
+	jv_add_str(o, "destination_server_id", d->server_id);
+	jv_add_str(o, "destination_tank_id", d->tank_id);
+	jv_add_str(o, "connection_id", d->connection_id);
 	return o;
 }
 
@@ -291,9 +286,9 @@ int params_from_json(json_object *o, struct tank_params *p, struct json_err *e)
 json_object *tank_meta_state_json(const struct tank_meta *m, bool paused)
 {
 	json_object *o = json_object_new_object();
-	jadd_str(o, "tank_id", m->id);
-	jadd_str(o, "name", m->name);
-	jadd_str(o, "description", m->description);
+	jv_add_str(o, "tank_id", m->id);
+	jv_add_str(o, "name", m->name);
+	jv_add_str(o, "description", m->description);
 	json_object_object_add(o, "created_at", json_object_new_double(m->created_at));
 	json_object_object_add(o, "is_public", json_object_new_boolean(m->is_public));
 	json_object_object_add(o, "allow_transfers", json_object_new_boolean(m->allow_transfers));
@@ -334,11 +329,11 @@ json_object *xfer_state_json(struct simd *sd, uint64_t *ret_seq)
 	struct inbox_rec *in;
 	TAILQ_FOREACH(in, &sd->inbox, link) {
 		json_object *x = json_object_new_object();
-		jadd_str(x, "transfer_id", in->transfer_id);
-		jadd_str(x, "fish_id", in->fish_id);
-		jadd_str(x, "tank_id", in->dest_tank);
-		jadd_str(x, "source_server", in->source_server);
-		jadd_str(x, "source_tank", in->source_tank);
+		jv_add_str(x, "transfer_id", in->transfer_id);
+		jv_add_str(x, "fish_id", in->fish_id);
+		jv_add_str(x, "tank_id", in->dest_tank);
+		jv_add_str(x, "source_server", in->source_server);
+		jv_add_str(x, "source_tank", in->source_tank);
 		json_object_object_add(x, "received_at", json_object_new_double(in->received_at));
 		json_object_array_add(ib, x);
 	}
@@ -407,15 +402,15 @@ json_object *arrival_reply(const struct inbox_rec *r)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(true));
-	jadd_str(o, "message", "Entity transferred successfully from remote server");
-	jadd_str(o, "transfer_id", r->transfer_id);
+	jv_add_str(o, "message", "Entity transferred successfully from remote server");
+	jv_add_str(o, "transfer_id", r->transfer_id);
 	json_object *ent = json_object_new_object();
-	jadd_str(ent, "old_id", r->fish_id);
-	jadd_str(ent, "new_id", r->fish_id);
-	jadd_str(ent, "type", "fish");
-	jadd_str(ent, "source_server", r->source_server);
-	jadd_str(ent, "source_tank", r->source_tank);
-	jadd_str(ent, "destination_tank", r->dest_tank);
+	jv_add_str(ent, "old_id", r->fish_id);
+	jv_add_str(ent, "new_id", r->fish_id);
+	jv_add_str(ent, "type", "fish");
+	jv_add_str(ent, "source_server", r->source_server);
+	jv_add_str(ent, "source_tank", r->source_tank);
+	jv_add_str(ent, "destination_tank", r->dest_tank);
 	json_object_object_add(o, "entity", ent);
 	return o;
 }

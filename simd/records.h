@@ -17,7 +17,6 @@ void outbox_insert(struct simd *sd, struct outbox_rec *r);
 void outbox_drop(struct simd *sd, struct outbox_rec *r);
 void inbox_drop(struct simd *sd, struct inbox_rec *r);
 void inbox_insert(struct simd *sd, struct inbox_rec *r);
-void jadd_str(json_object *o, const char *k, const char *v);
 json_object *outbox_json(const struct outbox_rec *r, bool with_fish);
 json_object *outbox_state_json(const struct outbox_rec *r);
 int outbox_from_json(json_object *o, struct outbox_rec **ret, struct json_err *e);

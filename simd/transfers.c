@@ -19,7 +19,7 @@ static uint64_t journal_departure(struct simd *sd, struct tank_slot *slot, const
 				  struct outbox_rec *r, journal_done_fn done, void *arg)
 {
 	json_object *rec = json_object_new_object();
-	jadd_str(rec, "op", op);
+	jv_add_str(rec, "op", op);
 	json_object_object_add(rec, "transfer", outbox_state_json(r));
 	json_object_object_add(rec, "fish_serial", json_object_new_uint64(tank_fish_serial(slot->sim)));
 	uint64_t seq = journal_put(sd, rec, done, arg);
@@ -105,12 +105,12 @@ int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_obj
 		return -ENOENT;
 	}
 	json_object *o = json_object_new_object();
-	jadd_str(o, "transfer_id", transfer_id);
-	jadd_str(o, "fish_id", r->fish_id);
-	jadd_str(o, "state", commit ? "committed" : "aborted");
+	jv_add_str(o, "transfer_id", transfer_id);
+	jv_add_str(o, "fish_id", r->fish_id);
+	jv_add_str(o, "state", commit ? "committed" : "aborted");
 	json_object *rec = json_object_new_object();
-	jadd_str(rec, "op", commit ? "commit" : "abort");
-	jadd_str(rec, "transfer_id", transfer_id);
+	jv_add_str(rec, "op", commit ? "commit" : "abort");
+	jv_add_str(rec, "transfer_id", transfer_id);
 	if (!commit) {
 		struct fish *f;
 		struct json_err e;
@@ -131,7 +131,7 @@ int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_obj
 				transfer_id, r->fish_id, src);
 		}
 		json_object_object_add(rec, "fish", json_object_get(r->fish));
-		jadd_str(rec, "tank_id", src);
+		jv_add_str(rec, "tank_id", src);
 		sd->aborts++;
 	} else {
 		sd->commits++;
@@ -191,7 +191,7 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 		journal_lock(sd->journal);
 		uint64_t seq = journal_next_seq(sd->journal);
 		json_object *noop = json_object_new_object();
-		jadd_str(noop, "op", "noop");
+		jv_add_str(noop, "op", "noop");
 		journal_append(sd->journal, seq, noop, done, arg);
 		journal_unlock(sd->journal);
 		return 1;
@@ -233,14 +233,14 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	sd->arrivals++;
 	*ret = arrival_reply(in);
 	json_object *rec = json_object_new_object();
-	jadd_str(rec, "op", "arrive");
-	jadd_str(rec, "transfer_id", in->transfer_id);
-	jadd_str(rec, "tank_id", in->dest_tank);
-	jadd_str(rec, "source_server", in->source_server);
-	jadd_str(rec, "source_tank", in->source_tank);
+	jv_add_str(rec, "op", "arrive");
+	jv_add_str(rec, "transfer_id", in->transfer_id);
+	jv_add_str(rec, "tank_id", in->dest_tank);
+	jv_add_str(rec, "source_server", in->source_server);
+	jv_add_str(rec, "source_tank", in->source_tank);
 	json_object_object_add(rec, "received_at", json_object_new_double(in->received_at));
 	if (rq->arrival != WALL_NONE)
-		jadd_str(rec, "arrival_wall", wall_name(rq->arrival));
+		jv_add_str(rec, "arrival_wall", wall_name(rq->arrival));
 	json_object_object_add(rec, "fish", json_object_get(rq->fish));
 	uint64_t seq = journal_put(sd, rec, done, arg);
 	sd->xfer_applied_seq = seq;
@@ -286,17 +286,17 @@ int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid
 		char tid[UUID_STR_LEN];
 		uuid_random_str(tid);
 		json_object *rec = json_object_new_object();
-		jadd_str(rec, "op", "move");
-		jadd_str(rec, "transfer_id", tid);
-		jadd_str(rec, "from", src);
-		jadd_str(rec, "to", dst);
+		jv_add_str(rec, "op", "move");
+		jv_add_str(rec, "transfer_id", tid);
+		jv_add_str(rec, "from", src);
+		jv_add_str(rec, "to", dst);
 		json_object_object_add(rec, "fish_serial", json_object_new_uint64(tank_fish_serial(a->sim)));
 		json_object_object_add(rec, "fish", fj);
 		json_object *o = json_object_new_object();
-		jadd_str(o, "transfer_id", tid);
-		jadd_str(o, "fish_id", moved_id);
-		jadd_str(o, "source_tank_id", src);
-		jadd_str(o, "destination_tank_id", dst);
+		jv_add_str(o, "transfer_id", tid);
+		jv_add_str(o, "fish_id", moved_id);
+		jv_add_str(o, "source_tank_id", src);
+		jv_add_str(o, "destination_tank_id", dst);
 		*ret = o;
 		pthread_mutex_lock(&sd->xfer_lock);
 		sd->local_moves++;
@@ -320,8 +320,8 @@ int xfer_set_exits(struct simd *sd, const char *tank_id, const struct exit_dest 
 	pthread_mutex_lock(&slot->lock);
 	apply_exits(slot, left, right);
 	json_object *rec = json_object_new_object();
-	jadd_str(rec, "op", "exits");
-	jadd_str(rec, "tank_id", tank_id);
+	jv_add_str(rec, "op", "exits");
+	jv_add_str(rec, "tank_id", tank_id);
 	json_object_object_add(rec, "exits", xfer_exits_json(slot));
 	slot->applied_seq = journal_put(sd, rec, done, arg);
 	pthread_mutex_unlock(&slot->lock);
@@ -338,7 +338,7 @@ int xfer_tank_create(struct simd *sd, const struct tank_meta *meta, const struct
 		return -EINVAL;
 	struct tank_slot *slot = tanks_add(sd, meta, t, paused);
 	json_object *rec = json_object_new_object();
-	jadd_str(rec, "op", "create");
+	jv_add_str(rec, "op", "create");
 	json_object_object_add(rec, "tank", tank_meta_state_json(meta, paused));
 	json_object_object_add(rec, "params", params_json(p));
 	pthread_mutex_lock(&slot->lock);
@@ -356,8 +356,8 @@ int xfer_tank_delete(struct simd *sd, const char *tank_id, journal_done_fn done,
 	if (transfers_in_transit(sd, tank_id) > 0)
 		return -EBUSY; /* an abort must find its tank */
 	json_object *rec = json_object_new_object();
-	jadd_str(rec, "op", "delete");
-	jadd_str(rec, "tank_id", tank_id);
+	jv_add_str(rec, "op", "delete");
+	jv_add_str(rec, "tank_id", tank_id);
 	journal_put(sd, rec, done, arg);
 	tanks_remove(sd, slot);
 	return 0;
@@ -372,8 +372,8 @@ int xfer_tank_pause(struct simd *sd, const char *tank_id, bool paused, journal_d
 	pthread_mutex_lock(&slot->lock);
 	slot->paused = paused;
 	json_object *rec = json_object_new_object();
-	jadd_str(rec, "op", paused ? "pause" : "resume");
-	jadd_str(rec, "tank_id", tank_id);
+	jv_add_str(rec, "op", paused ? "pause" : "resume");
+	jv_add_str(rec, "tank_id", tank_id);
 	slot->applied_seq = journal_put(sd, rec, done, arg);
 	tank_publish_status(slot);
 	pthread_mutex_unlock(&slot->lock);
