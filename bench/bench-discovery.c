@@ -69,27 +69,18 @@ static struct bench B;
 
 static int start_discoveryd(struct bench_daemon *d)
 {
-	char state[sizeof d->tmpdir + 32], run[sizeof d->tmpdir + 32];
-	snprintf(state, sizeof state, "server.state_dir=%s/state", d->tmpdir);
-	snprintf(run, sizeof run, "server.runtime_dir=%s/run", d->tmpdir);
-	char *const argv[] = {(char *)d->exe, "-c", d->conf,
-		"--set", "server.server_id=" HUB_ID,
-		"--set", state,
-		"--set", run,
-		"--set", "server.advertise_host=127.0.0.1",
-		"--set", "server.log_level=warning",
-		"--set", "discovery.listen=127.0.0.1:0",
-		"--set", "discovery.heartbeat_interval=30",
-		"--set", "discovery.heartbeat_timeout=90",
-		"--set", "discovery.evict_after=600",
-		NULL};
-	return bench_daemon_start(d, argv, 10);
+	const char *const sets[] = {
+		"server.server_id=" HUB_ID,	   "discovery.listen=127.0.0.1:0",
+		"discovery.heartbeat_interval=30", "discovery.heartbeat_timeout=90",
+		"discovery.evict_after=600",	   NULL};
+	return bench_daemon_start_sets(d, sets, 10);
 }
 
 static void rss_detail(pid_t pid, const char *when)
 {
 	bench_warn("discoveryd idle RSS %s: %.1f MB = %.1f MB anonymous + %.1f MB file-backed "
-		   "(shared libraries)", when, bench_rss_mb(pid), bench_status_mb(pid, "RssAnon"),
+		   "(shared libraries)",
+		   when, bench_rss_mb(pid), bench_status_mb(pid, "RssAnon"),
 		   bench_status_mb(pid, "RssFile") + bench_status_mb(pid, "RssShmem"));
 }
 
@@ -211,8 +202,9 @@ static void take_answer(struct loadgen *lg, struct loadgen_conn *c, const char *
 	if (c->status != 200) {
 		b->non_200++;
 		loadgen_fail(lg, "unexpected HTTP %d for a %s: %.*s", c->status,
-			     r->kind == REQ_REGISTER ? "registration"
-			     : r->kind == REQ_HEARTBEAT ? "heartbeat" : "query",
+			     r->kind == REQ_REGISTER	? "registration"
+			     : r->kind == REQ_HEARTBEAT ? "heartbeat"
+							: "query",
 			     (int)(len > 300 ? 300 : len), body);
 		return;
 	}
@@ -243,13 +235,15 @@ static void take_answer(struct loadgen *lg, struct loadgen_conn *c, const char *
 			abort();
 		uint64_t v = metric_value(text, "\ntankworld_discovery_heartbeats_received_total ");
 		if (v != b->hb_ok_total) {
-			bench_warn("tankworld_discovery_heartbeats_received_total is %" PRIu64 " but %"
-				   PRIu64 " heartbeats were answered 200", v, b->hb_ok_total);
+			bench_warn("tankworld_discovery_heartbeats_received_total is %" PRIu64
+				   " but %" PRIu64 " heartbeats were answered 200",
+				   v, b->hb_ok_total);
 			b->metrics_ok = false;
 		}
 		v = metric_value(text, "\ntankworld_discovery_registrations_total ");
 		if (v != N_SERVERS) {
-			bench_warn("tankworld_discovery_registrations_total is %" PRIu64 ", expected %d",
+			bench_warn("tankworld_discovery_registrations_total is %" PRIu64
+				   ", expected %d",
 				   v, N_SERVERS);
 			b->metrics_ok = false;
 		}
@@ -308,9 +302,11 @@ static bool verify_list(struct bench *b)
 	for (size_t i = 0; i < n; i++) {
 		json_object *s = json_object_array_get_idx(servers, i), *v;
 		const char *id = json_object_object_get_ex(s, "server_id", &v)
-					 ? json_object_get_string(v) : "";
+					 ? json_object_get_string(v)
+					 : "";
 		const char *status = json_object_object_get_ex(s, "status", &v)
-					     ? json_object_get_string(v) : "";
+					     ? json_object_get_string(v)
+					     : "";
 		if (strcmp(status, "online") != 0) {
 			wrong++;
 			continue;
@@ -330,7 +326,7 @@ static bool verify_list(struct bench *b)
 		seen[k] = true;
 		found++;
 		int tanks = json_object_object_get_ex(s, "tank_count", &v) ? json_object_get_int(v)
-									  : -1;
+									   : -1;
 		char host[32];
 		snprintf(host, sizeof host, "10.%d.%d.%d", (k >> 16) & 255, (k >> 8) & 255, k & 255);
 		const char *h = json_object_object_get_ex(s, "host", &v) ? json_object_get_string(v)
@@ -338,7 +334,8 @@ static bool verify_list(struct bench *b)
 		if (tanks != b->acked[k] || strcmp(h, host) != 0) {
 			if (wrong++ < 5)
 				bench_warn("%s holds tank_count %d host %s; the last acknowledged "
-					   "heartbeat sent %d and %s", id, tanks, h, b->acked[k], host);
+					   "heartbeat sent %d and %s",
+					   id, tanks, h, b->acked[k], host);
 		}
 	}
 	if (found != N_SERVERS || hub != 1 || wrong) {
@@ -351,6 +348,48 @@ static bool verify_list(struct bench *b)
 }
 
 /* ---- main ---------------------------------------------------------------------------- */
+
+/* The heartbeat load on its connections; true when every phase ran and discoveryd
+ * lives. Prints the rate and says how much CPU each side had. */
+static bool run_load(struct bench_daemon *d, bool *correct)
+{
+	B.lg = loadgen_new(d, B.n_conns, B.duration + 20);
+	B.lg->job = &B;
+	B.lg->next = next_request;
+	B.lg->answer = take_answer;
+	B.phase = PH_CONNECT;
+	bool ran = loadgen_run(B.lg);
+	if (B.lg->timed_out)
+		bench_warn("timed out in phase %d (registered %d, heartbeats %" PRIu64 ")",
+			   (int)B.phase, B.registered, B.hb_ok_total);
+	/* Connections closed now, so their buffers are not counted as idle memory below. */
+	if (B.phase_timer)
+		event_free(B.phase_timer);
+	loadgen_free(B.lg);
+	B.lg = NULL;
+	bool alive = bench_daemon_alive(d);
+	if (!ran || B.phase != PH_DONE || !alive) {
+		if (!alive)
+			bench_warn("discoveryd is gone");
+		return false;
+	}
+	double window = B.window_end - B.window_start;
+	printf("bench: discovery_heartbeats_per_s_10000_servers %.0f heartbeats/s\n",
+	       (double)B.hb_ok_window / window);
+	*correct = B.non_200 == 0 && B.list_ok && B.metrics_ok && verify_list(&B);
+	bench_warn("%d connections, %" PRIu64 " heartbeats in %.2f s measured, %" PRIu64
+		   " answered 200 in all, %" PRIu64 " other answers",
+		   B.n_conns, B.hb_ok_window, window, B.hb_ok_total, B.non_200);
+	bench_warn("during the window discoveryd used %.0f%% of a CPU, the client %.0f%%; %.0f "
+		   "heartbeats per discoveryd CPU-second",
+		   100 * (B.daemon_cpu1 - B.daemon_cpu0) / window,
+		   100 * (B.client_cpu1 - B.client_cpu0) / window,
+		   (double)B.hb_ok_window / (B.daemon_cpu1 - B.daemon_cpu0));
+	if ((B.daemon_cpu1 - B.daemon_cpu0) / window < 0.9)
+		bench_warn("warning: discoveryd had its CPU only part of the time (other work on "
+			   "the machine?); the rate understates it");
+	return true;
+}
 
 int main(int argc, char **argv)
 {
@@ -366,7 +405,7 @@ int main(int argc, char **argv)
 		return 1;
 	bench_set_time_limit(40);
 	int rc = 1;
-	bool printed_correct = false;
+	bool printed_correct = false, correct = false;
 	if (start_discoveryd(d) < 0)
 		goto out;
 	bench_warn("discoveryd pid %d on 127.0.0.1:%d, CPU %d (client CPU %d)", (int)d->pid,
@@ -378,53 +417,17 @@ int main(int argc, char **argv)
 		goto out;
 	double rss_empty = bench_rss_mb(d->pid);
 	rss_detail(d->pid, "with an empty registry");
-
-	B.lg = loadgen_new(d, B.n_conns, B.duration + 20);
-	B.lg->job = &B;
-	B.lg->next = next_request;
-	B.lg->answer = take_answer;
-	B.phase = PH_CONNECT;
-	bool ran = loadgen_run(B.lg);
-	if (B.lg->timed_out)
-		bench_warn("timed out in phase %d (registered %d, heartbeats %" PRIu64 ")",
-			   (int)B.phase, B.registered, B.hb_ok_total);
-	/* Connections closed now, so their buffers are not counted as idle memory below. */
-	if (B.phase_timer)
-		event_free(B.phase_timer);
-	loadgen_free(B.lg);
-	B.lg = NULL;
-
-	bool alive = bench_daemon_alive(d);
-	if (!ran || B.phase != PH_DONE || !alive) {
-		if (!alive)
-			bench_warn("discoveryd is gone");
+	if (!run_load(d, &correct))
 		goto out;
-	}
-	double window = B.window_end - B.window_start;
-	printf("bench: discovery_heartbeats_per_s_10000_servers %.0f heartbeats/s\n",
-	       (double)B.hb_ok_window / window);
-	bool correct = B.non_200 == 0 && B.list_ok && B.metrics_ok && verify_list(&B);
-	bench_warn("%d connections, %" PRIu64 " heartbeats in %.2f s measured, %" PRIu64
-		   " answered 200 in all, %" PRIu64 " other answers",
-		   B.n_conns, B.hb_ok_window, window, B.hb_ok_total, B.non_200);
-	bench_warn("during the window discoveryd used %.0f%% of a CPU, the client %.0f%%; %.0f "
-		   "heartbeats per discoveryd CPU-second",
-		   100 * (B.daemon_cpu1 - B.daemon_cpu0) / window,
-		   100 * (B.client_cpu1 - B.client_cpu0) / window,
-		   (double)B.hb_ok_window / (B.daemon_cpu1 - B.daemon_cpu0));
-	if ((B.daemon_cpu1 - B.daemon_cpu0) / window < 0.9)
-		bench_warn("warning: discoveryd had its CPU only part of the time (other work on "
-			   "the machine?); the rate understates it");
 
 	/* (ii) idle for a second with 10,000 servers registered. */
 	bench_daemon_idle(d, 1.0);
-	alive = bench_daemon_alive(d);
-	double rss_full = alive ? bench_rss_mb(d->pid) : -1;
-	if (alive)
-		rss_detail(d->pid, "with 10000 servers");
+	bool alive = bench_daemon_alive(d);
 	printf("bench: discovery_idle_rss_empty %.1f MB\n", rss_empty);
-	if (alive)
-		printf("bench: discovery_idle_rss_10000_servers %.1f MB\n", rss_full);
+	if (alive) {
+		rss_detail(d->pid, "with 10000 servers");
+		printf("bench: discovery_idle_rss_10000_servers %.1f MB\n", bench_rss_mb(d->pid));
+	}
 	printf("bench: discovery_registry_correct %d bool\n", correct ? 1 : 0);
 	printed_correct = true;
 	rc = correct && alive ? 0 : 1;

@@ -27,6 +27,7 @@
 #define MAX_HEADER_BYTES (64 * 1024)
 
 const char *bench_prog = "bench";
+const char bench_token[] = "bench-token-0123456789abcdef";
 
 /* The daemon the time-limit alarm kills: read in a signal handler, hence a plain pid. */
 static volatile pid_t alarm_victim = -1;
@@ -120,7 +121,8 @@ double bench_cpu_seconds(pid_t pid)
 	buf[n] = '\0';
 	const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
 	unsigned long ut, st;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -168,6 +170,18 @@ double bench_run_delay_s(pid_t pid)
 	if (f)
 		fclose(f);
 	return n == 2 ? (double)wait / 1e9 : 0;
+}
+
+double bench_loop_cpu_s(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)pid);
+	FILE *f = fopen(path, "r");
+	unsigned long long run;
+	int n = f ? fscanf(f, "%llu", &run) : 0;
+	if (f)
+		fclose(f);
+	return n == 1 ? (double)run / 1e9 : 0;
 }
 
 /* ---- latencies -------------------------------------------------------------------- */
@@ -255,17 +269,31 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 bool bench_daemon_setup(struct bench_daemon *d, const char *name, const char *exe,
 			const char *tmp_parent)
 {
-	*d = (struct bench_daemon){.name = name, .exe = exe, .notify_fd = -1, .cpu = -1,
-				   .client_cpu = -1, .pid = -1, .port = -1};
+	*d = (struct bench_daemon){.name = name,
+				   .exe = exe,
+				   .notify_fd = -1,
+				   .cpu = -1,
+				   .client_cpu = -1,
+				   .pid = -1,
+				   .port = -1};
 	snprintf(d->tmpdir, sizeof d->tmpdir, "%s/tw-%s.XXXXXX", tmp_parent, bench_prog);
 	if (!mkdtemp(d->tmpdir)) {
 		bench_warn("mkdtemp %s: %s", d->tmpdir, strerror(errno));
 		d->tmpdir[0] = '\0';
 		return false;
 	}
+	char tok[4200];
+	snprintf(tok, sizeof tok, "%s/token", d->tmpdir);
+	int tfd = open(tok, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool tok_ok = tfd >= 0 &&
+		      write(tfd, bench_token, strlen(bench_token)) == (ssize_t)strlen(bench_token);
+	if (tfd >= 0)
+		close(tfd);
 	snprintf(d->conf, sizeof d->conf, "%s/tankworld.conf", d->tmpdir);
 	FILE *f = fopen(d->conf, "w");
-	if (!f || fclose(f) != 0) {
+	if (f)
+		fprintf(f, "[security]\ntoken_file = %s\n", tok);
+	if (!tok_ok || !f || fclose(f) != 0) {
 		bench_warn("cannot write %s", d->conf);
 		bench_daemon_cleanup(d);
 		return false;
@@ -297,9 +325,10 @@ bool bench_daemon_setup(struct bench_daemon *d, const char *name, const char *ex
 static void exec_daemon(const struct bench_daemon *d, char *const argv[])
 {
 	pin_to(d->cpu);
-	static const char *const scrub[] = {"DISCOVERY_SERVER_URL", "TANK_SERVER_ID",
-		"TANK_API_PORT", "TANKWORLD_LOG_LEVEL", "STATE_DIRECTORY", "RUNTIME_DIRECTORY",
-		"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"};
+	static const char *const scrub[] = {
+		"DISCOVERY_SERVER_URL", "TANK_SERVER_ID",    "TANK_API_PORT", "TANKWORLD_LOG_LEVEL",
+		"STATE_DIRECTORY",	"RUNTIME_DIRECTORY", "LISTEN_FDS",    "LISTEN_PID",
+		"LISTEN_FDNAMES",	"WATCHDOG_USEC",     "WATCHDOG_PID"};
 	for (size_t i = 0; i < sizeof scrub / sizeof scrub[0]; i++)
 		unsetenv(scrub[i]);
 	setenv("NOTIFY_SOCKET", d->notify_path, 1);
@@ -357,6 +386,36 @@ int bench_daemon_start(struct bench_daemon *d, char *const argv[], double timeou
 	}
 	bench_warn("%s not ready after %.0f s", d->name, timeout_s);
 	return -1;
+}
+
+#define BENCH_MAX_SETS 24
+
+int bench_daemon_start_sets(struct bench_daemon *d, const char *const sets[], double timeout_s)
+{
+	char state[sizeof d->tmpdir + 32], run[sizeof d->tmpdir + 32];
+	snprintf(state, sizeof state, "server.state_dir=%s/state", d->tmpdir);
+	snprintf(run, sizeof run, "server.runtime_dir=%s/run", d->tmpdir);
+	const char *common[] = {state, run, "server.log_level=warning",
+				"server.advertise_host=127.0.0.1"};
+	char *argv[3 + 2 * BENCH_MAX_SETS + 1];
+	int a = 0;
+	argv[a++] = (char *)d->exe;
+	argv[a++] = "-c";
+	argv[a++] = d->conf;
+	for (size_t i = 0; i < sizeof common / sizeof *common; i++) {
+		argv[a++] = "--set";
+		argv[a++] = (char *)common[i];
+	}
+	for (size_t i = 0; sets[i]; i++) {
+		if (a + 3 > (int)(sizeof argv / sizeof *argv)) {
+			bench_warn("too many settings for %s", d->exe);
+			return -1;
+		}
+		argv[a++] = "--set";
+		argv[a++] = (char *)sets[i];
+	}
+	argv[a] = NULL;
+	return bench_daemon_start(d, argv, timeout_s);
 }
 
 static void forget_pid(struct bench_daemon *d)
@@ -466,11 +525,13 @@ void loadgen_send(struct loadgen_conn *c, const char *method, const char *path, 
 		  size_t body_len)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: %s\r\n"
-			    "Accept: application/json\r\n", method, path, c->lg->daemon->port,
-			    bench_prog);
+	evbuffer_add_printf(out,
+			    "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: %s\r\n"
+			    "Accept: application/json\r\nAuthorization: Bearer %s\r\n",
+			    method, path, c->lg->daemon->port, bench_prog, bench_token);
 	if (body)
-		evbuffer_add_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+		evbuffer_add_printf(out,
+				    "Content-Type: application/json\r\nContent-Length: %zu\r\n",
 				    body_len);
 	evbuffer_add(out, "\r\n", 2);
 	if (body)
@@ -585,7 +646,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	loadgen_fail(lg, "connection %d: %s%s", loadgen_conn_index(c),
 		     (what & BEV_EVENT_EOF) ? "closed by the daemon" : "error: ",
-		     (what & BEV_EVENT_EOF) ? "" : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		     (what & BEV_EVENT_EOF) ? ""
+					    : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
 static void on_child_timer(evutil_socket_t fd, short what, void *arg)
@@ -658,11 +720,109 @@ void loadgen_free(struct loadgen *lg)
 	free(lg);
 }
 
-void loadgen_after(struct loadgen *lg, struct event **ev, double s, event_callback_fn fn,
-		   void *arg)
+void loadgen_after(struct loadgen *lg, struct event **ev, double s, event_callback_fn fn, void *arg)
 {
 	if (!*ev)
 		*ev = evtimer_new(lg->base, fn, arg);
 	struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
 	evtimer_add(*ev, &tv);
+}
+
+/* ---- a blocking HTTP client for set-up and checks ----------------------------- */
+
+static bool send_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+int bench_http(int port, const char *token, const char *method, const char *path, const char *body,
+	       char **ret, size_t *ret_len)
+{
+	*ret = NULL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+		/* Quiet: callers poll a port that is not up yet this way. */
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	size_t blen = body ? strlen(body) : 0;
+	char head[1024], auth[160] = "", ctype[96] = "";
+	if (token)
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
+	if (body)
+		snprintf(ctype, sizeof ctype,
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+	int hl = snprintf(head, sizeof head,
+			  "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+			  "Accept: application/json\r\n%s%s\r\n",
+			  method, path, port, auth, ctype);
+	if (!send_all(fd, head, (size_t)hl) || (body && !send_all(fd, body, blen))) {
+		bench_warn("%s %s: send failed", method, path);
+		close(fd);
+		return -1;
+	}
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		abort();
+	double until = now_mono() + 60;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)((until - now_mono()) * 1000);
+		if (left <= 0 || poll(&p, 1, left) <= 0) {
+			bench_warn("%s %s: no answer", method, path);
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		if (len + 1 >= cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				abort();
+		}
+		ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			bench_warn("%s %s: %s", method, path, strerror(errno));
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	char *sep = strstr(buf, "\r\n\r\n");
+	int status = -1;
+	if (len < 12 || strncmp(buf, "HTTP/1.1 ", 9) != 0 || !sep) {
+		bench_warn("%s %s: malformed answer", method, path);
+		free(buf);
+		return -1;
+	}
+	status = atoi(buf + 9);
+	size_t off = (size_t)(sep + 4 - buf);
+	memmove(buf, buf + off, len - off + 1);
+	*ret = buf;
+	if (ret_len)
+		*ret_len = len - off;
+	return status;
 }

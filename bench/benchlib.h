@@ -23,6 +23,9 @@
 /* The benchmark's name ("bench-simd"): the prefix of its messages and temporary folder.
  * Set by bench_init. */
 extern const char *bench_prog;
+/* The cluster token every benchmarked daemon gets (TCP is read-only without one);
+ * loadgen_send and the benchmarks' own requests send it. */
+extern const char bench_token[];
 
 /* First thing in main(): names the program, line-buffers stdout, ignores SIGPIPE and
  * finds the daemon binary: $exe_env, else <build dir>/<exe_rel_path> where the build
@@ -45,6 +48,9 @@ void bench_set_time_limit(unsigned seconds);
 
 /* CPU seconds (user + system, all threads) process pid has used so far, or -1. */
 double bench_cpu_seconds(pid_t pid);
+/* CPU seconds of the daemon's main thread (its event loop) alone, from schedstat: a
+ * cost per answer that other work on the machine and the tick threads do not blur. */
+double bench_loop_cpu_s(pid_t pid);
 /* The same for this process. */
 double bench_self_cpu_seconds(void);
 /* A "Key:   123 kB" field of /proc/PID/status ("VmRSS", "RssAnon"...) in MiB, or -1. */
@@ -78,11 +84,11 @@ struct bench_daemon {
 	char tmpdir[4096]; /* removed with everything below it by bench_daemon_cleanup() */
 	char conf[4200];   /* an empty config file in tmpdir: settings come as --set */
 	int notify_fd;
-	char notify_path[sizeof ((struct sockaddr_un *)0)->sun_path];
+	char notify_path[sizeof((struct sockaddr_un *)0)->sun_path];
 	int cpu, client_cpu; /* -1: not pinned (fewer than two CPUs) */
-	pid_t pid;           /* the instance running now, or -1 */
-	int port;            /* the port it announced with READY=1 */
-	double ready_s;      /* from just before fork to READY=1 */
+	pid_t pid;	     /* the instance running now, or -1 */
+	int port;	     /* the port it announced with READY=1 */
+	double ready_s;	     /* from just before fork to READY=1 */
 	double ready_cpu_s;  /* CPU seconds it had used by READY=1 */
 };
 
@@ -98,6 +104,11 @@ bool bench_daemon_setup(struct bench_daemon *d, const char *name, const char *ex
  * ", port N" in its STATUS. Returns the port, or -1 with a message; on -1 the process
  * may still run (d->pid > 0) for the caller to stop. */
 int bench_daemon_start(struct bench_daemon *d, char *const argv[], double timeout_s);
+
+/* bench_daemon_start with the usual command line: -c d->conf, state and runtime folders
+ * in d->tmpdir, log level warning, advertised on 127.0.0.1, then each "section.key=value"
+ * of the NULL-terminated sets (a later setting wins over an earlier one). */
+int bench_daemon_start_sets(struct bench_daemon *d, const char *const sets[], double timeout_s);
 
 /* Whether it still runs; says why when it has just exited. */
 bool bench_daemon_alive(struct bench_daemon *d);
@@ -133,7 +144,7 @@ struct loadgen_conn {
 	int status; /* of the answer handed to the job */
 	size_t content_length;
 	double sent_at; /* now_mono() when the request was written */
-	long tag;       /* the job's own note about the request in flight */
+	long tag;	/* the job's own note about the request in flight */
 };
 
 struct loadgen {
@@ -181,7 +192,13 @@ static inline int loadgen_conn_index(const struct loadgen_conn *c)
 
 /* Runs fn(arg) after s seconds on the run's loop; *ev is made on first use and reused,
  * the caller frees it (event_free) before loadgen_free. */
-void loadgen_after(struct loadgen *lg, struct event **ev, double s, event_callback_fn fn,
-		   void *arg);
+void loadgen_after(struct loadgen *lg, struct event **ev, double s, event_callback_fn fn, void *arg);
+
+/* A blocking request on a connection of its own, for set-up and checks (not for the
+ * measured load). token NULL sends none. Returns the status or -1 (with a message); on
+ * success the body is in *ret (NUL-terminated, caller frees) and its length in *ret_len
+ * (may be NULL). */
+int bench_http(int port, const char *token, const char *method, const char *path, const char *body,
+	       char **ret, size_t *ret_len);
 
 #endif

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The tankworld demo: builds the daemons, starts a hub and two worker servers on
-# loopback (each server is discoveryd + simd + migrated with its own state and
-# runtime directories), and shows them registering, then (when simd and migrated are
-# built) tanks, connections and a live line per migration. Ctrl-C stops everything.
+# loopback (each server is one `tankworld`, which runs and supervises its discoveryd,
+# simd and migrated, with its own state and runtime directories), and shows them
+# registering, then tanks, connections and a live line per migration. Ctrl-C stops
+# everything.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/_build/demo"
@@ -11,7 +12,7 @@ build="$top/_build/demo"
 root=${TANKWORLD_DEMO_DIR:-/tmp/tankworld-demo}
 interval=${DEMO_INTERVAL:-1}
 
-if [ ! -x "$build/discoveryd/discoveryd" ] || [ "${DEMO_REBUILD:-1}" = 1 ]; then
+if [ ! -x "$build/tankworld/tankworld" ] || [ "${DEMO_REBUILD:-1}" = 1 ]; then
 	echo "demo: building in $build"
 	[ -x "$top/configure" ] || "$top/bootstrap" || exit 1
 	mkdir -p "$build"
@@ -27,7 +28,7 @@ pids=()
 cleanup() {
 	trap - INT TERM EXIT
 	echo
-	echo "demo: stopping ${#pids[@]} daemons"
+	echo "demo: stopping ${#pids[@]} servers"
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	echo "demo: stopped; logs and state are in $root"
@@ -35,9 +36,16 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# One cluster token for the demo network: without it TCP would be read-only, and the
+# servers' heartbeats and fish travel over TCP. Readable by this user only.
+token_file="$root/token"
+if [ ! -s "$token_file" ]; then
+	(umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$token_file" && echo >>"$token_file")
+fi
+chmod 0600 "$token_file"
+token=$(cat "$token_file")
+
 servers="hub:7100 worker-1:7200 worker-2:7300"
-daemons="discoveryd"
-for d in simd migrated; do [ -x "$build/$d/$d" ] && daemons="$daemons $d"; done
 
 for s in $servers; do
 	id=${s%%:*}
@@ -59,14 +67,16 @@ heartbeat_interval = $interval
 heartbeat_timeout = $((interval * 3))
 [migration]
 check_interval = 2
+[security]
+token_file = $token_file
 CONF
-	for d in $daemons; do
-		"$build/$d/$d" -c "$dir/tankworld.conf" >"$dir/$d.log" 2>&1 &
-		pids+=($!)
-	done
+	# One command per server: tankworld restarts a daemon that dies and prefixes each
+	# line of the log with the daemon's name.
+	"$build/tankworld/tankworld" -c "$dir/tankworld.conf" >"$dir/tankworld.log" 2>&1 &
+	pids+=($!)
 done
 
-echo "demo: ${#pids[@]} daemons started under $root ($daemons on 3 servers)"
+echo "demo: 3 servers started under $root (tankworld, each running discoveryd, simd and migrated)"
 hub_sock="$root/hub/run/discoveryd.sock"
 for _ in $(seq 50); do [ -S "$hub_sock" ] && break; sleep 0.1; done
 sleep $((interval + 1))
@@ -74,14 +84,6 @@ sleep $((interval + 1))
 echo "demo: servers known to the hub:"
 curl -s --unix-socket "$hub_sock" http://localhost/api/discovery/servers |
 	jq -r '.servers[] | "  \(.server_id)\t\(.status)\thost \(.host) simd port \(.port)\tlocal=\(.is_local)"'
-
-if [ ! -x "$build/simd/simd" ] || [ ! -x "$build/migrated/migrated" ]; then
-	echo "demo: simd and migrated are not built; watching heartbeats (Ctrl-C stops)"
-	while sleep 5; do
-		curl -s --unix-socket "$hub_sock" http://localhost/api/discovery/servers |
-			jq -r '[.servers[] | "\(.server_id)=\(.status)"] | join("  ")'
-	done
-fi
 
 # --- the network: tanks and connections -------------------------------------------
 api() { # api SERVER DAEMON METHOD PATH [BODY]
@@ -125,6 +127,25 @@ name_of() {
 	*) echo "${1:0:8}" ;;
 	esac
 }
+
+# The web viewer of each server: its simd serves it (port base+1). With a cluster token
+# the URL carries it in its fragment, which the page keeps for the session.
+viewer_url() { # viewer_url SERVER [HASH]
+	local port tf token=""
+	port=$(sed -n 's/^base_port *= *//p' "$root/$1/tankworld.conf")
+	tf=$(sed -n 's/^token_file *= *//p' "$root/$1/tankworld.conf")
+	[ -n "$tf" ] && [ -r "$tf" ] && token=$(head -n1 "$tf")
+	printf 'http://127.0.0.1:%s/%s' "$((port + 1))" "${2:-#/}"
+	[ -n "$token" ] && printf '?token=%s' "$token"
+	echo
+}
+echo
+echo "demo: open the viewer in a browser:"
+for s in hub worker-1 worker-2; do
+	printf '  %-9s %s\n' "$s" "$(viewer_url "$s")"
+done
+printf '  %-9s %s\n' "network" "$(viewer_url hub '#/network')"
+echo
 
 echo "demo: fish now migrate every few seconds; one line per migration (Ctrl-C stops)"
 declare -A seen

@@ -54,9 +54,9 @@ static json_object *status_reply(const char *status, const char *id, const char 
 static void reply_heartbeat_ok(struct http_ctx *ctx, const char *id)
 {
 	char buf[160];
-	int n = snprintf(buf, sizeof buf,
-			 "{\"status\":\"ok\",\"server_id\":\"%s\",\"message\":\"Heartbeat received\"}",
-			 id);
+	int n = snprintf(
+		buf, sizeof buf,
+		"{\"status\":\"ok\",\"server_id\":\"%s\",\"message\":\"Heartbeat received\"}", id);
 	http_reply_text(ctx->req, 200, "application/json", buf, (size_t)n);
 }
 
@@ -78,7 +78,8 @@ static void api_register(struct http_ctx *ctx)
 	int r = registry_register(dd->reg, &info, now_wall(), true, &created);
 	if (r == -EPERM) {
 		http_reply_error(ctx->req, 409, "own_id",
-				 "server id %s is this server's own; choose another id", info.server_id);
+				 "server id %s is this server's own; choose another id",
+				 info.server_id);
 		return;
 	}
 	dd->registrations++;
@@ -111,7 +112,8 @@ static void api_heartbeat(struct http_ctx *ctx)
 		}
 		if (strcmp(info.server_id, id) != 0) {
 			http_reply_error(ctx->req, 400, "server_id_mismatch",
-					 "body names server %s but the path names %s", info.server_id, id);
+					 "body names server %s but the path names %s",
+					 info.server_id, id);
 			return;
 		}
 		infop = &info;
@@ -129,14 +131,98 @@ static void api_heartbeat(struct http_ctx *ctx)
 	reply_heartbeat_ok(ctx, id);
 }
 
+/* Which of our hubs list e ("hubs"), or for this server, which hubs it reaches. */
+static void add_hubs(struct discoveryd *dd, json_object *o, const struct server_entry *e)
+{
+	size_t n = worker_hub_count(dd->worker);
+	if (!n)
+		return;
+	bool local = strcmp(e->info.server_id, dd->self.server_id) == 0;
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		unsigned idx;
+		bool reached, self;
+		const char *url = worker_hub_url(dd->worker, i, &idx, &reached, &self);
+		if (local ? reached || self : (e->listed_by >> idx) & 1)
+			json_object_array_add(a, json_object_new_string(url));
+	}
+	json_object_object_add(o, "hubs", a);
+}
+
+static json_object *entry_json(struct discoveryd *dd, const struct server_entry *e, double now)
+{
+	json_object *o = registry_entry_to_json(dd->reg, e, now);
+	add_hubs(dd, o, e);
+	return o;
+}
+
+/* GET /api/discovery/servers?since=R[&epoch=E][&limit=N]: what changed after revision
+ * R, in revision order, at most N entries (removals count too). "more" says another
+ * page follows from the returned revision. A reader from another epoch, or older than
+ * the tombstones kept, gets everything again with "reset": true. */
+static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t since,
+		       const char *epoch, long limit, bool include_local)
+{
+	char mine[24];
+	snprintf(mine, sizeof mine, "%016" PRIx64, registry_epoch(dd->reg));
+	bool reset = since > 0 &&
+		     ((epoch && strcmp(epoch, mine) != 0) || since < registry_horizon(dd->reg) ||
+		      since > registry_revision(dd->reg));
+	if (reset)
+		since = 0;
+	double now = now_wall();
+	/* Written by hand, not through json-c: pages of a big registry are the hot path. */
+	char *buf = NULL, *rem = NULL;
+	size_t len = 0, cap = 0, rlen = 0, rcap = 0;
+	registry_append(&buf, &len, &cap, "{\"servers\":[");
+	registry_append(&rem, &rlen, &rcap, "");
+	uint64_t upto = registry_revision(dd->reg);
+	long n = 0, listed = 0;
+	bool more = false;
+	for (const struct server_entry *e = registry_changed_first(dd->reg, since); e;
+	     e = registry_changed_next(e)) {
+		if (n == limit) {
+			more = true;
+			break;
+		}
+		n++;
+		upto = e->rev;
+		if (e->removed) {
+			registry_append(&rem, &rlen, &rcap, rlen ? ",\"" : "\"");
+			registry_append(&rem, &rlen, &rcap, e->info.server_id);
+			registry_append(&rem, &rlen, &rcap, "\"");
+		} else if (include_local || strcmp(e->info.server_id, dd->self.server_id) != 0) {
+			if (listed++)
+				registry_append(&buf, &len, &cap, ",");
+			registry_entry_append_json(dd->reg, e, now, &buf, &len, &cap);
+		}
+	}
+	if (!more)
+		upto = registry_revision(dd->reg);
+	char tail[256];
+	snprintf(tail, sizeof tail,
+		 "],\"count\":%ld,\"revision\":%" PRIu64 ",\"epoch\":\"%s\",\"more\":%s,"
+		 "\"reset\":%s,\"removed\":[",
+		 listed, upto, mine, more ? "true" : "false", reset ? "true" : "false");
+	registry_append(&buf, &len, &cap, tail);
+	registry_append(&buf, &len, &cap, rem);
+	registry_append(&buf, &len, &cap, "]}");
+	http_reply_text(ctx->req, 200, "application/json", buf, len);
+	free(buf);
+	free(rem);
+}
+
 static void api_list(struct http_ctx *ctx)
 {
 	struct discoveryd *dd = dd_of(ctx);
-	char *status_str = NULL;
+	char *status_str = NULL, *since_str = NULL, *epoch = NULL;
 	bool include_local = true, filter = false;
+	long limit = 1000;
 	enum server_status want = SERVER_ONLINE;
 	if (http_query(ctx, "status", &status_str) < 0 ||
-	    http_query_bool(ctx, "include_local", &include_local) < 0)
+	    http_query_bool(ctx, "include_local", &include_local) < 0 ||
+	    http_query(ctx, "since", &since_str) < 0 || http_query(ctx, "epoch", &epoch) < 0 ||
+	    http_query_int(ctx, "limit", 1, 10000, &limit) < 0)
 		goto out;
 	if (status_str) {
 		if (server_status_from_name(status_str, &want) < 0) {
@@ -147,6 +233,20 @@ static void api_list(struct http_ctx *ctx)
 		filter = true;
 	}
 	self_refresh(dd);
+	if (since_str) {
+		char *end;
+		errno = 0;
+		unsigned long long since = strtoull(since_str, &end, 10);
+		if (errno || end == since_str || *end || since_str[0] == '-' || filter ||
+		    (epoch && (strlen(epoch) != 16 || strspn(epoch, "0123456789abcdef") != 16))) {
+			http_reply_error(ctx->req, 400, "invalid_query",
+					 "since must be a revision, epoch 16 hex digits, and status "
+					 "cannot filter a diff");
+			goto out;
+		}
+		list_since(ctx, dd, since, epoch, limit, include_local);
+		goto out;
+	}
 	double now = now_wall();
 	json_object *list = json_object_new_array();
 	for (const struct server_entry *e = registry_first(dd->reg); e; e = registry_next(e)) {
@@ -155,7 +255,7 @@ static void api_list(struct http_ctx *ctx)
 			continue;
 		if (filter && registry_status(dd->reg, e, now) != want)
 			continue;
-		json_object_array_add(list, registry_entry_to_json(dd->reg, e, now));
+		json_object_array_add(list, entry_json(dd, e, now));
 	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "count", json_object_new_int((int)json_object_array_length(list)));
@@ -163,6 +263,8 @@ static void api_list(struct http_ctx *ctx)
 	http_reply_json(ctx->req, 200, o);
 out:
 	free(status_str);
+	free(since_str);
+	free(epoch);
 }
 
 static void api_get_server(struct http_ctx *ctx)
@@ -177,7 +279,7 @@ static void api_get_server(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 404, "unknown_server", "Server not found: %s", id);
 		return;
 	}
-	http_reply_json(ctx->req, 200, registry_entry_to_json(dd->reg, e, now_wall()));
+	http_reply_json(ctx->req, 200, entry_json(dd, e, now_wall()));
 }
 
 static void api_unregister(struct http_ctx *ctx)
@@ -208,33 +310,57 @@ static void api_local(struct http_ctx *ctx)
 	struct discoveryd *dd = dd_of(ctx);
 	self_refresh(dd);
 	const struct server_entry *e = registry_get(dd->reg, dd->self.server_id);
-	http_reply_json(ctx->req, 200, registry_entry_to_json(dd->reg, e, now_wall()));
+	http_reply_json(ctx->req, 200, entry_json(dd, e, now_wall()));
 }
 
 static void api_health(struct http_ctx *ctx)
 {
 	struct discoveryd *dd = dd_of(ctx);
-	json_object *o = http_health_json("discoveryd", dd->self.server_id,
-					  now_mono() - dd->started_mono);
-	json_object_object_add(o, "role", json_object_new_string(dd->worker ? "worker" : "hub"));
-	if (dd->worker)
-		json_object_object_add(o, "hub_registered",
-				       json_object_new_boolean(worker_registered(dd->worker)));
-	json_object_object_add(o, "servers", json_object_new_int((int)registry_count(dd->reg)));
-	http_reply_json(ctx->req, 200, o);
+	/* The fixed part goes out without a JSON tree (issue 9); the rare parts with
+	 * strings from outside (etcd endpoint, hub URLs) are escaped by json-c. */
+	char extra[4096];
+	size_t n = (size_t)snprintf(extra, sizeof extra, ",\"role\":\"%s\"", discoveryd_role(dd));
+	if (dd->etcd) {
+		json_object *et = json_object_new_object();
+		json_object_object_add(et, "endpoint",
+				       json_object_new_string(etcd_endpoint(dd->etcd)));
+		json_object_object_add(et, "connected",
+				       json_object_new_boolean(etcd_connected(dd->etcd)));
+		n += (size_t)snprintf(extra + n, sizeof extra - n, ",\"etcd\":%s", jv_to_string(et));
+		json_object_put(et);
+	}
+	if (dd->worker && n < sizeof extra) {
+		json_object *hubs = json_object_new_array();
+		for (size_t i = 0; i < worker_hub_count(dd->worker); i++) {
+			unsigned idx;
+			bool reached, self;
+			const char *url = worker_hub_url(dd->worker, i, &idx, &reached, &self);
+			json_object *h = json_object_new_object();
+			json_object_object_add(h, "url", json_object_new_string(url));
+			json_object_object_add(h, "reached", json_object_new_boolean(reached));
+			json_object_object_add(h, "self", json_object_new_boolean(self));
+			json_object_array_add(hubs, h);
+		}
+		n += (size_t)snprintf(extra + n, sizeof extra - n,
+				      ",\"hub_registered\":%s,\"hubs\":%s",
+				      worker_registered(dd->worker) ? "true" : "false",
+				      jv_to_string(hubs));
+		json_object_put(hubs);
+	}
+	if (n < sizeof extra)
+		snprintf(extra + n, sizeof extra - n, ",\"servers\":%zu", registry_count(dd->reg));
+	http_reply_health(ctx->req, "discoveryd", dd->self.server_id, now_mono() - dd->started_mono,
+			  extra);
 }
 
-static void api_metrics(struct http_ctx *ctx)
+static void write_metrics(void *arg, FILE *f)
 {
-	struct discoveryd *dd = dd_of(ctx);
+	struct discoveryd *dd = arg;
 	size_t by_status[3] = {0};
 	double now = now_wall();
 	for (const struct server_entry *e = registry_first(dd->reg); e; e = registry_next(e))
 		by_status[registry_status(dd->reg, e, now)]++;
-	struct http_stats hs;
-	http_server_stats(dd->http, &hs);
-	char buf[4096];
-	int n = snprintf(buf, sizeof buf,
+	fprintf(f,
 		"# HELP tankworld_discovery_servers Registered servers by status.\n"
 		"# TYPE tankworld_discovery_servers gauge\n"
 		"tankworld_discovery_servers{status=\"online\"} %zu\n"
@@ -252,18 +378,18 @@ static void api_metrics(struct http_ctx *ctx)
 		"tankworld_discovery_evictions_total %" PRIu64 "\n"
 		"# TYPE tankworld_discovery_registry_saves_total counter\n"
 		"tankworld_discovery_registry_saves_total %" PRIu64 "\n"
+		"# TYPE tankworld_discovery_journal_compactions_total counter\n"
+		"tankworld_discovery_journal_compactions_total %" PRIu64 "\n"
 		"# TYPE tankworld_discovery_hub_errors_total counter\n"
-		"tankworld_discovery_hub_errors_total %" PRIu64 "\n"
-		"# HELP tankworld_http_requests_total Requests answered, by status class.\n"
-		"# TYPE tankworld_http_requests_total counter\n"
-		"tankworld_http_requests_total{class=\"2xx\"} %" PRIu64 "\n"
-		"tankworld_http_requests_total{class=\"4xx\"} %" PRIu64 "\n"
-		"tankworld_http_requests_total{class=\"5xx\"} %" PRIu64 "\n",
+		"tankworld_discovery_hub_errors_total %" PRIu64 "\n",
 		by_status[SERVER_ONLINE], by_status[SERVER_DEGRADED], by_status[SERVER_OFFLINE],
 		dd->heartbeats, dd->registrations, dd->unregistrations, dd->evictions,
-		state_writer_writes(dd->writer), dd->hub_errors, hs.status_2xx, hs.status_4xx,
-		hs.status_5xx);
-	http_reply_text(ctx->req, 200, "text/plain; version=0.0.4", buf, (size_t)n);
+		journal_writes(dd->journal), journal_compactions(dd->journal), dd->hub_errors);
+}
+
+static void api_metrics(struct http_ctx *ctx)
+{
+	http_reply_metrics(ctx, write_metrics, dd_of(ctx));
 }
 
 static const struct http_route routes[] = {
@@ -274,17 +400,11 @@ static const struct http_route routes[] = {
 	{EVHTTP_REQ_DELETE, "/api/discovery/unregister/{server_id}", api_unregister, 0},
 	{EVHTTP_REQ_GET, "/api/servers/local", api_local, 0},
 	{EVHTTP_REQ_GET, "/health", api_health, 0},
-	{EVHTTP_REQ_GET, "/metrics", api_metrics, 0},
+	{EVHTTP_REQ_GET, "/metrics", api_metrics, ROUTE_TRUSTED},
 };
 
 struct http_server *api_new(struct discoveryd *dd)
 {
-	const struct conf *c = &dd->daemon->conf;
-	struct http_server_opts opts = {
-		.max_body = 64 * 1024,
-		.token = c->security.token,
-		.insecure = c->security.insecure,
-	};
-	return http_server_new(dd->daemon->base, routes, sizeof routes / sizeof routes[0], dd,
-			       &opts);
+	return daemon_http_server(dd->daemon, routes, sizeof routes / sizeof routes[0], dd,
+				  (struct http_server_opts){.max_body = 64 * 1024});
 }

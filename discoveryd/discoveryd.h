@@ -10,17 +10,21 @@
 #include "fetch.h"
 #include "http.h"
 #include "registry.h"
-#include "statefile.h"
+#include "journal.h"
 
 struct worker;
+struct etcd;
 
 struct discoveryd {
 	struct daemon *daemon;
 	struct registry *reg;
 	struct http_server *http;
 	struct fetch *fetch;
-	struct state_writer *writer;
+	struct journal *journal;
+	uint64_t saved_rev; /* registry revision the journal holds */
+	bool migrate_legacy;
 	struct worker *worker; /* NULL on a hub */
+	struct etcd *etcd;     /* backend = etcd, else NULL */
 	struct event *sweep_timer, *save_timer;
 	bool save_pending;
 	double save_due; /* monotonic time the pending save is due */
@@ -44,8 +48,22 @@ void discoveryd_schedule_save(struct discoveryd *dd, bool urgent);
 /* worker.c: the worker role, talking to the hub. */
 struct worker *worker_new(struct discoveryd *dd, const char *hub_url);
 struct worker *worker_free(struct worker *w);
-void worker_set_hub(struct worker *w, const char *hub_url);
+void worker_set_hub(struct worker *w, const char *hub_urls);
 bool worker_registered(const struct worker *w);
+size_t worker_hub_count(const struct worker *w);
+/* Hub i of the list: its URL, its index in the registry's hub masks, whether it
+ * answered this server within heartbeat_timeout, whether it is this server. */
+const char *worker_hub_url(const struct worker *w, size_t i, unsigned *index, bool *reached,
+			   bool *self);
+
+/* etcd.c: the etcd backend. */
+struct etcd *etcd_new(struct discoveryd *dd);
+struct etcd *etcd_free(struct etcd *e);
+bool etcd_connected(const struct etcd *e);
+const char *etcd_endpoint(const struct etcd *e);
+
+/* "hub", "worker" or "etcd" */
+const char *discoveryd_role(const struct discoveryd *dd);
 
 /* api.c */
 struct http_server *api_new(struct discoveryd *dd);

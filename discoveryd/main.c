@@ -2,18 +2,26 @@
 #include "config.h"
 
 #include <errno.h>
-#include <malloc.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "discoveryd.h"
 #include "fsutil.h"
+#include "journal.h"
+#include "statefile.h"
+#include "statelock.h"
 #include "log.h"
 #include "util.h"
+#include "xalloc.h"
 
-static char *state_path;
+static char *state_path, *legacy_path;
+
+/* Journal records per batch: about 3 µs each, so a batch holds the loop a few ms. */
+#define SAVE_BATCH 2000
 
 static struct registry_timing timing_of(const struct conf *c)
 {
@@ -29,18 +37,37 @@ static struct timeval tv_of(double s)
 	return (struct timeval){(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
 }
 
+/* Appends what changed since the last batch and a checkpoint: the cost follows the
+ * changes, not the size of the registry. */
 static void save_now(struct discoveryd *dd)
 {
-	json_object *state = registry_to_state(dd->reg, now_wall());
-	char *text = strdup(jv_to_string(state));
-	if (!text)
-		abort();
-	json_object_put(state);
-	state_writer_submit(dd->writer, text, strlen(text));
+	double now = now_wall();
+	size_t cap = 0, len = 0;
+	char *text = NULL;
+	/* A burst (every server of a big registry changing status at once) goes out in
+	 * batches, so the loop never holds still for the whole registry. */
+	size_t n = 0;
+	const struct server_entry *e = registry_changed_first(dd->reg, dd->saved_rev);
+	for (; e && n < SAVE_BATCH; e = registry_changed_next(e), n++) {
+		registry_entry_append_record(dd->reg, e, now, &text, &len, &cap);
+		dd->saved_rev = e->rev;
+	}
+	if (!e)
+		dd->saved_rev = registry_revision(dd->reg);
+	/* Handed to the writer thread, which appends in order or dies: recorded. */
+	registry_set_persisted(dd->reg, dd->saved_rev);
+	char cp[160];
+	int cl = snprintf(cp, sizeof cp,
+			  "{\"checkpoint\":%.3f,\"epoch\":\"%016" PRIx64 "\",\"rev\":%" PRIu64
+			  "}\n",
+			  now, registry_epoch(dd->reg), dd->saved_rev);
+	text = xrealloc(text, len + (size_t)cl + 1);
+	memcpy(text + len, cp, (size_t)cl + 1);
+	len += (size_t)cl;
+	journal_append(dd->journal, text, len);
 	dd->save_pending = false;
-	/* Building the state as json-c objects churns through many small blocks; give the
-	 * freed ones back so a big registry does not leave a big idle footprint. */
-	malloc_trim(0);
+	if (e)
+		discoveryd_schedule_save(dd, true); /* the rest of the burst */
 }
 
 static void on_save_timer(evutil_socket_t fd, short what, void *arg)
@@ -84,8 +111,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	self_refresh(dd);
 	if (registry_sweep(dd->reg, now_wall(), on_transition, dd) > 0)
 		discoveryd_schedule_save(dd, true);
-	daemon_status("%zu servers known, role %s", registry_count(dd->reg),
-		      dd->worker ? "worker" : "hub");
+	daemon_status("%zu servers known, role %s", registry_count(dd->reg), discoveryd_role(dd));
 }
 
 static void arm_sweep(struct discoveryd *dd)
@@ -100,64 +126,109 @@ static void arm_sweep(struct discoveryd *dd)
 	event_add(dd->sweep_timer, &tv);
 }
 
+static void reset_registry(struct discoveryd *dd)
+{
+	registry_free(dd->reg);
+	struct registry_timing t = timing_of(&dd->daemon->conf);
+	dd->reg = registry_new(dd->daemon->conf.server.server_id, &t);
+}
+
+static void report_set_aside(const char *path, const char *why, const char *moved)
+{
+	log_err("%s is damaged (%s); kept as %s, starting with an empty registry; servers "
+		"register again on their next heartbeat",
+		path, why, moved);
+}
+
+static int decode_registry(void *arg, json_object *o, struct json_err *e)
+{
+	return registry_from_state(arg, o, e);
+}
+
+/* The registry file of earlier versions, read once when there is no journal yet. */
+static bool load_legacy(struct discoveryd *dd)
+{
+	char moved[CONF_PATH + 64];
+	struct json_err e;
+	int r = state_file_load(legacy_path, 256u << 20, decode_registry, dd->reg, moved,
+				sizeof moved, &e);
+	if (r > 0)
+		log_info("loaded %zu servers from %s", registry_count(dd->reg), legacy_path);
+	if (r < 0) {
+		report_set_aside(legacy_path, e.msg, moved);
+		reset_registry(dd);
+	}
+	return r > 0;
+}
+
+/* The registry is soft state that rebuilds itself (every server re-registers on its
+ * next heartbeat), so a damaged journal is kept for inspection, reported, and replaced
+ * instead of blocking the start. */
 static void load_state(struct discoveryd *dd)
 {
-	char *text;
-	size_t len;
-	int r = fs_read_file(state_path, 256u << 20, &text, &len);
-	if (r == -ENOENT)
-		return;
-	if (r < 0)
-		fatal("cannot read %s: %s", state_path, strerror(-r));
-	struct json_err e;
-	json_object *o = jv_parse_object(text, len, 16, &e);
-	free(text);
-	if (o && registry_from_state(dd->reg, o, &e) == 0) {
+	uint64_t epoch = 0, rev = 0;
+	char err[300];
+	int r = journal_load(state_path, dd->reg, &epoch, &rev, err, sizeof err);
+	if (r == -ENOENT) {
+		if (load_legacy(dd))
+			dd->migrate_legacy = true;
+	} else if (r < 0) {
+		char moved[CONF_PATH + 64];
+		state_file_set_aside(state_path, moved, sizeof moved);
+		report_set_aside(state_path, err, moved);
+		reset_registry(dd);
+		epoch = 0;
+	} else {
 		log_info("loaded %zu servers from %s", registry_count(dd->reg), state_path);
-		json_object_put(o);
-		return;
 	}
-	json_object_put(o);
-	/* The registry is soft state that rebuilds itself (every server re-registers on
-	 * its next heartbeat), so a damaged file is kept for inspection, reported, and
-	 * replaced instead of blocking the start. */
-	char moved[CONF_PATH + 64];
-	snprintf(moved, sizeof moved, "%s.corrupt-%ld", state_path, (long)now_wall());
-	if (rename(state_path, moved) < 0)
-		fatal("%s is damaged (%s) and cannot be moved aside: %s", state_path, e.msg,
-		      strerror(errno));
-	log_err("%s is damaged (%s); kept as %s, starting with an empty registry; servers "
-		"register again on their next heartbeat", state_path, e.msg, moved);
-	registry_free(dd->reg);
-	dd->reg = registry_new(dd->daemon->conf.server.server_id, &(struct registry_timing){
-		.heartbeat_interval = dd->daemon->conf.discovery.heartbeat_interval,
-		.heartbeat_timeout = dd->daemon->conf.discovery.heartbeat_timeout,
-		.evict_after = dd->daemon->conf.discovery.evict_after});
+	/* A new epoch tells readers that revisions start over. */
+	while (!epoch)
+		if (getrandom(&epoch, sizeof epoch, 0) != sizeof epoch)
+			epoch = (uint64_t)(now_wall() * 1e6) ^ ((uint64_t)getpid() << 40);
+	registry_set_epoch(dd->reg, epoch, rev);
 }
 
 static int on_reload(void *arg, const struct conf *newc)
 {
 	struct discoveryd *dd = arg;
 	const struct conf *old = &dd->daemon->conf;
-	if (strcmp(newc->server.server_id, old->server.server_id) != 0 ||
-	    strcmp(newc->server.state_dir, old->server.state_dir) != 0) {
-		log_err("server_id and state_dir cannot change on reload; restart instead");
-		return -EINVAL;
-	}
-	registry_set_timing(dd->reg, &(struct registry_timing){
-		.heartbeat_interval = newc->discovery.heartbeat_interval,
-		.heartbeat_timeout = newc->discovery.heartbeat_timeout,
-		.evict_after = newc->discovery.evict_after});
+	registry_set_timing(
+		dd->reg,
+		&(struct registry_timing){.heartbeat_interval = newc->discovery.heartbeat_interval,
+					  .heartbeat_timeout = newc->discovery.heartbeat_timeout,
+					  .evict_after = newc->discovery.evict_after});
 	http_server_set_token(dd->http, newc->security.token, newc->security.insecure);
 	dd->daemon->conf = *newc; /* the worker and timers read the new values */
 	arm_sweep(dd);
-	if (dd->worker && newc->discovery.hub_url[0])
+	if (strcmp(newc->discovery.backend, old->discovery.backend) != 0) {
+		log_err("backend cannot change on reload; restart instead");
+		return -EINVAL;
+	}
+	bool etcd_changed = strcmp(newc->discovery.etcd_endpoints, old->discovery.etcd_endpoints) !=
+				    0 ||
+			    strcmp(newc->discovery.etcd_prefix, old->discovery.etcd_prefix) != 0;
+	if (dd->etcd && etcd_changed) {
+		dd->daemon->conf = *newc;
+		dd->etcd = etcd_free(dd->etcd);
+		dd->etcd = etcd_new(dd);
+	}
+	if (dd->etcd)
+		; /* no hubs with etcd */
+	else if (dd->worker && newc->discovery.hub_url[0] &&
+		 strcmp(newc->discovery.hub_url, old->discovery.hub_url) != 0)
 		worker_set_hub(dd->worker, newc->discovery.hub_url);
+	else if (dd->worker && newc->discovery.hub_url[0])
+		worker_set_hub(dd->worker, newc->discovery.hub_url); /* the interval */
 	else if (dd->worker)
 		dd->worker = worker_free(dd->worker);
 	else if (newc->discovery.hub_url[0])
 		dd->worker = worker_new(dd, newc->discovery.hub_url);
 	return 0;
+}
+
+const char *discoveryd_role(const struct discoveryd *dd)
+{
+	return dd->etcd ? "etcd" : dd->worker ? "worker" : "hub";
 }
 
 static void on_stop(void *arg)
@@ -176,16 +247,23 @@ int main(int argc, char **argv)
 	dd.started_mono = now_mono();
 
 	char *dir = fs_path_join(c->server.state_dir, "discovery");
-	int r = fs_mkdir_p(dir, 0750);
-	if (r < 0)
-		fatal("cannot create %s: %s", dir, strerror(-r));
-	state_path = fs_path_join(dir, "registry.json");
+	state_lock_or_die(dir, "discoveryd");
+	state_path = fs_path_join(dir, "registry.journal");
+	legacy_path = fs_path_join(dir, "registry.json");
 	free(dir);
 
 	struct registry_timing t = timing_of(c);
 	dd.reg = registry_new(c->server.server_id, &t);
 	load_state(&dd);
-	dd.writer = state_writer_new(state_path);
+	dd.journal = journal_new(state_path);
+	if (dd.migrate_legacy) {
+		do
+			save_now(&dd);
+		while (dd.saved_rev < registry_revision(dd.reg));
+		journal_flush(dd.journal);
+		if (unlink(legacy_path) == 0)
+			log_notice("registry moved from %s to %s", legacy_path, state_path);
+	}
 	/* No outgoing HTTP client until the worker role needs one (worker.c): a hub never
 	 * makes a request, and the client brings libcurl in. */
 	dd.save_timer = evtimer_new(d.base, on_save_timer, &dd);
@@ -196,23 +274,29 @@ int main(int argc, char **argv)
 	self_init(&dd);
 	arm_sweep(&dd);
 	discoveryd_schedule_save(&dd, true);
-	if (c->discovery.hub_url[0])
+	if (strcmp(c->discovery.backend, "etcd") == 0)
+		dd.etcd = etcd_new(&dd);
+	else if (c->discovery.hub_url[0])
 		dd.worker = worker_new(&dd, c->discovery.hub_url);
 	daemon_ready(&d, "server %s, %s, %zu servers known, port %d", dd.self.server_id,
-		     dd.worker ? "worker" : "hub", registry_count(dd.reg), dd.tcp_port);
+		     discoveryd_role(&dd), registry_count(dd.reg), dd.tcp_port);
 
 	daemon_run(&d);
 
 	log_info("stopping: saving the registry");
-	save_now(&dd);
+	do
+		save_now(&dd);
+	while (dd.saved_rev < registry_revision(dd.reg));
+	dd.etcd = etcd_free(dd.etcd);
 	dd.fetch = fetch_free(dd.fetch);
 	dd.worker = worker_free(dd.worker);
 	dd.http = http_server_free(dd.http);
-	dd.writer = state_writer_free(dd.writer);
+	dd.journal = journal_free(dd.journal);
 	event_free(dd.save_timer);
 	event_free(dd.sweep_timer);
 	dd.reg = registry_free(dd.reg);
 	free(state_path);
+	free(legacy_path);
 	daemon_done(&d);
 	log_info("stopped");
 	return 0;

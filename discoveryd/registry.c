@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,13 +9,27 @@
 
 #include "registry.h"
 #include "util.h"
+#include "xalloc.h"
+
+/* Tombstones kept for diffs: enough for every worker that syncs once an interval; a
+ * tombstone is a whole entry (about 1 KiB), and a reader further behind lists everything
+ * again. */
+#define TOMBSTONES_MAX 4096
+
+TAILQ_HEAD(entry_list, server_entry);
 
 struct registry {
-	char local_id[65];
+	char local_id[SERVER_ID_MAX + 1];
 	struct registry_timing timing;
 	void *index; /* tsearch tree of entries keyed by server_id */
 	size_t count;
-	TAILQ_HEAD(, server_entry) entries;
+	struct entry_list entries;    /* live, in registration order */
+	struct entry_list by_rev;     /* live and tombstones, in revision order */
+	struct entry_list tombstones; /* in removal order */
+	size_t n_tombstones;
+	uint64_t rev, horizon, epoch;
+	uint64_t persisted; /* revision the journal holds: newer tombstones are kept */
+	double hub_synced[REGISTRY_MAX_HUBS]; /* last complete answer of each hub, 0 = none */
 };
 
 static int entry_cmp(const void *a, const void *b)
@@ -22,6 +37,8 @@ static int entry_cmp(const void *a, const void *b)
 	return strcmp(((const struct server_entry *)a)->info.server_id,
 		      ((const struct server_entry *)b)->info.server_id);
 }
+
+static bool any_hub_answering(const struct registry *r, double now);
 
 static struct server_entry *lookup(const struct registry *r, const char *id)
 {
@@ -33,21 +50,43 @@ static struct server_entry *lookup(const struct registry *r, const char *id)
 
 struct registry *registry_new(const char *local_id, const struct registry_timing *t)
 {
-	struct registry *r = calloc(1, sizeof *r);
-	if (!r)
-		abort();
+	struct registry *r = xcalloc(1, sizeof *r);
 	snprintf(r->local_id, sizeof r->local_id, "%s", local_id);
 	r->timing = *t;
 	TAILQ_INIT(&r->entries);
+	TAILQ_INIT(&r->by_rev);
+	TAILQ_INIT(&r->tombstones);
 	return r;
 }
 
+static void bump(struct registry *r, struct server_entry *e)
+{
+	if (e->rev)
+		TAILQ_REMOVE(&r->by_rev, e, rev_link);
+	e->rev = ++r->rev;
+	TAILQ_INSERT_TAIL(&r->by_rev, e, rev_link);
+}
+
+/* The entry becomes a tombstone: out of the index and the live list, still in the
+ * revision order so that diffs report the removal. */
 static void remove_entry(struct registry *r, struct server_entry *e)
 {
 	tdelete(e, &r->index, entry_cmp);
 	TAILQ_REMOVE(&r->entries, e, link);
 	r->count--;
-	free(e);
+	e->removed = true;
+	bump(r, e);
+	TAILQ_INSERT_TAIL(&r->tombstones, e, link);
+	if (++r->n_tombstones <= TOMBSTONES_MAX)
+		return;
+	struct server_entry *old = TAILQ_FIRST(&r->tombstones);
+	if (old->rev > r->persisted)
+		return; /* the journal has not recorded this removal yet */
+	TAILQ_REMOVE(&r->tombstones, old, link);
+	TAILQ_REMOVE(&r->by_rev, old, rev_link);
+	r->n_tombstones--;
+	r->horizon = old->rev;
+	free(old);
 }
 
 struct registry *registry_free(struct registry *r)
@@ -55,10 +94,66 @@ struct registry *registry_free(struct registry *r)
 	if (!r)
 		return NULL;
 	struct server_entry *e;
-	while ((e = TAILQ_FIRST(&r->entries)))
-		remove_entry(r, e);
+	while ((e = TAILQ_FIRST(&r->by_rev))) {
+		TAILQ_REMOVE(&r->by_rev, e, rev_link);
+		if (!e->removed)
+			tdelete(e, &r->index, entry_cmp);
+		free(e);
+	}
 	free(r);
 	return NULL;
+}
+
+const char *registry_local_id(const struct registry *r)
+{
+	return r->local_id;
+}
+
+void registry_set_persisted(struct registry *r, uint64_t rev)
+{
+	r->persisted = rev;
+}
+
+uint64_t registry_revision(const struct registry *r)
+{
+	return r->rev;
+}
+
+uint64_t registry_horizon(const struct registry *r)
+{
+	return r->horizon;
+}
+
+uint64_t registry_epoch(const struct registry *r)
+{
+	return r->epoch;
+}
+
+void registry_set_epoch(struct registry *r, uint64_t epoch, uint64_t revision)
+{
+	r->epoch = epoch;
+	if (revision > r->rev)
+		r->rev = revision;
+	/* Tombstones are not kept across a restart: readers older than this start over. */
+	r->horizon = r->rev;
+}
+
+const struct server_entry *registry_changed_first(const struct registry *r, uint64_t since)
+{
+	/* Walk back from the newest: a diff is short, and a full listing walks it all
+	 * anyway. */
+	struct server_entry *e = TAILQ_LAST(&r->by_rev, entry_list);
+	if (!e || e->rev <= since)
+		return NULL;
+	struct server_entry *prev;
+	while ((prev = TAILQ_PREV(e, entry_list, rev_link)) && prev->rev > since)
+		e = prev;
+	return e;
+}
+
+const struct server_entry *registry_changed_next(const struct server_entry *e)
+{
+	return TAILQ_NEXT(e, rev_link);
 }
 
 void registry_set_timing(struct registry *r, const struct registry_timing *t)
@@ -107,7 +202,7 @@ int server_info_from_json(json_object *o, struct server_info *ret, struct json_e
 {
 	struct server_info in = {.discovery_port = 0, .logical_cpus = 0};
 	int r;
-	if ((r = copy_field(o, "server_id", true, 64, in.server_id, e)) < 0)
+	if ((r = copy_field(o, "server_id", true, SERVER_ID_MAX, in.server_id, e)) < 0)
 		return r;
 	if (!server_id_valid(in.server_id))
 		return jv_fail(e, "field 'server_id' must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -139,6 +234,17 @@ int server_info_from_json(json_object *o, struct server_info *ret, struct json_e
 	return 0;
 }
 
+/* Whether a change is worth a revision: uptime moves with every heartbeat. */
+static bool info_same(const struct server_info *a, const struct server_info *b)
+{
+	return strcmp(a->server_id, b->server_id) == 0 && strcmp(a->hostname, b->hostname) == 0 &&
+	       strcmp(a->host, b->host) == 0 && a->port == b->port &&
+	       a->discovery_port == b->discovery_port && a->migration_port == b->migration_port &&
+	       a->tank_count == b->tank_count && strcmp(a->version, b->version) == 0 &&
+	       strcmp(a->platform, b->platform) == 0 &&
+	       strcmp(a->architecture, b->architecture) == 0 && a->logical_cpus == b->logical_cpus;
+}
+
 int registry_register(struct registry *r, const struct server_info *info, double now,
 		      bool from_peer, bool *ret_created)
 {
@@ -147,9 +253,7 @@ int registry_register(struct registry *r, const struct server_info *info, double
 	struct server_entry *e = lookup(r, info->server_id);
 	bool created = !e;
 	if (!e) {
-		e = calloc(1, sizeof *e);
-		if (!e)
-			abort();
+		e = xcalloc(1, sizeof *e);
 		e->info = *info;
 		if (!tsearch(e, &r->index, entry_cmp))
 			abort();
@@ -157,9 +261,12 @@ int registry_register(struct registry *r, const struct server_info *info, double
 		r->count++;
 		e->registered_at = now;
 	}
+	if (created || e->learned || e->last_status != SERVER_ONLINE || !info_same(&e->info, info))
+		bump(r, e);
 	e->info = *info;
 	e->last_heartbeat = now;
 	e->learned = false;
+	e->unlisted = false;
 	e->last_status = SERVER_ONLINE;
 	if (ret_created)
 		*ret_created = created;
@@ -172,10 +279,13 @@ int registry_heartbeat(struct registry *r, const char *id, const struct server_i
 	struct server_entry *e = lookup(r, id);
 	if (!e)
 		return -ENOENT;
+	if ((info && !info_same(&e->info, info)) || e->learned)
+		bump(r, e);
 	if (info)
 		e->info = *info;
 	e->last_heartbeat = now;
 	e->learned = false; /* it talks to us directly now */
+	e->unlisted = false;
 	return 0;
 }
 
@@ -205,7 +315,7 @@ enum server_status registry_status(const struct registry *r, const struct server
 {
 	if (strcmp(e->info.server_id, r->local_id) == 0)
 		return SERVER_ONLINE; /* we are alive by definition */
-	double age = now - e->last_heartbeat;
+	double age = now - registry_heard(r, e);
 	if (age > r->timing.heartbeat_timeout)
 		return SERVER_OFFLINE;
 	if (age > 2 * r->timing.heartbeat_interval)
@@ -220,8 +330,14 @@ size_t registry_sweep(struct registry *r, double now, registry_event_fn fn, void
 	for (e = TAILQ_FIRST(&r->entries); e; e = next) {
 		next = TAILQ_NEXT(e, link);
 		enum server_status s = registry_status(r, e, now);
+		double age = now - registry_heard(r, e);
 		bool evict = strcmp(e->info.server_id, r->local_id) != 0 &&
-			     now - e->last_heartbeat > r->timing.evict_after;
+			     age > r->timing.evict_after;
+		/* A learned entry is the hubs' to drop; the cache keeps it while no hub
+		 * answers (a worker restarted with every hub down still knows its peers). */
+		if (e->learned)
+			evict = (evict && any_hub_answering(r, now)) ||
+				(e->unlisted && age > r->timing.heartbeat_timeout);
 		if (evict) {
 			if (fn)
 				fn(e, e->last_status, s, true, arg);
@@ -233,54 +349,137 @@ size_t registry_sweep(struct registry *r, double now, registry_event_fn fn, void
 			if (fn)
 				fn(e, e->last_status, s, false, arg);
 			e->last_status = s;
+			bump(r, e);
 			changes++;
 		}
 	}
 	return changes;
 }
 
-size_t registry_merge_learned(struct registry *r, const struct registry_learned *list, size_t n,
-			      double now)
+double registry_heard(const struct registry *r, const struct server_entry *e)
 {
-	size_t changes = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct server_info *info = &list[i].info;
-		if (strcmp(info->server_id, r->local_id) == 0)
-			continue;
-		double heard = now - list[i].heartbeat_age;
-		struct server_entry *e = lookup(r, info->server_id);
-		if (e && !e->learned) {
-			/* Registered here directly; the hub may still know something newer. */
-			if (heard > e->last_heartbeat)
-				e->last_heartbeat = heard;
-			continue;
-		}
-		if (!e) {
-			bool created;
-			registry_register(r, info, heard, true, &created);
-			e = lookup(r, info->server_id);
-			e->last_status = registry_status(r, e, now);
-			changes++;
-		}
-		e->info = *info;
-		e->last_heartbeat = heard;
-		e->learned = true;
+	double t = e->last_heartbeat;
+	for (uint32_t m = e->online_by; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		if (r->hub_synced[i] > t)
+			t = r->hub_synced[i];
 	}
-	/* Learned entries the hub no longer lists were evicted or unregistered there. */
+	return t;
+}
+
+static bool any_hub_answering(const struct registry *r, double now)
+{
+	for (unsigned i = 0; i < REGISTRY_MAX_HUBS; i++)
+		if (r->hub_synced[i] > 0 && now - r->hub_synced[i] <= r->timing.heartbeat_timeout)
+			return true;
+	return false;
+}
+
+/* hub stops listing e: keep what it told us as a heartbeat time, and drop e when no
+ * hub lists it and it is stale here too: silent longer than heartbeat_timeout when the
+ * hub removed it (unregistered or evicted there), longer than evict_after when it is
+ * merely missing from a full listing (the hub may have lost its state: a live server
+ * registers there again within an interval, and until then this worker keeps it). */
+static bool hub_unlist(struct registry *r, struct server_entry *e, unsigned hub, double now,
+		       bool removed)
+{
+	uint32_t bit = 1u << hub;
+	if (!(e->listed_by & bit))
+		return false;
+	e->last_heartbeat = registry_heard(r, e);
+	e->listed_by &= ~bit;
+	e->online_by &= ~bit;
+	if (!e->learned || e->listed_by)
+		return false;
+	double age = now - e->last_heartbeat;
+	if (age > r->timing.evict_after || (removed && age > r->timing.heartbeat_timeout)) {
+		remove_entry(r, e);
+		return true;
+	}
+	e->unlisted = removed; /* the sweep drops it when it goes stale */
+	return false;
+}
+
+bool registry_hub_report(struct registry *r, unsigned hub, const struct registry_learned *l,
+			 double now)
+{
+	const struct server_info *info = &l->info;
+	if (hub >= REGISTRY_MAX_HUBS || strcmp(info->server_id, r->local_id) == 0)
+		return false;
+	uint32_t bit = 1u << hub;
+	double heard = now - l->heartbeat_age;
+	struct server_entry *e = lookup(r, info->server_id);
+	bool changed = false;
+	if (!e) {
+		/* Do not bring back what every hub has long given up on. */
+		if (l->heartbeat_age > r->timing.evict_after)
+			return false;
+		registry_register(r, info, heard, true, NULL);
+		e = lookup(r, info->server_id);
+		e->learned = true;
+		e->last_status = registry_status(r, e, now);
+		changed = true;
+	} else if (e->learned && heard >= registry_heard(r, e) && !info_same(&e->info, info)) {
+		e->info = *info;
+		bump(r, e);
+		changed = true;
+	}
+	if (heard > e->last_heartbeat)
+		e->last_heartbeat = heard;
+	e->listed_by |= bit;
+	e->full_seen |= bit;
+	if (l->status == SERVER_ONLINE && l->direct)
+		e->online_by |= bit;
+	else
+		e->online_by &= ~bit;
+	e->unlisted = false;
+	return changed;
+}
+
+bool registry_hub_removed(struct registry *r, unsigned hub, const char *id, double now)
+{
+	struct server_entry *e = lookup(r, id);
+	return e && hub < REGISTRY_MAX_HUBS && hub_unlist(r, e, hub, now, true);
+}
+
+void registry_hub_full_begin(struct registry *r, unsigned hub)
+{
+	if (hub >= REGISTRY_MAX_HUBS)
+		return;
+	for (struct server_entry *e = TAILQ_FIRST(&r->entries); e; e = TAILQ_NEXT(e, link))
+		e->full_seen &= ~(1u << hub);
+}
+
+size_t registry_hub_full_end(struct registry *r, unsigned hub, double now)
+{
+	if (hub >= REGISTRY_MAX_HUBS)
+		return 0;
+	size_t changes = 0;
 	struct server_entry *e, *next;
 	for (e = TAILQ_FIRST(&r->entries); e; e = next) {
 		next = TAILQ_NEXT(e, link);
-		if (!e->learned)
-			continue;
-		bool listed = false;
-		for (size_t i = 0; i < n && !listed; i++)
-			listed = strcmp(list[i].info.server_id, e->info.server_id) == 0;
-		if (!listed) {
-			remove_entry(r, e);
-			changes++;
-		}
+		if (!(e->full_seen & (1u << hub)))
+			changes += hub_unlist(r, e, hub, now, false);
 	}
 	return changes;
+}
+
+void registry_hub_synced(struct registry *r, unsigned hub, double now)
+{
+	if (hub < REGISTRY_MAX_HUBS)
+		r->hub_synced[hub] = now;
+}
+
+void registry_hub_forget(struct registry *r, unsigned hub, double now)
+{
+	if (hub >= REGISTRY_MAX_HUBS)
+		return;
+	struct server_entry *e, *next;
+	for (e = TAILQ_FIRST(&r->entries); e; e = next) {
+		next = TAILQ_NEXT(e, link);
+		hub_unlist(r, e, hub, now, false);
+	}
+	r->hub_synced[hub] = 0;
 }
 
 const struct server_entry *registry_first(const struct registry *r)
@@ -296,18 +495,18 @@ const struct server_entry *registry_next(const struct server_entry *e)
 json_object *server_info_to_json(const struct server_info *in)
 {
 	json_object *o = json_object_new_object();
-	jv_add_str(o, "server_id", in->server_id);
-	jv_add_str(o, "hostname", in->hostname);
-	jv_add_str(o, "host", in->host);
-	jv_add_int(o, "port", in->port);
-	jv_add_int(o, "discovery_port", in->discovery_port);
-	jv_add_int(o, "migration_port", in->migration_port);
-	jv_add_int(o, "tank_count", in->tank_count);
-	jv_add_str(o, "version", in->version);
+	json_object_object_add(o, "server_id", json_object_new_string(in->server_id));
+	json_object_object_add(o, "hostname", json_object_new_string(in->hostname));
+	json_object_object_add(o, "host", json_object_new_string(in->host));
+	json_object_object_add(o, "port", json_object_new_int(in->port));
+	json_object_object_add(o, "discovery_port", json_object_new_int(in->discovery_port));
+	json_object_object_add(o, "migration_port", json_object_new_int(in->migration_port));
+	json_object_object_add(o, "tank_count", json_object_new_int(in->tank_count));
+	json_object_object_add(o, "version", json_object_new_string(in->version));
 	json_object_object_add(o, "uptime_seconds", json_object_new_double(in->uptime_seconds));
-	jv_add_str(o, "platform", in->platform);
-	jv_add_str(o, "architecture", in->architecture);
-	jv_add_int(o, "logical_cpus", in->logical_cpus);
+	json_object_object_add(o, "platform", json_object_new_string(in->platform));
+	json_object_object_add(o, "architecture", json_object_new_string(in->architecture));
+	json_object_object_add(o, "logical_cpus", json_object_new_int(in->logical_cpus));
 	return o;
 }
 
@@ -316,15 +515,96 @@ json_object *registry_entry_to_json(const struct registry *r, const struct serve
 {
 	json_object *o = server_info_to_json(&e->info);
 	char ts[32];
-	iso8601_utc(e->last_heartbeat, ts);
-	jv_add_str(o, "status", server_status_name(registry_status(r, e, now)));
+	double heard = registry_heard(r, e);
+	iso8601_utc(heard, ts);
+	json_object_object_add(o, "status",
+			       json_object_new_string(
+				       server_status_name(registry_status(r, e, now))));
 	json_object_object_add(o, "is_local",
 			       json_object_new_boolean(strcmp(e->info.server_id, r->local_id) == 0));
-	jv_add_str(o, "last_heartbeat_at", ts);
-	double age = now - e->last_heartbeat;
+	json_object_object_add(o, "last_heartbeat_at", json_object_new_string(ts));
+	double age = now - heard;
 	json_object_object_add(o, "heartbeat_age_seconds",
 			       json_object_new_double(age < 0 ? 0 : age));
+	/* Heard by this registry itself, not learned from a hub (see registry_learned). */
+	json_object_object_add(o, "direct", json_object_new_boolean(!e->learned));
 	return o;
+}
+
+json_object *registry_entry_record(const struct registry *r, const struct server_entry *e,
+				   double now)
+{
+	json_object *o;
+	if (e->removed) {
+		o = json_object_new_object();
+		json_object_object_add(o, "removed", json_object_new_string(e->info.server_id));
+	} else {
+		o = server_info_to_json(&e->info);
+		json_object_object_add(o, "last_heartbeat",
+				       json_object_new_double(registry_heard(r, e)));
+		json_object_object_add(o, "registered_at", json_object_new_double(e->registered_at));
+		json_object_object_add(o, "learned", json_object_new_boolean(e->learned));
+		json_object_object_add(o, "status",
+				       json_object_new_string(
+					       server_status_name(registry_status(r, e, now))));
+	}
+	json_object_object_add(o, "rev", json_object_new_int64((int64_t)e->rev));
+	return o;
+}
+
+int registry_apply_record(struct registry *r, json_object *rec, double alive_at, struct json_err *e)
+{
+	const char *removed = NULL, *status = NULL;
+	int64_t rev;
+	if (jv_string(rec, "removed", false, 1, 64, &removed, e) < 0)
+		return -EINVAL;
+	json_object *revo;
+	if (!json_object_object_get_ex(rec, "rev", &revo) ||
+	    !json_object_is_type(revo, json_type_int) || (rev = json_object_get_int64(revo)) < 0)
+		return jv_fail(e, "field 'rev' must be a non-negative integer");
+	if ((uint64_t)rev > r->rev)
+		r->rev = (uint64_t)rev;
+	if (removed) {
+		struct server_entry *en = lookup(r, removed);
+		if (en && strcmp(removed, r->local_id) != 0) {
+			uint64_t top = r->rev;
+			remove_entry(r, en);
+			en->rev = (uint64_t)rev; /* the tail of by_rev, still in order */
+			r->rev = top;
+		}
+		return 0;
+	}
+	struct server_info info;
+	double hb, reg = 0;
+	bool learned = false;
+	enum server_status st = SERVER_OFFLINE;
+	if (server_info_from_json(rec, &info, e) < 0 ||
+	    jv_double(rec, "last_heartbeat", true, 0, 1e11, &hb, e) < 0 ||
+	    jv_double(rec, "registered_at", false, 0, 1e11, &reg, e) < 0 ||
+	    jv_bool(rec, "learned", false, &learned, e) < 0 ||
+	    jv_string(rec, "status", false, 1, 16, &status, e) < 0)
+		return -EINVAL;
+	if (status && server_status_from_name(status, &st) < 0)
+		return jv_fail(e, "field 'status' must be online, degraded or offline");
+	/* Heartbeats are not journaled one by one: an entry whose last record says online
+	 * stayed online until the last checkpoint, or a transition would follow it. It is
+	 * taken as heard then (as a hub's "online" is taken by its workers), so a quick
+	 * restart does not flap every server to offline and back. */
+	if (st == SERVER_ONLINE && alive_at > hb)
+		hb = alive_at;
+	uint64_t top = r->rev;
+	registry_register(r, &info, hb, false, NULL);
+	struct server_entry *en = lookup(r, info.server_id);
+	en->registered_at = reg;
+	en->learned = learned;
+	en->last_status = registry_status(r, en, hb);
+	/* The record's revision, not a new one; records come in revision order, so the
+	 * tail stays ordered. */
+	TAILQ_REMOVE(&r->by_rev, en, rev_link);
+	en->rev = (uint64_t)rev;
+	TAILQ_INSERT_TAIL(&r->by_rev, en, rev_link);
+	r->rev = top;
+	return 0;
 }
 
 json_object *registry_to_state(const struct registry *r, double now)
@@ -332,12 +612,13 @@ json_object *registry_to_state(const struct registry *r, double now)
 	json_object *o = json_object_new_object(), *list = json_object_new_array();
 	for (const struct server_entry *e = registry_first(r); e; e = registry_next(e)) {
 		json_object *s = server_info_to_json(&e->info);
-		json_object_object_add(s, "last_heartbeat", json_object_new_double(e->last_heartbeat));
+		json_object_object_add(s, "last_heartbeat",
+				       json_object_new_double(e->last_heartbeat));
 		json_object_object_add(s, "registered_at", json_object_new_double(e->registered_at));
 		json_object_object_add(s, "learned", json_object_new_boolean(e->learned));
 		json_object_array_add(list, s);
 	}
-	jv_add_int(o, "version", 1);
+	json_object_object_add(o, "version", json_object_new_int(1));
 	json_object_object_add(o, "servers", list);
 	json_object_object_add(o, "updated_at", json_object_new_double(now));
 	return o;

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "ids.h"
+
 #include "jsonv.h"
 
 enum server_status {
@@ -20,10 +22,10 @@ enum server_status {
 
 /* ServerInfo of DESIGN §3, as sent on the wire minus the computed fields. */
 struct server_info {
-	char server_id[65];
+	char server_id[SERVER_ID_MAX + 1];
 	char hostname[254];
 	char host[254];
-	int port;	    /* simd's TCP port */
+	int port; /* simd's TCP port */
 	int discovery_port;
 	int migration_port;
 	int tank_count;
@@ -34,13 +36,23 @@ struct server_info {
 	int logical_cpus;
 };
 
+/* At most this many hubs per worker: their sets are bit masks. */
+#define REGISTRY_MAX_HUBS 16
+
 struct server_entry {
 	struct server_info info;
 	double last_heartbeat; /* wall clock of this registry's host */
 	double registered_at;
-	bool learned;	       /* copied from the hub's list, not registered here */
-	enum server_status last_status; /* as of the last sweep, to log transitions */
-	TAILQ_ENTRY(server_entry) link;
+	bool learned;  /* copied from a hub's list, not registered here */
+	bool removed;  /* a tombstone, kept so that diffs can report the removal */
+	bool unlisted; /* learned, and every hub that answered stopped listing it */
+	enum server_status last_status;	    /* as of the last sweep, to log transitions */
+	uint64_t rev;			    /* registry revision of the last change */
+	uint32_t listed_by;		    /* hubs whose list holds it (bit i = hub i) */
+	uint32_t online_by;		    /* hubs whose list says it is online */
+	uint32_t full_seen;		    /* hubs whose running full sync listed it */
+	TAILQ_ENTRY(server_entry) link;	    /* registration order, or the tombstone list */
+	TAILQ_ENTRY(server_entry) rev_link; /* revision order, tombstones included */
 };
 
 struct registry_timing {
@@ -53,6 +65,7 @@ struct registry;
 
 struct registry *registry_new(const char *local_id, const struct registry_timing *t);
 struct registry *registry_free(struct registry *r);
+const char *registry_local_id(const struct registry *r);
 void registry_set_timing(struct registry *r, const struct registry_timing *t);
 
 /* Parse and validate a ServerInfo body field by field. server_id, host and port are
@@ -82,15 +95,59 @@ typedef void (*registry_event_fn)(const struct server_entry *e, enum server_stat
 				  enum server_status to, bool evicted, void *arg);
 size_t registry_sweep(struct registry *r, double now, registry_event_fn fn, void *arg);
 
-/* Merge the hub's list: entries not registered here directly are added or refreshed
- * from it (age taken from the hub, so clocks need not agree), and learned entries the
- * hub no longer lists are dropped. Returns the number of changes. */
+/* Learning from hubs (worker role). Each hub has an index below REGISTRY_MAX_HUBS and
+ * is merged independently: an entry a hub lists is added or refreshed (the freshest
+ * heartbeat wins; ages come from the hub, so clocks need not agree); an entry a hub
+ * stops listing loses that hub only. A learned entry that no hub lists any more is
+ * dropped once it is also stale here: silent longer than heartbeat_timeout when a hub
+ * reported its removal, longer than evict_after when a full listing (a hub that lost
+ * its state, or one without revisions) merely lacks it. A wiped hub therefore never
+ * makes a worker forget a live peer. While no hub answers at all, learned entries are
+ * kept: they are the worker's cache. A hub's
+ * "online" holds for as long as that hub keeps answering (its diffs only report
+ * changes), so a learned entry's heartbeat is the later of what a hub reported and
+ * the last answer of a hub that hears it directly and lists it online. */
 struct registry_learned {
 	struct server_info info;
 	double heartbeat_age; /* seconds since the hub last heard from it */
+	enum server_status status;
+	/* The hub hears this server itself ("direct" in its list; a hub without the field
+	 * hears everything it lists). Only a direct "online" is a confirmation that lasts
+	 * while the hub answers: two hubs that learned a server from each other must not
+	 * keep it alive for each other after it died. */
+	bool direct;
 };
-size_t registry_merge_learned(struct registry *r, const struct registry_learned *list, size_t n,
-			      double now);
+/* One listed entry; returns true when this registry changed. */
+bool registry_hub_report(struct registry *r, unsigned hub, const struct registry_learned *l,
+			 double now);
+/* The hub reports that it no longer has id. */
+bool registry_hub_removed(struct registry *r, unsigned hub, const char *id, double now);
+/* A full listing starts (first sync, a changed epoch, or a hub without revisions);
+ * registry_hub_full_end drops the hub from every entry it did not list. */
+void registry_hub_full_begin(struct registry *r, unsigned hub);
+size_t registry_hub_full_end(struct registry *r, unsigned hub, double now);
+/* The hub answered a sync completely at now; forget the hub when it leaves the list. */
+void registry_hub_synced(struct registry *r, unsigned hub, double now);
+void registry_hub_forget(struct registry *r, unsigned hub, double now);
+/* The heartbeat time the status is computed from (see above). */
+double registry_heard(const struct registry *r, const struct server_entry *e);
+
+/* Revisions: every membership change, ServerInfo change (uptime aside) and status
+ * transition gets the next revision, so a reader holding revision R can ask for what
+ * changed after it. Removals stay as tombstones for a while; a reader whose R is older
+ * than the oldest dropped tombstone (registry_horizon) must list everything again. */
+uint64_t registry_revision(const struct registry *r);
+uint64_t registry_horizon(const struct registry *r);
+uint64_t registry_epoch(const struct registry *r);
+/* After loading: the epoch, and a revision no reader may diff against across the
+ * restart (tombstones are not on disk). */
+void registry_set_epoch(struct registry *r, uint64_t epoch, uint64_t revision);
+/* The journal holds everything up to rev: tombstones newer than that are kept, past the
+ * usual bound if need be, until it has recorded them. */
+void registry_set_persisted(struct registry *r, uint64_t rev);
+/* Entries and tombstones with rev > since, in revision order. */
+const struct server_entry *registry_changed_first(const struct registry *r, uint64_t since);
+const struct server_entry *registry_changed_next(const struct server_entry *e);
 
 /* Iteration in registration order. */
 const struct server_entry *registry_first(const struct registry *r);
@@ -102,7 +159,24 @@ json_object *registry_entry_to_json(const struct registry *r, const struct serve
 				    double now);
 json_object *server_info_to_json(const struct server_info *info);
 
-/* The state file (DESIGN §7): {"version":1,"servers":[...],"updated_at"}. */
+/* The same texts written straight into a growing buffer (*buf of *cap bytes, *len
+ * used; realloc'd as needed), several times faster than through json-c objects: the
+ * hot paths (diff pages, journal batches) of a registry of tens of thousands. */
+void registry_entry_append_json(const struct registry *r, const struct server_entry *e, double now,
+				char **buf, size_t *len, size_t *cap);
+void registry_append(char **buf, size_t *len, size_t *cap, const char *s);
+void registry_entry_append_record(const struct registry *r, const struct server_entry *e,
+				  double now, char **buf, size_t *len, size_t *cap);
+
+/* One entry as a journal record (journal.c): ServerInfo plus last_heartbeat,
+ * registered_at, learned, status and rev; or {"rev","removed":id} for a tombstone. */
+json_object *registry_entry_record(const struct registry *r, const struct server_entry *e,
+				   double now);
+/* Applies a record; alive_at is the journal's last checkpoint (the writer was up and
+ * the entry, if listed online there, was heard within two intervals of it). */
+int registry_apply_record(struct registry *r, json_object *rec, double alive_at, struct json_err *e);
+
+/* The old state file (DESIGN §7): {"version":1,"servers":[...],"updated_at"}. */
 json_object *registry_to_state(const struct registry *r, double now);
 int registry_from_state(struct registry *r, json_object *state, struct json_err *e);
 

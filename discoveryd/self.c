@@ -37,6 +37,23 @@ const char *self_detect_host(char *buf, size_t len)
 	return buf;
 }
 
+/* Advertise what simd (the server's public face) listens on: a loopback listener can
+ * only be reached from this machine, so detecting an interface address would send
+ * peers where nothing answers. Detection is for wildcard listeners only. */
+static void self_advertised_host(const struct conf *c, char *buf, size_t len)
+{
+	const struct conf_listen *l = &c->sim.listen;
+	const char *h = l->enabled ? l->host : "";
+	if (c->server.advertise_host[0])
+		snprintf(buf, len, "%.253s", c->server.advertise_host);
+	else if (!strcmp(h, "localhost") || !strncmp(h, "127.", 4) || !strcmp(h, "::1"))
+		snprintf(buf, len, "%.253s", !strcmp(h, "localhost") ? "127.0.0.1" : h);
+	else if (h[0] && strcmp(h, "0.0.0.0") && strcmp(h, "::") && strcmp(h, "*"))
+		snprintf(buf, len, "%.253s", h);
+	else
+		self_detect_host(buf, len);
+}
+
 void self_init(struct discoveryd *dd)
 {
 	const struct conf *c = &dd->daemon->conf;
@@ -44,13 +61,13 @@ void self_init(struct discoveryd *dd)
 	memset(s, 0, sizeof *s);
 	snprintf(s->server_id, sizeof s->server_id, "%s", c->server.server_id);
 	gethostname(s->hostname, sizeof s->hostname - 1);
-	if (c->server.advertise_host[0])
-		snprintf(s->host, sizeof s->host, "%.253s", c->server.advertise_host);
-	else
-		self_detect_host(s->host, sizeof s->host);
+	self_advertised_host(c, s->host, sizeof s->host);
 	s->port = c->sim.listen.enabled ? c->sim.listen.port : c->server.base_port + 1;
-	s->discovery_port = dd->tcp_port ? dd->tcp_port : c->server.base_port;
+	/* Behind a door, the siblings answer through simd's port. */
+	int door = c->server.api_port;
+	s->discovery_port = dd->tcp_port ? dd->tcp_port : door ? s->port : c->server.base_port;
 	s->migration_port = c->migration.listen.enabled ? c->migration.listen.port
+			    : door			? s->port
 							: c->server.base_port + 2;
 	snprintf(s->version, sizeof s->version, "%s", PACKAGE_VERSION);
 	struct utsname u;

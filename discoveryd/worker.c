@@ -1,9 +1,14 @@
-/* The worker role (DISCOVERY_SERVER_URL / [discovery] hub_url): register with the
- * hub, heartbeat to it every interval, register again whenever it answers 404 (it
- * lost our entry, e.g. after a restart), and pull its list so that workers learn
- * about each other. The original registered once and never again (§1.14 item 19). */
+/* The worker role ([discovery] hub_url / DISCOVERY_SERVER_URL, a list): with every hub
+ * in the list, independently, register, heartbeat every interval, register again
+ * whenever the hub answers 404 (it lost our entry, e.g. after a restart), and pull
+ * what changed in its registry since the last pull (GET /api/discovery/servers?since=
+ * with the hub's revision, in pages) so that workers learn about each other. Each hub
+ * has its own cycle: a slow or dead hub only ever delays itself. A hub that answers
+ * 409 own_id is this very server (one shared list on every machine): it is skipped.
+ * The original registered once with one hub and never again (§1.14 item 19). */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,31 +17,56 @@
 #include "jsonv.h"
 #include "log.h"
 #include "util.h"
+#include "xalloc.h"
+
+/* Entries per page: a page is written on the hub's loop (about 5 µs an entry, measured),
+ * so a page holds the loop for about 5 ms; a first sync of 20,000 servers is 20 pages. */
+#define PAGE_LIMIT 1000
+
+struct hub {
+	struct worker *w;
+	unsigned index; /* bit in the registry's hub masks */
+	char url[CONF_URLS];
+	bool busy;	 /* a cycle is in flight: never overlap them */
+	bool registered; /* the hub acknowledged us since the last 404 */
+	bool down;	 /* to log a lost hub once, not every interval */
+	bool self;	 /* the hub is this server */
+	bool garbage;	 /* to log a hub answering nonsense once */
+	bool dead;	 /* left the list while a request was in flight: freed by its answer */
+	char epoch[40];	 /* the hub registry's identity; "" before the first sync */
+	uint64_t since;	 /* revision synced up to */
+	bool full;	 /* the running sync lists everything */
+	double reached;	 /* wall time of the last good answer, 0 = never */
+};
 
 struct worker {
 	struct discoveryd *dd;
-	char hub_url[CONF_STR];
+	struct hub *hubs[REGISTRY_MAX_HUBS];
+	size_t n;
 	struct event *timer;
-	bool busy;	 /* a cycle is in flight: never overlap them */
-	bool registered; /* the hub acknowledged us since the last 404 */
-	bool hub_down;	 /* to log a lost hub once, not every interval */
 };
 
-static void cycle_start(struct worker *w);
+static void hub_cycle(struct hub *h);
+static void on_register(const struct fetch_response *r, void *arg);
+static void on_heartbeat(const struct fetch_response *r, void *arg);
 
-static void build_url(const struct worker *w, const char *path, char *out, size_t n)
+/* Answers for a hub that left the list meanwhile free it and go no further. */
+static bool hub_gone(struct hub *h)
 {
-	size_t l = strlen(w->hub_url);
-	int trim = l > 0 && w->hub_url[l - 1] == '/';
-	snprintf(out, n, "%.*s%s", (int)(l - (size_t)trim), w->hub_url, path);
+	if (!h->dead)
+		return false;
+	free(h);
+	return true;
 }
 
-static void send_json(struct worker *w, const char *method, const char *path, json_object *body,
+static void send_json(struct hub *h, const char *method, const char *path, json_object *body,
 		      fetch_cb cb)
 {
-	char url[CONF_STR + 128];
-	build_url(w, path, url, sizeof url);
-	const struct conf *c = &w->dd->daemon->conf;
+	char url[CONF_URLS + 256];
+	size_t l = strlen(h->url);
+	int trim = l > 0 && h->url[l - 1] == '/';
+	snprintf(url, sizeof url, "%.*s%s", (int)(l - (size_t)trim), h->url, path);
+	const struct conf *c = &h->w->dd->daemon->conf;
 	const char *text = body ? jv_to_string(body) : NULL;
 	struct fetch_request req = {
 		.method = method,
@@ -47,129 +77,231 @@ static void send_json(struct worker *w, const char *method, const char *path, js
 		.timeout_ms = (long)(c->discovery.heartbeat_interval * 1000),
 		.connect_timeout_ms = 2000,
 	};
-	if (req.timeout_ms < 500)
-		req.timeout_ms = 500;
-	if (fetch_start(w->dd->fetch, &req, cb, w) < 0) {
-		log_err("cannot start a request to the hub");
-		w->busy = false;
+	/* At least 2 s: a page of a big registry on a busy hub may take a while, and a
+	 * slow hub only ever delays its own cycle. */
+	if (req.timeout_ms < 2000)
+		req.timeout_ms = 2000;
+	if (fetch_start(h->w->dd->fetch, &req, cb, h) < 0) {
+		log_err("cannot start a request to the hub %s", h->url);
+		h->busy = false;
 	}
 	json_object_put(body);
 }
 
-static void hub_failed(struct worker *w, const struct fetch_response *r, const char *what)
+static void hub_failed(struct hub *h, const struct fetch_response *r, const char *what)
 {
-	w->dd->hub_errors++;
-	w->busy = false;
-	if (!w->hub_down)
-		log_warn("hub %s: %s failed: %s", w->hub_url, what,
+	h->w->dd->hub_errors++;
+	h->busy = false;
+	if (!h->down)
+		log_warn("hub %s: %s failed: %s", h->url, what,
 			 r->status ? "unexpected HTTP status" : r->error);
 	if (r->status)
-		log_debug("hub answered %ld: %.200s", r->status, r->body);
-	w->hub_down = true;
+		log_debug("hub %s answered %ld: %.200s", h->url, r->status, r->body);
+	h->down = true;
 }
 
-static void hub_ok(struct worker *w)
+static void hub_garbage(struct hub *h, const char *what, const char *msg)
 {
-	if (w->hub_down)
-		log_notice("hub %s reachable again", w->hub_url);
-	w->hub_down = false;
+	h->w->dd->hub_errors++;
+	h->busy = false;
+	if (!h->garbage)
+		log_warn("hub %s sent %s that does not parse, ignoring it: %s", h->url, what, msg);
+	h->garbage = true;
 }
 
-static void on_list(const struct fetch_response *r, void *arg)
+static void hub_ok(struct hub *h)
 {
-	struct worker *w = arg;
-	w->busy = false;
+	if (h->down)
+		log_notice("hub %s reachable again", h->url);
+	h->down = false;
+	h->reached = now_wall();
+}
+
+static void on_page(const struct fetch_response *r, void *arg);
+
+static void fetch_page(struct hub *h)
+{
+	char path[256];
+	snprintf(path, sizeof path,
+		 "/api/discovery/servers?include_local=true&since=%" PRIu64 "&limit=%d%s%s",
+		 h->since, PAGE_LIMIT, h->epoch[0] ? "&epoch=" : "", h->epoch);
+	send_json(h, "GET", path, NULL, on_page);
+}
+
+static bool parse_listed(struct hub *h, json_object *s, struct registry_learned *l,
+			 struct json_err *e)
+{
+	const char *status = NULL;
+	double age = 0;
+	bool direct = true; /* a hub without the field (the original) hears all it lists */
+	if (server_info_from_json(s, &l->info, e) < 0 ||
+	    jv_double(s, "heartbeat_age_seconds", false, 0, 1e10, &age, e) < 0 ||
+	    jv_string(s, "status", false, 1, 16, &status, e) < 0 ||
+	    jv_bool(s, "direct", false, &direct, e) < 0)
+		return false;
+	l->direct = direct;
+	l->heartbeat_age = age;
+	l->status = SERVER_ONLINE;
+	if (status && server_status_from_name(status, &l->status) < 0) {
+		jv_fail(e, "unknown status '%s'", status);
+		return false;
+	}
+	return true;
+}
+
+static void on_page(const struct fetch_response *r, void *arg)
+{
+	struct hub *h = arg;
+	if (hub_gone(h))
+		return;
+	struct discoveryd *dd = h->w->dd;
+	h->busy = false;
 	if (r->status != 200)
-		return hub_failed(w, r, "listing servers");
+		return hub_failed(h, r, "listing servers");
 	struct json_err e;
-	json_object *o = jv_parse_object(r->body, r->len, 16, &e), *list;
-	if (!o || jv_array(o, "servers", true, 1000000, &list, &e) < 0) {
-		log_warn("hub sent a server list that does not parse: %s", e.msg);
+	json_object *o = jv_parse_object(r->body, r->len, 16, &e), *list, *removed = NULL;
+	const char *epoch = NULL;
+	int64_t revision = -1;
+	bool more = false, reset = false;
+	if (!o || jv_array(o, "servers", true, 1000000, &list, &e) < 0 ||
+	    jv_string(o, "epoch", false, 1, 32, &epoch, &e) < 0 ||
+	    jv_array(o, "removed", false, 1000000, &removed, &e) < 0 ||
+	    jv_bool(o, "more", false, &more, &e) < 0 ||
+	    jv_bool(o, "reset", false, &reset, &e) < 0) {
+		hub_garbage(h, "a server list", e.msg);
 		json_object_put(o);
 		return;
 	}
-	size_t n = json_object_array_length(list), used = 0;
-	struct registry_learned *learned = calloc(n ? n : 1, sizeof *learned);
-	if (!learned)
-		abort();
+	json_object *rv;
+	if (json_object_object_get_ex(o, "revision", &rv)) {
+		if (!json_object_is_type(rv, json_type_int) || json_object_get_int64(rv) < 0) {
+			hub_garbage(h, "a server list", "field 'revision' is not a revision");
+			json_object_put(o);
+			return;
+		}
+		revision = json_object_get_int64(rv);
+	}
+	hub_ok(h);
+	h->garbage = false;
+	double now = now_wall();
+	struct registry *reg = dd->reg;
+	/* A hub without revisions (the original, or an older tankworld) lists everything
+	 * every time; a hub with another epoch, or one that dropped the tombstones since
+	 * our revision, starts over. Either way what it no longer lists is unlisted. */
+	bool start_full = revision < 0 || reset || !epoch || strcmp(epoch, h->epoch) != 0 ||
+			  h->since == 0;
+	if (start_full && !h->full) {
+		registry_hub_full_begin(reg, h->index);
+		h->full = true;
+	}
+	size_t changes = 0, n = json_object_array_length(list);
 	for (size_t i = 0; i < n; i++) {
-		json_object *s = json_object_array_get_idx(list, i);
-		double age = 0;
-		if (server_info_from_json(s, &learned[used].info, &e) < 0 ||
-		    jv_double(s, "heartbeat_age_seconds", false, 0, 1e10, &age, &e) < 0) {
-			log_warn("hub listed an invalid server, ignoring it: %s", e.msg);
+		struct registry_learned l;
+		if (!parse_listed(h, json_object_array_get_idx(list, i), &l, &e)) {
+			log_warn("hub %s listed an invalid server, ignoring it: %s", h->url, e.msg);
 			continue;
 		}
-		learned[used++].heartbeat_age = age;
+		changes += registry_hub_report(reg, h->index, &l, now);
 	}
-	size_t changes = registry_merge_learned(w->dd->reg, learned, used, now_wall());
-	if (changes) {
-		log_info("learned %zu change(s) from the hub's list", changes);
-		discoveryd_schedule_save(w->dd, true);
+	size_t nr = removed ? json_object_array_length(removed) : 0;
+	for (size_t i = 0; i < nr; i++) {
+		const char *id = json_object_get_string(json_object_array_get_idx(removed, i));
+		if (id && server_id_valid(id))
+			changes += registry_hub_removed(reg, h->index, id, now);
 	}
-	free(learned);
+	if (epoch)
+		snprintf(h->epoch, sizeof h->epoch, "%s", epoch);
+	h->since = revision < 0 ? 0 : (uint64_t)revision;
 	json_object_put(o);
+	if (more && revision >= 0) {
+		h->busy = true;
+		fetch_page(h);
+	} else {
+		if (h->full)
+			changes += registry_hub_full_end(reg, h->index, now);
+		h->full = false;
+		registry_hub_synced(reg, h->index, now);
+	}
+	if (changes) {
+		log_info("learned %zu change(s) from the hub %s", changes, h->url);
+		discoveryd_schedule_save(dd, true);
+	}
 }
 
-static void fetch_list(struct worker *w)
+static bool own_id_answer(struct hub *h, const struct fetch_response *r)
 {
-	w->busy = true;
-	send_json(w, "GET", "/api/discovery/servers?include_local=true", NULL, on_list);
+	if (r->status != 409 || !strstr(r->body, "\"own_id\""))
+		return false;
+	log_info("hub %s is this server: not registering with it", h->url);
+	h->self = true;
+	h->busy = false;
+	return true;
 }
 
 static void on_register(const struct fetch_response *r, void *arg)
 {
-	struct worker *w = arg;
+	struct hub *h = arg;
+	if (hub_gone(h))
+		return;
+	if (own_id_answer(h, r))
+		return;
 	if (r->status != 200)
-		return hub_failed(w, r, "registration");
-	hub_ok(w);
-	if (!w->registered)
-		log_info("registered with the hub %s", w->hub_url);
-	w->registered = true;
-	fetch_list(w);
+		return hub_failed(h, r, "registration");
+	hub_ok(h);
+	if (!h->registered)
+		log_info("registered with the hub %s", h->url);
+	h->registered = true;
+	fetch_page(h);
 }
 
-static void do_register(struct worker *w)
+static void do_register(struct hub *h)
 {
-	self_refresh(w->dd);
-	send_json(w, "POST", "/api/discovery/register", server_info_to_json(&w->dd->self),
+	self_refresh(h->w->dd);
+	send_json(h, "POST", "/api/discovery/register", server_info_to_json(&h->w->dd->self),
 		  on_register);
 }
 
 static void on_heartbeat(const struct fetch_response *r, void *arg)
 {
-	struct worker *w = arg;
+	struct hub *h = arg;
+	if (hub_gone(h))
+		return;
 	if (r->status == 404) {
-		log_notice("the hub does not know this server (it may have restarted): "
-			   "registering again");
-		w->registered = false;
-		do_register(w);
+		log_notice("the hub %s does not know this server (it may have restarted): "
+			   "registering again",
+			   h->url);
+		h->registered = false;
+		do_register(h);
 		return;
 	}
+	if (own_id_answer(h, r))
+		return;
 	if (r->status != 200)
-		return hub_failed(w, r, "heartbeat");
-	hub_ok(w);
-	fetch_list(w);
+		return hub_failed(h, r, "heartbeat");
+	hub_ok(h);
+	fetch_page(h);
 }
 
-static void cycle_start(struct worker *w)
+static void hub_cycle(struct hub *h)
 {
-	if (w->busy)
+	if (h->busy || h->self)
 		return;
-	w->busy = true;
-	if (!w->registered) {
-		do_register(w);
+	h->busy = true;
+	if (!h->registered) {
+		do_register(h);
 		return;
 	}
-	self_refresh(w->dd);
+	self_refresh(h->w->dd);
 	char path[128];
-	snprintf(path, sizeof path, "/api/discovery/heartbeat/%s", w->dd->self.server_id);
-	send_json(w, "POST", path, server_info_to_json(&w->dd->self), on_heartbeat);
+	snprintf(path, sizeof path, "/api/discovery/heartbeat/%s", h->w->dd->self.server_id);
+	send_json(h, "POST", path, server_info_to_json(&h->w->dd->self), on_heartbeat);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	cycle_start(arg);
+	struct worker *w = arg;
+	for (size_t i = 0; i < w->n; i++)
+		hub_cycle(w->hubs[i]);
 }
 
 static void arm(struct worker *w)
@@ -180,35 +312,95 @@ static void arm(struct worker *w)
 	event_add(w->timer, &tv);
 }
 
-struct worker *worker_new(struct discoveryd *dd, const char *hub_url)
+static void hub_drop(struct worker *w, struct hub *h)
 {
-	struct worker *w = calloc(1, sizeof *w);
-	if (!w)
-		abort();
+	registry_hub_forget(w->dd->reg, h->index, now_wall());
+	if (h->busy)
+		h->dead = true;
+	else
+		free(h);
+}
+
+/* A hub kept across a reload keeps its index and its state; a new one takes a free
+ * index; one that left the list is forgotten by the registry. */
+static void set_hubs(struct worker *w, const char *list)
+{
+	char urls[REGISTRY_MAX_HUBS][CONF_URLS];
+	size_t n = conf_split_urls(list, urls, REGISTRY_MAX_HUBS);
+	struct hub *next[REGISTRY_MAX_HUBS] = {NULL};
+	bool used[REGISTRY_MAX_HUBS] = {false};
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < w->n; k++)
+			if (w->hubs[k] && strcmp(w->hubs[k]->url, urls[i]) == 0) {
+				next[i] = w->hubs[k];
+				w->hubs[k] = NULL;
+				used[next[i]->index] = true;
+				break;
+			}
+	for (size_t k = 0; k < w->n; k++)
+		if (w->hubs[k])
+			hub_drop(w, w->hubs[k]);
+	for (size_t i = 0; i < n; i++) {
+		if (next[i])
+			continue;
+		unsigned idx = 0;
+		while (used[idx])
+			idx++;
+		used[idx] = true;
+		struct hub *h = xcalloc(1, sizeof *h);
+		h->w = w;
+		h->index = idx;
+		snprintf(h->url, sizeof h->url, "%s", urls[i]);
+		next[i] = h;
+	}
+	memcpy(w->hubs, next, sizeof next);
+	w->n = n;
+}
+
+struct worker *worker_new(struct discoveryd *dd, const char *hub_urls)
+{
+	struct worker *w = xcalloc(1, sizeof *w);
 	w->dd = dd;
 	if (!dd->fetch)
 		dd->fetch = fetch_new(dd->daemon->base);
-	snprintf(w->hub_url, sizeof w->hub_url, "%s", hub_url);
+	set_hubs(w, hub_urls);
 	w->timer = event_new(dd->daemon->base, -1, EV_PERSIST, on_timer, w);
 	if (!w->timer)
 		abort();
 	arm(w);
-	cycle_start(w); /* register at once, not one interval late */
+	on_timer(-1, 0, w); /* register at once, not one interval late */
 	return w;
 }
 
-void worker_set_hub(struct worker *w, const char *hub_url)
+void worker_set_hub(struct worker *w, const char *hub_urls)
 {
-	if (strcmp(w->hub_url, hub_url) != 0) {
-		snprintf(w->hub_url, sizeof w->hub_url, "%s", hub_url);
-		w->registered = false;
-	}
+	set_hubs(w, hub_urls);
 	arm(w); /* the interval may have changed */
+	on_timer(-1, 0, w);
 }
 
 bool worker_registered(const struct worker *w)
 {
-	return w->registered;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->hubs[i]->registered)
+			return true;
+	return false;
+}
+
+size_t worker_hub_count(const struct worker *w)
+{
+	return w ? w->n : 0;
+}
+
+const char *worker_hub_url(const struct worker *w, size_t i, unsigned *index, bool *reached,
+			   bool *self)
+{
+	const struct hub *h = w->hubs[i];
+	double timeout = w->dd->daemon->conf.discovery.heartbeat_timeout;
+	*index = h->index;
+	*reached = h->registered && h->reached > 0 && now_wall() - h->reached <= timeout;
+	*self = h->self;
+	return h->url;
 }
 
 struct worker *worker_free(struct worker *w)
@@ -216,6 +408,13 @@ struct worker *worker_free(struct worker *w)
 	if (!w)
 		return NULL;
 	event_free(w->timer);
+	for (size_t i = 0; i < w->n; i++) {
+		/* After fetch_free no answer comes any more. */
+		if (w->hubs[i]->busy && w->dd->fetch)
+			w->hubs[i]->dead = true;
+		else
+			free(w->hubs[i]);
+	}
 	free(w);
 	return NULL;
 }

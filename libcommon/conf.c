@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "fsutil.h"
 #include "log.h"
 #include "util.h"
+#include "xalloc.h"
 
 enum conf_type {
 	T_SERVER_ID,
@@ -29,6 +31,9 @@ enum conf_type {
 	T_U64,
 	T_BOOL,
 	T_URL,
+	T_URLS,
+	T_BACKEND,
+	T_KEY_PREFIX,
 };
 
 struct conf_key {
@@ -48,6 +53,10 @@ static const struct conf_key conf_keys[] = {
 	 "This server's id, [A-Za-z0-9][A-Za-z0-9._-]{0,63}. Default: the host name."},
 	{"server", "base_port", T_PORT, OFF(server.base_port), 1, 65533, "8000",
 	 "discoveryd listens on base_port, simd on base_port+1, migrated on base_port+2."},
+	{"server", "api_port", T_PORT, OFF(server.api_port), 0, 65535, "0",
+	 "One door per server: simd listens here and relays discoveryd's and migrated's API, "
+	 "which then listen on their Unix sockets only (unless their listen is set). "
+	 "TANK_API_PORT sets it. 0: no door; ports follow base_port."},
 	{"server", "advertise_host", T_HOST, OFF(server.advertise_host), 0, 0, "",
 	 "Host name or address peers use to reach this server. Default: detected."},
 	{"server", "state_dir", T_PATH, OFF(server.state_dir), 0, 0, LOCALSTATEDIR "/lib/tankworld",
@@ -56,19 +65,35 @@ static const struct conf_key conf_keys[] = {
 	 "Unix sockets. $RUNTIME_DIRECTORY wins when systemd sets it."},
 	{"server", "log_level", T_LOGLEVEL, OFF(server.log_level), 0, 0, "info",
 	 "err, warning, notice, info or debug."},
+	{"server", "max_connections", T_INT, OFF(server.max_connections), 1, 1000000, "4096",
+	 "Connections one listener holds at once (fewer when the descriptor limit is low)."},
+	{"server", "max_connections_per_address", T_INT, OFF(server.max_connections_per_address), 1,
+	 1000000, "256", "TCP connections one client address holds at once; more are closed."},
+	{"server", "request_timeout", T_DURATION, OFF(server.request_timeout), 0.1, 3600, "10",
+	 "A request's headers and body must arrive within this, however slowly they drip."},
+	{"server", "idle_timeout", T_DURATION, OFF(server.idle_timeout), 0.1, 86400, "60",
+	 "An idle keep-alive connection is closed after this."},
 
 	{"discovery", "listen", T_LISTEN, OFF(discovery.listen), 0, 0, "",
 	 "TCP address host:port, or none. Default: 127.0.0.1:base_port."},
 	{"discovery", "socket", T_PATH, OFF(discovery.socket), 0, 0, "",
 	 "Unix socket. Default: runtime_dir/discoveryd.sock."},
-	{"discovery", "hub_url", T_URL, OFF(discovery.hub_url), 0, 0, "",
-	 "URL of the hub's discoveryd (http://host:8000). Empty: this server is a hub."},
+	{"discovery", "hub_url", T_URLS, OFF(discovery.hub_url), 0, 0, "",
+	 "URLs of the hubs' discoveryd (http://host:8000), separated by commas and/or spaces. "
+	 "Empty: this server is a hub."},
+	{"discovery", "backend", T_BACKEND, OFF(discovery.backend), 0, 0, "hub",
+	 "hub: hubs and workers (hub_url); etcd: the registry lives in etcd (etcd_endpoints)."},
+	{"discovery", "etcd_endpoints", T_URLS, OFF(discovery.etcd_endpoints), 0, 0, "",
+	 "With backend = etcd: the etcd cluster's client URLs (http://host:2379), separated "
+	 "by commas and/or spaces."},
+	{"discovery", "etcd_prefix", T_KEY_PREFIX, OFF(discovery.etcd_prefix), 0, 0, "/tankworld/",
+	 "With backend = etcd: the key prefix of the registry, starting and ending with '/'."},
 	{"discovery", "heartbeat_interval", T_DURATION, OFF(discovery.heartbeat_interval), 0.05,
 	 86400, "30", "Seconds between heartbeats."},
 	{"discovery", "heartbeat_timeout", T_DURATION, OFF(discovery.heartbeat_timeout), 0.1,
 	 864000, "90", "A server silent this long is offline (degraded after 2 intervals)."},
-	{"discovery", "evict_after", T_DURATION, OFF(discovery.evict_after), 0.1, 31536000,
-	 "86400", "An offline server is removed from the registry after this long."},
+	{"discovery", "evict_after", T_DURATION, OFF(discovery.evict_after), 0.1, 31536000, "86400",
+	 "An offline server is removed from the registry after this long."},
 
 	{"sim", "listen", T_LISTEN, OFF(sim.listen), 0, 0, "",
 	 "TCP address host:port, or none. Default: 127.0.0.1:base_port+1."},
@@ -77,6 +102,10 @@ static const struct conf_key conf_keys[] = {
 	{"sim", "tick_rate", T_NUMBER, OFF(sim.tick_rate), 1, 1000, "30", "Ticks per second."},
 	{"sim", "snapshot_interval", T_DURATION, OFF(sim.snapshot_interval), 0.1, 86400, "60",
 	 "Seconds between tank snapshots; the journal covers the time between."},
+	{"sim", "replay_budget", T_DURATION, OFF(sim.replay_budget), 0.01, 3600, "0.3",
+	 "A tank is snapshotted early once re-simulating it from its snapshot would take this long."},
+	{"sim", "replay_strict", T_BOOL, OFF(sim.replay_strict), 0, 0, "yes",
+	 "Refuse to start when replaying the journal disagrees with a tank's checkpoint."},
 	{"sim", "default_tank_name", T_NAME, OFF(sim.default_tank_name), 1, 100, "Tank 1",
 	 "Name of the tank created on first start."},
 	{"sim", "seed", T_U64, OFF(sim.seed), 0, 0, "0",
@@ -84,7 +113,18 @@ static const struct conf_key conf_keys[] = {
 	{"sim", "max_fish", T_INT, OFF(sim.max_fish), 1, 1000000, "100",
 	 "Default fish capacity of a new tank."},
 	{"sim", "width", T_INT, OFF(sim.width), 100, 100000, "1088", "Default tank width."},
+	{"sim", "spawn_floor", T_INT, OFF(sim.spawn_floor), 0, 1000000, "10",
+	 "Emergency spawns only below this many fish (default of a new tank)."},
+	{"sim", "history_interval", T_INT, OFF(sim.history_interval), 1, 1000000, "300",
+	 "Frames between history samples (default of a new tank)."},
+	{"sim", "history_size", T_INT, OFF(sim.history_size), 0, 100000, "10000",
+	 "History samples a tank keeps (default of a new tank)."},
+	{"sim", "lineage_depth", T_INT, OFF(sim.lineage_depth), 0, 1000, "10",
+	 "Ancestors kept per living fish (default of a new tank)."},
 	{"sim", "height", T_INT, OFF(sim.height), 100, 100000, "612", "Default tank height."},
+	{"sim", "www_dir", T_PATH, OFF(sim.www_dir), 0, 0, "",
+	 "Folder of the web app. Default: the installed one, or the source tree's www/ "
+	 "when simd runs from its build tree."},
 
 	{"migration", "listen", T_LISTEN, OFF(migration.listen), 0, 0, "",
 	 "TCP address host:port, or none. Default: 127.0.0.1:base_port+2."},
@@ -92,23 +132,35 @@ static const struct conf_key conf_keys[] = {
 	 "Unix socket. Default: runtime_dir/migrated.sock."},
 	{"migration", "check_interval", T_DURATION, OFF(migration.check_interval), 0.01, 86400,
 	 "10", "Seconds between scheduler passes."},
-	{"migration", "max_per_second", T_NUMBER, OFF(migration.max_per_second), 0.01, 1e6,
-	 "1000", "Global limit on migrations started per second."},
+	{"migration", "max_per_second", T_NUMBER, OFF(migration.max_per_second), 0.01, 1e6, "1000",
+	 "Global limit on migrations started per second."},
 	{"migration", "per_connection_per_second", T_NUMBER,
 	 OFF(migration.per_connection_per_second), 0.01, 1e6, "100",
 	 "Limit on migrations started per second on one connection."},
-	{"migration", "request_timeout", T_DURATION, OFF(migration.request_timeout), 0.1, 600,
-	 "10", "Seconds before a delivery attempt is given up and retried later."},
+	{"migration", "plant_weight", T_NUMBER, OFF(migration.plant_weight), 0, 100, "1",
+	 "How likely the scheduler moves a plant, against 1 for a fish (0: never)."},
+	{"migration", "request_timeout", T_DURATION, OFF(migration.request_timeout), 0.1, 600, "10",
+	 "Seconds before a delivery attempt is given up and retried later."},
+	{"migration", "refusal_backoff_max", T_DURATION, OFF(migration.refusal_backoff_max), 1,
+	 86400, "300",
+	 "Longest pause of a connection whose destination keeps refusing fish "
+	 "(1 s after the first refusal, doubling; a success resets it)."},
+	{"migration", "broken_check_interval", T_DURATION, OFF(migration.broken_check_interval),
+	 0.1, 86400, "60",
+	 "How often a connection whose destination tank is gone looks for it "
+	 "(it heals when the tank is back)."},
 
 	{"security", "token_file", T_PATH, OFF(security.token_file), 0, 0, "",
-	 "File holding the cluster token required on TCP mutations. Empty: none."},
+	 "File holding the cluster token required on TCP mutations (not readable by others). "
+	 "Empty: none, and TCP is read-only unless insecure = yes."},
 	{"security", "insecure", T_BOOL, OFF(security.insecure), 0, 0, "no",
-	 "yes allows a non-loopback TCP listener without a token."},
+	 "yes accepts TCP mutations, and a non-loopback TCP listener, without a token."},
 };
 
 #define N_KEYS (sizeof conf_keys / sizeof conf_keys[0])
 
-static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static int errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -263,6 +315,9 @@ static int parse_bool(const char *v, bool *ret)
 	return -EINVAL;
 }
 
+/* Why the last URL list was refused, for the error message. */
+static char urls_reason[160];
+
 static const char *type_expectation(const struct conf_key *k, char *buf, size_t n)
 {
 	switch (k->type) {
@@ -298,109 +353,259 @@ static const char *type_expectation(const struct conf_key *k, char *buf, size_t 
 		return "expected yes or no";
 	case T_URL:
 		return "expected http://host[:port]";
+	case T_URLS:
+		snprintf(buf, n, "%s",
+			 urls_reason[0] ? urls_reason : "expected http://host[:port], ...");
+		return buf;
+	case T_BACKEND:
+		return "expected hub or etcd";
+	case T_KEY_PREFIX:
+		return "expected a key prefix that starts and ends with '/', printable ASCII "
+		       "without spaces, at most 200 characters";
 	}
 	return "invalid";
 }
 
+size_t conf_split_urls(const char *list, char (*out)[CONF_URLS], size_t max)
+{
+	size_t n = 0;
+	const char *p = list;
+	while (*p && n < max) {
+		p += strspn(p, ", \t");
+		size_t len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		snprintf(out[n++], CONF_URLS, "%.*s", (int)len, p);
+		p += len;
+	}
+	return n;
+}
+
+static int check_urls(const char *v)
+{
+	urls_reason[0] = '\0';
+	if (strlen(v) >= CONF_URLS) {
+		snprintf(urls_reason, sizeof urls_reason, "longer than %d characters",
+			 CONF_URLS - 1);
+		return -EINVAL;
+	}
+	size_t n = 0;
+	const char *p = v;
+	while (*p) {
+		const char *sep = p;
+		p += strspn(p, " \t");
+		if (*p == ',') {
+			/* "a,,b" or a leading comma: an empty item is a typo, not a list. */
+			const char *q = p + 1 + strspn(p + 1, " \t");
+			if (sep == v || *q == ',' || *q == '\0') {
+				snprintf(urls_reason, sizeof urls_reason, "empty item in the list");
+				return -EINVAL;
+			}
+			p = q;
+		}
+		size_t len = strcspn(p, ", \t");
+		if (len == 0)
+			continue;
+		char one[CONF_URLS];
+		snprintf(one, sizeof one, "%.*s", (int)len, p);
+		if (++n > CONF_MAX_URLS) {
+			snprintf(urls_reason, sizeof urls_reason, "more than %d URLs",
+				 CONF_MAX_URLS);
+			return -EINVAL;
+		}
+		if (strlen(one) >= CONF_STR || parse_url(one) < 0) {
+			snprintf(urls_reason, sizeof urls_reason,
+				 "item %zu '%.80s': expected http://host[:port]", n, one);
+			return -EINVAL;
+		}
+		for (const char *q = v; q < p;) {
+			q += strspn(q, ", \t");
+			size_t l2 = strcspn(q, ", \t");
+			if (q < p && l2 == len && strncmp(q, p, len) == 0) {
+				snprintf(urls_reason, sizeof urls_reason, "'%.80s' listed twice",
+					 one);
+				return -EINVAL;
+			}
+			q += l2;
+		}
+		p += len;
+	}
+	return 0;
+}
+
+/* One parser per type: each checks the value against the key's limits and stores it in
+ * the field only when it is valid, so a refused value changes nothing. */
+typedef int conf_apply_fn(const struct conf_key *k, const char *v, void *field);
+
+static int store_str(void *field, size_t size, const char *v)
+{
+	snprintf(field, size, "%s", v);
+	return 0;
+}
+
+static int apply_server_id(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	return *v && !server_id_valid(v) ? -EINVAL : store_str(field, 65, v);
+}
+
+static int apply_port(const struct conf_key *k, const char *v, void *field)
+{
+	int p;
+	if (parse_port(v, (int)k->min, &p) < 0 || p > (int)k->max)
+		return -EINVAL;
+	*(int *)field = p;
+	return 0;
+}
+
+static int apply_host(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	return *v && !host_valid(v) ? -EINVAL : store_str(field, CONF_STR, v);
+}
+
+static int apply_path(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	if (*v && (v[0] != '/' || strlen(v) >= CONF_PATH))
+		return -EINVAL;
+	return store_str(field, CONF_PATH, v);
+}
+
+static int apply_name(const struct conf_key *k, const char *v, void *field)
+{
+	size_t n = strlen(v);
+	if (n < k->min || n > k->max)
+		return -EINVAL;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return -EINVAL;
+	return store_str(field, CONF_STR, v);
+}
+
+static int apply_loglevel(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	int l = log_level_from_string(v);
+	if (l < 0)
+		return -EINVAL;
+	*(int *)field = l;
+	return 0;
+}
+
+static int apply_listen(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	struct conf_listen tmp = {0};
+	if (*v && (strlen(v) >= CONF_STR || parse_listen(v, &tmp) < 0))
+		return -EINVAL;
+	return store_str(((struct conf_listen *)field)->spec, CONF_STR, v);
+}
+
+static int apply_number(const struct conf_key *k, const char *v, void *field)
+{
+	double x = 0;
+	int r = k->type == T_DURATION ? parse_duration(v, &x)
+				      : (parse_double(v, &x) == (int)strlen(v) ? 0 : -EINVAL);
+	if (r < 0 || x < k->min || x > k->max)
+		return -EINVAL;
+	*(double *)field = x;
+	return 0;
+}
+
+static int apply_int(const struct conf_key *k, const char *v, void *field)
+{
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (errno || end == v || *end || x < k->min || x > k->max)
+		return -EINVAL;
+	*(int *)field = (int)x;
+	return 0;
+}
+
+static int apply_u64(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	char *end;
+	errno = 0;
+	if (v[0] == '-')
+		return -EINVAL;
+	unsigned long long x = strtoull(v, &end, 0);
+	if (errno || end == v || *end)
+		return -EINVAL;
+	*(uint64_t *)field = x;
+	return 0;
+}
+
+static int apply_bool(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	return parse_bool(v, (bool *)field);
+}
+
+static int apply_url(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	if (*v && (strlen(v) >= CONF_STR || parse_url(v) < 0))
+		return -EINVAL;
+	return store_str(field, CONF_STR, v);
+}
+
+static int apply_urls(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	return check_urls(v) < 0 ? -EINVAL : store_str(field, CONF_URLS, v);
+}
+
+static int apply_backend(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	if (strcmp(v, "hub") != 0 && strcmp(v, "etcd") != 0)
+		return -EINVAL;
+	return store_str(field, 8, v);
+}
+
+static int apply_key_prefix(const struct conf_key *k, const char *v, void *field)
+{
+	(void)k;
+	size_t l = strlen(v);
+	if (l < 1 || l > 200 || v[0] != '/' || v[l - 1] != '/')
+		return -EINVAL;
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return -EINVAL;
+	return store_str(field, CONF_STR, v);
+}
+
+static conf_apply_fn *const appliers[] = {
+	[T_SERVER_ID] = apply_server_id,
+	[T_PORT] = apply_port,
+	[T_HOST] = apply_host,
+	[T_PATH] = apply_path,
+	[T_NAME] = apply_name,
+	[T_LOGLEVEL] = apply_loglevel,
+	[T_LISTEN] = apply_listen,
+	[T_DURATION] = apply_number,
+	[T_NUMBER] = apply_number,
+	[T_INT] = apply_int,
+	[T_U64] = apply_u64,
+	[T_BOOL] = apply_bool,
+	[T_URL] = apply_url,
+	[T_URLS] = apply_urls,
+	[T_BACKEND] = apply_backend,
+	[T_KEY_PREFIX] = apply_key_prefix,
+};
+
 static int apply_value(struct conf *c, const struct conf_key *k, const char *v)
 {
-	char *field = (char *)c + k->offset;
-	switch (k->type) {
-	case T_SERVER_ID:
-		if (*v && !server_id_valid(v))
-			return -EINVAL;
-		snprintf(field, 65, "%s", v);
-		return 0;
-	case T_PORT: {
-		int p;
-		if (parse_port(v, (int)k->min, &p) < 0 || p > (int)k->max)
-			return -EINVAL;
-		*(int *)field = p;
-		return 0;
-	}
-	case T_HOST:
-		if (*v && !host_valid(v))
-			return -EINVAL;
-		snprintf(field, CONF_STR, "%s", v);
-		return 0;
-	case T_PATH:
-		if (*v && (v[0] != '/' || strlen(v) >= CONF_PATH))
-			return -EINVAL;
-		snprintf(field, CONF_PATH, "%s", v);
-		return 0;
-	case T_NAME: {
-		size_t n = strlen(v);
-		if (n < k->min || n > k->max)
-			return -EINVAL;
-		for (const char *p = v; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				return -EINVAL;
-		snprintf(field, CONF_STR, "%s", v);
-		return 0;
-	}
-	case T_LOGLEVEL: {
-		int l = log_level_from_string(v);
-		if (l < 0)
-			return -EINVAL;
-		*(int *)field = l;
-		return 0;
-	}
-	case T_LISTEN: {
-		struct conf_listen *l = (struct conf_listen *)field;
-		if (*v) {
-			struct conf_listen tmp = {0};
-			if (strlen(v) >= CONF_STR || parse_listen(v, &tmp) < 0)
-				return -EINVAL;
-		}
-		snprintf(l->spec, CONF_STR, "%s", v);
-		return 0;
-	}
-	case T_DURATION:
-	case T_NUMBER: {
-		double x = 0;
-		int r = k->type == T_DURATION ? parse_duration(v, &x)
-					      : (parse_double(v, &x) == (int)strlen(v) ? 0 : -EINVAL);
-		if (r < 0 || x < k->min || x > k->max)
-			return -EINVAL;
-		*(double *)field = x;
-		return 0;
-	}
-	case T_INT: {
-		char *end;
-		errno = 0;
-		long x = strtol(v, &end, 10);
-		if (errno || end == v || *end || x < k->min || x > k->max)
-			return -EINVAL;
-		*(int *)field = (int)x;
-		return 0;
-	}
-	case T_U64: {
-		char *end;
-		errno = 0;
-		if (v[0] == '-')
-			return -EINVAL;
-		unsigned long long x = strtoull(v, &end, 0);
-		if (errno || end == v || *end)
-			return -EINVAL;
-		*(uint64_t *)field = x;
-		return 0;
-	}
-	case T_BOOL:
-		return parse_bool(v, (bool *)field);
-	case T_URL:
-		if (*v && (strlen(v) >= CONF_STR || parse_url(v) < 0))
-			return -EINVAL;
-		snprintf(field, CONF_STR, "%s", v);
-		return 0;
-	}
-	return -EINVAL;
+	return appliers[k->type](k, v, (char *)c + k->offset);
 }
 
 static const struct conf_key *find_key(const char *section, const char *key)
 {
 	for (size_t i = 0; i < N_KEYS; i++)
-		if (strcmp(conf_keys[i].section, section) == 0 &&
-		    strcmp(conf_keys[i].key, key) == 0)
+		if (strcmp(conf_keys[i].section, section) == 0 && strcmp(conf_keys[i].key, key) == 0)
 			return &conf_keys[i];
 	return NULL;
 }
@@ -420,7 +625,7 @@ int conf_set(struct conf *c, const char *section, const char *key, const char *v
 	if (!k)
 		return errf(err, errlen, "unknown key '%s' in [%s]", key, section);
 	if (apply_value(c, k, value) < 0) {
-		char buf[128];
+		char buf[192];
 		return errf(err, errlen, "invalid value '%s' for %s in [%s]: %s", value, key,
 			    section, type_expectation(k, buf, sizeof buf));
 	}
@@ -477,7 +682,8 @@ int conf_parse_text(struct conf *c, const char *path, char *text, char *err, siz
 			continue;
 		if (*s == '[') {
 			char *close = strchr(s, ']');
-			if (!close || close[1] != '\0' || (size_t)(close - s - 1) >= sizeof section) {
+			if (!close || close[1] != '\0' ||
+			    (size_t)(close - s - 1) >= sizeof section) {
 				r = errf(err, errlen, "%s:%d: malformed section header '%s'", path,
 					 lineno, s);
 				break;
@@ -534,7 +740,9 @@ static int load_dropins(struct conf *c, const char *path, char *err, size_t errl
 	snprintf(dir, sizeof dir, "%s.d", path);
 	DIR *d = opendir(dir);
 	if (!d)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : errf(err, errlen, "%s: %s", dir, strerror(errno));
+		return errno == ENOENT || errno == ENOTDIR
+			       ? 0
+			       : errf(err, errlen, "%s: %s", dir, strerror(errno));
 	char **names = NULL;
 	size_t n = 0;
 	struct dirent *de;
@@ -542,9 +750,8 @@ static int load_dropins(struct conf *c, const char *path, char *err, size_t errl
 		size_t l = strlen(de->d_name);
 		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".conf") != 0)
 			continue;
-		names = realloc(names, (n + 1) * sizeof *names);
-		if (!names || !(names[n] = strdup(de->d_name)))
-			abort();
+		names = xreallocarray(names, n + 1, sizeof *names);
+		names[n] = xstrdup(de->d_name);
 		n++;
 	}
 	closedir(d);
@@ -584,7 +791,7 @@ static int apply_env(struct conf *c, char *err, size_t errlen)
 		const char *var, *section, *key;
 	} env[] = {
 		{"TANK_SERVER_ID", "server", "server_id"},
-		{"TANK_API_PORT", "server", "base_port"},
+		{"TANK_API_PORT", "server", "api_port"},
 		{"DISCOVERY_SERVER_URL", "discovery", "hub_url"},
 		{"TANKWORLD_LOG_LEVEL", "server", "log_level"},
 		{"STATE_DIRECTORY", "server", "state_dir"},
@@ -599,7 +806,8 @@ static int apply_env(struct conf *c, char *err, size_t errlen)
 		 * variables are taken whole, so a stray ':' is an error, not a truncation. */
 		bool dir_list = strcmp(env[i].key, "state_dir") == 0 ||
 				strcmp(env[i].key, "runtime_dir") == 0;
-		snprintf(first, sizeof first, "%.*s", (int)(dir_list ? strcspn(v, ":") : strlen(v)), v);
+		snprintf(first, sizeof first, "%.*s", (int)(dir_list ? strcspn(v, ":") : strlen(v)),
+			 v);
 		char msg[512];
 		if (conf_set(c, env[i].section, env[i].key, first, msg, sizeof msg) < 0)
 			return errf(err, errlen, "environment %s: %s", env[i].var, msg);
@@ -649,6 +857,15 @@ static int load_token(struct conf *c, char *err, size_t errlen)
 	if (c->security.token_file[0] == '\0')
 		return 0;
 	char *text;
+	/* The token is the only thing between a TCP peer and every mutation: a file any
+	 * local user can read gives it away, so refuse it rather than warn. */
+	struct stat st;
+	if (stat(c->security.token_file, &st) == 0 && (st.st_mode & 0007))
+		return errf(err, errlen,
+			    "token_file %s is readable by others (mode %04o); fix it "
+			    "with: chmod o-rwx %s",
+			    c->security.token_file, (unsigned)(st.st_mode & 07777),
+			    c->security.token_file);
 	int r = fs_read_file(c->security.token_file, 4096, &text, NULL);
 	if (r < 0)
 		return errf(err, errlen, "token_file %s: %s", c->security.token_file, strerror(-r));
@@ -660,8 +877,10 @@ static int load_token(struct conf *c, char *err, size_t errlen)
 			 c->security.token_file, sizeof c->security.token - 1);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (!isgraph((unsigned char)t[i]))
-			r = errf(err, errlen, "token_file %s: the token must be printable ASCII "
-					      "without spaces", c->security.token_file);
+			r = errf(err, errlen,
+				 "token_file %s: the token must be printable ASCII "
+				 "without spaces",
+				 c->security.token_file);
 	if (r == 0)
 		memcpy(c->security.token, t, n + 1);
 	free(text);
@@ -699,27 +918,65 @@ int conf_load(struct conf *c, const char *path, const char *const *overrides, si
 		return r;
 	if ((r = load_dropins(c, file, err, errlen)) < 0)
 		return r;
+	int file_base = c->server.base_port;
 	if ((r = apply_env(c, err, errlen)) < 0)
 		return r;
-	for (size_t i = 0; i < n_overrides; i++)
+	int env_base = c->server.base_port;
+	bool base_set = false;
+	for (size_t i = 0; i < n_overrides; i++) {
 		if ((r = apply_override(c, overrides[i], err, errlen)) < 0)
 			return r;
+		base_set |= strncmp(overrides[i], "server.base_port=", 17) == 0;
+	}
+	/* Remember who chose base_port: a port collision names it (daemon_listen). */
+	const char *env_port = secure_getenv("TANK_API_PORT");
+	int b = c->server.base_port;
+	char *o = c->server.base_port_origin;
+	size_t ol = sizeof c->server.base_port_origin;
+	if (env_port && *env_port && c->server.api_port == atoi(env_port))
+		snprintf(c->server.api_port_origin, sizeof c->server.api_port_origin,
+			 "TANK_API_PORT=%d", c->server.api_port);
+	else
+		snprintf(c->server.api_port_origin, sizeof c->server.api_port_origin,
+			 "[server] api_port = %d", c->server.api_port);
+	if (base_set || b != env_base)
+		snprintf(o, ol, "--set server.base_port=%d", b);
+	else if (file_base != 8000)
+		snprintf(o, ol, "base_port = %d in the configuration", b);
+	else
+		snprintf(o, ol, "base_port %d (the default, or set so in the configuration)", b);
 
 	default_server_id(c);
-	int base = c->server.base_port;
+	int base = c->server.base_port, door = c->server.api_port;
+	if (door) {
+		/* One door: the siblings are reached through simd's relay, as the original's
+		 * single port was, unless their own listen is set. */
+		if (!c->discovery.listen.spec[0])
+			strcpy(c->discovery.listen.spec, "none");
+		if (!c->migration.listen.spec[0])
+			strcpy(c->migration.listen.spec, "none");
+	}
 	if ((r = resolve_listen(&c->discovery.listen, "discovery", base, err, errlen)) < 0 ||
-	    (r = resolve_listen(&c->sim.listen, "sim", base + 1, err, errlen)) < 0 ||
+	    (r = resolve_listen(&c->sim.listen, "sim", door ? door : base + 1, err, errlen)) < 0 ||
 	    (r = resolve_listen(&c->migration.listen, "migration", base + 2, err, errlen)) < 0)
 		return r;
 	default_socket(c->discovery.socket, c->server.runtime_dir, "discoveryd.sock");
 	default_socket(c->sim.socket, c->server.runtime_dir, "simd.sock");
 	default_socket(c->migration.socket, c->server.runtime_dir, "migrated.sock");
 	if (c->discovery.heartbeat_timeout <= c->discovery.heartbeat_interval)
-		return errf(err, errlen, "heartbeat_timeout (%g) must exceed heartbeat_interval (%g)",
+		return errf(err, errlen,
+			    "heartbeat_timeout (%g) must exceed heartbeat_interval (%g)",
 			    c->discovery.heartbeat_timeout, c->discovery.heartbeat_interval);
 	if (c->discovery.evict_after < c->discovery.heartbeat_timeout)
 		return errf(err, errlen, "evict_after (%g) must be at least heartbeat_timeout (%g)",
 			    c->discovery.evict_after, c->discovery.heartbeat_timeout);
+	bool etcd = strcmp(c->discovery.backend, "etcd") == 0;
+	if (etcd && !c->discovery.etcd_endpoints[0])
+		return errf(err, errlen, "backend = etcd needs etcd_endpoints");
+	if (etcd && c->discovery.hub_url[0])
+		return errf(err, errlen,
+			    "backend = etcd and hub_url exclude each other: with etcd "
+			    "there are no hubs (unset hub_url or DISCOVERY_SERVER_URL)");
 	return load_token(c, err, errlen);
 }
 
@@ -731,6 +988,9 @@ static void print_value(const struct conf *c, const struct conf_key *k, FILE *f)
 	case T_HOST:
 	case T_NAME:
 	case T_URL:
+	case T_URLS:
+	case T_BACKEND:
+	case T_KEY_PREFIX:
 		fprintf(f, "%s", field);
 		break;
 	case T_PATH:

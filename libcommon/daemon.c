@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "fsutil.h"
 #include "log.h"
+#include "xalloc.h"
 
 static void usage(const char *name, FILE *f)
 {
@@ -33,7 +34,8 @@ static void usage(const char *name, FILE *f)
 		name, conf_default_path());
 }
 
-void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
+/* The command line: options only; --help, --version and --print-example-config exit. */
+static void parse_args(struct daemon *d, int argc, char **argv, bool *check, bool *debug)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -45,46 +47,70 @@ void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	memset(d, 0, sizeof *d);
-	d->name = name;
-	bool check = false, debug = false;
 	int c;
-	log_init(name, LOG_INFO);
 	while ((c = getopt_long(argc, argv, "c:s:ndVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			d->conf_path = optarg;
 			break;
 		case 's':
-			d->overrides = realloc(d->overrides, (d->n_overrides + 1) * sizeof *d->overrides);
-			if (!d->overrides)
-				abort();
+			d->overrides = xrealloc(d->overrides,
+						(d->n_overrides + 1) * sizeof *d->overrides);
 			d->overrides[d->n_overrides++] = optarg;
 			break;
 		case 'n':
-			check = true;
+			*check = true;
 			break;
 		case 'd':
-			debug = true;
+			*debug = true;
 			break;
 		case 'E':
 			conf_print_example(stdout);
 			exit(0);
 		case 'V':
-			printf("%s (%s) %s\n", name, PACKAGE_NAME, PACKAGE_VERSION);
+			printf("%s (%s) %s\n", d->name, PACKAGE_NAME, PACKAGE_VERSION);
 			exit(0);
 		case 'h':
-			usage(name, stdout);
+			usage(d->name, stdout);
 			exit(0);
 		default:
-			usage(name, stderr);
+			usage(d->name, stderr);
 			exit(2);
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", name, argv[optind]);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", d->name, argv[optind]);
 		exit(2);
 	}
+}
+
+/* The event loop, once the process is set up for it. */
+static struct event_base *loop_new(void)
+{
+	/* simd's worker threads wake the loop (journal completions): make libevent
+	 * thread-aware before the base exists. */
+	if (evthread_use_pthreads() < 0)
+		fatal("libevent has no pthreads support");
+	/* The changelist folds the read/write toggles evhttp makes within one loop
+	 * iteration into one epoll_ctl: half the system calls per request. */
+	struct event_config *cfg = event_config_new();
+	if (!cfg)
+		fatal("cannot create the event loop");
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	struct event_base *base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (!base)
+		fatal("cannot create the event loop");
+	return base;
+}
+
+void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
+{
+	memset(d, 0, sizeof *d);
+	d->name = name;
+	bool check = false, debug = false;
+	log_init(name, LOG_INFO);
+	parse_args(d, argc, argv, &check, &debug);
 	char err[1024];
 	if (conf_load(&d->conf, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0) {
 		fprintf(stderr, "%s: %s\n", name, err);
@@ -104,20 +130,7 @@ void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
 		nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
-	/* simd's worker threads wake the loop (journal completions): make libevent
-	 * thread-aware before the base exists. */
-	if (evthread_use_pthreads() < 0)
-		fatal("libevent has no pthreads support");
-	/* The changelist folds the read/write toggles evhttp makes within one loop
-	 * iteration into one epoll_ctl: half the system calls per request. */
-	struct event_config *cfg = event_config_new();
-	if (!cfg)
-		fatal("cannot create the event loop");
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	d->base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	if (!d->base)
-		fatal("cannot create the event loop");
+	d->base = loop_new();
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -137,17 +150,27 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 		daemon_exit(d);
 }
 
+/* What a running daemon is built on: its identity and its state. Changing them needs
+ * a restart, whatever the daemon. */
+static bool reload_keeps_identity(const struct conf *old, const struct conf *newc)
+{
+	if (strcmp(newc->server.server_id, old->server.server_id) == 0 &&
+	    strcmp(newc->server.state_dir, old->server.state_dir) == 0)
+		return true;
+	log_err("server_id and state_dir cannot change on reload; restart instead");
+	return false;
+}
+
 static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	sd_notify(0, "RELOADING=1");
-	struct conf *newc = malloc(sizeof *newc);
+	struct conf *newc = xmalloc(sizeof *newc);
 	char err[1024];
-	if (!newc)
-		abort();
 	if (conf_load(newc, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
-	} else if (d->on_reload && d->on_reload(d->arg, newc) < 0) {
+	} else if (!reload_keeps_identity(&d->conf, newc) ||
+		   (d->on_reload && d->on_reload(d->arg, newc) < 0)) {
 		log_err("reload refused by %s, keeping the running configuration", d->name);
 	} else {
 		d->conf = *newc;
@@ -164,8 +187,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_fn stop,
-			 void *arg)
+void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_fn stop, void *arg)
 {
 	d->on_reload = reload;
 	d->on_stop = stop;
@@ -178,6 +200,33 @@ void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_
 	event_add(d->sig_term, NULL);
 	event_add(d->sig_int, NULL);
 	event_add(d->sig_hup, NULL);
+}
+
+/* The original's one-host recipe (TANK_API_PORT 8000, 8001, 8002 for three servers)
+ * collides here, since every server takes three ports: say which port, what chose it and
+ * how to fix it, rather than a bare "Address already in use". */
+static void daemon_port_in_use(struct daemon *d, const struct conf_listen *listen)
+{
+	const struct conf *c = &d->conf;
+	const char *section = listen == &c->sim.listen	       ? "sim"
+			      : listen == &c->migration.listen ? "migration"
+							       : "discovery";
+	int offset = listen == &c->sim.listen ? 1 : listen == &c->migration.listen ? 2 : 0;
+	if (listen == &c->sim.listen && c->server.api_port && !listen->spec[0])
+		fatal("cannot listen on %s:%d: the port is in use. It is this server's door, from "
+		      "%s. Every server on one machine needs a door of its own (the original's "
+		      "recipe: TANK_API_PORT=8000, 8001, 8002)",
+		      listen->host, listen->port, c->server.api_port_origin);
+	if (listen->spec[0])
+		fatal("cannot listen on %s:%d: the port is in use (it comes from [%s] listen = %s); "
+		      "another program or another tankworld server holds it: pick a free port",
+		      listen->host, listen->port, section, listen->spec);
+	fatal("cannot listen on %s:%d: the port is in use. It is base_port + %d, from %s. "
+	      "Every server takes three ports, base_port to base_port + 2 (discoveryd, simd, "
+	      "migrated), so servers on one machine need base ports at least 3 apart, for "
+	      "example 8000, 8010 and 8020 ([server] base_port), or give each server one door "
+	      "with TANK_API_PORT",
+	      listen->host, listen->port, offset, c->server.base_port_origin);
 }
 
 int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_path,
@@ -194,9 +243,7 @@ int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_p
 		log_info("serving on %d socket(s) from systemd", n);
 		return port;
 	}
-	char *dir = strdup(unix_path);
-	if (!dir)
-		abort();
+	char *dir = xstrdup(unix_path);
 	int r = fs_mkdir_p(dirname(dir), 0755);
 	free(dir);
 	if (r < 0)
@@ -209,14 +256,28 @@ int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_p
 		r = http_server_listen_tcp(http, listen->host, listen->port, &port);
 		if (r == -EPERM)
 			fatal("refusing to listen on %s:%d without a cluster token; set [security] "
-			      "token_file, or insecure = yes", listen->host, listen->port);
+			      "token_file, or insecure = yes",
+			      listen->host, listen->port);
+		if (r == -EADDRINUSE)
+			daemon_port_in_use(d, listen);
 		if (r < 0)
-			fatal("cannot listen on %s:%d: %s", listen->host, listen->port, strerror(-r));
+			fatal("cannot listen on %s:%d: %s", listen->host, listen->port,
+			      strerror(-r));
 		log_info("listening on %s and %s:%d", unix_path, listen->host, port);
 	} else {
 		log_info("listening on %s (TCP disabled)", unix_path);
 	}
 	return port;
+}
+
+static void http_opts(const struct conf *c, struct http_server_opts *o)
+{
+	o->token = c->security.token;
+	o->insecure = c->security.insecure;
+	o->max_connections = c->server.max_connections;
+	o->max_per_address = c->server.max_connections_per_address;
+	o->request_timeout = c->server.request_timeout;
+	o->idle_timeout = c->server.idle_timeout;
 }
 
 void daemon_status(const char *fmt, ...)
@@ -247,7 +308,8 @@ void daemon_ready(struct daemon *d, const char *fmt, ...)
 	uint64_t usec = 0;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
-		struct timeval tv = {(time_t)(usec / 2 / 1000000), (suseconds_t)(usec / 2 % 1000000)};
+		struct timeval tv = {(time_t)(usec / 2 / 1000000),
+				     (suseconds_t)(usec / 2 % 1000000)};
 		event_add(d->watchdog, &tv);
 	}
 }
@@ -275,4 +337,11 @@ void daemon_done(struct daemon *d)
 		event_free(d->watchdog);
 	free(d->overrides);
 	event_base_free(d->base);
+}
+
+struct http_server *daemon_http_server(struct daemon *d, const struct http_route *routes,
+				       size_t n_routes, void *arg, struct http_server_opts opts)
+{
+	http_opts(&d->conf, &opts);
+	return http_server_new(d->base, routes, n_routes, arg, &opts);
 }

@@ -34,13 +34,17 @@ struct daemon {
  * --help, --version, --check-config and --print-example-config itself and exits.
  * On a configuration error prints it and exits 1. */
 void daemon_init(struct daemon *d, const char *name, int argc, char **argv);
-void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_fn stop,
-			 void *arg);
+void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_fn stop, void *arg);
 /* Serve on systemd's sockets if any were passed, else bind unix_path and listen
  * (creating the socket's directory). Returns the TCP port bound (0 if none) or exits
  * with a clear message. */
 int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_path,
 		  const struct conf_listen *listen);
+/* The daemon's HTTP server on its loop, serving routes (arg goes to the handlers): the
+ * caller's opts (max_body, CORS) completed with what the configuration says of the
+ * token and the connection limits. */
+struct http_server *daemon_http_server(struct daemon *d, const struct http_route *routes,
+				       size_t n_routes, void *arg, struct http_server_opts opts);
 /* READY=1 plus a STATUS line; starts the watchdog. */
 void daemon_ready(struct daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void daemon_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

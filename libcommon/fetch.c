@@ -12,7 +12,7 @@
 
 #include "fetch.h"
 #include "log.h"
-
+#include "xalloc.h"
 
 /* libcurl is opened on first use, not linked: discoveryd as a hub and simd never make
  * an outgoing request, and libcurl's dependencies (TLS, Kerberos, LDAP, SSH libraries)
@@ -45,11 +45,11 @@ static void load_curl(void)
 	void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
 	if (!lib)
 		fatal("cannot load libcurl (libcurl.so.4): %s", dlerror());
-#define SYM(field, name)                                                                           \
-	do {                                                                                       \
-		*(void **)&cu.field = dlsym(lib, name);                                            \
-		if (!cu.field)                                                                     \
-			fatal("libcurl lacks %s", name);                                           \
+#define SYM(field, name)                                 \
+	do {                                             \
+		*(void **)&cu.field = dlsym(lib, name);  \
+		if (!cu.field)                           \
+			fatal("libcurl lacks %s", name); \
 	} while (0)
 	SYM(global_init, "curl_global_init");
 	SYM(easy_init, "curl_easy_init");
@@ -84,6 +84,7 @@ struct fetch_job {
 	long timeout_ms, connect_timeout_ms, backoff_ms;
 	int retries_left;
 	char errbuf[CURL_ERROR_SIZE];
+	fetch_data_cb on_data;
 	fetch_cb cb;
 	void *arg;
 	struct event *retry_timer;
@@ -114,21 +115,32 @@ static size_t on_write(char *data, size_t size, size_t n, void *arg)
 		size_t cap = j->resp_cap ? j->resp_cap : 1024;
 		while (cap < j->resp_len + len + 1)
 			cap *= 2;
-		j->resp = realloc(j->resp, cap);
-		if (!j->resp)
-			abort();
+		j->resp = xrealloc(j->resp, cap);
 		j->resp_cap = cap;
 	}
 	memcpy(j->resp + j->resp_len, data, len);
 	j->resp_len += len;
 	j->resp[j->resp_len] = '\0';
+	if (j->on_data) {
+		long status = 0;
+		cu.easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+		size_t used = j->on_data(j->resp, j->resp_len, status, j->arg);
+		if (used == (size_t)-1)
+			return 0; /* the caller gave up on this stream */
+		if (used > j->resp_len)
+			used = j->resp_len;
+		memmove(j->resp, j->resp + used, j->resp_len - used);
+		j->resp_len -= used;
+		j->resp[j->resp_len] = '\0';
+	}
 	return len;
 }
 
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct fetch *f = arg;
-	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+		     (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 	int running;
 	cu.multi_socket_action(f->multi, fd, action, &running);
 	check_done(f);
@@ -149,9 +161,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 	short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
 			     (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
 	if (!fs) {
-		fs = calloc(1, sizeof *fs);
-		if (!fs)
-			abort();
+		fs = xcalloc(1, sizeof *fs);
 		cu.multi_assign(f->multi, s, fs);
 	} else {
 		event_free(fs->ev);
@@ -255,7 +265,9 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct fetch_job *j = arg;
 	if (job_launch(j) < 0) {
-		struct fetch_response r = {.status = 0, .body = "", .error = "cannot start request",
+		struct fetch_response r = {.status = 0,
+					   .body = "",
+					   .error = "cannot start request",
 					   .transport_error = -1};
 		finish(j, &r);
 	}
@@ -284,7 +296,8 @@ static void check_done(struct fetch *f)
 			r.error = j->errbuf[0] ? j->errbuf : cu.easy_strerror(res);
 			if (j->retries_left > 0) {
 				j->retries_left--;
-				struct timeval tv = {j->backoff_ms / 1000, (j->backoff_ms % 1000) * 1000};
+				struct timeval tv = {j->backoff_ms / 1000,
+						     (j->backoff_ms % 1000) * 1000};
 				j->backoff_ms *= 2;
 				if (!j->retry_timer)
 					j->retry_timer = evtimer_new(f->base, on_retry, j);
@@ -298,9 +311,7 @@ static void check_done(struct fetch *f)
 
 struct fetch *fetch_new(struct event_base *base)
 {
-	struct fetch *f = calloc(1, sizeof *f);
-	if (!f)
-		abort();
+	struct fetch *f = xcalloc(1, sizeof *f);
 	load_curl();
 	f->base = base;
 	f->multi = cu.multi_init();
@@ -334,6 +345,21 @@ struct fetch *fetch_free(struct fetch *f)
 	return NULL;
 }
 
+void fetch_cancel_arg(struct fetch *f, void *arg)
+{
+	struct fetch_job *j, *next;
+	for (j = LIST_FIRST(&f->jobs); j; j = next) {
+		next = LIST_NEXT(j, link);
+		if (j->arg != arg)
+			continue;
+		LIST_REMOVE(j, link);
+		f->pending--;
+		if (j->easy)
+			cu.multi_remove_handle(f->multi, j->easy);
+		job_free(j);
+	}
+}
+
 size_t fetch_pending(const struct fetch *f)
 {
 	return f->pending;
@@ -343,27 +369,20 @@ static char *xstrdup0(const char *s)
 {
 	if (!s)
 		return NULL;
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
+	return xstrdup(s);
 }
 
 int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_cb cb, void *arg)
 {
 	if (!req->url)
 		return -EINVAL;
-	struct fetch_job *j = calloc(1, sizeof *j);
-	if (!j)
-		abort();
+	struct fetch_job *j = xcalloc(1, sizeof *j);
 	j->f = f;
 	j->url = xstrdup0(req->url);
 	j->unix_path = xstrdup0(req->unix_path);
 	j->method = xstrdup0(req->method ? req->method : "GET");
 	if (req->body) {
-		j->body = malloc(req->body_len + 1);
-		if (!j->body)
-			abort();
+		j->body = xmalloc(req->body_len + 1);
 		memcpy(j->body, req->body, req->body_len);
 		j->body[req->body_len] = '\0';
 		j->body_len = req->body_len;
@@ -384,6 +403,9 @@ int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_cb cb, v
 	j->retries_left = req->retries;
 	j->backoff_ms = req->backoff_ms > 0 ? req->backoff_ms : 200;
 	j->max_response = req->max_response ? req->max_response : (4u << 20);
+	j->on_data = req->on_data;
+	if (req->no_timeout)
+		j->timeout_ms = 0; /* curl: no limit */
 	j->cb = cb;
 	j->arg = arg;
 	int r = job_launch(j);

@@ -13,8 +13,8 @@
 struct fetch;
 
 struct fetch_response {
-	long status;	     /* HTTP status, 0 when no answer arrived */
-	const char *body;    /* NUL-terminated, may be "" */
+	long status;	  /* HTTP status, 0 when no answer arrived */
+	const char *body; /* NUL-terminated, may be "" */
 	size_t len;
 	int transport_error; /* 0, or the CURLcode of the last attempt */
 	const char *error;   /* human text when status == 0 */
@@ -22,6 +22,11 @@ struct fetch_response {
 };
 
 typedef void (*fetch_cb)(const struct fetch_response *r, void *arg);
+/* A streaming answer (etcd's watch): called on the loop as bytes arrive with all that is
+ * buffered and not consumed yet; returns how many leading bytes it consumed (the rest
+ * is kept and handed again with what follows). Return (size_t)-1 to abort the request
+ * (its callback then reports a transport error). */
+typedef size_t (*fetch_data_cb)(const char *data, size_t len, long status, void *arg);
 
 struct fetch_request {
 	const char *method;    /* "GET" when NULL */
@@ -29,12 +34,14 @@ struct fetch_request {
 	const char *unix_path; /* NULL for TCP */
 	const char *body;      /* JSON, may be NULL */
 	size_t body_len;
-	const char *token;     /* sends Authorization: Bearer when non-empty */
-	long timeout_ms;       /* whole request; default 10000 */
+	const char *token;	 /* sends Authorization: Bearer when non-empty */
+	long timeout_ms;	 /* whole request; default 10000 */
 	long connect_timeout_ms; /* default 3000 */
-	int retries;	       /* extra attempts on transport errors */
-	long backoff_ms;       /* first retry delay, doubled each time; default 200 */
-	size_t max_response;   /* default 4 MiB; larger answers fail */
+	int retries;		 /* extra attempts on transport errors */
+	long backoff_ms;	 /* first retry delay, doubled each time; default 200 */
+	size_t max_response;	 /* default 4 MiB; larger answers fail */
+	fetch_data_cb on_data;	 /* streaming: see above; max_response bounds the unconsumed */
+	bool no_timeout;	 /* streaming: no whole-request timeout (connect timeout kept) */
 };
 
 struct fetch *fetch_new(struct event_base *base);
@@ -43,6 +50,8 @@ struct fetch *fetch_free(struct fetch *f);
 /* Starts a request; cb runs exactly once, later, on the loop (never from inside
  * fetch_start). Returns 0 or -errno. */
 int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_cb cb, void *arg);
+/* Cancels every request whose callback argument is arg, without calling back. */
+void fetch_cancel_arg(struct fetch *f, void *arg);
 /* Requests in flight. */
 size_t fetch_pending(const struct fetch *f);
 

@@ -12,6 +12,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "xalloc.h"
 
 static int write_all(int fd, const void *data, size_t len)
 {
@@ -32,9 +33,7 @@ static int write_all(int fd, const void *data, size_t len)
 char *fs_path_join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-	if (!p)
-		abort();
+	char *p = xmalloc(n);
 	snprintf(p, n, "%s/%s", dir, name);
 	return p;
 }
@@ -52,10 +51,8 @@ int fs_fsync_dir(const char *path)
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	size_t n = strlen(path) + 16;
-	char *tmp = malloc(n);
-	char *dircopy = strdup(path);
-	if (!tmp || !dircopy)
-		abort();
+	char *tmp = xmalloc(n);
+	char *dircopy = xstrdup(path);
 	snprintf(tmp, n, "%s.tmp", path);
 	int r = 0;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -120,9 +117,7 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 		return -EFBIG;
 	}
 	size_t cap = (size_t)st.st_size + 1, len = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		abort();
+	char *buf = xmalloc(cap);
 	for (;;) {
 		if (len + 1 >= cap) {
 			if (cap > max + 1) {
@@ -131,9 +126,7 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 				return -EFBIG;
 			}
 			cap *= 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
+			buf = xrealloc(buf, cap);
 		}
 		ssize_t got = read(fd, buf + len, cap - len - 1);
 		if (got < 0) {
@@ -160,6 +153,24 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/* mkdir, and when it created the folder, fsync the parent: a new directory entry is
+ * durable only once its parent is synced, and a state folder that vanishes in a power cut
+ * takes every file under it along (found by the power-loss test). */
+static int mkdir_durable(char *buf, mode_t mode)
+{
+	if (mkdir(buf, mode) < 0)
+		return -errno;
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return fs_fsync_dir(".");
+	if (slash == buf)
+		return fs_fsync_dir("/");
+	*slash = '\0';
+	int r = fs_fsync_dir(buf);
+	*slash = '/';
+	return r;
+}
+
 int fs_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -170,13 +181,15 @@ int fs_mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
+		int r = mkdir_durable(buf, mode);
+		if (r < 0 && r != -EEXIST)
+			return r;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) < 0) {
-		if (errno != EEXIST)
-			return -errno;
+	int r = mkdir_durable(buf, mode);
+	if (r < 0) {
+		if (r != -EEXIST)
+			return r;
 		struct stat st;
 		if (stat(buf, &st) < 0)
 			return -errno;

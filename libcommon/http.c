@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netdb.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -19,38 +21,23 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "http-internal.h"
 #include "http.h"
 #include "jsonv.h"
 #include "log.h"
+#include "xalloc.h"
 
 /* evhttp itself answers 413 (in HTML) and drops the connection above this: it bounds
  * memory. Routes answer a JSON 413 above opts.max_body, which is far lower. */
 #define HTTP_HARD_BODY_LIMIT (8u << 20)
 #define HTTP_MAX_HEADERS (16u << 10)
 
-struct http_listener_side {
-	struct http_server *server;
-	bool over_unix;
-	struct evhttp *http;
-};
-
-struct http_server {
-	struct event_base *base;
-	const struct http_route *routes;
-	size_t n_routes;
-	void *arg;
-	struct http_server_opts opts;
-	char token[256];
-	struct http_listener_side unix_side, tcp_side;
-	struct http_stats stats;
-	char *unix_path; /* bound by us, so unlinked by us */
-};
-
 /* Runs once the reply has gone out, whether the handler answered at once or later. */
 static void on_complete(struct evhttp_request *req, void *arg)
 {
 	struct http_server *s = arg;
 	int status = evhttp_request_get_response_code(req);
+	http_conn_request_done(s, req);
 	s->stats.requests++;
 	if (status >= 500)
 		s->stats.status_5xx++;
@@ -81,10 +68,14 @@ static const char *reason_for(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
 	case 409:
 		return "Conflict";
 	case 413:
 		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
 	case 429:
 		return "Too Many Requests";
 	case 500:
@@ -103,11 +94,25 @@ static const char *reason_for(int status)
 void http_reply_text(struct evhttp_request *req, int status, const char *content_type,
 		     const char *text, size_t len)
 {
-	/* Straight into the request's own output buffer: evhttp_send_reply would move a
-	 * separate buffer there anyway, so this saves an evbuffer per reply. */
-	if (evbuffer_add(evhttp_request_get_output_buffer(req), text, len) < 0)
-		abort();
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	/* HEAD: the GET's headers without its body. evhttp 2.1 would send the body, and
+	 * no Content-Length, so the length is set here and the body left out. */
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	if (m == EVHTTP_REQ_HEAD || m == EVHTTP_REQ_CONNECT) {
+		/* CONNECT too: evhttp 2.1 sends no length for it, so the client could not
+		 * tell where the answer ends. */
+		char cl[24];
+		snprintf(cl, sizeof cl, "%zu", len);
+		evhttp_remove_header(h, "Content-Length");
+		evhttp_add_header(h, "Content-Length", cl);
+	}
+	if (m == EVHTTP_REQ_HEAD) {
+		/* no body */
+	} else if (evbuffer_add(evhttp_request_get_output_buffer(req), text, len) < 0) {
+		/* Straight into the request's own output buffer: evhttp_send_reply would
+		 * move a separate buffer there anyway, so this saves an evbuffer per reply. */
+		abort();
+	}
 	evhttp_remove_header(h, "Content-Type");
 	evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_send_reply(req, status, reason_for(status), NULL);
@@ -120,8 +125,7 @@ void http_reply_json(struct evhttp_request *req, int status, json_object *json)
 	json_object_put(json);
 }
 
-void http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
-		      ...)
+void http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -174,9 +178,7 @@ int http_query(struct http_ctx *ctx, const char *key, char **ret)
 	}
 	const char *v = evhttp_find_header(&params, key);
 	if (v) {
-		*ret = strdup(v);
-		if (!*ret)
-			abort();
+		*ret = xstrdup(v);
 	}
 	evhttp_clear_headers(&params);
 	return *ret ? 1 : 0;
@@ -196,12 +198,17 @@ int http_query_bool(struct http_ctx *ctx, const char *key, bool *ret)
 		r = -EINVAL;
 	free(v);
 	if (r < 0)
-		http_reply_error(ctx->req, 400, "invalid_query", "query parameter '%s' must be "
-				 "true or false", key);
+		http_reply_error(ctx->req, 400, "invalid_query",
+				 "query parameter '%s' must be "
+				 "true or false",
+				 key);
 	return r;
 }
 
-int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, long *ret)
+/* Reads query parameter key as a decimal long into *x. Returns what http_query returns;
+ * on 1, *err is 0, ERANGE (too large for a long: *x is LONG_MIN or LONG_MAX) or EINVAL (not
+ * all digits). */
+static int query_long(struct http_ctx *ctx, const char *key, long *x, int *err)
 {
 	char *v;
 	int r = http_query(ctx, key, &v);
@@ -209,15 +216,47 @@ int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, lo
 		return r;
 	char *end;
 	errno = 0;
-	long x = strtol(v, &end, 10);
-	if (errno || end == v || *end || x < min || x > max)
-		r = -EINVAL;
-	else
-		*ret = x;
+	*x = strtol(v, &end, 10);
+	*err = end == v || *end ? EINVAL : errno;
 	free(v);
-	if (r < 0)
-		http_reply_error(ctx->req, 400, "invalid_query", "query parameter '%s' must be an "
-				 "integer from %ld to %ld", key, min, max);
+	return r;
+}
+
+int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, long *ret)
+{
+	long x;
+	int err;
+	int r = query_long(ctx, key, &x, &err);
+	if (r <= 0)
+		return r;
+	if (err || x < min || x > max) {
+		http_reply_error(ctx->req, 400, "invalid_query",
+				 "query parameter '%s' must be an "
+				 "integer from %ld to %ld",
+				 key, min, max);
+		return -EINVAL;
+	}
+	*ret = x;
+	return r;
+}
+
+int http_query_limit(struct http_ctx *ctx, const char *key, long max, long *ret)
+{
+	long x;
+	int err;
+	int r = query_long(ctx, key, &x, &err);
+	if (r <= 0)
+		return r;
+	if (err == ERANGE && x > 0) /* a number too big for a long is still big */
+		x = max;
+	if ((err && err != ERANGE) || x < 1) {
+		http_reply_error(ctx->req, 400, "invalid_query",
+				 "query parameter '%s' must be a "
+				 "whole number from 1 (larger values are cut to %ld)",
+				 key, max);
+		return -EINVAL;
+	}
+	*ret = x > max ? max : x;
 	return r;
 }
 
@@ -230,6 +269,58 @@ json_object *http_health_json(const char *service, const char *server_id, double
 	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(o, "uptime_seconds", json_object_new_double(uptime_seconds));
 	return o;
+}
+
+/* Server ids are [A-Za-z0-9._-] and the other strings are ours, so nothing here needs
+ * escaping; a stray character is still escaped by the slow path rather than trusted. */
+static bool plain_json_string(const char *v)
+{
+	for (; *v; v++)
+		if (*v < 0x20 || *v == '"' || *v == '\\' || (unsigned char)*v >= 0x7f)
+			return false;
+	return true;
+}
+
+void http_reply_health(struct evhttp_request *req, const char *service, const char *server_id,
+		       double uptime_seconds, const char *extra)
+{
+	/* The JSON tree, its hash tables and the shortest-round-trip printing of a double
+	 * cost more than the tank GET they were measured against; a fixed format does not. */
+	if (!plain_json_string(service) || !plain_json_string(server_id)) {
+		json_object *o = http_health_json(service, server_id, uptime_seconds);
+		http_reply_json(req, 200, o);
+		return;
+	}
+	char buf[1024];
+	long long ms = (long long)(uptime_seconds * 1000.0 + 0.5);
+	int n = snprintf(buf, sizeof buf,
+			 "{\"status\":\"healthy\",\"service\":\"%s\",\"server_id\":\"%s\","
+			 "\"version\":\"%s\",\"uptime_seconds\":%lld.%03lld%s}",
+			 service, server_id, PACKAGE_VERSION, ms / 1000, ms % 1000,
+			 extra ? extra : "");
+	if (n < 0 || (size_t)n >= sizeof buf) {
+		http_reply_error(req, 500, "internal", "health answer too long");
+		return;
+	}
+	http_reply_text(req, 200, "application/json", buf, (size_t)n);
+}
+
+void http_cors_headers(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_remove_header(h, "Access-Control-Allow-Origin");
+	evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
+}
+
+void http_cors_preflight(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	http_cors_headers(req);
+	evhttp_add_header(h, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+	evhttp_add_header(h, "Access-Control-Allow-Headers", "Accept, Cache-Control, Last-Event-ID");
+	evhttp_add_header(h, "Access-Control-Max-Age", "600");
+	evhttp_add_header(h, "Allow", "GET, HEAD, OPTIONS");
+	evhttp_send_reply(req, 204, "No Content", NULL);
 }
 
 const char *http_param(const struct http_ctx *ctx, const char *name)
@@ -299,6 +390,10 @@ static const char *method_name(enum evhttp_cmd_type m)
 		return "OPTIONS";
 	case EVHTTP_REQ_PATCH:
 		return "PATCH";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
+	case EVHTTP_REQ_CONNECT:
+		return "CONNECT";
 	default:
 		return "OTHER";
 	}
@@ -314,14 +409,135 @@ static bool token_equal(const char *a, const char *b)
 	return diff == 0;
 }
 
+/* "Bearer <token>": the scheme is case-insensitive (RFC 7235), the token is not. */
 static bool authorized(struct http_server *s, struct evhttp_request *req)
 {
-	if (!s->token[0])
-		return true;
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	if (!h || strncmp(h, "Bearer ", 7) != 0)
+	if (!s->token[0] || !h || strncasecmp(h, "Bearer ", 7) != 0)
 		return false;
 	return token_equal(h + 7, s->token);
+}
+
+/* "application/json", any case, optionally followed by parameters ("; charset=utf-8"). */
+static bool content_type_json(struct evhttp_request *req)
+{
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, "application/json", 16) != 0)
+		return false;
+	ct += 16;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+static bool has_body(struct evhttp_request *req)
+{
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0)
+		return true;
+	const char *cl = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Length");
+	return cl && strtoul(cl, NULL, 10) > 0;
+}
+
+static bool route_cors(const struct http_server *s, const struct http_route *r)
+{
+	if (r->flags & ROUTE_CORS)
+		return true;
+	return s->opts.cors_read_only && r->methods == EVHTTP_REQ_GET &&
+	       !(r->flags & (ROUTE_UNIX_ONLY | ROUTE_TRUSTED));
+}
+
+static void allow_add(char *allow, size_t size, const char *m)
+{
+	if (strstr(allow, m))
+		return;
+	size_t n = strlen(allow);
+	snprintf(allow + n, size - n, "%s%s", n ? ", " : "", m);
+}
+
+/* What every request must be before any route sees it. Replies and returns false when
+ * it is not. */
+static bool request_sane(struct evhttp_request *req, const struct http_server *s,
+			 enum evhttp_cmd_type method, const char *path)
+{
+	/* No route takes CONNECT, and its target is host:port, not a path. */
+	if (method == EVHTTP_REQ_CONNECT) {
+		http_reply_error(req, 405, "method_not_allowed", "CONNECT is not allowed here");
+		return false;
+	}
+	if (!path || path[0] != '/') {
+		http_reply_error(req, 400, "invalid_path", "malformed request path");
+		return false;
+	}
+	/* A NUL cannot be part of any id: a handler that decodes the path would stop at it
+	 * and act on a prefix of what the client named. */
+	if (strstr(path, "%00")) {
+		http_reply_error(req, 400, "invalid_path", "a NUL (%%00) in the path");
+		return false;
+	}
+	size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	if (body_len > s->opts.max_body) {
+		http_reply_error(req, 413, "body_too_large", "request body exceeds %zu bytes",
+				 s->opts.max_body);
+		return false;
+	}
+	return true;
+}
+
+/* The path goes back in error messages: only printable ASCII, so the JSON stays valid
+ * UTF-8 whatever bytes the client sent. */
+static void path_shown(const char *path, char *shown, size_t size)
+{
+	size_t k = 0;
+	for (const char *p = path; *p && k < size - 1; p++)
+		shown[k++] = (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') ? *p : '?';
+	shown[k] = '\0';
+}
+
+/* The methods a route takes, for a 405's Allow header. */
+static void route_allow(const struct http_route *r, bool cors, char *allow, size_t size)
+{
+	for (int m = EVHTTP_REQ_GET; m <= EVHTTP_REQ_PATCH; m <<= 1)
+		if (r->methods & m)
+			allow_add(allow, size, method_name(m));
+	if (r->methods & EVHTTP_REQ_GET)
+		allow_add(allow, size, "HEAD");
+	if (cors)
+		allow_add(allow, size, "OPTIONS");
+}
+
+/* Whether this client may call this route with this method; replies 401, 403 or 415 and
+ * returns false when not. */
+static bool route_admits(struct http_ctx *ctx, const struct http_route *r, int want)
+{
+	struct evhttp_request *req = ctx->req;
+	bool mutation = want != EVHTTP_REQ_GET;
+	if (!ctx->trusted &&
+	    ((mutation && !(r->flags & ROUTE_NO_AUTH)) || (r->flags & ROUTE_TRUSTED))) {
+		if (!ctx->server->token[0] && mutation) {
+			http_reply_error(req, 403, "read_only",
+					 "TCP is read-only: this server has no cluster token "
+					 "([security] token_file); use the Unix socket, or "
+					 "configure a token");
+			return false;
+		}
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+				  "Bearer");
+		http_reply_error(req, 401, "unauthorized",
+				 "this request needs the cluster token (Authorization: "
+				 "Bearer ...)");
+		return false;
+	}
+	if (mutation && has_body(req) && !content_type_json(req)) {
+		http_reply_error(req, 415, "unsupported_media_type",
+				 "a request body must be sent as Content-Type: "
+				 "application/json");
+		return false;
+	}
+	return true;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -331,54 +547,50 @@ static void on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct http_ctx ctx = {.req = req, .over_unix = side->over_unix, .arg = s->arg};
+	struct http_ctx ctx = {.req = req, .over_unix = side->over_unix, .arg = s->arg, .server = s};
+	http_conn_request_started(s, req);
 	evhttp_request_set_on_complete_cb(req, on_complete, s);
-
-	if (!path || path[0] != '/') {
-		http_reply_error(req, 400, "invalid_path", "malformed request path");
+	if (!request_sane(req, s, method, path))
 		return;
-	}
-	size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
-	if (body_len > s->opts.max_body) {
-		http_reply_error(req, 413, "body_too_large", "request body exceeds %zu bytes",
-				 s->opts.max_body);
-		return;
-	}
-	char allow[64] = "";
+	bool token_ok = !side->over_unix && authorized(s, req);
+	bool open_tcp = !s->token[0] && s->opts.insecure; /* the operator chose no token */
+	ctx.trusted = side->over_unix || token_ok || open_tcp;
+	/* HEAD runs the GET route; http_reply_text leaves the body out. */
+	int want = method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : (int)method;
+	char allow[96] = "";
 	for (size_t i = 0; i < s->n_routes; i++) {
 		const struct http_route *r = &s->routes[i];
 		if (!http_route_match(r->pattern, path, &ctx.params))
 			continue;
 		if ((r->flags & ROUTE_UNIX_ONLY) && !side->over_unix)
 			continue;
-		if (!(r->methods & (int)method)) {
-			for (int m = EVHTTP_REQ_GET; m <= EVHTTP_REQ_PATCH; m <<= 1)
-				if ((r->methods & m) && !strstr(allow, method_name(m)))
-					snprintf(allow + strlen(allow), sizeof allow - strlen(allow),
-						 "%s%s", allow[0] ? ", " : "", method_name(m));
+		bool cors = route_cors(s, r);
+		if (method == EVHTTP_REQ_OPTIONS && cors) {
+			http_cors_preflight(req);
+			return;
+		}
+		if (!(r->methods & want)) {
+			route_allow(r, cors, allow, sizeof allow);
 			continue;
 		}
 		http_route_param_names(r->pattern, &ctx.params);
-		bool mutation = method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD;
-		if (mutation && !side->over_unix && !(r->flags & ROUTE_NO_AUTH) &&
-		    !authorized(s, req)) {
-			evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-					  "Bearer");
-			http_reply_error(req, 401, "unauthorized",
-					 "this request needs the cluster token (Authorization: "
-					 "Bearer ...)");
+		if (!route_admits(&ctx, r, want))
 			return;
-		}
+		if (cors)
+			http_cors_headers(req);
 		r->handler(&ctx);
 		return;
 	}
+	char shown[128];
+	path_shown(path, shown, sizeof shown);
 	if (allow[0]) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-		http_reply_error(req, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
-				 method_name(method), path, allow);
+		http_reply_error(req, 405, "method_not_allowed",
+				 "%s is not allowed on %s (allowed: %s)", method_name(method),
+				 shown, allow);
 		return;
 	}
-	http_reply_error(req, 404, "not_found", "no such endpoint: %s", path);
+	http_reply_error(req, 404, "not_found", "no such endpoint: %s", shown);
 }
 
 static void reenable_listener(evutil_socket_t fd, short what, void *arg)
@@ -390,7 +602,8 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
 	/* EMFILE/ENFILE: stop accepting for a second instead of spinning (relayd). */
 	int err = EVUTIL_SOCKET_ERROR();
-	log_warn("accept failed: %s; pausing the listener for 1 s", evutil_socket_error_to_string(err));
+	log_warn("accept failed: %s; pausing the listener for 1 s",
+		 evutil_socket_error_to_string(err));
 	evconnlistener_disable(lev);
 	struct timeval one = {1, 0};
 	event_base_once(evconnlistener_get_base(lev), -1, EV_TIMEOUT, reenable_listener, lev, &one);
@@ -404,13 +617,17 @@ static struct evhttp *side_http(struct http_server *s, struct http_listener_side
 	if (!side->http)
 		abort();
 	evhttp_set_gencb(side->http, on_request, side);
+	http_conn_setup_side(s, side);
 	evhttp_set_max_body_size(side->http, HTTP_HARD_BODY_LIMIT);
 	evhttp_set_max_headers_size(side->http, HTTP_MAX_HEADERS);
 	evhttp_set_timeout(side->http, s->opts.timeout_seconds);
 	evhttp_set_default_content_type(side->http, "application/json");
+	/* Every method libevent 2.1 knows reaches the router, which answers a JSON 405;
+	 * left out, evhttp would answer 405 (or 501) in HTML itself. */
 	evhttp_set_allowed_methods(side->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 						       EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						       EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+						       EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+						       EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_flags(side->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	return side->http;
 }
@@ -418,9 +635,7 @@ static struct evhttp *side_http(struct http_server *s, struct http_listener_side
 struct http_server *http_server_new(struct event_base *base, const struct http_route *routes,
 				    size_t n_routes, void *arg, const struct http_server_opts *opts)
 {
-	struct http_server *s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
+	struct http_server *s = xcalloc(1, sizeof *s);
 	s->base = base;
 	s->routes = routes;
 	s->n_routes = n_routes;
@@ -433,6 +648,7 @@ struct http_server *http_server_new(struct event_base *base, const struct http_r
 		s->opts.timeout_seconds = 30;
 	s->unix_side = (struct http_listener_side){.server = s, .over_unix = true};
 	s->tcp_side = (struct http_listener_side){.server = s, .over_unix = false};
+	http_conn_init(s);
 	http_server_set_token(s, s->opts.token, s->opts.insecure);
 	return s;
 }
@@ -448,10 +664,12 @@ struct http_server *http_server_free(struct http_server *s)
 {
 	if (!s)
 		return NULL;
+	/* evhttp_free closes the connections, whose close callbacks still need s. */
 	if (s->unix_side.http)
 		evhttp_free(s->unix_side.http);
 	if (s->tcp_side.http)
 		evhttp_free(s->tcp_side.http);
+	http_conn_free_all(s);
 	if (s->unix_path) {
 		unlink(s->unix_path);
 		free(s->unix_path);
@@ -463,6 +681,47 @@ struct http_server *http_server_free(struct http_server *s)
 void http_server_stats(const struct http_server *s, struct http_stats *ret)
 {
 	*ret = s->stats;
+}
+
+void http_server_write_metrics(const struct http_server *s, FILE *f)
+{
+	const struct http_stats *st = &s->stats;
+	fprintf(f,
+		"# TYPE tankworld_http_requests_total counter\n"
+		"tankworld_http_requests_total{class=\"2xx\"} %" PRIu64 "\n"
+		"tankworld_http_requests_total{class=\"4xx\"} %" PRIu64 "\n"
+		"tankworld_http_requests_total{class=\"5xx\"} %" PRIu64 "\n"
+		"# TYPE tankworld_http_connections gauge\n"
+		"tankworld_http_connections %" PRIu64 "\n"
+		"# TYPE tankworld_http_connections_accepted_total counter\n"
+		"tankworld_http_connections_accepted_total %" PRIu64 "\n"
+		"# TYPE tankworld_http_connections_refused_total counter\n"
+		"tankworld_http_connections_refused_total %" PRIu64 "\n"
+		"# TYPE tankworld_http_connections_evicted_total counter\n"
+		"tankworld_http_connections_evicted_total %" PRIu64 "\n"
+		"# TYPE tankworld_http_connections_timed_out_total counter\n"
+		"tankworld_http_connections_timed_out_total %" PRIu64 "\n"
+		"# TYPE tankworld_http_connection_limit gauge\n"
+		"tankworld_http_connection_limit{listener=\"tcp\"} %d\n"
+		"tankworld_http_connection_limit{listener=\"unix\"} %d\n"
+		"tankworld_http_connection_limit{listener=\"tcp_per_address\"} %d\n",
+		st->status_2xx, st->status_4xx, st->status_5xx, st->conns_open, st->conns_accepted,
+		st->conns_refused, st->conns_evicted, st->conns_timed_out, st->conns_limit_tcp,
+		st->conns_limit_unix, st->conns_limit_per_address);
+}
+
+void http_reply_metrics(struct http_ctx *ctx, http_metrics_fn write, void *arg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		abort();
+	write(arg, f);
+	http_server_write_metrics(ctx->server, f);
+	fclose(f);
+	http_reply_text(ctx->req, 200, "text/plain; version=0.0.4", buf, len);
+	free(buf);
 }
 
 int http_server_listen_unix(struct http_server *s, const char *path)
@@ -484,7 +743,7 @@ int http_server_listen_unix(struct http_server *s, const char *path)
 	unlink(path);
 	mode_t old = umask(0117);
 	struct evconnlistener *lev = evconnlistener_new_bind(
-		s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
 		(struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (!lev)
@@ -494,6 +753,7 @@ int http_server_listen_unix(struct http_server *s, const char *path)
 		evconnlistener_free(lev);
 		return -EIO;
 	}
+	http_conn_add_listener(&s->unix_side, lev);
 	free(s->unix_path);
 	s->unix_path = strdup(path);
 	return 0;
@@ -524,7 +784,8 @@ static int check_exposure(struct http_server *s, const struct sockaddr *sa)
 
 int http_server_listen_tcp(struct http_server *s, const char *host, int port, int *ret_port)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	char portstr[8];
@@ -550,12 +811,13 @@ int http_server_listen_tcp(struct http_server *s, const char *host, int port, in
 		socklen_t sl = sizeof ss;
 		getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss, &sl);
 		*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							    : ((struct sockaddr_in *)&ss)->sin_port);
+							   : ((struct sockaddr_in *)&ss)->sin_port);
 	}
 	if (!evhttp_bind_listener(side_http(s, &s->tcp_side), lev)) {
 		evconnlistener_free(lev);
 		return -EIO;
 	}
+	http_conn_add_listener(&s->tcp_side, lev);
 	return 0;
 }
 
@@ -579,54 +841,18 @@ int http_server_adopt_systemd(struct http_server *s, int *ret_tcp_port)
 			if (r < 0)
 				return r;
 			if (ret_tcp_port && !*ret_tcp_port)
-				*ret_tcp_port = ntohs(ss.ss_family == AF_INET6
-							      ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							      : ((struct sockaddr_in *)&ss)->sin_port);
+				*ret_tcp_port = ntohs(
+					ss.ss_family == AF_INET6
+						? ((struct sockaddr_in6 *)&ss)->sin6_port
+						: ((struct sockaddr_in *)&ss)->sin_port);
 		}
 		struct http_listener_side *side = is_unix ? &s->unix_side : &s->tcp_side;
-		struct evhttp_bound_socket *b = evhttp_accept_socket_with_handle(side_http(s, side), fd);
+		struct evhttp_bound_socket *b = evhttp_accept_socket_with_handle(side_http(s, side),
+										 fd);
 		if (!b)
 			return -EIO;
 		evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(b), on_accept_error);
+		http_conn_add_listener(side, evhttp_bound_socket_get_listener(b));
 	}
 	return n;
-}
-
-struct http_deferred {
-	struct evhttp_request *req;
-	struct evhttp_connection *conn;
-	bool gone;
-};
-
-static void on_deferred_close(struct evhttp_connection *conn, void *arg)
-{
-	struct http_deferred *d = arg;
-	d->gone = true;
-	d->req = NULL;
-}
-
-struct http_deferred *http_defer(struct http_ctx *ctx)
-{
-	struct http_deferred *d = calloc(1, sizeof *d);
-	if (!d)
-		abort();
-	d->req = ctx->req;
-	d->conn = evhttp_request_get_connection(ctx->req);
-	evhttp_connection_set_closecb(d->conn, on_deferred_close, d);
-	return d;
-}
-
-struct evhttp_request *http_deferred_request(struct http_deferred *d)
-{
-	if (d->gone)
-		return NULL;
-	evhttp_connection_set_closecb(d->conn, NULL, NULL);
-	return d->req;
-}
-
-void http_deferred_free(struct http_deferred *d)
-{
-	if (d && !d->gone)
-		evhttp_connection_set_closecb(d->conn, NULL, NULL);
-	free(d);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define HTTP_MAX_PARAMS 4
 
@@ -25,7 +26,9 @@ struct http_ctx {
 	struct evhttp_request *req;
 	struct http_params params;
 	bool over_unix; /* arrived on the Unix socket (trusted by file permissions) */
+	bool trusted;	/* over_unix, or TCP with the cluster token: may see private things */
 	void *arg;	/* the daemon's state, from http_server_new */
+	struct http_server *server;
 };
 
 typedef void (*http_handler)(struct http_ctx *ctx);
@@ -33,6 +36,8 @@ typedef void (*http_handler)(struct http_ctx *ctx);
 enum {
 	ROUTE_UNIX_ONLY = 1 << 0, /* protocol internals: 404 over TCP */
 	ROUTE_NO_AUTH = 1 << 1,	  /* a mutation that needs no token (none so far) */
+	ROUTE_TRUSTED = 1 << 2,	  /* a GET that needs the token over TCP too (/metrics) */
+	ROUTE_CORS = 1 << 3,	  /* a read-only GET any web page may call (CORS) */
 };
 
 struct http_route {
@@ -43,16 +48,23 @@ struct http_route {
 };
 
 struct http_server_opts {
-	size_t max_body;      /* JSON 413 above this; default 1 MiB */
-	int timeout_seconds;  /* read/write timeout, default 30 */
-	const char *token;    /* cluster token for TCP mutations; NULL or "" = none */
-	bool insecure;	      /* allow non-loopback TCP without a token */
+	size_t max_body;     /* JSON 413 above this; default 1 MiB */
+	int timeout_seconds; /* write timeout (and libevent's read inactivity), default 30 */
+	const char *token;   /* cluster token for TCP mutations; NULL or "" = none */
+	bool insecure;	     /* TCP mutations and non-loopback TCP without a token */
+	bool cors_read_only; /* every GET route open to TCP and not ROUTE_TRUSTED is CORS */
+	/* Connection limits (see http-conn.c); 0 takes the defaults in brackets. */
+	int max_connections;	/* per listener [4096], clamped by RLIMIT_NOFILE */
+	int max_per_address;	/* TCP connections per client address [256] */
+	double request_timeout; /* headers + body of one request, absolute [10 s] */
+	double idle_timeout;	/* keep-alive between requests [60 s] */
 };
 
 struct http_server;
 
 struct http_server *http_server_new(struct event_base *base, const struct http_route *routes,
-				    size_t n_routes, void *arg, const struct http_server_opts *opts);
+				    size_t n_routes, void *arg,
+				    const struct http_server_opts *opts);
 struct http_server *http_server_free(struct http_server *s);
 /* Replace the token (SIGHUP reload). */
 void http_server_set_token(struct http_server *s, const char *token, bool insecure);
@@ -66,12 +78,20 @@ int http_server_listen_tcp(struct http_server *s, const char *host, int port, in
  * set to the first TCP port found (0 if none). */
 int http_server_adopt_systemd(struct http_server *s, int *ret_tcp_port);
 
-/* Requests served, by status class, for /metrics. */
+/* Requests served, by status class, and connections, for /metrics. */
 struct http_stats {
 	uint64_t requests;
 	uint64_t status_2xx, status_4xx, status_5xx;
+	uint64_t conns_open;	  /* gauge: both listeners */
+	uint64_t conns_accepted;  /* kept after the limits were checked */
+	uint64_t conns_refused;	  /* over a limit: closed at once */
+	uint64_t conns_evicted;	  /* oldest idle ones closed to make room at the total limit */
+	uint64_t conns_timed_out; /* a request too slow, or idle too long */
+	int conns_limit_tcp, conns_limit_unix, conns_limit_per_address;
 };
 void http_server_stats(const struct http_server *s, struct http_stats *ret);
+/* The tankworld_http_* lines every daemon's /metrics ends with. */
+void http_server_write_metrics(const struct http_server *s, FILE *f);
 
 /* Replies. json is consumed (its reference dropped). */
 void http_reply_json(struct evhttp_request *req, int status, json_object *json);
@@ -91,11 +111,29 @@ int http_query(struct http_ctx *ctx, const char *key, char **ret);
 /* Query helpers with validation and a 400 reply on error: 1 present, 0 absent, <0 error. */
 int http_query_bool(struct http_ctx *ctx, const char *key, bool *ret);
 int http_query_int(struct http_ctx *ctx, const char *key, long min, long max, long *ret);
+/* A "limit"-style count: absent leaves *ret; a value that is not a whole number, or is
+ * below 1, is a 400 (returns -EINVAL); above max it is clamped to max, as most APIs do,
+ * so a client asking for "everything" gets the most there is. Callers echo the applied
+ * value in their answer. 1 when present. */
+int http_query_limit(struct http_ctx *ctx, const char *key, long max, long *ret);
 const char *http_param(const struct http_ctx *ctx, const char *name);
 
 /* What every daemon's GET /health starts with: {"status":"healthy", "service",
  * "server_id", "version", "uptime_seconds"}; the daemon adds its own fields. */
 json_object *http_health_json(const char *service, const char *server_id, double uptime_seconds);
+/* GET /metrics: the Prometheus text format, with what write prints first and then this
+ * server's own HTTP counters. */
+typedef void (*http_metrics_fn)(void *arg, FILE *f);
+void http_reply_metrics(struct http_ctx *ctx, http_metrics_fn write, void *arg);
+/* GET /health without a JSON tree, so it stays the cheapest answer a daemon gives:
+ * the fields above, then extra (",\"key\":value..." already JSON, or ""). */
+void http_reply_health(struct evhttp_request *req, const char *service, const char *server_id,
+		       double uptime_seconds, const char *extra);
+
+/* CORS: let any web page read the answer (read-only GETs only). */
+void http_cors_headers(struct evhttp_request *req);
+/* The OPTIONS preflight for a CORS route: 204 with the allowed methods and headers. */
+void http_cors_preflight(struct evhttp_request *req);
 
 /* The router's matching, exposed for unit tests: true when path fits pattern; then
  * p holds the {parameter} values (names filled by http_route_param_names). */
@@ -110,5 +148,8 @@ struct http_deferred *http_defer(struct http_ctx *ctx);
 /* NULL if the client disconnected. Frees the guard either way when done is true. */
 struct evhttp_request *http_deferred_request(struct http_deferred *d);
 void http_deferred_free(struct http_deferred *d);
+/* Answer a deferred request with body (taken) if its client is still there, else drop
+ * the body; frees d either way. */
+void http_deferred_reply_json(struct http_deferred *d, int status, json_object *body);
 
 #endif

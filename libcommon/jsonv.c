@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jsonv.h"
+#include "xalloc.h"
 
 int jv_fail(struct json_err *e, const char *fmt, ...)
 {
@@ -19,6 +20,56 @@ int jv_fail(struct json_err *e, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -EINVAL;
+}
+
+static int hex4(const char *p)
+{
+	int v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* json-c turns a lone \\ud800-\\udfff escape into U+FFFD without a word, so the
+ * client's string would be stored changed. Strings are refused instead. */
+static bool lone_surrogate(const char *s, size_t len)
+{
+	bool in_str = false;
+	for (size_t i = 0; i < len; i++) {
+		if (!in_str) {
+			in_str = s[i] == '"';
+			continue;
+		}
+		if (s[i] == '"') {
+			in_str = false;
+		} else if (s[i] == '\\' && i + 1 < len) {
+			if (s[i + 1] == 'u' && i + 5 < len) {
+				int v = hex4(s + i + 2);
+				if (v >= 0xdc00 && v <= 0xdfff)
+					return true;
+				if (v >= 0xd800 && v <= 0xdbff) {
+					int w = i + 11 < len && s[i + 6] == '\\' && s[i + 7] == 'u'
+							? hex4(s + i + 8)
+							: -1;
+					if (w < 0xdc00 || w > 0xdfff)
+						return true;
+					i += 6;
+				}
+				i += 5;
+			} else {
+				i++;
+			}
+		}
+	}
+	return false;
 }
 
 static json_object *parse(const char *buf, size_t len, bool nul_terminated, int max_depth,
@@ -40,9 +91,7 @@ static json_object *parse(const char *buf, size_t len, bool nul_terminated, int 
 	char *copy = NULL;
 	const char *text = buf;
 	if (!nul_terminated) {
-		copy = malloc(len + 1);
-		if (!copy)
-			abort();
+		copy = xmalloc(len + 1);
 		memcpy(copy, buf, len);
 		copy[len] = '\0';
 		text = copy;
@@ -55,6 +104,12 @@ static json_object *parse(const char *buf, size_t len, bool nul_terminated, int 
 		json_tokener_free(tok);
 		free(copy);
 		jv_fail(e, "JSON document too large");
+		return NULL;
+	}
+	if (lone_surrogate(text, len)) {
+		json_tokener_free(tok);
+		free(copy);
+		jv_fail(e, "invalid JSON: a \\u escape of half a UTF-16 surrogate pair is not text");
 		return NULL;
 	}
 	json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);
@@ -122,6 +177,79 @@ static int jv_lookup(json_object *o, const char *key, bool required, json_object
 	return 1;
 }
 
+bool jv_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		unsigned c = *p;
+		size_t n;
+		unsigned min;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, min = 0x80, c &= 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, min = 0x800, c &= 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, min = 0x10000, c &= 0x07;
+		} else {
+			return false;
+		}
+		if ((size_t)(end - p) <= n)
+			return false;
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			c = (c << 6) | (p[i] & 0x3f);
+		}
+		/* overlong forms, UTF-16 surrogates and beyond U+10FFFF are not UTF-8 */
+		if (c < min || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* A key of given (at any depth) that known lacks: what our own serializer would not
+ * write is not ours to keep. Arrays are compared element by element. */
+static bool unknown_key(json_object *given, json_object *known, char *path, size_t size)
+{
+	if (json_object_is_type(given, json_type_object)) {
+		if (!json_object_is_type(known, json_type_object))
+			return false;
+		json_object_object_foreach (given, k, v) {
+			json_object *kv;
+			size_t n = strlen(path);
+			snprintf(path + n, size - n, "%s%.64s", n ? "." : "", k);
+			if (!json_object_object_get_ex(known, k, &kv) ||
+			    unknown_key(v, kv, path, size))
+				return true;
+			path[n] = '\0';
+		}
+	} else if (json_object_is_type(given, json_type_array) &&
+		   json_object_is_type(known, json_type_array)) {
+		size_t n = json_object_array_length(given);
+		if (n > json_object_array_length(known))
+			n = json_object_array_length(known);
+		for (size_t i = 0; i < n; i++)
+			if (unknown_key(json_object_array_get_idx(given, i),
+					json_object_array_get_idx(known, i), path, size))
+				return true;
+	}
+	return false;
+}
+
+int jv_no_unknown_keys(json_object *given, json_object *known, const char *what, struct json_err *e)
+{
+	char path[256] = "";
+	if (unknown_key(given, known, path, sizeof path))
+		return jv_fail(e, "%s has an unknown field '%s'", what, path);
+	return 0;
+}
+
 int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
 	      const char **ret, struct json_err *e)
 {
@@ -135,6 +263,10 @@ int jv_string(json_object *o, const char *key, bool required, size_t min_len, si
 	const char *s = json_object_get_string(v);
 	if (strlen(s) != n)
 		return jv_fail(e, "field '%s' contains a NUL character", key);
+	/* json-c lets escapes such as \udc80 through as bytes that are not UTF-8; stored,
+	 * they would make every later answer unreadable to strict clients. */
+	if (!jv_utf8_valid(s, n))
+		return jv_fail(e, "field '%s' is not valid UTF-8", key);
 	if (n < min_len || n > max_len)
 		return jv_fail(e, "field '%s' must be %zu to %zu characters long", key, min_len,
 			       max_len);
@@ -142,8 +274,8 @@ int jv_string(json_object *o, const char *key, bool required, size_t min_len, si
 	return 1;
 }
 
-int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_t max,
-	     int64_t *ret, struct json_err *e)
+int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_t max, int64_t *ret,
+	     struct json_err *e)
 {
 	json_object *v;
 	int r = jv_lookup(o, key, required, &v, e);
@@ -157,8 +289,8 @@ int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_
 	if (x == INT64_MAX || x == INT64_MIN)
 		return jv_fail(e, "field '%s' is out of range", key);
 	if (x < min || x > max)
-		return jv_fail(e, "field '%s' must be between %" PRId64 " and %" PRId64, key,
-			       min, max);
+		return jv_fail(e, "field '%s' must be between %" PRId64 " and %" PRId64, key, min,
+			       max);
 	*ret = x;
 	return 1;
 }
@@ -173,8 +305,8 @@ int jv_int(json_object *o, const char *key, bool required, int min, int max, int
 	return r;
 }
 
-int jv_double(json_object *o, const char *key, bool required, double min, double max,
-	      double *ret, struct json_err *e)
+int jv_double(json_object *o, const char *key, bool required, double min, double max, double *ret,
+	      struct json_err *e)
 {
 	json_object *v;
 	int r = jv_lookup(o, key, required, &v, e);
@@ -226,8 +358,7 @@ int jv_u64hex(json_object *o, const char *key, bool required, uint64_t *ret, str
 	return 1;
 }
 
-int jv_object(json_object *o, const char *key, bool required, json_object **ret,
-	      struct json_err *e)
+int jv_object(json_object *o, const char *key, bool required, json_object **ret, struct json_err *e)
 {
 	json_object *v;
 	int r = jv_lookup(o, key, required, &v, e);
@@ -264,18 +395,8 @@ json_object *jv_new_u64hex(uint64_t v)
 	return o;
 }
 
-void jv_add_str(json_object *o, const char *key, const char *value)
-{
-	json_object_object_add(o, key, json_object_new_string(value));
-}
-
-void jv_add_int(json_object *o, const char *key, int value)
-{
-	json_object_object_add(o, key, json_object_new_int(value));
-}
-
 const char *jv_to_string(json_object *o)
 {
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						       JSON_C_TO_STRING_NOSLASHESCAPE);
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 }

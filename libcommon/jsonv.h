@@ -26,30 +26,37 @@ json_object *jv_parse_object_nul(const char *buf, size_t len, int max_depth, str
 
 int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
 	      const char **ret, struct json_err *e);
-int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_t max,
-	     int64_t *ret, struct json_err *e);
+int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_t max, int64_t *ret,
+	     struct json_err *e);
 int jv_int(json_object *o, const char *key, bool required, int min, int max, int *ret,
 	   struct json_err *e);
 /* Accepts JSON integers and doubles; rejects NaN and infinities. */
-int jv_double(json_object *o, const char *key, bool required, double min, double max,
-	      double *ret, struct json_err *e);
+int jv_double(json_object *o, const char *key, bool required, double min, double max, double *ret,
+	      struct json_err *e);
 int jv_bool(json_object *o, const char *key, bool required, bool *ret, struct json_err *e);
 /* Hex-encoded unsigned 64-bit value ("0123abcd..."), for RNG state and hashes that
  * must survive a round trip through JSON exactly. */
 int jv_u64hex(json_object *o, const char *key, bool required, uint64_t *ret, struct json_err *e);
-int jv_object(json_object *o, const char *key, bool required, json_object **ret,
-	      struct json_err *e);
+int jv_object(json_object *o, const char *key, bool required, json_object **ret, struct json_err *e);
 int jv_array(json_object *o, const char *key, bool required, size_t max_len, json_object **ret,
 	     struct json_err *e);
+
+/* True when s (len bytes) is well-formed UTF-8 without NUL. jv_string checks it. */
+bool jv_utf8_valid(const char *s, size_t len);
+/* -EINVAL (naming the path) when given has a key, at any depth, that known lacks:
+ * known is what our serializer writes for the value parsed from given. */
+int jv_no_unknown_keys(json_object *given, json_object *known, const char *what, struct json_err *e);
 
 /* Set e->msg (printf style); returns -EINVAL for tail calls. */
 int jv_fail(struct json_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Builders that never return NULL (abort on out-of-memory, as allocation failure is fatal). */
+/* A 64-bit value as 16 hex digits (JSON numbers lose bits above 2^53). Objects are
+ * built with json-c's own calls everywhere (json_object_object_add and the
+ * json_object_new_* constructors): one way to build JSON. Only the two hot writers,
+ * the viewer's stream frames (sim/view.c) and the snapshot's fish lines
+ * (sim/fish_text.c), print text directly, for speed; tests parse both back, and hold
+ * the fish lines to json-c's text byte for byte. */
 json_object *jv_new_u64hex(uint64_t v);
-/* o[key] = value, as a new string or int (json-c's add, spelled once). */
-void jv_add_str(json_object *o, const char *key, const char *value);
-void jv_add_int(json_object *o, const char *key, int value);
 /* Serialize compactly without escaping '/'; the string belongs to o. */
 const char *jv_to_string(json_object *o);
 

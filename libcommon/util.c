@@ -44,7 +44,7 @@ bool server_id_valid(const char *s)
 		return false;
 	size_t n = 0;
 	for (; s[n]; n++)
-		if (n >= 64 || !id_char(s[n]))
+		if (n >= SERVER_ID_MAX || !id_char(s[n]))
 			return false;
 	return n >= 1;
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UUID_STR_LEN 37 /* 36 characters and the NUL */
+#include "ids.h"
 
 /* A random (version 4) UUID in lower-case text form. */
 void uuid_random_str(char out[UUID_STR_LEN]);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "migrated.h"
 #include "util.h"
+#include "xalloc.h"
 
 static struct migrated *md_of(struct http_ctx *ctx)
 {
@@ -32,8 +33,10 @@ static char *id_param(struct http_ctx *ctx, const char *name, size_t max_len, co
 	const char *raw = http_param(ctx, name);
 	char *v = raw ? evhttp_uridecode(raw, 0, NULL) : NULL;
 	if (!v || !object_id_valid(v, max_len)) {
-		http_reply_error(ctx->req, 400, "invalid_id", "%s must be 1-%zu characters of "
-				 "A-Z a-z 0-9 . _ - > : starting with a letter or digit", what, max_len);
+		http_reply_error(ctx->req, 400, "invalid_id",
+				 "%s must be 1-%zu characters of "
+				 "A-Z a-z 0-9 . _ - > : starting with a letter or digit",
+				 what, max_len);
 		free(v);
 		return NULL;
 	}
@@ -62,8 +65,11 @@ static void api_list_connections(struct http_ctx *ctx)
 	json_object *list = json_object_new_array();
 	for (size_t i = 0; i < connections_count(md->conns); i++) {
 		const struct connection *c = connections_at(md->conns, i);
-		if (conn_matches(c, tank_id))
-			json_object_array_add(list, connection_to_json(c));
+		if (conn_matches(c, tank_id)) {
+			json_object *o = connection_to_json(c);
+			connection_add_state_json(o, c, now_mono());
+			json_object_array_add(list, o);
+		}
 	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "count", json_object_new_int((int)json_object_array_length(list)));
@@ -79,10 +85,14 @@ static void api_get_connection(struct http_ctx *ctx)
 	if (!id)
 		return;
 	const struct connection *c = connections_get(md->conns, id);
-	if (c)
-		http_reply_json(ctx->req, 200, connection_to_json(c));
-	else
-		http_reply_error(ctx->req, 404, "unknown_connection", "Connection not found: %s", id);
+	if (c) {
+		json_object *o = connection_to_json(c);
+		connection_add_state_json(o, c, now_mono());
+		http_reply_json(ctx->req, 200, o);
+	} else {
+		http_reply_error(ctx->req, 404, "unknown_connection", "Connection not found: %s",
+				 id);
+	}
 	free(id);
 }
 
@@ -115,13 +125,37 @@ static void check_fail(struct conn_check *k, int status, const char *code, const
 	va_end(ap);
 }
 
+/* A connection change is answered only once the table holding it is on disk, so an
+ * acknowledged change survives a power cut (the power-loss test found answers sent
+ * before the write). */
+struct saved_reply {
+	struct http_deferred *d;
+	int status;
+	json_object *body;
+};
+
+static void reply_when_saved_done(void *arg)
+{
+	struct saved_reply *p = arg;
+	http_deferred_reply_json(p->d, p->status, p->body);
+	free(p);
+}
+
+static void reply_when_saved(struct migrated *md, struct http_deferred *d, int status,
+			     json_object *body)
+{
+	struct saved_reply *p = xcalloc(1, sizeof *p);
+	*p = (struct saved_reply){d, status, body};
+	migrated_save_connections_then(md, reply_when_saved_done, p);
+}
+
 static void check_finish(struct conn_check *k)
 {
 	if (--k->pending > 0)
 		return;
 	struct migrated *md = k->md;
-	struct evhttp_request *req = take(k->d);
 	if (k->status) {
+		struct evhttp_request *req = take(k->d);
 		if (req)
 			http_reply_error(req, k->status, k->code, "%s", k->msg);
 		free(k);
@@ -132,23 +166,23 @@ static void check_finish(struct conn_check *k)
 	char conflict[CONN_ID_MAX + 1];
 	k->c.validated_at = k->sent;
 	if (connections_upsert(md->conns, &k->c, &created, &old, conflict) < 0) {
+		struct evhttp_request *req = take(k->d);
 		if (req)
-			http_reply_error(req, 409, "direction_taken",
-					 "tank %s already sends fish through its %s wall by connection "
-					 "%s; delete or update that one first", k->c.source_tank_id,
-					 direction_name(k->c.direction), conflict);
+			http_reply_error(
+				req, 409, "direction_taken",
+				"tank %s already sends fish through its %s wall by connection "
+				"%s; delete or update that one first",
+				k->c.source_tank_id, direction_name(k->c.direction), conflict);
 		free(k);
 		return;
 	}
-	migrated_save_connections(md);
-	log_info("connection %s %s: %s -> %s:%s, %d%%, %s", k->c.id, created ? "created" : "updated",
-		 k->c.source_tank_id, k->c.destination_server_id, k->c.destination_tank_id,
-		 k->c.probability, direction_name(k->c.direction));
+	reply_when_saved(md, k->d, created ? 201 : 200, connection_to_json(&k->c));
+	log_info("connection %s %s: %s -> %s:%s, %d%%, %s", k->c.id,
+		 created ? "created" : "updated", k->c.source_tank_id, k->c.destination_server_id,
+		 k->c.destination_tank_id, k->c.probability, direction_name(k->c.direction));
 	exits_sync(md, k->c.source_tank_id);
 	if (!created && strcmp(old.source_tank_id, k->c.source_tank_id) != 0)
 		exits_sync(md, old.source_tank_id);
-	if (req)
-		http_reply_json(req, created ? 201 : 200, connection_to_json(&k->c));
 	free(k);
 }
 
@@ -180,7 +214,8 @@ static void on_check_server(const struct fetch_response *r, void *arg)
 {
 	struct conn_check *k = arg;
 	if (r->status == 404)
-		check_fail(k, 404, "unknown_server", "server %s is not known to discoveryd; "
+		check_fail(k, 404, "unknown_server",
+			   "server %s is not known to discoveryd; "
 			   "register it (or wait for its first heartbeat) first",
 			   k->c.destination_server_id);
 	else if (r->status != 200)
@@ -218,16 +253,15 @@ static void api_post_connection(struct http_ctx *ctx)
 		const struct connection *o = connections_at(md->conns, i);
 		if (strcmp(o->id, c.id) != 0 && o->direction == c.direction &&
 		    strcmp(o->source_tank_id, c.source_tank_id) == 0) {
-			http_reply_error(ctx->req, 409, "direction_taken",
-					 "tank %s already sends fish through its %s wall by connection "
-					 "%s; delete or update that one first", c.source_tank_id,
-					 direction_name(c.direction), o->id);
+			http_reply_error(
+				ctx->req, 409, "direction_taken",
+				"tank %s already sends fish through its %s wall by connection "
+				"%s; delete or update that one first",
+				c.source_tank_id, direction_name(c.direction), o->id);
 			return;
 		}
 	}
-	struct conn_check *k = calloc(1, sizeof *k);
-	if (!k)
-		abort();
+	struct conn_check *k = xcalloc(1, sizeof *k);
 	k->md = md;
 	k->c = c;
 	k->sent = now_mono();
@@ -235,13 +269,13 @@ static void api_post_connection(struct http_ctx *ctx)
 	k->d = http_defer(ctx);
 	char path[SERVER_ID_MAX + TANK_ID_MAX + 64];
 	snprintf(path, sizeof path, "/api/tanks/%s", c.source_tank_id);
-	check_start(k, migrated_sim(md, "GET", path, NULL, on_check_source, k));
+	check_start(k, request_sim(md, "GET", path, NULL, on_check_source, k));
 	if (connection_is_local(&c)) {
 		snprintf(path, sizeof path, "/api/tanks/%s", c.destination_tank_id);
-		check_start(k, migrated_sim(md, "GET", path, NULL, on_check_destination, k));
+		check_start(k, request_sim(md, "GET", path, NULL, on_check_destination, k));
 	} else {
 		snprintf(path, sizeof path, "/api/discovery/servers/%s", c.destination_server_id);
-		check_start(k, migrated_discovery(md, "GET", path, on_check_server, k));
+		check_start(k, request_discovery(md, "GET", path, on_check_server, k));
 	}
 	check_finish(k);
 }
@@ -254,17 +288,17 @@ static void api_delete_connection(struct http_ctx *ctx)
 		return;
 	struct connection old;
 	if (connections_remove(md->conns, id, &old) < 0) {
-		http_reply_error(ctx->req, 404, "unknown_connection", "Connection not found: %s", id);
+		http_reply_error(ctx->req, 404, "unknown_connection", "Connection not found: %s",
+				 id);
 		free(id);
 		return;
 	}
-	migrated_save_connections(md);
 	log_info("connection %s deleted", id);
 	exits_sync(md, old.source_tank_id);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(true));
 	json_object_object_add(o, "id", json_object_new_string(id));
-	http_reply_json(ctx->req, 200, o);
+	reply_when_saved(md, http_defer(ctx), 200, o);
 	free(id);
 }
 
@@ -276,7 +310,7 @@ static void api_list_transfers(struct http_ctx *ctx)
 	long limit = 50;
 	bool success_only = false;
 	char *tank_id = NULL;
-	if (http_query_int(ctx, "limit", 1, 10000, &limit) < 0 ||
+	if (http_query_limit(ctx, "limit", HISTORY_QUERY_MAX, &limit) < 0 ||
 	    http_query_bool(ctx, "success_only", &success_only) < 0 ||
 	    http_query(ctx, "tank_id", &tank_id) < 0)
 		return;
@@ -285,15 +319,14 @@ static void api_list_transfers(struct http_ctx *ctx)
 		free(tank_id);
 		return;
 	}
-	const struct transfer_record **out = calloc((size_t)limit, sizeof *out);
-	if (!out)
-		abort();
+	const struct transfer_record **out = xcalloc((size_t)limit, sizeof *out);
 	size_t n = history_query(md->history, tank_id, success_only, (size_t)limit, out);
 	json_object *list = json_object_new_array();
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(list, transfer_record_to_json(out[i]));
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "count", json_object_new_int((int)n));
+	json_object_object_add(o, "limit", json_object_new_int((int)limit)); /* as applied */
 	json_object_object_add(o, "transfers", list);
 	http_reply_json(ctx->req, 200, o);
 	free(out);
@@ -334,7 +367,7 @@ static void on_stats_tank(const struct fetch_response *r, void *arg)
 	}
 	json_object *o = json_object_new_object(), *tank_name = NULL;
 	if (r->status == 200) {
-		json_object *t = migrated_parse_answer(r, "tank"), *tank;
+		json_object *t = request_answer(r, "tank"), *tank;
 		const char *name;
 		struct json_err e;
 		if (t && jv_object(t, "tank", true, &tank, &e) > 0 &&
@@ -350,7 +383,8 @@ static void on_stats_tank(const struct fetch_response *r, void *arg)
 			       json_object_new_int64((int64_t)st.in_success));
 	json_object_object_add(o, "transfers_out_success",
 			       json_object_new_int64((int64_t)st.out_success));
-	json_object_object_add(o, "transfers_in_failed", json_object_new_int64((int64_t)st.in_failed));
+	json_object_object_add(o, "transfers_in_failed",
+			       json_object_new_int64((int64_t)st.in_failed));
 	json_object_object_add(o, "transfers_out_failed",
 			       json_object_new_int64((int64_t)st.out_failed));
 	json_object_object_add(o, "transfers_in_pending",
@@ -368,16 +402,14 @@ static void api_transfer_stats(struct http_ctx *ctx)
 	char *id = id_param(ctx, "id", TANK_ID_MAX, "the tank id");
 	if (!id)
 		return;
-	struct stats_req *s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
+	struct stats_req *s = xcalloc(1, sizeof *s);
 	s->md = md;
 	snprintf(s->tank_id, sizeof s->tank_id, "%s", id);
 	free(id);
 	char path[TANK_ID_MAX + 32];
 	snprintf(path, sizeof path, "/api/tanks/%s", s->tank_id);
 	s->d = http_defer(ctx);
-	if (migrated_sim(md, "GET", path, NULL, on_stats_tank, s) < 0) {
+	if (request_sim(md, "GET", path, NULL, on_stats_tank, s) < 0) {
 		struct fetch_response fail = {.status = 0, .body = "", .error = "cannot start"};
 		on_stats_tank(&fail, s);
 	}
@@ -422,101 +454,32 @@ static void api_migrations(struct http_ctx *ctx)
 static void api_health(struct http_ctx *ctx)
 {
 	struct migrated *md = md_of(ctx);
-	json_object *o = http_health_json("migrated", md->daemon->conf.server.server_id,
-					  now_mono() - md->started_mono);
-	json_object_object_add(o, "connections",
-			       json_object_new_int((int)connections_count(md->conns)));
-	json_object_object_add(o, "in_flight",
-			       json_object_new_int((int)delivery_in_flight(md->delivery)));
-	json_object *warnings = json_object_new_array();
-	if (md->conn_file_error[0])
-		json_object_array_add(warnings, json_object_new_string(md->conn_file_error));
-	json_object_object_add(o, "warnings", warnings);
-	http_reply_json(ctx->req, 200, o);
+	char extra[1024];
+	int n = snprintf(extra, sizeof extra,
+			 ",\"connections\":%zu,\"in_flight\":%zu,\"warnings\":",
+			 (size_t)connections_count(md->conns),
+			 (size_t)delivery_in_flight(md->delivery));
+	if (md->conn_file_error[0]) { /* rare: escaped by json-c */
+		json_object *w = json_object_new_array();
+		json_object_array_add(w, json_object_new_string(md->conn_file_error));
+		snprintf(extra + n, sizeof extra - (size_t)n, "%s", jv_to_string(w));
+		json_object_put(w);
+	} else {
+		snprintf(extra + n, sizeof extra - (size_t)n, "[]");
+	}
+	http_reply_health(ctx->req, "migrated", md->daemon->conf.server.server_id,
+			  now_mono() - md->started_mono, extra);
 }
 
-static void metric(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+static void write_metrics(void *arg, FILE *f)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+	struct migrated *md = arg;
+	metrics_write(md, delivery_in_flight(md->delivery), f);
 }
 
 static void api_metrics(struct http_ctx *ctx)
 {
-	struct migrated *md = md_of(ctx);
-	const struct migrated_metrics *m = &md->m;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		abort();
-	metric(f, "tankworld_migration_passes_total", "counter", "Scheduler passes run.", m->passes);
-	metric(f, "tankworld_migration_passes_skipped_total", "counter",
-	       "Ticks skipped because the previous pass was still running.", m->passes_skipped);
-	metric(f, "tankworld_migration_rolls_total", "counter", "Connections rolled.", m->rolls);
-	metric(f, "tankworld_migration_hits_total", "counter",
-	       "Rolls that started a migration.", m->hits);
-	metric(f, "tankworld_migration_rate_limited_total", "counter",
-	       "Hits skipped by the global or per-connection rate limit.", m->rate_limited);
-	metric(f, "tankworld_migration_reservations_total", "counter",
-	       "Fish reserved in simd's outbox for a remote destination.", m->reserves);
-	metric(f, "tankworld_migration_reservation_refusals_total", "counter",
-	       "Reservations simd refused (no fish, transfers disabled).", m->reserve_refusals);
-	metric(f, "tankworld_migration_local_moves_total", "counter",
-	       "Atomic moves between two tanks of this server.", m->local_moves);
-	metric(f, "tankworld_migration_local_move_refusals_total", "counter",
-	       "Local moves refused (destination full, transfers disabled).",
-	       m->local_move_refusals);
-	metric(f, "tankworld_migration_cooldown_aborts_total", "counter",
-	       "Reservations aborted because the fish had moved in the same pass.",
-	       m->cooldown_aborts);
-	metric(f, "tankworld_migration_attempts_total", "counter",
-	       "Delivery attempts announced to simd.", m->attempts);
-	metric(f, "tankworld_migration_commits_total", "counter",
-	       "Transfers committed (remote deliveries and local moves).", m->commits);
-	metric(f, "tankworld_migration_aborts_total", "counter",
-	       "Transfers refused for good; the fish went back to its tank.", m->aborts);
-	metric(f, "tankworld_migration_retries_total", "counter",
-	       "Steps retried after an unknown outcome or an unreachable daemon.", m->retries);
-	metric(f, "tankworld_migration_resumed_total", "counter",
-	       "Outbox records taken up from simd's outbox listing.", m->resumed);
-	metric(f, "tankworld_migration_unknown_destination_total", "counter",
-	       "Delivery attempts whose server discoveryd did not know.", m->unknown_destination);
-	metric(f, "tankworld_migration_in_flight", "gauge", "Transfers in flight.",
-	       delivery_in_flight(md->delivery));
-	metric(f, "tankworld_migration_connections", "gauge", "Connections stored.",
-	       connections_count(md->conns));
-	metric(f, "tankworld_migration_cascades_total", "counter",
-	       "Connections removed because their tank was deleted.", m->cascades);
-	metric(f, "tankworld_migration_exits_pushed_total", "counter",
-	       "Exit updates simd accepted.", m->exits_pushes);
-	metric(f, "tankworld_migration_sim_errors_total", "counter",
-	       "Requests to simd without a usable answer.", m->sim_errors);
-	fprintf(f, "# HELP tankworld_migration_delivery_seconds Reservation to commit, remote "
-		   "transfers.\n# TYPE tankworld_migration_delivery_seconds histogram\n");
-	for (int i = 0; i < LATENCY_BUCKETS; i++)
-		fprintf(f, "tankworld_migration_delivery_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-			latency_bounds[i], m->latency_le[i]);
-	fprintf(f, "tankworld_migration_delivery_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-		   "tankworld_migration_delivery_seconds_sum %.6f\n"
-		   "tankworld_migration_delivery_seconds_count %" PRIu64 "\n",
-		m->latency_count, m->latency_sum, m->latency_count);
-	struct history_io_stats hio;
-	history_io_stats(md->history, &hio);
-	metric(f, "tankworld_migration_history_lines_total", "counter",
-	       "Lines appended to transfers.log.", hio.lines);
-	metric(f, "tankworld_migration_history_write_errors_total", "counter",
-	       "Failed appends to transfers.log.", hio.write_errors);
-	struct http_stats hs;
-	http_server_stats(md->http, &hs);
-	fprintf(f, "# HELP tankworld_http_requests_total Requests answered, by status class.\n"
-		   "# TYPE tankworld_http_requests_total counter\n"
-		   "tankworld_http_requests_total{class=\"2xx\"} %" PRIu64 "\n"
-		   "tankworld_http_requests_total{class=\"4xx\"} %" PRIu64 "\n"
-		   "tankworld_http_requests_total{class=\"5xx\"} %" PRIu64 "\n",
-		hs.status_2xx, hs.status_4xx, hs.status_5xx);
-	fclose(f);
-	http_reply_text(ctx->req, 200, "text/plain; version=0.0.4", buf, len);
-	free(buf);
+	http_reply_metrics(ctx, write_metrics, md_of(ctx));
 }
 
 static const struct http_route routes[] = {
@@ -530,17 +493,11 @@ static const struct http_route routes[] = {
 	{EVHTTP_REQ_POST, "/api/migrations/run", api_run, 0},
 	{EVHTTP_REQ_GET, "/api/migrations", api_migrations, 0},
 	{EVHTTP_REQ_GET, "/health", api_health, 0},
-	{EVHTTP_REQ_GET, "/metrics", api_metrics, 0},
+	{EVHTTP_REQ_GET, "/metrics", api_metrics, ROUTE_TRUSTED},
 };
 
 struct http_server *api_new(struct migrated *md)
 {
-	const struct conf *c = &md->daemon->conf;
-	struct http_server_opts opts = {
-		.max_body = 64 * 1024,
-		.token = c->security.token,
-		.insecure = c->security.insecure,
-	};
-	return http_server_new(md->daemon->base, routes, sizeof routes / sizeof routes[0], md,
-			       &opts);
+	return daemon_http_server(md->daemon, routes, sizeof routes / sizeof routes[0], md,
+				  (struct http_server_opts){.max_body = 64 * 1024});
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "migrated.h"
 #include "util.h"
+#include "xalloc.h"
 
 struct verify_req {
 	struct migrated *md;
@@ -53,7 +54,8 @@ static void on_verify(const struct fetch_response *r, void *arg)
 		}
 		size_t n = connections_remove_tank(md->conns, v->tank_id, v->sent, on_removed, md);
 		if (n) {
-			log_notice("tank %s no longer exists: %zu connection(s) removed", v->tank_id, n);
+			log_notice("tank %s no longer exists: %zu connection(s) removed",
+				   v->tank_id, n);
 			migrated_save_connections(md);
 			for (size_t i = 0; i < sources.n; i++)
 				exits_sync(md, sources.v[i]);
@@ -69,15 +71,13 @@ void cascade_verify_tank(struct migrated *md, const char *tank_id)
 	if (md->stopping || strset_has(&md->verifying_tanks, tank_id))
 		return;
 	strset_add(&md->verifying_tanks, tank_id);
-	struct verify_req *v = calloc(1, sizeof *v);
-	if (!v)
-		abort();
+	struct verify_req *v = xcalloc(1, sizeof *v);
 	v->md = md;
 	v->sent = now_mono();
 	snprintf(v->tank_id, sizeof v->tank_id, "%s", tank_id);
 	char path[TANK_ID_MAX + 32];
 	snprintf(path, sizeof path, "/api/tanks/%s", tank_id);
-	if (migrated_sim(md, "GET", path, NULL, on_verify, v) < 0) {
+	if (request_sim(md, "GET", path, NULL, on_verify, v) < 0) {
 		struct fetch_response fail = {.status = 0, .body = "", .error = "cannot start"};
 		on_verify(&fail, v);
 	}

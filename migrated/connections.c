@@ -2,12 +2,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connections.h"
 #include "util.h"
+#include "xalloc.h"
 
 struct connections {
 	char local_server_id[SERVER_ID_MAX + 1];
@@ -95,8 +97,10 @@ int connection_from_json(json_object *o, const char *local_server_id, struct con
 		return r;
 	if (r > 0) {
 		if (!object_id_valid(id, CONN_ID_MAX))
-			return jv_fail(e, "'id' must be 1-%d characters of A-Z a-z 0-9 . _ - > : "
-				       "starting with a letter or digit", CONN_ID_MAX);
+			return jv_fail(e,
+				       "'id' must be 1-%d characters of A-Z a-z 0-9 . _ - > : "
+				       "starting with a letter or digit",
+				       CONN_ID_MAX);
 		snprintf(c.id, sizeof c.id, "%s", id);
 	} else {
 		snprintf(c.id, sizeof c.id, "%s->%s", src, dst);
@@ -109,7 +113,8 @@ int connection_from_json(json_object *o, const char *local_server_id, struct con
 	if (r > 0 && direction_from_name(dir, &c.direction) < 0)
 		return jv_fail(e, "'direction' must be \"left\" or \"right\"");
 	if (strcmp(c.source_server_id, local_server_id) != 0)
-		return jv_fail(e, "the source tank is on server %s: a connection is stored on the "
+		return jv_fail(e,
+			       "the source tank is on server %s: a connection is stored on the "
 			       "server of its source tank, so create it on %s's migrated",
 			       c.source_server_id, c.source_server_id);
 	if (strcmp(c.source_tank_id, c.destination_tank_id) == 0 &&
@@ -140,9 +145,7 @@ bool connection_is_local(const struct connection *c)
 
 struct connections *connections_new(const char *local_server_id)
 {
-	struct connections *s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
+	struct connections *s = xcalloc(1, sizeof *s);
 	snprintf(s->local_server_id, sizeof s->local_server_id, "%s", local_server_id);
 	return s;
 }
@@ -196,20 +199,33 @@ int connections_upsert(struct connections *s, const struct connection *c, bool *
 	if (i >= 0) {
 		if (ret_old)
 			*ret_old = s->v[i];
-		struct tbucket keep = s->v[i].bucket;
+		struct connection keep = s->v[i];
 		s->v[i] = *c;
-		s->v[i].bucket = keep;
+		s->v[i].bucket = keep.bucket;
+		/* The refusal state belongs to the destination: kept while it is the same. */
+		if (strcmp(keep.destination_server_id, c->destination_server_id) == 0 &&
+		    strcmp(keep.destination_tank_id, c->destination_tank_id) == 0) {
+			s->v[i].refusals = keep.refusals;
+			s->v[i].paused_until = keep.paused_until;
+			s->v[i].broken = keep.broken;
+			s->v[i].next_check = keep.next_check;
+			s->v[i].checking = keep.checking;
+			memcpy(s->v[i].reason, keep.reason, sizeof keep.reason);
+		}
 		*ret_created = false;
 		return 0;
 	}
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
-		s->v = realloc(s->v, s->cap * sizeof *s->v);
-		if (!s->v)
-			abort();
+		s->v = xrealloc(s->v, s->cap * sizeof *s->v);
 	}
 	s->v[s->n] = *c;
 	s->v[s->n].bucket = (struct tbucket){0};
+	s->v[s->n].refusals = 0;
+	s->v[s->n].paused_until = 0;
+	s->v[s->n].broken = s->v[s->n].checking = false;
+	s->v[s->n].gate_synced = GATE_OPEN;
+	s->v[s->n].reason[0] = '\0';
 	s->n++;
 	*ret_created = true;
 	return 0;
@@ -271,7 +287,7 @@ void connections_exits(const struct connections *s, const char *tank_id,
 	}
 }
 
-static json_object *exit_json(const struct connection *c)
+static json_object *exit_json(const struct connection *c, double now)
 {
 	if (!c)
 		return NULL;
@@ -281,17 +297,34 @@ static json_object *exit_json(const struct connection *c)
 	json_object_object_add(o, "destination_tank_id",
 			       json_object_new_string(c->destination_tank_id));
 	json_object_object_add(o, "connection_id", json_object_new_string(c->id));
+	enum conn_gate g = conn_gate(c, now);
+	if (g != GATE_OPEN)
+		json_object_object_add(o, "budget", json_object_new_int(g == GATE_PROBE ? 1 : 0));
 	return o;
 }
 
-json_object *connections_exits_json(const struct connections *s, const char *tank_id)
+json_object *connections_exits_json(const struct connections *s, const char *tank_id, double now)
 {
 	const struct connection *l, *r;
 	connections_exits(s, tank_id, &l, &r);
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "left", exit_json(l));
-	json_object_object_add(o, "right", exit_json(r));
+	json_object_object_add(o, "left", exit_json(l, now));
+	json_object_object_add(o, "right", exit_json(r, now));
 	return o;
+}
+
+void connection_add_state_json(json_object *o, const struct connection *c, double now)
+{
+	enum conn_gate g = conn_gate(c, now);
+	const char *state = c->broken ? "broken" : g == GATE_OPEN ? "ok" : "backing_off";
+	json_object_object_add(o, "state", json_object_new_string(state));
+	json_object_object_add(o, "refusals", json_object_new_int(c->refusals));
+	json_object_object_add(o, "reason", c->reason[0] ? json_object_new_string(c->reason) : NULL);
+	double wait = c->paused_until - now;
+	json_object_object_add(o, "retryInSeconds",
+			       g == GATE_CLOSED && wait > 0
+				       ? json_object_new_double(round(wait * 10) / 10)
+				       : NULL);
 }
 
 json_object *connections_to_state(const struct connections *s)
@@ -331,8 +364,10 @@ int connections_from_state(struct connections *s, json_object *state, struct jso
 		char conflict[CONN_ID_MAX + 1];
 		if (connections_upsert(fresh, &c, &created, NULL, conflict) < 0) {
 			connections_free(fresh);
-			return jv_fail(e, "connection %zu (%s) leaves tank %s through the same wall "
-				       "as %s", i, c.id, c.source_tank_id, conflict);
+			return jv_fail(e,
+				       "connection %zu (%s) leaves tank %s through the same wall "
+				       "as %s",
+				       i, c.id, c.source_tank_id, conflict);
 		}
 		if (!created) {
 			connections_free(fresh);

@@ -12,12 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ids.h"
 #include "jsonv.h"
 #include "scheduler.h"
-
-#define CONN_ID_MAX 128 /* connection ids: "<uuid>-><uuid>" fits; simd stores 128 */
-#define TANK_ID_MAX 64	 /* tank ids (simd uses UUIDs: 36) */
-#define SERVER_ID_MAX 64 /* DESIGN §3 */
 
 enum direction {
 	DIR_LEFT,
@@ -36,6 +33,16 @@ struct connection {
 	/* Runtime only, never persisted. */
 	double validated_at;   /* monotonic time its tanks were last confirmed; 0 if loaded */
 	struct tbucket bucket; /* per-connection rate limit */
+	/* Refusals (scheduler.c, refusals.c): after a definitive refusal by its destination
+	 * the connection pauses (1 s doubling to refusal_backoff_max, reset by a success);
+	 * a destination tank that is gone marks it broken until a check finds it back. */
+	int refusals;	     /* consecutive definitive refusals */
+	double paused_until; /* monotonic; fish may go again (one, a probe) from then */
+	bool broken;	     /* the destination tank does not exist (404 unknown_tank) */
+	double next_check;   /* monotonic: when a broken one next looks for its tank */
+	bool checking;	     /* that look is in flight */
+	int gate_synced;     /* the gate simd's exits were last synced for (refusals.c) */
+	char reason[200];    /* the last refusal, "" when none */
 };
 
 struct connections;
@@ -84,9 +91,15 @@ size_t connections_remove_tank(struct connections *s, const char *tank_id, doubl
  * each wall, or NULL when that wall is closed. */
 void connections_exits(const struct connections *s, const char *tank_id,
 		       const struct connection **left, const struct connection **right);
-/* {"left": null | {"destination_server_id","destination_tank_id","connection_id"},
- *  "right": ...}: the body of simd's PUT /api/tanks/{id}/exits. */
-json_object *connections_exits_json(const struct connections *s, const char *tank_id);
+/* {"left": null | {"destination_server_id","destination_tank_id","connection_id"
+ *  [, "budget": n]}, "right": ...}: the body of simd's PUT /api/tanks/{id}/exits. A wall
+ *  whose connection is paused after refusals has budget 0 (fish bounce off it), or 1 once
+ *  the pause is over (one fish probes the destination); no budget: open. now is
+ *  monotonic seconds. */
+json_object *connections_exits_json(const struct connections *s, const char *tank_id, double now);
+/* The runtime state added to the wire form in GET /api/connections: "state" ("ok",
+ * "backing_off" or "broken"), "refusals", "reason" and "retryInSeconds". */
+void connection_add_state_json(json_object *o, const struct connection *c, double now);
 
 /* The state file (DESIGN §7): {"version":1,"connections":[wire form]}. from_state
  * replaces the whole set only when the file is valid throughout; on error it leaves

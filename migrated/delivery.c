@@ -12,9 +12,9 @@
  * again after a backoff (0.5 s doubling to 30 s, jittered), forever. The destination's
  * idempotency on transfer_id turns "at least once" into "exactly once".
  *
- * Transfers come from outbox.c (a fresh reservation, or the outbox listing that
- * resumes the rest); the destination's address comes from peers.c; after a commit
- * forget.c tidies the destination's inbox. */
+ * Transfers come from delivery-outbox.c (a fresh reservation, or the outbox listing
+ * that resumes the rest); the destination's address comes from peers.c; after a commit
+ * the destination's inbox entry is forgotten (forget_at_destination). */
 #include "config.h"
 
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include "delivery.h"
 #include "log.h"
 #include "util.h"
+#include "xalloc.h"
 
 static const char *step_name(enum xstep s)
 {
@@ -41,7 +42,7 @@ static uint32_t hash_id(const char *s)
 	return h;
 }
 
-struct xfer *x_find(const struct delivery *d, const char *id)
+struct xfer *delivery_find(const struct delivery *d, const char *id)
 {
 	for (struct xfer *x = d->buckets[hash_id(id) & (d->nbuckets - 1)]; x; x = x->next)
 		if (strcmp(x->transfer_id, id) == 0)
@@ -56,15 +57,13 @@ static void x_insert_raw(struct delivery *d, struct xfer *x)
 	*b = x;
 }
 
-void x_insert(struct delivery *d, struct xfer *x)
+void delivery_insert(struct delivery *d, struct xfer *x)
 {
 	if (d->n + 1 > d->nbuckets * 2) {
 		struct xfer **old = d->buckets;
 		size_t oldn = d->nbuckets;
 		d->nbuckets *= 2;
-		d->buckets = calloc(d->nbuckets, sizeof *d->buckets);
-		if (!d->buckets)
-			abort();
+		d->buckets = xcalloc(d->nbuckets, sizeof *d->buckets);
 		for (size_t i = 0; i < oldn; i++)
 			for (struct xfer *y = old[i], *nx; y; y = nx) {
 				nx = y->next;
@@ -76,7 +75,7 @@ void x_insert(struct delivery *d, struct xfer *x)
 	d->n++;
 }
 
-void x_free(struct xfer *x)
+void delivery_xfer_free(struct xfer *x)
 {
 	if (x->timer)
 		event_free(x->timer);
@@ -93,31 +92,25 @@ static void x_remove(struct xfer *x)
 	if (*p)
 		*p = x->next;
 	d->n--;
-	x_free(x);
+	delivery_xfer_free(x);
 }
 
-void x_record(struct xfer *x, enum transfer_state st, const char *error)
+void delivery_record(struct xfer *x, enum transfer_state st, const char *error)
 {
 	struct migrated *md = x->d->md;
-	struct transfer_record r = {
-		.timestamp = now_wall(),
-		.created_at = x->created_at,
-		.state = st,
-		.attempts = x->attempts,
-		.local = false,
+	struct transfer_record r;
+	const struct transfer_route route = {
+		md->daemon->conf.server.server_id,
+		x->source_tank_id,
+		x->destination_server_id,
+		x->destination_tank_id,
+		x->connection_id,
 	};
-	snprintf(r.transfer_id, sizeof r.transfer_id, "%s", x->transfer_id);
-	snprintf(r.entity_type, sizeof r.entity_type, "fish");
-	snprintf(r.fish_id, sizeof r.fish_id, "%s", x->fish_id);
-	snprintf(r.source_server_id, sizeof r.source_server_id, "%s",
-		 md->daemon->conf.server.server_id);
-	snprintf(r.source_tank_id, sizeof r.source_tank_id, "%s", x->source_tank_id);
-	snprintf(r.destination_server_id, sizeof r.destination_server_id, "%s",
-		 x->destination_server_id);
-	snprintf(r.destination_tank_id, sizeof r.destination_tank_id, "%s",
-		 x->destination_tank_id);
-	snprintf(r.connection_id, sizeof r.connection_id, "%s", x->connection_id);
-	snprintf(r.error, sizeof r.error, "%s", error ? error : "");
+	transfer_record_init(&r, x->transfer_id, x->fish_id, &route, st, error);
+	if (x->plant)
+		snprintf(r.entity_type, sizeof r.entity_type, "plant");
+	r.created_at = x->created_at;
+	r.attempts = x->attempts;
 	history_record(md->history, &r);
 }
 
@@ -129,11 +122,12 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
 	if (x->step == XS_DELIVER || x->step == XS_LOOKUP)
 		x->step = XS_ATTEMPT; /* every new delivery attempt is announced to simd */
 	x->d->md->m.retries++;
-	x_run(x);
+	delivery_run(x);
 }
 
 /* Something failed with an unknown or passing outcome: same step again later. */
-static void x_retry_later(struct xfer *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void x_retry_later(struct xfer *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void x_retry_later(struct xfer *x, const char *fmt, ...)
 {
 	va_list ap;
@@ -167,14 +161,14 @@ static void x_done(struct xfer *x, bool committed)
 	struct migrated *md = x->d->md;
 	if (committed) {
 		md->m.commits++;
-		migrated_observe_latency(md, now_mono() - x->started_mono);
-		x_record(x, TS_COMMITTED, x->note[0] ? x->note : NULL);
+		metrics_observe_latency(md, now_mono() - x->started_mono);
+		delivery_record(x, TS_COMMITTED, x->note[0] ? x->note : NULL);
 		log_debug("transfer %s: fish %s committed to %s/%s after %d attempt(s)",
 			  x->transfer_id, x->fish_id, x->destination_server_id,
 			  x->destination_tank_id, x->attempts);
 	} else {
 		md->m.aborts++;
-		x_record(x, TS_ABORTED, x->refusal[0] ? x->refusal : "aborted");
+		delivery_record(x, TS_ABORTED, x->refusal[0] ? x->refusal : "aborted");
 		log_info("transfer %s: fish %s returned to tank %s: %s", x->transfer_id, x->fish_id,
 			 x->source_tank_id, x->refusal);
 	}
@@ -201,7 +195,7 @@ static void on_fetch(const struct fetch_response *r, void *arg)
 	}
 	if (r->status != 200)
 		return x_retry_later(x, "simd: %s", r->status ? "unexpected answer" : r->error);
-	json_object *o = migrated_parse_answer(r, "outbox record"), *entity;
+	json_object *o = request_answer(r, "outbox record"), *entity;
 	struct json_err e;
 	if (!o || jv_object(o, "entity_data", true, &entity, &e) < 0) {
 		json_object_put(o);
@@ -211,7 +205,7 @@ static void on_fetch(const struct fetch_response *r, void *arg)
 	x->entity = json_object_get(entity);
 	json_object_put(o);
 	x->step = XS_ATTEMPT;
-	x_run(x);
+	delivery_run(x);
 }
 
 static void on_attempt(const struct fetch_response *r, void *arg)
@@ -224,8 +218,9 @@ static void on_attempt(const struct fetch_response *r, void *arg)
 		return;
 	}
 	if (r->status != 200)
-		return x_retry_later(x, "simd attempt: %s", r->status ? "unexpected answer" : r->error);
-	json_object *o = migrated_parse_answer(r, "attempt");
+		return x_retry_later(x, "simd attempt: %s",
+				     r->status ? "unexpected answer" : r->error);
+	json_object *o = request_answer(r, "attempt");
 	struct json_err e;
 	int attempts;
 	if (o && jv_int(o, "attempts", false, 0, 1 << 30, &attempts, &e) > 0)
@@ -235,7 +230,7 @@ static void on_attempt(const struct fetch_response *r, void *arg)
 	json_object_put(o);
 	x->d->md->m.attempts++;
 	x->step = XS_LOOKUP;
-	x_run(x);
+	delivery_run(x);
 }
 
 static void on_lookup(enum peer_state st, void *arg)
@@ -247,12 +242,12 @@ static void on_lookup(enum peer_state st, void *arg)
 	if (st == PEER_OK || st == PEER_OFFLINE) {
 		/* An "offline" peer may still answer (heartbeats can lag): try it. */
 		x->step = XS_DELIVER;
-		x_run(x);
+		delivery_run(x);
 		return;
 	}
 	if (st == PEER_MISSING) {
 		md->m.unknown_destination++;
-		x_record(x, TS_PENDING, "destination server unknown to discoveryd; retrying");
+		delivery_record(x, TS_PENDING, "destination server unknown to discoveryd; retrying");
 		return x_retry_later(x, "destination server %s is unknown to discoveryd",
 				     x->destination_server_id);
 	}
@@ -266,7 +261,7 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 	if (r->status == 200) {
 		/* Only simd's own acceptance of this very transfer commits: a stray 200 (a
 		 * proxy, another service on that port) would otherwise lose the fish. */
-		json_object *o = migrated_parse_answer(r, "remote-transfer answer");
+		json_object *o = request_answer(r, "remote-transfer answer");
 		const char *tid = NULL;
 		bool success = false;
 		struct json_err e;
@@ -276,44 +271,46 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 		json_object_put(o);
 		if (good) {
 			x->failures = 0;
+			refusals_success(x->d->md, x->connection_id);
 			x->step = XS_COMMIT;
-			x_run(x);
+			delivery_run(x);
 			return;
 		}
-		x_record(x, TS_PENDING, "the destination answered 200 without accepting this "
-			 "transfer; will retry");
+		delivery_record(x, TS_PENDING,
+				"the destination answered 200 without accepting this "
+				"transfer; will retry");
 		return x_retry_later(x, "200 without {\"success\":true} for this transfer");
 	}
 	char dcode[64];
-	if (r->status == 409 && strcmp(migrated_error_code(r, dcode, sizeof dcode),
-					"duplicate_fish") == 0) {
+	if (r->status == 409 &&
+	    strcmp(request_error_code(r, dcode, sizeof dcode), "duplicate_fish") == 0) {
 		/* The destination already holds this very fish (same id for life), under a
 		 * transfer id it no longer remembers: our earlier attempt arrived and its
 		 * answer was lost. Aborting would put a second copy back in the source;
 		 * committing leaves exactly one. */
 		log_warn("transfer %s: %s already holds fish %s: committing instead of aborting "
-			 "(an abort would copy it)", x->transfer_id, x->destination_server_id,
-			 x->fish_id);
-		snprintf(x->note, sizeof x->note, "destination already held the fish "
+			 "(an abort would copy it)",
+			 x->transfer_id, x->destination_server_id, x->fish_id);
+		snprintf(x->note, sizeof x->note,
+			 "destination already held the fish "
 			 "(409 duplicate_fish): committed, not aborted");
 		x->failures = 0;
 		x->step = XS_COMMIT;
-		x_run(x);
+		delivery_run(x);
 		return;
 	}
 	if (is_refusal(r->status)) {
 		char code[64];
-		json_object *o = migrated_parse_answer(r, "remote-transfer refusal");
-		const char *msg = NULL;
-		struct json_err e;
-		if (o)
-			jv_string(o, "error", false, 0, 200, &msg, &e);
-		snprintf(x->refusal, sizeof x->refusal, "destination refused (%ld %s)%s%s", r->status,
-			 migrated_error_code(r, code, sizeof code), msg ? ": " : "", msg ? msg : "");
-		json_object_put(o);
+		request_refusal(r, "destination refused", code, sizeof code, x->refusal,
+				sizeof x->refusal);
+		/* Pause the connection (its wall closes) before the fish is returned; no
+		 * root spot for a plant says nothing about fish, which still go. */
+		if (strcmp(code, "no_root_spot") != 0)
+			refusals_note(x->d->md, x->connection_id, x->destination_tank_id, r->status,
+				      code, x->refusal);
 		x->failures = 0;
 		x->step = XS_ABORT;
-		x_run(x);
+		delivery_run(x);
 		return;
 	}
 	char err[200];
@@ -321,9 +318,11 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 		snprintf(err, sizeof err, "destination answered %ld: outcome unknown, will retry",
 			 r->status);
 	else
-		snprintf(err, sizeof err, "no answer from the destination (%s): outcome unknown, "
-			 "will retry", r->error);
-	x_record(x, TS_PENDING, err);
+		snprintf(err, sizeof err,
+			 "no answer from the destination (%s): outcome unknown, "
+			 "will retry",
+			 r->error);
+	delivery_record(x, TS_PENDING, err);
 	x_retry_later(x, "%s", err);
 }
 
@@ -348,18 +347,39 @@ static void on_abort(const struct fetch_response *r, void *arg)
 	x_retry_later(x, "simd abort: %s", r->status ? "unexpected answer" : r->error);
 }
 
+/* original.c found the destination to be the original's: the fish goes home, and the
+ * connection pauses as for any refusal. */
+static void refuse_original(struct xfer *x)
+{
+	snprintf(x->refusal, sizeof x->refusal,
+		 "destination server %s answers like the original "
+		 "(its /api/servers/local has no discovery_port or migration_port): it cannot read "
+		 "our fish, so none is sent there",
+		 x->destination_server_id);
+	refusals_note(x->d->md, x->connection_id, x->destination_tank_id, 0, "original_server",
+		      x->refusal);
+	x->failures = 0;
+	x->step = XS_ABORT;
+	delivery_run(x);
+}
+
 static void deliver(struct xfer *x)
 {
 	struct migrated *md = x->d->md;
 	const struct conf *c = &md->daemon->conf;
-	bool here = strcmp(x->destination_server_id, c->server.server_id) == 0;
-	char url[512];
-	if (!here) {
-		if (!peers_url(md, x->destination_server_id, "/api/remote-transfer", url,
-			       sizeof url))
-			return x_retry_later(x, "no address for server %s", x->destination_server_id);
-	} else {
-		snprintf(url, sizeof url, "http://simd/api/remote-transfer");
+	if (strcmp(x->destination_server_id, c->server.server_id) != 0) {
+		char url[512];
+		if (!peers_url(md, x->destination_server_id, "", url, sizeof url))
+			return x_retry_later(x, "no address for server %s",
+					     x->destination_server_id);
+		switch (original_known(x->d, x->destination_server_id)) {
+		case ORIGINAL_ASK:
+			return original_ask(x, url);
+		case ORIGINAL_YES:
+			return refuse_original(x);
+		case ORIGINAL_NO:
+			break;
+		}
 	}
 	json_object *body = json_object_new_object();
 	json_object_object_add(body, "transfer_id", json_object_new_string(x->transfer_id));
@@ -369,23 +389,16 @@ static void deliver(struct xfer *x)
 			       json_object_new_string(c->server.server_id));
 	json_object_object_add(body, "source_tank_id", json_object_new_string(x->source_tank_id));
 	if (x->arrival_wall[0]) /* boundary migration: enter through the opposite wall */
-		json_object_object_add(body, "arrival_wall", json_object_new_string(x->arrival_wall));
+		json_object_object_add(body, "arrival_wall",
+				       json_object_new_string(x->arrival_wall));
 	json_object_object_add(body, "entity_data", json_object_get(x->entity));
-	const char *text = jv_to_string(body);
-	long timeout = (long)(c->migration.request_timeout * 1000);
-	struct fetch_request req = {
-		.method = "POST",
-		.url = url,
-		.unix_path = here ? c->sim.socket : NULL,
-		.body = text,
-		.body_len = strlen(text),
-		.token = here ? NULL : c->security.token,
-		.timeout_ms = timeout,
-		.connect_timeout_ms = timeout < 3000 ? timeout : 3000,
-	};
 	x->busy = true;
-	int r = md->stopping ? -ESHUTDOWN : fetch_start(md->fetch, &req, on_deliver, x);
-	json_object_put(body);
+	int r = peers_request(md, x->destination_server_id, "POST", "/api/remote-transfer", body,
+			      on_deliver, x);
+	if (r == -EHOSTUNREACH) {
+		x->busy = false;
+		return x_retry_later(x, "no address for server %s", x->destination_server_id);
+	}
 	if (r < 0) {
 		x->busy = false;
 		x_start_request(x, r);
@@ -397,14 +410,14 @@ static void outbox_call(struct xfer *x, const char *what, fetch_cb cb)
 	char path[TRANSFER_ID_MAX + 64];
 	snprintf(path, sizeof path, "/api/outbox/%s%s%s", x->transfer_id, what[0] ? "/" : "", what);
 	x->busy = true;
-	int r = migrated_sim(x->d->md, what[0] ? "POST" : "GET", path, NULL, cb, x);
+	int r = request_sim(x->d->md, what[0] ? "POST" : "GET", path, NULL, cb, x);
 	if (r < 0) {
 		x->busy = false;
 		x_start_request(x, r);
 	}
 }
 
-void x_run(struct xfer *x)
+void delivery_run(struct xfer *x)
 {
 	if (x->d->md->stopping)
 		return;
@@ -433,14 +446,10 @@ void x_run(struct xfer *x)
 
 struct delivery *delivery_new(struct migrated *md)
 {
-	struct delivery *d = calloc(1, sizeof *d);
-	if (!d)
-		abort();
+	struct delivery *d = xcalloc(1, sizeof *d);
 	d->md = md;
 	d->nbuckets = 1024;
-	d->buckets = calloc(d->nbuckets, sizeof *d->buckets);
-	if (!d->buckets)
-		abort();
+	d->buckets = xcalloc(d->nbuckets, sizeof *d->buckets);
 	return d;
 }
 
@@ -451,9 +460,10 @@ struct delivery *delivery_free(struct delivery *d)
 	for (size_t i = 0; i < d->nbuckets; i++)
 		for (struct xfer *x = d->buckets[i], *nx; x; x = nx) {
 			nx = x->next;
-			x_free(x);
+			delivery_xfer_free(x);
 		}
 	free(d->buckets);
+	original_free(d);
 	free(d);
 	return NULL;
 }
@@ -470,7 +480,8 @@ json_object *delivery_list_json(const struct delivery *d)
 	for (size_t i = 0; i < d->nbuckets; i++)
 		for (struct xfer *x = d->buckets[i]; x; x = x->next) {
 			json_object *o = json_object_new_object();
-			json_object_object_add(o, "transfer_id", json_object_new_string(x->transfer_id));
+			json_object_object_add(o, "transfer_id",
+					       json_object_new_string(x->transfer_id));
 			json_object_object_add(o, "fish_id", json_object_new_string(x->fish_id));
 			json_object_object_add(o, "source_tank_id",
 					       json_object_new_string(x->source_tank_id));
@@ -478,15 +489,18 @@ json_object *delivery_list_json(const struct delivery *d)
 					       json_object_new_string(x->destination_server_id));
 			json_object_object_add(o, "destination_tank_id",
 					       json_object_new_string(x->destination_tank_id));
-			json_object_object_add(o, "step", json_object_new_string(step_name(x->step)));
+			json_object_object_add(o, "step",
+					       json_object_new_string(step_name(x->step)));
 			json_object_object_add(o, "attempts", json_object_new_int(x->attempts));
 			json_object_object_add(o, "failures", json_object_new_int(x->failures));
 			json_object_object_add(o, "retry_in_seconds",
-					       x->waiting ? json_object_new_double(x->retry_at - now)
-							  : NULL);
+					       x->waiting
+						       ? json_object_new_double(x->retry_at - now)
+						       : NULL);
 			json_object_object_add(o, "last_error",
-					       x->last_error[0] ? json_object_new_string(x->last_error)
-								: NULL);
+					       x->last_error[0]
+						       ? json_object_new_string(x->last_error)
+						       : NULL);
 			json_object_array_add(list, o);
 		}
 	return list;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "migrated.h"
 #include "util.h"
+#include "xalloc.h"
 
 struct exits_entry {
 	char tank_id[TANK_ID_MAX + 1];
@@ -46,9 +47,7 @@ static struct exits_entry *exits_get(struct exits *xs, const char *tank_id, bool
 		/* Callbacks find their entry again by tank id, never by pointer, so
 		 * moving the entries is safe. */
 		xs->cap = xs->cap ? xs->cap * 2 : 16;
-		xs->v = realloc(xs->v, xs->cap * sizeof *xs->v);
-		if (!xs->v)
-			abort();
+		xs->v = xrealloc(xs->v, xs->cap * sizeof *xs->v);
 	}
 	struct exits_entry *e = &xs->v[xs->n++];
 	memset(e, 0, sizeof *e);
@@ -99,25 +98,21 @@ static void sync_entry(struct exits *xs, struct exits_entry *e)
 		e->dirty = true;
 		return;
 	}
-	json_object *body = connections_exits_json(md->conns, e->tank_id);
-	char *text = strdup(jv_to_string(body));
-	if (!text)
-		abort();
+	json_object *body = connections_exits_json(md->conns, e->tank_id, now_mono());
+	char *text = xstrdup(jv_to_string(body));
 	if (e->pushed && strcmp(e->pushed, text) == 0) {
 		free(text);
 		json_object_put(body);
 		return;
 	}
-	struct exits_ctx *ctx = calloc(1, sizeof *ctx);
-	if (!ctx)
-		abort();
+	struct exits_ctx *ctx = xcalloc(1, sizeof *ctx);
 	ctx->xs = xs;
 	ctx->sent = text;
 	snprintf(ctx->tank_id, sizeof ctx->tank_id, "%s", e->tank_id);
 	char path[TANK_ID_MAX + 64];
 	snprintf(path, sizeof path, "/api/tanks/%s/exits", e->tank_id);
 	e->busy = true;
-	if (migrated_sim(md, "PUT", path, body, on_exits, ctx) < 0) {
+	if (request_sim(md, "PUT", path, body, on_exits, ctx) < 0) {
 		e->busy = false;
 		free(ctx->sent);
 		free(ctx);
@@ -158,9 +153,7 @@ void exits_forget(struct migrated *md, const char *tank_id)
 
 struct exits *exits_new(struct migrated *md)
 {
-	struct exits *xs = calloc(1, sizeof *xs);
-	if (!xs)
-		abort();
+	struct exits *xs = xcalloc(1, sizeof *xs);
 	xs->md = md;
 	return xs;
 }

@@ -14,6 +14,7 @@
 #include "history.h"
 #include "log.h"
 #include "util.h"
+#include "xalloc.h"
 
 #define NIL UINT32_MAX
 
@@ -57,6 +58,33 @@ static int state_from_name(const char *s, enum transfer_state *ret)
 			return 0;
 		}
 	return -EINVAL;
+}
+
+void transfer_record_init(struct transfer_record *r, const char *transfer_id, const char *fish_id,
+			  const struct transfer_route *route, enum transfer_state st,
+			  const char *error)
+{
+	double now = now_wall();
+	*r = (struct transfer_record){
+		.timestamp = now,
+		.created_at = now,
+		.state = st,
+		.attempts = 1,
+	};
+	if (transfer_id && *transfer_id)
+		snprintf(r->transfer_id, sizeof r->transfer_id, "%s", transfer_id);
+	else
+		uuid_random_str(r->transfer_id);
+	snprintf(r->entity_type, sizeof r->entity_type, "fish");
+	snprintf(r->fish_id, sizeof r->fish_id, "%s", fish_id ? fish_id : "");
+	snprintf(r->source_server_id, sizeof r->source_server_id, "%s", route->source_server_id);
+	snprintf(r->source_tank_id, sizeof r->source_tank_id, "%s", route->source_tank_id);
+	snprintf(r->destination_server_id, sizeof r->destination_server_id, "%s",
+		 route->destination_server_id);
+	snprintf(r->destination_tank_id, sizeof r->destination_tank_id, "%s",
+		 route->destination_tank_id);
+	snprintf(r->connection_id, sizeof r->connection_id, "%s", route->connection_id);
+	snprintf(r->error, sizeof r->error, "%s", error ? error : "");
 }
 
 static json_object *str_or_null(const char *s)
@@ -187,9 +215,7 @@ static void upsert_memory(struct history *h, const struct transfer_record *r)
 static char *rotated_name(const struct history *h, int k)
 {
 	size_t n = strlen(h->path) + 16;
-	char *p = malloc(n);
-	if (!p)
-		abort();
+	char *p = xmalloc(n);
 	snprintf(p, n, "%s.%d", h->path, k);
 	return p;
 }
@@ -236,26 +262,21 @@ static int open_log(struct history *h)
 	return 0;
 }
 
-struct history *history_new(const struct history_opts *opts, struct history_load_stats *st,
-			    int *err)
+struct history *history_new(const struct history_opts *opts, struct history_load_stats *st, int *err)
 {
 	struct history_load_stats dummy;
 	if (!st)
 		st = &dummy;
 	memset(st, 0, sizeof *st);
-	struct history *h = calloc(1, sizeof *h);
-	if (!h)
-		abort();
+	struct history *h = xcalloc(1, sizeof *h);
 	h->cap = opts->memory ? opts->memory : 10000;
 	h->rotate_bytes = opts->rotate_bytes ? opts->rotate_bytes : (4u << 20);
 	h->keep = opts->keep > 0 ? opts->keep : 4;
 	h->fd = -1;
-	h->slots = calloc(h->cap, sizeof *h->slots);
+	h->slots = xcalloc(h->cap, sizeof *h->slots);
 	for (h->nbuckets = 16; h->nbuckets < h->cap * 2; h->nbuckets *= 2)
 		;
-	h->buckets = malloc(h->nbuckets * sizeof *h->buckets);
-	if (!h->slots || !h->buckets)
-		abort();
+	h->buckets = xreallocarray(NULL, h->nbuckets, sizeof *h->buckets);
 	memset(h->buckets, 0xff, h->nbuckets * sizeof *h->buckets);
 	if (!opts->dir)
 		return h;
@@ -294,8 +315,8 @@ static void write_failed(struct history *h, const char *what, int errnum)
 	h->io.write_errors++;
 	if (!h->write_failed_logged)
 		log_err("transfer history: %s %s: %s (history is informational: going on, "
-			"further errors are counted in /metrics only)", what, h->path,
-			strerror(errnum));
+			"further errors are counted in /metrics only)",
+			what, h->path, strerror(errnum));
 	h->write_failed_logged = true;
 }
 
@@ -304,10 +325,8 @@ static void rotate(struct history *h)
 	close(h->fd);
 	h->fd = -1;
 	for (int k = h->keep; k >= 1; k--) {
-		char *from = k == 1 ? strdup(h->path) : rotated_name(h, k - 1);
+		char *from = k == 1 ? xstrdup(h->path) : rotated_name(h, k - 1);
 		char *to = rotated_name(h, k);
-		if (!from)
-			abort();
 		if (rename(from, to) < 0 && errno != ENOENT)
 			write_failed(h, "cannot rotate", errno);
 		free(from);
@@ -326,9 +345,7 @@ static void append_line(struct history *h, const struct transfer_record *r)
 	json_object *o = transfer_record_to_json(r);
 	const char *text = jv_to_string(o);
 	size_t len = strlen(text);
-	char *line = malloc(len + 2);
-	if (!line)
-		abort();
+	char *line = xmalloc(len + 2);
 	memcpy(line, text, len);
 	line[len++] = '\n';
 	json_object_put(o);
@@ -375,8 +392,8 @@ static bool matches_tank(const struct transfer_record *r, const char *tank_id)
 	       strcmp(r->destination_tank_id, tank_id) == 0;
 }
 
-size_t history_query(const struct history *h, const char *tank_id, bool success_only,
-		     size_t limit, const struct transfer_record **out)
+size_t history_query(const struct history *h, const char *tank_id, bool success_only, size_t limit,
+		     const struct transfer_record **out)
 {
 	size_t got = 0;
 	for (size_t k = 1; k <= h->n && got < limit; k++) {

@@ -19,6 +19,8 @@
 #include "jsonv.h"
 
 #define TRANSFER_ID_MAX 64
+/* The most records one GET /api/transfers returns (larger limits are cut to it). */
+#define HISTORY_QUERY_MAX 10000
 
 enum transfer_state {
 	TS_PENDING,
@@ -44,14 +46,25 @@ struct transfer_record {
 	bool local; /* a move inside this server's simd */
 };
 
+/* Where a transfer goes: the connection's ends (connection_id "" when none). */
+struct transfer_route {
+	const char *source_server_id, *source_tank_id;
+	const char *destination_server_id, *destination_tank_id;
+	const char *connection_id;
+};
+/* A fish's record in state st, stamped now (timestamp and created_at), attempts 1,
+ * not local; a NULL or empty transfer_id gets a fresh one. error may be NULL. */
+void transfer_record_init(struct transfer_record *r, const char *transfer_id, const char *fish_id,
+			  const struct transfer_route *route, enum transfer_state st,
+			  const char *error);
 json_object *transfer_record_to_json(const struct transfer_record *r);
 int transfer_record_from_json(json_object *o, struct transfer_record *r, struct json_err *e);
 
 struct history_opts {
-	const char *dir;	/* NULL: memory only (tests) */
-	size_t memory;		/* transfers kept in memory; default 10000 */
-	size_t rotate_bytes;	/* rotate transfers.log above this; default 4 MiB */
-	int keep;		/* rotated files kept; default 4 (so at most 5 files) */
+	const char *dir;     /* NULL: memory only (tests) */
+	size_t memory;	     /* transfers kept in memory; default 10000 */
+	size_t rotate_bytes; /* rotate transfers.log above this; default 4 MiB */
+	int keep;	     /* rotated files kept; default 4 (so at most 5 files) */
 };
 
 struct history_load_stats {
@@ -76,12 +89,11 @@ size_t history_count(const struct history *h);
 /* Newest first (by reservation). tank_id (NULL = any) matches the source or the
  * destination tank; success_only keeps committed transfers. Returns how many went into
  * out (at most limit). */
-size_t history_query(const struct history *h, const char *tank_id, bool success_only,
-		     size_t limit, const struct transfer_record **out);
+size_t history_query(const struct history *h, const char *tank_id, bool success_only, size_t limit,
+		     const struct transfer_record **out);
 
 struct tank_transfer_stats {
-	uint64_t in, out, in_success, out_success, in_failed, out_failed, in_pending,
-		out_pending;
+	uint64_t in, out, in_success, out_success, in_failed, out_failed, in_pending, out_pending;
 };
 /* Over the transfers in memory: "out" when the tank is the source, "in" when it is the
  * destination; success = committed, failed = aborted. Tank ids are compared alone

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "connections.h"
 #include "daemon.h"
@@ -20,15 +21,13 @@ struct exits;
 struct delivery;
 struct peers;
 
-/* Delivery latency (reservation to commit) histogram bounds, seconds. */
-#define LATENCY_BUCKETS 10
-extern const double latency_bounds[LATENCY_BUCKETS];
+#define LATENCY_BUCKETS 10 /* delivery latency histogram (metrics.c) */
 
 struct migrated_metrics {
 	uint64_t passes, passes_skipped, rolls, hits, rate_limited, reserves, reserve_refusals,
 		local_moves, local_move_refusals, cooldown_aborts, attempts, commits, aborts,
 		retries, resumed, cascades, exits_pushes, exits_errors, sim_errors,
-		unknown_destination;
+		unknown_destination, connection_refusals, connections_broken;
 	double latency_sum;
 	uint64_t latency_count, latency_le[LATENCY_BUCKETS];
 };
@@ -41,7 +40,8 @@ struct migrated {
 	struct history *history;
 	struct state_writer *conn_writer;
 	char *conn_path;
-	char conn_file_error[2 * CONF_PATH + 512]; /* why connections.json was set aside at start, or "" */
+	char conn_file_error[2 * CONF_PATH +
+			     512]; /* why connections.json was set aside at start, or "" */
 	struct rng rng;
 	struct tbucket global_bucket;
 	struct pass *pass;
@@ -49,27 +49,52 @@ struct migrated {
 	struct strset verifying_tanks; /* cascade.c: tanks whose existence check is in flight */
 	struct delivery *delivery;
 	struct peers *peers;
+	struct event *refusals_timer;
 	double started_mono;
 	int tcp_port;
 	bool stopping;
 	struct migrated_metrics m;
 };
 
-/* main.c */
+/* migrated.c: connections.json. */
 void migrated_save_connections(struct migrated *md);
-/* A request to this server's simd or discoveryd over its Unix socket. body may be NULL
- * (consumed otherwise). Returns 0 or -errno from fetch_start; cb runs later. */
-int migrated_sim(struct migrated *md, const char *method, const char *path, json_object *body,
-		 fetch_cb cb, void *arg);
-int migrated_discovery(struct migrated *md, const char *method, const char *path,
-		       fetch_cb cb, void *arg);
-void migrated_observe_latency(struct migrated *md, double seconds);
-/* Parse a peer's JSON object answer; NULL (and logs at debug) when it does not parse. */
-json_object *migrated_parse_answer(const struct fetch_response *r, const char *what);
-/* "code" of a JSON error answer, or "". */
-const char *migrated_error_code(const struct fetch_response *r, char *buf, size_t len);
+/* At start: load it, or set a damaged one aside (conn_file_error says so). */
+void migrated_load_connections(struct migrated *md);
+/* At start: the transfer history in dir, or a fatal error. */
+void migrated_open_history(struct migrated *md, const char *dir);
+/* Save, then call done(arg) on the loop once the table is on disk. */
+void migrated_save_connections_then(struct migrated *md, void (*done)(void *), void *arg);
 
-/* pass.c: scheduler passes (their phases: tanks.c, roll.c, hits.c; see pass.h). */
+/* request.c: every outgoing request. body may be NULL and is consumed in every case.
+ * Each returns 0, or -errno when the request did not start (-ESHUTDOWN once stopping);
+ * cb runs later, only after 0. */
+/* To this server's simd or discoveryd over its Unix socket. */
+int request_sim(struct migrated *md, const char *method, const char *path, json_object *body,
+		fetch_cb cb, void *arg);
+int request_discovery(struct migrated *md, const char *method, const char *path, fetch_cb cb,
+		      void *arg);
+/* To url; over the Unix socket sock when not NULL; with the cluster token if asked. */
+int request_send(struct migrated *md, const char *method, const char *url, const char *sock,
+		 bool with_token, json_object *body, fetch_cb cb, void *arg);
+/* Parse a peer's JSON object answer; NULL (and logs at debug) when it does not parse. */
+json_object *request_answer(const struct fetch_response *r, const char *what);
+/* "code" of a JSON error answer, or "". */
+const char *request_error_code(const struct fetch_response *r, char *buf, size_t len);
+/* A refusal as "STATUS CODE: error" (or "who (STATUS CODE): error") into buf; its code
+ * into code. */
+const char *request_refusal(const struct fetch_response *r, const char *who, char *code,
+			    size_t code_len, char *buf, size_t len);
+
+/* metrics.c */
+void metrics_observe_latency(struct migrated *md, double seconds);
+/* The Prometheus text of every counter; what api.c adds: the HTTP server's counts and
+ * the transfers in flight. */
+/* The migration metrics; in_flight comes from delivery (the HTTP counters are added
+ * by http_reply_metrics). */
+void metrics_write(struct migrated *md, size_t in_flight, FILE *f);
+
+/* pass.c: scheduler passes (their phases: pass-tanks.c, pass-roll.c, pass-hits.c;
+ * see pass.h). */
 struct pass *pass_new(struct migrated *md);
 struct pass *pass_free(struct pass *p);
 /* Start a pass now unless one is running (then the tick is skipped and logged). */
@@ -99,7 +124,16 @@ void exits_forget(struct migrated *md, const char *tank_id);
  * connections. */
 void cascade_verify_tank(struct migrated *md, const char *tank_id);
 
-/* delivery.c, outbox.c: reservations to commits, exactly once (DESIGN §6; the
+/* refusals.c: connections whose destination refuses fish pause, and broken ones (their
+ * destination tank is gone) wait for it (scheduler.h has the rules). status and code are
+ * the destination's answer; why is kept for the API. */
+void refusals_note(struct migrated *md, const char *connection_id, const char *dest_tank,
+		   long status, const char *code, const char *why);
+void refusals_success(struct migrated *md, const char *connection_id);
+/* The timer that reopens walls when pauses end and looks for broken connections' tanks. */
+struct event *refusals_start(struct migrated *md);
+
+/* delivery.c, delivery-outbox.c: reservations to commits, exactly once (DESIGN §6; the
  * transfers' internals are in delivery.h). */
 struct delivery *delivery_new(struct migrated *md);
 struct delivery *delivery_free(struct delivery *d);
@@ -124,12 +158,19 @@ enum peer_state peers_state(struct migrated *md, const char *server_id);
 typedef void (*peer_cb)(enum peer_state st, void *arg);
 /* Refresh the cache entry if stale (or always, with force), then call cb: later, or
  * at once when the entry is fresh. */
-void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb,
-		  void *arg);
+void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb, void *arg);
 /* "http://host:port" + path into buf for a server discoveryd has ever given an
  * address for (the entry may be stale); false when it never has. */
-bool peers_url(struct migrated *md, const char *server_id, const char *path, char *buf,
-	       size_t len);
+bool peers_url(struct migrated *md, const char *server_id, const char *path, char *buf, size_t len);
+
+/* A request to server_id's simd (body and result as for request_send): this server's
+ * over its Unix socket, another over TCP with the token (-EHOSTUNREACH when discoveryd
+ * never gave its address). */
+int peers_request(struct migrated *md, const char *server_id, const char *method, const char *path,
+		  json_object *body, fetch_cb cb, void *arg);
+/* Over TCP with the token even when server_id is this server. */
+int peers_request_remote(struct migrated *md, const char *server_id, const char *method,
+			 const char *path, json_object *body, fetch_cb cb, void *arg);
 
 /* api.c */
 struct http_server *api_new(struct migrated *md);

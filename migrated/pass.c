@@ -4,9 +4,9 @@
  * are answered; deliveries go on in delivery.c. Passes never overlap: a tick that
  * finds the previous pass still running is skipped (and counted).
  *
- * This file runs a pass from its start to its summary; the phases are tanks.c (1: the
- * tank list, cascade checks and exits), roll.c (2: the plan, destination lookups and
- * conflict tanks' fish) and hits.c (3: reservations and local moves, and the per-fish
+ * This file runs a pass from its start to its summary; the phases are pass-tanks.c (1: the
+ * tank list, cascade checks and exits), pass-roll.c (2: the plan, destination lookups and
+ * conflict tanks' fish) and pass-hits.c (3: reservations and local moves, and the per-fish
  * cooldown). Each phase counts its requests in p->outstanding; the last answer moves
  * the pass on. */
 #include "config.h"
@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pass.h"
 #include "util.h"
+#include "xalloc.h"
 
 struct run_waiter {
 	pass_done_fn done;
@@ -51,9 +52,12 @@ static json_object *summary_json(struct pass *p)
 	json_object_object_add(o, "refused", json_object_new_int((int)p->refused));
 	json_object *sk = json_object_new_object();
 	json_object_object_add(sk, "rate_limited", json_object_new_int((int)p->counts.rate_limited));
+	json_object_object_add(sk, "backing_off", json_object_new_int((int)p->counts.backing_off));
 	json_object_object_add(sk, "no_source_tank", json_object_new_int((int)p->counts.no_source));
-	json_object_object_add(sk, "transfers_disabled", json_object_new_int((int)p->counts.disabled));
-	json_object_object_add(sk, "empty", json_object_new_int((int)(p->counts.empty + p->no_fish)));
+	json_object_object_add(sk, "transfers_disabled",
+			       json_object_new_int((int)p->counts.disabled));
+	json_object_object_add(sk, "empty",
+			       json_object_new_int((int)(p->counts.empty + p->no_fish)));
 	json_object_object_add(sk, "destination_unavailable",
 			       json_object_new_int((int)p->unavailable));
 	json_object_object_add(sk, "cooldown", json_object_new_int((int)p->cooldown));
@@ -70,8 +74,8 @@ static void pass_finish(struct pass *p)
 	json_object *summary = summary_json(p);
 	if (p->roll && (p->reserved || p->moved_local || p->errors))
 		log_info("pass %" PRIu64 ": %zu connection(s), %zu hit(s), %zu reserved, %zu moved "
-			 "locally, %zu refused, %zu rate-limited, %zu error(s)", p->seq,
-			 p->counts.connections, p->counts.hits, p->reserved, p->moved_local,
+			 "locally, %zu refused, %zu rate-limited, %zu error(s)",
+			 p->seq, p->counts.connections, p->counts.hits, p->reserved, p->moved_local,
 			 p->refused, p->counts.rate_limited, p->errors);
 	if (p->roll) {
 		json_object_put(p->last_summary);
@@ -149,9 +153,10 @@ void pass_tick(struct migrated *md)
 		p->skipped_unlogged++;
 		double now = now_mono();
 		if (now - p->skip_logged >= 60) {
-			log_info("scheduler tick skipped: pass %" PRIu64 " is still running (%.1f s); "
-				 "%" PRIu64 " tick(s) skipped since the last report", p->seq,
-				 now - p->started_mono, p->skipped_unlogged);
+			log_info("scheduler tick skipped: pass %" PRIu64
+				 " is still running (%.1f s); "
+				 "%" PRIu64 " tick(s) skipped since the last report",
+				 p->seq, now - p->started_mono, p->skipped_unlogged);
 			p->skip_logged = now;
 			p->skipped_unlogged = 0;
 		}
@@ -169,9 +174,7 @@ void pass_sync_now(struct migrated *md)
 void pass_run_now(struct migrated *md, pass_done_fn done, void *arg)
 {
 	struct pass *p = md->pass;
-	struct run_waiter *w = calloc(1, sizeof *w);
-	if (!w)
-		abort();
+	struct run_waiter *w = xcalloc(1, sizeof *w);
 	w->done = done;
 	w->arg = arg;
 	if (p->running) { /* a fresh pass right after this one */
@@ -212,9 +215,7 @@ void pass_rearm(struct migrated *md)
 
 struct pass *pass_new(struct migrated *md)
 {
-	struct pass *p = calloc(1, sizeof *p);
-	if (!p)
-		abort();
+	struct pass *p = xcalloc(1, sizeof *p);
 	p->md = md;
 	p->timer = event_new(md->daemon->base, -1, EV_PERSIST, on_timer, md);
 	p->outbox_timer = event_new(md->daemon->base, -1, EV_PERSIST, on_outbox_timer, md);

@@ -1,6 +1,6 @@
 /* What the files of a scheduler pass share, and nothing else includes: pass.c runs a
- * pass from tick to summary; its three phases are tanks.c (list simd's tanks and sync
- * with them), roll.c (roll the connections, then learn what the hits need) and hits.c
+ * pass from tick to summary; its three phases are pass-tanks.c (list simd's tanks and sync
+ * with them), pass-roll.c (roll the connections, then learn what the hits need) and pass-hits.c
  * (start the reservations and local moves). The rest of migrated sees migrated.h. */
 #ifndef TW_MIGRATED_PASS_H
 #define TW_MIGRATED_PASS_H
@@ -14,7 +14,7 @@
 struct tank_info {
 	char id[TANK_ID_MAX + 1];
 	bool paused, allow_transfers;
-	int fish_count, max_fish;
+	int fish_count, max_fish, plant_count;
 };
 
 /* One hit of the pass: a reservation (remote destination) or a local move. */
@@ -24,9 +24,10 @@ struct op {
 	char fish_id[TANK_ID_MAX + 1];
 	bool conflict;
 	bool skip;
+	bool plant; /* move a plant (simd picks it) */
 };
 
-/* The fish of a conflict hit's source tank, so phase 3 can name one (hits.c). */
+/* The fish of a conflict hit's source tank, so phase 3 can name one (pass-hits.c). */
 struct tank_state_req {
 	struct pass *p;
 	char tank_id[TANK_ID_MAX + 1];
@@ -64,16 +65,16 @@ struct pass {
 /* pass.c: one answer fewer outstanding; the last one finishes the pass. */
 void pass_op_done(struct pass *p);
 
-/* tanks.c: phase 1, GET /api/tanks; on its answer the cascade checks and the exits,
+/* pass-tanks.c: phase 1, GET /api/tanks; on its answer the cascade checks and the exits,
  * then pass_roll (or the end of a pass that does not roll). */
 void pass_list_tanks(struct pass *p);
 
-/* roll.c: phase 2, the plan and what it needs; ends in pass_start_hits. */
+/* pass-roll.c: phase 2, the plan and what it needs; ends in pass_start_hits. */
 void pass_roll(struct pass *p);
 /* The state taken of a conflict hit's source tank this pass, or NULL. */
 struct tank_state_req *pass_tank_state(struct pass *p, const char *tank_id);
 
-/* hits.c: phase 3, one reservation or local move per hit. */
+/* pass-hits.c: phase 3, one reservation or local move per hit. */
 void pass_start_hits(struct pass *p);
 
 #endif

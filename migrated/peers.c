@@ -6,6 +6,7 @@
  * lookups of one server share a single request. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "migrated.h"
 #include "util.h"
+#include "xalloc.h"
 
 #define PEER_TTL_OK 5.0
 #define PEER_TTL_BAD 1.0
@@ -52,9 +54,7 @@ static struct peer *peer_get(struct peers *ps, const char *id)
 	struct peer *p = peer_find(ps, id);
 	if (p)
 		return p;
-	p = calloc(1, sizeof *p);
-	if (!p)
-		abort();
+	p = xcalloc(1, sizeof *p);
 	snprintf(p->server_id, sizeof p->server_id, "%s", id);
 	p->next = ps->list;
 	ps->list = p;
@@ -83,7 +83,7 @@ static void on_peer(const struct fetch_response *r, void *arg)
 	if (r->status == 404) {
 		p->state = PEER_MISSING;
 	} else if (r->status == 200) {
-		json_object *o = migrated_parse_answer(r, "server info");
+		json_object *o = request_answer(r, "server info");
 		const char *host, *status = NULL;
 		int port;
 		struct json_err e;
@@ -92,7 +92,8 @@ static void on_peer(const struct fetch_response *r, void *arg)
 		    jv_string(o, "status", false, 0, 32, &status, &e) >= 0) {
 			snprintf(p->host, sizeof p->host, "%s", host);
 			p->port = port;
-			p->state = status && strcmp(status, "offline") == 0 ? PEER_OFFLINE : PEER_OK;
+			p->state = status && strcmp(status, "offline") == 0 ? PEER_OFFLINE
+									    : PEER_OK;
 		} else {
 			log_warn("discoveryd's entry for %s does not parse", p->server_id);
 			p->state = PEER_LOOKUP_FAIL;
@@ -110,7 +111,8 @@ static void on_peer(const struct fetch_response *r, void *arg)
 	if (st == PEER_MISSING && (p->warned == 0 || now_mono() - p->warned > 60)) {
 		p->warned = now_mono();
 		log_warn("destination server %s is unknown to discoveryd: its transfers wait in "
-			 "the outbox and are retried until it registers", p->server_id);
+			 "the outbox and are retried until it registers",
+			 p->server_id);
 	}
 	while (w) {
 		struct peer_waiter *next = w->next;
@@ -120,17 +122,14 @@ static void on_peer(const struct fetch_response *r, void *arg)
 	}
 }
 
-void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb,
-		  void *arg)
+void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb, void *arg)
 {
 	struct peer *p = peer_get(md->peers, server_id);
 	if (!force && peer_fresh(p, now_mono())) {
 		cb(p->state, arg);
 		return;
 	}
-	struct peer_waiter *w = calloc(1, sizeof *w);
-	if (!w)
-		abort();
+	struct peer_waiter *w = xcalloc(1, sizeof *w);
 	w->cb = cb;
 	w->arg = arg;
 	w->next = p->waiters;
@@ -140,14 +139,13 @@ void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_c
 	char path[SERVER_ID_MAX + 64];
 	snprintf(path, sizeof path, "/api/discovery/servers/%s", server_id);
 	p->busy = true;
-	if (migrated_discovery(md, "GET", path, on_peer, p) < 0) {
+	if (request_discovery(md, "GET", path, on_peer, p) < 0) {
 		struct fetch_response fail = {.status = 0, .body = "", .error = "cannot start"};
 		on_peer(&fail, p);
 	}
 }
 
-bool peers_url(struct migrated *md, const char *server_id, const char *path, char *buf,
-	       size_t len)
+bool peers_url(struct migrated *md, const char *server_id, const char *path, char *buf, size_t len)
 {
 	const struct peer *p = peer_find(md->peers, server_id);
 	if (!p || !p->port)
@@ -158,11 +156,28 @@ bool peers_url(struct migrated *md, const char *server_id, const char *path, cha
 	return true;
 }
 
+int peers_request_remote(struct migrated *md, const char *server_id, const char *method,
+			 const char *path, json_object *body, fetch_cb cb, void *arg)
+{
+	char url[512];
+	if (!peers_url(md, server_id, path, url, sizeof url)) {
+		json_object_put(body);
+		return -EHOSTUNREACH;
+	}
+	return request_send(md, method, url, NULL, true, body, cb, arg);
+}
+
+int peers_request(struct migrated *md, const char *server_id, const char *method, const char *path,
+		  json_object *body, fetch_cb cb, void *arg)
+{
+	if (strcmp(server_id, md->daemon->conf.server.server_id) == 0)
+		return request_sim(md, method, path, body, cb, arg);
+	return peers_request_remote(md, server_id, method, path, body, cb, arg);
+}
+
 struct peers *peers_new(void)
 {
-	struct peers *ps = calloc(1, sizeof *ps);
-	if (!ps)
-		abort();
+	struct peers *ps = xcalloc(1, sizeof *ps);
 	return ps;
 }
 

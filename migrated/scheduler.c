@@ -2,61 +2,17 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connections.h"
 #include "scheduler.h"
+#include "xalloc.h"
 
 int roll_1_100(struct rng *r)
 {
 	return 1 + (int)rng_below(r, 100);
-}
-
-void tbucket_init(struct tbucket *b, double rate, double now)
-{
-	b->rate = rate > 0 ? rate : 0;
-	b->burst = rate > 1 ? rate : 1; /* one second's worth, at least one token */
-	b->tokens = b->burst;
-	b->last = now;
-	b->init = true;
-}
-
-static void refill(struct tbucket *b, double now)
-{
-	if (now > b->last) {
-		b->tokens += (now - b->last) * b->rate;
-		if (b->tokens > b->burst)
-			b->tokens = b->burst;
-	}
-	b->last = now;
-}
-
-void tbucket_set_rate(struct tbucket *b, double rate, double now)
-{
-	if (!b->init) {
-		tbucket_init(b, rate, now);
-		return;
-	}
-	refill(b, now);
-	b->rate = rate > 0 ? rate : 0;
-	b->burst = rate > 1 ? rate : 1;
-	if (b->tokens > b->burst)
-		b->tokens = b->burst;
-}
-
-bool tbucket_ready(struct tbucket *b, double now)
-{
-	refill(b, now);
-	return b->tokens >= 1.0;
-}
-
-bool tbucket_take(struct tbucket *b, double now)
-{
-	if (!tbucket_ready(b, now))
-		return false;
-	b->tokens -= 1.0;
-	return true;
 }
 
 double backoff_delay(int failures, double u)
@@ -75,6 +31,42 @@ double backoff_delay(int failures, double u)
 	return d / 2 + u * d / 2;
 }
 
+double refusal_pause(int refusals, double cap)
+{
+	double d = REFUSAL_FIRST;
+	for (int i = 1; i < refusals && d < cap; i++)
+		d *= 2;
+	return d < cap ? d : cap;
+}
+
+enum conn_gate conn_gate(const struct connection *c, double now)
+{
+	if (c->refusals == 0 && !c->broken)
+		return GATE_OPEN;
+	return now < c->paused_until ? GATE_CLOSED : GATE_PROBE;
+}
+
+bool conn_refused(struct connection *c, bool gone, const char *why, double now, double cap)
+{
+	bool newly_broken = gone && !c->broken;
+	c->refusals++;
+	if (gone)
+		c->broken = true;
+	c->paused_until = now + (c->broken ? cap : refusal_pause(c->refusals, cap));
+	snprintf(c->reason, sizeof c->reason, "%s", why ? why : "refused");
+	return newly_broken;
+}
+
+bool conn_succeeded(struct connection *c)
+{
+	bool was = c->refusals > 0 || c->broken;
+	c->refusals = 0;
+	c->broken = false;
+	c->paused_until = 0;
+	c->reason[0] = '\0';
+	return was;
+}
+
 bool strset_has(const struct strset *s, const char *x)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -89,12 +81,9 @@ bool strset_add(struct strset *s, const char *x)
 		return false;
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
-		s->v = realloc(s->v, s->cap * sizeof *s->v);
-		if (!s->v)
-			abort();
+		s->v = xrealloc(s->v, s->cap * sizeof *s->v);
 	}
-	if (!(s->v[s->n] = strdup(x)))
-		abort();
+	s->v[s->n] = xstrdup(x);
 	s->n++;
 	return true;
 }
@@ -122,12 +111,13 @@ const char *sched_verdict_name(enum sched_verdict v)
 		return "empty";
 	case SV_RATE_LIMITED:
 		return "rate_limited";
+	case SV_BACKING_OFF:
+		return "backing_off";
 	}
 	return "?";
 }
 
-static const struct sched_tank *find_tank(const struct sched_tank *tanks, size_t n,
-					  const char *id)
+static const struct sched_tank *find_tank(const struct sched_tank *tanks, size_t n, const char *id)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(tanks[i].tank_id, id) == 0)
@@ -135,10 +125,18 @@ static const struct sched_tank *find_tank(const struct sched_tank *tanks, size_t
 	return NULL;
 }
 
+bool sched_pick_plant(const struct sched_tank *src, double plant_weight, struct rng *rng)
+{
+	if (src->plant_count <= 0 || !(plant_weight > 0))
+		return false;
+	double fish = src->fish_count > 0 ? src->fish_count : 0;
+	double plants = src->plant_count * plant_weight;
+	return rng_uniform(rng) * (fish + plants) >= fish;
+}
+
 size_t sched_plan(struct connection **conns, size_t n, const struct sched_tank *tanks,
 		  size_t ntanks, const char *local_server_id, struct rng *rng,
-		  struct tbucket *global, double conn_rate, double now,
-		  struct sched_decision *out,
+		  struct tbucket *global, double conn_rate, double now, struct sched_decision *out,
 		  struct sched_counts *counts)
 {
 	memset(counts, 0, sizeof *counts);
@@ -172,9 +170,14 @@ size_t sched_plan(struct connection **conns, size_t n, const struct sched_tank *
 			counts->disabled++;
 			continue;
 		}
-		if (src->fish_count <= 0) {
+		if (src->fish_count <= 0 && src->plant_count <= 0) {
 			d->verdict = SV_EMPTY;
 			counts->empty++;
+			continue;
+		}
+		if (conn_gate(c, now) == GATE_CLOSED) {
+			d->verdict = SV_BACKING_OFF;
+			counts->backing_off++;
 			continue;
 		}
 		if (!c->bucket.init)

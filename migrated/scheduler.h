@@ -1,7 +1,7 @@
 /* The scheduler's decisions, free of I/O so they are unit tested directly: the
  * random roll, the token buckets of the global and per-connection rate limits, the
- * retry backoff, the per-pass fish cooldown and the plan of one pass. roll.c makes the
- * plan and hits.c runs it against simd. */
+ * retry backoff, the per-pass fish cooldown and the plan of one pass. pass-roll.c makes the
+ * plan and pass-hits.c runs it against simd. */
 #ifndef TW_SCHEDULER_H
 #define TW_SCHEDULER_H
 
@@ -12,6 +12,7 @@
 /* The scheduler's own generator (libcommon's xoshiro256**), seeded from the kernel at
  * start. Nothing needs to be reproducible, it only must not share state with anyone. */
 #include "rng.h"
+#include "tbucket.h"
 
 /* The original's roll: uniform 1..100; a connection fires when roll <= probability,
  * so probability 0 never fires and 100 always does. */
@@ -21,26 +22,35 @@ static inline bool roll_hits(int roll, int probability)
 	return roll <= probability;
 }
 
-/* A token bucket: rate tokens per second, holding at most burst (at least 1), full at
- * start. Times are monotonic seconds supplied by the caller. */
-struct tbucket {
-	double rate, burst, tokens, last;
-	bool init;
-};
-void tbucket_init(struct tbucket *b, double rate, double now);
-/* Change the rate (SIGHUP) keeping the tokens already earned, capped to the new burst. */
-void tbucket_set_rate(struct tbucket *b, double rate, double now);
-/* True when a token is available now (refills first; takes nothing). */
-bool tbucket_ready(struct tbucket *b, double now);
-/* Take a token if there is one. */
-bool tbucket_take(struct tbucket *b, double now);
-
 /* Retry delay after the n-th consecutive failure (n >= 1): 0.5 s doubling up to a
  * 30 s cap, with "equal jitter": a uniform draw in [d/2, d] so retries of many
  * transfers to one destination spread out instead of arriving together. u in [0,1). */
 #define BACKOFF_FIRST 0.5
 #define BACKOFF_CAP 30.0
 double backoff_delay(int failures, double u);
+
+/* Refusals. A connection whose destination refused a fish definitively (full, transfers
+ * disabled, a bad entity...) pauses: REFUSAL_FIRST s after the first refusal, doubling
+ * with each one up to cap, and any success resets it. When the pause is over it is a
+ * probe: one fish may go (simd's wall lets one through; a scheduler hit may send one);
+ * its answer resets the connection or pauses it longer. A destination tank that does not
+ * exist (404 unknown_tank) makes the connection broken: paused for the whole cap, and
+ * refusals.c looks for the tank now and then and heals it when it is back. */
+#define REFUSAL_FIRST 1.0
+struct connection;
+enum conn_gate {
+	GATE_OPEN,   /* no refusal pending: fish go freely */
+	GATE_PROBE,  /* paused, and the pause is over: one fish may go */
+	GATE_CLOSED, /* paused: no fish goes */
+};
+double refusal_pause(int refusals, double cap);
+enum conn_gate conn_gate(const struct connection *c, double now);
+/* A definitive refusal; gone: the destination tank does not exist. why is kept for the
+ * API. Returns true when this made the connection broken (log it once). */
+bool conn_refused(struct connection *c, bool gone, const char *why, double now, double cap);
+/* A fish was accepted, or a broken connection's tank was found: returns true if the
+ * connection was paused or broken (its walls need syncing). */
+bool conn_succeeded(struct connection *c);
 
 /* A small set of strings (fish ids moved in this pass, ids of tanks...). */
 struct strset {
@@ -61,15 +71,17 @@ struct sched_tank {
 	bool allow_transfers;
 	int fish_count;
 	int max_fish;
+	int plant_count;
 };
 
 enum sched_verdict {
-	SV_MISS,		  /* the roll missed */
-	SV_HIT,			  /* migrate one fish */
-	SV_NO_SOURCE,		  /* simd did not list the source tank */
-	SV_TRANSFERS_DISABLED,	  /* the source tank has allow_transfers false */
-	SV_EMPTY,		  /* no fish to send */
-	SV_RATE_LIMITED,	  /* a hit, but a rate limit said no */
+	SV_MISS,	       /* the roll missed */
+	SV_HIT,		       /* migrate one fish */
+	SV_NO_SOURCE,	       /* simd did not list the source tank */
+	SV_TRANSFERS_DISABLED, /* the source tank has allow_transfers false */
+	SV_EMPTY,	       /* no fish to send */
+	SV_RATE_LIMITED,       /* a hit, but a rate limit said no */
+	SV_BACKING_OFF,	       /* its destination refused lately: paused (or broken) */
 };
 const char *sched_verdict_name(enum sched_verdict v);
 
@@ -80,13 +92,16 @@ struct sched_decision {
 	enum sched_verdict verdict;
 	int roll;
 	/* The hit's source tank also receives a fish by a local move of this same pass:
-	 * hits.c picks the fish from the tank's state taken before any move (fish_id),
+	 * pass-hits.c picks the fish from the tank's state taken before any move (fish_id),
 	 * so no fish hops twice in one pass. */
 	bool conflict;
+	/* A hit moves a plant rather than a fish: each movable entity of the source tank
+	 * is equally likely (docs/migrated.md, "Plants"). */
+	bool plant;
 };
 
 struct sched_counts {
-	size_t connections, hits, misses, no_source, disabled, empty, rate_limited;
+	size_t connections, hits, misses, no_source, disabled, empty, rate_limited, backing_off;
 };
 
 /* conns: n connections; out: room for n decisions, filled in the order rolled.
@@ -94,8 +109,11 @@ struct sched_counts {
  * receives fish (pausing freezes births and deaths, which is what audits need). */
 size_t sched_plan(struct connection **conns, size_t n, const struct sched_tank *tanks,
 		  size_t ntanks, const char *local_server_id, struct rng *rng,
-		  struct tbucket *global, double conn_rate, double now,
-		  struct sched_decision *out,
+		  struct tbucket *global, double conn_rate, double now, struct sched_decision *out,
 		  struct sched_counts *counts);
+/* Whether a hit on a tank with fish and plants moves a plant: each plant weighs
+ * plant_weight against 1 for each fish ([migration] plant_weight). Draws from rng only
+ * when a plant can be chosen. */
+bool sched_pick_plant(const struct sched_tank *src, double plant_weight, struct rng *rng);
 
 #endif

@@ -8,8 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api-history.h"
+#include "api-legacy.h"
+#include "api-poker.h"
 #include "log.h"
 #include "records.h"
+#include "api-extra.h"
+#include "xalloc.h"
 
 const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
 
@@ -28,20 +33,13 @@ struct durable_reply {
 static void reply_when_durable(void *arg)
 {
 	struct durable_reply *p = arg;
-	struct evhttp_request *req = http_deferred_request(p->d);
-	if (req)
-		http_reply_json(req, p->status, p->body);
-	else
-		json_object_put(p->body);
-	http_deferred_free(p->d);
+	http_deferred_reply_json(p->d, p->status, p->body);
 	free(p);
 }
 
 static struct durable_reply *durable_new(struct http_ctx *ctx, int status)
 {
-	struct durable_reply *p = calloc(1, sizeof *p);
-	if (!p)
-		abort();
+	struct durable_reply *p = xcalloc(1, sizeof *p);
 	p->d = http_defer(ctx);
 	p->status = status;
 	return p;
@@ -54,10 +52,11 @@ static void durable_cancel(struct durable_reply *p)
 	free(p);
 }
 
-static struct tank_slot *tank_param(struct http_ctx *ctx)
+/* The tank a route's {id} names, or NULL after a JSON 404 (every api-*.c uses it). */
+struct tank_slot *api_tank_param(struct http_ctx *ctx)
 {
 	const char *id = http_param(ctx, "id");
-	struct tank_slot *s = object_id_valid(id, SIM_TANK_ID_MAX) ? tanks_find(sd_of(ctx), id) : NULL;
+	struct tank_slot *s = object_id_valid(id, TANK_ID_MAX) ? tanks_find(sd_of(ctx), id) : NULL;
 	if (!s)
 		http_reply_error(ctx->req, 404, "unknown_tank", "Tank not found: %.100s", id);
 	return s;
@@ -78,16 +77,24 @@ static void api_list_tanks(struct http_ctx *ctx)
 	bool include_private = ctx->over_unix;
 	if (http_query_bool(ctx, "include_private", &include_private) < 0)
 		return;
+	/* Private tanks are listed only to those who hold the token (or the socket). */
+	if (include_private && !ctx->trusted) {
+		http_reply_error(
+			ctx->req, 401, "unauthorized",
+			"include_private needs the cluster token (Authorization: Bearer ...)");
+		return;
+	}
 	json_object *list = json_object_new_array();
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd->tanks, link)
+	TAILQ_FOREACH (s, &sd->tanks, link)
 		if (s->meta.is_public || include_private)
 			json_object_array_add(list, tank_status_json(sd, s));
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "count", json_object_new_int((int)json_object_array_length(list)));
 	json_object_object_add(o, "tanks", list);
 	json_object_object_add(o, "default_tank_id",
-			       sd->default_tank[0] ? json_object_new_string(sd->default_tank) : NULL);
+			       sd->default_tank[0] ? json_object_new_string(sd->default_tank)
+						   : NULL);
 	http_reply_json(ctx->req, 200, o);
 }
 
@@ -97,11 +104,41 @@ static void after_create(void *arg)
 	reply_when_durable(p);
 }
 
+struct create_req {
+	struct durable_reply *dr;
+	struct tank_meta m;
+	struct tank_params p;
+	bool paused;
+};
+
+static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
+{
+	struct create_req *cr = arg;
+	struct tank_slot *slot;
+	int r = t ? xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot, after_create,
+					   cr->dr)
+		  : -ECANCELED;
+	if (r < 0) {
+		struct evhttp_request *req = http_deferred_request(cr->dr->d);
+		if (req && t)
+			http_reply_error(req, 500, "create_failed", "cannot create the tank: %s",
+					 strerror(-r));
+		durable_cancel(cr->dr);
+		tank_free(t);
+		free(cr);
+		return;
+	}
+	cr->dr->body = tank_status_json(sd, slot);
+	tanks_start(sd, slot);
+	log_info("tank %s (%s) created", cr->m.id, cr->m.name);
+	free(cr);
+}
+
 static void api_create_tank(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
 	const struct conf *c = &sd->daemon->conf;
-	json_object *body = http_body_object(ctx);
+	json_object *body = api_legacy_tank_body(ctx, c->server.server_id);
 	if (!body)
 		return;
 	struct json_err e;
@@ -111,7 +148,9 @@ static void api_create_tank(struct http_ctx *ctx)
 	int max_fish = c->sim.max_fish, width = c->sim.width, height = c->sim.height;
 	int initial = -1;
 	bool paused = false;
+	struct tank_params evo;
 	if (jv_string(body, "name", true, 1, TANK_NAME_MAX, &name, &e) < 0 ||
+	    api_evolution_params(body, c, &evo, &e) < 0 ||
 	    jv_string(body, "description", false, 0, TANK_DESC_MAX, &desc, &e) < 0 ||
 	    jv_int64(body, "seed", false, 0, INT64_MAX, &seed, &e) < 0 ||
 	    jv_int(body, "max_fish", false, 1, 1000000, &max_fish, &e) < 0 ||
@@ -120,6 +159,7 @@ static void api_create_tank(struct http_ctx *ctx)
 	    jv_int(body, "height", false, 200, 100000, &height, &e) < 0 ||
 	    jv_bool(body, "allow_transfers", false, &m.allow_transfers, &e) < 0 ||
 	    jv_bool(body, "is_public", false, &m.is_public, &e) < 0 ||
+	    jv_bool(body, "fast_forward", false, &m.fast_forward, &e) < 0 ||
 	    jv_bool(body, "paused", false, &paused, &e) < 0) {
 		json_object_put(body);
 		http_reply_error(ctx->req, 400, "invalid_tank", "%s", e.msg);
@@ -128,7 +168,8 @@ static void api_create_tank(struct http_ctx *ctx)
 	for (const char *p = name; *p; p++)
 		if ((unsigned char)*p < 0x20) {
 			json_object_put(body);
-			http_reply_error(ctx->req, 400, "invalid_tank", "name has control characters");
+			http_reply_error(ctx->req, 400, "invalid_tank",
+					 "name has control characters");
 			return;
 		}
 	uuid_random_str(m.id);
@@ -144,27 +185,26 @@ static void api_create_tank(struct http_ctx *ctx)
 		p.initial_fish = initial;
 	if (p.initial_fish > p.max_fish)
 		p.initial_fish = p.max_fish;
+	p.spawn_floor = evo.spawn_floor;
+	p.history_interval = evo.history_interval;
+	p.history_size = evo.history_size;
+	p.lineage_depth = evo.lineage_depth;
 	if (tank_params_check(&p) < 0) {
 		http_reply_error(ctx->req, 400, "invalid_tank", "tank parameters out of range");
 		return;
 	}
-	struct durable_reply *dr = durable_new(ctx, 201);
-	struct tank_slot *slot;
-	int r = xfer_tank_create(sd, &m, &p, paused, &slot, after_create, dr);
-	if (r < 0) {
-		durable_cancel(dr);
-		http_reply_error(ctx->req, 500, "create_failed", "cannot create the tank: %s",
-				 strerror(-r));
-		return;
-	}
-	dr->body = tank_status_json(sd, slot);
-	tanks_start(sd, slot);
-	log_info("tank %s (%s) created", m.id, m.name);
+	/* A large tank is built off the loop; the reply waits for it, other requests do not. */
+	struct create_req *cr = xcalloc(1, sizeof *cr);
+	cr->dr = durable_new(ctx, 201);
+	cr->m = m;
+	cr->p = p;
+	cr->paused = paused;
+	tanks_build(sd, &p, m.id, on_tank_built, cr);
 }
 
 static void api_get_tank(struct http_ctx *ctx)
 {
-	struct tank_slot *s = tank_param(ctx);
+	struct tank_slot *s = api_tank_param(ctx);
 	size_t len;
 	if (s) {
 		/* The same text as tank_status_json, kept while the status does not change. */
@@ -176,17 +216,18 @@ static void api_get_tank(struct http_ctx *ctx)
 static void api_delete_tank(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
-	struct tank_slot *s = tank_param(ctx);
+	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
-	char id[SIM_TANK_ID_MAX + 1];
+	char id[TANK_ID_MAX + 1];
 	snprintf(id, sizeof id, "%s", s->meta.id);
 	struct durable_reply *dr = durable_new(ctx, 200);
 	int r = xfer_tank_delete(sd, id, reply_when_durable, dr);
 	if (r == -EBUSY) {
 		durable_cancel(dr);
 		http_reply_error(ctx->req, 409, "fish_in_transit",
-				 "tank %s has fish in transit; delete it once they are delivered", id);
+				 "tank %s has fish in transit; delete it once they are delivered",
+				 id);
 		return;
 	}
 	json_object *o = json_object_new_object();
@@ -201,7 +242,7 @@ static void api_delete_tank(struct http_ctx *ctx)
 static void pause_resume(struct http_ctx *ctx, bool paused)
 {
 	struct simd *sd = sd_of(ctx);
-	struct tank_slot *s = tank_param(ctx);
+	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
 	struct durable_reply *dr = durable_new(ctx, 200);
@@ -221,7 +262,7 @@ static void api_resume(struct http_ctx *ctx)
 
 static void api_state(struct http_ctx *ctx)
 {
-	struct tank_slot *s = tank_param(ctx);
+	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
@@ -235,39 +276,58 @@ static void api_state(struct http_ctx *ctx)
 	http_reply_json(ctx->req, 200, o);
 }
 
-static void api_fish(struct http_ctx *ctx)
+/* The full fish or plant, the same JSON that migration carries. */
+static void reply_entity(struct http_ctx *ctx, bool plant)
 {
-	struct tank_slot *s = tank_param(ctx);
+	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
-	const char *fid = http_param(ctx, "fish_id");
+	const char *id = http_param(ctx, plant ? "plant_id" : "fish_id");
+	json_object *o = NULL;
 	pthread_mutex_lock(&s->lock);
-	const struct fish *f = uuid_str_valid(fid) ? tank_find_fish(s->sim, fid) : NULL;
-	json_object *o = f ? fish_to_json(f) : NULL;
+	if (uuid_str_valid(id) && plant) {
+		o = tank_plant_json(s->sim, id);
+	} else if (uuid_str_valid(id)) {
+		const struct fish *f = tank_find_fish(s->sim, id);
+		o = f ? fish_to_json(f) : NULL;
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (!o) {
-		http_reply_error(ctx->req, 404, "unknown_fish", "no fish %.40s in tank %s", fid,
+		http_reply_error(ctx->req, 404, plant ? "unknown_plant" : "unknown_fish",
+				 "no %s %.40s in tank %s", plant ? "plant" : "fish", id,
 				 s->meta.id);
 		return;
 	}
 	http_reply_json(ctx->req, 200, o);
 }
 
+static void api_fish(struct http_ctx *ctx)
+{
+	reply_entity(ctx, false);
+}
+
+static void api_plant(struct http_ctx *ctx)
+{
+	reply_entity(ctx, true);
+}
+
 static int exit_from_json(json_object *body, const char *key, struct exit_dest *d, bool *present,
-			  struct json_err *e)
+			  int *budget, struct json_err *e)
 {
 	json_object *x;
 	*present = json_object_object_get_ex(body, key, &x);
 	memset(d, 0, sizeof *d);
+	*budget = -1;
 	if (!*present || !x)
 		return 0;
 	const char *ds, *dt, *cid = "";
 	if (jv_object(body, key, true, &x, e) < 0 ||
-	    jv_string(x, "destination_server_id", true, 1, 64, &ds, e) < 0 ||
-	    jv_string(x, "destination_tank_id", true, 1, SIM_TANK_ID_MAX, &dt, e) < 0 ||
-	    jv_string(x, "connection_id", false, 0, CONN_ID_MAX, &cid, e) < 0)
+	    jv_string(x, "destination_server_id", true, 1, SERVER_ID_MAX, &ds, e) < 0 ||
+	    jv_string(x, "destination_tank_id", true, 1, TANK_ID_MAX, &dt, e) < 0 ||
+	    jv_string(x, "connection_id", false, 0, CONN_ID_MAX, &cid, e) < 0 ||
+	    jv_int(x, "budget", false, 0, 1000000, budget, e) < 0)
 		return -EINVAL;
-	if (!server_id_valid(ds) || !object_id_valid(dt, SIM_TANK_ID_MAX) ||
+	if (!server_id_valid(ds) || !object_id_valid(dt, TANK_ID_MAX) ||
 	    (*cid && !object_id_valid(cid, CONN_ID_MAX)))
 		return jv_fail(e, "exit '%s' has an invalid id", key);
 	d->open = true;
@@ -277,10 +337,28 @@ static int exit_from_json(json_object *body, const char *key, struct exit_dest *
 	return 0;
 }
 
+/* The exits as journaled, plus each open wall's budget when it has one (runtime). */
+static json_object *exits_reply(struct tank_slot *s)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	pthread_mutex_lock(&s->lock);
+	json_object *ex = xfer_exits_json(s);
+	for (int w = 0; w < 2; w++) {
+		json_object *x;
+		int b = exitgate_budget(s, w ? WALL_RIGHT : WALL_LEFT);
+		if (b >= 0 && json_object_object_get_ex(ex, w ? "right" : "left", &x) && x)
+			json_object_object_add(x, "budget", json_object_new_int(b));
+	}
+	pthread_mutex_unlock(&s->lock);
+	json_object_object_add(o, "exits", ex);
+	return o;
+}
+
 static void api_exits(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
-	struct tank_slot *s = tank_param(ctx);
+	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
 	json_object *body = http_body_object(ctx);
@@ -288,35 +366,29 @@ static void api_exits(struct http_ctx *ctx)
 		return;
 	struct exit_dest l, r;
 	bool has_l, has_r;
+	int budgets[2];
 	struct json_err e;
-	if (exit_from_json(body, "left", &l, &has_l, &e) < 0 ||
-	    exit_from_json(body, "right", &r, &has_r, &e) < 0) {
+	if (exit_from_json(body, "left", &l, &has_l, &budgets[0], &e) < 0 ||
+	    exit_from_json(body, "right", &r, &has_r, &budgets[1], &e) < 0) {
 		json_object_put(body);
 		http_reply_error(ctx->req, 400, "invalid_exits", "%s", e.msg);
 		return;
 	}
 	json_object_put(body);
 	struct durable_reply *dr = durable_new(ctx, 200);
-	xfer_set_exits(sd, s->meta.id, has_l ? &l : NULL, has_r ? &r : NULL, reply_when_durable, dr);
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	pthread_mutex_lock(&s->lock);
-	json_object_object_add(o, "exits", xfer_exits_json(s));
-	pthread_mutex_unlock(&s->lock);
-	dr->body = o;
+	int done = xfer_set_exits(sd, s->meta.id, has_l ? &l : NULL, has_r ? &r : NULL, budgets,
+				  reply_when_durable, dr);
+	dr->body = exits_reply(s);
+	if (done == 1) /* nothing was journaled */
+		reply_when_durable(dr);
 }
 
 static void api_get_exits(struct http_ctx *ctx)
 {
-	struct tank_slot *s = tank_param(ctx);
+	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	pthread_mutex_lock(&s->lock);
-	json_object_object_add(o, "exits", xfer_exits_json(s));
-	pthread_mutex_unlock(&s->lock);
-	http_reply_json(ctx->req, 200, o);
+	http_reply_json(ctx->req, 200, exits_reply(s));
 }
 
 static void reply_xfer_error(struct http_ctx *ctx, int r, const char *what)
@@ -326,17 +398,25 @@ static void reply_xfer_error(struct http_ctx *ctx, int r, const char *what)
 		http_reply_error(ctx->req, 404, "unknown_tank", "%s: unknown tank", what);
 		break;
 	case -EPERM:
-		http_reply_error(ctx->req, 403, "transfers_disabled", "%s: the tank does not allow "
-				 "transfers", what);
+		http_reply_error(ctx->req, 403, "transfers_disabled",
+				 "%s: the tank does not allow "
+				 "transfers",
+				 what);
 		break;
 	case -ESRCH:
 		http_reply_error(ctx->req, 409, "no_fish", "%s: no such fish in the tank", what);
 		break;
 	case -ENOSPC:
-		http_reply_error(ctx->req, 409, "tank_full", "%s: the destination tank is full", what);
+		if (strstr(what, "plant"))
+			http_reply_error(ctx->req, 409, "no_root_spot",
+					 "%s: the destination tank has no free root spot", what);
+		else
+			http_reply_error(ctx->req, 409, "tank_full",
+					 "%s: the destination tank is full", what);
 		break;
 	case -EEXIST:
-		http_reply_error(ctx->req, 409, "duplicate_fish", "%s: that fish is already here", what);
+		http_reply_error(ctx->req, 409, "duplicate_fish", "%s: that fish is already here",
+				 what);
 		break;
 	default:
 		http_reply_error(ctx->req, 400, "invalid_request", "%s: %s", what, strerror(-r));
@@ -348,7 +428,9 @@ static bool id_field(struct http_ctx *ctx, json_object *body, const char *key, b
 {
 	struct json_err e;
 	/* Connection ids join two tank ids ("<src>-><dst>"), so they may be longer. */
-	size_t max = server ? 64 : strcmp(key, "connection_id") == 0 ? CONN_ID_MAX : SIM_TANK_ID_MAX;
+	size_t max = server				 ? SERVER_ID_MAX
+		     : strcmp(key, "connection_id") == 0 ? CONN_ID_MAX
+							 : TANK_ID_MAX;
 	*ret = NULL;
 	if (jv_string(body, key, required, 1, max, ret, &e) < 0) {
 		http_reply_error(ctx->req, 400, "invalid_body", "%s", e.msg);
@@ -358,6 +440,21 @@ static bool id_field(struct http_ctx *ctx, json_object *body, const char *key, b
 		http_reply_error(ctx->req, 400, "invalid_body", "field '%s' is not a valid id", key);
 		return false;
 	}
+	return true;
+}
+
+/* "kind": "fish" (the default) or "plant". */
+static bool kind_field(struct http_ctx *ctx, json_object *body, bool *plant)
+{
+	struct json_err e;
+	const char *k = "fish";
+	if (jv_string(body, "kind", false, 1, 16, &k, &e) < 0 ||
+	    (strcmp(k, "fish") != 0 && strcmp(k, "plant") != 0)) {
+		http_reply_error(ctx->req, 400, "invalid_body",
+				 "field 'kind' must be \"fish\" or \"plant\"");
+		return false;
+	}
+	*plant = strcmp(k, "plant") == 0;
 	return true;
 }
 
@@ -372,7 +469,8 @@ static void api_reserve(struct http_ctx *ctx)
 	    !id_field(ctx, body, "destination_server_id", true, true, &rq.dest_server) ||
 	    !id_field(ctx, body, "destination_tank_id", true, false, &rq.dest_tank) ||
 	    !id_field(ctx, body, "connection_id", false, false, &rq.connection_id) ||
-	    !id_field(ctx, body, "fish_id", false, false, &rq.fish_id)) {
+	    !id_field(ctx, body, "fish_id", false, false, &rq.fish_id) ||
+	    !kind_field(ctx, body, &rq.plant)) {
 		json_object_put(body);
 		return;
 	}
@@ -381,7 +479,7 @@ static void api_reserve(struct http_ctx *ctx)
 	json_object_put(body);
 	if (r < 0) {
 		durable_cancel(dr);
-		reply_xfer_error(ctx, r, "reserve");
+		reply_xfer_error(ctx, r, rq.plant ? "reserve plant" : "reserve");
 	}
 }
 
@@ -395,10 +493,14 @@ static void resolve(struct http_ctx *ctx, bool commit)
 	if (r < 0) {
 		durable_cancel(dr);
 		if (r == -EBUSY)
-			http_reply_error(ctx->req, 409, "source_tank_gone", "the source tank is gone");
+			http_reply_error(ctx->req, 409, "source_tank_gone",
+					 "the source tank is gone");
+		else if (r == -ENOSPC)
+			http_reply_error(ctx->req, 409, "no_root_spot",
+					 "no free root spot for the plant in its tank yet");
 		else
-			http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox",
-					 tid);
+			http_reply_error(ctx->req, 404, "unknown_transfer",
+					 "no transfer %s in the outbox", tid);
 	}
 }
 
@@ -419,7 +521,8 @@ static void api_attempt(struct http_ctx *ctx)
 	if (!transfer_id_param(ctx, &tid))
 		return;
 	if (xfer_attempt(sd_of(ctx), tid, &o) < 0)
-		http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox", tid);
+		http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox",
+				 tid);
 	else
 		http_reply_json(ctx->req, 200, o);
 }
@@ -436,7 +539,8 @@ static void api_outbox_one(struct http_ctx *ctx)
 		return;
 	json_object *o = xfer_outbox_json(sd_of(ctx), true, tid);
 	if (!o)
-		http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox", tid);
+		http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox",
+				 tid);
 	else
 		http_reply_json(ctx->req, 200, o);
 }
@@ -444,32 +548,52 @@ static void api_outbox_one(struct http_ctx *ctx)
 static void api_move(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
-	struct tank_slot *s = tank_param(ctx);
+	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
 	json_object *body = http_body_object(ctx);
 	if (!body)
 		return;
 	const char *dst, *fid, *cid;
+	bool plant = false;
 	if (!id_field(ctx, body, "destination_tank_id", true, false, &dst) ||
 	    !id_field(ctx, body, "fish_id", false, false, &fid) ||
-	    !id_field(ctx, body, "connection_id", false, false, &cid)) {
+	    !id_field(ctx, body, "connection_id", false, false, &cid) ||
+	    !kind_field(ctx, body, &plant)) {
 		json_object_put(body);
 		return;
 	}
 	struct durable_reply *dr = durable_new(ctx, 200);
-	int r = xfer_move(sd, s->meta.id, dst, fid, &dr->body, reply_when_durable, dr);
+	int r = xfer_move(sd, s->meta.id, dst, fid, plant, &dr->body, reply_when_durable, dr);
 	json_object_put(body);
 	if (r < 0) {
 		durable_cancel(dr);
-		reply_xfer_error(ctx, r, "move");
+		reply_xfer_error(ctx, r, plant ? "move plant" : "move");
 	}
+}
+
+/* A fish may carry only what our own serializer writes: anything else would be kept
+ * in the journal and snapshots for ever (a 900 KB junk key was seen). A fish that does
+ * not parse passes here and is refused, with the reason, by xfer_arrive. */
+static bool fish_known_keys_only(json_object *given, struct json_err *e)
+{
+	struct fish *f;
+	struct json_err ignored;
+	if (entity_is_plant(given)) /* checked field by field, unknown keys too, on arrival */
+		return true;
+	if (fish_from_json(given, &f, &ignored) < 0)
+		return true;
+	json_object *known = fish_to_json(f);
+	fish_free(f);
+	int r = jv_no_unknown_keys(given, known, "entity_data", e);
+	json_object_put(known);
+	return r == 0;
 }
 
 static void api_remote_transfer(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
-	json_object *body = http_body_object(ctx);
+	json_object *body = api_legacy_transfer_body(ctx);
 	if (!body)
 		return;
 	struct arrive_req rq;
@@ -477,7 +601,8 @@ static void api_remote_transfer(struct http_ctx *ctx)
 	if (jv_string(body, "transfer_id", true, 36, 36, &rq.transfer_id, &e) < 0 ||
 	    !uuid_str_valid(rq.transfer_id)) {
 		json_object_put(body);
-		http_reply_error(ctx->req, 400, "invalid_body", "field 'transfer_id' must be a UUID");
+		http_reply_error(ctx->req, 400, "invalid_body",
+				 "field 'transfer_id' must be a UUID");
 		return;
 	}
 	if (!id_field(ctx, body, "destination_tank_id", true, false, &rq.dest_tank) ||
@@ -491,9 +616,17 @@ static void api_remote_transfer(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 400, "invalid_body", "%s", e.msg);
 		return;
 	}
-	if (jv_object(body, "entity_data", true, &rq.fish, &e) < 0) {
+	if (jv_object(body, "entity_data", true, &rq.fish, &e) < 0 ||
+	    !fish_known_keys_only(rq.fish, &e)) {
 		json_object_put(body);
 		http_reply_error(ctx->req, 400, "invalid_entity", "%s", e.msg);
+		return;
+	}
+	if (peers_check(sd, rq.source_server) < 0) {
+		http_reply_error(ctx->req, 403, "unknown_server",
+				 "source_server_id '%s' is not a server this server knows",
+				 rq.source_server);
+		json_object_put(body);
 		return;
 	}
 	struct durable_reply *dr = durable_new(ctx, 200);
@@ -503,10 +636,12 @@ static void api_remote_transfer(struct http_ctx *ctx)
 		if (r == -EINVAL)
 			http_reply_error(ctx->req, 400, "invalid_entity", "%s", e.msg);
 		else if (r == -ENOENT) /* rq's strings live in body: reply before freeing it */
-			http_reply_error(ctx->req, 404, "unknown_tank", "Destination tank not found: %s",
-					 rq.dest_tank);
+			http_reply_error(ctx->req, 404, "unknown_tank",
+					 "Destination tank not found: %s", rq.dest_tank);
 		else
-			reply_xfer_error(ctx, r, "remote transfer");
+			reply_xfer_error(ctx, r,
+					 entity_is_plant(rq.fish) ? "remote plant transfer"
+								  : "remote transfer");
 	}
 	json_object_put(body);
 }
@@ -518,7 +653,8 @@ static void api_inbox(struct http_ctx *ctx)
 		return;
 	json_object *o = xfer_inbox_json(sd_of(ctx), tid);
 	if (!o)
-		http_reply_error(ctx->req, 404, "unknown_transfer", "transfer %s did not arrive here", tid);
+		http_reply_error(ctx->req, 404, "unknown_transfer",
+				 "transfer %s did not arrive here", tid);
 	else
 		http_reply_json(ctx->req, 200, o);
 }
@@ -528,93 +664,147 @@ static void api_inbox_forget(struct http_ctx *ctx)
 	const char *tid;
 	if (!transfer_id_param(ctx, &tid))
 		return;
-	if (xfer_inbox_forget(sd_of(ctx), tid) < 0) {
-		http_reply_error(ctx->req, 404, "unknown_transfer", "transfer %s is not remembered here",
-				 tid);
+	/* Answered once the forget is journaled: a forget never comes back after a crash. */
+	struct durable_reply *dr = durable_new(ctx, 200);
+	if (xfer_inbox_forget(sd_of(ctx), tid, reply_when_durable, dr) < 0) {
+		durable_cancel(dr);
+		http_reply_error(ctx->req, 404, "unknown_transfer",
+				 "transfer %s is not remembered here", tid);
 		return;
 	}
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "transfer_id", json_object_new_string(tid));
 	json_object_object_add(o, "forgotten", json_object_new_boolean(true));
-	http_reply_json(ctx->req, 200, o);
+	dr->body = o;
 }
 
 static void api_health(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
-	json_object *o = http_health_json("simd", sd->daemon->conf.server.server_id,
-					  now_mono() - sd->started_mono);
-	json_object_object_add(o, "tank_count", json_object_new_int((int)sd->n_tanks));
-	json_object_object_add(o, "population", json_object_new_int((int)tanks_total_fish(sd)));
-	json_object_object_add(o, "in_transit", json_object_new_int((int)sd->outbox_count));
-	http_reply_json(ctx->req, 200, o);
+	char extra[128];
+	snprintf(extra, sizeof extra, ",\"tank_count\":%zu,\"population\":%zu,\"in_transit\":%zu",
+		 sd->n_tanks, tanks_total_fish(sd), sd->outbox_count);
+	http_reply_health(ctx->req, "simd", sd->daemon->conf.server.server_id,
+			  now_mono() - sd->started_mono, extra);
 }
 
-static void api_metrics(struct http_ctx *ctx)
+static void write_metrics(void *arg, FILE *f)
 {
-	struct simd *sd = sd_of(ctx);
+	struct simd *sd = arg;
 	struct journal_stats js;
 	journal_get_stats(sd->journal, &js);
-	struct http_stats hs;
-	http_server_stats(sd->http, &hs);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		abort();
 	fprintf(f, "# TYPE tankworld_sim_tanks gauge\ntankworld_sim_tanks %zu\n", sd->n_tanks);
 	fprintf(f, "# TYPE tankworld_sim_fish gauge\n");
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd->tanks, link) {
+	TAILQ_FOREACH (s, &sd->tanks, link) {
 		pthread_mutex_lock(&s->status_lock);
 		fprintf(f, "tankworld_sim_fish{tank=\"%s\"} %d\n", s->meta.id, s->stats.fish_count);
-		fprintf(f, "tankworld_sim_frame{tank=\"%s\"} %" PRIu64 "\n", s->meta.id, s->stats.frame);
-		fprintf(f, "tankworld_sim_births_total{tank=\"%s\"} %" PRIu64 "\n", s->meta.id, s->stats.births);
-		fprintf(f, "tankworld_sim_deaths_total{tank=\"%s\"} %" PRIu64 "\n", s->meta.id, s->stats.deaths);
+		fprintf(f, "tankworld_sim_frame{tank=\"%s\"} %" PRIu64 "\n", s->meta.id,
+			s->stats.frame);
+		fprintf(f, "tankworld_sim_births_total{tank=\"%s\"} %" PRIu64 "\n", s->meta.id,
+			s->stats.births);
+		fprintf(f, "tankworld_sim_deaths_total{tank=\"%s\"} %" PRIu64 "\n", s->meta.id,
+			s->stats.deaths);
 		fprintf(f, "tankworld_sim_fps{tank=\"%s\"} %.1f\n", s->meta.id, s->fps);
+		fprintf(f, "tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.5\"} %.6f\n",
+			s->meta.id, s->tick_median);
+		fprintf(f, "tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.99\"} %.6f\n",
+			s->meta.id, s->tick_p99);
+		fprintf(f, "tankworld_sim_tick_lagging{tank=\"%s\"} %d\n", s->meta.id, s->lagging);
 		pthread_mutex_unlock(&s->status_lock);
 	}
 	pthread_mutex_lock(&sd->xfer_lock);
 	fprintf(f,
 		"# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"
 		"# TYPE tankworld_sim_inbox_remembered gauge\ntankworld_sim_inbox_remembered %zu\n"
-		"# TYPE tankworld_sim_reserves_total counter\ntankworld_sim_reserves_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_commits_total counter\ntankworld_sim_commits_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_aborts_total counter\ntankworld_sim_aborts_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_arrivals_total counter\ntankworld_sim_arrivals_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_duplicate_arrivals_total counter\ntankworld_sim_duplicate_arrivals_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_local_moves_total counter\ntankworld_sim_local_moves_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_exits_total counter\ntankworld_sim_exits_total %" PRIu64 "\n",
-		sd->outbox_count, sd->inbox_count, sd->reserves, sd->commits, sd->aborts, sd->arrivals,
-		sd->duplicate_arrivals, sd->local_moves, sd->exits);
+		"# TYPE tankworld_sim_reserves_total counter\ntankworld_sim_reserves_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_commits_total counter\ntankworld_sim_commits_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_aborts_total counter\ntankworld_sim_aborts_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_arrivals_total counter\ntankworld_sim_arrivals_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_duplicate_arrivals_total counter\ntankworld_sim_duplicate_arrivals_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_local_moves_total counter\ntankworld_sim_local_moves_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_exits_total counter\ntankworld_sim_exits_total %" PRIu64 "\n"
+		"# TYPE tankworld_sim_exits_bounced_total counter\n"
+		"tankworld_sim_exits_bounced_total %" PRIu64 "\n",
+		sd->outbox_count, sd->inbox_count, sd->reserves, sd->commits, sd->aborts,
+		sd->arrivals, sd->duplicate_arrivals, sd->local_moves, sd->exits,
+		sd->exits_bounced);
 	pthread_mutex_unlock(&sd->xfer_lock);
 	fprintf(f,
-		"# TYPE tankworld_sim_journal_records_total counter\ntankworld_sim_journal_records_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_journal_syncs_total counter\ntankworld_sim_journal_syncs_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_snapshots_total counter\ntankworld_sim_snapshots_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_snapshot_seconds gauge\ntankworld_sim_snapshot_seconds %.3f\n",
-		js.records, js.syncs, sd->snapshots_written, sd->snapshot_last_seconds);
-	fprintf(f, "# TYPE tankworld_http_requests_total counter\n"
-		   "tankworld_http_requests_total{class=\"2xx\"} %" PRIu64 "\n"
-		   "tankworld_http_requests_total{class=\"4xx\"} %" PRIu64 "\n"
-		   "tankworld_http_requests_total{class=\"5xx\"} %" PRIu64 "\n",
-		hs.status_2xx, hs.status_4xx, hs.status_5xx);
-	fclose(f);
-	http_reply_text(ctx->req, 200, "text/plain; version=0.0.4", buf, len);
-	free(buf);
+		"# TYPE tankworld_sim_journal_records_total counter\ntankworld_sim_journal_records_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_journal_syncs_total counter\ntankworld_sim_journal_syncs_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_snapshots_total counter\ntankworld_sim_snapshots_total %" PRIu64
+		"\n"
+		"# TYPE tankworld_sim_snapshot_seconds gauge\ntankworld_sim_snapshot_seconds %.3f\n"
+		"# TYPE tankworld_sim_snapshot_cpu_seconds gauge\n"
+		"tankworld_sim_snapshot_cpu_seconds %.3f\n",
+		js.records, js.syncs, sd->snapshots_written, sd->snapshot_last_seconds,
+		sd->snapshot_last_cpu);
+	fprintf(f,
+		"# TYPE tankworld_sim_replay_seconds gauge\ntankworld_sim_replay_seconds %.3f\n"
+		"# TYPE tankworld_sim_replay_frames gauge\ntankworld_sim_replay_frames %" PRIu64
+		"\n",
+		sd->replay_seconds, sd->replay_frames);
+	api_history_metrics(sd, f);
+	api_stream_metrics(sd, f);
+}
+
+static void api_metrics(struct http_ctx *ctx)
+{
+	http_reply_metrics(ctx, write_metrics, sd_of(ctx));
 }
 
 #define U ROUTE_UNIX_ONLY
+#define C ROUTE_CORS
+#define R (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH)
 static const struct http_route routes[] = {
-	{EVHTTP_REQ_GET, "/api/tanks", api_list_tanks, 0},
+	{EVHTTP_REQ_GET, "/", api_www_index, 0},
+	{EVHTTP_REQ_GET, "/static/{name}", api_www_static, 0},
+	{EVHTTP_REQ_GET, "/static/{dir}/{name}", api_www_static, 0},
+	{EVHTTP_REQ_GET, "/api/tanks", api_list_tanks, C},
 	{EVHTTP_REQ_POST, "/api/tanks", api_create_tank, 0},
-	{EVHTTP_REQ_GET, "/api/tanks/{id}", api_get_tank, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}", api_get_tank, C},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/stream", api_stream, C},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/food", api_food, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/fish", api_add_fish, 0},
+	/* The door: paths of the siblings, relayed (api-relay.c says whose they are). */
+	{R, "/api/discovery/{a}", api_relay, C},
+	{R, "/api/discovery/{a}/{b}", api_relay, C},
+	{R, "/api/servers/local", api_relay, C},
+	{R, "/api/connections", api_relay, C},
+	{R, "/api/connections/{id}", api_relay, C},
+	{R, "/api/transfers", api_relay, C},
+	{R, "/api/transfers/{id}", api_relay, C},
+	{R, "/api/migrations", api_relay, C},
+	{R, "/api/migrations/{a}", api_relay, C},
+	{R, "/api/tanks/{id}/transfer-stats", api_relay, C},
 	{EVHTTP_REQ_DELETE, "/api/tanks/{id}", api_delete_tank, 0},
 	{EVHTTP_REQ_POST, "/api/tanks/{id}/pause", api_pause, 0},
 	{EVHTTP_REQ_POST, "/api/tanks/{id}/resume", api_resume, 0},
-	{EVHTTP_REQ_GET, "/api/tanks/{id}/state", api_state, 0},
-	{EVHTTP_REQ_GET, "/api/tanks/{id}/fish/{fish_id}", api_fish, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/state", api_state, C},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/fish/{fish_id}", api_fish, C},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/plants/{plant_id}", api_plant, C},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/exits", api_get_exits, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/poker", api_poker_hands, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/poker/strategies", api_poker_strategies, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/poker/series", api_poker_series, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/poker/games", api_poker_game_new, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/poker/games/{game_id}", api_poker_game_get, 0},
+	{EVHTTP_REQ_DELETE, "/api/tanks/{id}/poker/games/{game_id}", api_poker_game_delete, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/poker/games/{game_id}/action", api_poker_game_action, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/poker/games/{game_id}/deal", api_poker_game_deal, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/history", api_history, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/events", api_events, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/lineage", api_lineage, C},
+	{EVHTTP_REQ_GET, "/api/lineage", api_lineage_legacy, C},
 	{EVHTTP_REQ_PUT, "/api/tanks/{id}/exits", api_exits, U},
 	{EVHTTP_REQ_POST, "/api/tanks/{id}/move", api_move, U},
 	{EVHTTP_REQ_GET, "/api/outbox", api_outbox, 0},
@@ -627,16 +817,13 @@ static const struct http_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/inbox/{transfer_id}", api_inbox, 0},
 	{EVHTTP_REQ_DELETE, "/api/inbox/{transfer_id}", api_inbox_forget, 0},
 	{EVHTTP_REQ_GET, "/health", api_health, 0},
-	{EVHTTP_REQ_GET, "/metrics", api_metrics, 0},
+	{EVHTTP_REQ_GET, "/metrics", api_metrics, ROUTE_TRUSTED},
 };
 
 struct http_server *api_new(struct simd *sd)
 {
-	const struct conf *c = &sd->daemon->conf;
-	struct http_server_opts opts = {
-		.max_body = 1u << 20,
-		.token = c->security.token,
-		.insecure = c->security.insecure,
-	};
-	return http_server_new(sd->daemon->base, routes, sizeof routes / sizeof routes[0], sd, &opts);
+	/* DESIGN §9: read-only GETs allow CORS (the web viewer may live elsewhere). */
+	return daemon_http_server(sd->daemon, routes, sizeof routes / sizeof routes[0], sd,
+				  (struct http_server_opts){.max_body = 1u << 20,
+							    .cors_read_only = true});
 }

@@ -14,7 +14,9 @@
 
 #include "fsutil.h"
 #include "journal.h"
+#include "lines.h"
 #include "log.h"
+#include "xalloc.h"
 
 struct pending {
 	uint64_t seq;
@@ -32,12 +34,12 @@ struct journal {
 	uint64_t seg_first;
 	pthread_t thread;
 	pthread_mutex_t lock; /* queue, counters */
-	pthread_cond_t wake, durable;
+	pthread_cond_t wake, durable, rolled;
 	pthread_mutex_t order; /* journal_lock */
 	struct pending_list queue, completed;
 	uint64_t next_seq, durable_seq;
-	uint64_t compact_upto;
-	bool compact_req, stop;
+	uint64_t roll_done; /* rolls completed, for journal_roll's wait */
+	bool roll_req, stop;
 	struct event *complete_ev;
 	struct journal_stats stats;
 };
@@ -67,7 +69,9 @@ static void open_segment(struct journal *j, uint64_t first)
 	int r = fs_fsync_dir(j->dir);
 	if (r < 0)
 		fatal("journal: cannot fsync %s: %s", j->dir, strerror(-r));
+	pthread_mutex_lock(&j->lock);
 	j->seg_first = first;
+	pthread_mutex_unlock(&j->lock);
 }
 
 /* Segments sorted by their first sequence number. */
@@ -84,9 +88,7 @@ static size_t list_segments(const struct journal *j, uint64_t **ret)
 		unsigned long long x = strtoull(de->d_name, &end, 10);
 		if (end == de->d_name || strcmp(end, ".log") != 0)
 			continue;
-		v = realloc(v, (n + 1) * sizeof *v);
-		if (!v)
-			abort();
+		v = xrealloc(v, (n + 1) * sizeof *v);
 		v[n++] = x;
 	}
 	closedir(d);
@@ -116,13 +118,16 @@ static void complete_on_loop(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void delete_old_segments(struct journal *j, uint64_t upto)
+void journal_drop_upto(struct journal *j, uint64_t upto)
 {
 	uint64_t *segs;
 	size_t n = list_segments(j, &segs);
+	pthread_mutex_lock(&j->lock);
+	uint64_t current = j->seg_first;
+	pthread_mutex_unlock(&j->lock);
 	/* Segment i holds [segs[i], segs[i+1]-1]; the current one is never deleted. */
 	for (size_t i = 0; i + 1 < n; i++) {
-		if (segs[i + 1] - 1 > upto || segs[i] == j->seg_first)
+		if (segs[i + 1] - 1 > upto || segs[i] == current)
 			break;
 		char *p = segment_path(j, segs[i]);
 		if (unlink(p) < 0)
@@ -137,15 +142,18 @@ static void *writer_main(void *arg)
 	struct journal *j = arg;
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
-		while (TAILQ_EMPTY(&j->queue) && !j->stop && !j->compact_req)
+		while (TAILQ_EMPTY(&j->queue) && !j->stop && !j->roll_req)
 			pthread_cond_wait(&j->wake, &j->lock);
-		if (j->compact_req && TAILQ_EMPTY(&j->queue)) {
-			uint64_t upto = j->compact_upto;
-			j->compact_req = false;
+		if (j->roll_req) {
+			/* Everything written so far is durable and the queue is in number order,
+			 * so the next record written is durable_seq + 1: the new segment's name. */
+			uint64_t first = j->durable_seq + 1;
+			j->roll_req = false;
 			pthread_mutex_unlock(&j->lock);
-			open_segment(j, j->durable_seq + 1);
-			delete_old_segments(j, upto);
+			open_segment(j, first);
 			pthread_mutex_lock(&j->lock);
+			j->roll_done++;
+			pthread_cond_broadcast(&j->rolled);
 			continue;
 		}
 		if (TAILQ_EMPTY(&j->queue) && j->stop)
@@ -157,15 +165,13 @@ static void *writer_main(void *arg)
 		size_t n = 0, bytes = 0;
 		uint64_t last = 0;
 		struct pending *p;
-		TAILQ_FOREACH(p, &batch, link) {
+		TAILQ_FOREACH (p, &batch, link) {
 			n++;
 			bytes += p->len;
 		}
-		char *buf = malloc(bytes);
-		if (!buf)
-			abort();
+		char *buf = xmalloc(bytes);
 		size_t off = 0;
-		TAILQ_FOREACH(p, &batch, link) {
+		TAILQ_FOREACH (p, &batch, link) {
 			memcpy(buf + off, p->line, p->len);
 			off += p->len;
 			free(p->line);
@@ -183,7 +189,8 @@ static void *writer_main(void *arg)
 		free(buf);
 		if (fdatasync(j->fd) < 0)
 			fatal("journal: fdatasync failed: %s; stopping so nothing unsafe is "
-			      "acknowledged", strerror(errno));
+			      "acknowledged",
+			      strerror(errno));
 
 		pthread_mutex_lock(&j->lock);
 		j->durable_seq = last;
@@ -201,9 +208,8 @@ static void *writer_main(void *arg)
 
 struct journal *journal_open(const char *dir, struct event_base *base)
 {
-	struct journal *j = calloc(1, sizeof *j);
-	if (!j || !(j->dir = strdup(dir)))
-		abort();
+	struct journal *j = xcalloc(1, sizeof *j);
+	j->dir = xstrdup(dir);
 	j->fd = -1;
 	int r = fs_mkdir_p(dir, 0750);
 	if (r < 0)
@@ -212,6 +218,7 @@ struct journal *journal_open(const char *dir, struct event_base *base)
 	pthread_mutex_init(&j->order, NULL);
 	pthread_cond_init(&j->wake, NULL);
 	pthread_cond_init(&j->durable, NULL);
+	pthread_cond_init(&j->rolled, NULL);
 	TAILQ_INIT(&j->queue);
 	TAILQ_INIT(&j->completed);
 	j->next_seq = 1;
@@ -223,8 +230,70 @@ struct journal *journal_open(const char *dir, struct event_base *base)
 	return j;
 }
 
-/* Parse one segment; cut a torn tail when it is the last segment. */
-static int replay_segment(struct journal *j, const char *path, bool last_segment, uint64_t after,
+/* One complete line of a segment as a record with its number: its checksum checked,
+ * parsed, its "seq" read. NULL with the reason in e. */
+static json_object *read_record(const char *path, const char *line, size_t line_len, size_t off,
+				uint64_t expect, const struct journal_expect *x, int64_t *seq,
+				struct json_err *e)
+{
+	const char *json;
+	size_t json_len;
+	char why[200];
+	enum line_kind k = line_check(line, line_len, &json, &json_len, why, sizeof why);
+	if (k == LINE_LEGACY && !x->legacy_ok) {
+		k = LINE_BAD;
+		snprintf(why, sizeof why,
+			 "it has no checksum, and only state from before "
+			 "checksums (no manifest.json) may lack one");
+	}
+	if (k == LINE_BAD) {
+		jv_fail(e,
+			"%s: the record at byte %zu (after record %" PRIu64 ") is damaged: "
+			"%s. simd will not guess what it said: restore the journal from a "
+			"backup",
+			path, off, expect - 1, why);
+		return NULL;
+	}
+	e->msg[0] = '\0';
+	json_object *rec = jv_parse_object(json, json_len, 64, e);
+	if (rec && jv_int64(rec, "seq", true, 1, INT64_MAX, seq, e) < 0) {
+		json_object_put(rec);
+		rec = NULL;
+	}
+	if (!rec) {
+		char m[sizeof e->msg];
+		snprintf(m, sizeof m, "%s", e->msg);
+		jv_fail(e,
+			"%s: the record at byte %zu passes its checksum but does not "
+			"parse (%s)",
+			path, off, m);
+	}
+	return rec;
+}
+
+/* A line with no end: a torn write, dropped, if it is the last segment's last line;
+ * anywhere else the journal is damaged. */
+static int torn_tail(const char *path, size_t off, size_t line_len, bool last_segment,
+		     struct json_err *e)
+{
+	if (!last_segment)
+		return jv_fail(e,
+			       "%s: the record at byte %zu has no end, but later segments "
+			       "follow: the journal is damaged",
+			       path, off);
+	/* Never fsynced, so never acknowledged: safe to drop. */
+	log_notice("journal %s: dropping a torn last record (%zu bytes at byte %zu) "
+		   "left by a crash during a write",
+		   path, line_len, off);
+	if (truncate(path, (off_t)off) < 0)
+		fatal("cannot truncate %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Parse one segment; cut a torn tail when it is the last segment. Every record must
+ * carry the number after the one before it: a gap is a lost record. */
+static int replay_segment(struct journal *j, const char *path, uint64_t name, bool last_segment,
+			  const struct journal_expect *x,
 			  int (*fn)(void *, uint64_t, json_object *, struct json_err *), void *arg,
 			  struct json_err *e)
 {
@@ -234,41 +303,41 @@ static int replay_segment(struct journal *j, const char *path, bool last_segment
 	if (r < 0)
 		return jv_fail(e, "%s: %s", path, strerror(-r));
 	size_t off = 0;
+	uint64_t expect = name;
 	r = 0;
 	while (off < len) {
 		char *nl = memchr(text + off, '\n', len - off);
 		size_t line_len = nl ? (size_t)(nl - (text + off)) : len - off;
-		e->msg[0] = '\0';
-		json_object *rec = nl ? jv_parse_object(text + off, line_len, 64, e) : NULL;
+		if (!nl) {
+			r = torn_tail(path, off, line_len, last_segment, e);
+			break;
+		}
 		int64_t seq = 0;
-		if (rec && jv_int64(rec, "seq", true, 1, INT64_MAX, &seq, e) < 0) {
-			json_object_put(rec);
-			rec = NULL;
-		}
+		json_object *rec = read_record(path, text + off, line_len, off, expect, x, &seq, e);
 		if (!rec) {
-			bool tail = !nl || (size_t)(nl - text) + 1 == len;
-			if (last_segment && tail) {
-				/* Never fsynced, so never acknowledged: safe to drop. */
-				log_notice("journal %s: dropping a torn last record (%zu bytes) left by "
-					   "a crash during a write", path, len - off);
-				if (truncate(path, (off_t)off) < 0)
-					fatal("cannot truncate %s: %s", path, strerror(errno));
-				break;
-			}
-			char why[sizeof e->msg];
-			snprintf(why, sizeof why, "%s", e->msg);
-			r = jv_fail(e, "%s: record at byte %zu is damaged (%s); refusing to guess "
-				       "what the state was", path, off, why);
+			r = -EINVAL;
 			break;
 		}
-		if ((uint64_t)seq < j->next_seq) {
+		bool gap = x->legacy_ok ? (uint64_t)seq < j->next_seq : (uint64_t)seq != expect;
+		if (gap) {
 			json_object_put(rec);
-			r = jv_fail(e, "%s: record %" PRId64 " is out of order", path, seq);
+			r = jv_fail(e,
+				    "%s: the record at byte %zu is number %" PRId64 " but %" PRIu64
+				    " was expected: records are missing",
+				    path, off, seq, expect);
 			break;
 		}
+		expect = (uint64_t)seq + 1;
 		j->next_seq = (uint64_t)seq + 1;
-		if ((uint64_t)seq > after)
+		if ((uint64_t)seq > x->after) {
 			r = fn(arg, (uint64_t)seq, rec, e);
+			if (r < 0) {
+				char m[sizeof e->msg];
+				snprintf(m, sizeof m, "%s", e->msg);
+				r = jv_fail(e, "%s: record %" PRId64 " at byte %zu: %s", path, seq,
+					    off, m);
+			}
+		}
 		json_object_put(rec);
 		if (r < 0)
 			break;
@@ -278,27 +347,93 @@ static int replay_segment(struct journal *j, const char *path, bool last_segment
 	return r;
 }
 
-int journal_replay(struct journal *j, uint64_t after,
+/* Every segment the manifest lists must be there: without one, replay would roll tanks
+ * back to their snapshots without a word. Records before the oldest one needed may be
+ * gone (compaction), later ones not. */
+static int check_segments_present(struct journal *j, const struct journal_expect *x,
+				  const uint64_t *segs, size_t n, struct json_err *e)
+{
+	for (size_t i = 0; i < x->n_required; i++) {
+		bool found = false;
+		for (size_t k = 0; k < n && !found; k++)
+			found = segs[k] == x->required[i];
+		if (!found) {
+			char *p = segment_path(j, x->required[i]);
+			int r = jv_fail(e,
+					"journal segment %s is missing (the manifest lists it; it "
+					"holds records that no snapshot contains). Restore it from a "
+					"backup; simd will not start without it, since the state "
+					"would silently roll back",
+					p);
+			free(p);
+			return r;
+		}
+	}
+	if (!x->legacy_ok && x->from && n > 0 && segs[0] > x->from) {
+		char *p = segment_path(j, segs[0]);
+		int r = jv_fail(
+			e,
+			"the journal starts at %s, but the snapshots need records from %" PRIu64
+			" on: segments are missing. Restore them from a backup",
+			p, x->from);
+		free(p);
+		return r;
+	}
+	return 0;
+}
+
+/* Segment i must start right after the records read so far (a gap is a lost segment,
+ * an overlap a foreign one); a legacy state may have gaps. */
+static int check_segment_follows(struct journal *j, const struct journal_expect *x,
+				 const uint64_t *segs, size_t i, struct json_err *e)
+{
+	int r = 0;
+	char *p = segment_path(j, segs[i]);
+	if (segs[i] > j->next_seq) {
+		if (!x->legacy_ok && i > 0)
+			r = jv_fail(e,
+				    "%s starts at record %" PRIu64 " but the segment before it "
+				    "ends at %" PRIu64 ": a segment is missing. Restore it from "
+				    "a backup",
+				    p, segs[i], j->next_seq - 1);
+		else
+			j->next_seq = segs[i];
+	} else if (i > 0 && !x->legacy_ok && segs[i] < j->next_seq) {
+		r = jv_fail(e, "%s starts at record %" PRIu64 ", inside the segment before it", p,
+			    segs[i]);
+	}
+	free(p);
+	return r;
+}
+
+int journal_replay(struct journal *j, const struct journal_expect *x,
 		   int (*fn)(void *arg, uint64_t seq, json_object *rec, struct json_err *e),
 		   void *arg, struct json_err *e)
 {
 	uint64_t *segs;
 	size_t n = list_segments(j, &segs);
-	int r = 0;
+	int r = check_segments_present(j, x, segs, n, e);
 	for (size_t i = 0; i < n && r == 0; i++) {
-		if (segs[i] > j->next_seq)
-			j->next_seq = segs[i];
+		if ((r = check_segment_follows(j, x, segs, i, e)) < 0)
+			break;
 		char *p = segment_path(j, segs[i]);
-		r = replay_segment(j, p, i + 1 == n, after, fn, arg, e);
+		r = replay_segment(j, p, segs[i], i + 1 == n, x, fn, arg, e);
 		free(p);
 	}
-	free(segs);
-	if (r < 0)
+	if (r < 0) {
+		free(segs);
 		return r;
-	if (j->next_seq <= after)
-		j->next_seq = after + 1;
+	}
+	if (j->next_seq <= x->after)
+		j->next_seq = x->after + 1;
 	j->durable_seq = j->next_seq - 1;
-	open_segment(j, j->next_seq);
+	/* Go on appending to the newest segment: a segment appears only where the manifest
+	 * learns of it (journal_roll), so a missing newest segment is noticed too. */
+	if (n > 0 && segs[n - 1] <= j->next_seq)
+		open_segment(j, segs[n - 1]);
+	else
+		open_segment(j, j->next_seq);
+	free(segs);
 	if (pthread_create(&j->thread, NULL, writer_main, j) != 0)
 		abort();
 	return 0;
@@ -324,15 +459,8 @@ void journal_append(struct journal *j, uint64_t seq, json_object *rec, journal_d
 {
 	json_object_object_add(rec, "seq", json_object_new_int64((int64_t)seq));
 	const char *s = jv_to_string(rec);
-	struct pending *p = calloc(1, sizeof *p);
-	if (!p)
-		abort();
-	p->len = strlen(s) + 1;
-	p->line = malloc(p->len);
-	if (!p->line)
-		abort();
-	memcpy(p->line, s, p->len - 1);
-	p->line[p->len - 1] = '\n';
+	struct pending *p = xcalloc(1, sizeof *p);
+	p->line = line_frame(s, strlen(s), &p->len);
 	p->seq = seq;
 	p->done = done;
 	p->arg = arg;
@@ -359,13 +487,22 @@ uint64_t journal_durable_seq(struct journal *j)
 	return s;
 }
 
-void journal_compact(struct journal *j, uint64_t upto)
+uint64_t journal_roll(struct journal *j)
 {
 	pthread_mutex_lock(&j->lock);
-	j->compact_upto = upto;
-	j->compact_req = true;
+	uint64_t want = j->roll_done + 1;
+	j->roll_req = true;
 	pthread_cond_signal(&j->wake);
+	while (j->roll_done < want)
+		pthread_cond_wait(&j->rolled, &j->lock);
+	uint64_t first = j->seg_first;
 	pthread_mutex_unlock(&j->lock);
+	return first;
+}
+
+size_t journal_segments(struct journal *j, uint64_t **ret)
+{
+	return list_segments(j, ret);
 }
 
 void journal_get_stats(struct journal *j, struct journal_stats *ret)
@@ -394,6 +531,7 @@ struct journal *journal_close(struct journal *j)
 	pthread_mutex_destroy(&j->order);
 	pthread_cond_destroy(&j->wake);
 	pthread_cond_destroy(&j->durable);
+	pthread_cond_destroy(&j->rolled);
 	free(j->dir);
 	free(j);
 	return NULL;

@@ -24,10 +24,20 @@ typedef void (*journal_done_fn)(void *arg);
 /* Opens (creating) dir; segments are named <first-seq>.log. next_seq continues after
  * the highest record found by journal_replay. */
 struct journal *journal_open(const char *dir, struct event_base *base);
-/* Calls fn for each durable record with seq > after, in order, before any append. A
- * torn last line (a crash in the middle of an append that was never acknowledged) is
- * cut off and reported; anything else malformed is an error (-EINVAL, message in e). */
-int journal_replay(struct journal *j, uint64_t after,
+/* What start-up knows the journal must hold (from the manifest). */
+struct journal_expect {
+	uint64_t after;		  /* fn sees only records with seq > after */
+	uint64_t from;		  /* records from this number on must all be there (0: no check) */
+	const uint64_t *required; /* segments (by first number) that must exist */
+	size_t n_required;
+	bool legacy_ok; /* unchecksummed lines of an older simd are accepted (upgrade) */
+};
+/* Calls fn for each durable record with seq > x->after, in order, before any append.
+ * Only a last record without its terminator (a crash in the middle of an append that
+ * was never acknowledged) is cut off; a complete record that fails its checksum, a gap
+ * in the numbers or a missing segment is an error (-EINVAL, message in e naming the
+ * file and byte offset). */
+int journal_replay(struct journal *j, const struct journal_expect *x,
 		   int (*fn)(void *arg, uint64_t seq, json_object *rec, struct json_err *e),
 		   void *arg, struct json_err *e);
 /* Reserve the next number. Call with the caller's own ordering lock held, and enqueue
@@ -44,9 +54,14 @@ void journal_unlock(struct journal *j);
 /* Block (not on the loop!) until every record up to seq is durable. */
 void journal_wait_durable(struct journal *j, uint64_t seq);
 uint64_t journal_durable_seq(struct journal *j);
-/* Start a new segment and delete those holding only records <= upto (all snapshots
- * contain them). Runs on the writer thread. */
-void journal_compact(struct journal *j, uint64_t upto);
+/* Start a new segment (named after the next record) and return its number; waits for
+ * the writer thread, so not on the loop. */
+uint64_t journal_roll(struct journal *j);
+/* Delete the segments holding only records <= upto (all snapshots contain them); never
+ * the current one. */
+void journal_drop_upto(struct journal *j, uint64_t upto);
+/* The segments on disk, by first number, sorted; *ret is malloc'd. */
+size_t journal_segments(struct journal *j, uint64_t **ret);
 /* Flush, stop the thread, run pending completions. NULL-safe. */
 struct journal *journal_close(struct journal *j);
 /* Statistics for /metrics and the bench. */

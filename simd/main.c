@@ -9,8 +9,12 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "poker_games.h"
 #include "simd.h"
 #include "statefile.h"
+#include "api-extra.h"
+#include "statelock.h"
+#include "xalloc.h"
 
 /* STATUS= for systemctl status, and state_dir/sim/summary.json for discoveryd, which
  * advertises this server's tank count in its ServerInfo without an HTTP round trip. */
@@ -24,8 +28,7 @@ static void status_line(struct simd *sd)
 	last_tanks = sd->n_tanks;
 	last_fish = fish;
 	char *text;
-	if (asprintf(&text, "{\"tank_count\":%zu,\"fish\":%zu}\n", sd->n_tanks, fish) < 0)
-		abort();
+	text = xasprintf("{\"tank_count\":%zu,\"fish\":%zu}\n", sd->n_tanks, fish);
 	state_writer_submit(sd->summary, text, strlen(text));
 }
 
@@ -56,6 +59,10 @@ static void first_start(struct simd *sd, const char *marker)
 	p.max_fish = c->sim.max_fish;
 	if (p.initial_fish > p.max_fish)
 		p.initial_fish = p.max_fish;
+	p.spawn_floor = c->sim.spawn_floor;
+	p.history_interval = c->sim.history_interval;
+	p.history_size = c->sim.history_size;
+	p.lineage_depth = c->sim.lineage_depth;
 	struct tank_slot *slot;
 	if (xfer_tank_create(sd, &m, &p, false, &slot, NULL, NULL) < 0)
 		fatal("cannot create the first tank");
@@ -68,12 +75,6 @@ static void first_start(struct simd *sd, const char *marker)
 static int on_reload(void *arg, const struct conf *newc)
 {
 	struct simd *sd = arg;
-	const struct conf *old = &sd->daemon->conf;
-	if (strcmp(newc->server.server_id, old->server.server_id) != 0 ||
-	    strcmp(newc->server.state_dir, old->server.state_dir) != 0) {
-		log_err("server_id and state_dir cannot change on reload; restart instead");
-		return -EINVAL;
-	}
 	http_server_set_token(sd->http, newc->security.token, newc->security.insecure);
 	sd->daemon->conf = *newc;
 	store_schedule(sd);
@@ -99,20 +100,23 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&sd.inbox);
 	pthread_mutex_init(&sd.xfer_lock, NULL);
 	pthread_mutex_init(&sd.list_lock, NULL);
+	pthread_mutex_init(&sd.build_lock, NULL);
 
 	char *simdir = fs_path_join(c->server.state_dir, "sim");
+	state_lock_or_die(simdir, "simd");
 	char *jdir = fs_path_join(simdir, "journal");
 	char *marker = fs_path_join(simdir, "initialized");
 	sd.tanks_dir = fs_path_join(simdir, "tanks");
 	sd.meta_path = fs_path_join(simdir, "transfers.json");
-	char *summary = fs_path_join(simdir, "summary.json");
-	sd.summary = state_writer_new(summary);
-	free(summary);
+	sd.manifest_path = fs_path_join(simdir, "manifest.json");
+	sd.summary_path = fs_path_join(simdir, "summary.json");
+	sd.journal_dir = jdir;
+	sd.summary = state_writer_new(sd.summary_path);
 	sd.journal = journal_open(jdir, d.base);
 	store_recover(&sd);
 	first_start(&sd, marker);
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd.tanks, link)
+	TAILQ_FOREACH (s, &sd.tanks, link)
 		tanks_start(&sd, s);
 	store_schedule(&sd);
 
@@ -129,20 +133,25 @@ int main(int argc, char **argv)
 	daemon_run(&d);
 
 	log_info("stopping: final snapshot");
+	tanks_build_shutdown(&sd);
 	tanks_stop_all(&sd);
 	store_snapshot_all_sync(&sd);
 	event_free(status_timer);
 	sd.http = http_server_free(sd.http);
+	api_relay_free();
 	sd.journal = journal_close(sd.journal);
 	sd.summary = state_writer_free(sd.summary);
 	while ((s = TAILQ_FIRST(&sd.tanks)))
 		tanks_remove(&sd, s);
 	xfer_free_all(&sd);
+	poker_games_free(sd.poker_games);
 	free(simdir);
 	free(jdir);
 	free(marker);
 	free(sd.tanks_dir);
 	free(sd.meta_path);
+	free(sd.manifest_path);
+	free(sd.summary_path);
 	daemon_done(&d);
 	log_info("stopped");
 	return 0;

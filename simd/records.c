@@ -9,8 +9,12 @@
 
 #include "log.h"
 #include "records.h"
+#include "xalloc.h"
 
-#define INBOX_RETENTION_SECONDS (30.0 * 86400.0)
+/* The inbox is bounded by count alone. An entry goes when its source commits (the
+ * journaled forget), or, should that forget never come, when INBOX_MAX newer arrivals
+ * have pushed it out. No clock decides: a clock stepped a month forward once made every
+ * entry "old" at once, and a retry then arrived a second time. */
 #define INBOX_MAX 100000
 
 static int by_transfer_id(const void *a, const void *b)
@@ -60,10 +64,9 @@ void inbox_insert(struct simd *sd, struct inbox_rec *r)
 	tsearch(r, &sd->inbox_index, by_transfer_id);
 	TAILQ_INSERT_TAIL(&sd->inbox, r, link);
 	sd->inbox_count++;
-	/* Bounded memory: forget the oldest arrivals past the retention. */
+	/* Bounded memory: the oldest arrivals (in arrival order) beyond the bound go. */
 	struct inbox_rec *old;
-	while ((old = TAILQ_FIRST(&sd->inbox)) &&
-	       (sd->inbox_count > INBOX_MAX || r->received_at - old->received_at > INBOX_RETENTION_SECONDS))
+	while ((old = TAILQ_FIRST(&sd->inbox)) && sd->inbox_count > INBOX_MAX)
 		inbox_drop(sd, old);
 }
 
@@ -72,20 +75,10 @@ size_t transfers_in_transit(struct simd *sd, const char *tank_id)
 	size_t n = 0;
 	pthread_mutex_lock(&sd->xfer_lock);
 	struct outbox_rec *r;
-	TAILQ_FOREACH(r, &sd->outbox, link)
+	TAILQ_FOREACH (r, &sd->outbox, link)
 		n += strcmp(r->source_tank, tank_id) == 0;
 	pthread_mutex_unlock(&sd->xfer_lock);
 	return n;
-}
-
-/* Number and queue a record. Call with the locks of everything it changed held. */
-uint64_t journal_put(struct simd *sd, json_object *rec, journal_done_fn done, void *arg)
-{
-	journal_lock(sd->journal);
-	uint64_t seq = journal_next_seq(sd->journal);
-	journal_append(sd->journal, seq, rec, done, arg);
-	journal_unlock(sd->journal);
-	return seq;
 }
 
 json_object *outbox_json(const struct outbox_rec *r, bool with_fish)
@@ -93,19 +86,27 @@ json_object *outbox_json(const struct outbox_rec *r, bool with_fish)
 	char ts[32];
 	iso8601_utc(r->created_at, ts);
 	json_object *o = json_object_new_object();
-	jv_add_str(o, "transfer_id", r->transfer_id);
-	jv_add_str(o, "fish_id", r->fish_id);
-	jv_add_str(o, "source_tank_id", r->source_tank);
-	jv_add_str(o, "destination_server_id", r->dest_server);
-	jv_add_str(o, "destination_tank_id", r->dest_tank);
-	jv_add_str(o, "connection_id", r->connection_id);
-	jv_add_str(o, "created_at", ts);
+	json_object_object_add(o, "transfer_id", json_object_new_string(r->transfer_id));
+	json_object_object_add(o, "fish_id",
+			       json_object_new_string(
+				       r->fish_id)); /* a plant's id when kind is "plant" */
+	json_object_object_add(o, "kind",
+			       json_object_new_string(entity_is_plant(r->fish) ? "plant" : "fish"));
+	json_object_object_add(o, "source_tank_id", json_object_new_string(r->source_tank));
+	json_object_object_add(o, "destination_server_id", json_object_new_string(r->dest_server));
+	json_object_object_add(o, "destination_tank_id", json_object_new_string(r->dest_tank));
+	json_object_object_add(o, "connection_id", json_object_new_string(r->connection_id));
+	json_object_object_add(o, "created_at", json_object_new_string(ts));
 	json_object_object_add(o, "attempts", json_object_new_int(r->attempts));
 	/* A fish that swam through a wall enters its destination through the opposite one. */
-	json_object_object_add(o, "exit_wall", r->exit_wall == WALL_NONE ? NULL
-					       : json_object_new_string(wall_name(r->exit_wall)));
-	json_object_object_add(o, "arrival_wall", r->exit_wall == WALL_NONE ? NULL
-					       : json_object_new_string(wall_name(wall_opposite(r->exit_wall))));
+	json_object_object_add(o, "exit_wall",
+			       r->exit_wall == WALL_NONE
+				       ? NULL
+				       : json_object_new_string(wall_name(r->exit_wall)));
+	json_object_object_add(o, "arrival_wall",
+			       r->exit_wall == WALL_NONE ? NULL
+							 : json_object_new_string(wall_name(
+								   wall_opposite(r->exit_wall))));
 	if (with_fish)
 		json_object_object_add(o, "entity_data", json_object_get(r->fish));
 	return o;
@@ -116,6 +117,7 @@ json_object *outbox_state_json(const struct outbox_rec *r)
 {
 	json_object *o = outbox_json(r, true);
 	json_object_object_add(o, "created_at", json_object_new_double(r->created_at));
+	json_object_object_del(o, "kind"); /* the entity's own; the saved format stays as it was */
 	return o;
 }
 
@@ -128,9 +130,9 @@ int outbox_from_json(json_object *o, struct outbox_rec **ret, struct json_err *e
 		abort();
 	if (jv_string(o, "transfer_id", true, 36, 36, &tid, e) < 0 ||
 	    jv_string(o, "fish_id", true, 36, 36, &fid, e) < 0 ||
-	    jv_string(o, "source_tank_id", true, 1, SIM_TANK_ID_MAX, &st, e) < 0 ||
-	    jv_string(o, "destination_server_id", true, 1, 64, &ds, e) < 0 ||
-	    jv_string(o, "destination_tank_id", true, 1, SIM_TANK_ID_MAX, &dt, e) < 0 ||
+	    jv_string(o, "source_tank_id", true, 1, TANK_ID_MAX, &st, e) < 0 ||
+	    jv_string(o, "destination_server_id", true, 1, SERVER_ID_MAX, &ds, e) < 0 ||
+	    jv_string(o, "destination_tank_id", true, 1, TANK_ID_MAX, &dt, e) < 0 ||
 	    jv_string(o, "connection_id", false, 0, CONN_ID_MAX, &cid, e) < 0 ||
 	    jv_double(o, "created_at", true, 0, 1e11, &r->created_at, e) < 0 ||
 	    jv_int(o, "attempts", false, 0, 1 << 30, &r->attempts, e) < 0 ||
@@ -167,12 +169,10 @@ int wall_from_json(json_object *o, const char *key, enum wall *ret, struct json_
 	return 1;
 }
 
-struct outbox_rec *outbox_new(const char *fish_id, const char *src, const char *ds,
-				     const char *dt, const char *cid, json_object *fish)
+struct outbox_rec *outbox_new(const char *fish_id, const char *src, const char *ds, const char *dt,
+			      const char *cid, json_object *fish)
 {
-	struct outbox_rec *r = calloc(1, sizeof *r);
-	if (!r)
-		abort();
+	struct outbox_rec *r = xcalloc(1, sizeof *r);
 	uuid_random_str(r->transfer_id);
 	snprintf(r->fish_id, sizeof r->fish_id, "%s", fish_id);
 	snprintf(r->source_tank, sizeof r->source_tank, "%s", src);
@@ -195,7 +195,7 @@ json_object *xfer_outbox_json(struct simd *sd, bool with_fish, const char *trans
 	} else {
 		json_object *list = json_object_new_array();
 		struct outbox_rec *r;
-		TAILQ_FOREACH(r, &sd->outbox, link)
+		TAILQ_FOREACH (r, &sd->outbox, link)
 			json_object_array_add(list, outbox_json(r, with_fish));
 		o = json_object_new_object();
 		json_object_object_add(o, "transfers", list);
@@ -214,12 +214,14 @@ json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id)
 		char ts[32];
 		iso8601_utc(r->received_at, ts);
 		o = json_object_new_object();
-		jv_add_str(o, "transfer_id", r->transfer_id);
-		jv_add_str(o, "fish_id", r->fish_id);
-		jv_add_str(o, "destination_tank_id", r->dest_tank);
-		jv_add_str(o, "source_server_id", r->source_server);
-		jv_add_str(o, "source_tank_id", r->source_tank);
-		jv_add_str(o, "received_at", ts);
+		json_object_object_add(o, "transfer_id", json_object_new_string(r->transfer_id));
+		json_object_object_add(o, "fish_id", json_object_new_string(r->fish_id));
+		json_object_object_add(o, "destination_tank_id",
+				       json_object_new_string(r->dest_tank));
+		json_object_object_add(o, "source_server_id",
+				       json_object_new_string(r->source_server));
+		json_object_object_add(o, "source_tank_id", json_object_new_string(r->source_tank));
+		json_object_object_add(o, "received_at", json_object_new_string(ts));
 	}
 	pthread_mutex_unlock(&sd->xfer_lock);
 	return o;
@@ -230,14 +232,13 @@ json_object *exit_json(const struct exit_dest *d)
 	if (!d->open)
 		return NULL;
 	json_object *o = json_object_new_object();
-	jv_add_str(o, "destination_server_id", d->server_id);
-	jv_add_str(o, "destination_tank_id", d->tank_id);
-	jv_add_str(o, "connection_id", d->connection_id);
+	json_object_object_add(o, "destination_server_id", json_object_new_string(d->server_id));
+	json_object_object_add(o, "destination_tank_id", json_object_new_string(d->tank_id));
+	json_object_object_add(o, "connection_id", json_object_new_string(d->connection_id));
 	return o;
 }
 
-void apply_exits(struct tank_slot *slot, const struct exit_dest *left,
-			const struct exit_dest *right)
+void apply_exits(struct tank_slot *slot, const struct exit_dest *left, const struct exit_dest *right)
 {
 	if (left)
 		slot->exits[0] = *left;
@@ -255,6 +256,29 @@ json_object *xfer_exits_json(const struct tank_slot *slot)
 	return o;
 }
 
+int exits_from_json(json_object *ex, struct exit_dest d[2], struct json_err *e)
+{
+	memset(d, 0, 2 * sizeof *d);
+	for (int w = 0; w < 2; w++) {
+		json_object *x;
+		const char *ds, *dt, *cid = "";
+		if (jv_object(ex, w ? "right" : "left", false, &x, e) < 0)
+			return -EINVAL;
+		if (json_object_object_get_ex(ex, w ? "right" : "left", &x) && x) {
+			if (jv_string(x, "destination_server_id", true, 1, SERVER_ID_MAX, &ds, e) <
+				    0 ||
+			    jv_string(x, "destination_tank_id", true, 1, TANK_ID_MAX, &dt, e) < 0 ||
+			    jv_string(x, "connection_id", false, 0, CONN_ID_MAX, &cid, e) < 0)
+				return -EINVAL;
+			d[w].open = true;
+			strcpy(d[w].server_id, ds);
+			strcpy(d[w].tank_id, dt);
+			strcpy(d[w].connection_id, cid);
+		}
+	}
+	return 0;
+}
+
 json_object *params_json(const struct tank_params *p)
 {
 	json_object *o = json_object_new_object();
@@ -263,6 +287,10 @@ json_object *params_json(const struct tank_params *p)
 	json_object_object_add(o, "height", json_object_new_int(p->height));
 	json_object_object_add(o, "max_fish", json_object_new_int(p->max_fish));
 	json_object_object_add(o, "initial_fish", json_object_new_int(p->initial_fish));
+	json_object_object_add(o, "spawn_floor", json_object_new_int(p->spawn_floor));
+	json_object_object_add(o, "history_interval", json_object_new_int(p->history_interval));
+	json_object_object_add(o, "history_size", json_object_new_int(p->history_size));
+	json_object_object_add(o, "lineage_depth", json_object_new_int(p->lineage_depth));
 	return o;
 }
 
@@ -280,19 +308,28 @@ int params_from_json(json_object *o, struct tank_params *p, struct json_err *e)
 	tank_params_scale_world(p, w, h);
 	p->max_fish = mf;
 	p->initial_fish = inf;
+	/* Optional: records written before these parameters get the defaults. */
+	if (jv_int(o, "spawn_floor", false, 0, 1000000, &p->spawn_floor, e) < 0 ||
+	    jv_int(o, "history_interval", false, 1, 1000000, &p->history_interval, e) < 0 ||
+	    jv_int(o, "history_size", false, 0, 100000, &p->history_size, e) < 0 ||
+	    jv_int(o, "lineage_depth", false, 0, 1000, &p->lineage_depth, e) < 0)
+		return -EINVAL;
 	return tank_params_check(p) < 0 ? jv_fail(e, "tank parameters out of range") : 0;
 }
 
 json_object *tank_meta_state_json(const struct tank_meta *m, bool paused)
 {
 	json_object *o = json_object_new_object();
-	jv_add_str(o, "tank_id", m->id);
-	jv_add_str(o, "name", m->name);
-	jv_add_str(o, "description", m->description);
+	json_object_object_add(o, "tank_id", json_object_new_string(m->id));
+	json_object_object_add(o, "name", json_object_new_string(m->name));
+	json_object_object_add(o, "description", json_object_new_string(m->description));
 	json_object_object_add(o, "created_at", json_object_new_double(m->created_at));
 	json_object_object_add(o, "is_public", json_object_new_boolean(m->is_public));
 	json_object_object_add(o, "allow_transfers", json_object_new_boolean(m->allow_transfers));
 	json_object_object_add(o, "paused", json_object_new_boolean(paused));
+	/* Only when set: the records and snapshots of ordinary tanks keep their shape. */
+	if (m->fast_forward)
+		json_object_object_add(o, "fast_forward", json_object_new_boolean(true));
 	return o;
 }
 
@@ -302,15 +339,16 @@ int tank_meta_from_json(json_object *o, struct tank_meta *m, bool *paused, struc
 	memset(m, 0, sizeof *m);
 	m->is_public = true;
 	m->allow_transfers = true;
-	if (jv_string(o, "tank_id", true, 1, SIM_TANK_ID_MAX, &id, e) < 0 ||
+	if (jv_string(o, "tank_id", true, 1, TANK_ID_MAX, &id, e) < 0 ||
 	    jv_string(o, "name", true, 1, TANK_NAME_MAX, &name, e) < 0 ||
 	    jv_string(o, "description", false, 0, TANK_DESC_MAX, &desc, e) < 0 ||
 	    jv_double(o, "created_at", true, 0, 1e11, &m->created_at, e) < 0 ||
 	    jv_bool(o, "is_public", false, &m->is_public, e) < 0 ||
 	    jv_bool(o, "allow_transfers", false, &m->allow_transfers, e) < 0 ||
+	    jv_bool(o, "fast_forward", false, &m->fast_forward, e) < 0 ||
 	    jv_bool(o, "paused", false, paused, e) < 0)
 		return -EINVAL;
-	if (!object_id_valid(id, SIM_TANK_ID_MAX))
+	if (!object_id_valid(id, TANK_ID_MAX))
 		return jv_fail(e, "invalid tank id");
 	strcpy(m->id, id);
 	strcpy(m->name, name);
@@ -324,16 +362,17 @@ json_object *xfer_state_json(struct simd *sd, uint64_t *ret_seq)
 	json_object *o = json_object_new_object(), *ob = json_object_new_array(),
 		    *ib = json_object_new_array();
 	struct outbox_rec *r;
-	TAILQ_FOREACH(r, &sd->outbox, link)
+	TAILQ_FOREACH (r, &sd->outbox, link)
 		json_object_array_add(ob, outbox_state_json(r));
 	struct inbox_rec *in;
-	TAILQ_FOREACH(in, &sd->inbox, link) {
+	TAILQ_FOREACH (in, &sd->inbox, link) {
 		json_object *x = json_object_new_object();
-		jv_add_str(x, "transfer_id", in->transfer_id);
-		jv_add_str(x, "fish_id", in->fish_id);
-		jv_add_str(x, "tank_id", in->dest_tank);
-		jv_add_str(x, "source_server", in->source_server);
-		jv_add_str(x, "source_tank", in->source_tank);
+		json_object_object_add(x, "transfer_id", json_object_new_string(in->transfer_id));
+		json_object_object_add(x, "fish_id", json_object_new_string(in->fish_id));
+		json_object_object_add(x, "tank_id", json_object_new_string(in->dest_tank));
+		json_object_object_add(x, "source_server",
+				       json_object_new_string(in->source_server));
+		json_object_object_add(x, "source_tank", json_object_new_string(in->source_tank));
 		json_object_object_add(x, "received_at", json_object_new_double(in->received_at));
 		json_object_array_add(ib, x);
 	}
@@ -358,24 +397,27 @@ int xfer_state_load(struct simd *sd, json_object *o, struct json_err *e)
 		return -EINVAL;
 	for (size_t i = 0; i < json_object_array_length(ob); i++) {
 		struct outbox_rec *r;
-		if (outbox_from_json(json_object_array_get_idx(ob, i), &r, e) < 0)
-			return -EINVAL;
+		if (outbox_from_json(json_object_array_get_idx(ob, i), &r, e) < 0) {
+			char m[sizeof e->msg];
+			snprintf(m, sizeof m, "%s", e->msg);
+			return jv_fail(e, "field 'outbox[%zu]': %s", i, m);
+		}
 		outbox_insert(sd, r);
 	}
 	for (size_t i = 0; i < json_object_array_length(ib); i++) {
 		json_object *x = json_object_array_get_idx(ib, i);
-		struct inbox_rec *in = calloc(1, sizeof *in);
+		struct inbox_rec *in = xcalloc(1, sizeof *in);
 		const char *tid, *fid, *tk, *ss, *st;
-		if (!in)
-			abort();
 		if (jv_string(x, "transfer_id", true, 1, 36, &tid, e) < 0 ||
 		    jv_string(x, "fish_id", true, 36, 36, &fid, e) < 0 ||
-		    jv_string(x, "tank_id", true, 1, SIM_TANK_ID_MAX, &tk, e) < 0 ||
-		    jv_string(x, "source_server", true, 1, 64, &ss, e) < 0 ||
-		    jv_string(x, "source_tank", true, 1, SIM_TANK_ID_MAX, &st, e) < 0 ||
+		    jv_string(x, "tank_id", true, 1, TANK_ID_MAX, &tk, e) < 0 ||
+		    jv_string(x, "source_server", true, 1, SERVER_ID_MAX, &ss, e) < 0 ||
+		    jv_string(x, "source_tank", true, 1, TANK_ID_MAX, &st, e) < 0 ||
 		    jv_double(x, "received_at", true, 0, 1e11, &in->received_at, e) < 0) {
+			char m[sizeof e->msg];
+			snprintf(m, sizeof m, "%s", e->msg);
 			free(in);
-			return -EINVAL;
+			return jv_fail(e, "field 'inbox[%zu]': %s", i, m);
 		}
 		strcpy(in->transfer_id, tid);
 		strcpy(in->fish_id, fid);
@@ -402,27 +444,17 @@ json_object *arrival_reply(const struct inbox_rec *r)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(true));
-	jv_add_str(o, "message", "Entity transferred successfully from remote server");
-	jv_add_str(o, "transfer_id", r->transfer_id);
+	json_object_object_add(o, "message",
+			       json_object_new_string(
+				       "Entity transferred successfully from remote server"));
+	json_object_object_add(o, "transfer_id", json_object_new_string(r->transfer_id));
 	json_object *ent = json_object_new_object();
-	jv_add_str(ent, "old_id", r->fish_id);
-	jv_add_str(ent, "new_id", r->fish_id);
-	jv_add_str(ent, "type", "fish");
-	jv_add_str(ent, "source_server", r->source_server);
-	jv_add_str(ent, "source_tank", r->source_tank);
-	jv_add_str(ent, "destination_tank", r->dest_tank);
+	json_object_object_add(ent, "old_id", json_object_new_string(r->fish_id));
+	json_object_object_add(ent, "new_id", json_object_new_string(r->fish_id));
+	json_object_object_add(ent, "type", json_object_new_string("fish"));
+	json_object_object_add(ent, "source_server", json_object_new_string(r->source_server));
+	json_object_object_add(ent, "source_tank", json_object_new_string(r->source_tank));
+	json_object_object_add(ent, "destination_tank", json_object_new_string(r->dest_tank));
 	json_object_object_add(o, "entity", ent);
 	return o;
-}
-
-int xfer_inbox_forget(struct simd *sd, const char *transfer_id)
-{
-	/* Not journaled: a forgotten entry that a replay brings back is harmless and goes at
-	 * the next snapshot or at its retention. */
-	pthread_mutex_lock(&sd->xfer_lock);
-	struct inbox_rec *r = inbox_find(sd, transfer_id);
-	if (r)
-		inbox_drop(sd, r);
-	pthread_mutex_unlock(&sd->xfer_lock);
-	return r ? 0 : -ENOENT;
 }

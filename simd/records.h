@@ -1,15 +1,11 @@
 /* simd's transfer records: the outbox and inbox tables and the JSON forms that the
  * journal, the snapshots and the API share. Private to simd: transfers.c (live
- * operations), replay.c (start-up) and records.c use it. Callers hold xfer_lock for the
- * tables. */
+ * operations), jrec.c (journal records) and store.c use it. Callers hold xfer_lock for
+ * the tables. */
 #ifndef TW_SIMD_RECORDS_H
 #define TW_SIMD_RECORDS_H
 
 #include "simd.h"
-
-/* Number and queue a journal record. Call with the locks of everything it changed
- * held, so journal order is the order of the changes. */
-uint64_t journal_put(struct simd *sd, json_object *rec, journal_done_fn done, void *arg);
 
 struct outbox_rec *outbox_find(struct simd *sd, const char *id);
 struct inbox_rec *inbox_find(struct simd *sd, const char *id);
@@ -20,12 +16,14 @@ void inbox_insert(struct simd *sd, struct inbox_rec *r);
 json_object *outbox_json(const struct outbox_rec *r, bool with_fish);
 json_object *outbox_state_json(const struct outbox_rec *r);
 int outbox_from_json(json_object *o, struct outbox_rec **ret, struct json_err *e);
-struct outbox_rec *outbox_new(const char *fish_id, const char *src, const char *ds,
-			      const char *dt, const char *cid, json_object *fish);
+struct outbox_rec *outbox_new(const char *fish_id, const char *src, const char *ds, const char *dt,
+			      const char *cid, json_object *fish);
 json_object *exit_json(const struct exit_dest *d);
 void apply_exits(struct tank_slot *slot, const struct exit_dest *left,
 		 const struct exit_dest *right);
 json_object *xfer_exits_json(const struct tank_slot *slot);
+/* The form xfer_exits_json writes: {"left","right"}, each null, absent or an exit. */
+int exits_from_json(json_object *ex, struct exit_dest d[2], struct json_err *e);
 json_object *params_json(const struct tank_params *p);
 int params_from_json(json_object *o, struct tank_params *p, struct json_err *e);
 json_object *tank_meta_state_json(const struct tank_meta *m, bool paused);

@@ -16,39 +16,62 @@
 #include "daemon.h"
 #include "journal.h"
 #include "statefile.h"
+#include "tbucket.h"
 #include "sim/sim.h"
 #include "util.h"
 
 #define TANK_NAME_MAX 100
 #define TANK_DESC_MAX 500
-#define CONN_ID_MAX 128
 
 struct exit_dest {
 	bool open;
-	char server_id[65];
-	char tank_id[SIM_TANK_ID_MAX + 1];
+	char server_id[SERVER_ID_MAX + 1];
+	char tank_id[TANK_ID_MAX + 1];
 	char connection_id[CONN_ID_MAX + 1];
 };
 
 struct tank_meta {
-	char id[SIM_TANK_ID_MAX + 1];
+	char id[TANK_ID_MAX + 1];
 	char name[TANK_NAME_MAX + 1];
 	char description[TANK_DESC_MAX + 1];
 	double created_at;
 	bool is_public;
 	bool allow_transfers;
+	bool fast_forward; /* ticks as fast as the CPU allows, for experiments */
+};
+
+struct recent_fish {
+	char id[UUID_STR_LEN];
+	double until; /* monotonic */
 };
 
 struct tank_slot {
 	struct tank_meta meta;
 	struct simd *sd;
 	pthread_mutex_t lock; /* guards sim, paused, exits, applied_seq */
+	pthread_cond_t wake;  /* signalled on resume and stop: a paused tank sleeps on it */
 	struct tank *sim;
 	bool paused;
 	struct exit_dest exits[2]; /* WALL_LEFT, WALL_RIGHT */
-	uint64_t applied_seq;	   /* newest journal record applied to this tank */
-	uint64_t snap_seq;	   /* newest record its snapshot file contains */
-	bool snapshotting;	   /* a snapshot of it is being written */
+	/* exitgate.c, under lock: what may leave through the walls. */
+	int exit_budget[2];	       /* fish allowed out before migrated's next word; -1: any */
+	struct tbucket exit_bucket[2]; /* per_connection_per_second */
+	struct recent_fish *recent;    /* fish that arrived or came back lately (a ring) */
+	size_t n_recent, cap_recent, recent_head;
+	uint64_t applied_seq; /* newest journal record applied to this tank */
+	uint64_t snap_seq;    /* newest record its snapshot file contains */
+	bool snapshotting;    /* a snapshot of it is being written */
+	/* Deterministic replay (replay.c, store_mark): frame marks, and the re-simulation a restart
+	 * would need, in seconds of stepping since the snapshot. */
+	double last_mark_mono;
+	uint64_t last_mark_frame;
+	double resim_cost;
+	double snapshot_asked;	  /* now_mono() of its last request for an early snapshot */
+	bool lock_wanted;	  /* the snapshot thread waits for lock: the tick lets it in */
+	uint64_t replayed_frames; /* start-up: frames re-simulated */
+	bool replay_diverged;	  /* start-up: replay stopped matching the journal */
+	bool replay_strict;	  /* every input since its snapshot is journaled: a
+				   * divergence stops the start (replay.c) */
 	/* Ticking. */
 	pthread_t thread;
 	bool thread_started;
@@ -59,15 +82,25 @@ struct tank_slot {
 	struct tank_stats stats;
 	double fps;
 	bool status_paused;
+	double tick_median, tick_p99; /* seconds, over the last TICK_WINDOW ticks */
+	bool lagging;		      /* could not keep tick_rate over the last second */
+	/* Tick thread only: the durations of the last ticks, a ring. */
+	double tick_ring[256];
+	unsigned tick_ring_n;
+	/* Snapshot thread holds (under sd->list_lock): a removed slot is freed by the last
+	 * holder, so the event loop never waits for a snapshot to delete a tank. */
+	int snap_hold;
+	bool removed;
+	struct tank_stream *stream; /* live frames for viewers (stream.h) */
 	TAILQ_ENTRY(tank_slot) link;
 };
 
 struct outbox_rec {
 	char transfer_id[UUID_STR_LEN];
-	char fish_id[SIM_ID_LEN];
-	char source_tank[SIM_TANK_ID_MAX + 1];
-	char dest_server[65];
-	char dest_tank[SIM_TANK_ID_MAX + 1];
+	char fish_id[UUID_STR_LEN];
+	char source_tank[TANK_ID_MAX + 1];
+	char dest_server[SERVER_ID_MAX + 1];
+	char dest_tank[TANK_ID_MAX + 1];
 	char connection_id[CONN_ID_MAX + 1];
 	double created_at;
 	int attempts;
@@ -78,26 +111,32 @@ struct outbox_rec {
 
 struct inbox_rec {
 	char transfer_id[UUID_STR_LEN];
-	char fish_id[SIM_ID_LEN];
-	char dest_tank[SIM_TANK_ID_MAX + 1];
-	char source_server[65];
-	char source_tank[SIM_TANK_ID_MAX + 1];
+	char fish_id[UUID_STR_LEN];
+	char dest_tank[TANK_ID_MAX + 1];
+	char source_server[SERVER_ID_MAX + 1];
+	char source_tank[TANK_ID_MAX + 1];
 	double received_at;
 	TAILQ_ENTRY(inbox_rec) link;
 };
+
+struct tank_build;
 
 struct simd {
 	struct daemon *daemon;
 	struct journal *journal;
 	struct http_server *http;
 	struct state_writer *summary; /* state_dir/sim/summary.json, for discoveryd */
-	char *tanks_dir;   /* state_dir/sim/tanks */
-	char *meta_path;   /* state_dir/sim/transfers.json: outbox and inbox snapshot */
+	char *tanks_dir;	      /* state_dir/sim/tanks */
+	char *meta_path;	      /* state_dir/sim/transfers.json: outbox and inbox snapshot */
+	char *manifest_path;	      /* state_dir/sim/manifest.json (manifest.h) */
+	char *summary_path;
+	char *journal_dir;
+	bool legacy_state;	   /* started on state from before checksums (no manifest) */
 	pthread_mutex_t list_lock; /* held by the loop to add or remove tanks, and by the
 				    * snapshot thread while it walks them */
 	TAILQ_HEAD(, tank_slot) tanks;
 	size_t n_tanks;
-	char default_tank[SIM_TANK_ID_MAX + 1];
+	char default_tank[TANK_ID_MAX + 1];
 	/* Transfers, under xfer_lock. */
 	pthread_mutex_t xfer_lock;
 	TAILQ_HEAD(, outbox_rec) outbox;
@@ -106,14 +145,25 @@ struct simd {
 	size_t outbox_count, inbox_count;
 	uint64_t xfer_applied_seq, xfer_snap_seq;
 	/* Counters for /metrics. */
-	uint64_t reserves, commits, aborts, arrivals, duplicate_arrivals, local_moves, exits;
+	uint64_t reserves, commits, aborts, arrivals, duplicate_arrivals, local_moves, exits,
+		exits_bounced;
+	struct tbucket exit_bucket; /* max_per_second over every wall (exitgate.c), xfer_lock */
 	/* Snapshots. */
-	struct event *snapshot_timer;
+	struct event *snapshot_timer, *snapshot_now;
 	pthread_t snapshot_thread;
 	bool snapshot_running;
+	int snapshot_done; /* set by the snapshot thread as it ends (atomic) */
+	/* Tanks being built off the loop (tanks_build), joined at shutdown. */
+	pthread_mutex_t build_lock;
+	struct tank_build *builds;
 	double snapshot_last_seconds;
+	double snapshot_last_cpu; /* the snapshot thread's CPU time in that round */
+	double snapshot_started;  /* now_mono() of the last round's start */
 	uint64_t snapshots_written;
+	double replay_seconds; /* start-up: re-simulating tanks from their snapshots */
+	uint64_t replay_frames;
 	double started_mono;
+	struct poker_games *poker_games; /* games people play against fish (event loop only) */
 };
 
 /* tanks.c */
@@ -124,6 +174,15 @@ void tanks_remove(struct simd *sd, struct tank_slot *slot);
 void tanks_start(struct simd *sd, struct tank_slot *slot);
 void tanks_stop_all(struct simd *sd);
 void tank_publish_status(struct tank_slot *slot); /* call with slot->lock held */
+/* Free a slot taken out of the list by tanks_remove (snapshot thread, last holder). */
+void tanks_free_slot(struct tank_slot *slot);
+/* Build a tank off the event loop: tank_new runs on a thread of its own, then done runs
+ * on the loop with the tank (or NULL if simd stops first; then the caller's arg must be
+ * released). Small tanks are built at once, on the loop. */
+typedef void (*tanks_built_fn)(struct simd *sd, struct tank *t, void *arg);
+void tanks_build(struct simd *sd, const struct tank_params *p, const char *tank_id,
+		 tanks_built_fn done, void *arg);
+void tanks_build_shutdown(struct simd *sd); /* wait for builds, cancel their callbacks */
 json_object *tank_status_json(struct simd *sd, struct tank_slot *slot);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,
 			    const char *server_id);
@@ -135,9 +194,14 @@ size_t transfers_in_transit(struct simd *sd, const char *tank_id);
  * -ENOSPC full, -EEXIST duplicate fish, -EINVAL bad input. */
 struct reserve_req {
 	const char *source_tank, *dest_server, *dest_tank, *connection_id, *fish_id;
+	bool plant; /* reserve a plant (fish_id then names the plant), not a fish */
 };
 int xfer_reserve(struct simd *sd, const struct reserve_req *rq, json_object **ret,
 		 journal_done_fn done, void *arg);
+/* While its transfer runs, a departed fish keeps its slot (max_fish) in its tank and a
+ * plant its root spot, so an abort always finds room: hold counts one more, !hold one
+ * fewer (never below zero). Live transfers and their replay both keep the count here. */
+void xfer_hold_transit(struct tank_slot *slot, bool plant, bool hold);
 int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_object **ret,
 		 journal_done_fn done, void *arg);
 int xfer_attempt(struct simd *sd, const char *transfer_id, json_object **ret);
@@ -148,35 +212,80 @@ struct arrive_req {
 	json_object *fish; /* borrowed */
 };
 /* 1 when the transfer had already arrived (nothing inserted), 0 when inserted. */
+/* peers.c: 0 when server_id may send fish here (known to this server's discoveryd,
+ * or no discoveryd state to ask), -ENOENT when it is unknown. */
+int peers_check(struct simd *sd, const char *server_id);
+
 int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 		journal_done_fn done, void *arg, struct json_err *e);
 json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id);
 /* The source committed: the entry is no longer needed. -ENOENT if unknown. */
-int xfer_inbox_forget(struct simd *sd, const char *transfer_id);
-int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fish_id,
+int xfer_inbox_forget(struct simd *sd, const char *transfer_id, journal_done_fn done, void *arg);
+int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fish_id, bool plant,
 	      json_object **ret, journal_done_fn done, void *arg);
+/* transfers-plant.c: xfer_reserve's part for a plant (slot->lock held): take it out of
+ * the tank into a new outbox record (the caller inserts it), or NULL if there is none. */
+struct outbox_rec *xfer_plant_reserve(struct tank_slot *slot, const struct reserve_req *rq);
+/* xfer_move's part for a plant (both tanks locked): take it from a into b; *pj (the
+ * caller's) is the plant as it moved. -ENOSPC: no free root spot in b. */
+int xfer_plant_move(struct tank_slot *a, struct tank_slot *b, const char *plant_id,
+		    json_object **pj, char moved_id[UUID_STR_LEN]);
+/* Is a plant with this id in any tank here? */
+bool xfer_plant_present(struct simd *sd, const char *plant_id);
+/* An aborted plant back into its tank (slot->lock held): -ENOSPC if no spot is free. */
+int xfer_plant_return(struct tank_slot *slot, json_object *plant);
+/* The tank's entities of one kind in the outbox (both kinds: transfers_in_transit). */
+size_t transfers_in_transit_of(struct simd *sd, const char *tank_id, bool plants);
+/* budgets: per wall (left, right), -1 for open. Returns 1 when nothing needed journaling
+ * (only budgets changed): done is not called then. */
 int xfer_set_exits(struct simd *sd, const char *tank_id, const struct exit_dest *left,
-		   const struct exit_dest *right, journal_done_fn done, void *arg);
+		   const struct exit_dest *right, const int budgets[2], journal_done_fn done,
+		   void *arg);
 /* From a tick thread, slot->lock held: journal the fish that left through exits. */
 void xfer_collect_exits(struct simd *sd, struct tank_slot *slot);
 /* Tank life cycle, journaled. */
 int xfer_tank_create(struct simd *sd, const struct tank_meta *meta, const struct tank_params *p,
 		     bool paused, struct tank_slot **ret, journal_done_fn done, void *arg);
+/* The same with a tank built already (tanks_build); on success the slot owns t. */
+int xfer_tank_create_built(struct simd *sd, const struct tank_meta *meta,
+			   const struct tank_params *p, struct tank *t, bool paused,
+			   struct tank_slot **ret, journal_done_fn done, void *arg);
 int xfer_tank_delete(struct simd *sd, const char *tank_id, journal_done_fn done, void *arg);
 int xfer_tank_pause(struct simd *sd, const char *tank_id, bool paused, journal_done_fn done,
 		    void *arg);
 /* "left"/"right"/absent (WALL_NONE) field; 1 present, 0 absent, -EINVAL bad. */
 int wall_from_json(json_object *o, const char *key, enum wall *ret, struct json_err *e);
-/* Replay one journal record (start-up). */
-int xfer_replay(void *arg, uint64_t seq, json_object *rec, struct json_err *e);
 void xfer_free_all(struct simd *sd);
 json_object *xfer_state_json(struct simd *sd, uint64_t *ret_seq); /* xfer_lock taken inside */
 int xfer_state_load(struct simd *sd, json_object *o, struct json_err *e);
+
+/* exitgate.c: the limits on fish leaving through walls (slot->lock held; may_leave also
+ * xfer_lock). */
+void exitgate_note_fish(struct tank_slot *slot, const char *fish_id);	   /* arrived, returned */
+void exitgate_set_budget(struct tank_slot *slot, enum wall w, int budget); /* -1: any */
+/* The simulation's walls as the exits and budgets say, journaled when that changes
+ * them (slot->lock held): after budgets changed or were spent, and at start. */
+void exitgate_sync(struct simd *sd, struct tank_slot *slot);
+int exitgate_budget(const struct tank_slot *slot, enum wall w);
+/* May this fish, which just reached wall w, leave? Takes the tokens when it may. */
+bool exitgate_may_leave(struct simd *sd, struct tank_slot *slot, enum wall w, const char *fish_id);
+void exitgate_free(struct tank_slot *slot);
+
+/* controls.c: the viewer's food and fish, applied and journaled. As tank_drop_food and
+ * tank_add_random_fish; *st is the tank's stats after, *ret_fish the fish added. */
+int controls_drop_food(struct simd *sd, struct tank_slot *s, double x, int count,
+		       struct tank_stats *st);
+int controls_add_fish(struct simd *sd, struct tank_slot *s, double x, double y,
+		      json_object **ret_fish);
 
 /* store.c: snapshots and start-up recovery. */
 void store_recover(struct simd *sd);
 void store_schedule(struct simd *sd);
 void store_snapshot_all_sync(struct simd *sd); /* at shutdown */
+void store_snapshot_soon(struct simd *sd);     /* any thread: a round now, not at the timer */
+/* From a tick thread, slot->lock held: journal a frame mark with a checkpoint hash now
+ * and then, and ask for an early snapshot when a restart would re-simulate too long. */
+void store_mark(struct simd *sd, struct tank_slot *slot);
 int store_remove_tank_dir(struct simd *sd, const char *tank_id);
 
 /* api.c */

@@ -10,17 +10,27 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "jrec.h"
+#include "lines.h"
 #include "log.h"
+#include "manifest.h"
 #include "records.h"
+#include "replay.h"
+#include "xalloc.h"
 
+#define MARK_INTERVAL 0.5 /* seconds of wall time between frame marks of a running tank */
+/* Early snapshot rounds start at least this many times the last round's CPU time apart. */
+#define SNAPSHOT_CPU_SPACING 2
 
 static char *tank_dir(struct simd *sd, const char *id)
 {
@@ -42,23 +52,31 @@ int store_remove_tank_dir(struct simd *sd, const char *tank_id)
 /* A tank snapshot is JSON lines: a header object (version 2, seq, meta, exits, the
  * tank without its fish, fish_count), then one fish per line. Lines let start-up parse
  * the fish on several threads; parsing one 20 MB document was most of a restart.
- * Serialize under the tank's lock (the tick waits that long), write without it. */
+ * Under the tank's lock only a copy of the tank is taken (tank_clone, a few memcpys):
+ * the tick waits that long, not for the encoding. */
 static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 {
+	__atomic_store_n(&slot->lock_wanted, true, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&slot->lock);
+	__atomic_store_n(&slot->lock_wanted, false, __ATOMIC_RELEASE);
 	json_object *o = json_object_new_object();
 	uint64_t seq = slot->applied_seq;
-	json_object *tank = tank_to_json(slot->sim), *fish = NULL;
+	struct tank *copy = tank_clone(slot->sim);
 	json_object_object_add(o, "version", json_object_new_int(2));
 	json_object_object_add(o, "seq", json_object_new_uint64(seq));
 	json_object_object_add(o, "meta", tank_meta_state_json(&slot->meta, slot->paused));
 	json_object_object_add(o, "exits", xfer_exits_json(slot));
+	/* Not part of the simulation's state, but its capacity depends on it: replay starts
+	 * from it. Its presence also says every input since is journaled (replay_strict). */
+	json_object_object_add(o, "in_transit", json_object_new_uint64(tank_in_transit(slot->sim)));
+	json_object_object_add(o, "plants_in_transit",
+			       json_object_new_uint64(tank_plants_in_transit(slot->sim)));
+	slot->resim_cost = 0; /* a restart re-simulates from here on */
 	pthread_mutex_unlock(&slot->lock);
-	if (!json_object_object_get_ex(tank, "fish", &fish) || !json_object_is_type(fish, json_type_array))
-		fatal("tank %s serialized without a fish array", slot->meta.id);
-	json_object_get(fish);
-	json_object_object_del(tank, "fish");
-	size_t n = json_object_array_length(fish);
+	/* The fish, nearly all of the text, go straight from the structs to their lines:
+	 * building, printing and freeing a json-c tree of them took seconds. */
+	json_object *tank = tank_to_json_without_fish(copy);
+	size_t n = tank_fish_count(copy);
 	json_object_object_add(o, "fish_count", json_object_new_uint64(n));
 	json_object_object_add(o, "tank", tank);
 
@@ -67,15 +85,18 @@ static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 	FILE *f = open_memstream(&text, &text_len);
 	if (!f)
 		abort();
-	fputs(jv_to_string(o), f);
-	fputc('\n', f);
+	const char *h = jv_to_string(o);
+	line_put(f, h, strlen(h));
+	struct sim_text ft = {0};
 	for (size_t i = 0; i < n; i++) {
-		fputs(jv_to_string(json_object_array_get_idx(fish, i)), f);
-		fputc('\n', f);
+		ft.len = 0;
+		fish_text_write(&ft, tank_fish_at(copy, i));
+		line_put(f, ft.p, ft.len);
 	}
+	sim_text_free(&ft);
+	tank_free(copy);
 	if (fclose(f) != 0)
 		abort();
-	json_object_put(fish);
 	char *dir = tank_dir(sd, slot->meta.id);
 	int r = fs_mkdir_p(dir, 0750);
 	if (r < 0)
@@ -97,9 +118,12 @@ static void snapshot_transfers(struct simd *sd)
 {
 	uint64_t seq;
 	json_object *o = xfer_state_json(sd, &seq);
-	const char *text = jv_to_string(o);
+	const char *json = jv_to_string(o);
+	size_t len;
+	char *text = line_frame(json, strlen(json), &len);
 	journal_wait_durable(sd->journal, seq);
-	fs_write_atomic_or_die(sd->meta_path, text, strlen(text));
+	fs_write_atomic_or_die(sd->meta_path, text, len);
+	free(text);
 	json_object_put(o);
 	pthread_mutex_lock(&sd->xfer_lock);
 	sd->xfer_snap_seq = seq;
@@ -122,49 +146,153 @@ static void remove_orphan_dirs(struct simd *sd)
 		closedir(d);
 }
 
+/* After every snapshot is on disk: a new journal segment, then the manifest naming
+ * what the state now consists of, and only then the removal of what it no longer
+ * needs (old segments, folders of deleted tanks). A crash anywhere in between leaves a
+ * manifest whose every file still exists.
+ *
+ * The tank list lock is not held while snapshots wait for a tank's lock or the disk,
+ * because the event loop takes it to add and remove tanks; a tank deleted meanwhile
+ * stays allocated until the round lets go of it (snap_hold). It is held from listing
+ * the manifest's tanks to removing orphan folders, so that the manifest never names a
+ * folder the same round removes; snap_seq is read without the tank's lock, since only
+ * this thread writes it once simd runs. */
 static void snapshot_round(struct simd *sd)
 {
 	double t0 = now_mono();
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	pthread_mutex_lock(&sd->list_lock);
+	size_t n = 0, cap = sd->n_tanks;
+	struct tank_slot **held = xcalloc(cap ? cap : 1, sizeof *held);
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd->tanks, link)
-		snapshot_tank(sd, s);
-	snapshot_transfers(sd);
-	remove_orphan_dirs(sd);
-	uint64_t upto = sd->xfer_snap_seq;
-	TAILQ_FOREACH(s, &sd->tanks, link)
-		if (s->snap_seq < upto)
-			upto = s->snap_seq;
+	TAILQ_FOREACH (s, &sd->tanks, link)
+		if (n < cap) {
+			s->snap_hold++;
+			held[n++] = s;
+		}
 	pthread_mutex_unlock(&sd->list_lock);
-	journal_compact(sd->journal, upto);
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&sd->list_lock);
+		bool removed = held[i]->removed;
+		pthread_mutex_unlock(&sd->list_lock);
+		if (!removed)
+			snapshot_tank(sd, held[i]);
+	}
+	snapshot_transfers(sd);
+	uint64_t upto = sd->xfer_snap_seq;
+	struct manifest m = {.transfers_seq = sd->xfer_snap_seq};
+	pthread_mutex_lock(&sd->list_lock);
+	m.tanks = xcalloc(sd->n_tanks + 1, sizeof *m.tanks);
+	TAILQ_FOREACH (s, &sd->tanks, link) {
+		uint64_t seq = s->snap_seq;
+		if (seq < upto)
+			upto = seq;
+		snprintf(m.tanks[m.n_tanks].id, sizeof m.tanks[0].id, "%s", s->meta.id);
+		m.tanks[m.n_tanks++].seq = seq;
+	}
+	journal_roll(sd->journal);
+	m.journal_from = upto + 1;
+	uint64_t *segs;
+	size_t nseg = journal_segments(sd->journal, &segs);
+	/* The segments holding records from journal_from on: the last one starting at or
+	 * before it, and every later one. */
+	size_t first = 0;
+	for (size_t i = 0; i < nseg; i++)
+		if (segs[i] <= m.journal_from)
+			first = i;
+	m.segments = segs + first;
+	m.n_segments = nseg - first;
+	manifest_write_or_die(sd->manifest_path, &m);
+	free(segs);
+	free(m.tanks);
+	remove_orphan_dirs(sd);
+	for (size_t i = 0; i < n; i++)
+		if (--held[i]->snap_hold == 0 && held[i]->removed)
+			tanks_free_slot(held[i]);
+	pthread_mutex_unlock(&sd->list_lock);
+	free(held);
+	journal_drop_upto(sd->journal, upto);
 	sd->snapshot_last_seconds = now_mono() - t0;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	sd->snapshot_last_cpu = (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9;
 	sd->snapshots_written++;
 }
 
 static void *snapshot_main(void *arg)
 {
-	snapshot_round(arg);
+	struct simd *sd = arg;
+	snapshot_round(sd);
+	__atomic_store_n(&sd->snapshot_done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
-static void on_snapshot_timer(evutil_socket_t fd, short what, void *arg)
+/* Start a round unless one is under way (the loop never waits for a round: one still
+ * running, a tank's long tick or a slow disk, makes this one be skipped). */
+static void start_round(struct simd *sd)
 {
-	struct simd *sd = arg;
 	if (sd->snapshot_running) {
-		pthread_join(sd->snapshot_thread, NULL);
+		if (pthread_tryjoin_np(sd->snapshot_thread, NULL) != 0)
+			return; /* under way: it is the round asked for, or the next one will be */
 		sd->snapshot_running = false;
 	}
+	sd->snapshot_started = now_mono();
 	if (pthread_create(&sd->snapshot_thread, NULL, snapshot_main, sd) != 0)
 		fatal("cannot start the snapshot thread");
 	sd->snapshot_running = true;
 }
 
+static void on_snapshot_timer(evutil_socket_t fd, short what, void *arg)
+{
+	start_round(arg);
+}
+
+/* A tank's re-simulation cost passed the budget. Early rounds are spaced by the CPU
+ * the last one cost, so that snapshotting takes at most half of one core. Not by
+ * its wall time: on a loaded machine a round waits for a core as long as it runs, and
+ * spacing by that let the re-simulation a restart needs grow with the load. */
+static void on_snapshot_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct simd *sd = arg;
+	double gap = SNAPSHOT_CPU_SPACING * sd->snapshot_last_cpu;
+	if (now_mono() - sd->snapshot_started < (gap > 1.0 ? gap : 1.0))
+		return; /* the tank asks again at a later mark */
+	start_round(sd);
+}
+
+void store_mark(struct simd *sd, struct tank_slot *slot)
+{
+	double now = now_mono();
+	uint64_t frame = tank_frame(slot->sim);
+	if (now - slot->last_mark_mono < MARK_INTERVAL || frame == slot->last_mark_frame)
+		return;
+	slot->last_mark_mono = now;
+	slot->last_mark_frame = frame;
+	struct jrec jr = {.slot = slot};
+	slot->applied_seq = jrec_put(sd, JREC_MARK, &jr, NULL, NULL);
+	/* Bound the re-simulation a restart would need: snapshot early when it grows. */
+	if (slot->resim_cost > sd->daemon->conf.sim.replay_budget &&
+	    now - slot->snapshot_asked >= 1.0) {
+		slot->snapshot_asked = now;
+		store_snapshot_soon(sd);
+	}
+}
+
+void store_snapshot_soon(struct simd *sd)
+{
+	if (sd->snapshot_now)
+		event_active(sd->snapshot_now, EV_READ, 0);
+}
+
 void store_schedule(struct simd *sd)
 {
+	if (!sd->snapshot_now)
+		sd->snapshot_now = event_new(sd->daemon->base, -1, 0, on_snapshot_now, sd);
 	double s = sd->daemon->conf.sim.snapshot_interval;
 	struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
 	if (!sd->snapshot_timer)
-		sd->snapshot_timer = event_new(sd->daemon->base, -1, EV_PERSIST, on_snapshot_timer, sd);
+		sd->snapshot_timer = event_new(sd->daemon->base, -1, EV_PERSIST, on_snapshot_timer,
+					       sd);
 	event_del(sd->snapshot_timer);
 	event_add(sd->snapshot_timer, &tv);
 }
@@ -175,32 +303,15 @@ void store_snapshot_all_sync(struct simd *sd)
 		event_free(sd->snapshot_timer);
 		sd->snapshot_timer = NULL;
 	}
+	if (sd->snapshot_now) {
+		event_free(sd->snapshot_now);
+		sd->snapshot_now = NULL;
+	}
 	if (sd->snapshot_running) {
 		pthread_join(sd->snapshot_thread, NULL);
 		sd->snapshot_running = false;
 	}
 	snapshot_round(sd);
-}
-
-static json_object *read_json_or_die(const char *path, bool *missing)
-{
-	char *text;
-	size_t len;
-	int r = fs_read_file(path, (size_t)1 << 32, &text, &len);
-	if (r == -ENOENT) {
-		*missing = true;
-		return NULL;
-	}
-	if (r < 0)
-		fatal("cannot read %s: %s", path, strerror(-r));
-	struct json_err e;
-	json_object *o = jv_parse_object_nul(text, len, 64, &e);
-	free(text);
-	if (!o)
-		fatal("%s is damaged (%s). simd will not guess the state: restore it from a backup, "
-		      "or move it away to start without it", path, e.msg);
-	*missing = false;
-	return o;
 }
 
 /* Freeing a big parsed snapshot takes nearly as long as parsing it; nothing needs to
@@ -228,8 +339,27 @@ struct fish_lines {
 	struct fish **out;
 	size_t from, to;
 	size_t bad; /* index of the first line that did not parse, or (size_t)-1 */
+	bool legacy_ok;
 	struct json_err e;
 };
+
+/* The JSON inside one snapshot line, or NULL with the reason in e. */
+static const char *snapshot_line(char *line, bool legacy_ok, size_t *json_len, struct json_err *e)
+{
+	const char *json;
+	char why[200];
+	enum line_kind k = line_check(line, strlen(line), &json, json_len, why, sizeof why);
+	if (k == LINE_LEGACY && !legacy_ok) {
+		jv_fail(e, "it has no checksum, and only state from before checksums (no "
+			   "manifest.json) may lack one");
+		return NULL;
+	}
+	if (k == LINE_BAD) {
+		jv_fail(e, "%s", why);
+		return NULL;
+	}
+	return json;
+}
 
 static void *parse_fish_lines(void *arg)
 {
@@ -237,7 +367,9 @@ static void *parse_fish_lines(void *arg)
 	w->bad = (size_t)-1;
 	/* Parse, decode and free on this thread: all three cost about the same. */
 	for (size_t i = w->from; i < w->to; i++) {
-		json_object *o = jv_parse_object_nul(w->line[i], strlen(w->line[i]), 64, &w->e);
+		size_t json_len;
+		const char *json = snapshot_line(w->line[i], w->legacy_ok, &json_len, &w->e);
+		json_object *o = json ? jv_parse_object_nul(json, json_len, 64, &w->e) : NULL;
 		if (!o || fish_from_json(o, &w->out[i], &w->e) < 0) {
 			json_object_put(o);
 			w->bad = i;
@@ -248,22 +380,22 @@ static void *parse_fish_lines(void *arg)
 	return NULL;
 }
 
-/* Parse a version-2 snapshot (see snapshot_tank): the header, then the fish lines
- * decoded on up to four threads; the tank is built from both. NULL with a message in e
- * when anything is off, including a missing or extra line. */
-static json_object *parse_snapshot(char *text, size_t len, struct tank **ret_tank,
-				   struct json_err *e)
+/* The text cut into its lines (NUL-terminated in place); NULL when it is not whole
+ * lines or holds a NUL. */
+static char **split_lines(char *text, size_t len, size_t *ret_n, struct json_err *e)
 {
 	if (len == 0 || text[len - 1] != '\n') {
 		jv_fail(e, "the last line is cut short");
 		return NULL;
 	}
+	if (memchr(text, '\0', len)) {
+		jv_fail(e, "byte %zu is a NUL", (size_t)((char *)memchr(text, '\0', len) - text));
+		return NULL;
+	}
 	size_t nlines = 0;
 	for (size_t i = 0; i < len; i++)
 		nlines += text[i] == '\n';
-	char **line = malloc(nlines * sizeof *line);
-	if (!line)
-		abort();
+	char **line = xmalloc(nlines * sizeof *line);
 	size_t k = 0;
 	for (char *p = text; k < nlines; k++) {
 		char *nl = strchr(p, '\n');
@@ -271,12 +403,63 @@ static json_object *parse_snapshot(char *text, size_t len, struct tank **ret_tan
 		line[k] = p;
 		p = nl + 1;
 	}
-	json_object *o = jv_parse_object_nul(line[0], strlen(line[0]), 64, e), *tank;
+	*ret_n = nlines;
+	return line;
+}
+
+/* The n fish lines decoded into out[] on up to four threads. The header was parsed on
+ * this thread first, so json-c's hash seed is set before the workers create objects of
+ * their own. Returns the index of the first bad line, or (size_t)-1. */
+static size_t decode_fish_lines(char **line, size_t n, struct fish **out, bool legacy_ok,
+				struct json_err *e)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads = cpus > 4 ? 4 : cpus < 1 ? 1 : (size_t)cpus;
+	if (n < 1000)
+		nthreads = 1;
+	struct fish_lines w[4];
+	pthread_t th[4];
+	for (size_t t = 0; t < nthreads; t++) {
+		w[t] = (struct fish_lines){.line = line,
+					   .out = out,
+					   .from = n * t / nthreads,
+					   .to = n * (t + 1) / nthreads,
+					   .legacy_ok = legacy_ok};
+		if (t > 0 && pthread_create(&th[t], NULL, parse_fish_lines, &w[t]) != 0)
+			abort();
+	}
+	parse_fish_lines(&w[0]);
+	for (size_t t = 1; t < nthreads; t++)
+		pthread_join(th[t], NULL);
+	for (size_t t = 0; t < nthreads; t++)
+		if (w[t].bad != (size_t)-1) {
+			jv_fail(e, "fish line %zu: %s", w[t].bad + 2, w[t].e.msg);
+			return w[t].bad;
+		}
+	return (size_t)-1;
+}
+
+/* Parse a version-2 snapshot (see snapshot_tank): the header, then the fish lines
+ * decoded on up to four threads; the tank is built from both. NULL with a message in e
+ * when anything is off, including a missing or extra line. */
+static json_object *parse_snapshot(char *text, size_t len, bool legacy_ok, struct tank **ret_tank,
+				   struct json_err *e)
+{
+	size_t nlines;
+	char **line = split_lines(text, len, &nlines, e);
+	if (!line)
+		return NULL;
+	size_t hlen;
+	const char *hjson = snapshot_line(line[0], legacy_ok, &hlen, e);
+	json_object *o = hjson ? jv_parse_object_nul(hjson, hlen, 64, e) : NULL, *tank;
 	int version;
 	int64_t count;
 	if (!o || jv_int(o, "version", true, 2, 2, &version, e) < 0 ||
 	    jv_int64(o, "fish_count", true, 0, 10000000, &count, e) < 0 ||
 	    jv_object(o, "tank", true, &tank, e) < 0) {
+		char m[sizeof e->msg];
+		snprintf(m, sizeof m, "%s", e->msg);
+		jv_fail(e, "line 1 (the header): %s", m);
 		json_object_put(o);
 		free(line);
 		return NULL;
@@ -288,36 +471,16 @@ static json_object *parse_snapshot(char *text, size_t len, struct tank **ret_tan
 		free(line);
 		return NULL;
 	}
-	/* The header was parsed on this thread, so json-c's hash seed is set before the
-	 * workers create objects of their own. */
 	size_t n = nlines - 1;
-	struct fish **out = calloc(n ? n : 1, sizeof *out);
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nthreads = cpus > 4 ? 4 : cpus < 1 ? 1 : (size_t)cpus;
-	if (n < 1000)
-		nthreads = 1;
-	struct fish_lines w[4];
-	pthread_t th[4];
-	if (!out)
-		abort();
-	for (size_t t = 0; t < nthreads; t++) {
-		w[t] = (struct fish_lines){.line = line + 1, .out = out, .from = n * t / nthreads,
-					   .to = n * (t + 1) / nthreads};
-		if (t > 0 && pthread_create(&th[t], NULL, parse_fish_lines, &w[t]) != 0)
-			abort();
-	}
-	parse_fish_lines(&w[0]);
-	for (size_t t = 1; t < nthreads; t++)
-		pthread_join(th[t], NULL);
-	size_t bad = (size_t)-1;
-	for (size_t t = 0; t < nthreads && bad == (size_t)-1; t++)
-		if (w[t].bad != (size_t)-1) {
-			bad = w[t].bad;
-			jv_fail(e, "fish line %zu: %s", bad + 2, w[t].e.msg);
-		}
+	struct fish **out = xcalloc(n ? n : 1, sizeof *out);
+	size_t bad = decode_fish_lines(line + 1, n, out, legacy_ok, e);
 	free(line);
-	if (bad == (size_t)-1 && tank_from_json_with_fish(tank, out, n, ret_tank, e) < 0)
+	if (bad == (size_t)-1 && tank_from_json_with_fish(tank, out, n, ret_tank, e) < 0) {
+		char m[sizeof e->msg];
+		snprintf(m, sizeof m, "%s", e->msg);
+		jv_fail(e, "line 1 (the header), field 'tank': %s", m);
 		bad = 0;
+	}
 	for (size_t i = 0; i < n; i++) /* left over only on failure */
 		fish_free(out[i]);
 	free(out);
@@ -328,7 +491,8 @@ static json_object *parse_snapshot(char *text, size_t len, struct tank **ret_tan
 	return o;
 }
 
-static void load_tank(struct simd *sd, const char *id)
+/* Load one tank's snapshot; false when the folder has none. */
+static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t *ret_seq)
 {
 	char *dir = tank_dir(sd, id);
 	char *path = fs_path_join(dir, "snapshot.json");
@@ -336,49 +500,236 @@ static void load_tank(struct simd *sd, const char *id)
 	size_t len;
 	int rr = fs_read_file(path, (size_t)1 << 34, &text, &len);
 	if (rr == -ENOENT) {
-		/* Created but never snapshotted: the journal recreates it. */
+		/* Created but never snapshotted: the journal recreates it (the manifest
+		 * says whether a snapshot should be here). */
 		free(path);
 		free(dir);
-		return;
+		return false;
 	}
 	if (rr < 0)
 		fatal("cannot read %s: %s", path, strerror(-rr));
 	struct json_err e;
 	struct tank *t = NULL;
-	json_object *o = parse_snapshot(text, len, &t, &e);
+	json_object *o = parse_snapshot(text, len, legacy_ok, &t, &e);
 	free(text);
 	if (!o)
-		fatal("%s is damaged (%s). simd will not guess the state: restore it from a backup, "
-		      "or move the folder %s away to start without that tank", path, e.msg, dir);
+		fatal("%s is damaged: %s. simd will not guess the state: restore it from a backup, "
+		      "or move the folder %s away to start without that tank",
+		      path, e.msg, dir);
 	int64_t seq;
 	int version;
+	int64_t in_transit = -1, plants_in_transit = 0;
 	json_object *meta, *exits;
 	struct tank_meta m;
 	bool paused = false;
 	if (jv_int(o, "version", true, 2, 2, &version, &e) < 0 ||
 	    jv_int64(o, "seq", true, 0, INT64_MAX, &seq, &e) < 0 ||
 	    jv_object(o, "meta", true, &meta, &e) < 0 ||
-	    tank_meta_from_json(meta, &m, &paused, &e) < 0 ||
-	    jv_object(o, "exits", true, &exits, &e) < 0)
-		fatal("%s is damaged (%s). simd will not guess the state: restore it from a backup, "
-		      "or move the folder %s away to start without that tank", path, e.msg, dir);
+	    jv_object(o, "exits", true, &exits, &e) < 0 ||
+	    jv_int64(o, "in_transit", false, 0, INT32_MAX, &in_transit, &e) < 0 ||
+	    jv_int64(o, "plants_in_transit", false, 0, INT32_MAX, &plants_in_transit, &e) < 0)
+		fatal("%s is damaged: line 1 (the header): %s. simd will not guess the state: restore "
+		      "it from a backup, or move the folder %s away to start without that tank",
+		      path, e.msg, dir);
+	if (tank_meta_from_json(meta, &m, &paused, &e) < 0)
+		fatal("%s is damaged: line 1 (the header), field 'meta': %s. simd will not guess the "
+		      "state: restore it from a backup, or move the folder %s away to start without "
+		      "that tank",
+		      path, e.msg, dir);
 	if (strcmp(m.id, id) != 0)
-		fatal("%s holds tank %s, not %s", path, m.id, id);
+		fatal("%s: line 1 (the header), field 'meta.tank_id': it holds tank %s, not %s",
+		      path, m.id, id);
 	struct tank_slot *slot = tanks_add(sd, &m, t, paused);
 	slot->snap_seq = slot->applied_seq = (uint64_t)seq;
-	/* Exits go through the replay path's parser: one reader for one format. */
-	json_object *rec = json_object_new_object();
-	json_object_object_add(rec, "op", json_object_new_string("exits"));
-	json_object_object_add(rec, "tank_id", json_object_new_string(id));
-	json_object_object_add(rec, "exits", json_object_get(exits));
-	slot->snap_seq = (uint64_t)seq - (seq > 0);
-	if (xfer_replay(sd, (uint64_t)seq, rec, &e) < 0)
-		fatal("%s: exits are damaged: %s", path, e.msg);
-	slot->snap_seq = (uint64_t)seq;
-	json_object_put(rec);
+	/* Exits go through the journal's parser: one reader for one format. */
+	struct exit_dest d[2];
+	if (exits_from_json(exits, d, &e) < 0)
+		fatal("%s: line 1 (the header), field 'exits': %s", path, e.msg);
+	/* The walls as the tank had them (a budget may have closed one), not as the exits
+	 * alone would set them: replay goes on from exactly the state snapshotted. */
+	bool gate[2] = {tank_get_exit(t, WALL_LEFT), tank_get_exit(t, WALL_RIGHT)};
+	apply_exits(slot, &d[0], &d[1]);
+	tank_set_exit(t, WALL_LEFT, gate[0]);
+	tank_set_exit(t, WALL_RIGHT, gate[1]);
+	tank_set_plants_in_transit(t, (size_t)plants_in_transit);
+	if (in_transit >= 0) {
+		tank_set_in_transit(t, (size_t)in_transit);
+		slot->replay_strict = true;
+	}
 	free_tree_later(o);
 	free(path);
 	free(dir);
+	*ret_seq = (uint64_t)seq;
+	return true;
+}
+
+/* transfers.json: one line. NULL when absent. */
+static json_object *load_transfers(struct simd *sd, bool legacy_ok)
+{
+	const char *path = sd->meta_path;
+	char *text;
+	size_t len;
+	int r = fs_read_file(path, (size_t)1 << 32, &text, &len);
+	if (r == -ENOENT)
+		return NULL;
+	if (r < 0)
+		fatal("cannot read %s: %s", path, strerror(-r));
+	char why[300] = "";
+	const char *json = text;
+	size_t json_len = len;
+	char *nl = memchr(text, '\n', len);
+	enum line_kind k = LINE_LEGACY;
+	if (len == 0 || text[0] != '{' || !legacy_ok) {
+		if (!nl || (size_t)(nl - text) + 1 != len) {
+			k = LINE_BAD;
+			snprintf(why, sizeof why, "line 1 is not one complete line");
+		} else {
+			k = line_check(text, (size_t)(nl - text), &json, &json_len, why, sizeof why);
+			if (k == LINE_LEGACY && !legacy_ok) {
+				k = LINE_BAD;
+				snprintf(why, sizeof why, "line 1 has no checksum");
+			}
+		}
+	}
+	struct json_err e;
+	json_object *o = k == LINE_BAD ? NULL : jv_parse_object(json, json_len, 64, &e);
+	if (k != LINE_BAD && !o)
+		snprintf(why, sizeof why, "line 1: %s", e.msg);
+	free(text);
+	if (!o)
+		fatal("%s is damaged: %s. simd will not guess which fish are in transit: restore it "
+		      "from a backup",
+		      path, why);
+	return o;
+}
+
+/* Without a manifest the state is either new, or written by a simd from before
+ * checksums (legacy lines start with '{'). Anything checksummed means the manifest
+ * was lost. */
+static void check_no_manifest(struct simd *sd, const char *why_path)
+{
+	fatal("%s is missing, but %s was written with checksums, so a manifest existed: "
+	      "simd cannot tell which tanks, snapshots and journal segments the state must "
+	      "hold. Restore manifest.json from a backup",
+	      sd->manifest_path, why_path);
+}
+
+static bool file_is_checksummed(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	int c = fgetc(f);
+	fclose(f);
+	return c != EOF && c != '{';
+}
+
+static void refuse_missing(struct simd *sd, const char *what, const char *advice)
+{
+	fatal("%s is missing. The manifest (%s) lists it, so simd would roll its state back "
+	      "without it. %s",
+	      what, sd->manifest_path, advice);
+}
+
+/* Every tank folder: its snapshot loaded, and checked against the manifest; a tank the
+ * manifest lists but the disk lacks stops the start. */
+static void recover_tanks(struct simd *sd, struct manifest *man, bool have_manifest)
+{
+	DIR *d = opendir(sd->tanks_dir);
+	if (!d)
+		fatal("cannot open %s: %s", sd->tanks_dir, strerror(errno));
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!have_manifest) {
+			char snap[4200];
+			snprintf(snap, sizeof snap, "%s/%s/snapshot.json", sd->tanks_dir,
+				 de->d_name);
+			if (file_is_checksummed(snap))
+				check_no_manifest(sd, snap);
+		}
+		uint64_t seq;
+		if (!load_tank(sd, de->d_name, !have_manifest, &seq))
+			continue;
+		struct manifest_tank *mt = have_manifest ? manifest_find_tank(man, de->d_name)
+							 : NULL;
+		if (mt && seq < mt->seq) {
+			char dir[4200];
+			snprintf(dir, sizeof dir, "%s/%s", sd->tanks_dir, de->d_name);
+			fatal("%s/snapshot.json contains the journal up to record %" PRIu64
+			      ", but the "
+			      "manifest says its snapshot contains up to %" PRIu64
+			      ": it was put back "
+			      "from an older copy, and the journal between them is gone. Restore the "
+			      "newer snapshot",
+			      dir, seq, mt->seq);
+		}
+		if (mt)
+			mt->seen = true;
+	}
+	closedir(d);
+	for (size_t i = 0; have_manifest && i < man->n_tanks; i++) {
+		if (man->tanks[i].seen)
+			continue;
+		char dir[4200], what[4400], advice[800];
+		snprintf(dir, sizeof dir, "%s/%s", sd->tanks_dir, man->tanks[i].id);
+		if (access(dir, F_OK) == 0)
+			snprintf(what, sizeof what, "%s/snapshot.json", dir);
+		else
+			snprintf(what, sizeof what, "the folder %s of tank %s", dir,
+				 man->tanks[i].id);
+		snprintf(advice, sizeof advice,
+			 "Restore it from a backup; or, to give up tank %s and its fish on purpose, "
+			 "remove its entry from the manifest (the operator's decision, not simd's)",
+			 man->tanks[i].id);
+		refuse_missing(sd, what, advice);
+	}
+}
+
+/* transfers.json: the outbox and inbox as of its snapshot. */
+static void recover_transfers(struct simd *sd, const struct manifest *man, bool have_manifest)
+{
+	if (!have_manifest && file_is_checksummed(sd->meta_path))
+		check_no_manifest(sd, sd->meta_path);
+	json_object *o = load_transfers(sd, !have_manifest);
+	if (o) {
+		struct json_err e;
+		if (xfer_state_load(sd, o, &e) < 0)
+			fatal("%s is damaged: line 1: %s. simd will not guess which fish are in "
+			      "transit: restore it from a backup",
+			      sd->meta_path, e.msg);
+		json_object_put(o);
+		if (have_manifest && sd->xfer_snap_seq < man->transfers_seq)
+			fatal("%s contains the journal up to record %" PRIu64
+			      ", but the manifest says "
+			      "up to %" PRIu64
+			      ": it was put back from an older copy. Restore the newer "
+			      "one",
+			      sd->meta_path, sd->xfer_snap_seq, man->transfers_seq);
+	} else if (have_manifest) {
+		refuse_missing(
+			sd, sd->meta_path,
+			"It holds the fish in transit. Restore it from a backup; simd will not "
+			"start without it");
+	}
+}
+
+/* Without a manifest, a checksummed segment means the manifest was lost, not that this
+ * is an old state. */
+static void check_legacy_segments(struct simd *sd)
+{
+	uint64_t *segs;
+	size_t n = journal_segments(sd->journal, &segs);
+	for (size_t i = 0; i < n; i++) {
+		char name[40];
+		snprintf(name, sizeof name, "%020" PRIu64 ".log", segs[i]);
+		char p[4200];
+		snprintf(p, sizeof p, "%s/%s", sd->journal_dir, name);
+		if (file_is_checksummed(p))
+			check_no_manifest(sd, p);
+	}
+	free(segs);
 }
 
 void store_recover(struct simd *sd)
@@ -387,38 +738,40 @@ void store_recover(struct simd *sd)
 	int r = fs_mkdir_p(sd->tanks_dir, 0750);
 	if (r < 0)
 		fatal("cannot create %s: %s", sd->tanks_dir, strerror(-r));
-	DIR *d = opendir(sd->tanks_dir);
-	if (!d)
-		fatal("cannot open %s: %s", sd->tanks_dir, strerror(errno));
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			load_tank(sd, de->d_name);
-	closedir(d);
-
-	bool missing;
-	json_object *o = read_json_or_die(sd->meta_path, &missing);
-	if (o) {
-		struct json_err e;
-		if (xfer_state_load(sd, o, &e) < 0)
-			fatal("%s is damaged (%s). simd will not guess which fish are in transit: "
-			      "restore it from a backup", sd->meta_path, e.msg);
-		json_object_put(o);
-	}
-
+	/* discoveryd reads the tank count from summary.json: never let it advertise a
+	 * state that did not start. */
+	unlink(sd->summary_path);
+	struct manifest man;
+	bool have_manifest = manifest_load(sd->manifest_path, &man) == 0;
+	sd->legacy_state = !have_manifest;
+	recover_tanks(sd, &man, have_manifest);
+	recover_transfers(sd, &man, have_manifest);
+	if (!have_manifest)
+		check_legacy_segments(sd);
+	struct journal_expect x = {
+		.legacy_ok = !have_manifest,
+		.from = have_manifest ? man.journal_from : 0,
+		.required = man.segments,
+		.n_required = man.n_segments,
+	};
 	struct json_err e;
-	if (journal_replay(sd->journal, 0, xfer_replay, sd, &e) < 0)
+	if (journal_replay(sd->journal, &x, jrec_replay, sd, &e) < 0)
 		fatal("the journal cannot be replayed: %s", e.msg);
+	manifest_free(&man);
+	replay_finish(sd);
 	/* Every state in memory now contains the whole journal. */
 	uint64_t last = journal_durable_seq(sd->journal);
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd->tanks, link) {
+	TAILQ_FOREACH (s, &sd->tanks, link) {
 		if (s->applied_seq < last)
 			s->applied_seq = last;
 		tank_publish_status(s);
 	}
 	if (sd->xfer_applied_seq < last)
 		sd->xfer_applied_seq = last;
-	log_info("recovered %zu tanks with %zu fish and %zu fish in transit in %.3f s",
-		 sd->n_tanks, tanks_total_fish(sd), sd->outbox_count, now_mono() - t0);
+	log_info("recovered %zu tanks with %zu fish and %zu fish in transit in %.3f s", sd->n_tanks,
+		 tanks_total_fish(sd), sd->outbox_count, now_mono() - t0);
+	/* A new or upgraded state gets its manifest (and checksummed snapshots) now. */
+	if (!have_manifest)
+		snapshot_round(sd);
 }

@@ -1,22 +1,29 @@
 /* Tanks as a service: each tank ticks on a thread of its own at its tick rate, and
  * publishes its status after every tick so readers never wait for a tick. */
+#include "history_json.h"
 #include "config.h"
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
-#include "simd.h"
+#include "records.h"
+#include "stream.h"
+#include "xalloc.h"
 
 static void status_cache_forget(const struct tank_slot *s);
 
 struct tank_slot *tanks_find(struct simd *sd, const char *id)
 {
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd->tanks, link)
+	TAILQ_FOREACH (s, &sd->tanks, link)
 		if (strcmp(s->meta.id, id) == 0)
 			return s;
 	return NULL;
@@ -35,16 +42,24 @@ void tank_publish_status(struct tank_slot *slot)
 struct tank_slot *tanks_add(struct simd *sd, const struct tank_meta *meta, struct tank *sim,
 			    bool paused)
 {
-	struct tank_slot *s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
+	struct tank_slot *s = xcalloc(1, sizeof *s);
 	s->meta = *meta;
 	s->sd = sd;
 	s->sim = sim;
+	/* The lineage records of fish born here name this server and date births from the
+	 * tank's creation (the core has no clock). */
+	tank_set_origin(sim, sd->daemon->conf.server.server_id, meta->created_at);
 	s->paused = paused;
 	s->tick_rate = sd->daemon->conf.sim.tick_rate;
+	s->exit_budget[0] = s->exit_budget[1] = -1; /* walls open as the exits say */
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->status_lock, NULL);
+	s->stream = tank_stream_new(sd->daemon->base);
 	tank_publish_status(s);
 	pthread_mutex_lock(&sd->list_lock);
 	TAILQ_INSERT_TAIL(&sd->tanks, s, link);
@@ -69,48 +84,162 @@ static double ts_diff(const struct timespec *a, const struct timespec *b)
 	return (double)(a->tv_sec - b->tv_sec) + (a->tv_nsec - b->tv_nsec) / 1e9;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+#define TICK_RING (sizeof((struct tank_slot *)0)->tick_ring / sizeof(double))
+
+/* Median and 99th percentile of the last ticks' durations (at most TICK_RING of them,
+ * about 8 s at 30 ticks/s), published once a second with fps. */
+static void tick_stats(const struct tank_slot *s, double *median, double *p99)
+{
+	double d[TICK_RING];
+	size_t n = s->tick_ring_n < TICK_RING ? s->tick_ring_n : TICK_RING;
+	*median = *p99 = 0;
+	if (n == 0)
+		return;
+	memcpy(d, s->tick_ring, n * sizeof *d);
+	qsort(d, n, sizeof *d, cmp_double);
+	*median = d[n / 2];
+	size_t k = (size_t)ceil((double)n * 0.99);
+	*p99 = d[k > 0 ? k - 1 : 0];
+}
+
 /* Absolute-deadline ticking: a slow tick is followed at once by the next, and if the
- * tank falls more than a second behind it skips ahead rather than racing to catch up. */
+ * tank falls more than a second behind it skips ahead rather than racing to catch up.
+ * A tank that cannot keep its rate thus slows down alone (every tank has its own
+ * thread) and says so in its status ("lagging"). */
+/* What the tick thread counts between two status windows. */
+struct tick_window {
+	struct timespec start;
+	int ticks;
+	bool paused;
+};
+
+/* A paused tank does not wake at the tick rate: it sleeps until resumed or stopped (at
+ * most a second, to publish its status). Called with the tank's lock held. */
+static void wait_while_paused(struct tank_slot *s)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += 1;
+	pthread_cond_timedwait(&s->wake, &s->lock, &until);
+}
+
+/* One step, timed: wall time for the tick figures users see; this thread's CPU time for
+ * what re-simulating the step costs, whatever else the machine does. */
+static void timed_step(struct tank_slot *s)
+{
+	struct timespec t0, c0, c1, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	tank_step(s->sim);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->resim_cost += ts_diff(&c1, &c0);
+	s->tick_ring[s->tick_ring_n++ % TICK_RING] = ts_diff(&now, &t0);
+}
+
+/* Once a second: the rate, the tick time and whether the tank lags, for its status. */
+static void close_window(struct tank_slot *s, struct tick_window *w, const struct timespec *now,
+			 bool ff)
+{
+	double window = ts_diff(now, &w->start);
+	if (window < 1.0)
+		return;
+	double med, p99;
+	tick_stats(s, &med, &p99);
+	pthread_mutex_lock(&s->status_lock);
+	s->fps = w->ticks / window;
+	s->tick_median = med;
+	s->tick_p99 = p99;
+	s->lagging = !ff && !w->paused && s->fps < 0.9 * s->tick_rate;
+	pthread_mutex_unlock(&s->status_lock);
+	*w = (struct tick_window){.start = *now};
+}
+
 static void *tick_main(void *arg)
 {
 	struct tank_slot *s = arg;
-	struct timespec next, now, window_start;
+	struct timespec next, now;
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	window_start = next;
+	struct tick_window w = {.start = next};
 	long period = (long)(1e9 / s->tick_rate);
-	int ticks_in_window = 0;
+	/* A fast-forward tank ticks back to back. Its thread asks for the lowest CPU
+	 * priority (the unit's sandbox may refuse; the kernel still shares the CPUs), and
+	 * yields between ticks, so the event loop and the other tanks keep their pace. Its
+	 * status and stream follow at the normal rate, not at every tick. */
+	bool ff = s->meta.fast_forward;
+	if (ff)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	struct timespec last_publish = next;
 	while (!s->stop) {
-		add_ns(&next, period);
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		if (ff) {
+			sched_yield();
+		} else {
+			add_ns(&next, period);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		}
 		if (s->stop)
 			break;
+		/* A snapshot waiting for the lock gets it first: mutexes are not fair, and a
+		 * tank behind its schedule would relock at once and starve it for seconds. */
+		for (int i = 0; i < 200 && __atomic_load_n(&s->lock_wanted, __ATOMIC_ACQUIRE); i++)
+			usleep(500);
 		pthread_mutex_lock(&s->lock);
-		if (!s->paused) {
-			tank_step(s->sim);
-			ticks_in_window++;
+		if (s->paused && !s->stop) {
+			wait_while_paused(s);
+			/* then restart its clock rather than race to catch up */
+			clock_gettime(CLOCK_MONOTONIC, &next);
+		}
+		if (!s->paused && !s->stop) {
+			timed_step(s);
+			w.ticks++;
+		} else {
+			w.paused = true;
 		}
 		if (tank_exited_count(s->sim) > 0)
 			xfer_collect_exits(s->sd, s);
-		tank_publish_status(s);
+		store_mark(s->sd, s);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!ff || s->paused || ts_diff(&now, &last_publish) >= 1.0 / 30) {
+			tank_publish_status(s);
+			tank_stream_tick(s->stream, s->sim, &s->stats, s->paused);
+			last_publish = now;
+		}
 		pthread_mutex_unlock(&s->lock);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		double window = ts_diff(&now, &window_start);
-		if (window >= 1.0) {
-			pthread_mutex_lock(&s->status_lock);
-			s->fps = ticks_in_window / window;
-			pthread_mutex_unlock(&s->status_lock);
-			ticks_in_window = 0;
-			window_start = now;
-		}
+		close_window(s, &w, &now, ff);
 		if (ts_diff(&now, &next) > 1.0)
 			next = now;
 	}
 	return NULL;
 }
 
+/* A tank that may hold this many fish moves them on two threads (when there are two
+ * CPUs): below it one core keeps 30 ticks/s easily and a second thread costs more in
+ * hand-offs than it saves. The state is the same either way. */
+#define TANK_THREADS_FROM_FISH 20000
+
 void tanks_start(struct simd *sd, struct tank_slot *s)
 {
 	s->stop = false;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (tank_get_params(s->sim)->max_fish >= TANK_THREADS_FROM_FISH && cpus >= 2)
+		tank_set_threads(s->sim, 2);
+	/* The fish of this tank in the outbox keep their slots (max_fish), its plants their
+	 * root spots: count them once here, after recovery; transfers.c keeps the counts. */
+	pthread_mutex_lock(&s->lock);
+	tank_set_in_transit(s->sim, transfers_in_transit_of(sd, s->meta.id, false));
+	tank_set_plants_in_transit(s->sim, transfers_in_transit_of(sd, s->meta.id, true));
+	/* Budgets are runtime state: walls open as the exits say until migrated's next word,
+	 * which may reopen one the tank had closed before the restart (journaled). */
+	exitgate_sync(sd, s);
+	tank_publish_status(s);
+	pthread_mutex_unlock(&s->lock);
 	if (pthread_create(&s->thread, NULL, tick_main, s) != 0)
 		fatal("cannot start the tick thread of tank %s", s->meta.id);
 	s->thread_started = true;
@@ -120,33 +249,139 @@ static void stop_thread(struct tank_slot *s)
 {
 	if (!s->thread_started)
 		return;
+	pthread_mutex_lock(&s->lock);
 	s->stop = true;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
 	s->thread_started = false;
+}
+
+void tanks_free_slot(struct tank_slot *s)
+{
+	tank_free(s->sim);
+	exitgate_free(s);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->status_lock);
+	free(s);
 }
 
 void tanks_remove(struct simd *sd, struct tank_slot *s)
 {
 	stop_thread(s);
 	status_cache_forget(s);
+	tank_stream_free(s->stream);
 	pthread_mutex_lock(&sd->list_lock);
 	TAILQ_REMOVE(&sd->tanks, s, link);
 	sd->n_tanks--;
+	/* A snapshot round still holding the slot frees it when done with it. */
+	bool held = s->snap_hold > 0;
+	s->removed = true;
 	pthread_mutex_unlock(&sd->list_lock);
 	if (strcmp(sd->default_tank, s->meta.id) == 0) {
 		struct tank_slot *first = TAILQ_FIRST(&sd->tanks);
-		snprintf(sd->default_tank, sizeof sd->default_tank, "%s", first ? first->meta.id : "");
+		snprintf(sd->default_tank, sizeof sd->default_tank, "%s",
+			 first ? first->meta.id : "");
 	}
-	tank_free(s->sim);
-	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->status_lock);
-	free(s);
+	if (!held)
+		tanks_free_slot(s);
+}
+
+/* Building a tank: tank_new spawns every initial fish, which for 100,000 fish takes
+ * seconds. It runs on a thread of its own (the core is pure: nothing is shared until
+ * the tank is handed over), and the result comes back to the loop through an event. */
+#define BUILD_ON_LOOP_MAX 1000 /* initial fish: below this, building takes < 5 ms */
+
+struct tank_build {
+	struct simd *sd;
+	struct tank_params p;
+	char id[TANK_ID_MAX + 1];
+	struct tank *t;
+	tanks_built_fn done;
+	void *arg;
+	struct event *ev;
+	pthread_t thread;
+	struct tank_build *next;
+};
+
+static void *build_main(void *arg)
+{
+	struct tank_build *b = arg;
+	b->t = tank_new(&b->p, b->id);
+	event_active(b->ev, EV_READ, 0);
+	return NULL;
+}
+
+static void build_unlink(struct simd *sd, struct tank_build *b)
+{
+	pthread_mutex_lock(&sd->build_lock);
+	for (struct tank_build **pp = &sd->builds; *pp; pp = &(*pp)->next)
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	pthread_mutex_unlock(&sd->build_lock);
+}
+
+static void on_built(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct tank_build *b = arg;
+	pthread_join(b->thread, NULL);
+	build_unlink(b->sd, b);
+	event_free(b->ev);
+	b->done(b->sd, b->t, b->arg);
+	free(b);
+}
+
+void tanks_build(struct simd *sd, const struct tank_params *p, const char *tank_id,
+		 tanks_built_fn done, void *arg)
+{
+	if (p->initial_fish <= BUILD_ON_LOOP_MAX) {
+		done(sd, tank_new(p, tank_id), arg);
+		return;
+	}
+	struct tank_build *b = xcalloc(1, sizeof *b);
+	b->sd = sd;
+	b->p = *p;
+	snprintf(b->id, sizeof b->id, "%s", tank_id);
+	b->done = done;
+	b->arg = arg;
+	b->ev = event_new(sd->daemon->base, -1, 0, on_built, b);
+	if (!b->ev)
+		abort();
+	pthread_mutex_lock(&sd->build_lock);
+	b->next = sd->builds;
+	sd->builds = b;
+	pthread_mutex_unlock(&sd->build_lock);
+	if (pthread_create(&b->thread, NULL, build_main, b) != 0)
+		fatal("cannot start a thread to build tank %s", tank_id);
+}
+
+void tanks_build_shutdown(struct simd *sd)
+{
+	for (;;) {
+		pthread_mutex_lock(&sd->build_lock);
+		struct tank_build *b = sd->builds;
+		if (b)
+			sd->builds = b->next;
+		pthread_mutex_unlock(&sd->build_lock);
+		if (!b)
+			return;
+		pthread_join(b->thread, NULL);
+		event_free(b->ev);
+		tank_free(b->t);
+		b->done(sd, NULL, b->arg);
+		free(b);
+	}
 }
 
 void tanks_stop_all(struct simd *sd)
 {
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd->tanks, link)
+	TAILQ_FOREACH (s, &sd->tanks, link)
 		stop_thread(s);
 }
 
@@ -154,7 +389,7 @@ size_t tanks_total_fish(struct simd *sd)
 {
 	size_t n = 0;
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd->tanks, link) {
+	TAILQ_FOREACH (s, &sd->tanks, link) {
 		pthread_mutex_lock(&s->status_lock);
 		n += (size_t)s->stats.fish_count;
 		pthread_mutex_unlock(&s->status_lock);
@@ -175,6 +410,7 @@ json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params 
 	json_object_object_add(o, "server_id", json_object_new_string(server_id));
 	json_object_object_add(o, "is_public", json_object_new_boolean(m->is_public));
 	json_object_object_add(o, "allow_transfers", json_object_new_boolean(m->allow_transfers));
+	json_object_object_add(o, "fast_forward", json_object_new_boolean(m->fast_forward));
 	json_object_object_add(o, "max_fish", json_object_new_int(p->max_fish));
 	json_object_object_add(o, "seed", json_object_new_uint64(p->seed));
 	json_object_object_add(o, "width", json_object_new_int(p->width));
@@ -190,8 +426,8 @@ static json_object *round2(double x)
 /* What a TankStatus shows besides the constant metadata, read once. */
 struct status_view {
 	struct tank_stats st;
-	double fps;
-	bool paused, running;
+	double fps, tick_median, tick_p99;
+	bool paused, running, lagging;
 	size_t in_transit;
 };
 
@@ -201,10 +437,14 @@ static void status_view_read(struct tank_slot *s, struct status_view *v)
 	pthread_mutex_lock(&s->status_lock);
 	v->st = s->stats;
 	v->fps = s->fps;
+	v->tick_median = s->tick_median;
+	v->tick_p99 = s->tick_p99;
+	v->lagging = s->lagging;
 	v->paused = s->status_paused;
 	pthread_mutex_unlock(&s->status_lock);
 	v->running = s->thread_started;
-	v->in_transit = transfers_in_transit(s->sd, s->meta.id);
+	/* Published with the fish count after the same change, so the two always agree. */
+	v->in_transit = (size_t)v->st.in_transit;
 }
 
 static json_object *status_view_json(struct simd *sd, struct tank_slot *s,
@@ -213,12 +453,22 @@ static json_object *status_view_json(struct simd *sd, struct tank_slot *s,
 	const struct tank_stats *st = &v->st;
 	/* Parameters never change after creation, so reading them needs no lock. */
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "tank", tank_meta_json(&s->meta, tank_get_params(s->sim),
-							   sd->daemon->conf.server.server_id));
+	json_object_object_add(o, "tank",
+			       tank_meta_json(&s->meta, tank_get_params(s->sim),
+					      sd->daemon->conf.server.server_id));
 	json_object_object_add(o, "running", json_object_new_boolean(v->running));
 	json_object_object_add(o, "paused", json_object_new_boolean(v->paused));
 	json_object_object_add(o, "frame", json_object_new_uint64(st->frame));
 	json_object_object_add(o, "fps", json_object_new_double(round(v->fps * 10.0) / 10.0));
+	/* Measured tick time over the last ticks, and whether the tank keeps its rate. */
+	json_object *tick = json_object_new_object();
+	json_object_object_add(tick, "median_ms",
+			       json_object_new_double(round(v->tick_median * 1e5) / 100.0));
+	json_object_object_add(tick, "p99_ms",
+			       json_object_new_double(round(v->tick_p99 * 1e5) / 100.0));
+	json_object_object_add(tick, "target_rate", json_object_new_double(s->tick_rate));
+	json_object_object_add(tick, "lagging", json_object_new_boolean(v->lagging));
+	json_object_object_add(o, "tick", tick);
 	json_object *stats = json_object_new_object();
 	json_object_object_add(stats, "fish_count", json_object_new_int(st->fish_count));
 	json_object_object_add(stats, "generation", json_object_new_int(st->generation));
@@ -238,6 +488,15 @@ static json_object *status_view_json(struct simd *sd, struct tank_slot *s,
 	json_object_object_add(stats, "migrations_in", json_object_new_uint64(st->migrations_in));
 	json_object_object_add(stats, "migrations_out", json_object_new_uint64(st->migrations_out));
 	json_object_object_add(stats, "in_transit", json_object_new_int((int)v->in_transit));
+	json_object_object_add(stats, "plant_migrations_in",
+			       json_object_new_uint64(st->plant_migrations_in));
+	json_object_object_add(stats, "plant_migrations_out",
+			       json_object_new_uint64(st->plant_migrations_out));
+	json_object_object_add(stats, "plants_in_transit",
+			       json_object_new_int(st->plants_in_transit));
+	json_object_object_add(stats, "poker_hands", json_object_new_uint64(st->poker_hands));
+	json_object_object_add(stats, "poker_energy_moved", round2(st->poker_energy_moved));
+	tank_status_add_evolution(stats, st);
 	json_object_object_add(o, "stats", stats);
 	return o;
 }
@@ -292,9 +551,7 @@ const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len)
 	json_object *o = status_view_json(sd, s, &v);
 	const char *text = jv_to_string(o);
 	size_t n = strlen(text);
-	char *copy = malloc(n + 1);
-	if (!copy)
-		abort();
+	char *copy = xmalloc(n + 1);
 	memcpy(copy, text, n + 1);
 	json_object_put(o);
 	free(c->text);

@@ -1,8 +1,8 @@
 /* Every way a fish enters or leaves a tank other than birth and death, made durable
  * (DESIGN §6). Each operation changes memory and queues its journal record in one
  * critical section, so journal order is the order of the changes; the client is
- * answered from the journal's completion, once the record is on disk. replay.c applies
- * the same records at start-up. */
+ * answered from the journal's completion, once the record is on disk. The records are
+ * written, and replayed at start-up, by jrec.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,18 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jrec.h"
 #include "log.h"
 #include "records.h"
+#include "xalloc.h"
 
 /* A fish has left slot's tank for the outbox: record it (slot->lock and xfer_lock held). */
-static uint64_t journal_departure(struct simd *sd, struct tank_slot *slot, const char *op,
-				  struct outbox_rec *r, journal_done_fn done, void *arg)
+static uint64_t journal_departure(struct simd *sd, struct tank_slot *slot, enum jrec_kind k,
+				  bool picked, struct outbox_rec *r, journal_done_fn done,
+				  void *arg)
 {
-	json_object *rec = json_object_new_object();
-	jv_add_str(rec, "op", op);
-	json_object_object_add(rec, "transfer", outbox_state_json(r));
-	json_object_object_add(rec, "fish_serial", json_object_new_uint64(tank_fish_serial(slot->sim)));
-	uint64_t seq = journal_put(sd, rec, done, arg);
+	struct jrec jr = {.slot = slot, .picked = picked, .out = r};
+	uint64_t seq = jrec_put(sd, k, &jr, done, arg);
 	slot->applied_seq = seq;
 	sd->xfer_applied_seq = seq;
 	return seq;
@@ -37,20 +37,28 @@ int xfer_reserve(struct simd *sd, const struct reserve_req *rq, json_object **re
 	if (!slot->meta.allow_transfers)
 		return -EPERM;
 	pthread_mutex_lock(&slot->lock);
-	const char *fid = rq->fish_id ? rq->fish_id : tank_pick_fish(slot->sim);
-	struct fish *f = NULL;
-	if (!fid || tank_take_fish(slot->sim, fid, &f) < 0) {
+	struct outbox_rec *r = NULL;
+	if (rq->plant) {
+		r = xfer_plant_reserve(slot, rq);
+	} else {
+		const char *fid = rq->fish_id ? rq->fish_id : tank_pick_fish(slot->sim);
+		struct fish *f = NULL;
+		if (fid && tank_take_fish(slot->sim, fid, &f) == 0) {
+			r = outbox_new(fish_id(f), slot->meta.id, rq->dest_server, rq->dest_tank,
+				       rq->connection_id, fish_to_json(f));
+			fish_free(f);
+			xfer_hold_transit(slot, false, true);
+		}
+	}
+	if (!r) {
 		pthread_mutex_unlock(&slot->lock);
 		return -ESRCH;
 	}
-	struct outbox_rec *r = outbox_new(fish_id(f), slot->meta.id, rq->dest_server, rq->dest_tank,
-					  rq->connection_id, fish_to_json(f));
-	fish_free(f);
 	pthread_mutex_lock(&sd->xfer_lock);
 	outbox_insert(sd, r);
 	sd->reserves++;
 	*ret = outbox_json(r, true);
-	journal_departure(sd, slot, "reserve", r, done, arg);
+	journal_departure(sd, slot, JREC_RESERVE, !rq->fish_id, r, done, arg);
 	pthread_mutex_unlock(&sd->xfer_lock);
 	tank_publish_status(slot);
 	pthread_mutex_unlock(&slot->lock);
@@ -65,18 +73,69 @@ void xfer_collect_exits(struct simd *sd, struct tank_slot *slot)
 	while ((n = tank_take_exited(slot->sim, out, walls, 64)) > 0) {
 		pthread_mutex_lock(&sd->xfer_lock);
 		for (size_t i = 0; i < n; i++) {
+			if (!exitgate_may_leave(sd, slot, walls[i], fish_id(out[i]))) {
+				/* Not now (a paused connection, a rate limit, a fish that just
+				 * came): it bounces back in, heading away from the wall. */
+				if (tank_return_fish_at(slot->sim, out[i], walls[i]) < 0)
+					fatal("a fish at the wall of tank %s cannot go back in",
+					      slot->meta.id);
+				sd->exits_bounced++;
+				continue;
+			}
 			const struct exit_dest *d = &slot->exits[walls[i] == WALL_LEFT ? 0 : 1];
-			struct outbox_rec *r = outbox_new(fish_id(out[i]), slot->meta.id, d->server_id,
-							  d->tank_id, d->connection_id,
-							  fish_to_json(out[i]));
+			struct outbox_rec *r = outbox_new(fish_id(out[i]), slot->meta.id,
+							  d->server_id, d->tank_id,
+							  d->connection_id, fish_to_json(out[i]));
 			r->exit_wall = walls[i];
 			fish_free(out[i]);
+			xfer_hold_transit(slot, false, true);
 			outbox_insert(sd, r);
 			sd->exits++;
-			journal_departure(sd, slot, "exit", r, NULL, NULL);
+			journal_departure(sd, slot, JREC_EXIT, false, r, NULL, NULL);
 		}
+		/* After the exits of this frame: replay takes their fish from the exit queue
+		 * before anything else, as they were taken here. */
+		exitgate_sync(sd, slot);
 		pthread_mutex_unlock(&sd->xfer_lock);
 	}
+}
+
+/* An aborted transfer's fish or plant goes back into its tank. -EBUSY without the tank
+ * (deletion waits for its transit to end, so this is only a tank deleted by a journal
+ * from before that rule) and -ENOSPC for a plant with no root spot (only after a replay
+ * that diverged): the outbox keeps the record. */
+static int return_entity(struct tank_slot *slot, const struct outbox_rec *r, bool plant)
+{
+	if (!slot)
+		return -EBUSY;
+	if (plant)
+		return xfer_plant_return(slot, r->fish) < 0 ? -ENOSPC : 0;
+	struct fish *f;
+	struct json_err e;
+	if (fish_from_json(r->fish, &f, &e) < 0)
+		fatal("outbox record %s holds a fish that no longer parses: %s", r->transfer_id,
+		      e.msg);
+	if (tank_return_fish_at(slot->sim, f, r->exit_wall) < 0) {
+		fish_free(f);
+		log_err("abort %s: fish %s is already in tank %s; dropping the outbox copy",
+			r->transfer_id, r->fish_id, slot->meta.id);
+	} else {
+		exitgate_note_fish(slot, r->fish_id); /* it stays a while before leaving again */
+	}
+	return 0;
+}
+
+void xfer_hold_transit(struct tank_slot *slot, bool plant, bool hold)
+{
+	size_t n = plant ? tank_plants_in_transit(slot->sim) : tank_in_transit(slot->sim);
+	if (hold)
+		n++;
+	else if (n > 0)
+		n--;
+	if (plant)
+		tank_set_plants_in_transit(slot->sim, n);
+	else
+		tank_set_in_transit(slot->sim, n);
 }
 
 int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_object **ret,
@@ -88,12 +147,13 @@ int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_obj
 		pthread_mutex_unlock(&sd->xfer_lock);
 		return -ENOENT;
 	}
-	char src[SIM_TANK_ID_MAX + 1];
+	char src[TANK_ID_MAX + 1];
 	snprintf(src, sizeof src, "%s", r->source_tank);
 	pthread_mutex_unlock(&sd->xfer_lock);
 
-	/* Lock order: the tank first. An abort puts the fish back into its tank. */
-	struct tank_slot *slot = commit ? NULL : tanks_find(sd, src);
+	/* Lock order: the tank first. An abort puts the fish back into its tank; either way
+	 * the slot the fish kept reserved in its tank (max_fish) is released. */
+	struct tank_slot *slot = tanks_find(sd, src);
 	if (slot)
 		pthread_mutex_lock(&slot->lock);
 	pthread_mutex_lock(&sd->xfer_lock);
@@ -104,42 +164,35 @@ int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_obj
 			pthread_mutex_unlock(&slot->lock);
 		return -ENOENT;
 	}
+	bool plant = entity_is_plant(r->fish);
 	json_object *o = json_object_new_object();
-	jv_add_str(o, "transfer_id", transfer_id);
-	jv_add_str(o, "fish_id", r->fish_id);
-	jv_add_str(o, "state", commit ? "committed" : "aborted");
-	json_object *rec = json_object_new_object();
-	jv_add_str(rec, "op", commit ? "commit" : "abort");
-	jv_add_str(rec, "transfer_id", transfer_id);
+	json_object_object_add(o, "transfer_id", json_object_new_string(transfer_id));
+	json_object_object_add(o, "fish_id", json_object_new_string(r->fish_id));
+	json_object_object_add(o, "kind", json_object_new_string(plant ? "plant" : "fish"));
+	json_object_object_add(o, "state", json_object_new_string(commit ? "committed" : "aborted"));
+	struct jrec jr = {.slot = slot, .transfer_id = transfer_id};
 	if (!commit) {
-		struct fish *f;
-		struct json_err e;
-		if (!slot) {
-			/* The source tank is gone (deletion waits for its transit to end, so this is
-			 * only a tank deleted by a journal from before that rule): keep the record. */
+		int rc = return_entity(slot, r, plant);
+		if (rc < 0) {
 			json_object_put(o);
-			json_object_put(rec);
 			pthread_mutex_unlock(&sd->xfer_lock);
-			return -EBUSY;
+			if (slot)
+				pthread_mutex_unlock(&slot->lock);
+			return rc;
 		}
-		if (fish_from_json(r->fish, &f, &e) < 0)
-			fatal("outbox record %s holds a fish that no longer parses: %s", transfer_id,
-			      e.msg);
-		if (tank_return_fish(slot->sim, f) < 0) {
-			fish_free(f);
-			log_err("abort %s: fish %s is already in tank %s; dropping the outbox copy",
-				transfer_id, r->fish_id, src);
-		}
-		json_object_object_add(rec, "fish", json_object_get(r->fish));
-		jv_add_str(rec, "tank_id", src);
+		jr.fish = json_object_get(r->fish); /* the record's, once the outbox entry goes */
 		sd->aborts++;
 	} else {
 		sd->commits++;
 	}
+	if (slot)
+		xfer_hold_transit(slot, plant, false);
 	outbox_drop(sd, r);
-	uint64_t seq = journal_put(sd, rec, done, arg);
+	uint64_t seq = jrec_put(sd, commit ? JREC_COMMIT : JREC_ABORT, &jr, done, arg);
+	json_object_put(jr.fish);
 	sd->xfer_applied_seq = seq;
 	if (slot) {
+		/* A commit changes the tank's transit count, which a snapshot keeps. */
 		slot->applied_seq = seq;
 		tank_publish_status(slot);
 	}
@@ -166,7 +219,7 @@ int xfer_attempt(struct simd *sd, const char *transfer_id, json_object **ret)
 static bool fish_present(struct simd *sd, const char *fid)
 {
 	struct tank_slot *s;
-	TAILQ_FOREACH(s, &sd->tanks, link) {
+	TAILQ_FOREACH (s, &sd->tanks, link) {
 		pthread_mutex_lock(&s->lock);
 		bool here = tank_find_fish(s->sim, fid) != NULL;
 		pthread_mutex_unlock(&s->lock);
@@ -174,6 +227,48 @@ static bool fish_present(struct simd *sd, const char *fid)
 			return true;
 	}
 	return false;
+}
+
+/* Into slot's tank; on success slot->lock is held and in->fish_id set. */
+static int admit_fish(struct simd *sd, struct tank_slot *slot, const struct arrive_req *rq,
+		      struct inbox_rec *in, struct json_err *e)
+{
+	struct fish *f;
+	if (fish_from_json(rq->fish, &f, e) < 0)
+		return -EINVAL;
+	if (fish_present(sd, fish_id(f))) {
+		fish_free(f);
+		return -EEXIST;
+	}
+	/* Copy the id first: once put, the fish belongs to the tank. */
+	snprintf(in->fish_id, sizeof in->fish_id, "%s", fish_id(f));
+	pthread_mutex_lock(&slot->lock);
+	int r = tank_put_fish(slot->sim, f, rq->arrival);
+	if (r < 0) {
+		pthread_mutex_unlock(&slot->lock);
+		fish_free(f);
+		return r;
+	}
+	exitgate_note_fish(slot, in->fish_id);
+	return 0;
+}
+
+/* The same for a plant: -ENOSPC when no root spot is free. */
+static int admit_plant(struct simd *sd, struct tank_slot *slot, const struct arrive_req *rq,
+		       struct inbox_rec *in, struct json_err *e)
+{
+	const char *pid;
+	if (plant_entity_check(rq->fish, e) < 0 ||
+	    jv_string(rq->fish, "id", true, 36, 36, &pid, e) < 0)
+		return -EINVAL;
+	if (xfer_plant_present(sd, pid))
+		return -EEXIST;
+	snprintf(in->fish_id, sizeof in->fish_id, "%s", pid);
+	pthread_mutex_lock(&slot->lock);
+	int r = tank_put_plant(slot->sim, rq->fish, false, e);
+	if (r < 0)
+		pthread_mutex_unlock(&slot->lock);
+	return r;
 }
 
 int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
@@ -188,12 +283,7 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 		sd->duplicate_arrivals++;
 		*ret = arrival_reply(seen);
 		pthread_mutex_unlock(&sd->xfer_lock);
-		journal_lock(sd->journal);
-		uint64_t seq = journal_next_seq(sd->journal);
-		json_object *noop = json_object_new_object();
-		jv_add_str(noop, "op", "noop");
-		journal_append(sd->journal, seq, noop, done, arg);
-		journal_unlock(sd->journal);
+		jrec_put(sd, JREC_NOOP, NULL, done, arg);
 		return 1;
 	}
 	pthread_mutex_unlock(&sd->xfer_lock);
@@ -203,23 +293,10 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 		return -ENOENT;
 	if (!slot->meta.allow_transfers)
 		return -EPERM;
-	struct fish *f;
-	if (fish_from_json(rq->fish, &f, e) < 0)
-		return -EINVAL;
-	if (fish_present(sd, fish_id(f))) {
-		fish_free(f);
-		return -EEXIST;
-	}
-	struct inbox_rec *in = calloc(1, sizeof *in);
-	if (!in)
-		abort();
-	/* Copy the id first: once put, the fish belongs to the tank. */
-	snprintf(in->fish_id, sizeof in->fish_id, "%s", fish_id(f));
-	pthread_mutex_lock(&slot->lock);
-	int r = tank_put_fish(slot->sim, f, rq->arrival);
+	struct inbox_rec *in = xcalloc(1, sizeof *in);
+	int r = entity_is_plant(rq->fish) ? admit_plant(sd, slot, rq, in, e)
+					  : admit_fish(sd, slot, rq, in, e);
 	if (r < 0) {
-		pthread_mutex_unlock(&slot->lock);
-		fish_free(f);
 		free(in);
 		return r;
 	}
@@ -232,17 +309,8 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	inbox_insert(sd, in);
 	sd->arrivals++;
 	*ret = arrival_reply(in);
-	json_object *rec = json_object_new_object();
-	jv_add_str(rec, "op", "arrive");
-	jv_add_str(rec, "transfer_id", in->transfer_id);
-	jv_add_str(rec, "tank_id", in->dest_tank);
-	jv_add_str(rec, "source_server", in->source_server);
-	jv_add_str(rec, "source_tank", in->source_tank);
-	json_object_object_add(rec, "received_at", json_object_new_double(in->received_at));
-	if (rq->arrival != WALL_NONE)
-		jv_add_str(rec, "arrival_wall", wall_name(rq->arrival));
-	json_object_object_add(rec, "fish", json_object_get(rq->fish));
-	uint64_t seq = journal_put(sd, rec, done, arg);
+	struct jrec jr = {.slot = slot, .in = in, .arrival = rq->arrival, .fish = rq->fish};
+	uint64_t seq = jrec_put(sd, JREC_ARRIVE, &jr, done, arg);
 	sd->xfer_applied_seq = seq;
 	slot->applied_seq = seq;
 	pthread_mutex_unlock(&sd->xfer_lock);
@@ -251,7 +319,7 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	return 0;
 }
 
-int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid,
+int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid, bool plant,
 	      json_object **ret, journal_done_fn done, void *arg)
 {
 	struct tank_slot *a = tanks_find(sd, src), *b = tanks_find(sd, dst);
@@ -266,42 +334,50 @@ int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid
 	pthread_mutex_lock(&first->lock);
 	pthread_mutex_lock(&second->lock);
 	int r = 0;
-	const char *pick = fid ? fid : tank_pick_fish(a->sim);
 	struct fish *f = NULL;
-	if (tank_fish_count(b->sim) >= (size_t)tank_get_params(b->sim)->max_fish)
+	json_object *fj = NULL; /* the fish or plant as it moved */
+	const char *pick = NULL;
+	char moved_id[UUID_STR_LEN];
+	/* Pick only when the move will happen: a draw from the tank's RNG that no journal
+	 * record mentions would make replay diverge. */
+	if (plant)
+		r = xfer_plant_move(a, b, fid, &fj, moved_id);
+	else if (!tank_has_room(b->sim))
 		r = -ENOSPC;
-	else if (!pick || tank_take_fish(a->sim, pick, &f) < 0)
+	else if (!(pick = fid ? fid : tank_pick_fish(a->sim)) ||
+		 tank_take_fish(a->sim, pick, &f) < 0)
 		r = -ESRCH;
-	if (r == 0) {
-		json_object *fj = fish_to_json(f);
-		char moved_id[SIM_ID_LEN];
-		snprintf(moved_id, sizeof moved_id, "%s", fish_id(f)); /* f is the tank's after put */
+	if (r == 0 && !plant) {
+		fj = fish_to_json(f);
+		snprintf(moved_id, sizeof moved_id, "%s",
+			 fish_id(f)); /* f is the tank's after put */
 		/* An exit-style arrival: through the wall facing the source would need the
 		 * connection's direction; a scheduled move keeps x,y like the original. */
 		int pr = tank_put_fish(b->sim, f, WALL_NONE);
 		if (pr < 0) {
 			/* Capacity was checked above under both locks; only a duplicate id fails. */
-			fatal("local move %s -> %s: put failed (%d) after a successful take", src, dst, pr);
+			fatal("local move %s -> %s: put failed (%d) after a successful take", src,
+			      dst, pr);
 		}
+		exitgate_note_fish(b, moved_id);
+	}
+	if (r == 0) {
 		char tid[UUID_STR_LEN];
 		uuid_random_str(tid);
-		json_object *rec = json_object_new_object();
-		jv_add_str(rec, "op", "move");
-		jv_add_str(rec, "transfer_id", tid);
-		jv_add_str(rec, "from", src);
-		jv_add_str(rec, "to", dst);
-		json_object_object_add(rec, "fish_serial", json_object_new_uint64(tank_fish_serial(a->sim)));
-		json_object_object_add(rec, "fish", fj);
 		json_object *o = json_object_new_object();
-		jv_add_str(o, "transfer_id", tid);
-		jv_add_str(o, "fish_id", moved_id);
-		jv_add_str(o, "source_tank_id", src);
-		jv_add_str(o, "destination_tank_id", dst);
+		json_object_object_add(o, "transfer_id", json_object_new_string(tid));
+		json_object_object_add(o, "fish_id", json_object_new_string(moved_id));
+		json_object_object_add(o, "kind", json_object_new_string(plant ? "plant" : "fish"));
+		json_object_object_add(o, "source_tank_id", json_object_new_string(src));
+		json_object_object_add(o, "destination_tank_id", json_object_new_string(dst));
 		*ret = o;
 		pthread_mutex_lock(&sd->xfer_lock);
 		sd->local_moves++;
-		uint64_t seq = journal_put(sd, rec, done, arg);
+		struct jrec jr = {
+			.slot = a, .to = b, .picked = !fid, .transfer_id = tid, .fish = fj};
+		uint64_t seq = jrec_put(sd, JREC_MOVE, &jr, done, arg);
 		pthread_mutex_unlock(&sd->xfer_lock);
+		json_object_put(fj);
 		a->applied_seq = b->applied_seq = seq;
 		tank_publish_status(a);
 		tank_publish_status(b);
@@ -311,19 +387,39 @@ int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid
 	return r;
 }
 
+static bool exit_same(const struct exit_dest *a, const struct exit_dest *b)
+{
+	return a->open == b->open && strcmp(a->server_id, b->server_id) == 0 &&
+	       strcmp(a->tank_id, b->tank_id) == 0 &&
+	       strcmp(a->connection_id, b->connection_id) == 0;
+}
+
 int xfer_set_exits(struct simd *sd, const char *tank_id, const struct exit_dest *left,
-		   const struct exit_dest *right, journal_done_fn done, void *arg)
+		   const struct exit_dest *right, const int budgets[2], journal_done_fn done,
+		   void *arg)
 {
 	struct tank_slot *slot = tanks_find(sd, tank_id);
 	if (!slot)
 		return -ENOENT;
 	pthread_mutex_lock(&slot->lock);
+	bool same = (!left || exit_same(left, &slot->exits[0])) &&
+		    (!right || exit_same(right, &slot->exits[1]));
+	if (left)
+		exitgate_set_budget(slot, WALL_LEFT, budgets[0]);
+	if (right)
+		exitgate_set_budget(slot, WALL_RIGHT, budgets[1]);
+	if (same) {
+		/* Only budgets changed: what they do to the walls is journaled (a gate record),
+		 * but nothing waits for it. */
+		exitgate_sync(sd, slot);
+		pthread_mutex_unlock(&slot->lock);
+		return 1;
+	}
+	/* Replaying the exits record opens the walls as the exits say; the gate record
+	 * after it closes those a budget keeps closed. */
 	apply_exits(slot, left, right);
-	json_object *rec = json_object_new_object();
-	jv_add_str(rec, "op", "exits");
-	jv_add_str(rec, "tank_id", tank_id);
-	json_object_object_add(rec, "exits", xfer_exits_json(slot));
-	slot->applied_seq = journal_put(sd, rec, done, arg);
+	slot->applied_seq = jrec_put(sd, JREC_EXITS, &(struct jrec){.slot = slot}, done, arg);
+	exitgate_sync(sd, slot);
 	pthread_mutex_unlock(&slot->lock);
 	return 0;
 }
@@ -336,13 +432,22 @@ int xfer_tank_create(struct simd *sd, const struct tank_meta *meta, const struct
 	struct tank *t = tank_new(p, meta->id);
 	if (!t)
 		return -EINVAL;
+	int r = xfer_tank_create_built(sd, meta, p, t, paused, ret, done, arg);
+	if (r < 0)
+		tank_free(t);
+	return r;
+}
+
+int xfer_tank_create_built(struct simd *sd, const struct tank_meta *meta,
+			   const struct tank_params *p, struct tank *t, bool paused,
+			   struct tank_slot **ret, journal_done_fn done, void *arg)
+{
+	if (tanks_find(sd, meta->id))
+		return -EEXIST;
 	struct tank_slot *slot = tanks_add(sd, meta, t, paused);
-	json_object *rec = json_object_new_object();
-	jv_add_str(rec, "op", "create");
-	json_object_object_add(rec, "tank", tank_meta_state_json(meta, paused));
-	json_object_object_add(rec, "params", params_json(p));
+	struct jrec jr = {.meta = meta, .params = p, .paused = paused};
 	pthread_mutex_lock(&slot->lock);
-	slot->applied_seq = journal_put(sd, rec, done, arg);
+	slot->applied_seq = jrec_put(sd, JREC_CREATE, &jr, done, arg);
 	pthread_mutex_unlock(&slot->lock);
 	*ret = slot;
 	return 0;
@@ -355,10 +460,7 @@ int xfer_tank_delete(struct simd *sd, const char *tank_id, journal_done_fn done,
 		return -ENOENT;
 	if (transfers_in_transit(sd, tank_id) > 0)
 		return -EBUSY; /* an abort must find its tank */
-	json_object *rec = json_object_new_object();
-	jv_add_str(rec, "op", "delete");
-	jv_add_str(rec, "tank_id", tank_id);
-	journal_put(sd, rec, done, arg);
+	jrec_put(sd, JREC_DELETE, &(struct jrec){.slot = slot}, done, arg);
 	tanks_remove(sd, slot);
 	return 0;
 }
@@ -371,13 +473,25 @@ int xfer_tank_pause(struct simd *sd, const char *tank_id, bool paused, journal_d
 		return -ENOENT;
 	pthread_mutex_lock(&slot->lock);
 	slot->paused = paused;
-	json_object *rec = json_object_new_object();
-	jv_add_str(rec, "op", paused ? "pause" : "resume");
-	jv_add_str(rec, "tank_id", tank_id);
-	slot->applied_seq = journal_put(sd, rec, done, arg);
+	pthread_cond_broadcast(&slot->wake);
+	struct jrec jr = {.slot = slot};
+	slot->applied_seq = jrec_put(sd, paused ? JREC_PAUSE : JREC_RESUME, &jr, done, arg);
 	tank_publish_status(slot);
 	pthread_mutex_unlock(&slot->lock);
 	return 0;
 }
 
-/* ---- replay ---- */
+int xfer_inbox_forget(struct simd *sd, const char *transfer_id, journal_done_fn done, void *arg)
+{
+	/* Journaled, so a crash never brings a forgotten entry back: the inbox then holds
+	 * only transfers whose source has not committed. */
+	pthread_mutex_lock(&sd->xfer_lock);
+	struct inbox_rec *r = inbox_find(sd, transfer_id);
+	if (r) {
+		struct jrec jr = {.transfer_id = r->transfer_id};
+		sd->xfer_applied_seq = jrec_put(sd, JREC_FORGET, &jr, done, arg);
+		inbox_drop(sd, r);
+	}
+	pthread_mutex_unlock(&sd->xfer_lock);
+	return r ? 0 : -ENOENT;
+}

@@ -1,5 +1,7 @@
 /* tankctl audit: walk every server discoveryd knows and prove that every fish id is in
- * exactly one place: one tank, or one outbox record (in flight).
+ * exactly one place: one tank, or one outbox record (in flight). Plants migrate too
+ * (issue 15): their ids are audited the same way and every count is also given per kind;
+ * "fish" in what follows means either, except for --expect, which counts fish only.
  *
  * What a snapshot of the present can prove, and what it cannot:
  *  - Uniqueness, exactly: an id seen in two places (two tanks, or a tank and an
@@ -17,8 +19,9 @@
  *    the audited network) or is still in an outbox, so
  *        sum(migrations_out) == sum(migrations_in) + records in outboxes.
  *    It is exact while no tank that sent or received fish has been deleted (a tank's
- *    counters go with it) and every server is audited. It is reported but does not
- *    decide the exit status. A per-tank reconciliation (fish == spawns + births +
+ *    counters go with it) and every server is audited. A difference that stays the same
+ *    over the snapshots decides the exit status (EXIT_IMBALANCE); one that changes is a
+ *    migration under way and is only reported. A per-tank reconciliation (fish == spawns + births +
  *    migrations_in - deaths - migrations_out) is not possible: TankStatus does not
  *    expose spawns. */
 #include "config.h"
@@ -34,19 +37,21 @@
 #include "jsonv.h"
 #include "tankctl.h"
 #include "util.h"
+#include "xalloc.h"
 
 #define SNAPSHOTS 3
 #define SNAPSHOT_PAUSE_MS 500
 
 struct place {
-	char fish[40];
+	char fish[40]; /* the id: a fish's or a plant's */
 	int srv;
 	bool outbox;
+	bool plant;
 	char where[72]; /* tank id, or the transfer id of an outbox record */
 };
 
 struct server {
-	char id[65], status[16], host[CONF_STR];
+	char id[SERVER_ID_MAX + 1], status[16], host[CONF_STR];
 	int port;
 	bool local;
 	struct endpoint sim;
@@ -55,7 +60,9 @@ struct server {
 	bool reachable;
 	char err[700];
 	size_t tanks, paused, fish, in_flight;
-	uint64_t mig_in, mig_out;
+	size_t plants, plants_in_flight;
+	uint64_t mig_in, mig_out; /* fish and plants */
+	uint64_t plant_mig_in, plant_mig_out;
 };
 
 struct snapshot {
@@ -63,9 +70,12 @@ struct snapshot {
 	size_t npl, cap;
 	json_object *inflight; /* outbox records, each with its "source_server_id" */
 	size_t unreachable, tanks, paused;
-	uint64_t mig_in, mig_out;
-	size_t distinct; /* distinct fish ids */
-	char **dups;	 /* sorted, distinct */
+	uint64_t mig_in, mig_out; /* fish and plants: the balance covers both */
+	uint64_t plant_mig_in, plant_mig_out;
+	size_t plants_in_flight, plants_in_tanks;
+	size_t distinct;	/* distinct fish ids */
+	size_t distinct_plants; /* distinct plant ids */
+	char **dups;		/* sorted, distinct; fish and plants */
 	size_t ndups;
 };
 
@@ -91,26 +101,18 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		abort();
-	return p;
-}
-
-static void add_place(struct snapshot *s, const char *fish, int srv, bool outbox, const char *where)
+static void add_place(struct snapshot *s, const char *fish, int srv, bool outbox, const char *where,
+		      bool plant)
 {
 	if (s->npl == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 1024;
-		s->pl = realloc(s->pl, s->cap * sizeof *s->pl);
-		if (!s->pl)
-			abort();
+		s->pl = xrealloc(s->pl, s->cap * sizeof *s->pl);
 	}
 	struct place *p = &s->pl[s->npl++];
 	snprintf(p->fish, sizeof p->fish, "%s", fish);
 	p->srv = srv;
 	p->outbox = outbox;
+	p->plant = plant;
 	snprintf(p->where, sizeof p->where, "%s", where);
 }
 
@@ -132,80 +134,75 @@ static void set_unreachable(struct server *sv, const char *what, const struct re
 		snprintf(sv->err, sizeof sv->err, "%s: %s", what, r->err);
 	else
 		snprintf(sv->err, sizeof sv->err, "%s: HTTP %ld %s", what, r->status,
-			 r->json ? js(r->json, "error") : r->err);
+			 r->json ? field_str(r->json, "error") : r->err);
 	sanitize(sv->err);
 }
 
 /* Read one server: its tanks' fish, then its outbox. */
-static void read_server(struct ctl *ctl, struct server *sv, int idx, struct snapshot *s)
+/* One tank of the list: its counters and the ids of its fish and plants. -1 when its
+ * state could not be read (the server is then unreachable). */
+static int read_tank(struct ctl *ctl, struct server *sv, int idx, struct snapshot *s,
+		     json_object *ts)
+{
+	json_object *st = field_obj(ts, "stats");
+	const char *tid = field_str(field_obj(ts, "tank"), "tank_id");
+	if (!object_id_valid(tid, 64))
+		return 0;
+	char path[128];
+	snprintf(path, sizeof path, "/api/tanks/%s/state", tid);
+	struct reply sr;
+	if (ctl_request(ctl, &sv->sim, "GET", path, NULL, &sr) < 0 ||
+	    (sr.status != 200 && sr.status != 404) || (sr.status == 200 && !sr.json)) {
+		char what[200];
+		snprintf(what, sizeof what, "state of tank %s", tid);
+		set_unreachable(sv, what, &sr);
+		reply_free(&sr);
+		return -1;
+	}
+	if (sr.status == 404) { /* deleted since the list: its fish went with it */
+		reply_free(&sr);
+		return 0;
+	}
+	sv->tanks++;
+	sv->paused += field_bool(ts, "paused");
+	sv->mig_in += (uint64_t)field_int(st, "migrations_in");
+	sv->mig_out += (uint64_t)field_int(st, "migrations_out");
+	sv->plant_mig_in += (uint64_t)field_int(st, "plant_migrations_in");
+	sv->plant_mig_out += (uint64_t)field_int(st, "plant_migrations_out");
+	json_object *ents = field_arr(sr.json, "entities");
+	for (size_t j = 0; ents && j < json_object_array_length(ents); j++) {
+		json_object *e = json_object_array_get_idx(ents, j);
+		bool plant = strcmp(field_str(e, "kind"), "plant") == 0;
+		if ((!plant && strcmp(field_str(e, "kind"), "fish") != 0) || !*field_str(e, "id"))
+			continue;
+		add_place(s, field_str(e, "id"), idx, false, tid, plant);
+		if (plant)
+			sv->plants++;
+		else
+			sv->fish++;
+	}
+	reply_free(&sr);
+	return 0;
+}
+
+/* The server's outbox: every fish and plant in flight from it. */
+static void read_outbox(struct ctl *ctl, struct server *sv, int idx, struct snapshot *s)
 {
 	struct reply r;
-	sv->reachable = true;
-	sv->err[0] = '\0';
-	sv->tanks = sv->paused = sv->fish = sv->in_flight = 0;
-	sv->mig_in = sv->mig_out = 0;
-	if (!sv->addr_ok) {
-		sv->reachable = false;
-		snprintf(sv->err, sizeof sv->err, "discoveryd advertises an unusable address (%s:%d)",
-			 sv->host, sv->port);
-		sanitize(sv->err);
-		return;
-	}
-	if (ctl_request(ctl, &sv->sim, "GET", "/api/tanks?include_private=true", NULL, &r) < 0 ||
-	    r.status != 200 || !ja(r.json, "tanks")) {
-		set_unreachable(sv, sv->sim.what, &r);
-		reply_free(&r);
-		return;
-	}
-	json_object *tanks = ja(r.json, "tanks");
-	for (size_t i = 0; i < json_object_array_length(tanks); i++) {
-		json_object *ts = json_object_array_get_idx(tanks, i), *st = jo(ts, "stats");
-		const char *tid = js(jo(ts, "tank"), "tank_id");
-		if (!object_id_valid(tid, 64))
-			continue;
-		char path[128];
-		snprintf(path, sizeof path, "/api/tanks/%s/state", tid);
-		struct reply sr;
-		if (ctl_request(ctl, &sv->sim, "GET", path, NULL, &sr) < 0 ||
-		    (sr.status != 200 && sr.status != 404) || (sr.status == 200 && !sr.json)) {
-			char what[200];
-			snprintf(what, sizeof what, "state of tank %s", tid);
-			set_unreachable(sv, what, &sr);
-			reply_free(&sr);
-			reply_free(&r);
-			return;
-		}
-		if (sr.status == 404) { /* deleted since the list: its fish went with it */
-			reply_free(&sr);
-			continue;
-		}
-		sv->tanks++;
-		sv->paused += jb(ts, "paused");
-		sv->mig_in += (uint64_t)ji(st, "migrations_in");
-		sv->mig_out += (uint64_t)ji(st, "migrations_out");
-		json_object *ents = ja(sr.json, "entities");
-		for (size_t j = 0; ents && j < json_object_array_length(ents); j++) {
-			json_object *e = json_object_array_get_idx(ents, j);
-			if (strcmp(js(e, "kind"), "fish") != 0 || !*js(e, "id"))
-				continue;
-			add_place(s, js(e, "id"), idx, false, tid);
-			sv->fish++;
-		}
-		reply_free(&sr);
-	}
-	reply_free(&r);
 	if (ctl_request(ctl, &sv->sim, "GET", "/api/outbox", NULL, &r) < 0 || r.status != 200 ||
-	    !ja(r.json, "transfers")) {
+	    !field_arr(r.json, "transfers")) {
 		set_unreachable(sv, "outbox", &r);
 		reply_free(&r);
 		return;
 	}
-	json_object *list = ja(r.json, "transfers");
+	json_object *list = field_arr(r.json, "transfers");
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		json_object *x = json_object_array_get_idx(list, i);
-		if (!*js(x, "fish_id"))
+		if (!*field_str(x, "fish_id"))
 			continue;
-		add_place(s, js(x, "fish_id"), idx, true, js(x, "transfer_id"));
+		bool plant = strcmp(field_str(x, "kind"), "plant") == 0;
+		add_place(s, field_str(x, "fish_id"), idx, true, field_str(x, "transfer_id"), plant);
+		sv->plants_in_flight += plant;
 		json_object *copy = NULL;
 		json_object_deep_copy(x, &copy, NULL);
 		json_object_object_add(copy, "source_server_id", json_object_new_string(sv->id));
@@ -213,6 +210,37 @@ static void read_server(struct ctl *ctl, struct server *sv, int idx, struct snap
 		sv->in_flight++;
 	}
 	reply_free(&r);
+}
+
+static void read_server(struct ctl *ctl, struct server *sv, int idx, struct snapshot *s)
+{
+	struct reply r;
+	sv->reachable = true;
+	sv->err[0] = '\0';
+	sv->tanks = sv->paused = sv->fish = sv->in_flight = 0;
+	sv->plants = sv->plants_in_flight = 0;
+	sv->mig_in = sv->mig_out = sv->plant_mig_in = sv->plant_mig_out = 0;
+	if (!sv->addr_ok) {
+		sv->reachable = false;
+		snprintf(sv->err, sizeof sv->err,
+			 "discoveryd advertises an unusable address (%s:%d)", sv->host, sv->port);
+		sanitize(sv->err);
+		return;
+	}
+	if (ctl_request(ctl, &sv->sim, "GET", ctl_tanks_path(ctl, &sv->sim), NULL, &r) < 0 ||
+	    r.status != 200 || !field_arr(r.json, "tanks")) {
+		set_unreachable(sv, sv->sim.what, &r);
+		reply_free(&r);
+		return;
+	}
+	json_object *tanks = field_arr(r.json, "tanks");
+	for (size_t i = 0; i < json_object_array_length(tanks); i++)
+		if (read_tank(ctl, sv, idx, s, json_object_array_get_idx(tanks, i)) < 0) {
+			reply_free(&r);
+			return;
+		}
+	reply_free(&r);
+	read_outbox(ctl, sv, idx, s);
 }
 
 static void take_snapshot(struct ctl *ctl, struct server *srv, size_t n, struct snapshot *s)
@@ -227,19 +255,25 @@ static void take_snapshot(struct ctl *ctl, struct server *srv, size_t n, struct 
 		}
 		s->tanks += srv[i].tanks;
 		s->paused += srv[i].paused;
-		s->mig_in += srv[i].mig_in;
-		s->mig_out += srv[i].mig_out;
+		/* Departures and arrivals of both kinds, as the outboxes hold both. */
+		s->mig_in += srv[i].mig_in + srv[i].plant_mig_in;
+		s->mig_out += srv[i].mig_out + srv[i].plant_mig_out;
+		s->plant_mig_in += srv[i].plant_mig_in;
+		s->plant_mig_out += srv[i].plant_mig_out;
+		s->plants_in_flight += srv[i].plants_in_flight;
+		s->plants_in_tanks += srv[i].plants;
 	}
 	qsort(s->pl, s->npl, sizeof *s->pl, cmp_place);
 	for (size_t i = 0; i < s->npl;) {
 		size_t j = i + 1;
 		while (j < s->npl && strcmp(s->pl[j].fish, s->pl[i].fish) == 0)
 			j++;
-		s->distinct++;
+		if (s->pl[i].plant)
+			s->distinct_plants++;
+		else
+			s->distinct++;
 		if (j - i > 1) {
-			s->dups = realloc(s->dups, (s->ndups + 1) * sizeof *s->dups);
-			if (!s->dups)
-				abort();
+			s->dups = xrealloc(s->dups, (s->ndups + 1) * sizeof *s->dups);
 			s->dups[s->ndups++] = xstrdup(s->pl[i].fish);
 		}
 		i = j;
@@ -249,7 +283,8 @@ static void take_snapshot(struct ctl *ctl, struct server *srv, size_t n, struct 
 /* Departures not accounted for by an arrival or an outbox record. */
 static int64_t balance_of(const struct snapshot *s)
 {
-	return (int64_t)s->mig_out - (int64_t)s->mig_in - (int64_t)json_object_array_length(s->inflight);
+	return (int64_t)s->mig_out - (int64_t)s->mig_in -
+	       (int64_t)json_object_array_length(s->inflight);
 }
 
 static bool idset_has(const struct idset *set, const char *id)
@@ -295,6 +330,24 @@ static bool snapshot_has(const struct snapshot *s, const char *id)
 	return false;
 }
 
+/* Is id (present in the snapshot) a plant's? */
+static bool snapshot_plant(const struct snapshot *s, const char *id)
+{
+	for (size_t i = 0; i < s->npl; i++)
+		if (strcmp(s->pl[i].fish, id) == 0)
+			return s->pl[i].plant;
+	return false;
+}
+
+/* How many of the ids in set are plants (dups: by the snapshot; lost: by the baseline). */
+static size_t dup_plants(const struct snapshot *s, const struct idset *dups)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < dups->n; i++)
+		n += snapshot_plant(s, dups->v[i]);
+	return n;
+}
+
 /* Baseline ids absent from the snapshot. */
 static void missing_ids(const struct idset *base, const struct snapshot *s, char ***ret, size_t *n)
 {
@@ -302,14 +355,12 @@ static void missing_ids(const struct idset *base, const struct snapshot *s, char
 	*n = 0;
 	for (size_t i = 0; i < base->n; i++)
 		if (!snapshot_has(s, base->v[i])) {
-			*ret = realloc(*ret, (*n + 1) * sizeof **ret);
-			if (!*ret)
-				abort();
+			*ret = xrealloc(*ret, (*n + 1) * sizeof **ret);
 			(*ret)[(*n)++] = base->v[i]; /* borrowed */
 		}
 }
 
-static int load_baseline(const char *path, struct idset *set)
+static int load_baseline(const char *path, struct idset *set, struct idset *plants)
 {
 	char *text;
 	size_t len;
@@ -321,24 +372,29 @@ static int load_baseline(const char *path, struct idset *set)
 	struct json_err e;
 	json_object *o = jv_parse_object(text, len, 16, &e);
 	free(text);
-	json_object *fish = o ? ja(o, "fish") : NULL;
-	if (!fish || strcmp(js(o, "format"), "tankctl-audit-baseline") != 0) {
-		fprintf(stderr, "tankctl: baseline %s: not a file written by 'tankctl audit --save'%s%s\n",
+	json_object *fish = o ? field_arr(o, "fish") : NULL;
+	if (!fish || strcmp(field_str(o, "format"), "tankctl-audit-baseline") != 0) {
+		fprintf(stderr,
+			"tankctl: baseline %s: not a file written by 'tankctl audit --save'%s%s\n",
 			path, o ? "" : ": ", o ? "" : e.msg);
 		json_object_put(o);
 		return -1;
 	}
 	size_t n = json_object_array_length(fish);
-	set->v = calloc(n ? n : 1, sizeof *set->v);
-	if (!set->v)
-		abort();
+	set->v = xcalloc(n ? n : 1, sizeof *set->v);
+	plants->v = xcalloc(n ? n : 1, sizeof *plants->v);
 	for (size_t i = 0; i < n; i++) {
-		const char *id = js(json_object_array_get_idx(fish, i), "id");
-		if (*id)
-			set->v[set->n++] = xstrdup(id);
+		json_object *x = json_object_array_get_idx(fish, i);
+		const char *id = field_str(x, "id");
+		if (!*id)
+			continue;
+		set->v[set->n++] = xstrdup(id);
+		if (strcmp(field_str(x, "kind"), "plant") == 0)
+			plants->v[plants->n++] = xstrdup(id);
 	}
 	json_object_put(o);
 	qsort(set->v, set->n, sizeof *set->v, cmp_str);
+	qsort(plants->v, plants->n, sizeof *plants->v, cmp_str);
 	return 0;
 }
 
@@ -353,11 +409,14 @@ static int save_baseline(const char *path, const struct snapshot *s, const struc
 	json_object_object_add(o, "created_at", json_object_new_string(ts));
 	json_object_object_add(o, "all_paused", json_object_new_boolean(strict));
 	json_object_object_add(o, "count", json_object_new_int64((int64_t)s->distinct));
+	json_object_object_add(o, "plants", json_object_new_int64((int64_t)s->distinct_plants));
 	for (size_t i = 0; i < s->npl; i++) {
 		if (i && strcmp(s->pl[i].fish, s->pl[i - 1].fish) == 0)
 			continue;
 		json_object *f = json_object_new_object();
 		json_object_object_add(f, "id", json_object_new_string(s->pl[i].fish));
+		if (s->pl[i].plant)
+			json_object_object_add(f, "kind", json_object_new_string("plant"));
 		json_object_object_add(f, "server_id", json_object_new_string(srv[s->pl[i].srv].id));
 		json_object_object_add(f, s->pl[i].outbox ? "transfer_id" : "tank_id",
 				       json_object_new_string(s->pl[i].where));
@@ -365,10 +424,9 @@ static int save_baseline(const char *path, const struct snapshot *s, const struc
 	}
 	json_object_object_add(o, "fish", fish);
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								JSON_C_TO_STRING_NOSLASHESCAPE);
+								     JSON_C_TO_STRING_NOSLASHESCAPE);
 	char *data;
-	if (asprintf(&data, "%s\n", text) < 0)
-		abort();
+	data = xasprintf("%s\n", text);
 	int r = fs_write_atomic(path, data, strlen(data), 0644);
 	free(data);
 	json_object_put(o);
@@ -415,17 +473,32 @@ static void places_text(const struct snapshot *s, const struct server *srv, cons
 	}
 }
 
-int cmd_audit(struct ctl *ctl, const struct audit_opts *o)
+/* One audit: the servers, the last snapshot and what the snapshots confirmed. */
+struct audit {
+	const struct audit_opts *o;
+	struct server *srv;
+	size_t n;
+	struct snapshot s; /* the last one taken */
+	int snaps;
+	struct idset base, dups, lost;
+	struct idset base_plants; /* the baseline's plant ids */
+	size_t dups_plants, lost_plants;
+	int64_t balance;
+	bool balance_moving;
+	/* The verdict (audit_balance). */
+	size_t in_flight;
+	bool complete, strict, lost_checked, saved;
+	int64_t lost_n, extra_n;
+	int rc;
+};
+
+/* The servers discoveryd knows, and how to reach each one's simd. */
+static int audit_servers(struct ctl *ctl, struct audit *a)
 {
-	struct idset base = {0};
-	if (o->baseline && load_baseline(o->baseline, &base) < 0)
-		return EXIT_FAIL;
 	struct reply r;
-	if (ctl_call(ctl, &ctl->disc, "GET", "/api/discovery/servers", NULL, &r) < 0) {
-		idset_free(&base);
-		return EXIT_UNREACHABLE;
-	}
-	json_object *list = ja(r.json, "servers");
+	if (ctl_call(ctl, &ctl->disc, "GET", "/api/discovery/servers", NULL, &r) < 0)
+		return -1;
+	json_object *list = field_arr(r.json, "servers");
 	size_t n = list ? json_object_array_length(list) : 0;
 	struct server *srv = calloc(n ? n : 1, sizeof *srv);
 	char url_host[CONF_STR] = "";
@@ -435,13 +508,13 @@ int cmd_audit(struct ctl *ctl, const struct audit_opts *o)
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(list, i);
 		struct server *sv = &srv[i];
-		snprintf(sv->id, sizeof sv->id, "%s", js(e, "server_id"));
-		snprintf(sv->status, sizeof sv->status, "%s", js(e, "status"));
-		snprintf(sv->host, sizeof sv->host, "%s", js(e, "host"));
+		snprintf(sv->id, sizeof sv->id, "%s", field_str(e, "server_id"));
+		snprintf(sv->status, sizeof sv->status, "%s", field_str(e, "status"));
+		snprintf(sv->host, sizeof sv->host, "%s", field_str(e, "host"));
 		sanitize(sv->id);
 		sanitize(sv->host);
-		sv->port = (int)ji(e, "port");
-		sv->local = jb(e, "is_local");
+		sv->port = (int)field_int(e, "port");
+		sv->local = field_bool(e, "is_local");
 		if (sv->local && !ctl->server_url) {
 			endpoint_unix(&sv->sim, "simd", ctl->conf.sim.socket);
 			sv->addr_ok = true;
@@ -450,143 +523,228 @@ int cmd_audit(struct ctl *ctl, const struct audit_opts *o)
 			const char *h = sv->local ? url_host : sv->host;
 			sv->addr_ok = endpoint_tcp(&sv->sim, "simd", h, sv->port) == 0;
 			if (sv->addr_ok)
-				snprintf(sv->sim.what, sizeof sv->sim.what, "%s's simd at %.300s", sv->id,
-					 sv->sim.base);
+				snprintf(sv->sim.what, sizeof sv->sim.what, "%s's simd at %.300s",
+					 sv->id, sv->sim.base);
 		}
 	}
 	reply_free(&r);
+	a->srv = srv;
+	a->n = n;
+	return 0;
+}
 
-	/* Snapshots until nothing is suspicious, or until suspicions are confirmed. */
-	struct snapshot s;
-	take_snapshot(ctl, srv, n, &s);
-	int snaps = 1;
-	struct idset dups = {0}, lost = {0};
-	dups.v = calloc(s.ndups + 1, sizeof *dups.v);
-	for (size_t i = 0; i < s.ndups; i++)
-		dups.v[dups.n++] = xstrdup(s.dups[i]);
+/* Snapshots until nothing is suspicious, or until suspicions are confirmed. */
+static void audit_collect(struct ctl *ctl, struct audit *a)
+{
+	take_snapshot(ctl, a->srv, a->n, &a->s);
+	a->snaps = 1;
+	a->dups.v = calloc(a->s.ndups + 1, sizeof *a->dups.v);
+	for (size_t i = 0; i < a->s.ndups; i++)
+		a->dups.v[a->dups.n++] = xstrdup(a->s.dups[i]);
 	char **miss;
 	size_t nmiss;
-	missing_ids(&base, &s, &miss, &nmiss);
-	lost.v = calloc(nmiss + 1, sizeof *lost.v);
+	missing_ids(&a->base, &a->s, &miss, &nmiss);
+	a->lost.v = calloc(nmiss + 1, sizeof *a->lost.v);
 	for (size_t i = 0; i < nmiss; i++)
-		lost.v[lost.n++] = xstrdup(miss[i]);
+		a->lost.v[a->lost.n++] = xstrdup(miss[i]);
 	free(miss);
-	int64_t balance = balance_of(&s);
-	bool balance_moving = false;
-	while ((dups.n || lost.n || balance != 0) && snaps < SNAPSHOTS && s.unreachable == 0) {
+	a->balance = balance_of(&a->s);
+	while ((a->dups.n || a->lost.n || a->balance != 0) && a->snaps < SNAPSHOTS &&
+	       a->s.unreachable == 0) {
 		sleep_ms(SNAPSHOT_PAUSE_MS);
 		struct snapshot t;
-		take_snapshot(ctl, srv, n, &t);
-		snaps++;
-		idset_intersect(&dups, t.dups, t.ndups);
-		missing_ids(&base, &t, &miss, &nmiss);
-		idset_intersect(&lost, miss, nmiss);
+		take_snapshot(ctl, a->srv, a->n, &t);
+		a->snaps++;
+		idset_intersect(&a->dups, t.dups, t.ndups);
+		missing_ids(&a->base, &t, &miss, &nmiss);
+		idset_intersect(&a->lost, miss, nmiss);
 		free(miss);
 		int64_t b = balance_of(&t);
-		if (balance != 0 && b != 0 && b != balance)
-			balance_moving = true;
-		balance = balance != 0 ? b : 0;
-		snapshot_free(&s);
-		s = t;
+		if (a->balance != 0 && b != 0 && b != a->balance)
+			a->balance_moving = true;
+		a->balance = a->balance != 0 ? b : 0;
+		snapshot_free(&a->s);
+		a->s = t;
 	}
-	size_t in_flight = json_object_array_length(s.inflight);
-	bool complete = s.unreachable == 0;
-	bool strict = complete && s.paused == s.tanks;
-	bool lost_checked = o->baseline || o->expect >= 0;
-	int64_t lost_n = 0, extra_n = 0;
+}
+
+/* What the snapshots prove, the exit status, and the baseline saved if asked. */
+static void audit_balance(struct audit *a)
+{
+	const struct audit_opts *o = a->o;
+	a->in_flight = json_object_array_length(a->s.inflight);
+	a->dups_plants = dup_plants(&a->s, &a->dups);
+	a->lost_plants = 0;
+	for (size_t i = 0; i < a->lost.n; i++)
+		a->lost_plants += idset_has(&a->base_plants, a->lost.v[i]);
+	a->complete = a->s.unreachable == 0;
+	a->strict = a->complete && a->s.paused == a->s.tanks;
+	a->lost_checked = o->baseline || o->expect >= 0;
+	int64_t distinct = (int64_t)a->s.distinct;
 	if (o->baseline)
-		lost_n = (int64_t)lost.n;
+		a->lost_n = (int64_t)a->lost.n;
 	else if (o->expect >= 0) {
-		lost_n = o->expect > (int64_t)s.distinct ? o->expect - (int64_t)s.distinct : 0;
-		extra_n = (int64_t)s.distinct > o->expect ? (int64_t)s.distinct - o->expect : 0;
+		a->lost_n = o->expect > distinct ? o->expect - distinct : 0;
+		a->extra_n = distinct > o->expect ? distinct - o->expect : 0;
 	}
-	int rc = 0;
-	if (dups.n)
-		rc = EXIT_FAIL;
-	else if (!complete)
-		rc = EXIT_UNREACHABLE;
-	else if (lost_checked && strict && (lost_n || extra_n))
-		rc = EXIT_FAIL;
-	bool saved = false;
+	/* One code per finding, so scripts can tell them apart (tankctl(1)). A balance
+	 * that changed between snapshots is a migration under way, not a finding. */
+	a->rc = 0;
+	if (a->dups.n)
+		a->rc = EXIT_DUPLICATE;
+	else if (a->lost_checked && a->strict && (a->lost_n || a->extra_n))
+		a->rc = EXIT_LOST;
+	else if (a->complete && a->balance != 0 && !a->balance_moving)
+		a->rc = EXIT_IMBALANCE;
+	else if (!a->complete)
+		a->rc = EXIT_UNREACHABLE;
 	if (o->save) {
-		if (!complete)
+		if (!a->complete)
 			fprintf(stderr, "tankctl: baseline not saved: not every server answered\n");
-		else if (save_baseline(o->save, &s, srv, strict) == 0)
-			saved = true;
-		else if (rc == 0)
-			rc = EXIT_FAIL;
+		else if (save_baseline(o->save, &a->s, a->srv, a->strict) == 0)
+			a->saved = true;
+		else if (a->rc == 0)
+			a->rc = EXIT_FAIL;
 	}
+}
 
-	if (ctl->json) {
-		json_object *out = json_object_new_object(), *sa = json_object_new_array();
-		for (size_t i = 0; i < n; i++) {
-			json_object *x = json_object_new_object();
-			json_object_object_add(x, "server_id", json_object_new_string(srv[i].id));
-			json_object_object_add(x, "status", json_object_new_string(srv[i].status));
-			json_object_object_add(x, "is_local", json_object_new_boolean(srv[i].local));
-			json_object_object_add(x, "reachable", json_object_new_boolean(srv[i].reachable));
-			json_object_object_add(x, "error", srv[i].reachable ? NULL : json_object_new_string(srv[i].err));
-			json_object_object_add(x, "tanks", json_object_new_int64((int64_t)srv[i].tanks));
-			json_object_object_add(x, "paused_tanks", json_object_new_int64((int64_t)srv[i].paused));
-			json_object_object_add(x, "fish_in_tanks", json_object_new_int64((int64_t)srv[i].fish));
-			json_object_object_add(x, "in_flight", json_object_new_int64((int64_t)srv[i].in_flight));
-			json_object_array_add(sa, x);
-		}
-		json_object_object_add(out, "servers", sa);
-		json_object_object_add(out, "complete", json_object_new_boolean(complete));
-		json_object_object_add(out, "all_paused", json_object_new_boolean(strict));
-		json_object_object_add(out, "snapshots", json_object_new_int(snaps));
-		json_object_object_add(out, "fish", json_object_new_int64((int64_t)s.distinct));
-		json_object_object_add(out, "in_tanks", json_object_new_int64((int64_t)(s.npl - in_flight)));
-		json_object_object_add(out, "in_flight", json_object_get(s.inflight));
-		json_object *da = json_object_new_array();
-		for (size_t i = 0; i < dups.n; i++) {
-			json_object *x = json_object_new_object();
-			json_object_object_add(x, "fish_id", json_object_new_string(dups.v[i]));
-			json_object_object_add(x, "places", places_json(&s, srv, dups.v[i]));
-			json_object_array_add(da, x);
-		}
-		json_object_object_add(out, "duplicated", da);
-		json_object *lo = json_object_new_object();
-		json_object_object_add(lo, "checked", json_object_new_boolean(lost_checked));
-		json_object_object_add(lo, "method", lost_checked ? json_object_new_string(o->baseline ? "baseline" : "expect") : NULL);
-		json_object_object_add(lo, "strict", json_object_new_boolean(lost_checked && strict));
-		json_object_object_add(lo, "count", lost_checked ? json_object_new_int64(lost_n) : NULL);
-		if (o->baseline) {
-			json_object *la = json_object_new_array();
-			for (size_t i = 0; i < lost.n; i++)
-				json_object_array_add(la, json_object_new_string(lost.v[i]));
-			json_object_object_add(lo, "fish_ids", la);
-			json_object_object_add(lo, "baseline_count", json_object_new_int64((int64_t)base.n));
-		}
-		if (o->expect >= 0) {
-			json_object_object_add(lo, "expected", json_object_new_int64(o->expect));
-			json_object_object_add(lo, "extra", json_object_new_int64(extra_n));
-		}
-		json_object_object_add(out, "lost", lo);
-		json_object *bo = json_object_new_object();
-		json_object_object_add(bo, "checked", json_object_new_boolean(complete));
-		json_object_object_add(bo, "departures", json_object_new_uint64(s.mig_out));
-		json_object_object_add(bo, "arrivals", json_object_new_uint64(s.mig_in));
-		json_object_object_add(bo, "in_flight", json_object_new_int64((int64_t)in_flight));
-		json_object_object_add(bo, "difference", json_object_new_int64(balance));
-		json_object_object_add(bo, "settling", json_object_new_boolean(balance_moving));
-		json_object_object_add(out, "migration_balance", bo);
-		if (o->save)
-			json_object_object_add(out, "saved", json_object_new_boolean(saved));
-		json_object_object_add(out, "exit_status", json_object_new_int(rc));
-		print_json(out);
-		json_object_put(out);
-		goto done;
+static json_object *audit_servers_json(const struct audit *a)
+{
+	json_object *sa = json_object_new_array();
+	for (size_t i = 0; i < a->n; i++) {
+		const struct server *sv = &a->srv[i];
+		json_object *x = json_object_new_object();
+		json_object_object_add(x, "server_id", json_object_new_string(sv->id));
+		json_object_object_add(x, "status", json_object_new_string(sv->status));
+		json_object_object_add(x, "is_local", json_object_new_boolean(sv->local));
+		json_object_object_add(x, "reachable", json_object_new_boolean(sv->reachable));
+		json_object_object_add(x, "error",
+				       sv->reachable ? NULL : json_object_new_string(sv->err));
+		json_object_object_add(x, "tanks", json_object_new_int64((int64_t)sv->tanks));
+		json_object_object_add(x, "paused_tanks",
+				       json_object_new_int64((int64_t)sv->paused));
+		json_object_object_add(x, "fish_in_tanks", json_object_new_int64((int64_t)sv->fish));
+		json_object_object_add(x, "in_flight",
+				       json_object_new_int64((int64_t)sv->in_flight));
+		json_object_object_add(x, "plants_in_tanks",
+				       json_object_new_int64((int64_t)sv->plants));
+		json_object_object_add(x, "plants_in_flight",
+				       json_object_new_int64((int64_t)sv->plants_in_flight));
+		json_object_array_add(sa, x);
 	}
+	return sa;
+}
 
-	struct table *t = table_new(6, "SERVER", "STATUS", ">TANKS", ">PAUSED", ">FISH", ">IN FLIGHT");
-	for (size_t i = 0; i < n; i++) {
+static json_object *audit_lost_json(const struct audit *a)
+{
+	const struct audit_opts *o = a->o;
+	bool checked = a->lost_checked;
+	json_object *lo = json_object_new_object();
+	json_object_object_add(lo, "checked", json_object_new_boolean(checked));
+	json_object_object_add(lo, "method",
+			       checked ? json_object_new_string(o->baseline ? "baseline" : "expect")
+				       : NULL);
+	json_object_object_add(lo, "strict", json_object_new_boolean(checked && a->strict));
+	json_object_object_add(lo, "count", checked ? json_object_new_int64(a->lost_n) : NULL);
+	if (o->baseline) {
+		json_object *la = json_object_new_array();
+		for (size_t i = 0; i < a->lost.n; i++)
+			json_object_array_add(la, json_object_new_string(a->lost.v[i]));
+		json_object_object_add(lo, "fish_ids", la);
+		json_object_object_add(lo, "baseline_count",
+				       json_object_new_int64((int64_t)a->base.n));
+		json_object_object_add(lo, "plants", json_object_new_int64((int64_t)a->lost_plants));
+	}
+	if (o->expect >= 0) {
+		json_object_object_add(lo, "expected", json_object_new_int64(o->expect));
+		json_object_object_add(lo, "extra", json_object_new_int64(a->extra_n));
+	}
+	return lo;
+}
+
+/* The balance of one kind: departures, arrivals and in flight (the total is the sum). */
+struct kind_books {
+	uint64_t out, in;
+	size_t flying;
+	int64_t diff;
+};
+
+static struct kind_books kind_books(const struct audit *a, bool plants)
+{
+	const struct snapshot *s = &a->s;
+	struct kind_books k;
+	k.out = plants ? s->plant_mig_out : s->mig_out - s->plant_mig_out;
+	k.in = plants ? s->plant_mig_in : s->mig_in - s->plant_mig_in;
+	k.flying = plants ? s->plants_in_flight : a->in_flight - s->plants_in_flight;
+	k.diff = (int64_t)k.out - (int64_t)k.in - (int64_t)k.flying;
+	return k;
+}
+
+static json_object *kind_balance_json(const struct audit *a, bool plants)
+{
+	struct kind_books k = kind_books(a, plants);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "departures", json_object_new_uint64(k.out));
+	json_object_object_add(o, "arrivals", json_object_new_uint64(k.in));
+	json_object_object_add(o, "in_flight", json_object_new_int64((int64_t)k.flying));
+	json_object_object_add(o, "difference", json_object_new_int64(k.diff));
+	return o;
+}
+
+static void audit_print_json(const struct audit *a)
+{
+	const struct snapshot *s = &a->s;
+	json_object *out = json_object_new_object();
+	json_object_object_add(out, "servers", audit_servers_json(a));
+	json_object_object_add(out, "complete", json_object_new_boolean(a->complete));
+	json_object_object_add(out, "all_paused", json_object_new_boolean(a->strict));
+	json_object_object_add(out, "snapshots", json_object_new_int(a->snaps));
+	json_object_object_add(out, "fish", json_object_new_int64((int64_t)s->distinct));
+	json_object_object_add(out, "plants", json_object_new_int64((int64_t)s->distinct_plants));
+	json_object_object_add(out, "in_tanks",
+			       json_object_new_int64(
+				       (int64_t)(s->npl - a->in_flight - s->plants_in_tanks)));
+	json_object_object_add(out, "in_flight", json_object_get(s->inflight));
+	json_object *da = json_object_new_array();
+	for (size_t i = 0; i < a->dups.n; i++) {
+		json_object *x = json_object_new_object();
+		json_object_object_add(x, "fish_id", json_object_new_string(a->dups.v[i]));
+		json_object_object_add(x, "kind",
+				       json_object_new_string(
+					       snapshot_plant(s, a->dups.v[i]) ? "plant" : "fish"));
+		json_object_object_add(x, "places", places_json(s, a->srv, a->dups.v[i]));
+		json_object_array_add(da, x);
+	}
+	json_object_object_add(out, "duplicated", da);
+	json_object_object_add(out, "lost", audit_lost_json(a));
+	json_object *bo = json_object_new_object();
+	json_object_object_add(bo, "checked", json_object_new_boolean(a->complete));
+	json_object_object_add(bo, "departures", json_object_new_uint64(s->mig_out));
+	json_object_object_add(bo, "arrivals", json_object_new_uint64(s->mig_in));
+	json_object_object_add(bo, "in_flight", json_object_new_int64((int64_t)a->in_flight));
+	json_object_object_add(bo, "difference", json_object_new_int64(a->balance));
+	json_object_object_add(bo, "settling", json_object_new_boolean(a->balance_moving));
+	json_object_object_add(bo, "fish", kind_balance_json(a, false));
+	json_object_object_add(bo, "plants", kind_balance_json(a, true));
+	json_object_object_add(out, "migration_balance", bo);
+	if (a->o->save)
+		json_object_object_add(out, "saved", json_object_new_boolean(a->saved));
+	json_object_object_add(out, "exit_status", json_object_new_int(a->rc));
+	print_json(out);
+	json_object_put(out);
+}
+
+static void audit_print_servers(const struct audit *a)
+{
+	const struct server *srv = a->srv;
+	struct table *t = table_new(7, "SERVER", "STATUS", ">TANKS", ">PAUSED", ">FISH",
+				    ">IN FLIGHT", ">PLANTS");
+	for (size_t i = 0; i < a->n; i++) {
 		table_row(t);
 		table_cell(t, "%s%s", srv[i].id, srv[i].local ? " *" : "");
 		if (!srv[i].reachable) {
 			table_cell(t, "%s, NO ANSWER", srv[i].status);
-			for (int k = 0; k < 4; k++)
+			for (int k = 0; k < 5; k++)
 				table_cell(t, "-");
 			continue;
 		}
@@ -594,100 +752,172 @@ int cmd_audit(struct ctl *ctl, const struct audit_opts *o)
 		table_cell(t, "%zu", srv[i].tanks);
 		table_cell(t, "%zu", srv[i].paused);
 		table_cell(t, "%zu", srv[i].fish);
-		table_cell(t, "%zu", srv[i].in_flight);
+		table_cell(t, "%zu", srv[i].in_flight - srv[i].plants_in_flight);
+		table_cell(t, "%zu", srv[i].plants + srv[i].plants_in_flight);
 	}
 	table_row(t);
 	table_cell(t, "total");
 	table_cell(t, "%s", "");
-	table_cell(t, "%zu", s.tanks);
-	table_cell(t, "%zu", s.paused);
-	table_cell(t, "%zu", s.npl - in_flight);
-	table_cell(t, "%zu", in_flight);
+	table_cell(t, "%zu", a->s.tanks);
+	table_cell(t, "%zu", a->s.paused);
+	table_cell(t, "%zu", a->s.npl - a->in_flight - a->s.plants_in_tanks);
+	table_cell(t, "%zu", a->in_flight - a->s.plants_in_flight);
+	table_cell(t, "%zu", a->s.distinct_plants);
 	table_print(t, stdout);
 	table_free(t);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < a->n; i++)
 		if (!srv[i].reachable)
 			printf("%s: %s\n", srv[i].id, srv[i].err);
+}
 
-	if (in_flight) {
-		printf("\nin flight (%zu):\n", in_flight);
-		t = table_new(6, "TRANSFER", "FISH", "FROM", "TO", ">AGE", ">ATTEMPTS");
-		double now = now_wall();
-		for (size_t i = 0; i < in_flight; i++) {
-			json_object *x = json_object_array_get_idx(s.inflight, i);
-			double created;
-			char age[32] = "-";
-			if (iso8601_parse(js(x, "created_at"), &created) == 0)
-				fmt_age(now - created, age, sizeof age);
-			table_row(t);
-			table_cell(t, "%s", js(x, "transfer_id"));
-			table_cell(t, "%s", js(x, "fish_id"));
-			table_cell(t, "%s/%s", js(x, "source_server_id"), js(x, "source_tank_id"));
-			table_cell(t, "%s/%s", js(x, "destination_server_id"), js(x, "destination_tank_id"));
-			table_cell(t, "%s", age);
-			table_cell(t, "%" PRId64, ji(x, "attempts"));
-		}
-		table_print(t, stdout);
-		table_free(t);
+static void audit_print_in_flight(const struct audit *a)
+{
+	printf("\nin flight (%zu):\n", a->in_flight);
+	struct table *t = table_new(6, "TRANSFER", "FISH", "FROM", "TO", ">AGE", ">ATTEMPTS");
+	double now = now_wall();
+	for (size_t i = 0; i < a->in_flight; i++) {
+		json_object *x = json_object_array_get_idx(a->s.inflight, i);
+		double created;
+		char age[32] = "-";
+		if (iso8601_parse(field_str(x, "created_at"), &created) == 0)
+			fmt_age(now - created, age, sizeof age);
+		table_row(t);
+		table_cell(t, "%s", field_str(x, "transfer_id"));
+		table_cell(t, "%s%s", field_str(x, "fish_id"),
+			   strcmp(field_str(x, "kind"), "plant") == 0 ? " (plant)" : "");
+		table_cell(t, "%s/%s", field_str(x, "source_server_id"),
+			   field_str(x, "source_tank_id"));
+		table_cell(t, "%s/%s", field_str(x, "destination_server_id"),
+			   field_str(x, "destination_tank_id"));
+		table_cell(t, "%s", age);
+		table_cell(t, "%" PRId64, field_int(x, "attempts"));
 	}
-	if (dups.n) {
-		printf("\nDUPLICATED (%zu fish, in each of %d snapshots):\n", dups.n, snaps);
-		for (size_t i = 0; i < dups.n; i++) {
-			char where[2048];
-			places_text(&s, srv, dups.v[i], where, sizeof where);
-			sanitize(where);
-			printf("  fish %s: %s\n", dups.v[i], where);
-		}
-	}
-	printf("\n");
-	if (!complete)
+	table_print(t, stdout);
+	table_free(t);
+}
+
+static void audit_print_balance(const struct audit *a)
+{
+	const struct snapshot *s = &a->s;
+	if (!a->complete)
 		printf("migration balance: not checked (not every server answered)\n");
-	else if (balance == 0)
-		printf("migration balance: %" PRIu64 " departures = %" PRIu64 " arrivals + %zu in flight\n",
-		       s.mig_out, s.mig_in, in_flight);
+	else if (a->balance == 0)
+		printf("migration balance: %" PRIu64 " departures = %" PRIu64
+		       " arrivals + %zu in flight\n",
+		       s->mig_out, s->mig_in, a->in_flight);
 	else
-		printf("migration balance: %" PRIu64 " departures, %" PRIu64 " arrivals, %zu in flight: "
+		printf("migration balance: %" PRIu64 " departures, %" PRIu64
+		       " arrivals, %zu in flight: "
 		       "off by %+" PRId64 "%s\n"
 		       "  (more departures: fish lost in migration, or arrived in tanks since deleted;\n"
 		       "   fewer: arrivals counted twice, or sent from tanks since deleted)\n",
-		       s.mig_out, s.mig_in, in_flight, balance,
-		       balance_moving ? " and changing: migrations under way" : "");
+		       s->mig_out, s->mig_in, a->in_flight, a->balance,
+		       a->balance_moving ? " and changing: migrations under way" : "");
+	if (a->complete && (s->plant_mig_out || s->distinct_plants)) {
+		struct kind_books f = kind_books(a, false), p = kind_books(a, true);
+		printf("  fish: %" PRIu64 " departures, %" PRIu64
+		       " arrivals, %zu in flight (%+" PRId64 "); plants: %" PRIu64
+		       " departures, %" PRIu64 " arrivals, %zu in flight (%+" PRId64 ")\n",
+		       f.out, f.in, f.flying, f.diff, p.out, p.in, p.flying, p.diff);
+	}
+}
+
+static void audit_print_lost(const struct audit *a)
+{
+	const struct audit_opts *o = a->o;
+	bool strict = a->strict;
+	size_t distinct = a->s.distinct;
 	if (o->baseline) {
-		printf("baseline: %zu fish; %zu of them absent now%s\n", base.n, lost.n,
+		printf("baseline: %zu fish; %zu of them absent now%s\n", a->base.n, a->lost.n,
 		       strict ? "" : " (advisory: some tanks are running, and deaths remove fish)");
-		for (size_t i = 0; i < lost.n && i < 50; i++)
-			printf("  absent: %s\n", lost.v[i]);
-		if (lost.n > 50)
-			printf("  ... and %zu more (--json lists them all)\n", lost.n - 50);
+		for (size_t i = 0; i < a->lost.n && i < 50; i++)
+			printf("  absent: %s\n", a->lost.v[i]);
+		if (a->lost.n > 50)
+			printf("  ... and %zu more (--json lists them all)\n", a->lost.n - 50);
 	} else if (o->expect >= 0) {
-		printf("expected %ld fish, found %zu%s\n", o->expect, s.distinct,
+		printf("expected %ld fish, found %zu%s\n", o->expect, distinct,
 		       strict ? "" : " (advisory: some tanks are running)");
 	}
-	if (saved)
-		printf("baseline saved to %s (%zu fish%s)\n", o->save, s.distinct,
+	if (a->saved)
+		printf("baseline saved to %s (%zu fish, %zu plants%s)\n", o->save, distinct,
+		       a->s.distinct_plants,
 		       strict ? ", every tank paused" : "; some tanks running");
-	if (lost_checked)
-		printf("%zu fish, %" PRId64 " lost%s, %zu duplicated\n", s.distinct, lost_n,
-		       strict ? "" : " (advisory)", dups.n);
-	else if (complete && balance == 0)
+	/* One line per kind; --expect counts fish only. */
+	size_t dup_fish = a->dups.n - a->dups_plants;
+	int64_t lost_fish = o->baseline ? a->lost_n - (int64_t)a->lost_plants : a->lost_n;
+	struct kind_books pb = kind_books(a, true);
+	if (a->lost_checked)
+		printf("%zu fish, %" PRId64 " lost%s, %zu duplicated\n", distinct, lost_fish,
+		       strict ? "" : " (advisory)", dup_fish);
+	else if (a->complete && a->balance == 0)
 		/* Without a baseline the ids cannot be compared, but the balance proves every
 		 * fish that left a tank arrived in one or is in flight: none lost in migration. */
 		printf("%zu fish, 0 lost in migration, %zu duplicated; lost otherwise: not checked "
-		       "(no baseline)\n", s.distinct, dups.n);
+		       "(no baseline)\n",
+		       distinct, dup_fish);
 	else
-		printf("%zu fish, %zu duplicated; lost: not checked (no baseline)\n", s.distinct, dups.n);
-	if (!complete) {
-		printf("audit incomplete: %zu server(s) did not answer:", s.unreachable);
-		for (size_t i = 0; i < n; i++)
-			if (!srv[i].reachable)
-				printf(" %s", srv[i].id);
+		printf("%zu fish, %zu duplicated; lost: not checked (no baseline)\n", distinct,
+		       dup_fish);
+	if (o->baseline)
+		printf("%zu plants, %zu lost%s, %zu duplicated\n", a->s.distinct_plants,
+		       a->lost_plants, strict ? "" : " (advisory)", a->dups_plants);
+	else if (a->complete && pb.diff == 0)
+		printf("%zu plants, 0 lost in migration, %zu duplicated\n", a->s.distinct_plants,
+		       a->dups_plants);
+	else
+		printf("%zu plants, %zu duplicated; lost: not checked\n", a->s.distinct_plants,
+		       a->dups_plants);
+}
+
+static void audit_print_text(const struct audit *a)
+{
+	audit_print_servers(a);
+	if (a->in_flight)
+		audit_print_in_flight(a);
+	if (a->dups.n) {
+		printf("\nDUPLICATED (%zu fish, in each of %d snapshots):\n", a->dups.n, a->snaps);
+		for (size_t i = 0; i < a->dups.n; i++) {
+			char where[2048];
+			places_text(&a->s, a->srv, a->dups.v[i], where, sizeof where);
+			sanitize(where);
+			printf("  %s %s: %s\n",
+			       snapshot_plant(&a->s, a->dups.v[i]) ? "plant" : "fish", a->dups.v[i],
+			       where);
+		}
+	}
+	printf("\n");
+	audit_print_balance(a);
+	audit_print_lost(a);
+	if (!a->complete) {
+		printf("audit incomplete: %zu server(s) did not answer:", a->s.unreachable);
+		for (size_t i = 0; i < a->n; i++)
+			if (!a->srv[i].reachable)
+				printf(" %s", a->srv[i].id);
 		printf("\n");
 	}
-done:
-	snapshot_free(&s);
-	idset_free(&dups);
-	idset_free(&lost);
-	idset_free(&base);
-	free(srv);
-	return rc;
+}
+
+int cmd_audit(struct ctl *ctl, const struct audit_opts *o)
+{
+	struct audit a = {.o = o};
+	if (o->baseline && load_baseline(o->baseline, &a.base, &a.base_plants) < 0)
+		return EXIT_FAIL;
+	if (audit_servers(ctl, &a) < 0) {
+		idset_free(&a.base);
+		idset_free(&a.base_plants);
+		return EXIT_UNREACHABLE;
+	}
+	audit_collect(ctl, &a);
+	audit_balance(&a);
+	if (ctl->json)
+		audit_print_json(&a);
+	else
+		audit_print_text(&a);
+	snapshot_free(&a.s);
+	idset_free(&a.dups);
+	idset_free(&a.lost);
+	idset_free(&a.base);
+	idset_free(&a.base_plants);
+	free(a.srv);
+	return a.rc;
 }

@@ -11,6 +11,7 @@
 #include "jsonv.h"
 #include "tankctl.h"
 #include "util.h"
+#include "xalloc.h"
 
 #define MAX_RESPONSE (512u << 20)
 
@@ -115,9 +116,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 		size_t cap = b->cap ? b->cap : 4096;
 		while (cap < b->len + n + 1)
 			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (!q)
-			abort();
+		char *q = xrealloc(b->p, cap);
 		b->p = q;
 		b->cap = cap;
 	}
@@ -125,6 +124,13 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	b->len += n;
 	b->p[b->len] = '\0';
 	return n;
+}
+
+const char *ctl_tanks_path(const struct ctl *ctl, const struct endpoint *ep)
+{
+	/* Over TCP without the token, simd lists public tanks only and refuses to be
+	 * asked for more. */
+	return !ep->tcp || ctl->token ? "/api/tanks?include_private=true" : "/api/tanks";
 }
 
 int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, const char *path,
@@ -167,9 +173,9 @@ int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, 
 	if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	char auth[CONF_STR + 32];
-	/* The token guards mutations over TCP; the socket needs none, and a GET never
-	 * carries it. */
-	if (ep->tcp && ctl->token && strcmp(method, "GET") != 0) {
+	/* The token guards mutations over TCP, and private tanks and /metrics there too;
+	 * the socket needs none. */
+	if (ep->tcp && ctl->token) {
 		snprintf(auth, sizeof auth, "Authorization: Bearer %s", ctl->token);
 		hdr = curl_slist_append(hdr, auth);
 	}
@@ -181,7 +187,9 @@ int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, 
 	r->len = b.len;
 	if (rc != CURLE_OK) {
 		snprintf(r->err, sizeof r->err, "%s",
-			 b.too_big ? "the answer is too large" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			 b.too_big   ? "the answer is too large"
+			 : errbuf[0] ? errbuf
+				     : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -206,18 +214,19 @@ void reply_report(const struct endpoint *ep, const struct reply *r)
 		fprintf(stderr, "tankctl: cannot reach %s: %s\n", ep->what, r->err);
 		return;
 	}
-	const char *msg = r->json ? js(r->json, "error") : "";
-	const char *code = r->json ? js(r->json, "code") : "";
+	const char *msg = r->json ? field_str(r->json, "error") : "";
+	const char *code = r->json ? field_str(r->json, "code") : "";
 	if (!*msg && r->json)
-		msg = js(r->json, "message");
+		msg = field_str(r->json, "message");
 	char clean[600];
 	snprintf(clean, sizeof clean, "%s", *msg ? msg : r->err[0] ? r->err : "no details");
 	sanitize(clean);
 	fprintf(stderr, "tankctl: %s: %s (HTTP %ld%s%s)\n", ep->what, clean, r->status,
 		*code ? ", " : "", code);
 	if (r->status == 401)
-		fprintf(stderr, "tankctl: this needs the cluster token: set [security] token_file in "
-				"the configuration (-c), or run on the server itself\n");
+		fprintf(stderr,
+			"tankctl: this needs the cluster token: set [security] token_file in "
+			"the configuration (-c), or run on the server itself\n");
 }
 
 int ctl_call(struct ctl *ctl, const struct endpoint *ep, const char *method, const char *path,
@@ -236,10 +245,8 @@ char *url_escape(struct ctl *ctl, const char *s)
 	char *e = curl_easy_escape(ctl->curl, s, 0);
 	if (!e)
 		abort();
-	char *out = strdup(e);
+	char *out = xstrdup(e);
 	curl_free(e);
-	if (!out)
-		abort();
 	return out;
 }
 
@@ -261,7 +268,7 @@ int ctl_resolve(struct ctl *ctl)
 	char host[CONF_STR];
 	int dport;
 	url_split(ctl->server_url, host, sizeof host, &dport);
-	int sp = (int)ji(r.json, "port"), mp = (int)ji(r.json, "migration_port");
+	int sp = (int)field_int(r.json, "port"), mp = (int)field_int(r.json, "migration_port");
 	int ok = endpoint_tcp(&ctl->sim, "simd", host, sp) == 0 &&
 		 endpoint_tcp(&ctl->mig, "migrated", host, mp) == 0;
 	if (!ok)

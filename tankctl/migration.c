@@ -15,11 +15,25 @@ void print_connections(struct table *t, json_object *list)
 		json_object *c = json_object_array_get_idx(list, i);
 		char a[16], b[16];
 		table_row(t);
-		table_cell(t, "%s", js(c, "id"));
-		table_cell(t, "%s/%s", js(c, "sourceServerId"), short_id(js(c, "sourceId"), a));
-		table_cell(t, "%s/%s", js(c, "destinationServerId"), short_id(js(c, "destinationId"), b));
-		table_cell(t, "%" PRId64 "%%", ji(c, "probability"));
-		table_cell(t, "%s", js(c, "direction"));
+		table_cell(t, "%s", field_str(c, "id"));
+		table_cell(t, "%s/%s", field_str(c, "sourceServerId"),
+			   short_id(field_str(c, "sourceId"), a));
+		table_cell(t, "%s/%s", field_str(c, "destinationServerId"),
+			   short_id(field_str(c, "destinationId"), b));
+		table_cell(t, "%" PRId64 "%%", field_int(c, "probability"));
+		table_cell(t, "%s", field_str(c, "direction"));
+		/* migrated's runtime state: paused after refusals, or broken (tank gone). */
+		const char *state = field_str(c, "state"), *reason = field_str(c, "reason");
+		json_object *retry;
+		if (!*state || strcmp(state, "ok") == 0)
+			table_cell(t, "ok");
+		else if (strcmp(state, "broken") == 0)
+			table_cell(t, "BROKEN: %s", *reason ? reason : "destination tank gone");
+		else if (json_object_object_get_ex(c, "retryInSeconds", &retry) && retry)
+			table_cell(t, "backing off %.0f s: %s", json_object_get_double(retry),
+				   reason);
+		else
+			table_cell(t, "probing: %s", reason);
 	}
 }
 
@@ -45,8 +59,8 @@ int cmd_connections(struct ctl *ctl, const struct cmd_opts *o)
 	if (ctl->json) {
 		print_json(r.json);
 	} else {
-		struct table *t = table_new(5, "ID", "FROM", "TO", ">PROB", "WALL");
-		print_connections(t, ja(r.json, "connections"));
+		struct table *t = table_new(6, "ID", "FROM", "TO", ">PROB", "WALL", "STATE");
+		print_connections(t, field_arr(r.json, "connections"));
 		table_print(t, stdout);
 		printf("%zu connection(s)\n", table_rows(t));
 		table_free(t);
@@ -76,11 +90,13 @@ int cmd_connect(struct ctl *ctl, const char *src, const char *dst, const struct 
 			json_object_put(body);
 			return EXIT_FAIL;
 		}
-		json_object_object_add(body, "destination_tank_id", json_object_new_string(tank_id_of(d)));
+		json_object_object_add(body, "destination_tank_id",
+				       json_object_new_string(tank_id_of(d)));
 		json_object_put(d);
 	}
 	if (o->given & O_PROB)
-		json_object_object_add(body, "probability", json_object_new_int((int)o->probability));
+		json_object_object_add(body, "probability",
+				       json_object_new_int((int)o->probability));
 	if (o->direction)
 		json_object_object_add(body, "direction", json_object_new_string(o->direction));
 	if (o->id)
@@ -94,11 +110,13 @@ int cmd_connect(struct ctl *ctl, const char *src, const char *dst, const struct 
 		print_json(r.json);
 	} else {
 		char a[16], b[16];
-		printf("connection %s %s: %s/%s -> %s/%s, %" PRId64 "%%, %s wall\n", js(r.json, "id"),
-		       r.status == 201 ? "created" : "updated", js(r.json, "sourceServerId"),
-		       short_id(js(r.json, "sourceId"), a), js(r.json, "destinationServerId"),
-		       short_id(js(r.json, "destinationId"), b), ji(r.json, "probability"),
-		       js(r.json, "direction"));
+		printf("connection %s %s: %s/%s -> %s/%s, %" PRId64 "%%, %s wall\n",
+		       field_str(r.json, "id"), r.status == 201 ? "created" : "updated",
+		       field_str(r.json, "sourceServerId"),
+		       short_id(field_str(r.json, "sourceId"), a),
+		       field_str(r.json, "destinationServerId"),
+		       short_id(field_str(r.json, "destinationId"), b),
+		       field_int(r.json, "probability"), field_str(r.json, "direction"));
 	}
 	reply_free(&r);
 	return 0;
@@ -118,7 +136,8 @@ int cmd_disconnect(struct ctl *ctl, const char *id)
 	if (ctl->json)
 		print_json(r.json);
 	else
-		printf("connection %s deleted\n", js(r.json, "id")[0] ? js(r.json, "id") : id);
+		printf("connection %s deleted\n",
+		       field_str(r.json, "id")[0] ? field_str(r.json, "id") : id);
 	reply_free(&r);
 	return 0;
 }
@@ -128,26 +147,28 @@ int cmd_disconnect(struct ctl *ctl, const char *id)
 static void transfer_row(struct table *t, json_object *x)
 {
 	char a[16], b[16], c[16], d[16], ts[24];
-	snprintf(ts, sizeof ts, "%.19s", js(x, "timestamp"));
+	snprintf(ts, sizeof ts, "%.19s", field_str(x, "timestamp"));
 	if (strlen(ts) > 10)
 		ts[10] = ' ';
 	table_row(t);
 	table_cell(t, "%s", ts);
-	table_cell(t, "%s", short_id(js(x, "transfer_id"), a));
-	table_cell(t, "%s", short_id(js(x, "entity_old_id"), b));
-	table_cell(t, "%s/%s", js(x, "source_server_id"), short_id(js(x, "source_tank_id"), c));
-	table_cell(t, "%s/%s", js(x, "destination_server_id"),
-		   short_id(js(x, "destination_tank_id"), d));
-	table_cell(t, "%s", js(x, "state"));
-	table_cell(t, "%" PRId64, ji(x, "attempts"));
+	table_cell(t, "%s", short_id(field_str(x, "transfer_id"), a));
+	table_cell(t, "%s", short_id(field_str(x, "entity_old_id"), b));
+	table_cell(t, "%s/%s", field_str(x, "source_server_id"),
+		   short_id(field_str(x, "source_tank_id"), c));
+	table_cell(t, "%s/%s", field_str(x, "destination_server_id"),
+		   short_id(field_str(x, "destination_tank_id"), d));
+	table_cell(t, "%s", field_str(x, "state"));
+	table_cell(t, "%" PRId64, field_int(x, "attempts"));
 	char err[256];
-	table_cell(t, "%s", clip(js(x, "error"), 60, err, sizeof err));
+	table_cell(t, "%s", clip(field_str(x, "error"), 60, err, sizeof err));
 }
 
 int cmd_transfers(struct ctl *ctl, const struct cmd_opts *o)
 {
 	char path[512];
-	int n = snprintf(path, sizeof path, "/api/transfers?limit=%ld", o->given & O_LIMIT ? o->limit : 20);
+	int n = snprintf(path, sizeof path, "/api/transfers?limit=%ld",
+			 o->given & O_LIMIT ? o->limit : 20);
 	if (ctl_resolve(ctl) < 0)
 		return EXIT_FAIL;
 	if (o->tank) {
@@ -172,9 +193,9 @@ int cmd_transfers(struct ctl *ctl, const struct cmd_opts *o)
 	if (ctl->json) {
 		print_json(r.json);
 	} else {
-		struct table *t = table_new(8, "TIME (UTC)", "TRANSFER", "FISH", "FROM", "TO", "STATE",
-					    ">ATTEMPTS", "ERROR");
-		json_object *list = ja(r.json, "transfers");
+		struct table *t = table_new(8, "TIME (UTC)", "TRANSFER", "FISH", "FROM", "TO",
+					    "STATE", ">ATTEMPTS", "ERROR");
+		json_object *list = field_arr(r.json, "transfers");
 		for (size_t i = 0; list && i < json_object_array_length(list); i++)
 			transfer_row(t, json_object_array_get_idx(list, i));
 		table_print(t, stdout);
@@ -202,7 +223,7 @@ int cmd_transfer_show(struct ctl *ctl, const char *id)
 	if (ctl->json) {
 		print_json(r.json);
 	} else {
-		json_object_object_foreach(r.json, k, v) {
+		json_object_object_foreach (r.json, k, v) {
 			const char *s = v ? json_object_get_string(v) : "-";
 			kv(k, "%s", s);
 		}
@@ -214,19 +235,23 @@ int cmd_transfer_show(struct ctl *ctl, const char *id)
 int cmd_migrate(struct ctl *ctl)
 {
 	struct reply r;
-	if (ctl_resolve(ctl) < 0 || ctl_call(ctl, &ctl->mig, "POST", "/api/migrations/run", NULL, &r) < 0)
+	if (ctl_resolve(ctl) < 0 ||
+	    ctl_call(ctl, &ctl->mig, "POST", "/api/migrations/run", NULL, &r) < 0)
 		return EXIT_FAIL;
 	if (ctl->json) {
 		print_json(r.json);
 	} else {
 		printf("pass %" PRId64 ": %" PRId64 " connection(s), %" PRId64 " hit(s), %" PRId64
-		       " reserved, %" PRId64 " moved locally, %" PRId64 " refused, %" PRId64 " error(s)\n",
-		       ji(r.json, "pass"), ji(r.json, "connections"), ji(r.json, "hits"),
-		       ji(r.json, "reserved"), ji(r.json, "moved_local"), ji(r.json, "refused"),
-		       ji(r.json, "errors"));
-		json_object *ids = ja(r.json, "transfer_ids");
+		       " reserved, %" PRId64 " moved locally, %" PRId64 " refused, %" PRId64
+		       " error(s)\n",
+		       field_int(r.json, "pass"), field_int(r.json, "connections"),
+		       field_int(r.json, "hits"), field_int(r.json, "reserved"),
+		       field_int(r.json, "moved_local"), field_int(r.json, "refused"),
+		       field_int(r.json, "errors"));
+		json_object *ids = field_arr(r.json, "transfer_ids");
 		for (size_t i = 0; ids && i < json_object_array_length(ids); i++)
-			printf("  transfer %s\n", json_object_get_string(json_object_array_get_idx(ids, i)));
+			printf("  transfer %s\n",
+			       json_object_get_string(json_object_array_get_idx(ids, i)));
 	}
 	reply_free(&r);
 	return 0;

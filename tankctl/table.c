@@ -8,6 +8,7 @@
 
 #include "jsonv.h"
 #include "tankctl.h"
+#include "xalloc.h"
 
 struct table {
 	int ncols;
@@ -18,24 +19,12 @@ struct table {
 	int col; /* next cell of the current row */
 };
 
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	if (!p)
-		abort();
-	return p;
-}
-
 struct table *table_new(int ncols, ...)
 {
-	struct table *t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
+	struct table *t = xcalloc(1, sizeof *t);
 	t->ncols = ncols;
-	t->head = calloc((size_t)ncols, sizeof *t->head);
-	t->right = calloc((size_t)ncols, sizeof *t->right);
-	if (!t->head || !t->right)
-		abort();
+	t->head = xcalloc((size_t)ncols, sizeof *t->head);
+	t->right = xcalloc((size_t)ncols, sizeof *t->right);
 	va_list ap;
 	va_start(ap, ncols);
 	for (int i = 0; i < ncols; i++) {
@@ -57,9 +46,7 @@ void table_row(struct table *t)
 		t->cap = t->cap ? t->cap * 2 : (size_t)t->ncols * 16;
 		while (t->cap < (t->nrows + 1) * (size_t)t->ncols)
 			t->cap *= 2;
-		t->cells = realloc(t->cells, t->cap * sizeof *t->cells);
-		if (!t->cells)
-			abort();
+		t->cells = xrealloc(t->cells, t->cap * sizeof *t->cells);
 	}
 	t->nrows++;
 	t->col = 0;
@@ -103,9 +90,7 @@ void table_print(struct table *t, FILE *f)
 {
 	while (t->nrows && t->col < t->ncols)
 		table_cell(t, "%s", "");
-	size_t *w = calloc((size_t)t->ncols, sizeof *w);
-	if (!w)
-		abort();
+	size_t *w = xcalloc((size_t)t->ncols, sizeof *w);
 	for (int c = 0; c < t->ncols; c++) {
 		w[c] = width(t->head[c]);
 		for (size_t r = 0; r < t->nrows; r++) {
@@ -121,7 +106,8 @@ void table_print(struct table *t, FILE *f)
 		if (!m)
 			abort();
 		for (int c = 0; c < t->ncols; c++) {
-			const char *s = r == 0 ? t->head[c] : t->cells[(r - 1) * (size_t)t->ncols + (size_t)c];
+			const char *s = r == 0 ? t->head[c]
+					       : t->cells[(r - 1) * (size_t)t->ncols + (size_t)c];
 			size_t x = width(s);
 			if (c)
 				fputs("  ", m);
@@ -207,9 +193,9 @@ void kv(const char *label, const char *fmt, ...)
 
 void print_json(json_object *o)
 {
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							     JSON_C_TO_STRING_SPACED |
-							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	printf("%s\n",
+	       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 void fmt_age(double s, char *out, size_t n)
@@ -234,7 +220,7 @@ const char *short_id(const char *id, char out[16])
 	return out;
 }
 
-const char *js(json_object *o, const char *key)
+const char *field_str(json_object *o, const char *key)
 {
 	json_object *x;
 	if (o && json_object_object_get_ex(o, key, &x) && json_object_is_type(x, json_type_string))
@@ -242,7 +228,7 @@ const char *js(json_object *o, const char *key)
 	return "";
 }
 
-int64_t ji(json_object *o, const char *key)
+int64_t field_int(json_object *o, const char *key)
 {
 	json_object *x;
 	if (o && json_object_object_get_ex(o, key, &x) &&
@@ -251,7 +237,7 @@ int64_t ji(json_object *o, const char *key)
 	return 0;
 }
 
-double jd(json_object *o, const char *key)
+double field_num(json_object *o, const char *key)
 {
 	json_object *x;
 	if (o && json_object_object_get_ex(o, key, &x) &&
@@ -260,14 +246,14 @@ double jd(json_object *o, const char *key)
 	return 0;
 }
 
-bool jb(json_object *o, const char *key)
+bool field_bool(json_object *o, const char *key)
 {
 	json_object *x;
 	return o && json_object_object_get_ex(o, key, &x) &&
 	       json_object_is_type(x, json_type_boolean) && json_object_get_boolean(x);
 }
 
-json_object *jo(json_object *o, const char *key)
+json_object *field_obj(json_object *o, const char *key)
 {
 	json_object *x;
 	if (o && json_object_object_get_ex(o, key, &x) && json_object_is_type(x, json_type_object))
@@ -275,7 +261,7 @@ json_object *jo(json_object *o, const char *key)
 	return NULL;
 }
 
-json_object *ja(json_object *o, const char *key)
+json_object *field_arr(json_object *o, const char *key)
 {
 	json_object *x;
 	if (o && json_object_object_get_ex(o, key, &x) && json_object_is_type(x, json_type_array))

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "tankctl.h"
 #include "util.h"
+#include "xalloc.h"
 
 static void usage(FILE *f)
 {
@@ -36,6 +37,8 @@ static void usage(FILE *f)
 		"  migrate                      run one migration scheduler pass now\n"
 		"  audit [--expect N] [--save FILE] [--baseline FILE]\n"
 		"                               prove every fish is in exactly one place\n"
+		"  lineage FISH [--depth N]     a fish's ancestors (default 10 generations),\n"
+		"                               followed to the servers they were born on\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE        configuration (default %s)\n"
@@ -72,7 +75,6 @@ static int parse_long(const char *s, long min, long max, long *ret)
 	return 0;
 }
 
-
 static int load_conf(struct ctl *ctl, const char *path, const char **sets, size_t nsets)
 {
 	char err[1024];
@@ -84,9 +86,7 @@ static int load_conf(struct ctl *ctl, const char *path, const char **sets, size_
 	}
 	/* A token file the operator may not read must not stop read-only commands: load
 	 * again without it and keep the reason for when a token is needed. */
-	const char **more = calloc(nsets + 1, sizeof *more);
-	if (!more)
-		abort();
+	const char **more = xcalloc(nsets + 1, sizeof *more);
 	memcpy(more, sets, nsets * sizeof *sets);
 	more[nsets] = "security.token_file=";
 	char err2[1024];
@@ -101,178 +101,301 @@ static int load_conf(struct ctl *ctl, const char *path, const char **sets, size_
 	return 0;
 }
 
+/* Options are read in one getopt_long pass (they may come anywhere on the line);
+ * global_option takes the ones every verb has, verb_option the ones a verb allows
+ * (checked against the verb table once the verb is known). Each returns OPT_NEXT, or
+ * OPT_NOT_MINE, or the exit code to stop with. */
+enum { OPT_NEXT = -1, OPT_NOT_MINE = -2 };
+
+static const struct option long_options[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"set", required_argument, NULL, 's'},
+	{"server", required_argument, NULL, 'S'},
+	{"json", no_argument, NULL, 'j'},
+	{"timeout", required_argument, NULL, 't'},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, 'h'},
+	{"limit", required_argument, NULL, 'L'},
+	{"tank", required_argument, NULL, 'T'},
+	{"success-only", no_argument, NULL, 'O'},
+	{"probability", required_argument, NULL, 'p'},
+	{"direction", required_argument, NULL, 'D'},
+	{"dest-server", required_argument, NULL, 'R'},
+	{"id", required_argument, NULL, 'I'},
+	{"expect", required_argument, NULL, 'X'},
+	{"save", required_argument, NULL, 'W'},
+	{"baseline", required_argument, NULL, 'B'},
+	{"depth", required_argument, NULL, 'N'},
+	{0},
+};
+
+struct global_opts {
+	const char *conf_path;
+	const char **sets; /* -s: in a static struct, so still reachable on every early return */
+	size_t nsets;
+};
+
+static int global_option(int c, const char *arg, struct ctl *ctl, struct global_opts *g)
+{
+	switch (c) {
+	case 'c':
+		g->conf_path = arg;
+		return OPT_NEXT;
+	case 's':
+		g->sets = xrealloc(g->sets, (g->nsets + 1) * sizeof *g->sets);
+		g->sets[g->nsets++] = arg;
+		return OPT_NEXT;
+	case 'S':
+		ctl->server_url = arg;
+		return OPT_NEXT;
+	case 'j':
+		ctl->json = true;
+		return OPT_NEXT;
+	case 't': {
+		char *end;
+		ctl->timeout = strtod(arg, &end);
+		if (end == arg || *end || !(ctl->timeout >= 0.1 && ctl->timeout <= 3600))
+			return usage_error("--timeout '%s': expected seconds from 0.1 to 3600", arg);
+		return OPT_NEXT;
+	}
+	case 'V':
+		printf("tankctl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 0;
+	}
+	return OPT_NOT_MINE;
+}
+
+static int verb_option(int c, const char *arg, struct cmd_opts *o)
+{
+	switch (c) {
+	case 'L':
+		o->given |= O_LIMIT;
+		if (parse_long(arg, 1, 1000000000, &o->limit) < 0)
+			return usage_error("--limit '%s': expected a whole number from 1 "
+					   "(migrated cuts it to its maximum)",
+					   arg);
+		return OPT_NEXT;
+	case 'T':
+		o->given |= O_TANK;
+		o->tank = arg;
+		return OPT_NEXT;
+	case 'O':
+		o->given |= O_SUCCESS;
+		return OPT_NEXT;
+	case 'p':
+		o->given |= O_PROB;
+		if (parse_long(arg, 0, 100, &o->probability) < 0)
+			return usage_error("--probability '%s': expected 0 to 100", arg);
+		return OPT_NEXT;
+	case 'D':
+		o->given |= O_DIR;
+		if (strcmp(arg, "left") != 0 && strcmp(arg, "right") != 0)
+			return usage_error("--direction '%s': expected left or right", arg);
+		o->direction = arg;
+		return OPT_NEXT;
+	case 'R':
+		o->given |= O_DEST;
+		if (!server_id_valid(arg))
+			return usage_error("--dest-server '%s': not a server id", arg);
+		o->dest_server = arg;
+		return OPT_NEXT;
+	case 'I':
+		o->given |= O_ID;
+		o->id = arg;
+		return OPT_NEXT;
+	case 'X':
+		o->given |= O_EXPECT;
+		if (parse_long(arg, 0, 100000000, &o->audit.expect) < 0)
+			return usage_error("--expect '%s': expected a fish count", arg);
+		return OPT_NEXT;
+	case 'W':
+		o->given |= O_SAVE;
+		o->audit.save = arg;
+		return OPT_NEXT;
+	case 'N':
+		o->given |= O_DEPTH;
+		if (parse_long(arg, 0, 1000, &o->depth) < 0)
+			return usage_error("--depth '%s': expected 0 to 1000 generations", arg);
+		return OPT_NEXT;
+	case 'B':
+		o->given |= O_BASELINE;
+		o->audit.baseline = arg;
+		return OPT_NEXT;
+	}
+	return OPT_NOT_MINE;
+}
+
+/* The verbs: each one's handler gets the arguments after its name (and subcommand). */
+typedef int (*verb_fn)(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o);
+
+static int run_servers(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_servers(ctl);
+}
+
+static int run_tanks(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_tanks(ctl);
+}
+
+static int run_tank_show(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_tank_show(ctl, args[0]);
+}
+
+static int run_tank_pause(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_tank_pause(ctl, args[0], true);
+}
+
+static int run_tank_resume(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_tank_pause(ctl, args[0], false);
+}
+
+static int run_fish_show(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return nargs == 2 ? cmd_fish_show(ctl, args[0], args[1])
+			  : cmd_fish_show(ctl, NULL, args[0]);
+}
+
+static int run_connections(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_connections(ctl, o);
+}
+
+static int run_connect(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_connect(ctl, args[0], args[1], o);
+}
+
+static int run_disconnect(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_disconnect(ctl, args[0]);
+}
+
+static int run_transfers(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_transfers(ctl, o);
+}
+
+static int run_transfer_show(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_transfer_show(ctl, args[0]);
+}
+
+static int run_migrate(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_migrate(ctl);
+}
+
+static int run_audit(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_audit(ctl, &o->audit);
+}
+
+static int run_lineage(struct ctl *ctl, char **args, int nargs, const struct cmd_opts *o)
+{
+	return cmd_lineage(ctl, args[0], o->given & O_DEPTH ? o->depth : 10);
+}
+
+static const struct verb {
+	const char *name, *sub;
+	int min, max;	  /* arguments after name and sub */
+	unsigned allowed; /* O_* options it takes */
+	bool mutating;	  /* needs the cluster token */
+	verb_fn run;
+} verbs[] = {
+	{"servers", NULL, 0, 0, 0, false, run_servers},
+	{"tanks", NULL, 0, 0, 0, false, run_tanks},
+	{"tank", "show", 1, 1, 0, false, run_tank_show},
+	{"tank", "pause", 1, 1, 0, true, run_tank_pause},
+	{"tank", "resume", 1, 1, 0, true, run_tank_resume},
+	{"fish", "show", 1, 2, 0, false, run_fish_show},
+	{"connections", NULL, 0, 0, O_TANK, false, run_connections},
+	{"connect", NULL, 2, 2, O_PROB | O_DIR | O_DEST | O_ID, true, run_connect},
+	{"disconnect", NULL, 1, 1, 0, true, run_disconnect},
+	{"transfers", NULL, 0, 0, O_LIMIT | O_TANK | O_SUCCESS, false, run_transfers},
+	{"transfer", "show", 1, 1, 0, false, run_transfer_show},
+	{"migrate", NULL, 0, 0, 0, true, run_migrate},
+	{"audit", NULL, 0, 0, O_EXPECT | O_SAVE | O_BASELINE, false, run_audit},
+	{"lineage", NULL, 1, 1, O_DEPTH, false, run_lineage},
+};
+
+/* The verb args name, or NULL after a usage error (*rc set). */
+static const struct verb *verb_find(char **args, int nargs, int *rc)
+{
+	bool name_known = false;
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+		if (strcmp(verbs[i].name, args[0]) != 0)
+			continue;
+		name_known = true;
+		if (!verbs[i].sub || (nargs > 1 && strcmp(verbs[i].sub, args[1]) == 0))
+			return &verbs[i];
+	}
+	if (name_known)
+		*rc = usage_error("%s: unknown or missing subcommand", args[0]);
+	else
+		*rc = usage_error("unknown command '%s'", args[0]);
+	return NULL;
+}
+
+/* --server URL: discoveryd's TCP endpoint instead of the local socket. */
+static int server_endpoint(struct ctl *ctl)
+{
+	char host[CONF_STR];
+	int port;
+	if (url_split(ctl->server_url, host, sizeof host, &port) < 0)
+		return usage_error("--server '%s': expected http://host[:port]", ctl->server_url);
+	if (port == 0)
+		port = 8000;
+	if (endpoint_tcp(&ctl->disc, "discoveryd", host, port) < 0)
+		return usage_error("--server '%s': expected http://host[:port]", ctl->server_url);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"set", required_argument, NULL, 's'},
-		{"server", required_argument, NULL, 'S'},
-		{"json", no_argument, NULL, 'j'},
-		{"timeout", required_argument, NULL, 't'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{"limit", required_argument, NULL, 'L'},
-		{"tank", required_argument, NULL, 'T'},
-		{"success-only", no_argument, NULL, 'O'},
-		{"probability", required_argument, NULL, 'p'},
-		{"direction", required_argument, NULL, 'D'},
-		{"dest-server", required_argument, NULL, 'R'},
-		{"id", required_argument, NULL, 'I'},
-		{"expect", required_argument, NULL, 'X'},
-		{"save", required_argument, NULL, 'W'},
-		{"baseline", required_argument, NULL, 'B'},
-		{0},
-	};
 	static struct ctl ctl;
+	static struct global_opts g;
 	struct cmd_opts o = {.audit = {.expect = -1}};
-	const char *conf_path = NULL;
-	static const char **sets; /* static: still reachable on every early return */
-	size_t nsets = 0;
 	ctl.timeout = 30;
 	int c;
-	while ((c = getopt_long(argc, argv, "c:s:jt:Vhp:", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			conf_path = optarg;
-			break;
-		case 's':
-			sets = realloc(sets, (nsets + 1) * sizeof *sets);
-			if (!sets)
-				abort();
-			sets[nsets++] = optarg;
-			break;
-		case 'S':
-			ctl.server_url = optarg;
-			break;
-		case 'j':
-			ctl.json = true;
-			break;
-		case 't': {
-			char *end;
-			ctl.timeout = strtod(optarg, &end);
-			if (end == optarg || *end || !(ctl.timeout >= 0.1 && ctl.timeout <= 3600))
-				return usage_error("--timeout '%s': expected seconds from 0.1 to 3600", optarg);
-			break;
-		}
-		case 'V':
-			printf("tankctl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'L':
-			o.given |= O_LIMIT;
-			if (parse_long(optarg, 1, 10000, &o.limit) < 0)
-				return usage_error("--limit '%s': expected 1 to 10000", optarg);
-			break;
-		case 'T':
-			o.given |= O_TANK;
-			o.tank = optarg;
-			break;
-		case 'O':
-			o.given |= O_SUCCESS;
-			break;
-		case 'p':
-			o.given |= O_PROB;
-			if (parse_long(optarg, 0, 100, &o.probability) < 0)
-				return usage_error("--probability '%s': expected 0 to 100", optarg);
-			break;
-		case 'D':
-			o.given |= O_DIR;
-			if (strcmp(optarg, "left") != 0 && strcmp(optarg, "right") != 0)
-				return usage_error("--direction '%s': expected left or right", optarg);
-			o.direction = optarg;
-			break;
-		case 'R':
-			o.given |= O_DEST;
-			if (!server_id_valid(optarg))
-				return usage_error("--dest-server '%s': not a server id", optarg);
-			o.dest_server = optarg;
-			break;
-		case 'I':
-			o.given |= O_ID;
-			o.id = optarg;
-			break;
-		case 'X':
-			o.given |= O_EXPECT;
-			if (parse_long(optarg, 0, 100000000, &o.audit.expect) < 0)
-				return usage_error("--expect '%s': expected a fish count", optarg);
-			break;
-		case 'W':
-			o.given |= O_SAVE;
-			o.audit.save = optarg;
-			break;
-		case 'B':
-			o.given |= O_BASELINE;
-			o.audit.baseline = optarg;
-			break;
-		default:
+	while ((c = getopt_long(argc, argv, "c:s:jt:Vhp:", long_options, NULL)) != -1) {
+		int r = global_option(c, optarg, &ctl, &g);
+		if (r == OPT_NOT_MINE)
+			r = verb_option(c, optarg, &o);
+		if (r == OPT_NOT_MINE) {
 			fprintf(stderr, "Try 'tankctl --help'.\n");
 			return EXIT_USAGE;
 		}
+		if (r != OPT_NEXT)
+			return r;
 	}
-	int nargs = argc - optind;
+	int nargs = argc - optind, rc;
 	char **args = argv + optind;
 	if (nargs < 1) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	const char *cmd = args[0];
-	/* Which options each command takes, and how many arguments. */
-	static const struct {
-		const char *name, *sub;
-		int min, max;
-		unsigned allowed;
-	} cmds[] = {
-		{"servers", NULL, 0, 0, 0},
-		{"tanks", NULL, 0, 0, 0},
-		{"tank", "show", 1, 1, 0},
-		{"tank", "pause", 1, 1, 0},
-		{"tank", "resume", 1, 1, 0},
-		{"fish", "show", 1, 2, 0},
-		{"connections", NULL, 0, 0, O_TANK},
-		{"connect", NULL, 2, 2, O_PROB | O_DIR | O_DEST | O_ID},
-		{"disconnect", NULL, 1, 1, 0},
-		{"transfers", NULL, 0, 0, O_LIMIT | O_TANK | O_SUCCESS},
-		{"transfer", "show", 1, 1, 0},
-		{"migrate", NULL, 0, 0, 0},
-		{"audit", NULL, 0, 0, O_EXPECT | O_SAVE | O_BASELINE},
-	};
-	int k = -1;
-	bool name_known = false;
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-		if (strcmp(cmds[i].name, cmd) != 0)
-			continue;
-		name_known = true;
-		if (!cmds[i].sub || (nargs > 1 && strcmp(cmds[i].sub, args[1]) == 0)) {
-			k = (int)i;
-			break;
-		}
-	}
-	if (k < 0 && name_known)
-		return usage_error("%s: unknown or missing subcommand", cmd);
-	if (k < 0)
-		return usage_error("unknown command '%s'", cmd);
-	int skip = cmds[k].sub ? 2 : 1;
+	const struct verb *v = verb_find(args, nargs, &rc);
+	if (!v)
+		return rc;
+	int skip = v->sub ? 2 : 1;
 	nargs -= skip;
 	args += skip;
-	if (nargs < cmds[k].min || nargs > cmds[k].max)
-		return usage_error("%s: wrong number of arguments", cmd);
-	if (o.given & ~cmds[k].allowed)
-		return usage_error("%s: an option given does not apply to this command", cmd);
-	if (ctl.server_url) {
-		char host[CONF_STR];
-		int port;
-		if (url_split(ctl.server_url, host, sizeof host, &port) < 0)
-			return usage_error("--server '%s': expected http://host[:port]", ctl.server_url);
-		if (port == 0)
-			port = 8000;
-		if (endpoint_tcp(&ctl.disc, "discoveryd", host, port) < 0)
-			return usage_error("--server '%s': expected http://host[:port]", ctl.server_url);
-	}
-	int lr = load_conf(&ctl, conf_path, sets, nsets);
-	free(sets);
-	sets = NULL;
+	if (nargs < v->min || nargs > v->max)
+		return usage_error("%s: wrong number of arguments", v->name);
+	if (o.given & ~v->allowed)
+		return usage_error("%s: an option given does not apply to this command", v->name);
+	if (ctl.server_url && (rc = server_endpoint(&ctl)) != 0)
+		return rc;
+	int lr = load_conf(&ctl, g.conf_path, g.sets, g.nsets);
+	free(g.sets);
+	g.sets = NULL;
 	if (lr < 0)
 		return EXIT_USAGE;
 	if (!ctl.server_url)
@@ -281,37 +404,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tankctl: cannot initialize libcurl\n");
 		return EXIT_FAIL;
 	}
-	int rc;
-	const char *sub = cmds[k].sub;
-	bool mutating = strcmp(cmd, "connect") == 0 || strcmp(cmd, "disconnect") == 0 ||
-			strcmp(cmd, "migrate") == 0 ||
-			(strcmp(cmd, "tank") == 0 && strcmp(sub, "show") != 0);
-	if (ctl.server_url && ctl.conf_err[0] && mutating)
+	if (ctl.server_url && ctl.conf_err[0] && v->mutating)
 		fprintf(stderr, "tankctl: warning: no cluster token: %s\n", ctl.conf_err);
-	if (strcmp(cmd, "servers") == 0)
-		rc = cmd_servers(&ctl);
-	else if (strcmp(cmd, "tanks") == 0)
-		rc = cmd_tanks(&ctl);
-	else if (strcmp(cmd, "tank") == 0 && strcmp(sub, "show") == 0)
-		rc = cmd_tank_show(&ctl, args[0]);
-	else if (strcmp(cmd, "tank") == 0)
-		rc = cmd_tank_pause(&ctl, args[0], strcmp(sub, "pause") == 0);
-	else if (strcmp(cmd, "fish") == 0)
-		rc = nargs == 2 ? cmd_fish_show(&ctl, args[0], args[1]) : cmd_fish_show(&ctl, NULL, args[0]);
-	else if (strcmp(cmd, "connections") == 0)
-		rc = cmd_connections(&ctl, &o);
-	else if (strcmp(cmd, "connect") == 0)
-		rc = cmd_connect(&ctl, args[0], args[1], &o);
-	else if (strcmp(cmd, "disconnect") == 0)
-		rc = cmd_disconnect(&ctl, args[0]);
-	else if (strcmp(cmd, "transfers") == 0)
-		rc = cmd_transfers(&ctl, &o);
-	else if (strcmp(cmd, "transfer") == 0)
-		rc = cmd_transfer_show(&ctl, args[0]);
-	else if (strcmp(cmd, "migrate") == 0)
-		rc = cmd_migrate(&ctl);
-	else
-		rc = cmd_audit(&ctl, &o.audit);
+	rc = v->run(&ctl, args, nargs, &o);
 	ctl_client_done(&ctl);
 	return rc;
 }

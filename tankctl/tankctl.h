@@ -12,9 +12,13 @@
 #include "conf.h"
 
 /* Exit statuses (tankctl(1)). */
-#define EXIT_FAIL 1	    /* an error answer, an unknown object, an unreachable daemon */
-#define EXIT_USAGE 2	    /* bad command line or configuration */
+#define EXIT_FAIL 1	   /* an error answer, an unknown object, an unreachable daemon */
+#define EXIT_USAGE 2	   /* bad command line or configuration */
 #define EXIT_UNREACHABLE 2 /* audit: some server did not answer */
+/* audit's findings, one code each (tankctl(1)); when several hold, the first listed wins. */
+#define EXIT_DUPLICATE 3 /* a fish id in two places */
+#define EXIT_LOST 4	 /* strict loss: every tank paused and fish missing (or the count off) */
+#define EXIT_IMBALANCE 5 /* departures != arrivals + in flight, and not moving */
 
 /* Where one daemon is reached. */
 struct endpoint {
@@ -56,6 +60,8 @@ int endpoint_tcp(struct endpoint *ep, const char *daemon, const char *host, int 
 int url_split(const char *url, char *host, size_t hostlen, int *port);
 /* Perform one request. body may be NULL. Always fills r; returns 0 when an HTTP answer
  * arrived (any status), -1 on a transport failure. */
+/* GET path of the tank list: private tanks included when the endpoint allows it. */
+const char *ctl_tanks_path(const struct ctl *ctl, const struct endpoint *ep);
 int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, const char *path,
 		json_object *body, struct reply *r);
 void reply_free(struct reply *r);
@@ -88,12 +94,12 @@ const char *clip(const char *s, size_t max, char *out, size_t n);
 const char *short_id(const char *id, char out[16]); /* the first 8 characters */
 /* Field access that tolerates absent or mistyped fields (daemons are trusted to send
  * the documented shapes, remote ones not to crash us). */
-const char *js(json_object *o, const char *key); /* "" when absent */
-int64_t ji(json_object *o, const char *key);
-double jd(json_object *o, const char *key);
-bool jb(json_object *o, const char *key);
-json_object *jo(json_object *o, const char *key); /* NULL when absent or not an object */
-json_object *ja(json_object *o, const char *key); /* NULL when absent or not an array */
+const char *field_str(json_object *o, const char *key); /* "" when absent */
+int64_t field_int(json_object *o, const char *key);
+double field_num(json_object *o, const char *key);
+bool field_bool(json_object *o, const char *key);
+json_object *field_obj(json_object *o, const char *key); /* NULL when absent or not an object */
+json_object *field_arr(json_object *o, const char *key); /* NULL when absent or not an array */
 
 struct audit_opts {
 	long expect; /* -1 when not given */
@@ -113,6 +119,7 @@ enum {
 	O_SAVE = 1 << 8,
 	O_BASELINE = 1 << 9,
 	O_SUCCESS = 1 << 10,
+	O_DEPTH = 1 << 11,
 };
 
 struct cmd_opts {
@@ -120,6 +127,7 @@ struct cmd_opts {
 	long limit;
 	const char *tank, *direction, *dest_server, *id;
 	long probability;
+	long depth; /* lineage --depth */
 	struct audit_opts audit;
 };
 
@@ -142,6 +150,9 @@ int cmd_disconnect(struct ctl *ctl, const char *id);
 int cmd_transfers(struct ctl *ctl, const struct cmd_opts *o);
 int cmd_transfer_show(struct ctl *ctl, const char *id);
 int cmd_migrate(struct ctl *ctl);
+
+/* lineage.c */
+int cmd_lineage(struct ctl *ctl, const char *fish, long depth);
 
 /* audit.c */
 int cmd_audit(struct ctl *ctl, const struct audit_opts *o);

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #include "simd/sim/internal.h"
 
@@ -22,11 +25,30 @@ void *sim_xcalloc(size_t n, size_t size)
 	return p;
 }
 
+/* Large arrays (the fish of a big tank: 1.9 kB each, and the grids) are read in whole
+ * passes every frame; with 4 kB pages nearly every fish costs a TLB miss. They are put
+ * on 2 MB-aligned memory that the kernel may back with huge pages (where transparent
+ * huge pages are enabled, even if only on request). */
+#define HUGE_ARRAY (4u << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
+
 void *sim_xrealloc(void *p, size_t n, size_t size)
 {
 	if (size && n > SIZE_MAX / size)
 		oom();
 	size_t bytes = n * size;
+	if (bytes >= HUGE_ARRAY) {
+		void *q;
+		if (posix_memalign(&q, HUGE_ALIGN, bytes) != 0)
+			oom();
+		madvise(q, bytes & ~(HUGE_ALIGN - 1), MADV_HUGEPAGE);
+		if (p) {
+			size_t old = malloc_usable_size(p);
+			memcpy(q, p, old < bytes ? old : bytes);
+			free(p);
+		}
+		return q;
+	}
 	void *q = realloc(p, bytes ? bytes : 1);
 	if (!q)
 		oom();
@@ -42,4 +64,21 @@ void sim_grow(void **arr, size_t *cap, size_t need, size_t elem)
 		c *= 2;
 	*arr = sim_xrealloc(*arr, c, elem);
 	*cap = c;
+}
+
+void sim_text_need(struct sim_text *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	b->p = sim_xrealloc(b->p, cap, 1);
+	b->cap = cap;
+}
+
+void sim_text_free(struct sim_text *b)
+{
+	free(b->p);
+	*b = (struct sim_text){0};
 }

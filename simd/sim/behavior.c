@@ -8,8 +8,14 @@
 
 #include "simd/sim/internal.h"
 
-const char *const family_names[FAM_COUNT] = {"food_seeking", "predator_avoidance", "schooling",
-					     "energy_management", "territory", "poker_interaction"};
+const char *const family_names[FAM_COUNT] = {"food_seeking", "predator_avoidance",
+					     "schooling",    "energy_management",
+					     "territory",    "poker_interaction"};
+
+/* A fish's random choices while it moves come from its own stream for this frame (the
+ * percept carries it), so fish can move on several threads with the same result; a
+ * percept without one (tests) falls back to the tank's generator. */
+#define RNG(t, pc) ((pc)->rng ? (pc)->rng : &(t)->rng)
 
 static void toward(double dx, double dy, double scale, double *ox, double *oy)
 {
@@ -24,10 +30,9 @@ static void toward(double dx, double dy, double scale, double *ox, double *oy)
 
 /* Drift along a slowly turning heading; the heading is fish state (serialized). The turn
  * is uniform with the spread of a N(0, turn^2) step: as random, and cheaper per frame. */
-static void wander(struct tank *t, struct fish *f, double turn, double scale, double *dx,
-		   double *dy)
+static void wander(struct rng *r, struct fish *f, double turn, double scale, double *dx, double *dy)
 {
-	double a = f->wander_angle + (rng_uniform(&t->rng) - 0.5) * 3.4641016151377544 * turn;
+	double a = f->wander_angle + (rng_uniform(r) - 0.5) * 3.4641016151377544 * turn;
 	if (a > M_PI)
 		a -= 2 * M_PI;
 	else if (a < -M_PI)
@@ -49,7 +54,7 @@ static void food_or_wander(struct tank *t, struct fish *f, const struct percept 
 			   double *dx, double *dy)
 {
 	if (!seek_food(pc, urgency, dx, dy))
-		wander(t, f, 0.3, 0.5, dx, dy);
+		wander(RNG(t, pc), f, 0.3, 0.5, dx, dy);
 }
 
 /* ---- food seeking ---- */
@@ -57,7 +62,7 @@ static void a_greedy(struct tank *t, struct fish *f, const struct percept *pc, c
 		     double *dx, double *dy)
 {
 	if (!seek_food(pc, p[0], dx, dy))
-		wander(t, f, p[1], 0.5, dx, dy);
+		wander(RNG(t, pc), f, p[1], 0.5, dx, dy);
 }
 
 static void a_energy_aware(struct tank *t, struct fish *f, const struct percept *pc,
@@ -66,7 +71,7 @@ static void a_energy_aware(struct tank *t, struct fish *f, const struct percept 
 	if (pc->food >= 0 && (pc->energy_ratio < p[0] || pc->food_d < 80))
 		toward(pc->food_dx, pc->food_dy, pc->energy_ratio < 0.3 ? 1.0 : 0.8, dx, dy);
 	else
-		wander(t, f, 0.2, p[1], dx, dy);
+		wander(RNG(t, pc), f, 0.2, p[1], dx, dy);
 }
 
 /* Uses memory: with no food in sight, swim to the strongest remembered food spot; arriving
@@ -78,7 +83,7 @@ static void a_food_memory(struct tank *t, struct fish *f, const struct percept *
 		return;
 	const struct memory_entry *m = memory_strongest(&f->mem.food, p[1]);
 	if (!m) {
-		wander(t, f, 0.3, 0.4, dx, dy);
+		wander(RNG(t, pc), f, 0.3, 0.4, dx, dy);
 		return;
 	}
 	double mx = m->x - f->x, my = m->y - f->y;
@@ -97,7 +102,7 @@ static void a_ambush(struct tank *t, struct fish *f, const struct percept *pc, c
 	if (pc->food >= 0)
 		toward(pc->food_dx, pc->food_dy, pc->food_d < p[0] ? 1.0 : p[1], dx, dy);
 	else
-		wander(t, f, 0.1, p[1], dx, dy);
+		wander(RNG(t, pc), f, 0.1, p[1], dx, dy);
 }
 
 /* ---- predator avoidance ---- */
@@ -165,7 +170,7 @@ static void a_boids(struct tank *t, struct fish *f, const struct percept *pc, co
 		fx += (cx + ax + sx) * (0.5 + f->g.t[T_SOCIAL] * 0.5);
 		fy += (cy + ay + sy) * (0.5 + f->g.t[T_SOCIAL] * 0.5);
 	} else if (pc->food < 0) {
-		wander(t, f, 0.3, 0.5, &fx, &fy);
+		wander(RNG(t, pc), f, 0.3, 0.5, &fx, &fy);
 	}
 	toward(fx, fy, fmin(1.0, sqrt(fx * fx + fy * fy)), dx, dy);
 }
@@ -181,8 +186,8 @@ static void a_leader_follower(struct tank *t, struct fish *f, const struct perce
 		food_or_wander(t, f, pc, 0.7, dx, dy);
 }
 
-static void a_loose_shoal(struct tank *t, struct fish *f, const struct percept *pc,
-			  const double *p, double *dx, double *dy)
+static void a_loose_shoal(struct tank *t, struct fish *f, const struct percept *pc, const double *p,
+			  double *dx, double *dy)
 {
 	double fx = 0, fy = 0;
 	food_or_wander(t, f, pc, p[1], &fx, &fy);
@@ -201,7 +206,7 @@ static void a_conserver(struct tank *t, struct fish *f, const struct percept *pc
 {
 	if (seek_food(pc, pc->energy_ratio < p[0] ? p[2] : p[1], dx, dy))
 		return;
-	wander(t, f, 0.1, pc->energy_ratio < p[0] ? p[1] * 0.5 : p[1], dx, dy);
+	wander(RNG(t, pc), f, 0.1, pc->energy_ratio < p[0] ? p[1] * 0.5 : p[1], dx, dy);
 }
 
 static void a_burst(struct tank *t, struct fish *f, const struct percept *pc, const double *p,
@@ -211,26 +216,26 @@ static void a_burst(struct tank *t, struct fish *f, const struct percept *pc, co
 	if (f->algo_timer > 0) {
 		f->algo_timer--;
 		speed = 1.0;
-	} else if (rng_chance(&t->rng, p[0])) {
+	} else if (rng_chance(RNG(t, pc), p[0])) {
 		f->algo_timer = (int)p[1];
 	}
 	if (!seek_food(pc, speed, dx, dy))
-		wander(t, f, 0.2, speed, dx, dy);
+		wander(RNG(t, pc), f, 0.2, speed, dx, dy);
 }
 
-static void a_circadian(struct tank *t, struct fish *f, const struct percept *pc,
-			const double *p, double *dx, double *dy)
+static void a_circadian(struct tank *t, struct fish *f, const struct percept *pc, const double *p,
+			double *dx, double *dy)
 {
 	/* activity is 0.5..1: map it to 0..1 between the night and day speeds */
 	double k = (t->activity - 0.5) * 2.0;
 	double speed = p[0] + (p[1] - p[0]) * k;
 	if (!seek_food(pc, speed, dx, dy))
-		wander(t, f, 0.2, speed * 0.6, dx, dy);
+		wander(RNG(t, pc), f, 0.2, speed * 0.6, dx, dy);
 }
 
 /* ---- territory and exploration ---- */
-static void a_territorial(struct tank *t, struct fish *f, const struct percept *pc,
-			  const double *p, double *dx, double *dy)
+static void a_territorial(struct tank *t, struct fish *f, const struct percept *pc, const double *p,
+			  double *dx, double *dy)
 {
 	double hx = clampd(f->home_x, 0, t->p.width), hy = clampd(f->home_y, 0, t->p.height);
 	double ox = hx - f->x, oy = hy - f->y;
@@ -242,7 +247,7 @@ static void a_territorial(struct tank *t, struct fish *f, const struct percept *
 	else if (pc->fish >= 0 && pc->fish_d < p[0] * 0.5)
 		toward(pc->fish_dx, pc->fish_dy, 0.6, dx, dy); /* see intruders off */
 	else
-		wander(t, f, 0.4, 0.4, dx, dy);
+		wander(RNG(t, pc), f, 0.4, 0.4, dx, dy);
 }
 
 static void a_explorer(struct tank *t, struct fish *f, const struct percept *pc, const double *p,
@@ -252,8 +257,8 @@ static void a_explorer(struct tank *t, struct fish *f, const struct percept *pc,
 		toward(pc->food_dx, pc->food_dy, 0.9, dx, dy);
 		return;
 	}
-	if (rng_chance(&t->rng, p[0]))
-		f->wander_angle = rng_range(&t->rng, -M_PI, M_PI);
+	if (rng_chance(RNG(t, pc), p[0]))
+		f->wander_angle = rng_range(RNG(t, pc), -M_PI, M_PI);
 	*dx = cos(f->wander_angle) * p[1];
 	*dy = sin(f->wander_angle) * p[1];
 }
@@ -270,8 +275,8 @@ static void a_depth_keeper(struct tank *t, struct fish *f, const struct percept 
 }
 
 /* ---- poker interaction ---- */
-static void a_challenger(struct tank *t, struct fish *f, const struct percept *pc,
-			 const double *p, double *dx, double *dy)
+static void a_challenger(struct tank *t, struct fish *f, const struct percept *pc, const double *p,
+			 double *dx, double *dy)
 {
 	if (pc->fish >= 0 && pc->fish_d < p[0] && pc->energy_ratio >= p[1] && f->poker_cooldown == 0)
 		toward(pc->fish_dx, pc->fish_dy, 0.8, dx, dy);
@@ -288,8 +293,8 @@ static void a_avoider(struct tank *t, struct fish *f, const struct percept *pc, 
 		food_or_wander(t, f, pc, 0.8, dx, dy);
 }
 
-static void a_opportunist(struct tank *t, struct fish *f, const struct percept *pc,
-			  const double *p, double *dx, double *dy)
+static void a_opportunist(struct tank *t, struct fish *f, const struct percept *pc, const double *p,
+			  double *dx, double *dy)
 {
 	if (pc->fish >= 0 && pc->fish_energy_ratio < pc->energy_ratio * p[0] &&
 	    f->poker_cooldown == 0)
@@ -299,82 +304,120 @@ static void a_opportunist(struct tank *t, struct fish *f, const struct percept *
 }
 
 const struct algo_def algo_defs[] = {
-	{"greedy_food_seeker", FAM_FOOD, 2,
-	 {{"urgency", 0.5, 1.0, PK_SPEED}, {"wander_rate", 0.05, 0.5, PK_FREQUENCY}}, a_greedy},
-	{"energy_aware_food_seeker", FAM_FOOD, 2,
+	{"greedy_food_seeker",
+	 FAM_FOOD,
+	 2,
+	 {{"urgency", 0.5, 1.0, PK_SPEED}, {"wander_rate", 0.05, 0.5, PK_FREQUENCY}},
+	 a_greedy},
+	{"energy_aware_food_seeker",
+	 FAM_FOOD,
+	 2,
 	 {{"hunger_ratio", 0.3, 0.95, PK_RATIO}, {"calm_speed", 0.1, 0.6, PK_SPEED}},
 	 a_energy_aware},
-	{"food_memory_seeker", FAM_FOOD, 3,
+	{"food_memory_seeker",
+	 FAM_FOOD,
+	 3,
 	 {{"memory_trust", 0.3, 1.0, PK_WEIGHT},
 	  {"min_strength_ratio", 0.05, 0.5, PK_RATIO},
 	  {"urgency_speed", 0.5, 1.0, PK_SPEED}},
 	 a_food_memory},
-	{"ambush_feeder", FAM_FOOD, 2,
+	{"ambush_feeder",
+	 FAM_FOOD,
+	 2,
 	 {{"strike_distance", 30, 150, PK_DISTANCE}, {"patience_speed", 0.05, 0.4, PK_SPEED}},
 	 a_ambush},
-	{"panic_flee", FAM_PREDATOR, 2,
+	{"panic_flee",
+	 FAM_PREDATOR,
+	 2,
 	 {{"flee_distance", 80, 250, PK_DISTANCE}, {"flee_speed", 0.6, 1.0, PK_SPEED}},
 	 a_panic_flee},
-	{"perpendicular_escape", FAM_PREDATOR, 2,
+	{"perpendicular_escape",
+	 FAM_PREDATOR,
+	 2,
 	 {{"detect_distance", 80, 250, PK_DISTANCE}, {"escape_angle", 0.3, 1.2, PK_DEFAULT}},
 	 a_perpendicular},
-	{"danger_zone_avoider", FAM_PREDATOR, 2,
+	{"danger_zone_avoider",
+	 FAM_PREDATOR,
+	 2,
 	 {{"avoid_distance", 50, 250, PK_DISTANCE}, {"avoid_weight", 0.3, 1.0, PK_WEIGHT}},
 	 a_danger_zone},
-	{"boids_schooler", FAM_SCHOOLING, 4,
+	{"boids_schooler",
+	 FAM_SCHOOLING,
+	 4,
 	 {{"cohesion_weight", 0.1, 1.0, PK_WEIGHT},
 	  {"alignment_weight", 0.1, 1.0, PK_WEIGHT},
 	  {"separation_weight", 0.1, 1.0, PK_WEIGHT},
 	  {"food_weight", 0.2, 1.0, PK_WEIGHT}},
 	 a_boids},
-	{"leader_follower", FAM_SCHOOLING, 2,
+	{"leader_follower",
+	 FAM_SCHOOLING,
+	 2,
 	 {{"follow_distance", 30, 120, PK_DISTANCE}, {"follow_speed", 0.3, 1.0, PK_SPEED}},
 	 a_leader_follower},
-	{"loose_shoaler", FAM_SCHOOLING, 2,
+	{"loose_shoaler",
+	 FAM_SCHOOLING,
+	 2,
 	 {{"shoal_weight", 0.1, 0.8, PK_WEIGHT}, {"food_speed", 0.3, 1.0, PK_SPEED}},
 	 a_loose_shoal},
-	{"energy_conserver", FAM_ENERGY, 3,
+	{"energy_conserver",
+	 FAM_ENERGY,
+	 3,
 	 {{"rest_energy_ratio", 0.3, 0.8, PK_RATIO},
 	  {"rest_speed", 0.1, 0.5, PK_SPEED},
 	  {"hungry_speed", 0.4, 1.0, PK_SPEED}},
 	 a_conserver},
-	{"burst_swimmer", FAM_ENERGY, 3,
+	{"burst_swimmer",
+	 FAM_ENERGY,
+	 3,
 	 {{"burst_frequency", 0.005, 0.05, PK_FREQUENCY},
 	  {"burst_duration", 10, 60, PK_DEFAULT},
 	  {"cruise_speed", 0.2, 0.6, PK_SPEED}},
 	 a_burst},
-	{"circadian_rester", FAM_ENERGY, 2,
+	{"circadian_rester",
+	 FAM_ENERGY,
+	 2,
 	 {{"night_speed", 0.1, 0.5, PK_SPEED}, {"day_speed", 0.5, 1.0, PK_SPEED}},
 	 a_circadian},
-	{"territorial_defender", FAM_TERRITORY, 2,
+	{"territorial_defender",
+	 FAM_TERRITORY,
+	 2,
 	 {{"territory_distance", 50, 300, PK_DISTANCE}, {"return_speed", 0.3, 1.0, PK_SPEED}},
 	 a_territorial},
-	{"random_explorer", FAM_TERRITORY, 2,
+	{"random_explorer",
+	 FAM_TERRITORY,
+	 2,
 	 {{"turn_frequency", 0.01, 0.2, PK_FREQUENCY}, {"explore_speed", 0.4, 1.0, PK_SPEED}},
 	 a_explorer},
-	{"depth_keeper", FAM_TERRITORY, 2,
+	{"depth_keeper",
+	 FAM_TERRITORY,
+	 2,
 	 {{"preferred_depth_ratio", 0.1, 0.9, PK_RATIO}, {"depth_weight", 0.2, 1.0, PK_WEIGHT}},
 	 a_depth_keeper},
-	{"poker_challenger", FAM_POKER, 2,
+	{"poker_challenger",
+	 FAM_POKER,
+	 2,
 	 {{"challenge_distance", 50, 200, PK_DISTANCE}, {"min_energy_ratio", 0.3, 0.9, PK_RATIO}},
 	 a_challenger},
-	{"poker_avoider", FAM_POKER, 2,
+	{"poker_avoider",
+	 FAM_POKER,
+	 2,
 	 {{"avoid_distance", 50, 200, PK_DISTANCE}, {"safe_energy_ratio", 0.3, 0.9, PK_RATIO}},
 	 a_avoider},
-	{"poker_opportunist", FAM_POKER, 2,
+	{"poker_opportunist",
+	 FAM_POKER,
+	 2,
 	 {{"weakness_ratio", 0.3, 1.0, PK_RATIO}, {"approach_speed", 0.3, 1.0, PK_SPEED}},
 	 a_opportunist},
 };
 const int algo_count = (int)(sizeof algo_defs / sizeof algo_defs[0]);
 
 /* Mutation rate and strength (as a fraction of the parameter's range) by parameter kind. */
-static const double kind_rate[] = {[PK_SPEED] = 0.15, [PK_DISTANCE] = 0.15, [PK_RATIO] = 0.20,
-				   [PK_WEIGHT] = 0.15, [PK_FREQUENCY] = 0.20, [PK_ENERGY] = 0.15,
-				   [PK_DEFAULT] = 0.15};
-static const double kind_strength[] = {[PK_SPEED] = 0.15, [PK_DISTANCE] = 0.25,
-				       [PK_RATIO] = 0.30, [PK_WEIGHT] = 0.25,
-				       [PK_FREQUENCY] = 0.30, [PK_ENERGY] = 0.25,
-				       [PK_DEFAULT] = 0.20};
+static const double kind_rate[] = {
+	[PK_SPEED] = 0.15,     [PK_DISTANCE] = 0.15, [PK_RATIO] = 0.20,	 [PK_WEIGHT] = 0.15,
+	[PK_FREQUENCY] = 0.20, [PK_ENERGY] = 0.15,   [PK_DEFAULT] = 0.15};
+static const double kind_strength[] = {
+	[PK_SPEED] = 0.15,     [PK_DISTANCE] = 0.25, [PK_RATIO] = 0.30,	 [PK_WEIGHT] = 0.25,
+	[PK_FREQUENCY] = 0.30, [PK_ENERGY] = 0.25,   [PK_DEFAULT] = 0.20};
 
 int algo_find(const char *name)
 {
@@ -429,7 +472,8 @@ int behavior_check(const struct behavior *b, struct json_err *e)
 		return jv_fail(e, "unknown behaviour algorithm");
 	const struct algo_def *d = &algo_defs[b->algo];
 	for (int i = 0; i < BEHAVIOR_MAX_PARAMS; i++) {
-		double lo = i < d->nparams ? d->params[i].lo : 0, hi = i < d->nparams ? d->params[i].hi : 0;
+		double lo = i < d->nparams ? d->params[i].lo : 0,
+		       hi = i < d->nparams ? d->params[i].hi : 0;
 		if (!isfinite(b->p[i]) || b->p[i] < lo || b->p[i] > hi)
 			return jv_fail(e, "%s: parameter %s must be in [%g, %g]", d->name,
 				       i < d->nparams ? d->params[i].name : "(unused)", lo, hi);

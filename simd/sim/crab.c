@@ -31,8 +31,11 @@ void crab_add_random(struct tank *t)
 
 static void crab_eat(struct tank *t, struct crab *c)
 {
-	GRID_FOREACH(&t->food_grid, c->x, c->y, CRAB_HALF_W + FOOD_RADIUS, it)
-	{
+	const struct grid_item *cand[CRAB_BUDGET];
+	size_t nc = grid_near(&t->food_grid, c->x, c->y, CRAB_HALF_W + FOOD_RADIUS, NULL, -1, cand,
+			      CRAB_BUDGET);
+	for (size_t k = 0; k < nc; k++) {
+		const struct grid_item *it = cand[k];
 		struct food *fd = &t->food[it->idx];
 		if (fd->dead || fabs(fd->x - c->x) > CRAB_HALF_W + FOOD_RADIUS ||
 		    fabs(fd->y - c->y) > CRAB_HALF_H + FOOD_RADIUS)
@@ -63,8 +66,11 @@ void crab_update_all(struct tank *t)
 		double speed = 1.5 * c->g_speed, target = NAN, best;
 
 		best = CRAB_FOOD_SIGHT * CRAB_FOOD_SIGHT;
-		GRID_FOREACH(&t->food_grid, c->x, c->y, CRAB_FOOD_SIGHT, it)
-		{
+		const struct grid_item *cand[CRAB_BUDGET];
+		size_t nc = grid_near(&t->food_grid, c->x, c->y, CRAB_FOOD_SIGHT, NULL, -1, cand,
+				      CRAB_BUDGET);
+		for (size_t k = 0; k < nc; k++) {
+			const struct grid_item *it = cand[k];
 			if (t->food[it->idx].dead)
 				continue;
 			double dx = it->x - c->x, dy = it->y - c->y, d2 = dx * dx + dy * dy;
@@ -75,8 +81,10 @@ void crab_update_all(struct tank *t)
 		}
 		if (isnan(target) && c->energy < 0.7 * crab_max_energy(c) && c->hunt_cooldown == 0) {
 			best = CRAB_FISH_SIGHT * CRAB_FISH_SIGHT;
-			GRID_FOREACH(&t->fish_grid, c->x, c->y, CRAB_FISH_SIGHT, it)
-			{
+			nc = grid_near(&t->fish_grid, c->x, c->y, CRAB_FISH_SIGHT, NULL, -1, cand,
+				       CRAB_BUDGET);
+			for (size_t k = 0; k < nc; k++) {
+				const struct grid_item *it = cand[k];
 				double dx = it->x - c->x, dy = it->y - c->y, d2 = dx * dx + dy * dy;
 				if (d2 < best) {
 					best = d2;
@@ -103,8 +111,11 @@ void crab_collide_fish(struct tank *t)
 {
 	for (size_t i = 0; i < t->n_crabs; i++) {
 		struct crab *c = &t->crabs[i];
-		GRID_FOREACH(&t->fish_grid, c->x, c->y, FISH_HALF + CRAB_HALF_W, it)
-		{
+		const struct grid_item *cand[CRAB_BUDGET];
+		size_t nc = grid_near(&t->fish_grid, c->x, c->y, FISH_HALF + CRAB_HALF_W, NULL, -1,
+				      cand, CRAB_BUDGET);
+		for (size_t k = 0; k < nc; k++) {
+			const struct grid_item *it = cand[k];
 			struct fish *f = &t->fish[it->idx];
 			if (f->dead || fabs(f->x - c->x) >= FISH_HALF + CRAB_HALF_W ||
 			    fabs(f->y - c->y) >= FISH_HALF + CRAB_HALF_H)
@@ -113,6 +124,14 @@ void crab_collide_fish(struct tank *t)
 			memory_remember(&f->mem.danger, c->x, c->y);
 			f->g.learned[LEARN_PREDATOR] = fmin(1.0, f->g.learned[LEARN_PREDATOR] + 0.1);
 			f->g.epi[EPI_PREDATION] = fmin(1.0, f->g.epi[EPI_PREDATION] + 0.1);
+			/* Size against predation: a crab's strike kills a small fish nearly
+			 * always and a large one less often (a missed strike costs the crab
+			 * its cooldown too); size costs energy every frame. */
+			if (c->hunt_cooldown == 0 &&
+			    !rng_chance(&t->rng, clampd(2.0 - 1.3 * f->g.t[T_SIZE], 0.25, 1.0))) {
+				c->hunt_cooldown = CRAB_HUNT_COOLDOWN;
+				continue;
+			}
 			if (c->hunt_cooldown == 0) {
 				double gain = fmin(CRAB_KILL_GAIN,
 						   fmin(f->energy, crab_max_energy(c) - c->energy));

@@ -8,6 +8,8 @@
 #include "simd/sim/internal.h"
 
 #define CRAB_SIGHT 250.0
+#define SPEED_UPKEEP 0.6
+#define VISION_UPKEEP 0.4
 
 enum life_stage stage_of_age(int age)
 {
@@ -65,9 +67,13 @@ struct fish *fish_clone(const struct fish *f)
 	return c;
 }
 
+/* The search's best find is kept here, not in the percept, for the reason given at
+ * struct school. */
 struct food_search {
 	double x, y, best;
-	struct percept *pc;
+	int budget; /* candidates left to visit */
+	int food;
+	double dx, dy;
 };
 
 /* Scan the cells [c0, c1] of one row: they are one contiguous run of items. */
@@ -75,13 +81,16 @@ static void scan_food_cells(const struct grid *g, int row, int c0, int c1, struc
 {
 	const struct grid_item *it = g->items + g->start[row * g->cols + c0];
 	const struct grid_item *end = g->items + g->start[row * g->cols + c1 + 1];
+	if (end - it > s->budget)
+		end = it + s->budget;
+	s->budget -= (int)(end - it);
 	for (; it < end; it++) {
 		double dx = it->x - s->x, dy = it->y - s->y, d2 = dx * dx + dy * dy;
 		if (d2 < s->best) {
 			s->best = d2;
-			s->pc->food = it->idx;
-			s->pc->food_dx = dx;
-			s->pc->food_dy = dy;
+			s->food = it->idx;
+			s->dx = dx;
+			s->dy = dy;
 		}
 	}
 }
@@ -89,14 +98,13 @@ static void scan_food_cells(const struct grid *g, int row, int c0, int c1, struc
 /* Nearest food within radius, searched ring by ring outwards from the fish's cell: once a
  * ring is done, nothing unvisited can be closer than ring x cell, so the search stops as
  * soon as the best find is within that. */
-static void nearest_food(const struct tank *t, double x, double y, double radius,
-			 struct percept *pc)
+static void nearest_food(const struct tank *t, double x, double y, double radius, struct percept *pc)
 {
 	const struct grid *g = &t->food_grid;
-	struct food_search s = {.x = x, .y = y, .best = radius * radius, .pc = pc};
+	struct food_search s = {
+		.x = x, .y = y, .best = radius * radius, .budget = FOOD_BUDGET, .food = -1};
 	int cx = grid_col(g, x), cy = grid_row(g, y);
 	int maxring = (int)ceil(radius * g->inv_cell) + 1;
-	pc->food = -1;
 	for (int ring = 0; ring <= maxring; ring++) {
 		int r0 = cy - ring, r1 = cy + ring, c0 = cx - ring, c1 = cx + ring;
 		if (r0 < 0 && c0 < 0 && r1 >= g->rows && c1 >= g->cols)
@@ -113,11 +121,55 @@ static void nearest_food(const struct tank *t, double x, double y, double radius
 			}
 		}
 		double reach = ring * g->cell;
-		if (pc->food >= 0 && s.best <= reach * reach)
+		if ((s.food >= 0 && s.best <= reach * reach) || s.budget <= 0)
 			break;
 	}
-	if (pc->food >= 0)
+	pc->food = s.food;
+	if (s.food >= 0) {
+		pc->food_dx = s.dx;
+		pc->food_dy = s.dy;
 		pc->food_d = sqrt(s.best);
+	}
+}
+
+/* The schooling sums, kept in locals while the neighbours are visited (through the
+ * percept pointer, every sum was stored and reloaded for each neighbour: the compiler
+ * cannot know the percept is not a grid item). The same sums in the same order. */
+struct school {
+	double best, sep2; /* squared distances: nearest fish, nearest social neighbour */
+	int fish, n_social;
+	double fish_dx, fish_dy, fish_energy_ratio;
+	double coh_x, coh_y, ali_x, ali_y, sep_x, sep_y;
+};
+
+/* One neighbour into the sums: nearest fish and the schooling sums. */
+static inline void see_fish(struct school *s, const struct grid_item *it, double x, double y,
+			    int idx)
+{
+	if (it->idx == idx)
+		return;
+	double dx = it->x - x, dy = it->y - y, d2 = dx * dx + dy * dy;
+	if (d2 < s->best) {
+		s->best = d2;
+		s->fish = it->idx;
+		s->fish_dx = dx;
+		s->fish_dy = dy;
+		s->fish_energy_ratio = it->aux;
+	}
+	if (d2 < SOCIAL_RADIUS * SOCIAL_RADIUS) {
+		s->n_social++;
+		s->coh_x += dx;
+		s->coh_y += dy;
+		s->ali_x += it->vx;
+		s->ali_y += it->vy;
+		if (d2 < s->sep2)
+			s->sep2 = d2;
+		if (d2 < 60.0 * 60.0 && d2 > 1e-18) {
+			double d = sqrt(d2);
+			s->sep_x -= dx / d * (60 - d) / 60;
+			s->sep_y -= dy / d * (60 - d) / 60;
+		}
+	}
 }
 
 void fish_perceive(const struct tank *t, int idx, struct percept *pc)
@@ -142,41 +194,36 @@ void fish_perceive(const struct tank *t, int idx, struct percept *pc)
 	if (pc->crab >= 0)
 		pc->crab_d = fmax(sqrt(best), 1e-6);
 
-	pc->fish = -1;
-	pc->n_social = 0;
-	pc->coh_x = pc->coh_y = pc->ali_x = pc->ali_y = pc->sep_x = pc->sep_y = 0;
-	double sep2 = SOCIAL_RADIUS * SOCIAL_RADIUS;
-	best = NEIGHBOUR_RADIUS * NEIGHBOUR_RADIUS;
-	GRID_FOREACH(&t->fish_grid, x, y, NEIGHBOUR_RADIUS, it)
-	{
-		if (it->idx == idx)
-			continue;
-		double dx = it->x - x, dy = it->y - y, d2 = dx * dx + dy * dy;
-		if (d2 < best) {
-			best = d2;
-			pc->fish = it->idx;
-			pc->fish_dx = dx;
-			pc->fish_dy = dy;
-			pc->fish_energy_ratio = it->aux;
-		}
-		if (d2 < SOCIAL_RADIUS * SOCIAL_RADIUS) {
-			pc->n_social++;
-			pc->coh_x += dx;
-			pc->coh_y += dy;
-			pc->ali_x += it->vx;
-			pc->ali_y += it->vy;
-			if (d2 < sep2)
-				sep2 = d2;
-			if (d2 < 60.0 * 60.0 && d2 > 1e-18) {
-				double d = sqrt(d2);
-				pc->sep_x -= dx / d * (60 - d) / 60;
-				pc->sep_y -= dy / d * (60 - d) / 60;
-			}
-		}
+	struct school sc = {.best = NEIGHBOUR_RADIUS * NEIGHBOUR_RADIUS,
+			    .sep2 = SOCIAL_RADIUS * SOCIAL_RADIUS,
+			    .fish = -1};
+	/* Most neighbourhoods hold fewer fish than the cap: walk the grid directly then (the
+	 * same items in the same order as grid_near would give, without collecting them). */
+	const struct grid *g = &t->fish_grid;
+	if (grid_count_box(g, x, y, NEIGHBOUR_RADIUS) <= NEIGHBOUR_BUDGET + 1) {
+		GRID_FOREACH (g, x, y, NEIGHBOUR_RADIUS, it)
+			see_fish(&sc, it, x, y, idx);
+	} else {
+		const struct grid_item *cand[NEIGHBOUR_BUDGET + 1];
+		size_t nc = grid_near(g, x, y, NEIGHBOUR_RADIUS, g, idx, cand, NEIGHBOUR_BUDGET + 1);
+		for (size_t k = 0; k < nc; k++)
+			see_fish(&sc, cand[k], x, y, idx);
 	}
-	pc->sep_d = sqrt(sep2);
-	if (pc->fish >= 0)
-		pc->fish_d = sqrt(best);
+	pc->fish = sc.fish;
+	if (sc.fish >= 0) {
+		pc->fish_dx = sc.fish_dx;
+		pc->fish_dy = sc.fish_dy;
+		pc->fish_energy_ratio = sc.fish_energy_ratio;
+		pc->fish_d = sqrt(sc.best);
+	}
+	pc->sep_d = sqrt(sc.sep2);
+	pc->n_social = sc.n_social;
+	pc->coh_x = sc.coh_x;
+	pc->coh_y = sc.coh_y;
+	pc->ali_x = sc.ali_x;
+	pc->ali_y = sc.ali_y;
+	pc->sep_x = sc.sep_x;
+	pc->sep_y = sc.sep_y;
 	if (pc->n_social > 0) {
 		pc->coh_x /= pc->n_social;
 		pc->coh_y /= pc->n_social;
@@ -190,7 +237,10 @@ static double stage_metabolism(enum life_stage s)
 	return s == STAGE_BABY ? 0.7 : s == STAGE_ELDER ? 1.2 : 1.0;
 }
 
-bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wall *exit_wall)
+/* May run on a worker thread: touches only f; what it pays goes to *paid, which the
+ * caller books (in fish order). */
+bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wall *exit_wall,
+	       double *paid)
 {
 	double dx, dy;
 	behavior_desire(t, f, &f->g.behavior, pc, &dx, &dy);
@@ -215,11 +265,14 @@ bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wa
 	f->y += f->vy;
 
 	/* Energy: existence, metabolism, swimming (spec §2.5), then the cost of turning. */
+	/* Trade-offs: a faster body and keener eyes cost upkeep every frame, whether used
+	 * or not (SPEED_UPKEEP, VISION_UPKEEP per unit of trait above or below 1). */
 	double size = fish_size_of(f), act = t->activity;
-	double cost = 0.02 * act * size +
-		      (0.025 * f->g.t[T_METABOLISM] * act +
-		       (v > 0 ? 0.015 * v / speed * pow(size, 1.2) : 0)) *
-			      stage_metabolism(stage_of_age(f->age));
+	double upkeep = 1.0 + SPEED_UPKEEP * (f->g.t[T_SPEED] - 1.0) +
+			VISION_UPKEEP * (f->g.t[T_VISION] - 1.0);
+	double cost = 0.02 * act * size + (0.025 * f->g.t[T_METABOLISM] * act * upkeep +
+					   (v > 0 ? 0.015 * v / speed * pow(size, 1.2) : 0)) *
+						  stage_metabolism(stage_of_age(f->age));
 	if (v > 1e-9) {
 		double nx = f->vx / v, ny = f->vy / v;
 		double turn = 1.0 - (f->dir_x * nx + f->dir_y * ny);
@@ -228,7 +281,8 @@ bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wa
 		f->dir_x = nx;
 		f->dir_y = ny;
 	}
-	fish_spend(t, f, cost, EOUT_METABOLISM);
+	*paid = fmin(cost, f->energy);
+	f->energy -= *paid;
 
 	double top = FISH_TOP_MARGIN + FISH_HALF, bottom = t->p.height - FISH_HALF;
 	if (f->y < top) {
@@ -351,6 +405,10 @@ const char *fish_father_id(const struct fish *f)
 int fish_generation(const struct fish *f)
 {
 	return f->generation;
+}
+int fish_generation_deepest(const struct fish *f)
+{
+	return f->generation_deepest;
 }
 double fish_energy(const struct fish *f)
 {

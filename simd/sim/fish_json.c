@@ -15,10 +15,6 @@
 
 #include "simd/sim/internal.h"
 
-#define ADD(o, k, v) json_object_object_add((o), (k), (v))
-#define D(v) json_object_new_double(v)
-#define I(v) json_object_new_int64(v)
-
 int json_err_in(struct json_err *e, const char *where, int r)
 {
 	/* The message may be cut at sizeof msg; it still names the innermost field first. */
@@ -33,7 +29,7 @@ json_object *json_id_or_null(const char *id)
 	return id[0] ? json_object_new_string(id) : NULL;
 }
 
-int json_get_id(json_object *o, const char *key, bool required, char out[SIM_ID_LEN],
+int json_get_id(json_object *o, const char *key, bool required, char out[UUID_STR_LEN],
 		struct json_err *e)
 {
 	json_object *v;
@@ -44,12 +40,12 @@ int json_get_id(json_object *o, const char *key, bool required, char out[SIM_ID_
 		return 0;
 	}
 	const char *s;
-	int r = jv_string(o, key, true, SIM_ID_LEN - 1, SIM_ID_LEN - 1, &s, e);
+	int r = jv_string(o, key, true, UUID_STR_LEN - 1, UUID_STR_LEN - 1, &s, e);
 	if (r < 0)
 		return r;
 	if (!ids_valid(s))
 		return jv_fail(e, "%s must be a UUID", key);
-	memcpy(out, s, SIM_ID_LEN);
+	memcpy(out, s, UUID_STR_LEN);
 	return 1;
 }
 
@@ -57,11 +53,11 @@ static json_object *behavior_to_json(const struct behavior *b)
 {
 	const struct algo_def *d = &algo_defs[b->algo];
 	json_object *o = json_object_new_object(), *p = json_object_new_object();
-	ADD(o, "algorithm_id", json_object_new_string(d->name));
-	ADD(o, "family", json_object_new_string(family_names[d->family]));
+	json_object_object_add(o, "algorithm_id", json_object_new_string(d->name));
+	json_object_object_add(o, "family", json_object_new_string(family_names[d->family]));
 	for (int i = 0; i < d->nparams; i++)
-		ADD(p, d->params[i].name, D(b->p[i]));
-	ADD(o, "parameters", p);
+		json_object_object_add(p, d->params[i].name, json_object_new_double(b->p[i]));
+	json_object_object_add(o, "parameters", p);
 	return o;
 }
 
@@ -90,10 +86,10 @@ static int behavior_from_json(json_object *o, const char *key, struct behavior *
 static json_object *poker_to_json(const struct poker_strategy *s)
 {
 	json_object *o = json_object_new_object(), *p = json_object_new_object();
-	ADD(o, "strategy_id", json_object_new_string(poker_defs[s->id].name));
+	json_object_object_add(o, "strategy_id", json_object_new_string(poker_defs[s->id].name));
 	for (int i = 0; i < POKER_PARAM_COUNT; i++)
-		ADD(p, poker_param_names[i], D(s->p[i]));
-	ADD(o, "parameters", p);
+		json_object_object_add(p, poker_param_names[i], json_object_new_double(s->p[i]));
+	json_object_object_add(o, "parameters", p);
 	return o;
 }
 
@@ -121,13 +117,12 @@ static json_object *named_doubles(const char *const *names, const double *v, int
 {
 	json_object *o = json_object_new_object();
 	for (int i = 0; i < n; i++)
-		ADD(o, names[i], D(v[i]));
+		json_object_object_add(o, names[i], json_object_new_double(v[i]));
 	return o;
 }
 
-static int named_doubles_from(json_object *o, const char *key, const char *const *names,
-			      double *v, int n, double lo, const double *los, double hi,
-			      struct json_err *e)
+static int named_doubles_from(json_object *o, const char *key, const char *const *names, double *v,
+			      int n, double lo, const double *los, double hi, struct json_err *e)
 {
 	json_object *so;
 	int r;
@@ -143,15 +138,18 @@ json_object *genome_to_json(const struct genome *g)
 {
 	json_object *o = json_object_new_object();
 	for (int i = 0; i < TRAIT_COUNT; i++)
-		ADD(o, trait_defs[i].name, D(g->t[i]));
-	ADD(o, "template_id", I(g->template_id));
-	ADD(o, "pattern_type", I(g->pattern_type));
-	ADD(o, "mate_preferences", named_doubles(mate_pref_names, g->mate_pref, PREF_COUNT));
-	ADD(o, "epigenetic_modifiers", named_doubles(epi_names, g->epi, EPI_COUNT));
-	ADD(o, "learned_behaviors", named_doubles(learn_names, g->learned, LEARN_COUNT));
-	ADD(o, "behavior_algorithm", behavior_to_json(&g->behavior));
-	ADD(o, "poker_algorithm", behavior_to_json(&g->poker_behavior));
-	ADD(o, "poker_strategy_algorithm", poker_to_json(&g->poker));
+		json_object_object_add(o, trait_defs[i].name, json_object_new_double(g->t[i]));
+	json_object_object_add(o, "template_id", json_object_new_int64((int64_t)(g->template_id)));
+	json_object_object_add(o, "pattern_type", json_object_new_int64((int64_t)(g->pattern_type)));
+	json_object_object_add(o, "mate_preferences",
+			       named_doubles(mate_pref_names, g->mate_pref, PREF_COUNT));
+	json_object_object_add(o, "epigenetic_modifiers",
+			       named_doubles(epi_names, g->epi, EPI_COUNT));
+	json_object_object_add(o, "learned_behaviors",
+			       named_doubles(learn_names, g->learned, LEARN_COUNT));
+	json_object_object_add(o, "behavior_algorithm", behavior_to_json(&g->behavior));
+	json_object_object_add(o, "poker_algorithm", behavior_to_json(&g->poker_behavior));
+	json_object_object_add(o, "poker_strategy_algorithm", poker_to_json(&g->poker));
 	return o;
 }
 
@@ -170,8 +168,8 @@ int genome_from_json(json_object *o, struct genome *g, struct json_err *e)
 				    PREF_COUNT, 0, NULL, 1, e)) < 0 ||
 	    (r = named_doubles_from(o, "epigenetic_modifiers", epi_names, g->epi, EPI_COUNT, 0,
 				    NULL, 1, e)) < 0 ||
-	    (r = named_doubles_from(o, "learned_behaviors", learn_names, g->learned, LEARN_COUNT,
-				    0, learn_lo, 1, e)) < 0 ||
+	    (r = named_doubles_from(o, "learned_behaviors", learn_names, g->learned, LEARN_COUNT, 0,
+				    learn_lo, 1, e)) < 0 ||
 	    (r = behavior_from_json(o, "behavior_algorithm", &g->behavior, e)) < 0 ||
 	    (r = behavior_from_json(o, "poker_algorithm", &g->poker_behavior, e)) < 0 ||
 	    (r = poker_from_json(o, &g->poker, e)) < 0)
@@ -185,12 +183,13 @@ static json_object *memory_to_json(const struct memory_bank *m)
 	for (int i = 0; i < m->n; i++) {
 		const struct memory_entry *x = &m->e[i];
 		json_object *o = json_object_new_object();
-		ADD(o, "x", D(x->x));
-		ADD(o, "y", D(x->y));
-		ADD(o, "strength", D(x->strength));
-		ADD(o, "age", I(x->age));
-		ADD(o, "successes", I(x->successes));
-		ADD(o, "failures", I(x->failures));
+		json_object_object_add(o, "x", json_object_new_double(x->x));
+		json_object_object_add(o, "y", json_object_new_double(x->y));
+		json_object_object_add(o, "strength", json_object_new_double(x->strength));
+		json_object_object_add(o, "age", json_object_new_int64((int64_t)(x->age)));
+		json_object_object_add(o, "successes",
+				       json_object_new_int64((int64_t)(x->successes)));
+		json_object_object_add(o, "failures", json_object_new_int64((int64_t)(x->failures)));
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -223,56 +222,66 @@ static int memory_from_json(json_object *o, const char *key, struct memory_bank 
 json_object *fish_to_json(const struct fish *f)
 {
 	json_object *o = json_object_new_object(), *x;
-	ADD(o, "kind", json_object_new_string("fish"));
-	ADD(o, "id", json_object_new_string(f->id));
-	ADD(o, "mother_id", json_id_or_null(f->mother_id));
-	ADD(o, "father_id", json_id_or_null(f->father_id));
-	ADD(o, "generation", I(f->generation));
-	ADD(o, "x", D(f->x));
-	ADD(o, "y", D(f->y));
-	ADD(o, "vx", D(f->vx));
-	ADD(o, "vy", D(f->vy));
-	ADD(o, "heading_x", D(f->dir_x));
-	ADD(o, "heading_y", D(f->dir_y));
-	ADD(o, "base_speed", D(f->base_speed));
-	ADD(o, "speed", D(fish_speed_of(f)));
-	ADD(o, "energy", D(f->energy));
-	ADD(o, "max_energy", D(fish_max_energy_of(f)));
-	ADD(o, "age", I(f->age));
-	ADD(o, "max_age", I(f->max_age));
-	ADD(o, "life_stage", json_object_new_string(life_stage_name(stage_of_age(f->age))));
-	ADD(o, "size", D(fish_size_of(f)));
-	ADD(o, "fitness", D(f->fitness));
-	ADD(o, "reproduction_cooldown", I(f->repro_cooldown));
-	ADD(o, "poker_cooldown", I(f->poker_cooldown));
-	ADD(o, "crab_contact_timer", I(f->crab_contact));
+	json_object_object_add(o, "kind", json_object_new_string("fish"));
+	json_object_object_add(o, "id", json_object_new_string(f->id));
+	json_object_object_add(o, "mother_id", json_id_or_null(f->mother_id));
+	json_object_object_add(o, "father_id", json_id_or_null(f->father_id));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)(f->generation)));
+	json_object_object_add(o, "generation_deepest",
+			       json_object_new_int64((int64_t)(f->generation_deepest)));
+	json_object_object_add(o, "x", json_object_new_double(f->x));
+	json_object_object_add(o, "y", json_object_new_double(f->y));
+	json_object_object_add(o, "vx", json_object_new_double(f->vx));
+	json_object_object_add(o, "vy", json_object_new_double(f->vy));
+	json_object_object_add(o, "heading_x", json_object_new_double(f->dir_x));
+	json_object_object_add(o, "heading_y", json_object_new_double(f->dir_y));
+	json_object_object_add(o, "base_speed", json_object_new_double(f->base_speed));
+	json_object_object_add(o, "speed", json_object_new_double(fish_speed_of(f)));
+	json_object_object_add(o, "energy", json_object_new_double(f->energy));
+	json_object_object_add(o, "max_energy", json_object_new_double(fish_max_energy_of(f)));
+	json_object_object_add(o, "age", json_object_new_int64((int64_t)(f->age)));
+	json_object_object_add(o, "max_age", json_object_new_int64((int64_t)(f->max_age)));
+	json_object_object_add(o, "life_stage",
+			       json_object_new_string(life_stage_name(stage_of_age(f->age))));
+	json_object_object_add(o, "size", json_object_new_double(fish_size_of(f)));
+	json_object_object_add(o, "fitness", json_object_new_double(f->fitness));
+	json_object_object_add(o, "reproduction_cooldown",
+			       json_object_new_int64((int64_t)(f->repro_cooldown)));
+	json_object_object_add(o, "poker_cooldown",
+			       json_object_new_int64((int64_t)(f->poker_cooldown)));
+	json_object_object_add(o, "crab_contact_timer",
+			       json_object_new_int64((int64_t)(f->crab_contact)));
 	if (f->preg.active) {
 		x = json_object_new_object();
-		ADD(x, "timer", I(f->preg.timer));
-		ADD(x, "mate_id", json_id_or_null(f->preg.mate_id));
-		ADD(x, "mate_generation", I(f->preg.mate_generation));
-		ADD(x, "mate_genome", genome_to_json(&f->preg.mate_genome));
-		ADD(o, "pregnancy", x);
+		json_object_object_add(x, "timer", json_object_new_int64((int64_t)(f->preg.timer)));
+		json_object_object_add(x, "mate_id", json_id_or_null(f->preg.mate_id));
+		json_object_object_add(x, "mate_generation",
+				       json_object_new_int64((int64_t)(f->preg.mate_generation)));
+		json_object_object_add(x, "mate_genome", genome_to_json(&f->preg.mate_genome));
+		json_object_object_add(o, "pregnancy", x);
 	} else {
-		ADD(o, "pregnancy", NULL);
+		json_object_object_add(o, "pregnancy", NULL);
 	}
 	x = json_object_new_object();
-	ADD(x, "wander_angle", D(f->wander_angle));
-	ADD(x, "timer", I(f->algo_timer));
-	ADD(x, "home_x", D(f->home_x));
-	ADD(x, "home_y", D(f->home_y));
-	ADD(o, "behavior_state", x);
+	json_object_object_add(x, "wander_angle", json_object_new_double(f->wander_angle));
+	json_object_object_add(x, "timer", json_object_new_int64((int64_t)(f->algo_timer)));
+	json_object_object_add(x, "home_x", json_object_new_double(f->home_x));
+	json_object_object_add(x, "home_y", json_object_new_double(f->home_y));
+	json_object_object_add(o, "behavior_state", x);
 	x = json_object_new_object();
-	ADD(x, "food_eaten", I(f->food_eaten));
-	ADD(x, "poker_wins", I(f->poker_wins));
-	ADD(x, "poker_losses", I(f->poker_losses));
-	ADD(x, "offspring", I(f->offspring));
-	ADD(o, "stats", x);
-	ADD(o, "genome", genome_to_json(&f->g));
+	json_object_object_add(x, "food_eaten", json_object_new_int64((int64_t)(f->food_eaten)));
+	json_object_object_add(x, "poker_wins", json_object_new_int64((int64_t)(f->poker_wins)));
+	json_object_object_add(x, "poker_losses", json_object_new_int64((int64_t)(f->poker_losses)));
+	json_object_object_add(x, "offspring", json_object_new_int64((int64_t)(f->offspring)));
+	json_object_object_add(o, "stats", x);
+	json_object_object_add(o, "genome", genome_to_json(&f->g));
 	x = json_object_new_object();
-	ADD(x, "food", memory_to_json(&f->mem.food));
-	ADD(x, "danger", memory_to_json(&f->mem.danger));
-	ADD(o, "memory", x);
+	json_object_object_add(x, "food", memory_to_json(&f->mem.food));
+	json_object_object_add(x, "danger", memory_to_json(&f->mem.danger));
+	json_object_object_add(o, "memory", x);
+	/* Only once it has left a tank (lineage_stamp): optional, ignored by older receivers. */
+	if (f->born.known)
+		json_object_object_add(o, "lineage", fish_birth_to_json(&f->born));
 	return o;
 }
 
@@ -299,13 +308,19 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 	    (r = jv_double(o, "base_speed", true, 0.001, 20, &f->base_speed, e)) < 0 ||
 	    (r = jv_double(o, "energy", true, 0, 1000, &f->energy, e)) < 0 ||
 	    (r = jv_int(o, "age", true, 0, 1000000, &f->age, e)) < 0 ||
-	    (r = jv_int(o, "max_age", true, 1, (int)(MAX_AGE_PER_TRAIT * 1.5), &f->max_age, e)) < 0 ||
+	    (r = jv_int(o, "max_age", true, 1, (int)(MAX_AGE_PER_TRAIT * 1.5), &f->max_age, e)) <
+		    0 ||
 	    (r = jv_double(o, "fitness", true, 0, 1e12, &f->fitness, e)) < 0 ||
 	    (r = jv_int(o, "reproduction_cooldown", true, 0, POKER_MATING_COOLDOWN,
 			&f->repro_cooldown, e)) < 0 ||
 	    (r = jv_int(o, "poker_cooldown", true, 0, POKER_COOLDOWN, &f->poker_cooldown, e)) < 0 ||
 	    (r = jv_int(o, "crab_contact_timer", true, 0, CRAB_CONTACT_FRAMES, &f->crab_contact,
 			e)) < 0)
+		return r;
+	/* Fish saved before the two counts were told apart counted max(parents) + 1. */
+	f->generation_deepest = f->generation;
+	if ((r = jv_int(o, "generation_deepest", false, 0, 100000000, &f->generation_deepest, e)) <
+	    0)
 		return r;
 
 	if (!json_object_object_get_ex(o, "pregnancy", &x))
@@ -344,6 +359,9 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 	    (r = memory_from_json(x, "food", &f->mem.food, e)) < 0 ||
 	    (r = memory_from_json(x, "danger", &f->mem.danger, e)) < 0)
 		return r;
+	if (json_object_object_get_ex(o, "lineage", &x) && x &&
+	    (r = fish_birth_from_json(x, &f->born, e)) < 0)
+		return json_err_in(e, "lineage", r);
 	return fish_check(f, e);
 }
 

@@ -8,7 +8,7 @@
 #include "simd/sim/internal.h"
 
 const char *const food_kind_names[FOOD_KIND_COUNT] = {"algae", "protein", "vitamin", "energy",
-						      "rare", "nectar", "live"};
+						      "rare",  "nectar",  "live"};
 static const double kind_energy[FOOD_KIND_COUNT] = {45, 75, 60, 70, 115, NECTAR_ENERGY, 110};
 static const double kind_weight[FOOD_KIND_COUNT] = {0.35, 0.25, 0.20, 0.15, 0.05, 0, 0};
 static const double kind_sink[FOOD_KIND_COUNT] = {0.8, 1.2, 0.9, 1.0, 1.1, 0, 0};
@@ -86,13 +86,31 @@ void food_spawn_one(struct tank *t, bool anywhere)
 	t->flow[EIN_FOOD_SPAWN] += fd->energy;
 }
 
+/* The original's supply (one share, its thresholds below) throttles itself above 15-20
+ * fish, so a world scaled by area alone, as tank_params_scale_world does, feeds a fifth
+ * of the 100 fish per default-sized area it can hold: a 10,000-fish tank starved to 60 %
+ * within 1,000 frames. A world larger than the original's therefore gets at least one
+ * share per FISH_PER_FOOD_SHARE fish of max_fish (at the original's own comfortable
+ * density), which sustains a population near max_fish. The original's tank (and any
+ * tank no larger) keeps its supply exactly. Derived from the parameters only, so a
+ * replayed or restored tank gets the same. */
+#define FISH_PER_FOOD_SHARE 15.0
+
+double food_supply_rate(const struct tank *t)
+{
+	double k = t->p.food_rate;
+	if (t->area_scale > 1.0 + 1e-9 && t->p.max_fish / FISH_PER_FOOD_SHARE > k)
+		k = t->p.max_fish / FISH_PER_FOOD_SHARE;
+	return k;
+}
+
 void food_spawn_auto(struct tank *t)
 {
 	double fish_e = 0;
 	for (size_t i = 0; i < t->n_fish; i++)
 		fish_e += t->fish[i].energy;
 	/* The original's thresholds, per default-sized share of the food supply. */
-	double k = t->p.food_rate;
+	double k = food_supply_rate(t);
 	if (!(k > 0))
 		return;
 	double e = fish_e / k, n = (double)t->n_fish / k;
@@ -119,8 +137,11 @@ static void update_live(struct tank *t, struct food *fd)
 	/* Flee the nearest fish within sight (positions as of the start of the frame). */
 	double best = LIVE_FOOD_FLEE_RADIUS * LIVE_FOOD_FLEE_RADIUS, fx = 0, fy = 0;
 	bool seen = false;
-	GRID_FOREACH(&t->fish_grid, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, it)
-	{
+	const struct grid_item *cand[FLEE_BUDGET];
+	size_t nc = grid_near(&t->fish_grid, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, NULL, -1, cand,
+			      FLEE_BUDGET);
+	for (size_t k = 0; k < nc; k++) {
+		const struct grid_item *it = cand[k];
 		double dx = fd->x - it->x, dy = fd->y - it->y, d2 = dx * dx + dy * dy;
 		if (d2 < best) {
 			best = d2;
@@ -193,4 +214,9 @@ void food_bite(struct tank *t, struct fish *f, struct food *fd)
 		if (fd->kind == FOOD_NECTAR && plant_sprout(t, fd))
 			t->plants_sprouted++;
 	}
+}
+
+double food_kind_energy(int kind)
+{
+	return kind_energy[kind];
 }

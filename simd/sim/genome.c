@@ -24,9 +24,8 @@ const struct trait_def trait_defs[TRAIT_COUNT] = {
 	[T_PATTERN_INTENSITY] = {"pattern_intensity", 0.0, 1.0, 0.0, 1.0},
 };
 
-const char *const mate_pref_names[PREF_COUNT] = {
-	"prefer_similar_size", "prefer_different_color", "prefer_high_energy",
-	"prefer_high_fitness"};
+const char *const mate_pref_names[PREF_COUNT] = {"prefer_similar_size", "prefer_different_color",
+						 "prefer_high_energy", "prefer_high_fitness"};
 const char *const epi_names[EPI_COUNT] = {"starvation_stress", "predation_stress"};
 const char *const learn_names[LEARN_COUNT] = {"food_finding", "predator_avoidance",
 					      "poker_confidence"};
@@ -84,8 +83,8 @@ static int inherit_discrete(int a, int b, double w, double rate, int max, struct
 	return clampi(v, 0, max);
 }
 
-void genome_inherit(struct genome *c, const struct genome *a, const struct genome *b,
-		    double w, double stress, struct rng *r)
+void genome_inherit(struct genome *c, const struct genome *a, const struct genome *b, double w,
+		    double stress, struct rng *r)
 {
 	double rate = fmin(0.4, 0.1 * (1.0 + 2.0 * stress));
 	double strength = fmin(0.25, 0.1 * (1.0 + 1.5 * stress));
@@ -93,14 +92,15 @@ void genome_inherit(struct genome *c, const struct genome *a, const struct genom
 	for (int i = 0; i < TRAIT_COUNT; i++)
 		c->t[i] = mutate(blend(a->t[i], b->t[i], w, r), rate, strength, trait_defs[i].lo,
 				 trait_defs[i].hi, r);
-	/* Linked traits: fast fish burn more (the original's speed/metabolism linkage). */
-	c->t[T_METABOLISM] = clampd(c->t[T_METABOLISM] + (c->t[T_SPEED] - 1.0) * 0.2,
-				    trait_defs[T_METABOLISM].lo, trait_defs[T_METABOLISM].hi);
+	/* The original linked speed to metabolism by adding (speed - 1) x 0.2 to the child's
+	 * metabolism at every birth, which compounds over generations and drives metabolism
+	 * to its ceiling. Here speed costs energy where it is used (fish_move), once. */
 	c->template_id = inherit_discrete(a->template_id, b->template_id, w, rate, TEMPLATE_MAX, r);
-	c->pattern_type = inherit_discrete(a->pattern_type, b->pattern_type, w, rate, PATTERN_MAX, r);
+	c->pattern_type = inherit_discrete(a->pattern_type, b->pattern_type, w, rate, PATTERN_MAX,
+					   r);
 	for (int i = 0; i < PREF_COUNT; i++)
-		c->mate_pref[i] =
-			mutate(blend(a->mate_pref[i], b->mate_pref[i], w, r), rate, strength, 0, 1, r);
+		c->mate_pref[i] = mutate(blend(a->mate_pref[i], b->mate_pref[i], w, r), rate,
+					 strength, 0, 1, r);
 	for (int i = 0; i < EPI_COUNT; i++) {
 		double v = (a->epi[i] + b->epi[i]) * 0.5 * 0.5;
 		c->epi[i] = fabs(v) <= 0.01 ? 0.0 : v;
@@ -109,8 +109,8 @@ void genome_inherit(struct genome *c, const struct genome *a, const struct genom
 		c->learned[i] = (a->learned[i] + b->learned[i]) * 0.5 * 0.25;
 	double switch_rate = w < 0 ? 0.05 : 0.03;
 	behavior_inherit(&c->behavior, &a->behavior, &b->behavior, w, switch_rate, r);
-	behavior_inherit(&c->poker_behavior, &a->poker_behavior, &b->poker_behavior, w,
-			 switch_rate, r);
+	behavior_inherit(&c->poker_behavior, &a->poker_behavior, &b->poker_behavior, w, switch_rate,
+			 r);
 	poker_inherit(&c->poker, &a->poker, &b->poker, w, switch_rate, r);
 }
 

@@ -27,6 +27,7 @@ void grid_free(struct grid *g)
 	free(g->items);
 	free(g->tmp);
 	free(g->cell_of);
+	free(g->pos_of);
 	memset(g, 0, sizeof *g);
 }
 
@@ -39,6 +40,13 @@ void grid_prepare(struct grid *g, size_t n)
 		g->cell_of = sim_xrealloc(g->cell_of, cap, sizeof *g->cell_of);
 		g->cap = cap;
 	}
+	if (n > g->cap_pos) {
+		size_t cap = n + n / 2 + 16;
+		g->pos_of = sim_xrealloc(g->pos_of, cap, sizeof *g->pos_of);
+		g->cap_pos = cap;
+	}
+	if (n > 0) /* an empty tank has no pos_of yet, and memset(NULL, ...) is undefined */
+		memset(g->pos_of, 0xff, n * sizeof *g->pos_of); /* -1: not pushed */
 	g->n = 0;
 }
 
@@ -58,6 +66,10 @@ void grid_finish(struct grid *g)
 	size_t ncells = (size_t)g->cols * g->rows;
 	memset(g->start, 0, (ncells + 1) * sizeof *g->start);
 	for (size_t i = 0; i < g->n; i++) {
+		if (g->tmp[i].idx < 0) { /* a hole left by grid_fill_at */
+			g->cell_of[i] = -1;
+			continue;
+		}
 		int c = grid_row(g, g->tmp[i].y) * g->cols + grid_col(g, g->tmp[i].x);
 		g->cell_of[i] = c;
 		g->start[c + 1]++;
@@ -66,9 +78,102 @@ void grid_finish(struct grid *g)
 		g->start[c + 1] += g->start[c];
 	/* Stable: within a cell, items keep push order (ascending index), so queries are
 	 * deterministic. start[] is shifted while placing, then restored. */
-	for (size_t i = 0; i < g->n; i++)
-		g->items[g->start[g->cell_of[i]]++] = g->tmp[i];
+	size_t placed = 0;
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->cell_of[i] < 0)
+			continue;
+		placed++;
+		int at = g->start[g->cell_of[i]]++;
+		g->items[at] = g->tmp[i];
+		if (g->tmp[i].idx >= 0 && (size_t)g->tmp[i].idx < g->cap_pos)
+			g->pos_of[g->tmp[i].idx] = at;
+	}
 	for (size_t c = ncells; c > 0; c--)
 		g->start[c] = g->start[c - 1];
 	g->start[0] = 0;
+	g->n = placed;
+}
+
+void grid_fill_at(struct grid *g, size_t i, double x, double y, double vx, double vy, double aux,
+		  int idx)
+{
+	g->tmp[i] = (struct grid_item){x, y, vx, vy, aux, idx};
+}
+
+unsigned grid_rot(const struct grid *g, int idx)
+{
+	if (idx < 0 || (size_t)idx >= g->cap_pos)
+		return 0;
+	int at = g->pos_of[idx];
+	if (at < 0 || (size_t)at >= g->n || g->items[at].idx != idx)
+		return 0;
+	const struct grid_item *it = &g->items[at];
+	int c = grid_row(g, it->y) * g->cols + grid_col(g, it->x);
+	return (unsigned)(at - g->start[c]) + 1;
+}
+
+/* Items of cells [c0, c1] of one row, each cell from rot on, until out holds max. */
+static size_t take_run(const struct grid *g, int row, int c0, int c1, unsigned rot,
+		       const struct grid_item **out, size_t n, size_t max)
+{
+	for (int c = c0; c <= c1 && n < max; c++) {
+		int a = g->start[row * g->cols + c], b = g->start[row * g->cols + c + 1];
+		int m = b - a;
+		if (m <= 0)
+			continue;
+		/* rot is a rank within a cell, mostly below the cell's count: skip the division. */
+		int s = a + (int)(rot < (unsigned)m ? rot : rot % (unsigned)m);
+		for (int k = s; k < b && n < max; k++)
+			out[n++] = &g->items[k];
+		for (int k = a; k < s && n < max; k++)
+			out[n++] = &g->items[k];
+	}
+	return n;
+}
+
+size_t grid_near(const struct grid *g, double x, double y, double r, const struct grid *rot_grid,
+		 int rot_idx, const struct grid_item **out, size_t max)
+{
+	int cx = grid_col(g, x), cy = grid_row(g, y);
+	int c0 = grid_col(g, x - r), c1 = grid_col(g, x + r);
+	int r0 = grid_row(g, y - r), r1 = grid_row(g, y + r);
+	int maxring = cx - c0;
+	if (c1 - cx > maxring)
+		maxring = c1 - cx;
+	if (cy - r0 > maxring)
+		maxring = cy - r0;
+	if (r1 - cy > maxring)
+		maxring = r1 - cy;
+	/* Most queries find fewer items than they may visit: then every item is taken, row by
+	 * row (one contiguous run per row), and rotation is moot. */
+	size_t total = 0;
+	for (int row = r0; row <= r1; row++)
+		total += (size_t)(g->start[row * g->cols + c1 + 1] - g->start[row * g->cols + c0]);
+	size_t n = 0;
+	if (total <= max) {
+		for (int row = r0; row <= r1; row++) {
+			const struct grid_item *it = g->items + g->start[row * g->cols + c0];
+			const struct grid_item *end = g->items + g->start[row * g->cols + c1 + 1];
+			for (; it < end; it++)
+				out[n++] = it;
+		}
+		return n;
+	}
+	unsigned rot = rot_grid ? grid_rot(rot_grid, rot_idx) : 0;
+	for (int ring = 0; ring <= maxring && n < max; ring++) {
+		int lo = cy - ring < r0 ? r0 : cy - ring, hi = cy + ring > r1 ? r1 : cy + ring;
+		for (int row = lo; row <= hi && n < max; row++) {
+			if (row == cy - ring || row == cy + ring) {
+				int a = cx - ring < c0 ? c0 : cx - ring;
+				int b = cx + ring > c1 ? c1 : cx + ring;
+				n = take_run(g, row, a, b, rot, out, n, max);
+			} else {
+				if (cx - ring >= c0)
+					n = take_run(g, row, cx - ring, cx - ring, rot, out, n, max);
+				if (cx + ring <= c1)
+					n = take_run(g, row, cx + ring, cx + ring, rot, out, n, max);
+			}
+		}
+	}
+	return n;
 }

@@ -16,11 +16,13 @@ struct grid_item {
 struct grid {
 	double cell, inv_cell;
 	int cols, rows;
-	int *start;             /* cols*rows+1 offsets into items */
+	int *start;		 /* cols*rows+1 offsets into items */
 	struct grid_item *items; /* sorted by cell */
-	struct grid_item *tmp;   /* unsorted, as pushed */
+	struct grid_item *tmp;	 /* unsorted, as pushed */
 	int *cell_of;
+	int *pos_of; /* idx -> position in items (pushed idx only) */
 	size_t n, cap;
+	size_t cap_pos;
 };
 
 void grid_init(struct grid *g, double width, double height, double cell);
@@ -29,6 +31,11 @@ void grid_free(struct grid *g);
 void grid_prepare(struct grid *g, size_t n);
 void grid_push(struct grid *g, double x, double y, double vx, double vy, double aux, int idx);
 void grid_finish(struct grid *g);
+/* Instead of grid_push: fill slot i (< the n given to grid_prepare) directly, from any
+ * thread, each slot once; idx -1 leaves a hole. Then set g->n and call grid_finish: the
+ * result is what pushing the non-holes in slot order gives. */
+void grid_fill_at(struct grid *g, size_t i, double x, double y, double vx, double vy, double aux,
+		  int idx);
 
 static inline int grid_col(const struct grid *g, double x)
 {
@@ -45,16 +52,42 @@ static inline int grid_row(const struct grid *g, double y)
  *   GRID_FOREACH(g, x, y, r, it) { use it->x, it->y, it->idx }
  * Cells are stored row by row, so the cells of one row of the box form one contiguous run
  * of items: one inner loop per row. The order is cell by cell, items in push order. */
-#define GRID_FOREACH(g, qx, qy, qr, it)                                                            \
-	for (int gc_r0_ = grid_row((g), (qy) - (qr)), gc_r1_ = grid_row((g), (qy) + (qr)),         \
-		 gc_c0_ = grid_col((g), (qx) - (qr)), gc_c1_ = grid_col((g), (qx) + (qr)),         \
-		 gc_row_ = gc_r0_;                                                                 \
-	     gc_row_ <= gc_r1_; gc_row_++)                                                         \
-		for (const struct grid_item *it = (g)->items +                                     \
-						  (g)->start[gc_row_ * (g)->cols + gc_c0_],        \
-					    *gc_end_##it = (g)->items +                            \
-							   (g)->start[gc_row_ * (g)->cols +        \
-								      gc_c1_ + 1];                 \
+#define GRID_FOREACH(g, qx, qy, qr, it)                                                        \
+	for (int gc_r0_ = grid_row((g), (qy) - (qr)), gc_r1_ = grid_row((g), (qy) + (qr)),     \
+		 gc_c0_ = grid_col((g), (qx) - (qr)), gc_c1_ = grid_col((g), (qx) + (qr)),     \
+		 gc_row_ = gc_r0_;                                                             \
+	     gc_row_ <= gc_r1_; gc_row_++)                                                     \
+		for (const struct grid_item *                                                  \
+			     it = (g)->items + (g)->start[gc_row_ * (g)->cols + gc_c0_],       \
+			    *gc_end_##it =                                                     \
+				    (g)->items + (g)->start[gc_row_ * (g)->cols + gc_c1_ + 1]; \
 		     it < gc_end_##it; it++)
+
+/* How many items the cells overlapping the box hold (what GRID_FOREACH would visit). */
+static inline size_t grid_count_box(const struct grid *g, double x, double y, double r)
+{
+	int c0 = grid_col(g, x - r), c1 = grid_col(g, x + r);
+	size_t total = 0;
+	for (int row = grid_row(g, y - r), r1 = grid_row(g, y + r); row <= r1; row++)
+		total += (size_t)(g->start[row * g->cols + c1 + 1] - g->start[row * g->cols + c0]);
+	return total;
+}
+
+/* Bounded neighbourhood queries (issue 13): a query visits at most max candidates, so a
+ * fish's work per frame stays bounded however crowded its cell is. Candidates come from
+ * the cells overlapping the box [x-r, x+r] x [y-r, y+r], nearest cells first: ring 0 is
+ * the query's own cell, ring k the cells k steps away (Chebyshev distance), each ring row
+ * by row. Within a cell, items are visited from position rot (modulo the cell's count)
+ * onwards, wrapping, where rot is grid_rot(rot_grid, rot_idx) (0 without a rot_grid): a
+ * fish passes itself in the fish grid, so that in a crowded cell each fish sees the fish
+ * that follow it, not everyone the same first few. The choice is a
+ * pure function of the grid and the arguments: deterministic. When the box holds no more
+ * than max items they are all taken, in GRID_FOREACH's order (so a sparse tank behaves
+ * exactly as before the caps).
+ * Writes pointers into out[] and returns how many. */
+size_t grid_near(const struct grid *g, double x, double y, double r, const struct grid *rot_grid,
+		 int rot_idx, const struct grid_item **out, size_t max);
+/* The rotation for a query made by item idx (its rank in its cell + 1); 0 if not pushed. */
+unsigned grid_rot(const struct grid *g, int idx);
 
 #endif

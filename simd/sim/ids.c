@@ -24,20 +24,20 @@ static uint64_t mix64(uint64_t z)
 	return splitmix64(&z);
 }
 
-void ids_make(const char *tank_id, uint32_t domain, uint64_t serial, char out[SIM_ID_LEN])
+void ids_make(const char *tank_id, uint32_t domain, uint64_t serial, char out[UUID_STR_LEN])
 {
 	uint64_t h1 = fnv1a(tank_id, 0xcbf29ce484222325ULL);
 	uint64_t h2 = fnv1a(tank_id, 0x84222325cbf29ce4ULL ^ h1);
 	uint64_t a = mix64(h1 ^ mix64(serial ^ ((uint64_t)domain << 56)));
 	uint64_t b = mix64(h2 ^ mix64(a + serial * 0x9e3779b97f4a7c15ULL + domain));
-	a = (a & ~0xf000ULL) | 0x8000ULL;                    /* version 8 */
+	a = (a & ~0xf000ULL) | 0x8000ULL;			 /* version 8 */
 	b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* variant 10 */
-	snprintf(out, SIM_ID_LEN, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
+	snprintf(out, UUID_STR_LEN, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
 		 (unsigned)((a >> 16) & 0xffff), (unsigned)(a & 0xffff), (unsigned)(b >> 48),
 		 (unsigned long long)(b & 0xffffffffffffULL));
 }
 
 bool ids_valid(const char *s)
 {
-	return s && strlen(s) == SIM_ID_LEN - 1 && uuid_str_valid(s);
+	return s && strlen(s) == UUID_STR_LEN - 1 && uuid_str_valid(s);
 }

@@ -5,19 +5,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "simd/sim/grid.h"
 #include "rng.h"
 #include "simd/sim/sim.h"
 
 /* World constants of the original (spec §2.1, §2.9). */
-#define FISH_BOX 50.0           /* collision box side; the box never scales with size */
+#define FISH_BOX 50.0 /* collision box side; the box never scales with size */
 #define FISH_HALF 25.0
 #define FISH_TOP_MARGIN 20.0
 #define FISH_BASE_SPEED 4.0
-#define ARRIVAL_INSET 35.0      /* the original's x = 10 for a 50 px box, as a centre */
+#define ARRIVAL_INSET 35.0 /* the original's x = 10 for a 50 px box, as a centre */
 #define SOCIAL_RADIUS 120.0
-#define NEIGHBOUR_RADIUS 200.0  /* poker-movement blend and "nearest fish" */
+#define NEIGHBOUR_RADIUS 200.0 /* poker-movement blend and "nearest fish" */
 #define MATE_RADIUS 60.0
 #define POKER_MATE_RADIUS 80.0
 #define PLANT_POKER_RADIUS 200.0
@@ -26,6 +27,20 @@
 #define CRAB_HALF_H 20.0
 #define LIVE_FOOD_FLEE_RADIUS 180.0
 #define GRID_CELL 100.0
+
+/* Work caps (issue 13): how many candidates each neighbourhood query may visit, and how
+ * large a poker table may grow. Queries visit the nearest cells first (grid_near), so a
+ * cap only bites where a neighbourhood is far more crowded than the original tank ever
+ * is; docs/simulation-model.md says why each value keeps the default tank's behaviour. */
+#define NEIGHBOUR_BUDGET 48 /* schooling, nearest fish: plus the fish itself */
+#define FOOD_BUDGET 32	    /* nearest food in sight */
+#define EAT_BUDGET 8	    /* food within a bite */
+#define MATE_BUDGET 8	    /* fish within MATE_RADIUS */
+#define POKER_BUDGET 8	    /* fish whose boxes touch, per fish */
+#define POKER_TABLE_MAX 6   /* players at one table */
+#define CRAB_BUDGET 32	    /* food or fish a crab looks at, fish it touches */
+#define FLEE_BUDGET 16	    /* fish live food looks at */
+#define PLANT_POKER_BUDGET 32
 /* The castle: a 225 px square decoration on the bottom near the left wall (the original's
  * (100, 420) in a 612 px tall tank); it covers the root spots under it. */
 #define CASTLE_X 100.0
@@ -79,7 +94,7 @@ enum trait {
 struct trait_def {
 	const char *name;
 	double rand_lo, rand_hi; /* drawn at random creation */
-	double lo, hi;           /* clamp on inheritance and input */
+	double lo, hi;		 /* clamp on inheritance and input */
 };
 extern const struct trait_def trait_defs[TRAIT_COUNT];
 
@@ -112,9 +127,9 @@ struct genome {
 	double mate_pref[PREF_COUNT];
 	double epi[EPI_COUNT];
 	double learned[LEARN_COUNT];
-	struct behavior behavior;      /* primary movement */
+	struct behavior behavior;	/* primary movement */
 	struct behavior poker_behavior; /* movement blended in near other fish */
-	struct poker_strategy poker;   /* betting */
+	struct poker_strategy poker;	/* betting */
 };
 
 /* Mutation pressure grows when the population is small (the original's adaptive rates). */
@@ -171,18 +186,19 @@ int behavior_check(const struct behavior *b, struct json_err *e);
 
 /* What a fish perceives this frame (computed once per fish per frame). */
 struct percept {
-	int food;          /* index into tank food, -1 if none in sight */
+	int food; /* index into tank food, -1 if none in sight */
 	double food_dx, food_dy, food_d;
-	int crab;          /* -1 if no crab within the crab sight radius */
+	int crab; /* -1 if no crab within the crab sight radius */
 	double crab_dx, crab_dy, crab_d;
-	int fish;          /* nearest other fish within NEIGHBOUR_RADIUS, -1 if none */
+	int fish; /* nearest other fish within NEIGHBOUR_RADIUS, -1 if none */
 	double fish_dx, fish_dy, fish_d, fish_energy_ratio;
-	int n_social;      /* fish within SOCIAL_RADIUS */
+	int n_social;	     /* fish within SOCIAL_RADIUS */
 	double coh_x, coh_y; /* centroid offset */
 	double ali_x, ali_y; /* mean velocity */
 	double sep_x, sep_y; /* sum of 1/d pushes from close fish */
-	double sep_d;      /* distance of the closest social neighbour */
+	double sep_d;	     /* distance of the closest social neighbour */
 	double energy_ratio;
+	struct rng *rng; /* the fish's random stream this frame (NULL: the tank's) */
 };
 void behavior_desire(struct tank *t, struct fish *f, const struct behavior *b,
 		     const struct percept *pc, double *dx, double *dy);
@@ -202,9 +218,23 @@ void poker_inherit(struct poker_strategy *child, const struct poker_strategy *a,
 		   const struct poker_strategy *b, double winner_weight, double switch_rate,
 		   struct rng *r);
 int poker_check(const struct poker_strategy *s, struct json_err *e);
-/* Play one game among n fish (indices into the tank); moves energy, books the house cut. */
+#define POKER_STRATEGY_COUNT 6
+#define POKER_CHIPS 1000.0 /* chips per unit of energy */
+struct holdem_style;
+struct holdem_hand;
+/* The decision parameters of a fish: its strategy genome and its aggression. */
+void poker_fish_style(const struct fish *f, struct holdem_style *s);
+/* Play the hands of one contact group of n fish (indices into the tank), in tables of at
+ * most six; moves energy, books the house cut. */
 void poker_play_fish(struct tank *t, const int *players, int n);
 void poker_play_plant(struct tank *t, struct fish *f, struct plant *p);
+
+/* --- the last hands played (poker_log.c): observation only, not part of the state --- */
+#define POKER_LOG_SIZE 1000
+/* ids[i] names seat i (a fish or, where plant_mask has bit i, a plant); net[i] is its
+ * energy change after the house cut; cut the energy the house destroyed. */
+void poker_log_add(struct tank *t, const struct holdem_hand *h, const char *const *ids,
+		   unsigned plant_mask, const double *net, double cut);
 
 /* --- memory (memory.c) --- */
 #define MEMORY_SLOTS 10
@@ -225,12 +255,56 @@ void memory_update(struct memory_bank *m, int elapsed);
 const struct memory_entry *memory_strongest(const struct memory_bank *m, double min_strength);
 int memory_check(const struct memory_bank *m, struct json_err *e);
 
+/* --- lineage (lineage.c) --- */
+#define LINEAGE_PRUNE_EVERY 300 /* frames between prunes of extinct branches */
+struct fish_birth {
+	bool known;
+	int64_t frame; /* in the tank of birth */
+	double at;     /* unix seconds on the birth tank's clock (0: unknown) */
+	char tank_id[TANK_ID_MAX + 1];
+	char server_id[SERVER_ID_MAX + 1];
+};
+struct lineage_rec {
+	char fish_id[UUID_STR_LEN], mother_id[UUID_STR_LEN], father_id[UUID_STR_LEN];
+	int generation, algo, strategy;
+	struct fish_birth born; /* known false: arrived without it (an older sender) */
+	int64_t died_frame;	/* -1 unless it died here */
+	int cause;		/* enum death_cause, -1 */
+};
+struct lineage {
+	struct lineage_rec *r; /* in order of recording */
+	size_t n, cap;
+	int32_t *index;	  /* open addressing by fish id: record index + 1, 0 empty */
+	size_t index_cap; /* a power of two, at least twice n */
+	/* Set by the caller (tank_set_origin), never serialized. */
+	char server_id[SERVER_ID_MAX + 1];
+	double created_at;
+};
+struct fish;
+/* A fish born or spawned here this frame. */
+void lineage_born(struct tank *t, const struct fish *f);
+void lineage_died(struct tank *t, const struct fish *f, int cause);
+/* A fish put in or returned: its record from what it carries. */
+void lineage_arrived(struct tank *t, struct fish *f);
+/* A fish leaving: what its record knows of its birth goes with it in f->born. */
+void lineage_stamp(const struct tank *t, struct fish *f);
+/* Keep the records of living fish and their ancestors up to lineage_depth. */
+void lineage_prune(struct tank *t);
+/* Records for living fish that have none (a state saved before lineage). */
+void lineage_cover_living(struct tank *t);
+void lineage_free(struct lineage *l);
+void lineage_copy(struct lineage *dst, const struct lineage *src);
+json_object *lineage_to_json(const struct tank *t);
+int lineage_from_json(json_object *o, struct tank *t, struct json_err *e);
+json_object *fish_birth_to_json(const struct fish_birth *b);
+int fish_birth_from_json(json_object *o, struct fish_birth *b, struct json_err *e);
+
 /* --- fish (fish.c) --- */
 struct pregnancy {
 	bool active;
 	int timer;
-	char mate_id[SIM_ID_LEN];
-	int mate_generation;
+	char mate_id[UUID_STR_LEN];
+	int mate_generation; /* the mate's generation_deepest */
 	struct genome mate_genome;
 };
 struct fish {
@@ -240,11 +314,13 @@ struct fish {
 	double base_speed;   /* never the effective speed (the original compounded it) */
 	double energy;
 	int age, max_age;
-	int generation;
+	int generation;		/* mother's + 1 */
+	int generation_deepest; /* max(mother's, father's) + 1 */
 	int repro_cooldown, poker_cooldown, crab_contact;
 	/* transient within one frame, never serialized (always 0 between frames) */
-	int dead;   /* 1 + enum death_cause */
-	int exited; /* 1 + enum wall */
+	int dead;     /* 1 + enum death_cause */
+	int exited;   /* 1 + enum wall */
+	uint64_t key; /* derived from the id on adoption (never serialized): random streams */
 	double fitness;
 	/* behaviour state */
 	double wander_angle;
@@ -255,9 +331,12 @@ struct fish {
 	/* Cold: identity, pregnancy, life statistics. */
 	struct pregnancy preg;
 	int food_eaten, poker_wins, poker_losses, offspring;
-	char id[SIM_ID_LEN];
-	char mother_id[SIM_ID_LEN]; /* "" when none */
-	char father_id[SIM_ID_LEN];
+	char id[UUID_STR_LEN];
+	char mother_id[UUID_STR_LEN]; /* "" when none */
+	char father_id[UUID_STR_LEN];
+	/* Where the fish was born, filled when it first leaves a tank (lineage_stamp) and
+	 * kept from then on; a fish that never left has it in its tank's record only. */
+	struct fish_birth born;
 };
 static inline double fish_max_energy_of(const struct fish *f)
 {
@@ -277,7 +356,8 @@ void fish_periodic(struct tank *t, struct fish *f);
 /* idx is the fish's index in the tank (to skip itself in the grid). */
 void fish_perceive(const struct tank *t, int idx, struct percept *pc);
 /* Steer, move and pay for it; returns true if the fish reached a wall with an exit. */
-bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wall *exit_wall);
+bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wall *exit_wall,
+	       double *paid);
 /* Age, cooldowns, pregnancy and death by age or hunger. */
 void fish_tick(struct tank *t, struct fish *f);
 int fish_check(const struct fish *f, struct json_err *e);
@@ -299,17 +379,21 @@ struct food {
 	int kind;
 	double x, y, vx, vy;
 	double energy, max_energy;
-	int timer;            /* live food: frames to the next change of direction */
-	int source_spot;      /* nectar: root spot of the plant that made it */
+	int timer;	       /* live food: frames to the next change of direction */
+	int source_spot;       /* nectar: root spot of the plant that made it */
 	uint64_t source_plant; /* nectar: serial of that plant */
 	bool dead;
 };
 /* Append a food item (no energy booking: the caller says where the energy came from). */
 struct food *food_push(struct tank *t, int kind, double x, double y, double energy);
 size_t food_cap(const struct tank *t);
+/* Shares of the original's automatic food supply this tank gets (food.c). */
+double food_supply_rate(const struct tank *t);
 void food_spawn_auto(struct tank *t);
 /* One spawned item (live or a weighted flake), booked as EIN_FOOD_SPAWN. */
 void food_spawn_one(struct tank *t, bool anywhere);
+/* The energy a fresh item of this kind holds. */
+double food_kind_energy(int kind);
 void food_update_all(struct tank *t);
 /* The fish takes one bite of food fd; handles nectar sprouting. */
 void food_bite(struct tank *t, struct fish *f, struct food *fd);
@@ -341,8 +425,8 @@ struct plant_genome {
 	double t[PLANT_TRAIT_COUNT];
 };
 struct plant {
-	char id[SIM_ID_LEN];
-	char parent_id[SIM_ID_LEN];
+	char id[UUID_STR_LEN];
+	char parent_id[UUID_STR_LEN];
 	uint64_t serial;
 	int spot;
 	double energy;
@@ -366,6 +450,11 @@ void plant_update_all(struct tank *t);
 bool plant_sprout(struct tank *t, const struct food *nectar);
 void plants_reindex(struct tank *t);
 int plant_check(const struct plant *p, int nspots, struct json_err *e);
+/* Free root spots beyond those held for the tank's plants in transit (plant_move.c). */
+int plant_free_spots(const struct tank *t);
+/* A plant's saved form (tank_json.c), also the body of a migrating plant. */
+json_object *plant_to_json(const struct plant *p);
+int plant_from_json(json_object *it, struct plant *p, struct json_err *e);
 
 /* --- crabs (crab.c) --- */
 struct crab {
@@ -384,6 +473,77 @@ void crab_update_all(struct tank *t);
 /* Fish-crab contacts: predation and danger memories. */
 void crab_collide_fish(struct tank *t);
 
+/* --- the gene bank (evolution.c) --- */
+#define GENE_BANK_SIZE 16
+struct gene_bank {
+	int n;
+	struct {
+		struct genome g;
+		int offspring;
+		uint64_t frame;
+	} e[GENE_BANK_SIZE];
+};
+/* A dying fish with offspring enters the bank if it beats the weakest (oldest on ties). */
+void gene_bank_offer(struct tank *t, const struct fish *f);
+/* A mutated copy of a banked genome (weighted by offspring); false if the bank is empty. */
+bool gene_bank_draw(struct tank *t, struct genome *g);
+json_object *gene_bank_to_json(const struct tank *t);
+int gene_bank_from_json(json_object *o, struct tank *t, struct json_err *e);
+
+/* --- history (history.c) --- */
+#define HISTORY_MARKS 23 /* cumulative counters whose change each sample records */
+struct history {
+	double *rows;		    /* ring of size x sim_history_column_count() values */
+	size_t n, head;		    /* rows held; index of the oldest */
+	size_t cap;		    /* rows allocated (grows up to the tank's history_size) */
+	double mark[HISTORY_MARKS]; /* the counters at the last sample */
+};
+/* Every history_interval frames, at the end of the frame. */
+void history_sample(struct tank *t);
+void history_free(struct history *h);
+json_object *history_to_json(const struct tank *t);
+int history_from_json(json_object *o, struct tank *t, struct json_err *e);
+
+/* --- events (events.c) --- */
+#define EVENTS_SIZE 4096
+struct sim_event_rec {
+	uint64_t seq, frame;
+	int type;  /* enum sim_event_type */
+	int cause; /* deaths: enum death_cause; migrations: enum wall; else -1 */
+	int generation, algo, strategy;
+	double speed, size, vision, max_energy;
+	char fish_id[UUID_STR_LEN], mother_id[UUID_STR_LEN], father_id[UUID_STR_LEN];
+};
+struct event_ring {
+	struct sim_event_rec *e; /* EVENTS_SIZE slots, allocated on the first event */
+	size_t n, head;
+	uint64_t next_seq; /* the seq the next event gets (from 1) */
+};
+void events_add(struct tank *t, int type, const struct fish *f, int cause);
+void events_free(struct event_ring *r);
+json_object *events_to_json(const struct tank *t);
+int events_from_json(json_object *o, struct tank *t, struct json_err *e);
+/* --- the fish-id index (fishidx.c) --- */
+struct fishidx_slot {
+	uint32_t hash; /* 0: empty */
+	int pos;
+};
+struct tank;
+/* Position of the fish with this id, or -1; builds the index if it is not valid. */
+ssize_t fishidx_find(struct tank *t, const char *id);
+void fishidx_rebuild(struct tank *t);
+void fishidx_added(struct tank *t, size_t pos);	      /* t->fish[pos] was appended */
+void fishidx_removed(struct tank *t, const char *id); /* before the slot is overwritten */
+void fishidx_moved(struct tank *t, size_t pos);	      /* t->fish[pos] came from elsewhere */
+
+/* --- worker threads (pool.c) --- */
+struct sim_pool;
+typedef void (*pool_fn)(struct tank *t, size_t lo, size_t hi);
+struct sim_pool *pool_new(int threads); /* NULL for fewer than 2 */
+void pool_free(struct sim_pool *p);
+/* fn over [0, n) in chunks, on the pool's threads and the caller's; returns when done. */
+void pool_run(struct sim_pool *p, struct tank *t, size_t n, pool_fn fn);
+
 /* --- the tank (tank.c) --- */
 struct exited {
 	struct fish *f;
@@ -391,7 +551,7 @@ struct exited {
 };
 struct tank {
 	struct tank_params p;
-	char id[SIM_TANK_ID_MAX + 1];
+	char id[TANK_ID_MAX + 1];
 	uint64_t frame;
 	struct rng rng;
 	uint64_t fish_serial, food_serial, plant_serial, crab_serial;
@@ -409,36 +569,75 @@ struct tank {
 	struct exited *exited;
 	size_t n_exited, cap_exited;
 	bool exit[2];
+	size_t in_transit;	  /* kept by simd (tank_set_in_transit), never serialized */
+	size_t plants_in_transit; /* the same for plants: root spots held for them */
 
-	double food_accum;          /* automatic food: fractional spawns carried over */
-	uint64_t last_emergency;    /* frame of the last emergency spawn */
+	double food_accum;     /* automatic food: fractional spawns carried over */
+	struct gene_bank bank; /* successful genomes for the emergency spawn (serialized) */
+	uint64_t spawns_banked;
+	struct history hist;	  /* serialized */
+	struct event_ring events; /* serialized */
+	struct lineage lin;	  /* serialized */
+	uint64_t last_emergency;  /* frame of the last emergency spawn */
 
 	uint64_t births, births_refused, spawns, deaths, deaths_by_cause[DEATH_CAUSE_COUNT];
 	uint64_t migrations_in, migrations_out;
+	uint64_t plant_migrations_in, plant_migrations_out; /* plant_move.c */
 	uint64_t poker_games, plant_poker_games, plants_sprouted;
 	int max_generation;
+	/* Poker books (serialized): energy lost by the losers of every hand, and per
+	 * strategy the fish-hands played, won and the net energy after the house cut. */
+	double poker_energy_moved;
+	uint64_t poker_births; /* children of post-poker mating (also counted in births) */
+	uint64_t strat_hands[POKER_STRATEGY_COUNT], strat_wins[POKER_STRATEGY_COUNT];
+	double strat_net[POKER_STRATEGY_COUNT];
+	/* The last POKER_LOG_SIZE hands, a ring (allocated on the first hand; not
+	 * serialized: a restored tank starts with an empty history). */
+	struct poker_log_entry *poker_log;
+	size_t poker_log_next, poker_log_n;
 	double flow[ENERGY_FLOW_COUNT];
 
 	/* Derived per frame, never serialized. */
 	double day_time, activity, food_sight;
 	double area_scale;
 	struct grid fish_grid, food_grid;
-	int *spot_plant;  /* root spot -> plant index or -1 */
+	int *spot_plant; /* root spot -> plant index or -1 */
 	struct fish **born;
 	size_t n_born, cap_born;
-	struct fish *fish_tmp; /* the other buffer of the spatial sort */
-	size_t cap_fish_tmp;
-	int *uf;          /* poker contact groups: union-find parent, list links */
+	int *uf; /* poker contact groups: union-find parent, list links */
 	int *group_next, *group_tail;
 	size_t cap_scratch;
+	struct fishidx_slot *id_index; /* fish id -> position (fishidx.c) */
+	size_t id_index_cap, id_index_n;
+	bool id_index_valid;
+	struct sim_pool *pool; /* tank_set_threads; NULL: one thread */
+	int threads;
+	double *paid; /* per fish: metabolism paid this frame (summed in order) */
+	size_t cap_paid;
 };
+
+/* A fish is 1.9 kB, so a pass over the fish array takes a cache miss per fish that the
+ * hardware prefetcher does not hide (the stride crosses pages). Passes that read the
+ * first lines of every fish (position, energy, age, flags, traits) ask for the fish
+ * FISH_PREFETCH_AHEAD places ahead; the lines beyond are read by few passes. */
+#define FISH_PREFETCH_AHEAD 8
+#define FISH_HOT_LINES 3 /* bytes 0-191: x .. g.t[] */
+static inline void fish_prefetch(const struct tank *t, size_t i)
+{
+	if (i < t->n_fish) {
+		const char *a = (const char *)&t->fish[i];
+		for (int l = 0; l < FISH_HOT_LINES; l++)
+			__builtin_prefetch(a + 64 * l, 1, 3);
+	}
+}
 
 enum day_phase { PHASE_NIGHT, PHASE_DAWN, PHASE_DAY, PHASE_DUSK };
 enum day_phase tank_day_phase(const struct tank *t);
 void tank_time_update(struct tank *t);
 /* Add a fish to the pending-birth list (inserted at the end of the frame). */
 void tank_add_newborn(struct tank *t, struct fish *f);
-/* Would one more fish exceed max_fish? Counts newborns waiting. */
+/* Would one more fish exceed max_fish? Counts newborns and exited fish waiting and the
+ * tank's fish in transit. */
 bool tank_full(const struct tank *t);
 void tank_kill_fish(struct tank *t, struct fish *f, enum death_cause cause);
 /* Energy changes: every gain and loss passes here, so the ledger stays exact. */
@@ -468,13 +667,13 @@ int json_err_in(struct json_err *e, const char *where, int r);
 json_object *genome_to_json(const struct genome *g);
 int genome_from_json(json_object *o, struct genome *g, struct json_err *e);
 /* Optional UUID string or null into out ("" for null/absent). */
-int json_get_id(json_object *o, const char *key, bool required, char out[SIM_ID_LEN],
+int json_get_id(json_object *o, const char *key, bool required, char out[UUID_STR_LEN],
 		struct json_err *e);
 json_object *json_id_or_null(const char *id);
 
 /* --- ids (ids.c) --- */
 /* The domain separates fish, plant and other id sequences of one tank. */
-void ids_make(const char *tank_id, uint32_t domain, uint64_t serial, char out[SIM_ID_LEN]);
+void ids_make(const char *tank_id, uint32_t domain, uint64_t serial, char out[UUID_STR_LEN]);
 bool ids_valid(const char *s);
 enum { ID_DOMAIN_FISH = 1, ID_DOMAIN_PLANT = 2 };
 

@@ -11,6 +11,8 @@
 #define MATING_COST 10.0
 #define POKER_MATING_MIN_ENERGY 40.0
 #define POKER_READY_ENERGY 10.0
+/* The share of her energy a mother of fertility 1 gives her child. */
+#define BIRTH_SHARE 0.3
 
 void fish_gain(struct tank *t, struct fish *f, double amount)
 {
@@ -35,8 +37,10 @@ void tank_kill_fish(struct tank *t, struct fish *f, enum death_cause cause)
 	if (f->dead)
 		return;
 	f->dead = 1 + (int)cause;
+	gene_bank_offer(t, f);
 	t->deaths++;
 	t->deaths_by_cause[cause]++;
+	events_add(t, SIM_EV_DEATH, f, (int)cause);
 	t->flow[EOUT_DEATH_REMAINS] += f->energy;
 	f->energy = 0;
 }
@@ -50,7 +54,7 @@ void tank_fish_death_check(struct tank *t, struct fish *f)
 
 bool tank_full(const struct tank *t)
 {
-	return t->n_fish + t->n_born >= (size_t)t->p.max_fish;
+	return t->n_fish + t->n_born + t->n_exited + t->in_transit >= (size_t)t->p.max_fish;
 }
 
 void tank_add_newborn(struct tank *t, struct fish *f)
@@ -58,6 +62,7 @@ void tank_add_newborn(struct tank *t, struct fish *f)
 	sim_grow((void **)&t->born, &t->cap_born, t->n_born + 1, sizeof *t->born);
 	t->born[t->n_born++] = f;
 	t->births++;
+	events_add(t, SIM_EV_BIRTH, f, -1);
 	if (f->generation > t->max_generation)
 		t->max_generation = f->generation;
 }
@@ -100,16 +105,31 @@ void tank_birth(struct tank *t, struct fish *m)
 	struct fish *c = child_new(t, &m->g, &m->preg.mate_genome, -1,
 				   m->x + rng_range(&t->rng, -30, 30),
 				   m->y + rng_range(&t->rng, -30, 30));
-	c->generation = (m->generation > m->preg.mate_generation ? m->generation
-								  : m->preg.mate_generation) +
-			1;
-	memcpy(c->mother_id, m->id, SIM_ID_LEN);
-	memcpy(c->father_id, m->preg.mate_id, SIM_ID_LEN);
+	c->generation = m->generation + 1;
+	c->generation_deepest = (m->generation_deepest > m->preg.mate_generation
+					 ? m->generation_deepest
+					 : m->preg.mate_generation) +
+				1;
+	memcpy(c->mother_id, m->id, UUID_STR_LEN);
+	memcpy(c->father_id, m->preg.mate_id, UUID_STR_LEN);
 	c->base_speed = m->base_speed;
-	endow(t, m, c, 0.3);
+	/* Fertility is a trade-off: a fertile mother conceives more readily (tank_mating)
+	 * but gives each child a smaller share of her energy. */
+	endow(t, m, c, BIRTH_SHARE / m->g.t[T_FERTILITY]);
 	m->offspring++;
 	m->fitness += 50;
 	tank_add_newborn(t, c);
+}
+
+/* Per-fish scratch of the contact phases (poker tables, mating). */
+static void scratch_grow(struct tank *t, size_t n)
+{
+	if (n > t->cap_scratch) {
+		t->cap_scratch = n + n / 2 + 16;
+		t->uf = sim_xrealloc(t->uf, t->cap_scratch, sizeof *t->uf);
+		t->group_next = sim_xrealloc(t->group_next, t->cap_scratch, sizeof *t->group_next);
+		t->group_tail = sim_xrealloc(t->group_tail, t->cap_scratch, sizeof *t->group_tail);
+	}
 }
 
 static bool adult_ready(const struct fish *f, double min_energy)
@@ -120,16 +140,24 @@ static bool adult_ready(const struct fish *f, double min_energy)
 
 static double offer_fitness(const struct fish *self, const struct fish *opp, bool opp_won)
 {
-	return 0.3 * fmin(1.0, opp->fitness / 100.0) +
-	       0.3 * opp->energy / fish_max_energy_of(opp) +
+	return 0.3 * fmin(1.0, opp->fitness / 100.0) + 0.3 * opp->energy / fish_max_energy_of(opp) +
 	       0.2 * genome_compatibility(&self->g, &opp->g, opp->fitness,
 					  opp->energy / fish_max_energy_of(opp)) +
 	       (opp_won ? 0.2 : 0.0);
 }
 
+/* Post-poker mating takes adults and elders. The original meant to check for adults,
+ * but its check compared an enum with a string and let every fish through, babies too;
+ * elders are grown fish, babies and juveniles are not (docs/poker.md measures both). */
+static bool mature_ready(const struct fish *f, double min_energy)
+{
+	return !f->dead && !f->exited && stage_of_age(f->age) >= STAGE_ADULT &&
+	       f->energy >= min_energy && f->repro_cooldown <= 0 && !f->preg.active;
+}
+
 void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
 {
-	if (!adult_ready(w, POKER_MATING_MIN_ENERGY) || !adult_ready(l, POKER_MATING_MIN_ENERGY))
+	if (!mature_ready(w, POKER_MATING_MIN_ENERGY) || !mature_ready(l, POKER_MATING_MIN_ENERGY))
 		return;
 	double dx = w->x - l->x, dy = w->y - l->y;
 	if (dx * dx + dy * dy > POKER_MATE_RADIUS * POKER_MATE_RADIUS || tank_full(t))
@@ -139,9 +167,13 @@ void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
 	if (!w_offers || !l_offers)
 		return;
 	struct fish *c = child_new(t, &w->g, &l->g, 0.6, (w->x + l->x) * 0.5, (w->y + l->y) * 0.5);
-	c->generation = (w->generation > l->generation ? w->generation : l->generation) + 1;
-	memcpy(c->mother_id, w->id, SIM_ID_LEN);
-	memcpy(c->father_id, l->id, SIM_ID_LEN);
+	c->generation = w->generation + 1;
+	c->generation_deepest = (w->generation_deepest > l->generation_deepest
+					 ? w->generation_deepest
+					 : l->generation_deepest) +
+				1;
+	memcpy(c->mother_id, w->id, UUID_STR_LEN);
+	memcpy(c->father_id, l->id, UUID_STR_LEN);
 	endow(t, w, c, 0.15);
 	endow(t, l, c, 0.15);
 	w->repro_cooldown = l->repro_cooldown = POKER_MATING_COOLDOWN;
@@ -149,35 +181,50 @@ void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
 	l->offspring++;
 	w->fitness += 50;
 	l->fitness += 50;
+	t->poker_births++;
 	tank_add_newborn(t, c);
 }
 
 void tank_mating(struct tank *t)
 {
-	for (size_t i = 0; i < t->n_fish; i++) {
-		struct fish *f = &t->fish[i];
-		if (!adult_ready(f, MATING_MIN_ENERGY))
+	/* Whether each fish is ready, in one pass in fish order (poker's scratch array), kept
+	 * true to adult_ready() below: a mating makes both fish unready. A candidate then
+	 * costs no read of its fish unless it is ready and near (the grid's copy of its
+	 * position is its position: nobody moves after the grid is rebuilt). */
+	size_t n = t->n_fish;
+	scratch_grow(t, n);
+	int *ready = t->group_tail;
+	for (size_t i = 0; i < n; i++) {
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+		ready[i] = adult_ready(&t->fish[i], MATING_MIN_ENERGY);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!ready[i])
 			continue;
-		GRID_FOREACH(&t->fish_grid, f->x, f->y, MATE_RADIUS, it)
-		{
-			if (it->idx == (int)i)
+		struct fish *f = &t->fish[i];
+		const struct grid_item *cand[MATE_BUDGET + 1];
+		size_t nc = grid_near(&t->fish_grid, f->x, f->y, MATE_RADIUS, &t->fish_grid, (int)i,
+				      cand, MATE_BUDGET + 1);
+		for (size_t k = 0; k < nc; k++) {
+			const struct grid_item *it = cand[k];
+			if (it->idx == (int)i || !ready[it->idx])
+				continue;
+			double dx = it->x - f->x, dy = it->y - f->y;
+			if (dx * dx + dy * dy > MATE_RADIUS * MATE_RADIUS)
 				continue;
 			struct fish *m = &t->fish[it->idx];
-			double dx = m->x - f->x, dy = m->y - f->y;
-			if (dx * dx + dy * dy > MATE_RADIUS * MATE_RADIUS ||
-			    !adult_ready(m, MATING_MIN_ENERGY))
-				continue;
 			double compat = genome_compatibility(&f->g, &m->g, m->fitness,
 							     m->energy / fish_max_energy_of(m));
-			if (!rng_chance(&t->rng, fmax(0.3, compat)))
+			if (!rng_chance(&t->rng, fmin(1.0, fmax(0.3, compat) * f->g.t[T_FERTILITY])))
 				continue;
 			f->preg.active = true;
 			f->preg.timer = PREGNANCY_FRAMES;
-			memcpy(f->preg.mate_id, m->id, SIM_ID_LEN);
-			f->preg.mate_generation = m->generation;
+			memcpy(f->preg.mate_id, m->id, UUID_STR_LEN);
+			f->preg.mate_generation = m->generation_deepest;
 			f->preg.mate_genome = m->g;
 			fish_spend(t, f, MATING_COST, EOUT_MATING_COST);
 			f->repro_cooldown = m->repro_cooldown = MATING_COOLDOWN;
+			ready[i] = ready[it->idx] = 0;
 			break;
 		}
 	}
@@ -187,18 +234,25 @@ void tank_eat(struct tank *t)
 {
 	const double reach = FISH_HALF + FOOD_RADIUS;
 	for (size_t i = 0; i < t->n_fish; i++) {
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
 		struct fish *f = &t->fish[i];
 		if (f->dead || f->exited || f->energy >= fish_max_energy_of(f))
 			continue;
-		GRID_FOREACH(&t->food_grid, f->x, f->y, reach, it)
-		{
+		const struct grid_item *cand[EAT_BUDGET];
+		size_t nc = grid_near(&t->food_grid, f->x, f->y, reach, &t->fish_grid, (int)i, cand,
+				      EAT_BUDGET);
+		for (size_t k = 0; k < nc; k++) {
+			/* The grid's copy of the position is the food's (food does not move
+			 * after the food grid is built): test it before reading the food. */
+			const struct grid_item *it = cand[k];
+			if (fabs(it->x - f->x) >= reach || fabs(it->y - f->y) >= reach)
+				continue;
 			struct food *fd = &t->food[it->idx];
-			if (fd->dead || fabs(fd->x - f->x) >= reach || fabs(fd->y - f->y) >= reach)
+			if (fd->dead)
 				continue;
 			food_bite(t, f, fd);
-			goto next; /* one bite a frame */
+			break; /* one bite a frame */
 		}
-next:;
 	}
 }
 
@@ -213,42 +267,53 @@ static int uf_find(int *uf, int i)
 
 static bool poker_ready(const struct fish *f)
 {
-	return !f->dead && !f->exited && f->energy >= POKER_READY_ENERGY && f->poker_cooldown == 0 &&
-	       !f->preg.active;
+	return !f->dead && !f->exited && f->energy >= POKER_READY_ENERGY &&
+	       f->poker_cooldown == 0 && !f->preg.active;
 }
 
-/* Fish whose 50x50 boxes touch form contact groups; each group plays one game. */
+/* Fish whose 50x50 boxes touch form contact groups; each group plays one game. Work is
+ * bounded however crowded the tank: each fish looks at POKER_BUDGET candidates at most,
+ * and two groups merge only while the table stays within POKER_TABLE_MAX players, so
+ * every union-find tree is that small and uf_find is O(1). */
 void tank_poker(struct tank *t)
 {
 	size_t n = t->n_fish;
-	if (n > t->cap_scratch) {
-		t->cap_scratch = n + n / 2 + 16;
-		t->uf = sim_xrealloc(t->uf, t->cap_scratch, sizeof *t->uf);
-		t->group_next = sim_xrealloc(t->group_next, t->cap_scratch, sizeof *t->group_next);
-		t->group_tail = sim_xrealloc(t->group_tail, t->cap_scratch, sizeof *t->group_tail);
-	}
-	int *uf = t->uf;
+	scratch_grow(t, n);
+	int *uf = t->uf, *size = t->group_next; /* group_next holds root sizes until listed */
+	/* and group_tail whether each fish is ready: one pass in fish order, so a candidate's
+	 * readiness costs no read of that (1.9 kB, anywhere in memory) fish. */
+	int *ready = t->group_tail;
 	bool any = false;
-	for (size_t i = 0; i < n; i++)
-		uf[i] = (int)i;
 	for (size_t i = 0; i < n; i++) {
-		const struct fish *f = &t->fish[i];
-		if (!poker_ready(f))
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+		uf[i] = (int)i;
+		size[i] = 1;
+		ready[i] = poker_ready(&t->fish[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!ready[i])
 			continue;
-		GRID_FOREACH(&t->fish_grid, f->x, f->y, FISH_BOX, it)
-		{
+		const struct fish *f = &t->fish[i];
+		const struct grid_item *cand[POKER_BUDGET + 1];
+		size_t nc = grid_near(&t->fish_grid, f->x, f->y, FISH_BOX, &t->fish_grid, (int)i,
+				      cand, POKER_BUDGET + 1);
+		for (size_t k = 0; k < nc; k++) {
+			const struct grid_item *it = cand[k];
 			if (it->idx <= (int)i || fabs(it->x - f->x) >= FISH_BOX ||
-			    fabs(it->y - f->y) >= FISH_BOX || !poker_ready(&t->fish[it->idx]))
+			    fabs(it->y - f->y) >= FISH_BOX || !ready[it->idx])
 				continue;
 			int a = uf_find(uf, (int)i), b = uf_find(uf, it->idx);
-			if (a != b) {
-				/* The smaller index is the root, so groups come out in index order. */
-				if (a < b)
-					uf[b] = a;
-				else
-					uf[a] = b;
-				any = true;
+			if (a == b || size[a] + size[b] > POKER_TABLE_MAX)
+				continue;
+			/* The smaller index is the root, so groups come out in index order. */
+			if (a > b) {
+				int tmp = a;
+				a = b;
+				b = tmp;
 			}
+			uf[b] = a;
+			size[a] += size[b];
+			any = true;
 		}
 	}
 	if (!any)
@@ -263,12 +328,12 @@ void tank_poker(struct tank *t)
 			t->group_tail[r] = (int)i;
 		}
 	}
-	int players[64];
+	int players[POKER_TABLE_MAX];
 	for (size_t i = 0; i < n; i++) {
 		if (uf[i] != (int)i || t->group_next[i] < 0)
 			continue;
 		int k = 0;
-		for (int j = (int)i; j >= 0 && k < 64; j = t->group_next[j])
+		for (int j = (int)i; j >= 0 && k < POKER_TABLE_MAX; j = t->group_next[j])
 			players[k++] = j;
 		poker_play_fish(t, players, k);
 	}
@@ -283,8 +348,11 @@ void tank_plant_poker(struct tank *t)
 		double px = spot_x(t, p->spot), py = spot_y(t) - 30;
 		double best = PLANT_POKER_RADIUS * PLANT_POKER_RADIUS;
 		int who = -1;
-		GRID_FOREACH(&t->fish_grid, px, py, PLANT_POKER_RADIUS, it)
-		{
+		const struct grid_item *cand[PLANT_POKER_BUDGET];
+		size_t nc = grid_near(&t->fish_grid, px, py, PLANT_POKER_RADIUS, NULL, -1, cand,
+				      PLANT_POKER_BUDGET);
+		for (size_t k = 0; k < nc; k++) {
+			const struct grid_item *it = cand[k];
 			const struct fish *f = &t->fish[it->idx];
 			double dx = it->x - px, dy = it->y - py, d2 = dx * dx + dy * dy;
 			if (d2 < best && !f->dead && !f->exited && f->poker_cooldown == 0 &&
@@ -308,18 +376,15 @@ struct fish *tank_spawn_fish(struct tank *t, double x, double y)
 	return tank_adopt_fish(t, f);
 }
 
+/* The emergency spawn is a real emergency: only below the tank's floor (the original
+ * also spawned, less often, up to the maximum, which swamped inheritance with random
+ * immigrants). A spawned fish carries a mutated genome from the gene bank of recent
+ * successful fish; only an empty bank gives a random one. */
 void tank_emergency_spawn(struct tank *t)
 {
 	size_t n = t->n_fish;
-	if (n >= (size_t)t->p.max_fish || t->frame - t->last_emergency < EMERGENCY_INTERVAL)
-		return;
-	double p = 1.0;
-	if (n >= CRITICAL_POPULATION) {
-		double span = t->p.max_fish - CRITICAL_POPULATION;
-		double k = span > 0 ? 1.0 - (double)(n - CRITICAL_POPULATION) / span : 0;
-		p = 0.3 * k * k;
-	}
-	if (!rng_chance(&t->rng, p))
+	if (n >= (size_t)t->p.spawn_floor || tank_full(t) ||
+	    t->frame - t->last_emergency < EMERGENCY_INTERVAL)
 		return;
 	struct rng *r = &t->rng;
 	double x = rng_range(r, FISH_HALF, t->p.width - FISH_HALF);
@@ -327,14 +392,31 @@ void tank_emergency_spawn(struct tank *t)
 	struct fish *f = tank_spawn_fish(t, x, y);
 	if (!f)
 		return;
-	/* Prefer a behaviour the tank has lost, to keep the algorithm pool diverse. */
+	t->last_emergency = t->frame;
+	struct genome g;
+	if (gene_bank_draw(t, &g)) {
+		/* Half of the new genome's maximum, like a random spawn; the spawn was
+		 * booked with the random genome's, so the difference is booked too. */
+		f->g = g;
+		f->max_age = (int)lround(MAX_AGE_PER_TRAIT * f->g.t[T_MAX_ENERGY]);
+		double delta = 0.5 * fish_max_energy_of(f) - f->energy;
+		f->energy += delta;
+		t->flow[EIN_FISH_SPAWN] += delta;
+		t->spawns_banked++;
+		events_add(t, SIM_EV_SPAWN, f, -1);
+		return;
+	}
+	/* Prefer a behaviour the tank has lost, to keep the algorithm pool diverse (one pass
+	 * over the fish, not one per try). */
+	bool present[64] = {false};
+	for (size_t i = 0; i + 1 < t->n_fish; i++)
+		if (t->fish[i].g.behavior.algo >= 0 && t->fish[i].g.behavior.algo < 64)
+			present[t->fish[i].g.behavior.algo] = true;
 	for (int tries = 0; tries < 10; tries++) {
-		bool present = false;
-		for (size_t i = 0; i + 1 < t->n_fish && !present; i++)
-			present = t->fish[i].g.behavior.algo == f->g.behavior.algo;
-		if (!present)
+		int a = f->g.behavior.algo;
+		if (a < 0 || a >= 64 || !present[a])
 			break;
 		behavior_random(&f->g.behavior, r);
 	}
-	t->last_emergency = t->frame;
+	events_add(t, SIM_EV_SPAWN, f, -1);
 }

@@ -32,7 +32,8 @@ void memory_remember(struct memory_bank *m, double x, double y)
 		slot = 0;
 		for (int i = 1; i < m->n; i++)
 			if (m->e[i].strength < m->e[slot].strength ||
-			    (m->e[i].strength == m->e[slot].strength && m->e[i].age > m->e[slot].age))
+			    (m->e[i].strength == m->e[slot].strength &&
+			     m->e[i].age > m->e[slot].age))
 				slot = i;
 	} else {
 		m->n++;

@@ -16,15 +16,19 @@ struct fish *tank_adopt_fish(struct tank *t, struct fish *f)
 	struct fish *slot = &t->fish[t->n_fish++];
 	*slot = *f;
 	fish_free(f);
+	/* The key of the fish's random streams: FNV-1a of its id. */
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *c = slot->id; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	slot->key = h;
+	fishidx_added(t, t->n_fish - 1);
 	return slot;
 }
 
 static ssize_t find_index(const struct tank *t, const char *id)
 {
-	for (size_t i = 0; i < t->n_fish; i++)
-		if (strcmp(t->fish[i].id, id) == 0)
-			return (ssize_t)i;
-	return -1;
+	/* The index is a cache: building it does not change the tank's state. */
+	return fishidx_find((struct tank *)t, id);
 }
 
 size_t tank_fish_count(const struct tank *t)
@@ -51,8 +55,11 @@ int tank_take_fish(struct tank *t, const char *id, struct fish **ret)
 	struct fish *f = fish_clone(&t->fish[i]);
 	memmove(&t->fish[i], &t->fish[i + 1], (t->n_fish - (size_t)i - 1) * sizeof *t->fish);
 	t->n_fish--;
+	t->id_index_valid = false; /* every later fish moved */
 	t->flow[EOUT_MIGRATION] += f->energy;
 	t->migrations_out++;
+	events_add(t, SIM_EV_MIGRATION_OUT, f, -1);
+	lineage_stamp(t, f);
 	*ret = f;
 	return 0;
 }
@@ -95,30 +102,62 @@ int tank_put_fish(struct tank *t, struct fish *f, enum wall arrival)
 {
 	if (!f)
 		return -EINVAL;
-	if (t->n_fish >= (size_t)t->p.max_fish)
+	if (tank_full(t))
 		return -ENOSPC;
+	return tank_readmit_fish(t, f, arrival);
+}
+
+int tank_readmit_fish(struct tank *t, struct fish *f, enum wall arrival)
+{
+	if (!f)
+		return -EINVAL;
 	if (id_known(t, f->id))
 		return -EEXIST;
 	place(t, f, arrival);
 	t->flow[EIN_MIGRATION] += f->energy;
 	t->migrations_in++;
+	events_add(t, SIM_EV_MIGRATION_IN, f, (int)arrival);
+	lineage_arrived(t, f);
 	tank_adopt_fish(t, f);
 	return 0;
 }
 
 int tank_return_fish(struct tank *t, struct fish *f)
 {
+	return tank_return_fish_at(t, f, WALL_NONE);
+}
+
+int tank_return_fish_at(struct tank *t, struct fish *f, enum wall left_by)
+{
 	if (!f)
 		return -EINVAL;
 	if (id_known(t, f->id))
 		return -EEXIST;
-	/* No capacity check: the fish left from here and has nowhere else to be. */
-	place(t, f, WALL_NONE);
+	/* No capacity check: its slot stayed reserved while it was away. Placed as if it
+	 * arrived through the wall it left by: inside it, heading away from it. */
+	place(t, f, left_by);
 	t->flow[EOUT_MIGRATION] -= f->energy;
+	events_add(t, SIM_EV_MIGRATION_RETURNED, f, -1);
+	lineage_arrived(t, f);
 	tank_adopt_fish(t, f);
 	if (t->migrations_out > 0)
 		t->migrations_out--;
 	return 0;
+}
+
+void tank_set_in_transit(struct tank *t, size_t n)
+{
+	t->in_transit = n;
+}
+
+size_t tank_in_transit(const struct tank *t)
+{
+	return t->in_transit;
+}
+
+bool tank_has_room(const struct tank *t)
+{
+	return !tank_full(t);
 }
 
 void tank_set_exit(struct tank *t, enum wall w, bool open)

@@ -26,7 +26,7 @@ const struct trait_def plant_trait_defs[PLANT_TRAIT_COUNT] = {
 	[PT_NECTAR_THRESHOLD] = {"nectar_threshold_ratio", 0.6, 0.9, 0.6, 0.9},
 };
 const char *const plant_fractal_names[PLANT_FRACTAL_TYPES] = {"lsystem_fern", "bush", "tree",
-							       "cosmic_fern", "willow"};
+							      "cosmic_fern", "willow"};
 
 #define PLANT_DEATH_ENERGY 5.0
 #define SPROUT_ENERGY 10.0
@@ -111,7 +111,10 @@ void plant_update_all(struct tank *t)
 			    (p->spot + 1 < t->p.root_spots && t->spot_plant[p->spot + 1] >= 0);
 		double max = plant_max_energy(p);
 		double gain = p->g.t[PT_BASE_ENERGY_RATE] * (1.0 + sqrt(p->energy / max) * 0.5) *
-			      t->activity * (shade == 1 ? 0.75 : shade == 2 ? 0.5 : 1.0) *
+			      t->activity *
+			      (shade == 1   ? 0.75
+			       : shade == 2 ? 0.5
+					    : 1.0) *
 			      (p->g.fractal_type == PLANT_COSMIC_FERN ? 1.1 : 1.0);
 		gain = fmax(0.0, fmin(gain, max - p->energy));
 		p->energy += gain;
@@ -120,7 +123,8 @@ void plant_update_all(struct tank *t)
 		    p->energy > NECTAR_ENERGY + PLANT_DEATH_ENERGY && t->n_food < food_cap(t)) {
 			/* Nectar is paid for by the plant, not made from nothing. */
 			double top = spot_y(t) - 65.0 * plant_size(p);
-			struct food *fd = food_push(t, FOOD_NECTAR, spot_x(t, p->spot), top, NECTAR_ENERGY);
+			struct food *fd = food_push(t, FOOD_NECTAR, spot_x(t, p->spot), top,
+						    NECTAR_ENERGY);
 			fd->source_spot = p->spot;
 			fd->source_plant = p->serial;
 			p->energy -= NECTAR_ENERGY;
@@ -146,7 +150,9 @@ bool plant_sprout(struct tank *t, const struct food *nectar)
 			pi = i;
 			break;
 		}
-	if (!parent || parent->energy < SPROUT_ENERGY + PLANT_DEATH_ENERGY)
+	/* Spots held for this tank's plants in transit are not free (plant_move.c). */
+	if (!parent || parent->energy < SPROUT_ENERGY + PLANT_DEATH_ENERGY ||
+	    plant_free_spots(t) <= 0)
 		return false;
 	int spot = -1;
 	for (int d = 1; d <= SPROUT_REACH && spot < 0; d++) {
@@ -170,7 +176,7 @@ bool plant_sprout(struct tank *t, const struct food *nectar)
 	if (rng_chance(r, 0.05))
 		c->g.fractal_type = rng_int(r, 0, PLANT_FRACTAL_TYPES - 1);
 	c->generation = parent->generation + 1;
-	memcpy(c->parent_id, parent->id, SIM_ID_LEN);
+	memcpy(c->parent_id, parent->id, UUID_STR_LEN);
 	parent->energy -= SPROUT_ENERGY;
 	c->energy = fmin(SPROUT_ENERGY, plant_max_energy(c));
 	t->flow[EOUT_OVERFLOW] += SPROUT_ENERGY - c->energy;

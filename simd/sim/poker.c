@@ -1,27 +1,38 @@
-/* Poker (spec §2.8): how energy moves between fish, and between fish and plants.
+/* Poker (spec §2.8): real Texas Hold'em between fish, and between a fish and a plant.
  *
- * Not a full Texas Hold'em. Each player draws a hand strength, uniform in [0, 1), from the
- * tank's RNG. Heads-up games have blinds and one betting round. The small blind (the
- * button) acts first. Each decision uses the player's evolved strategy:
- *   fold below weak_fold_threshold when facing a bet, unless bluffing;
- *   raise above strong_raise_threshold, or when bluffing (probability bluff_frequency x
- *   aggression), by bet x value_raise_multiplier x (0.5 + aggression);
- *   otherwise call or check. The button adds position_bonus x 0.1 to its strength.
- * A player commits at most 4 bets. At most two raises are allowed. The higher hand wins.
- * Groups of three or more ante one bet each and go straight to showdown. The winner pays a
- * house cut on its net gain, and that cut is destroyed. */
+ * holdem.c plays the hand; this file seats the players, turns energy into chips and
+ * back, takes the house cut and keeps the books. Energy is the stake:
+ * - fish tables: each connected contact group of ready fish is split into tables of at
+ *   most HOLDEM_MAX_PLAYERS (in simulation order, sizes as even as possible). The big
+ *   blind is the original's bet, min(5, min over players of energy x (0.15 + (size - 0.35)
+ *   x 0.158)), the small blind half of it, and each fish brings at most POKER_STAKE_BB big
+ *   blinds and at most POKER_STAKE_SHARE of its energy (one hand never starves a fish:
+ *   all-ins are common in real hold'em). The button is drawn from the tank's RNG. A
+ *   winner pays the original's house cut, min(0.25, 0.08 + max(0, size - 0.35) x 0.18), on
+ *   its net gain; the cut is destroyed (EOUT_HOUSE_CUT);
+ * - fish against plant: heads-up, both with a stack of the original's bet, min(5, 25% of
+ *   the fish's energy, 15% of the plant's), blinds of a fifth and a tenth of it; no house
+ *   cut. The plant plays by its traits (aggression, bluff_frequency, risk_tolerance).
+ * Chips are thousandths of energy: a fish's stack is its energy rounded down to a chip,
+ * so it never loses more than it has. Post-poker mating follows a heads-up fish hand with
+ * a winner (tank_poker_birth). */
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
+#include "simd/sim/cards.h"
+#include "simd/sim/holdem.h"
 #include "simd/sim/internal.h"
+#include "simd/sim/poker.h"
 
 enum { P_WEAK_FOLD, P_STRONG_RAISE, P_RAISE_MULT, P_BLUFF, P_POSITION };
 
-const char *const poker_param_names[POKER_PARAM_COUNT] = {
-	"weak_fold_threshold", "strong_raise_threshold", "value_raise_multiplier",
-	"bluff_frequency", "position_bonus"};
+const char *const poker_param_names[POKER_PARAM_COUNT] = {"weak_fold_threshold",
+							  "strong_raise_threshold",
+							  "value_raise_multiplier",
+							  "bluff_frequency", "position_bonus"};
 const double poker_param_lo[POKER_PARAM_COUNT] = {0, 0, 0.1, 0, 0};
 const double poker_param_hi[POKER_PARAM_COUNT] = {1, 1, 3, 1, 1};
 
@@ -34,6 +45,8 @@ const struct poker_def poker_defs[] = {
 	{"maniac", {0.00, 0.20, 2.0, 0.40, 0.0}, {0.10, 0.40, 3.0, 0.70, 1.0}},
 };
 const int poker_count = (int)(sizeof poker_defs / sizeof poker_defs[0]);
+_Static_assert(sizeof poker_defs / sizeof poker_defs[0] == POKER_STRATEGY_COUNT,
+	       "POKER_STRATEGY_COUNT counts the strategy families");
 
 int poker_find(const char *name)
 {
@@ -77,8 +90,8 @@ int poker_check(const struct poker_strategy *s, struct json_err *e)
 		return jv_fail(e, "unknown poker strategy");
 	for (int i = 0; i < POKER_PARAM_COUNT; i++)
 		if (!isfinite(s->p[i]) || s->p[i] < poker_param_lo[i] || s->p[i] > poker_param_hi[i])
-			return jv_fail(e, "poker parameter %s must be in [%g, %g]", poker_param_names[i],
-				       poker_param_lo[i], poker_param_hi[i]);
+			return jv_fail(e, "poker parameter %s must be in [%g, %g]",
+				       poker_param_names[i], poker_param_lo[i], poker_param_hi[i]);
 	return 0;
 }
 
@@ -87,141 +100,128 @@ static double aggression_of(const struct fish *f)
 	return clampd(0.3 + 0.6 * f->g.t[T_AGGRESSION] + 0.1 * f->g.learned[LEARN_POKER], 0, 1);
 }
 
+void poker_fish_style(const struct fish *f, struct holdem_style *s)
+{
+	const double *p = f->g.poker.p;
+	s->fold = p[P_WEAK_FOLD];
+	s->raise = p[P_STRONG_RAISE];
+	s->raise_mult = p[P_RAISE_MULT];
+	s->bluff = p[P_BLUFF];
+	s->position = p[P_POSITION];
+	s->aggression = aggression_of(f);
+}
+
+/* A plant has no strategy genome: risk tolerance lowers its folding, aggression its
+ * raising threshold and raises its bet sizes. */
+static void plant_style(const struct plant *pl, struct holdem_style *s)
+{
+	double aggr = pl->g.t[PT_AGGRESSION];
+	s->fold = (1.0 - pl->g.t[PT_RISK_TOLERANCE]) * 0.5;
+	s->raise = 1.0 - 0.5 * aggr;
+	s->raise_mult = 0.5 + 2.0 * aggr;
+	s->bluff = pl->g.t[PT_BLUFF_FREQUENCY];
+	s->position = 0;
+	s->aggression = aggr;
+}
+
 /* The house takes more from bigger winners (the original's size-based cut). */
 static double house_cut_ratio(const struct fish *winner)
 {
 	return fmin(0.25, 0.08 + fmax(0.0, fish_size_of(winner) - 0.35) * 0.18);
 }
 
-static void settle(struct tank *t, struct fish *winner, double gain)
+static void record(struct fish *f, int result)
 {
-	double cut = gain * house_cut_ratio(winner);
-	t->flow[EOUT_HOUSE_CUT] += cut;
-	fish_gain(t, winner, gain - cut);
-}
-
-static void record(struct fish *f, bool won)
-{
-	if (won)
+	if (result > 0)
 		f->poker_wins++;
-	else
+	else if (result < 0)
 		f->poker_losses++;
-	f->g.learned[LEARN_POKER] = clampd(f->g.learned[LEARN_POKER] + (won ? 0.05 : -0.05), -1, 1);
+	f->g.learned[LEARN_POKER] = clampd(f->g.learned[LEARN_POKER] + (result > 0   ? 0.05
+									: result < 0 ? -0.05
+										     : 0),
+					   -1, 1);
 	f->poker_cooldown = POKER_COOLDOWN;
 }
 
-static void heads_up(struct tank *t, struct fish *pl[2], double bet)
+static int64_t chips_of(double energy)
 {
-	struct rng *r = &t->rng;
-	int sb = rng_int(r, 0, 1);
-	double h[2], committed[2], cap[2], aggr[2];
-	for (int i = 0; i < 2; i++) {
-		h[i] = rng_uniform(r);
-		cap[i] = fmin(pl[i]->energy, 4 * bet);
-		aggr[i] = aggression_of(pl[i]);
-	}
-	committed[sb] = bet * 0.5;
-	committed[1 - sb] = bet;
-	double current = bet;
-	int raises = 0, actor = sb, folded = -1;
-	bool first = true;
-	for (;;) {
-		const double *sp = pl[actor]->g.poker.p;
-		double to_call = current - committed[actor];
-		double s = h[actor] + (actor == sb ? sp[P_POSITION] * 0.1 : 0);
-		bool bluff = rng_chance(r, sp[P_BLUFF] * aggr[actor]);
-		if ((s >= sp[P_STRONG_RAISE] || bluff) && raises < 2) {
-			double to = fmin(cap[actor],
-					 current + bet * sp[P_RAISE_MULT] * (0.5 + aggr[actor]));
-			if (to > current) {
-				committed[actor] = to;
-				current = to;
-				raises++;
-				actor = 1 - actor;
-				first = false;
-				continue;
-			}
-		}
-		if (to_call > 0 && s < sp[P_WEAK_FOLD] && !bluff) {
-			folded = actor;
-			break;
-		}
-		committed[actor] = fmin(current, cap[actor]);
-		if (first && raises == 0) {
-			/* The small blind limped: the big blind may still raise. */
-			first = false;
-			actor = 1 - actor;
-			continue;
-		}
-		break;
-	}
-	int win;
-	double amount;
-	if (folded >= 0) {
-		win = 1 - folded;
-		amount = committed[folded];
-	} else {
-		if (h[0] == h[1])
-			return; /* a tie returns every bet */
-		win = h[0] > h[1] ? 0 : 1;
-		amount = fmin(committed[0], committed[1]);
-	}
-	struct fish *w = pl[win], *l = pl[1 - win];
-	l->energy = fmax(0.0, l->energy - amount);
-	settle(t, w, amount);
-	record(w, true);
-	record(l, false);
-	tank_poker_birth(t, w, l);
+	double c = floor(energy * POKER_CHIPS);
+	return c < 1 ? 1 : c > HOLDEM_MAX_STACK ? HOLDEM_MAX_STACK : (int64_t)c;
 }
 
-static void showdown(struct tank *t, struct fish **pl, int n, double bet)
+static void strategy_book(struct tank *t, const struct fish *f, int result, double net)
 {
-	double best = -1;
-	double h[64];
-	int nwin = 0;
-	for (int i = 0; i < n; i++) {
-		h[i] = rng_uniform(&t->rng);
-		if (h[i] > best)
-			best = h[i];
-	}
-	for (int i = 0; i < n; i++)
-		nwin += h[i] == best;
-	double share = bet * n / nwin;
-	for (int i = 0; i < n; i++)
-		pl[i]->energy = fmax(0.0, pl[i]->energy - bet);
-	for (int i = 0; i < n; i++) {
-		bool won = h[i] == best;
-		if (won) {
-			/* The cut applies to the net gain only; the winner's own ante comes back. */
-			pl[i]->energy += bet;
-			settle(t, pl[i], share - bet);
-		}
-		record(pl[i], won);
-	}
+	int id = f->g.poker.id;
+	t->strat_hands[id]++;
+	t->strat_wins[id] += result > 0;
+	t->strat_net[id] += net;
 }
 
-void poker_play_fish(struct tank *t, const int *players, int n)
+static void play_table(struct tank *t, struct fish **pl, int n)
 {
-	struct fish *pl[64];
-	if (n < 2)
-		return;
-	if (n > 64)
-		n = 64; /* a contact group that large is all but impossible; cap the table */
 	double bet = 5.0;
 	for (int i = 0; i < n; i++) {
-		pl[i] = &t->fish[players[i]];
 		double can = pl[i]->energy * (0.15 + (fish_size_of(pl[i]) - 0.35) * 0.158);
 		bet = fmin(bet, can);
 	}
 	if (!(bet > 0.01))
 		return;
+	int64_t stacks[HOLDEM_MAX_PLAYERS];
+	struct holdem_style st[HOLDEM_MAX_PLAYERS];
+	for (int i = 0; i < n; i++) {
+		stacks[i] = chips_of(fmin(pl[i]->energy * POKER_STAKE_SHARE, POKER_STAKE_BB * bet));
+		poker_fish_style(pl[i], &st[i]);
+	}
+	struct holdem_hand h;
+	holdem_play(&h, n, stacks, chips_of(bet), rng_int(&t->rng, 0, n - 1), st, &t->rng);
 	t->poker_games++;
-	if (n == 2)
-		heads_up(t, pl, bet);
-	else
-		showdown(t, pl, n, bet);
+	double net[HOLDEM_MAX_PLAYERS], cut_total = 0;
+	int win = -1, lose = -1;
+	for (int i = 0; i < n; i++) {
+		int64_t d = h.won[i] - h.total[i];
+		struct fish *f = pl[i];
+		net[i] = (double)d / POKER_CHIPS;
+		if (d < 0) {
+			f->energy = fmax(0.0, f->energy + net[i]);
+			t->poker_energy_moved -= net[i];
+			lose = i;
+		} else if (d > 0) {
+			double cut = net[i] * house_cut_ratio(f);
+			t->flow[EOUT_HOUSE_CUT] += cut;
+			cut_total += cut;
+			fish_gain(t, f, net[i] - cut);
+			net[i] -= cut;
+			win = i;
+		}
+		int result = d > 0 ? 1 : d < 0 ? -1 : 0;
+		record(f, result);
+		strategy_book(t, f, result, net[i]);
+	}
+	const char *ids[HOLDEM_MAX_PLAYERS];
 	for (int i = 0; i < n; i++)
-		tank_fish_death_check(t, pl[i]);
+		ids[i] = pl[i]->id;
+	poker_log_add(t, &h, ids, 0, net, cut_total);
+	if (n == 2 && win >= 0 && lose >= 0)
+		tank_poker_birth(t, pl[win], pl[lose]);
+}
+
+void poker_play_fish(struct tank *t, const int *players, int n)
+{
+	if (n < 2)
+		return;
+	/* Tables of at most six, as even as possible: 7 -> 4 + 3, 13 -> 5 + 4 + 4. */
+	int tables = (n + HOLDEM_MAX_PLAYERS - 1) / HOLDEM_MAX_PLAYERS;
+	int at = 0;
+	for (int k = 0; k < tables; k++) {
+		int size = n / tables + (k < n % tables);
+		struct fish *pl[HOLDEM_MAX_PLAYERS];
+		for (int i = 0; i < size; i++)
+			pl[i] = &t->fish[players[at + i]];
+		play_table(t, pl, size);
+		at += size;
+	}
+	for (int i = 0; i < n; i++)
+		tank_fish_death_check(t, &t->fish[players[i]]);
 }
 
 static void plant_gain(struct tank *t, struct plant *p, double x)
@@ -236,36 +236,59 @@ static void plant_gain(struct tank *t, struct plant *p, double x)
 
 void poker_play_plant(struct tank *t, struct fish *f, struct plant *p)
 {
-	struct rng *r = &t->rng;
 	double bet = fmin(5.0, fmin(f->energy * 0.25, p->energy * 0.15));
 	if (!(bet > 0.01))
 		return;
 	t->plant_poker_games++;
-	const double *sp = f->g.poker.p;
-	double hf = rng_uniform(r), hp = rng_uniform(r);
-	bool fish_bluff = rng_chance(r, sp[P_BLUFF] * aggression_of(f));
-	bool plant_bluff = rng_chance(r, p->g.t[PT_BLUFF_FREQUENCY]);
-	double fish_pays = 0, plant_pays = 0;
-	if (hf < sp[P_WEAK_FOLD] && !fish_bluff)
-		fish_pays = bet * 0.5;
-	else if (hp < (1.0 - p->g.t[PT_RISK_TOLERANCE]) * 0.5 && !plant_bluff)
-		plant_pays = bet * 0.5;
-	else if (hf > hp)
-		plant_pays = bet;
-	else if (hp > hf)
-		fish_pays = bet;
-	if (fish_pays > 0) {
-		f->energy = fmax(0.0, f->energy - fish_pays);
-		plant_gain(t, p, fish_pays);
+	int64_t stacks[2] = {chips_of(bet), chips_of(bet)};
+	struct holdem_style st[2];
+	poker_fish_style(f, &st[0]);
+	plant_style(p, &st[1]);
+	struct holdem_hand h;
+	holdem_play(&h, 2, stacks, chips_of(bet / 5), rng_int(&t->rng, 0, 1), st, &t->rng);
+	int64_t d = h.won[0] - h.total[0]; /* the fish's result; the plant's is -d */
+	double x = (double)d / POKER_CHIPS;
+	if (d < 0) {
+		f->energy = fmax(0.0, f->energy + x);
+		plant_gain(t, p, -x);
 		p->poker_wins++;
-		record(f, false);
-	} else if (plant_pays > 0) {
-		p->energy -= plant_pays;
-		fish_gain(t, f, plant_pays);
+		t->poker_energy_moved -= x;
+	} else if (d > 0) {
+		p->energy -= x;
+		fish_gain(t, f, x);
 		p->poker_losses++;
-		record(f, true);
+		t->poker_energy_moved += x;
 	}
-	f->poker_cooldown = POKER_COOLDOWN;
+	int result = d > 0 ? 1 : d < 0 ? -1 : 0;
+	record(f, result);
+	strategy_book(t, f, result, x);
+	const char *ids[2] = {f->id, p->id};
+	double net[2] = {x, -x};
+	poker_log_add(t, &h, ids, 1u << 1, net, 0);
 	p->poker_cooldown = PLANT_POKER_COOLDOWN;
 	tank_fish_death_check(t, f);
+}
+
+int tank_poker_seat(const struct tank *t, const char *fish_id, struct poker_seat_copy *out)
+{
+	const struct fish *f = tank_find_fish(t, fish_id);
+	if (!f)
+		return -ENOENT;
+	memcpy(out->id, f->id, UUID_STR_LEN);
+	out->strategy = f->g.poker.id;
+	out->energy = f->energy;
+	out->bet_cap = fmin(5.0, f->energy * (0.15 + (fish_size_of(f) - 0.35) * 0.158));
+	out->house_cut = house_cut_ratio(f);
+	poker_fish_style(f, &out->style);
+	return 0;
+}
+
+size_t sim_poker_strategy_count(void)
+{
+	return (size_t)poker_count;
+}
+
+const char *sim_poker_strategy_name(size_t i)
+{
+	return i < (size_t)poker_count ? poker_defs[i].name : NULL;
 }

@@ -1,7 +1,8 @@
 /* The tankworld simulation core: evolving fish in a tank, deterministic and complete.
  *
- * No I/O, no threads, no clocks: a tank is a pure function of its parameters, its id and
- * the calls made on it. The caller (simd) serialises access to one tank (one lock per tank).
+ * No I/O, no clocks: a tank is a pure function of its parameters, its id and the calls
+ * made on it (a tank may use worker threads of its own, which change nothing but speed).
+ * The caller (simd) serialises access to one tank (one lock per tank).
  * Every function returns 0 or a negative errno unless it says otherwise.
  *
  * Coordinates are pixels with the origin at the top-left corner; a fish's x,y is the centre
@@ -14,12 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ids.h"
 #include "jsonv.h"
 
 #define SIM_FPS 30
 #define SIM_DAY_FRAMES 1800
-#define SIM_ID_LEN 37 /* a UUID string and its NUL */
-#define SIM_TANK_ID_MAX 64
 
 struct tank;
 struct fish;
@@ -34,22 +34,22 @@ enum death_cause { DEATH_STARVATION, DEATH_PREDATION, DEATH_OLD_AGE, DEATH_CAUSE
  * total_energy == sum(inflows) - sum(outflows), to floating-point rounding, at every
  * frame boundary. Moves inside the tank (eating, poker, births, nectar) are not flows. */
 enum energy_flow {
-	EIN_FOOD_SPAWN,     /* automatic and initial food */
+	EIN_FOOD_SPAWN,	    /* automatic and initial food */
 	EIN_PHOTOSYNTHESIS, /* plant growth */
-	EIN_FISH_SPAWN,     /* initial and emergency-spawned fish */
+	EIN_FISH_SPAWN,	    /* initial and emergency-spawned fish */
 	EIN_PLANT_SPAWN,    /* initial plants */
-	EIN_CRAB_SPAWN,     /* initial crabs */
-	EIN_MIGRATION,      /* fish put into the tank */
+	EIN_CRAB_SPAWN,	    /* initial crabs */
+	EIN_MIGRATION,	    /* fish put into the tank */
 	EOUT_METABOLISM,    /* fish existence, metabolism, swimming and turning */
 	EOUT_CRAB_METABOLISM,
-	EOUT_HOUSE_CUT,    /* destroyed by the poker house cut */
-	EOUT_FOOD_DECAY,   /* flakes reaching the bottom, crumbs left after a bite */
-	EOUT_PREDATION,    /* what a crab kill destroys beyond the crab's own gain */
+	EOUT_HOUSE_CUT,	    /* destroyed by the poker house cut */
+	EOUT_FOOD_DECAY,    /* flakes reaching the bottom, crumbs left after a bite */
+	EOUT_PREDATION,	    /* what a crab kill destroys beyond the crab's own gain */
 	EOUT_DEATH_REMAINS, /* energy left in fish that die of old age */
-	EOUT_MATING_COST,  /* the fee a fish pays to become pregnant */
-	EOUT_PLANT_DEATH,  /* energy left in a plant that withers */
-	EOUT_MIGRATION,    /* fish taken out of the tank (exits, take) */
-	EOUT_OVERFLOW,     /* gains above a maximum (poker wins of a full fish) */
+	EOUT_MATING_COST,   /* the fee a fish pays to become pregnant */
+	EOUT_PLANT_DEATH,   /* energy left in a plant that withers */
+	EOUT_MIGRATION,	    /* fish taken out of the tank (exits, take) */
+	EOUT_OVERFLOW,	    /* gains above a maximum (poker wins of a full fish) */
 	ENERGY_FLOW_COUNT
 };
 #define ENERGY_FLOW_FIRST_OUT EOUT_METABOLISM
@@ -63,15 +63,19 @@ enum wall wall_opposite(enum wall w);
 
 struct tank_params {
 	uint64_t seed;
-	int width, height;   /* 200..100000 each */
-	int max_fish;        /* births, spawns and arrivals are refused at or above it */
-	int initial_fish;    /* spawned by tank_new */
-	int initial_food;    /* flakes spread over the tank by tank_new */
-	int initial_plants;  /* full-grown plants on random root spots */
-	int root_spots;      /* plant spots spread along the bottom */
-	int crabs;           /* predators walking the bottom */
-	double food_rate;    /* automatic food supply, in units of the original's 1088x612 tank */
-	bool emergency_spawn; /* spawn random fish when the population collapses */
+	int width, height;    /* 200..100000 each */
+	int max_fish;	      /* births, spawns and arrivals are refused at or above it */
+	int initial_fish;     /* spawned by tank_new */
+	int initial_food;     /* flakes spread over the tank by tank_new */
+	int initial_plants;   /* full-grown plants on random root spots */
+	int root_spots;	      /* plant spots spread along the bottom */
+	int crabs;	      /* predators walking the bottom */
+	double food_rate;     /* automatic food supply, in units of the original's 1088x612 tank */
+	bool emergency_spawn; /* spawn fish when the population collapses */
+	int spawn_floor;      /* ... below this many fish only (0..1000000; default 10) */
+	int history_interval; /* frames between history samples (1..1000000; default 300) */
+	int history_size;     /* samples kept (0..100000; default 10000; 0: no history) */
+	int lineage_depth;    /* ancestors kept per living fish (0..1000; default 10) */
 };
 
 /* The original's tank: 1088x612, max 100 fish, 10 initial fish, 8 food, 3 plants on 25 root
@@ -87,21 +91,31 @@ int tank_params_check(const struct tank_params *p);
 struct tank_stats {
 	uint64_t frame;
 	int fish_count, food_count, plant_count, crab_count;
-	int generation;        /* the highest generation among living fish (0 if none) */
-	double generation_mean; /* the mean generation of living fish */
-	int max_generation;    /* the highest generation ever seen in this tank */
-	uint64_t births;       /* fish born here (not spawned, not arrived) */
+	int in_transit; /* the tank's own fish away in transit (tank_set_in_transit) */
+	/* Generations count as the original's: a fish's mother's + 1 (0 for a spawned fish). */
+	int generation;		 /* the highest generation among living fish (0 if none) */
+	double generation_mean;	 /* the mean generation of living fish */
+	int max_generation;	 /* the highest generation ever seen in this tank */
+	int generation_deepest;	 /* max over living fish of max(mother, father) + 1 */
+	int gene_bank_size;	 /* genomes the emergency spawn draws from */
+	uint64_t spawns_banked;	 /* emergency spawns drawn from the gene bank (part of spawns) */
+	uint64_t births;	 /* fish born here (not spawned, not arrived) */
 	uint64_t births_refused; /* pregnancies ended because the tank was full */
-	uint64_t spawns;       /* initial and emergency-spawned fish */
+	uint64_t spawns;	 /* initial and emergency-spawned fish */
 	uint64_t deaths;
 	uint64_t deaths_by_cause[DEATH_CAUSE_COUNT];
-	uint64_t migrations_in, migrations_out;
+	uint64_t migrations_in, migrations_out; /* fish */
+	uint64_t plant_migrations_in, plant_migrations_out;
+	int plants_in_transit; /* the tank's own plants away (tank_set_plants_in_transit) */
 	uint64_t poker_games, plant_poker_games, plants_sprouted;
-	double total_energy; /* fish + plants + food + crabs */
+	uint64_t poker_hands;	   /* poker_games + plant_poker_games */
+	double poker_energy_moved; /* energy lost by the losers of every hand */
+	uint64_t poker_births;	   /* births from post-poker mating (part of births) */
+	double total_energy;	   /* fish + plants + food + crabs */
 	double fish_energy, plant_energy, food_energy, crab_energy;
 	double energy_flow[ENERGY_FLOW_COUNT]; /* cumulative since the tank was created */
-	double day_time;     /* 0..1: 0.25 dawn, 0.5 noon, 0.75 dusk */
-	double activity;     /* 0.5 at midnight .. 1.0 at noon */
+	double day_time;		       /* 0..1: 0.25 dawn, 0.5 noon, 0.75 dusk */
+	double activity;		       /* 0.5 at midnight .. 1.0 at noon */
 };
 
 /* tank_id is the identity of the tank (a UUID string in simd; 1-64 characters of
@@ -109,9 +123,16 @@ struct tank_stats {
  * Returns NULL (errno EINVAL) on bad parameters. */
 struct tank *tank_new(const struct tank_params *p, const char *tank_id);
 void tank_free(struct tank *t);
+/* A deep copy that serializes (tank_to_json, tank_state_hash) exactly like t: cheap
+ * enough to take under the tank's lock and encode later without it. */
+struct tank *tank_clone(const struct tank *t);
 
 /* One frame. */
 void tank_step(struct tank *t);
+/* Run the per-fish part of each frame on n threads (1: the caller's only; at most 16).
+ * The state after any frame is the same for every n: determinism does not depend on it.
+ * The threads belong to the tank (tank_free ends them). */
+void tank_set_threads(struct tank *t, int n);
 
 void tank_get_stats(const struct tank *t, struct tank_stats *ret);
 const struct tank_params *tank_get_params(const struct tank *t);
@@ -139,10 +160,26 @@ const char *tank_pick_fish(struct tank *t);
  * inside it, facing inwards, y kept): pass wall_opposite() of the wall it left by.
  * WALL_NONE keeps x,y (clamped to this tank). */
 int tank_put_fish(struct tank *t, struct fish *f, enum wall arrival);
+/* tank_put_fish without the capacity check, for an arrival replayed from the journal: it
+ * was accepted then, and replay cannot see every slot that limited it (transit), so it is
+ * admitted and counted as the arrival it was (migrations_in), never as a return. */
+int tank_readmit_fish(struct tank *t, struct fish *f, enum wall arrival);
 /* Like tank_put_fish(WALL_NONE) but for a fish coming back from an aborted transfer: no
- * capacity check (it has nowhere else to be), and the departure is undone in the counters.
- * Same ownership rules. -EEXIST if the id is here. */
+ * capacity check (its slot stayed reserved: see tank_set_in_transit), and the departure is
+ * undone in the counters. Same ownership rules. -EEXIST if the id is here. */
 int tank_return_fish(struct tank *t, struct fish *f);
+/* The same for a fish that left through wall `left_by` (WALL_NONE: as tank_return_fish):
+ * it comes back just inside that wall, heading away from it, so it does not leave again
+ * on the next frame. */
+int tank_return_fish_at(struct tank *t, struct fish *f, enum wall left_by);
+/* Capacity (max_fish) counts the fish in the tank, newborns and exited fish waiting, and
+ * the tank's own fish in transit elsewhere, whose slots stay reserved until the transfer
+ * ends. The core cannot see transit (simd's outbox), so simd keeps this count: it is not
+ * serialized. Births, spawns and arrivals are refused when it would pass max_fish. */
+void tank_set_in_transit(struct tank *t, size_t n);
+size_t tank_in_transit(const struct tank *t);
+/* Room for one more fish by any way in (births, spawns, arrivals, local moves). */
+bool tank_has_room(const struct tank *t);
 /* A fish that reaches a wall with an exit leaves the simulation and waits in a queue;
  * walls without an exit bounce. */
 void tank_set_exit(struct tank *t, enum wall w, bool open);
@@ -157,9 +194,55 @@ size_t tank_exited_count(const struct tank *t);
 uint64_t tank_fish_serial(const struct tank *t);
 void tank_raise_fish_serial(struct tank *t, uint64_t serial);
 
+/* Plants that migrate (plant_move.c), with the same exactly-once protocol as fish. A
+ * migrating plant is its saved JSON plus "kind":"plant": id, genome, energy, age and
+ * generation travel; its serial and root spot are the tank's, so the receiver gives it a
+ * fresh serial and a free root spot (the carried one, or the nearest free one). Plants
+ * never leave through walls. Departures and arrivals book the energy as EOUT_MIGRATION
+ * and EIN_MIGRATION and count in plant_migrations_out/in; no death or sprout is recorded.
+ *
+ * A plant away keeps a root spot free in its own tank (simd keeps the count, as for
+ * fish: tank_set_plants_in_transit), so an aborted plant always finds a spot to come
+ * back to: sprouts and arrivals use only the spots beyond those held. */
+size_t tank_live_plant_count(const struct tank *t);
+/* A live plant chosen with the tank's own RNG (deterministic), or NULL if none. */
+const char *tank_pick_plant(struct tank *t);
+bool tank_has_plant(const struct tank *t, const char *plant_id);
+/* The live plant's JSON as it would migrate, or NULL. */
+json_object *tank_plant_json(const struct tank *t, const char *plant_id);
+/* -ENOENT if no live plant has that id. *ret: the plant's JSON (the caller's). */
+int tank_take_plant(struct tank *t, const char *plant_id, json_object **ret);
+/* Validates a migrating plant's JSON (every field, and no key beyond the plant's own):
+ * -EINVAL with e->msg. */
+int plant_entity_check(json_object *o, struct json_err *e);
+/* An arrival: -EINVAL (bad plant), -EEXIST (a plant with its id is here), -ENOSPC (no
+ * free root spot beyond those held). readmit: an arrival replayed from the journal,
+ * which was accepted then: it may use a held spot. */
+int tank_put_plant(struct tank *t, json_object *o, bool readmit, struct json_err *e);
+/* An aborted departure undone: back to its own root spot, or the nearest free one; the
+ * departure is taken back in the counters. -EEXIST if it is here; -ENOSPC only when a
+ * replay that diverged filled every spot (the caller then decides). */
+int tank_return_plant(struct tank *t, json_object *o, struct json_err *e);
+/* Free root spots beyond those held for plants in transit: room for an arrival. */
+int tank_free_root_spots(const struct tank *t);
+void tank_set_plants_in_transit(struct tank *t, size_t n);
+size_t tank_plants_in_transit(const struct tank *t);
+/* "fish" or "plant" for a migrating entity's JSON (its "kind"); "fish" when absent. */
+bool entity_is_plant(json_object *o);
+
+/* Viewer controls (controls.c). Drop count (1-100) flakes of random kinds near x at
+ * the surface, booked as food spawn; returns how many fitted under the food cap, or
+ * -EINVAL. Add a random generation-0 fish at x,y (clamped into the tank): -ENOSPC when
+ * full, -EINVAL for a point outside; *ret_id (may be NULL) points at its id, valid until
+ * the tank changes. */
+int tank_drop_food(struct tank *t, double x, int count);
+int tank_add_random_fish(struct tank *t, double x, double y, const char **ret_id);
+
 /* Serialization (json-c). The tank JSON holds everything, so that a tank restored from it
  * continues bit-identically. */
 json_object *tank_to_json(const struct tank *t);
+/* tank_to_json without the "fish" array (a snapshot writes the fish with fish_text). */
+json_object *tank_to_json_without_fish(const struct tank *t);
 int tank_from_json(json_object *o, struct tank **ret, struct json_err *e);
 /* The same for a tank JSON without its "fish" array, whose fish the caller decoded
  * already (fish_from_json, possibly on several threads): they are adopted in order and
@@ -171,13 +254,98 @@ uint64_t tank_state_hash(const struct tank *t);
 /* [{"kind","id","x","y","vx","vy","size","energy",...}] for every entity (viewers). */
 json_object *tank_entities_json(const struct tank *t);
 
+/* Poker. The last hands (newest first, at most limit and at most 1,000):
+ * {"hands":[{"frame","players":[{"fish_id","kind","hole","folded","stack_before","won",
+ * "net"}],"board","actions":[{"fish_id","street","action","amount","all_in"}],"pot",
+ * "big_blind","house_cut","winners","showdown","winning_hand"}]}. The history is not part
+ * of the saved state: a restored tank starts with none. */
+json_object *tank_poker_hands_json(const struct tank *t, size_t limit);
+/* The same in two steps, so that a reader holds the tank only for a copy: the newest
+ * limit hands (malloc'd; never NULL), then their JSON (any thread), then free. */
+struct poker_history;
+struct poker_history *tank_poker_history(const struct tank *t, size_t limit);
+/* The same, only hands where player_id (a fish or a plant) sat. */
+struct poker_history *tank_poker_history_of(const struct tank *t, size_t limit,
+					    const char *player_id);
+json_object *poker_history_json(const struct poker_history *h);
+void poker_history_free(struct poker_history *h);
+/* {"strategies":[{"strategy","fish_count","fish","hands_played","hands_won","net_energy",
+ * "energy_per_hand"}],"poker_hands","poker_energy_moved"}. */
+json_object *tank_poker_strategies_json(const struct tank *t);
+
+/* The standard series: the top fish by poker record (at most top of them), copied out of
+ * the tank (hold its lock for this call only), then each plays `hands` heads-up hands
+ * against three baselines (always_call, tight_aggressive, random) from its own RNG seeded
+ * with seed; the tank is never touched. The answer: {"hands_per_match","seed","big_blind",
+ * "stack","players":[{"fish_id","strategy","tank_wins","tank_losses","against":[{"baseline",
+ * "hands","won","lost","win_rate","win_rate_ci95":[lo,hi],"energy_per_hand",
+ * "energy_per_hand_ci95":[lo,hi]}]}]}. */
+struct poker_series;
+struct poker_series *tank_poker_series(const struct tank *t, int top);
+json_object *poker_series_run(const struct poker_series *s, int hands, uint64_t seed);
+void poker_series_free(struct poker_series *s);
+
+/* History: every history_interval frames the tank records one sample, a row of numbers
+ * whose columns are named by sim_history_column() ("frame", "population", "births",
+ * "deaths_starvation", "speed_modifier_mean", "algo_<name>", "strategy_<name>",
+ * "flow_<name>", ...): see docs/history.md. Counts and flows are changes since the
+ * previous sample; the rest are values at the sample. */
+size_t sim_history_column_count(void);
+const char *sim_history_column(size_t i);
+struct sim_history {
+	size_t n;     /* rows */
+	double *rows; /* n x sim_history_column_count(), oldest first */
+};
+/* A copy of at most limit samples with frame > since, oldest first (hold the tank's lock
+ * for this call only). Never NULL. */
+struct sim_history *tank_history(const struct tank *t, uint64_t since, size_t limit);
+void sim_history_free(struct sim_history *h);
+/* The newest sample into row (sim_history_column_count() values); false if none yet. */
+bool tank_history_latest(const struct tank *t, double *row);
+
+/* Events: births (with parents and a genome summary), deaths (with cause), spawns and
+ * migrations in, out and back, in a ring of the last 4,096 with rising sequence numbers
+ * (part of the saved state). */
+enum sim_event_type {
+	SIM_EV_BIRTH,
+	SIM_EV_SPAWN,
+	SIM_EV_DEATH,
+	SIM_EV_MIGRATION_IN,
+	SIM_EV_MIGRATION_OUT,
+	SIM_EV_MIGRATION_RETURNED, /* an aborted departure undone */
+	SIM_EV_TYPE_COUNT
+};
+const char *sim_event_type_name(int type);
+/* {"events":[{"seq","frame","type","fish_id",...}],"next_seq","oldest_seq"}: the events
+ * with seq > since, oldest first, at most limit. */
+json_object *tank_events_json(const struct tank *t, uint64_t since, size_t limit);
+
+/* Lineage (lineage.c): a record per fish born, spawned or arrived here, {fish_id,
+ * mother_id, father_id, generation, born_frame, born_at, born_tank_id, born_server_id,
+ * algorithm, poker_strategy, died_frame, cause}, kept for the living fish and their
+ * ancestors up to lineage_depth generations (pruned every 300 frames), part of the saved
+ * state. A fish that leaves carries its own birth data in its JSON ("lineage").
+ *
+ * Where the tank lives, for the records of fish born here: this server's id and the
+ * tank's creation time (unix seconds), from which born_at = created_at + born_frame / 30
+ * (the core has no clock; this keeps replay exact). Not serialized: call it after every
+ * tank_new and tank_from_json, before the first step. */
+void tank_set_origin(struct tank *t, const char *server_id, double created_at);
+size_t tank_lineage_count(const struct tank *t);
+/* fish_id NULL: {"records":[...],"total"}, the first limit records in order of birth.
+ * Else {"fish_id","depth","records":[F's record, its parents', ... each with "depth"],
+ * "missing":[{"fish_id","child_id","depth","child_born_tank_id","child_born_server_id"}]}
+ * (parents not recorded here), or NULL if F has no record here. Records add "living". */
+json_object *tank_lineage_json(const struct tank *t, const char *fish_id, int depth, size_t limit);
+
 /* Fish. */
 void fish_free(struct fish *f);
 struct fish *fish_clone(const struct fish *f);
 const char *fish_id(const struct fish *f);
 const char *fish_mother_id(const struct fish *f); /* NULL for a spawned fish */
 const char *fish_father_id(const struct fish *f);
-int fish_generation(const struct fish *f);
+int fish_generation(const struct fish *f);	   /* mother's + 1, 0 if spawned */
+int fish_generation_deepest(const struct fish *f); /* max(mother's, father's) + 1 */
 double fish_energy(const struct fish *f);
 double fish_max_energy(const struct fish *f);
 int fish_age(const struct fish *f);
@@ -198,6 +366,17 @@ json_object *fish_to_json(const struct fish *f);
 /* Validates every field (types, ranges, names, array lengths); unknown keys are ignored.
  * -EINVAL with e->msg on bad input. */
 int fish_from_json(json_object *o, struct fish **ret, struct json_err *e);
+/* Text built by hand (the viewer's frames, snapshot lines): p grows as needed. */
+struct sim_text {
+	char *p;
+	size_t len, cap;
+};
+void sim_text_need(struct sim_text *b, size_t more); /* room for more bytes after len */
+void sim_text_free(struct sim_text *b);
+/* The same fish as JSON text, byte for byte what fish_to_json prints (jv_to_string),
+ * appended to b (and NUL-terminated) without building a json-c tree: what snapshots
+ * write (fish_text.c). */
+void fish_text_write(struct sim_text *b, const struct fish *f);
 
 /* Names of the behaviour algorithms and poker strategies (for docs and tests). */
 size_t sim_behavior_count(void);

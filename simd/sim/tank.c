@@ -26,6 +26,10 @@ struct tank_params tank_params_default(uint64_t seed)
 		.crabs = 1,
 		.food_rate = 1.0,
 		.emergency_spawn = true,
+		.spawn_floor = CRITICAL_POPULATION,
+		.history_interval = 300,
+		.history_size = 10000,
+		.lineage_depth = 10,
 	};
 }
 
@@ -55,6 +59,10 @@ int tank_params_check(const struct tank_params *p)
 		return -EINVAL;
 	if (!isfinite(p->food_rate) || p->food_rate < 0 || p->food_rate > 10000)
 		return -EINVAL;
+	if (p->spawn_floor < 0 || p->spawn_floor > SIM_MAX_FISH_LIMIT || p->history_interval < 1 ||
+	    p->history_interval > 1000000 || p->history_size < 0 || p->history_size > 100000 ||
+	    p->lineage_depth < 0 || p->lineage_depth > 1000)
+		return -EINVAL;
 	return 0;
 }
 
@@ -74,8 +82,8 @@ void tank_time_update(struct tank *t)
 {
 	t->day_time = (double)(t->frame % SIM_DAY_FRAMES) / SIM_DAY_FRAMES;
 	t->activity = 0.75 + 0.25 * sin(2 * M_PI * (t->day_time - 0.25));
-	static const double sight[] = {[PHASE_NIGHT] = 100, [PHASE_DAWN] = 300,
-				       [PHASE_DAY] = 400, [PHASE_DUSK] = 300};
+	static const double sight[] = {
+		[PHASE_NIGHT] = 100, [PHASE_DAWN] = 300, [PHASE_DAY] = 400, [PHASE_DUSK] = 300};
 	t->food_sight = sight[tank_day_phase(t)];
 }
 
@@ -92,7 +100,7 @@ void tank_init_derived(struct tank *t)
 
 struct tank *tank_new(const struct tank_params *p, const char *tank_id)
 {
-	if (!p || tank_params_check(p) < 0 || !tank_id || !object_id_valid(tank_id, SIM_TANK_ID_MAX)) {
+	if (!p || tank_params_check(p) < 0 || !tank_id || !object_id_valid(tank_id, TANK_ID_MAX)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -134,7 +142,9 @@ struct tank *tank_new(const struct tank_params *p, const char *tank_id)
 			x = rng_range(r, FISH_HALF, p->width - FISH_HALF);
 			y = rng_range(r, FISH_TOP_MARGIN + FISH_HALF, p->height - FISH_HALF);
 		}
-		tank_spawn_fish(t, x, y);
+		struct fish *f = tank_spawn_fish(t, x, y);
+		if (f)
+			events_add(t, SIM_EV_SPAWN, f, -1);
 	}
 	return t;
 }
@@ -150,28 +160,45 @@ void tank_free(struct tank *t)
 	free(t->fish);
 	free(t->exited);
 	free(t->born);
-	free(t->fish_tmp);
 	free(t->food);
 	free(t->plants);
 	free(t->crabs);
 	free(t->spot_plant);
 	free(t->uf);
+	free(t->poker_log);
+	history_free(&t->hist);
+	events_free(&t->events);
+	lineage_free(&t->lin);
 	free(t->group_next);
 	free(t->group_tail);
+	free(t->id_index);
+	free(t->paid);
+	pool_free(t->pool);
 	grid_free(&t->fish_grid);
 	grid_free(&t->food_grid);
 	free(t);
 }
 
+/* Reading every fish is most of a grid rebuild (each is 1.8 kB), so the tank's threads
+ * copy them into the grid's slots; counting them into cells stays on one thread. */
+static void fish_grid_fill(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+		const struct fish *f = &t->fish[i];
+		if (f->dead || f->exited)
+			grid_fill_at(&t->fish_grid, i, 0, 0, 0, 0, 0, -1);
+		else
+			grid_fill_at(&t->fish_grid, i, f->x, f->y, f->vx, f->vy,
+				     f->energy / fish_max_energy_of(f), (int)i);
+	}
+}
+
 void tank_rebuild_fish_grid(struct tank *t)
 {
 	grid_prepare(&t->fish_grid, t->n_fish);
-	for (size_t i = 0; i < t->n_fish; i++) {
-		const struct fish *f = &t->fish[i];
-		if (!f->dead && !f->exited)
-			grid_push(&t->fish_grid, f->x, f->y, f->vx, f->vy,
-				  f->energy / fish_max_energy_of(f), (int)i);
-	}
+	pool_run(t->pool, t, t->n_fish, fish_grid_fill);
+	t->fish_grid.n = t->n_fish;
 	grid_finish(&t->fish_grid);
 }
 
@@ -184,37 +211,22 @@ void tank_rebuild_food_grid(struct tank *t)
 	grid_finish(&t->food_grid);
 }
 
-/* Every SORT_EVERY frames the survivors are rewritten into the other buffer in grid-cell
- * order (stable), so that the frames after walk the fish in memory order AND in space
- * order: a fish's neighbours sit next to it, and their grid queries hit the same, cached,
- * cells. In between, a removed fish is replaced by the last one (O(1), and fish drift
- * slowly, so the order stays nearly spatial). The order is part of the state (the order
- * of the "fish" array in the JSON), so all this stays deterministic. */
-#define SORT_EVERY 16
-
-static void fish_sort_by_cell(struct tank *t)
-{
-	tank_rebuild_fish_grid(t); /* the living, by cell */
-	const struct grid *g = &t->fish_grid;
-	sim_grow((void **)&t->fish_tmp, &t->cap_fish_tmp, t->cap_fish, sizeof *t->fish_tmp);
-	for (size_t k = 0; k < g->n; k++)
-		t->fish_tmp[k] = t->fish[g->items[k].idx];
-	struct fish *old = t->fish;
-	size_t old_cap = t->cap_fish;
-	t->fish = t->fish_tmp;
-	t->cap_fish = t->cap_fish_tmp;
-	t->fish_tmp = old;
-	t->cap_fish_tmp = old_cap;
-	t->n_fish = g->n;
-}
-
+/* The dead and the departed leave; the last fish takes the place of each (O(1) per
+ * removal). The fish array is not kept in spatial order: neighbour queries read the
+ * grid's own compact copy of positions, and periodically rewriting every fish in cell
+ * order (1.8 kB each) cost more than it saved and made every 16th tick a slow one. The
+ * order is part of the state (the order of the "fish" array in the JSON), and all this
+ * stays deterministic. */
 static void fish_remove_gone(struct tank *t)
 {
 	size_t i = 0;
 	while (i < t->n_fish) {
-		if (t->fish[i].dead || t->fish[i].exited)
+		if (t->fish[i].dead || t->fish[i].exited) {
+			fishidx_removed(t, t->fish[i].id);
 			t->fish[i] = t->fish[--t->n_fish];
-		else
+			if (i < t->n_fish)
+				fishidx_moved(t, i);
+		} else
 			i++;
 	}
 }
@@ -230,14 +242,13 @@ static void tank_compact(struct tank *t)
 		f->exited = 0;
 		sim_grow((void **)&t->exited, &t->cap_exited, t->n_exited + 1, sizeof *t->exited);
 		t->exited[t->n_exited++] = (struct exited){fish_clone(f), w};
+		lineage_stamp(t, t->exited[t->n_exited - 1].f);
 		t->flow[EOUT_MIGRATION] += f->energy;
 		t->migrations_out++;
+		events_add(t, SIM_EV_MIGRATION_OUT, f, (int)w);
 		f->exited = 1; /* still to be removed below */
 	}
-	if (t->frame % SORT_EVERY == 0)
-		fish_sort_by_cell(t);
-	else
-		fish_remove_gone(t);
+	fish_remove_gone(t);
 	for (size_t i = 0; i < t->n_born; i++)
 		tank_adopt_fish(t, t->born[i]);
 	t->n_born = 0;
@@ -261,6 +272,61 @@ static void tank_compact(struct tank *t)
 		plants_reindex(t);
 }
 
+/* One fish's random stream for this frame: a function of the tank's seed, the fish's id
+ * and the frame only, so it does not matter which thread moves which fish, nor in which
+ * order. The fish are taken in the fish grid's cell order (lo and hi are grid positions):
+ * consecutive fish then query the same few cells, which stay in cache, where the fish
+ * array's own order scatters the queries over the whole grid. The fish themselves are
+ * then read out of order, so the lines this phase reads of each (position to poker
+ * behaviour and the first of its memory) are asked for a few fish ahead. */
+#define MOVE_PREFETCH_AHEAD 6
+#define MOVE_HOT_LINES 8
+
+static void move_fish(struct tank *t, size_t i, uint64_t base)
+{
+	struct fish *f = &t->fish[i];
+	struct rng r;
+	rng_seed(&r, base ^ f->key);
+	struct percept pc;
+	enum wall w;
+	fish_perceive(t, (int)i, &pc);
+	pc.rng = &r;
+	if (fish_move(t, f, &pc, &w, &t->paid[i]))
+		f->exited = 1 + (int)w;
+}
+
+static void move_range_grid(struct tank *t, size_t lo, size_t hi)
+{
+	uint64_t base = t->p.seed ^ (t->frame * 0x9E3779B97F4A7C15ULL);
+	const struct grid_item *items = t->fish_grid.items;
+	for (size_t k = lo; k < hi; k++) {
+		if (k + MOVE_PREFETCH_AHEAD < hi) {
+			const char *a = (const char *)&t->fish[items[k + MOVE_PREFETCH_AHEAD].idx];
+			for (int l = 0; l < MOVE_HOT_LINES; l++)
+				__builtin_prefetch(a + 64 * l, 1, 3);
+		}
+		move_fish(t, (size_t)items[k].idx, base);
+	}
+}
+
+/* In fish order: for a grid that does not hold every fish once (never expected). */
+static void move_range(struct tank *t, size_t lo, size_t hi)
+{
+	uint64_t base = t->p.seed ^ (t->frame * 0x9E3779B97F4A7C15ULL);
+	for (size_t i = lo; i < hi; i++)
+		move_fish(t, i, base);
+}
+
+void tank_set_threads(struct tank *t, int n)
+{
+	n = n < 1 ? 1 : n > 16 ? 16 : n;
+	if (n == t->threads)
+		return;
+	pool_free(t->pool);
+	t->pool = pool_new(n);
+	t->threads = n;
+}
+
 void tank_step(struct tank *t)
 {
 	t->frame++;
@@ -271,17 +337,18 @@ void tank_step(struct tank *t)
 	food_update_all(t);
 	tank_rebuild_food_grid(t);
 
+	/* Perceive and move every fish, in parallel when the tank has threads; then, in fish
+	 * order, book what they paid and live their tick (births, deaths: shared state). */
 	size_t n = t->n_fish;
+	sim_grow((void **)&t->paid, &t->cap_paid, n, sizeof *t->paid);
+	/* Between frames no fish is dead or departed, so the grid holds every fish once. */
+	pool_run(t->pool, t, n, t->fish_grid.n == n ? move_range_grid : move_range);
 	for (size_t i = 0; i < n; i++) {
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
 		struct fish *f = &t->fish[i];
-		struct percept pc;
-		enum wall w;
-		fish_perceive(t, (int)i, &pc);
-		if (fish_move(t, f, &pc, &w)) {
-			f->exited = 1 + (int)w;
-			continue;
-		}
-		fish_tick(t, f);
+		t->flow[EOUT_METABOLISM] += t->paid[i];
+		if (!f->exited)
+			fish_tick(t, f);
 	}
 	plant_update_all(t);
 
@@ -298,6 +365,10 @@ void tank_step(struct tank *t)
 	food_spawn_auto(t);
 	if (t->p.emergency_spawn)
 		tank_emergency_spawn(t);
+	if (t->p.history_size > 0 && t->frame % (uint64_t)t->p.history_interval == 0)
+		history_sample(t);
+	if (t->frame % LINEAGE_PRUNE_EVERY == 0)
+		lineage_prune(t);
 }
 
 void tank_get_stats(const struct tank *t, struct tank_stats *s)
@@ -305,6 +376,7 @@ void tank_get_stats(const struct tank *t, struct tank_stats *s)
 	memset(s, 0, sizeof *s);
 	s->frame = t->frame;
 	s->fish_count = (int)t->n_fish;
+	s->in_transit = (int)t->in_transit;
 	long long gsum = 0;
 	for (size_t i = 0; i < t->n_fish; i++) {
 		const struct fish *f = &t->fish[i];
@@ -312,7 +384,11 @@ void tank_get_stats(const struct tank *t, struct tank_stats *s)
 		gsum += f->generation;
 		if (f->generation > s->generation)
 			s->generation = f->generation;
+		if (f->generation_deepest > s->generation_deepest)
+			s->generation_deepest = f->generation_deepest;
 	}
+	s->gene_bank_size = t->bank.n;
+	s->spawns_banked = t->spawns_banked;
 	s->generation_mean = t->n_fish ? (double)gsum / t->n_fish : 0;
 	s->food_count = (int)t->n_food;
 	for (size_t i = 0; i < t->n_food; i++)
@@ -332,8 +408,14 @@ void tank_get_stats(const struct tank *t, struct tank_stats *s)
 	memcpy(s->deaths_by_cause, t->deaths_by_cause, sizeof s->deaths_by_cause);
 	s->migrations_in = t->migrations_in;
 	s->migrations_out = t->migrations_out;
+	s->plant_migrations_in = t->plant_migrations_in;
+	s->plant_migrations_out = t->plant_migrations_out;
+	s->plants_in_transit = (int)t->plants_in_transit;
 	s->poker_games = t->poker_games;
 	s->plant_poker_games = t->plant_poker_games;
+	s->poker_hands = t->poker_games + t->plant_poker_games;
+	s->poker_energy_moved = t->poker_energy_moved;
+	s->poker_births = t->poker_births;
 	s->plants_sprouted = t->plants_sprouted;
 	memcpy(s->energy_flow, t->flow, sizeof s->energy_flow);
 	s->day_time = t->day_time;
@@ -356,10 +438,10 @@ uint64_t tank_frame(const struct tank *t)
 }
 
 static const char *const flow_names[ENERGY_FLOW_COUNT] = {
-	"in_food_spawn",      "in_photosynthesis", "in_fish_spawn",     "in_plant_spawn",
-	"in_crab_spawn",      "in_migration",      "out_metabolism",    "out_crab_metabolism",
-	"out_house_cut",      "out_food_decay",    "out_predation",     "out_death_remains",
-	"out_mating_cost",    "out_plant_death",   "out_migration",     "out_overflow"};
+	"in_food_spawn",   "in_photosynthesis", "in_fish_spawn",  "in_plant_spawn",
+	"in_crab_spawn",   "in_migration",	"out_metabolism", "out_crab_metabolism",
+	"out_house_cut",   "out_food_decay",	"out_predation",  "out_death_remains",
+	"out_mating_cost", "out_plant_death",	"out_migration",  "out_overflow"};
 
 const char *energy_flow_name(enum energy_flow f)
 {

@@ -13,156 +13,234 @@
 #include "simd/sim/internal.h"
 #include "util.h"
 
-#define ADD(o, k, v) json_object_object_add((o), (k), (v))
-#define D(v) json_object_new_double(v)
-#define I(v) json_object_new_int64((int64_t)(v))
 #define TANK_JSON_VERSION 1
 
-static const char *const counter_names[] = {"births",           "births_refused",
-					    "spawns",           "deaths",
-					    "migrations_in",    "migrations_out",
-					    "poker_games",      "plant_poker_games",
-					    "plants_sprouted"};
+static const char *const counter_names[] = {"births",	   "births_refused",	"spawns",
+					    "deaths",	   "migrations_in",	"migrations_out",
+					    "poker_games", "plant_poker_games", "plants_sprouted"};
 #define N_COUNTERS (sizeof counter_names / sizeof counter_names[0])
 
 static uint64_t *counter_ptr(struct tank *t, size_t i)
 {
-	uint64_t *p[] = {&t->births,          &t->births_refused,   &t->spawns,
-			 &t->deaths,          &t->migrations_in,    &t->migrations_out,
-			 &t->poker_games,     &t->plant_poker_games, &t->plants_sprouted};
+	uint64_t *p[] = {&t->births,	  &t->births_refused,	 &t->spawns,
+			 &t->deaths,	  &t->migrations_in,	 &t->migrations_out,
+			 &t->poker_games, &t->plant_poker_games, &t->plants_sprouted};
 	return p[i];
+}
+
+/* {"energy_moved","births","strategies":{name:{"hands","wins","net"}}}. */
+static json_object *poker_books_to_json(const struct tank *t)
+{
+	json_object *o = json_object_new_object(), *st = json_object_new_object();
+	json_object_object_add(o, "energy_moved", json_object_new_double(t->poker_energy_moved));
+	json_object_object_add(o, "births", json_object_new_int64((int64_t)(t->poker_births)));
+	for (int i = 0; i < POKER_STRATEGY_COUNT; i++) {
+		json_object *x = json_object_new_object();
+		json_object_object_add(x, "hands",
+				       json_object_new_int64((int64_t)(t->strat_hands[i])));
+		json_object_object_add(x, "wins",
+				       json_object_new_int64((int64_t)(t->strat_wins[i])));
+		json_object_object_add(x, "net", json_object_new_double(t->strat_net[i]));
+		json_object_object_add(st, poker_defs[i].name, x);
+	}
+	json_object_object_add(o, "strategies", st);
+	return o;
 }
 
 static json_object *food_to_json(const struct food *fd)
 {
 	json_object *o = json_object_new_object();
-	ADD(o, "id", I(fd->id));
-	ADD(o, "food_type", json_object_new_string(food_kind_names[fd->kind]));
-	ADD(o, "x", D(fd->x));
-	ADD(o, "y", D(fd->y));
-	ADD(o, "vx", D(fd->vx));
-	ADD(o, "vy", D(fd->vy));
-	ADD(o, "energy", D(fd->energy));
-	ADD(o, "max_energy", D(fd->max_energy));
-	ADD(o, "timer", I(fd->timer));
-	ADD(o, "source_spot", I(fd->source_spot));
-	ADD(o, "source_plant", jv_new_u64hex(fd->source_plant));
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)(fd->id)));
+	json_object_object_add(o, "food_type", json_object_new_string(food_kind_names[fd->kind]));
+	json_object_object_add(o, "x", json_object_new_double(fd->x));
+	json_object_object_add(o, "y", json_object_new_double(fd->y));
+	json_object_object_add(o, "vx", json_object_new_double(fd->vx));
+	json_object_object_add(o, "vy", json_object_new_double(fd->vy));
+	json_object_object_add(o, "energy", json_object_new_double(fd->energy));
+	json_object_object_add(o, "max_energy", json_object_new_double(fd->max_energy));
+	json_object_object_add(o, "timer", json_object_new_int64((int64_t)(fd->timer)));
+	json_object_object_add(o, "source_spot", json_object_new_int64((int64_t)(fd->source_spot)));
+	json_object_object_add(o, "source_plant", jv_new_u64hex(fd->source_plant));
 	return o;
 }
 
-static json_object *plant_to_json(const struct plant *p)
+json_object *plant_to_json(const struct plant *p)
 {
 	json_object *o = json_object_new_object(), *g = json_object_new_object();
-	ADD(o, "id", json_object_new_string(p->id));
-	ADD(o, "parent_id", json_id_or_null(p->parent_id));
-	ADD(o, "serial", jv_new_u64hex(p->serial));
-	ADD(o, "root_spot", I(p->spot));
-	ADD(o, "energy", D(p->energy));
-	ADD(o, "max_energy", D(plant_max_energy(p)));
-	ADD(o, "age", I(p->age));
-	ADD(o, "generation", I(p->generation));
-	ADD(o, "poker_cooldown", I(p->poker_cooldown));
-	ADD(o, "nectar_cooldown", I(p->nectar_cooldown));
-	ADD(o, "poker_wins", I(p->poker_wins));
-	ADD(o, "poker_losses", I(p->poker_losses));
-	ADD(o, "nectar_produced", I(p->nectar_produced));
-	ADD(g, "fractal_type", json_object_new_string(plant_fractal_names[p->g.fractal_type]));
+	json_object_object_add(o, "id", json_object_new_string(p->id));
+	json_object_object_add(o, "parent_id", json_id_or_null(p->parent_id));
+	json_object_object_add(o, "serial", jv_new_u64hex(p->serial));
+	json_object_object_add(o, "root_spot", json_object_new_int64((int64_t)(p->spot)));
+	json_object_object_add(o, "energy", json_object_new_double(p->energy));
+	json_object_object_add(o, "max_energy", json_object_new_double(plant_max_energy(p)));
+	json_object_object_add(o, "age", json_object_new_int64((int64_t)(p->age)));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)(p->generation)));
+	json_object_object_add(o, "poker_cooldown",
+			       json_object_new_int64((int64_t)(p->poker_cooldown)));
+	json_object_object_add(o, "nectar_cooldown",
+			       json_object_new_int64((int64_t)(p->nectar_cooldown)));
+	json_object_object_add(o, "poker_wins", json_object_new_int64((int64_t)(p->poker_wins)));
+	json_object_object_add(o, "poker_losses", json_object_new_int64((int64_t)(p->poker_losses)));
+	json_object_object_add(o, "nectar_produced",
+			       json_object_new_int64((int64_t)(p->nectar_produced)));
+	json_object_object_add(g, "fractal_type",
+			       json_object_new_string(plant_fractal_names[p->g.fractal_type]));
 	for (int i = 0; i < PLANT_TRAIT_COUNT; i++)
-		ADD(g, plant_trait_defs[i].name, D(p->g.t[i]));
-	ADD(o, "genome", g);
+		json_object_object_add(g, plant_trait_defs[i].name,
+				       json_object_new_double(p->g.t[i]));
+	json_object_object_add(o, "genome", g);
 	return o;
 }
 
 static json_object *crab_to_json(const struct crab *c)
 {
 	json_object *o = json_object_new_object();
-	ADD(o, "id", I(c->id));
-	ADD(o, "x", D(c->x));
-	ADD(o, "y", D(c->y));
-	ADD(o, "vx", D(c->vx));
-	ADD(o, "energy", D(c->energy));
-	ADD(o, "speed_gene", D(c->g_speed));
-	ADD(o, "metabolism_gene", D(c->g_metabolism));
-	ADD(o, "energy_gene", D(c->g_energy));
-	ADD(o, "hunt_cooldown", I(c->hunt_cooldown));
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)(c->id)));
+	json_object_object_add(o, "x", json_object_new_double(c->x));
+	json_object_object_add(o, "y", json_object_new_double(c->y));
+	json_object_object_add(o, "vx", json_object_new_double(c->vx));
+	json_object_object_add(o, "energy", json_object_new_double(c->energy));
+	json_object_object_add(o, "speed_gene", json_object_new_double(c->g_speed));
+	json_object_object_add(o, "metabolism_gene", json_object_new_double(c->g_metabolism));
+	json_object_object_add(o, "energy_gene", json_object_new_double(c->g_energy));
+	json_object_object_add(o, "hunt_cooldown",
+			       json_object_new_int64((int64_t)(c->hunt_cooldown)));
+	return o;
+}
+
+static json_object *params_to_json(const struct tank_params *p)
+{
+	json_object *x = json_object_new_object();
+	json_object_object_add(x, "seed", jv_new_u64hex(p->seed));
+	json_object_object_add(x, "width", json_object_new_int64((int64_t)(p->width)));
+	json_object_object_add(x, "height", json_object_new_int64((int64_t)(p->height)));
+	json_object_object_add(x, "max_fish", json_object_new_int64((int64_t)(p->max_fish)));
+	json_object_object_add(x, "initial_fish", json_object_new_int64((int64_t)(p->initial_fish)));
+	json_object_object_add(x, "initial_food", json_object_new_int64((int64_t)(p->initial_food)));
+	json_object_object_add(x, "initial_plants",
+			       json_object_new_int64((int64_t)(p->initial_plants)));
+	json_object_object_add(x, "root_spots", json_object_new_int64((int64_t)(p->root_spots)));
+	json_object_object_add(x, "crabs", json_object_new_int64((int64_t)(p->crabs)));
+	json_object_object_add(x, "food_rate", json_object_new_double(p->food_rate));
+	json_object_object_add(x, "emergency_spawn", json_object_new_boolean(p->emergency_spawn));
+	json_object_object_add(x, "spawn_floor", json_object_new_int64((int64_t)(p->spawn_floor)));
+	json_object_object_add(x, "history_interval",
+			       json_object_new_int64((int64_t)(p->history_interval)));
+	json_object_object_add(x, "history_size", json_object_new_int64((int64_t)(p->history_size)));
+	json_object_object_add(x, "lineage_depth",
+			       json_object_new_int64((int64_t)(p->lineage_depth)));
+	return x;
+}
+
+static json_object *counters_to_json(const struct tank *t)
+{
+	json_object *x = json_object_new_object();
+	for (size_t i = 0; i < N_COUNTERS; i++)
+		json_object_object_add(x, counter_names[i],
+				       json_object_new_int64(
+					       (int64_t)(*counter_ptr((struct tank *)t, i))));
+	json_object_object_add(x, "max_generation",
+			       json_object_new_int64((int64_t)(t->max_generation)));
+	json_object_object_add(x, "plant_migrations_in",
+			       json_object_new_int64((int64_t)(t->plant_migrations_in)));
+	json_object_object_add(x, "plant_migrations_out",
+			       json_object_new_int64((int64_t)(t->plant_migrations_out)));
+	json_object *dc = json_object_new_object();
+	for (int i = 0; i < DEATH_CAUSE_COUNT; i++)
+		json_object_object_add(dc, death_cause_name(i),
+				       json_object_new_int64((int64_t)(t->deaths_by_cause[i])));
+	json_object_object_add(x, "deaths_by_cause", dc);
+	return x;
+}
+
+/* The RNG, the id serials and the walls: what makes the next frame follow. */
+static void add_engine(json_object *o, const struct tank *t)
+{
+	json_object *a = json_object_new_array_ext(4), *x;
+	for (int i = 0; i < 4; i++)
+		json_object_array_add(a, jv_new_u64hex(t->rng.s[i]));
+	json_object_object_add(o, "rng", a);
+	x = json_object_new_object();
+	json_object_object_add(x, "fish", jv_new_u64hex(t->fish_serial));
+	json_object_object_add(x, "food", jv_new_u64hex(t->food_serial));
+	json_object_object_add(x, "plant", jv_new_u64hex(t->plant_serial));
+	json_object_object_add(x, "crab", jv_new_u64hex(t->crab_serial));
+	json_object_object_add(o, "serials", x);
+	x = json_object_new_object();
+	json_object_object_add(x, "left", json_object_new_boolean(t->exit[WALL_LEFT]));
+	json_object_object_add(x, "right", json_object_new_boolean(t->exit[WALL_RIGHT]));
+	json_object_object_add(o, "exits", x);
+}
+
+/* The fish leaving, the food, the plants and the crabs (the fish come before them). */
+static void add_entities(json_object *o, const struct tank *t)
+{
+	json_object *a = json_object_new_array_ext((int)t->n_exited), *x;
+	for (size_t i = 0; i < t->n_exited; i++) {
+		x = json_object_new_object();
+		json_object_object_add(x, "wall",
+				       json_object_new_string(wall_name(t->exited[i].wall)));
+		json_object_object_add(x, "fish", fish_to_json(t->exited[i].f));
+		json_object_array_add(a, x);
+	}
+	json_object_object_add(o, "exited", a);
+	a = json_object_new_array_ext((int)t->n_food);
+	for (size_t i = 0; i < t->n_food; i++)
+		json_object_array_add(a, food_to_json(&t->food[i]));
+	json_object_object_add(o, "food", a);
+	a = json_object_new_array_ext((int)t->n_plants);
+	for (size_t i = 0; i < t->n_plants; i++)
+		json_object_array_add(a, plant_to_json(&t->plants[i]));
+	json_object_object_add(o, "plants", a);
+	a = json_object_new_array_ext((int)t->n_crabs);
+	for (size_t i = 0; i < t->n_crabs; i++)
+		json_object_array_add(a, crab_to_json(&t->crabs[i]));
+	json_object_object_add(o, "crabs", a);
+}
+
+/* The key order is part of the format (tank_state_hash hashes this text). */
+static json_object *tank_json(const struct tank *t, bool with_fish)
+{
+	json_object *o = json_object_new_object(), *x;
+	json_object_object_add(o, "kind", json_object_new_string("tank"));
+	json_object_object_add(o, "version", json_object_new_int64((int64_t)(TANK_JSON_VERSION)));
+	json_object_object_add(o, "tank_id", json_object_new_string(t->id));
+	json_object_object_add(o, "params", params_to_json(&t->p));
+	json_object_object_add(o, "frame", json_object_new_int64((int64_t)(t->frame)));
+	add_engine(o, t);
+	json_object_object_add(o, "food_accum", json_object_new_double(t->food_accum));
+	json_object_object_add(o, "last_emergency",
+			       json_object_new_int64((int64_t)(t->last_emergency)));
+	json_object_object_add(o, "counters", counters_to_json(t));
+	x = json_object_new_object();
+	for (int i = 0; i < ENERGY_FLOW_COUNT; i++)
+		json_object_object_add(x, energy_flow_name(i), json_object_new_double(t->flow[i]));
+	json_object_object_add(o, "energy_flow", x);
+	json_object_object_add(o, "poker", poker_books_to_json(t));
+	json_object_object_add(o, "gene_bank", gene_bank_to_json(t));
+	json_object_object_add(o, "spawns_banked",
+			       json_object_new_int64((int64_t)(t->spawns_banked)));
+	json_object_object_add(o, "history", history_to_json(t));
+	json_object_object_add(o, "events", events_to_json(t));
+	json_object_object_add(o, "lineage", lineage_to_json(t));
+	if (with_fish) {
+		json_object *a = json_object_new_array_ext((int)t->n_fish);
+		for (size_t i = 0; i < t->n_fish; i++)
+			json_object_array_add(a, fish_to_json(&t->fish[i]));
+		json_object_object_add(o, "fish", a);
+	}
+	add_entities(o, t);
 	return o;
 }
 
 json_object *tank_to_json(const struct tank *t)
 {
-	json_object *o = json_object_new_object(), *x, *a;
-	ADD(o, "kind", json_object_new_string("tank"));
-	ADD(o, "version", I(TANK_JSON_VERSION));
-	ADD(o, "tank_id", json_object_new_string(t->id));
-	x = json_object_new_object();
-	ADD(x, "seed", jv_new_u64hex(t->p.seed));
-	ADD(x, "width", I(t->p.width));
-	ADD(x, "height", I(t->p.height));
-	ADD(x, "max_fish", I(t->p.max_fish));
-	ADD(x, "initial_fish", I(t->p.initial_fish));
-	ADD(x, "initial_food", I(t->p.initial_food));
-	ADD(x, "initial_plants", I(t->p.initial_plants));
-	ADD(x, "root_spots", I(t->p.root_spots));
-	ADD(x, "crabs", I(t->p.crabs));
-	ADD(x, "food_rate", D(t->p.food_rate));
-	ADD(x, "emergency_spawn", json_object_new_boolean(t->p.emergency_spawn));
-	ADD(o, "params", x);
-	ADD(o, "frame", I(t->frame));
-	a = json_object_new_array_ext(4);
-	for (int i = 0; i < 4; i++)
-		json_object_array_add(a, jv_new_u64hex(t->rng.s[i]));
-	ADD(o, "rng", a);
-	x = json_object_new_object();
-	ADD(x, "fish", jv_new_u64hex(t->fish_serial));
-	ADD(x, "food", jv_new_u64hex(t->food_serial));
-	ADD(x, "plant", jv_new_u64hex(t->plant_serial));
-	ADD(x, "crab", jv_new_u64hex(t->crab_serial));
-	ADD(o, "serials", x);
-	x = json_object_new_object();
-	ADD(x, "left", json_object_new_boolean(t->exit[WALL_LEFT]));
-	ADD(x, "right", json_object_new_boolean(t->exit[WALL_RIGHT]));
-	ADD(o, "exits", x);
-	ADD(o, "food_accum", D(t->food_accum));
-	ADD(o, "last_emergency", I(t->last_emergency));
-	x = json_object_new_object();
-	for (size_t i = 0; i < N_COUNTERS; i++)
-		ADD(x, counter_names[i], I(*counter_ptr((struct tank *)t, i)));
-	ADD(x, "max_generation", I(t->max_generation));
-	json_object *dc = json_object_new_object();
-	for (int i = 0; i < DEATH_CAUSE_COUNT; i++)
-		ADD(dc, death_cause_name(i), I(t->deaths_by_cause[i]));
-	ADD(x, "deaths_by_cause", dc);
-	ADD(o, "counters", x);
-	x = json_object_new_object();
-	for (int i = 0; i < ENERGY_FLOW_COUNT; i++)
-		ADD(x, energy_flow_name(i), D(t->flow[i]));
-	ADD(o, "energy_flow", x);
+	return tank_json(t, true);
+}
 
-	a = json_object_new_array_ext((int)t->n_fish);
-	for (size_t i = 0; i < t->n_fish; i++)
-		json_object_array_add(a, fish_to_json(&t->fish[i]));
-	ADD(o, "fish", a);
-	a = json_object_new_array_ext((int)t->n_exited);
-	for (size_t i = 0; i < t->n_exited; i++) {
-		x = json_object_new_object();
-		ADD(x, "wall", json_object_new_string(wall_name(t->exited[i].wall)));
-		ADD(x, "fish", fish_to_json(t->exited[i].f));
-		json_object_array_add(a, x);
-	}
-	ADD(o, "exited", a);
-	a = json_object_new_array_ext((int)t->n_food);
-	for (size_t i = 0; i < t->n_food; i++)
-		json_object_array_add(a, food_to_json(&t->food[i]));
-	ADD(o, "food", a);
-	a = json_object_new_array_ext((int)t->n_plants);
-	for (size_t i = 0; i < t->n_plants; i++)
-		json_object_array_add(a, plant_to_json(&t->plants[i]));
-	ADD(o, "plants", a);
-	a = json_object_new_array_ext((int)t->n_crabs);
-	for (size_t i = 0; i < t->n_crabs; i++)
-		json_object_array_add(a, crab_to_json(&t->crabs[i]));
-	ADD(o, "crabs", a);
-	return o;
+json_object *tank_to_json_without_fish(const struct tank *t)
+{
+	return tank_json(t, false);
 }
 
 static int params_from_json(json_object *o, struct tank_params *p, struct json_err *e)
@@ -177,11 +255,23 @@ static int params_from_json(json_object *o, struct tank_params *p, struct json_e
 	    (r = jv_int(x, "max_fish", true, 0, SIM_MAX_FISH_LIMIT, &p->max_fish, e)) < 0 ||
 	    (r = jv_int(x, "initial_fish", true, 0, SIM_MAX_FISH_LIMIT, &p->initial_fish, e)) < 0 ||
 	    (r = jv_int(x, "initial_food", true, 0, 1000000, &p->initial_food, e)) < 0 ||
-	    (r = jv_int(x, "initial_plants", true, 0, SIM_MAX_ROOT_SPOTS, &p->initial_plants, e)) < 0 ||
+	    (r = jv_int(x, "initial_plants", true, 0, SIM_MAX_ROOT_SPOTS, &p->initial_plants, e)) <
+		    0 ||
 	    (r = jv_int(x, "root_spots", true, 1, SIM_MAX_ROOT_SPOTS, &p->root_spots, e)) < 0 ||
 	    (r = jv_int(x, "crabs", true, 0, SIM_MAX_CRABS, &p->crabs, e)) < 0 ||
 	    (r = jv_double(x, "food_rate", true, 0, 10000, &p->food_rate, e)) < 0 ||
 	    (r = jv_bool(x, "emergency_spawn", true, &p->emergency_spawn, e)) < 0)
+		return json_err_in(e, "params", r);
+	/* Optional: tanks saved before these existed get the defaults. */
+	struct tank_params d = tank_params_default(0);
+	p->spawn_floor = d.spawn_floor;
+	p->history_interval = d.history_interval;
+	p->history_size = d.history_size;
+	p->lineage_depth = d.lineage_depth;
+	if ((r = jv_int(x, "spawn_floor", false, 0, SIM_MAX_FISH_LIMIT, &p->spawn_floor, e)) < 0 ||
+	    (r = jv_int(x, "history_interval", false, 1, 1000000, &p->history_interval, e)) < 0 ||
+	    (r = jv_int(x, "history_size", false, 0, 100000, &p->history_size, e)) < 0 ||
+	    (r = jv_int(x, "lineage_depth", false, 0, 1000, &p->lineage_depth, e)) < 0)
 		return json_err_in(e, "params", r);
 	if (tank_params_check(p) < 0)
 		return jv_fail(e, "params: inconsistent tank parameters");
@@ -195,6 +285,31 @@ static int u64_field(json_object *o, const char *key, uint64_t *v, struct json_e
 	if (r >= 0)
 		*v = (uint64_t)x;
 	return r;
+}
+
+/* Optional: tanks saved before real poker have no books (they start at zero). */
+static int poker_books_from_json(json_object *o, struct tank *t, struct json_err *e)
+{
+	json_object *x, *st, *y;
+	int r;
+	if (!json_object_object_get_ex(o, "poker", &x))
+		return 0;
+	if ((r = jv_object(o, "poker", true, &x, e)) < 0 ||
+	    (r = jv_double(x, "energy_moved", true, 0, 1e300, &t->poker_energy_moved, e)) < 0 ||
+	    (r = u64_field(x, "births", &t->poker_births, e)) < 0 ||
+	    (r = jv_object(x, "strategies", true, &st, e)) < 0)
+		return json_err_in(e, "poker", r);
+	for (int i = 0; i < POKER_STRATEGY_COUNT; i++) {
+		if ((r = jv_object(st, poker_defs[i].name, true, &y, e)) < 0 ||
+		    (r = u64_field(y, "hands", &t->strat_hands[i], e)) < 0 ||
+		    (r = u64_field(y, "wins", &t->strat_wins[i], e)) < 0 ||
+		    (r = jv_double(y, "net", true, -1e300, 1e300, &t->strat_net[i], e)) < 0)
+			return json_err_in(e, "poker", json_err_in(e, "strategies", r));
+		if (t->strat_wins[i] > t->strat_hands[i])
+			return jv_fail(e, "poker: strategies: %s won more hands than it played",
+				       poker_defs[i].name);
+	}
+	return 0;
 }
 
 static int state_from_json(json_object *o, struct tank *t, struct json_err *e)
@@ -212,7 +327,7 @@ static int state_from_json(json_object *o, struct tank *t, struct json_err *e)
 	for (size_t i = 0; i < 4; i++) {
 		/* jv_u64hex reads object members, so wrap each word in a tiny object. */
 		json_object *w = json_object_new_object();
-		ADD(w, "v", json_object_get(json_object_array_get_idx(x, i)));
+		json_object_object_add(w, "v", json_object_get(json_object_array_get_idx(x, i)));
 		r = jv_u64hex(w, "v", true, &t->rng.s[i], e);
 		json_object_put(w);
 		if (r < 0)
@@ -240,6 +355,12 @@ static int state_from_json(json_object *o, struct tank *t, struct json_err *e)
 		if ((r = u64_field(x, counter_names[i], counter_ptr(t, i), e)) < 0)
 			return json_err_in(e, "counters", r);
 	json_object *dc;
+	int64_t pin = 0, pout = 0; /* optional: saved before plants migrated */
+	if ((r = jv_int64(x, "plant_migrations_in", false, 0, INT64_MAX, &pin, e)) < 0 ||
+	    (r = jv_int64(x, "plant_migrations_out", false, 0, INT64_MAX, &pout, e)) < 0)
+		return json_err_in(e, "counters", r);
+	t->plant_migrations_in = (uint64_t)pin;
+	t->plant_migrations_out = (uint64_t)pout;
 	if ((r = jv_int(x, "max_generation", true, 0, 100000000, &t->max_generation, e)) < 0 ||
 	    (r = jv_object(x, "deaths_by_cause", true, &dc, e)) < 0)
 		return json_err_in(e, "counters", r);
@@ -251,7 +372,17 @@ static int state_from_json(json_object *o, struct tank *t, struct json_err *e)
 	for (int i = 0; i < ENERGY_FLOW_COUNT; i++)
 		if ((r = jv_double(x, energy_flow_name(i), true, -1e300, 1e300, &t->flow[i], e)) < 0)
 			return json_err_in(e, "energy_flow", r);
-	return 0;
+	if ((r = poker_books_from_json(o, t, e)) < 0 || (r = gene_bank_from_json(o, t, e)) < 0)
+		return r;
+	int64_t banked = 0;
+	if ((r = jv_int64(o, "spawns_banked", false, 0, INT64_MAX, &banked, e)) < 0)
+		return r;
+	t->spawns_banked = (uint64_t)banked;
+	if ((r = history_from_json(o, t, e)) < 0)
+		return r;
+	if ((r = events_from_json(o, t, e)) < 0)
+		return r;
+	return lineage_from_json(o, t, e);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -261,8 +392,8 @@ static int cmp_str(const void *a, const void *b)
 
 /* The fish come from the "fish" array, or, decoded already by the caller, from
  * given[] (adopted in order, so the array order, part of the state, is kept). */
-static int fish_list_from_json(json_object *o, struct tank *t, struct fish **given,
-			       size_t n_given, struct json_err *e)
+static int fish_list_from_json(json_object *o, struct tank *t, struct fish **given, size_t n_given,
+			       struct json_err *e)
 {
 	json_object *a;
 	int r;
@@ -294,8 +425,9 @@ static int fish_list_from_json(json_object *o, struct tank *t, struct fish **giv
 		if ((r = jv_string(it, "wall", true, 1, 8, &wall, e)) < 0 ||
 		    (r = jv_object(it, "fish", true, &fo, e)) < 0)
 			return json_err_in(e, "exited", r);
-		enum wall w = strcmp(wall, "left") == 0 ? WALL_LEFT :
-			      strcmp(wall, "right") == 0 ? WALL_RIGHT : WALL_NONE;
+		enum wall w = strcmp(wall, "left") == 0	   ? WALL_LEFT
+			      : strcmp(wall, "right") == 0 ? WALL_RIGHT
+							   : WALL_NONE;
 		if (w == WALL_NONE)
 			return jv_fail(e, "exited: wall must be \"left\" or \"right\"");
 		if ((r = fish_from_json(fo, &f, e)) < 0)
@@ -348,13 +480,14 @@ static int food_from_json(json_object *it, struct tank *t, struct food *fd, stru
 	    (r = jv_double(it, "max_energy", true, 0.001, 1000, &fd->max_energy, e)) < 0 ||
 	    (r = jv_double(it, "energy", true, 0, fd->max_energy, &fd->energy, e)) < 0 ||
 	    (r = jv_int(it, "timer", true, 0, 1000, &fd->timer, e)) < 0 ||
-	    (r = jv_int(it, "source_spot", true, -1, t->p.root_spots - 1, &fd->source_spot, e)) < 0 ||
+	    (r = jv_int(it, "source_spot", true, -1, t->p.root_spots - 1, &fd->source_spot, e)) <
+		    0 ||
 	    (r = jv_u64hex(it, "source_plant", true, &fd->source_plant, e)) < 0)
 		return r;
 	return 0;
 }
 
-static int plant_from_json(json_object *it, struct plant *p, struct json_err *e)
+int plant_from_json(json_object *it, struct plant *p, struct json_err *e)
 {
 	json_object *g;
 	const char *ft;
@@ -369,8 +502,10 @@ static int plant_from_json(json_object *it, struct plant *p, struct json_err *e)
 	    (r = jv_double(it, "energy", true, 0, 1000, &p->energy, e)) < 0 ||
 	    (r = jv_int(it, "age", true, 0, INT32_MAX, &p->age, e)) < 0 ||
 	    (r = jv_int(it, "generation", true, 0, INT32_MAX, &p->generation, e)) < 0 ||
-	    (r = jv_int(it, "poker_cooldown", true, 0, PLANT_POKER_COOLDOWN, &p->poker_cooldown, e)) < 0 ||
-	    (r = jv_int(it, "nectar_cooldown", true, 0, NECTAR_COOLDOWN, &p->nectar_cooldown, e)) < 0 ||
+	    (r = jv_int(it, "poker_cooldown", true, 0, PLANT_POKER_COOLDOWN, &p->poker_cooldown,
+			e)) < 0 ||
+	    (r = jv_int(it, "nectar_cooldown", true, 0, NECTAR_COOLDOWN, &p->nectar_cooldown, e)) <
+		    0 ||
 	    (r = jv_int(it, "poker_wins", true, 0, INT32_MAX, &p->poker_wins, e)) < 0 ||
 	    (r = jv_int(it, "poker_losses", true, 0, INT32_MAX, &p->poker_losses, e)) < 0 ||
 	    (r = jv_int(it, "nectar_produced", true, 0, INT32_MAX, &p->nectar_produced, e)) < 0 ||
@@ -388,8 +523,7 @@ static int plant_from_json(json_object *it, struct plant *p, struct json_err *e)
 	return 0;
 }
 
-static int crab_from_json(json_object *it, const struct tank *t, struct crab *c,
-			  struct json_err *e)
+static int crab_from_json(json_object *it, const struct tank *t, struct crab *c, struct json_err *e)
 {
 	int64_t id;
 	int r;
@@ -459,10 +593,11 @@ static int tank_decode(json_object *o, struct fish **given, size_t n_given, stru
 		return r;
 	if (strcmp(kind, "tank") != 0)
 		return jv_fail(e, "kind must be \"tank\"");
-	if ((r = jv_int(o, "version", true, TANK_JSON_VERSION, TANK_JSON_VERSION, &version, e)) < 0 ||
-	    (r = jv_string(o, "tank_id", true, 1, SIM_TANK_ID_MAX, &id, e)) < 0)
+	if ((r = jv_int(o, "version", true, TANK_JSON_VERSION, TANK_JSON_VERSION, &version, e)) <
+		    0 ||
+	    (r = jv_string(o, "tank_id", true, 1, TANK_ID_MAX, &id, e)) < 0)
 		return r;
-	if (!object_id_valid(id, SIM_TANK_ID_MAX))
+	if (!object_id_valid(id, TANK_ID_MAX))
 		return jv_fail(e, "tank_id has invalid characters");
 	struct tank *t = sim_xcalloc(1, sizeof *t);
 	strcpy(t->id, id);
@@ -474,6 +609,7 @@ static int tank_decode(json_object *o, struct fish **given, size_t n_given, stru
 	    (r = fish_list_from_json(o, t, given, n_given, e)) < 0 ||
 	    (r = world_from_json(o, t, e)) < 0)
 		goto fail;
+	lineage_cover_living(t);
 	plants_reindex(t);
 	tank_time_update(t);
 	*ret = t;
@@ -504,7 +640,7 @@ uint64_t tank_state_hash(const struct tank *t)
 {
 	json_object *o = tank_to_json(t);
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							      JSON_C_TO_STRING_NOSLASHESCAPE);
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
 	uint64_t h = 0xcbf29ce484222325ULL;
 	for (; *s; s++) {
 		h ^= (unsigned char)*s;
@@ -518,14 +654,14 @@ static json_object *entity(const char *kind, json_object *id, double x, double y
 			   double vy, double size, double energy)
 {
 	json_object *o = json_object_new_object();
-	ADD(o, "kind", json_object_new_string(kind));
-	ADD(o, "id", id);
-	ADD(o, "x", D(x));
-	ADD(o, "y", D(y));
-	ADD(o, "vx", D(vx));
-	ADD(o, "vy", D(vy));
-	ADD(o, "size", D(size));
-	ADD(o, "energy", D(energy));
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	json_object_object_add(o, "id", id);
+	json_object_object_add(o, "x", json_object_new_double(x));
+	json_object_object_add(o, "y", json_object_new_double(y));
+	json_object_object_add(o, "vx", json_object_new_double(vx));
+	json_object_object_add(o, "vy", json_object_new_double(vy));
+	json_object_object_add(o, "size", json_object_new_double(size));
+	json_object_object_add(o, "energy", json_object_new_double(energy));
 	return o;
 }
 
@@ -544,35 +680,48 @@ json_object *tank_entities_json(const struct tank *t)
 		const struct fish *f = &t->fish[i];
 		json_object *o = entity("fish", json_object_new_string(f->id), f->x, f->y, f->vx,
 					f->vy, fish_size_of(f), f->energy);
-		ADD(o, "max_energy", D(fish_max_energy_of(f)));
-		ADD(o, "generation", I(f->generation));
-		ADD(o, "age", I(f->age));
-		ADD(o, "life_stage", json_object_new_string(life_stage_name(stage_of_age(f->age))));
-		ADD(o, "behavior", json_object_new_string(algo_defs[f->g.behavior.algo].name));
-		ADD(o, "poker_strategy", json_object_new_string(poker_defs[f->g.poker.id].name));
-		ADD(o, "color_hue", D(f->g.t[T_COLOR_HUE]));
-		ADD(o, "template_id", I(f->g.template_id));
-		ADD(o, "pattern_type", I(f->g.pattern_type));
-		ADD(o, "pattern_intensity", D(f->g.t[T_PATTERN_INTENSITY]));
-		ADD(o, "pregnant", json_object_new_boolean(f->preg.active));
+		json_object_object_add(o, "max_energy",
+				       json_object_new_double(fish_max_energy_of(f)));
+		json_object_object_add(o, "generation",
+				       json_object_new_int64((int64_t)(f->generation)));
+		json_object_object_add(o, "age", json_object_new_int64((int64_t)(f->age)));
+		json_object_object_add(o, "life_stage",
+				       json_object_new_string(
+					       life_stage_name(stage_of_age(f->age))));
+		json_object_object_add(o, "behavior",
+				       json_object_new_string(algo_defs[f->g.behavior.algo].name));
+		json_object_object_add(o, "poker_strategy",
+				       json_object_new_string(poker_defs[f->g.poker.id].name));
+		json_object_object_add(o, "color_hue", json_object_new_double(f->g.t[T_COLOR_HUE]));
+		json_object_object_add(o, "template_id",
+				       json_object_new_int64((int64_t)(f->g.template_id)));
+		json_object_object_add(o, "pattern_type",
+				       json_object_new_int64((int64_t)(f->g.pattern_type)));
+		json_object_object_add(o, "pattern_intensity",
+				       json_object_new_double(f->g.t[T_PATTERN_INTENSITY]));
+		json_object_object_add(o, "pregnant", json_object_new_boolean(f->preg.active));
 		json_object_array_add(a, o);
 	}
 	for (size_t i = 0; i < t->n_food; i++) {
 		const struct food *fd = &t->food[i];
-		json_object *o = entity("food", str_id("food", fd->id), fd->x, fd->y, fd->vx, fd->vy,
-					fd->energy / fd->max_energy, fd->energy);
-		ADD(o, "food_type", json_object_new_string(food_kind_names[fd->kind]));
+		json_object *o = entity("food", str_id("food", fd->id), fd->x, fd->y, fd->vx,
+					fd->vy, fd->energy / fd->max_energy, fd->energy);
+		json_object_object_add(o, "food_type",
+				       json_object_new_string(food_kind_names[fd->kind]));
 		json_object_array_add(a, o);
 	}
 	for (size_t i = 0; i < t->n_plants; i++) {
 		const struct plant *p = &t->plants[i];
 		json_object *o = entity("plant", json_object_new_string(p->id), spot_x(t, p->spot),
 					spot_y(t), 0, 0, plant_size(p), p->energy);
-		ADD(o, "max_energy", D(plant_max_energy(p)));
-		ADD(o, "root_spot", I(p->spot));
-		ADD(o, "generation", I(p->generation));
-		ADD(o, "fractal_type", json_object_new_string(plant_fractal_names[p->g.fractal_type]));
-		ADD(o, "color_hue", D(p->g.t[PT_COLOR_HUE]));
+		json_object_object_add(o, "max_energy", json_object_new_double(plant_max_energy(p)));
+		json_object_object_add(o, "root_spot", json_object_new_int64((int64_t)(p->spot)));
+		json_object_object_add(o, "generation",
+				       json_object_new_int64((int64_t)(p->generation)));
+		json_object_object_add(o, "fractal_type",
+				       json_object_new_string(
+					       plant_fractal_names[p->g.fractal_type]));
+		json_object_object_add(o, "color_hue", json_object_new_double(p->g.t[PT_COLOR_HUE]));
 		json_object_array_add(a, o);
 	}
 	for (size_t i = 0; i < t->n_crabs; i++) {
@@ -581,10 +730,10 @@ json_object *tank_entities_json(const struct tank *t)
 						1.0, c->energy));
 	}
 	json_object *castle = entity("castle", json_object_new_string("castle-1"),
-				     CASTLE_X + CASTLE_W * 0.5, t->p.height - CASTLE_RISE + CASTLE_W * 0.5,
-				     0, 0, 1.0, 0);
-	ADD(castle, "width", D(CASTLE_W));
-	ADD(castle, "height", D(CASTLE_W));
+				     CASTLE_X + CASTLE_W * 0.5,
+				     t->p.height - CASTLE_RISE + CASTLE_W * 0.5, 0, 0, 1.0, 0);
+	json_object_object_add(castle, "width", json_object_new_double(CASTLE_W));
+	json_object_object_add(castle, "height", json_object_new_double(CASTLE_W));
 	json_object_array_add(a, castle);
 	return a;
 }

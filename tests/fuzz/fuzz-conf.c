@@ -11,9 +11,9 @@
 #include "conf.h"
 #include "log.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int fuzz_verdict(const uint8_t *data, size_t size)
 {
 	static int quiet;
 	if (!quiet) {
@@ -44,5 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	free(text);
+	return r == 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_verdict(data, size);
 	return 0;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static uint64_t mix_state = 0x9e3779b97f4a7c15ULL;
 
@@ -24,8 +24,8 @@ static uint64_t mix_next(void)
 
 static void run_mutations(const uint8_t *data, size_t size, int rounds)
 {
-	static const char tokens[][8] = {"{", "}", "[", "]", "\"", ":", ",", "null", "-1",
-					 "1e999", "\\u0000", "true", "0", "\xff"};
+	static const char tokens[][8] = {"{",	 "}",  "[",	"]",	   "\"",   ":", ",",
+					 "null", "-1", "1e999", "\\u0000", "true", "0", "\xff"};
 	uint8_t *buf = malloc(size + 64);
 	if (!buf)
 		abort();
@@ -43,7 +43,8 @@ static void run_mutations(const uint8_t *data, size_t size, int rounds)
 				n = at;
 				break;
 			case 2: {
-				const char *t = tokens[mix_next() % (sizeof tokens / sizeof tokens[0])];
+				const char *t =
+					tokens[mix_next() % (sizeof tokens / sizeof tokens[0])];
 				size_t tl = strlen(t);
 				if (n + tl <= size + 64 - 1) {
 					memmove(buf + at + tl, buf + at, n - at);
@@ -60,6 +61,23 @@ static void run_mutations(const uint8_t *data, size_t size, int rounds)
 		LLVMFuzzerTestOneInput(buf, n);
 	}
 	free(buf);
+}
+
+static int tap_n, tap_failed;
+
+/* A corpus file named valid-* must be accepted, invalid-* refused; others only must not
+ * crash. One TAP line per named file. */
+static void check_verdict(const char *path, int verdict)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	int want = !strncmp(base, "valid-", 6) ? 1 : !strncmp(base, "invalid-", 8) ? 0 : -1;
+	if (want < 0)
+		return;
+	int ok = verdict == want;
+	tap_failed += !ok;
+	printf("%s %d - %s is %s\n", ok ? "ok" : "not ok", ++tap_n, base,
+	       want ? "accepted" : "refused");
 }
 
 static int run_file(const char *path, int rounds)
@@ -84,7 +102,7 @@ static int run_file(const char *path, int rounds)
 		size += got;
 	}
 	fclose(f);
-	LLVMFuzzerTestOneInput(data, size);
+	check_verdict(path, fuzz_verdict(data, size));
 	run_mutations(data, size, rounds);
 	free(data);
 	return 0;
@@ -119,8 +137,9 @@ int main(int argc, char **argv)
 		if (d)
 			closedir(d);
 	}
-	/* One TAP line: reaching here means no input crashed the target. */
-	printf("1..1\n%s 1 - %d corpus files, %d mutations each, no crash\n",
-	       failed || files == 0 ? "not ok" : "ok", files, rounds);
-	return failed || files == 0;
+	/* Reaching here means no input crashed the target. */
+	printf("%s %d - %d corpus files, %d mutations each, no crash\n",
+	       failed || files == 0 ? "not ok" : "ok", ++tap_n, files, rounds);
+	printf("1..%d\n", tap_n);
+	return failed || files == 0 || tap_failed;
 }

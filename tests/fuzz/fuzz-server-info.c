@@ -11,10 +11,12 @@
 #include "log.h"
 #include "discoveryd/registry.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Accepted: as a ServerInfo body or as a registry state file. */
+int fuzz_verdict(const uint8_t *data, size_t size)
 {
+	int accepted = 0;
 	static const struct registry_timing timing = {1, 3, 10};
 	struct json_err e = {""};
 	json_object *o = jv_parse_object((const char *)data, size, 16, &e);
@@ -23,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct server_info info;
 	if (server_info_from_json(o, &info, &e) == 0) {
+		accepted = 1;
 		/* Whatever validated must be storable and serializable. */
 		struct registry *r = registry_new("local", &timing);
 		bool created;
@@ -34,13 +37,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!jv_to_string(w))
 				abort();
 			json_object_put(w);
+			/* The hand-written page text must be JSON that says the same. */
+			char *buf = NULL;
+			size_t len = 0, cap = 0;
+			registry_entry_append_json(r, en, 101, &buf, &len, &cap);
+			struct json_err pe;
+			json_object *back = jv_parse_object(buf, len, 16, &pe);
+			struct server_info again;
+			if (!back || server_info_from_json(back, &again, &pe) < 0 ||
+			    strcmp(again.hostname, info.hostname) != 0 ||
+			    strcmp(again.platform, info.platform) != 0)
+				abort();
+			json_object_put(back);
+			free(buf);
 		}
 		registry_free(r);
 	}
 
+	/* The same bytes as a journal record (a journal line is outside input too). */
+	struct registry *rj = registry_new("local", &timing);
+	struct json_err je = {""};
+	if (registry_apply_record(rj, o, 100, &je) < 0 && je.msg[0] == '\0')
+		abort();
+	for (const struct server_entry *en = registry_changed_first(rj, 0); en;
+	     en = registry_changed_next(en)) {
+		char *buf = NULL;
+		size_t len = 0, cap = 0;
+		registry_entry_append_record(rj, en, 101, &buf, &len, &cap);
+		free(buf);
+	}
+	registry_free(rj);
+
 	/* The same bytes as a state file, into a fresh registry. */
 	struct registry *r = registry_new("local", &timing);
 	if (registry_from_state(r, o, &e) == 0) {
+		accepted = 1;
 		registry_sweep(r, 1e6, NULL, NULL);
 		json_object *st = registry_to_state(r, 1e6);
 		if (!jv_to_string(st))
@@ -51,5 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	registry_free(r);
 	json_object_put(o);
+	return accepted;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_verdict(data, size);
 	return 0;
 }

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 
-from twlib import BUILD, Daemon, base_ports, request, wait_until
+from twlib import BUILD, Daemon, base_ports, request, wait_until, write_token
 
 
 def simd_built():
@@ -444,9 +444,9 @@ class Server:
             raise RuntimeError("cannot create a tank on %s: %r" % (self.id, r))
         return r.json()["tank"]["tank_id"]
 
-    def fish_places(self):
+    def fish_places(self, kinds=("fish",)):
         """fish id -> places, from every tank's state and the outbox. None when simd
-        does not answer."""
+        does not answer. kinds=("fish", "plant") counts migrating plants too."""
         out = {}
         r = self.sim.get("/api/tanks")
         if r.status != 200:
@@ -457,13 +457,14 @@ class Server:
             if st.status != 200:
                 return None
             for e in st.json()["entities"]:
-                if e.get("kind") == "fish":
+                if e.get("kind") in kinds:
                     out.setdefault(e["id"], []).append("%s/tank:%s" % (self.id, tid))
         r = self.sim.get("/api/outbox")
         if r.status != 200:
             return None
         for x in r.json()["transfers"]:
-            out.setdefault(x["fish_id"], []).append("%s/outbox:%s" % (self.id, x["transfer_id"]))
+            if x.get("kind", "fish") in kinds:
+                out.setdefault(x["fish_id"], []).append("%s/outbox:%s" % (self.id, x["transfer_id"]))
         return out
 
     def pause_all(self):
@@ -481,8 +482,7 @@ class Cluster:
 
     def __init__(self, root, n, token, extra=None, names=None):
         self.root = root
-        with open(os.path.join(root, "token"), "w") as f:
-            f.write(token + "\n")
+        write_token(os.path.join(root, "token"), token)
         self.token = token
         ports = base_ports(n)
         names = names or ["s%d" % (i + 1) for i in range(n)]
@@ -524,10 +524,10 @@ class Cluster:
         for s in self.servers:
             s.stop()
 
-    def places(self):
+    def places(self, kinds=("fish",)):
         out = []
         for s in self.servers:
-            p = s.fish_places()
+            p = s.fish_places(kinds)
             if p is None:
                 return None
             out.append(p)

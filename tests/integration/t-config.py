@@ -45,8 +45,8 @@ try:
          "derived listen address from base_port", out)
 
     rc, out, err = run(["-c", conf, "-n"], env={"TANK_SERVER_ID": "from-env", "TANK_API_PORT": "9200"})
-    t.ok("server_id = from-env" in out and "listen = 127.0.0.1:9201" in out,
-         "environment overrides drop-ins (TANK_SERVER_ID, TANK_API_PORT)", out)
+    t.ok("server_id = from-env" in out and "api_port = 9200" in out and "listen = 127.0.0.1:9200" in out,
+         "environment overrides drop-ins (TANK_SERVER_ID, TANK_API_PORT names the door)", out)
     rc, out, err = run(["-c", conf, "-n", "--set", "server.server_id=from-cli"],
                        env={"TANK_SERVER_ID": "from-env"})
     t.ok("server_id = from-cli" in out, "--set overrides the environment", out)
@@ -78,7 +78,12 @@ try:
     t.ok(rc == 0 and "#heartbeat_interval = 30" in out and "[security]" in out,
          "--print-example-config shows every key with its default")
     with open(os.path.join(BUILD, "etc", "tankworld.conf")) as f:
-        t.eq(f.read(), out, "the installed example etc/tankworld.conf is generated from the same table")
+        shipped = f.read()
+    named = [ln for ln in shipped.splitlines() if ln.startswith("token_file = ")]
+    t.ok(len(named) == 1 and named[0].endswith("/tankworld/token"),
+         "the shipped configuration names the token make install creates", named)
+    t.eq(shipped.replace(named[0] if named else "-", "#token_file = "), out,
+         "the installed example etc/tankworld.conf is generated from the same table")
 
     # SIGHUP: a bad file keeps the running configuration; a good one applies.
     port = base_ports(1)[0]
@@ -97,6 +102,22 @@ try:
     d.post("/api/discovery/register", {"server_id": "peer", "host": "127.0.0.1", "port": 1})
     t.ok(wait_until(lambda: d.get("/api/discovery/servers/peer").json()["status"] == "offline", 4),
          "the reloaded timeout is in force")
+    # Identity and state cannot change under a running daemon, whichever daemon it is.
+    for n in ("discoveryd", "simd", "migrated"):
+        x = d if n == "discoveryd" else Daemon(n, os.path.join(root, "live"), "live", port)
+        if x is not d:
+            x.start()
+        text = open(x.conf).read()
+        with open(x.conf, "w") as f:
+            f.write(text.replace("server_id = live", "server_id = someone-else"))
+        x.signal(signal.SIGHUP)
+        t.ok(wait_until(lambda: "server_id and state_dir cannot change on reload" in x.log_tail(), 5),
+             "%s refuses a reload that changes server_id" % n, x.log_tail(5))
+        t.eq(x.get("/health").json().get("server_id"), "live", "%s keeps its server_id" % n)
+        with open(x.conf, "w") as f:
+            f.write(text)
+        if x is not d:
+            t.eq(x.stop(), 0, "%s exits 0" % n)
     t.eq(d.stop(), 0, "SIGTERM after reloads exits 0")
 finally:
     shutil.rmtree(root, ignore_errors=True)

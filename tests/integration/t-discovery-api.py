@@ -4,16 +4,14 @@ on TCP, and 500 malformed or hostile requests that must leave the registry as it
 import json
 import os
 import random
-import shutil
 
-from twlib import Daemon, Tap, base_ports, request, tmpdir, wait_until
+from twlib import Daemon, Tap, base_ports, finish, request, tmpdir, wait_until, write_token
 
 t = Tap()
 root = tmpdir("twda")
 port = base_ports(1)[0]
 token = "s3cret-token-0123456789abcdef"
-with open(os.path.join(root, "token"), "w") as f:
-    f.write(token + "\n")
+write_token(os.path.join(root, "token"), token)
 hub = Daemon("discoveryd", root, "hub", port,
              extra={"security.token_file": os.path.join(root, "token")})
 
@@ -165,16 +163,12 @@ try:
     rc = hub.stop()
     t.eq(rc, 0, "SIGTERM exits 0")
     exposed = Daemon("discoveryd", os.path.join(root, "exposed"), "exposed", port,
-                     extra={"discovery.listen": "0.0.0.0:%d" % port})
+                     extra={"discovery.listen": "0.0.0.0:%d" % port, "security.token_file": ""})
     exposed.start(wait=False)
     rc = exposed.proc.wait(10)
     log = exposed.log_tail()
     t.ok(rc != 0 and "without a cluster token" in log, "0.0.0.0 without a token refuses to start", log)
     exposed._close()
 finally:
-    if hub.alive():
-        hub.kill9()
-    if t.failed:
-        t.diag(hub.log_tail(20))
-    shutil.rmtree(root, ignore_errors=True)
+    finish(t, root, [hub])
 t.done()

@@ -13,7 +13,7 @@ import shutil
 import time
 
 from migratedlib import (FakeSimd, conservation, metric, migrated_built, quiesce, server_info)
-from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
+from twlib import Daemon, Tap, base_ports, tmpdir, wait_until, write_token
 
 t = Tap()
 if not migrated_built():
@@ -23,8 +23,7 @@ if not migrated_built():
 root = tmpdir("twmd")
 ports = base_ports(3)
 token = "deliv-token-0123456789abcdef"
-with open(os.path.join(root, "token"), "w") as f:
-    f.write(token + "\n")
+write_token(os.path.join(root, "token"), token)
 servers = {}
 for sid, port in zip(("s1", "s2", "s3"), ports):
     r = os.path.join(root, sid)
@@ -120,6 +119,10 @@ try:
          "403 transfers disabled: back")
     f2.tanks[B]["allow_transfers"] = True
     audit("refusals")
+    # A refusal pauses the connection for 1 s (issue 9): let the pause end.
+    t.ok(wait_until(lambda: m1.get("/api/connections/ab").json()["state"] != "backing_off" or
+                    m1.get("/api/connections/ab").json()["retryInSeconds"] is None, 10),
+         "the refused connection's pause ends")
 
     # ---- the answer is lost after the destination took the fish ----
     drops = {"n": 0}

@@ -14,13 +14,14 @@ import time
 
 from migratedlib import (Cluster, LossyProxy, conservation, migrated_built, server_info,
                          simd_built)
-from twlib import Tap, tmpdir, wait_until
+from twlib import Tap, test_seed, tmpdir, wait_until
 
 if not simd_built() or not migrated_built():
     print("1..0 # SKIP simd not built" if not simd_built() else "1..0 # SKIP migrated not built")
     raise SystemExit(0)
 
 t = Tap()
+test_seed(t)
 root = tmpdir("twmf")
 cl = Cluster(root, 2, "faults-token-0123456789abcdef",
              extra={"migration.check_interval": "0.3", "migration.request_timeout": "1"})

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from twlib import BUILD, Daemon, Tap, tmpdir, wait_until
+from twlib import BUILD, Daemon, Tap, tmpdir, wait_until, write_token
 
 def skip(why):
     print("1..0 # SKIP " + why)
@@ -28,19 +28,20 @@ if not shutil.which("ip"):
 for d in ("discoveryd", "simd", "migrated"):
     if not os.path.exists(os.path.join(BUILD, d, d)):
         skip(d + " is not built")
-probe = subprocess.run(["ip", "netns", "add", "twmh-probe"], capture_output=True)
+probe = subprocess.run(["ip", "netns", "add", "twmh%d-probe" % os.getpid()], capture_output=True)
 if probe.returncode != 0:
     skip("cannot create network namespaces here: " + probe.stderr.decode().strip())
-subprocess.run(["ip", "netns", "del", "twmh-probe"])
+subprocess.run(["ip", "netns", "del", "twmh%d-probe" % os.getpid()])
 
 t = Tap()
 root = tmpdir("twmh")
-SW = "twmh-sw"
+# Namespace names are global: a pid in them keeps two runs at once apart.
+TAG = "twmh%d" % os.getpid()
+SW = TAG + "-sw"
 HOSTS = [("hub", "198.18.7.1"), ("w1", "198.18.7.2"), ("w2", "198.18.7.3")]
-NS = {h: "twmh-" + h for h, _ in HOSTS}
+NS = {h: TAG + "-" + h for h, _ in HOSTS}
 token = "multihost-token-0123456789abcdef"
-with open(os.path.join(root, "token"), "w") as f:
-    f.write(token)
+write_token(os.path.join(root, "token"), token)
 
 
 def sh(*args):
@@ -78,7 +79,19 @@ def link(h, up):
 servers = {}
 try:
     setup_net()
-    t.ok(True, "three namespaces on a bridge")
+    # Every namespace reaches the others across the bridge before any daemon starts:
+    # a TCP connect to a closed port is refused (reachable), not timed out.
+    probe = ("import socket,sys\ns=socket.socket();s.settimeout(3)\n"
+             "try:\n s.connect((sys.argv[1],9))\nexcept ConnectionRefusedError:\n sys.exit(0)\n"
+             "except OSError:\n sys.exit(1)\n")
+    reach = []
+    for h, _ in HOSTS:
+        for g, addr in HOSTS:
+            if g != h:
+                r = subprocess.run(["ip", "netns", "exec", NS[h], sys.executable, "-c", probe, addr],
+                                   capture_output=True)
+                reach.append((h, g, r.returncode))
+    t.eq([x for x in reach if x[2] != 0], [], "three namespaces on a bridge reach each other")
     for h, addr in HOSTS:
         conf = ("[server]\nserver_id = %s\nbase_port = 8000\nadvertise_host = %s\nstate_dir = %s/%s/state\n"
                 "runtime_dir = %s/%s/run\nlog_level = info\n[discovery]\nlisten = %s:8000\nheartbeat_interval = 0.5\n"

@@ -4,28 +4,18 @@ request, the transfer endpoints (reserve, remote-transfer into a second simd, co
 abort, idempotent repeats, refusals), the token on TCP, and restarts."""
 import json
 import os
-import shutil
 import uuid
 
-from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
+from twlib import Daemon, Tap, base_ports, finish, jerr, tmpdir, wait_until, write_token
 
 t = Tap()
 root = tmpdir("twsa")
 p1, p2 = base_ports(2)
 token = "simd-test-token-0123456789"
-with open(os.path.join(root, "token"), "w") as f:
-    f.write(token)
+write_token(os.path.join(root, "token"), token)
 common = {"security.token_file": os.path.join(root, "token"), "sim.snapshot_interval": "1"}
 a = Daemon("simd", os.path.join(root, "a"), "srv-a", p1, extra=dict(common))
 b = Daemon("simd", os.path.join(root, "b"), "srv-b", p2, extra=dict(common))
-
-
-def jerr(r, status, code=None):
-    try:
-        j = r.json()
-    except ValueError:
-        return False
-    return r.status == status and isinstance(j.get("error"), str) and (code is None or j.get("code") == code)
 
 
 def ids(d, tank):
@@ -56,7 +46,10 @@ try:
     t.eq(r.status, 201, "creating over TCP with the token")
     private = r.json()["tank"]["tank_id"]
     t.eq(a.get("/api/tanks", tcp=True).json()["count"], 2, "TCP lists public tanks only")
-    t.eq(a.get("/api/tanks?include_private=true", tcp=True).json()["count"], 3, "include_private=true")
+    t.eq(a.get("/api/tanks?include_private=true", tcp=True, token=token).json()["count"], 3,
+         "include_private=true with the token")
+    t.ok(jerr(a.get("/api/tanks?include_private=true", tcp=True), 401),
+         "include_private=true over TCP without the token is 401 (issue 9)")
 
     for body, what in [({}, "missing name"), ({"name": ""}, "empty name"), ({"name": 5}, "name not a string"),
                        ({"name": "x", "max_fish": 0}, "max_fish 0"), ({"name": "x", "width": 10}, "width too small"),
@@ -160,6 +153,13 @@ try:
     r = b.post("/api/remote-transfer", {"transfer_id": str(uuid.uuid4()), "destination_tank_id": btank,
                                        "source_server_id": "srv-a", "source_tank_id": reef, "entity_data": arrived})
     t.ok(jerr(r, 409, "duplicate_fish"), "a fish already here under another transfer id is refused", r)
+    # ... and so is a fish that another tank of this server holds: a fish lives once.
+    other = b.post("/api/tanks", {"name": "Other", "initial_fish": 0, "paused": True}).json()["tank"]["tank_id"]
+    r = b.post("/api/remote-transfer", {"transfer_id": str(uuid.uuid4()), "destination_tank_id": other,
+                                       "source_server_id": "srv-a", "source_tank_id": reef, "entity_data": arrived})
+    t.ok(jerr(r, 409, "duplicate_fish"), "a fish that another tank holds is refused", r)
+    t.eq(ids(b, other), [], "... and not inserted")
+    t.eq(b.delete("/api/tanks/%s" % other).status, 200, "(that tank goes again)")
     a.post("/api/outbox/%s/abort" % tid3)
     t.ok(jerr(a.post("/api/outbox/reserve", {"source_tank_id": private, "destination_server_id": "srv-b",
                                              "destination_tank_id": btank}), 403), "reserve from a closed tank is 403")
@@ -168,6 +168,14 @@ try:
     # Local move: one atomic step.
     r = a.post("/api/tanks/%s/move" % reef, {"destination_tank_id": default})
     t.ok(r.status == 200 and r.json()["fish_id"] in ids(a, default), "local move", r)
+    # ... but never into a full tank: refused before any fish is taken, and both stay whole.
+    afull = a.post("/api/tanks", {"name": "AFull", "max_fish": 1, "initial_fish": 1,
+                                  "paused": True}).json()["tank"]["tank_id"]
+    before = (ids(a, reef), ids(a, afull))
+    r = a.post("/api/tanks/%s/move" % reef, {"destination_tank_id": afull})
+    t.ok(jerr(r, 409, "tank_full"), "a local move into a full tank is a 409 tank_full", r)
+    t.eq((ids(a, reef), ids(a, afull)), before, "... and moves nothing")
+    t.eq(a.delete("/api/tanks/%s" % afull).status, 200, "(the full tank goes again)")
 
     # Restart after kill -9: tanks, fish, arrivals and the inbox survive. The default
     # tank was running: after a crash it resumes from its last snapshot, so pause it and
@@ -205,11 +213,5 @@ try:
     t.eq(a.stop(), 0, "srv-a exits 0")
     t.eq(b.stop(), 0, "srv-b exits 0")
 finally:
-    for d in (a, b):
-        if d.alive():
-            d.kill9()
-    if t.failed:
-        t.diag(a.log_tail(20))
-        t.diag(b.log_tail(20))
-    shutil.rmtree(root, ignore_errors=True)
+    finish(t, root, [a, b])
 t.done()

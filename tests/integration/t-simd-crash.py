@@ -8,11 +8,10 @@ id, commit on A. After a crash it resolves what is left in A's outbox the protoc
 way: ask B whether the transfer arrived; deliver again with the same id if unsure."""
 import os
 import random
-import shutil
 import threading
 import time
 
-from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
+from twlib import Daemon, Tap, base_ports, finish, test_seed, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twsc")
@@ -20,7 +19,7 @@ p1, p2 = base_ports(2)
 common = {"sim.snapshot_interval": "0.3", "sim.max_fish": "500", "server.log_level": "info"}
 a = Daemon("simd", os.path.join(root, "a"), "crash-a", p1, extra=dict(common))
 b = Daemon("simd", os.path.join(root, "b"), "crash-b", p2, extra=dict(common))
-rng = random.Random(int(os.environ.get("CRASH_SEED", "1234")))
+rng = random.Random(test_seed(t, "CRASH_SEED", default=1234))
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "12"))
 
 
@@ -98,11 +97,5 @@ try:
     t.eq(a.stop(), 0, "A exits 0")
     t.eq(b.stop(), 0, "B exits 0")
 finally:
-    for d in (a, b):
-        if d.alive():
-            d.kill9()
-    if t.failed:
-        t.diag(a.log_tail(15))
-        t.diag(b.log_tail(15))
-    shutil.rmtree(root, ignore_errors=True)
+    finish(t, root, [a, b], 15)
 t.done()

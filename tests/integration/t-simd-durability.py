@@ -6,26 +6,13 @@ torn last journal record (a crash during a write that was never acknowledged) is
 off and reported."""
 import glob
 import os
-import shutil
 import time
 
-from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
+from twlib import Daemon, Tap, base_ports, finish, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twsd")
 d = Daemon("simd", root, "dur", base_ports(1)[0], extra={"sim.snapshot_interval": "0.5"})
-
-
-def start_fails(expect):
-    d.start(wait=False)
-    try:
-        rc = d.proc.wait(20)
-    except Exception:
-        d.kill9()
-        return False, "still running"
-    log = d.log_tail(5)
-    d._close()
-    return rc != 0 and expect in log, log
 
 
 try:
@@ -47,8 +34,16 @@ try:
     t.ok(got and got[0]["destination_server_id"] == "far-away" and got[0]["destination_tank_id"] == "t-9"
          and got[0]["connection_id"] == "edge->t-9", "a fish swam through the open wall into the outbox",
          got[:1] if got else d.get("/api/tanks/%s" % tank).body)
-    st = d.get("/api/tanks/%s" % tank).json()["stats"]
-    t.ok(st["in_transit"] >= 1 and st["migrations_out"] >= 1, "stats count it in transit and out", st)
+    # The status is published after the tick that sent the fish, a moment after the
+    # outbox has it: wait for it rather than race it.
+    def stats():
+        return d.get("/api/tanks/%s" % tank).json()["stats"]
+
+    def counted(s):
+        return s["in_transit"] >= 1 and s["migrations_out"] >= 1
+    wait_until(lambda: counted(stats()), 5)
+    st = stats()
+    t.ok(counted(st), "stats count it in transit and out", st)
     d.post("/api/tanks/%s/pause" % tank)
     time.sleep(1.0)
     before = d.get("/api/outbox").json()["count"]
@@ -87,7 +82,7 @@ try:
     lines = data.split(b"\n")
     lines.insert(0, b"this is not json")
     open(seg, "wb").write(b"\n".join(lines))
-    ok, log = start_fails("is damaged")
+    ok, log = d.start_fails("is damaged", 20, 5)
     t.ok(ok, "a damaged journal record stops the start with a message", log)
     open(seg, "wb").write(backup)
 
@@ -95,16 +90,12 @@ try:
     snap = os.path.join(d.state_dir, "sim", "tanks", tank, "snapshot.json")
     good = open(snap, "rb").read()
     open(snap, "wb").write(good[: len(good) // 2])
-    ok, log = start_fails("snapshot.json is damaged")
+    ok, log = d.start_fails("snapshot.json is damaged", 20, 5)
     t.ok(ok, "a truncated snapshot stops the start and names the file", log)
     open(snap, "wb").write(good)
     d.start()
     t.eq(d.get("/api/tanks/%s" % tank).status, 200, "with the file restored it starts again")
     t.eq(d.stop(), 0, "clean stop")
 finally:
-    if d.alive():
-        d.kill9()
-    if t.failed:
-        t.diag(d.log_tail(20))
-    shutil.rmtree(root, ignore_errors=True)
+    finish(t, root, [d])
 t.done()

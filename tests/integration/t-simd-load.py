@@ -3,11 +3,10 @@
 their own thread and readers get the status published after each tick, so neither
 waits for the other. (Throughput figures live in make bench, not here.)"""
 import os
-import shutil
 import threading
 import time
 
-from twlib import Daemon, Tap, base_ports, request, tmpdir
+from twlib import Daemon, Tap, base_ports, finish, request, tmpdir
 
 t = Tap()
 root = tmpdir("twsl")
@@ -53,7 +52,5 @@ try:
     t.ok(quiet_rate >= 27, "the tank ticks at its rate of 30 (%.1f)" % quiet_rate)
     t.eq(d.stop(), 0, "exits 0")
 finally:
-    if d.alive():
-        d.kill9()
-    shutil.rmtree(root, ignore_errors=True)
+    finish(t, root, [d])
 t.done()

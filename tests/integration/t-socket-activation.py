@@ -4,6 +4,7 @@ serves the Unix and the TCP socket it was handed (binding nothing itself), and t
 a test NOTIFY_SOCKET READY=1. systemd is not PID 1 here, so this is the real path."""
 import os
 import shutil
+import socket
 import subprocess
 import time
 
@@ -34,6 +35,8 @@ try:
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         ok = wait_until(lambda: os.path.exists(sock), 10)
         t.ok(ok, "%s: systemd-socket-activate listens on %s" % (name, sock))
+        # The path exists from bind(); listen() follows a moment later.
+        wait_until(lambda: socket.socket(socket.AF_UNIX).connect_ex(sock) == 0, 10)
         r = request("GET", unix=sock, path="/health", timeout=30)
         t.ok(r.status == 200 and r.json()["status"] == "healthy",
              "%s: first connection on the Unix socket starts it and is served" % name, r)

@@ -50,7 +50,7 @@ diag() {
 	sed 's/^/# /' "$@"
 }
 
-echo "1..$((3 + 4 + 3 + 2))"
+echo "1..$((3 + 1 + 4 + 3 + 2))"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tw-units.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -71,9 +71,13 @@ done
 for u in $others; do
 	cp "$units/$u" "$tmp/units/$u" || exit 1
 done
+# The first-boot token unit runs the script from the source tree.
+sed -e "s|@pkglibexecdir@/tankworld-mktoken|$srcdir/etc/tankworld-mktoken|" \
+	-e "s|@sysconfdir@|/etc|g" \
+	"$units/tankworld-token.service.in" >"$tmp/units/tankworld-token.service" || exit 1
 
 # 1. systemd-analyze verify, one unit at a time so a failure names its unit.
-for u in $services $others; do
+for u in $services tankworld-token.service $others; do
 	f="$tmp/units/$u"
 	if grep -n '@[A-Za-z_]*@' "$f" >"$tmp/subst" 2>&1; then
 		not_ok "verify $u: unsubstituted @variables@"

@@ -19,7 +19,7 @@ static char tmpdir[256];
 static char emptydir[300]; /* CONFIGURATION_DIRECTORY without a tankworld.conf */
 
 static const char *const env_vars[] = {
-	"TANK_SERVER_ID",  "TANK_API_PORT",	"DISCOVERY_SERVER_URL", "TANKWORLD_LOG_LEVEL",
+	"TANK_SERVER_ID",  "TANK_API_PORT",	"DISCOVERY_SERVER_URL",	   "TANKWORLD_LOG_LEVEL",
 	"STATE_DIRECTORY", "RUNTIME_DIRECTORY", "CONFIGURATION_DIRECTORY",
 };
 #define N_ENV (sizeof env_vars / sizeof env_vars[0])
@@ -133,7 +133,8 @@ static void test_defaults(void)
 	is_int(c.sim.height, 612, "default height");
 	is_double(c.migration.check_interval, 10, 0, "default check_interval");
 	is_double(c.migration.max_per_second, 1000, 0, "default max_per_second");
-	is_double(c.migration.per_connection_per_second, 100, 0, "default per_connection_per_second");
+	is_double(c.migration.per_connection_per_second, 100, 0,
+		  "default per_connection_per_second");
 	is_double(c.migration.request_timeout, 10, 0, "default request_timeout");
 	is_str(c.security.token_file, "", "default token_file empty");
 	ok(!c.security.insecure, "default insecure no");
@@ -212,24 +213,28 @@ static void test_parse_text(void)
 	free(log);
 
 	/* Errors carry path:line. */
-	r = parse(&c, "# c\n[server]\n\nbase_port = 8000\n\n; c\nbase_port = abc\nbase_port = 1\n", err,
-		  sizeof err);
+	r = parse(&c, "# c\n[server]\n\nbase_port = 8000\n\n; c\nbase_port = abc\nbase_port = 1\n",
+		  err, sizeof err);
 	is_int(r, -EINVAL, "invalid value is an error");
-	is_str(err, "t.conf:7: invalid value 'abc' for base_port in [server]: expected a port "
-		    "from 1 to 65533",
+	is_str(err,
+	       "t.conf:7: invalid value 'abc' for base_port in [server]: expected a port "
+	       "from 1 to 65533",
 	       "message: path:LINE: invalid value 'x' for KEY in [SECTION]: ...");
 	is_int(c.server.base_port, 8000, "parsing stopped at the bad line");
 	r = parse(&c, "[server]\r\n\r\nlog_level = loud\r\n", err, sizeof err);
-	is_str(err, "t.conf:3: invalid value 'loud' for log_level in [server]: expected err, "
-		    "warning, notice, info or debug",
+	is_str(err,
+	       "t.conf:3: invalid value 'loud' for log_level in [server]: expected err, "
+	       "warning, notice, info or debug",
 	       "line numbers count CRLF lines");
 	r = parse(&c, "[sim]\nwidth = 50\n", err, sizeof err);
-	is_str(err, "t.conf:2: invalid value '50' for width in [sim]: expected an integer from 100 "
-		    "to 100000",
+	is_str(err,
+	       "t.conf:2: invalid value '50' for width in [sim]: expected an integer from 100 "
+	       "to 100000",
 	       "integer range message");
 	r = parse(&c, "[discovery]\nheartbeat_interval = 0.01\n", err, sizeof err);
-	ok(r == -EINVAL && strncmp(err, "t.conf:2: invalid value '0.01' for heartbeat_interval in "
-					"[discovery]: expected a duration from 0.05 to 86400",
+	ok(r == -EINVAL && strncmp(err,
+				   "t.conf:2: invalid value '0.01' for heartbeat_interval in "
+				   "[discovery]: expected a duration from 0.05 to 86400",
 				   94) == 0,
 	   "duration range message: %s", err);
 
@@ -339,8 +344,10 @@ static void test_types(void)
 		/* server ids */
 		{"server", "server_id", "node-1.example_2", true},
 		{"server", "server_id", "", true},
-		{"server", "server_id", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", true},
-		{"server", "server_id", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
+		{"server", "server_id",
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", true},
+		{"server", "server_id",
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
 		{"server", "server_id", "-node", false},
 		{"server", "server_id", ".node", false},
 		{"server", "server_id", "a/b", false},
@@ -366,6 +373,17 @@ static void test_types(void)
 		{"discovery", "hub_url", "http://[::1:8000", false},
 		{"discovery", "hub_url", "http://[]:8000", false},
 		{"discovery", "hub_url", "HTTP://hub", false},
+		/* hub url lists: commas and/or spaces */
+		{"discovery", "hub_url", "http://a:1,http://b:2", true},
+		{"discovery", "hub_url", "http://a:1, http://b:2", true},
+		{"discovery", "hub_url", "http://a:1 http://b:2\thttp://c", true},
+		{"discovery", "hub_url", " http://a:1 , http://b:2 ", true},
+		{"discovery", "hub_url", "http://a:1,,http://b:2", false},
+		{"discovery", "hub_url", ",http://a:1", false},
+		{"discovery", "hub_url", "http://a:1,", false},
+		{"discovery", "hub_url", "http://a:1, ftp://b:2", false},
+		{"discovery", "hub_url", "http://a:1 http://a:1", false},
+		{"discovery", "hub_url", "http://a:1;http://b:2", false},
 		/* hosts, paths, names, log levels, numbers */
 		{"server", "advertise_host", "10.0.0.1", true},
 		{"server", "advertise_host", "node.example", true},
@@ -426,8 +444,8 @@ static void test_types(void)
 	static const struct {
 		const char *v;
 		double want;
-	} durations[] = {{"10", 10},   {"0.5", 0.5}, {"250ms", 0.25}, {"2min", 120},
-			 {"2m", 120}, {"1h", 3600}, {"10s", 10},      {"5 s", 5}};
+	} durations[] = {{"10", 10},  {"0.5", 0.5}, {"250ms", 0.25}, {"2min", 120},
+			 {"2m", 120}, {"1h", 3600}, {"10s", 10},     {"5 s", 5}};
 	for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
 		conf_defaults(&c);
 		conf_set(&c, "discovery", "heartbeat_interval", durations[i].v, err, sizeof err);
@@ -455,7 +473,8 @@ static void test_types(void)
 	conf_set(&c, "sim", "default_tank_name", "", err, sizeof err);
 	is_str(c.sim.default_tank_name, "Keep", "rejected name leaves the field alone");
 
-	is_int(conf_set(&c, "server", "nope", "1", err, sizeof err), -EINVAL, "conf_set unknown key");
+	is_int(conf_set(&c, "server", "nope", "1", err, sizeof err), -EINVAL,
+	       "conf_set unknown key");
 	is_str(err, "unknown key 'nope' in [server]", "unknown key message");
 	is_int(conf_set(&c, "nosection", "base_port", "1", err, sizeof err), -EINVAL,
 	       "conf_set key in the wrong section");
@@ -522,7 +541,8 @@ static void test_listen_and_derived(void)
 		   c.migration.listen.port == 9002,
 	   "ports follow base_port: 9000/9001/9002");
 	is_str(c.discovery.socket, "/run/tw-test/discoveryd.sock", "socket under runtime_dir");
-	is_str(c.migration.socket, "/run/tw-test/migrated.sock", "migrated socket under runtime_dir");
+	is_str(c.migration.socket, "/run/tw-test/migrated.sock",
+	       "migrated socket under runtime_dir");
 	is_str(c.sim.socket, "/tmp/explicit.sock", "explicit socket kept");
 	const char *ov_max[] = {"server.base_port=65533"};
 	is_int(load(&c, ov_max, 1, err, sizeof err), 0, "base_port 65533");
@@ -543,8 +563,7 @@ static void test_listen_and_derived(void)
 	is_int(load(&c, ov3, 2, err, sizeof err), 0, "load with host:port");
 	ok(strcmp(c.discovery.listen.host, "localhost") == 0 && c.discovery.listen.port == 0,
 	   "localhost:0 (kernel picks the port)");
-	ok(strcmp(c.sim.listen.host, "10.1.2.3") == 0 && c.sim.listen.port == 8080,
-	   "10.1.2.3:8080");
+	ok(strcmp(c.sim.listen.host, "10.1.2.3") == 0 && c.sim.listen.port == 8080, "10.1.2.3:8080");
 
 	/* conf_print writes a file that parses back to the same configuration. */
 	char *printed = NULL, *again = NULL;
@@ -641,7 +660,8 @@ static void test_precedence(void)
 	is_str(c.server.server_id, "from-20-b", "20-b.conf wins over 10-a.conf");
 	is_int(c.sim.max_fish, 22, "20-b.conf wins for max_fish too");
 	is_int(c.server.base_port, 9100, "10-a.conf overrides the file where 20-b is silent");
-	is_str(c.server.advertise_host, "file.example", "the file still counts where drop-ins are silent");
+	is_str(c.server.advertise_host, "file.example",
+	       "the file still counts where drop-ins are silent");
 	is_int(c.discovery.listen.port, 9100, "derived port follows the drop-in");
 
 	/* Environment over drop-ins. */
@@ -653,8 +673,12 @@ static void test_precedence(void)
 	setenv("TANKWORLD_LOG_LEVEL", "debug", 1);
 	is_int(conf_load(&c, file, NULL, 0, err, sizeof err), 0, "+ environment: %s", err);
 	is_str(c.server.server_id, "from-env", "TANK_SERVER_ID wins over drop-ins");
-	is_int(c.server.base_port, 9200, "TANK_API_PORT wins over drop-ins");
-	is_str(c.discovery.hub_url, "http://env-hub:8000", "DISCOVERY_SERVER_URL kept whole (with ':')");
+	is_int(c.server.api_port, 9200, "TANK_API_PORT names the door");
+	is_int(c.sim.listen.port, 9200, "simd listens on the door");
+	ok(!c.discovery.listen.enabled && !c.migration.listen.enabled,
+	   "behind a door, discoveryd and migrated listen on their Unix sockets only");
+	is_str(c.discovery.hub_url, "http://env-hub:8000",
+	       "DISCOVERY_SERVER_URL kept whole (with ':')");
 	is_str(c.server.state_dir, "/env/state", "STATE_DIRECTORY: the first of a ':' list");
 	is_str(c.discovery.socket, "/env/run/discoveryd.sock", "RUNTIME_DIRECTORY moves sockets");
 	is_int(c.server.log_level, LOG_DEBUG, "TANKWORLD_LOG_LEVEL");
@@ -672,12 +696,18 @@ static void test_precedence(void)
 
 	/* --set over everything; later overrides win over earlier ones. */
 	const char *ov[] = {"server.server_id=from-cli-1", "server.base_port=9300",
-			    "server.server_id=from-cli", "discovery.hub_url=http://cli-hub:1",
+			    "server.server_id=from-cli",   "discovery.hub_url=http://cli-hub:1",
 			    "server.state_dir=/cli/state", "sim.max_fish=33"};
 	is_int(conf_load(&c, file, ov, 6, err, sizeof err), 0, "+ --set: %s", err);
 	is_str(c.server.server_id, "from-cli", "--set wins over the environment; last --set wins");
 	is_int(c.server.base_port, 9300, "--set base_port wins");
-	is_int(c.sim.listen.port, 9301, "derived ports follow --set");
+	is_int(c.sim.listen.port, 9200, "the door from TANK_API_PORT stays simd's port");
+	const char *ov_nodoor[] = {"server.base_port=9300", "server.api_port=0"};
+	is_int(conf_load(&c, file, ov_nodoor, 2, err, sizeof err), 0, "--set api_port=0: %s", err);
+	is_int(c.sim.listen.port, 9301, "without a door, derived ports follow --set base_port");
+	ok(c.discovery.listen.enabled && c.discovery.listen.port == 9300,
+	   "and discoveryd listens on base_port again");
+	is_int(conf_load(&c, file, ov, 6, err, sizeof err), 0, "+ --set again: %s", err);
 	is_str(c.discovery.hub_url, "http://cli-hub:1", "--set hub_url wins");
 	is_str(c.server.state_dir, "/cli/state", "--set state_dir wins over STATE_DIRECTORY");
 	is_int(c.sim.max_fish, 33, "--set max_fish wins");
@@ -688,22 +718,22 @@ static void test_precedence(void)
 	/* Bad environment and overrides are errors that say where they came from. */
 	setenv("TANK_API_PORT", "http", 1);
 	is_int(conf_load(&c, file, NULL, 0, err, sizeof err), -EINVAL, "bad TANK_API_PORT");
-	ok(strncmp(err, "environment TANK_API_PORT: invalid value 'http' for base_port in [server]",
-		   72) == 0,
+	ok(strncmp(err, "environment TANK_API_PORT: invalid value 'http' for api_port in [server]",
+		   71) == 0,
 	   "message names the variable: %s", err);
 	setenv("TANK_API_PORT", "9200", 1);
 	setenv("TANK_SERVER_ID", "../etc", 1);
 	is_int(conf_load(&c, file, NULL, 0, err, sizeof err), -EINVAL, "bad TANK_SERVER_ID");
 	ok(strstr(err, "TANK_SERVER_ID") != NULL, "message names TANK_SERVER_ID: %s", err);
 	env_reset();
-	static const char *const bad_ov[] = {"noequals", "server.base_port", "base_port=1",
+	static const char *const bad_ov[] = {"noequals",       "server.base_port",   "base_port=1",
 					     "server.nokey=1", "server.base_port=x", "=1",
-					     "server.=1", ".base_port=1"};
+					     "server.=1",      ".base_port=1"};
 	for (size_t i = 0; i < sizeof bad_ov / sizeof bad_ov[0]; i++) {
 		err[0] = '\0';
 		int r = conf_load(&c, file, &bad_ov[i], 1, err, sizeof err);
-		ok(r == -EINVAL && strstr(err, "--set") != NULL, "--set '%s' rejected: %s", bad_ov[i],
-		   err);
+		ok(r == -EINVAL && strstr(err, "--set") != NULL, "--set '%s' rejected: %s",
+		   bad_ov[i], err);
 	}
 	{
 		char longov[200];
@@ -751,7 +781,8 @@ static void test_precedence(void)
 
 	/* Missing files. */
 	char *missing = tpath("missing.conf");
-	is_int(conf_load(&c, missing, NULL, 0, err, sizeof err), -EINVAL, "a named missing file is an error");
+	is_int(conf_load(&c, missing, NULL, 0, err, sizeof err), -EINVAL,
+	       "a named missing file is an error");
 	ok(strstr(err, missing) && strstr(err, strerror(ENOENT)), "message: %s", err);
 	is_int(conf_load(&c, NULL, NULL, 0, err, sizeof err), 0,
 	       "a missing default file is fine (empty CONFIGURATION_DIRECTORY)");
@@ -774,6 +805,67 @@ static void test_precedence(void)
 	free(cfgdrop);
 	free(cfgdropfile);
 	free(missing);
+}
+
+static void test_url_list(void)
+{
+	struct conf c;
+	char err[512];
+	is_int(parse(&c, "[discovery]\nhub_url = http://a:1, http://b:2  http://[::1]:3\n", err,
+		     sizeof err),
+	       0, "a list of three hubs parses (%s)", err);
+	char urls[CONF_MAX_URLS][CONF_URLS];
+	size_t n = conf_split_urls(c.discovery.hub_url, urls, CONF_MAX_URLS);
+	ok(n == 3 && strcmp(urls[0], "http://a:1") == 0 && strcmp(urls[1], "http://b:2") == 0 &&
+		   strcmp(urls[2], "http://[::1]:3") == 0,
+	   "split into its three URLs");
+	is_int(parse(&c, "[discovery]\n\nhub_url = http://a:1, http:/b\n", err, sizeof err),
+	       -EINVAL, "a malformed item stops the load");
+	ok(strstr(err, "t.conf:3") && strstr(err, "item 2") && strstr(err, "http:/b"),
+	   "the error names file:line, the item and why: %s", err);
+	is_int(parse(&c, "[discovery]\nhub_url = http://a:1,,http://b:2\n", err, sizeof err),
+	       -EINVAL, "an empty item stops the load");
+	ok(strstr(err, "t.conf:2") && strstr(err, "empty item"), "and says so: %s", err);
+	char many[CONF_URLS] = "";
+	for (int i = 0; i < CONF_MAX_URLS + 1; i++)
+		snprintf(many + strlen(many), sizeof many - strlen(many), "http://h%d ", i);
+	is_int(conf_set(&c, "discovery", "hub_url", many, err, sizeof err), -EINVAL,
+	       "more than %d hubs refused", CONF_MAX_URLS);
+	ok(strstr(err, "more than") != NULL, "and says so: %s", err);
+}
+
+/* Drop-ins apply in lexical order whatever order the directory lists them in: 40 files,
+ * created in a scrambled order (a fixed permutation), each setting max_fish to its own
+ * rank and a key of its own. Only lexical order makes the last one win and leaves every
+ * earlier key that no later file touched. With two files, directory order could pass by
+ * luck; with 40 scrambled ones it cannot. */
+static void test_dropin_order(void)
+{
+	enum { N = 40 };
+	struct conf c;
+	char err[512];
+	env_reset();
+	char *file = tpath("order.conf");
+	char *dir = tpath("order.conf.d");
+	write_file(file, "[sim]\nmax_fish = 1\n");
+	mkdir(dir, 0755);
+	for (int k = 0; k < N; k++) {
+		int rank = (k * 17 + 11) % N; /* 17 is prime to 40: a permutation of 0..39 */
+		char name[64], text[160];
+		snprintf(name, sizeof name, "order.conf.d/%02d-part.conf", rank);
+		/* Rank 7 alone sets seed; rank 39 (the last) sets max_fish last. */
+		snprintf(text, sizeof text, "[sim]\nmax_fish = %d\n%s", 100 + rank,
+			 rank == 7 ? "seed = 4242\n" : "");
+		char *path = tpath(name);
+		write_file(path, text);
+		free(path);
+	}
+	is_int(conf_load(&c, file, NULL, 0, err, sizeof err), 0, "40 scrambled drop-ins load: %s",
+	       err);
+	is_int(c.sim.max_fish, 100 + N - 1, "the lexically last of 40 scrambled drop-ins wins");
+	ok(c.sim.seed == 4242, "a key set by one early drop-in survives the later ones");
+	free(file);
+	free(dir);
 }
 
 static void test_cross_field(void)
@@ -801,6 +893,15 @@ static void test_cross_field(void)
 	is_int(load(&c, order, 3, err, sizeof err), 0, "checks run after all overrides: %s", err);
 }
 
+/* As make install writes it: owner and group only. */
+static void write_token(const char *path, const char *text)
+{
+	if (fs_write_atomic(path, text, strlen(text), 0600) < 0) {
+		printf("# cannot write %s\n", path);
+		abort();
+	}
+}
+
 static void test_token(void)
 {
 	struct conf c;
@@ -811,7 +912,7 @@ static void test_token(void)
 	const char *ovp[] = {ov};
 	snprintf(ov, sizeof ov, "security.token_file=%s", tok);
 
-	write_file(tok, "0123456789abcdef\n");
+	write_token(tok, "0123456789abcdef\n");
 	is_int(load(&c, ovp, 1, err, sizeof err), 0, "16-character token: %s", err);
 	is_str(c.security.token, "0123456789abcdef", "token loaded, newline trimmed");
 	{
@@ -824,35 +925,47 @@ static void test_token(void)
 		   "conf_print hides the token");
 		free(printed);
 	}
-	write_file(tok, "  \t s3cr3t-T0ken-with-punct!@#$%  \n\n");
+	write_token(tok, "  \t s3cr3t-T0ken-with-punct!@#$%  \n\n");
 	is_int(load(&c, ovp, 1, err, sizeof err), 0, "token with surrounding whitespace");
 	is_str(c.security.token, "s3cr3t-T0ken-with-punct!@#$%", "surrounding whitespace trimmed");
 
-	write_file(tok, "short\n");
+	write_token(tok, "short\n");
 	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "5-character token refused");
 	ok(strstr(err, tok) && strstr(err, "16 to 255 characters"), "message: %s", err);
 	is_str(c.security.token, "", "no token set after the error");
-	write_file(tok, "0123456789abcde");
+	write_token(tok, "0123456789abcde");
 	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "15-character token refused");
-	write_file(tok, "");
+	write_token(tok, "");
 	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "empty token file refused");
 	{
 		char t[300];
 		memset(t, 'k', 255);
 		t[255] = '\0';
-		write_file(tok, t);
+		write_token(tok, t);
 		is_int(load(&c, ovp, 1, err, sizeof err), 0, "255-character token accepted");
 		is_int(strlen(c.security.token), 255, "all 255 characters kept");
 		memset(t, 'k', 256);
 		t[256] = '\0';
-		write_file(tok, t);
+		write_token(tok, t);
 		is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "256-character token refused");
 	}
-	write_file(tok, "0123456789 abcdef\n");
+	write_token(tok, "0123456789 abcdef\n");
 	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "token with an inner space refused");
 	ok(strstr(err, "printable") != NULL, "message: %s", err);
-	write_file(tok, "0123456789abcdef\xc3\xa9");
+	write_token(tok, "0123456789abcdef\xc3\xa9");
 	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "non-ASCII token refused");
+
+	/* A token any local user could read is refused, with the fix in the message. */
+	write_file(tok, "0123456789abcdef\n");
+	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "token file readable by others refused");
+	ok(strstr(err, "readable by others") && strstr(err, "chmod o-rwx") && strstr(err, tok),
+	   "message: %s", err);
+	write_token(tok, "0123456789abcdef\n");
+	chmod(tok, 0604);
+	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "mode 0604 refused too");
+	chmod(tok, 0640);
+	is_int(load(&c, ovp, 1, err, sizeof err), 0, "mode 0640 (group tankworld) accepted: %s",
+	       err);
 
 	char *missing = tpath("no-token");
 	snprintf(ov, sizeof ov, "security.token_file=%s", missing);
@@ -867,6 +980,7 @@ static void test_token(void)
 
 int main(void)
 {
+	test_url_list();
 	const char *base = getenv("TMPDIR");
 	snprintf(tmpdir, sizeof tmpdir, "%s/test-conf-XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(tmpdir)) {
@@ -882,6 +996,7 @@ int main(void)
 	test_types();
 	test_listen_and_derived();
 	test_precedence();
+	test_dropin_order();
 	test_cross_field();
 	test_token();
 

@@ -58,7 +58,8 @@ static void test_parse(void)
 
 	ok(parse("{\"source_tank_id\":\"" A "\",\"destination_tank_id\":\"" B "\","
 		 "\"source_server_id\":\"s1\",\"destination_server_id\":\"s2\",\"probability\":0,"
-		 "\"direction\":\"left\",\"id\":\"x\"}", &c, &e) == 0,
+		 "\"direction\":\"left\",\"id\":\"x\"}",
+		 &c, &e) == 0,
 	   "snake_case body");
 	is_str(c.id, "x", "explicit id");
 	is_str(c.destination_server_id, "s2", "snake destination server");
@@ -66,9 +67,11 @@ static void test_parse(void)
 	is_int(c.direction, DIR_LEFT, "left");
 	ok(!connection_is_local(&c), "remote");
 	ok(parse("{\"sourceId\":\"" A "\",\"destinationId\":\"" B "\",\"sourceServerId\":null,"
-		 "\"destinationServerId\":null,\"probability\":100}", &c, &e) == 0,
+		 "\"destinationServerId\":null,\"probability\":100}",
+		 &c, &e) == 0,
 	   "null server ids are absent (the original sends them)");
-	ok(parses("{\"sourceId\":\"" A "\",\"source_tank_id\":\"" A "\",\"destinationId\":\"" B "\"}"),
+	ok(parses("{\"sourceId\":\"" A "\",\"source_tank_id\":\"" A "\",\"destinationId\":\"" B
+		  "\"}"),
 	   "both styles agreeing is fine");
 
 	ok(!parses("{}"), "empty body refused");
@@ -96,13 +99,16 @@ static void test_parse(void)
 	ok(!parses("{\"sourceId\":\"" A "\",\"destinationId\":\"" B "\",\"destinationServerId\":"
 		   "\"bad server\"}"),
 	   "bad server id");
-	ok(!parses("{\"sourceId\":\"" A "\",\"source_tank_id\":\"" C "\",\"destinationId\":\"" B "\"}"),
+	ok(!parses("{\"sourceId\":\"" A "\",\"source_tank_id\":\"" C "\",\"destinationId\":\"" B
+		   "\"}"),
 	   "the two styles disagreeing is refused");
-	ok(parse("{\"sourceId\":\"" A "\",\"destinationId\":\"" B "\",\"sourceServerId\":\"s2\"}", &c,
-		 &e) < 0 && strstr(e.msg, "create it on s2"),
+	ok(parse("{\"sourceId\":\"" A "\",\"destinationId\":\"" B "\",\"sourceServerId\":\"s2\"}",
+		 &c, &e) < 0 &&
+		   strstr(e.msg, "create it on s2"),
 	   "a remote source is refused with where to create it");
 	ok(!parses("{\"sourceId\":\"" A "\",\"destinationId\":\"" A "\"}"), "a tank to itself");
-	ok(parses("{\"sourceId\":\"" A "\",\"destinationId\":\"" A "\",\"destinationServerId\":\"s2\"}"),
+	ok(parses("{\"sourceId\":\"" A "\",\"destinationId\":\"" A
+		  "\",\"destinationServerId\":\"s2\"}"),
 	   "the same tank id on another server is another tank");
 	char big[400];
 	snprintf(big, sizeof big, "{\"sourceId\":\"%0100d\",\"destinationId\":\"" B "\"}", 1);
@@ -112,7 +118,8 @@ static void test_parse(void)
 	   "for the round trip");
 	json_object *o = connection_to_json(&c);
 	is_str(jv_to_string(o),
-	       "{\"id\":\"c1\",\"sourceId\":\"" A "\",\"destinationId\":\"" B "\",\"sourceServerId\":"
+	       "{\"id\":\"c1\",\"sourceId\":\"" A "\",\"destinationId\":\"" B
+	       "\",\"sourceServerId\":"
 	       "\"s1\",\"destinationServerId\":\"s1\",\"probability\":25,\"direction\":\"right\"}",
 	       "wire form is camelCase with every field");
 	struct connection back;
@@ -151,14 +158,35 @@ static void test_store(void)
 	const struct connection *l, *r;
 	connections_exits(s, A, &l, &r);
 	ok(l && strcmp(l->id, "c2") == 0 && r && strcmp(r->id, "c1") == 0, "exits of A");
-	json_object *ex = connections_exits_json(s, B);
+	json_object *ex = connections_exits_json(s, B, 0);
 	is_str(jv_to_string(ex),
 	       "{\"left\":null,\"right\":{\"destination_server_id\":\"s1\",\"destination_tank_id\":\"" A
 	       "\",\"connection_id\":\"c3\"}}",
 	       "exits JSON of B");
 	json_object_put(ex);
-	ex = connections_exits_json(s, "nosuch");
-	is_str(jv_to_string(ex), "{\"left\":null,\"right\":null}", "no connections: both walls closed");
+	/* A paused connection's wall: closed (budget 0), then one fish (budget 1). */
+	struct connection *c3p = NULL;
+	for (size_t i = 0; i < connections_count(s); i++)
+		if (strcmp(connections_at(s, i)->id, "c3") == 0)
+			c3p = connections_at(s, i);
+	conn_refused(c3p, false, "409 tank_full", 50, 300);
+	ex = connections_exits_json(s, B, 50.5);
+	ok(strstr(jv_to_string(ex), "\"budget\":0") != NULL,
+	   "a paused connection's wall has budget 0");
+	json_object_put(ex);
+	ex = connections_exits_json(s, B, 51);
+	ok(strstr(jv_to_string(ex), "\"budget\":1") != NULL, "after the pause: budget 1 (a probe)");
+	json_object_put(ex);
+	json_object *st = json_object_new_object();
+	connection_add_state_json(st, c3p, 50.5);
+	ok(strstr(jv_to_string(st), "\"state\":\"backing_off\"") &&
+		   strstr(jv_to_string(st), "409 tank_full"),
+	   "the API shows it backing off, with the reason");
+	json_object_put(st);
+	conn_succeeded(c3p);
+	ex = connections_exits_json(s, "nosuch", 0);
+	is_str(jv_to_string(ex), "{\"left\":null,\"right\":null}",
+	       "no connections: both walls closed");
 	json_object_put(ex);
 
 	/* Persistence round trip. */
@@ -183,7 +211,8 @@ static void test_store(void)
 		"{\"version\":1}",
 		"{\"version\":1,\"connections\":{}}",
 		"{\"version\":1,\"connections\":[{\"sourceId\":\"" A "\"}]}",
-		"{\"version\":1,\"connections\":[{\"sourceId\":\"" A "\",\"destinationId\":\"" B "\"}]}",
+		"{\"version\":1,\"connections\":[{\"sourceId\":\"" A "\",\"destinationId\":\"" B
+		"\"}]}",
 		"{\"version\":1,\"connections\":[{\"id\":\"x\",\"sourceId\":\"" A
 		"\",\"destinationId\":\"" B "\"},{\"id\":\"x\",\"sourceId\":\"" B
 		"\",\"destinationId\":\"" A "\"}]}",
@@ -193,8 +222,8 @@ static void test_store(void)
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_object *o = jv_parse(bad[i], strlen(bad[i]), 16, &e);
-		ok(o && connections_from_state(s2, o, &e) < 0 && e.msg[0], "bad file %zu refused: %s", i,
-		   e.msg);
+		ok(o && connections_from_state(s2, o, &e) < 0 && e.msg[0],
+		   "bad file %zu refused: %s", i, e.msg);
 		json_object_put(o);
 	}
 	is_int(connections_count(s2), 3, "a refused file left the set as it was");

@@ -24,8 +24,10 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static struct transfer_record rec(int i, const char *src, const char *dst, enum transfer_state st)
 {
-	struct transfer_record r = {.timestamp = 1764000000 + i, .created_at = 1764000000 + i,
-				    .state = st, .attempts = 1};
+	struct transfer_record r = {.timestamp = 1764000000 + i,
+				    .created_at = 1764000000 + i,
+				    .state = st,
+				    .attempts = 1};
 	snprintf(r.transfer_id, sizeof r.transfer_id, "t-%06d", i);
 	snprintf(r.entity_type, sizeof r.entity_type, "fish");
 	snprintf(r.fish_id, sizeof r.fish_id, "f-%d", i);
@@ -51,18 +53,19 @@ static void test_json(void)
 	   "success, state, null error, ISO timestamp: %s", text);
 	struct json_err e;
 	ok(transfer_record_from_json(o, &back, &e) == 0, "parses back");
-	ok(memcmp(&back, &r, sizeof r) == 0 || (strcmp(back.transfer_id, r.transfer_id) == 0 &&
-						 back.state == r.state && back.timestamp == r.timestamp &&
-						 strcmp(back.fish_id, r.fish_id) == 0),
+	ok(memcmp(&back, &r, sizeof r) == 0 ||
+		   (strcmp(back.transfer_id, r.transfer_id) == 0 && back.state == r.state &&
+		    back.timestamp == r.timestamp && strcmp(back.fish_id, r.fish_id) == 0),
 	   "same record");
 	json_object_put(o);
-	const char *bad[] = {"{}", "{\"transfer_id\":\"x\"}",
-			     "{\"transfer_id\":\"x\",\"timestamp\":\"yesterday\",\"entity_type\":\"fish\","
-			     "\"source_server_id\":\"a\",\"source_tank_id\":\"a\",\"destination_server_id\":"
-			     "\"b\",\"destination_tank_id\":\"b\",\"state\":\"committed\"}",
-			     "{\"transfer_id\":\"x\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"entity_type\":"
-			     "\"fish\",\"source_server_id\":\"a\",\"source_tank_id\":\"a\","
-			     "\"destination_server_id\":\"b\",\"destination_tank_id\":\"b\",\"state\":\"lost\"}"};
+	const char *bad[] = {
+		"{}", "{\"transfer_id\":\"x\"}",
+		"{\"transfer_id\":\"x\",\"timestamp\":\"yesterday\",\"entity_type\":\"fish\","
+		"\"source_server_id\":\"a\",\"source_tank_id\":\"a\",\"destination_server_id\":"
+		"\"b\",\"destination_tank_id\":\"b\",\"state\":\"committed\"}",
+		"{\"transfer_id\":\"x\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"entity_type\":"
+		"\"fish\",\"source_server_id\":\"a\",\"source_tank_id\":\"a\","
+		"\"destination_server_id\":\"b\",\"destination_tank_id\":\"b\",\"state\":\"lost\"}"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_object *b = jv_parse(bad[i], strlen(bad[i]), 8, &e);
 		ok(b && transfer_record_from_json(b, &back, &e) < 0, "bad record %zu refused", i);

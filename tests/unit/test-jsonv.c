@@ -211,8 +211,9 @@ static void test_parse_object(void)
 
 static void test_string(void)
 {
-	json_object *o = obj("{\"s\":\"hello\",\"n\":1,\"nul\":null,\"empty\":\"\",\"z\":\"a\\u0000b\","
-			     "\"uni\":\"\\u00e9\"}");
+	json_object *o = obj(
+		"{\"s\":\"hello\",\"n\":1,\"nul\":null,\"empty\":\"\",\"z\":\"a\\u0000b\","
+		"\"uni\":\"\\u00e9\"}");
 	struct json_err e = {""};
 	const char *s = "preset";
 	is_int(jv_string(o, "s", true, 1, 10, &s, &e), 1, "jv_string present: 1");
@@ -350,9 +351,10 @@ static void test_int(void)
 
 static void test_double(void)
 {
-	json_object *o = obj("{\"d\":1.5,\"i\":3,\"neg\":-0.25,\"exp\":1e3,\"s\":\"1.5\",\"b\":false,"
-			     "\"a\":[1],\"o\":{},\"inf\":1e999,\"ninf\":-1e999,\"nul\":null,"
-			     "\"tiny\":4.9e-324}");
+	json_object *o = obj(
+		"{\"d\":1.5,\"i\":3,\"neg\":-0.25,\"exp\":1e3,\"s\":\"1.5\",\"b\":false,"
+		"\"a\":[1],\"o\":{},\"inf\":1e999,\"ninf\":-1e999,\"nul\":null,"
+		"\"tiny\":4.9e-324}");
 	struct json_err e = {""};
 	double x = -1;
 	is_int(jv_double(o, "d", true, 0, 10, &x, &e), 1, "jv_double on a double");
@@ -476,7 +478,8 @@ static void test_u64hex(void)
 	}
 	{
 		json_object *h = jv_new_u64hex(0xabcULL);
-		is_str(json_object_get_string(h), "0000000000000abc", "jv_new_u64hex is lower case, zero padded");
+		is_str(json_object_get_string(h), "0000000000000abc",
+		       "jv_new_u64hex is lower case, zero padded");
 		json_object_put(h);
 	}
 

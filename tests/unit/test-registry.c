@@ -66,7 +66,7 @@ static bool event_is(size_t i, const char *id, enum server_status from, enum ser
 static enum server_status status_of(struct registry *r, const char *id, double now)
 {
 	const struct server_entry *e = registry_get(r, id);
-	return e ? registry_status(r, e, now) : (enum server_status)-1;
+	return e ? registry_status(r, e, now) : (enum server_status) - 1;
 }
 
 static void test_state_machine(void)
@@ -105,10 +105,12 @@ static void test_state_machine(void)
 	is_int(registry_sweep(r, t0 + 2.5, on_event, &calls), 0, "sweep again while degraded: none");
 	is_int(registry_sweep(r, t0 + 3.01, on_event, &calls), 1, "sweep at 3.01 s: one change");
 	ok(event_is(1, "peer", SERVER_DEGRADED, SERVER_OFFLINE, false), "event degraded -> offline");
-	is_int(registry_sweep(r, t0 + 10.0, on_event, &calls), 0, "sweep at 10.0 s: not yet evicted");
+	is_int(registry_sweep(r, t0 + 10.0, on_event, &calls), 0,
+	       "sweep at 10.0 s: not yet evicted");
 	ok(registry_get(r, "peer") != NULL, "peer still present at age 10.0");
 	is_int(registry_sweep(r, t0 + 10.01, on_event, &calls), 1, "sweep at 10.01 s: evicted");
-	ok(event_is(2, "peer", SERVER_OFFLINE, SERVER_OFFLINE, true), "event: evicted while offline");
+	ok(event_is(2, "peer", SERVER_OFFLINE, SERVER_OFFLINE, true),
+	   "event: evicted while offline");
 	ok(registry_get(r, "peer") == NULL, "peer gone after eviction");
 	is_int(registry_count(r), 1, "only the local entry remains");
 	is_int(calls, 3, "callback called once per change");
@@ -309,9 +311,10 @@ static void test_server_info_from_json(void)
 	expect_invalid("{\"server_id\":\"../x\",\"host\":\"h\",\"port\":1}", "server_id");
 	expect_invalid("{\"server_id\":\".x\",\"host\":\"h\",\"port\":1}", "server_id");
 	expect_invalid("{\"server_id\":\"a/b\",\"host\":\"h\",\"port\":1}", "server_id");
-	expect_invalid("{\"server_id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
-		       "\"host\":\"h\",\"port\":1}",
-		       "server_id"); /* 65 characters */
+	expect_invalid(
+		"{\"server_id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+		"\"host\":\"h\",\"port\":1}",
+		"server_id"); /* 65 characters */
 	expect_invalid("{\"server_id\":\"a\",\"host\":\"h\",\"port\":0}", "port");
 	expect_invalid("{\"server_id\":\"a\",\"host\":\"h\",\"port\":70000}", "port");
 	expect_invalid("{\"server_id\":\"a\",\"host\":\"h\",\"port\":-1}", "port");
@@ -373,6 +376,19 @@ static void test_server_info_from_json(void)
 	ok(server_info_from_json(NULL, &in, &e) == -EINVAL, "NULL is rejected");
 }
 
+/* One complete listing from hub 0, as the worker applies it. */
+static size_t registry_merge_learned(struct registry *r, const struct registry_learned *list,
+				     size_t n, double now)
+{
+	size_t changes = 0;
+	registry_hub_full_begin(r, 0);
+	for (size_t i = 0; i < n; i++)
+		changes += registry_hub_report(r, 0, &list[i], now);
+	changes += registry_hub_full_end(r, 0, now);
+	registry_hub_synced(r, 0, now);
+	return changes;
+}
+
 static void test_merge_learned(void)
 {
 	struct registry *r = registry_new("local", &timing);
@@ -392,13 +408,15 @@ static void test_merge_learned(void)
 	list[2].heartbeat_age = 2;
 	list[3].info = info("l2", "l2.example", 8001);
 	list[3].heartbeat_age = 5;
+	list[3].status = SERVER_OFFLINE;
 
 	is_int(registry_merge_learned(r, list, 4, 200), 2, "merge adds two learned entries");
 	is_int(registry_count(r), 4, "local, direct, l1, l2");
 	const struct server_entry *e = registry_get(r, "direct");
 	ok(e && strcmp(e->info.host, "d.example") == 0 && e->info.port == 8001 && !e->learned,
 	   "direct entry's data not overridden, still direct");
-	ok(e && e->last_heartbeat == 199, "direct entry's heartbeat advanced to the hub's newer one");
+	ok(e && e->last_heartbeat == 199,
+	   "direct entry's heartbeat advanced to the hub's newer one");
 	e = registry_get(r, "local");
 	ok(e && strcmp(e->info.host, "127.0.0.1") == 0 && e->info.port == 8001,
 	   "local entry untouched by the hub's list");
@@ -415,7 +433,7 @@ static void test_merge_learned(void)
 
 	/* The hub's direct entry is older than ours: ours stays. */
 	list[0].heartbeat_age = 50;
-	registry_merge_learned(r, list, 1, 210);
+	registry_hub_report(r, 0, &list[0], 210);
 	is_int(registry_get(r, "direct")->last_heartbeat, 199,
 	       "an older hub heartbeat does not move a direct entry back");
 
@@ -427,7 +445,8 @@ static void test_merge_learned(void)
 	list2[0].heartbeat_age = 0;
 	list2[1].info = info("direct", "elsewhere", 1);
 	list2[1].heartbeat_age = 0;
-	is_int(registry_merge_learned(r, list2, 2, 300), 1, "second merge: one change (l2 dropped)");
+	is_int(registry_merge_learned(r, list2, 2, 300), 2,
+	       "second merge: two changes (l1 changed, l2 dropped)");
 	e = registry_get(r, "l1");
 	ok(e && e->learned && strcmp(e->info.host, "l1-new.example") == 0 &&
 		   e->info.tank_count == 7 && e->last_heartbeat == 300,
@@ -461,6 +480,131 @@ static void test_merge_learned(void)
 	struct registry_learned only_local = {.info = info("local", "x", 1), .heartbeat_age = 0};
 	is_int(registry_merge_learned(r2, &only_local, 1, 10), 0, "local id in the list: no change");
 	ok(registry_get(r2, "local") == NULL, "the local id is never learned");
+	registry_free(r2);
+	registry_free(r);
+}
+
+static struct registry_learned learned(const char *id, double age, enum server_status st)
+{
+	struct registry_learned l = {.info = info(id, "h.example", 8001),
+				     .heartbeat_age = age,
+				     .status = st,
+				     .direct = true};
+	return l;
+}
+
+/* Several hubs: an entry goes only when no hub lists it and it is stale here; a hub
+ * that lost its state does not make the worker forget a live peer; with no hub
+ * answering, learned entries are the cache and stay. */
+static void test_hubs(void)
+{
+	struct registry *r = registry_new("local", &timing);
+	struct registry_learned a = learned("a", 0, SERVER_ONLINE),
+				b = learned("b", 0, SERVER_ONLINE);
+	registry_hub_full_begin(r, 0);
+	ok(registry_hub_report(r, 0, &a, 100), "hub 0 lists a");
+	registry_hub_full_end(r, 0, 100);
+	registry_hub_synced(r, 0, 100);
+	registry_hub_full_begin(r, 1);
+	registry_hub_report(r, 1, &a, 100);
+	ok(registry_hub_report(r, 1, &b, 100), "hub 1 lists b");
+	registry_hub_full_end(r, 1, 100);
+	registry_hub_synced(r, 1, 100);
+	const struct server_entry *e = registry_get(r, "a");
+	is_int(e->listed_by, 3, "a listed by both hubs");
+	/* Hub 0 keeps answering without news: a stays online long after its age. */
+	registry_hub_synced(r, 0, 150);
+	is_int(registry_status(r, e, 151), SERVER_ONLINE, "a online while hub 0 confirms it");
+	is_int(registry_status(r, registry_get(r, "b"), 151), SERVER_OFFLINE,
+	       "b offline: hub 1 stopped answering");
+
+	/* Hub 0 is wiped: an empty full listing. a is still listed by hub 1... */
+	registry_hub_full_begin(r, 0);
+	registry_hub_full_end(r, 0, 151);
+	ok(registry_get(r, "a") != NULL, "a kept: hub 1 still lists it");
+	/* ...and once hub 1 drops it too, a was heard recently: kept, unlisted. */
+	is_int(registry_hub_removed(r, 1, "a", 151.5), 0, "hub 1 removes a: not dropped yet");
+	e = registry_get(r, "a");
+	ok(e && e->unlisted && e->listed_by == 0, "a unlisted but known (fresh here)");
+	registry_hub_synced(r, 0, 152);
+	registry_sweep(r, 152, NULL, NULL);
+	ok(registry_get(r, "a") != NULL, "sweep keeps a while fresh");
+	/* b was listed only by hub 1, silent for longer than evict_after while hub 0
+	 * answers: the silence is real, b goes. */
+	ok(registry_get(r, "b") == NULL, "b evicted after evict_after while a hub answers");
+	registry_hub_report(r, 0, &a, 152.5);
+	ok(!registry_get(r, "a")->unlisted, "a listed again by the wiped hub");
+	registry_hub_removed(r, 0, "a", 153);
+	registry_sweep(r, 160, NULL, NULL);
+	ok(registry_get(r, "a") == NULL, "a dropped once unlisted and stale");
+
+	/* The cache: no hub answers, a learned entry survives any age. */
+	struct registry *c = registry_new("local", &timing);
+	struct registry_learned p = learned("p", 0, SERVER_ONLINE);
+	registry_hub_report(c, 0, &p, 100);
+	registry_sweep(c, 100000, NULL, NULL);
+	ok(registry_get(c, "p") != NULL, "with no hub answering, a cached peer is kept");
+	is_int(registry_status(c, registry_get(c, "p"), 100000), SERVER_OFFLINE,
+	       "and shown offline");
+	/* Only a hub that hears a server itself keeps it online by answering: two hubs
+	 * that learned it from each other do not keep a dead server alive. */
+	struct registry_learned relayed = learned("relayed", 0, SERVER_ONLINE);
+	relayed.direct = false;
+	registry_hub_report(c, 1, &relayed, 100000);
+	registry_hub_synced(c, 1, 100010);
+	is_int(registry_status(c, registry_get(c, "relayed"), 100010), SERVER_OFFLINE,
+	       "a relayed online is not confirmed by its hub's answers");
+	struct registry_learned heard = learned("heard", 0, SERVER_ONLINE);
+	registry_hub_report(c, 1, &heard, 100000);
+	is_int(registry_status(c, registry_get(c, "heard"), 100010), SERVER_ONLINE,
+	       "a direct online is");
+	/* An entry long given up on is not learned again. */
+	struct registry_learned z = learned("z", 1000, SERVER_OFFLINE);
+	ok(!registry_hub_report(c, 0, &z, 100000) && !registry_get(c, "z"),
+	   "a stale offline entry is not learned");
+	registry_free(c);
+	registry_free(r);
+}
+
+/* Revisions: changes in order, tombstones, and no revision for a heartbeat alone. */
+static void test_revisions(void)
+{
+	struct registry *r = registry_new("local", &timing);
+	struct server_info x = info("x", "x", 1), y = info("y", "y", 1);
+	registry_register(r, &x, 100, true, NULL);
+	registry_register(r, &y, 100, true, NULL);
+	is_int(registry_revision(r), 2, "two registrations, two revisions");
+	registry_heartbeat(r, "x", &x, 101);
+	is_int(registry_revision(r), 2, "a heartbeat with the same info: no revision");
+	x.tank_count = 3;
+	registry_heartbeat(r, "x", &x, 102);
+	is_int(registry_revision(r), 3, "a changed tank_count: a revision");
+	const struct server_entry *e = registry_changed_first(r, 2);
+	ok(e && strcmp(e->info.server_id, "x") == 0 && !registry_changed_next(e), "since 2: only x");
+	e = registry_changed_first(r, 0);
+	ok(e && strcmp(e->info.server_id, "y") == 0, "since 0: y first (older revision)");
+	registry_unregister(r, "y");
+	e = registry_changed_first(r, 3);
+	ok(e && e->removed && strcmp(e->info.server_id, "y") == 0, "the removal is a tombstone");
+	ok(registry_changed_first(r, registry_revision(r)) == NULL, "nothing after the newest");
+	/* Status transitions are revisions too. */
+	uint64_t before = registry_revision(r);
+	registry_sweep(r, 105, NULL, NULL);
+	ok(registry_revision(r) > before, "x going degraded is a revision");
+	/* Journal records round-trip, with their revisions. */
+	struct registry *r2 = registry_new("local", &timing);
+	struct json_err je;
+	for (e = registry_changed_first(r, 0); e; e = registry_changed_next(e)) {
+		json_object *rec = registry_entry_record(r, e, 105);
+		if (registry_apply_record(r2, rec, 105, &je) < 0)
+			printf("# %s\n", je.msg);
+		json_object_put(rec);
+	}
+	ok(registry_get(r2, "x") && !registry_get(r2, "y") &&
+		   registry_revision(r2) == registry_revision(r),
+	   "records rebuild the registry and its revision");
+	registry_set_epoch(r2, 7, registry_revision(r2));
+	is_int(registry_horizon(r2), registry_revision(r2), "after a load, older readers reset");
 	registry_free(r2);
 	registry_free(r);
 }
@@ -544,8 +688,8 @@ static void test_state_round_trip(void)
 	for (; x && y; x = registry_next(x), y = registry_next(y), i++) {
 		ok(same_info(&x->info, &y->info), "entry %d (%s): every info field equal", i,
 		   x->info.server_id);
-		ok(x->last_heartbeat == y->last_heartbeat, "entry %d: last_heartbeat %.9f == %.9f", i,
-		   x->last_heartbeat, y->last_heartbeat);
+		ok(x->last_heartbeat == y->last_heartbeat, "entry %d: last_heartbeat %.9f == %.9f",
+		   i, x->last_heartbeat, y->last_heartbeat);
 		ok(x->registered_at == y->registered_at && x->learned == y->learned,
 		   "entry %d: registered_at and learned equal", i);
 		/* last_status is not part of the state file: registry_from_state recomputes
@@ -715,6 +859,8 @@ int main(void)
 	test_local_id_rules();
 	test_server_info_from_json();
 	test_merge_learned();
+	test_hubs();
+	test_revisions();
 	test_state_round_trip();
 	test_from_state_errors();
 	test_many();

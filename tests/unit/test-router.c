@@ -65,7 +65,8 @@ static void test_params(void)
 
 	ok(!http_route_match(pat, "/api/tanks/t1/fish", &p), "missing trailing param");
 	ok(!http_route_match(pat, "/api/tanks/t1/fish/f/x", &p), "extra segment after params");
-	ok(!http_route_match(pat, "/api/tanks/t1/fishes/f", &p), "literal between params must match");
+	ok(!http_route_match(pat, "/api/tanks/t1/fishes/f", &p),
+	   "literal between params must match");
 	ok(!http_route_match(pat, "/api/tanks//fish/f", &p), "empty first param");
 	ok(!http_route_match(pat, "/api/tanks/t1/fish/", &p), "empty last param");
 

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "connections.h"
 #include "scheduler.h"
@@ -135,9 +136,12 @@ static void test_plan(void)
 	struct rng r;
 	rng_seed(&r, 7);
 	struct connection cs[] = {
-		mk("ab", "A", "B", "s1", 100, DIR_RIGHT), mk("ba", "B", "A", "s1", 100, DIR_RIGHT),
-		mk("bx", "B", "X", "s2", 100, DIR_LEFT),  mk("never", "C", "A", "s1", 0, DIR_RIGHT),
-		mk("gone", "G", "A", "s1", 100, DIR_RIGHT), mk("off", "D", "A", "s1", 100, DIR_RIGHT),
+		mk("ab", "A", "B", "s1", 100, DIR_RIGHT),
+		mk("ba", "B", "A", "s1", 100, DIR_RIGHT),
+		mk("bx", "B", "X", "s2", 100, DIR_LEFT),
+		mk("never", "C", "A", "s1", 0, DIR_RIGHT),
+		mk("gone", "G", "A", "s1", 100, DIR_RIGHT),
+		mk("off", "D", "A", "s1", 100, DIR_RIGHT),
 		mk("empty", "E", "A", "s1", 100, DIR_RIGHT),
 	};
 	size_t n = sizeof cs / sizeof cs[0];
@@ -145,8 +149,9 @@ static void test_plan(void)
 	for (size_t i = 0; i < n; i++)
 		ptrs[i] = &cs[i];
 	struct sched_tank tanks[] = {
-		{"A", false, true, 10, 100}, {"B", true, true, 5, 100}, {"C", false, true, 5, 100},
-		{"D", false, false, 5, 100}, {"E", false, true, 0, 100},
+		{"A", false, true, 10, 100, 0}, {"B", true, true, 5, 100, 0},
+		{"C", false, true, 5, 100, 0},	{"D", false, false, 5, 100, 0},
+		{"E", false, true, 0, 100, 0},
 	};
 	struct tbucket global;
 	tbucket_init(&global, 1000, 0);
@@ -158,7 +163,8 @@ static void test_plan(void)
 	is_int(find(plan, n, "ba")->verdict, SV_HIT, "a paused source still sends (DESIGN §4)");
 	is_int(find(plan, n, "never")->verdict, SV_MISS, "p=0 misses");
 	is_int(find(plan, n, "gone")->verdict, SV_NO_SOURCE, "an unlisted source is skipped");
-	is_int(find(plan, n, "off")->verdict, SV_TRANSFERS_DISABLED, "allow_transfers false skipped");
+	is_int(find(plan, n, "off")->verdict, SV_TRANSFERS_DISABLED,
+	       "allow_transfers false skipped");
 	is_int(find(plan, n, "empty")->verdict, SV_EMPTY, "an empty tank skipped");
 	ok(find(plan, n, "ba")->conflict && find(plan, n, "bx")->conflict,
 	   "B receives by a local move and sends: its hits name their fish");
@@ -174,7 +180,7 @@ static void test_plan(void)
 		snprintf(names[i], sizeof names[i], "T%d", i);
 		many[i] = mk(names[i], names[i], "Z", "s2", 100, DIR_RIGHT);
 		mp[i] = &many[i];
-		mt[i] = (struct sched_tank){names[i], false, true, 10, 100};
+		mt[i] = (struct sched_tank){names[i], false, true, 10, 100, 0};
 	}
 	tbucket_init(&global, 2, 0);
 	sched_plan(mp, 5, mt, 5, "s1", &r, &global, 100, 0, plan, &counts);
@@ -212,12 +218,94 @@ static void test_plan(void)
 	   "a hit limited per connection left the global token");
 }
 
+/* Refusals (issue 9): a definitive refusal pauses a connection, 1 s doubling to the cap,
+ * reset by a success; a vanished destination tank makes it broken. */
+static void test_refusals(void)
+{
+	is_double(refusal_pause(1, 300), 1, 1e-9, "first refusal: 1 s");
+	is_double(refusal_pause(2, 300), 2, 1e-9, "second: 2 s");
+	is_double(refusal_pause(5, 300), 16, 1e-9, "fifth: 16 s");
+	is_double(refusal_pause(30, 300), 300, 1e-9, "capped at the maximum");
+	struct connection c = mk("ab", "A", "B", "s1", 100, DIR_RIGHT);
+	is_int(conn_gate(&c, 0), GATE_OPEN, "a fresh connection is open");
+	ok(!conn_refused(&c, false, "409 tank_full", 100, 300), "a full tank does not break it");
+	is_int(conn_gate(&c, 100.5), GATE_CLOSED, "paused for 1 s");
+	is_int(conn_gate(&c, 101), GATE_PROBE, "then one fish may probe");
+	conn_refused(&c, false, "409 tank_full", 101, 300);
+	is_int(conn_gate(&c, 102.9), GATE_CLOSED, "the next refusal pauses it 2 s");
+	is_int(conn_gate(&c, 103), GATE_PROBE, "and no longer");
+	is_str(c.reason, "409 tank_full", "the reason is kept");
+	ok(conn_succeeded(&c) && conn_gate(&c, 103) == GATE_OPEN && c.refusals == 0 && !c.reason[0],
+	   "a success resets it");
+	ok(!conn_succeeded(&c), "a success on an open connection changes nothing");
+	ok(conn_refused(&c, true, "404 unknown_tank", 200, 300) && c.broken,
+	   "a vanished destination tank breaks it (reported once)");
+	ok(!conn_refused(&c, true, "404 unknown_tank", 201, 300), "... only once");
+	is_int(conn_gate(&c, 200 + 299), GATE_CLOSED, "broken: paused for the whole maximum");
+
+	/* The scheduler skips a paused connection and probes one whose pause is over. */
+	struct rng r;
+	rng_seed(&r, 9);
+	struct connection p = mk("p", "A", "B", "s1", 100, DIR_RIGHT), *pp = &p;
+	struct sched_tank mt[] = {{"A", false, true, 10, 100, 0}, {"B", false, true, 10, 100, 0}};
+	struct tbucket global;
+	tbucket_init(&global, 1000, 0);
+	struct sched_decision plan[1];
+	struct sched_counts counts;
+	conn_refused(&p, false, "409 tank_full", 10, 300);
+	sched_plan(&pp, 1, mt, 2, "s1", &r, &global, 100, 10.5, plan, &counts);
+	ok(plan[0].verdict == SV_BACKING_OFF && counts.backing_off == 1,
+	   "a paused connection is skipped by the scheduler");
+	sched_plan(&pp, 1, mt, 2, "s1", &r, &global, 100, 11.5, plan, &counts);
+	is_int(plan[0].verdict, SV_HIT, "once the pause is over a hit probes the destination");
+}
+
+/* A hit moves a plant with the plant share of the tank's movable entities, each plant
+ * weighing plant_weight against 1 for a fish. */
+static void test_plant_share(void)
+{
+	struct rng r;
+	rng_seed(&r, 15);
+	struct sched_tank mixed = {"A", false, true, 20, 100, 10};
+	int plants = 0, heavy = 0;
+	for (int k = 0; k < 3000; k++) {
+		plants += sched_pick_plant(&mixed, 1, &r);
+		heavy += sched_pick_plant(&mixed, 2, &r);
+	}
+	ok(plants > 850 && plants < 1150,
+	   "20 fish, 10 plants, weight 1: a third move a plant (%d of 3000)", plants);
+	ok(heavy > 1350 && heavy < 1650, "weight 2: half of them (%d of 3000)", heavy);
+	struct sched_tank only_plants = {"A", false, true, 0, 100, 3};
+	ok(sched_pick_plant(&only_plants, 1, &r), "no fish, 3 plants: a plant");
+	struct sched_tank only_fish = {"A", false, true, 5, 100, 0};
+	struct rng before = r;
+	ok(!sched_pick_plant(&only_fish, 1, &r) && memcmp(&before, &r, sizeof r) == 0,
+	   "no plants: a fish, and no draw (plant-free worlds roll as before)");
+	ok(!sched_pick_plant(&mixed, 0, &r), "weight 0: never a plant");
+
+	struct connection c = mk("c", "A", "B", "s2", 100, DIR_RIGHT), *cp = &c;
+	struct tbucket global;
+	struct sched_decision plan[1];
+	struct sched_counts counts;
+	tbucket_init(&global, 1000, 0);
+	sched_plan(&cp, 1, &only_plants, 1, "s1", &r, &global, 1000, 0, plan, &counts);
+	is_int(plan[0].verdict, SV_HIT, "a tank of plants only is not empty");
+	struct sched_tank none = {"A", false, true, 0, 100, 0};
+	sched_plan(&cp, 1, &none, 1, "s1", &r, &global, 1000, 0, plan, &counts);
+	is_int(plan[0].verdict, SV_EMPTY, "no fish and no plants: empty");
+}
+
 int main(void)
 {
+	/* A bucket that never empties makes the draining loops spin: fail in seconds
+	 * instead of hanging the suite. */
+	alarm(60);
 	test_rng();
 	test_bucket();
 	test_backoff();
 	test_strset();
 	test_plan();
+	test_refusals();
+	test_plant_share();
 	return tap_done();
 }

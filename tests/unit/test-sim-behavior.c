@@ -53,7 +53,8 @@ static void test_bounded(struct tank *t)
 			pc.crab = 0;
 			pc.crab_dx = rng_range(r, -200, 200);
 			pc.crab_dy = rng_range(r, -200, 200);
-			pc.crab_d = fmax(1e-6, sqrt(pc.crab_dx * pc.crab_dx + pc.crab_dy * pc.crab_dy));
+			pc.crab_d = fmax(1e-6,
+					 sqrt(pc.crab_dx * pc.crab_dx + pc.crab_dy * pc.crab_dy));
 		}
 		if (rng_chance(r, 0.6)) {
 			pc.fish = 1;
@@ -156,7 +157,8 @@ static void test_memory_bank(void)
 		memory_remember(&m, 200.0 + 100 * i, 300);
 	is_int(m.n, MEMORY_SLOTS, "at most %d memories per kind", MEMORY_SLOTS);
 	memory_update(&m, 1000);
-	ok(m.n == MEMORY_SLOTS && fabs(m.e[0].strength - 0.45) < 1e-9, "strength decays 0.0001/frame");
+	ok(m.n == MEMORY_SLOTS && fabs(m.e[0].strength - 0.45) < 1e-9,
+	   "strength decays 0.0001/frame");
 	memory_update(&m, 900);
 	is_int(m.n, 0, "memories older than %d frames are forgotten", MEMORY_MAX_AGE);
 }

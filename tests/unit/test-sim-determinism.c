@@ -24,7 +24,8 @@ static uint64_t scripted_run(uint64_t seed, int frames)
 				tank_return_fish(a, f);
 		if (i % 97 == 0) {
 			const char *id = tank_pick_fish(b);
-			if (id && tank_take_fish(b, id, &f) == 0 && tank_put_fish(a, f, WALL_NONE) < 0)
+			if (id && tank_take_fish(b, id, &f) == 0 &&
+			    tank_put_fish(a, f, WALL_NONE) < 0)
 				tank_return_fish(b, f);
 		}
 	}
@@ -62,7 +63,8 @@ int main(void)
 	tank_free(c);
 
 	uint64_t h1 = scripted_run(5, 2500), h2 = scripted_run(5, 2500);
-	ok(h1 == h2, "two tanks exchanging fish replay identically (%016llx)", (unsigned long long)h1);
+	ok(h1 == h2, "two tanks exchanging fish replay identically (%016llx)",
+	   (unsigned long long)h1);
 	ok(scripted_run(6, 2500) != h1, "and differ with another seed");
 	return tap_done();
 }

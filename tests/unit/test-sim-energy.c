@@ -27,8 +27,8 @@ static void check_run(struct tank *t, int frames, const char *what)
 	}
 	is_int(over_max, 0, "%s: no fish ever exceeds its max energy", what);
 	is_int(negative, 0, "%s: no fish has negative energy", what);
-	is_int(unbalanced, 0, "%s: total energy = inflows - outflows every frame (worst %.2g)", what,
-	       worst);
+	is_int(unbalanced, 0, "%s: total energy = inflows - outflows every frame (worst %.2g)",
+	       what, worst);
 	is_int(population, 0, "%s: fish count = spawns + births + arrivals - deaths - departures",
 	       what);
 }
@@ -51,8 +51,8 @@ static void test_default_tank(void)
 	for (int i = 0; i < ENERGY_FLOW_COUNT; i++)
 		nonneg &= s.energy_flow[i] >= 0;
 	ok(nonneg, "every flow counter is non-negative");
-	is_double(s.total_energy, s.fish_energy + s.plant_energy + s.food_energy + s.crab_energy, 1e-9,
-		  "total energy is fish + plants + food + crabs");
+	is_double(s.total_energy, s.fish_energy + s.plant_energy + s.food_energy + s.crab_energy,
+		  1e-9, "total energy is fish + plants + food + crabs");
 	tank_free(t);
 }
 
@@ -114,11 +114,13 @@ static void test_crowded_with_migration(void)
 		if (i % 100 == 50) {
 			const char *id = tank_pick_fish(a);
 			struct fish *x;
-			if (id && tank_take_fish(a, id, &x) == 0 && tank_put_fish(b, x, WALL_NONE) < 0)
+			if (id && tank_take_fish(a, id, &x) == 0 &&
+			    tank_put_fish(b, x, WALL_NONE) < 0)
 				tank_return_fish(a, x);
 		}
 		for (size_t k = 0; k < tank_fish_count(a); k++)
-			over_max += fish_energy(tank_fish_at(a, k)) > fish_max_energy(tank_fish_at(a, k));
+			over_max += fish_energy(tank_fish_at(a, k)) >
+				    fish_max_energy(tank_fish_at(a, k));
 		unbalanced += ledger_error(a) > 1e-9 || ledger_error(b) > 1e-9;
 		population += !population_balanced(a) || !population_balanced(b);
 	}

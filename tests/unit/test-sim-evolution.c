@@ -9,8 +9,8 @@
 #include "sim-test.h"
 #include "tap.h"
 
-static const char *const traits[] = {"speed_modifier", "size_modifier", "vision_range",
-				     "metabolism_rate", "max_energy", "aggression",
+static const char *const traits[] = {"speed_modifier",	"size_modifier", "vision_range",
+				     "metabolism_rate", "max_energy",	 "aggression",
 				     "social_tendency", "color_hue"};
 #define NTRAITS (sizeof traits / sizeof traits[0])
 
@@ -57,8 +57,8 @@ int main(void)
 	       (unsigned long long)s.deaths_by_cause[DEATH_STARVATION],
 	       (unsigned long long)s.deaths_by_cause[DEATH_PREDATION],
 	       (unsigned long long)s.deaths_by_cause[DEATH_OLD_AGE], (unsigned long long)s.spawns);
-	ok(s.max_generation > 10, "generations rise past 10 (%d within %d frames)", s.max_generation,
-	   frames);
+	ok(s.max_generation > 10, "generations rise past 10 (%d within %d frames)",
+	   s.max_generation, frames);
 	ok(min_fish > 0 && s.fish_count > 0, "the tank never dies out (at least %d fish)", min_fish);
 	ok(s.births > s.spawns, "most fish are born, not spawned (%llu born, %llu spawned)",
 	   (unsigned long long)s.births, (unsigned long long)s.spawns);

@@ -54,8 +54,8 @@ static void test_fish_roundtrip(struct tank *t)
 		json_object *mem = jget(o, "memory");
 		memories += json_object_array_length(jget(mem, "food")) > 0;
 		dangers += json_object_array_length(jget(mem, "danger")) > 0;
-		learned += json_object_get_double(
-				   jget(jget(jget(o, "genome"), "learned_behaviors"), "food_finding")) > 0;
+		learned += json_object_get_double(jget(jget(jget(o, "genome"), "learned_behaviors"),
+						       "food_finding")) > 0;
 		parents += fish_mother_id(f) != NULL;
 		json_object_put(o);
 		free(a);
@@ -68,21 +68,55 @@ static void test_fish_roundtrip(struct tank *t)
 
 	/* the JSON names every field of the model */
 	static const char *const paths[] = {
-		"kind", "id", "mother_id", "father_id", "generation", "x", "y", "vx", "vy",
-		"heading_x", "base_speed", "energy", "max_energy", "age", "max_age", "life_stage",
-		"fitness", "reproduction_cooldown", "poker_cooldown", "crab_contact_timer", "pregnancy",
-		"behavior_state.wander_angle", "behavior_state.home_x", "stats.food_eaten",
-		"genome.speed_modifier", "genome.size_modifier", "genome.vision_range",
-		"genome.metabolism_rate", "genome.max_energy", "genome.fertility", "genome.aggression",
-		"genome.social_tendency", "genome.color_hue", "genome.fin_size", "genome.tail_size",
-		"genome.body_aspect", "genome.eye_size", "genome.pattern_intensity",
-		"genome.template_id", "genome.pattern_type",
+		"kind",
+		"id",
+		"mother_id",
+		"father_id",
+		"generation",
+		"x",
+		"y",
+		"vx",
+		"vy",
+		"heading_x",
+		"base_speed",
+		"energy",
+		"max_energy",
+		"age",
+		"max_age",
+		"life_stage",
+		"fitness",
+		"reproduction_cooldown",
+		"poker_cooldown",
+		"crab_contact_timer",
+		"pregnancy",
+		"behavior_state.wander_angle",
+		"behavior_state.home_x",
+		"stats.food_eaten",
+		"genome.speed_modifier",
+		"genome.size_modifier",
+		"genome.vision_range",
+		"genome.metabolism_rate",
+		"genome.max_energy",
+		"genome.fertility",
+		"genome.aggression",
+		"genome.social_tendency",
+		"genome.color_hue",
+		"genome.fin_size",
+		"genome.tail_size",
+		"genome.body_aspect",
+		"genome.eye_size",
+		"genome.pattern_intensity",
+		"genome.template_id",
+		"genome.pattern_type",
 		"genome.mate_preferences.prefer_similar_size",
 		"genome.epigenetic_modifiers.starvation_stress",
-		"genome.learned_behaviors.poker_confidence", "genome.behavior_algorithm.algorithm_id",
-		"genome.behavior_algorithm.parameters", "genome.poker_algorithm.algorithm_id",
+		"genome.learned_behaviors.poker_confidence",
+		"genome.behavior_algorithm.algorithm_id",
+		"genome.behavior_algorithm.parameters",
+		"genome.poker_algorithm.algorithm_id",
 		"genome.poker_strategy_algorithm.strategy_id",
-		"genome.poker_strategy_algorithm.parameters.bluff_frequency", "memory.food",
+		"genome.poker_strategy_algorithm.parameters.bluff_frequency",
+		"memory.food",
 		"memory.danger"};
 	json_object *o = fish_to_json(tank_fish_at(t, 0));
 	int missing = 0;
@@ -136,9 +170,18 @@ static int try_edit(const struct fish *f, void (*edit)(json_object *), char msg[
 	return r;
 }
 
-static void e_energy(json_object *o) { jset_d(o, "energy", 1e3); }
-static void e_trait(json_object *o) { jset_d(jget(o, "genome"), "speed_modifier", 1.6); }
-static void e_inf(json_object *o) { jset_d(o, "x", INFINITY); }
+static void e_energy(json_object *o)
+{
+	jset_d(o, "energy", 1e3);
+}
+static void e_trait(json_object *o)
+{
+	jset_d(jget(o, "genome"), "speed_modifier", 1.6);
+}
+static void e_inf(json_object *o)
+{
+	jset_d(o, "x", INFINITY);
+}
 static void e_algo(json_object *o)
 {
 	json_object_object_add(jget(jget(o, "genome"), "behavior_algorithm"), "algorithm_id",
@@ -168,17 +211,35 @@ static void jset_s(json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, json_object_new_string(v));
 }
-static void e_kind(json_object *o) { jset_s(o, "kind", "crab"); }
-static void e_id(json_object *o) { jset_s(o, "id", "fish-1"); }
-static void e_age(json_object *o) { jset_i(o, "age", json_object_get_int(jget(o, "max_age")) + 1); }
-static void e_genome(json_object *o) { json_object_object_del(o, "genome"); }
+static void e_kind(json_object *o)
+{
+	jset_s(o, "kind", "crab");
+}
+static void e_id(json_object *o)
+{
+	jset_s(o, "id", "fish-1");
+}
+static void e_age(json_object *o)
+{
+	jset_i(o, "age", json_object_get_int(jget(o, "max_age")) + 1);
+}
+static void e_genome(json_object *o)
+{
+	json_object_object_del(o, "genome");
+}
 static void e_strategy(json_object *o)
 {
 	json_object *p = jget(jget(jget(o, "genome"), "poker_strategy_algorithm"), "parameters");
 	jset_d(p, "value_raise_multiplier", 3.5);
 }
-static void e_type(json_object *o) { jset_s(o, "generation", "3"); }
-static void e_extra(json_object *o) { jset_i(o, "unknown_future_field", 42); }
+static void e_type(json_object *o)
+{
+	jset_s(o, "generation", "3");
+}
+static void e_extra(json_object *o)
+{
+	jset_i(o, "unknown_future_field", 42);
+}
 
 static void test_fish_validation(struct tank *t)
 {
@@ -204,8 +265,8 @@ static void test_fish_validation(struct tank *t)
 	const struct fish *f = tank_fish_at(t, 0);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int r = try_edit(f, cases[i].edit, msg);
-		ok(r == -EINVAL && strstr(msg, cases[i].needle), "rejects %s: \"%s\"", cases[i].what,
-		   msg);
+		ok(r == -EINVAL && strstr(msg, cases[i].needle), "rejects %s: \"%s\"",
+		   cases[i].what, msg);
 	}
 	is_int(try_edit(f, e_extra, msg), 0, "ignores unknown extra keys");
 	struct fish *g = NULL;
@@ -303,9 +364,18 @@ static void t_spot(json_object *o)
 	json_object *pl = jget(o, "plants");
 	jset_i(jidx(pl, 1), "root_spot", json_object_get_int(jget(jidx(pl, 0), "root_spot")));
 }
-static void t_width(json_object *o) { jset_i(jget(o, "params"), "width", 50); }
-static void t_food(json_object *o) { jset_s(jidx(jget(o, "food"), 0), "food_type", "cake"); }
-static void t_version(json_object *o) { jset_i(o, "version", 99); }
+static void t_width(json_object *o)
+{
+	jset_i(jget(o, "params"), "width", 50);
+}
+static void t_food(json_object *o)
+{
+	jset_s(jidx(jget(o, "food"), 0), "food_type", "cake");
+}
+static void t_version(json_object *o)
+{
+	jset_i(o, "version", 99);
+}
 
 static void test_tank_validation(void)
 {

@@ -22,8 +22,8 @@ static void test_stages(void)
 	static const struct {
 		int age;
 		enum life_stage stage;
-	} cases[] = {{0, STAGE_BABY},      {299, STAGE_BABY},   {300, STAGE_JUVENILE},
-		     {899, STAGE_JUVENILE}, {900, STAGE_ADULT},  {3599, STAGE_ADULT},
+	} cases[] = {{0, STAGE_BABY},	    {299, STAGE_BABY},	{300, STAGE_JUVENILE},
+		     {899, STAGE_JUVENILE}, {900, STAGE_ADULT}, {3599, STAGE_ADULT},
 		     {3600, STAGE_ELDER}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		json_object *tj = tank_to_json(t);
@@ -47,7 +47,8 @@ static void test_stages(void)
 	       "max age is 5400 frames x the max_energy trait");
 	is_double(fish_max_energy(f), 100 * fish_trait(f, "max_energy"), 1e-12,
 		  "max energy is 100 x the max_energy trait");
-	is_double(fish_energy(f), 0.5 * fish_max_energy(f), 1e-12, "a spawned fish starts half full");
+	is_double(fish_energy(f), 0.5 * fish_max_energy(f), 1e-12,
+		  "a spawned fish starts half full");
 	tank_free(t);
 }
 
@@ -136,7 +137,7 @@ static void test_birth(void)
 {
 	struct tank *t = one_fish(0, edit_due);
 	const struct fish *m = tank_fish_at(t, 0);
-	char mother[SIM_ID_LEN];
+	char mother[UUID_STR_LEN];
 	strcpy(mother, fish_id(m));
 	ok(fish_is_pregnant(m), "the mother is pregnant");
 	tank_step(t);
@@ -157,9 +158,12 @@ static void test_birth(void)
 		is_str(fish_mother_id(baby), mother, "the baby knows its mother");
 		is_str(fish_father_id(baby), "0b4a3c2d-1e0f-8a9b-8c7d-6e5f4a3b2c1d",
 		       "and its father");
-		is_int(fish_generation(baby), 5, "generation = max(parents) + 1");
-		is_double(fish_energy(baby) / (fish_energy(baby) + fish_energy(mum)), 0.3, 0.01,
-			  "the baby gets 30%% of the mother's energy");
+		is_int(fish_generation(baby), 3, "generation = mother's + 1 (the original's count)");
+		is_int(fish_generation_deepest(baby), 5, "generation_deepest = max(parents) + 1");
+		double fert = fish_trait(mum, "fertility");
+		is_double(fish_energy(baby) / (fish_energy(baby) + fish_energy(mum)), 0.3 / fert,
+			  0.01, "the baby gets 30%% / fertility (%.2f) of the mother's energy",
+			  fert);
 		is_int(fish_age(baby), 0, "the baby is newborn");
 		ok(strcmp(fish_id(baby), mother) != 0, "the baby has a new id");
 	}

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +27,8 @@ static void test_exits(void)
 		tank_step(a);
 	bool inside = true;
 	for (size_t k = 0; k < tank_fish_count(a); k++)
-		inside &= fish_x(tank_fish_at(a, k)) >= 25 && fish_x(tank_fish_at(a, k)) <= 1088 - 25;
+		inside &= fish_x(tank_fish_at(a, k)) >= 25 &&
+			  fish_x(tank_fish_at(a, k)) <= 1088 - 25;
 	ok(tank_exited_count(a) == 0 && inside, "walls without an exit bounce");
 
 	tank_set_exit(a, WALL_RIGHT, true);
@@ -44,9 +46,16 @@ static void test_exits(void)
 	size_t n = tank_take_exited(a, f, w, 1);
 	ok(n == 1 && w[0] == WALL_RIGHT && tank_exited_count(a) == s.migrations_out - 1,
 	   "tank_take_exited hands over the fish and its wall");
-	const char *const drop[] = {"x", "vx", NULL};
+	/* "lineage": the birth data it carries while travelling, kept in b's records. */
+	const char *const drop[] = {"x", "vx", "lineage", NULL};
 	char *before = fish_json_without(f[0], drop);
-	char id[SIM_ID_LEN];
+	json_object *fj = fish_to_json(f[0]), *lj = NULL;
+	ok(json_object_object_get_ex(fj, "lineage", &lj) && lj &&
+		   strcmp(json_object_get_string(json_object_object_get(lj, "born_tank_id")),
+			  "mig-a") == 0,
+	   "a leaving fish carries where it was born");
+	json_object_put(fj);
+	char id[UUID_STR_LEN];
 	strcpy(id, fish_id(f[0]));
 	double y = fish_y(f[0]);
 	is_int(tank_put_fish(b, f[0], wall_opposite(w[0])), 0, "it enters the next tank");
@@ -55,6 +64,18 @@ static void test_exits(void)
 	   "through the left wall: placed at x = 35, y kept");
 	char *after = g ? fish_json_without(g, drop) : strdup("");
 	is_str(after, before, "every other field is unchanged (id, genome, memory, energy...)");
+	json_object *lin = tank_lineage_json(b, id, 0, 1);
+	json_object *rec = lin ? json_object_array_get_idx(json_object_object_get(lin, "records"), 0)
+			       : NULL;
+	ok(rec &&
+		   strcmp(json_object_get_string(json_object_object_get(rec, "born_tank_id")),
+			  "mig-a") == 0 &&
+		   json_object_get_boolean(json_object_object_get(rec, "living")),
+	   "the next tank records it, born in the first");
+	json_object_put(lin);
+	fj = g ? fish_to_json(g) : NULL;
+	ok(fj && json_object_object_get_ex(fj, "lineage", NULL), "and it keeps what it carried");
+	json_object_put(fj);
 	free(before);
 	free(after);
 	tank_get_stats(b, &s);
@@ -77,9 +98,11 @@ static void test_take_put(void)
 	       "taking an absent fish: -ENOENT");
 	const char *pick = tank_pick_fish(a);
 	ok(pick != NULL, "tank_pick_fish picks a fish");
-	char id[SIM_ID_LEN];
+	char id[UUID_STR_LEN];
 	strcpy(id, pick);
-	char *before = json_take_string(fish_to_json(tank_find_fish(a, id)));
+	/* Every field but the birth data it picks up on leaving (see the exit test). */
+	const char *const nolin[] = {"lineage", NULL};
+	char *before = fish_json_without(tank_find_fish(a, id), nolin);
 	struct tank_stats s0, s;
 	tank_get_stats(a, &s0);
 	is_int(tank_take_fish(a, id, &f), 0, "take it");
@@ -98,7 +121,7 @@ static void test_take_put(void)
 		tank_get_stats(b, &s);
 	}
 	is_int(tank_put_fish(b, f, WALL_NONE), 0, "put it into another tank");
-	char *after = json_take_string(fish_to_json(tank_find_fish(b, id)));
+	char *after = fish_json_without(tank_find_fish(b, id), nolin);
 	is_str(after, before, "the fish keeps every field, bit for bit");
 	free(after);
 
@@ -110,7 +133,7 @@ static void test_take_put(void)
 		fish_free(x);
 		/* a fresh id for each filler fish */
 		static int k;
-		char fid[SIM_ID_LEN];
+		char fid[UUID_STR_LEN];
 		snprintf(fid, sizeof fid, "00000000-0000-8000-8000-%012d", ++k);
 		json_object_object_add(o, "id", json_object_new_string(fid));
 		struct json_err e;
@@ -120,6 +143,30 @@ static void test_take_put(void)
 	}
 	is_int(tank_put_fish(b, twin, WALL_NONE), -ENOSPC, "a full tank: -ENOSPC");
 	fish_free(twin);
+	{
+		/* Replay admits an arrival the live tank accepted even when it looks full now,
+		 * and books it as an arrival: a return would undo a departure instead. */
+		struct fish *x = fish_clone(tank_fish_at(a, 0));
+		json_object *o = fish_to_json(x);
+		fish_free(x);
+		json_object_object_add(
+			o, "id", json_object_new_string("00000000-0000-8000-8000-999999999999"));
+		struct json_err e;
+		if (fish_from_json(o, &x, &e) < 0)
+			abort();
+		json_object_put(o);
+		struct tank_stats b0, b1;
+		tank_get_stats(b, &b0);
+		is_int(tank_readmit_fish(b, x, WALL_LEFT), 0,
+		       "a replayed arrival enters a full tank");
+		tank_get_stats(b, &b1);
+		ok(b1.migrations_in == b0.migrations_in + 1 &&
+			   b1.migrations_out == b0.migrations_out &&
+			   b1.fish_count == b0.fish_count + 1,
+		   "and counts as an arrival (in %" PRIu64 " -> %" PRIu64 ", out %" PRIu64
+		   " -> %" PRIu64 ")",
+		   b0.migrations_in, b1.migrations_in, b0.migrations_out, b1.migrations_out);
+	}
 
 	/* An aborted transfer returns the fish with no trace in the counters. */
 	struct fish *r;
@@ -134,6 +181,58 @@ static void test_take_put(void)
 	   "a returned fish leaves no trace in the counters");
 	ok(tank_find_fish(a, id) != NULL, "and is back under the same id");
 	free(before);
+	tank_free(a);
+	tank_free(b);
+}
+
+/* max_fish is a hard cap on the fish here plus this tank's fish in transit (issue 9). */
+static void test_cap_counts_transit(void)
+{
+	struct tank_params p = tank_params_default(24);
+	p.max_fish = 12;
+	p.initial_fish = 12;
+	struct tank *a = tank_new(&p, "mig-f"), *b = tank_new(&p, "mig-g");
+	char id[UUID_STR_LEN];
+	strcpy(id, tank_pick_fish(a));
+	struct fish *f;
+	tank_take_fish(a, id, &f);
+	tank_set_in_transit(a, 1); /* simd's outbox holds it */
+	struct fish *other;
+	tank_take_fish(b, tank_pick_fish(b), &other);
+	ok(!tank_has_room(a), "11 fish + 1 in transit: a tank of 12 has no room");
+	is_int(tank_put_fish(a, other, WALL_LEFT), -ENOSPC, "so an arrival is refused");
+	/* Births and spawns: a crowded tank left alone for a while gains nothing. */
+	for (int i = 0; i < 3000; i++) {
+		tank_step(a);
+		if (tank_fish_count(a) + tank_in_transit(a) > 12)
+			break;
+	}
+	struct tank_stats s;
+	tank_get_stats(a, &s);
+	ok(s.fish_count + s.in_transit <= 12 && s.in_transit == 1,
+	   "births and spawns never pass the cap (fish %d + in transit %d)", s.fish_count,
+	   s.in_transit);
+	/* The fish comes back: its slot was kept for it. */
+	while (tank_fish_count(a) + 1 < 12) { /* top the tank up to 11 + 1 */
+		struct fish *x;
+		tank_take_fish(b, tank_pick_fish(b), &x);
+		if (tank_put_fish(a, x, WALL_NONE) < 0)
+			fish_free(x);
+	}
+	tank_set_in_transit(a, 0);
+	is_int(tank_return_fish_at(a, f, WALL_RIGHT), 0, "a returning fish always has room");
+	const struct fish *g = tank_find_fish(a, id);
+	double vx = 1;
+	if (g) {
+		json_object *o = fish_to_json(g), *v;
+		if (json_object_object_get_ex(o, "vx", &v))
+			vx = json_object_get_double(v);
+		json_object_put(o);
+	}
+	ok(g && fish_x(g) < 1088 - 30 && vx <= 0,
+	   "and re-enters inside the wall it left by, heading away from it");
+	is_int((int)tank_fish_count(a), 12, "the tank is at its cap, not above it");
+	fish_free(other);
 	tank_free(a);
 	tank_free(b);
 }
@@ -160,5 +259,6 @@ int main(void)
 	test_exits();
 	test_take_put();
 	test_pick_deterministic();
+	test_cap_counts_transit();
 	return tap_done();
 }

@@ -60,7 +60,7 @@ static void test_rng(void)
 
 static void test_ids(void)
 {
-	char a[SIM_ID_LEN], b[SIM_ID_LEN], c[SIM_ID_LEN];
+	char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN];
 	ids_make("tank-1", ID_DOMAIN_FISH, 0, a);
 	ids_make("tank-1", ID_DOMAIN_FISH, 0, b);
 	is_str(a, b, "ids are a pure function of (tank, domain, serial)");
@@ -74,12 +74,12 @@ static void test_ids(void)
 
 	/* 20,000 ids of two tanks: no collision (sorted, then compared neighbour to neighbour). */
 	enum { N = 10000 };
-	static char ids[2 * N][SIM_ID_LEN];
+	static char ids[2 * N][UUID_STR_LEN];
 	for (int i = 0; i < N; i++) {
 		ids_make("tank-1", ID_DOMAIN_FISH, (uint64_t)i, ids[i]);
 		ids_make("tank-2", ID_DOMAIN_FISH, (uint64_t)i, ids[N + i]);
 	}
-	qsort(ids, 2 * N, SIM_ID_LEN, (int (*)(const void *, const void *))strcmp);
+	qsort(ids, 2 * N, UUID_STR_LEN, (int (*)(const void *, const void *))strcmp);
 	int dup = 0, valid = 1;
 	for (int i = 0; i < 2 * N; i++) {
 		valid &= ids_valid(ids[i]);

@@ -188,7 +188,8 @@ static void test_iso8601(void)
 	iso8601_utc(1700000000.5, out);
 	is_str(out, "2023-11-14T22:13:20.500Z", "half second formats");
 	iso8601_utc(1700000000.999999, out);
-	is_str(out, "2023-11-14T22:13:21.000Z", "a fraction within 0.5 ms of the next second rounds up");
+	is_str(out, "2023-11-14T22:13:21.000Z",
+	       "a fraction within 0.5 ms of the next second rounds up");
 	iso8601_utc(1700000000.9994, out);
 	is_str(out, "2023-11-14T22:13:20.999Z", "and one farther away rounds down");
 	iso8601_utc(951782400.25, out); /* leap day 2000 */
@@ -196,7 +197,8 @@ static void test_iso8601(void)
 
 	ok(iso8601_parse("2023-11-14T22:13:20.500Z", &t) == 0 && t == 1700000000.5,
 	   "parse with millis");
-	ok(iso8601_parse("2023-11-14T22:13:20Z", &t) == 0 && t == 1700000000, "parse without fraction");
+	ok(iso8601_parse("2023-11-14T22:13:20Z", &t) == 0 && t == 1700000000,
+	   "parse without fraction");
 	ok(iso8601_parse("2023-11-14T22:13:20", &t) == 0 && t == 1700000000, "parse without Z");
 	ok(iso8601_parse("2023-11-14T22:13:20+00:00", &t) == 0 && t == 1700000000,
 	   "parse with +00:00");
@@ -206,7 +208,7 @@ static void test_iso8601(void)
 	ok(iso8601_parse("1970-01-01T00:00:00Z", &t) == 0 && t == 0, "parse the epoch");
 
 	/* Round trips at millisecond values exact in binary. */
-	static const double exact[] = {0, 1.5, 86399.25, 1700000000.125, 1700000000.875,
+	static const double exact[] = {0,	    1.5, 86399.25, 1700000000.125, 1700000000.875,
 				       4102444799.5 /* 2099-12-31T23:59:59.5 */};
 	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
 		double back = -1;

@@ -1,0 +1,604 @@
+/* The etcd backend ([discovery] backend = etcd): the registry lives in an etcd cluster,
+ * reached through its v3 JSON gateway with the libcurl multi client. This server's
+ * entry is the key <prefix>servers/<id> (value: its ServerInfo) under a lease whose TTL
+ * is heartbeat_timeout, kept alive every heartbeat_interval; the entry is written again
+ * only when the ServerInfo changes (uptime aside), so a fleet's steady state is one
+ * keep-alive per server and interval. A range read fills the local registry, then a
+ * watch of the prefix from the next revision keeps it current: a put is an online
+ * server, a delete (its lease expired, or it left) an offline one. The local registry
+ * stays the view the REST API, tankctl and migrated read.
+ *
+ * Endpoints fail over in turn on any transport error or 5xx; an unreachable cluster is
+ * logged once, retried with backoff (doubling up to 8 intervals), and the last known
+ * registry is kept meanwhile. Answers that do not parse are logged (once per kind) and
+ * ignored. Learned entries use hub index ETCD_HUB of the registry. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "discoveryd.h"
+#include "jsonv.h"
+#include "log.h"
+#include "util.h"
+#include "xalloc.h"
+
+#define ETCD_HUB 0
+#define KEY_MAX 320 /* prefix (at most 200 + "servers/") and an id (64) fit */
+
+struct etcd {
+	struct discoveryd *dd;
+	char endpoints[CONF_MAX_URLS][CONF_URLS];
+	size_t n, cur;
+	char prefix[KEY_MAX], range_end[KEY_MAX];
+	int64_t lease;	     /* 0: none yet, or lost */
+	char put_info[1024]; /* the ServerInfo last written (uptime zeroed) */
+	int64_t revision;    /* registry revision seen (range or watch); 0: not synced */
+	bool busy;	     /* the lease/put/range chain is in flight */
+	bool watching;	     /* a watch request is running */
+	bool watch_live;     /* and etcd has answered on it */
+	bool down;	     /* logged as unreachable */
+	bool garbage;	     /* logged an answer that does not parse */
+	int failures;	     /* in a row, for the backoff */
+	double next_try;     /* monotonic: no new chain before this */
+	struct event *timer, *retry;
+	/* the watch request's own argument, so that it can be cancelled alone */
+	struct etcd_watch {
+		struct etcd *e;
+	} watch;
+};
+
+static void chain_next(struct etcd *e);
+static void watch_start(struct etcd *e);
+
+/* ---- base64, as the gateway wants keys and values ---- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *b64_encode(const char *s, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		*o++ = b64[v >> 18 & 63];
+		*o++ = b64[v >> 12 & 63];
+		*o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		*o++ = i + 2 < n ? b64[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Decodes into out (at most max bytes, NUL added); -1 on anything but base64. */
+static long b64_decode(const char *s, char *out, size_t max)
+{
+	size_t n = 0;
+	unsigned v = 0;
+	int bits = 0;
+	for (; *s && *s != '='; s++) {
+		const char *c = strchr(b64, *s);
+		if (!c || !*s)
+			return -1;
+		v = v << 6 | (unsigned)(c - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n + 1 >= max)
+				return -1;
+			out[n++] = (char)(v >> bits & 255);
+		}
+	}
+	out[n] = '\0';
+	return (long)n;
+}
+
+/* ---- requests ---- */
+
+static const char *endpoint(const struct etcd *e)
+{
+	return e->endpoints[e->cur % e->n];
+}
+
+static int post(struct etcd *e, const char *path, json_object *body, fetch_cb cb, void *arg,
+		fetch_data_cb on_data)
+{
+	char url[CONF_URLS + 64];
+	const char *base = endpoint(e);
+	size_t l = strlen(base);
+	snprintf(url, sizeof url, "%.*s%s", (int)(l && base[l - 1] == '/' ? l - 1 : l), base, path);
+	const char *text = jv_to_string(body);
+	double iv = e->dd->daemon->conf.discovery.heartbeat_interval;
+	struct fetch_request req = {
+		.method = "POST",
+		.url = url,
+		.body = text,
+		.body_len = strlen(text),
+		.timeout_ms = (long)(iv * 1000) < 1000 ? 1000 : (long)(iv * 1000),
+		.connect_timeout_ms = 1000,
+		.on_data = on_data,
+		.no_timeout = on_data != NULL,
+		.max_response = 64u << 20,
+	};
+	int r = fetch_start(e->dd->fetch, &req, cb, arg);
+	json_object_put(body);
+	return r;
+}
+
+/* A failed exchange: next endpoint, backoff, log once. */
+static void failed(struct etcd *e, const struct fetch_response *r, const char *what)
+{
+	e->dd->hub_errors++;
+	log_debug("etcd %s: %s failed (HTTP %ld %s)", endpoint(e), what, r->status,
+		  r->status ? r->body : r->error);
+	e->cur = (e->cur + 1) % e->n;
+	e->failures++;
+	double iv = e->dd->daemon->conf.discovery.heartbeat_interval;
+	double back = iv * pow(2, e->failures > 3 ? 3 : e->failures - 1);
+	e->next_try = now_mono() + (e->failures >= (int)e->n ? back : 0);
+	if (!e->down && e->failures >= (int)e->n) {
+		log_warn("etcd unreachable (%s failed: %s); keeping the last known registry and "
+			 "retrying with backoff",
+			 what, r->status ? "unexpected HTTP status" : r->error);
+		e->down = true;
+	}
+	/* While other endpoints are left to try, try the next one now, not an interval
+	 * later: one member's death must not show as a gap. */
+	if (e->failures < (int)e->n) {
+		struct timeval now0 = {0, 0};
+		event_add(e->retry, &now0);
+	}
+}
+
+static void answered(struct etcd *e)
+{
+	if (e->down)
+		log_notice("etcd reachable again");
+	e->down = false;
+	e->failures = 0;
+	registry_hub_synced(e->dd->reg, ETCD_HUB, now_wall());
+}
+
+static void garbage(struct etcd *e, const char *what, const char *msg)
+{
+	e->dd->hub_errors++;
+	if (!e->garbage)
+		log_warn("etcd sent %s that does not parse, ignoring it: %s", what, msg);
+	e->garbage = true;
+}
+
+static json_object *parse(struct etcd *e, const struct fetch_response *r, const char *what)
+{
+	struct json_err je;
+	json_object *o = jv_parse_object(r->body, r->len, 32, &je);
+	if (!o)
+		garbage(e, what, je.msg);
+	return o;
+}
+
+/* etcd's int64s come as strings in the gateway's JSON. */
+static bool get_i64(json_object *o, const char *key, int64_t *ret)
+{
+	json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return false;
+	if (json_object_is_type(v, json_type_int)) {
+		*ret = json_object_get_int64(v);
+		return true;
+	}
+	const char *s = json_object_get_string(v);
+	char *end;
+	if (!json_object_is_type(v, json_type_string) || !*s)
+		return false;
+	long long x = strtoll(s, &end, 10);
+	if (*end)
+		return false;
+	*ret = x;
+	return true;
+}
+
+static json_object *obj(json_object *o, const char *key)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) &&
+			       json_object_is_type(v, json_type_object)
+		       ? v
+		       : NULL;
+}
+
+static void add_b64(json_object *o, const char *key, const char *s)
+{
+	char *b = b64_encode(s, strlen(s));
+	json_object_object_add(o, key, json_object_new_string(b));
+	free(b);
+}
+
+/* ---- applying keys to the registry ---- */
+
+/* The server id of a key under the prefix, or NULL. */
+static const char *key_id(const struct etcd *e, const char *key, char *buf, size_t n)
+{
+	char k[KEY_MAX];
+	if (b64_decode(key, k, sizeof k) < 0)
+		return NULL;
+	size_t pl = strlen(e->prefix);
+	if (strncmp(k, e->prefix, pl) != 0 || !server_id_valid(k + pl))
+		return NULL;
+	snprintf(buf, n, "%s", k + pl);
+	return buf;
+}
+
+/* A key that is present: its server is online. Returns whether the registry changed. */
+static bool apply_put(struct etcd *e, json_object *kv)
+{
+	json_object *k, *v;
+	char idbuf[80];
+	const char *id;
+	if (!json_object_object_get_ex(kv, "key", &k) ||
+	    !(id = key_id(e, json_object_get_string(k), idbuf, sizeof idbuf)))
+		return false;
+	char *val = xmalloc(8192);
+	struct json_err je = {{0}};
+	struct registry_learned l = {.status = SERVER_ONLINE, .direct = true};
+	json_object *info = NULL;
+	bool ok = json_object_object_get_ex(kv, "value", &v) &&
+		  b64_decode(json_object_get_string(v), val, 8192) > 0 &&
+		  (info = jv_parse_object(val, strlen(val), 8, &je)) &&
+		  server_info_from_json(info, &l.info, &je) == 0 &&
+		  strcmp(l.info.server_id, id) == 0;
+	json_object_put(info);
+	free(val);
+	if (!ok) {
+		garbage(e, "a registry entry", je.msg[0] ? je.msg : id);
+		return false;
+	}
+	return registry_hub_report(e->dd->reg, ETCD_HUB, &l, now_wall());
+}
+
+/* A deleted key: the lease expired (or the server left). Offline, not forgotten: the
+ * registry evicts it after evict_after like any silent server. */
+static bool apply_delete(struct etcd *e, json_object *kv)
+{
+	json_object *k;
+	char idbuf[80];
+	const char *id;
+	if (!json_object_object_get_ex(kv, "key", &k) ||
+	    !(id = key_id(e, json_object_get_string(k), idbuf, sizeof idbuf)))
+		return false;
+	const struct server_entry *en = registry_get(e->dd->reg, id);
+	if (!en || !en->learned)
+		return false;
+	struct registry_learned l = {.info = en->info, .status = SERVER_OFFLINE, .direct = true};
+	double timeout = e->dd->daemon->conf.discovery.heartbeat_timeout;
+	double age = now_wall() - registry_heard(e->dd->reg, en);
+	l.heartbeat_age = age > timeout ? age : timeout + 0.001;
+	registry_hub_report(e->dd->reg, ETCD_HUB, &l, now_wall());
+	log_info("server %s left etcd (lease expired or removed): offline", id);
+	return true;
+}
+
+/* ---- the watch ---- */
+
+static size_t on_watch_data(const char *data, size_t len, long status, void *arg)
+{
+	struct etcd *e = ((struct etcd_watch *)arg)->e;
+	if (status != 200)
+		return 0; /* the error body comes whole to on_watch_done */
+	size_t used = 0;
+	bool changed = false;
+	for (;;) {
+		const char *nl = memchr(data + used, '\n', len - used);
+		if (!nl)
+			break;
+		size_t n = (size_t)(nl - (data + used));
+		struct json_err je;
+		json_object *o = jv_parse_object(data + used, n, 32, &je), *res = obj(o, "result"),
+			    *events;
+		used += n + 1;
+		int64_t rev, compact;
+		if (!res) {
+			garbage(e, "a watch message", o ? "no result" : je.msg);
+			json_object_put(o);
+			continue;
+		}
+		answered(e);
+		e->watch_live = true;
+		if (get_i64(res, "compact_revision", &compact) && compact > 0) {
+			/* Our revision was compacted away: read everything again. */
+			log_notice("etcd compacted past revision %" PRId64 ": reading the registry "
+				   "again",
+				   e->revision);
+			e->revision = 0;
+			json_object_put(o);
+			return (size_t)-1;
+		}
+		if (json_object_object_get_ex(res, "events", &events) &&
+		    json_object_is_type(events, json_type_array)) {
+			for (size_t i = 0; i < json_object_array_length(events); i++) {
+				json_object *ev = json_object_array_get_idx(events, i), *t;
+				json_object *kv = obj(ev, "kv");
+				bool del = json_object_object_get_ex(ev, "type", &t) &&
+					   strcmp(json_object_get_string(t), "DELETE") == 0;
+				if (kv)
+					changed |= del ? apply_delete(e, kv) : apply_put(e, kv);
+				if (kv && get_i64(kv, "mod_revision", &rev) && rev > e->revision)
+					e->revision = rev;
+			}
+		}
+		json_object_put(o);
+	}
+	if (changed)
+		discoveryd_schedule_save(e->dd, true);
+	return used;
+}
+
+static void on_watch_done(const struct fetch_response *r, void *arg)
+{
+	struct etcd *e = ((struct etcd_watch *)arg)->e;
+	e->watching = e->watch_live = false;
+	if (e->revision == 0)
+		return; /* compacted: the next tick reads the range again */
+	failed(e, r, "watch");
+	/* Any member serves a watch (no leader needed, unlike a keep-alive while the
+	 * cluster elects one): reconnect at once to the next, from the revision reached. */
+	if (e->failures < (int)e->n)
+		watch_start(e);
+}
+
+static void watch_start(struct etcd *e)
+{
+	json_object *body = json_object_new_object(), *cr = json_object_new_object();
+	add_b64(cr, "key", e->prefix);
+	add_b64(cr, "range_end", e->range_end);
+	char rev[32];
+	snprintf(rev, sizeof rev, "%" PRId64, e->revision + 1);
+	json_object_object_add(cr, "start_revision", json_object_new_string(rev));
+	json_object_object_add(body, "create_request", cr);
+	e->watch.e = e;
+	if (post(e, "/v3/watch", body, on_watch_done, &e->watch, on_watch_data) == 0)
+		e->watching = true;
+}
+
+/* ---- the chain: lease, own entry, range ---- */
+
+static void on_range(const struct fetch_response *r, void *arg)
+{
+	struct etcd *e = arg;
+	e->busy = false;
+	if (r->status != 200)
+		return failed(e, r, "reading the registry");
+	json_object *o = parse(e, r, "a registry listing"), *kvs;
+	int64_t rev;
+	if (!o)
+		return;
+	if (!get_i64(obj(o, "header"), "revision", &rev)) {
+		garbage(e, "a registry listing", "no header.revision");
+		json_object_put(o);
+		return;
+	}
+	answered(e);
+	struct registry *reg = e->dd->reg;
+	registry_hub_full_begin(reg, ETCD_HUB);
+	size_t changes = 0;
+	if (json_object_object_get_ex(o, "kvs", &kvs) && json_object_is_type(kvs, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(kvs); i++)
+			changes += apply_put(e, json_object_array_get_idx(kvs, i));
+	/* Entries etcd no longer has are offline (their leases expired meanwhile). */
+	for (const struct server_entry *en = registry_first(reg); en; en = registry_next(en))
+		if (en->learned && (en->listed_by & (1u << ETCD_HUB)) &&
+		    !(en->full_seen & (1u << ETCD_HUB))) {
+			json_object *kv = json_object_new_object();
+			char key[KEY_MAX + 80];
+			snprintf(key, sizeof key, "%s%s", e->prefix, en->info.server_id);
+			add_b64(kv, "key", key);
+			changes += apply_delete(e, kv);
+			json_object_put(kv);
+		}
+	json_object_put(o);
+	e->revision = rev;
+	if (changes)
+		discoveryd_schedule_save(e->dd, true);
+	log_info("etcd: %zu servers at revision %" PRId64, registry_count(reg), rev);
+	chain_next(e);
+}
+
+static void range_start(struct etcd *e)
+{
+	json_object *body = json_object_new_object();
+	add_b64(body, "key", e->prefix);
+	add_b64(body, "range_end", e->range_end);
+	e->busy = true;
+	if (post(e, "/v3/kv/range", body, on_range, e, NULL) < 0)
+		e->busy = false;
+}
+
+/* The ServerInfo as written, uptime aside (it changes every second). */
+static void own_info(struct etcd *e, char *buf, size_t n)
+{
+	self_refresh(e->dd);
+	struct server_info s = e->dd->self;
+	s.uptime_seconds = 0;
+	json_object *o = server_info_to_json(&s);
+	snprintf(buf, n, "%s", jv_to_string(o));
+	json_object_put(o);
+}
+
+static void on_put(const struct fetch_response *r, void *arg)
+{
+	struct etcd *e = arg;
+	e->busy = false;
+	if (r->status != 200)
+		return failed(e, r, "writing this server's entry");
+	json_object *o = parse(e, r, "a put answer");
+	if (!o)
+		return;
+	json_object_put(o);
+	answered(e);
+	chain_next(e);
+}
+
+static void put_start(struct etcd *e, const char *info)
+{
+	json_object *body = json_object_new_object();
+	char key[KEY_MAX + 80], lease[32];
+	snprintf(key, sizeof key, "%s%s", e->prefix, e->dd->self.server_id);
+	add_b64(body, "key", key);
+	add_b64(body, "value", info);
+	snprintf(lease, sizeof lease, "%" PRId64, e->lease);
+	json_object_object_add(body, "lease", json_object_new_string(lease));
+	snprintf(e->put_info, sizeof e->put_info, "%s", info);
+	e->busy = true;
+	if (post(e, "/v3/kv/put", body, on_put, e, NULL) < 0)
+		e->busy = false;
+}
+
+static void on_grant(const struct fetch_response *r, void *arg)
+{
+	struct etcd *e = arg;
+	e->busy = false;
+	if (r->status != 200)
+		return failed(e, r, "granting a lease");
+	json_object *o = parse(e, r, "a lease grant");
+	int64_t id;
+	if (!o || !get_i64(o, "ID", &id) || id <= 0) {
+		if (o)
+			garbage(e, "a lease grant", "no ID");
+		json_object_put(o);
+		return;
+	}
+	json_object_put(o);
+	answered(e);
+	e->lease = id;
+	e->put_info[0] = '\0'; /* the entry goes under the new lease */
+	log_info("etcd: lease %" PRId64 " granted", id);
+	chain_next(e);
+}
+
+static void on_keepalive(const struct fetch_response *r, void *arg)
+{
+	struct etcd *e = arg;
+	e->busy = false;
+	if (r->status != 200)
+		return failed(e, r, "keeping the lease alive");
+	json_object *o = parse(e, r, "a keep-alive answer");
+	if (!o)
+		return;
+	int64_t ttl = 0;
+	json_object *res = obj(o, "result");
+	if (!res) {
+		garbage(e, "a keep-alive answer", "no result");
+		json_object_put(o);
+		return;
+	}
+	answered(e);
+	if (!get_i64(res, "TTL", &ttl) || ttl <= 0) {
+		/* Expired (etcd was unreachable longer than the TTL): a new lease and entry. */
+		log_notice("etcd: lease %" PRId64 " expired; registering again", e->lease);
+		e->lease = 0;
+	}
+	json_object_put(o);
+	chain_next(e);
+}
+
+/* One step of what this server owes etcd, in order: a lease, its entry under the
+ * lease (again whenever the ServerInfo changed), a range read when not synced, a watch. */
+static void chain_next(struct etcd *e)
+{
+	if (e->busy)
+		return;
+	if (!e->lease) {
+		json_object *body = json_object_new_object();
+		double t = e->dd->daemon->conf.discovery.heartbeat_timeout;
+		json_object_object_add(body, "TTL", json_object_new_int64((int64_t)ceil(t)));
+		e->busy = true;
+		if (post(e, "/v3/lease/grant", body, on_grant, e, NULL) < 0)
+			e->busy = false;
+		return;
+	}
+	char info[sizeof e->put_info];
+	own_info(e, info, sizeof info);
+	if (strcmp(info, e->put_info) != 0)
+		return put_start(e, info);
+	if (!e->revision)
+		return range_start(e);
+	if (!e->watching)
+		watch_start(e);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct etcd *e = arg;
+	/* An open watch is a live connection to the cluster, and a key that exists has an
+	 * unexpired lease: the entries etcd lists are confirmed online as of now. */
+	if (e->watch_live && e->lease)
+		registry_hub_synced(e->dd->reg, ETCD_HUB, now_wall());
+	if (e->busy || now_mono() < e->next_try)
+		return;
+	if (!e->revision && e->watching) {
+		fetch_cancel_arg(e->dd->fetch, &e->watch);
+		e->watching = e->watch_live = false;
+	}
+	if (e->lease && e->put_info[0]) {
+		/* The keep-alive first; chain_next follows its answer. */
+		json_object *body = json_object_new_object();
+		char id[32];
+		snprintf(id, sizeof id, "%" PRId64, e->lease);
+		json_object_object_add(body, "ID", json_object_new_string(id));
+		e->busy = true;
+		if (post(e, "/v3/lease/keepalive", body, on_keepalive, e, NULL) < 0)
+			e->busy = false;
+		return;
+	}
+	chain_next(e);
+}
+
+struct etcd *etcd_new(struct discoveryd *dd)
+{
+	const struct conf *c = &dd->daemon->conf;
+	struct etcd *e = xcalloc(1, sizeof *e);
+	e->dd = dd;
+	if (!dd->fetch)
+		dd->fetch = fetch_new(dd->daemon->base);
+	e->n = conf_split_urls(c->discovery.etcd_endpoints, e->endpoints, CONF_MAX_URLS);
+	snprintf(e->prefix, sizeof e->prefix, "%sservers/", c->discovery.etcd_prefix);
+	/* The end of the prefix range: the prefix with its last byte incremented. */
+	snprintf(e->range_end, sizeof e->range_end, "%s", e->prefix);
+	e->range_end[strlen(e->range_end) - 1]++;
+	e->timer = event_new(dd->daemon->base, -1, EV_PERSIST, on_tick, e);
+	e->retry = evtimer_new(dd->daemon->base, on_tick, e);
+	if (!e->timer || !e->retry)
+		abort();
+	double s = c->discovery.heartbeat_interval;
+	struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+	event_add(e->timer, &tv);
+	on_tick(-1, 0, e);
+	return e;
+}
+
+bool etcd_connected(const struct etcd *e)
+{
+	return e && !e->down && e->lease && e->watch_live;
+}
+
+const char *etcd_endpoint(const struct etcd *e)
+{
+	return endpoint(e);
+}
+
+struct etcd *etcd_free(struct etcd *e)
+{
+	if (!e)
+		return NULL;
+	if (e->dd->fetch) {
+		fetch_cancel_arg(e->dd->fetch, e);
+		fetch_cancel_arg(e->dd->fetch, &e->watch);
+	}
+	event_free(e->timer);
+	event_free(e->retry);
+	free(e);
+	return NULL;
+}

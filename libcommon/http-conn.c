@@ -1,0 +1,517 @@
+/* Connection limits and timeouts for the HTTP servers (issue 9, item 9).
+ *
+ * libevent 2.1's evhttp accepts every connection it can and holds it until its own
+ * inactivity timeout, which a client dripping one byte at a time keeps resetting. A
+ * flood of idle connections then uses up the descriptors, and the next state write
+ * fails with EMFILE. evhttp 2.1 offers no hook at accept time, so this file watches
+ * from the side:
+ *
+ * - evhttp_set_bevcb hands every new connection's bufferevent to us before evhttp
+ *   sets its descriptor. One event, activated there, checks the batch right after the
+ *   accept callback returns: over the side's total or the per-address limit, the
+ *   connection is freed at once (descriptor closed) and counted. A burst of more than
+ *   HTTP_ACCEPT_BURST accepts pauses the listeners until the check has run, so the
+ *   descriptors in flight stay bounded.
+ * - The limits come from RLIMIT_NOFILE: a reserve stays free for state files, the
+ *   journal and outgoing calls, and the Unix socket has a share of its own, so a TCP
+ *   flood can starve neither.
+ * - A sweep closes a connection whose request (headers and body) has not fully
+ *   arrived request_timeout after it began, answering a JSON 408, and one idle
+ *   between requests for idle_timeout. The deadlines are absolute: trickling bytes
+ *   does not move them. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http-internal.h"
+#include "log.h"
+#include "util.h"
+#include "xalloc.h"
+
+#define HTTP_ACCEPT_BURST 32
+#define HTTP_ADDR_BUCKETS 1024
+/* Descriptors kept free for everything that is not an incoming connection: state
+ * files, the journal, outgoing calls, plus the accepts one burst may have in flight
+ * on each listener. */
+#define HTTP_FD_RESERVE (64 + 2 * (HTTP_ACCEPT_BURST + 8))
+
+struct http_addr_count {
+	unsigned char addr[16];
+	size_t n;
+	struct http_addr_count *next;
+};
+
+struct http_conn {
+	struct http_server *server;
+	struct http_listener_side *side;
+	struct evhttp_connection *evcon;
+	int fd;
+	bool busy;    /* a request is with the handler, or its reply is going out */
+	bool between; /* idle after a reply (idle_timeout), else reading one (request_timeout) */
+	unsigned char addr[16];
+	bool has_addr; /* TCP: counted per address */
+	double deadline;
+	struct http_deferred *deferred;
+	TAILQ_ENTRY(http_conn) link;
+};
+
+struct http_deferred {
+	struct evhttp_request *req;
+	struct http_conn *conn;
+	struct evhttp_connection *untracked;
+	bool gone;
+};
+
+static unsigned addr_hash(const unsigned char *a)
+{
+	unsigned h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h % HTTP_ADDR_BUCKETS;
+}
+
+static struct http_addr_count **addr_slot(struct http_server *s, const unsigned char *a)
+{
+	struct http_addr_count **p = &s->addr_buckets[addr_hash(a)];
+	while (*p && memcmp((*p)->addr, a, 16) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+static size_t addr_count(struct http_server *s, const unsigned char *a)
+{
+	struct http_addr_count **p = addr_slot(s, a);
+	return *p ? (*p)->n : 0;
+}
+
+static void addr_add(struct http_server *s, const unsigned char *a, int delta)
+{
+	struct http_addr_count **p = addr_slot(s, a);
+	if (!*p) {
+		if (delta < 0)
+			return;
+		*p = xcalloc(1, sizeof **p);
+		memcpy((*p)->addr, a, 16);
+	}
+	(*p)->n += (size_t)(long)delta;
+	if ((*p)->n == 0) {
+		struct http_addr_count *dead = *p;
+		*p = dead->next;
+		free(dead);
+	}
+}
+
+/* The peer's address as 16 bytes (IPv4 mapped into IPv6), so both count alike. */
+static bool peer_addr(int fd, unsigned char out[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return false;
+	memset(out, 0, 16);
+	if (ss.ss_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		return true;
+	}
+	if (ss.ss_family == AF_INET6) {
+		memcpy(out, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+static void side_pause(struct http_listener_side *side, bool pause)
+{
+	if (side->paused == pause)
+		return;
+	side->paused = pause;
+	for (size_t i = 0; i < side->n_listeners; i++) {
+		if (pause)
+			evconnlistener_disable(side->listeners[i]);
+		else
+			evconnlistener_enable(side->listeners[i]);
+	}
+}
+
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn *c = arg;
+	struct http_server *s = c->server;
+	if (c->deferred)
+		http_deferred_gone(c->deferred);
+	if (c->has_addr)
+		addr_add(s, c->addr, -1);
+	c->side->open--;
+	s->stats.conns_open--;
+	if (c->fd >= 0 && (size_t)c->fd < s->by_fd_len && s->by_fd[c->fd] == c)
+		s->by_fd[c->fd] = NULL;
+	TAILQ_REMOVE(&s->conns, c, link);
+	free(c);
+}
+
+static struct http_conn *conn_of(struct http_server *s, struct evhttp_connection *evcon)
+{
+	if (!evcon)
+		return NULL;
+	int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	if (fd < 0 || (size_t)fd >= s->by_fd_len)
+		return NULL;
+	struct http_conn *c = s->by_fd[fd];
+	return c && c->evcon == evcon ? c : NULL;
+}
+
+static void by_fd_put(struct http_server *s, int fd, struct http_conn *c)
+{
+	if ((size_t)fd >= s->by_fd_len) {
+		size_t n = s->by_fd_len ? s->by_fd_len : 1024;
+		while (n <= (size_t)fd)
+			n *= 2;
+		s->by_fd = xrealloc(s->by_fd, n * sizeof *s->by_fd);
+		memset(s->by_fd + s->by_fd_len, 0, (n - s->by_fd_len) * sizeof *s->by_fd);
+		s->by_fd_len = n;
+	}
+	s->by_fd[fd] = c;
+}
+
+/* The side is full: make room by closing an idle connection (no request with the
+ * handler) of the address that holds the most, its oldest. A flood from many
+ * addresses then churns its own connections, while a client with a few (a health
+ * check, a request arriving slowly) keeps them; a request in progress is never cut. */
+static bool evict_one(struct http_server *s, struct http_listener_side *side)
+{
+	const unsigned char *heavy = NULL;
+	size_t most = 0;
+	for (size_t i = 0; !side->over_unix && i < HTTP_ADDR_BUCKETS; i++)
+		for (struct http_addr_count *a = s->addr_buckets[i]; a; a = a->next)
+			if (a->n > most) {
+				most = a->n;
+				heavy = a->addr;
+			}
+	struct http_conn *c;
+	TAILQ_FOREACH (c, &s->conns, link)
+		if (c->side == side && !c->busy &&
+		    (!heavy || (c->has_addr && memcmp(c->addr, heavy, 16) == 0)))
+			break;
+	if (!c)
+		return false;
+	s->stats.conns_evicted++;
+	evhttp_connection_free(c->evcon); /* runs on_conn_close, which frees c */
+	return true;
+}
+
+/* Decide on one accepted connection: keep and watch it, or close it now. */
+static void check_one(struct http_server *s, struct bufferevent *bev,
+		      struct http_listener_side *side)
+{
+	bufferevent_data_cb rcb, wcb;
+	bufferevent_event_cb ecb;
+	void *cbarg = NULL;
+	bufferevent_getcb(bev, &rcb, &wcb, &ecb, &cbarg);
+	int fd = bufferevent_getfd(bev);
+	if (!cbarg || fd < 0)
+		return; /* evhttp gave up on it already */
+	struct evhttp_connection *evcon = cbarg;
+	unsigned char addr[16];
+	bool has_addr = !side->over_unix && peer_addr(fd, addr);
+	bool refuse = has_addr && addr_count(s, addr) >= (size_t)s->opts.max_per_address;
+	if (!refuse && side->open >= side->limit)
+		refuse = !evict_one(s, side);
+	if (refuse) {
+		s->stats.conns_refused++;
+		evhttp_connection_free(evcon); /* closes the descriptor */
+		return;
+	}
+	struct http_conn *c = xcalloc(1, sizeof *c);
+	c->server = s;
+	c->side = side;
+	c->evcon = evcon;
+	c->fd = fd;
+	c->has_addr = has_addr;
+	if (has_addr) {
+		memcpy(c->addr, addr, 16);
+		addr_add(s, addr, 1);
+	}
+	c->deadline = now_mono() + s->opts.request_timeout;
+	side->open++;
+	s->stats.conns_open++;
+	s->stats.conns_accepted++;
+	by_fd_put(s, fd, c);
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	evhttp_connection_set_closecb(evcon, on_conn_close, c);
+}
+
+static void check_pending(struct http_server *s)
+{
+	/* Take the batch first: freeing a connection may run callbacks. */
+	while (s->n_pending > 0) {
+		size_t i = --s->n_pending;
+		struct bufferevent *bev = s->pending[i];
+		struct http_listener_side *side = s->pending_side[i];
+		check_one(s, bev, side);
+		bufferevent_decref(bev);
+	}
+	side_pause(&s->unix_side, false);
+	side_pause(&s->tcp_side, false);
+}
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+	check_pending(arg);
+}
+
+static struct bufferevent *new_bev(struct event_base *base, void *arg)
+{
+	struct http_listener_side *side = arg;
+	struct http_server *s = side->server;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0); /* as evhttp's own */
+	if (!bev)
+		return NULL;
+	/* Our reference keeps the bufferevent readable until the check, even if evhttp
+	 * frees the connection first. */
+	bufferevent_incref(bev);
+	if (s->n_pending == s->cap_pending) {
+		s->cap_pending = s->cap_pending ? 2 * s->cap_pending : 64;
+		s->pending = xreallocarray(s->pending, s->cap_pending, sizeof *s->pending);
+		s->pending_side = xreallocarray(s->pending_side, s->cap_pending,
+						sizeof *s->pending_side);
+	}
+	s->pending[s->n_pending] = bev;
+	s->pending_side[s->n_pending] = side;
+	s->n_pending++;
+	if (s->n_pending == 1)
+		event_active(s->check_ev, EV_TIMEOUT, 1);
+	if (s->n_pending >= HTTP_ACCEPT_BURST)
+		side_pause(side, true);
+	return bev;
+}
+
+static void send_408(struct http_server *s, int fd)
+{
+	char body[160], msg[400];
+	int bl = snprintf(
+		body, sizeof body,
+		"{\"error\":\"the request did not arrive within %g s\",\"code\":\"request_timeout\"}",
+		s->opts.request_timeout);
+	int ml = snprintf(msg, sizeof msg,
+			  "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+			  "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+			  bl, body);
+	/* Best effort: a peer that does not read gets nothing, the close still happens. */
+	ssize_t n = send(fd, msg, (size_t)ml, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)n;
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *s = arg;
+	double now = now_mono();
+	struct http_conn *c = TAILQ_FIRST(&s->conns), *next;
+	for (; c; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->busy || c->deadline > now)
+			continue;
+		s->stats.conns_timed_out++;
+		if (!c->between)
+			send_408(s, c->fd);
+		evhttp_connection_free(c->evcon); /* runs on_conn_close, which frees c */
+	}
+}
+
+static int nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 1 << 20)
+		return 1 << 20;
+	return (int)rl.rlim_cur;
+}
+
+void http_conn_init(struct http_server *s)
+{
+	TAILQ_INIT(&s->conns);
+	s->addr_buckets = xcalloc(HTTP_ADDR_BUCKETS, sizeof *s->addr_buckets);
+	s->check_ev = event_new(s->base, -1, 0, on_check, s);
+	if (!s->check_ev)
+		abort();
+	if (!s->opts.max_connections)
+		s->opts.max_connections = 4096;
+	if (!s->opts.max_per_address)
+		s->opts.max_per_address = 256;
+	if (!(s->opts.request_timeout > 0))
+		s->opts.request_timeout = 10;
+	if (!(s->opts.idle_timeout > 0))
+		s->opts.idle_timeout = 60;
+	/* A daemon's descriptors: the reserve, then a quarter of the rest for the Unix
+	 * socket and three quarters for TCP. */
+	int nofile = nofile_limit();
+	int budget = nofile > 2 * HTTP_FD_RESERVE ? nofile - HTTP_FD_RESERVE : nofile / 2;
+	int unix_max = budget / 4, tcp_max = budget - unix_max;
+	s->unix_side.limit = (size_t)(unix_max < s->opts.max_connections ? unix_max
+									 : s->opts.max_connections);
+	s->tcp_side.limit = (size_t)(tcp_max < s->opts.max_connections ? tcp_max
+								       : s->opts.max_connections);
+	if (s->unix_side.limit < 1)
+		s->unix_side.limit = 1;
+	if (s->tcp_side.limit < 1)
+		s->tcp_side.limit = 1;
+	s->stats.conns_limit_unix = (int)s->unix_side.limit;
+	s->stats.conns_limit_tcp = (int)s->tcp_side.limit;
+	s->stats.conns_limit_per_address = s->opts.max_per_address;
+	double period = s->opts.request_timeout < s->opts.idle_timeout ? s->opts.request_timeout
+								       : s->opts.idle_timeout;
+	period /= 4;
+	if (period < 0.05)
+		period = 0.05;
+	if (period > 1)
+		period = 1;
+	s->sweep_ev = event_new(s->base, -1, EV_PERSIST, on_sweep, s);
+	if (!s->sweep_ev)
+		abort();
+	struct timeval tv = {(time_t)period, (suseconds_t)((period - (double)(time_t)period) * 1e6)};
+	event_add(s->sweep_ev, &tv);
+}
+
+void http_conn_setup_side(struct http_server *s, struct http_listener_side *side)
+{
+	evhttp_set_bevcb(side->http, new_bev, side);
+}
+
+void http_conn_add_listener(struct http_listener_side *side, struct evconnlistener *lev)
+{
+	if (side->n_listeners < HTTP_SIDE_LISTENERS)
+		side->listeners[side->n_listeners++] = lev;
+}
+
+void http_conn_request_started(struct http_server *s, struct evhttp_request *req)
+{
+	if (s->n_pending)
+		check_pending(s);
+	struct http_conn *c = conn_of(s, evhttp_request_get_connection(req));
+	if (c)
+		c->busy = true;
+}
+
+void http_conn_request_done(struct http_server *s, struct evhttp_request *req)
+{
+	struct http_conn *c = conn_of(s, evhttp_request_get_connection(req));
+	if (!c)
+		return;
+	c->busy = false;
+	c->between = true;
+	c->deadline = now_mono() + s->opts.idle_timeout;
+	/* evhttp 2.1 keeps a CONNECT connection open whatever the answer (a tunnel): the
+	 * sweep closes it instead. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT)
+		c->deadline = 0;
+}
+
+void http_conn_free_all(struct http_server *s)
+{
+	for (size_t i = 0; i < s->n_pending; i++)
+		bufferevent_decref(s->pending[i]);
+	s->n_pending = 0;
+	struct http_conn *c;
+	while ((c = TAILQ_FIRST(&s->conns))) {
+		/* evhttp_free frees the connections without their close callbacks. */
+		TAILQ_REMOVE(&s->conns, c, link);
+		if (c->deferred)
+			http_deferred_gone(c->deferred);
+		free(c);
+	}
+	for (size_t i = 0; i < HTTP_ADDR_BUCKETS; i++) {
+		struct http_addr_count *a = s->addr_buckets[i], *n;
+		for (; a; a = n) {
+			n = a->next;
+			free(a);
+		}
+	}
+	free(s->addr_buckets);
+	free(s->by_fd);
+	free(s->pending);
+	free(s->pending_side);
+	if (s->check_ev)
+		event_free(s->check_ev);
+	if (s->sweep_ev)
+		event_free(s->sweep_ev);
+}
+
+/* ---- deferred replies ---------------------------------------------------------------- */
+
+void http_deferred_gone(struct http_deferred *d)
+{
+	d->gone = true;
+	d->req = NULL;
+	if (d->conn)
+		d->conn->deferred = NULL;
+	d->conn = NULL;
+}
+
+static void on_untracked_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_deferred *d = arg;
+	d->untracked = NULL;
+	http_deferred_gone(d);
+}
+
+struct http_deferred *http_defer(struct http_ctx *ctx)
+{
+	struct http_deferred *d = xcalloc(1, sizeof *d);
+	d->req = ctx->req;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(ctx->req);
+	struct http_conn *c = conn_of(ctx->server, evcon);
+	if (c) {
+		c->deferred = d;
+		d->conn = c;
+	} else {
+		/* Not one of ours (cannot happen after the accept check): watch directly. */
+		evhttp_connection_set_closecb(evcon, on_untracked_close, d);
+		d->untracked = evcon;
+	}
+	return d;
+}
+
+struct evhttp_request *http_deferred_request(struct http_deferred *d)
+{
+	if (d->gone)
+		return NULL;
+	if (d->conn)
+		d->conn->deferred = NULL;
+	d->conn = NULL;
+	if (d->untracked)
+		evhttp_connection_set_closecb(d->untracked, NULL, NULL);
+	d->untracked = NULL;
+	return d->req;
+}
+
+void http_deferred_free(struct http_deferred *d)
+{
+	if (d && d->conn)
+		d->conn->deferred = NULL;
+	if (d && d->untracked)
+		evhttp_connection_set_closecb(d->untracked, NULL, NULL);
+	free(d);
+}
+
+void http_deferred_reply_json(struct http_deferred *d, int status, json_object *body)
+{
+	struct evhttp_request *req = http_deferred_request(d);
+	if (req)
+		http_reply_json(req, status, body);
+	else
+		json_object_put(body);
+	http_deferred_free(d);
+}

@@ -1,0 +1,119 @@
+/* Once the source has committed, the transfer id is never sent again, so the
+ * destination's inbox entry for it (kept so a retry is answered without a second
+ * insert) can go. This keeps the inbox small, so its retention limits are never what
+ * stands between a late retry and a duplicate. The destination journals the forget;
+ * a forget that finds the destination down is retried with backoff for a few minutes
+ * and those of the newest commits are sent again at every start (a destination that
+ * forgot already answers 404). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "delivery.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define FORGET_ATTEMPTS 12
+#define FORGET_MAX_DELAY 30.0
+#define FORGET_RESUME 200
+
+struct pending_forget {
+	struct migrated *md;
+	char server_id[SERVER_ID_MAX + 1];
+	char transfer_id[TRANSFER_ID_MAX + 1];
+	int attempts;
+	struct event *timer;
+	LIST_ENTRY(pending_forget) link;
+};
+static LIST_HEAD(, pending_forget) pending = LIST_HEAD_INITIALIZER(pending);
+
+static void send_forget(struct pending_forget *p);
+
+static void forget_done(struct pending_forget *p)
+{
+	LIST_REMOVE(p, link);
+	if (p->timer)
+		event_free(p->timer);
+	free(p);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	send_forget(arg);
+}
+
+static void retry_later(struct pending_forget *p)
+{
+	if (p->md->stopping || p->attempts >= FORGET_ATTEMPTS) {
+		log_debug("forget %s at %s: giving up after %d attempts", p->transfer_id,
+			  p->server_id, p->attempts);
+		forget_done(p);
+		return;
+	}
+	double delay = 0.5;
+	for (int i = 1; i < p->attempts && delay < FORGET_MAX_DELAY; i++)
+		delay *= 2;
+	if (delay > FORGET_MAX_DELAY)
+		delay = FORGET_MAX_DELAY;
+	if (!p->timer && !(p->timer = evtimer_new(p->md->daemon->base, on_retry, p)))
+		abort();
+	struct timeval tv = {(time_t)delay, (suseconds_t)((delay - (double)(time_t)delay) * 1e6)};
+	evtimer_add(p->timer, &tv);
+}
+
+static void on_forgotten(const struct fetch_response *r, void *arg)
+{
+	struct pending_forget *p = arg;
+	/* 200 forgotten, 404 not remembered (already forgotten): done. A 4xx other than
+	 * that will not change with a retry either. */
+	if (r->status >= 200 && r->status < 500)
+		forget_done(p);
+	else
+		retry_later(p);
+}
+
+static void send_forget(struct pending_forget *p)
+{
+	struct migrated *md = p->md;
+	char path[TRANSFER_ID_MAX + 16];
+	p->attempts++;
+	snprintf(path, sizeof path, "/api/inbox/%s", p->transfer_id);
+	if (md->stopping ||
+	    peers_request(md, p->server_id, "DELETE", path, NULL, on_forgotten, p) < 0)
+		retry_later(p);
+}
+
+void forget_at_destination(struct migrated *md, const char *server_id, const char *transfer_id)
+{
+	if (md->stopping)
+		return;
+	struct pending_forget *p = xcalloc(1, sizeof *p);
+	p->md = md;
+	snprintf(p->server_id, sizeof p->server_id, "%s", server_id);
+	snprintf(p->transfer_id, sizeof p->transfer_id, "%s", transfer_id);
+	LIST_INSERT_HEAD(&pending, p, link);
+	send_forget(p);
+}
+
+void forget_free_all(void)
+{
+	while (!LIST_EMPTY(&pending))
+		forget_done(LIST_FIRST(&pending));
+}
+
+/* At start: forgets still pending when migrated last stopped (or was killed) are not
+ * remembered, so send them again for the newest commits this server made; a destination
+ * that forgot already answers 404. */
+void forget_resume(struct migrated *md)
+{
+	const struct transfer_record *out[FORGET_RESUME];
+	size_t n = history_query(md->history, NULL, true, FORGET_RESUME, out);
+	const char *self = md->daemon->conf.server.server_id;
+	for (size_t i = 0; i < n; i++)
+		if (out[i]->state == TS_COMMITTED && strcmp(out[i]->source_server_id, self) == 0)
+			forget_at_destination(md, out[i]->destination_server_id,
+					      out[i]->transfer_id);
+}

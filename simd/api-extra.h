@@ -1,0 +1,28 @@
+/* simd's HTTP handlers that live outside api.c, one file per concern: the web app
+ * (api-www.c), the live stream (api-stream.c), the viewer's controls (api-controls.c)
+ * and the read-only relay to this server's discoveryd and migrated (api-relay.c). */
+#ifndef TW_SIMD_API_EXTRA_H
+#define TW_SIMD_API_EXTRA_H
+
+#include <stdio.h>
+
+#include "http.h"
+#include "simd.h"
+
+/* The tank a route's {id} names, or NULL after a JSON 404 (api.c). */
+struct tank_slot *api_tank_param(struct http_ctx *ctx);
+void api_www_index(struct http_ctx *ctx);
+void api_www_static(struct http_ctx *ctx);
+void api_stream(struct http_ctx *ctx);
+/* The stream's lines of GET /metrics. */
+void api_stream_metrics(struct simd *sd, FILE *f);
+void api_food(struct http_ctx *ctx);
+void api_add_fish(struct http_ctx *ctx);
+void api_relay(struct http_ctx *ctx);
+/* api-lineage.c: GET /api/tanks/{id}/lineage and the original's GET /api/lineage. */
+void api_lineage(struct http_ctx *ctx);
+void api_lineage_legacy(struct http_ctx *ctx);
+/* At shutdown: what the relay holds (its libcurl handle). */
+void api_relay_free(void);
+
+#endif

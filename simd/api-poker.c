@@ -1,0 +1,256 @@
+/* simd's poker API: the last hands of a tank, newest first, and the books of its poker
+ * strategies. The tank is held only to copy what is asked for; JSON is built after. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-poker.h"
+#include "poker_games.h"
+#include "api-extra.h"
+#include "simd.h"
+#include "util.h"
+
+#define POKER_LIMIT_DEFAULT 50
+#define POKER_LIMIT_MAX 1000 /* the ring holds the last 1,000 hands */
+
+void api_poker_hands(struct http_ctx *ctx)
+{
+	long limit = POKER_LIMIT_DEFAULT;
+	char *who = NULL;
+	struct tank_slot *s = api_tank_param(ctx);
+	if (!s || http_query_int(ctx, "limit", 1, POKER_LIMIT_MAX, &limit) < 0 ||
+	    http_query(ctx, "fish_id", &who) < 0)
+		return;
+	if (who && !uuid_str_valid(who)) {
+		free(who);
+		http_reply_error(ctx->req, 400, "invalid_query",
+				 "fish_id must be a fish or plant id");
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	struct poker_history *h = tank_poker_history_of(s->sim, (size_t)limit, who);
+	uint64_t frame = tank_frame(s->sim);
+	pthread_mutex_unlock(&s->lock);
+	json_object *o = poker_history_json(h);
+	poker_history_free(h);
+	free(who);
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	json_object_object_add(o, "frame", json_object_new_uint64(frame));
+	http_reply_json(ctx->req, 200, o);
+}
+
+void api_poker_strategies(struct http_ctx *ctx)
+{
+	struct tank_slot *s = api_tank_param(ctx);
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	json_object *o = tank_poker_strategies_json(s->sim);
+	pthread_mutex_unlock(&s->lock);
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	http_reply_json(ctx->req, 200, o);
+}
+
+#define SERIES_HANDS_MAX 20000 /* heads-up hands run about 1 us each: 60,000 take < 0.1 s */
+#define SERIES_TOP_MAX 10
+
+/* POST /api/tanks/{id}/poker/series {"hands","top","seed"}: the tank's best players
+ * against the baselines, on copies. The tank is held only while its players are copied;
+ * the hands run here, bounded to about a tenth of a second of the loop. */
+void api_poker_series(struct http_ctx *ctx)
+{
+	struct tank_slot *s = api_tank_param(ctx);
+	if (!s)
+		return;
+	int hands = 2000, top = 3;
+	int64_t seed = -1;
+	size_t len = 0;
+	http_body(ctx, &len);
+	if (len > 0) {
+		json_object *body = http_body_object(ctx);
+		if (!body)
+			return;
+		struct json_err e;
+		if (jv_int(body, "hands", false, 1, SERIES_HANDS_MAX, &hands, &e) < 0 ||
+		    jv_int(body, "top", false, 1, SERIES_TOP_MAX, &top, &e) < 0 ||
+		    jv_int64(body, "seed", false, 0, INT64_MAX, &seed, &e) < 0) {
+			json_object_put(body);
+			http_reply_error(ctx->req, 400, "invalid_series", "%s", e.msg);
+			return;
+		}
+		json_object_put(body);
+	}
+	pthread_mutex_lock(&s->lock);
+	struct poker_series *ser = tank_poker_series(s->sim, top);
+	uint64_t frame = tank_frame(s->sim);
+	pthread_mutex_unlock(&s->lock);
+	/* By default the seed is the frame: the same tank at the same frame, the same series. */
+	json_object *o = poker_series_run(ser, hands, seed >= 0 ? (uint64_t)seed : frame);
+	poker_series_free(ser);
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	json_object_object_add(o, "frame", json_object_new_uint64(frame));
+	http_reply_json(ctx->req, 200, o);
+}
+
+static struct poker_games *games_of(struct http_ctx *ctx)
+{
+	struct simd *sd = ctx->arg;
+	if (!sd->poker_games)
+		sd->poker_games = poker_games_new();
+	poker_games_expire(sd->poker_games, now_mono());
+	return sd->poker_games;
+}
+
+static void reply_game(struct http_ctx *ctx, int status, const struct poker_game *game)
+{
+	http_reply_json(ctx->req, status, poker_game_json(game, now_mono()));
+}
+
+void api_poker_game_new(struct http_ctx *ctx)
+{
+	struct tank_slot *s = api_tank_param(ctx);
+	if (!s)
+		return;
+	json_object *body = http_body_object(ctx), *ids;
+	if (!body)
+		return;
+	struct json_err e;
+	double chips = 0;
+	int64_t seed = -1;
+	struct poker_seat_copy fish[POKER_GAME_MAX_FISH];
+	const char *fid[POKER_GAME_MAX_FISH];
+	int n = 0;
+	if (jv_array(body, "fish_ids", true, POKER_GAME_MAX_FISH, &ids, &e) < 0 ||
+	    jv_double(body, "chips", false, 1, 1e6, &chips, &e) < 0 ||
+	    jv_int64(body, "seed", false, 0, INT64_MAX, &seed, &e) < 0) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_game", "%s", e.msg);
+		return;
+	}
+	n = (int)json_object_array_length(ids);
+	bool ok = n >= 1 && n <= POKER_GAME_MAX_FISH;
+	for (int i = 0; ok && i < n; i++) {
+		json_object *x = json_object_array_get_idx(ids, (size_t)i);
+		fid[i] = json_object_is_type(x, json_type_string) ? json_object_get_string(x)
+								  : NULL;
+		ok = fid[i] && uuid_str_valid(fid[i]);
+		for (int k = 0; ok && k < i; k++)
+			ok = strcmp(fid[k], fid[i]) != 0;
+	}
+	if (!ok) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_game",
+				 "fish_ids must list 1 to %d different fish ids",
+				 POKER_GAME_MAX_FISH);
+		return;
+	}
+	int missing = -1;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < n && missing < 0; i++)
+		if (tank_poker_seat(s->sim, fid[i], &fish[i]) < 0)
+			missing = i;
+	uint64_t frame = tank_frame(s->sim);
+	pthread_mutex_unlock(&s->lock);
+	if (missing >= 0) {
+		http_reply_error(ctx->req, 404, "unknown_fish", "no fish %.40s in tank %s",
+				 fid[missing], s->meta.id);
+		json_object_put(body);
+		return;
+	}
+	json_object_put(body);
+	struct poker_game *game;
+	uint64_t sd_seed = seed >= 0
+				   ? (uint64_t)seed
+				   : (uint64_t)(now_wall() * 1e6) ^ (frame * 0x9E3779B97F4A7C15ull);
+	if (poker_games_create(games_of(ctx), s->meta.id, fish, n, chips, sd_seed, now_mono(),
+			       &game) < 0) {
+		http_reply_error(ctx->req, 503, "too_many_games", "%d games are open; try later",
+				 POKER_GAMES_MAX);
+		return;
+	}
+	reply_game(ctx, 201, game);
+}
+
+static struct poker_game *game_param(struct http_ctx *ctx)
+{
+	struct tank_slot *s = api_tank_param(ctx);
+	if (!s)
+		return NULL;
+	const char *gid = http_param(ctx, "game_id");
+	struct poker_game *g = uuid_str_valid(gid)
+				       ? poker_games_find(games_of(ctx), s->meta.id, gid)
+				       : NULL;
+	if (!g)
+		http_reply_error(ctx->req, 404, "unknown_game",
+				 "no game %.40s at tank %s (games expire "
+				 "after %.0f idle seconds)",
+				 gid, s->meta.id, POKER_GAME_IDLE);
+	return g;
+}
+
+void api_poker_game_get(struct http_ctx *ctx)
+{
+	struct poker_game *g = game_param(ctx);
+	if (g)
+		reply_game(ctx, 200, g);
+}
+
+void api_poker_game_delete(struct http_ctx *ctx)
+{
+	struct poker_game *g = game_param(ctx);
+	if (!g)
+		return;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "game_id", json_object_new_string(poker_game_id(g)));
+	json_object_object_add(o, "deleted", json_object_new_boolean(true));
+	poker_games_remove(games_of(ctx), g);
+	http_reply_json(ctx->req, 200, o);
+}
+
+void api_poker_game_action(struct http_ctx *ctx)
+{
+	struct poker_game *g = game_param(ctx);
+	if (!g)
+		return;
+	json_object *body = http_body_object(ctx);
+	if (!body)
+		return;
+	struct json_err e;
+	const char *action;
+	double amount = 0;
+	if (jv_string(body, "action", true, 1, 16, &action, &e) < 0 ||
+	    jv_double(body, "amount", false, 0, 1e9, &amount, &e) < 0) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_action", "%s", e.msg);
+		return;
+	}
+	int r = poker_game_act(g, action, amount, now_mono());
+	json_object_put(body);
+	if (r == -EBUSY)
+		http_reply_error(ctx->req, 409, "not_your_turn",
+				 "it is not your turn (deal a new hand?)");
+	else if (r < 0)
+		http_reply_error(
+			ctx->req, 400, "invalid_action",
+			"action must be fold, check (nothing to call), call, bet or raise with "
+			"an amount (the street total) within the options, allin or autopilot");
+	else
+		reply_game(ctx, 200, g);
+}
+
+void api_poker_game_deal(struct http_ctx *ctx)
+{
+	struct poker_game *g = game_param(ctx);
+	if (!g)
+		return;
+	int r = poker_game_deal(g, now_mono());
+	if (r == -EBUSY)
+		http_reply_error(ctx->req, 409, "hand_in_progress", "finish the hand first");
+	else if (r < 0)
+		http_reply_error(ctx->req, 409, "busted", "you have less than a big blind left");
+	else
+		reply_game(ctx, 200, g);
+}

@@ -1,0 +1,97 @@
+/* JSON and CSV of a tank's history and evolution counters (docs/history.md). */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "history_json.h"
+
+/* Counts are whole numbers: print them as integers, the rest as doubles. */
+static json_object *number(double v)
+{
+	if (v == floor(v) && fabs(v) < 9e15)
+		return json_object_new_int64((int64_t)v);
+	return json_object_new_double(v);
+}
+
+json_object *history_json(const struct sim_history *h)
+{
+	size_t nc = sim_history_column_count();
+	json_object *o = json_object_new_object(), *a;
+	a = json_object_new_array_ext((int)nc);
+	for (size_t i = 0; i < nc; i++)
+		json_object_array_add(a, json_object_new_string(sim_history_column(i)));
+	json_object_object_add(o, "columns", a);
+	a = json_object_new_array_ext((int)h->n);
+	for (size_t k = 0; k < h->n; k++) {
+		json_object *x = json_object_new_object();
+		for (size_t i = 0; i < nc; i++)
+			json_object_object_add(x, sim_history_column(i),
+					       number(h->rows[k * nc + i]));
+		json_object_array_add(a, x);
+	}
+	json_object_object_add(o, "samples", a);
+	return o;
+}
+
+char *history_csv(const struct sim_history *h, size_t *len)
+{
+	size_t nc = sim_history_column_count();
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	if (!f)
+		abort();
+	for (size_t i = 0; i < nc; i++)
+		fprintf(f, "%s%s", i ? "," : "", sim_history_column(i));
+	fputc('\n', f);
+	for (size_t k = 0; k < h->n; k++) {
+		for (size_t i = 0; i < nc; i++)
+			fprintf(f, "%s%.10g", i ? "," : "", h->rows[k * nc + i]);
+		fputc('\n', f);
+	}
+	fclose(f);
+	return buf;
+}
+
+void history_metrics(FILE *f, const char *tank_id, const double *row)
+{
+	size_t nc = sim_history_column_count();
+	for (size_t i = 0; i < nc; i++)
+		fprintf(f, "tankworld_sim_history{tank=\"%s\",column=\"%s\"} %.10g\n", tank_id,
+			sim_history_column(i), row[i]);
+}
+
+static json_object *round3(double x)
+{
+	return json_object_new_double(round(x * 1000.0) / 1000.0);
+}
+
+void tank_status_add_evolution(json_object *stats, const struct tank_stats *st)
+{
+	json_object_object_add(stats, "generation_mean", round3(st->generation_mean));
+	json_object_object_add(stats, "generation_deepest",
+			       json_object_new_int(st->generation_deepest));
+	json_object_object_add(stats, "spawns", json_object_new_uint64(st->spawns));
+	json_object_object_add(stats, "spawns_from_gene_bank",
+			       json_object_new_uint64(st->spawns_banked));
+	json_object_object_add(stats, "gene_bank_size", json_object_new_int(st->gene_bank_size));
+	json_object_object_add(stats, "births_refused", json_object_new_uint64(st->births_refused));
+	json_object_object_add(stats, "poker_births", json_object_new_uint64(st->poker_births));
+	json_object_object_add(stats, "poker_games", json_object_new_uint64(st->poker_games));
+	json_object_object_add(stats, "plant_poker_games",
+			       json_object_new_uint64(st->plant_poker_games));
+	json_object_object_add(stats, "plants_sprouted",
+			       json_object_new_uint64(st->plants_sprouted));
+	json_object_object_add(stats, "food_energy", round3(st->food_energy));
+	json_object_object_add(stats, "crab_energy", round3(st->crab_energy));
+	json_object *l = json_object_new_object();
+	double net = 0;
+	for (int i = 0; i < ENERGY_FLOW_COUNT; i++) {
+		json_object_object_add(l, energy_flow_name(i), round3(st->energy_flow[i]));
+		net += i < ENERGY_FLOW_FIRST_OUT ? st->energy_flow[i] : -st->energy_flow[i];
+	}
+	/* total_energy - (inflows - outflows): zero to rounding when the books balance. */
+	json_object_object_add(l, "imbalance", json_object_new_double(st->total_energy - net));
+	json_object_object_add(stats, "energy_ledger", l);
+}

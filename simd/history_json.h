@@ -1,0 +1,20 @@
+/* JSON and CSV of a tank's evolution: its history samples and the evolution counters a
+ * TankStatus shows (docs/history.md). No HTTP here. */
+#ifndef TW_SIMD_HISTORY_JSON_H
+#define TW_SIMD_HISTORY_JSON_H
+
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "simd/sim/sim.h"
+
+/* {"columns":[...],"samples":[{"frame":...,...}]} */
+json_object *history_json(const struct sim_history *h);
+/* A header line, then one line per sample (malloc'd text, *len set). */
+char *history_csv(const struct sim_history *h, size_t *len);
+/* Prometheus gauges of one tank's newest sample: tankworld_sim_history{tank,column}. */
+void history_metrics(FILE *f, const char *tank_id, const double *row);
+/* What the core counts beyond the basics, for TankStatus "stats". */
+void tank_status_add_evolution(json_object *stats, const struct tank_stats *st);
+
+#endif

@@ -1,0 +1,64 @@
+/* A copy of a tank for readers (issue 13): simd takes it under the tank's lock and
+ * serializes it without the lock, so a snapshot costs the tick one memcpy of the arrays
+ * instead of the whole JSON encoding. */
+#include "config.h"
+
+#include <string.h>
+
+#include "simd/sim/internal.h"
+
+static void *dup_array(const void *src, size_t n, size_t elem, size_t *cap)
+{
+	*cap = n ? n : 1;
+	void *p = sim_xcalloc(*cap, elem);
+	if (n)
+		memcpy(p, src, n * elem);
+	return p;
+}
+
+struct tank *tank_clone(const struct tank *t)
+{
+	struct tank *c = sim_xcalloc(1, sizeof *c);
+	/* Scalars and counters; every pointer is replaced below (a new pointer field of
+	 * struct tank must be handled here too). */
+	*c = *t;
+	c->fish = dup_array(t->fish, t->n_fish, sizeof *t->fish, &c->cap_fish);
+	c->food = dup_array(t->food, t->n_food, sizeof *t->food, &c->cap_food);
+	c->plants = dup_array(t->plants, t->n_plants, sizeof *t->plants, &c->cap_plants);
+	size_t cap_crabs;
+	c->crabs = dup_array(t->crabs, t->n_crabs, sizeof *t->crabs, &cap_crabs);
+	c->exited = dup_array(t->exited, t->n_exited, sizeof *t->exited, &c->cap_exited);
+	for (size_t i = 0; i < t->n_exited; i++)
+		c->exited[i].f = fish_clone(t->exited[i].f);
+	/* Newborns wait only within a frame; between frames there are none. */
+	c->born = NULL;
+	c->n_born = c->cap_born = 0;
+	c->uf = c->group_next = c->group_tail = NULL;
+	c->cap_scratch = 0;
+	memset(&c->fish_grid, 0, sizeof c->fish_grid);
+	memset(&c->food_grid, 0, sizeof c->food_grid);
+	c->spot_plant = NULL;
+	/* The poker log is observation only, never serialized: the copy has none. */
+	c->poker_log = NULL;
+	c->poker_log_next = c->poker_log_n = 0;
+	c->id_index = NULL;
+	c->id_index_cap = 0;
+	c->id_index_valid = false;
+	c->pool = NULL;
+	c->threads = 1;
+	c->paid = NULL;
+	c->cap_paid = 0;
+	/* History and events are serialized: the copy carries its own. */
+	if (t->hist.rows) {
+		size_t cols = sim_history_column_count();
+		c->hist.rows = sim_xcalloc(t->hist.cap * cols, sizeof *c->hist.rows);
+		memcpy(c->hist.rows, t->hist.rows, t->hist.cap * cols * sizeof *c->hist.rows);
+	}
+	if (t->events.e) {
+		c->events.e = sim_xcalloc(EVENTS_SIZE, sizeof *c->events.e);
+		memcpy(c->events.e, t->events.e, EVENTS_SIZE * sizeof *c->events.e);
+	}
+	lineage_copy(&c->lin, &t->lin);
+	tank_init_derived(c);
+	return c;
+}

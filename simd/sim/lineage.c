@@ -1,0 +1,477 @@
+/* Lineage: one record per fish born, spawned or arrived here (who its parents were, where
+ * and when it was born, how it died), bounded to the living fish and their ancestors up to
+ * lineage_depth generations, and part of the saved state (docs/history.md).
+ *
+ * born_at is not read from a clock (the core has none): it is the tank's creation time,
+ * given by the caller (tank_set_origin), plus born_frame / SIM_FPS. It is therefore the
+ * same after a replay, and it runs behind the wall clock by the time the tank spent
+ * paused or slowed. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd/sim/internal.h"
+#include "util.h"
+
+static uint32_t id_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static void index_put(struct lineage *l, size_t i)
+{
+	size_t mask = l->index_cap - 1, k = id_hash(l->r[i].fish_id) & mask;
+	while (l->index[k])
+		k = (k + 1) & mask;
+	l->index[k] = (int32_t)i + 1;
+}
+
+static void index_rebuild(struct lineage *l)
+{
+	size_t cap = 64;
+	while (cap < 2 * l->n + 2)
+		cap *= 2;
+	free(l->index);
+	l->index = sim_xcalloc(cap, sizeof *l->index);
+	l->index_cap = cap;
+	for (size_t i = 0; i < l->n; i++)
+		index_put(l, i);
+}
+
+static ssize_t find(const struct lineage *l, const char *id)
+{
+	if (!l->index || !id || !*id)
+		return -1;
+	size_t mask = l->index_cap - 1, k = id_hash(id) & mask;
+	for (; l->index[k]; k = (k + 1) & mask)
+		if (strcmp(l->r[l->index[k] - 1].fish_id, id) == 0)
+			return l->index[k] - 1;
+	return -1;
+}
+
+static struct lineage_rec *append(struct lineage *l, const struct fish *f)
+{
+	sim_grow((void **)&l->r, &l->cap, l->n + 1, sizeof *l->r);
+	struct lineage_rec *rec = &l->r[l->n++];
+	memset(rec, 0, sizeof *rec);
+	memcpy(rec->fish_id, f->id, UUID_STR_LEN);
+	memcpy(rec->mother_id, f->mother_id, UUID_STR_LEN);
+	memcpy(rec->father_id, f->father_id, UUID_STR_LEN);
+	rec->generation = f->generation;
+	rec->algo = f->g.behavior.algo;
+	rec->strategy = f->g.poker.id;
+	rec->died_frame = -1;
+	rec->cause = -1;
+	if (2 * l->n + 2 > l->index_cap)
+		index_rebuild(l);
+	else
+		index_put(l, l->n - 1);
+	return rec;
+}
+
+static void birth_here(const struct tank *t, struct fish_birth *b, int64_t frame)
+{
+	b->known = true;
+	b->frame = frame;
+	b->at = t->lin.created_at > 0 ? t->lin.created_at + (double)frame / SIM_FPS : 0;
+	snprintf(b->tank_id, sizeof b->tank_id, "%s", t->id);
+	snprintf(b->server_id, sizeof b->server_id, "%s", t->lin.server_id);
+}
+
+void lineage_born(struct tank *t, const struct fish *f)
+{
+	ssize_t i = find(&t->lin, f->id);
+	struct lineage_rec *rec = i >= 0 ? &t->lin.r[i] : append(&t->lin, f);
+	birth_here(t, &rec->born, (int64_t)t->frame);
+}
+
+void lineage_died(struct tank *t, const struct fish *f, int cause)
+{
+	ssize_t i = find(&t->lin, f->id);
+	struct lineage_rec *rec = i >= 0 ? &t->lin.r[i] : append(&t->lin, f);
+	rec->died_frame = (int64_t)t->frame;
+	rec->cause = cause;
+}
+
+void lineage_arrived(struct tank *t, struct fish *f)
+{
+	ssize_t i = find(&t->lin, f->id);
+	struct lineage_rec *rec = i >= 0 ? &t->lin.r[i] : append(&t->lin, f);
+	/* What the fish carries is the newer word (a record kept here may be one that an
+	 * older sender's fish, without birth data, left incomplete). */
+	if (f->born.known)
+		rec->born = f->born;
+	rec->died_frame = -1;
+	rec->cause = -1;
+	/* The fish keeps what it carries: it is the same fish, field for field, in the
+	 * tank it reached as in the transfer that brought it. */
+}
+
+void lineage_stamp(const struct tank *t, struct fish *f)
+{
+	ssize_t i = find(&t->lin, f->id);
+	if (i >= 0)
+		f->born = t->lin.r[i].born;
+}
+
+void tank_set_origin(struct tank *t, const char *server_id, double created_at)
+{
+	struct lineage *l = &t->lin;
+	snprintf(l->server_id, sizeof l->server_id, "%s", server_id ? server_id : "");
+	l->created_at = created_at > 0 ? created_at : 0;
+	/* The initial fish were recorded by tank_new, before the caller could say where
+	 * the tank lives: complete them (the same way on every start, so deterministic). */
+	for (size_t i = 0; i < l->n; i++) {
+		struct fish_birth *b = &l->r[i].born;
+		if (!b->known || strcmp(b->tank_id, t->id) != 0)
+			continue;
+		if (!b->server_id[0])
+			snprintf(b->server_id, sizeof b->server_id, "%s", l->server_id);
+		if (b->at == 0 && l->created_at > 0)
+			b->at = l->created_at + (double)b->frame / SIM_FPS;
+	}
+}
+
+size_t tank_lineage_count(const struct tank *t)
+{
+	return t->lin.n;
+}
+
+void lineage_cover_living(struct tank *t)
+{
+	for (size_t i = 0; i < t->n_fish; i++)
+		if (find(&t->lin, t->fish[i].id) < 0)
+			append(&t->lin, &t->fish[i]);
+	for (size_t i = 0; i < t->n_exited; i++)
+		if (find(&t->lin, t->exited[i].f->id) < 0)
+			append(&t->lin, t->exited[i].f);
+}
+
+static void reach(const struct lineage *l, const char *id, int d, int *left, size_t **queue,
+		  size_t *qn, size_t *qcap)
+{
+	ssize_t k = find(l, id);
+	if (k < 0 || left[k] >= d)
+		return;
+	left[k] = d;
+	sim_grow((void **)queue, qcap, *qn + 1, sizeof **queue);
+	(*queue)[(*qn)++] = (size_t)k;
+}
+
+/* From every living fish (and the father of every child on the way: the mate of a
+ * pregnant fish) up its ancestry. A record is expanded again only when reached with more
+ * generations left, so each is expanded at most lineage_depth times. */
+void lineage_prune(struct tank *t)
+{
+	struct lineage *l = &t->lin;
+	if (l->n == 0)
+		return;
+	int depth = t->p.lineage_depth;
+	int *left = malloc(l->n * sizeof *left);
+	size_t *queue = NULL, qn = 0, qcap = 0;
+	if (!left)
+		abort();
+	for (size_t i = 0; i < l->n; i++)
+		left[i] = -1;
+	for (size_t i = 0; i < t->n_fish + t->n_exited; i++) {
+		const struct fish *f = i < t->n_fish ? &t->fish[i] : t->exited[i - t->n_fish].f;
+		reach(l, f->id, depth, left, &queue, &qn, &qcap);
+		if (f->preg.active && depth > 0)
+			reach(l, f->preg.mate_id, depth - 1, left, &queue, &qn, &qcap);
+	}
+	for (size_t q = 0; q < qn; q++) {
+		const struct lineage_rec *rec = &l->r[queue[q]];
+		int d = left[queue[q]];
+		if (d <= 0)
+			continue;
+		reach(l, rec->mother_id, d - 1, left, &queue, &qn, &qcap);
+		reach(l, rec->father_id, d - 1, left, &queue, &qn, &qcap);
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (left[i] >= 0)
+			l->r[n++] = l->r[i];
+	free(left);
+	free(queue);
+	if (n != l->n) {
+		l->n = n;
+		index_rebuild(l);
+	}
+}
+
+void lineage_free(struct lineage *l)
+{
+	free(l->r);
+	free(l->index);
+	l->r = NULL;
+	l->index = NULL;
+	l->n = l->cap = l->index_cap = 0;
+}
+
+void lineage_copy(struct lineage *dst, const struct lineage *src)
+{
+	*dst = *src;
+	dst->r = NULL;
+	dst->index = NULL;
+	dst->cap = dst->index_cap = 0;
+	if (src->n) {
+		dst->r = sim_xcalloc(src->n, sizeof *dst->r);
+		memcpy(dst->r, src->r, src->n * sizeof *dst->r);
+		dst->cap = src->n;
+	}
+	if (src->index) {
+		dst->index = sim_xcalloc(src->index_cap, sizeof *dst->index);
+		memcpy(dst->index, src->index, src->index_cap * sizeof *dst->index);
+		dst->index_cap = src->index_cap;
+	}
+}
+
+/* --- JSON --- */
+
+static json_object *str_or_null(const char *s)
+{
+	return s[0] ? json_object_new_string(s) : NULL;
+}
+
+json_object *fish_birth_to_json(const struct fish_birth *b)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "born_frame", json_object_new_int64(b->frame));
+	json_object_object_add(o, "born_at", b->at > 0 ? json_object_new_double(b->at) : NULL);
+	json_object_object_add(o, "born_tank_id", str_or_null(b->tank_id));
+	json_object_object_add(o, "born_server_id", str_or_null(b->server_id));
+	return o;
+}
+
+static bool present(json_object *o, const char *key)
+{
+	json_object *x;
+	return json_object_object_get_ex(o, key, &x) && x != NULL;
+}
+
+static int opt_name(json_object *o, const char *key, char *out, size_t size, struct json_err *e)
+{
+	const char *s;
+	int r;
+	out[0] = 0;
+	if (!present(o, key))
+		return 0;
+	if ((r = jv_string(o, key, true, 1, size - 1, &s, e)) < 0)
+		return r;
+	if (!object_id_valid(s, size - 1))
+		return jv_fail(e, "field '%s' has invalid characters", key);
+	strcpy(out, s);
+	return 0;
+}
+
+/* From another server too: every field is checked. */
+int fish_birth_from_json(json_object *o, struct fish_birth *b, struct json_err *e)
+{
+	int r;
+	memset(b, 0, sizeof *b);
+	if (!json_object_is_type(o, json_type_object))
+		return jv_fail(e, "lineage must be an object");
+	b->at = 0;
+	if ((r = jv_int64(o, "born_frame", true, -1, INT64_MAX / 4, &b->frame, e)) < 0 ||
+	    (present(o, "born_at") && (r = jv_double(o, "born_at", true, 0, 1e11, &b->at, e)) < 0) ||
+	    (r = opt_name(o, "born_tank_id", b->tank_id, sizeof b->tank_id, e)) < 0 ||
+	    (r = opt_name(o, "born_server_id", b->server_id, sizeof b->server_id, e)) < 0)
+		return r;
+	b->known = b->frame >= 0;
+	return 0;
+}
+
+static json_object *record_json(const struct lineage_rec *rec)
+{
+	json_object *o;
+	if (rec->born.known) {
+		o = fish_birth_to_json(&rec->born);
+	} else {
+		o = json_object_new_object();
+		json_object_object_add(o, "born_frame", NULL);
+		json_object_object_add(o, "born_at", NULL);
+		json_object_object_add(o, "born_tank_id", NULL);
+		json_object_object_add(o, "born_server_id", NULL);
+	}
+	json_object_object_add(o, "fish_id", json_object_new_string(rec->fish_id));
+	json_object_object_add(o, "mother_id", json_id_or_null(rec->mother_id));
+	json_object_object_add(o, "father_id", json_id_or_null(rec->father_id));
+	json_object_object_add(o, "generation", json_object_new_int(rec->generation));
+	json_object_object_add(o, "algorithm", json_object_new_string(algo_defs[rec->algo].name));
+	json_object_object_add(o, "poker_strategy",
+			       json_object_new_string(poker_defs[rec->strategy].name));
+	json_object_object_add(o, "died_frame",
+			       rec->died_frame >= 0 ? json_object_new_int64(rec->died_frame) : NULL);
+	json_object_object_add(o, "cause",
+			       rec->cause >= 0
+				       ? json_object_new_string(death_cause_name(rec->cause))
+				       : NULL);
+	return o;
+}
+
+json_object *lineage_to_json(const struct tank *t)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	for (size_t i = 0; i < t->lin.n; i++)
+		json_object_array_add(a, record_json(&t->lin.r[i]));
+	json_object_object_add(o, "records", a);
+	return o;
+}
+
+static int record_from_json(json_object *it, struct lineage_rec *rec, uint64_t frame,
+			    struct json_err *e)
+{
+	const char *alg, *st;
+	int r;
+	if (!json_object_is_type(it, json_type_object))
+		return jv_fail(e, "records must be objects");
+	memset(rec, 0, sizeof *rec);
+	if ((r = json_get_id(it, "fish_id", true, rec->fish_id, e)) < 0 ||
+	    (r = json_get_id(it, "mother_id", false, rec->mother_id, e)) < 0 ||
+	    (r = json_get_id(it, "father_id", false, rec->father_id, e)) < 0 ||
+	    (r = jv_int(it, "generation", true, 0, 100000000, &rec->generation, e)) < 0 ||
+	    (r = jv_string(it, "algorithm", true, 1, 64, &alg, e)) < 0 ||
+	    (r = jv_string(it, "poker_strategy", true, 1, 64, &st, e)) < 0)
+		return r;
+	rec->algo = algo_find(alg);
+	rec->strategy = poker_find(st);
+	if (rec->algo < 0 || rec->strategy < 0)
+		return jv_fail(e, "unknown algorithm or poker strategy");
+	if (present(it, "born_frame") && (r = fish_birth_from_json(it, &rec->born, e)) < 0)
+		return r;
+	rec->died_frame = -1;
+	rec->cause = -1;
+	if (present(it, "died_frame")) {
+		const char *cause;
+		if ((r = jv_int64(it, "died_frame", true, 0, (int64_t)frame, &rec->died_frame, e)) <
+			    0 ||
+		    (r = jv_string(it, "cause", true, 1, 32, &cause, e)) < 0)
+			return r;
+		for (int c = 0; c < DEATH_CAUSE_COUNT; c++)
+			if (strcmp(cause, death_cause_name(c)) == 0)
+				rec->cause = c;
+		if (rec->cause < 0)
+			return jv_fail(e, "unknown cause");
+	}
+	return 0;
+}
+
+/* Optional: tanks saved before lineage start with records of their living fish only
+ * (lineage_cover_living). */
+int lineage_from_json(json_object *o, struct tank *t, struct json_err *e)
+{
+	json_object *x, *a;
+	int r;
+	if (!present(o, "lineage"))
+		return 0;
+	if ((r = jv_object(o, "lineage", true, &x, e)) < 0 ||
+	    (r = jv_array(x, "records", true, 100000000, &a, e)) < 0)
+		return json_err_in(e, "lineage", r);
+	size_t n = json_object_array_length(a);
+	struct lineage *l = &t->lin;
+	if (n) {
+		l->r = sim_xcalloc(n, sizeof *l->r);
+		l->cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = record_from_json(json_object_array_get_idx(a, i), &l->r[i], t->frame, e)) <
+		    0)
+			return json_err_in(e, "lineage", r);
+		l->n = i + 1;
+		if (find(l, l->r[i].fish_id) >= 0)
+			return jv_fail(e, "lineage: fish %s recorded twice", l->r[i].fish_id);
+		if (2 * l->n + 2 > l->index_cap)
+			index_rebuild(l);
+		else
+			index_put(l, i);
+	}
+	return 0;
+}
+
+/* --- queries --- */
+
+static json_object *answer_record(const struct tank *t, const struct lineage_rec *rec)
+{
+	json_object *o = record_json(rec);
+	json_object_object_add(o, "living",
+			       json_object_new_boolean(tank_find_fish(t, rec->fish_id) != NULL));
+	return o;
+}
+
+json_object *tank_lineage_json(const struct tank *t, const char *fish_id, int depth, size_t limit)
+{
+	const struct lineage *l = &t->lin;
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	if (!fish_id) {
+		for (size_t i = 0; i < l->n && i < limit; i++)
+			json_object_array_add(a, answer_record(t, &l->r[i]));
+		json_object_object_add(o, "records", a);
+		json_object_object_add(o, "total", json_object_new_int64((int64_t)l->n));
+		return o;
+	}
+	ssize_t first = find(l, fish_id);
+	if (first < 0) {
+		json_object_put(a);
+		json_object_put(o);
+		return NULL;
+	}
+	/* Breadth first: each ancestor once, at its nearest depth (a pedigree with
+	 * inbreeding names the same fish on several paths). */
+	json_object *missing = json_object_new_array();
+	size_t *queue = malloc((l->n + 1) * sizeof *queue);
+	int *at = malloc((l->n + 1) * sizeof *at);
+	bool *seen = calloc(l->n + 1, sizeof *seen);
+	if (!queue || !at || !seen)
+		abort();
+	size_t qn = 0;
+	queue[qn] = (size_t)first;
+	at[qn++] = 0;
+	seen[first] = true;
+	for (size_t q = 0; q < qn; q++) {
+		const struct lineage_rec *rec = &l->r[queue[q]];
+		json_object *jr = answer_record(t, rec);
+		json_object_object_add(jr, "depth", json_object_new_int(at[q]));
+		json_object_array_add(a, jr);
+		if (at[q] >= depth)
+			continue;
+		const char *parents[2] = {rec->mother_id, rec->father_id};
+		for (int p = 0; p < 2; p++) {
+			if (!parents[p][0])
+				continue;
+			ssize_t k = find(l, parents[p]);
+			if (k < 0) {
+				/* Not recorded here: pruned, or the child was born elsewhere and
+				 * its parents' records are where it was born. */
+				json_object *m = json_object_new_object();
+				json_object_object_add(m, "fish_id",
+						       json_object_new_string(parents[p]));
+				json_object_object_add(m, "child_id",
+						       json_object_new_string(rec->fish_id));
+				json_object_object_add(m, "depth", json_object_new_int(at[q] + 1));
+				json_object_object_add(m, "child_born_tank_id",
+						       str_or_null(rec->born.tank_id));
+				json_object_object_add(m, "child_born_server_id",
+						       str_or_null(rec->born.server_id));
+				json_object_array_add(missing, m);
+			} else if (!seen[k]) {
+				seen[k] = true;
+				queue[qn] = (size_t)k;
+				at[qn++] = at[q] + 1;
+			}
+		}
+	}
+	free(queue);
+	free(at);
+	free(seen);
+	json_object_object_add(o, "fish_id", json_object_new_string(fish_id));
+	json_object_object_add(o, "depth", json_object_new_int(depth));
+	json_object_object_add(o, "records", a);
+	json_object_object_add(o, "missing", missing);
+	return o;
+}

@@ -1,0 +1,50 @@
+/* What a viewer draws, encoded once per tick as JSON text (the live stream's frames).
+ *
+ * Each entity that has looks (a fish's visual genome, a plant's L-system genome) gets a
+ * small integer key the first time the view sees it; the frame carries only the key and
+ * what moves, and the looks are kept as one text per key, encoded once per entity. Keys
+ * only grow, and an entity that leaves the tank and comes back gets a new key, so a
+ * reader who has seen the looks of every key up to K in one frame needs, for any later
+ * frame, only the looks of that frame's keys above K (the stream relies on this).
+ *
+ * Pure like the rest of the core: no I/O, no threads; the caller holds the tank's lock. */
+#ifndef TW_SIM_VIEW_H
+#define TW_SIM_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simd/sim/sim.h"
+
+struct tank_view;
+
+/* The looks of every entity of one frame, in key order: entry i is the JSON object
+ * text[off[i] .. off[i] + len[i]) of key key[i]. Owned by the caller once returned. */
+struct view_looks {
+	char *text;
+	size_t text_len;
+	uint32_t *key;
+	size_t *off, *len;
+	size_t n;
+};
+
+struct view_frame {
+	/* The frame object's members without the opening brace: "\"frame\":12,...}" */
+	char *body;
+	size_t body_len;
+	size_t fish; /* fish in this frame */
+	/* Set only when the looks changed since the previous frame (an entity came or
+	 * went); otherwise NULL and the previous looks still hold. */
+	struct view_looks *looks;
+};
+
+struct tank_view *tank_view_new(void);
+void tank_view_free(struct tank_view *v);
+/* Encode the tank as it is now; st are its stats (tank_get_stats), paused is shown. The
+ * buffers in out become the caller's. */
+void tank_view_encode(struct tank_view *v, const struct tank *t, const struct tank_stats *st,
+		      bool paused, struct view_frame *out);
+void view_looks_free(struct view_looks *l);
+
+#endif

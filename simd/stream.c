@@ -1,0 +1,167 @@
+/* Publishing a tank's frames from its tick thread to the event loop (stream.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <pthread.h>
+
+#include "log.h"
+#include "stream.h"
+#include "xalloc.h"
+
+struct tank_stream {
+	pthread_mutex_t lock; /* guards latest */
+	struct stream_frame *latest;
+	int n_subs; /* atomic: read by the tick thread */
+	int want;   /* atomic: encode at the next tick whatever happened */
+	/* Tick thread only (under the tank's lock). */
+	struct tank_view *view;
+	struct stream_looks *looks;
+	uint64_t seq, last_frame;
+	bool encoded;
+	/* Loop thread only. */
+	struct event *notify;
+	TAILQ_HEAD(, stream_sub) subs;
+};
+
+static void looks_unref(struct stream_looks *l)
+{
+	if (l && __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		view_looks_free(l->l);
+		free(l);
+	}
+}
+
+struct stream_frame *stream_frame_ref(struct stream_frame *f)
+{
+	if (f)
+		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+	return f;
+}
+
+void stream_frame_unref(struct stream_frame *f)
+{
+	if (f && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		looks_unref(f->looks);
+		free(f->body);
+		free(f);
+	}
+}
+
+static struct stream_frame *take_latest(struct tank_stream *ts)
+{
+	pthread_mutex_lock(&ts->lock);
+	struct stream_frame *f = stream_frame_ref(ts->latest);
+	pthread_mutex_unlock(&ts->lock);
+	return f;
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct tank_stream *ts = arg;
+	struct stream_frame *f = take_latest(ts);
+	if (!f)
+		return;
+	struct stream_sub *s, *next;
+	for (s = TAILQ_FIRST(&ts->subs); s; s = next) {
+		next = TAILQ_NEXT(s, link);
+		s->on_frame(s, f);
+	}
+	stream_frame_unref(f);
+}
+
+struct tank_stream *tank_stream_new(struct event_base *base)
+{
+	struct tank_stream *ts = xcalloc(1, sizeof *ts);
+	pthread_mutex_init(&ts->lock, NULL);
+	TAILQ_INIT(&ts->subs);
+	ts->notify = event_new(base, -1, 0, on_notify, ts);
+	if (!ts->notify)
+		abort();
+	return ts;
+}
+
+void tank_stream_free(struct tank_stream *ts)
+{
+	if (!ts)
+		return;
+	struct stream_sub *s;
+	while ((s = TAILQ_FIRST(&ts->subs))) {
+		tank_stream_unsubscribe(ts, s);
+		s->on_gone(s);
+	}
+	event_free(ts->notify);
+	stream_frame_unref(ts->latest);
+	looks_unref(ts->looks);
+	tank_view_free(ts->view);
+	pthread_mutex_destroy(&ts->lock);
+	free(ts);
+}
+
+void tank_stream_poke(struct tank_stream *ts)
+{
+	__atomic_store_n(&ts->want, 1, __ATOMIC_RELEASE);
+}
+
+void tank_stream_tick(struct tank_stream *ts, const struct tank *t, const struct tank_stats *st,
+		      bool paused)
+{
+	if (__atomic_load_n(&ts->n_subs, __ATOMIC_ACQUIRE) == 0)
+		return;
+	bool want = __atomic_exchange_n(&ts->want, 0, __ATOMIC_ACQ_REL);
+	if (ts->encoded && tank_frame(t) == ts->last_frame && !want)
+		return;
+	if (!ts->view)
+		ts->view = tank_view_new();
+	struct view_frame vf;
+	tank_view_encode(ts->view, t, st, paused, &vf);
+	if (vf.looks) {
+		looks_unref(ts->looks);
+		ts->looks = xcalloc(1, sizeof *ts->looks);
+		ts->looks->refs = 1;
+		ts->looks->l = vf.looks;
+	}
+	struct stream_frame *f = xcalloc(1, sizeof *f);
+	f->refs = 1;
+	f->seq = __atomic_add_fetch(&ts->seq, 1, __ATOMIC_RELAXED);
+	f->body = vf.body;
+	f->body_len = vf.body_len;
+	f->fish = vf.fish;
+	f->looks = ts->looks;
+	__atomic_add_fetch(&ts->looks->refs, 1, __ATOMIC_RELAXED);
+	ts->encoded = true;
+	ts->last_frame = tank_frame(t);
+	pthread_mutex_lock(&ts->lock);
+	struct stream_frame *old = ts->latest;
+	ts->latest = f;
+	pthread_mutex_unlock(&ts->lock);
+	stream_frame_unref(old);
+	/* Thread-safe (evthread_use_pthreads); many activations before the loop runs
+	 * collapse into one callback, which sends the newest frame only. */
+	event_active(ts->notify, 0, 0);
+}
+
+struct stream_frame *tank_stream_subscribe(struct tank_stream *ts, struct stream_sub *sub)
+{
+	TAILQ_INSERT_TAIL(&ts->subs, sub, link);
+	bool first = __atomic_fetch_add(&ts->n_subs, 1, __ATOMIC_ACQ_REL) == 0;
+	tank_stream_poke(ts);
+	/* A frame kept from before anyone watched is old: the first watcher waits for the
+	 * fresh one the next tick brings. */
+	return first ? NULL : take_latest(ts);
+}
+
+void tank_stream_unsubscribe(struct tank_stream *ts, struct stream_sub *sub)
+{
+	TAILQ_REMOVE(&ts->subs, sub, link);
+	__atomic_sub_fetch(&ts->n_subs, 1, __ATOMIC_ACQ_REL);
+}
+
+uint64_t tank_stream_encoded(const struct tank_stream *ts)
+{
+	return __atomic_load_n(&ts->seq, __ATOMIC_RELAXED);
+}
+
+size_t tank_stream_subscribers(const struct tank_stream *ts)
+{
+	return (size_t)__atomic_load_n(&ts->n_subs, __ATOMIC_ACQUIRE);
+}

@@ -1,0 +1,197 @@
+/* tankworld: run one server (discoveryd, simd, migrated) in the foreground, the way the
+ * original ran with one command per server. It reads the same configuration as the
+ * daemons (-c FILE, drop-ins, TANK_SERVER_ID, TANK_API_PORT, DISCOVERY_SERVER_URL,
+ * --set). Without a configuration file it keeps state in ./data/<server_id>/, as the
+ * original kept data/. systemd stays the supervisor in production. See tankworld(8). */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "fsutil.h"
+#include "log.h"
+#include "supervise.h"
+#include "xalloc.h"
+
+#define MAX_SETS 32
+#define MAX_EXTRA 4
+
+static const char *const names[3] = {"discoveryd", "simd", "migrated"};
+
+struct opts {
+	const char *file;
+	const char *sets[MAX_SETS];
+	size_t nsets;
+	bool check_only;
+	char *extra[MAX_EXTRA]; /* --set options tankworld adds for a hand-run server */
+	int nextra;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tankworld [-c FILE] [--set section.key=value]... [--check-config]\n"
+		   "Runs this server's discoveryd, simd and migrated in the foreground.\n");
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			o->file = argv[++i];
+		else if (!strcmp(argv[i], "--set") && i + 1 < argc && o->nsets < MAX_SETS)
+			o->sets[o->nsets++] = argv[++i];
+		else if (!strcmp(argv[i], "--check-config"))
+			o->check_only = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	return -1;
+}
+
+/* The daemons sit beside tankworld when installed (sbin), and in sibling folders of the
+ * build tree (discoveryd/discoveryd) when run from there. */
+static char *find_daemon(const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n < 0)
+		return NULL;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/%s", self, name);
+	if (access(path, X_OK) == 0)
+		return strdup(path);
+	snprintf(path, sizeof path, "%s/../%s/%s", self, name, name);
+	if (access(path, X_OK) == 0)
+		return realpath(path, NULL);
+	return NULL;
+}
+
+static char *join3(const char *a, const char *b, const char *c)
+{
+	char *s = NULL;
+	s = xasprintf("%s%s%s", a, b, c);
+	return s;
+}
+
+static bool set_given(const struct opts *o, const char *prefix)
+{
+	for (size_t i = 0; i < o->nsets; i++)
+		if (!strncmp(o->sets[i], prefix, strlen(prefix)))
+			return true;
+	return false;
+}
+
+/* No configuration file at all: state under ./data/<server_id>/ (absolute, since the
+ * daemons need the same path whatever their working folder), as the original kept data/. */
+static void hand_run_dirs(const struct conf *c, struct opts *o)
+{
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		fatal("cannot read the working folder: %s", strerror(errno));
+	char *base = join3(cwd, "/data/", c->server.server_id);
+	if (!set_given(o, "server.state_dir="))
+		o->extra[o->nextra++] = join3("server.state_dir=", base, "/state");
+	if (!set_given(o, "server.runtime_dir="))
+		o->extra[o->nextra++] = join3("server.runtime_dir=", base, "/run");
+	int r = fs_mkdir_p(base, 0750);
+	if (r < 0)
+		fatal("cannot create %s: %s", base, strerror(-r));
+	free(base);
+}
+
+/* A hand-run server with no token at all, listening on loopback only: the original's
+ * recipe (environment variables only) must work, and its servers register with each
+ * other through their doors. Under systemd, and with a config file, TCP stays read-only
+ * without a token (tankworld.conf(5)). */
+static void hand_run_insecure(const struct conf *c, struct opts *o)
+{
+	const char *h = c->sim.listen.host;
+	bool loopback = !strncmp(h, "127.", 4) || !strcmp(h, "::1") || !strcmp(h, "localhost");
+	if (c->security.token_file[0] || c->security.insecure || !loopback || o->nextra >= MAX_EXTRA)
+		return;
+	o->extra[o->nextra++] = join3("security.insecure=yes", "", "");
+	log_warn("no token_file: TCP mutations on %s are open to every local user of this "
+		 "machine, as in the original; set [security] token_file to guard them",
+		 h);
+}
+
+/* Each daemon gets tankworld's own -c and --set options, then the added ones. */
+static void child_argv(struct sup_child *ch, const char *name, const struct opts *o)
+{
+	int a = 0;
+	if (!(ch->argv[a++] = find_daemon(name)))
+		fatal("cannot find %s beside tankworld or in the build tree", name);
+	if (o->file) {
+		ch->argv[a++] = "-c";
+		ch->argv[a++] = (char *)o->file;
+	}
+	for (size_t i = 0; i < o->nsets && a + 2 < SUP_MAX_ARGS; i++) {
+		ch->argv[a++] = "--set";
+		ch->argv[a++] = (char *)o->sets[i];
+	}
+	for (int i = 0; i < o->nextra && a + 2 < SUP_MAX_ARGS; i++) {
+		ch->argv[a++] = "--set";
+		ch->argv[a++] = o->extra[i];
+	}
+	ch->argv[a] = NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o;
+	int rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	log_init("tankworld", LOG_INFO);
+
+	bool have_file = o.file || access(conf_default_path(), F_OK) == 0;
+	static struct conf c;
+	char err[1024];
+	if (conf_load(&c, o.file, o.sets, o.nsets, err, sizeof err) < 0) {
+		fprintf(stderr, "tankworld: %s\n", err);
+		return 1;
+	}
+	if (!have_file) {
+		hand_run_dirs(&c, &o);
+		hand_run_insecure(&c, &o);
+	}
+	if (o.check_only) {
+		for (int i = 0; i < o.nextra; i++)
+			printf("# tankworld adds --set %s\n", o.extra[i]);
+		conf_print(&c, stdout);
+		return 0;
+	}
+
+	struct sup_child kids[3];
+	memset(kids, 0, sizeof kids);
+	for (int k = 0; k < 3; k++) {
+		kids[k].name = names[k];
+		kids[k].out_fd = -1;
+		child_argv(&kids[k], names[k], &o);
+	}
+	log_info("server %s: starting discoveryd, simd and migrated", c.server.server_id);
+	sup_run(kids, 3);
+	log_info("server %s stopped", c.server.server_id);
+	for (int k = 0; k < 3; k++)
+		free(kids[k].argv[0]);
+	for (int i = 0; i < o.nextra; i++)
+		free(o.extra[i]);
+	return 0;
+}

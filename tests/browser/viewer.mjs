@@ -1,0 +1,266 @@
+// Browser checks of the web viewer, in Debian's headless chromium driven by
+// playwright-core. Run by tests/integration/t-viewer-browser.py, which starts the
+// daemons; each phase prints one line per check: "ok <name>" or "not ok <name> # <why>".
+//
+//   node viewer.mjs PHASE CONFIG_JSON
+//   PHASE: tank | history | family-remote | network | token | bench
+import { createRequire } from 'module';
+import path from 'path';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require('playwright-core');
+
+const [phase, confText] = process.argv.slice(2);
+const conf = JSON.parse(confText);
+const errors = [];
+let failed = 0;
+
+function check(cond, name, why = '') {
+  console.log(`${cond ? 'ok' : 'not ok'} ${name}${cond || !why ? '' : ' # ' + String(why).replace(/\n/g, ' ')}`);
+  if (!cond) failed++;
+  return cond;
+}
+
+async function getJson(url) {
+  const r = await fetch(url);
+  return r.json();
+}
+
+async function until(fn, ms, step = 100) {
+  const end = Date.now() + ms;
+  for (;;) {
+    let v;
+    try { v = await fn(); } catch { v = null; }
+    if (v || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, step));
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: conf.chromium || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+const page = await context.newPage();
+page.on('pageerror', (e) => errors.push(e.message));
+page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) errors.push(m.text()); });
+const shot = (name) => page.screenshot({ path: path.join(conf.artifacts, name) });
+const tankApi = (base, id) => getJson(`${base}/api/tanks/${id}`);
+
+// Clicks fish {x, y} (tank coordinates) on the tank canvas, whose tank is w x h.
+async function clickFish(pg, w, h, fish) {
+  const box = await pg.$eval('#tank-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+  await pg.mouse.click(box.x + (fish.x / w) * box.w, box.y + (fish.y / h) * box.h);
+}
+
+try {
+  if (phase === 'tank') {
+    const { hub, tank, token } = conf;
+    await page.goto(`${hub}/#token=${encodeURIComponent(token)}`);
+    await page.goto(`${hub}/#/tanks/${tank}`);
+    const drawing = await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0 && +c.dataset.fishCount > 0), 20000);
+    check(drawing, 'the tank view draws frames from the stream');
+    const title = await page.textContent('.tank-name');
+    const status = await tankApi(hub, tank);
+    check(title === status.tank.name, 'the header names the tank', `${title} vs ${status.tank.name}`);
+
+    // Pause: the API's frame counter stops.
+    await page.click('#btn-pause');
+    const pausedOk = await until(async () => (await tankApi(hub, tank)).paused, 10000);
+    check(pausedOk, 'pause pauses the tank in the API');
+    const f1 = (await tankApi(hub, tank)).frame;
+    await page.waitForTimeout(800);
+    const f2 = (await tankApi(hub, tank)).frame;
+    check(f1 === f2, 'the frame counter stops while paused', `${f1} then ${f2}`);
+
+    // The page draws the fish the API lists.
+    const want = (await tankApi(hub, tank)).stats.fish_count;
+    const drawn = await until(async () => {
+      const n = await page.$eval('#tank-canvas', (c) => +c.dataset.fishCount);
+      return n === want ? n : null;
+    }, 5000);
+    check(drawn === want, 'the page draws as many fish as the API lists', `page ${drawn}, API ${want}`);
+    await page.waitForTimeout(400);
+    await shot('tank-view.png');
+
+    // Click a fish that has no neighbour close by: its card shows its id.
+    const st = await getJson(`${hub}/api/tanks/${tank}/state`);
+    const fish = st.entities.filter((e) => e.kind === 'fish');
+    const lone = fish.find((f) => f.y > 30 && fish.every((g) => g === f || Math.hypot(g.x - f.x, g.y - f.y) > 45)) || fish[0];
+    await clickFish(page, status.tank.width, status.tank.height, lone);
+    const cardId = await until(() => page.$eval('#fish-card', (c) => (!c.hidden && c.dataset.fishId) || null), 5000);
+    check(cardId === lone.id, 'clicking a fish opens its card with its id', `card ${cardId}, fish ${lone.id}`);
+    const cardText = cardId ? await page.textContent('#fish-card') : '';
+    check(/generation/.test(cardText) && /poker/.test(cardText) && /behaviour/.test(cardText),
+          'the card shows generation, behaviour and poker strategy');
+    await shot('fish-card.png');
+
+    // Add food raises the food count; spawn adds a fish (the tank is paused: nothing else changes them).
+    const food0 = (await tankApi(hub, tank)).stats.food_count;
+    await page.click('#btn-food');
+    const food1 = await until(async () => { const n = (await tankApi(hub, tank)).stats.food_count; return n > food0 ? n : null; }, 5000);
+    check(food1 > food0, 'add food raises the food count', `${food0} then ${food1}`);
+    const fish0 = (await tankApi(hub, tank)).stats.fish_count;
+    await page.click('#btn-fish');
+    const fish1 = await until(async () => { const n = (await tankApi(hub, tank)).stats.fish_count; return n > fish0 ? n : null; }, 5000);
+    check(fish1 === fish0 + 1, 'spawn fish adds one fish', `${fish0} then ${fish1}`);
+    const drawn2 = await until(async () => {
+      const n = await page.$eval('#tank-canvas', (c) => +c.dataset.fishCount);
+      return n === fish1 ? n : null;
+    }, 5000);
+    check(drawn2 === fish1, 'the new fish is drawn', `page ${drawn2}, API ${fish1}`);
+
+    // Resume: the frame counter moves again.
+    await page.click('#btn-pause');
+    const resumed = await until(async () => !(await tankApi(hub, tank)).paused, 10000);
+    const g1 = (await tankApi(hub, tank)).frame;
+    await page.waitForTimeout(600);
+    const g2 = (await tankApi(hub, tank)).frame;
+    check(resumed && g2 > g1, 'resume restarts the frame counter', `${g1} then ${g2}`);
+
+    // Create a tank from the page.
+    await page.click('#btn-new-tank');
+    await page.fill('#create-dialog input[name=name]', 'Browser Bay');
+    await page.click('#create-dialog button[type=submit]');
+    const created = await until(async () => {
+      const m = page.url().match(/#\/tanks\/([^/]+)$/);
+      return m && m[1] !== tank ? m[1] : null;
+    }, 8000);
+    const ct = created && await tankApi(hub, created);
+    check(ct && ct.tank && ct.tank.name === 'Browser Bay', 'the page creates a tank and opens it');
+  } else if (phase === 'history') {
+    // Plots from GET .../history and the family tree from GET .../lineage (issue 15).
+    const { hub, tank, empty, fish, token } = conf;
+    await page.goto(`${hub}/#token=${encodeURIComponent(token)}`);
+    await page.goto(`${hub}/#/tanks/${empty}`);
+    const none = await until(() => page.$eval('#plot-population svg', (s) => s.dataset.samples === '0' && /No samples yet/.test(s.textContent)), 15000);
+    check(none, 'a tank just created shows "No samples yet" in its plots');
+
+    await page.goto(`${hub}/#/tanks/${tank}`);
+    const hist = await getJson(`${hub}/api/tanks/${tank}/history`);
+    const n = hist.samples.length, last = hist.samples[n - 1];
+    const held = await until(async () => {
+      const v = await page.$eval('#plot-population svg', (s) => +s.dataset.samples);
+      return v === n ? v : null;
+    }, 15000);
+    check(n >= 5 && held === n, 'the plots hold every sample of the history', `page ${held}, API ${n}`);
+    const series = async (fig) => page.$$eval(`#${fig} path[data-series]`, (ps) => ps.map((p) => [p.dataset.series, +p.dataset.points]));
+    const pop = Object.fromEntries(await series('plot-population'));
+    check(pop.population === n && pop.births === n && pop.deaths === n,
+          'population, births and deaths are drawn with one point per sample', JSON.stringify(pop));
+    const popLegend = await page.$eval('#plot-population .plot-legend b', (b) => b.textContent);
+    check(popLegend === String(last.population), 'the population legend shows the newest sample', `${popLegend} vs ${last.population}`);
+    const trait = Object.fromEntries(await series('plot-trait'));
+    check(trait.speed_modifier_mean === n && trait.speed_modifier_std === n, 'the trait plot draws speed: mean and spread, one point per sample', JSON.stringify(trait));
+    const strategies = hist.columns.filter((c) => c.startsWith('strategy_')).length;
+    const shares = await series('plot-shares');
+    check(strategies > 0 && shares.length === strategies && shares.every(([, k]) => k === n),
+          'the shares plot stacks every poker strategy, one point per sample', JSON.stringify(shares));
+    for (const fig of ['plot-population', 'plot-trait', 'plot-shares']) {
+      const ax = await page.$eval(`#${fig} svg`, (s) => ({
+        x: s.querySelectorAll('text.tick.x').length, y: s.querySelectorAll('text.tick.y').length,
+        label: (s.querySelector('text.axis-label') || {}).textContent || '' }));
+      check(ax.x >= 2 && ax.y >= 2 && /simulated time/.test(ax.label), `${fig} has labelled axes`, JSON.stringify(ax));
+    }
+    await page.selectOption('#trait-choice', 'max_energy');
+    const me = Object.fromEntries(await series('plot-trait'));
+    check(me.max_energy_mean === n, 'choosing another trait draws it', JSON.stringify(me));
+    await page.selectOption('#trait-choice', 'speed_modifier');
+    await page.$eval('#history', (e) => e.scrollIntoView({ block: 'center' }));
+    await page.waitForTimeout(300);
+    await page.locator('#history').screenshot({ path: path.join(conf.artifacts, 'history-plots.png') });
+    await page.selectOption('#share-choice', 'algo_');
+    const algos = await series('plot-shares');
+    check(algos.length >= 2 && algos.every(([, k]) => k === n), 'the shares plot also stacks behaviour algorithms', JSON.stringify(algos));
+
+    // The family tree of a born fish: its mother, father and their parents.
+    await page.$eval('#tank-canvas', (e) => e.scrollIntoView());
+    await clickFish(page, conf.width, conf.height, fish);
+    const tree = await until(() => page.$eval('#family-tree', (f) => f.dataset.loaded === 'true' && f.dataset.fishId), 8000);
+    check(tree === fish.id, 'the card of a born fish shows its family tree', tree);
+    const parents = await page.$$eval('#family-tree > ul > li', (ls) => ls.map((l) => [l.dataset.role, l.dataset.fishId]));
+    check(JSON.stringify(parents) === JSON.stringify([['mother', fish.mother], ['father', fish.father]]),
+          'the tree names the mother and father the lineage API gives', JSON.stringify(parents));
+    const grand = await page.$$eval('#family-tree > ul > li > ul > li', (ls) => ls.map((l) => l.dataset.fishId));
+    check(JSON.stringify(grand.slice().sort()) === JSON.stringify(fish.grandparents.slice().sort()),
+          'the tree names the grandparents the lineage API gives', `${grand} vs ${fish.grandparents}`);
+    const text = await page.textContent('#family-tree');
+    check(/born here/.test(text) && /gen \d+/.test(text) && /(alive|died: )/.test(text),
+          'each ancestor says its generation, where it was born and whether it lives', text.slice(0, 200));
+    await shot('family-tree.png');
+  } else if (phase === 'family-remote') {
+    // A fish born on another server: its parents are not here; the tree says where to look.
+    const { url, tank, fish } = conf;
+    await page.goto(`${url}/#/tanks/${tank}`);
+    await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0 && +c.dataset.fishCount > 0), 20000);
+    await clickFish(page, conf.width, conf.height, fish);
+    const tree = await until(() => page.$eval('#family-tree', (f) => f.dataset.loaded === 'true' && f.dataset.fishId), 8000);
+    check(tree === fish.id, 'the card of a fish born elsewhere shows its family', tree);
+    // The API's answer now (an ancestor that crossed meanwhile would be known here).
+    const lin = await getJson(`${url}/api/tanks/${tank}/lineage?fish_id=${fish.id}&depth=2`);
+    const want = (lin.missing || []).find((m) => m.child_born_server_id === fish.born_server);
+    const gone = want && await page.$eval(`#family-tree li.missing[data-fish-id="${want.fish_id}"]`, (l) => l.textContent).catch(() => null);
+    check(gone && gone.includes(`server ${fish.born_server}`) && gone.includes(`tankctl lineage ${want.fish_id}`),
+          'an ancestor recorded on the server of its birth is shown with where to look and the command to follow it',
+          `${JSON.stringify(want)}: ${gone || await page.$$eval('#family-tree li', (ls) => ls.map((l) => l.className + ' ' + l.dataset.fishId))}`);
+    const self = await page.textContent('#family-tree .self');
+    check(self.includes(`born on ${fish.born_server}`), 'the fish itself says where it was born', self);
+    await shot('family-remote.png');
+  } else if (phase === 'network') {
+    const { hub, servers, connections, token } = conf;
+    await page.goto(`${hub}/#token=${encodeURIComponent(token)}`);
+    await page.goto(`${hub}/#/network`);
+    for (const s of servers) {
+      const ok = await until(() => page.$(`[data-server-id="${s}"]`), 15000);
+      check(!!ok, `the map names server ${s}`);
+    }
+    const arrows = await until(async () => (await page.$$('path.connection')).length >= connections ? true : null, 15000);
+    check(arrows, 'the map draws the connection as an arrow');
+    const remote = await page.$$('path.connection.remote');
+    check(remote.length >= 1, 'a connection to another server is drawn as a remote arrow');
+    const link = await page.$eval(`[data-server-id="${servers[1]}"]`, (a) => a.getAttribute('href'));
+    check(/^http:\/\/127\.0\.0\.1:\d+\/#\/network$/.test(link), 'a server links to its own viewer', link);
+    const seen = await until(async () => +(await page.$eval('#migrations-seen', (e) => e.dataset.count)) > 0, 40000, 200);
+    check(seen, 'a migration along the arrow shows up on the map');
+    const swimming = await until(() => page.$('.migrating-fish'), 5000, 50);
+    await page.waitForTimeout(600);
+    check(swimming !== null || seen, 'the migrating fish is drawn on its arrow');
+    await shot('network-map.png');
+  } else if (phase === 'token') {
+    const { hub, tank } = conf;
+    await page.goto(`${hub}/#/tanks/${tank}`);
+    await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0), 20000);
+    const before = (await tankApi(hub, tank)).paused;
+    await page.click('#btn-pause');
+    const asked = await until(() => page.$eval('#token-dialog', (d) => d.open), 5000);
+    check(asked, 'a refused mutation makes the page ask for the token');
+    check((await tankApi(hub, tank)).paused === before, 'nothing changed before the token was given');
+    await page.fill('#token-dialog input', conf.token);
+    await page.click('#token-dialog button[type=submit]');
+    const done = await until(async () => (await tankApi(hub, tank)).paused !== before, 8000);
+    check(done, 'with the token the request succeeds');
+    const stored = await page.evaluate(() => sessionStorage.getItem('tankworld-token'));
+    check(stored === conf.token, 'the token is kept for the session');
+    await page.click('#btn-pause');
+    const again = await until(async () => (await tankApi(hub, tank)).paused === before, 8000);
+    const askedAgain = await page.$eval('#token-dialog', (d) => d.open);
+    check(again && !askedAgain, 'the next mutation uses the kept token without asking');
+  } else if (phase === 'bench') {
+    const { hub, tank } = conf;
+    await page.goto(`${hub}/#/tanks/${tank}`);
+    await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.fishCount >= conf.fish * 0.9), 30000);
+    await page.waitForTimeout(6000); // sprites made; the median of the last 60 draws
+    const r = await page.$eval('#tank-canvas', (c) => ({ ms: +c.dataset.drawMs, min: +c.dataset.drawMinMs, n: +c.dataset.fishCount }));
+    // The median is what a viewer sees on this machine; the fastest of 60 draws is the
+    // page's own cost when nothing else took the CPU meanwhile.
+    console.log(`bench: page_draw_ms_${r.n}_fish_median ${r.ms.toFixed(2)} ms`);
+    console.log(`bench: page_draw_ms_${r.n}_fish_fastest ${r.min.toFixed(2)} ms`);
+    await shot('bench-tank.png');
+  }
+  check(errors.length === 0, 'no page errors', errors.slice(0, 3).join(' | '));
+} catch (e) {
+  check(false, `phase ${phase} ran to the end`, e.stack || e.message);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""backend = etcd against a real 3-member etcd cluster on loopback ports, started and
+stopped here: two full servers list each other online within 2 s; killing one member
+changes nothing and migrations commit; a server whose discoveryd is killed is offline in
+the other's list within heartbeat_timeout + 2 s; restarting every member (with its data)
+lets the servers recover without a restart of their own; conservation is exact. Also: a
+malformed etcd_endpoints stops the daemon with file:line, and an endpoint answering
+garbage is logged and ignored."""
+import http.server
+import os
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+
+from migratedlib import Server, conservation, migrated_built, simd_built
+from twlib import BUILD, WRAPPER, Daemon, Tap, base_ports, free_port, request, tmpdir, wait_until, write_token
+
+ETCD = shutil.which("etcd") or "/usr/bin/etcd"
+if not simd_built() or not migrated_built():
+    print("1..0 # SKIP simd or migrated not built")
+    raise SystemExit(0)
+if not os.access(ETCD, os.X_OK):
+    print("1..0 # SKIP etcd not installed (Debian package etcd-server)")
+    raise SystemExit(0)
+
+t = Tap()
+root = tmpdir("twetcd")
+TIMEOUT = 2.0
+
+
+class Member:
+    def __init__(self, name, cluster):
+        self.name = name
+        self.client = free_port()
+        self.peer = free_port()
+        self.data = os.path.join(root, "etcd-" + name)
+        self.cluster = cluster
+        self.proc = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.client
+
+    def start(self):
+        log = open(os.path.join(root, "etcd-%s.log" % self.name), "ab")
+        self.proc = subprocess.Popen([
+            ETCD, "--name", self.name, "--data-dir", self.data,
+            "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+            "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer,
+            "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % self.peer,
+            "--initial-cluster", self.cluster.initial, "--initial-cluster-state", "new",
+            "--initial-cluster-token", self.cluster.token,
+            "--heartbeat-interval", "50", "--election-timeout", "500",
+            "--listen-metrics-urls", "http://127.0.0.1:%d" % free_port()],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def healthy(self):
+        try:
+            r = request("GET", self.url, path="/health", timeout=2)
+        except OSError:
+            return False
+        return r.status == 200 and '"true"' in r.body
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+class Cluster:
+    def __init__(self, n):
+        self.token = "tw-" + secrets.token_hex(6)
+        self.members = [Member("m%d" % i, self) for i in range(n)]
+        self.initial = ",".join("%s=http://127.0.0.1:%d" % (m.name, m.peer) for m in self.members)
+
+    def start(self):
+        for m in self.members:
+            m.start()
+        return wait_until(lambda: all(m.healthy() for m in self.members), 30, 0.2)
+
+    @property
+    def endpoints(self):
+        return ", ".join(m.url for m in self.members)
+
+
+def listing(d):
+    r = d.get("/api/discovery/servers")
+    return {s["server_id"]: s["status"] for s in r.json()["servers"]} if r.status == 200 else {}
+
+
+def both_online(a, b):
+    return listing(a.disc).get(b.id) == "online" and listing(b.disc).get(a.id) == "online"
+
+
+def committed(s):
+    r = s.mig.get("/api/transfers?limit=1000")
+    return sum(1 for x in r.json()["transfers"] if x["state"] == "committed") if r.status == 200 else -1
+
+
+etcd = Cluster(3)
+token_file = os.path.join(root, "token")
+write_token(token_file, "etcd-token-0123456789abcdef\n")
+common = {"security.token_file": token_file, "discovery.backend": "etcd",
+          "discovery.etcd_endpoints": etcd.endpoints,
+          "discovery.etcd_prefix": "/tw-test-%s/" % secrets.token_hex(3),
+          "discovery.heartbeat_interval": "0.5", "discovery.heartbeat_timeout": str(TIMEOUT),
+          "discovery.evict_after": "3600", "migration.request_timeout": "1",
+          "migration.check_interval": "0.5", "sim.tick_rate": "10"}
+p1, p2 = base_ports(2)
+s1 = Server(root, "s1", p1, dict(common))
+s2 = Server(root, "s2", p2, dict(common))
+garbage_srv = None
+try:
+    t.ok(etcd.start(), "a 3-member etcd cluster is healthy")
+
+    # Bad configuration stops the daemon with file:line and the reason.
+    bad = Daemon("discoveryd", os.path.join(root, "bad"), "bad", free_port())
+    with open(bad.conf) as f:
+        line = len(f.read().splitlines()) + 3
+    with open(bad.conf, "a") as f:
+        f.write("[discovery]\nbackend = etcd\netcd_endpoints = %s,, http://x\n" % etcd.members[0].url)
+    p = subprocess.run(WRAPPER + [os.path.join(BUILD, "discoveryd", "discoveryd"), "-c", bad.conf],
+                       capture_output=True, text=True, timeout=30)
+    t.ok(p.returncode != 0 and "tankworld.conf:%d:" % line in p.stderr and "empty item" in p.stderr,
+         "a malformed etcd_endpoints stops discoveryd with file:line and why", p.stderr)
+
+    t0 = time.time()
+    s1.disc.start(wait=False)
+    s2.disc.start(wait=False)
+    for d in (s1.disc, s2.disc):
+        if not d.notify.wait_for("READY=1", 30):
+            raise RuntimeError("not ready: " + d.log_tail())
+    ok = wait_until(lambda: both_online(s1, s2), 2.0 - (time.time() - t0), 0.05)
+    t.ok(ok, "two servers list each other online within 2 s (%.2f s)" % (time.time() - t0),
+         (listing(s1.disc), listing(s2.disc)))
+    h = s1.disc.get("/health").json()
+    t.ok(h.get("role") == "etcd" and h.get("etcd", {}).get("connected"), "/health: role etcd, connected", h)
+
+    for d in (s1.sim, s1.mig, s2.sim, s2.mig):
+        d.start()
+    for s in (s1, s2):
+        s.pause_all()
+    A = s1.create_tank("etcd-A", 25, paused=True)
+    B = s2.create_tank("etcd-B", 25, paused=True)
+    expected = set(s1.fish_places()) | set(s2.fish_places())
+    conns = {}
+    for src, dst, sa, sd in ((s1, s2, A, B), (s2, s1, B, A)):
+        r = src.mig.post("/api/connections", {
+            "source_tank_id": sa, "destination_tank_id": sd, "source_server_id": src.id,
+            "destination_server_id": dst.id, "probability": 100, "direction": "right"})
+        conns[src.id] = r.json().get("id", "") if r.status == 201 else ""
+    t.ok(all(conns.values()), "connections both ways")
+
+    # One member killed: nothing changes, migrations commit.
+    etcd.members[0].kill9()
+    c1, c2 = committed(s1), committed(s2)
+    flapped = []
+    end = time.time() + 3
+    while time.time() < end:
+        if not both_online(s1, s2):
+            flapped.append(round(time.time() - end + 3, 2))
+        time.sleep(0.1)
+    t.eq(flapped, [], "with one etcd member killed, both stay online in each other's list")
+    t.ok(wait_until(lambda: committed(s1) > c1 and committed(s2) > c2, 15),
+         "migrations commit with one member down")
+
+    # s2's discoveryd killed: offline for s1 within heartbeat_timeout + 2 s.
+    s2.disc.kill9()
+    tk = time.time()
+    off = wait_until(lambda: listing(s1.disc).get("s2") == "offline", TIMEOUT + 2, 0.05)
+    t.ok(off, "s2 offline in s1's list %.2f s after its discoveryd was killed (limit %.1f s)"
+         % (time.time() - tk, TIMEOUT + 2))
+    s2.disc.start()
+    t.ok(wait_until(lambda: both_online(s1, s2), 5), "s2 online again after its restart")
+
+    # Every member restarted with its data; the servers recover by themselves.
+    for m in etcd.members:
+        m.stop()
+    time.sleep(1)
+    for m in etcd.members:
+        m.start()
+    t.ok(wait_until(lambda: all(m.healthy() for m in etcd.members), 30, 0.2),
+         "every member restarted with its data")
+    tr = time.time()
+    t.ok(wait_until(lambda: both_online(s1, s2) and
+                    s1.disc.get("/health").json().get("etcd", {}).get("connected") and
+                    s2.disc.get("/health").json().get("etcd", {}).get("connected"), 20),
+         "servers recover without a restart (%.2f s)" % (time.time() - tr))
+    c1 = committed(s1)
+    t.ok(wait_until(lambda: committed(s1) > c1, 15), "migrations commit after the restart")
+
+    for s in (s1, s2):
+        s.mig.delete("/api/connections/" + conns[s.id].replace(">", "%3E"))
+
+    def idle():
+        for s in (s1, s2):
+            r = s.mig.get("/api/migrations")
+            if r.status != 200 or r.json()["in_flight"] != 0 or s.outbox_count() != 0:
+                return False
+        return True
+    t.ok(wait_until(idle, 60, 0.1), "nothing in flight, outboxes empty")
+    after = [s1.fish_places(), s2.fish_places()]
+    lost, dup, unexpected = conservation(after, expected)
+    t.ok(not lost and not dup and not unexpected and sum(len(x) for x in after) == len(expected),
+         "every fish id in exactly one place (%d)" % len(expected),
+         "lost %s dup %s unexpected %s" % (lost, dup, unexpected))
+
+    # An endpoint answering garbage: logged, ignored.
+    class Garbage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = b'{"ID": {"no": "number"}, "result": 7, "header": []'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    garbage_srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=garbage_srv.serve_forever, daemon=True).start()
+    g = Daemon("discoveryd", os.path.join(root, "g"), "g", free_port(),
+               extra={"discovery.backend": "etcd", "security.token_file": token_file,
+                      "discovery.etcd_endpoints": "http://127.0.0.1:%d" % garbage_srv.server_port,
+                      "discovery.heartbeat_interval": "0.2", "discovery.heartbeat_timeout": "1"})
+    g.start()
+    time.sleep(1.5)
+    t.ok(g.alive() and g.get("/health").status == 200 and "does not parse" in g.log_tail(100),
+         "an etcd answering garbage is logged and ignored", g.log_tail(10))
+    t.eq(g.stop(), 0, "and that discoveryd exits 0")
+
+    for d in (s1.mig, s1.sim, s2.mig, s2.sim, s1.disc, s2.disc):
+        t.eq(d.stop(), 0, "%s %s exits 0 on SIGTERM" % (d.server_id, d.name))
+finally:
+    if t.failed:
+        for s in (s1, s2):
+            t.diag("--- %s discoveryd\n%s" % (s.id, s.disc.log_tail(30)))
+    for s in (s1, s2):
+        for d in (s.mig, s.sim, s.disc):
+            if d.alive():
+                d.kill9()
+    for m in etcd.members:
+        m.kill9()
+    if garbage_srv:
+        garbage_srv.shutdown()
+    shutil.rmtree(root, ignore_errors=True)
+t.done()

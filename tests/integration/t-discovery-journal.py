@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""discoveryd's journal: a registry.json of an earlier version is read once and
+replaced by the journal; removals survive a kill -9; a damaged journal is moved aside
+and the daemon starts empty."""
+import glob
+import json
+import os
+import time
+
+from twlib import Daemon, Tap, base_ports, finish, tmpdir
+
+t = Tap()
+root = tmpdir("twjr")
+port = base_ports(1)[0]
+d = Daemon("discoveryd", os.path.join(root, "d"), "jr-hub", port)
+ddir = os.path.join(d.state_dir, "discovery")
+os.makedirs(ddir, exist_ok=True)
+legacy = {"version": 1, "updated_at": time.time(), "servers": [
+    {"server_id": sid, "host": "10.0.0.%d" % i, "port": 8001, "last_heartbeat": time.time() - 1,
+     "registered_at": time.time() - 100, "learned": False} for i, sid in enumerate(["old-a", "old-b"])]}
+with open(os.path.join(ddir, "registry.json"), "w") as f:
+    json.dump(legacy, f)
+
+
+def ids():
+    return sorted(s["server_id"] for s in d.get("/api/discovery/servers").json()["servers"])
+
+
+try:
+    d.start()
+    t.eq(ids(), ["jr-hub", "old-a", "old-b"], "the old registry.json is loaded")
+    t.ok(not os.path.exists(os.path.join(ddir, "registry.json")) and
+         os.path.exists(os.path.join(ddir, "registry.journal")), "and replaced by the journal")
+    d.post("/api/discovery/register", {"server_id": "new-c", "host": "10.0.0.9", "port": 8001})
+    d.delete("/api/discovery/unregister/old-a")
+    time.sleep(0.3)  # membership changes reach the journal within 20 ms
+    d.kill9()
+    d.start()
+    t.eq(ids(), ["jr-hub", "new-c", "old-b"], "after kill -9: the registration and the removal kept")
+    r = d.get("/api/discovery/servers?since=0")
+    t.ok(r.status == 200 and len(r.json()["epoch"]) == 16, "diffs carry the journal's epoch")
+    epoch = r.json()["epoch"]
+    d.stop()
+    d.start()
+    t.eq(d.get("/api/discovery/servers?since=0").json()["epoch"], epoch,
+         "the epoch survives a restart")
+    r = d.get("/api/discovery/servers?since=1&epoch=%s" % epoch).json()
+    t.ok(r["reset"], "a revision from before the restart starts over (tombstones are not kept)")
+    d.stop()
+    path = os.path.join(ddir, "registry.journal")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write("garbage\n" + text)
+    d.start()
+    t.eq(ids(), ["jr-hub"], "a damaged journal: the daemon starts empty")
+    t.ok(glob.glob(path + ".corrupt-*") and "damaged" in d.log_tail(50),
+         "and keeps the damaged file aside, saying so")
+    r = d.get("/api/discovery/servers?since=abc")
+    t.eq(r.status, 400, "since must be a revision")
+    r = d.get("/api/discovery/servers?since=0&status=online")
+    t.eq(r.status, 400, "a diff cannot be filtered by status")
+    t.eq(d.stop(), 0, "exits 0")
+finally:
+    finish(t, root, [d], 30)
+t.done()

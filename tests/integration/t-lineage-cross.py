@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Lineage across servers: a fish born on s1 with known grandparents migrates to s2 and
+keeps its record there (born on s1, in s1's tank), also after kill -9 and a restart of
+s2's simd; s2 points at s1 for its parents, and `tankctl lineage FISH --depth 2` follows
+the family from s2 to s1 and prints where each ancestor was born."""
+import json
+import os
+import subprocess
+import time
+
+from migratedlib import Cluster, migrated_built, simd_built
+from twlib import BUILD, Tap, tmpdir, wait_until
+
+if not simd_built() or not migrated_built():
+    print("1..0 # SKIP simd or migrated not built")
+    raise SystemExit(0)
+
+t = Tap()
+root = tmpdir("twlinx")
+TOKEN = "lineage-token-0123456789abcdef"
+cl = Cluster(root, 2, TOKEN, extra={"migration.check_interval": "0.5", "sim.tick_rate": "1000",
+                                    "sim.snapshot_interval": "0.5"})
+s1, s2 = cl.servers
+TANKCTL = os.environ.get("TANKCTL") or os.path.join(BUILD, "tankctl", "tankctl")
+WRAPPER = os.environ.get("TEST_WRAPPER", "").split()
+
+
+def ctl(server, *args):
+    cmd = WRAPPER + [TANKCTL, "-c", server.sim.conf, "--set",
+                     "security.token_file=" + os.path.join(root, "token")] + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+try:
+    cl.start()
+    A = s1.create_tank("kin-A", 10, paused=False)
+    B = s2.create_tank("kin-B", 2, paused=True)
+
+    def grandchildren():
+        """Living fish with a dead parent or grandparent: the dead cannot migrate, so s2
+        will have to point back at s1 for them."""
+        r = s1.sim.get("/api/tanks/%s/lineage" % A)
+        out = []
+        for x in r.json()["records"]:
+            if x["living"] and x["generation"] >= 2:
+                j = s1.sim.get("/api/tanks/%s/lineage?fish_id=%s&depth=2" % (A, x["fish_id"])).json()
+                if any(y["died_frame"] is not None for y in j["records"][1:]):
+                    out.append(x["fish_id"])
+        return out
+    t.ok(wait_until(lambda: len(grandchildren()) >= 1, 300, 0.5),
+         "s1's tank runs until a living fish has grandparents, one of them dead")
+    t.eq(s1.sim.post("/api/tanks/%s/pause" % A).status, 200, "s1's tank paused")
+    kin = set(grandchildren())
+
+    r = s1.mig.post("/api/connections", {
+        "source_tank_id": A, "destination_tank_id": B, "source_server_id": "s1",
+        "destination_server_id": "s2", "probability": 100, "direction": "right"})
+    t.ok(r.status == 201, "a connection s1:A -> s2:B at 100 %", r)
+
+    def arrived():
+        r = s2.sim.get("/api/tanks/%s/lineage" % B)
+        return [x for x in r.json()["records"] if x["living"] and x["fish_id"] in kin]
+    t.ok(wait_until(lambda: arrived(), 120, 0.2), "one of those fish arrives on s2")
+    s1.mig.delete("/api/connections/" + r.json()["id"].replace(">", "%3E"))
+    cl.quiesce(30)
+    rec = arrived()[0]
+    F = rec["fish_id"]
+    t.ok(rec["born_server_id"] == "s1" and rec["born_tank_id"] == A and rec["born_frame"] > 0
+         and rec["born_at"] and rec["generation"] >= 2,
+         "s2 records where it was born: s1, tank A, its frame and time", rec)
+    on1 = s1.sim.get("/api/tanks/%s/lineage?fish_id=%s&depth=0" % (A, F)).json()["records"][0]
+    t.ok(all(on1[k] == rec[k] for k in ("born_frame", "born_at", "mother_id", "father_id", "generation")),
+         "the same birth as s1 recorded")
+
+    j = s2.sim.get("/api/tanks/%s/lineage?fish_id=%s&depth=2" % (B, F)).json()
+    t.ok(j["missing"] and all(m["child_born_server_id"] == "s1" and m["child_born_tank_id"] == A
+                              for m in j["missing"]),
+         "s2 does not know some ancestors and says where to look: s1, tank A", j["missing"])
+    missing = {m["fish_id"] for m in j["missing"]}
+
+    # The record is durable on s2.
+    time.sleep(1.5)
+    s2.sim.kill9()
+    s2.sim.start()
+    again = s2.sim.get("/api/tanks/%s/lineage?fish_id=%s&depth=0" % (B, F)).json()["records"][0]
+    t.ok(again["born_server_id"] == "s1" and again["born_frame"] == rec["born_frame"],
+         "after kill -9 of s2's simd the record still says born on s1", again)
+
+    rc, out, err = ctl(s2, "--json", "lineage", F, "--depth", "2")
+    t.eq(rc, 0, "tankctl lineage on s2 (%s)" % err.strip())
+    fam = json.loads(out) if rc == 0 else {"records": []}
+    by = {x["fish_id"]: x for x in fam["records"]}
+    mother = by.get(rec["mother_id"], {})
+    gm = by.get(mother.get("mother_id"), {})
+    t.ok(by.get(F, {}).get("server_id") == "s2" and by[F]["depth"] == 0, "the fish found on s2")
+    t.ok(mother.get("depth") == 1 and mother.get("born_server_id") == "s1",
+         "its mother, born on s1 (recorded on %s: she may have migrated too)" % mother.get("server_id"), mother)
+    t.ok(not mother.get("mother_id") or gm.get("depth") in (1, 2),
+         "and its grandmother (depth 1 if she is also a parent)", gm)
+    t.ok(missing and all(by.get(f, {}).get("server_id") == "s1" for f in missing),
+         "every ancestor s2 did not know was found on s1", sorted(missing))
+    t.ok(max(x["depth"] for x in fam["records"]) <= 2, "no deeper than --depth 2")
+    rc, out, err = ctl(s2, "lineage", F, "--depth", "1")
+    t.ok(rc == 0 and F[:8] in out and "s1/" in out and "s2/" in out,
+         "the table names the fish and the servers", out)
+    rc, out, err = ctl(s2, "lineage", "00000000-0000-4000-8000-000000000000")
+    t.ok(rc == 1 and "no tank" in err, "an unknown fish: exit 1 and a message", (rc, err))
+    rc, out, err = ctl(s2, "lineage", "nope")
+    t.ok(rc == 1 and "not a fish id" in err, "a bad fish id: exit 1", (rc, err))
+    rc, out, err = ctl(s2, "lineage", F, "--depth", "1001")
+    t.eq(rc, 2, "--depth 1001: a usage error")
+finally:
+    cl.stop()
+    t.done()

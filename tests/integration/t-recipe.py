@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""The seed's "How to run" recipe, typed as its status document shows with
+`python -m backend.main` replaced by `tankworld`: a hub and two workers on one host,
+environment variables only (on test ports instead of 8000-8002), everything through each
+server's one door. The workers register with the hub (DISCOVERY_SERVER_URL names the hub's
+door) and then list each other."""
+import os
+import signal
+import subprocess
+
+from twlib import BUILD, Tap, free_port, request, tmpdir, wait_until
+
+t = Tap()
+root = tmpdir("twrc")
+EXE = os.path.join(BUILD, "tankworld", "tankworld")
+ports = []
+while len(ports) < 3:
+    p = free_port()
+    if p not in ports:
+        ports.append(p)
+names = ["hub-server", "worker-1", "worker-2"]
+procs = []
+
+
+def door(i, path, **kw):
+    try:
+        return request(kw.pop("method", "GET"), url="http://127.0.0.1:%d" % ports[i], path=path, timeout=5, **kw)
+    except OSError:
+        return None
+
+
+def listed(i):
+    r = door(i, "/api/discovery/servers")
+    if not r or r.status != 200:
+        return set()
+    return {s["server_id"] for s in r.json()["servers"]}
+
+
+try:
+    # TANK_SERVER_ID=hub-server TANK_API_PORT=8000 tankworld
+    # TANK_SERVER_ID=worker-1 TANK_API_PORT=8001 DISCOVERY_SERVER_URL=http://localhost:8000 tankworld
+    # TANK_SERVER_ID=worker-2 TANK_API_PORT=8002 DISCOVERY_SERVER_URL=http://localhost:8000 tankworld
+    for i, sid in enumerate(names):
+        env = dict(os.environ, TANK_SERVER_ID=sid, TANK_API_PORT=str(ports[i]))
+        env.pop("NOTIFY_SOCKET", None)
+        if i:
+            env["DISCOVERY_SERVER_URL"] = "http://localhost:%d" % ports[0]
+        log = open(os.path.join(root, sid + ".log"), "wb")
+        procs.append(subprocess.Popen([EXE], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT))
+        t.ok(wait_until(lambda: getattr(door(i, "/health"), "status", 0) == 200, 30, 0.1),
+             "%s answers on its door" % sid)
+    t.ok(all(p.poll() is None for p in procs), "three servers run side by side on one host")
+    for i, sid in enumerate(names):
+        r = door(i, "/api/servers/local")
+        t.ok(r and r.status == 200 and r.json()["server_id"] == sid and r.json()["port"] == ports[i],
+             "%s: /api/servers/local through the door names it and its door" % sid, r)
+        r = door(i, "/api/tanks")
+        t.ok(r and r.status == 200 and r.json()["count"] >= 1, "%s: /api/tanks through the door" % sid, r)
+    t.ok(wait_until(lambda: set(names) <= listed(0), 30, 0.2), "the hub lists both workers", listed(0))
+    # Workers pull the hub's registry once per heartbeat interval (30 s by default).
+    t.ok(wait_until(lambda: set(names) <= listed(1) and set(names) <= listed(2), 75, 0.5),
+         "the workers list each other (and the hub)", (listed(1), listed(2)))
+    r = door(1, "/api/connections")
+    t.ok(r and r.status == 200 and "connections" in r.json(), "migrated's API through a worker's door", r)
+finally:
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+t.ok(all(p.returncode is not None for p in procs), "Ctrl-C stops every server")
+t.done()

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""simd's state under the damage a disk, an operator or an attacker can do. Each
+damage either stops the start with a message naming the file (and, for a damaged line,
+where in it), or, for a last journal record cut short only, is recovered cleanly. The
+state is put back from a copy between the cases, and at the end it starts again."""
+import glob
+import json
+import os
+import shutil
+import time
+
+from twlib import Daemon, Tap, base_ports, finish, state_line, tmpdir
+
+t = Tap()
+root = tmpdir("twdmg")
+d = Daemon("simd", root, "dmg", base_ports(1)[0], extra={"sim.snapshot_interval": "3600"})
+sim = os.path.join(d.state_dir, "sim")
+backup = os.path.join(root, "backup")
+
+
+def restore():
+    shutil.rmtree(sim)
+    shutil.copytree(backup, sim)
+
+
+def segments():
+    return sorted(glob.glob(os.path.join(sim, "journal", "*.log")))
+
+
+def flip(path, at):
+    data = bytearray(open(path, "rb").read())
+    data[at] = ord("x") if data[at] != ord("x") else ord("y")
+    open(path, "wb").write(bytes(data))
+
+
+try:
+    d.start()
+    tank = d.post("/api/tanks", {"name": "dmg", "initial_fish": 30, "max_fish": 100, "width": 300,
+                                 "height": 300}).json()["tank"]["tank_id"]
+    t.eq(d.stop(), 0, "clean stop (a snapshot round and a manifest)")
+    t.ok(os.path.exists(os.path.join(sim, "manifest.json")), "manifest.json exists")
+    snap = os.path.join(sim, "tanks", tank, "snapshot.json")
+    older = open(snap, "rb").read()
+    d.start()
+    d.post("/api/tanks/%s/pause" % tank)
+    d.post("/api/tanks/%s/resume" % tank)
+    t.eq(d.stop(), 0, "clean stop: a newer snapshot")
+    d.start()
+    # Records after the snapshots: these live only in the journal.
+    for _ in range(3):
+        d.post("/api/tanks/%s/pause" % tank)
+        d.post("/api/tanks/%s/resume" % tank)
+    d.post("/api/tanks/%s/pause" % tank)
+    d.kill9()
+    shutil.copytree(sim, backup)
+    lines = open(segments()[-1], "rb").read().split(b"\n")
+    t.ok(len(lines) >= 7 and lines[-1] == b"", "the journal holds the records after the snapshot",
+         len(lines))
+
+    # 1. One character of a fish line in the snapshot.
+    snap = os.path.join(sim, "tanks", tank, "snapshot.json")
+    data = open(snap, "rb").read()
+    second = data.index(b"\n") + 1  # line 2: the first fish
+    idpos = data.index(b'"id":"', second) + 8
+    flip(snap, idpos)
+    ok, log = d.start_fails([snap, "line 2", "checksum"])
+    t.ok(ok, "a flipped character in a fish line: refused, naming the file and line", log)
+    restore()
+
+    # 2. One character of the last complete journal record (an acknowledged pause).
+    seg = segments()[-1]
+    data = open(seg, "rb").read()
+    last_start = data.rindex(b"\n", 0, len(data) - 1) + 1
+    flip(seg, last_start + (len(data) - last_start) // 2)
+    ok, log = d.start_fails([seg, "byte %d" % last_start, "damaged"])
+    t.ok(ok, "a flipped character in the last complete journal record: refused (not cut as torn)", log)
+    restore()
+
+    # 3. A journal segment deleted.
+    seg = segments()[-1]
+    os.unlink(seg)
+    ok, log = d.start_fails([os.path.basename(seg), "missing"])
+    t.ok(ok, "a deleted journal segment: refused, naming it", log)
+    restore()
+
+    # 4. transfers.json deleted.
+    os.unlink(os.path.join(sim, "transfers.json"))
+    ok, log = d.start_fails(["transfers.json is missing", "backup"])
+    t.ok(ok, "a deleted transfers.json: refused", log)
+    restore()
+
+    # 5. A tank folder deleted.
+    shutil.rmtree(os.path.join(sim, "tanks", tank))
+    ok, log = d.start_fails([tank, "is missing"])
+    t.ok(ok, "a deleted tank folder: refused, naming the tank", log)
+    summary = os.path.join(sim, "summary.json")
+    t.ok(not os.path.exists(summary), "and summary.json does not count a tank that is gone")
+    restore()
+
+    # 6. The manifest deleted (while the state carries checksums).
+    os.unlink(os.path.join(sim, "manifest.json"))
+    ok, log = d.start_fails(["manifest.json is missing"])
+    t.ok(ok, "a deleted manifest: refused", log)
+    restore()
+
+    # 7. An older snapshot put back: a silent rollback unless refused.
+    manifest = os.path.join(sim, "manifest.json")
+    body = json.loads(open(manifest, "rb").read().split(b" ", 2)[2])
+    t.ok(any(x["tank_id"] == tank for x in body["tanks"]), "the manifest lists the tank", body)
+    open(snap, "wb").write(older)
+    ok, log = d.start_fails([snap, "older copy"])
+    t.ok(ok, "an older snapshot put back: refused", log)
+    restore()
+
+    # 8. A semantic error in a checksummed line still names file, line and field.
+    data = open(snap, "rb").read().split(b"\n")
+    fish = json.loads(data[1].split(b" ", 2)[2])
+    del fish["genome"]
+    data[1] = state_line(fish)
+    open(snap, "wb").write(b"\n".join(data))
+    ok, log = d.start_fails([snap, "line 2", "genome"])
+    t.ok(ok, "a fish line without its genome: refused, naming file, line and field", log)
+    restore()
+
+    # 9. The last record cut short: a torn write, recovered.
+    seg = segments()[-1]
+    data = open(seg, "rb").read()
+    open(seg, "wb").write(data[:-5])
+    d.start()
+    t.ok("torn last record" in d.log_tail(40), "a cut last record is reported as torn", d.log_tail(5))
+    st = d.get("/api/tanks/%s" % tank).json()
+    # The last record was the final pause; without it the tank runs.
+    t.ok(st["paused"] is False and st["stats"]["fish_count"] > 0,
+         "and the state is the one before that record", st.get("paused"))
+    t.eq(d.stop(), 0, "clean stop after the recovery")
+
+    restore()
+    d.start()
+    st = d.get("/api/tanks/%s" % tank).json()
+    t.ok(st["paused"] is True, "the undamaged copy starts with every record applied", st.get("paused"))
+    t.eq(d.stop(), 0, "clean stop")
+
+    # 10. A state from before checksums (bare JSON lines, no manifest) is read once and
+    # upgraded: checksummed snapshots and a manifest are written at start.
+    restore()
+    for path in glob.glob(os.path.join(sim, "journal", "*.log")) + \
+            glob.glob(os.path.join(sim, "tanks", "*", "snapshot.json")) + [os.path.join(sim, "transfers.json")]:
+        out = []
+        for line in open(path, "rb").read().split(b"\n"):
+            out.append(line.split(b" ", 2)[2] if line else line)
+        open(path, "wb").write(b"\n".join(out))
+    os.unlink(os.path.join(sim, "manifest.json"))
+    d.start()
+    st = d.get("/api/tanks/%s" % tank).json()
+    t.ok(st["paused"] is True and st["stats"]["fish_count"] > 0, "a state from before checksums starts",
+         st.get("stats"))
+    t.ok(os.path.exists(os.path.join(sim, "manifest.json")) and
+         not open(os.path.join(sim, "tanks", tank, "snapshot.json"), "rb").read().startswith(b"{"),
+         "and is upgraded at once: a manifest and checksummed snapshots")
+    t.eq(d.stop(), 0, "clean stop")
+finally:
+    finish(t, root, [d])
+t.done()

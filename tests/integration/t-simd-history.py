@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""A tank's history and evolution counters against the real daemon: per-tank evolution
+parameters at creation (bad ones 400), history samples every history_interval frames in a
+bounded ring, since/limit/format=csv, bad input 400 and an unknown tank 404, TankStatus
+evolution stats, /metrics gauges of the newest sample, the history surviving kill -9,
+and a paused tank resuming where it stopped."""
+import os
+import time
+
+from twlib import Daemon, Tap, base_ports, jerr, tmpdir, wait_until
+
+t = Tap()
+root = tmpdir("twhist")
+(port,) = base_ports(1)
+d = Daemon("simd", os.path.join(root, "a"), "srv-a", port,
+           extra={"sim.tick_rate": "600", "sim.snapshot_interval": "0.5"})
+
+
+try:
+    d.start()
+    for bad in ({"spawn_floor": -1}, {"history_interval": 0}, {"history_size": 100001},
+                {"lineage_depth": "x"}):
+        body = {"name": "Bad"}
+        body.update(bad)
+        t.ok(jerr(d.post("/api/tanks", body), 400), "create with %r: JSON 400" % bad)
+    r = d.post("/api/tanks", {"name": "Lab", "seed": 5, "history_interval": 30,
+                              "history_size": 20, "spawn_floor": 4})
+    t.eq(r.status, 201, "a tank with history_interval 30, history_size 20, spawn_floor 4")
+    tank = r.json()["tank"]["tank_id"]
+    base = "/api/tanks/%s" % tank
+    frame = lambda: d.get(base).json()["frame"]
+    t.ok(wait_until(lambda: frame() >= 900 and d.get(base).json()["stats"]["births"] >= 2, 300),
+         "the tank runs 900 frames and fish are born")
+
+    r = d.get(base + "/history")
+    t.eq(r.status, 200, "GET /history")
+    h = r.json()
+    samples = h["samples"]
+    frames = [s["frame"] for s in samples]
+    t.ok(len(samples) == 20, "the ring holds history_size samples", len(samples))
+    t.ok(all(f % 30 == 0 for f in frames) and frames == sorted(set(frames)),
+         "samples every 30 frames, oldest first", frames)
+    t.ok(h["history_interval"] == 30 and h["history_size"] == 20, "the parameters are shown")
+    need = {"population", "births", "spawns", "deaths_starvation", "speed_modifier_mean",
+            "speed_modifier_std", "generation_mean", "generation_max", "offspring_born",
+            "offspring_spawned", "flow_in_food_spawn"}
+    t.ok(need <= set(h["columns"]), "the columns include %s" % sorted(need))
+    t.ok(any(c.startswith("algo_") for c in h["columns"]) and
+         any(c.startswith("strategy_") for c in h["columns"]), "and algorithm and strategy shares")
+    shares = [sum(v for k, v in s.items() if k.startswith("strategy_")) for s in samples
+              if s["population"] > 0]
+    t.ok(all(abs(x - 1) < 1e-6 for x in shares), "strategy shares sum to 1")
+
+    r = d.get(base + "/history?since=%d&limit=3" % frames[5])
+    got = [s["frame"] for s in r.json()["samples"]]
+    t.eq(got, frames[6:9], "since=FRAME&limit=3: the three samples after it")
+
+    r = d.get(base + "/history?format=csv&since=%d" % frames[-3])
+    lines = r.body.strip().split("\n")
+    t.ok(r.status == 200 and r.headers.get("Content-Type", "").startswith("text/csv"),
+         "format=csv is text/csv")
+    t.ok(lines[0].split(",") == h["columns"] and len(lines) >= 3,
+         "a header with the columns, then one row per sample", len(lines))
+
+    for q in ("since=-1", "since=x", "limit=0", "limit=100001", "format=xml"):
+        t.ok(jerr(d.get(base + "/history?" + q), 400), "history?%s: JSON 400" % q)
+    t.ok(jerr(d.get("/api/tanks/00000000-0000-4000-8000-000000000000/history"), 404),
+         "an unknown tank: JSON 404")
+
+    r = d.get(base + "/events")
+    ev = r.json()
+    seqs = [e["seq"] for e in ev["events"]]
+    t.ok(r.status == 200 and seqs and seqs == list(range(seqs[0], seqs[0] + len(seqs))) and
+         ev["next_seq"] == seqs[-1] + 1, "GET /events: consecutive sequence numbers", seqs[:5])
+    kinds = {e["type"] for e in ev["events"]}
+    t.ok({"spawn", "birth"} <= kinds, "spawns and births are events", sorted(kinds))
+    b = [e for e in ev["events"] if e["type"] == "birth"]
+    t.ok(all(e["mother_id"] and "speed_modifier" in e["genome"] for e in b),
+         "a birth names its parents and carries a genome summary")
+    r = d.get(base + "/events?since=%d" % seqs[-3])
+    t.eq([e["seq"] for e in r.json()["events"]][:2], seqs[-2:], "events?since=SEQ")
+    for q in ("since=-1", "limit=0", "limit=5000"):
+        t.ok(jerr(d.get(base + "/events?" + q), 400), "events?%s: JSON 400" % q)
+
+    st = d.get(base).json()["stats"]
+    need = {"spawns", "births_refused", "poker_games", "poker_hands", "generation_mean",
+            "generation_deepest", "energy_ledger", "spawns_from_gene_bank", "gene_bank_size"}
+    t.ok(need <= set(st), "TankStatus stats add %s" % sorted(need), sorted(st))
+    led = st["energy_ledger"]
+    t.ok(abs(led["imbalance"]) < 1e-6 * max(1, st["total_energy"]),
+         "the ledger in TankStatus balances", led["imbalance"])
+
+    m = d.get("/metrics").body
+    t.ok('tankworld_sim_history{tank="%s",column="population"}' % tank in m,
+         "/metrics exports the newest sample as gauges")
+
+    # Pause, let a snapshot be written, kill -9: the same history comes back.
+    t.eq(d.post(base + "/pause").status, 200, "pause")
+    f0 = frame()
+    time.sleep(0.5)
+    t.eq(frame(), f0, "a paused tank does not step")
+    time.sleep(1.5)
+    before = d.get(base + "/history").json()["samples"]
+    d.kill9()
+    d.start()
+    after = d.get(base + "/history").json()["samples"]
+    t.ok(len(after) == 20 and after == before, "after kill -9 the history is the same",
+         (len(before), len(after), before[-1]["frame"], after[-1]["frame"] if after else None))
+    t.eq(frame(), f0, "and the tank is still paused at the same frame")
+    t.eq(d.post(base + "/resume").status, 200, "resume")
+    t.ok(wait_until(lambda: frame() > f0 + 30, 30), "and it steps again after resume")
+finally:
+    d.stop()
+    t.done()

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""One owner per state directory: a second simd, discoveryd or migrated started on
+the same state (with sockets and ports of its own) refuses to start and names the
+process that holds it; once the first is gone (even by kill -9) the state is free."""
+import os
+import shutil
+
+from twlib import Daemon, Tap, base_ports, tmpdir
+
+t = Tap()
+root = tmpdir("twlck")
+ports = base_ports(2)
+state = os.path.join(root, "state")
+
+
+def conf(sub, port):
+    return ("[server]\nserver_id = lck\nbase_port = %d\nadvertise_host = 127.0.0.1\n"
+            "state_dir = %s\nruntime_dir = %s\nlog_level = debug\n"
+            % (port, state, os.path.join(root, sub, "run")))
+
+
+daemons = []
+try:
+    for name in ("simd", "discoveryd", "migrated"):
+        a = Daemon(name, os.path.join(root, "a-" + name), "lck", ports[0], conf_text=conf("a-" + name, ports[0]))
+        b = Daemon(name, os.path.join(root, "b-" + name), "lck", ports[1], conf_text=conf("b-" + name, ports[1]))
+        daemons += [a, b]
+        a.start()
+        b.start(wait=False)
+        try:
+            rc = b.proc.wait(30)
+        except Exception:
+            rc = None
+            b.kill9()
+        log = b.log_tail(5)
+        b._close()
+        t.ok(rc not in (None, 0) and "in use by another %s (pid %d" % (name, a.proc.pid) in log,
+             "a second %s on the same state refuses to start, naming pid %d" % (name, a.proc.pid), log)
+        a.kill9()
+        b.start()
+        t.ok(b.alive(), "after kill -9 of the first, the state is free for another %s" % name)
+        t.eq(b.stop(), 0, "%s stops cleanly" % name)
+finally:
+    for x in daemons:
+        if x.alive():
+            x.kill9()
+    if t.failed:
+        for x in daemons:
+            t.diag(x.log_tail(5))
+    shutil.rmtree(root, ignore_errors=True)
+t.done()

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""tankworld, one command per server: started with environment variables only (as the
+original's recipe), without a config file it keeps state under ./data/<server_id>/;
+every line of output carries the daemon's name; a daemon killed with -9 is back within
+2 s with the same fish; SIGHUP reaches every daemon; Ctrl-C (SIGINT) stops all three
+and leaves no process behind."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from twlib import BUILD, Tap, base_ports, request, tmpdir, wait_until
+
+t = Tap()
+root = tmpdir("twtw")
+EXE = os.path.join(BUILD, "tankworld", "tankworld")
+(port,) = base_ports(1)
+proc = None
+
+
+def children(pid):
+    """Pids of the daemons a supervisor started (they are in process groups of their own,
+    so look them up by parent)."""
+    out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return {c: int(p) for p, c in (line.split() for line in out.splitlines() if line.strip())}
+
+
+def sock(name):
+    return os.path.join(root, "data", "tw-one", "run", name + ".sock")
+
+
+def healthy(name):
+    try:
+        return request("GET", unix=sock(name), path="/health", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+try:
+    env = dict(os.environ, TANK_SERVER_ID="tw-one", TANK_API_PORT=str(port))
+    env.pop("NOTIFY_SOCKET", None)
+    log = open(os.path.join(root, "out.log"), "wb")
+    proc = subprocess.Popen([EXE], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    up = wait_until(lambda: all(healthy(n) for n in ("discoveryd", "simd", "migrated")), 30, 0.1)
+    t.ok(up, "three daemons answer on their sockets under ./data/tw-one/run")
+    t.ok(os.path.isdir(os.path.join(root, "data", "tw-one", "state", "sim")), "state is kept in ./data/tw-one/state")
+    r = request("GET", url="http://127.0.0.1:%d" % port, path="/api/tanks")
+    t.eq(r.status, 200, "simd answers on TANK_API_PORT (%d), the door" % port)
+    info = request("GET", unix=sock("discoveryd"), path="/api/servers/local").json()
+    t.eq((info["host"], info["port"]), ("127.0.0.1", port),
+         "a loopback door is advertised as 127.0.0.1 and the door's port")
+    kids = children(proc.pid)
+    listening = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout
+    own = [ln for ln in listening.splitlines()
+           if "pid=%d," % kids.get("discoveryd", -1) in ln or "pid=%d," % kids.get("migrated", -1) in ln]
+    t.eq(own, [], "discoveryd and migrated open no TCP port of their own")
+    t.ok(any("pid=%d," % kids.get("simd", -1) in ln for ln in listening.splitlines()),
+         "(while simd's listener shows up in the same listing)")
+
+    tanks = request("GET", unix=sock("simd"), path="/api/tanks").json()["tanks"]
+    tid = tanks[0]["tank"]["tank_id"]
+    request("POST", unix=sock("simd"), path="/api/tanks/%s/pause" % tid)
+    before = sorted(e["id"] for e in request("GET", unix=sock("simd"), path="/api/tanks/%s/state" % tid).json()["entities"]
+                    if e["kind"] == "fish")
+    kids = children(proc.pid)
+    t.eq(sorted(kids), ["discoveryd", "migrated", "simd"], "the supervisor runs the three daemons")
+    os.kill(kids["simd"], signal.SIGKILL)
+    t0 = time.time()
+    back = wait_until(lambda: children(proc.pid).get("simd", kids["simd"]) != kids["simd"] and healthy("simd"), 10, 0.05)
+    took = time.time() - t0
+    t.ok(back and took < 2.0, "simd killed with -9 is back within 2 s (%.2f s)" % took)
+    after = sorted(e["id"] for e in request("GET", unix=sock("simd"), path="/api/tanks/%s/state" % tid).json()["entities"]
+                   if e["kind"] == "fish")
+    t.eq(after, before, "with the same fish")
+
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    text = open(os.path.join(root, "out.log"), "rb").read().decode("utf-8", "replace")
+    reloaded = {ln.split()[0] for ln in text.splitlines() if "| " in ln and "configuration reloaded" in ln}
+    t.eq(sorted(reloaded), ["discoveryd", "migrated", "simd"], "SIGHUP is forwarded: each daemon reloads")
+    named = [ln for ln in text.splitlines() if "|" in ln]
+    t.ok(any(ln.startswith("simd ") for ln in named) and any(ln.startswith("migrated ") for ln in named)
+         and any(ln.startswith("discoveryd ") for ln in named), "each line carries its daemon's name")
+    t.ok("was killed by signal 9" in text, "the supervisor says why it restarted simd")
+
+    pids = set(children(proc.pid).values())
+    proc.send_signal(signal.SIGINT)
+    rc = proc.wait(40)
+    t.eq(rc, 0, "Ctrl-C stops the server; tankworld exits 0")
+    alive = [p for p in pids if os.path.exists("/proc/%d" % p)]
+    t.eq(alive, [], "no daemon outlives it")
+    proc = None
+finally:
+    if proc and proc.poll() is None:
+        for p in children(proc.pid).values():
+            os.kill(p, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+    if t.failed:
+        try:
+            t.diag(open(os.path.join(root, "out.log"), "rb").read().decode("utf-8", "replace")[-3000:])
+        except OSError:
+            pass
+    shutil.rmtree(root, ignore_errors=True)
+t.done()

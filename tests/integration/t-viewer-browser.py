@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""The web viewer in a real browser (Debian's chromium, driven by playwright-core from
+npm): a hub and a worker with a cluster token; the tank view draws the fish the API
+lists, a click opens the clicked fish's card, pause/resume/food/spawn/create act on the
+API; the network map names both servers, draws their connection and shows a migration
+along it; a page without the token asks for it and then succeeds; a tank's history is
+plotted sample for sample and a fish's card shows its parents and grandparents, or, for
+a fish born on another server, where they are recorded. Screenshots go to
+tests/artifacts/ in the build tree. The checks themselves are in tests/browser/."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from twlib import BUILD, Tap, tmpdir, wait_until  # noqa: E402
+from migratedlib import Cluster, quiesce  # noqa: E402
+
+SRC = os.environ.get("abs_top_srcdir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+SCRIPT = os.path.join(SRC, "tests", "browser", "viewer.mjs")
+ARTIFACTS = os.path.join(BUILD, "tests", "artifacts")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+t = Tap()
+
+
+def tank_size(server, tank):
+    st = server.sim.get("/api/tanks/%s" % tank).json()["tank"]
+    return st["width"], st["height"]
+
+
+def loneliest(server, tank, ids):
+    """Of these fish of a paused tank, the one farthest from any other fish, so that a
+    click on it cannot pick a neighbour."""
+    fish = [e for e in server.sim.get("/api/tanks/%s/state" % tank).json()["entities"] if e["kind"] == "fish"]
+    def room(f):
+        return min([((g["x"] - f["x"]) ** 2 + (g["y"] - f["y"]) ** 2) ** 0.5 for g in fish if g is not f] or [1e9])
+    mine = [f for f in fish if f["id"] in ids and f["y"] > 30]
+    return max(mine, key=room) if mine else None
+
+
+def lineage(server, tank, fish_id=None):
+    q = "fish_id=%s&depth=2" % fish_id if fish_id else "limit=100000"
+    return server.sim.get("/api/tanks/%s/lineage?%s" % (tank, q)).json()
+
+
+def run_phase(phase, conf, timeout=150):
+    """Runs one phase of viewer.mjs and turns its lines into TAP here."""
+    try:
+        p = subprocess.run(["node", SCRIPT, phase, json.dumps(conf)], capture_output=True, text=True,
+                           timeout=timeout, cwd=SRC)
+        out, err = p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        out, err = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or ""), "timed out"
+    lines = [l for l in out.splitlines() if l.startswith("ok ") or l.startswith("not ok ")]
+    for l in lines:
+        good = l.startswith("ok ")
+        name, _, why = l[3 if good else 7:].partition(" # ")
+        t.ok(good, "%s: %s" % (phase, name), why)
+    if not lines:
+        t.ok(False, "%s: the browser phase printed results" % phase, (out + err)[-3000:])
+    for l in out.splitlines():
+        if l.startswith("bench:"):
+            print(l, flush=True)
+
+
+have_node = shutil.which("node") and os.path.isdir(os.path.join(SRC, "node_modules", "playwright-core"))
+if not (have_node and os.path.exists(CHROMIUM)):
+    t.ok(False, "chromium, node and playwright-core are installed (./bootstrap installs them)",
+         "chromium=%s node_modules=%s" % (os.path.exists(CHROMIUM), have_node))
+    t.done()
+
+os.makedirs(ARTIFACTS, exist_ok=True)
+root = tmpdir("twvb")
+token = "browser-test-token-0123456789"
+cl = Cluster(root, 2, token, names=["hub", "worker"],
+             extra={"migration.check_interval": "0.3", "sim.tick_rate": "15"})
+try:
+    cl.start()
+    hub, worker = cl.servers
+    for s in cl.servers:
+        for ts in s.tanks():
+            s.sim.post("/api/tanks/%s/resume" % ts["tank"]["tank_id"])
+    hub_tank = hub.tanks()[0]["tank"]["tank_id"]
+    worker_tank = worker.tanks()[0]["tank"]["tank_id"]
+    base = {"hub": hub.sim.url, "token": token, "artifacts": ARTIFACTS, "chromium": CHROMIUM}
+
+    run_phase("tank", dict(base, tank=hub_tank))
+
+    # Plots and family tree (issue 15): a crowded fast-forward tank has births and history
+    # samples within seconds; it is paused before the page looks at it. Another tank, just
+    # made, has no sample yet.
+    r = hub.sim.post("/api/tanks", {"name": "Nursery", "initial_fish": 40, "fast_forward": True,
+                                    "history_interval": 3000})
+    nursery = r.json()["tank"]["tank_id"]
+    hub.sim.post("/api/tanks/%s/resume" % nursery)
+    grown = wait_until(lambda: (lambda st: st["stats"]["births"] >= 60 and st["frame"] >= 30 * 3000)(
+        hub.sim.get("/api/tanks/%s" % nursery).json()), 120, 0.2)
+    t.ok(grown, "a fast-forward tank has births and 30 history samples")
+    hub.sim.post("/api/tanks/%s/pause" % nursery)
+    born = {}
+    for rec in lineage(hub, nursery)["records"]:
+        if rec["living"] and rec["mother_id"]:
+            fam = {x["fish_id"]: x for x in lineage(hub, nursery, rec["fish_id"])["records"]}
+            mo, fa = fam.get(rec["mother_id"]), fam.get(rec["father_id"])
+            if mo and fa and mo["mother_id"] and fa["mother_id"]:
+                born[rec["fish_id"]] = {"id": rec["fish_id"], "mother": mo["fish_id"], "father": fa["fish_id"],
+                                        "grandparents": [g for p in (mo, fa) for g in (p["mother_id"], p["father_id"]) if g]}
+    pick = loneliest(hub, nursery, born)
+    t.ok(pick is not None, "the paused tank has a living fish with known parents and grandparents", len(born))
+    empty = hub.sim.post("/api/tanks", {"name": "Newborn", "initial_fish": 5, "history_interval": 1000000}).json()["tank"]["tank_id"]
+    if pick:
+        w, h = tank_size(hub, nursery)
+        run_phase("history", dict(base, tank=nursery, empty=empty, width=w, height=h,
+                                  fish=dict(born[pick["id"]], x=pick["x"], y=pick["y"])))
+
+    # A connection from the hub's tank to the worker's: fish cross it within seconds.
+    r = hub.mig.post("/api/connections", {"sourceId": hub_tank, "destinationId": worker_tank,
+                                          "destinationServerId": "worker", "probability": 100,
+                                          "direction": "right"})
+    t.ok(r.status in (200, 201), "a connection hub -> worker is made", r)
+    run_phase("network", dict(base, servers=["hub", "worker"], connections=1))
+
+    # A fish born in the nursery crosses to the worker; its parents stay recorded on the hub.
+    r = hub.mig.post("/api/connections", {"sourceId": nursery, "destinationId": worker_tank,
+                                          "destinationServerId": "worker", "probability": 100,
+                                          "direction": "left"})
+    hub.sim.post("/api/tanks/%s/resume" % nursery)
+    def arrived():
+        return {x["fish_id"]: x for x in lineage(worker, worker_tank)["records"]
+                if x["living"] and x["born_server_id"] == "hub" and x["mother_id"]}
+    came = wait_until(arrived, 60, 0.3)
+    # No more crossings: an ancestor that crossed later would be known on the worker.
+    d = hub.mig.delete("/api/connections/%s" % r.json().get("id"))
+    hub.sim.post("/api/tanks/%s/pause" % nursery)
+    t.ok(d.status in (200, 204) and quiesce([hub.mig]), "the nursery's connection is removed, no transfer in flight", d)
+    worker.sim.post("/api/tanks/%s/pause" % worker_tank)
+    came = arrived()
+    # Its ancestors the worker has no record of (one parent may have crossed too).
+    unknown = {}
+    for fid in came or {}:
+        gone = [m for m in lineage(worker, worker_tank, fid).get("missing", []) if m["child_born_server_id"] == "hub" and m["depth"] <= 2]
+        if gone:
+            unknown[fid] = gone[0]
+    pick = unknown and loneliest(worker, worker_tank, unknown)
+    t.ok(pick, "a fish born on the hub lives in the worker's tank, some ancestors unknown there", r)
+    if pick:
+        w, h = tank_size(worker, worker_tank)
+        run_phase("family-remote", dict(base, url=worker.sim.url, tank=worker_tank, width=w, height=h,
+                                        fish={"id": pick["id"], "x": pick["x"], "y": pick["y"],
+                                              "born_server": "hub"}))
+    worker.sim.post("/api/tanks/%s/resume" % worker_tank)
+
+    run_phase("token", dict(base, tank=hub_tank))
+    for name in ("tank-view.png", "network-map.png", "history-plots.png", "family-tree.png", "family-remote.png"):
+        p = os.path.join(ARTIFACTS, name)
+        t.ok(os.path.exists(p) and os.path.getsize(p) > 10000, "screenshot %s saved" % name)
+finally:
+    cl.stop()
+    for s in cl.servers:
+        for d in s.daemons.values():
+            if "ERROR: AddressSanitizer" in d.log_tail(200) or "runtime error" in d.log_tail(200):
+                t.ok(False, "%s/%s ran clean under the sanitizers" % (s.id, d.name), d.log_tail(40))
+    shutil.rmtree(root, ignore_errors=True)
+t.done()

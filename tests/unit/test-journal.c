@@ -1,0 +1,148 @@
+/* Unit tests for discoveryd/journal: appends come back on load in order, a journal
+ * that grows past its floor is compacted by the writer thread to one line per live
+ * server (removals dropped, the last record of each kept), a torn last line is
+ * ignored and cut, and damage elsewhere is reported with its line. */
+#include "config.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "discoveryd/journal.h"
+#include "fsutil.h"
+#include "tap.h"
+
+static const struct registry_timing timing = {1, 3, 1e6};
+static char dir[256];
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(p);
+}
+
+static off_t size_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Appends the changes of r after *since as one batch with a checkpoint. */
+static void batch(struct journal *j, struct registry *r, uint64_t *since, double now)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (const struct server_entry *e = registry_changed_first(r, *since); e;
+	     e = registry_changed_next(e))
+		registry_entry_append_record(r, e, now, &buf, &len, &cap);
+	*since = registry_revision(r);
+	char cp[128];
+	snprintf(cp, sizeof cp,
+		 "{\"checkpoint\":%.3f,\"epoch\":\"00000000000000ab\",\"rev\":%" PRIu64 "}\n", now,
+		 *since);
+	registry_append(&buf, &len, &cap, cp);
+	journal_append(j, buf, len);
+}
+
+static struct server_info info(int i, int tanks)
+{
+	struct server_info in;
+	memset(&in, 0, sizeof in);
+	snprintf(in.server_id, sizeof in.server_id, "srv-%05d", i);
+	snprintf(in.host, sizeof in.host, "10.0.%d.%d", i / 256, i % 256);
+	snprintf(in.hostname, sizeof in.hostname,
+		 "a host name long enough to make records of "
+		 "a realistic size, number %d",
+		 i);
+	in.port = 8001;
+	in.tank_count = tanks;
+	return in;
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof dir, "%s/test-journal-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(dir))
+		return 1;
+	char *path = fs_path_join(dir, "registry.journal");
+
+	/* 2,000 servers written eight times over (about 5 MiB), then 500 removed. */
+	struct registry *r = registry_new("local", &timing);
+	struct journal *j = journal_new(path);
+	uint64_t since = 0;
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 2000; i++) {
+			struct server_info in = info(i, round);
+			registry_register(r, &in, 1000 + round, true, NULL);
+		}
+		batch(j, r, &since, 1000 + round);
+	}
+	for (int i = 0; i < 500; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "srv-%05d", i);
+		registry_unregister(r, id);
+	}
+	batch(j, r, &since, 1010);
+	journal_flush(j);
+	ok(journal_compactions(j) >= 1, "the journal was compacted (%" PRIu64 " times)",
+	   journal_compactions(j));
+	off_t before_free = size_of(path);
+	j = journal_free(j);
+	ok(before_free > 0 && before_free < (4 << 20), "and stays under its floor (%lld bytes)",
+	   (long long)before_free);
+
+	struct registry *back = registry_new("local", &timing);
+	uint64_t epoch = 0, rev = 0;
+	char err[300] = "";
+	is_int(journal_load(path, back, &epoch, &rev, err, sizeof err), 0, "loads (%s)", err);
+	is_int(registry_count(back), 1500, "1,500 live servers");
+	ok(epoch == 0xab && rev == registry_revision(r),
+	   "epoch and revision of the last checkpoint");
+	const struct server_entry *e = registry_get(back, "srv-01999");
+	ok(e && e->info.tank_count == 7 && strcmp(e->info.hostname, info(1999, 7).hostname) == 0,
+	   "each server as last written");
+	ok(!registry_get(back, "srv-00000"), "removed servers stay removed after compaction");
+	/* The records alone may not carry the newest revision: when the compaction ran
+	 * after the last batch, the removals (the newest changes) are folded away. The
+	 * checkpoint carries it, and discoveryd restores it from there, as here. */
+	ok(registry_revision(back) <= rev, "no record is newer than the checkpoint");
+	registry_set_epoch(back, epoch, rev);
+	ok(registry_revision(back) == registry_revision(r), "the revision comes back");
+	registry_free(back);
+
+	/* A torn last line: ignored on load, cut by the next writer. */
+	FILE *f = fopen(path, "a");
+	fputs("{\"server_id\":\"torn\",\"host\":\"1.2.3.4\",\"po", f);
+	fclose(f);
+	back = registry_new("local", &timing);
+	is_int(journal_load(path, back, &epoch, &rev, err, sizeof err), 0,
+	       "a torn last line is ignored (%s)", err);
+	is_int(registry_count(back), 1500, "and nothing else is lost");
+	registry_free(back);
+	off_t torn = size_of(path);
+	j = journal_new(path);
+	ok(size_of(path) < torn, "the writer cuts the torn line before appending");
+	j = journal_free(j);
+
+	/* Damage inside the file. */
+	f = fopen(path, "a");
+	fputs("not json\n{\"removed\":\"srv-01999\",\"rev\":1}\n", f);
+	fclose(f);
+	back = registry_new("local", &timing);
+	int rr = journal_load(path, back, &epoch, &rev, err, sizeof err);
+	ok(rr == -EINVAL && strstr(err, "line "), "a damaged line is reported with its number: %s",
+	   err);
+	registry_free(back);
+	is_int(journal_load("/nonexistent/x", r, &epoch, &rev, err, sizeof err), -ENOENT,
+	       "no journal: -ENOENT");
+
+	registry_free(r);
+	free(path);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tap_done();
+}

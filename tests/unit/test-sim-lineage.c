@@ -1,0 +1,238 @@
+/* Lineage records: one per birth and spawn with its parents and place of birth, deaths
+ * completing them, the bound (living fish and their ancestors up to lineage_depth), the
+ * ancestor query, and the records surviving the tank JSON bit-identically. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim-test.h"
+#include "tap.h"
+
+static json_object *get(json_object *o, const char *k)
+{
+	json_object *x = NULL;
+	json_object_object_get_ex(o, k, &x);
+	return x;
+}
+
+static const char *str(json_object *o, const char *k)
+{
+	json_object *x = get(o, k);
+	return x ? json_object_get_string(x) : "";
+}
+
+/* The records of the whole tank, as an array (a new reference). */
+static json_object *all(struct tank *t)
+{
+	json_object *o = tank_lineage_json(t, NULL, 0, SIZE_MAX);
+	json_object *a = json_object_get(get(o, "records"));
+	json_object_put(o);
+	return a;
+}
+
+static json_object *find_rec(json_object *a, const char *id)
+{
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		if (strcmp(str(json_object_array_get_idx(a, i), "fish_id"), id) == 0)
+			return json_object_array_get_idx(a, i);
+	return NULL;
+}
+
+static void test_records(void)
+{
+	struct tank_params p = tank_params_default(11);
+	p.lineage_depth = 1000; /* nothing pruned: every event has its record */
+	struct tank *t = tank_new(&p, "lin-a");
+	tank_set_origin(t, "server-1", 1700000000.0);
+	for (int i = 0; i < 9000; i++)
+		tank_step(t);
+	struct tank_stats s;
+	tank_get_stats(t, &s);
+	ok(s.births > 20 && s.deaths > 5, "the run is eventful (%llu births, %llu deaths)",
+	   (unsigned long long)s.births, (unsigned long long)s.deaths);
+	/* Each record against the events of its fish (extinct branches are pruned even
+	 * at this depth, so not every event keeps its record). */
+	json_object *ev = tank_events_json(t, 0, 4096), *a = all(t);
+	ok(json_object_array_length(a) > tank_fish_count(t) &&
+		   json_object_array_length(a) <= s.births + s.spawns,
+	   "records of the living and of some of the dead (%zu of %llu)",
+	   json_object_array_length(a), (unsigned long long)(s.births + s.spawns));
+	int births = 0, deaths = 0, bad = 0;
+	json_object *evs = get(ev, "events");
+	for (size_t i = 0; i < json_object_array_length(evs); i++) {
+		json_object *e = json_object_array_get_idx(evs, i),
+			    *r = find_rec(a, str(e, "fish_id"));
+		const char *type = str(e, "type");
+		if (!r)
+			continue;
+		if (!strcmp(type, "birth") || !strcmp(type, "spawn")) {
+			births++;
+			bad += json_object_get_int64(get(r, "born_frame")) !=
+				       json_object_get_int64(get(e, "frame")) ||
+			       strcmp(str(r, "mother_id"), str(e, "mother_id")) ||
+			       strcmp(str(r, "father_id"), str(e, "father_id")) ||
+			       json_object_get_int(get(r, "generation")) !=
+				       json_object_get_int(get(e, "generation")) ||
+			       strcmp(str(r, "born_tank_id"), "lin-a") ||
+			       strcmp(str(r, "born_server_id"), "server-1") ||
+			       fabs(json_object_get_double(get(r, "born_at")) -
+				    (1700000000.0 +
+				     json_object_get_int64(get(e, "frame")) / 30.0)) > 1e-3 ||
+			       strcmp(str(r, "algorithm"), str(e, "algorithm")) ||
+			       strcmp(str(r, "poker_strategy"), str(e, "poker_strategy"));
+			bad += !strcmp(type, "spawn") && get(r, "mother_id") != NULL;
+		} else if (!strcmp(type, "death")) {
+			deaths++;
+			bad += json_object_get_int64(get(r, "died_frame")) !=
+				       json_object_get_int64(get(e, "frame")) ||
+			       strcmp(str(r, "cause"), str(e, "cause")) ||
+			       json_object_get_boolean(get(r, "living"));
+		}
+	}
+	ok(births > 0 && deaths > 0 && bad == 0,
+	   "every record matches the birth or spawn and the death of its fish (%d births, %d deaths, %d bad)",
+	   births, deaths, bad);
+	int dead_without = 0;
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		dead_without += !json_object_get_boolean(
+					get(json_object_array_get_idx(a, i), "living")) &&
+				!get(json_object_array_get_idx(a, i), "died_frame");
+	is_int(dead_without, 0, "a record not living here has its death (no fish left this tank)");
+	/* Nothing is lost up the tree at depth 1000: only founders lack parents. */
+	int lost = 0;
+	for (size_t i = 0; i < tank_fish_count(t); i++) {
+		json_object *q = tank_lineage_json(t, fish_id(tank_fish_at(t, i)), 1000, 0);
+		lost += (int)json_object_array_length(get(q, "missing"));
+		json_object_put(q);
+	}
+	is_int(lost, 0, "every living fish's ancestry is complete");
+	int living_bad = 0;
+	for (size_t i = 0; i < tank_fish_count(t); i++) {
+		json_object *r = find_rec(a, fish_id(tank_fish_at(t, i)));
+		living_bad += !r || get(r, "died_frame") ||
+			      !json_object_get_boolean(get(r, "living"));
+	}
+	is_int(living_bad, 0, "every living fish has a live record");
+
+	/* The ancestor query: a fish of generation >= 2, depth 2: itself, parents,
+	 * grandparents, each at its depth, and nothing deeper. */
+	const struct fish *g2 = NULL;
+	for (size_t i = 0; i < tank_fish_count(t) && !g2; i++)
+		if (fish_generation(tank_fish_at(t, i)) >= 2)
+			g2 = tank_fish_at(t, i);
+	ok(g2 != NULL, "a living fish of generation >= 2");
+	if (g2) {
+		json_object *q = tank_lineage_json(t, fish_id(g2), 2, 0);
+		json_object *r = get(q, "records");
+		json_object *self = json_object_array_get_idx(r, 0);
+		json_object *mother = find_rec(r, fish_mother_id(g2));
+		ok(!strcmp(str(self, "fish_id"), fish_id(g2)) &&
+			   json_object_get_int(get(self, "depth")) == 0,
+		   "the fish itself first, at depth 0");
+		ok(mother && json_object_get_int(get(mother, "depth")) == 1,
+		   "its mother at depth 1");
+		json_object *gm = mother ? find_rec(r, str(mother, "mother_id")) : NULL;
+		/* At depth 1 if she is also a parent: each fish once, at its nearest depth. */
+		int gd = gm ? json_object_get_int(get(gm, "depth")) : -1;
+		ok(!str(mother, "mother_id")[0] || gd == 1 || gd == 2,
+		   "its grandmother at depth 2 (or 1)");
+		int deeper = 0;
+		for (size_t i = 0; i < json_object_array_length(r); i++)
+			deeper += json_object_get_int(
+					  get(json_object_array_get_idx(r, i), "depth")) > 2;
+		is_int(deeper, 0, "nothing beyond the depth asked");
+		json_object_put(q);
+		q = tank_lineage_json(t, fish_id(g2), 0, 0);
+		is_int(json_object_array_length(get(q, "records")), 1, "depth 0: the fish alone");
+		json_object_put(q);
+	}
+	ok(tank_lineage_json(t, "00000000-0000-4000-8000-000000000000", 5, 0) == NULL,
+	   "an unknown fish has no lineage");
+
+	/* Round trip: bit-identical, and the same after more frames on both. */
+	struct json_err e = {""};
+	struct tank *r = tank_roundtrip(t, &e);
+	ok(r && tank_state_hash(r) == tank_state_hash(t), "the records survive the tank JSON (%s)",
+	   e.msg);
+	json_object *ra = r ? all(r) : NULL;
+	ok(ra && json_object_equal(ra, a), "record for record");
+	if (r) {
+		tank_set_origin(r, "server-1", 1700000000.0);
+		for (int i = 0; i < 3000; i++) {
+			tank_step(t);
+			tank_step(r);
+		}
+		ok(tank_state_hash(r) == tank_state_hash(t), "and both go on identically");
+	}
+	json_object_put(ra);
+	json_object_put(a);
+	json_object_put(ev);
+	tank_free(r);
+	tank_free(t);
+}
+
+/* With depth d, every record is a living fish or an ancestor of one within d
+ * generations; and every such ancestor born in the tank is still there. */
+static void test_bound(void)
+{
+	struct tank_params p = tank_params_default(5);
+	p.lineage_depth = 2;
+	struct tank *t = tank_new(&p, "lin-b");
+	size_t most = 0;
+	for (int i = 0; i < 30000; i++) {
+		tank_step(t);
+		if (i % 300 == 299 && tank_lineage_count(t) > most)
+			most = tank_lineage_count(t);
+	}
+	struct tank_stats s;
+	tank_get_stats(t, &s);
+	ok(s.births > 200, "many generations (%llu births, generation %d)",
+	   (unsigned long long)s.births, s.max_generation);
+	/* Living fish plus at most 2 + 4 ancestors each, in the worst case. */
+	ok(most < (size_t)(7 * (p.max_fish + 10)) && most < s.births + s.spawns,
+	   "records stay bounded: at most %zu after prunes, of %llu fish recorded", most,
+	   (unsigned long long)(s.births + s.spawns));
+	json_object *a = all(t);
+	/* Depth from the nearest living descendant, by walking down from each living fish. */
+	size_t n = json_object_array_length(a), outside = 0, missing = 0;
+	int *depth = malloc(n * sizeof *depth);
+	for (size_t i = 0; i < n; i++)
+		depth[i] = 1000;
+	for (size_t i = 0; i < tank_fish_count(t); i++) {
+		json_object *q = tank_lineage_json(t, fish_id(tank_fish_at(t, i)), 2, 0);
+		json_object *r = get(q, "records");
+		for (size_t k = 0; k < json_object_array_length(r); k++) {
+			json_object *x = json_object_array_get_idx(r, k);
+			for (size_t j = 0; j < n; j++)
+				if (!strcmp(str(json_object_array_get_idx(a, j), "fish_id"),
+					    str(x, "fish_id")) &&
+				    json_object_get_int(get(x, "depth")) < depth[j])
+					depth[j] = json_object_get_int(get(x, "depth"));
+		}
+		json_object *m = get(q, "missing");
+		for (size_t k = 0; k < json_object_array_length(m); k++)
+			/* A parent born here within the bound must not have been pruned: only
+			 * founders' (generation 0) parents are unknown. */
+			missing++;
+		json_object_put(q);
+	}
+	/* Records made since the last prune may lie outside the bound; the last frame was a
+	 * prune (30000 is a multiple of 300). */
+	for (size_t i = 0; i < n; i++)
+		outside += depth[i] > 2;
+	is_int(outside, 0,
+	       "right after a prune every record is within 2 generations of a living fish");
+	is_int(missing, 0, "and no living fish misses an ancestor within the bound");
+	free(depth);
+	json_object_put(a);
+	tank_free(t);
+}
+
+int main(void)
+{
+	test_records();
+	test_bound();
+	return tap_done();
+}

@@ -1,0 +1,443 @@
+/* simd's journal records: every kind, written by the live operations and replayed at
+ * start-up into a fresh simd, gives back the same tanks, outbox and inbox, and the
+ * re-simulation matches every checkpoint (fish that bounced off a wall included); a
+ * journal of every kind (tests/unit/data/journal-all-kinds/) still replays to the state
+ * it was written from, and today's records keep its format; so does one written before
+ * the viewer's controls and wall budgets were journaled (journal-before-inputs/); an
+ * unknown op is refused by name.
+ *
+ * JREC_FIXTURE_OUT=DIR writes the fixture anew into DIR (only when its format changes
+ * on purpose, with a note in docs/simd-state.md). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "simd/jrec.h"
+#include "simd/records.h"
+#include "simd/replay.h"
+#include "tap.h"
+
+static struct daemon daemon_;
+
+static void simd_init(struct simd *sd, const char *jdir)
+{
+	memset(sd, 0, sizeof *sd);
+	sd->daemon = &daemon_;
+	TAILQ_INIT(&sd->tanks);
+	TAILQ_INIT(&sd->outbox);
+	TAILQ_INIT(&sd->inbox);
+	pthread_mutex_init(&sd->xfer_lock, NULL);
+	pthread_mutex_init(&sd->list_lock, NULL);
+	pthread_mutex_init(&sd->build_lock, NULL);
+	sd->journal = journal_open(jdir, daemon_.base);
+}
+
+static void simd_done(struct simd *sd)
+{
+	sd->journal = journal_close(sd->journal);
+	struct tank_slot *s;
+	while ((s = TAILQ_FIRST(&sd->tanks)))
+		tanks_remove(sd, s);
+	xfer_free_all(sd);
+}
+
+/* Start-up's replay, as store_recover runs it over a journal with no snapshots. */
+static int replay(struct simd *sd, struct json_err *e)
+{
+	struct journal_expect x = {0};
+	int r = journal_replay(sd->journal, &x, jrec_replay, sd, e);
+	if (r == 0)
+		replay_finish(sd);
+	return r;
+}
+
+static int by_first_string(const void *a, const void *b)
+{
+	json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b;
+	return strcmp(json_object_get_string(json_object_array_get_idx(x, 0)),
+		      json_object_get_string(json_object_array_get_idx(y, 0)));
+}
+
+/* What replay must reproduce: every tank's frame, pause, exits and fish (id, and with
+ * "places" where it is and its energy), the outbox and the inbox. The fixture is held
+ * to the ids alone: a change to the simulation moves the fish, not the records. */
+static json_object *state_of(struct simd *sd, bool places)
+{
+	json_object *o = json_object_new_object(), *tanks = json_object_new_array();
+	struct tank_slot *s;
+	TAILQ_FOREACH (s, &sd->tanks, link) {
+		json_object *t = json_object_new_object(), *fish = json_object_new_array();
+		json_object_object_add(t, "tank_id", json_object_new_string(s->meta.id));
+		json_object_object_add(t, "frame", json_object_new_uint64(tank_frame(s->sim)));
+		json_object_object_add(t, "paused", json_object_new_boolean(s->paused));
+		json_object_object_add(t, "exits", xfer_exits_json(s));
+		for (size_t i = 0; i < tank_fish_count(s->sim); i++) {
+			const struct fish *f = tank_fish_at(s->sim, i);
+			json_object *a = json_object_new_array();
+			json_object_array_add(a, json_object_new_string(fish_id(f)));
+			if (places) {
+				json_object_array_add(a, json_object_new_double(fish_x(f)));
+				json_object_array_add(a, json_object_new_double(fish_y(f)));
+				json_object_array_add(a, json_object_new_double(fish_energy(f)));
+			}
+			json_object_array_add(fish, a);
+		}
+		json_object_array_sort(fish, by_first_string);
+		json_object_object_add(t, "fish", fish);
+		json_object_array_add(tanks, t);
+	}
+	json_object_object_add(o, "tanks", tanks);
+	uint64_t seq;
+	json_object *x = xfer_state_json(sd, &seq);
+	json_object_object_del(x, "seq");
+	json_object_object_add(o, "transfers", x);
+	return o;
+}
+
+static char *state_text(struct simd *sd, bool places)
+{
+	json_object *o = state_of(sd, places);
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+static bool any_diverged(struct simd *sd)
+{
+	struct tank_slot *s;
+	TAILQ_FOREACH (s, &sd->tanks, link)
+		if (s->replay_diverged)
+			return true;
+	return false;
+}
+
+/* A record's shape: its keys in order, and their types, all the way down, except in
+ * what the simulation core writes (the fish, the tank parameters). */
+static void shape(json_object *o, FILE *f)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_object:
+		fputc('{', f);
+		json_object_object_foreach (o, k, v) {
+			fprintf(f, "%s:", k);
+			if (strcmp(k, "fish") == 0 || strcmp(k, "entity_data") == 0 ||
+			    strcmp(k, "params") == 0)
+				fputs(json_type_to_name(json_object_get_type(v)), f);
+			else
+				shape(v, f);
+			fputc(',', f);
+		}
+		fputc('}', f);
+		break;
+	case json_type_array:
+		fputc('[', f);
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			shape(json_object_array_get_idx(o, i), f);
+		fputc(']', f);
+		break;
+	default:
+		fputs(json_type_to_name(json_object_get_type(o)), f);
+	}
+}
+
+struct shapes {
+	char *text;
+	size_t len;
+	FILE *f;
+	char ops[400];
+};
+
+static int collect_shape(void *arg, uint64_t seq, json_object *rec, struct json_err *e)
+{
+	struct shapes *s = arg;
+	json_object *op;
+	if (json_object_object_get_ex(rec, "op", &op)) {
+		size_t n = strlen(s->ops);
+		snprintf(s->ops + n, sizeof s->ops - n, "%s%s", n ? " " : "",
+			 json_object_get_string(op));
+	}
+	shape(rec, s->f);
+	fputc('\n', s->f);
+	return 0;
+}
+
+static void shapes_of(const char *jdir, struct shapes *s)
+{
+	memset(s, 0, sizeof *s);
+	s->f = open_memstream(&s->text, &s->len);
+	struct journal *j = journal_open(jdir, NULL);
+	struct journal_expect x = {0};
+	struct json_err e;
+	if (journal_replay(j, &x, collect_shape, s, &e) < 0)
+		printf("# %s\n", e.msg);
+	journal_close(j);
+	fclose(s->f);
+}
+
+static struct tank_slot *new_tank(struct simd *sd, const char *id, uint64_t seed)
+{
+	struct tank_meta m = {.is_public = true, .allow_transfers = true, .created_at = 1.7e9};
+	snprintf(m.id, sizeof m.id, "%s", id);
+	snprintf(m.name, sizeof m.name, "tank %s", id);
+	struct tank_params p = tank_params_default(seed);
+	tank_params_scale_world(&p, 400, 300);
+	p.max_fish = 500;
+	p.initial_fish = 12;
+	struct tank_slot *slot = NULL;
+	if (xfer_tank_create(sd, &m, &p, false, &slot, NULL, NULL) < 0)
+		return NULL;
+	return slot;
+}
+
+static void steps(struct tank_slot *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		tank_step(s->sim);
+}
+
+/* One live operation of every kind, each journaled. Returns the ops in journal order. */
+static const char *write_every_kind(struct simd *sd)
+{
+	struct tank_slot *a = new_tank(sd, "tank-a", 11), *b = new_tank(sd, "tank-b", 12);
+	steps(a, 5);
+	steps(b, 3);
+	xfer_tank_pause(sd, "tank-b", true, NULL, NULL);
+	xfer_tank_pause(sd, "tank-b", false, NULL, NULL);
+	struct exit_dest out = {
+		.open = true, .server_id = "srv-x", .tank_id = "tank-x", .connection_id = "conn-1"};
+	struct exit_dest shut = {0};
+	int budgets[2] = {-1, -1};
+	xfer_set_exits(sd, "tank-a", &out, &shut, budgets, NULL, NULL);
+	steps(a, 2);
+
+	json_object *r1 = NULL, *r2 = NULL, *o = NULL;
+	struct reserve_req rq = {.source_tank = "tank-a",
+				 .dest_server = "srv-y",
+				 .dest_tank = "tank-y",
+				 .connection_id = "conn-2"};
+	xfer_reserve(sd, &rq, &r1, NULL, NULL); /* picked with the tank's RNG */
+	steps(a, 1);
+	char pick[UUID_STR_LEN];
+	snprintf(pick, sizeof pick, "%s", fish_id(tank_fish_at(a->sim, 0)));
+	rq.fish_id = pick;
+	xfer_reserve(sd, &rq, &r2, NULL, NULL);
+	const char *t1 = json_object_get_string(json_object_object_get(r1, "transfer_id"));
+	const char *t2 = json_object_get_string(json_object_object_get(r2, "transfer_id"));
+	xfer_resolve(sd, t1, true, &o, NULL, NULL);
+	json_object_put(o);
+	steps(a, 1);
+	xfer_resolve(sd, t2, false, &o, NULL, NULL);
+	json_object_put(o);
+
+	/* A fish from elsewhere, through b's left wall, twice (the second is a duplicate). */
+	json_object *fish = fish_to_json(tank_fish_at(a->sim, 1));
+	json_object_object_add(fish, "id",
+			       json_object_new_string("7e57f150-0000-4000-8000-000000000001"));
+	struct arrive_req ar = {.transfer_id = "7e57f150-0000-4000-8000-00000000000a",
+				.dest_tank = "tank-b",
+				.source_server = "srv-z",
+				.source_tank = "tank-z",
+				.arrival = WALL_LEFT,
+				.fish = fish};
+	struct json_err e;
+	steps(b, 2);
+	xfer_arrive(sd, &ar, &o, NULL, NULL, &e);
+	json_object_put(o);
+	xfer_arrive(sd, &ar, &o, NULL, NULL, &e);
+	json_object_put(o);
+	json_object_put(fish);
+	xfer_inbox_forget(sd, ar.transfer_id, NULL, NULL);
+
+	steps(b, 1);
+	xfer_move(sd, "tank-a", "tank-b", NULL, false, &o, NULL, NULL);
+	json_object_put(o);
+
+	/* Step a until a fish swims out through its open wall, and journal its exit; the
+	 * wall's rate (one fish per 1000 s) then bounces the next ones back in, unjournaled,
+	 * as the tick does. */
+	for (int i = 0; i < 20000 && tank_exited_count(a->sim) == 0; i++)
+		tank_step(a->sim);
+	xfer_collect_exits(sd, a);
+	for (int i = 0; i < 50000 && sd->exits_bounced < 2; i++) {
+		tank_step(a->sim);
+		if (tank_exited_count(a->sim) > 0)
+			xfer_collect_exits(sd, a);
+	}
+	ok(sd->exits_bounced >= 2, "fish bounced off the wall (%zu)", (size_t)sd->exits_bounced);
+	/* The viewer's controls, and migrated closing the wall with a budget of 0. */
+	struct tank_stats st;
+	json_object *added = NULL;
+	controls_drop_food(sd, a, 100, 7, &st);
+	steps(a, 1);
+	ok(controls_add_fish(sd, a, 50, 60, &added) == 0, "a fish added by hand");
+	json_object_put(added);
+	budgets[0] = 0;
+	xfer_set_exits(sd, "tank-a", &out, &shut, budgets, NULL, NULL);
+	steps(a, 4);
+	store_mark(sd, a);
+
+	struct tank_slot *c = new_tank(sd, "tank-c", 13);
+	if (c)
+		xfer_tank_delete(sd, "tank-c", NULL, NULL);
+	json_object_put(r1);
+	json_object_put(r2);
+	return "create create pause resume exits reserve reserve commit abort arrive noop forget "
+	       "move exit food add_fish gate mark create delete";
+}
+
+static char *read_text(const char *path)
+{
+	char *text = NULL;
+	size_t len;
+	if (fs_read_file(path, 1 << 24, &text, &len) < 0)
+		return NULL;
+	while (len && text[len - 1] == '\n')
+		text[--len] = '\0';
+	return text;
+}
+
+int main(void)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/test-simd-records-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(dir))
+		return 1;
+	conf_defaults(&daemon_.conf);
+	/* One fish through a wall, then the wall's rate bounces the others. */
+	daemon_.conf.migration.max_per_second = 1e6;
+	daemon_.conf.migration.per_connection_per_second = 0.001;
+	daemon_.base = event_base_new();
+	const char *fixture_out = getenv("JREC_FIXTURE_OUT");
+	char *live_dir = fs_path_join(dir, "live");
+
+	/* Live: one of every kind, then a fresh simd replays them. */
+	struct simd live, again;
+	struct json_err e;
+	simd_init(&live, live_dir);
+	ok(replay(&live, &e) == 0, "an empty journal replays");
+	const char *want_ops = write_every_kind(&live);
+	char *live_state = state_text(&live, true), *live_ids = state_text(&live, false);
+	simd_done(&live);
+	struct shapes now;
+	shapes_of(live_dir, &now);
+	is_str(now.ops, want_ops, "the live operations journal one record of every kind");
+
+	simd_init(&again, live_dir);
+	e.msg[0] = '\0';
+	ok(replay(&again, &e) == 0, "the journal of every kind replays%s%s", e.msg[0] ? ": " : "",
+	   e.msg);
+	char *replayed = state_text(&again, true);
+	is_str(replayed, live_state, "to the same tanks, fish, outbox and inbox");
+	ok(!any_diverged(&again), "the re-simulation matched every frame and checkpoint");
+	is_int(again.n_tanks, 2, "two tanks: the third was created and deleted");
+	is_int(again.outbox_count, 1, "one fish in the outbox: the exit");
+	is_int(again.inbox_count, 0, "the inbox entry was forgotten");
+	free(replayed);
+
+	json_object *rec = json_object_new_object();
+	json_object_object_add(rec, "op", json_object_new_string("frobnicate"));
+	int r = jrec_replay(&again, 99, rec, &e);
+	ok(r == -EINVAL, "an unknown op is refused");
+	is_str(e.msg, "unknown journal operation 'frobnicate'", "by name");
+	json_object_put(rec);
+	rec = json_object_new_object();
+	r = jrec_replay(&again, 99, rec, &e);
+	ok(r == -EINVAL && strstr(e.msg, "'op'"), "a record without an op is refused: %s", e.msg);
+	json_object_put(rec);
+	simd_done(&again);
+
+	if (fixture_out) {
+		/* Keep the journal and the state it replays to. */
+		struct shapes s;
+		shapes_of(live_dir, &s);
+		char *cmd;
+		if (asprintf(&cmd, "mkdir -p '%s' && cp '%s'/*.log '%s'/", fixture_out, live_dir,
+			     fixture_out) < 0 ||
+		    system(cmd) != 0)
+			return 1;
+		free(cmd);
+		char *p = fs_path_join(fixture_out, "state.json");
+		FILE *f = fopen(p, "w");
+		fprintf(f, "%s\n", live_ids);
+		fclose(f);
+		free(p);
+		p = fs_path_join(fixture_out, "shapes.txt");
+		f = fopen(p, "w");
+		fwrite(s.text, 1, s.len, f);
+		fclose(f);
+		free(p);
+		free(s.text);
+	}
+
+	/* The journal an earlier simd wrote replays to the state it was written from, and
+	 * today's records have its shape. */
+	const char *srcdir = getenv("srcdir") ? getenv("srcdir") : ".";
+	char *fixture = fs_path_join(srcdir, "tests/unit/data/journal-all-kinds");
+	char *old_dir = fs_path_join(dir, "old");
+	char *cmd;
+	if (asprintf(&cmd, "mkdir -p '%s' && cp '%s'/*.log '%s'/", old_dir, fixture, old_dir) < 0 ||
+	    system(cmd) != 0)
+		return 1;
+	free(cmd);
+	char *p = fs_path_join(fixture, "state.json");
+	char *old_state = read_text(p);
+	free(p);
+	p = fs_path_join(fixture, "shapes.txt");
+	char *old_shapes = read_text(p);
+	free(p);
+	ok(old_state && old_shapes, "the fixture is there (%s)", fixture);
+	struct shapes then;
+	shapes_of(old_dir, &then);
+	is_str(then.ops, want_ops, "the fixture holds one record of every kind");
+	while (now.len && now.text[now.len - 1] == '\n')
+		now.text[--now.len] = '\0';
+	is_str(now.text, old_shapes, "today's records have the fixture's keys, in its order");
+	struct simd old;
+	simd_init(&old, old_dir);
+	ok(replay(&old, &e) == 0, "the fixture's journal replays");
+	char *old_replayed = state_text(&old, false);
+	is_str(old_replayed, old_state, "to the state it was written from");
+	simd_done(&old);
+	free(old_replayed);
+	free(old_state);
+	free(fixture);
+	free(old_dir);
+
+	/* Before food, added fish and gates were journaled: it replays, without them. */
+	fixture = fs_path_join(srcdir, "tests/unit/data/journal-before-inputs");
+	old_dir = fs_path_join(dir, "before-inputs");
+	if (asprintf(&cmd, "mkdir -p '%s' && cp '%s'/*.log '%s'/", old_dir, fixture, old_dir) < 0 ||
+	    system(cmd) != 0)
+		return 1;
+	free(cmd);
+	p = fs_path_join(fixture, "state.json");
+	old_state = read_text(p);
+	free(p);
+	simd_init(&old, old_dir);
+	ok(old_state && replay(&old, &e) == 0, "the journal from before inputs were journaled "
+					       "replays");
+	old_replayed = state_text(&old, false);
+	is_str(old_replayed, old_state, "to the state it was written from");
+	simd_done(&old);
+
+	free(old_replayed);
+	free(old_state);
+	free(old_shapes);
+	free(now.text);
+	free(then.text);
+	free(live_state);
+	free(live_ids);
+	free(fixture);
+	free(old_dir);
+	free(live_dir);
+	if (asprintf(&cmd, "rm -rf '%s'", dir) >= 0 && system(cmd) == 0)
+		free(cmd);
+	event_base_free(daemon_.base);
+	return tap_done();
+}

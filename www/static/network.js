@@ -1,0 +1,209 @@
+// The network map (#/network): every server in the registry with its status and tanks,
+// the connections between tanks as arrows, and each committed migration drawn as a
+// fish swimming along its arrow. The registry comes from the simd that served the
+// page (it relays its discoveryd); tanks, connections and transfers come from each
+// server's own simd, which answers other origins' read-only GETs (CORS).
+import { api } from './api.js';
+import { el as h, svgEl as svg } from './dom.js';
+
+const W = 1000, H = 620;
+
+function serverBase(s) {
+  return s.is_local ? '' : `http://${s.host}:${s.port}`;
+}
+function viewerUrl(s, hash) {
+  return `http://${s.host}:${s.port}/${hash}`;
+}
+
+export function networkView(root) {
+  const map = svg('svg', { id: 'network-map', viewBox: `0 0 ${W} ${H}`, role: 'img',
+                           'aria-label': 'The network of servers, tanks and connections' });
+  const counter = h('span', { id: 'migrations-seen', 'data-count': '0' }, '0');
+  const recent = h('ol', { class: 'recent' });
+  const legend = h('div', { class: 'legend' },
+    h('span', { class: 'online' }, 'online'), h('span', { class: 'degraded' }, 'degraded'),
+    h('span', { class: 'offline' }, 'offline'), h('span', { class: 'local-arrow' }, 'local connection'),
+    h('span', { class: 'remote-arrow' }, 'remote connection'));
+  root.replaceChildren(h('section', { class: 'network-view' },
+    h('header', { class: 'list-head' }, h('h2', {}, 'Network'), legend),
+    h('div', { class: 'network-stage' }, map,
+      h('aside', { class: 'side' }, h('h3', {}, 'Migrations seen: ', counter), recent))));
+
+  map.append(svg('defs', {},
+    svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
+      svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#9fd3ff' })),
+    svg('marker', { id: 'arrow-local', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
+      svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#ffd27a' }))));
+  const gServers = svg('g'), gArrows = svg('g'), gFish = svg('g');
+  map.append(gServers, gArrows, gFish);
+
+  let closed = false;
+  let servers = [], tanks = new Map(), conns = [];
+  const tankPos = new Map(); // tank id -> {x, y, r}
+  const arrows = []; // {path, conn}
+  const seen = new Set();
+  let firstPoll = true, count = 0;
+
+  async function loadStructure() {
+    let reg;
+    try {
+      reg = await api('/api/discovery/servers');
+    } catch (err) {
+      gServers.replaceChildren(svg('text', { x: 20, y: 40, class: 'error' }, 'Cannot read the registry: ' + err.message));
+      return;
+    }
+    servers = reg.servers.slice().sort((a, b) => (b.is_local - a.is_local) || a.server_id.localeCompare(b.server_id));
+    tanks = new Map();
+    conns = [];
+    await Promise.all(servers.map(async (s) => {
+      if (s.status === 'offline') { tanks.set(s.server_id, []); return; }
+      try {
+        const [t, c] = await Promise.all([
+          api('/api/tanks', { base: serverBase(s) }),
+          api('/api/connections', { base: serverBase(s) }),
+        ]);
+        tanks.set(s.server_id, t.tanks.map((x) => ({ ...x.tank, stats: x.stats, paused: x.paused })));
+        conns.push(...c.connections);
+      } catch {
+        tanks.set(s.server_id, null);
+      }
+    }));
+    const sig = JSON.stringify([servers.map((s) => [s.server_id, s.status]),
+      [...tanks].map(([k, v]) => [k, v && v.map((t) => t.tank_id + t.name)]), conns.map((c) => c.id)]);
+    if (sig !== lastSig) {
+      lastSig = sig;
+      layout();
+    } else {
+      for (const ts of tanks.values())
+        for (const t of ts || []) {
+          const e = gServers.querySelector(`[data-tank-id="${t.tank_id}"] .map-tank-meta`);
+          if (e) e.textContent = `${t.stats.fish_count} fish`;
+        }
+    }
+  }
+
+  let lastSig = '';
+  function layout() {
+    gServers.replaceChildren();
+    gArrows.replaceChildren();
+    tankPos.clear();
+    arrows.length = 0;
+    const n = servers.length;
+    const bw = n <= 2 ? 300 : n <= 4 ? 270 : 200, bh = n <= 2 ? 230 : 190;
+    servers.forEach((s, i) => {
+      // Around an ellipse, the local server on the left.
+      const a = Math.PI + (i * 2 * Math.PI) / Math.max(n, 1);
+      const cx = n === 1 ? W / 2 : W / 2 + Math.cos(a) * (W / 2 - bw / 2 - 30);
+      const cy = n <= 2 ? H / 2 : H / 2 + Math.sin(a) * (H / 2 - bh / 2 - 20);
+      const ts = tanks.get(s.server_id);
+      const g = svg('a', { href: viewerUrl(s, '#/network'), class: `server ${s.status}`, 'data-server-id': s.server_id });
+      g.append(svg('rect', { x: cx - bw / 2, y: cy - bh / 2, width: bw, height: bh, rx: 18 }));
+      g.append(svg('text', { x: cx - bw / 2 + 16, y: cy - bh / 2 + 28, class: 'server-name' }, s.server_id));
+      g.append(svg('text', { x: cx - bw / 2 + 16, y: cy - bh / 2 + 48, class: 'server-meta' },
+        `${s.status} · ${s.host}:${s.port}${s.is_local ? ' · this server' : ''}`));
+      gServers.append(g);
+      if (!ts) {
+        gServers.append(svg('text', { x: cx, y: cy + 20, class: 'server-meta', 'text-anchor': 'middle' },
+          s.status === 'offline' ? 'offline' : 'unreachable'));
+        return;
+      }
+      const m = ts.length;
+      const cols = Math.min(m, 3), rows = Math.ceil(m / 3) || 1;
+      const r = Math.min(36, (bw - 30) / (cols * 3.4), (bh - 80) / (rows * 2.6));
+      ts.forEach((t, j) => {
+        const col = j % 3, row = Math.floor(j / 3);
+        const inRow = Math.min(3, m - row * 3);
+        const x = cx + (col - (inRow - 1) / 2) * r * 3.4;
+        const y = cy + 18 + (row - (rows - 1) / 2) * r * 2.6;
+        tankPos.set(t.tank_id, { x, y, r });
+        const ta = svg('a', { href: viewerUrl(s, `#/tanks/${t.tank_id}`), class: 'tank', 'data-tank-id': t.tank_id });
+        ta.append(svg('circle', { cx: x, cy: y, r }));
+        ta.append(svg('text', { x, y: y - 2, 'text-anchor': 'middle', class: 'map-tank-name' }, t.name.length > 12 ? t.name.slice(0, 11) + '…' : t.name));
+        ta.append(svg('text', { x, y: y + 13, 'text-anchor': 'middle', class: 'map-tank-meta' }, `${t.stats.fish_count} fish`));
+        ta.append(svg('title', {}, `${t.name} on ${s.server_id}: ${t.stats.fish_count} fish, generation ${t.stats.max_generation}`));
+        gServers.append(ta);
+      });
+    });
+    const pairCount = new Map();
+    for (const c of conns) {
+      const a = tankPos.get(c.sourceId), b = tankPos.get(c.destinationId);
+      if (!a || !b) continue;
+      const local = !c.destinationServerId || c.destinationServerId === c.sourceServerId;
+      // Two arrows between the same tanks bend to opposite sides.
+      const pk = [c.sourceId, c.destinationId].sort().join('|');
+      const k = pairCount.get(pk) || 0;
+      pairCount.set(pk, k + 1);
+      const dx = b.x - a.x, dy = b.y - a.y, d = Math.hypot(dx, dy) || 1;
+      const ux = dx / d, uy = dy / d;
+      const sx = a.x + ux * a.r, sy = a.y + uy * a.r, ex = b.x - ux * (b.r + 4), ey = b.y - uy * (b.r + 4);
+      const bend = (local ? 0.35 : 0.18) * d * (k % 2 ? -1 : 1) * (c.sourceId < c.destinationId ? 1 : -1);
+      const mx = (sx + ex) / 2 - uy * bend, my = (sy + ey) / 2 + ux * bend;
+      const path = svg('path', {
+        d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`,
+        class: `connection ${local ? 'local' : 'remote'}`,
+        'marker-end': `url(#${local ? 'arrow-local' : 'arrow'})`,
+        'data-connection-id': c.id, 'data-source': c.sourceId, 'data-destination': c.destinationId,
+      });
+      path.append(svg('title', {}, `${c.id}: ${c.probability}% ${c.direction}`));
+      gArrows.append(path);
+      arrows.push({ path, conn: c });
+    }
+    map.dataset.connections = arrows.length;
+  }
+
+  function swim(t) {
+    const a = arrows.find((x) => x.conn.id === t.connection_id) ||
+              arrows.find((x) => x.conn.sourceId === t.source_tank_id && x.conn.destinationId === t.destination_tank_id);
+    if (!a) return false;
+    const fish = svg('g', { class: 'migrating-fish', 'data-fish-id': t.entity_old_id },
+      svg('ellipse', { rx: 9, ry: 5, fill: '#ff9f43', stroke: '#7a3d00', 'stroke-width': 1 }),
+      svg('path', { d: 'M-8,0 L-15,-5 L-15,5 z', fill: '#ffbe76' }),
+      svg('circle', { cx: 4, cy: -1.5, r: 1.4, fill: '#111' }));
+    gFish.append(fish);
+    const len = a.path.getTotalLength();
+    const start = performance.now(), dur = 1800;
+    const step = (now) => {
+      const p = Math.min(1, (now - start) / dur);
+      const q = a.path.getPointAtLength(len * p), q2 = a.path.getPointAtLength(Math.min(len, len * p + 1));
+      const ang = (Math.atan2(q2.y - q.y, q2.x - q.x) * 180) / Math.PI;
+      fish.setAttribute('transform', `translate(${q.x},${q.y}) rotate(${ang})`);
+      if (p < 1 && !closed) requestAnimationFrame(step);
+      else setTimeout(() => fish.remove(), 300);
+    };
+    requestAnimationFrame(step);
+    return true;
+  }
+
+  async function pollTransfers() {
+    const lists = await Promise.all(servers.filter((s) => s.status !== 'offline').map((s) =>
+      api('/api/transfers?limit=50', { base: serverBase(s) }).then((r) => r.transfers).catch(() => [])));
+    const fresh = [];
+    for (const t of lists.flat()) {
+      if (t.state !== 'committed' || seen.has(t.transfer_id)) continue;
+      seen.add(t.transfer_id);
+      if (!firstPoll) fresh.push(t);
+    }
+    firstPoll = false;
+    fresh.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    fresh.forEach((t, i) => setTimeout(() => { if (!closed) swim(t); }, i * 250));
+    for (const t of fresh) {
+      count++;
+      const name = (id) => { for (const ts of tanks.values()) for (const x of ts || []) if (x.tank_id === id) return x.name; return id.slice(0, 8); };
+      recent.prepend(h('li', {}, h('code', {}, t.entity_old_id.slice(0, 8)), ` ${t.source_server_id}/${name(t.source_tank_id)} → ${t.destination_server_id}/${name(t.destination_tank_id)}`));
+      while (recent.children.length > 12) recent.lastChild.remove();
+    }
+    counter.textContent = count;
+    counter.dataset.count = count;
+  }
+
+  (async function loop() {
+    let n = 0;
+    while (!closed) {
+      if (n % 5 === 0) await loadStructure();
+      try { await pollTransfers(); } catch { /* next time */ }
+      n++;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  return () => { closed = true; };
+}

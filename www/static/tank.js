@@ -1,0 +1,324 @@
+// The tank view (#/tanks/{id}): the live stream drawn on a canvas, a header with the
+// tank's figures, a fish card on click, and the controls.
+import { api, toast } from './api.js';
+import {
+  Backdrop, FishSprites, PlantSprites, daylight, drawCastle, drawCrab, drawFish, drawFood,
+  drawNightTint, drawPlant, drawSelection,
+} from './draw.js';
+import { el, short } from './dom.js';
+import { familyTree } from './family.js';
+import { historyPanel } from './plots.js';
+
+const fmt = (n, d = 0) => (typeof n === 'number' ? n.toFixed(d) : '–');
+
+export function createTankDialog(onCreated) {
+  const dlg = document.getElementById('create-dialog');
+  const form = dlg.querySelector('form');
+  form.reset();
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const name = form.elements.name.value.trim();
+    const fish = parseInt(form.elements.fish.value, 10);
+    try {
+      const body = { name };
+      if (fish >= 0) body.initial_fish = fish;
+      const r = await api('/api/tanks', { method: 'POST', body });
+      dlg.close();
+      toast(`Tank “${r.tank.name}” created`);
+      onCreated(r.tank.tank_id);
+    } catch (err) {
+      toast('Cannot create the tank: ' + err.message, 'error');
+    }
+  };
+  dlg.querySelector('.cancel').onclick = () => dlg.close();
+  dlg.showModal();
+}
+
+export function tankView(root, tankId) {
+  const canvas = el('canvas', { id: 'tank-canvas', 'data-fish-count': '0', 'data-frame': '0',
+                                'aria-label': 'The tank, live' });
+  const head = {
+    name: el('h2', { class: 'tank-name' }, 'Tank'),
+    server: el('span', { class: 'pill server' }, ''),
+    state: el('span', { class: 'pill state' }, 'connecting'),
+  };
+  const stat = {};
+  const stats = el('dl', { class: 'stats' });
+  for (const [k, label] of [['frame', 'frame'], ['fish', 'fish'], ['generation', 'generation'],
+                            ['births', 'births'], ['deaths', 'deaths'], ['food', 'food'],
+                            ['plants', 'plants']]) {
+    stat[k] = el('dd', { id: 'stat-' + k }, '–');
+    stats.append(el('div', {}, el('dt', {}, label), stat[k]));
+  }
+  const card = el('aside', { class: 'fish-card', id: 'fish-card', hidden: '' });
+  const btnPause = el('button', { id: 'btn-pause', type: 'button' }, 'Pause');
+  const btnFood = el('button', { id: 'btn-food', type: 'button' }, 'Add food');
+  const btnFish = el('button', { id: 'btn-fish', type: 'button' }, 'Spawn fish');
+  const btnNew = el('button', { id: 'btn-new-tank', type: 'button', class: 'secondary' }, 'New tank');
+  const controls = el('div', { class: 'controls' }, btnPause, btnFood, btnFish, btnNew,
+                      el('a', { href: '#/network', class: 'button secondary' }, 'Network map'));
+  const stage = el('div', { class: 'stage' }, canvas, card);
+  const plots = historyPanel(tankId);
+  root.replaceChildren(el('section', { class: 'tank-view' },
+    el('header', { class: 'tank-head' }, el('div', { class: 'title' }, head.name, head.server, head.state), stats),
+    stage, controls,
+    el('p', { class: 'hint' }, 'Click a fish to see its card. Colours, shapes and patterns come from each fish’s genome, so lineages look alike.')),
+    plots.el);
+
+  let meta = null, paused = false, closed = false;
+  const looks = new Map();
+  let cur = null, prev = null, tCur = 0, tPrev = 0;
+  let selected = null; // fish id
+  const fishSprites = new FishSprites(), plantSprites = new PlantSprites();
+  const backdrop = new Backdrop();
+  const drawTimes = [];
+  let lastPos = []; // [key, x, y] drawn last, for clicks
+
+  async function loadMeta() {
+    try {
+      meta = await api(`/api/tanks/${tankId}`);
+      head.name.textContent = meta.tank.name;
+      head.server.textContent = 'server ' + meta.tank.server_id;
+      document.title = `${meta.tank.name} · tankworld`;
+      setPaused(meta.paused);
+    } catch (err) {
+      head.name.textContent = 'Unknown tank';
+      head.state.textContent = err.status === 404 ? 'not found' : 'unreachable';
+      head.state.className = 'pill state bad';
+    }
+  }
+
+  function setPaused(p) {
+    paused = p;
+    btnPause.textContent = p ? 'Resume' : 'Pause';
+    btnPause.dataset.paused = p ? 'true' : 'false';
+    head.state.textContent = p ? 'paused' : 'live';
+    head.state.className = 'pill state ' + (p ? 'paused' : 'live');
+  }
+
+  const es = new EventSource(`/api/tanks/${tankId}/stream?fps=15`);
+  es.onmessage = (ev) => {
+    const f = JSON.parse(ev.data);
+    if (f.looks) for (const l of f.looks) looks.set(l.k, l);
+    prev = cur;
+    tPrev = tCur;
+    cur = f;
+    tCur = performance.now();
+    cur.fishMap = new Map();
+    for (const fi of f.fish) cur.fishMap.set(fi[0], fi);
+    if (f.paused !== paused) setPaused(f.paused);
+    const s = f.stats;
+    stat.frame.textContent = f.frame;
+    stat.fish.textContent = s.fish_count;
+    stat.generation.textContent = s.max_generation;
+    stat.births.textContent = s.births;
+    stat.deaths.textContent = s.deaths;
+    stat.food.textContent = s.food_count;
+    stat.plants.textContent = s.plant_count;
+    canvas.dataset.frame = f.frame;
+    if (looks.size > f.fish.length + f.plants.length + 500) {
+      const live = new Set([...f.fish.map((x) => x[0]), ...f.plants.map((x) => x[0])]);
+      for (const k of looks.keys()) if (!live.has(k)) looks.delete(k);
+      fishSprites.forget(live);
+      plantSprites.forget(live);
+    }
+  };
+  es.onerror = () => {
+    if (!closed) {
+      head.state.textContent = 'reconnecting';
+      head.state.className = 'pill state bad';
+    }
+  };
+
+  function draw(now) {
+    if (closed) return;
+    requestAnimationFrame(draw);
+    if (!cur) return;
+    const t0 = performance.now();
+    const W = cur.width, H = cur.height;
+    const cssW = stage.clientWidth || 800;
+    const dpr = window.devicePixelRatio || 1;
+    const pw = Math.round(cssW * dpr), ph = Math.round((cssW * H / W) * dpr);
+    if (canvas.width !== pw || canvas.height !== ph) {
+      canvas.width = pw;
+      canvas.height = ph;
+      canvas.style.height = (cssW * H / W) + 'px';
+    }
+    const ctx = canvas.getContext('2d', { alpha: false });
+    const s = pw / W;
+    ctx.baseScale = s;
+    fishSprites.setScale(s);
+    plantSprites.setScale(s);
+    const time = now / 1000;
+    const light = daylight(cur.day_time);
+    backdrop.draw(ctx, W, H, light, time);
+    drawCastle(ctx, cur.castle, light, time);
+    for (const [k, growth] of cur.plants) {
+      const l = looks.get(k);
+      if (l) drawPlant(ctx, plantSprites.get(k, l, growth), l.x, l.y, time, k);
+    }
+    drawFood(ctx, cur.food, cur.food_types, time);
+    for (const [x, y, vx, e] of cur.crabs) drawCrab(ctx, x, y, vx, e, time);
+    // Fish, moved smoothly from the previous frame to this one.
+    const span = Math.min(250, Math.max(30, tCur - tPrev));
+    const a = Math.min(1, (now - tCur) / span);
+    let n = 0;
+    const pos = [];
+    let sel = null;
+    for (const fi of cur.fish) {
+      const l = looks.get(fi[0]);
+      if (l) fishSprites.get(fi[0], l);
+    }
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    for (const fi of cur.fish) {
+      const [k, x1, y1, vx, vy, size] = fi;
+      const l = looks.get(k);
+      if (!l) continue;
+      const p = prev && prev.fishMap.get(k);
+      let x = x1, y = y1;
+      if (p && Math.abs(p[1] - x1) < 60 && Math.abs(p[2] - y1) < 60) {
+        x = p[1] + (x1 - p[1]) * a;
+        y = p[2] + (y1 - p[2]) * a;
+      }
+      const sp = fishSprites.get(k, l);
+      const grow = size / (l.size_modifier || 1);
+      drawFish(ctx, sp, x, y, vx, grow, time, k);
+      if (l.id === selected) sel = [sp, x, y, grow];
+      pos.push([k, x, y]);
+      n++;
+    }
+    lastPos = pos;
+    if (sel) drawSelection(ctx, ...sel);
+    drawNightTint(ctx, pw, ph, light);
+    canvas.dataset.fishCount = n;
+    drawTimes.push(performance.now() - t0);
+    if (drawTimes.length > 60) drawTimes.shift();
+    // The median of the last 60 draws: the one that makes a new fish's sprites is rare.
+    const sorted = drawTimes.slice().sort((x, y) => x - y);
+    canvas.dataset.drawMs = sorted[sorted.length >> 1].toFixed(2);
+    canvas.dataset.drawMinMs = sorted[0].toFixed(2);
+  }
+  requestAnimationFrame(draw);
+
+  canvas.addEventListener('click', async (ev) => {
+    if (!cur) return;
+    const r = canvas.getBoundingClientRect();
+    const wx = ((ev.clientX - r.left) / r.width) * cur.width;
+    const wy = ((ev.clientY - r.top) / r.height) * cur.height;
+    let best = null, bd = 40 * 40;
+    for (const [k, x, y] of lastPos) {
+      const d = (x - wx) ** 2 + (y - wy) ** 2;
+      if (d < bd) { bd = d; best = k; }
+    }
+    if (best === null) { card.hidden = true; selected = null; return; }
+    showCard(looks.get(best).id);
+  });
+
+  async function showCard(fishId) {
+    selected = fishId;
+    let f;
+    try {
+      f = await api(`/api/tanks/${tankId}/fish/${fishId}`);
+    } catch (err) {
+      toast(err.status === 404 ? 'That fish has just left the tank.' : err.message, 'error');
+      return;
+    }
+    const g = f.genome, b = g.behavior_algorithm, ps = g.poker_strategy_algorithm;
+    const rows = (obj) => Object.entries(obj).map(([k, v]) =>
+      el('li', {}, el('span', {}, k.replace(/_/g, ' ')), el('b', {}, fmt(v, Number.isInteger(v) ? 0 : 2))));
+    const swatch = el('span', { class: 'swatch', style: `background:hsl(${g.color_hue * 360},78%,56%)` });
+    card.replaceChildren(
+      el('button', { class: 'close', type: 'button', 'aria-label': 'Close', onclick: () => { card.hidden = true; selected = null; } }, '×'),
+      el('h3', {}, swatch, 'Fish ', el('code', { class: 'fish-id' }, short(f.id))),
+      el('dl', {},
+        el('dt', {}, 'id'), el('dd', { class: 'full-id' }, f.id),
+        el('dt', {}, 'generation'), el('dd', {}, String(f.generation)),
+        el('dt', {}, 'parents'), el('dd', {}, f.mother_id ? `${short(f.mother_id)} × ${short(f.father_id)}` : 'none (spawned)'),
+        el('dt', {}, 'energy'), el('dd', {}, `${fmt(f.energy)} / ${fmt(f.max_energy)}`),
+        el('dt', {}, 'age'), el('dd', {}, `${f.age} of ${f.max_age} frames · ${f.life_stage}`),
+        el('dt', {}, 'behaviour'), el('dd', {}, `${b.algorithm_id} (${b.family})`)),
+      familyTree(tankId, meta ? meta.tank.server_id : '', f.id),
+      el('ul', { class: 'params one' }, ...rows(b.parameters)),
+      el('dl', {}, el('dt', {}, 'poker'), el('dd', {}, ps.strategy_id)),
+      el('ul', { class: 'params one' }, ...rows(ps.parameters)),
+      el('h4', {}, 'genome'),
+      el('ul', { class: 'params' }, ...rows({
+        speed: g.speed_modifier, size: g.size_modifier, vision: g.vision_range,
+        metabolism: g.metabolism_rate, aggression: g.aggression, template: g.template_id,
+        pattern: g.pattern_type, fins: g.fin_size, tail: g.tail_size,
+      })));
+    card.dataset.fishId = f.id;
+    card.hidden = false;
+    // Its last poker hands, where the server keeps them (shown when they come).
+    try {
+      const p = await api(`/api/tanks/${tankId}/poker?fish_id=${fishId}&limit=3`);
+      if (card.dataset.fishId !== fishId || !p.hands || !p.hands.length) return;
+      card.append(el('h4', {}, 'last poker hands'), el('ul', { class: 'params one' }, ...p.hands.map((hd) => {
+        const me = hd.players.find((x) => x.fish_id === fishId) || {};
+        const cards = (me.hole || []).join(' ');
+        const res = me.folded ? 'folded' : (me.net > 0 ? `won ${fmt(me.net, 1)}` : `lost ${fmt(-(me.net || 0), 1)}`);
+        return el('li', {}, el('span', {}, `${cards} · ${hd.winning_hand || 'no showdown'}`.replace(/_/g, ' ')), el('b', {}, res));
+      })));
+    } catch { /* an older server, or no hands yet */ }
+  }
+
+  btnPause.onclick = async () => {
+    try {
+      const r = await api(`/api/tanks/${tankId}/${paused ? 'resume' : 'pause'}`, { method: 'POST' });
+      setPaused(r.paused);
+    } catch (err) {
+      toast('Cannot ' + (paused ? 'resume' : 'pause') + ': ' + err.message, 'error');
+    }
+  };
+  btnFood.onclick = async () => {
+    const x = cur ? cur.width * (0.15 + 0.7 * Math.random()) : undefined;
+    try {
+      const r = await api(`/api/tanks/${tankId}/food`, { method: 'POST', body: { x, count: 6 } });
+      toast(`${r.added} flakes dropped`);
+    } catch (err) {
+      toast('Cannot add food: ' + err.message, 'error');
+    }
+  };
+  btnFish.onclick = async () => {
+    const body = cur ? { x: cur.width * (0.1 + 0.8 * Math.random()), y: cur.height * (0.2 + 0.4 * Math.random()) } : {};
+    try {
+      const r = await api(`/api/tanks/${tankId}/fish`, { method: 'POST', body });
+      toast(`Fish ${short(r.fish.id)} added`);
+    } catch (err) {
+      toast(err.status === 409 ? 'The tank is full.' : 'Cannot add a fish: ' + err.message, 'error');
+    }
+  };
+  btnNew.onclick = () => createTankDialog((id) => { location.hash = `#/tanks/${id}`; });
+
+  loadMeta();
+  return () => {
+    closed = true;
+    es.close();
+    plots.close();
+  };
+}
+
+// "/" : this server's tanks.
+export function tankList(root) {
+  const list = el('div', { class: 'tank-list' });
+  const btnNew = el('button', { id: 'btn-new-tank', type: 'button' }, 'New tank');
+  root.replaceChildren(el('section', {},
+    el('header', { class: 'list-head' }, el('h2', {}, 'Tanks on this server'), btnNew), list));
+  btnNew.onclick = () => createTankDialog((id) => { location.hash = `#/tanks/${id}`; });
+  let closed = false;
+  async function load() {
+    try {
+      const r = await api('/api/tanks');
+      list.replaceChildren(...r.tanks.map((t) => el('a', { class: 'tank-card', href: `#/tanks/${t.tank.tank_id}`, 'data-tank-id': t.tank.tank_id },
+        el('h3', {}, t.tank.name),
+        el('p', {}, `${t.stats.fish_count} fish · generation ${t.stats.max_generation} · ${t.paused ? 'paused' : fmt(t.fps) + ' ticks/s'}`),
+        el('p', { class: 'muted' }, `server ${t.tank.server_id} · ${t.stats.births} births · ${t.stats.deaths} deaths`))));
+      if (!r.tanks.length) list.replaceChildren(el('p', {}, 'No tanks yet: create one.'));
+    } catch (err) {
+      list.replaceChildren(el('p', { class: 'error' }, 'Cannot list the tanks: ' + err.message));
+    }
+    if (!closed) setTimeout(load, 3000);
+  }
+  load();
+  return () => { closed = true; };
+}
