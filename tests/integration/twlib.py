@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 BUILD = os.environ.get("abs_top_builddir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 WRAPPER = os.environ.get("TEST_WRAPPER", "").split()
@@ -51,6 +52,13 @@ class Tap:
             print("# " + line, flush=True)
 
     def done(self):
+        # Scripts call this from their `finally:`, where sys.exit would silently replace an
+        # exception still on its way out: the rest of the script would be skipped without
+        # a word. Such an exception is a failure of its own, with its traceback.
+        exc = sys.exc_info()[1]
+        if exc is not None and not isinstance(exc, SystemExit):
+            self.ok(False, "the script ran to its end (it raised %s)" % type(exc).__name__,
+                    "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         print("1..%d" % self.n, flush=True)
         sys.exit(1 if self.failed else 0)
 
