@@ -211,12 +211,74 @@ def tmpdir(prefix="tw"):
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
 
 
-def free_port():
+# Test ports come from below the kernel's ephemeral range, and each is reserved with a lock
+# file held until the test script exits. A port the kernel handed out for a moment (bind
+# to port 0, then close) is in the range every outgoing connection draws its local port
+# from: with tests running side by side, another test's client took such a port before
+# the daemon meant for it could listen there (CI failed on it: "the port is in use").
+PORT_LOCKS = "/tmp/tankworld-test-ports"
+_held_ports = []
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _reserve(port):
+    """Take the test-wide lock on this port, and check nothing listens there now."""
+    import fcntl
+    if not os.path.isdir(PORT_LOCKS):
+        os.makedirs(PORT_LOCKS, exist_ok=True)
+        try:
+            os.chmod(PORT_LOCKS, 0o1777)  # tests run by several users share it
+        except OSError:
+            pass
+    fd = os.open(os.path.join(PORT_LOCKS, str(port)), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        os.close(fd)
+        return False
+    finally:
+        s.close()
+    _held_ports.append(fd)  # released when this process exits
+    return True
+
+
+def _free_ports(width):
+    """The first of `width` consecutive free ports, all reserved for this script."""
+    import random as _r
+    hi = min(_ephemeral_low(), 65536) - width
+    lo = max(1024, min(10000, hi - 5000))
+    if hi - lo < 1000:  # an unusual ephemeral range: share it, the locks still help
+        lo, hi = 20000, 60000 - width
+    rng = _r.SystemRandom()
+    for _ in range(10000):
+        p = rng.randrange(lo, hi)
+        got = []
+        for k in range(width):
+            if not _reserve(p + k):
+                break
+            got.append(p + k)
+        if len(got) == width:
+            return p
+        for _ in got:  # a partial run: give its locks back
+            os.close(_held_ports.pop())
+    raise RuntimeError("no %d free consecutive ports below %d" % (width, hi))
+
+
+def free_port():
+    return _free_ports(1)
 
 
 class Daemon:
@@ -398,21 +460,5 @@ def wait_until(pred, timeout, interval=0.05):
 
 
 def base_ports(n):
-    """n free base ports, each with its two successors free too."""
-    out = []
-    while len(out) < n:
-        p = free_port()
-        if p > 60000:
-            continue
-        ok = True
-        for k in range(3):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", p + k))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
-        if ok and all(abs(p - q) > 3 for q in out):
-            out.append(p)
-    return out
+    """n free base ports, each with its two successors free too (a server's three)."""
+    return [_free_ports(3) for _ in range(n)]
