@@ -2,9 +2,11 @@
 directories on Unix sockets and loopback ports, wait for READY=1 on a test
 NOTIFY_SOCKET, talk HTTP over either listener, and print TAP."""
 
+import fcntl
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -179,13 +181,12 @@ def test_seed(tap, *legacy, default=None):
     """The seed of a randomised test: SEED (or an older per-test variable) when set,
     else `default`, else a fresh one. Printed, and the global `random` is seeded with it
     too, so `SEED=<n> make check TESTS=...` replays the run."""
-    import random as _random
     raw = os.environ.get("SEED")
     for name in legacy:
         raw = raw or os.environ.get(name)
-    seed = int(raw) if raw else (default if default is not None else _random.randrange(1 << 30))
+    seed = int(raw) if raw else (default if default is not None else random.randrange(1 << 30))
     tap.diag("seed %d (SEED=%d repeats this run)" % (seed, seed))
-    _random.seed(seed)
+    random.seed(seed)
     return seed
 
 
@@ -230,7 +231,6 @@ def _ephemeral_low():
 
 def _reserve(port):
     """Take the test-wide lock on this port, and check nothing listens there now."""
-    import fcntl
     if not os.path.isdir(PORT_LOCKS):
         os.makedirs(PORT_LOCKS, exist_ok=True)
         try:
@@ -257,12 +257,11 @@ def _reserve(port):
 
 def _free_ports(width):
     """The first of `width` consecutive free ports, all reserved for this script."""
-    import random as _r
     hi = min(_ephemeral_low(), 65536) - width
     lo = max(1024, min(10000, hi - 5000))
     if hi - lo < 1000:  # an unusual ephemeral range: share it, the locks still help
         lo, hi = 20000, 60000 - width
-    rng = _r.SystemRandom()
+    rng = random.SystemRandom()  # not the test's seeded generator: ports are no part of a run
     for _ in range(10000):
         p = rng.randrange(lo, hi)
         got = []
