@@ -8,6 +8,31 @@ import { el as h, svgEl as svg } from './dom.js';
 
 const W = 1000, H = 620;
 
+// A tank's name as it fits its circle (about 7 px a character at the map's 12 px), cut
+// with an ellipsis; the whole name is in the circle's tooltip.
+function fitName(name, r) {
+  const max = Math.max(4, Math.floor((2 * r - 6) / 7));
+  return name.length > max ? name.slice(0, max - 1) + '…' : name;
+}
+
+// The bend of an arrow from (sx,sy) to (ex,ey) that passes no other tank: the preferred
+// one if it is clear, else a deeper one on the same side, else on the other side. An arrow
+// drawn across a tank looked like two connections through it.
+function clearBend(sx, sy, ex, ey, ux, uy, bend0, others) {
+  const clear = (bend) => {
+    const mx = (sx + ex) / 2 - uy * bend, my = (sy + ey) / 2 + ux * bend;
+    for (let i = 1; i < 24; i++) {
+      const t = i / 24, u = 1 - t;
+      const x = u * u * sx + 2 * u * t * mx + t * t * ex, y = u * u * sy + 2 * u * t * my + t * t * ey;
+      if (others.some((p) => Math.hypot(p.x - x, p.y - y) < p.r + 6)) return false;
+    }
+    return true;
+  };
+  for (const f of [1, 2, 3, -1, -2, -3])
+    if (clear(bend0 * f)) return bend0 * f;
+  return bend0;
+}
+
 function serverBase(s) {
   return s.is_local ? '' : `http://${s.host}:${s.port}`;
 }
@@ -34,8 +59,10 @@ export function networkView(root) {
       svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#9fd3ff' })),
     svg('marker', { id: 'arrow-local', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
       svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#ffd27a' }))));
-  const gServers = svg('g'), gArrows = svg('g'), gFish = svg('g');
-  map.append(gServers, gArrows, gFish);
+  // Tanks sit above the arrows: an arrow that passes another tank goes behind its circle
+  // instead of across its name.
+  const gServers = svg('g'), gArrows = svg('g'), gTanks = svg('g'), gFish = svg('g');
+  map.append(gServers, gArrows, gTanks, gFish);
 
   let closed = false;
   let servers = [], tanks = new Map(), conns = [];
@@ -76,7 +103,7 @@ export function networkView(root) {
     } else {
       for (const ts of tanks.values())
         for (const t of ts || []) {
-          const e = gServers.querySelector(`[data-tank-id="${t.tank_id}"] .map-tank-meta`);
+          const e = gTanks.querySelector(`[data-tank-id="${t.tank_id}"] .map-tank-meta`);
           if (e) e.textContent = `${t.stats.fish_count} fish`;
         }
     }
@@ -86,10 +113,11 @@ export function networkView(root) {
   function layout() {
     gServers.replaceChildren();
     gArrows.replaceChildren();
+    gTanks.replaceChildren();
     tankPos.clear();
     arrows.length = 0;
     const n = servers.length;
-    const bw = n <= 2 ? 300 : n <= 4 ? 270 : 200, bh = n <= 2 ? 230 : 190;
+    const bw = n <= 2 ? 380 : n <= 4 ? 270 : 200, bh = n <= 2 ? 260 : 190;
     servers.forEach((s, i) => {
       // Around an ellipse, the local server on the left.
       const a = Math.PI + (i * 2 * Math.PI) / Math.max(n, 1);
@@ -118,10 +146,10 @@ export function networkView(root) {
         tankPos.set(t.tank_id, { x, y, r });
         const ta = svg('a', { href: viewerUrl(s, `#/tanks/${t.tank_id}`), class: 'tank', 'data-tank-id': t.tank_id });
         ta.append(svg('circle', { cx: x, cy: y, r }));
-        ta.append(svg('text', { x, y: y - 2, 'text-anchor': 'middle', class: 'map-tank-name' }, t.name.length > 12 ? t.name.slice(0, 11) + '…' : t.name));
+        ta.append(svg('text', { x, y: y - 2, 'text-anchor': 'middle', class: 'map-tank-name' }, fitName(t.name, r)));
         ta.append(svg('text', { x, y: y + 13, 'text-anchor': 'middle', class: 'map-tank-meta' }, `${t.stats.fish_count} fish`));
         ta.append(svg('title', {}, `${t.name} on ${s.server_id}: ${t.stats.fish_count} fish, generation ${t.stats.max_generation}`));
-        gServers.append(ta);
+        gTanks.append(ta);
       });
     });
     const pairCount = new Map();
@@ -136,7 +164,9 @@ export function networkView(root) {
       const dx = b.x - a.x, dy = b.y - a.y, d = Math.hypot(dx, dy) || 1;
       const ux = dx / d, uy = dy / d;
       const sx = a.x + ux * a.r, sy = a.y + uy * a.r, ex = b.x - ux * (b.r + 4), ey = b.y - uy * (b.r + 4);
-      const bend = (local ? 0.35 : 0.18) * d * (k % 2 ? -1 : 1) * (c.sourceId < c.destinationId ? 1 : -1);
+      const bend0 = (local ? 0.35 : 0.18) * d * (k % 2 ? -1 : 1) * (c.sourceId < c.destinationId ? 1 : -1);
+      const others = [...tankPos.values()].filter((p) => p !== a && p !== b);
+      const bend = clearBend(sx, sy, ex, ey, ux, uy, bend0, others);
       const mx = (sx + ex) / 2 - uy * bend, my = (sy + ey) / 2 + ux * bend;
       const path = svg('path', {
         d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`,
