@@ -49,8 +49,23 @@ const tankApi = (base, id) => getJson(`${base}/api/tanks/${id}`);
 
 // Clicks fish {x, y} (tank coordinates) on the tank canvas, whose tank is w x h.
 async function clickFish(pg, w, h, fish) {
+  // Measure after the layout settled: a click measured during a scroll missed its fish
+  // once under the sanitizers.
+  await pg.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const box = await pg.$eval('#tank-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
   await pg.mouse.click(box.x + (fish.x / w) * box.w, box.y + (fish.y / h) * box.h);
+}
+
+// Click a fish of a paused tank until its card shows its family tree (a click can miss
+// on a slow page); the fish id the tree shows, or a falsy value after `ms`.
+async function openFamily(pg, w, h, fish, ms) {
+  const end = Date.now() + ms;
+  let id = null;
+  while (!id && Date.now() < end) {
+    await clickFish(pg, w, h, fish);
+    id = await until(() => pg.$eval('#family-tree', (f) => f.dataset.loaded === 'true' && f.dataset.fishId), 3000);
+  }
+  return id;
 }
 
 try {
@@ -175,8 +190,7 @@ try {
 
     // The family tree of a born fish: its mother, father and their parents.
     await page.$eval('#tank-canvas', (e) => e.scrollIntoView());
-    await clickFish(page, conf.width, conf.height, fish);
-    const tree = await until(() => page.$eval('#family-tree', (f) => f.dataset.loaded === 'true' && f.dataset.fishId), 8000);
+    const tree = await openFamily(page, conf.width, conf.height, fish, 12000);
     check(tree === fish.id, 'the card of a born fish shows its family tree', tree);
     const parents = await page.$$eval('#family-tree > ul > li', (ls) => ls.map((l) => [l.dataset.role, l.dataset.fishId]));
     check(JSON.stringify(parents) === JSON.stringify([['mother', fish.mother], ['father', fish.father]]),
@@ -193,8 +207,7 @@ try {
     const { url, tank, fish } = conf;
     await page.goto(`${url}/#/tanks/${tank}`);
     await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0 && +c.dataset.fishCount > 0), 20000);
-    await clickFish(page, conf.width, conf.height, fish);
-    const tree = await until(() => page.$eval('#family-tree', (f) => f.dataset.loaded === 'true' && f.dataset.fishId), 8000);
+    const tree = await openFamily(page, conf.width, conf.height, fish, 12000);
     check(tree === fish.id, 'the card of a fish born elsewhere shows its family', tree);
     // The API's answer now (an ancestor that crossed meanwhile would be known here).
     const lin = await getJson(`${url}/api/tanks/${tank}/lineage?fish_id=${fish.id}&depth=2`);
