@@ -14,7 +14,7 @@
 
 #include "ids.h"
 #include "jsonv.h"
-#include "scheduler.h"
+#include "tbucket.h"
 
 enum direction {
 	DIR_LEFT,
@@ -33,7 +33,7 @@ struct connection {
 	/* Runtime only, never persisted. */
 	double validated_at;   /* monotonic time its tanks were last confirmed; 0 if loaded */
 	struct tbucket bucket; /* per-connection rate limit */
-	/* Refusals (scheduler.c, refusals.c): after a definitive refusal by its destination
+	/* Refusals (below, and refusals.c): after a definitive refusal by its destination
 	 * the connection pauses (1 s doubling to refusal_backoff_max, reset by a success);
 	 * a destination tank that is gone marks it broken until a check finds it back. */
 	int refusals;	     /* consecutive definitive refusals */
@@ -46,6 +46,28 @@ struct connection {
 };
 
 struct connections;
+
+/* Refusals. A connection whose destination refused a fish definitively (full, transfers
+ * disabled, a bad entity...) pauses: REFUSAL_FIRST s after the first refusal, doubling
+ * with each one up to cap, and any success resets it. When the pause is over it is a
+ * probe: one fish may go (simd's wall lets one through; a scheduler hit may send one);
+ * its answer resets the connection or pauses it longer. A destination tank that does not
+ * exist (404 unknown_tank) makes the connection broken: paused for the whole cap, and
+ * refusals.c looks for the tank now and then and heals it when it is back. */
+#define REFUSAL_FIRST 1.0
+enum conn_gate {
+	GATE_OPEN,   /* no refusal pending: fish go freely */
+	GATE_PROBE,  /* paused, and the pause is over: one fish may go */
+	GATE_CLOSED, /* paused: no fish goes */
+};
+double conn_refusal_pause(int refusals, double cap);
+enum conn_gate conn_gate(const struct connection *c, double now);
+/* A definitive refusal; gone: the destination tank does not exist. why is kept for the
+ * API. Returns true when this made the connection broken (log it once). */
+bool conn_refused(struct connection *c, bool gone, const char *why, double now, double cap);
+/* A fish was accepted, or a broken connection's tank was found: returns true if the
+ * connection was paused or broken (its walls need syncing). */
+bool conn_succeeded(struct connection *c);
 
 const char *direction_name(enum direction d);
 int direction_from_name(const char *s, enum direction *ret);

@@ -63,7 +63,7 @@ void refusals_note(struct migrated *md, const char *connection_id, const char *d
 		log_info("connection %s: the destination refused a fish (%s); pausing it, %g s at "
 			 "first and longer while refusals go on",
 			 c->id, why ? why : "refused",
-			 refusal_pause(c->refusals, cf->migration.refusal_backoff_max));
+			 conn_refusal_pause(c->refusals, cf->migration.refusal_backoff_max));
 	}
 	sync_walls(md, c, now);
 }

@@ -31,42 +31,6 @@ double backoff_delay(int failures, double u)
 	return d / 2 + u * d / 2;
 }
 
-double refusal_pause(int refusals, double cap)
-{
-	double d = REFUSAL_FIRST;
-	for (int i = 1; i < refusals && d < cap; i++)
-		d *= 2;
-	return d < cap ? d : cap;
-}
-
-enum conn_gate conn_gate(const struct connection *c, double now)
-{
-	if (c->refusals == 0 && !c->broken)
-		return GATE_OPEN;
-	return now < c->paused_until ? GATE_CLOSED : GATE_PROBE;
-}
-
-bool conn_refused(struct connection *c, bool gone, const char *why, double now, double cap)
-{
-	bool newly_broken = gone && !c->broken;
-	c->refusals++;
-	if (gone)
-		c->broken = true;
-	c->paused_until = now + (c->broken ? cap : refusal_pause(c->refusals, cap));
-	snprintf(c->reason, sizeof c->reason, "%s", why ? why : "refused");
-	return newly_broken;
-}
-
-bool conn_succeeded(struct connection *c)
-{
-	bool was = c->refusals > 0 || c->broken;
-	c->refusals = 0;
-	c->broken = false;
-	c->paused_until = 0;
-	c->reason[0] = '\0';
-	return was;
-}
-
 bool strset_has(const struct strset *s, const char *x)
 {
 	for (size_t i = 0; i < s->n; i++)

@@ -222,10 +222,10 @@ static void test_plan(void)
  * reset by a success; a vanished destination tank makes it broken. */
 static void test_refusals(void)
 {
-	is_double(refusal_pause(1, 300), 1, 1e-9, "first refusal: 1 s");
-	is_double(refusal_pause(2, 300), 2, 1e-9, "second: 2 s");
-	is_double(refusal_pause(5, 300), 16, 1e-9, "fifth: 16 s");
-	is_double(refusal_pause(30, 300), 300, 1e-9, "capped at the maximum");
+	is_double(conn_refusal_pause(1, 300), 1, 1e-9, "first refusal: 1 s");
+	is_double(conn_refusal_pause(2, 300), 2, 1e-9, "second: 2 s");
+	is_double(conn_refusal_pause(5, 300), 16, 1e-9, "fifth: 16 s");
+	is_double(conn_refusal_pause(30, 300), 300, 1e-9, "capped at the maximum");
 	struct connection c = mk("ab", "A", "B", "s1", 100, DIR_RIGHT);
 	is_int(conn_gate(&c, 0), GATE_OPEN, "a fresh connection is open");
 	ok(!conn_refused(&c, false, "409 tank_full", 100, 300), "a full tank does not break it");
