@@ -9,7 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "simd/sim/internal.h"
+#include "simd/sim/alloc.h"
+#include "simd/sim/sim.h"
 
 static void oom(void)
 {

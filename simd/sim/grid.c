@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd/sim/alloc.h"
 #include "simd/sim/grid.h"
-#include "simd/sim/internal.h"
 
 void grid_init(struct grid *g, double width, double height, double cell)
 {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "simd/sim/alloc.h"
 #include "simd/sim/grid.h"
 #include "rng.h"
 #include "simd/sim/sim.h"
@@ -676,12 +677,6 @@ json_object *json_id_or_null(const char *id);
 void ids_make(const char *tank_id, uint32_t domain, uint64_t serial, char out[UUID_STR_LEN]);
 bool ids_valid(const char *s);
 enum { ID_DOMAIN_FISH = 1, ID_DOMAIN_PLANT = 2 };
-
-/* --- allocation (alloc.c): out of memory is fatal in the core, as in libcommon --- */
-void *sim_xcalloc(size_t n, size_t size);
-void *sim_xrealloc(void *p, size_t n, size_t size);
-/* Grow *arr (element size elem) so that it holds at least need elements. */
-void sim_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
 static inline double clampd(double v, double lo, double hi)
 {
