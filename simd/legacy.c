@@ -148,6 +148,62 @@ static void genome_overlay(json_object *fish, json_object *g, json_object *og)
 					json_object_new_string(sim_poker_strategy_name(i)));
 }
 
+/* Position, generation, ages and cooldown, clamped to our ranges. Age 0 first, so
+ * that any max_age the core accepts can be set, then the age. */
+static void overlay_scalars(json_object *fish, json_object *entity)
+{
+	double v;
+	if (num(entity, "x", &v))
+		try_set(fish, fish, "x", json_object_new_double(clamp(v, 0, 100000)));
+	if (num(entity, "y", &v))
+		try_set(fish, fish, "y", json_object_new_double(clamp(v, 0, 100000)));
+	if (num(entity, "generation", &v))
+		try_set(fish, fish, "generation", json_object_new_int((int)clamp(v, 0, 1e8)));
+	try_set(fish, fish, "age", json_object_new_int(0));
+	if (num(entity, "max_age", &v))
+		try_set(fish, fish, "max_age", json_object_new_int((int)clamp(v, 1, 8100)));
+	if (num(entity, "age", &v))
+		try_set(fish, fish, "age", json_object_new_int((int)clamp(v, 0, 8100)));
+	if (num(entity, "reproduction_cooldown", &v))
+		try_set(fish, fish, "reproduction_cooldown",
+			json_object_new_int((int)clamp(v, 0, 360)));
+}
+
+/* Speed, velocity and energy: their limits depend on the genome and on what was set
+ * before them, so each is checked against the fish as it is so far. */
+static void overlay_motion(json_object *fish, json_object *entity)
+{
+	double v, w;
+	/* The original sends the effective speed (base x modifier) and multiplied it by the
+	 * modifier again on arrival (spec §1.10); ours carries the base. */
+	struct fish *f;
+	struct json_err ie;
+	if (num(entity, "speed", &v) && v > 0 && fish_from_json(fish, &f, &ie) == 0) {
+		double mod = fish_trait(f, "speed_modifier");
+		fish_free(f);
+		if (mod > 0)
+			try_set(fish, fish, "base_speed",
+				json_object_new_double(clamp(v / mod, 0.01, 20)));
+	}
+	/* Velocity and energy last: their limits depend on the speed. */
+	if (num(entity, "vel_x", &v) && num(entity, "vel_y", &w) &&
+	    fish_from_json(fish, &f, &ie) == 0) {
+		double vmax = 1.2 * fish_speed(f), n = sqrt(v * v + w * w);
+		fish_free(f);
+		if (n > vmax && n > 0) {
+			v *= vmax / n * 0.999;
+			w *= vmax / n * 0.999;
+		}
+		try_set(fish, fish, "vx", json_object_new_double(v));
+		try_set(fish, fish, "vy", json_object_new_double(w));
+	}
+	if (num(entity, "energy", &v) && fish_from_json(fish, &f, &ie) == 0) {
+		double max = fish_max_energy(f);
+		fish_free(f);
+		try_set(fish, fish, "energy", json_object_new_double(clamp(v, 0, max)));
+	}
+}
+
 json_object *legacy_fish_translate(json_object *entity, uint64_t h, struct json_err *e)
 {
 	if (!legacy_is_original_fish(entity)) {
@@ -175,51 +231,8 @@ json_object *legacy_fish_translate(json_object *entity, uint64_t h, struct json_
 	    json_object_is_type(og, json_type_object))
 		genome_overlay(fish, g, og);
 
-	double v, w;
-	if (num(entity, "x", &v))
-		try_set(fish, fish, "x", json_object_new_double(clamp(v, 0, 100000)));
-	if (num(entity, "y", &v))
-		try_set(fish, fish, "y", json_object_new_double(clamp(v, 0, 100000)));
-	if (num(entity, "generation", &v))
-		try_set(fish, fish, "generation", json_object_new_int((int)clamp(v, 0, 1e8)));
-	/* Age 0 first, so that any max_age the core accepts can be set, then the age. */
-	try_set(fish, fish, "age", json_object_new_int(0));
-	if (num(entity, "max_age", &v))
-		try_set(fish, fish, "max_age", json_object_new_int((int)clamp(v, 1, 8100)));
-	if (num(entity, "age", &v))
-		try_set(fish, fish, "age", json_object_new_int((int)clamp(v, 0, 8100)));
-	if (num(entity, "reproduction_cooldown", &v))
-		try_set(fish, fish, "reproduction_cooldown",
-			json_object_new_int((int)clamp(v, 0, 360)));
-
-	/* The original sends the effective speed (base x modifier) and multiplied it by the
-	 * modifier again on arrival (spec §1.10); ours carries the base. */
-	struct fish *f;
-	struct json_err ie;
-	if (num(entity, "speed", &v) && v > 0 && fish_from_json(fish, &f, &ie) == 0) {
-		double mod = fish_trait(f, "speed_modifier");
-		fish_free(f);
-		if (mod > 0)
-			try_set(fish, fish, "base_speed",
-				json_object_new_double(clamp(v / mod, 0.01, 20)));
-	}
-	/* Velocity and energy last: their limits depend on the genome and speed set above. */
-	if (num(entity, "vel_x", &v) && num(entity, "vel_y", &w) &&
-	    fish_from_json(fish, &f, &ie) == 0) {
-		double vmax = 1.2 * fish_speed(f), n = sqrt(v * v + w * w);
-		fish_free(f);
-		if (n > vmax && n > 0) {
-			v *= vmax / n * 0.999;
-			w *= vmax / n * 0.999;
-		}
-		try_set(fish, fish, "vx", json_object_new_double(v));
-		try_set(fish, fish, "vy", json_object_new_double(w));
-	}
-	if (num(entity, "energy", &v) && fish_from_json(fish, &f, &ie) == 0) {
-		double max = fish_max_energy(f);
-		fish_free(f);
-		try_set(fish, fish, "energy", json_object_new_double(clamp(v, 0, max)));
-	}
+	overlay_scalars(fish, entity);
+	overlay_motion(fish, entity);
 	/* Parents are integer ids of another tank there: no link survives (spec §1.10). */
 	json_object_object_add(fish, "mother_id", NULL);
 	json_object_object_add(fish, "father_id", NULL);
