@@ -17,11 +17,9 @@ static int coord(json_object *body, const char *key, double max, double *v, stru
 
 void api_food(struct http_ctx *ctx)
 {
-	struct tank_slot *s = api_tank_param(ctx);
+	json_object *body;
+	struct tank_slot *s = api_tank_body(ctx, &body);
 	if (!s)
-		return;
-	json_object *body = http_body_object(ctx);
-	if (!body)
 		return;
 	const struct tank_params *p = tank_get_params(s->sim);
 	double x = p->width / 2.0;
@@ -46,11 +44,9 @@ void api_food(struct http_ctx *ctx)
 
 void api_add_fish(struct http_ctx *ctx)
 {
-	struct tank_slot *s = api_tank_param(ctx);
+	json_object *body;
+	struct tank_slot *s = api_tank_body(ctx, &body);
 	if (!s)
-		return;
-	json_object *body = http_body_object(ctx);
-	if (!body)
 		return;
 	const struct tank_params *p = tank_get_params(s->sim);
 	double x = p->width / 2.0, y = p->height / 3.0;

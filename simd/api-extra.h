@@ -11,6 +11,9 @@
 
 /* The tank a route's {id} names, or NULL after a JSON 404 (api.c). */
 struct tank_slot *api_tank_param(struct http_ctx *ctx);
+/* The same, then the request's JSON object body (*body, the caller's to put); NULL after
+ * a JSON 404 or 400. */
+struct tank_slot *api_tank_body(struct http_ctx *ctx, json_object **body);
 void api_www_index(struct http_ctx *ctx);
 void api_www_static(struct http_ctx *ctx);
 void api_stream(struct http_ctx *ctx);

@@ -111,11 +111,9 @@ static void reply_game(struct http_ctx *ctx, int status, const struct poker_game
 
 void api_poker_game_new(struct http_ctx *ctx)
 {
-	struct tank_slot *s = api_tank_param(ctx);
+	json_object *body, *ids;
+	struct tank_slot *s = api_tank_body(ctx, &body);
 	if (!s)
-		return;
-	json_object *body = http_body_object(ctx), *ids;
-	if (!body)
 		return;
 	struct json_err e;
 	double chips = 0;

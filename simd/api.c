@@ -62,6 +62,15 @@ struct tank_slot *api_tank_param(struct http_ctx *ctx)
 	return s;
 }
 
+struct tank_slot *api_tank_body(struct http_ctx *ctx, json_object **body)
+{
+	struct tank_slot *s = api_tank_param(ctx);
+	if (!s)
+		return NULL;
+	*body = http_body_object(ctx);
+	return *body ? s : NULL;
+}
+
 static bool transfer_id_param(struct http_ctx *ctx, const char **ret)
 {
 	*ret = http_param(ctx, "transfer_id");
@@ -358,11 +367,9 @@ static json_object *exits_reply(struct tank_slot *s)
 static void api_exits(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
-	struct tank_slot *s = api_tank_param(ctx);
+	json_object *body;
+	struct tank_slot *s = api_tank_body(ctx, &body);
 	if (!s)
-		return;
-	json_object *body = http_body_object(ctx);
-	if (!body)
 		return;
 	struct exit_dest l, r;
 	bool has_l, has_r;
@@ -548,11 +555,9 @@ static void api_outbox_one(struct http_ctx *ctx)
 static void api_move(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
-	struct tank_slot *s = api_tank_param(ctx);
+	json_object *body;
+	struct tank_slot *s = api_tank_body(ctx, &body);
 	if (!s)
-		return;
-	json_object *body = http_body_object(ctx);
-	if (!body)
 		return;
 	const char *dst, *fid, *cid;
 	bool plant = false;
