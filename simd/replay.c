@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "replay.h"
@@ -91,6 +92,15 @@ int replay_at(struct tank_slot *s, json_object *rec, const char *key, struct jso
 	return 0;
 }
 
+/* Below this many fish a frame is too short for a second thread to pay off. */
+#define REPLAY_THREADS_FROM_FISH 2000
+
+static int replay_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus >= 2 ? 2 : 1;
+}
+
 int replay_advance(struct tank_slot *s, json_object *rec, const char *key, struct json_err *e)
 {
 	int64_t frame = -1;
@@ -107,6 +117,11 @@ int replay_advance(struct tank_slot *s, json_object *rec, const char *key, struc
 	if (now == (uint64_t)frame)
 		return 0;
 	uint64_t steps = (uint64_t)frame - now;
+	/* Nothing else runs during the start, so a big tank re-simulates on every core it
+	 * may use (the state is the same on any number of threads); tanks_start sets the
+	 * tank's own number afterwards. */
+	if (tank_fish_count(s->sim) >= REPLAY_THREADS_FROM_FISH)
+		tank_set_threads(s->sim, replay_threads());
 	double t0 = now_mono();
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);

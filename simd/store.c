@@ -745,6 +745,7 @@ void store_recover(struct simd *sd)
 	bool have_manifest = manifest_load(sd->manifest_path, &man) == 0;
 	sd->legacy_state = !have_manifest;
 	recover_tanks(sd, &man, have_manifest);
+	double loaded = now_mono() - t0;
 	recover_transfers(sd, &man, have_manifest);
 	if (!have_manifest)
 		check_legacy_segments(sd);
@@ -769,8 +770,11 @@ void store_recover(struct simd *sd)
 	}
 	if (sd->xfer_applied_seq < last)
 		sd->xfer_applied_seq = last;
-	log_info("recovered %zu tanks with %zu fish and %zu fish in transit in %.3f s", sd->n_tanks,
-		 tanks_total_fish(sd), sd->outbox_count, now_mono() - t0);
+	/* The parts an operator can act on: snapshot size, and re-simulation (replay_budget). */
+	log_info("recovered %zu tanks with %zu fish and %zu fish in transit in %.3f s (snapshots "
+		 "%.3f s, re-simulating %" PRIu64 " frames %.3f s)",
+		 sd->n_tanks, tanks_total_fish(sd), sd->outbox_count, now_mono() - t0, loaded,
+		 sd->replay_frames, sd->replay_seconds);
 	/* A new or upgraded state gets its manifest (and checksummed snapshots) now. */
 	if (!have_manifest)
 		snapshot_round(sd);

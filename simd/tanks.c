@@ -232,8 +232,10 @@ void tanks_start(struct simd *sd, struct tank_slot *s)
 {
 	s->stop = false;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if (tank_get_params(s->sim)->max_fish >= TANK_THREADS_FROM_FISH && cpus >= 2)
-		tank_set_threads(s->sim, 2);
+	tank_set_threads(s->sim,
+			 tank_get_params(s->sim)->max_fish >= TANK_THREADS_FROM_FISH && cpus >= 2
+				 ? 2
+				 : 1);
 	/* The fish of this tank in the outbox keep their slots (max_fish), its plants their
 	 * root spots: count them once here, after recovery; transfers.c keeps the counts. */
 	pthread_mutex_lock(&s->lock);
