@@ -7,7 +7,9 @@
  *   - generation depth counted as the original does (mother + 1), reached in the hour;
  *   - offspring per fish by origin (born of a mother, or spawned), counting a child for
  *     both its mother and its father, over fish first seen before the last 5 minutes
- *     (the others have not lived a whole life yet);
+ *     (the others have not lived a whole life yet); and, since an emergency spawn only
+ *     enters a tank of fewer than spawn_floor fish, the same for born fish that entered
+ *     a tank of fewer than twice that: the like-for-like comparison;
  *   - for every genome trait, in how many seeds its mean over the living fish rose from
  *     the founders' to the last sample, and whether it ends pinned near a limit.
  *
@@ -43,6 +45,7 @@ struct result {
 	double spawn_share_max;
 	int depth; /* max mother+1 generation */
 	double born_n, born_kids, spawned_n, spawned_kids, founder_n, founder_kids;
+	double born_small_n, born_small_kids; /* born into a tank of < 2 x spawn_floor fish */
 	double start[NTRAITS], end[NTRAITS];
 	double ledger;
 };
@@ -52,6 +55,7 @@ struct rec {
 	int gen;
 	int spawned;
 	long first_seen;
+	size_t entry_pop; /* the tank's fish when it was first seen */
 	int kids;
 };
 
@@ -134,6 +138,7 @@ static void run(uint64_t seed, long frames, struct result *res)
 					r->gen = gen;
 					r->spawned = m == NULL;
 					r->first_seen = fr;
+					r->entry_pop = n;
 					if (gen > res->depth)
 						res->depth = gen;
 				}
@@ -169,6 +174,10 @@ static void run(uint64_t seed, long frames, struct result *res)
 		} else {
 			res->born_n++;
 			res->born_kids += r->kids;
+			if (r->entry_pop < 2 * (size_t)p.spawn_floor) {
+				res->born_small_n++;
+				res->born_small_kids += r->kids;
+			}
 		}
 	}
 	trait_means(t, res->end);
@@ -271,7 +280,7 @@ static double print_population(const struct result *res, int seeds, int minutes)
 {
 	int alive = 0;
 	double share = 0, share_max = 0, depth = 0, bn = 0, bk = 0, sn = 0, sk = 0, ledger = 0;
-	double fn = 0, fk = 0;
+	double fn = 0, fk = 0, bsn = 0, bsk = 0;
 	int depth_min = 1 << 30;
 	for (int i = 0; i < seeds; i++) {
 		const struct result *r = &res[i];
@@ -287,6 +296,8 @@ static double print_population(const struct result *res, int seeds, int minutes)
 		sk += r->spawned_kids;
 		fn += r->founder_n;
 		fk += r->founder_kids;
+		bsn += r->born_small_n;
+		bsk += r->born_small_kids;
 		ledger = fmax(ledger, r->ledger);
 		printf("# seed %d: alive %d, spawned share %.3f, depth %d, born %.0f (%.2f kids), "
 		       "spawned %.0f (%.2f kids)\n",
@@ -309,6 +320,11 @@ static double print_population(const struct result *res, int seeds, int minutes)
 	printf("bench: evolution_offspring_emergency_spawned %.2f per_fish\n", sn ? sk / sn : 0);
 	printf("bench: evolution_emergency_spawned_fish %.0f fish\n", sn);
 	printf("bench: evolution_offspring_founders %.2f per_fish\n", fn ? fk / fn : 0);
+	/* Like for like: a spawn only enters a nearly empty tank, where any fish leaves
+	 * more children than in a full one; born fish that entered a small tank too. */
+	printf("bench: evolution_offspring_born_into_small_tank %.2f per_fish\n",
+	       bsn ? bsk / bsn : 0);
+	printf("bench: evolution_born_into_small_tank_fish %.0f fish\n", bsn);
 	return ledger;
 }
 
