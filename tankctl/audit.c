@@ -495,39 +495,22 @@ struct audit {
 /* The servers discoveryd knows, and how to reach each one's simd. */
 static int audit_servers(struct ctl *ctl, struct audit *a)
 {
-	struct reply r;
-	if (ctl_call(ctl, &ctl->disc, "GET", "/api/discovery/servers", NULL, &r) < 0)
+	struct ctl_server *cs;
+	size_t n;
+	if (ctl_servers(ctl, &cs, &n) < 0)
 		return -1;
-	json_object *list = field_arr(r.json, "servers");
-	size_t n = list ? json_object_array_length(list) : 0;
-	struct server *srv = calloc(n ? n : 1, sizeof *srv);
-	char url_host[CONF_STR] = "";
-	int url_port;
-	if (ctl->server_url)
-		url_split(ctl->server_url, url_host, sizeof url_host, &url_port);
+	struct server *srv = xcalloc(n ? n : 1, sizeof *srv);
 	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(list, i);
 		struct server *sv = &srv[i];
-		snprintf(sv->id, sizeof sv->id, "%s", field_str(e, "server_id"));
-		snprintf(sv->status, sizeof sv->status, "%s", field_str(e, "status"));
-		snprintf(sv->host, sizeof sv->host, "%s", field_str(e, "host"));
-		sanitize(sv->id);
-		sanitize(sv->host);
-		sv->port = (int)field_int(e, "port");
-		sv->local = field_bool(e, "is_local");
-		if (sv->local && !ctl->server_url) {
-			endpoint_unix(&sv->sim, "simd", ctl->conf.sim.socket);
-			sv->addr_ok = true;
-		} else {
-			/* The server --server names is reached at the host the operator gave. */
-			const char *h = sv->local ? url_host : sv->host;
-			sv->addr_ok = endpoint_tcp(&sv->sim, "simd", h, sv->port) == 0;
-			if (sv->addr_ok)
-				snprintf(sv->sim.what, sizeof sv->sim.what, "%s's simd at %.300s",
-					 sv->id, sv->sim.base);
-		}
+		memcpy(sv->id, cs[i].id, sizeof sv->id);
+		memcpy(sv->status, cs[i].status, sizeof sv->status);
+		memcpy(sv->host, cs[i].host, sizeof sv->host);
+		sv->port = cs[i].port;
+		sv->local = cs[i].local;
+		sv->sim = cs[i].sim;
+		sv->addr_ok = cs[i].ok;
 	}
-	reply_free(&r);
+	free(cs);
 	a->srv = srv;
 	a->n = n;
 	return 0;

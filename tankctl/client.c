@@ -10,8 +10,8 @@
 
 #include "jsonv.h"
 #include "tankctl.h"
-#include "util.h"
 #include "xalloc.h"
+#include "util.h"
 
 #define MAX_RESPONSE (512u << 20)
 
@@ -278,5 +278,45 @@ int ctl_resolve(struct ctl *ctl)
 	if (!ok)
 		return -1;
 	ctl->resolved = true;
+	return 0;
+}
+
+int ctl_servers(struct ctl *ctl, struct ctl_server **ret, size_t *ret_n)
+{
+	struct reply r;
+	if (ctl_call(ctl, &ctl->disc, "GET", "/api/discovery/servers", NULL, &r) < 0)
+		return -1;
+	json_object *list = field_arr(r.json, "servers");
+	size_t n = list ? json_object_array_length(list) : 0;
+	struct ctl_server *srv = xcalloc(n + 1, sizeof *srv);
+	char url_host[CONF_STR] = "";
+	int url_port;
+	if (ctl->server_url)
+		url_split(ctl->server_url, url_host, sizeof url_host, &url_port);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(list, i);
+		struct ctl_server *sv = &srv[i];
+		snprintf(sv->id, sizeof sv->id, "%s", field_str(e, "server_id"));
+		snprintf(sv->status, sizeof sv->status, "%s", field_str(e, "status"));
+		snprintf(sv->host, sizeof sv->host, "%s", field_str(e, "host"));
+		sanitize(sv->id);
+		sanitize(sv->host);
+		sv->port = (int)field_int(e, "port");
+		sv->local = field_bool(e, "is_local");
+		if (sv->local && !ctl->server_url) {
+			endpoint_unix(&sv->sim, "simd", ctl->conf.sim.socket);
+			sv->ok = true;
+		} else {
+			/* The server --server names is reached at the host the operator gave. */
+			const char *h = sv->local ? url_host : sv->host;
+			sv->ok = endpoint_tcp(&sv->sim, "simd", h, sv->port) == 0;
+			if (sv->ok)
+				snprintf(sv->sim.what, sizeof sv->sim.what, "%s's simd at %.300s",
+					 sv->id, sv->sim.base);
+		}
+	}
+	reply_free(&r);
+	*ret = srv;
+	*ret_n = n;
 	return 0;
 }

@@ -11,66 +11,32 @@
 #include "util.h"
 #include "xalloc.h"
 
-struct place {
-	char server_id[128];
-	struct endpoint sim;
-	bool ok;
-};
-
 struct family {
-	struct place *srv;
+	struct ctl_server *srv;
 	size_t nsrv;
 	json_object *records; /* what was found, each with "server_id" and "tank_id" added */
 	json_object *unknown; /* ancestors no server knows */
 	json_object *seen;    /* fish id -> true */
 };
 
-/* The servers discoveryd knows, with their simd; this one by its socket. */
+/* The servers discoveryd knows, with their simd. */
 static int servers_load(struct ctl *ctl, struct family *fam)
 {
-	struct reply r;
-	if (ctl_call(ctl, &ctl->disc, "GET", "/api/discovery/servers", NULL, &r) < 0)
-		return -1;
-	json_object *list = field_arr(r.json, "servers");
-	size_t n = list ? json_object_array_length(list) : 0;
-	fam->srv = xcalloc(n + 1, sizeof *fam->srv);
-	char url_host[CONF_STR] = "";
-	int url_port;
-	if (ctl->server_url)
-		url_split(ctl->server_url, url_host, sizeof url_host, &url_port);
-	for (size_t i = 0; i < n; i++) {
-		json_object *e = json_object_array_get_idx(list, i);
-		struct place *p = &fam->srv[fam->nsrv++];
-		snprintf(p->server_id, sizeof p->server_id, "%s", field_str(e, "server_id"));
-		sanitize(p->server_id);
-		if (field_bool(e, "is_local")) {
-			p->sim = ctl->sim;
-			p->ok = true;
-		} else {
-			char host[CONF_STR];
-			snprintf(host, sizeof host, "%s", field_str(e, "host"));
-			p->ok = endpoint_tcp(&p->sim, "simd", host, (int)field_int(e, "port")) == 0;
-			if (p->ok)
-				snprintf(p->sim.what, sizeof p->sim.what, "%s's simd at %.300s",
-					 p->server_id, p->sim.base);
-		}
-	}
-	reply_free(&r);
-	return 0;
+	return ctl_servers(ctl, &fam->srv, &fam->nsrv);
 }
 
-static struct place *server_find(struct family *fam, const char *id)
+static struct ctl_server *server_find(struct family *fam, const char *id)
 {
 	for (size_t i = 0; i < fam->nsrv; i++)
-		if (fam->srv[i].ok && strcmp(fam->srv[i].server_id, id) == 0)
+		if (fam->srv[i].ok && strcmp(fam->srv[i].id, id) == 0)
 			return &fam->srv[i];
 	return NULL;
 }
 
 /* GET .../lineage?fish_id=F&depth=N on one tank: 1 found (*ret set), 0 not there, -1
  * unreachable. */
-static int ask(struct ctl *ctl, struct place *p, const char *tank, const char *fish, long depth,
-	       json_object **ret)
+static int ask(struct ctl *ctl, struct ctl_server *p, const char *tank, const char *fish,
+	       long depth, json_object **ret)
 {
 	char *t = url_escape(ctl, tank), *f = url_escape(ctl, fish);
 	char path[512];
@@ -90,7 +56,7 @@ static int ask(struct ctl *ctl, struct place *p, const char *tank, const char *f
 }
 
 /* The tank ids of a server, or NULL if it does not answer. */
-static json_object *tanks_of(struct ctl *ctl, struct place *p)
+static json_object *tanks_of(struct ctl *ctl, struct ctl_server *p)
 {
 	struct reply r;
 	if (ctl_request(ctl, &p->sim, "GET", ctl_tanks_path(ctl, &p->sim), NULL, &r) < 0 ||
@@ -109,8 +75,8 @@ static json_object *tanks_of(struct ctl *ctl, struct place *p)
 
 /* Adds one answer's records (shifted by base generations) and follows its missing
  * parents to where their children were born. */
-static void take(struct ctl *ctl, struct family *fam, struct place *p, json_object *ans, int base,
-		 long depth);
+static void take(struct ctl *ctl, struct family *fam, struct ctl_server *p, json_object *ans,
+		 int base, long depth);
 
 static void follow(struct ctl *ctl, struct family *fam, json_object *m, const char *from_server,
 		   const char *from_tank, int base, long depth)
@@ -121,7 +87,7 @@ static void follow(struct ctl *ctl, struct family *fam, json_object *m, const ch
 		   *tank = field_str(m, "child_born_tank_id");
 	if (json_object_object_get_ex(fam->seen, fish, NULL))
 		return;
-	struct place *p = *srv ? server_find(fam, srv) : NULL;
+	struct ctl_server *p = *srv ? server_find(fam, srv) : NULL;
 	json_object *ans = NULL;
 	/* The tank that answered already said it does not know the fish. */
 	if (p && *tank && !(strcmp(srv, from_server) == 0 && strcmp(tank, from_tank) == 0) &&
@@ -139,8 +105,8 @@ static void follow(struct ctl *ctl, struct family *fam, json_object *m, const ch
 	json_object_object_add(fam->seen, fish, json_object_new_boolean(1));
 }
 
-static void take(struct ctl *ctl, struct family *fam, struct place *p, json_object *ans, int base,
-		 long depth)
+static void take(struct ctl *ctl, struct family *fam, struct ctl_server *p, json_object *ans,
+		 int base, long depth)
 {
 	const char *tank = field_str(ans, "tank_id");
 	json_object *recs = field_arr(ans, "records");
@@ -153,27 +119,26 @@ static void take(struct ctl *ctl, struct family *fam, struct place *p, json_obje
 		json_object *c = json_object_get(rec);
 		json_object_object_add(c, "depth",
 				       json_object_new_int(base + (int)field_int(rec, "depth")));
-		json_object_object_add(c, "server_id", json_object_new_string(p->server_id));
+		json_object_object_add(c, "server_id", json_object_new_string(p->id));
 		json_object_object_add(c, "tank_id", json_object_new_string(tank));
 		json_object_array_add(fam->records, c);
 	}
 	json_object *miss = field_arr(ans, "missing");
 	for (size_t i = 0; miss && i < json_object_array_length(miss); i++)
-		follow(ctl, fam, json_object_array_get_idx(miss, i), p->server_id, tank, base,
-		       depth);
+		follow(ctl, fam, json_object_array_get_idx(miss, i), p->id, tank, base, depth);
 }
 
 /* The fish's own record: this server first, then the others. */
 static int find_start(struct ctl *ctl, struct family *fam, const char *fish, long depth,
-		      struct place **where, json_object **ans)
+		      struct ctl_server **where, json_object **ans)
 {
-	struct place *local = NULL;
+	struct ctl_server *local = NULL;
 	for (size_t i = 0; i < fam->nsrv; i++)
 		if (fam->srv[i].ok && memcmp(&fam->srv[i].sim, &ctl->sim, sizeof ctl->sim) == 0)
 			local = &fam->srv[i];
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < fam->nsrv; i++) {
-			struct place *p = &fam->srv[i];
+			struct ctl_server *p = &fam->srv[i];
 			if (!p->ok || (pass == 0) != (p == local))
 				continue;
 			json_object *ids = tanks_of(ctl, p);
@@ -256,7 +221,7 @@ int cmd_lineage(struct ctl *ctl, const char *fish, long depth)
 	fam.records = json_object_new_array();
 	fam.unknown = json_object_new_array();
 	fam.seen = json_object_new_object();
-	struct place *p = NULL;
+	struct ctl_server *p = NULL;
 	json_object *ans = NULL;
 	int rc = 0;
 	if (find_start(ctl, &fam, fish, depth, &p, &ans) != 1) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "conf.h"
+#include "ids.h"
 
 /* Exit statuses (tankctl(1)). */
 #define EXIT_FAIL 1	   /* an error answer, an unknown object, an unreachable daemon */
@@ -75,6 +76,18 @@ void reply_report(const struct endpoint *ep, const struct reply *r);
 char *url_escape(struct ctl *ctl, const char *s);
 /* simd and migrated of the target server (for --server, asks its discoveryd once). */
 int ctl_resolve(struct ctl *ctl);
+/* A server the target's discoveryd knows, and how to reach its simd. */
+struct ctl_server {
+	char id[SERVER_ID_MAX + 1], status[16], host[CONF_STR];
+	int port;
+	bool local; /* the target server itself */
+	struct endpoint sim;
+	bool ok; /* sim is usable */
+};
+/* Every server the target's discoveryd lists. The target is reached as ctl_resolve
+ * reaches it (its socket, or the host the operator named with --server), the others
+ * at the host and port they registered. *ret is malloc'd; 0, or -1 after a message. */
+int ctl_servers(struct ctl *ctl, struct ctl_server **ret, size_t *ret_n);
 
 /* table.c: aligned text tables; a heading starting with '>' is right-aligned. */
 struct table;
