@@ -515,3 +515,24 @@ void http_deferred_reply_json(struct http_deferred *d, int status, json_object *
 		json_object_put(body);
 	http_deferred_free(d);
 }
+
+struct http_held *http_held_new(struct http_deferred *d, int status, json_object *body)
+{
+	struct http_held *h = xcalloc(1, sizeof *h);
+	*h = (struct http_held){d, status, body};
+	return h;
+}
+
+void http_held_send(void *held)
+{
+	struct http_held *h = held;
+	http_deferred_reply_json(h->d, h->status, h->body);
+	free(h);
+}
+
+void http_held_cancel(struct http_held *h)
+{
+	http_deferred_free(h->d);
+	json_object_put(h->body);
+	free(h);
+}

@@ -151,5 +151,17 @@ void http_deferred_free(struct http_deferred *d);
 /* Answer a deferred request with body (taken) if its client is still there, else drop
  * the body; frees d either way. */
 void http_deferred_reply_json(struct http_deferred *d, int status, json_object *body);
+/* A deferred reply held until a write is done (an answer is sent only once what it
+ * acknowledges is on disk): the status, and a body the caller may set later. */
+struct http_held {
+	struct http_deferred *d;
+	int status;
+	json_object *body; /* taken when sent */
+};
+struct http_held *http_held_new(struct http_deferred *d, int status, json_object *body);
+/* Send it and free it: a write's done-callback (arg is the struct http_held). */
+void http_held_send(void *held);
+/* Drop it unsent (the write was refused and the caller answers otherwise). */
+void http_held_cancel(struct http_held *h);
 
 #endif

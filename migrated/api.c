@@ -128,25 +128,10 @@ static void check_fail(struct conn_check *k, int status, const char *code, const
 /* A connection change is answered only once the table holding it is on disk, so an
  * acknowledged change survives a power cut (the power-loss test found answers sent
  * before the write). */
-struct saved_reply {
-	struct http_deferred *d;
-	int status;
-	json_object *body;
-};
-
-static void reply_when_saved_done(void *arg)
-{
-	struct saved_reply *p = arg;
-	http_deferred_reply_json(p->d, p->status, p->body);
-	free(p);
-}
-
 static void reply_when_saved(struct migrated *md, struct http_deferred *d, int status,
 			     json_object *body)
 {
-	struct saved_reply *p = xcalloc(1, sizeof *p);
-	*p = (struct saved_reply){d, status, body};
-	migrated_save_connections_then(md, reply_when_saved_done, p);
+	migrated_save_connections_then(md, http_held_send, http_held_new(d, status, body));
 }
 
 static void check_finish(struct conn_check *k)

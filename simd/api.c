@@ -24,32 +24,9 @@ static struct simd *sd_of(struct http_ctx *ctx)
 }
 
 /* A reply that waits for the journal. */
-struct durable_reply {
-	struct http_deferred *d;
-	int status;
-	json_object *body;
-};
-
-static void reply_when_durable(void *arg)
+static struct http_held *durable_new(struct http_ctx *ctx, int status)
 {
-	struct durable_reply *p = arg;
-	http_deferred_reply_json(p->d, p->status, p->body);
-	free(p);
-}
-
-static struct durable_reply *durable_new(struct http_ctx *ctx, int status)
-{
-	struct durable_reply *p = xcalloc(1, sizeof *p);
-	p->d = http_defer(ctx);
-	p->status = status;
-	return p;
-}
-
-static void durable_cancel(struct durable_reply *p)
-{
-	http_deferred_free(p->d);
-	json_object_put(p->body);
-	free(p);
+	return http_held_new(http_defer(ctx), status, NULL);
 }
 
 /* The tank a route's {id} names, or NULL after a JSON 404 (every api-*.c uses it). */
@@ -107,14 +84,8 @@ static void api_list_tanks(struct http_ctx *ctx)
 	http_reply_json(ctx->req, 200, o);
 }
 
-static void after_create(void *arg)
-{
-	struct durable_reply *p = arg;
-	reply_when_durable(p);
-}
-
 struct create_req {
-	struct durable_reply *dr;
+	struct http_held *dr;
 	struct tank_meta m;
 	struct tank_params p;
 	bool paused;
@@ -124,7 +95,7 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 {
 	struct create_req *cr = arg;
 	struct tank_slot *slot;
-	int r = t ? xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot, after_create,
+	int r = t ? xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot, http_held_send,
 					   cr->dr)
 		  : -ECANCELED;
 	if (r < 0) {
@@ -132,7 +103,7 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 		if (req && t)
 			http_reply_error(req, 500, "create_failed", "cannot create the tank: %s",
 					 strerror(-r));
-		durable_cancel(cr->dr);
+		http_held_cancel(cr->dr);
 		tank_free(t);
 		free(cr);
 		return;
@@ -230,10 +201,10 @@ static void api_delete_tank(struct http_ctx *ctx)
 		return;
 	char id[TANK_ID_MAX + 1];
 	snprintf(id, sizeof id, "%s", s->meta.id);
-	struct durable_reply *dr = durable_new(ctx, 200);
-	int r = xfer_tank_delete(sd, id, reply_when_durable, dr);
+	struct http_held *dr = durable_new(ctx, 200);
+	int r = xfer_tank_delete(sd, id, http_held_send, dr);
 	if (r == -EBUSY) {
-		durable_cancel(dr);
+		http_held_cancel(dr);
 		http_reply_error(ctx->req, 409, "fish_in_transit",
 				 "tank %s has fish in transit; delete it once they are delivered",
 				 id);
@@ -254,8 +225,8 @@ static void pause_resume(struct http_ctx *ctx, bool paused)
 	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
-	struct durable_reply *dr = durable_new(ctx, 200);
-	xfer_tank_pause(sd, s->meta.id, paused, reply_when_durable, dr);
+	struct http_held *dr = durable_new(ctx, 200);
+	xfer_tank_pause(sd, s->meta.id, paused, http_held_send, dr);
 	dr->body = tank_status_json(sd, s);
 }
 
@@ -382,12 +353,12 @@ static void api_exits(struct http_ctx *ctx)
 		return;
 	}
 	json_object_put(body);
-	struct durable_reply *dr = durable_new(ctx, 200);
+	struct http_held *dr = durable_new(ctx, 200);
 	int done = xfer_set_exits(sd, s->meta.id, has_l ? &l : NULL, has_r ? &r : NULL, budgets,
-				  reply_when_durable, dr);
+				  http_held_send, dr);
 	dr->body = exits_reply(s);
 	if (done == 1) /* nothing was journaled */
-		reply_when_durable(dr);
+		http_held_send(dr);
 }
 
 static void api_get_exits(struct http_ctx *ctx)
@@ -481,11 +452,11 @@ static void api_reserve(struct http_ctx *ctx)
 		json_object_put(body);
 		return;
 	}
-	struct durable_reply *dr = durable_new(ctx, 200);
-	int r = xfer_reserve(sd, &rq, &dr->body, reply_when_durable, dr);
+	struct http_held *dr = durable_new(ctx, 200);
+	int r = xfer_reserve(sd, &rq, &dr->body, http_held_send, dr);
 	json_object_put(body);
 	if (r < 0) {
-		durable_cancel(dr);
+		http_held_cancel(dr);
 		reply_xfer_error(ctx, r, rq.plant ? "reserve plant" : "reserve");
 	}
 }
@@ -495,10 +466,10 @@ static void resolve(struct http_ctx *ctx, bool commit)
 	const char *tid;
 	if (!transfer_id_param(ctx, &tid))
 		return;
-	struct durable_reply *dr = durable_new(ctx, 200);
-	int r = xfer_resolve(sd_of(ctx), tid, commit, &dr->body, reply_when_durable, dr);
+	struct http_held *dr = durable_new(ctx, 200);
+	int r = xfer_resolve(sd_of(ctx), tid, commit, &dr->body, http_held_send, dr);
 	if (r < 0) {
-		durable_cancel(dr);
+		http_held_cancel(dr);
 		if (r == -EBUSY)
 			http_reply_error(ctx->req, 409, "source_tank_gone",
 					 "the source tank is gone");
@@ -568,11 +539,11 @@ static void api_move(struct http_ctx *ctx)
 		json_object_put(body);
 		return;
 	}
-	struct durable_reply *dr = durable_new(ctx, 200);
-	int r = xfer_move(sd, s->meta.id, dst, fid, plant, &dr->body, reply_when_durable, dr);
+	struct http_held *dr = durable_new(ctx, 200);
+	int r = xfer_move(sd, s->meta.id, dst, fid, plant, &dr->body, http_held_send, dr);
 	json_object_put(body);
 	if (r < 0) {
-		durable_cancel(dr);
+		http_held_cancel(dr);
 		reply_xfer_error(ctx, r, plant ? "move plant" : "move");
 	}
 }
@@ -634,10 +605,10 @@ static void api_remote_transfer(struct http_ctx *ctx)
 		json_object_put(body);
 		return;
 	}
-	struct durable_reply *dr = durable_new(ctx, 200);
-	int r = xfer_arrive(sd, &rq, &dr->body, reply_when_durable, dr, &e);
+	struct http_held *dr = durable_new(ctx, 200);
+	int r = xfer_arrive(sd, &rq, &dr->body, http_held_send, dr, &e);
 	if (r < 0) {
-		durable_cancel(dr);
+		http_held_cancel(dr);
 		if (r == -EINVAL)
 			http_reply_error(ctx->req, 400, "invalid_entity", "%s", e.msg);
 		else if (r == -ENOENT) /* rq's strings live in body: reply before freeing it */
@@ -670,9 +641,9 @@ static void api_inbox_forget(struct http_ctx *ctx)
 	if (!transfer_id_param(ctx, &tid))
 		return;
 	/* Answered once the forget is journaled: a forget never comes back after a crash. */
-	struct durable_reply *dr = durable_new(ctx, 200);
-	if (xfer_inbox_forget(sd_of(ctx), tid, reply_when_durable, dr) < 0) {
-		durable_cancel(dr);
+	struct http_held *dr = durable_new(ctx, 200);
+	if (xfer_inbox_forget(sd_of(ctx), tid, http_held_send, dr) < 0) {
+		http_held_cancel(dr);
 		http_reply_error(ctx->req, 404, "unknown_transfer",
 				 "transfer %s is not remembered here", tid);
 		return;
