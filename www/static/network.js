@@ -15,22 +15,33 @@ function fitName(name, r) {
   return name.length > max ? name.slice(0, max - 1) + '…' : name;
 }
 
-// The bend of an arrow from (sx,sy) to (ex,ey) that passes no other tank: the preferred
-// one if it is clear, else a deeper one on the same side, else on the other side. An arrow
-// drawn across a tank looked like two connections through it.
-function clearBend(sx, sy, ex, ey, ux, uy, bend0, others) {
-  const clear = (bend) => {
+// The bend of an arrow from (sx,sy) to (ex,ey) that passes no other tank and no server's
+// name or meta line (labels, as rectangles): the preferred one if it is clear, else a
+// deeper one on the same side, else on the other side. An arrow drawn across a tank
+// looked like two connections through it.
+function clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels) {
+  // Sample points close enough (about 10 px apart) that no circle slips between them; a
+  // tank crossed counts more than a label.
+  const steps = Math.max(24, Math.ceil(Math.hypot(ex - sx, ey - sy) / 10));
+  const cost = (bend) => {
     const mx = (sx + ex) / 2 - uy * bend, my = (sy + ey) / 2 + ux * bend;
-    for (let i = 1; i < 24; i++) {
-      const t = i / 24, u = 1 - t;
+    let c = 0;
+    for (let i = 1; i < steps; i++) {
+      const t = i / steps, u = 1 - t;
       const x = u * u * sx + 2 * u * t * mx + t * t * ex, y = u * u * sy + 2 * u * t * my + t * t * ey;
-      if (others.some((p) => Math.hypot(p.x - x, p.y - y) < p.r + 6)) return false;
+      if (others.some((p) => Math.hypot(p.x - x, p.y - y) < p.r + 6)) c += 4;
+      if (labels.some((r) => x > r.x0 && x < r.x1 && y > r.y0 && y < r.y1)) c += 1;
     }
-    return true;
+    return c;
   };
-  for (const f of [1, 2, 3, -1, -2, -3])
-    if (clear(bend0 * f)) return bend0 * f;
-  return bend0;
+  // The first clear one; if none is, the one that crosses least.
+  let best = bend0, least = Infinity;
+  for (const f of [1, 2, 3, -1, -2, -3]) {
+    const c = cost(bend0 * f);
+    if (c === 0) return bend0 * f;
+    if (c < least) [best, least] = [bend0 * f, c];
+  }
+  return best;
 }
 
 function serverBase(s) {
@@ -116,6 +127,7 @@ export function networkView(root) {
     gTanks.replaceChildren();
     tankPos.clear();
     arrows.length = 0;
+    const labels = [];
     const n = servers.length;
     const bw = n <= 2 ? 380 : n <= 4 ? 270 : 200, bh = n <= 2 ? 260 : 190;
     servers.forEach((s, i) => {
@@ -127,8 +139,12 @@ export function networkView(root) {
       const g = svg('a', { href: viewerUrl(s, '#/network'), class: `server ${s.status}`, 'data-server-id': s.server_id });
       g.append(svg('rect', { x: cx - bw / 2, y: cy - bh / 2, width: bw, height: bh, rx: 18 }));
       g.append(svg('text', { x: cx - bw / 2 + 16, y: cy - bh / 2 + 28, class: 'server-name' }, s.server_id));
-      g.append(svg('text', { x: cx - bw / 2 + 16, y: cy - bh / 2 + 48, class: 'server-meta' },
-        `${s.status} · ${s.host}:${s.port}${s.is_local ? ' · this server' : ''}`));
+      const meta = `${s.status} · ${s.host}:${s.port}${s.is_local ? ' · this server' : ''}`;
+      g.append(svg('text', { x: cx - bw / 2 + 16, y: cy - bh / 2 + 48, class: 'server-meta' }, meta));
+      // The server's name and meta line: arrows keep off them as they keep off tanks
+      // (about 6.5 px a character of the meta line's font).
+      labels.push({ x0: cx - bw / 2 + 8, x1: cx - bw / 2 + 24 + Math.max(s.server_id.length * 11, meta.length * 6.5),
+                    y0: cy - bh / 2 + 8, y1: cy - bh / 2 + 56 });
       gServers.append(g);
       if (!ts) {
         gServers.append(svg('text', { x: cx, y: cy + 20, class: 'server-meta', 'text-anchor': 'middle' },
@@ -166,7 +182,7 @@ export function networkView(root) {
       const sx = a.x + ux * a.r, sy = a.y + uy * a.r, ex = b.x - ux * (b.r + 4), ey = b.y - uy * (b.r + 4);
       const bend0 = (local ? 0.35 : 0.18) * d * (k % 2 ? -1 : 1) * (c.sourceId < c.destinationId ? 1 : -1);
       const others = [...tankPos.values()].filter((p) => p !== a && p !== b);
-      const bend = clearBend(sx, sy, ex, ey, ux, uy, bend0, others);
+      const bend = clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels);
       const mx = (sx + ex) / 2 - uy * bend, my = (sy + ey) / 2 + ux * bend;
       const path = svg('path', {
         d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`,
