@@ -48,7 +48,9 @@ try:
         p.terminate()
         rc = p.wait(30)
         t.eq(rc, 0, "%s: SIGTERM exits 0" % name)
-        t.ok(notify.find("STOPPING=1") is not None, "%s: STOPPING=1 was sent" % name)
+        # Sent before the exit, so it is queued on the socket; the reader thread may not
+        # have taken it yet when wait() returns (that race failed a CI run).
+        t.ok(notify.wait_for("STOPPING=1", 5) is not None, "%s: STOPPING=1 was sent" % name)
         notify.close()
         log.close()
         if t.failed:
