@@ -471,9 +471,14 @@ class Server:
         for ts in self.tanks():
             self.sim.post("/api/tanks/%s/pause" % ts["tank"]["tank_id"])
 
-    def outbox_count(self):
+    def outbox_count(self, source_tank_id=None):
+        """Transfers in simd's outbox (of one source tank when given); None if no answer."""
         r = self.sim.get("/api/outbox")
-        return r.json()["count"] if r.status == 200 else None
+        if r.status != 200:
+            return None
+        if source_tank_id is None:
+            return r.json()["count"]
+        return sum(1 for x in r.json()["transfers"] if x.get("source_tank_id") == source_tank_id)
 
 
 class Cluster:

@@ -140,10 +140,8 @@ try:
     # A fish that left through the nursery's wall waits in the hub's outbox until migrated
     # delivers it; migrated's in_flight does not count it yet. Once, under the sanitizers,
     # such a parent arrived after the pick, and the worker knew every ancestor.
-    def nursery_outbox_empty():
-        r = hub.sim.get("/api/outbox")
-        return r.status == 200 and not any(x.get("source_tank_id") == nursery for x in r.json()["transfers"])
-    t.ok(d.status in (200, 204) and wait_until(nursery_outbox_empty, 60, 0.2) and quiesce([hub.mig]),
+    t.ok(d.status in (200, 204) and wait_until(lambda: hub.outbox_count(nursery) == 0, 60, 0.2)
+         and quiesce([hub.mig]),
          "the nursery's connection is removed, no transfer in flight", d)
     worker.sim.post("/api/tanks/%s/pause" % worker_tank)
     came = arrived()
