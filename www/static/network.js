@@ -19,12 +19,18 @@ function fitName(name, r) {
 // name or meta line (labels, as rectangles): the preferred one if it is clear, else a
 // deeper one on the same side, else on the other side. An arrow drawn across a tank
 // looked like two connections through it.
+// The control point of the quadratic arrow from (sx,sy) to (ex,ey), bent sideways by
+// `bend` along the normal (ux,uy) of its direction.
+function control(sx, sy, ex, ey, ux, uy, bend) {
+  return [(sx + ex) / 2 - uy * bend, (sy + ey) / 2 + ux * bend];
+}
+
 function clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels) {
   // Sample points close enough (about 10 px apart) that no circle slips between them; a
   // tank crossed counts more than a label.
   const steps = Math.max(24, Math.ceil(Math.hypot(ex - sx, ey - sy) / 10));
   const cost = (bend) => {
-    const mx = (sx + ex) / 2 - uy * bend, my = (sy + ey) / 2 + ux * bend;
+    const [mx, my] = control(sx, sy, ex, ey, ux, uy, bend);
     let c = 0;
     for (let i = 1; i < steps; i++) {
       const t = i / steps, u = 1 - t;
@@ -183,7 +189,7 @@ export function networkView(root) {
       const bend0 = (local ? 0.35 : 0.18) * d * (k % 2 ? -1 : 1) * (c.sourceId < c.destinationId ? 1 : -1);
       const others = [...tankPos.values()].filter((p) => p !== a && p !== b);
       const bend = clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels);
-      const mx = (sx + ex) / 2 - uy * bend, my = (sy + ey) / 2 + ux * bend;
+      const [mx, my] = control(sx, sy, ex, ey, ux, uy, bend);
       const path = svg('path', {
         d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`,
         class: `connection ${local ? 'local' : 'remote'}`,
