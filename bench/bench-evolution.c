@@ -97,14 +97,31 @@ static struct rec *lookup(struct table *t, const char *id, int insert)
 	return &t->r[i];
 }
 
+/* Colour hue is a circle (genome.c inherits it so): its mean is the direction of the
+ * mean of the points on the circle, its change is the shorter way round, and it has
+ * no limit to be pinned at. */
+static bool trait_circular(int k)
+{
+	return strcmp(traits[k], "color_hue") == 0;
+}
+
 static void trait_means(const struct tank *t, double *m)
 {
 	size_t n = tank_fish_count(t);
 	for (int k = 0; k < NTRAITS; k++) {
-		m[k] = 0;
-		for (size_t i = 0; i < n; i++)
-			m[k] += fish_trait(tank_fish_at(t, i), traits[k]);
-		m[k] = n ? m[k] / n : NAN;
+		double sum = 0, c = 0, s = 0;
+		for (size_t i = 0; i < n; i++) {
+			double v = fish_trait(tank_fish_at(t, i), traits[k]);
+			sum += v;
+			c += cos(2 * M_PI * v);
+			s += sin(2 * M_PI * v);
+		}
+		if (!n)
+			m[k] = NAN;
+		else if (trait_circular(k))
+			m[k] = fmod(atan2(s, c) / (2 * M_PI) + 1.0, 1.0);
+		else
+			m[k] = sum / n;
 	}
 }
 
@@ -258,11 +275,14 @@ static void print_traits(const struct result *res, int seeds)
 			if (!isfinite(r->end[k]))
 				continue;
 			valid++;
-			up += r->end[k] > r->start[k];
-			d += r->end[k] - r->start[k];
+			double change = r->end[k] - r->start[k];
+			if (trait_circular(k))
+				change = remainder(change, 1.0);
+			up += change > 0;
+			d += change;
 			double span = trait_hi[k] - trait_lo[k];
-			pinned += r->end[k] < trait_lo[k] + 0.03 * span ||
-				  r->end[k] > trait_hi[k] - 0.03 * span;
+			pinned += !trait_circular(k) && (r->end[k] < trait_lo[k] + 0.03 * span ||
+							 r->end[k] > trait_hi[k] - 0.03 * span);
 		}
 		int major = up > valid - up ? up : valid - up;
 		if (valid && major >= (valid * 4 + 4) / 5)

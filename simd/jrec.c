@@ -268,6 +268,7 @@ static void encode_create(json_object *rec, const struct jrec *r)
 	json_object_object_add(rec, "params", params_json(r->params));
 	/* Every input of the tank is journaled from here on: replay must match exactly. */
 	json_object_object_add(rec, "inputs_journaled", json_object_new_boolean(true));
+	json_object_object_add(rec, "sim_rules", json_object_new_int(SIM_RULES));
 }
 
 static int redo_create(struct simd *sd, uint64_t seq, json_object *rec, enum jrec_kind k,
@@ -276,10 +277,12 @@ static int redo_create(struct simd *sd, uint64_t seq, json_object *rec, enum jre
 	struct tank_meta m;
 	struct tank_params p;
 	bool paused = false, strict = false;
+	int rules = 1;
 	json_object *o, *pj;
 	if (jv_object(rec, "tank", true, &o, e) < 0 || tank_meta_from_json(o, &m, &paused, e) < 0 ||
 	    jv_object(rec, "params", true, &pj, e) < 0 || params_from_json(pj, &p, e) < 0 ||
-	    jv_bool(rec, "inputs_journaled", false, &strict, e) < 0)
+	    jv_bool(rec, "inputs_journaled", false, &strict, e) < 0 ||
+	    jv_int(rec, "sim_rules", false, 1, INT32_MAX, &rules, e) < 0)
 		return -EINVAL;
 	if (!tanks_find(sd, m.id)) {
 		struct tank *t = tank_new(&p, m.id);
@@ -287,7 +290,7 @@ static int redo_create(struct simd *sd, uint64_t seq, json_object *rec, enum jre
 			return jv_fail(e, "cannot recreate tank %s", m.id);
 		struct tank_slot *slot = tanks_add(sd, &m, t, paused);
 		slot->snap_seq = seq;
-		slot->replay_strict = strict;
+		slot->replay_strict = strict && replay_same_rules(m.id, rules);
 	}
 	return 0;
 }

@@ -142,6 +142,20 @@ int replay_advance(struct tank_slot *s, json_object *rec, const char *key, struc
 	return 0;
 }
 
+/* A tank whose snapshot or create record was written under other simulation rules (an
+ * upgrade after a crash: a clean stop snapshots every tank, so nothing is re-simulated)
+ * cannot be reproduced frame for frame. Its replay is checked but not enforced, like a
+ * tank from before every input was journaled. */
+bool replay_same_rules(const char *tank_id, int rules)
+{
+	if (rules == SIM_RULES)
+		return true;
+	log_info("tank %s: its state was written under simulation rules %d and this simd runs "
+		 "rules %d; a divergence in replaying its journal is reported, not fatal",
+		 tank_id, rules, SIM_RULES);
+	return false;
+}
+
 /* Replay no longer reproduces what the live tank did. Every input of a tank is
  * journaled, so that is a bug or a damaged state, and the start stops: going on would
  * serve a tank clients never saw. A tank whose snapshot (or create record) was

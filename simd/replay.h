@@ -20,6 +20,9 @@ int replay_exit(struct tank_slot *s, const char *fid, struct json_err *e);
 void replay_settle(struct tank_slot *s);
 /* A fish the live tank chose with its RNG ("picked"): draw the same number again. */
 int replay_pick(struct tank_slot *s, json_object *rec, const char *fid, struct json_err *e);
+/* Whether a tank's state written under simulation rules `rules` replays strictly (it
+ * logs why not). */
+bool replay_same_rules(const char *tank_id, int rules);
 /* The re-simulation no longer matches the journal: -EINVAL with the message in e (the
  * start stops), or 0 and a warning for a tank not replayed strictly. */
 int replay_diverged(struct tank_slot *s, const char *why, struct json_err *e);

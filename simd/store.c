@@ -71,6 +71,7 @@ static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 	json_object_object_add(o, "in_transit", json_object_new_uint64(tank_in_transit(slot->sim)));
 	json_object_object_add(o, "plants_in_transit",
 			       json_object_new_uint64(tank_plants_in_transit(slot->sim)));
+	json_object_object_add(o, "sim_rules", json_object_new_int(SIM_RULES));
 	slot->resim_cost = 0; /* a restart re-simulates from here on */
 	pthread_mutex_unlock(&slot->lock);
 	/* The fish, nearly all of the text, go straight from the structs to their lines:
@@ -524,6 +525,7 @@ static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t 
 	int64_t seq;
 	int version;
 	int64_t in_transit = -1, plants_in_transit = 0;
+	int rules = 1;
 	json_object *meta, *exits;
 	struct tank_meta m;
 	bool paused = false;
@@ -532,7 +534,8 @@ static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t 
 	    jv_object(o, "meta", true, &meta, &e) < 0 ||
 	    jv_object(o, "exits", true, &exits, &e) < 0 ||
 	    jv_int64(o, "in_transit", false, 0, INT32_MAX, &in_transit, &e) < 0 ||
-	    jv_int64(o, "plants_in_transit", false, 0, INT32_MAX, &plants_in_transit, &e) < 0)
+	    jv_int64(o, "plants_in_transit", false, 0, INT32_MAX, &plants_in_transit, &e) < 0 ||
+	    jv_int(o, "sim_rules", false, 1, INT32_MAX, &rules, &e) < 0)
 		fatal("%s is damaged: line 1 (the header): %s. simd will not guess the state: restore "
 		      "it from a backup, or move the folder %s away to start without that tank",
 		      path, e.msg, dir);
@@ -559,7 +562,7 @@ static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t 
 	tank_set_plants_in_transit(t, (size_t)plants_in_transit);
 	if (in_transit >= 0) {
 		tank_set_in_transit(t, (size_t)in_transit);
-		slot->replay_strict = true;
+		slot->replay_strict = replay_same_rules(id, rules);
 	}
 	free_tree_later(o);
 	free(path);

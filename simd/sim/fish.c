@@ -10,6 +10,9 @@
 #define CRAB_SIGHT 250.0
 #define SPEED_UPKEEP 0.6
 #define VISION_UPKEEP 0.4
+/* Upkeep grows with the square of speed above 1, as drag does: with a linear cost alone,
+ * speed ran to its ceiling in some seeds within the hour (bench-evolution, history.md). */
+#define SPEED_DRAG 3.0
 
 enum life_stage stage_of_age(int age)
 {
@@ -266,9 +269,11 @@ bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wa
 
 	/* Energy: existence, metabolism, swimming (spec §2.5), then the cost of turning. */
 	/* Trade-offs: a faster body and keener eyes cost upkeep every frame, whether used
-	 * or not (SPEED_UPKEEP, VISION_UPKEEP per unit of trait above or below 1). */
+	 * or not (SPEED_UPKEEP, VISION_UPKEEP per unit of trait above or below 1, and
+	 * SPEED_DRAG per square unit of speed: a slow body saves as much as a fast one pays). */
 	double size = fish_size_of(f), act = t->activity;
-	double upkeep = 1.0 + SPEED_UPKEEP * (f->g.t[T_SPEED] - 1.0) +
+	double fast = f->g.t[T_SPEED] - 1.0;
+	double upkeep = 1.0 + SPEED_UPKEEP * fast + SPEED_DRAG * fast * fabs(fast) +
 			VISION_UPKEEP * (f->g.t[T_VISION] - 1.0);
 	double cost = 0.02 * act * size + (0.025 * f->g.t[T_METABOLISM] * act * upkeep +
 					   (v > 0 ? 0.015 * v / speed * pow(size, 1.2) : 0)) *

@@ -75,6 +75,21 @@ static double mutate(double v, double rate, double strength, double lo, double h
 	return clampd(v, lo, hi);
 }
 
+/* Hue is a colour circle: 0 and 1 are the same red. Blending it as a line would take
+ * the mean of 0.05 and 0.95 to cyan, and clamping a mutation would pile hues up at 0
+ * and 1 (one seed of twenty ended there). So b is first moved to within half a turn of
+ * a, and the result wraps into [0, 1). The RNG draws are the ones blend and mutate make. */
+static double inherit_hue(double a, double b, double w, double rate, double strength,
+			  struct rng *r)
+{
+	b = a + remainder(b - a, 1.0);
+	double v = blend(a, b, w, r);
+	if (rng_chance(r, rate))
+		v += rng_gauss(r) * strength;
+	v -= floor(v);
+	return v < 1.0 ? v : 0.0; /* floor leaves 1.0 for a v a hair below 0 */
+}
+
 static int inherit_discrete(int a, int b, double w, double rate, int max, struct rng *r)
 {
 	int v = rng_chance(r, w < 0 ? 0.5 : w) ? a : b;
@@ -89,9 +104,14 @@ void genome_inherit(struct genome *c, const struct genome *a, const struct genom
 	double rate = fmin(0.4, 0.1 * (1.0 + 2.0 * stress));
 	double strength = fmin(0.25, 0.1 * (1.0 + 1.5 * stress));
 
-	for (int i = 0; i < TRAIT_COUNT; i++)
+	for (int i = 0; i < TRAIT_COUNT; i++) {
+		if (i == T_COLOR_HUE) {
+			c->t[i] = inherit_hue(a->t[i], b->t[i], w, rate, strength, r);
+			continue;
+		}
 		c->t[i] = mutate(blend(a->t[i], b->t[i], w, r), rate, strength, trait_defs[i].lo,
 				 trait_defs[i].hi, r);
+	}
 	/* The original linked speed to metabolism by adding (speed - 1) x 0.2 to the child's
 	 * metabolism at every birth, which compounds over generations and drives metabolism
 	 * to its ceiling. Here speed costs energy where it is used (fish_move), once. */

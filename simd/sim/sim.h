@@ -20,6 +20,12 @@
 
 #define SIM_FPS 30
 #define SIM_DAY_FRAMES 1800
+/* The version of the rules that turn one frame into the next. Replay re-simulates the
+ * frames a journal recorded, so a journal written under other rules cannot be reproduced
+ * exactly: a change to what a tick computes raises this number. 1 is every simd before
+ * the number was written; 2 inherits colour hue around its circle and makes speed's
+ * upkeep grow with its square. */
+#define SIM_RULES 2
 
 struct tank;
 struct fish;

@@ -208,6 +208,41 @@ static void test_algorithm_inheritance(void)
 	ok(all, "every one of the 6 families has at least two algorithms");
 }
 
+/* Hue is a circle: parents on either side of red have a red child, not a cyan one, and a
+ * line of descent walks round the circle instead of stopping at 0 or 1. */
+static void test_hue_circle(void)
+{
+	struct genome a, b, c;
+	middle_genome(&a);
+	middle_genome(&b);
+	a.t[T_COLOR_HUE] = 0.02;
+	b.t[T_COLOR_HUE] = 0.98;
+	int near_red = 0, in_range = 0, n = 4000;
+	for (int k = 0; k < n; k++) {
+		genome_inherit(&c, &a, &b, k % 2 ? 0.6 : -1, 0, &rng);
+		double h = c.t[T_COLOR_HUE];
+		in_range += h >= 0 && h < 1;
+		near_red += fmin(h, 1 - h) < 0.1;
+	}
+	ok(in_range == n, "a child's hue is in [0, 1) (%d of %d)", in_range, n);
+	ok(near_red > n * 0.9, "hues 0.02 and 0.98 give a red child (%d of %d within 0.1 of 0)",
+	   near_red, n);
+
+	/* One line of descent, each child mated with itself: only mutation moves it. */
+	a.t[T_COLOR_HUE] = 0.99;
+	int at_edge = 0, low = 0, high = 0, gens = 3000;
+	for (int k = 0; k < gens; k++) {
+		genome_inherit(&c, &a, &a, -1, 1.0, &rng);
+		a.t[T_COLOR_HUE] = c.t[T_COLOR_HUE];
+		at_edge += c.t[T_COLOR_HUE] == 0.0 || c.t[T_COLOR_HUE] == 1.0;
+		low += c.t[T_COLOR_HUE] < 0.5;
+		high += c.t[T_COLOR_HUE] >= 0.5;
+	}
+	ok(at_edge == 0, "no generation's hue stops at 0 or 1 (%d of %d)", at_edge, gens);
+	ok(low > gens / 10 && high > gens / 10,
+	   "the line's hue walks round the circle (%d below 0.5, %d above)", low, high);
+}
+
 int main(void)
 {
 	rng_seed(&rng, 2024);
@@ -217,5 +252,6 @@ int main(void)
 	test_recombination();
 	test_linked_and_epigenetic();
 	test_algorithm_inheritance();
+	test_hue_circle();
 	return tap_done();
 }

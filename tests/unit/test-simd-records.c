@@ -3,8 +3,9 @@
  * re-simulation matches every checkpoint (fish that bounced off a wall included); a
  * journal of every kind (tests/unit/data/journal-all-kinds/) still replays to the state
  * it was written from, and today's records keep its format; so does one written before
- * the viewer's controls and wall budgets were journaled (journal-before-inputs/); an
- * unknown op is refused by name.
+ * the viewer's controls and wall budgets were journaled (journal-before-inputs/); one
+ * written under other simulation rules replays and reports its divergence
+ * (journal-rules-1/); an unknown op is refused by name.
  *
  * JREC_FIXTURE_OUT=DIR writes the fixture anew into DIR (only when its format changes
  * on purpose, with a note in docs/simd-state.md). */
@@ -435,6 +436,22 @@ int main(void)
 
 	free(old_replayed);
 	free(old_state);
+	free(fixture);
+	free(old_dir);
+
+	/* The same kinds written under simulation rules 1 (before sim_rules was written):
+	 * today's rules cannot re-simulate it exactly, so it replays and says so. */
+	fixture = fs_path_join(srcdir, "tests/unit/data/journal-rules-1");
+	old_dir = fs_path_join(dir, "rules-1");
+	copy_fixture(fixture, old_dir);
+	simd_init(&old, old_dir);
+	e.msg[0] = '\0';
+	ok(replay(&old, &e) == 0, "a journal written under rules 1 replays%s%s",
+	   e.msg[0] ? ": " : "", e.msg);
+	ok(any_diverged(&old), "and its divergence is reported, not fatal");
+	is_int(old.n_tanks, 2, "with its two tanks");
+	simd_done(&old);
+
 	free(old_shapes);
 	free(now.text);
 	free(then.text);
