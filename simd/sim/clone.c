@@ -33,7 +33,7 @@ struct tank *tank_clone(const struct tank *t)
 	/* Newborns wait only within a frame; between frames there are none. */
 	c->born = NULL;
 	c->n_born = c->cap_born = 0;
-	c->uf = c->group_next = c->group_tail = NULL;
+	c->uf = c->group_next = c->group_tail = c->pick = NULL;
 	c->cap_scratch = 0;
 	memset(&c->fish_grid, 0, sizeof c->fish_grid);
 	memset(&c->food_grid, 0, sizeof c->food_grid);
@@ -48,6 +48,8 @@ struct tank *tank_clone(const struct tank *t)
 	c->threads = 1;
 	c->paid = NULL;
 	c->cap_paid = 0;
+	c->tick_due = NULL;
+	c->cap_tick_due = 0;
 	/* History and events are serialized: the copy carries its own. */
 	if (t->hist.rows) {
 		size_t cols = sim_history_column_count();

@@ -315,7 +315,7 @@ bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wa
 	return false;
 }
 
-void fish_periodic(struct tank *t, struct fish *f)
+void fish_periodic(const struct tank *t, struct fish *f)
 {
 	memory_update(&f->mem.food, MEMORY_UPDATE_EVERY);
 	memory_update(&f->mem.danger, MEMORY_UPDATE_EVERY);
@@ -330,7 +330,7 @@ void fish_periodic(struct tank *t, struct fish *f)
 		f->g.epi[i] *= 0.999;
 }
 
-void fish_tick(struct tank *t, struct fish *f)
+bool fish_grow_older(const struct tank *t, struct fish *f)
 {
 	f->age++;
 	if (f->repro_cooldown > 0)
@@ -341,7 +341,13 @@ void fish_tick(struct tank *t, struct fish *f)
 		f->crab_contact--;
 	if (t->frame % MEMORY_UPDATE_EVERY == 0)
 		fish_periodic(t, f);
-	if (f->preg.active && --f->preg.timer <= 0)
+	bool birth = f->preg.active && --f->preg.timer <= 0;
+	return birth || f->age >= f->max_age || f->energy <= 0;
+}
+
+void fish_tick(struct tank *t, struct fish *f)
+{
+	if (f->preg.active && f->preg.timer <= 0)
 		tank_birth(t, f);
 	if (f->age >= f->max_age)
 		tank_kill_fish(t, f, DEATH_OLD_AGE);

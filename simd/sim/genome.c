@@ -79,8 +79,7 @@ static double mutate(double v, double rate, double strength, double lo, double h
  * the mean of 0.05 and 0.95 to cyan, and clamping a mutation would pile hues up at 0
  * and 1 (one seed of twenty ended there). So b is first moved to within half a turn of
  * a, and the result wraps into [0, 1). The RNG draws are the ones blend and mutate make. */
-static double inherit_hue(double a, double b, double w, double rate, double strength,
-			  struct rng *r)
+static double inherit_hue(double a, double b, double w, double rate, double strength, struct rng *r)
 {
 	b = a + remainder(b - a, 1.0);
 	double v = blend(a, b, w, r);

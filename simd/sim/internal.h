@@ -353,13 +353,18 @@ struct fish *fish_alloc(void);
 /* A generation-0 fish with a random genome, half energy. */
 struct fish *fish_new_random(struct tank *t, double x, double y);
 /* Memory, learning and fitness bookkeeping every MEMORY_UPDATE_EVERY frames. */
-void fish_periodic(struct tank *t, struct fish *f);
+void fish_periodic(const struct tank *t, struct fish *f);
 /* idx is the fish's index in the tank (to skip itself in the grid). */
 void fish_perceive(const struct tank *t, int idx, struct percept *pc);
 /* Steer, move and pay for it; returns true if the fish reached a wall with an exit. */
 bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wall *exit_wall,
 	       double *paid);
-/* Age, cooldowns, pregnancy and death by age or hunger. */
+/* The part of a fish's tick that touches only the fish (age, cooldowns, memory, the
+ * pregnancy's clock): it runs on the tank's threads. True when fish_tick has work: a
+ * birth, or a death by age or hunger. */
+bool fish_grow_older(const struct tank *t, struct fish *f);
+/* The rest, in fish order, for the fish fish_grow_older named: births and deaths change the
+ * tank. */
 void fish_tick(struct tank *t, struct fish *f);
 int fish_check(const struct fish *f, struct json_err *e);
 
@@ -607,6 +612,7 @@ struct tank {
 	size_t n_born, cap_born;
 	int *uf; /* poker contact groups: union-find parent, list links */
 	int *group_next, *group_tail;
+	int *pick; /* per fish, what a query on the threads found (tank_eat, tank_poker) */
 	size_t cap_scratch;
 	struct fishidx_slot *id_index; /* fish id -> position (fishidx.c) */
 	size_t id_index_cap, id_index_n;
@@ -615,6 +621,8 @@ struct tank {
 	int threads;
 	double *paid; /* per fish: metabolism paid this frame (summed in order) */
 	size_t cap_paid;
+	bool *tick_due; /* per fish: fish_tick has work this frame (fish_grow_older) */
+	size_t cap_tick_due;
 };
 
 /* A fish is 1.9 kB, so a pass over the fish array takes a cache miss per fish that the

@@ -129,6 +129,7 @@ static void scratch_grow(struct tank *t, size_t n)
 		t->uf = sim_xrealloc(t->uf, t->cap_scratch, sizeof *t->uf);
 		t->group_next = sim_xrealloc(t->group_next, t->cap_scratch, sizeof *t->group_next);
 		t->group_tail = sim_xrealloc(t->group_tail, t->cap_scratch, sizeof *t->group_tail);
+		t->pick = sim_xrealloc(t->pick, t->cap_scratch, sizeof *t->pick);
 	}
 }
 
@@ -230,29 +231,87 @@ void tank_mating(struct tank *t)
 	}
 }
 
+#define EAT_REACH (FISH_HALF + FOOD_RADIUS)
+/* What a query on the threads leaves in t->pick[i] when it found no single answer. */
+#define PICK_NONE (-1)
+#define PICK_AGAIN (-2) /* more than one: the serial pass asks again, in order */
+
+/* Fish i's bite: the first food the bounded query gives that lies within reach (and, with
+ * skip_dead, is still there), or PICK_NONE. On the threads (skip_dead false) no food is
+ * read, and *more says whether a second one lies within reach. */
+
+static int eat_pick(const struct tank *t, size_t i, bool skip_dead, bool *more)
+{
+	const struct fish *f = &t->fish[i];
+	const struct grid_item *cand[EAT_BUDGET];
+	size_t nc = grid_near(&t->food_grid, f->x, f->y, EAT_REACH, &t->fish_grid, (int)i, cand,
+			      EAT_BUDGET);
+	int first = PICK_NONE;
+	for (size_t k = 0; k < nc; k++) {
+		/* The grid's copy of the position is the food's (food does not move after the
+		 * food grid is built): test it before reading the food. */
+		const struct grid_item *it = cand[k];
+		if (fabs(it->x - f->x) >= EAT_REACH || fabs(it->y - f->y) >= EAT_REACH)
+			continue;
+		if (first != PICK_NONE) {
+			*more = true;
+			break;
+		}
+		if (skip_dead && t->food[it->idx].dead)
+			continue;
+		first = it->idx;
+		if (skip_dead)
+			break;
+	}
+	return first;
+}
+
+static bool eat_hungry(const struct fish *f)
+{
+	return !f->dead && !f->exited && f->energy < fish_max_energy_of(f);
+}
+
+/* The queries, on the tank's threads: they read the frame's grids and food, which no bite
+ * has changed yet. A fish whose first food another fish may finish before its turn (it
+ * has more within reach) is marked to ask again on its turn. */
+static void eat_find(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+		bool more = false;
+		int first = eat_hungry(&t->fish[i]) ? eat_pick(t, i, false, &more) : PICK_NONE;
+		t->pick[i] = more ? PICK_AGAIN : first;
+	}
+}
+
+/* One bite a frame for every hungry fish, in fish order. Only a bite changes anything (the
+ * food and the biter), so with threads the queries run first, in parallel: a fish with one
+ * food within reach bites it if it is still there; one with more asks again on its turn,
+ * and gets what the serial loop alone would have given. One thread asks once, in turn. */
 void tank_eat(struct tank *t)
 {
-	const double reach = FISH_HALF + FOOD_RADIUS;
+	bool ahead = t->pool != NULL;
+	if (ahead) {
+		scratch_grow(t, t->n_fish);
+		pool_run(t->pool, t, t->n_fish, eat_find);
+	}
 	for (size_t i = 0; i < t->n_fish; i++) {
-		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		struct fish *f = &t->fish[i];
-		if (f->dead || f->exited || f->energy >= fish_max_energy_of(f))
-			continue;
-		const struct grid_item *cand[EAT_BUDGET];
-		size_t nc = grid_near(&t->food_grid, f->x, f->y, reach, &t->fish_grid, (int)i, cand,
-				      EAT_BUDGET);
-		for (size_t k = 0; k < nc; k++) {
-			/* The grid's copy of the position is the food's (food does not move
-			 * after the food grid is built): test it before reading the food. */
-			const struct grid_item *it = cand[k];
-			if (fabs(it->x - f->x) >= reach || fabs(it->y - f->y) >= reach)
+		bool more = false;
+		int fi = PICK_AGAIN;
+		if (ahead)
+			fi = t->pick[i];
+		else {
+			fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+			if (!eat_hungry(&t->fish[i]))
 				continue;
-			struct food *fd = &t->food[it->idx];
-			if (fd->dead)
-				continue;
-			food_bite(t, f, fd);
-			break; /* one bite a frame */
 		}
+		if (fi == PICK_AGAIN)
+			fi = eat_pick(t, i, true, &more);
+		if (fi == PICK_NONE)
+			continue;
+		struct food *fd = &t->food[fi];
+		if (!fd->dead)
+			food_bite(t, &t->fish[i], fd);
 	}
 }
 
@@ -271,50 +330,90 @@ static bool poker_ready(const struct fish *f)
 	       f->poker_cooldown == 0 && !f->preg.active;
 }
 
+static void seat_ready(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+		t->uf[i] = (int)i;
+		t->group_next[i] = 1;
+		t->group_tail[i] = poker_ready(&t->fish[i]);
+	}
+}
+
+/* Fish i's contacts: ready fish after it in the fish array whose box touches its box, in
+ * the bounded query's order. Calls fn for each, or, with fn NULL, returns the only one
+ * (PICK_NONE, or PICK_AGAIN for more than one). */
+static int seat_contacts(struct tank *t, size_t i, void (*fn)(struct tank *, int, int, bool *),
+			 bool *any)
+{
+	const int *ready = t->group_tail;
+	const struct fish *f = &t->fish[i];
+	const struct grid_item *cand[POKER_BUDGET + 1];
+	size_t nc = grid_near(&t->fish_grid, f->x, f->y, FISH_BOX, &t->fish_grid, (int)i, cand,
+			      POKER_BUDGET + 1);
+	int only = PICK_NONE;
+	for (size_t k = 0; k < nc; k++) {
+		const struct grid_item *it = cand[k];
+		if (it->idx <= (int)i || fabs(it->x - f->x) >= FISH_BOX ||
+		    fabs(it->y - f->y) >= FISH_BOX || !ready[it->idx])
+			continue;
+		if (fn)
+			fn(t, (int)i, it->idx, any);
+		else if (only != PICK_NONE)
+			return PICK_AGAIN;
+		else
+			only = it->idx;
+	}
+	return only;
+}
+
+static void seat_find(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++)
+		t->pick[i] = t->group_tail[i] ? seat_contacts(t, i, NULL, NULL) : PICK_NONE;
+}
+
+/* Seat fish j at fish i's table, if both tables fit at one. */
+static void seat_join(struct tank *t, int i, int j, bool *any)
+{
+	int *uf = t->uf, *size = t->group_next;
+	int a = uf_find(uf, i), b = uf_find(uf, j);
+	if (a == b || size[a] + size[b] > POKER_TABLE_MAX)
+		return;
+	/* The smaller index is the root, so groups come out in index order. */
+	if (a > b) {
+		int tmp = a;
+		a = b;
+		b = tmp;
+	}
+	uf[b] = a;
+	size[a] += size[b];
+	*any = true;
+}
+
 /* Fish whose 50x50 boxes touch form contact groups; each group plays one game. Work is
  * bounded however crowded the tank: each fish looks at POKER_BUDGET candidates at most,
  * and two groups merge only while the table stays within POKER_TABLE_MAX players, so
- * every union-find tree is that small and uf_find is O(1). */
+ * every union-find tree is that small and uf_find is O(1). Readiness and the queries run
+ * on the tank's threads (they read only the frame's fish and grid); the tables are
+ * joined in fish order, each fish's contacts in the query's order, as one thread would. */
 void tank_poker(struct tank *t)
 {
 	size_t n = t->n_fish;
 	scratch_grow(t, n);
-	int *uf = t->uf, *size = t->group_next; /* group_next holds root sizes until listed */
-	/* and group_tail whether each fish is ready: one pass in fish order, so a candidate's
-	 * readiness costs no read of that (1.9 kB, anywhere in memory) fish. */
-	int *ready = t->group_tail;
-	bool any = false;
+	int *uf = t->uf;
+	/* group_next holds root sizes until listed, group_tail whether each fish is ready. */
+	pool_run(t->pool, t, n, seat_ready);
+	/* One thread asks in turn: asking ahead would only add a pass. */
+	bool ahead = t->pool != NULL, any = false;
+	if (ahead)
+		pool_run(t->pool, t, n, seat_find);
 	for (size_t i = 0; i < n; i++) {
-		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		uf[i] = (int)i;
-		size[i] = 1;
-		ready[i] = poker_ready(&t->fish[i]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!ready[i])
-			continue;
-		const struct fish *f = &t->fish[i];
-		const struct grid_item *cand[POKER_BUDGET + 1];
-		size_t nc = grid_near(&t->fish_grid, f->x, f->y, FISH_BOX, &t->fish_grid, (int)i,
-				      cand, POKER_BUDGET + 1);
-		for (size_t k = 0; k < nc; k++) {
-			const struct grid_item *it = cand[k];
-			if (it->idx <= (int)i || fabs(it->x - f->x) >= FISH_BOX ||
-			    fabs(it->y - f->y) >= FISH_BOX || !ready[it->idx])
-				continue;
-			int a = uf_find(uf, (int)i), b = uf_find(uf, it->idx);
-			if (a == b || size[a] + size[b] > POKER_TABLE_MAX)
-				continue;
-			/* The smaller index is the root, so groups come out in index order. */
-			if (a > b) {
-				int tmp = a;
-				a = b;
-				b = tmp;
-			}
-			uf[b] = a;
-			size[a] += size[b];
-			any = true;
-		}
+		int pick = ahead ? t->pick[i] : t->group_tail[i] ? PICK_AGAIN : PICK_NONE;
+		if (pick == PICK_AGAIN)
+			seat_contacts(t, i, seat_join, &any);
+		else if (pick != PICK_NONE)
+			seat_join(t, (int)i, pick, &any);
 	}
 	if (!any)
 		return;

@@ -170,9 +170,11 @@ void tank_free(struct tank *t)
 	events_free(&t->events);
 	lineage_free(&t->lin);
 	free(t->group_next);
+	free(t->pick);
 	free(t->group_tail);
 	free(t->id_index);
 	free(t->paid);
+	free(t->tick_due);
 	pool_free(t->pool);
 	grid_free(&t->fish_grid);
 	grid_free(&t->food_grid);
@@ -295,6 +297,17 @@ static void move_fish(struct tank *t, size_t i, uint64_t base)
 		f->exited = 1 + (int)w;
 }
 
+/* In fish order, not the move's grid order: it reads lines of each fish the move does not
+ * (the clocks, the memory, the pregnancy), and in fish order the prefetcher has them. */
+static void age_range(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+		struct fish *f = &t->fish[i];
+		t->tick_due[i] = !f->exited && fish_grow_older(t, f);
+	}
+}
+
 static void move_range_grid(struct tank *t, size_t lo, size_t hi)
 {
 	uint64_t base = t->p.seed ^ (t->frame * 0x9E3779B97F4A7C15ULL);
@@ -337,18 +350,19 @@ void tank_step(struct tank *t)
 	food_update_all(t);
 	tank_rebuild_food_grid(t);
 
-	/* Perceive and move every fish, in parallel when the tank has threads; then, in fish
-	 * order, book what they paid and live their tick (births, deaths: shared state). */
+	/* Perceive and move every fish, and age it, in parallel when the tank has threads;
+	 * then, in fish order, book what they paid, and the births and deaths (shared
+	 * state) of the fish fish_grow_older named. */
 	size_t n = t->n_fish;
 	sim_grow((void **)&t->paid, &t->cap_paid, n, sizeof *t->paid);
+	sim_grow((void **)&t->tick_due, &t->cap_tick_due, n, sizeof *t->tick_due);
 	/* Between frames no fish is dead or departed, so the grid holds every fish once. */
 	pool_run(t->pool, t, n, t->fish_grid.n == n ? move_range_grid : move_range);
+	pool_run(t->pool, t, n, age_range);
 	for (size_t i = 0; i < n; i++) {
-		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		struct fish *f = &t->fish[i];
 		t->flow[EOUT_METABOLISM] += t->paid[i];
-		if (!f->exited)
-			fish_tick(t, f);
+		if (t->tick_due[i])
+			fish_tick(t, &t->fish[i]);
 	}
 	plant_update_all(t);
 
