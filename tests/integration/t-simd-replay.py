@@ -21,6 +21,19 @@ d = Daemon("simd", root, "rpl", base_ports(1)[0],
 sim = os.path.join(d.state_dir, "sim")
 
 
+def spoil_last_mark():
+    """Flip a bit of the newest checkpoint hash in the journal, keeping the line valid:
+    a change only replay can notice. Returns the record as spoilt, and the file."""
+    segs = sorted(glob.glob(os.path.join(sim, "journal", "*.log")))
+    lines = open(segs[-1], "rb").read().split(b"\n")
+    idx = max(i for i, l in enumerate(lines) if b'"op":"mark"' in l)
+    rec = json.loads(lines[idx].split(b" ", 2)[2])
+    rec["hash"] = "%016x" % (int(rec["hash"], 16) ^ 1)
+    lines[idx] = state_line(rec)
+    open(segs[-1], "wb").write(b"\n".join(lines))
+    return rec, segs[-1]
+
+
 def state(tank):
     s = d.get("/api/tanks/%s/state" % tank).json()
     st = d.get("/api/tanks/%s" % tank).json()
@@ -60,15 +73,9 @@ try:
     # A checkpoint hash that replay does not reproduce: stop and say so.
     d.post("/api/tanks/%s/pause" % tank)
     d.kill9()
-    segs = sorted(glob.glob(os.path.join(sim, "journal", "*.log")))
-    lines = open(segs[-1], "rb").read().split(b"\n")
-    idx = max(i for i, l in enumerate(lines) if b'"op":"mark"' in l)
-    rec = json.loads(lines[idx].split(b" ", 2)[2])
-    rec["hash"] = "%016x" % (int(rec["hash"], 16) ^ 1)
-    lines[idx] = state_line(rec)
-    open(segs[-1], "wb").write(b"\n".join(lines))
+    rec, seg = spoil_last_mark()
     want = ["replay diverged from the journal", "checkpoint hash differs", "tank %s" % tank,
-            "frame %d" % rec["frame"], segs[-1]]
+            "frame %d" % rec["frame"], seg]
     ok, log = d.start_fails(want, timeout=60)
     t.ok(ok, "a checkpoint hash that disagrees stops the start, naming the tank, the frame "
          "and the journal file", log)
@@ -88,13 +95,7 @@ try:
     head["sim_rules"] = 1
     slines[0] = state_line(head)
     open(snap, "wb").write(b"\n".join(slines))
-    segs = sorted(glob.glob(os.path.join(sim, "journal", "*.log")))
-    lines = open(segs[-1], "rb").read().split(b"\n")
-    idx = max(i for i, l in enumerate(lines) if b'"op":"mark"' in l)
-    rec = json.loads(lines[idx].split(b" ", 2)[2])
-    rec["hash"] = "%016x" % (int(rec["hash"], 16) ^ 1)
-    lines[idx] = state_line(rec)
-    open(segs[-1], "wb").write(b"\n".join(lines))
+    spoil_last_mark()
     d.start()
     log = d.log_tail(30)
     t.ok("written under simulation rules 1 and this simd runs rules 2" in log and

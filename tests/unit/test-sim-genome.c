@@ -20,6 +20,15 @@ static void middle_genome(struct genome *g)
 	g->t[T_SPEED] = 1.0; /* no linkage shift */
 }
 
+/* Two middle parents that differ in one trait. */
+static void parents_apart(struct genome *a, struct genome *b, int trait, double va, double vb)
+{
+	middle_genome(a);
+	middle_genome(b);
+	a->t[trait] = va;
+	b->t[trait] = vb;
+}
+
 static void test_random_ranges(void)
 {
 	bool in_rand = true, valid = true;
@@ -104,10 +113,7 @@ static void test_mutation_statistics(void)
 static void test_recombination(void)
 {
 	struct genome a, b, c;
-	middle_genome(&a);
-	middle_genome(&b);
-	a.t[T_AGGRESSION] = 0.2;
-	b.t[T_AGGRESSION] = 0.8;
+	parents_apart(&a, &b, T_AGGRESSION, 0.2, 0.8);
 	int near_a = 0, near_b = 0, other = 0;
 	for (int k = 0; k < 4000; k++) {
 		genome_inherit(&c, &a, &b, -1, 0, &rng);
@@ -213,10 +219,7 @@ static void test_algorithm_inheritance(void)
 static void test_hue_circle(void)
 {
 	struct genome a, b, c;
-	middle_genome(&a);
-	middle_genome(&b);
-	a.t[T_COLOR_HUE] = 0.02;
-	b.t[T_COLOR_HUE] = 0.98;
+	parents_apart(&a, &b, T_COLOR_HUE, 0.02, 0.98);
 	int near_red = 0, in_range = 0, n = 4000;
 	for (int k = 0; k < n; k++) {
 		genome_inherit(&c, &a, &b, k % 2 ? 0.6 : -1, 0, &rng);
