@@ -390,6 +390,18 @@ def conservation(places_by_server, expected_ids):
     return lost, dup, unexpected
 
 
+def servers_quiet(servers, timeout=60, interval=0.1):
+    """Wait until no server's migrated has a transfer in flight and no simd's outbox
+    holds a fish."""
+    def idle():
+        for s in servers:
+            r = s.mig.get("/api/migrations")
+            if r.status != 200 or r.json()["in_flight"] != 0 or s.outbox_count() != 0:
+                return False
+        return True
+    return wait_until(idle, timeout, interval)
+
+
 def quiesce(migrateds, timeout=30):
     """Wait until no migrated has a transfer in flight."""
     def idle():
@@ -539,13 +551,7 @@ class Cluster:
         return out
 
     def quiesce(self, timeout=60):
-        def idle():
-            for s in self.servers:
-                r = s.mig.get("/api/migrations")
-                if r.status != 200 or r.json()["in_flight"] != 0 or s.outbox_count() != 0:
-                    return False
-            return True
-        return wait_until(idle, timeout, 0.2)
+        return servers_quiet(self.servers, timeout, 0.2)
 
     def delete_all_connections(self):
         for s in self.servers:

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from migratedlib import Server, conservation, migrated_built, simd_built
+from migratedlib import Server, conservation, migrated_built, servers_quiet, simd_built
 from twlib import BUILD, WRAPPER, Daemon, Tap, base_ports, free_port, request, tmpdir, wait_until, write_token
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
@@ -202,13 +202,7 @@ try:
     for s in (s1, s2):
         s.mig.delete("/api/connections/" + conns[s.id].replace(">", "%3E"))
 
-    def idle():
-        for s in (s1, s2):
-            r = s.mig.get("/api/migrations")
-            if r.status != 200 or r.json()["in_flight"] != 0 or s.outbox_count() != 0:
-                return False
-        return True
-    t.ok(wait_until(idle, 60, 0.1), "nothing in flight, outboxes empty")
+    t.ok(servers_quiet((s1, s2)), "nothing in flight, outboxes empty")
     after = [s1.fish_places(), s2.fish_places()]
     lost, dup, unexpected = conservation(after, expected)
     t.ok(not lost and not dup and not unexpected and sum(len(x) for x in after) == len(expected),
