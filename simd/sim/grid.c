@@ -28,6 +28,7 @@ void grid_free(struct grid *g)
 	free(g->tmp);
 	free(g->cell_of);
 	free(g->pos_of);
+	free(g->part_at);
 	memset(g, 0, sizeof *g);
 }
 
@@ -61,37 +62,82 @@ void grid_push(struct grid *g, double x, double y, double vx, double vy, double 
 	it->idx = idx;
 }
 
-void grid_finish(struct grid *g)
+void grid_parts_begin(struct grid *g, size_t parts)
+{
+	size_t need = parts * ((size_t)g->cols * g->rows);
+	if (need > g->cap_part_at) {
+		g->part_at = sim_xrealloc(g->part_at, need, sizeof *g->part_at);
+		g->cap_part_at = need;
+	}
+}
+
+/* Part k holds the items [n k / parts, n (k + 1) / parts). */
+static size_t part_lo(const struct grid *g, size_t part, size_t parts)
+{
+	return g->n * part / parts;
+}
+
+void grid_count_part(struct grid *g, size_t part, size_t parts)
 {
 	size_t ncells = (size_t)g->cols * g->rows;
-	memset(g->start, 0, (ncells + 1) * sizeof *g->start);
-	for (size_t i = 0; i < g->n; i++) {
+	int *count = g->part_at + part * ncells;
+	memset(count, 0, ncells * sizeof *count);
+	for (size_t i = part_lo(g, part, parts), hi = part_lo(g, part + 1, parts); i < hi; i++) {
 		if (g->tmp[i].idx < 0) { /* a hole left by grid_fill_at */
 			g->cell_of[i] = -1;
 			continue;
 		}
 		int c = grid_row(g, g->tmp[i].y) * g->cols + grid_col(g, g->tmp[i].x);
 		g->cell_of[i] = c;
-		g->start[c + 1]++;
+		count[c]++;
 	}
-	for (size_t c = 0; c < ncells; c++)
-		g->start[c + 1] += g->start[c];
-	/* Stable: within a cell, items keep push order (ascending index), so queries are
-	 * deterministic. start[] is shifted while placing, then restored. */
-	size_t placed = 0;
-	for (size_t i = 0; i < g->n; i++) {
+}
+
+/* start[] from the counts, and each part's counts turned into where its first item of
+ * each cell goes: after the earlier parts' items of that cell. */
+void grid_offsets(struct grid *g, size_t parts)
+{
+	size_t ncells = (size_t)g->cols * g->rows;
+	int at = 0;
+	for (size_t c = 0; c < ncells; c++) {
+		g->start[c] = at;
+		for (size_t k = 0; k < parts; k++) {
+			int *slot = &g->part_at[k * ncells + c];
+			int count = *slot;
+			*slot = at;
+			at += count;
+		}
+	}
+	g->start[ncells] = at;
+}
+
+/* Stable: within a cell, items keep push order (ascending index), so queries are
+ * deterministic. */
+void grid_place_part(struct grid *g, size_t part, size_t parts)
+{
+	int *next = g->part_at + part * ((size_t)g->cols * g->rows);
+	for (size_t i = part_lo(g, part, parts), hi = part_lo(g, part + 1, parts); i < hi; i++) {
 		if (g->cell_of[i] < 0)
 			continue;
-		placed++;
-		int at = g->start[g->cell_of[i]]++;
+		int at = next[g->cell_of[i]]++;
 		g->items[at] = g->tmp[i];
 		if (g->tmp[i].idx >= 0 && (size_t)g->tmp[i].idx < g->cap_pos)
 			g->pos_of[g->tmp[i].idx] = at;
 	}
-	for (size_t c = ncells; c > 0; c--)
-		g->start[c] = g->start[c - 1];
-	g->start[0] = 0;
-	g->n = placed;
+}
+
+void grid_parts_end(struct grid *g)
+{
+	g->n = (size_t)g->start[(size_t)g->cols * g->rows]; /* the holes are left out */
+}
+
+void grid_finish(struct grid *g)
+{
+	grid_parts_begin(g, 1);
+	grid_count_part(g, 0, 1);
+	grid_offsets(g, 1);
+	grid_place_part(g, 0, 1);
+	grid_parts_end(g);
 }
 
 void grid_fill_at(struct grid *g, size_t i, double x, double y, double vx, double vy, double aux,

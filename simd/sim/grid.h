@@ -23,6 +23,8 @@ struct grid {
 	int *pos_of; /* idx -> position in items (pushed idx only) */
 	size_t n, cap;
 	size_t cap_pos;
+	int *part_at; /* per part, per cell: items counted, then where the next one goes */
+	size_t cap_part_at;
 };
 
 void grid_init(struct grid *g, double width, double height, double cell);
@@ -31,6 +33,15 @@ void grid_free(struct grid *g);
 void grid_prepare(struct grid *g, size_t n);
 void grid_push(struct grid *g, double x, double y, double vx, double vy, double aux, int idx);
 void grid_finish(struct grid *g);
+/* grid_finish in parts that threads can run at once: the items are split into parts
+ * contiguous runs; grid_count_part for every part, then grid_offsets, then
+ * grid_place_part for every part, then grid_parts_end give what grid_finish gives. Each part writes only its
+ * own items' cells and slots, and the slots of one cell go to the parts in order. */
+void grid_parts_begin(struct grid *g, size_t parts);
+void grid_count_part(struct grid *g, size_t part, size_t parts);
+void grid_offsets(struct grid *g, size_t parts);
+void grid_place_part(struct grid *g, size_t part, size_t parts);
+void grid_parts_end(struct grid *g);
 /* Instead of grid_push: fill slot i (< the n given to grid_prepare) directly, from any
  * thread, each slot once; idx -1 leaves a hole. Then set g->n and call grid_finish: the
  * result is what pushing the non-holes in slot order gives. */

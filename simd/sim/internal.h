@@ -549,6 +549,8 @@ struct sim_pool *pool_new(int threads); /* NULL for fewer than 2 */
 void pool_free(struct sim_pool *p);
 /* fn over [0, n) in chunks, on the pool's threads and the caller's; returns when done. */
 void pool_run(struct sim_pool *p, struct tank *t, size_t n, pool_fn fn);
+/* fn(t, k, k + 1) for every part k < parts, one part at a time on each thread. */
+void pool_run_parts(struct sim_pool *p, struct tank *t, size_t parts, pool_fn fn);
 
 /* --- the tank (tank.c) --- */
 struct exited {

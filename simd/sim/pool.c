@@ -23,17 +23,17 @@ struct sim_pool {
 	bool quit;
 	pool_fn fn;
 	struct tank *t;
-	size_t n;
+	size_t n, chunk;
 	size_t next; /* atomic: the next unclaimed item */
 };
 
 static void run_chunks(struct sim_pool *p)
 {
 	for (;;) {
-		size_t lo = __atomic_fetch_add(&p->next, POOL_CHUNK, __ATOMIC_RELAXED);
+		size_t lo = __atomic_fetch_add(&p->next, p->chunk, __ATOMIC_RELAXED);
 		if (lo >= p->n)
 			return;
-		size_t hi = lo + POOL_CHUNK < p->n ? lo + POOL_CHUNK : p->n;
+		size_t hi = lo + p->chunk < p->n ? lo + p->chunk : p->n;
 		p->fn(p->t, lo, hi);
 	}
 }
@@ -92,17 +92,13 @@ void pool_free(struct sim_pool *p)
 	free(p);
 }
 
-void pool_run(struct sim_pool *p, struct tank *t, size_t n, pool_fn fn)
+static void dispatch(struct sim_pool *p, struct tank *t, size_t n, size_t chunk, pool_fn fn)
 {
-	if (!p || n < 2 * POOL_CHUNK) {
-		if (n > 0)
-			fn(t, 0, n);
-		return;
-	}
 	pthread_mutex_lock(&p->m);
 	p->fn = fn;
 	p->t = t;
 	p->n = n;
+	p->chunk = chunk;
 	p->next = 0;
 	p->busy = p->nworkers;
 	p->gen++;
@@ -113,4 +109,24 @@ void pool_run(struct sim_pool *p, struct tank *t, size_t n, pool_fn fn)
 	while (p->busy > 0)
 		pthread_cond_wait(&p->done, &p->m);
 	pthread_mutex_unlock(&p->m);
+}
+
+void pool_run(struct sim_pool *p, struct tank *t, size_t n, pool_fn fn)
+{
+	if (!p || n < 2 * POOL_CHUNK) {
+		if (n > 0)
+			fn(t, 0, n);
+		return;
+	}
+	dispatch(p, t, n, POOL_CHUNK, fn);
+}
+
+void pool_run_parts(struct sim_pool *p, struct tank *t, size_t parts, pool_fn fn)
+{
+	if (!p) {
+		for (size_t k = 0; k < parts; k++)
+			fn(t, k, k + 1);
+		return;
+	}
+	dispatch(p, t, parts, 1, fn);
 }

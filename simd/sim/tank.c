@@ -181,6 +181,9 @@ void tank_free(struct tank *t)
 	free(t);
 }
 
+/* Below this many fish one thread sorts the fish grid: a hand-off costs more. */
+#define FISH_GRID_PARTS_FROM 4096
+
 /* Reading every fish is most of a grid rebuild (each is 1.8 kB), so the tank's threads
  * copy them into the grid's slots; counting them into cells stays on one thread. */
 static void fish_grid_fill(struct tank *t, size_t lo, size_t hi)
@@ -196,12 +199,37 @@ static void fish_grid_fill(struct tank *t, size_t lo, size_t hi)
 	}
 }
 
+static size_t fish_grid_parts(const struct tank *t)
+{
+	return t->pool && t->n_fish >= FISH_GRID_PARTS_FROM ? (size_t)t->threads : 1;
+}
+
+static void fish_grid_count(struct tank *t, size_t part, size_t end)
+{
+	(void)end;
+	grid_count_part(&t->fish_grid, part, fish_grid_parts(t));
+}
+
+static void fish_grid_place(struct tank *t, size_t part, size_t end)
+{
+	(void)end;
+	grid_place_part(&t->fish_grid, part, fish_grid_parts(t));
+}
+
+/* The counting sort too runs in one part per thread (each part counts and places its own
+ * run of fish; a cell's slots go to the parts in order): the grid is the same. */
 void tank_rebuild_fish_grid(struct tank *t)
 {
-	grid_prepare(&t->fish_grid, t->n_fish);
+	struct grid *g = &t->fish_grid;
+	grid_prepare(g, t->n_fish);
 	pool_run(t->pool, t, t->n_fish, fish_grid_fill);
-	t->fish_grid.n = t->n_fish;
-	grid_finish(&t->fish_grid);
+	g->n = t->n_fish;
+	size_t parts = fish_grid_parts(t);
+	grid_parts_begin(g, parts);
+	pool_run_parts(t->pool, t, parts, fish_grid_count);
+	grid_offsets(g, parts);
+	pool_run_parts(t->pool, t, parts, fish_grid_place);
+	grid_parts_end(g);
 }
 
 void tank_rebuild_food_grid(struct tank *t)

@@ -39,22 +39,28 @@ int main(void)
 	uint64_t seed0 = env ? strtoull(env, NULL, 0) : 13;
 	printf("# seed %llu (set SEED=... to change)\n", (unsigned long long)seed0);
 
-	/* 1 and 2 threads: the same hash after 1,000 frames, sparse and dense. The pool only
-	 * splits work of at least 1,024 fish, so these tanks are large enough to use it. */
+	/* 1 and 2 threads: the same hash, sparse and dense. The pool only splits work of at
+	 * least 1,024 fish, and sorts the fish grid in parts from 4,096 fish, so these tanks
+	 * are large enough to use both. */
 	struct {
 		int n;
 		bool dense;
-	} cases[] = {{1200, false}, {1200, false}, {1200, false}, {2000, true}};
+		int frames;
+	} cases[] = {{1200, false, 1000},
+		     {1200, false, 1000},
+		     {1200, false, 1000},
+		     {2000, true, 1000},
+		     {5000, false, 300}};
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
 		uint64_t seed = seed0 + k;
-		uint64_t h1 = run(seed, cases[k].n, cases[k].dense, 1, 1000);
-		uint64_t h2 = run(seed, cases[k].n, cases[k].dense, 2, 1000);
+		uint64_t h1 = run(seed, cases[k].n, cases[k].dense, 1, cases[k].frames);
+		uint64_t h2 = run(seed, cases[k].n, cases[k].dense, 2, cases[k].frames);
 		ok(h1 == h2,
-		   "seed %llu, %d fish%s: 1 and 2 threads agree after 1,000 frames "
+		   "seed %llu, %d fish%s: 1 and 2 threads agree after %d frames "
 		   "(%016llx %016llx)",
 		   (unsigned long long)seed, cases[k].n,
-		   cases[k].dense ? " in the default world" : "", (unsigned long long)h1,
-		   (unsigned long long)h2);
+		   cases[k].dense ? " in the default world" : "", cases[k].frames,
+		   (unsigned long long)h1, (unsigned long long)h2);
 	}
 
 	/* A copy serializes exactly like the tank, and continues like it. */
