@@ -14,7 +14,8 @@
  *                the tick's median and p99 (lock wait included) during the snapshots
  *   population   a 10,000-fish tank after 36,000 ticks (20 simulated minutes)
  *
- * `bench-sim quick` skips the population run (about 3 minutes). Every run fails (exit 1)
+ * `bench-sim quick` skips the population run (about 3 minutes); `bench-sim job K` runs the
+ * K-th case alone (from 0, in the order above), for perf record. Every run fails (exit 1)
  * if the energy ledger does not balance, which is the core's own correctness check. */
 #include <math.h>
 #include <pthread.h>
@@ -240,6 +241,7 @@ struct job {
 int main(int argc, char **argv)
 {
 	bool quick = argc > 1 && strcmp(argv[argc - 1], "quick") == 0;
+	long only = argc > 2 && strcmp(argv[1], "job") == 0 ? strtol(argv[2], NULL, 10) : -1;
 	static const struct job jobs[] = {
 		{RATE, 100, 1, false},	     {RATE, 1000, 1, false},
 		{RATE, 10000, 1, false},     {RATE, 10000, 1, true},
@@ -249,7 +251,7 @@ int main(int argc, char **argv)
 	int fail = 0;
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		const struct job *j = &jobs[i];
-		if (quick && j->kind == POPULATION)
+		if ((quick && j->kind == POPULATION) || (only >= 0 && (long)i != only))
 			continue;
 		fflush(stdout);
 		pid_t pid = fork();
