@@ -185,7 +185,10 @@ void fish_perceive(const struct tank *t, int idx, struct percept *pc)
 
 	pc->crab = -1;
 	double best = CRAB_SIGHT * CRAB_SIGHT;
-	for (size_t i = 0; i < t->n_crabs; i++) {
+	/* Crabs walk the floor: a fish more than CRAB_SIGHT (+ 1 px for rounding) above the
+	 * highest crab sees none, and most fish of a tall tank skip the loop. */
+	size_t n_crabs = y + CRAB_SIGHT + 1 < t->crab_top ? 0 : t->n_crabs;
+	for (size_t i = 0; i < n_crabs; i++) {
 		double dx = t->crabs[i].x - x, dy = t->crabs[i].y - y, d2 = dx * dx + dy * dy;
 		if (d2 < best) {
 			best = d2;

@@ -130,11 +130,11 @@ void food_spawn_auto(struct tank *t)
 	}
 }
 
-static void update_live(struct tank *t, struct food *fd)
+/* What live food sees: the nearest fish within sight, by the fish grid of the start of the
+ * frame. It reads only that grid and the food's position, which nothing changes before
+ * the food moves, so the tank's threads ask it for every live food at once. */
+static void flee_query(const struct tank *t, const struct food *fd, struct flee *out)
 {
-	if (--fd->timer <= 0)
-		live_new_heading(t, fd);
-	/* Flee the nearest fish within sight (positions as of the start of the frame). */
 	double best = LIVE_FOOD_FLEE_RADIUS * LIVE_FOOD_FLEE_RADIUS, fx = 0, fy = 0;
 	bool seen = false;
 	const struct grid_item *cand[FLEE_BUDGET];
@@ -150,11 +150,26 @@ static void update_live(struct tank *t, struct food *fd)
 			seen = true;
 		}
 	}
-	if (seen) {
-		double d = fmax(sqrt(best), 1.0);
+	*out = (struct flee){fx, fy, best, seen};
+}
+
+static void flee_find(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++)
+		if (!t->food[i].dead && t->food[i].kind == FOOD_LIVE)
+			flee_query(t, &t->food[i], &t->flee[i]);
+}
+
+static void update_live(struct tank *t, struct food *fd, const struct flee *fl)
+{
+	if (--fd->timer <= 0)
+		live_new_heading(t, fd);
+	/* Flee the nearest fish within sight. */
+	if (fl->seen) {
+		double d = fmax(sqrt(fl->d2), 1.0);
 		double push = 1.2 * fmin(1.0, (60.0 / d) * (60.0 / d));
-		fd->vx += fx / d * push;
-		fd->vy += fy / d * push;
+		fd->vx += fl->dx / d * push;
+		fd->vy += fl->dy / d * push;
 	}
 	double v = sqrt(fd->vx * fd->vx + fd->vy * fd->vy);
 	if (v > LIVE_MAX_SPEED) {
@@ -173,14 +188,18 @@ static void update_live(struct tank *t, struct food *fd)
 	}
 }
 
+/* The queries on the tank's threads, then every item moves in food order (a new heading
+ * draws from the tank's random stream). */
 void food_update_all(struct tank *t)
 {
+	sim_grow((void **)&t->flee, &t->cap_flee, t->n_food, sizeof *t->flee);
+	pool_run(t->pool, t, t->n_food, flee_find);
 	for (size_t i = 0; i < t->n_food; i++) {
 		struct food *fd = &t->food[i];
 		if (fd->dead)
 			continue;
 		if (fd->kind == FOOD_LIVE) {
-			update_live(t, fd);
+			update_live(t, fd, &t->flee[i]);
 		} else if (fd->kind != FOOD_NECTAR) {
 			fd->vy += 0.01 * kind_sink[fd->kind];
 			fd->y += fd->vy;

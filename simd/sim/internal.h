@@ -390,6 +390,11 @@ struct food {
 	uint64_t source_plant; /* nectar: serial of that plant */
 	bool dead;
 };
+/* The nearest fish live food sees: offset from it and squared distance. */
+struct flee {
+	double dx, dy, d2;
+	bool seen;
+};
 /* Append a food item (no energy booking: the caller says where the energy came from). */
 struct food *food_push(struct tank *t, int kind, double x, double y, double energy);
 size_t food_cap(const struct tank *t);
@@ -625,6 +630,9 @@ struct tank {
 	size_t cap_paid;
 	bool *tick_due; /* per fish: fish_tick has work this frame (fish_grow_older) */
 	size_t cap_tick_due;
+	double crab_top;   /* the highest crab's y, as the fish move (tank_step) */
+	struct flee *flee; /* per food: what live food sees (food_update_all) */
+	size_t cap_flee;
 };
 
 /* A fish is 1.9 kB, so a pass over the fish array takes a cache miss per fish that the

@@ -175,6 +175,7 @@ void tank_free(struct tank *t)
 	free(t->id_index);
 	free(t->paid);
 	free(t->tick_due);
+	free(t->flee);
 	pool_free(t->pool);
 	grid_free(&t->fish_grid);
 	grid_free(&t->food_grid);
@@ -384,6 +385,9 @@ void tank_step(struct tank *t)
 	size_t n = t->n_fish;
 	sim_grow((void **)&t->paid, &t->cap_paid, n, sizeof *t->paid);
 	sim_grow((void **)&t->tick_due, &t->cap_tick_due, n, sizeof *t->tick_due);
+	t->crab_top = INFINITY;
+	for (size_t i = 0; i < t->n_crabs; i++)
+		t->crab_top = fmin(t->crab_top, t->crabs[i].y);
 	/* Between frames no fish is dead or departed, so the grid holds every fish once. */
 	pool_run(t->pool, t, n, t->fish_grid.n == n ? move_range_grid : move_range);
 	pool_run(t->pool, t, n, age_range);
