@@ -52,6 +52,8 @@ struct tank *tank_clone(const struct tank *t)
 	c->cap_tick_due = 0;
 	c->flee = NULL;
 	c->cap_flee = 0;
+	c->gone = NULL;
+	c->cap_gone = 0;
 	/* History and events are serialized: the copy carries its own. */
 	if (t->hist.rows) {
 		size_t cols = sim_history_column_count();

@@ -633,6 +633,8 @@ struct tank {
 	double crab_top;   /* the highest crab's y, as the fish move (tank_step) */
 	struct flee *flee; /* per food: what live food sees (food_update_all) */
 	size_t cap_flee;
+	unsigned char *gone; /* per fish: leaves at the end of the frame (tank_compact) */
+	size_t cap_gone;
 };
 
 /* A fish is 1.9 kB, so a pass over the fish array takes a cache miss per fish that the
