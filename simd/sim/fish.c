@@ -175,6 +175,55 @@ static inline void see_fish(struct school *s, const struct grid_item *it, double
 	}
 }
 
+/* see_fish for the walk of the box within SOCIAL_RADIUS + 1 px: the social sums without a
+ * branch (most of those candidates are social, in no order a predictor learns). Adding
+ * +0.0 leaves every sum unchanged, as none starts at or becomes -0.0. */
+static inline void see_near(struct school *s, const struct grid_item *it, double x, double y,
+			    int idx)
+{
+	if (it->idx == idx)
+		return;
+	double dx = it->x - x, dy = it->y - y, d2 = dx * dx + dy * dy;
+	if (d2 < s->best) {
+		s->best = d2;
+		s->fish = it->idx;
+		s->fish_dx = dx;
+		s->fish_dy = dy;
+		s->fish_energy_ratio = it->aux;
+	}
+	bool in = d2 < SOCIAL_RADIUS * SOCIAL_RADIUS;
+	s->n_social += in;
+	s->coh_x += in ? dx : 0.0;
+	s->coh_y += in ? dy : 0.0;
+	s->ali_x += in ? it->vx : 0.0;
+	s->ali_y += in ? it->vy : 0.0;
+	s->sep2 = in && d2 < s->sep2 ? d2 : s->sep2;
+	if (d2 < 60.0 * 60.0 && d2 > 1e-18) {
+		double d = sqrt(d2);
+		s->sep_x -= dx / d * (60 - d) / 60;
+		s->sep_y -= dy / d * (60 - d) / 60;
+	}
+}
+
+/* The schooling scan of a neighbourhood within the budget, as GRID_FOREACH over the
+ * NEIGHBOUR_RADIUS box would give it, visiting half as many fish: first the box within
+ * SOCIAL_RADIUS + 1 px. The fish it leaves out are all more than SOCIAL_RADIUS away, so
+ * they add nothing to the social sums, and the others come in the big box's order. If the
+ * nearest fish found is within SOCIAL_RADIUS, none left out is as near, and the answer is
+ * the big box's bit for bit. Otherwise (a fish with no social neighbour, about 1 in 700)
+ * the big box is walked. */
+static void school_scan(const struct grid *g, double x, double y, int idx, struct school *sc)
+{
+	struct school start = *sc;
+	GRID_FOREACH (g, x, y, SOCIAL_RADIUS + 1, it)
+		see_near(sc, it, x, y, idx);
+	if (sc->best < SOCIAL_RADIUS * SOCIAL_RADIUS)
+		return;
+	*sc = start;
+	GRID_FOREACH (g, x, y, NEIGHBOUR_RADIUS, it)
+		see_fish(sc, it, x, y, idx);
+}
+
 void fish_perceive(const struct tank *t, int idx, struct percept *pc)
 {
 	const struct fish *f = &t->fish[idx];
@@ -207,8 +256,7 @@ void fish_perceive(const struct tank *t, int idx, struct percept *pc)
 	 * same items in the same order as grid_near would give, without collecting them). */
 	const struct grid *g = &t->fish_grid;
 	if (grid_count_box(g, x, y, NEIGHBOUR_RADIUS) <= NEIGHBOUR_BUDGET + 1) {
-		GRID_FOREACH (g, x, y, NEIGHBOUR_RADIUS, it)
-			see_fish(&sc, it, x, y, idx);
+		school_scan(g, x, y, idx, &sc);
 	} else {
 		const struct grid_item *cand[NEIGHBOUR_BUDGET + 1];
 		size_t nc = grid_near(g, x, y, NEIGHBOUR_RADIUS, g, idx, cand, NEIGHBOUR_BUDGET + 1);
