@@ -145,41 +145,13 @@ struct school {
 	double coh_x, coh_y, ali_x, ali_y, sep_x, sep_y;
 };
 
-/* One neighbour into the sums: nearest fish and the schooling sums. */
+/* One neighbour into the sums: nearest fish and the schooling sums. With flat, the social
+ * sums are taken without a branch, for the walk of the social box, where most candidates
+ * are social in no order a predictor learns; adding +0.0 leaves every sum unchanged, as
+ * none starts at or becomes -0.0. flat is a constant at each call: each walk gets its own
+ * loop. (A push from a fish within 60 px implies a social one.) */
 static inline void see_fish(struct school *s, const struct grid_item *it, double x, double y,
-			    int idx)
-{
-	if (it->idx == idx)
-		return;
-	double dx = it->x - x, dy = it->y - y, d2 = dx * dx + dy * dy;
-	if (d2 < s->best) {
-		s->best = d2;
-		s->fish = it->idx;
-		s->fish_dx = dx;
-		s->fish_dy = dy;
-		s->fish_energy_ratio = it->aux;
-	}
-	if (d2 < SOCIAL_RADIUS * SOCIAL_RADIUS) {
-		s->n_social++;
-		s->coh_x += dx;
-		s->coh_y += dy;
-		s->ali_x += it->vx;
-		s->ali_y += it->vy;
-		if (d2 < s->sep2)
-			s->sep2 = d2;
-		if (d2 < 60.0 * 60.0 && d2 > 1e-18) {
-			double d = sqrt(d2);
-			s->sep_x -= dx / d * (60 - d) / 60;
-			s->sep_y -= dy / d * (60 - d) / 60;
-		}
-	}
-}
-
-/* see_fish for the walk of the box within SOCIAL_RADIUS + 1 px: the social sums without a
- * branch (most of those candidates are social, in no order a predictor learns). Adding
- * +0.0 leaves every sum unchanged, as none starts at or becomes -0.0. */
-static inline void see_near(struct school *s, const struct grid_item *it, double x, double y,
-			    int idx)
+			    int idx, bool flat)
 {
 	if (it->idx == idx)
 		return;
@@ -192,12 +164,22 @@ static inline void see_near(struct school *s, const struct grid_item *it, double
 		s->fish_energy_ratio = it->aux;
 	}
 	bool in = d2 < SOCIAL_RADIUS * SOCIAL_RADIUS;
-	s->n_social += in;
-	s->coh_x += in ? dx : 0.0;
-	s->coh_y += in ? dy : 0.0;
-	s->ali_x += in ? it->vx : 0.0;
-	s->ali_y += in ? it->vy : 0.0;
-	s->sep2 = in && d2 < s->sep2 ? d2 : s->sep2;
+	if (flat) {
+		s->n_social += in;
+		s->coh_x += in ? dx : 0.0;
+		s->coh_y += in ? dy : 0.0;
+		s->ali_x += in ? it->vx : 0.0;
+		s->ali_y += in ? it->vy : 0.0;
+		s->sep2 = in && d2 < s->sep2 ? d2 : s->sep2;
+	} else if (in) {
+		s->n_social++;
+		s->coh_x += dx;
+		s->coh_y += dy;
+		s->ali_x += it->vx;
+		s->ali_y += it->vy;
+		if (d2 < s->sep2)
+			s->sep2 = d2;
+	}
 	if (d2 < 60.0 * 60.0 && d2 > 1e-18) {
 		double d = sqrt(d2);
 		s->sep_x -= dx / d * (60 - d) / 60;
@@ -216,12 +198,12 @@ static void school_scan(const struct grid *g, double x, double y, int idx, struc
 {
 	struct school start = *sc;
 	GRID_FOREACH (g, x, y, SOCIAL_RADIUS + 1, it)
-		see_near(sc, it, x, y, idx);
+		see_fish(sc, it, x, y, idx, true);
 	if (sc->best < SOCIAL_RADIUS * SOCIAL_RADIUS)
 		return;
 	*sc = start;
 	GRID_FOREACH (g, x, y, NEIGHBOUR_RADIUS, it)
-		see_fish(sc, it, x, y, idx);
+		see_fish(sc, it, x, y, idx, false);
 }
 
 void fish_perceive(const struct tank *t, int idx, struct percept *pc)
@@ -261,7 +243,7 @@ void fish_perceive(const struct tank *t, int idx, struct percept *pc)
 		const struct grid_item *cand[NEIGHBOUR_BUDGET + 1];
 		size_t nc = grid_near(g, x, y, NEIGHBOUR_RADIUS, g, idx, cand, NEIGHBOUR_BUDGET + 1);
 		for (size_t k = 0; k < nc; k++)
-			see_fish(&sc, cand[k], x, y, idx);
+			see_fish(&sc, cand[k], x, y, idx, false);
 	}
 	pc->fish = sc.fish;
 	if (sc.fish >= 0) {
