@@ -136,7 +136,6 @@ void food_spawn_auto(struct tank *t)
 static void flee_query(const struct tank *t, const struct food *fd, struct flee *out)
 {
 	double best = LIVE_FOOD_FLEE_RADIUS * LIVE_FOOD_FLEE_RADIUS, fx = 0, fy = 0;
-	bool seen = false;
 	const struct grid_item *cand[FLEE_BUDGET];
 	size_t nc = grid_near(&t->fish_grid, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, NULL, -1, cand,
 			      FLEE_BUDGET);
@@ -147,10 +146,9 @@ static void flee_query(const struct tank *t, const struct food *fd, struct flee 
 			best = d2;
 			fx = dx;
 			fy = dy;
-			seen = true;
 		}
 	}
-	*out = (struct flee){fx, fy, best, seen};
+	*out = (struct flee){fx, fy, best};
 }
 
 static void flee_find(struct tank *t, size_t lo, size_t hi)
@@ -165,7 +163,7 @@ static void update_live(struct tank *t, struct food *fd, const struct flee *fl)
 	if (--fd->timer <= 0)
 		live_new_heading(t, fd);
 	/* Flee the nearest fish within sight. */
-	if (fl->seen) {
+	if (fl->d2 < LIVE_FOOD_FLEE_RADIUS * LIVE_FOOD_FLEE_RADIUS) {
 		double d = fmax(sqrt(fl->d2), 1.0);
 		double push = 1.2 * fmin(1.0, (60.0 / d) * (60.0 / d));
 		fd->vx += fl->dx / d * push;

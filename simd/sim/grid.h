@@ -34,9 +34,10 @@ void grid_prepare(struct grid *g, size_t n);
 void grid_push(struct grid *g, double x, double y, double vx, double vy, double aux, int idx);
 void grid_finish(struct grid *g);
 /* grid_finish in parts that threads can run at once: the items are split into parts
- * contiguous runs; grid_count_part for every part, then grid_offsets, then
- * grid_place_part for every part, then grid_parts_end give what grid_finish gives. Each part writes only its
- * own items' cells and slots, and the slots of one cell go to the parts in order. */
+ * contiguous runs; grid_parts_begin, grid_count_part for every part, grid_offsets,
+ * grid_place_part for every part, then grid_parts_end give what grid_finish gives. Each
+ * part writes only its own items' cells and slots, and the slots of one cell go to the
+ * parts in order. */
 void grid_parts_begin(struct grid *g, size_t parts);
 void grid_count_part(struct grid *g, size_t part, size_t parts);
 void grid_offsets(struct grid *g, size_t parts);

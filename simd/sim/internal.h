@@ -390,10 +390,10 @@ struct food {
 	uint64_t source_plant; /* nectar: serial of that plant */
 	bool dead;
 };
-/* The nearest fish live food sees: offset from it and squared distance. */
+/* The nearest fish live food sees: offset from it and squared distance (d2 is the flee
+ * radius squared, and dx, dy 0, when it sees none). */
 struct flee {
 	double dx, dy, d2;
-	bool seen;
 };
 /* Append a food item (no energy booking: the caller says where the energy came from). */
 struct food *food_push(struct tank *t, int kind, double x, double y, double energy);

@@ -187,7 +187,7 @@ void tank_free(struct tank *t)
 #define FISH_GRID_PARTS_FROM 4096
 
 /* Reading every fish is most of a grid rebuild (each is 1.8 kB), so the tank's threads
- * copy them into the grid's slots; counting them into cells stays on one thread. */
+ * copy them into the grid's slots (and then count and place them, in parts). */
 static void fish_grid_fill(struct tank *t, size_t lo, size_t hi)
 {
 	for (size_t i = lo; i < hi; i++) {
