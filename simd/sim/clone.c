@@ -50,6 +50,8 @@ struct tank *tank_clone(const struct tank *t)
 	c->cap_paid = 0;
 	c->tick_due = NULL;
 	c->cap_tick_due = 0;
+	c->bite = NULL;
+	c->cap_bite = 0;
 	c->flee = NULL;
 	c->cap_flee = 0;
 	c->gone = NULL;

@@ -630,6 +630,8 @@ struct tank {
 	size_t cap_paid;
 	bool *tick_due; /* per fish: fish_tick has work this frame (fish_grow_older) */
 	size_t cap_tick_due;
+	int *bite; /* per fish: the food it may bite, found as it moved (eat_plan) */
+	size_t cap_bite;
 	double crab_top;   /* the highest crab's y, as the fish move (tank_step) */
 	struct flee *flee; /* per food: what live food sees (food_update_all) */
 	size_t cap_flee;
@@ -674,6 +676,7 @@ void tank_rebuild_food_grid(struct tank *t);
 /* A random generation-0 fish (NULL if the tank is full), booked as EIN_FISH_SPAWN. */
 struct fish *tank_spawn_fish(struct tank *t, double x, double y);
 /* Frame phases (life.c). */
+int eat_plan(const struct tank *t, size_t i);
 void tank_eat(struct tank *t);
 void tank_poker(struct tank *t);
 void tank_plant_poker(struct tank *t);

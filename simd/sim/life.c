@@ -236,32 +236,49 @@ void tank_mating(struct tank *t)
 #define PICK_NONE (-1)
 #define PICK_AGAIN (-2) /* more than one: the serial pass asks again, in order */
 
-/* Fish i's bite: the first food the bounded query gives that lies within reach (and, with
- * skip_dead, is still there), or PICK_NONE. On the threads (skip_dead false) no food is
- * read, and *more says whether a second one lies within reach. */
-
-static int eat_pick(const struct tank *t, size_t i, bool skip_dead, bool *more)
+/* Fish i's bite: the first food the bounded query gives that lies within reach and is
+ * still there, or PICK_NONE. */
+static int eat_pick(const struct tank *t, size_t i)
 {
 	const struct fish *f = &t->fish[i];
 	const struct grid_item *cand[EAT_BUDGET];
 	size_t nc = grid_near(&t->food_grid, f->x, f->y, EAT_REACH, &t->fish_grid, (int)i, cand,
 			      EAT_BUDGET);
-	int first = PICK_NONE;
 	for (size_t k = 0; k < nc; k++) {
 		/* The grid's copy of the position is the food's (food does not move after the
 		 * food grid is built): test it before reading the food. */
 		const struct grid_item *it = cand[k];
+		if (fabs(it->x - f->x) < EAT_REACH && fabs(it->y - f->y) < EAT_REACH &&
+		    !t->food[it->idx].dead)
+			return it->idx;
+	}
+	return PICK_NONE;
+}
+
+/* What fish i may bite, asked on the tank's threads as it moves (tank_step), while its
+ * lines and the food cells it just looked at are in cache: nothing moves between the move
+ * and the bites, and the food grid is the frame's. No food within reach gives PICK_NONE;
+ * one gives that food, which the fish bites on its turn if it is still there. More than
+ * one, or more food around than a query takes (EAT_BUDGET: then which it takes turns on
+ * the fish's rank in the fish grid built after the move), gives PICK_AGAIN: the fish asks
+ * again on its turn, with eat_pick, and gets what asking only then would have given. */
+int eat_plan(const struct tank *t, size_t i)
+{
+	const struct fish *f = &t->fish[i];
+	if (f->exited)
+		return PICK_NONE;
+	const struct grid_item *cand[EAT_BUDGET + 1];
+	size_t nc = grid_near(&t->food_grid, f->x, f->y, EAT_REACH, NULL, -1, cand, EAT_BUDGET + 1);
+	if (nc > EAT_BUDGET)
+		return PICK_AGAIN;
+	int first = PICK_NONE;
+	for (size_t k = 0; k < nc; k++) {
+		const struct grid_item *it = cand[k];
 		if (fabs(it->x - f->x) >= EAT_REACH || fabs(it->y - f->y) >= EAT_REACH)
 			continue;
-		if (first != PICK_NONE) {
-			*more = true;
-			break;
-		}
-		if (skip_dead && t->food[it->idx].dead)
-			continue;
+		if (first != PICK_NONE)
+			return PICK_AGAIN;
 		first = it->idx;
-		if (skip_dead)
-			break;
 	}
 	return first;
 }
@@ -271,42 +288,17 @@ static bool eat_hungry(const struct fish *f)
 	return !f->dead && !f->exited && f->energy < fish_max_energy_of(f);
 }
 
-/* The queries, on the tank's threads: they read the frame's grids and food, which no bite
- * has changed yet. A fish whose first food another fish may finish before its turn (it
- * has more within reach) is marked to ask again on its turn. */
-static void eat_find(struct tank *t, size_t lo, size_t hi)
-{
-	for (size_t i = lo; i < hi; i++) {
-		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		bool more = false;
-		int first = eat_hungry(&t->fish[i]) ? eat_pick(t, i, false, &more) : PICK_NONE;
-		t->pick[i] = more ? PICK_AGAIN : first;
-	}
-}
-
 /* One bite a frame for every hungry fish, in fish order. Only a bite changes anything (the
- * food and the biter), so with threads the queries run first, in parallel: a fish with one
- * food within reach bites it if it is still there; one with more asks again on its turn,
- * and gets what the serial loop alone would have given. One thread asks once, in turn. */
+ * food and the biter), and the queries were asked as the fish moved (eat_plan), so this
+ * loop reads only the fish with food within reach. */
 void tank_eat(struct tank *t)
 {
-	bool ahead = t->pool != NULL;
-	if (ahead) {
-		scratch_grow(t, t->n_fish);
-		pool_run(t->pool, t, t->n_fish, eat_find);
-	}
 	for (size_t i = 0; i < t->n_fish; i++) {
-		bool more = false;
-		int fi = PICK_AGAIN;
-		if (ahead)
-			fi = t->pick[i];
-		else {
-			fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-			if (!eat_hungry(&t->fish[i]))
-				continue;
-		}
+		int fi = t->bite[i];
+		if (fi == PICK_NONE || !eat_hungry(&t->fish[i]))
+			continue;
 		if (fi == PICK_AGAIN)
-			fi = eat_pick(t, i, true, &more);
+			fi = eat_pick(t, i);
 		if (fi == PICK_NONE)
 			continue;
 		struct food *fd = &t->food[fi];

@@ -175,6 +175,7 @@ void tank_free(struct tank *t)
 	free(t->id_index);
 	free(t->paid);
 	free(t->tick_due);
+	free(t->bite);
 	free(t->flee);
 	free(t->gone);
 	pool_free(t->pool);
@@ -342,6 +343,7 @@ static void move_fish(struct tank *t, size_t i, uint64_t base)
 	pc.rng = &r;
 	if (fish_move(t, f, &pc, &w, &t->paid[i]))
 		f->exited = 1 + (int)w;
+	t->bite[i] = eat_plan(t, i);
 }
 
 /* In fish order, not the move's grid order: it reads lines of each fish the move does not
@@ -403,6 +405,7 @@ void tank_step(struct tank *t)
 	size_t n = t->n_fish;
 	sim_grow((void **)&t->paid, &t->cap_paid, n, sizeof *t->paid);
 	sim_grow((void **)&t->tick_due, &t->cap_tick_due, n, sizeof *t->tick_due);
+	sim_grow((void **)&t->bite, &t->cap_bite, n, sizeof *t->bite);
 	t->crab_top = INFINITY;
 	for (size_t i = 0; i < t->n_crabs; i++)
 		t->crab_top = fmin(t->crab_top, t->crabs[i].y);
