@@ -329,25 +329,25 @@ static void seat_ready(struct tank *t, size_t lo, size_t hi)
 		t->uf[i] = (int)i;
 		t->group_next[i] = 1;
 		t->group_tail[i] = poker_ready(&t->fish[i]);
+		t->pick[i] = PICK_NONE;
 	}
 }
 
-/* Fish i's contacts: ready fish after it in the fish array whose box touches its box, in
- * the bounded query's order. Calls fn for each, or, with fn NULL, returns the only one
- * (PICK_NONE, or PICK_AGAIN for more than one). */
-static int seat_contacts(struct tank *t, size_t i, void (*fn)(struct tank *, int, int, bool *),
-			 bool *any)
+/* Fish i's contacts (it stands at x, y): ready fish after it in the fish array whose box
+ * touches its box, in the bounded query's order. Calls fn for each, or, with fn NULL,
+ * returns the only one (PICK_NONE, or PICK_AGAIN for more than one). */
+static int seat_contacts(struct tank *t, size_t i, double x, double y,
+			 void (*fn)(struct tank *, int, int, bool *), bool *any)
 {
 	const int *ready = t->group_tail;
-	const struct fish *f = &t->fish[i];
 	const struct grid_item *cand[POKER_BUDGET + 1];
-	size_t nc = grid_near(&t->fish_grid, f->x, f->y, FISH_BOX, &t->fish_grid, (int)i, cand,
+	size_t nc = grid_near(&t->fish_grid, x, y, FISH_BOX, &t->fish_grid, (int)i, cand,
 			      POKER_BUDGET + 1);
 	int only = PICK_NONE;
 	for (size_t k = 0; k < nc; k++) {
 		const struct grid_item *it = cand[k];
-		if (it->idx <= (int)i || fabs(it->x - f->x) >= FISH_BOX ||
-		    fabs(it->y - f->y) >= FISH_BOX || !ready[it->idx])
+		if (it->idx <= (int)i || fabs(it->x - x) >= FISH_BOX ||
+		    fabs(it->y - y) >= FISH_BOX || !ready[it->idx])
 			continue;
 		if (fn)
 			fn(t, (int)i, it->idx, any);
@@ -359,10 +359,17 @@ static int seat_contacts(struct tank *t, size_t i, void (*fn)(struct tank *, int
 	return only;
 }
 
+/* The queries, on the threads, in the fish grid's order (lo and hi are grid positions): the
+ * grid's copy of each fish's position is exact, so no fish is read, and consecutive fish
+ * ask about the same few cells. Fish not in the grid (dead, departed) are not ready. */
 static void seat_find(struct tank *t, size_t lo, size_t hi)
 {
-	for (size_t i = lo; i < hi; i++)
-		t->pick[i] = t->group_tail[i] ? seat_contacts(t, i, NULL, NULL) : PICK_NONE;
+	const struct grid_item *items = t->fish_grid.items;
+	for (size_t k = lo; k < hi; k++) {
+		int i = items[k].idx;
+		if (t->group_tail[i])
+			t->pick[i] = seat_contacts(t, (size_t)i, items[k].x, items[k].y, NULL, NULL);
+	}
 }
 
 /* Seat fish j at fish i's table, if both tables fit at one. */
@@ -399,11 +406,11 @@ void tank_poker(struct tank *t)
 	/* One thread asks in turn: asking ahead would only add a pass. */
 	bool ahead = t->pool != NULL, any = false;
 	if (ahead)
-		pool_run(t->pool, t, n, seat_find);
+		pool_run(t->pool, t, t->fish_grid.n, seat_find);
 	for (size_t i = 0; i < n; i++) {
 		int pick = ahead ? t->pick[i] : t->group_tail[i] ? PICK_AGAIN : PICK_NONE;
 		if (pick == PICK_AGAIN)
-			seat_contacts(t, i, seat_join, &any);
+			seat_contacts(t, i, t->fish[i].x, t->fish[i].y, seat_join, &any);
 		else if (pick != PICK_NONE)
 			seat_join(t, (int)i, pick, &any);
 	}
