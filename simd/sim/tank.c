@@ -187,18 +187,24 @@ void tank_free(struct tank *t)
 /* Below this many fish one thread sorts the fish grid: a hand-off costs more. */
 #define FISH_GRID_PARTS_FROM 4096
 
+/* Fish i's slot in the fish grid (a hole if it is dead or gone). */
+static void fish_grid_slot(struct tank *t, size_t i)
+{
+	const struct fish *f = &t->fish[i];
+	if (f->dead || f->exited)
+		grid_fill_at(&t->fish_grid, i, 0, 0, 0, 0, 0, -1);
+	else
+		grid_fill_at(&t->fish_grid, i, f->x, f->y, f->vx, f->vy,
+			     f->energy / fish_max_energy_of(f), (int)i);
+}
+
 /* Reading every fish is most of a grid rebuild (each is 1.8 kB), so the tank's threads
  * copy them into the grid's slots (and then count and place them, in parts). */
 static void fish_grid_fill(struct tank *t, size_t lo, size_t hi)
 {
 	for (size_t i = lo; i < hi; i++) {
 		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		const struct fish *f = &t->fish[i];
-		if (f->dead || f->exited)
-			grid_fill_at(&t->fish_grid, i, 0, 0, 0, 0, 0, -1);
-		else
-			grid_fill_at(&t->fish_grid, i, f->x, f->y, f->vx, f->vy,
-				     f->energy / fish_max_energy_of(f), (int)i);
+		fish_grid_slot(t, i);
 	}
 }
 
@@ -221,11 +227,9 @@ static void fish_grid_place(struct tank *t, size_t part, size_t end)
 
 /* The counting sort too runs in one part per thread (each part counts and places its own
  * run of fish; a cell's slots go to the parts in order): the grid is the same. */
-void tank_rebuild_fish_grid(struct tank *t)
+static void fish_grid_sort(struct tank *t)
 {
 	struct grid *g = &t->fish_grid;
-	grid_prepare(g, t->n_fish);
-	pool_run(t->pool, t, t->n_fish, fish_grid_fill);
 	g->n = t->n_fish;
 	size_t parts = fish_grid_parts(t);
 	grid_parts_begin(g, parts);
@@ -233,6 +237,13 @@ void tank_rebuild_fish_grid(struct tank *t)
 	grid_offsets(g, parts);
 	pool_run_parts(t->pool, t, parts, fish_grid_place);
 	grid_parts_end(g);
+}
+
+void tank_rebuild_fish_grid(struct tank *t)
+{
+	grid_prepare(&t->fish_grid, t->n_fish);
+	pool_run(t->pool, t, t->n_fish, fish_grid_fill);
+	fish_grid_sort(t);
 }
 
 void tank_rebuild_food_grid(struct tank *t)
@@ -347,13 +358,16 @@ static void move_fish(struct tank *t, size_t i, uint64_t base)
 }
 
 /* In fish order, not the move's grid order: it reads lines of each fish the move does not
- * (the clocks, the memory, the pregnancy), and in fish order the prefetcher has them. */
+ * (the clocks, the memory, the pregnancy), and in fish order the prefetcher has them.
+ * With the fish at hand, it also fills its slot of the fish grid for the contacts (no fish
+ * moves after this; a fish that fish_tick changes is filled again). */
 static void age_range(struct tank *t, size_t lo, size_t hi)
 {
 	for (size_t i = lo; i < hi; i++) {
 		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
 		struct fish *f = &t->fish[i];
 		t->tick_due[i] = !f->exited && fish_grow_older(t, f);
+		fish_grid_slot(t, i);
 	}
 }
 
@@ -411,16 +425,19 @@ void tank_step(struct tank *t)
 		t->crab_top = fmin(t->crab_top, t->crabs[i].y);
 	/* Between frames no fish is dead or departed, so the grid holds every fish once. */
 	pool_run(t->pool, t, n, t->fish_grid.n == n ? move_range_grid : move_range);
+	grid_prepare(&t->fish_grid, n); /* the move's queries are done */
 	pool_run(t->pool, t, n, age_range);
 	for (size_t i = 0; i < n; i++) {
 		t->flow[EOUT_METABOLISM] += t->paid[i];
-		if (t->tick_due[i])
+		if (t->tick_due[i]) {
 			fish_tick(t, &t->fish[i]);
+			fish_grid_slot(t, i);
+		}
 	}
 	plant_update_all(t);
 
 	/* Contacts use the positions after everyone moved. */
-	tank_rebuild_fish_grid(t);
+	fish_grid_sort(t);
 	crab_update_all(t);
 	crab_collide_fish(t);
 	tank_eat(t);
