@@ -374,13 +374,13 @@ bool fish_grow_older(const struct tank *t, struct fish *f)
 		f->crab_contact--;
 	if (t->frame % MEMORY_UPDATE_EVERY == 0)
 		fish_periodic(t, f);
-	bool birth = f->preg.active && --f->preg.timer <= 0;
+	bool birth = f->pregnant && --f->preg.timer <= 0;
 	return birth || f->age >= f->max_age || f->energy <= 0;
 }
 
 void fish_tick(struct tank *t, struct fish *f)
 {
-	if (f->preg.active && f->preg.timer <= 0)
+	if (f->pregnant && f->preg.timer <= 0)
 		tank_birth(t, f);
 	if (f->age >= f->max_age)
 		tank_kill_fish(t, f, DEATH_OLD_AGE);
@@ -421,7 +421,7 @@ int fish_check(const struct fish *f, struct json_err *e)
 		return jv_fail(e, "fitness out of range");
 	if (!isfinite(f->wander_angle) || fabs(f->wander_angle) > 4 * M_PI)
 		return jv_fail(e, "wander_angle out of range");
-	if (f->preg.active) {
+	if (f->pregnant) {
 		if (f->preg.timer < 1 || f->preg.timer > PREGNANCY_FRAMES)
 			return jv_fail(e, "pregnancy timer out of range");
 		if (f->preg.mate_id[0] && !ids_valid(f->preg.mate_id))
@@ -492,7 +492,7 @@ double fish_speed(const struct fish *f)
 }
 bool fish_is_pregnant(const struct fish *f)
 {
-	return f->preg.active;
+	return f->pregnant;
 }
 const char *fish_behavior_name(const struct fish *f)
 {

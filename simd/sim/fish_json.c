@@ -251,7 +251,7 @@ json_object *fish_to_json(const struct fish *f)
 			       json_object_new_int64((int64_t)(f->poker_cooldown)));
 	json_object_object_add(o, "crab_contact_timer",
 			       json_object_new_int64((int64_t)(f->crab_contact)));
-	if (f->preg.active) {
+	if (f->pregnant) {
 		x = json_object_new_object();
 		json_object_object_add(x, "timer", json_object_new_int64((int64_t)(f->preg.timer)));
 		json_object_object_add(x, "mate_id", json_id_or_null(f->preg.mate_id));
@@ -329,7 +329,7 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 		if (!json_object_is_type(x, json_type_object))
 			return jv_fail(e, "pregnancy must be an object or null");
 		json_object *mg;
-		f->preg.active = true;
+		f->pregnant = true;
 		if ((r = jv_int(x, "timer", true, 1, PREGNANCY_FRAMES, &f->preg.timer, e)) < 0 ||
 		    (r = json_get_id(x, "mate_id", false, f->preg.mate_id, e)) < 0 ||
 		    (r = jv_int(x, "mate_generation", true, 0, 100000000, &f->preg.mate_generation,

@@ -207,7 +207,7 @@ static void memory(struct sim_text *b, const char *k, bool first, const struct m
 static void pregnancy(struct sim_text *b, const struct fish *f)
 {
 	key(b, "pregnancy", false);
-	if (!f->preg.active) {
+	if (!f->pregnant) {
 		LIT(b, "null");
 		return;
 	}

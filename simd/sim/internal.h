@@ -301,8 +301,8 @@ json_object *fish_birth_to_json(const struct fish_birth *b);
 int fish_birth_from_json(json_object *o, struct fish_birth *b, struct json_err *e);
 
 /* --- fish (fish.c) --- */
+/* Whether a fish is pregnant is hot (fish.pregnant); the rest is read only then. */
 struct pregnancy {
-	bool active;
 	int timer;
 	char mate_id[UUID_STR_LEN];
 	int mate_generation; /* the mate's generation_deepest */
@@ -319,9 +319,10 @@ struct fish {
 	int generation_deepest; /* max(mother's, father's) + 1 */
 	int repro_cooldown, poker_cooldown, crab_contact;
 	/* transient within one frame, never serialized (always 0 between frames) */
-	int dead;     /* 1 + enum death_cause */
-	int exited;   /* 1 + enum wall */
-	uint64_t key; /* derived from the id on adoption (never serialized): random streams */
+	int dead;      /* 1 + enum death_cause */
+	int exited;    /* 1 + enum wall */
+	bool pregnant; /* carrying a mate's young (preg holds the rest) */
+	uint64_t key;  /* derived from the id on adoption (never serialized): random streams */
 	double fitness;
 	/* behaviour state */
 	double wander_angle;

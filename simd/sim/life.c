@@ -95,7 +95,7 @@ static void endow(struct tank *t, struct fish *parent, struct fish *child, doubl
 
 void tank_birth(struct tank *t, struct fish *m)
 {
-	m->preg.active = false;
+	m->pregnant = false;
 	if (tank_full(t)) {
 		/* The original threw the baby away after the mother had paid; here the
 		 * pregnancy simply ends and the mother keeps her energy. */
@@ -136,7 +136,7 @@ static void scratch_grow(struct tank *t, size_t n)
 static bool adult_ready(const struct fish *f, double min_energy)
 {
 	return !f->dead && !f->exited && stage_of_age(f->age) == STAGE_ADULT &&
-	       f->energy >= min_energy && f->repro_cooldown <= 0 && !f->preg.active;
+	       f->energy >= min_energy && f->repro_cooldown <= 0 && !f->pregnant;
 }
 
 static double offer_fitness(const struct fish *self, const struct fish *opp, bool opp_won)
@@ -153,7 +153,7 @@ static double offer_fitness(const struct fish *self, const struct fish *opp, boo
 static bool mature_ready(const struct fish *f, double min_energy)
 {
 	return !f->dead && !f->exited && stage_of_age(f->age) >= STAGE_ADULT &&
-	       f->energy >= min_energy && f->repro_cooldown <= 0 && !f->preg.active;
+	       f->energy >= min_energy && f->repro_cooldown <= 0 && !f->pregnant;
 }
 
 void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
@@ -218,7 +218,7 @@ void tank_mating(struct tank *t)
 							     m->energy / fish_max_energy_of(m));
 			if (!rng_chance(&t->rng, fmin(1.0, fmax(0.3, compat) * f->g.t[T_FERTILITY])))
 				continue;
-			f->preg.active = true;
+			f->pregnant = true;
 			f->preg.timer = PREGNANCY_FRAMES;
 			memcpy(f->preg.mate_id, m->id, UUID_STR_LEN);
 			f->preg.mate_generation = m->generation_deepest;
@@ -319,7 +319,7 @@ static int uf_find(int *uf, int i)
 static bool poker_ready(const struct fish *f)
 {
 	return !f->dead && !f->exited && f->energy >= POKER_READY_ENERGY &&
-	       f->poker_cooldown == 0 && !f->preg.active;
+	       f->poker_cooldown == 0 && !f->pregnant;
 }
 
 static void seat_ready(struct tank *t, size_t lo, size_t hi)
@@ -454,7 +454,7 @@ void tank_plant_poker(struct tank *t)
 			const struct fish *f = &t->fish[it->idx];
 			double dx = it->x - px, dy = it->y - py, d2 = dx * dx + dy * dy;
 			if (d2 < best && !f->dead && !f->exited && f->poker_cooldown == 0 &&
-			    !f->preg.active && f->energy > 0) {
+			    !f->pregnant && f->energy > 0) {
 				best = d2;
 				who = it->idx;
 			}

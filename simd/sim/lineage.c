@@ -182,7 +182,7 @@ void lineage_prune(struct tank *t)
 	for (size_t i = 0; i < t->n_fish + t->n_exited; i++) {
 		const struct fish *f = i < t->n_fish ? &t->fish[i] : t->exited[i - t->n_fish].f;
 		reach(l, f->id, depth, left, &queue, &qn, &qcap);
-		if (f->preg.active && depth > 0)
+		if (f->pregnant && depth > 0)
 			reach(l, f->preg.mate_id, depth - 1, left, &queue, &qn, &qcap);
 	}
 	for (size_t q = 0; q < qn; q++) {

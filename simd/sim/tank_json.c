@@ -699,7 +699,7 @@ json_object *tank_entities_json(const struct tank *t)
 				       json_object_new_int64((int64_t)(f->g.pattern_type)));
 		json_object_object_add(o, "pattern_intensity",
 				       json_object_new_double(f->g.t[T_PATTERN_INTENSITY]));
-		json_object_object_add(o, "pregnant", json_object_new_boolean(f->preg.active));
+		json_object_object_add(o, "pregnant", json_object_new_boolean(f->pregnant));
 		json_object_array_add(a, o);
 	}
 	for (size_t i = 0; i < t->n_food; i++) {

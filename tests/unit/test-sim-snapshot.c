@@ -86,7 +86,7 @@ static void test_fish_text(struct tank *t)
 	   "-0, subnormal and 17-digit doubles come back bit for bit");
 	size_t pregnant = 0;
 	for (size_t i = 0; i < n; i++)
-		pregnant += t->fish[i].preg.active;
+		pregnant += t->fish[i].pregnant;
 	printf("# %zu of %zu fish pregnant\n", pregnant, n);
 
 	struct json_err e;
