@@ -363,7 +363,7 @@ void fish_periodic(const struct tank *t, struct fish *f)
 		f->g.epi[i] *= 0.999;
 }
 
-bool fish_grow_older(const struct tank *t, struct fish *f)
+bool fish_grow_older(struct fish *f)
 {
 	f->age++;
 	if (f->repro_cooldown > 0)
@@ -372,8 +372,6 @@ bool fish_grow_older(const struct tank *t, struct fish *f)
 		f->poker_cooldown--;
 	if (f->crab_contact > 0)
 		f->crab_contact--;
-	if (t->frame % MEMORY_UPDATE_EVERY == 0)
-		fish_periodic(t, f);
 	bool birth = f->pregnant && --f->preg.timer <= 0;
 	return birth || f->age >= f->max_age || f->energy <= 0;
 }

@@ -360,10 +360,10 @@ void fish_perceive(const struct tank *t, int idx, struct percept *pc);
 /* Steer, move and pay for it; returns true if the fish reached a wall with an exit. */
 bool fish_move(struct tank *t, struct fish *f, const struct percept *pc, enum wall *exit_wall,
 	       double *paid);
-/* The part of a fish's tick that touches only the fish (age, cooldowns, memory, the
- * pregnancy's clock): it runs on the tank's threads. True when fish_tick has work: a
- * birth, or a death by age or hunger. */
-bool fish_grow_older(const struct tank *t, struct fish *f);
+/* The part of a fish's tick that touches only the fish (age, cooldowns, the pregnancy's
+ * clock): it runs on the tank's threads, as the fish moves. True when fish_tick has work:
+ * a birth, or a death by age or hunger. fish_periodic is the rest of its clocks. */
+bool fish_grow_older(struct fish *f);
 /* The rest, in fish order, for the fish fish_grow_older named: births and deaths change the
  * tank. */
 void fish_tick(struct tank *t, struct fish *f);

@@ -343,6 +343,12 @@ static void tank_compact(struct tank *t)
 #define MOVE_PREFETCH_AHEAD 6
 #define MOVE_HOT_LINES 8
 
+/* Then, with the fish's lines at hand, what follows from its move alone: it grows older
+ * (fish_tick, in fish order, does what that names), what it may bite is asked (eat_plan),
+ * and its slot of the contact grid is filled (no fish moves after this; a fish that
+ * fish_tick changes is filled again). None of it reads another fish, and the move's
+ * queries read the grids' copies, never a fish: the order of the fish does not matter.
+ * The grid's slots are not read while the move runs (only its sorted items are). */
 static void move_fish(struct tank *t, size_t i, uint64_t base)
 {
 	struct fish *f = &t->fish[i];
@@ -354,20 +360,19 @@ static void move_fish(struct tank *t, size_t i, uint64_t base)
 	pc.rng = &r;
 	if (fish_move(t, f, &pc, &w, &t->paid[i]))
 		f->exited = 1 + (int)w;
+	t->tick_due[i] = !f->exited && fish_grow_older(f);
 	t->bite[i] = eat_plan(t, i);
+	fish_grid_slot(t, i);
 }
 
-/* In fish order, not the move's grid order: it reads lines of each fish the move does not
- * (the clocks, the memory, the pregnancy), and in fish order the prefetcher has them.
- * With the fish at hand, it also fills its slot of the fish grid for the contacts (no fish
- * moves after this; a fish that fish_tick changes is filled again). */
-static void age_range(struct tank *t, size_t lo, size_t hi)
+/* Every MEMORY_UPDATE_EVERY frames, a fish's memory, fitness and marks: in fish order, a
+ * pass of its own, as they are lines the move does not read. */
+static void periodic_range(struct tank *t, size_t lo, size_t hi)
 {
 	for (size_t i = lo; i < hi; i++) {
 		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		struct fish *f = &t->fish[i];
-		t->tick_due[i] = !f->exited && fish_grow_older(t, f);
-		fish_grid_slot(t, i);
+		if (!t->fish[i].exited)
+			fish_periodic(t, &t->fish[i]);
 	}
 }
 
@@ -425,8 +430,9 @@ void tank_step(struct tank *t)
 		t->crab_top = fmin(t->crab_top, t->crabs[i].y);
 	/* Between frames no fish is dead or departed, so the grid holds every fish once. */
 	pool_run(t->pool, t, n, t->fish_grid.n == n ? move_range_grid : move_range);
-	grid_prepare(&t->fish_grid, n); /* the move's queries are done */
-	pool_run(t->pool, t, n, age_range);
+	grid_prepare(&t->fish_grid, n); /* the move's queries are done; its slots are kept */
+	if (t->frame % MEMORY_UPDATE_EVERY == 0)
+		pool_run(t->pool, t, n, periodic_range);
 	for (size_t i = 0; i < n; i++) {
 		t->flow[EOUT_METABOLISM] += t->paid[i];
 		if (t->tick_due[i]) {
