@@ -415,6 +415,8 @@ void tank_step(struct tank *t)
 
 	/* Food moves first (live food flees the fish as they were at the start of the frame). */
 	tank_rebuild_fish_grid(t);
+	if (fishorder_due(t))
+		fishorder_sort(t);
 	food_update_all(t);
 	tank_rebuild_food_grid(t);
 
