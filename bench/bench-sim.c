@@ -13,6 +13,10 @@
  *                of it under its lock and encodes them to JSON, as simd's snapshot does:
  *                the tick's median and p99 (lock wait included) during the snapshots
  *   population   a 10,000-fish tank after 36,000 ticks (20 simulated minutes)
+ *   steady       10,000 and 100,000 fish (1 and 2 threads) at the default density after
+ *                1,800 ticks (a simulated minute): fed fish, food at its cap, the state a
+ *                tank lives in, where the cases above time new tanks (the dense tank has
+ *                no steady state: most of its crowd starves within that minute)
  *
  * `bench-sim quick` skips the population run (about 3 minutes); `bench-sim job K` runs the
  * K-th case alone (from 0, in the order above), for perf record. Every run fails (exit 1)
@@ -98,14 +102,10 @@ static void quantiles(double *dt, int n, double *median, double *p99)
 	*p99 = dt[(int)ceil(n * 0.99) - 1];
 }
 
-/* Ticks per second, median and p99 tick, peak RSS. */
-static int run_rate(int n, bool dense, int threads)
+/* Ticks per second, median and p99 tick of t as it is, on threads threads; peak RSS. */
+static int measure(struct tank *t, const char *name, int threads, double budget, bool rss)
 {
-	struct tank *t = make(n, dense);
 	tank_set_threads(t, threads);
-	for (int i = 0; i < 10; i++)
-		tank_step(t);
-	double budget = n >= 100000 ? 6.0 : 3.0;
 	int max_ticks = 2000;
 	double *dt = malloc(sizeof *dt * (size_t)max_ticks);
 	double *ct = malloc(sizeof *ct * (size_t)max_ticks);
@@ -125,23 +125,78 @@ static int run_rate(int n, bool dense, int threads)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	const struct tank_params *p = tank_get_params(t);
-	char name[64];
-	snprintf(name, sizeof name, "%s%d_fish%s", dense ? "dense_" : "", n,
-		 threads > 1 ? "_2_threads" : "");
-	printf("# %d fish, %dx%d px, %d thread%s: %d ticks in %.2f s, %zu fish at the end\n", n,
-	       p->width, p->height, threads, threads > 1 ? "s" : "", ticks, total,
-	       tank_fish_count(t));
+	struct tank_stats st;
+	tank_get_stats(t, &st);
+	printf("# %d fish, %dx%d px, %d thread%s: %d ticks in %.2f s, %zu fish and %d food at "
+	       "the end\n",
+	       p->max_fish, p->width, p->height, threads, threads > 1 ? "s" : "", ticks, total,
+	       tank_fish_count(t), st.food_count);
 	printf("bench: sim_ticks_per_s_%s %.1f ticks/s\n", name, ticks / total);
 	printf("bench: sim_tick_median_ms_%s %.2f ms\n", name, median * 1e3);
 	printf("bench: sim_tick_p99_ms_%s %.2f ms\n", name, p99 * 1e3);
 	printf("bench: sim_tick_cpu_median_ms_%s %.2f ms\n", name, cpu_median * 1e3);
-	if (!dense && threads == 1)
+	if (rss)
 		printf("bench: sim_peak_rss_per_1000_fish_%s %.1f MB\n", name,
-		       ru.ru_maxrss / 1024.0 / (n / 1000.0));
+		       ru.ru_maxrss / 1024.0 / (p->max_fish / 1000.0));
 	fflush(stdout);
 	free(dt);
 	free(ct);
 	return finish(t);
+}
+
+/* A new tank, timed after 10 warm-up ticks. */
+static int run_rate(int n, bool dense, int threads)
+{
+	struct tank *t = make(n, dense);
+	tank_set_threads(t, threads);
+	for (int i = 0; i < 10; i++)
+		tank_step(t);
+	char name[64];
+	snprintf(name, sizeof name, "%s%d_fish%s", dense ? "dense_" : "", n,
+		 threads > 1 ? "_2_threads" : "");
+	return measure(t, name, threads, n >= 100000 ? 6.0 : 3.0, !dense && threads == 1);
+}
+
+/* The same tank in its steady state: a new tank's fish are half fed and its food is
+ * scarce; after a simulated minute the fed fish leave food about, and live food (which
+ * never sinks away) fills the tank up to its cap, which every query then wades through.
+ * The warm-up runs once on two threads; each timed run is a child of its own from there
+ * (a forked child has none of the parent's threads, so the pool is let go first). */
+#define STEADY_WARMUP 1800
+
+static int run_steady(int n, bool dense, int max_threads)
+{
+	struct tank *t = make(n, dense);
+	tank_set_threads(t, 2);
+	double w0 = now();
+	for (int i = 0; i < STEADY_WARMUP; i++)
+		tank_step(t);
+	tank_set_threads(t, 1);
+	struct tank_stats st;
+	tank_get_stats(t, &st);
+	printf("# steady state: %d ticks of warm-up in %.0f s, %d fish and %d food after them\n",
+	       STEADY_WARMUP, now() - w0, st.fish_count, st.food_count);
+	fflush(stdout);
+	int fail = 0;
+	for (int threads = 1; threads <= max_threads; threads++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			char name[64];
+			snprintf(name, sizeof name, "steady_%s%d_fish%s", dense ? "dense_" : "", n,
+				 threads > 1 ? "_2_threads" : "");
+			/* The child's first ticks copy the pages it shares with its parent. */
+			tank_set_threads(t, threads);
+			for (int i = 0; i < 10; i++)
+				tank_step(t);
+			_exit(measure(t, name, threads, n >= 100000 ? 6.0 : 3.0, false));
+		}
+		int status;
+		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail = 1;
+	}
+	return fail | finish(t);
 }
 
 /* simd's snapshot, without the disk: copy under the lock, encode without it. */
@@ -231,7 +286,7 @@ static int run_population(void)
 	return finish(t);
 }
 
-enum kind { RATE, SNAPSHOT, POPULATION };
+enum kind { RATE, SNAPSHOT, POPULATION, STEADY };
 struct job {
 	enum kind kind;
 	int n, threads;
@@ -247,6 +302,7 @@ int main(int argc, char **argv)
 		{RATE, 10000, 1, false},     {RATE, 10000, 1, true},
 		{RATE, 100000, 1, false},    {RATE, 100000, 2, false},
 		{SNAPSHOT, 10000, 1, false}, {POPULATION, 10000, 2, false},
+		{STEADY, 10000, 1, false},   {STEADY, 100000, 2, false},
 	};
 	int fail = 0;
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
@@ -261,6 +317,7 @@ int main(int argc, char **argv)
 		}
 		if (pid == 0)
 			_exit(j->kind == RATE	    ? run_rate(j->n, j->dense, j->threads)
+			      : j->kind == STEADY   ? run_steady(j->n, j->dense, j->threads)
 			      : j->kind == SNAPSHOT ? run_snapshot()
 						    : run_population());
 		int st;
