@@ -52,6 +52,7 @@ struct tank *tank_clone(const struct tank *t)
 	c->cap_tick_due = 0;
 	c->bite = NULL;
 	c->cap_bite = 0;
+	c->sorting = NULL;
 	c->flee = NULL;
 	c->cap_flee = 0;
 	c->gone = NULL;

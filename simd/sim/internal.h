@@ -639,6 +639,8 @@ struct tank {
 	size_t cap_tick_due;
 	int *bite; /* per fish: the food it may bite, found as it moved (eat_plan) */
 	size_t cap_bite;
+	struct grid *sorting; /* the grid whose counting sort the threads run (tank.c) */
+	size_t sorting_parts;
 	double crab_top;   /* the highest crab's y, as the fish move (tank_step) */
 	struct flee *flee; /* per food: what live food sees (food_update_all) */
 	size_t cap_flee;

@@ -184,8 +184,8 @@ void tank_free(struct tank *t)
 	free(t);
 }
 
-/* Below this many fish one thread sorts the fish grid: a hand-off costs more. */
-#define FISH_GRID_PARTS_FROM 4096
+/* Below this many items one thread sorts a grid: a hand-off costs more. */
+#define GRID_PARTS_FROM 4096
 
 /* Fish i's slot in the fish grid (a hole if it is dead or gone). */
 static void fish_grid_slot(struct tank *t, size_t i)
@@ -208,34 +208,39 @@ static void fish_grid_fill(struct tank *t, size_t lo, size_t hi)
 	}
 }
 
-static size_t fish_grid_parts(const struct tank *t)
+static void food_grid_fill(struct tank *t, size_t lo, size_t hi)
 {
-	return t->pool && t->n_fish >= FISH_GRID_PARTS_FROM ? (size_t)t->threads : 1;
+	for (size_t i = lo; i < hi; i++) {
+		const struct food *fd = &t->food[i];
+		grid_fill_at(&t->food_grid, i, fd->x, fd->y, 0, 0, 0, fd->dead ? -1 : (int)i);
+	}
 }
 
-static void fish_grid_count(struct tank *t, size_t part, size_t end)
+static void grid_sort_count(struct tank *t, size_t part, size_t end)
 {
 	(void)end;
-	grid_count_part(&t->fish_grid, part, fish_grid_parts(t));
+	grid_count_part(t->sorting, part, t->sorting_parts);
 }
 
-static void fish_grid_place(struct tank *t, size_t part, size_t end)
+static void grid_sort_place(struct tank *t, size_t part, size_t end)
 {
 	(void)end;
-	grid_place_part(&t->fish_grid, part, fish_grid_parts(t));
+	grid_place_part(t->sorting, part, t->sorting_parts);
 }
 
-/* The counting sort too runs in one part per thread (each part counts and places its own
- * run of fish; a cell's slots go to the parts in order): the grid is the same. */
-static void fish_grid_sort(struct tank *t)
+/* The counting sort of a grid whose n slots are filled runs in one part per thread (each
+ * part counts and places its own run of slots; a cell's slots go to the parts in order):
+ * the grid is the one a single pass gives. */
+static void grid_sort(struct tank *t, struct grid *g, size_t n)
 {
-	struct grid *g = &t->fish_grid;
-	g->n = t->n_fish;
-	size_t parts = fish_grid_parts(t);
+	g->n = n;
+	size_t parts = t->pool && n >= GRID_PARTS_FROM ? (size_t)t->threads : 1;
+	t->sorting = g;
+	t->sorting_parts = parts;
 	grid_parts_begin(g, parts);
-	pool_run_parts(t->pool, t, parts, fish_grid_count);
+	pool_run_parts(t->pool, t, parts, grid_sort_count);
 	grid_offsets(g, parts);
-	pool_run_parts(t->pool, t, parts, fish_grid_place);
+	pool_run_parts(t->pool, t, parts, grid_sort_place);
 	grid_parts_end(g);
 }
 
@@ -243,16 +248,16 @@ void tank_rebuild_fish_grid(struct tank *t)
 {
 	grid_prepare(&t->fish_grid, t->n_fish);
 	pool_run(t->pool, t, t->n_fish, fish_grid_fill);
-	fish_grid_sort(t);
+	grid_sort(t, &t->fish_grid, t->n_fish);
 }
 
+/* A fed tank holds two food items a fish (live food never sinks away): the food grid too
+ * is filled and sorted on the tank's threads. */
 void tank_rebuild_food_grid(struct tank *t)
 {
 	grid_prepare(&t->food_grid, t->n_food);
-	for (size_t i = 0; i < t->n_food; i++)
-		if (!t->food[i].dead)
-			grid_push(&t->food_grid, t->food[i].x, t->food[i].y, 0, 0, 0, (int)i);
-	grid_finish(&t->food_grid);
+	pool_run(t->pool, t, t->n_food, food_grid_fill);
+	grid_sort(t, &t->food_grid, t->n_food);
 }
 
 /* The dead and the departed leave; the last fish takes the place of each (O(1) per
@@ -445,7 +450,7 @@ void tank_step(struct tank *t)
 	plant_update_all(t);
 
 	/* Contacts use the positions after everyone moved. */
-	fish_grid_sort(t);
+	grid_sort(t, &t->fish_grid, n);
 	crab_update_all(t);
 	crab_collide_fish(t);
 	tank_eat(t);
