@@ -98,6 +98,21 @@ static double *row_at(const struct history *h, size_t k)
 	return h->rows + ((h->head + k) % h->cap) * n_cols;
 }
 
+/* A sample reads a dozen lines of every fish, most of them cold (its parents, its
+ * offspring, its behaviours): at 100,000 fish, 15 ms of misses without this. */
+static void sample_prefetch(const struct tank *t, size_t k)
+{
+	if (k >= t->n_fish)
+		return;
+	const struct fish *f = &t->fish[k];
+	fish_prefetch(t, k);
+	__builtin_prefetch(&f->g.t[TRAIT_COUNT - 1], 0, 3);
+	__builtin_prefetch(&f->g.behavior, 0, 3);
+	__builtin_prefetch(&f->g.poker, 0, 3);
+	__builtin_prefetch(&f->offspring, 0, 3);
+	__builtin_prefetch(f->mother_id, 0, 3);
+}
+
 void history_sample(struct tank *t)
 {
 	struct history *h = &t->hist;
@@ -131,6 +146,7 @@ void history_sample(struct tank *t)
 	size_t n = t->n_fish, nb = 0, ns = 0;
 	double kb = 0, ks = 0, gmax = 0, gsum = 0;
 	for (size_t k = 0; k < n; k++) {
+		sample_prefetch(t, k + FISH_PREFETCH_AHEAD);
 		const struct fish *f = &t->fish[k];
 		for (int i = 0; i < TRAIT_COUNT; i++)
 			r[C_TRAITS + 2 * i] += f->g.t[i];
@@ -149,11 +165,13 @@ void history_sample(struct tank *t)
 	if (n > 0) {
 		for (int i = 0; i < TRAIT_COUNT; i++)
 			r[C_TRAITS + 2 * i] /= (double)n;
-		for (size_t k = 0; k < n; k++)
+		for (size_t k = 0; k < n; k++) {
+			fish_prefetch(t, k + FISH_PREFETCH_AHEAD);
 			for (int i = 0; i < TRAIT_COUNT; i++) {
 				double d = t->fish[k].g.t[i] - r[C_TRAITS + 2 * i];
 				r[C_TRAITS + 2 * i + 1] += d * d;
 			}
+		}
 		for (int i = 0; i < TRAIT_COUNT; i++)
 			r[C_TRAITS + 2 * i + 1] = sqrt(r[C_TRAITS + 2 * i + 1] / (double)n);
 		for (int i = 0; i < algo_count + POKER_STRATEGY_COUNT; i++)
@@ -164,8 +182,10 @@ void history_sample(struct tank *t)
 	r[C_GEN + 2] = nb ? kb / (double)nb : 0;
 	r[C_GEN + 3] = ns ? ks / (double)ns : 0;
 	double e = 0;
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
+		fish_prefetch(t, k + FISH_PREFETCH_AHEAD);
 		e += t->fish[k].energy;
+	}
 	for (size_t k = 0; k < t->n_food; k++)
 		e += t->food[k].energy;
 	for (size_t k = 0; k < t->n_plants; k++)
