@@ -51,17 +51,6 @@ void grid_prepare(struct grid *g, size_t n)
 	g->n = 0;
 }
 
-void grid_push(struct grid *g, double x, double y, double vx, double vy, double aux, int idx)
-{
-	struct grid_item *it = &g->tmp[g->n++];
-	it->x = x;
-	it->y = y;
-	it->vx = vx;
-	it->vy = vy;
-	it->aux = aux;
-	it->idx = idx;
-}
-
 void grid_parts_begin(struct grid *g, size_t parts)
 {
 	size_t need = parts * ((size_t)g->cols * g->rows);
@@ -129,15 +118,6 @@ void grid_place_part(struct grid *g, size_t part, size_t parts)
 void grid_parts_end(struct grid *g)
 {
 	g->n = (size_t)g->start[(size_t)g->cols * g->rows]; /* the holes are left out */
-}
-
-void grid_finish(struct grid *g)
-{
-	grid_parts_begin(g, 1);
-	grid_count_part(g, 0, 1);
-	grid_offsets(g, 1);
-	grid_place_part(g, 0, 1);
-	grid_parts_end(g);
 }
 
 void grid_fill_at(struct grid *g, size_t i, double x, double y, double vx, double vy, double aux,

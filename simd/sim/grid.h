@@ -31,23 +31,21 @@ void grid_init(struct grid *g, double width, double height, double cell);
 void grid_free(struct grid *g);
 /* Start a rebuild for up to n items. */
 void grid_prepare(struct grid *g, size_t n);
-void grid_push(struct grid *g, double x, double y, double vx, double vy, double aux, int idx);
-void grid_finish(struct grid *g);
-/* grid_finish in parts that threads can run at once: the items are split into parts
+/* Fill slot i (< the n given to grid_prepare) from any thread, each slot once; idx -1
+ * leaves a hole. Then set g->n to the number of slots and sort them. */
+void grid_fill_at(struct grid *g, size_t i, double x, double y, double vx, double vy, double aux,
+		  int idx);
+/* The counting sort, in parts that threads can run at once: the slots are split into parts
  * contiguous runs; grid_parts_begin, grid_count_part for every part, grid_offsets,
- * grid_place_part for every part, then grid_parts_end give what grid_finish gives. Each
- * part writes only its own items' cells and slots, and the slots of one cell go to the
- * parts in order. */
+ * grid_place_part for every part, then grid_parts_end. Each part writes only its own
+ * slots' cells and items, and the items of one cell go to the parts in order, so the grid
+ * is the same for any number of parts: within a cell, the items keep slot order, and the
+ * holes are left out. */
 void grid_parts_begin(struct grid *g, size_t parts);
 void grid_count_part(struct grid *g, size_t part, size_t parts);
 void grid_offsets(struct grid *g, size_t parts);
 void grid_place_part(struct grid *g, size_t part, size_t parts);
 void grid_parts_end(struct grid *g);
-/* Instead of grid_push: fill slot i (< the n given to grid_prepare) directly, from any
- * thread, each slot once; idx -1 leaves a hole. Then set g->n and call grid_finish: the
- * result is what pushing the non-holes in slot order gives. */
-void grid_fill_at(struct grid *g, size_t i, double x, double y, double vx, double vy, double aux,
-		  int idx);
 
 static inline int grid_col(const struct grid *g, double x)
 {
