@@ -536,8 +536,8 @@ void events_free(struct event_ring *r);
 json_object *events_to_json(const struct tank *t);
 int events_from_json(json_object *o, struct tank *t, struct json_err *e);
 /* --- the fish array in space order (fishorder.c) --- */
-#define FISHORDER_EVERY 1024 /* frames between sorts */
-#define FISHORDER_FROM 1024  /* fewer fish (under 2 MB) stay in cache: no sort */
+#define FISHORDER_EVERY 128 /* frames between sorts */
+#define FISHORDER_FROM 1024 /* fewer fish (under 2 MB) stay in cache: no sort */
 bool fishorder_due(const struct tank *t);
 void fishorder_sort(struct tank *t);
 
