@@ -267,14 +267,12 @@ int eat_plan(const struct tank *t, size_t i)
 	const struct fish *f = &t->fish[i];
 	if (f->exited)
 		return PICK_NONE;
-	/* Counted first: a crowded query would only be walked to be told to ask again. */
+	/* Counted first: a crowded query would only be walked to be told to ask again. Within
+	 * the budget, grid_near takes every item in GRID_FOREACH's order: walked directly. */
 	if (grid_count_box(&t->food_grid, f->x, f->y, EAT_REACH) > EAT_BUDGET)
 		return PICK_AGAIN;
-	const struct grid_item *cand[EAT_BUDGET];
-	size_t nc = grid_near(&t->food_grid, f->x, f->y, EAT_REACH, NULL, -1, cand, EAT_BUDGET);
 	int first = PICK_NONE;
-	for (size_t k = 0; k < nc; k++) {
-		const struct grid_item *it = cand[k];
+	GRID_FOREACH (&t->food_grid, f->x, f->y, EAT_REACH, it) {
 		if (fabs(it->x - f->x) >= EAT_REACH || fabs(it->y - f->y) >= EAT_REACH)
 			continue;
 		if (first != PICK_NONE)
