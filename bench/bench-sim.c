@@ -102,10 +102,10 @@ static void quantiles(double *dt, int n, double *median, double *p99)
 	*p99 = dt[(int)ceil(n * 0.99) - 1];
 }
 
-/* Ticks per second, median and p99 tick of t as it is, on threads threads; peak RSS. */
+/* Ticks per second, median and p99 tick of t as it is (already on its threads, which the
+ * caller set before its warm-up ticks); peak RSS. */
 static int measure(struct tank *t, const char *name, int threads, double budget, bool rss)
 {
-	tank_set_threads(t, threads);
 	int max_ticks = 2000;
 	double *dt = malloc(sizeof *dt * (size_t)max_ticks);
 	double *ct = malloc(sizeof *ct * (size_t)max_ticks);
