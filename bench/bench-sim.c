@@ -16,7 +16,9 @@
  *   steady       10,000 and 100,000 fish (1 and 2 threads) at the default density after
  *                1,800 ticks (a simulated minute): fed fish, food at its cap, the state a
  *                tank lives in, where the cases above time new tanks (the dense tank has
- *                no steady state: most of its crowd starves within that minute)
+ *                no steady state: most of its crowd starves within that minute); and
+ *                the warm-up's last tick, which samples the history and prunes the
+ *                lineage, against the median of the ticks before it
  *
  * `bench-sim quick` skips the population run (about 3 minutes); `bench-sim job K` runs the
  * K-th case alone (from 0, in the order above), for perf record. Every run fails (exit 1)
@@ -161,7 +163,10 @@ static int run_rate(int n, bool dense, int threads)
  * scarce; after a simulated minute the fed fish leave food about, and live food (which
  * never sinks away) fills the tank up to its cap, which every query then wades through.
  * The warm-up runs once on two threads; each timed run is a child of its own from there
- * (a forked child has none of the parent's threads, so the pool is let go first). */
+ * (a forked child has none of the parent's threads, so the pool is let go first). The
+ * warm-up's last tick, frame STEADY_WARMUP, takes the history sample and prunes the
+ * lineage (every 300 frames), the tick that stalls the most: it is timed against the
+ * median of the 100 before it (in the parent: a child's would copy the pages it writes). */
 #define STEADY_WARMUP 1800
 
 static int run_steady(int n, bool dense, int max_threads)
@@ -169,13 +174,26 @@ static int run_steady(int n, bool dense, int max_threads)
 	struct tank *t = make(n, dense);
 	tank_set_threads(t, 2);
 	double w0 = now();
-	for (int i = 0; i < STEADY_WARMUP; i++)
+	double before[100], median, p99;
+	for (int i = 0; i < STEADY_WARMUP - 1; i++) {
+		double t0 = now();
 		tank_step(t);
+		if (i >= STEADY_WARMUP - 101)
+			before[i - (STEADY_WARMUP - 101)] = now() - t0;
+	}
+	double t0 = now();
+	tank_step(t);
+	double sample = now() - t0;
+	quantiles(before, 100, &median, &p99);
 	tank_set_threads(t, 1);
 	struct tank_stats st;
 	tank_get_stats(t, &st);
-	printf("# steady state: %d ticks of warm-up in %.0f s, %d fish and %d food after them\n",
+	printf("# steady state: %d ticks of warm-up on 2 threads in %.0f s, %d fish and %d food "
+	       "after them\n",
 	       STEADY_WARMUP, now() - w0, st.fish_count, st.food_count);
+	printf("bench: sim_tick_ms_sample_frame_steady_%s%d_fish_2_threads %.2f ms (median of the "
+	       "100 ticks before: %.2f ms)\n",
+	       dense ? "dense_" : "", n, sample * 1e3, median * 1e3);
 	fflush(stdout);
 	int fail = 0;
 	for (int threads = 1; threads <= max_threads; threads++) {

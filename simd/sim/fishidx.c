@@ -15,10 +15,7 @@
 
 static uint32_t id_hash(const char *id)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-	return (uint32_t)(h ^ (h >> 32)) | 1u; /* never 0: 0 marks an empty slot */
+	return ids_hash(id) | 1u; /* never 0: 0 marks an empty slot */
 }
 
 static void idx_insert(struct tank *t, uint32_t h, int pos)

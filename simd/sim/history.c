@@ -144,10 +144,11 @@ void history_sample(struct tank *t)
 	memcpy(h->mark, now, sizeof now);
 
 	size_t n = t->n_fish, nb = 0, ns = 0;
-	double kb = 0, ks = 0, gmax = 0, gsum = 0;
+	double kb = 0, ks = 0, gmax = 0, gsum = 0, e = 0;
 	for (size_t k = 0; k < n; k++) {
 		sample_prefetch(t, k + FISH_PREFETCH_AHEAD);
 		const struct fish *f = &t->fish[k];
+		e += f->energy; /* the fish first, then the rest: the order it always had */
 		for (int i = 0; i < TRAIT_COUNT; i++)
 			r[C_TRAITS + 2 * i] += f->g.t[i];
 		gsum += f->generation;
@@ -181,11 +182,6 @@ void history_sample(struct tank *t)
 	r[C_GEN + 1] = gmax;
 	r[C_GEN + 2] = nb ? kb / (double)nb : 0;
 	r[C_GEN + 3] = ns ? ks / (double)ns : 0;
-	double e = 0;
-	for (size_t k = 0; k < n; k++) {
-		fish_prefetch(t, k + FISH_PREFETCH_AHEAD);
-		e += t->fish[k].energy;
-	}
 	for (size_t k = 0; k < t->n_food; k++)
 		e += t->food[k].energy;
 	for (size_t k = 0; k < t->n_plants; k++)

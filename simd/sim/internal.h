@@ -277,6 +277,7 @@ struct lineage {
 	size_t n, cap;
 	int32_t *index;	  /* open addressing by fish id: record index + 1, 0 empty */
 	size_t index_cap; /* a power of two, at least twice n */
+	int32_t *found;	  /* lineage_prune's lookups, two per fish; NULL outside it */
 	/* Set by the caller (tank_set_origin), never serialized. */
 	char server_id[SERVER_ID_MAX + 1];
 	double created_at;
@@ -708,6 +709,7 @@ json_object *json_id_or_null(const char *id);
 /* The domain separates fish, plant and other id sequences of one tank. */
 void ids_make(const char *tank_id, uint32_t domain, uint64_t serial, char out[UUID_STR_LEN]);
 bool ids_valid(const char *s);
+uint32_t ids_hash(const char *id); /* for in-memory indexes only */
 enum { ID_DOMAIN_FISH = 1, ID_DOMAIN_PLANT = 2 };
 
 static inline double clampd(double v, double lo, double hi)

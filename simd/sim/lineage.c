@@ -16,17 +16,9 @@
 #include "simd/sim/internal.h"
 #include "util.h"
 
-static uint32_t id_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 static void index_put(struct lineage *l, size_t i)
 {
-	size_t mask = l->index_cap - 1, k = id_hash(l->r[i].fish_id) & mask;
+	size_t mask = l->index_cap - 1, k = ids_hash(l->r[i].fish_id) & mask;
 	while (l->index[k])
 		k = (k + 1) & mask;
 	l->index[k] = (int32_t)i + 1;
@@ -44,15 +36,21 @@ static void index_rebuild(struct lineage *l)
 		index_put(l, i);
 }
 
-static ssize_t find(const struct lineage *l, const char *id)
+/* The record of id, whose ids_hash is h, or -1. */
+static ssize_t find_hashed(const struct lineage *l, const char *id, uint32_t h)
 {
 	if (!l->index || !id || !*id)
 		return -1;
-	size_t mask = l->index_cap - 1, k = id_hash(id) & mask;
+	size_t mask = l->index_cap - 1, k = h & mask;
 	for (; l->index[k]; k = (k + 1) & mask)
 		if (strcmp(l->r[l->index[k] - 1].fish_id, id) == 0)
 			return l->index[k] - 1;
 	return -1;
+}
+
+static ssize_t find(const struct lineage *l, const char *id)
+{
+	return id ? find_hashed(l, id, ids_hash(id)) : -1;
 }
 
 static struct lineage_rec *append(struct lineage *l, const struct fish *f)
@@ -153,10 +151,8 @@ void lineage_cover_living(struct tank *t)
 			append(&t->lin, t->exited[i].f);
 }
 
-static void reach(const struct lineage *l, const char *id, int d, int *left, size_t **queue,
-		  size_t *qn, size_t *qcap)
+static void reach(int32_t k, int d, int *left, size_t **queue, size_t *qn, size_t *qcap)
 {
-	ssize_t k = find(l, id);
 	if (k < 0 || left[k] >= d)
 		return;
 	left[k] = d;
@@ -164,40 +160,117 @@ static void reach(const struct lineage *l, const char *id, int d, int *left, siz
 	(*queue)[(*qn)++] = (size_t)k;
 }
 
+/* The records of m ids ("" for none) into out[], made PRUNE_BATCH at a time: each
+ * lookup is two random reads (the index slot, then the record it names), and asking for
+ * every step of a batch ahead of the next lets the misses overlap. Read-only. */
+#define PRUNE_BATCH 32
+
+static void find_batch(const struct lineage *l, const char *const *id, size_t m, int32_t *out)
+{
+	size_t mask = l->index_cap - 1;
+	for (size_t b = 0; b < m; b += PRUNE_BATCH) {
+		size_t e = m - b < PRUNE_BATCH ? m : b + PRUNE_BATCH;
+		uint32_t h[PRUNE_BATCH];
+		for (size_t j = b; j < e; j++) {
+			h[j - b] = id[j][0] ? ids_hash(id[j]) : 0;
+			if (id[j][0] && l->index)
+				__builtin_prefetch(&l->index[h[j - b] & mask], 0, 3);
+		}
+		for (size_t j = b; j < e; j++)
+			if (id[j][0] && l->index && l->index[h[j - b] & mask])
+				__builtin_prefetch(l->r[l->index[h[j - b] & mask] - 1].fish_id, 0,
+						   3);
+		for (size_t j = b; j < e; j++)
+			out[j] = (int32_t)find_hashed(l, id[j], h[j - b]);
+	}
+}
+
+static const struct fish *prune_fish(const struct tank *t, size_t i)
+{
+	return i < t->n_fish ? &t->fish[i] : t->exited[i - t->n_fish].f;
+}
+
+/* The records of every fish and of the father of its unborn child, on the tank's threads
+ * (into l->found, two per fish). The fish are in space order, the records in order of
+ * birth: one after the other, these lookups took 480 ns a fish at 100,000 fish. */
+static void prune_find(struct tank *t, size_t lo, size_t hi)
+{
+	const char *id[2 * PRUNE_BATCH];
+	for (size_t b = lo; b < hi; b += PRUNE_BATCH) {
+		size_t m = hi - b < PRUNE_BATCH ? hi - b : PRUNE_BATCH;
+		for (size_t j = 0; j < m; j++) {
+			if (b + j + PRUNE_BATCH < t->n_fish) /* the id is a cold line of the fish */
+				__builtin_prefetch(t->fish[b + j + PRUNE_BATCH].id, 0, 3);
+			const struct fish *f = prune_fish(t, b + j);
+			id[2 * j] = f->id;
+			id[2 * j + 1] = f->pregnant ? f->preg.mate_id : "";
+		}
+		find_batch(&t->lin, id, 2 * m, t->lin.found + 2 * b);
+	}
+}
+
 /* From every living fish (and the father of every child on the way: the mate of a
  * pregnant fish) up its ancestry. A record is expanded again only when reached with more
- * generations left, so each is expanded at most lineage_depth times. */
+ * generations left, so each is expanded at most lineage_depth times. The lookups are
+ * made ahead (those of the fish in parallel, the parents' a batch of the queue at a
+ * time); the walk takes them in the order it always did, so the queue and what is kept
+ * do not depend on the thread count. */
 void lineage_prune(struct tank *t)
 {
 	struct lineage *l = &t->lin;
 	if (l->n == 0)
 		return;
 	int depth = t->p.lineage_depth;
+	size_t nf = t->n_fish + t->n_exited;
 	int *left = malloc(l->n * sizeof *left);
+	l->found = malloc((2 * nf + 1) * sizeof *l->found);
 	size_t *queue = NULL, qn = 0, qcap = 0;
-	if (!left)
+	if (!left || !l->found)
 		abort();
 	for (size_t i = 0; i < l->n; i++)
 		left[i] = -1;
-	for (size_t i = 0; i < t->n_fish + t->n_exited; i++) {
-		/* The id is a cold line of each fish: asked for a few fish ahead. */
-		if (i + FISH_PREFETCH_AHEAD < t->n_fish)
-			__builtin_prefetch(t->fish[i + FISH_PREFETCH_AHEAD].id, 0, 3);
-		const struct fish *f = i < t->n_fish ? &t->fish[i] : t->exited[i - t->n_fish].f;
-		reach(l, f->id, depth, left, &queue, &qn, &qcap);
-		if (f->pregnant && depth > 0)
-			reach(l, f->preg.mate_id, depth - 1, left, &queue, &qn, &qcap);
+	pool_run(t->pool, t, nf, prune_find);
+	for (size_t i = 0; i < nf; i++) {
+		reach(l->found[2 * i], depth, left, &queue, &qn, &qcap);
+		if (depth > 0)
+			reach(l->found[2 * i + 1], depth - 1, left, &queue, &qn, &qcap);
 	}
-	for (size_t q = 0; q < qn; q++) {
-		const struct lineage_rec *rec = &l->r[queue[q]];
-		int d = left[queue[q]];
-		if (d <= 0)
-			continue;
-		reach(l, rec->mother_id, d - 1, left, &queue, &qn, &qcap);
-		reach(l, rec->father_id, d - 1, left, &queue, &qn, &qcap);
+	free(l->found);
+	l->found = NULL;
+	/* The queue grows as it is walked: the parents of a batch of its records are looked
+	 * up ahead, for those with generations left then; one raised by the batch's own walk
+	 * (reached again with more left) is looked up in turn. */
+	const char *id[2 * PRUNE_BATCH];
+	int32_t parent[2 * PRUNE_BATCH];
+	bool asked[PRUNE_BATCH];
+	for (size_t q0 = 0, m; q0 < qn; q0 += m) { /* m: what the batch began with */
+		m = qn - q0 < PRUNE_BATCH ? qn - q0 : PRUNE_BATCH;
+		for (size_t j = 0; j < m; j++) {
+			const struct lineage_rec *rec = &l->r[queue[q0 + j]];
+			asked[j] = left[queue[q0 + j]] > 0;
+			id[2 * j] = asked[j] ? rec->mother_id : "";
+			id[2 * j + 1] = asked[j] ? rec->father_id : "";
+		}
+		find_batch(l, id, 2 * m, parent);
+		for (size_t j = 0; j < m; j++) {
+			const struct lineage_rec *rec = &l->r[queue[q0 + j]];
+			int d = left[queue[q0 + j]];
+			if (d <= 0)
+				continue;
+			int32_t mother = asked[j] ? parent[2 * j]
+						  : (int32_t)find(l, rec->mother_id);
+			int32_t father = asked[j] ? parent[2 * j + 1]
+						  : (int32_t)find(l, rec->father_id);
+			reach(mother, d - 1, left, &queue, &qn, &qcap);
+			reach(father, d - 1, left, &queue, &qn, &qcap);
+		}
 	}
+	/* The records before the first pruned one stay where they are (at 100,000 records,
+	 * copying each onto itself was 30 MB of traffic a prune). */
 	size_t n = 0;
-	for (size_t i = 0; i < l->n; i++)
+	while (n < l->n && left[n] >= 0)
+		n++;
+	for (size_t i = n; i < l->n; i++)
 		if (left[i] >= 0)
 			l->r[n++] = l->r[i];
 	free(left);
