@@ -320,7 +320,7 @@ int main(int argc, char **argv)
 		{RATE, 10000, 1, false},     {RATE, 10000, 1, true},
 		{RATE, 100000, 1, false},    {RATE, 100000, 2, false},
 		{SNAPSHOT, 10000, 1, false}, {POPULATION, 10000, 2, false},
-		{STEADY, 10000, 1, false},   {STEADY, 100000, 2, false},
+		{STEADY, 10000, 2, false},   {STEADY, 100000, 2, false},
 	};
 	int fail = 0;
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {

@@ -148,14 +148,9 @@ static void flee_query(const struct tank *t, const struct food *fd, struct flee 
 			fy = dy;
 		}
 	}
-	*out = (struct flee){fx, fy, best};
-}
-
-static void flee_find(struct tank *t, size_t lo, size_t hi)
-{
-	for (size_t i = lo; i < hi; i++)
-		if (!t->food[i].dead && t->food[i].kind == FOOD_LIVE)
-			flee_query(t, &t->food[i], &t->flee[i]);
+	out->dx = fx;
+	out->dy = fy;
+	out->d2 = best;
 }
 
 static void update_live(struct tank *t, struct food *fd, const struct flee *fl)
@@ -186,27 +181,56 @@ static void update_live(struct tank *t, struct food *fd, const struct flee *fl)
 	}
 }
 
-/* The queries on the tank's threads, then every item moves in food order (a new heading
- * draws from the tank's random stream). */
-void food_update_all(struct tank *t)
+static void flake_sink(struct food *fd)
 {
-	sim_grow((void **)&t->flee, &t->cap_flee, t->n_food, sizeof *t->flee);
-	pool_run(t->pool, t, t->n_food, flee_find);
-	for (size_t i = 0; i < t->n_food; i++) {
+	fd->vy += 0.01 * kind_sink[fd->kind];
+	fd->y += fd->vy;
+}
+
+/* On the tank's threads: what each live food sees, and every move that draws nothing
+ * from the tank's random stream and adds to no tank-wide sum. A live food whose timer
+ * runs out (a new heading) and a flake that reaches the bottom (its energy rots into the
+ * ledger) are left to the serial pass. */
+static void food_move_part(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
 		struct food *fd = &t->food[i];
+		struct flee *fl = &t->flee[i];
+		fl->serial = false;
 		if (fd->dead)
 			continue;
 		if (fd->kind == FOOD_LIVE) {
-			update_live(t, fd, &t->flee[i]);
+			flee_query(t, fd, fl);
+			if (fd->timer > 1)
+				update_live(t, fd, fl);
+			else
+				fl->serial = true;
 		} else if (fd->kind != FOOD_NECTAR) {
-			fd->vy += 0.01 * kind_sink[fd->kind];
-			fd->y += fd->vy;
-			if (fd->y >= t->p.height - 10) {
-				/* Flakes that reach the bottom rot away. */
-				t->flow[EOUT_FOOD_DECAY] += fd->energy;
-				fd->energy = 0;
-				fd->dead = true;
-			}
+			flake_sink(fd);
+			fl->serial = fd->y >= t->p.height - 10;
+		}
+	}
+}
+
+/* Most of the food moves on the tank's threads; then, in food order, the live food that
+ * draws a new heading (the draws come in the order they always did) and the flakes that
+ * rot (the ledger sums them in that order too), so the state is the same on any number
+ * of threads, and the same as when every item moved here in turn. */
+void food_update_all(struct tank *t)
+{
+	sim_grow((void **)&t->flee, &t->cap_flee, t->n_food, sizeof *t->flee);
+	pool_run(t->pool, t, t->n_food, food_move_part);
+	for (size_t i = 0; i < t->n_food; i++) {
+		struct food *fd = &t->food[i];
+		if (!t->flee[i].serial)
+			continue;
+		if (fd->kind == FOOD_LIVE) {
+			update_live(t, fd, &t->flee[i]);
+		} else {
+			/* Flakes that reach the bottom rot away. */
+			t->flow[EOUT_FOOD_DECAY] += fd->energy;
+			fd->energy = 0;
+			fd->dead = true;
 		}
 	}
 }

@@ -142,6 +142,13 @@ unsigned grid_rot(const struct grid *g, int idx)
 static size_t take_run(const struct grid *g, int row, int c0, int c1, unsigned rot,
 		       const struct grid_item **out, size_t n, size_t max)
 {
+	if (rot == 0) { /* each cell from its start: the cells' items are one run */
+		const struct grid_item *it = g->items + g->start[row * g->cols + c0];
+		const struct grid_item *end = g->items + g->start[row * g->cols + c1 + 1];
+		for (; it < end && n < max; it++)
+			out[n++] = it;
+		return n;
+	}
 	for (int c = c0; c <= c1 && n < max; c++) {
 		int a = g->start[row * g->cols + c], b = g->start[row * g->cols + c + 1];
 		int m = b - a;

@@ -396,6 +396,7 @@ struct food {
  * radius squared, and dx, dy 0, when it sees none). */
 struct flee {
 	double dx, dy, d2;
+	bool serial; /* left for the serial pass: a new heading to draw, or a flake rots */
 };
 /* Append a food item (no energy booking: the caller says where the energy came from). */
 struct food *food_push(struct tank *t, int kind, double x, double y, double energy);
@@ -643,7 +644,7 @@ struct tank {
 	struct grid *sorting; /* the grid whose counting sort the threads run (tank.c) */
 	size_t sorting_parts;
 	double crab_top;   /* the highest crab's y, as the fish move (tank_step) */
-	struct flee *flee; /* per food: what live food sees (food_update_all) */
+	struct flee *flee; /* per food: what live food sees, what is left to move (food_update_all) */
 	size_t cap_flee;
 	unsigned char *gone; /* per fish: leaves at the end of the frame (tank_compact) */
 	size_t cap_gone;
