@@ -393,7 +393,8 @@ struct food {
 	bool dead;
 };
 /* The nearest fish live food sees: offset from it and squared distance (d2 is the flee
- * radius squared, and dx, dy 0, when it sees none). */
+ * radius squared, and dx, dy 0, when it sees none); and whether the item's move was left
+ * to food_update_all's serial pass. */
 struct flee {
 	double dx, dy, d2;
 	bool serial; /* left for the serial pass: a new heading to draw, or a flake rots */
