@@ -174,17 +174,19 @@ static int run_steady(int n, bool dense, int max_threads)
 	struct tank *t = make(n, dense);
 	tank_set_threads(t, 2);
 	double w0 = now();
-	double before[100], median, p99;
+	enum { BEFORE = 100 }; /* ticks timed before the sampling one */
+	double before[BEFORE], median, p99;
 	for (int i = 0; i < STEADY_WARMUP - 1; i++) {
 		double t0 = now();
 		tank_step(t);
-		if (i >= STEADY_WARMUP - 101)
-			before[i - (STEADY_WARMUP - 101)] = now() - t0;
+		int k = i - (STEADY_WARMUP - 1 - BEFORE);
+		if (k >= 0)
+			before[k] = now() - t0;
 	}
 	double t0 = now();
 	tank_step(t);
 	double sample = now() - t0;
-	quantiles(before, 100, &median, &p99);
+	quantiles(before, BEFORE, &median, &p99);
 	tank_set_threads(t, 1);
 	struct tank_stats st;
 	tank_get_stats(t, &st);

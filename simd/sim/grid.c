@@ -184,12 +184,8 @@ size_t grid_near(const struct grid *g, double x, double y, double r, const struc
 		total += (size_t)(g->start[row * g->cols + c1 + 1] - g->start[row * g->cols + c0]);
 	size_t n = 0;
 	if (total <= max) {
-		for (int row = r0; row <= r1; row++) {
-			const struct grid_item *it = g->items + g->start[row * g->cols + c0];
-			const struct grid_item *end = g->items + g->start[row * g->cols + c1 + 1];
-			for (; it < end; it++)
-				out[n++] = it;
-		}
+		for (int row = r0; row <= r1; row++)
+			n = take_run(g, row, c0, c1, 0, out, n, max);
 		return n;
 	}
 	unsigned rot = rot_grid ? grid_rot(rot_grid, rot_idx) : 0;

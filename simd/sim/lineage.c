@@ -167,17 +167,22 @@ static void reach(int32_t k, int d, int *left, size_t **queue, size_t *qn, size_
 
 static void find_batch(const struct lineage *l, const char *const *id, size_t m, int32_t *out)
 {
+	if (!l->index) {
+		for (size_t j = 0; j < m; j++)
+			out[j] = -1;
+		return;
+	}
 	size_t mask = l->index_cap - 1;
 	for (size_t b = 0; b < m; b += PRUNE_BATCH) {
 		size_t e = m - b < PRUNE_BATCH ? m : b + PRUNE_BATCH;
 		uint32_t h[PRUNE_BATCH];
 		for (size_t j = b; j < e; j++) {
 			h[j - b] = id[j][0] ? ids_hash(id[j]) : 0;
-			if (id[j][0] && l->index)
+			if (id[j][0])
 				__builtin_prefetch(&l->index[h[j - b] & mask], 0, 3);
 		}
 		for (size_t j = b; j < e; j++)
-			if (id[j][0] && l->index && l->index[h[j - b] & mask])
+			if (id[j][0] && l->index[h[j - b] & mask])
 				__builtin_prefetch(l->r[l->index[h[j - b] & mask] - 1].fish_id, 0,
 						   3);
 		for (size_t j = b; j < e; j++)

@@ -216,13 +216,13 @@ static void food_grid_fill(struct tank *t, size_t lo, size_t hi)
 	}
 }
 
-static void grid_sort_count(struct tank *t, size_t part, size_t end)
+static void sort_count_part(struct tank *t, size_t part, size_t end)
 {
 	(void)end;
 	grid_count_part(t->sorting, part, t->sorting_parts);
 }
 
-static void grid_sort_place(struct tank *t, size_t part, size_t end)
+static void sort_place_part(struct tank *t, size_t part, size_t end)
 {
 	(void)end;
 	grid_place_part(t->sorting, part, t->sorting_parts);
@@ -231,16 +231,16 @@ static void grid_sort_place(struct tank *t, size_t part, size_t end)
 /* The counting sort of a grid whose n slots are filled runs in one part per thread (each
  * part counts and places its own run of slots; a cell's slots go to the parts in order):
  * the grid is the one a single pass gives. */
-static void grid_sort(struct tank *t, struct grid *g, size_t n)
+static void tank_sort_grid(struct tank *t, struct grid *g, size_t n)
 {
 	g->n = n;
 	size_t parts = t->pool && n >= GRID_PARTS_FROM ? (size_t)t->threads : 1;
 	t->sorting = g;
 	t->sorting_parts = parts;
 	grid_parts_begin(g, parts);
-	pool_run_parts(t->pool, t, parts, grid_sort_count);
+	pool_run_parts(t->pool, t, parts, sort_count_part);
 	grid_offsets(g, parts);
-	pool_run_parts(t->pool, t, parts, grid_sort_place);
+	pool_run_parts(t->pool, t, parts, sort_place_part);
 	grid_parts_end(g);
 }
 
@@ -248,7 +248,7 @@ void tank_rebuild_fish_grid(struct tank *t)
 {
 	grid_prepare(&t->fish_grid, t->n_fish);
 	pool_run(t->pool, t, t->n_fish, fish_grid_fill);
-	grid_sort(t, &t->fish_grid, t->n_fish);
+	tank_sort_grid(t, &t->fish_grid, t->n_fish);
 }
 
 /* A fed tank holds two food items a fish (live food never sinks away): the food grid too
@@ -257,7 +257,7 @@ void tank_rebuild_food_grid(struct tank *t)
 {
 	grid_prepare(&t->food_grid, t->n_food);
 	pool_run(t->pool, t, t->n_food, food_grid_fill);
-	grid_sort(t, &t->food_grid, t->n_food);
+	tank_sort_grid(t, &t->food_grid, t->n_food);
 }
 
 /* The dead and the departed leave; the last fish takes the place of each (O(1) per
@@ -450,7 +450,7 @@ void tank_step(struct tank *t)
 	plant_update_all(t);
 
 	/* Contacts use the positions after everyone moved. */
-	grid_sort(t, &t->fish_grid, n);
+	tank_sort_grid(t, &t->fish_grid, n);
 	crab_update_all(t);
 	crab_collide_fish(t);
 	tank_eat(t);
