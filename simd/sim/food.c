@@ -90,11 +90,15 @@ void food_spawn_one(struct tank *t, bool anywhere)
  * fish, so a world scaled by area alone, as tank_params_scale_world does, feeds a fifth
  * of the 100 fish per default-sized area it can hold: a 10,000-fish tank starved to 60 %
  * within 1,000 frames. A world larger than the original's therefore gets at least one
- * share per FISH_PER_FOOD_SHARE fish of max_fish (at the original's own comfortable
- * density), which sustains a population near max_fish. The original's tank (and any
- * tank no larger) keeps its supply exactly. Derived from the parameters only, so a
- * replayed or restored tank gets the same. */
-#define FISH_PER_FOOD_SHARE 15.0
+ * share per FISH_PER_FOOD_SHARE fish of max_fish. At 20 a full tank's shares count 20
+ * fish each, past the 15-fish threshold (interval x1.67): fed, with food scarce enough
+ * that some fish starve and the population turns over. At 15 (rules 2) no share could
+ * pass that threshold, so a full tank's supply never throttled: it got three times what
+ * its fish burn, food piled up to its cap (two items a fish), a quarter of the food's
+ * energy overflowed full fish, and few births found room.
+ * The original's tank (and any tank no larger) keeps its supply exactly. Derived from
+ * the parameters only, so a replayed or restored tank gets the same. */
+#define FISH_PER_FOOD_SHARE 20.0
 
 double food_supply_rate(const struct tank *t)
 {
@@ -109,7 +113,9 @@ void food_spawn_auto(struct tank *t)
 	double fish_e = 0;
 	for (size_t i = 0; i < t->n_fish; i++)
 		fish_e += t->fish[i].energy;
-	/* The original's thresholds, per default-sized share of the food supply. */
+	/* The original's thresholds, per default-sized share of the food supply. A hungry and
+	 * crowded share gets both factors; the original's code takes only the first that
+	 * holds, hunger first. Kept: every evolution figure in docs/history.md is this one's. */
 	double k = food_supply_rate(t);
 	if (!(k > 0))
 		return;

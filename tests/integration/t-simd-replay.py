@@ -91,14 +91,14 @@ try:
     snap = os.path.join(sim, "tanks", tank, "snapshot.json")
     slines = open(snap, "rb").read().split(b"\n")
     head = json.loads(slines[0].split(b" ", 2)[2])
-    t.eq(head.get("sim_rules"), 2, "a snapshot says which simulation rules wrote it")
+    t.eq(head.get("sim_rules"), 3, "a snapshot says which simulation rules wrote it")
     head["sim_rules"] = 1
     slines[0] = state_line(head)
     open(snap, "wb").write(b"\n".join(slines))
     spoil_last_mark()
     d.start()
     log = d.log_tail(30)
-    t.ok("written under simulation rules 1 and this simd runs rules 2" in log and
+    t.ok("written under simulation rules 1 and this simd runs rules 3" in log and
          "replay diverged from the journal" in log,
          "rules 1 in the snapshot: the divergence is reported and the start goes on", log)
     t.eq(d.get("/api/tanks/%s" % tank).status, 200, "and the tank is served")

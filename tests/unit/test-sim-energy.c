@@ -1,6 +1,7 @@
 /* Energy bookkeeping (spec §2.5): no fish ever holds more than its maximum; energy enters
  * only by food spawning, photosynthesis, spawns and arrivals, and the ledger of inflows
- * and outflows matches the energy in the tank at every frame. */
+ * and outflows matches the energy in the tank at every frame; a full tank in a world larger
+ * than the original's is fed without food piling up. */
 #include "config.h"
 
 #include <math.h>
@@ -132,10 +133,41 @@ static void test_crowded_with_migration(void)
 	tank_free(b);
 }
 
+/* A world ten times the original's area (its density at max_fish), full: the food supply
+ * keeps the fish near max_fish, throttles itself so food does not pile up to the cap
+ * (under rules 2 it reached the cap, two items a fish, and 49 fish were born in 3,000
+ * frames), and leaves room for births. */
+static void test_scaled_supply(void)
+{
+	struct tank_params p = tank_params_default(5);
+	tank_params_scale_world(&p, 3441, 1935);
+	p.max_fish = 1000;
+	p.initial_fish = 1000;
+	struct tank *t = tank_new(&p, "scaled-supply");
+	struct tank_stats s;
+	int fewest = p.max_fish, most_food = 0;
+	for (int i = 0; i < 3000; i++) {
+		tank_step(t);
+		tank_get_stats(t, &s);
+		fewest = s.fish_count < fewest ? s.fish_count : fewest;
+		if (i >= 1500)
+			most_food = s.food_count > most_food ? s.food_count : most_food;
+	}
+	ok(fewest >= p.max_fish * 8 / 10,
+	   "the full scaled tank keeps 80 %% of max_fish (fewest %d)", fewest);
+	ok(most_food < p.max_fish / 2,
+	   "its food stays below half an item a fish after frame 1,500 (most %d, cap %d)",
+	   most_food, p.max_fish + (int)(100 * p.food_rate));
+	ok(s.births >= 200, "and fish are born into it (%llu births in 3,000 frames)",
+	   (unsigned long long)s.births);
+	tank_free(t);
+}
+
 int main(void)
 {
 	test_default_tank();
 	test_nothing_from_nowhere();
 	test_crowded_with_migration();
+	test_scaled_supply();
 	return tap_done();
 }
