@@ -186,55 +186,104 @@ void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
 	tank_add_newborn(t, c);
 }
 
+/* What a query on the threads leaves in t->pick[i] when it found no single answer. */
+#define PICK_NONE (-1)
+#define PICK_AGAIN (-2) /* more than one: the serial pass asks again, in order */
+
+/* Readiness to mate, on the threads: a mating makes both fish unready, never ready, so
+ * a fish unready now stays so for the whole pass. A ready fish's pick starts as "ask
+ * again", for a ready fish the grid would not hold. */
+static void mate_ready(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+		t->group_tail[i] = adult_ready(&t->fish[i], MATING_MIN_ENERGY);
+		t->pick[i] = PICK_AGAIN;
+	}
+}
+
+/* Whether candidate it can be fish i's mate as far as the grid tells: another fish,
+ * ready, within reach (the grid's copy of its position is its position: nobody moves
+ * after the grid is rebuilt). */
+static bool mate_near(const struct grid_item *it, int i, const int *ready, double x, double y)
+{
+	double dx = it->x - x, dy = it->y - y;
+	return it->idx != i && ready[it->idx] && dx * dx + dy * dy <= MATE_RADIUS * MATE_RADIUS;
+}
+
+/* The queries, on the threads, in the fish grid's order (as seat_find): each ready fish's
+ * one candidate, PICK_NONE, or PICK_AGAIN when several, whose order of asking matters. */
+static void mate_find(struct tank *t, size_t lo, size_t hi)
+{
+	const struct grid_item *items = t->fish_grid.items;
+	const int *ready = t->group_tail;
+	for (size_t k = lo; k < hi; k++) {
+		int i = items[k].idx;
+		if (!ready[i])
+			continue;
+		const struct grid_item *cand[MATE_BUDGET + 1];
+		size_t nc = grid_near(&t->fish_grid, items[k].x, items[k].y, MATE_RADIUS,
+				      &t->fish_grid, i, cand, MATE_BUDGET + 1);
+		int pick = PICK_NONE;
+		for (size_t c = 0; c < nc && pick != PICK_AGAIN; c++)
+			if (mate_near(cand[c], i, ready, items[k].x, items[k].y))
+				pick = pick == PICK_NONE ? cand[c]->idx : PICK_AGAIN;
+		t->pick[i] = pick;
+	}
+}
+
+/* Fish i asks fish m (both ready); true if she conceives. */
+static bool mate_try(struct tank *t, int i, int m)
+{
+	struct fish *f = &t->fish[i], *mate = &t->fish[m];
+	double compat = genome_compatibility(&f->g, &mate->g, mate->fitness,
+					     mate->energy / fish_max_energy_of(mate));
+	if (!rng_chance(&t->rng, fmin(1.0, fmax(0.3, compat) * f->g.t[T_FERTILITY])))
+		return false;
+	f->pregnant = true;
+	f->preg.timer = PREGNANCY_FRAMES;
+	memcpy(f->preg.mate_id, mate->id, UUID_STR_LEN);
+	f->preg.mate_generation = mate->generation_deepest;
+	f->preg.mate_genome = mate->g;
+	fish_spend(t, f, MATING_COST, EOUT_MATING_COST);
+	f->repro_cooldown = mate->repro_cooldown = MATING_COOLDOWN;
+	t->group_tail[i] = t->group_tail[m] = 0;
+	return true;
+}
+
+/* Each ready fish, in fish order, asks the ready fish within MATE_RADIUS (at most
+ * MATE_BUDGET, the query's order) until one accepts. Readiness and the queries run on
+ * the tank's threads; the asking, which draws from the tank's stream and changes who is
+ * ready, runs here in fish order, so the result does not depend on the thread count. A
+ * fish with one candidate asks it; one with several asks the query again here. */
 void tank_mating(struct tank *t)
 {
-	/* Whether each fish is ready, in one pass in fish order (poker's scratch array), kept
-	 * true to adult_ready() below: a mating makes both fish unready. A candidate then
-	 * costs no read of its fish unless it is ready and near (the grid's copy of its
-	 * position is its position: nobody moves after the grid is rebuilt). */
 	size_t n = t->n_fish;
 	scratch_grow(t, n);
 	int *ready = t->group_tail;
+	pool_run(t->pool, t, n, mate_ready);
+	if (t->pool)
+		pool_run(t->pool, t, t->fish_grid.n, mate_find);
 	for (size_t i = 0; i < n; i++) {
-		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		ready[i] = adult_ready(&t->fish[i], MATING_MIN_ENERGY);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!ready[i])
+		if (!ready[i] || t->pick[i] == PICK_NONE)
 			continue;
+		if (t->pick[i] != PICK_AGAIN) {
+			if (ready[t->pick[i]])
+				mate_try(t, (int)i, t->pick[i]);
+			continue;
+		}
 		struct fish *f = &t->fish[i];
 		const struct grid_item *cand[MATE_BUDGET + 1];
 		size_t nc = grid_near(&t->fish_grid, f->x, f->y, MATE_RADIUS, &t->fish_grid, (int)i,
 				      cand, MATE_BUDGET + 1);
-		for (size_t k = 0; k < nc; k++) {
-			const struct grid_item *it = cand[k];
-			if (it->idx == (int)i || !ready[it->idx])
-				continue;
-			double dx = it->x - f->x, dy = it->y - f->y;
-			if (dx * dx + dy * dy > MATE_RADIUS * MATE_RADIUS)
-				continue;
-			struct fish *m = &t->fish[it->idx];
-			double compat = genome_compatibility(&f->g, &m->g, m->fitness,
-							     m->energy / fish_max_energy_of(m));
-			if (!rng_chance(&t->rng, fmin(1.0, fmax(0.3, compat) * f->g.t[T_FERTILITY])))
-				continue;
-			f->pregnant = true;
-			f->preg.timer = PREGNANCY_FRAMES;
-			memcpy(f->preg.mate_id, m->id, UUID_STR_LEN);
-			f->preg.mate_generation = m->generation_deepest;
-			f->preg.mate_genome = m->g;
-			fish_spend(t, f, MATING_COST, EOUT_MATING_COST);
-			f->repro_cooldown = m->repro_cooldown = MATING_COOLDOWN;
-			ready[i] = ready[it->idx] = 0;
-			break;
-		}
+		for (size_t k = 0; k < nc; k++)
+			if (mate_near(cand[k], (int)i, ready, f->x, f->y) &&
+			    mate_try(t, (int)i, cand[k]->idx))
+				break;
 	}
 }
 
 #define EAT_REACH (FISH_HALF + FOOD_RADIUS)
-/* What a query on the threads leaves in t->pick[i] when it found no single answer. */
-#define PICK_NONE (-1)
-#define PICK_AGAIN (-2) /* more than one: the serial pass asks again, in order */
 
 /* Fish i's bite: the first food the bounded query gives that lies within reach and is
  * still there, or PICK_NONE. */
