@@ -95,7 +95,8 @@ void food_spawn_one(struct tank *t, bool anywhere)
  * that some fish starve and the population turns over. At 15 (rules 2) no share could
  * pass that threshold, so a full tank's supply never throttled: it got three times what
  * its fish burn, food piled up to its cap (two items a fish), a quarter of the food's
- * energy overflowed full fish, and few births found room.
+ * energy overflowed full fish, and until old age made room few births found any (229
+ * in the first 1,800 frames of a 10,000-fish tank, 13,232 refused).
  * The original's tank (and any tank no larger) keeps its supply exactly. Derived from
  * the parameters only, so a replayed or restored tank gets the same. */
 #define FISH_PER_FOOD_SHARE 20.0
