@@ -202,36 +202,6 @@ static void mate_ready(struct tank *t, size_t lo, size_t hi)
 	}
 }
 
-/* Whether candidate it can be fish i's mate as far as the grid tells: another fish,
- * ready, within reach (the grid's copy of its position is its position: nobody moves
- * after the grid is rebuilt). */
-static bool mate_near(const struct grid_item *it, int i, const int *ready, double x, double y)
-{
-	double dx = it->x - x, dy = it->y - y;
-	return it->idx != i && ready[it->idx] && dx * dx + dy * dy <= MATE_RADIUS * MATE_RADIUS;
-}
-
-/* The queries, on the threads, in the fish grid's order (as seat_find): each ready fish's
- * one candidate, PICK_NONE, or PICK_AGAIN when several, whose order of asking matters. */
-static void mate_find(struct tank *t, size_t lo, size_t hi)
-{
-	const struct grid_item *items = t->fish_grid.items;
-	const int *ready = t->group_tail;
-	for (size_t k = lo; k < hi; k++) {
-		int i = items[k].idx;
-		if (!ready[i])
-			continue;
-		const struct grid_item *cand[MATE_BUDGET + 1];
-		size_t nc = grid_near(&t->fish_grid, items[k].x, items[k].y, MATE_RADIUS,
-				      &t->fish_grid, i, cand, MATE_BUDGET + 1);
-		int pick = PICK_NONE;
-		for (size_t c = 0; c < nc && pick != PICK_AGAIN; c++)
-			if (mate_near(cand[c], i, ready, items[k].x, items[k].y))
-				pick = pick == PICK_NONE ? cand[c]->idx : PICK_AGAIN;
-		t->pick[i] = pick;
-	}
-}
-
 /* Fish i asks fish m (both ready); true if she conceives. */
 static bool mate_try(struct tank *t, int i, int m)
 {
@@ -251,6 +221,47 @@ static bool mate_try(struct tank *t, int i, int m)
 	return true;
 }
 
+/* Fish i's candidates (it stands at x, y): the ready fish within MATE_RADIUS, in the
+ * bounded query's order (the grid's copy of a position is the position: nobody moves
+ * after the grid is rebuilt). With ask, fish i asks each in turn until one accepts;
+ * without, it returns the only one (PICK_NONE, or PICK_AGAIN for more than one), as
+ * seat_contacts does for poker. */
+static int mate_candidates(struct tank *t, int i, double x, double y, bool ask)
+{
+	const int *ready = t->group_tail;
+	const struct grid_item *cand[MATE_BUDGET + 1];
+	size_t nc = grid_near(&t->fish_grid, x, y, MATE_RADIUS, &t->fish_grid, i, cand,
+			      MATE_BUDGET + 1);
+	int only = PICK_NONE;
+	for (size_t k = 0; k < nc; k++) {
+		const struct grid_item *it = cand[k];
+		double dx = it->x - x, dy = it->y - y;
+		if (it->idx == i || !ready[it->idx] || dx * dx + dy * dy > MATE_RADIUS * MATE_RADIUS)
+			continue;
+		if (ask) {
+			if (mate_try(t, i, it->idx))
+				break;
+		} else if (only != PICK_NONE) {
+			return PICK_AGAIN;
+		} else {
+			only = it->idx;
+		}
+	}
+	return only;
+}
+
+/* The queries, on the threads, in the fish grid's order (as seat_find): each ready fish's
+ * one candidate, PICK_NONE, or PICK_AGAIN when several, whose order of asking matters. */
+static void mate_find(struct tank *t, size_t lo, size_t hi)
+{
+	const struct grid_item *items = t->fish_grid.items;
+	for (size_t k = lo; k < hi; k++) {
+		int i = items[k].idx;
+		if (t->group_tail[i])
+			t->pick[i] = mate_candidates(t, i, items[k].x, items[k].y, false);
+	}
+}
+
 /* Each ready fish, in fish order, asks the ready fish within MATE_RADIUS (at most
  * MATE_BUDGET, the query's order) until one accepts. Readiness and the queries run on
  * the tank's threads; the asking, which draws from the tank's stream and changes who is
@@ -265,21 +276,13 @@ void tank_mating(struct tank *t)
 	if (t->pool)
 		pool_run(t->pool, t, t->fish_grid.n, mate_find);
 	for (size_t i = 0; i < n; i++) {
-		if (!ready[i] || t->pick[i] == PICK_NONE)
+		int pick = t->pick[i];
+		if (!ready[i] || pick == PICK_NONE)
 			continue;
-		if (t->pick[i] != PICK_AGAIN) {
-			if (ready[t->pick[i]])
-				mate_try(t, (int)i, t->pick[i]);
-			continue;
-		}
-		struct fish *f = &t->fish[i];
-		const struct grid_item *cand[MATE_BUDGET + 1];
-		size_t nc = grid_near(&t->fish_grid, f->x, f->y, MATE_RADIUS, &t->fish_grid, (int)i,
-				      cand, MATE_BUDGET + 1);
-		for (size_t k = 0; k < nc; k++)
-			if (mate_near(cand[k], (int)i, ready, f->x, f->y) &&
-			    mate_try(t, (int)i, cand[k]->idx))
-				break;
+		if (pick == PICK_AGAIN)
+			mate_candidates(t, (int)i, t->fish[i].x, t->fish[i].y, true);
+		else if (ready[pick])
+			mate_try(t, (int)i, pick);
 	}
 }
 

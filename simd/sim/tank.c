@@ -251,8 +251,8 @@ void tank_rebuild_fish_grid(struct tank *t)
 	tank_sort_grid(t, &t->fish_grid, t->n_fish);
 }
 
-/* A fed tank holds two food items a fish (live food never sinks away): the food grid too
- * is filled and sorted on the tank's threads. */
+/* A fed tank may hold up to two food items a fish (food_cap; live food never sinks away):
+ * the food grid too is filled and sorted on the tank's threads. */
 void tank_rebuild_food_grid(struct tank *t)
 {
 	grid_prepare(&t->food_grid, t->n_food);
