@@ -242,19 +242,14 @@ void food_update_all(struct tank *t)
 	}
 }
 
-void food_bite(struct tank *t, struct fish *f, struct food *fd)
+bool food_bite(struct tank *t, struct fish *f, struct food *fd)
 {
 	double room = fish_max_energy_of(f) - f->energy;
 	double bite = fmin(FOOD_BITE_PER_SIZE * fish_size_of(f), fmin(fd->energy, room));
 	if (!(bite > 0))
-		return;
+		return false;
 	fd->energy -= bite;
 	fish_gain(t, f, bite);
-	f->food_eaten++;
-	f->fitness += 2.0;
-	memory_remember(&f->mem.food, fd->x, fd->y);
-	if (f->food_eaten % 5 == 0)
-		f->g.learned[LEARN_FOOD] = fmin(1.0, f->g.learned[LEARN_FOOD] + 0.05);
 	if (fd->energy <= FOOD_CRUMB) {
 		t->flow[EOUT_FOOD_DECAY] += fd->energy;
 		fd->energy = 0;
@@ -262,6 +257,16 @@ void food_bite(struct tank *t, struct fish *f, struct food *fd)
 		if (fd->kind == FOOD_NECTAR && plant_sprout(t, fd))
 			t->plants_sprouted++;
 	}
+	return true;
+}
+
+void food_digest(struct fish *f, const struct food *fd)
+{
+	f->food_eaten++;
+	f->fitness += 2.0;
+	memory_remember(&f->mem.food, fd->x, fd->y);
+	if (f->food_eaten % 5 == 0)
+		f->g.learned[LEARN_FOOD] = fmin(1.0, f->g.learned[LEARN_FOOD] + 0.05);
 }
 
 double food_kind_energy(int kind)

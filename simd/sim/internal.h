@@ -410,8 +410,11 @@ void food_spawn_one(struct tank *t, bool anywhere);
 /* The energy a fresh item of this kind holds. */
 double food_kind_energy(int kind);
 void food_update_all(struct tank *t);
-/* The fish takes one bite of food fd; handles nectar sprouting. */
-void food_bite(struct tank *t, struct fish *f, struct food *fd);
+/* The fish takes one bite of food fd: the food's side and the fish's energy, with nectar
+ * sprouting; false if it could take nothing. What the fish learns of its meal is
+ * food_digest's, which reads only the fish and the food's place (fixed for the frame). */
+bool food_bite(struct tank *t, struct fish *f, struct food *fd);
+void food_digest(struct fish *f, const struct food *fd);
 
 /* --- plants (plant.c) --- */
 enum plant_trait {

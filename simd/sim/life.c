@@ -339,35 +339,60 @@ static bool eat_hungry(const struct fish *f)
 	return !f->dead && !f->exited && f->energy < fish_max_energy_of(f);
 }
 
-/* A fed tank has food within reach of most of its fish, and a bite touches a dozen lines
- * of the biter (energy, fitness, learning, its food memory, its count of meals) and its
- * food: they are asked for a few biters ahead. */
+/* A fed tank has food within reach of most of its fish, and a bite touches the biter's
+ * energy and the traits that bound it, and its food: they are asked for a few biters
+ * ahead, with the lines its digesting touches when that is done here (one thread). */
 #define EAT_AHEAD 4
 
-static void eat_prefetch(const struct tank *t, size_t i)
+static void digest_prefetch(const struct fish *f)
+{
+	const char *mem = (const char *)&f->mem.food;
+	for (size_t at = 0; at < sizeof f->mem.food; at += 64)
+		__builtin_prefetch(mem + at, 1, 3);
+	__builtin_prefetch(&f->g.learned, 1, 3);
+	__builtin_prefetch(&f->food_eaten, 1, 3);
+}
+
+static void eat_prefetch(const struct tank *t, size_t i, bool digest)
 {
 	if (i >= t->n_fish || t->bite[i] == PICK_NONE)
 		return;
 	const struct fish *f = &t->fish[i];
-	const char *mem = (const char *)&f->mem.food;
 	__builtin_prefetch(f, 1, 3);
 	__builtin_prefetch((const char *)f + 64, 1, 3);
-	__builtin_prefetch(&f->g.learned, 1, 3);
-	for (size_t at = 0; at < sizeof f->mem.food; at += 64)
-		__builtin_prefetch(mem + at, 1, 3);
-	__builtin_prefetch(&f->food_eaten, 1, 3);
+	if (digest)
+		digest_prefetch(f);
 	if (t->bite[i] >= 0)
 		__builtin_prefetch(&t->food[t->bite[i]], 1, 3);
 }
 
+/* What the biters learn of their meals (food_digest), on the tank's threads: each reads
+ * and writes only its own fish (its count of meals, fitness, food memory and learning, a
+ * dozen lines the bites themselves need not touch) and its food's place. */
+static void eat_digest(struct tank *t, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		if (i + EAT_AHEAD < hi && t->bite[i + EAT_AHEAD] >= 0)
+			digest_prefetch(&t->fish[i + EAT_AHEAD]);
+		if (t->bite[i] >= 0)
+			food_digest(&t->fish[i], &t->food[t->bite[i]]);
+	}
+}
+
 /* One bite a frame for every hungry fish, in fish order. Only a bite changes anything (the
  * food and the biter), and the queries were asked as the fish moved (eat_plan), so this
- * loop reads only the fish with food within reach. */
+ * loop reads only the fish with food within reach. Each fish bites once a frame, and its
+ * digesting changes nothing another fish's bite reads: with threads, the food a fish bit
+ * stays in bite[] and the digesting runs on them after the bites (at 100,000 fish on two
+ * threads, 55 -> 52 ms a tick); with one, it is done with the bite, where the fish's lines
+ * are at hand (a second walk cost 2 % at 10,000 fish). */
 void tank_eat(struct tank *t)
 {
+	bool digest = t->pool == NULL;
 	for (size_t i = 0; i < t->n_fish; i++) {
-		eat_prefetch(t, i + EAT_AHEAD);
+		eat_prefetch(t, i + EAT_AHEAD, digest);
 		int fi = t->bite[i];
+		t->bite[i] = PICK_NONE;
 		if (fi == PICK_NONE || !eat_hungry(&t->fish[i]))
 			continue;
 		if (fi == PICK_AGAIN)
@@ -375,9 +400,15 @@ void tank_eat(struct tank *t)
 		if (fi == PICK_NONE)
 			continue;
 		struct food *fd = &t->food[fi];
-		if (!fd->dead)
-			food_bite(t, &t->fish[i], fd);
+		if (fd->dead || !food_bite(t, &t->fish[i], fd))
+			continue;
+		if (digest)
+			food_digest(&t->fish[i], fd);
+		else
+			t->bite[i] = fi;
 	}
+	if (!digest)
+		pool_run(t->pool, t, t->n_fish, eat_digest);
 }
 
 static int uf_find(int *uf, int i)
