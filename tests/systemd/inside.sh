@@ -124,6 +124,12 @@ fish_of() { api simd GET "/api/tanks/$1/state" | jq -r '[.entities[] | select(.k
 all_fish() { local t; for t in $TANK_A $TANK_B; do fish_of "$t"; done; }
 outbox_empty() { [ "$(api simd GET /api/outbox | jq -r '(.count // (.transfers | length) // (.outbox | length))' 2>/dev/null)" = 0 ]; }
 
+# What migrated did last and what waits in the outbox, after a failed migration check.
+transfers_diag() {
+	api migrated GET '/api/transfers?limit=5' | head -c 1500 | diag
+	api simd GET /api/outbox | head -c 600 | diag
+}
+
 # Two paused tanks and a connection between them. Paused tanks have no births
 # and deaths, so their fish set stays fixed; fish still migrate.
 setup_world() {
@@ -149,7 +155,8 @@ setup_world() {
 		outbox_empty && api migrated POST /api/migrations/run >/dev/null
 		return 1
 	}
-	check "migrated -> simd through the sandbox: a fish migrated from A to B" wait_for 20 moved
+	check "migrated -> simd through the sandbox: a fish migrated from A to B" wait_for 20 moved ||
+		transfers_diag
 	# Frozen from here on (the scheduler's own passes could otherwise move a
 	# fish between the two reads): the connection stays, the fish stay put.
 	local before_restart after
@@ -419,7 +426,7 @@ check_pair() {
 		outbox_empty && api migrated POST /api/migrations/run >/dev/null
 		return 1
 	}
-	check "a fish left for $peer" wait_for 30 left
+	check "a fish left for $peer" wait_for 30 left || transfers_diag
 	committed() { [ "$(api migrated GET '/api/transfers?success_only=true&limit=100' | jq '[.transfers[]?] | length')" -ge 1 ]; }
 	check "fish migrated to $peer over TCP (committed transfers)" wait_for 30 committed
 	mark "migrated"
