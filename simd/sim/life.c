@@ -190,6 +190,24 @@ void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
 #define PICK_NONE (-1)
 #define PICK_AGAIN (-2) /* more than one: the serial pass asks again, in order */
 
+/* A query that answers with the one candidate of fish i (standing at x, y), PICK_NONE, or
+ * PICK_AGAIN when there are several. */
+typedef int (*pick_query)(struct tank *t, int i, double x, double y);
+
+/* The queries of a pass, on the threads, in the fish grid's order (lo and hi are grid
+ * positions): the grid's copy of each fish's position is exact, so no fish is read, and
+ * consecutive fish ask about the same few cells. Each ready fish (group_tail) gets its
+ * answer in pick; fish not in the grid (dead, departed) are not ready. */
+static inline void picks_find(struct tank *t, size_t lo, size_t hi, pick_query only)
+{
+	const struct grid_item *items = t->fish_grid.items;
+	for (size_t k = lo; k < hi; k++) {
+		int i = items[k].idx;
+		if (t->group_tail[i])
+			t->pick[i] = only(t, i, items[k].x, items[k].y);
+	}
+}
+
 /* Readiness to mate, on the threads: a mating makes both fish unready, never ready, so
  * a fish unready now stays so for the whole pass. A ready fish's pick starts as "ask
  * again", for a ready fish the grid would not hold. */
@@ -250,16 +268,15 @@ static int mate_candidates(struct tank *t, int i, double x, double y, bool ask)
 	return only;
 }
 
-/* The queries, on the threads, in the fish grid's order (as seat_find): each ready fish's
- * one candidate, PICK_NONE, or PICK_AGAIN when several, whose order of asking matters. */
+static int mate_only(struct tank *t, int i, double x, double y)
+{
+	return mate_candidates(t, i, x, y, false);
+}
+
+/* Each ready fish's candidate; with several, the order of asking matters. */
 static void mate_find(struct tank *t, size_t lo, size_t hi)
 {
-	const struct grid_item *items = t->fish_grid.items;
-	for (size_t k = lo; k < hi; k++) {
-		int i = items[k].idx;
-		if (t->group_tail[i])
-			t->pick[i] = mate_candidates(t, i, items[k].x, items[k].y, false);
-	}
+	picks_find(t, lo, hi, mate_only);
 }
 
 /* Each ready fish, in fish order, asks the ready fish within MATE_RADIUS (at most
@@ -463,17 +480,15 @@ static int seat_contacts(struct tank *t, size_t i, double x, double y,
 	return only;
 }
 
-/* The queries, on the threads, in the fish grid's order (lo and hi are grid positions): the
- * grid's copy of each fish's position is exact, so no fish is read, and consecutive fish
- * ask about the same few cells. Fish not in the grid (dead, departed) are not ready. */
+static int seat_only(struct tank *t, int i, double x, double y)
+{
+	return seat_contacts(t, (size_t)i, x, y, NULL, NULL);
+}
+
+/* Each ready fish's contact. */
 static void seat_find(struct tank *t, size_t lo, size_t hi)
 {
-	const struct grid_item *items = t->fish_grid.items;
-	for (size_t k = lo; k < hi; k++) {
-		int i = items[k].idx;
-		if (t->group_tail[i])
-			t->pick[i] = seat_contacts(t, (size_t)i, items[k].x, items[k].y, NULL, NULL);
-	}
+	picks_find(t, lo, hi, seat_only);
 }
 
 /* Seat fish j at fish i's table, if both tables fit at one. */
