@@ -124,6 +124,16 @@ fish_of() { api simd GET "/api/tanks/$1/state" | jq -r '[.entities[] | select(.k
 all_fish() { local t; for t in $TANK_A $TANK_B; do fish_of "$t"; done; }
 outbox_empty() { [ "$(api simd GET /api/outbox | jq -r '(.count // (.transfers | length) // (.outbox | length))' 2>/dev/null)" = 0 ]; }
 
+# pass_until COND...: for wait_for. True once COND holds and the outbox is empty;
+# otherwise, once the outbox is empty, runs another migration pass. A pass moves a
+# plant instead of a fish now and then (migration.plant_weight is 1 by default, and the
+# default tank has plants), so a check that needs a fish moved runs passes until one was.
+pass_until() {
+	"$@" && outbox_empty && return 0
+	outbox_empty && api migrated POST /api/migrations/run >/dev/null
+	return 1
+}
+
 # What migrated did last and what waits in the outbox, after a failed migration check.
 transfers_diag() {
 	api migrated GET '/api/transfers?limit=5' | head -c 1500 | diag
@@ -148,15 +158,9 @@ setup_world() {
 		"{\"source_tank_id\":\"$TANK_A\",\"destination_tank_id\":\"$TANK_B\",\"probability\":100}" >/dev/null
 	check "migrated: a connection is created ($CODE)" test "$CODE" = 201
 	local nb=$(fish_of "$TANK_B" | tr , '\n' | grep -c .)
-	# A pass moves a plant instead of a fish now and then (migration.plant_weight is
-	# 1 by default, and the default tank has plants): run passes until a fish came.
-	moved() {
-		[ "$(fish_of "$TANK_B" | tr , '\n' | grep -c .)" -gt "$nb" ] && outbox_empty && return 0
-		outbox_empty && api migrated POST /api/migrations/run >/dev/null
-		return 1
-	}
-	check "migrated -> simd through the sandbox: a fish migrated from A to B" wait_for 20 moved ||
-		transfers_diag
+	moved() { [ "$(fish_of "$TANK_B" | tr , '\n' | grep -c .)" -gt "$nb" ]; }
+	check "migrated -> simd through the sandbox: a fish migrated from A to B" \
+		wait_for 20 pass_until moved || transfers_diag
 	# Frozen from here on (the scheduler's own passes could otherwise move a
 	# fish between the two reads): the connection stays, the fish stay put.
 	local before_restart after
@@ -418,15 +422,9 @@ check_pair() {
 	api migrated POST /api/connections \
 		"{\"source_tank_id\":\"$mytank\",\"destination_tank_id\":\"$peertank\",\"destination_server_id\":\"$peer\",\"probability\":100}" >/dev/null
 	check "connection to $peer/$peertank created ($CODE)" test "$CODE" = 201
-	# A pass moves a plant now and then (see setup_world): run passes until one of
-	# this tank's first fish has left, so that fish change server both ways below.
-	left() {
-		[ -n "$(comm -23 <(tr , '\n' <$SH/$me.fish0 | grep . | sort) <(fish_of "$mytank" | tr , '\n' | grep . | sort))" ] &&
-			outbox_empty && return 0
-		outbox_empty && api migrated POST /api/migrations/run >/dev/null
-		return 1
-	}
-	check "a fish left for $peer" wait_for 30 left || transfers_diag
+	# One of this tank's first fish has left, so that fish change server both ways below.
+	left() { [ -n "$(comm -23 <(tr , '\n' <$SH/$me.fish0 | grep . | sort) <(fish_of "$mytank" | tr , '\n' | grep . | sort))" ]; }
+	check "a fish left for $peer" wait_for 30 pass_until left || transfers_diag
 	committed() { [ "$(api migrated GET '/api/transfers?success_only=true&limit=100' | jq '[.transfers[]?] | length')" -ge 1 ]; }
 	check "fish migrated to $peer over TCP (committed transfers)" wait_for 30 committed
 	mark "migrated"
