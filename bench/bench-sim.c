@@ -12,13 +12,17 @@
  *   snapshot     a 10,000-fish tank ticking on one thread while another takes copies
  *                of it under its lock and encodes them to JSON, as simd's snapshot does:
  *                the tick's median and p99 (lock wait included) during the snapshots
- *   population   a 10,000-fish tank after 36,000 ticks (20 simulated minutes)
+ *   population   a 10,000-fish tank after 36,000 ticks (20 simulated minutes): its
+ *                population, then its tick on 1 and 2 threads (settled: schools formed,
+ *                births and deaths in balance)
  *   steady       10,000 and 100,000 fish (1 and 2 threads) at the default density after
  *                1,800 ticks (a simulated minute): fed fish, food at its cap, the state a
  *                tank lives in, where the cases above time new tanks (the dense tank has
  *                no steady state: most of its crowd starves within that minute); and
  *                the warm-up's last tick, which samples the history and prunes the
  *                lineage, against the median of the ticks before it
+ *   settled 100k the population case with 100,000 fish, about 30 minutes: run only when
+ *                asked for (`bench-sim job 10`)
  *
  * `bench-sim quick` skips the population run (about 3 minutes); `bench-sim job K` runs the
  * K-th case alone (from 0, in the order above), for perf record. Every run fails (exit 1)
@@ -159,6 +163,34 @@ static int run_rate(int n, bool dense, int threads)
 	return measure(t, name, threads, n >= 100000 ? 6.0 : 3.0, !dense && threads == 1);
 }
 
+/* Time a tank that has run its warm-up, once on each of 1..max_threads threads, each in
+ * a child of its own (a forked child has none of the parent's threads, so the caller lets
+ * its pool go first with tank_set_threads(t, 1)); the cases are named prefix, then
+ * prefix_2_threads. */
+static int measure_warm(struct tank *t, const char *prefix, int max_threads)
+{
+	int fail = 0;
+	int n = tank_get_params(t)->max_fish;
+	for (int threads = 1; threads <= max_threads; threads++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			char name[80];
+			snprintf(name, sizeof name, "%s%s", prefix, threads > 1 ? "_2_threads" : "");
+			/* The child's first ticks copy the pages it shares with its parent. */
+			tank_set_threads(t, threads);
+			for (int i = 0; i < 10; i++)
+				tank_step(t);
+			_exit(measure(t, name, threads, n >= 100000 ? 6.0 : 3.0, false));
+		}
+		int status;
+		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail = 1;
+	}
+	return fail;
+}
+
 /* The same tank in its steady state: a new tank's fish are half fed and its food is
  * scarce; after a simulated minute the fed fish leave food about, and live food (which
  * never sinks away) fills the tank up to its cap, which every query then wades through.
@@ -197,26 +229,9 @@ static int run_steady(int n, bool dense, int max_threads)
 	       "100 ticks before: %.2f ms)\n",
 	       dense ? "dense_" : "", n, sample * 1e3, median * 1e3);
 	fflush(stdout);
-	int fail = 0;
-	for (int threads = 1; threads <= max_threads; threads++) {
-		pid_t pid = fork();
-		if (pid < 0)
-			return 1;
-		if (pid == 0) {
-			char name[64];
-			snprintf(name, sizeof name, "steady_%s%d_fish%s", dense ? "dense_" : "", n,
-				 threads > 1 ? "_2_threads" : "");
-			/* The child's first ticks copy the pages it shares with its parent. */
-			tank_set_threads(t, threads);
-			for (int i = 0; i < 10; i++)
-				tank_step(t);
-			_exit(measure(t, name, threads, n >= 100000 ? 6.0 : 3.0, false));
-		}
-		int status;
-		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			fail = 1;
-	}
-	return fail | finish(t);
+	char name[64];
+	snprintf(name, sizeof name, "steady_%s%d_fish", dense ? "dense_" : "", n);
+	return measure_warm(t, name, max_threads) | finish(t);
 }
 
 /* simd's snapshot, without the disk: copy under the lock, encode without it. */
@@ -288,22 +303,27 @@ static int run_snapshot(void)
 	return finish(s.t);
 }
 
-static int run_population(void)
+static int run_population(int n)
 {
-	struct tank *t = make(10000, false);
+	struct tank *t = make(n, false);
 	tank_set_threads(t, 2);
 	for (int i = 0; i < 36000; i++)
 		tank_step(t);
 	struct tank_stats s;
 	tank_get_stats(t, &s);
-	printf("# 10,000 fish (max_fish 10,000) at the default density, 36,000 ticks: %d fish, "
+	printf("# %d fish (max_fish %d) at the default density, 36,000 ticks: %d fish, "
 	       "%d food, %d plants, max generation %d, %llu births, %llu deaths\n",
-	       s.fish_count, s.food_count, s.plant_count, s.max_generation,
+	       n, n, s.fish_count, s.food_count, s.plant_count, s.max_generation,
 	       (unsigned long long)s.births, (unsigned long long)s.deaths);
-	printf("bench: sim_population_after_36000_ticks_10000_fish %.1f %% of max_fish\n",
-	       100.0 * s.fish_count / 10000);
+	printf("bench: sim_population_after_36000_ticks_%d_fish %.1f %% of max_fish\n", n,
+	       100.0 * s.fish_count / n);
 	fflush(stdout);
-	return finish(t);
+	/* The same tank timed: the tick of a tank that has lived 20 simulated minutes, past
+	 * the slow stretch the steady cases time (schools forming, the first regrowth). */
+	tank_set_threads(t, 1);
+	char name[64];
+	snprintf(name, sizeof name, "settled_%d_fish", n);
+	return measure_warm(t, name, 2) | finish(t);
 }
 
 enum kind { RATE, SNAPSHOT, POPULATION, STEADY };
@@ -311,6 +331,7 @@ struct job {
 	enum kind kind;
 	int n, threads;
 	bool dense;
+	bool asked; /* runs only as `bench-sim job K` (too long for make bench) */
 };
 
 int main(int argc, char **argv)
@@ -318,16 +339,24 @@ int main(int argc, char **argv)
 	bool quick = argc > 1 && strcmp(argv[argc - 1], "quick") == 0;
 	long only = argc > 2 && strcmp(argv[1], "job") == 0 ? strtol(argv[2], NULL, 10) : -1;
 	static const struct job jobs[] = {
-		{RATE, 100, 1, false},	     {RATE, 1000, 1, false},
-		{RATE, 10000, 1, false},     {RATE, 10000, 1, true},
-		{RATE, 100000, 1, false},    {RATE, 100000, 2, false},
-		{SNAPSHOT, 10000, 1, false}, {POPULATION, 10000, 2, false},
-		{STEADY, 10000, 2, false},   {STEADY, 100000, 2, false},
+		{RATE, 100, 1, false, false},
+		{RATE, 1000, 1, false, false},
+		{RATE, 10000, 1, false, false},
+		{RATE, 10000, 1, true, false},
+		{RATE, 100000, 1, false, false},
+		{RATE, 100000, 2, false, false},
+		{SNAPSHOT, 10000, 1, false, false},
+		{POPULATION, 10000, 2, false, false},
+		{STEADY, 10000, 2, false, false},
+		{STEADY, 100000, 2, false, false},
+		/* 100,000 fish settled: about 30 minutes on two cores. */
+		{POPULATION, 100000, 2, false, true},
 	};
 	int fail = 0;
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		const struct job *j = &jobs[i];
-		if ((quick && j->kind == POPULATION) || (only >= 0 && (long)i != only))
+		if ((quick && j->kind == POPULATION) || (only >= 0 && (long)i != only) ||
+		    (only < 0 && j->asked))
 			continue;
 		fflush(stdout);
 		pid_t pid = fork();
@@ -339,7 +368,7 @@ int main(int argc, char **argv)
 			_exit(j->kind == RATE	    ? run_rate(j->n, j->dense, j->threads)
 			      : j->kind == STEADY   ? run_steady(j->n, j->dense, j->threads)
 			      : j->kind == SNAPSHOT ? run_snapshot()
-						    : run_population());
+						    : run_population(j->n));
 		int st;
 		if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			fprintf(stderr, "bench-sim: job %zu failed\n", i);
