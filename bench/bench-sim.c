@@ -16,9 +16,10 @@
  *                population, then its tick on 1 and 2 threads (settled: schools formed,
  *                births and deaths in balance)
  *   steady       10,000 and 100,000 fish (1 and 2 threads) at the default density after
- *                1,800 ticks (a simulated minute): fed fish, food at its cap, the state a
- *                tank lives in, where the cases above time new tanks (the dense tank has
- *                no steady state: most of its crowd starves within that minute); and
+ *                1,800 ticks (a simulated minute): fed fish and schools forming, where
+ *                the cases above time new tanks, the slowest stretch of a tank's life
+ *                (the dense tank has no steady state: most of its crowd starves within
+ *                that minute); and
  *                the warm-up's last tick, which samples the history and prunes the
  *                lineage, against the median of the ticks before it
  *   settled 100k the population case with 100,000 fish, about 30 minutes: run only when
@@ -192,8 +193,8 @@ static int measure_warm(struct tank *t, const char *prefix, int max_threads)
 }
 
 /* The same tank in its steady state: a new tank's fish are half fed and its food is
- * scarce; after a simulated minute the fed fish leave food about, and live food (which
- * never sinks away) fills the tank up to its cap, which every query then wades through.
+ * scarce; after a simulated minute the fed fish leave food about, live food (which never
+ * sinks away) gathers, every query wades through it, and the schools are forming.
  * The warm-up runs once on two threads; each timed run is a child of its own from there
  * (a forked child has none of the parent's threads, so the pool is let go first). The
  * warm-up's last tick, frame STEADY_WARMUP, takes the history sample and prunes the
