@@ -165,11 +165,11 @@ static int run_rate(int n, bool dense, int threads)
 }
 
 /* Time a tank that has run its warm-up, once on each of 1..max_threads threads, each in
- * a child of its own (a forked child has none of the parent's threads, so the caller lets
- * its pool go first with tank_set_threads(t, 1)); the cases are named prefix, then
- * prefix_2_threads. */
+ * a child of its own (a forked child has none of the parent's threads, so the tank's pool
+ * is let go first); the cases are named prefix, then prefix_2_threads. */
 static int measure_warm(struct tank *t, const char *prefix, int max_threads)
 {
+	tank_set_threads(t, 1);
 	int fail = 0;
 	int n = tank_get_params(t)->max_fish;
 	for (int threads = 1; threads <= max_threads; threads++) {
@@ -196,7 +196,7 @@ static int measure_warm(struct tank *t, const char *prefix, int max_threads)
  * scarce; after a simulated minute the fed fish leave food about, live food (which never
  * sinks away) gathers, every query wades through it, and the schools are forming.
  * The warm-up runs once on two threads; each timed run is a child of its own from there
- * (a forked child has none of the parent's threads, so the pool is let go first). The
+ * (measure_warm). The
  * warm-up's last tick, frame STEADY_WARMUP, takes the history sample and prunes the
  * lineage (every 300 frames), the tick that stalls the most: it is timed against the
  * median of the 100 before it (in the parent: a child's would copy the pages it writes). */
@@ -220,7 +220,6 @@ static int run_steady(int n, bool dense, int max_threads)
 	tank_step(t);
 	double sample = now() - t0;
 	quantiles(before, BEFORE, &median, &p99);
-	tank_set_threads(t, 1);
 	struct tank_stats st;
 	tank_get_stats(t, &st);
 	printf("# steady state: %d ticks of warm-up on 2 threads in %.0f s, %d fish and %d food "
@@ -321,7 +320,6 @@ static int run_population(int n)
 	fflush(stdout);
 	/* The same tank timed: the tick of a tank that has lived 20 simulated minutes, past
 	 * the slow stretch the steady cases time (schools forming, the first regrowth). */
-	tank_set_threads(t, 1);
 	char name[64];
 	snprintf(name, sizeof name, "settled_%d_fish", n);
 	return measure_warm(t, name, 2) | finish(t);
