@@ -206,6 +206,19 @@ static void school_scan(const struct grid *g, double x, double y, int idx, struc
 		see_fish(sc, it, x, y, idx, false);
 }
 
+/* A crowded neighbourhood: the fish grid_near would give, seen as the walk finds them. */
+struct school_walk {
+	struct school *sc;
+	double x, y;
+	int idx;
+};
+
+static inline void school_visit(void *ctx, const struct grid_item *it)
+{
+	struct school_walk *w = ctx;
+	see_fish(w->sc, it, w->x, w->y, w->idx, false);
+}
+
 void fish_perceive(const struct tank *t, int idx, struct percept *pc)
 {
 	const struct fish *f = &t->fish[idx];
@@ -240,10 +253,9 @@ void fish_perceive(const struct tank *t, int idx, struct percept *pc)
 	if (grid_count_box(g, x, y, NEIGHBOUR_RADIUS) <= NEIGHBOUR_BUDGET + 1) {
 		school_scan(g, x, y, idx, &sc);
 	} else {
-		const struct grid_item *cand[NEIGHBOUR_BUDGET + 1];
-		size_t nc = grid_near(g, x, y, NEIGHBOUR_RADIUS, g, idx, cand, NEIGHBOUR_BUDGET + 1);
-		for (size_t k = 0; k < nc; k++)
-			see_fish(&sc, cand[k], x, y, idx, false);
+		struct school_walk w = {&sc, x, y, idx};
+		grid_ring_walk(g, x, y, NEIGHBOUR_RADIUS, grid_rot(g, idx), NEIGHBOUR_BUDGET + 1,
+			       school_visit, &w);
 	}
 	pc->fish = sc.fish;
 	if (sc.fish >= 0) {

@@ -139,25 +139,36 @@ void food_spawn_auto(struct tank *t)
 
 /* What live food sees: the nearest fish within sight, by the fish grid of the start of the
  * frame. It reads only that grid and the food's position, which nothing changes before
- * the food moves, so the tank's threads ask it for every live food at once. */
+ * the food moves, so the tank's threads ask it for every live food at once. The fish are
+ * those grid_near would give, seen as the grid is walked (nothing collected). */
+struct flee_walk {
+	double x, y, best, fx, fy;
+};
+
+static inline void flee_see(void *ctx, const struct grid_item *it)
+{
+	struct flee_walk *w = ctx;
+	double dx = w->x - it->x, dy = w->y - it->y, d2 = dx * dx + dy * dy;
+	if (d2 < w->best) {
+		w->best = d2;
+		w->fx = dx;
+		w->fy = dy;
+	}
+}
+
 static void flee_query(const struct tank *t, const struct food *fd, struct flee *out)
 {
-	double best = LIVE_FOOD_FLEE_RADIUS * LIVE_FOOD_FLEE_RADIUS, fx = 0, fy = 0;
-	const struct grid_item *cand[FLEE_BUDGET];
-	size_t nc = grid_near(&t->fish_grid, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, NULL, -1, cand,
-			      FLEE_BUDGET);
-	for (size_t k = 0; k < nc; k++) {
-		const struct grid_item *it = cand[k];
-		double dx = fd->x - it->x, dy = fd->y - it->y, d2 = dx * dx + dy * dy;
-		if (d2 < best) {
-			best = d2;
-			fx = dx;
-			fy = dy;
-		}
+	const struct grid *g = &t->fish_grid;
+	struct flee_walk w = {fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS * LIVE_FOOD_FLEE_RADIUS, 0, 0};
+	if (grid_count_box(g, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS) <= FLEE_BUDGET) {
+		GRID_FOREACH (g, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, it)
+			flee_see(&w, it);
+	} else {
+		grid_ring_walk(g, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, 0, FLEE_BUDGET, flee_see, &w);
 	}
-	out->dx = fx;
-	out->dy = fy;
-	out->d2 = best;
+	out->dx = w.fx;
+	out->dy = w.fy;
+	out->d2 = w.best;
 }
 
 static void update_live(struct tank *t, struct food *fd, const struct flee *fl)

@@ -138,71 +138,36 @@ unsigned grid_rot(const struct grid *g, int idx)
 	return (unsigned)(at - g->start[c]) + 1;
 }
 
-/* Items of cells [c0, c1] of one row, each cell from rot on, until out holds max. */
-static size_t take_run(const struct grid *g, int row, int c0, int c1, unsigned rot,
-		       const struct grid_item **out, size_t n, size_t max)
+struct grid_collect {
+	const struct grid_item **out;
+	size_t n;
+};
+
+static void grid_collect(void *ctx, const struct grid_item *it)
 {
-	if (rot == 0) { /* each cell from its start: the cells' items are one run */
-		const struct grid_item *it = g->items + g->start[row * g->cols + c0];
-		const struct grid_item *end = g->items + g->start[row * g->cols + c1 + 1];
-		for (; it < end && n < max; it++)
-			out[n++] = it;
-		return n;
-	}
-	for (int c = c0; c <= c1 && n < max; c++) {
-		int a = g->start[row * g->cols + c], b = g->start[row * g->cols + c + 1];
-		int m = b - a;
-		if (m <= 0)
-			continue;
-		/* rot is a rank within a cell, mostly below the cell's count: skip the division. */
-		int s = a + (int)(rot < (unsigned)m ? rot : rot % (unsigned)m);
-		for (int k = s; k < b && n < max; k++)
-			out[n++] = &g->items[k];
-		for (int k = a; k < s && n < max; k++)
-			out[n++] = &g->items[k];
-	}
-	return n;
+	struct grid_collect *c = ctx;
+	c->out[c->n++] = it;
 }
 
 size_t grid_near(const struct grid *g, double x, double y, double r, const struct grid *rot_grid,
 		 int rot_idx, const struct grid_item **out, size_t max)
 {
-	int cx = grid_col(g, x), cy = grid_row(g, y);
 	int c0 = grid_col(g, x - r), c1 = grid_col(g, x + r);
 	int r0 = grid_row(g, y - r), r1 = grid_row(g, y + r);
-	int maxring = cx - c0;
-	if (c1 - cx > maxring)
-		maxring = c1 - cx;
-	if (cy - r0 > maxring)
-		maxring = cy - r0;
-	if (r1 - cy > maxring)
-		maxring = r1 - cy;
 	/* Most queries find fewer items than they may visit: then every item is taken, row by
 	 * row (one contiguous run per row), and rotation is moot. */
-	size_t total = 0;
-	for (int row = r0; row <= r1; row++)
-		total += (size_t)(g->start[row * g->cols + c1 + 1] - g->start[row * g->cols + c0]);
-	size_t n = 0;
-	if (total <= max) {
-		for (int row = r0; row <= r1; row++)
-			n = take_run(g, row, c0, c1, 0, out, n, max);
+	if (grid_count_box(g, x, y, r) <= max) {
+		size_t n = 0;
+		for (int row = r0; row <= r1; row++) {
+			const struct grid_item *it = g->items + g->start[row * g->cols + c0];
+			const struct grid_item *end = g->items + g->start[row * g->cols + c1 + 1];
+			for (; it < end; it++)
+				out[n++] = it;
+		}
 		return n;
 	}
-	unsigned rot = rot_grid ? grid_rot(rot_grid, rot_idx) : 0;
-	for (int ring = 0; ring <= maxring && n < max; ring++) {
-		int lo = cy - ring < r0 ? r0 : cy - ring, hi = cy + ring > r1 ? r1 : cy + ring;
-		for (int row = lo; row <= hi && n < max; row++) {
-			if (row == cy - ring || row == cy + ring) {
-				int a = cx - ring < c0 ? c0 : cx - ring;
-				int b = cx + ring > c1 ? c1 : cx + ring;
-				n = take_run(g, row, a, b, rot, out, n, max);
-			} else {
-				if (cx - ring >= c0)
-					n = take_run(g, row, cx - ring, cx - ring, rot, out, n, max);
-				if (cx + ring <= c1)
-					n = take_run(g, row, cx + ring, cx + ring, rot, out, n, max);
-			}
-		}
-	}
-	return n;
+	struct grid_collect c = {out, 0};
+	grid_ring_walk(g, x, y, r, rot_grid ? grid_rot(rot_grid, rot_idx) : 0, max, grid_collect,
+		       &c);
+	return c.n;
 }
