@@ -305,23 +305,75 @@ void tank_mating(struct tank *t)
 
 #define EAT_REACH (FISH_HALF + FOOD_RADIUS)
 
+/* The food the bounded query gives fish i (standing at x, y), in its order; out[] holds
+ * EAT_BUDGET. Food does not move after the food grid is built, so the grid's copy of
+ * each position is the food's: in_reach tests it without reading the food. */
+static size_t eat_query(const struct tank *t, size_t i, double x, double y,
+			const struct grid_item **out)
+{
+	return grid_near(&t->food_grid, x, y, EAT_REACH, &t->fish_grid, (int)i, out, EAT_BUDGET);
+}
+
+static bool in_reach(const struct grid_item *it, double x, double y)
+{
+	return fabs(it->x - x) < EAT_REACH && fabs(it->y - y) < EAT_REACH;
+}
+
 /* Fish i's bite: the first food the bounded query gives that lies within reach and is
  * still there, or PICK_NONE. */
 static int eat_pick(const struct tank *t, size_t i)
 {
 	const struct fish *f = &t->fish[i];
 	const struct grid_item *cand[EAT_BUDGET];
-	size_t nc = grid_near(&t->food_grid, f->x, f->y, EAT_REACH, &t->fish_grid, (int)i, cand,
-			      EAT_BUDGET);
-	for (size_t k = 0; k < nc; k++) {
-		/* The grid's copy of the position is the food's (food does not move after the
-		 * food grid is built): test it before reading the food. */
-		const struct grid_item *it = cand[k];
-		if (fabs(it->x - f->x) < EAT_REACH && fabs(it->y - f->y) < EAT_REACH &&
-		    !t->food[it->idx].dead)
-			return it->idx;
-	}
+	size_t nc = eat_query(t, i, f->x, f->y, cand);
+	for (size_t k = 0; k < nc; k++)
+		if (in_reach(cand[k], f->x, f->y) && !t->food[cand[k]->idx].dead)
+			return cand[k]->idx;
 	return PICK_NONE;
+}
+
+/* With threads, the fish that must ask again (PICK_AGAIN) ask ahead, on the threads,
+ * after the fish grid of the bites is built: in the grid's order (its copy of a fish's
+ * position is exact, and consecutive fish query the same cells), the first two foods
+ * within reach, whether or not another fish eats them first, go to first[i] and second[i]
+ * (PICK_AGAIN in second[i] for three or more). On its turn the fish bites the first of
+ * them still there, which is what eat_pick would give then; only when both are gone and
+ * there were more does it ask again (at 100,000 fish a quarter of the fish ask again
+ * every frame: the serial pass did all their queries). */
+static void eat_ahead(struct tank *t, size_t lo, size_t hi)
+{
+	const struct grid_item *items = t->fish_grid.items;
+	int *first = t->pick, *second = t->group_next;
+	for (size_t k = lo; k < hi; k++) {
+		int i = items[k].idx;
+		if (t->bite[i] != PICK_AGAIN)
+			continue;
+		const struct grid_item *cand[EAT_BUDGET];
+		size_t nc = eat_query(t, (size_t)i, items[k].x, items[k].y, cand);
+		int found[2] = {PICK_NONE, PICK_NONE}, nf = 0;
+		for (size_t c = 0; c < nc && nf < 3; c++) {
+			if (!in_reach(cand[c], items[k].x, items[k].y))
+				continue;
+			if (nf < 2)
+				found[nf] = cand[c]->idx;
+			nf++;
+		}
+		first[i] = found[0];
+		second[i] = nf > 2 ? PICK_AGAIN : found[1];
+	}
+}
+
+/* Fish i's bite from what it asked ahead (eat_ahead). */
+static int eat_asked(const struct tank *t, size_t i)
+{
+	int a = t->pick[i], b = t->group_next[i];
+	if (a == PICK_NONE)
+		return PICK_NONE;
+	if (!t->food[a].dead)
+		return a;
+	if (b == PICK_AGAIN)
+		return eat_pick(t, i);
+	return b >= 0 && !t->food[b].dead ? b : PICK_NONE;
 }
 
 /* What fish i may bite, asked on the tank's threads as it moves (tank_step), while its
@@ -406,6 +458,10 @@ static void eat_digest(struct tank *t, size_t lo, size_t hi)
 void tank_eat(struct tank *t)
 {
 	bool digest = t->pool == NULL;
+	if (!digest) {
+		scratch_grow(t, t->n_fish);
+		pool_run(t->pool, t, t->fish_grid.n, eat_ahead);
+	}
 	for (size_t i = 0; i < t->n_fish; i++) {
 		eat_prefetch(t, i + EAT_AHEAD, digest);
 		int fi = t->bite[i];
@@ -413,7 +469,7 @@ void tank_eat(struct tank *t)
 		if (fi == PICK_NONE || !eat_hungry(&t->fish[i]))
 			continue;
 		if (fi == PICK_AGAIN)
-			fi = eat_pick(t, i);
+			fi = digest ? eat_pick(t, i) : eat_asked(t, i);
 		if (fi == PICK_NONE)
 			continue;
 		struct food *fd = &t->food[fi];
