@@ -401,7 +401,12 @@ setup_pair() {
 	[Service]
 	Type=oneshot
 	RemainAfterExit=yes
-	ExecStart=/bin/sh -c 'ip link set lo up; for i in \$(seq 100); do ip link show host0 >/dev/null 2>&1 && break; sleep 0.1; done; ip link set host0 up && ip addr add $ip/24 dev host0'
+	ExecStart=/bin/sh -c 'ip link set lo up; for i in \$(seq 100); do ip link show host0 >/dev/null 2>&1 && break; sleep 0.1; done; ip link set host0 up && ip addr replace $ip/24 dev host0'
+	# Seen once on a shared machine: the unit's cgroup was gone when systemd attached
+	# its process (exit 219/CGROUP) and the container never got its address. A retry,
+	# and "replace", which a second run can repeat, make that a one-second delay.
+	Restart=on-failure
+	RestartSec=1
 
 	[Install]
 	WantedBy=multi-user.target
