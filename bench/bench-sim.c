@@ -26,7 +26,8 @@
  *                asked for (`bench-sim job 10`)
  *
  * `bench-sim quick` skips the population run (about 3 minutes); `bench-sim job K` runs the
- * K-th case alone (from 0, in the order above), for perf record. Every run fails (exit 1)
+ * K-th case alone (from 0, in the order above), for perf record; `bench-sim save` and
+ * `bench-sim saved` keep a tank's state and time it again (run_save). Every run fails (exit 1)
  * if the energy ledger does not balance, which is the core's own correctness check. */
 #include <math.h>
 #include <pthread.h>
@@ -333,8 +334,57 @@ struct job {
 	bool asked; /* runs only as `bench-sim job K` (too long for make bench) */
 };
 
+/* A tank state to time again and again: `bench-sim save N FRAMES FILE` runs a new tank of
+ * N fish at the default density for FRAMES ticks on two threads and writes its state
+ * (tank_to_json) to FILE; `bench-sim saved FILE` restores it and times it on 1 and 2
+ * threads (measure_warm). A restore is bit-identical, so two builds time the very same
+ * state: a settled 100,000-fish tank costs half an hour to grow once (its state is
+ * about 400 MB) and under two minutes to time. */
+static int run_save(int n, int frames, const char *file)
+{
+	struct tank *t = make(n, false);
+	tank_set_threads(t, 2);
+	for (int i = 0; i < frames; i++)
+		tank_step(t);
+	tank_set_threads(t, 1);
+	json_object *o = tank_to_json(t);
+	if (json_object_to_file_ext(file, o, JSON_C_TO_STRING_PLAIN) != 0) {
+		fprintf(stderr, "bench-sim: cannot write %s: %s\n", file, json_util_get_last_err());
+		return 1;
+	}
+	json_object_put(o);
+	printf("# saved %s: frame %llu, %zu fish, state hash %016llx\n", file,
+	       (unsigned long long)tank_frame(t), tank_fish_count(t),
+	       (unsigned long long)tank_state_hash(t));
+	return finish(t);
+}
+
+static int run_saved(const char *file)
+{
+	json_object *o = json_object_from_file(file);
+	struct tank *t = NULL;
+	struct json_err e = {{0}};
+	if (!o || tank_from_json(o, &t, &e) != 0) {
+		fprintf(stderr, "bench-sim: cannot restore %s: %s\n", file,
+			o ? e.msg : json_util_get_last_err());
+		json_object_put(o);
+		return 1;
+	}
+	json_object_put(o);
+	char name[64];
+	snprintf(name, sizeof name, "saved_%zu_fish", tank_fish_count(t));
+	printf("# %s: frame %llu, state hash %016llx\n", file, (unsigned long long)tank_frame(t),
+	       (unsigned long long)tank_state_hash(t));
+	fflush(stdout); /* before measure_warm forks */
+	return measure_warm(t, name, 2) | finish(t);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "save") == 0)
+		return run_save(atoi(argv[2]), atoi(argv[3]), argv[4]);
+	if (argc == 3 && strcmp(argv[1], "saved") == 0)
+		return run_saved(argv[2]);
 	bool quick = argc > 1 && strcmp(argv[argc - 1], "quick") == 0;
 	long only = argc > 2 && strcmp(argv[1], "job") == 0 ? strtol(argv[2], NULL, 10) : -1;
 	static const struct job jobs[] = {
