@@ -348,11 +348,13 @@ static int run_save(int n, int frames, const char *file)
 		tank_step(t);
 	tank_set_threads(t, 1);
 	json_object *o = tank_to_json(t);
-	if (json_object_to_file_ext(file, o, JSON_C_TO_STRING_PLAIN) != 0) {
+	int written = json_object_to_file_ext(file, o, JSON_C_TO_STRING_PLAIN);
+	json_object_put(o);
+	if (written != 0) {
 		fprintf(stderr, "bench-sim: cannot write %s: %s\n", file, json_util_get_last_err());
+		tank_free(t);
 		return 1;
 	}
-	json_object_put(o);
 	printf("# saved %s: frame %llu, %zu fish, state hash %016llx\n", file,
 	       (unsigned long long)tank_frame(t), tank_fish_count(t),
 	       (unsigned long long)tank_state_hash(t));

@@ -158,14 +158,9 @@ static inline void flee_see(void *ctx, const struct grid_item *it)
 
 static void flee_query(const struct tank *t, const struct food *fd, struct flee *out)
 {
-	const struct grid *g = &t->fish_grid;
 	struct flee_walk w = {fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS * LIVE_FOOD_FLEE_RADIUS, 0, 0};
-	if (grid_count_box(g, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS) <= FLEE_BUDGET) {
-		GRID_FOREACH (g, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, it)
-			flee_see(&w, it);
-	} else {
-		grid_ring_walk(g, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, 0, FLEE_BUDGET, flee_see, &w);
-	}
+	grid_visit_near(&t->fish_grid, fd->x, fd->y, LIVE_FOOD_FLEE_RADIUS, NULL, -1, FLEE_BUDGET,
+			flee_see, &w);
 	out->dx = w.fx;
 	out->dy = w.fy;
 	out->d2 = w.best;

@@ -152,22 +152,7 @@ static void grid_collect(void *ctx, const struct grid_item *it)
 size_t grid_near(const struct grid *g, double x, double y, double r, const struct grid *rot_grid,
 		 int rot_idx, const struct grid_item **out, size_t max)
 {
-	int c0 = grid_col(g, x - r), c1 = grid_col(g, x + r);
-	int r0 = grid_row(g, y - r), r1 = grid_row(g, y + r);
-	/* Most queries find fewer items than they may visit: then every item is taken, row by
-	 * row (one contiguous run per row), and rotation is moot. */
-	if (grid_count_box(g, x, y, r) <= max) {
-		size_t n = 0;
-		for (int row = r0; row <= r1; row++) {
-			const struct grid_item *it = g->items + g->start[row * g->cols + c0];
-			const struct grid_item *end = g->items + g->start[row * g->cols + c1 + 1];
-			for (; it < end; it++)
-				out[n++] = it;
-		}
-		return n;
-	}
 	struct grid_collect c = {out, 0};
-	grid_ring_walk(g, x, y, r, rot_grid ? grid_rot(rot_grid, rot_idx) : 0, max, grid_collect,
-		       &c);
+	grid_visit_near(g, x, y, r, rot_grid, rot_idx, max, grid_collect, &c);
 	return c.n;
 }

@@ -158,4 +158,20 @@ grid_ring_walk(const struct grid *g, double x, double y, double r, unsigned rot,
 /* The rotation for a query made by item idx (its rank in its cell + 1); 0 if not pushed. */
 unsigned grid_rot(const struct grid *g, int idx);
 
+/* grid_near without collecting: visit(ctx, item) for each item grid_near would write, in
+ * its order (every item of a box that holds no more than max, else the ring walk from
+ * the rotation rot_grid gives rot_idx). */
+static inline __attribute__((always_inline)) void
+grid_visit_near(const struct grid *g, double x, double y, double r, const struct grid *rot_grid,
+		int rot_idx, size_t max, void (*visit)(void *, const struct grid_item *), void *ctx)
+{
+	if (grid_count_box(g, x, y, r) <= max) {
+		GRID_FOREACH (g, x, y, r, it)
+			visit(ctx, it);
+	} else {
+		grid_ring_walk(g, x, y, r, rot_grid ? grid_rot(rot_grid, rot_idx) : 0, max, visit,
+			       ctx);
+	}
+}
+
 #endif
