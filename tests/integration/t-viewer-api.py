@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from twlib import Daemon, Tap, base_ports, request, tmpdir, wait_until, write_token  # noqa: E402
+from twlib import Daemon, Tap, base_ports, fd_baseline, fd_count, request, tmpdir, wait_until, write_token  # noqa: E402
 
 seed = int(os.environ.get("SEED", random.randrange(1 << 30)))
 random.seed(seed)
@@ -51,17 +51,6 @@ def metrics(d):
         if m:
             out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
     return out
-
-
-def fd_count(d, kind=""):
-    """simd's open descriptors, or those whose target starts with kind ("socket:")."""
-    n = 0
-    for fd in os.listdir("/proc/%d/fd" % d.proc.pid):
-        try:
-            n += os.readlink("/proc/%d/fd/%s" % (d.proc.pid, fd)).startswith(kind)
-        except OSError:
-            pass  # closed between the listing and the look
-    return n
 
 
 def open_stream(port, path):
@@ -214,14 +203,8 @@ try:
          "clients that disconnect are freed at once")
 
     # ---- 1,000 clients connecting and vanishing --------------------------------------------
-    # A tank's journal changes segment now and then, closing one file before it opens the
-    # next; a single look can fall in between (a sanitizer build's CI run did: 12 then 13).
-    # The baseline is the most seen over a second, and sockets, which is what a client
-    # would leave, are counted on their own.
-    base_fds, base_socks = 0, 0
-    for _ in range(10):
-        base_fds, base_socks = max(base_fds, fd_count(sim)), max(base_socks, fd_count(sim, "socket:"))
-        time.sleep(0.1)
+    # A client left behind is a socket: sockets are counted on their own too.
+    base_fds, base_socks = fd_baseline(sim.proc.pid)
     for batch in range(10):
         socks = [open_stream(port, "/api/tanks/%s/stream?fps=%d" % (tank, random.randint(1, 30))) for _ in range(100)]
         if batch % 2:
@@ -231,10 +214,10 @@ try:
             s.close()
     t.ok(wait_until(lambda: metrics(sim)["tankworld_sim_stream_clients"] == 0, 10),
          "after 1,000 clients came and went no stream is left")
-    t.ok(wait_until(lambda: fd_count(sim, "socket:") <= base_socks, 10), "and no socket is left",
-         "%d then %d" % (base_socks, fd_count(sim, "socket:")))
-    t.ok(wait_until(lambda: fd_count(sim) <= base_fds, 10), "and no descriptor is left",
-         "%d then %d" % (base_fds, fd_count(sim)))
+    t.ok(wait_until(lambda: fd_count(sim.proc.pid, "socket:") <= base_socks, 10), "and no socket is left",
+         "%d then %d" % (base_socks, fd_count(sim.proc.pid, "socket:")))
+    t.ok(wait_until(lambda: fd_count(sim.proc.pid) <= base_fds, 10), "and no descriptor is left",
+         "%d then %d" % (base_fds, fd_count(sim.proc.pid)))
     t.ok(sim.alive(), "simd is alive")
 
     # ---- a slow client is dropped ----------------------------------------------------------

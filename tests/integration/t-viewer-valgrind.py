@@ -35,10 +35,6 @@ disc = Daemon("discoveryd", root, "vv", p1, extra=extra)
 sim = Daemon("simd", root, "vv", p1, extra=extra)
 
 
-def fds():
-    return len(os.listdir("/proc/%d/fd" % sim.proc.pid))
-
-
 def clients():
     for line in sim.get("/metrics", timeout=30).body.splitlines():
         if line.startswith("tankworld_sim_stream_clients "):
@@ -60,7 +56,7 @@ try:
     sim.post("/api/tanks/%s/food" % tank, {"count": 5}, timeout=30)
     sim.post("/api/tanks/%s/fish" % tank, {}, timeout=30)
     sim.post("/api/tanks/%s/fish" % tank, raw="{bad", timeout=30)
-    base = fds()
+    base, base_socks = twlib.fd_baseline(sim.proc.pid)
     n = 0
     for batch in range(20):
         socks = []
@@ -78,7 +74,11 @@ try:
             s.close()
     t.eq(n, 1000, "1,000 clients connected and vanished")
     t.ok(wait_until(lambda: clients() == 0, 60, 0.5), "no stream is left")
-    t.ok(wait_until(lambda: fds() <= base, 60, 0.5), "no descriptor is left", "%d then %d" % (base, fds()))
+    pid = sim.proc.pid
+    t.ok(wait_until(lambda: twlib.fd_count(pid, "socket:") <= base_socks, 60, 0.5), "no socket is left",
+         "%d then %d" % (base_socks, twlib.fd_count(pid, "socket:")))
+    t.ok(wait_until(lambda: twlib.fd_count(pid) <= base, 60, 0.5), "no descriptor is left",
+         "%d then %d" % (base, twlib.fd_count(pid)))
     # Clients of a tank that is deleted under them.
     other = sim.post("/api/tanks", {"name": "gone", "initial_fish": 3}, timeout=30).json()["tank"]["tank_id"]
     socks = [socket.create_connection(("127.0.0.1", sim.port), timeout=30) for _ in range(5)]

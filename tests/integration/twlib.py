@@ -458,6 +458,28 @@ def wait_until(pred, timeout, interval=0.05):
         time.sleep(interval)
 
 
+def fd_count(pid, kind=""):
+    """A process's open descriptors, or those whose target starts with kind ("socket:")."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith(kind)
+        except OSError:
+            pass  # closed between the listing and the look
+    return n
+
+
+def fd_baseline(pid, looks=10, interval=0.1):
+    """(descriptors, sockets): the most seen over a second. A tank's journal changes
+    segment now and then, closing one file before it opens the next, and a single look
+    can fall in between (a sanitizer build's CI run did: 12 then 13, no leak)."""
+    fds = socks = 0
+    for _ in range(looks):
+        fds, socks = max(fds, fd_count(pid)), max(socks, fd_count(pid, "socket:"))
+        time.sleep(interval)
+    return fds, socks
+
+
 def base_ports(n):
     """n free base ports, each with its two successors free too (a server's three)."""
     return [_free_ports(3) for _ in range(n)]
