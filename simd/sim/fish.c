@@ -101,11 +101,11 @@ static void scan_food_cells(const struct grid *g, int row, int c0, int c1, struc
 /* Nearest food within radius, searched ring by ring outwards from the fish's cell: once a
  * ring is done, nothing unvisited can be closer than ring x cell, so the search stops as
  * soon as the best find is within that. By the same bound, nothing in ring k is nearer
- * than (k - 1) x cell, so a ring from which no food can be within radius is not walked:
- * the last ring of the old bound (ceil(radius / cell) + 1) never was, and a fish with
- * nothing in sight (three in ten in a 100,000-fish tank) walked it all the same. The
- * slack of a millionth of a cell covers coordinates that round across a cell's edge
- * (x * inv_cell); the result is the same, bit for bit. */
+ * than (k - 1) x cell, so a ring that can hold no food within radius is not walked. The
+ * last ring, ceil(radius / cell) + 1, is always such a ring, and a fish with nothing in
+ * sight (three in ten in a 100,000-fish tank) used to walk it. The slack of a millionth
+ * of a cell covers coordinates that round across a cell's edge (x * inv_cell); the result
+ * is the same, bit for bit. */
 static void nearest_food(const struct tank *t, double x, double y, double radius, struct percept *pc)
 {
 	const struct grid *g = &t->food_grid;
