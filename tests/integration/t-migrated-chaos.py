@@ -132,6 +132,24 @@ try:
     t.ok(sum(inbox) <= faults["migrated_kill"],
          "the inboxes hold only uncommitted transfers: %d left, %d migrated kill -9 (%s)"
          % (sum(inbox), faults["migrated_kill"], inbox))
+    if sum(inbox):
+        # Which entries are left, for the next look: a commit its source's history holds
+        # (so its forget was sent, or resent at a restart, and got lost on the way), or
+        # one no history holds (its migrated was killed with the commit in flight, and
+        # nothing is left to name it).
+        by_id = {x.id: x for x in cl.servers}
+        known = []
+        for src in cl.servers:
+            r = src.mig.get("/api/transfers?success_only=true&limit=10000")
+            for x in (r.json()["transfers"] if r.status == 200 else []):
+                dst = by_id.get(x.get("destination_server_id"))
+                if dst and dst.sim.get("/api/inbox/%s" % x["transfer_id"]).status == 200:
+                    known.append("%s %s -> %s, %s attempt(s)" % (x["transfer_id"], src.id, dst.id,
+                                                               x.get("attempts")))
+        t.diag("inbox entries left: %d; of them committed in a source's history: %d"
+               % (sum(inbox), len(known)))
+        for k in known:
+            t.diag("  " + k)
     # tankctl audit: simd's counters survived every kill -9 exactly (replay, not rewind).
     tankctl = os.path.join(BUILD, "tankctl", "tankctl")
     # The daemons run with the cluster's token (--set), not the one in their config file:
