@@ -101,21 +101,18 @@ static void scan_food_cells(const struct grid *g, int row, int c0, int c1, struc
 /* Nearest food within radius, searched ring by ring outwards from the fish's cell: once a
  * ring is done, nothing unvisited can be closer than ring x cell, so the search stops as
  * soon as the best find is within that. By the same bound, nothing in ring k is nearer
- * than (k - 1) x cell, so a ring that can hold no food within radius is not walked. The
- * last ring, ceil(radius / cell) + 1, is always such a ring, and a fish with nothing in
- * sight (three in ten in a 100,000-fish tank) used to walk it. The slack of a millionth
- * of a cell covers coordinates that round across a cell's edge (x * inv_cell); the result
- * is the same, bit for bit. */
+ * than (k - 1) x cell, so the last ring that can hold food within radius is
+ * ceil(radius / cell); a fish with nothing in sight (three in ten in a 100,000-fish tank)
+ * used to walk one more. The slack of a millionth of a cell covers coordinates that round
+ * across a cell's edge (x * inv_cell): the result is the same, bit for bit. */
 static void nearest_food(const struct tank *t, double x, double y, double radius, struct percept *pc)
 {
 	const struct grid *g = &t->food_grid;
 	struct food_search s = {
 		.x = x, .y = y, .best = radius * radius, .budget = FOOD_BUDGET, .food = -1};
 	int cx = grid_col(g, x), cy = grid_row(g, y);
-	int maxring = (int)ceil(radius * g->inv_cell) + 1;
+	int maxring = (int)ceil((radius + 1e-6 * g->cell) * g->inv_cell);
 	for (int ring = 0; ring <= maxring; ring++) {
-		if ((ring - 1) * g->cell >= radius + 1e-6 * g->cell)
-			break; /* nothing in this ring or beyond is within radius */
 		int r0 = cy - ring, r1 = cy + ring, c0 = cx - ring, c1 = cx + ring;
 		if (r0 < 0 && c0 < 0 && r1 >= g->rows && c1 >= g->cols)
 			break; /* the ring lies wholly outside the world */
