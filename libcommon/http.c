@@ -125,16 +125,31 @@ void http_reply_json(struct evhttp_request *req, int status, json_object *json)
 	json_object_put(json);
 }
 
-void http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+static json_object *error_json(const char *code, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	json_object_object_add(o, "code", json_object_new_string(code));
+	return o;
+}
+
+json_object *http_error_json(const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	json_object *o = error_json(code, fmt, ap);
+	va_end(ap);
+	return o;
+}
+
+void http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	json_object *o = error_json(code, fmt, ap);
+	va_end(ap);
 	http_reply_json(req, status, o);
 }
 

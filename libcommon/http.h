@@ -97,6 +97,9 @@ void http_server_write_metrics(const struct http_server *s, FILE *f);
 void http_reply_json(struct evhttp_request *req, int status, json_object *json);
 void http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
 		      ...) __attribute__((format(printf, 4, 5)));
+/* The body http_reply_error sends, for an error answered later (a struct http_held). */
+json_object *http_error_json(const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void http_reply_text(struct evhttp_request *req, int status, const char *content_type,
 		     const char *text, size_t len);
 

@@ -14,6 +14,7 @@
 
 #include "delivery.h"
 #include "log.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define FORGET_ATTEMPTS 12
@@ -25,6 +26,9 @@ struct pending_forget {
 	char server_id[SERVER_ID_MAX + 1];
 	char transfer_id[TRANSFER_ID_MAX + 1];
 	int attempts;
+	/* A transfer the history left pending (forget_resolved): its record, written again
+	 * as committed if the destination held it. */
+	struct transfer_record *pending_rec;
 	struct event *timer;
 	LIST_ENTRY(pending_forget) link;
 };
@@ -37,6 +41,7 @@ static void forget_done(struct pending_forget *p)
 	LIST_REMOVE(p, link);
 	if (p->timer)
 		event_free(p->timer);
+	free(p->pending_rec);
 	free(p);
 }
 
@@ -64,29 +69,71 @@ static void retry_later(struct pending_forget *p)
 	evtimer_add(p->timer, &tv);
 }
 
+/* A destination holds a transfer only once it took the fish, and a transfer it took is
+ * never aborted: so a transfer the history left pending that its destination held was
+ * committed. (A 404 says nothing: aborted, or committed and forgotten already.) */
+static void record_committed(struct pending_forget *p)
+{
+	struct transfer_record *rec = p->pending_rec;
+	rec->state = TS_COMMITTED;
+	rec->timestamp = now_wall();
+	snprintf(rec->error, sizeof rec->error,
+		 "committed while migrated was down; its destination held it");
+	history_record(p->md->history, rec);
+	log_info("transfer %s: committed while migrated was down (%s held it)", rec->transfer_id,
+		 rec->destination_server_id);
+}
+
 static void on_forgotten(const struct fetch_response *r, void *arg)
 {
 	struct pending_forget *p = arg;
 	/* 200 forgotten, 404 not remembered (already forgotten): done. A 4xx other than
 	 * that will not change with a retry either. */
-	if (r->status >= 200 && r->status < 500)
+	if (r->status >= 200 && r->status < 500) {
+		if (r->status == 200 && p->pending_rec)
+			record_committed(p);
 		forget_done(p);
-	else
+	} else {
 		retry_later(p);
+	}
 }
 
-static void send_forget(struct pending_forget *p)
+static void forget_request(struct pending_forget *p)
 {
 	struct migrated *md = p->md;
 	char path[TRANSFER_ID_MAX + 16];
-	p->attempts++;
 	snprintf(path, sizeof path, "/api/inbox/%s", p->transfer_id);
 	if (md->stopping ||
 	    peers_request(md, p->server_id, "DELETE", path, NULL, on_forgotten, p) < 0)
 		retry_later(p);
 }
 
-void forget_at_destination(struct migrated *md, const char *server_id, const char *transfer_id)
+static void on_peer(enum peer_state st, void *arg)
+{
+	struct pending_forget *p = arg;
+	/* An "offline" peer may still answer (heartbeats can lag): try it. */
+	if (st == PEER_OK || st == PEER_OFFLINE)
+		forget_request(p);
+	else
+		retry_later(p);
+}
+
+/* Right after a start no delivery has asked discoveryd where the destination is yet:
+ * the forgets sent then ask it themselves. */
+static void send_forget(struct pending_forget *p)
+{
+	struct migrated *md = p->md;
+	char url[8];
+	p->attempts++;
+	if (!md->stopping && strcmp(p->server_id, md->daemon->conf.server.server_id) != 0 &&
+	    !peers_url(md, p->server_id, "", url, sizeof url))
+		peers_lookup(md, p->server_id, false, on_peer, p);
+	else
+		forget_request(p);
+}
+
+static void forget_send(struct migrated *md, const char *server_id, const char *transfer_id,
+			const struct transfer_record *pending_rec)
 {
 	if (md->stopping)
 		return;
@@ -94,8 +141,17 @@ void forget_at_destination(struct migrated *md, const char *server_id, const cha
 	p->md = md;
 	snprintf(p->server_id, sizeof p->server_id, "%s", server_id);
 	snprintf(p->transfer_id, sizeof p->transfer_id, "%s", transfer_id);
+	if (pending_rec) {
+		p->pending_rec = xmalloc(sizeof *p->pending_rec);
+		*p->pending_rec = *pending_rec;
+	}
 	LIST_INSERT_HEAD(&pending, p, link);
 	send_forget(p);
+}
+
+void forget_at_destination(struct migrated *md, const char *server_id, const char *transfer_id)
+{
+	forget_send(md, server_id, transfer_id, NULL);
 }
 
 void forget_free_all(void)
@@ -104,16 +160,47 @@ void forget_free_all(void)
 		forget_done(LIST_FIRST(&pending));
 }
 
-/* At start: forgets still pending when migrated last stopped (or was killed) are not
- * remembered, so send them again for the newest commits this server made; a destination
- * that forgot already answers 404. */
-void forget_resume(struct migrated *md)
+/* The newest transfers this server sent, in state st, whose forgets go out again: a
+ * destination that forgot already answers 404. Returns how many. */
+static size_t forget_state(struct migrated *md, enum transfer_state st, bool unless_running)
 {
 	const struct transfer_record *out[FORGET_RESUME];
-	size_t n = history_query(md->history, NULL, true, FORGET_RESUME, out);
+	size_t n = history_query(md->history, NULL, st == TS_COMMITTED, FORGET_RESUME, out),
+	       sent = 0;
 	const char *self = md->daemon->conf.server.server_id;
 	for (size_t i = 0; i < n; i++)
-		if (out[i]->state == TS_COMMITTED && strcmp(out[i]->source_server_id, self) == 0)
-			forget_at_destination(md, out[i]->destination_server_id,
-					      out[i]->transfer_id);
+		if (out[i]->state == st && strcmp(out[i]->source_server_id, self) == 0 &&
+		    !(unless_running && delivery_find(md->delivery, out[i]->transfer_id))) {
+			forget_send(md, out[i]->destination_server_id, out[i]->transfer_id,
+				    st == TS_PENDING ? out[i] : NULL);
+			sent++;
+		}
+	return sent;
+}
+
+/* At start: forgets still pending when migrated last stopped (or was killed) are not
+ * remembered, so send them again for the newest commits this server made. */
+void forget_resume(struct migrated *md)
+{
+	forget_state(md, TS_COMMITTED, false);
+}
+
+void forget_resolved_transfer(struct migrated *md, const char *server_id, const char *transfer_id)
+{
+	const struct transfer_record *known = history_get(md->history, transfer_id);
+	forget_send(md, server_id, transfer_id, known && known->state == TS_PENDING ? known : NULL);
+}
+
+/* After the first outbox listing since start: a transfer the history left pending that
+ * is not in simd's outbox (so not running now) was resolved while migrated was down or
+ * as it was killed, most often a commit whose answer never came back, so the history
+ * holds no commit to resend a forget for. simd lists only what its journal holds, so a
+ * transfer missing from its outbox is never sent again and its forget is safe. */
+void forget_resolved(struct migrated *md)
+{
+	size_t n = forget_state(md, TS_PENDING, true);
+	if (n)
+		log_info("%zu transfer(s) left pending are no longer in simd's outbox: resolved; "
+			 "their destinations are told to forget them",
+			 n);
 }

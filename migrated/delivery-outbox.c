@@ -125,6 +125,9 @@ static void on_outbox(const struct fetch_response *r, void *arg)
 			}
 			if (resumed)
 				log_info("resumed %zu transfer(s) from simd's outbox", resumed);
+			if (!d->listed)
+				forget_resolved(md);
+			d->listed = true;
 		} else if (o) {
 			log_warn("simd's outbox listing does not parse: %s", e.msg);
 		}

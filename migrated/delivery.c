@@ -188,8 +188,11 @@ static void on_fetch(const struct fetch_response *r, void *arg)
 	struct xfer *x = arg;
 	x->busy = false;
 	if (r->status == 404) {
+		/* Resolved meanwhile, and durably (simd says so only then): never sent again,
+		 * so the destination may forget it, if it holds it at all. */
 		log_debug("transfer %s: no longer in the outbox (resolved meanwhile)",
 			  x->transfer_id);
+		forget_resolved_transfer(x->d->md, x->destination_server_id, x->transfer_id);
 		x_remove(x);
 		return;
 	}

@@ -52,6 +52,7 @@ struct delivery {
 	size_t nbuckets, n;
 	bool listing;		     /* an outbox listing is in flight */
 	bool relist;		     /* another was asked for meanwhile */
+	bool listed;		     /* a listing has been read since start */
 	struct original_kind *kinds; /* original.c: what kind of server each destination is */
 };
 
@@ -72,6 +73,11 @@ void forget_at_destination(struct migrated *md, const char *server_id, const cha
 void forget_free_all(void);
 /* At start: send the forgets of the newest commits again. */
 void forget_resume(struct migrated *md);
+/* After the first outbox listing: the forgets of pending transfers no longer in it. */
+void forget_resolved(struct migrated *md);
+/* The forget of a transfer simd's outbox no longer holds (resolved for good); its
+ * record, if pending, becomes committed when the destination held it. */
+void forget_resolved_transfer(struct migrated *md, const char *server_id, const char *transfer_id);
 
 /* original.c: a destination that answers like the original (its /api/servers/local has
  * neither discovery_port nor migration_port) would not understand our fish, so none is

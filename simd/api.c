@@ -461,6 +461,23 @@ static void api_reserve(struct http_ctx *ctx)
 	}
 }
 
+/* What the outbox no longer holds is told only once that is durable: migrated takes a
+ * transfer missing from the outbox as resolved for good and has its destination forget
+ * it, and a commit or abort is in memory before the journal holds it. Every record up to
+ * the newest applied is waited for, read after the answer was built. */
+static void reply_outbox(struct http_ctx *ctx, int status, json_object *body)
+{
+	struct simd *sd = sd_of(ctx);
+	journal_when_durable(sd->journal, xfer_applied(sd), http_held_send,
+			     http_held_new(http_defer(ctx), status, body));
+}
+
+static void reply_not_in_outbox(struct http_ctx *ctx, const char *tid)
+{
+	reply_outbox(ctx, 404,
+		     http_error_json("unknown_transfer", "no transfer %s in the outbox", tid));
+}
+
 static void resolve(struct http_ctx *ctx, bool commit)
 {
 	const char *tid;
@@ -477,8 +494,7 @@ static void resolve(struct http_ctx *ctx, bool commit)
 			http_reply_error(ctx->req, 409, "no_root_spot",
 					 "no free root spot for the plant in its tank yet");
 		else
-			http_reply_error(ctx->req, 404, "unknown_transfer",
-					 "no transfer %s in the outbox", tid);
+			reply_not_in_outbox(ctx, tid);
 	}
 }
 
@@ -507,7 +523,7 @@ static void api_attempt(struct http_ctx *ctx)
 
 static void api_outbox(struct http_ctx *ctx)
 {
-	http_reply_json(ctx->req, 200, xfer_outbox_json(sd_of(ctx), false, NULL));
+	reply_outbox(ctx, 200, xfer_outbox_json(sd_of(ctx), false, NULL));
 }
 
 static void api_outbox_one(struct http_ctx *ctx)
@@ -517,8 +533,7 @@ static void api_outbox_one(struct http_ctx *ctx)
 		return;
 	json_object *o = xfer_outbox_json(sd_of(ctx), true, tid);
 	if (!o)
-		http_reply_error(ctx->req, 404, "unknown_transfer", "no transfer %s in the outbox",
-				 tid);
+		reply_not_in_outbox(ctx, tid);
 	else
 		http_reply_json(ctx->req, 200, o);
 }

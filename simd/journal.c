@@ -42,6 +42,7 @@ struct journal {
 	bool roll_req, stop;
 	struct event *complete_ev;
 	struct journal_stats stats;
+	struct pending_list waiters; /* journal_when_durable's, on the loop only, by seq */
 };
 
 static char *segment_path(const struct journal *j, uint64_t first)
@@ -108,14 +109,43 @@ static void complete_on_loop(evutil_socket_t fd, short what, void *arg)
 	struct pending_list done = TAILQ_HEAD_INITIALIZER(done);
 	pthread_mutex_lock(&j->lock);
 	TAILQ_CONCAT(&done, &j->completed, link);
+	uint64_t durable = j->durable_seq;
 	pthread_mutex_unlock(&j->lock);
 	struct pending *p;
+	while ((p = TAILQ_FIRST(&j->waiters)) && p->seq <= durable) {
+		TAILQ_REMOVE(&j->waiters, p, link);
+		TAILQ_INSERT_TAIL(&done, p, link);
+	}
 	while ((p = TAILQ_FIRST(&done))) {
 		TAILQ_REMOVE(&done, p, link);
 		if (p->done)
 			p->done(p->arg);
 		free(p);
 	}
+}
+
+void journal_when_durable(struct journal *j, uint64_t seq, journal_done_fn done, void *arg)
+{
+	pthread_mutex_lock(&j->lock);
+	bool now = j->durable_seq >= seq;
+	pthread_mutex_unlock(&j->lock);
+	if (now) {
+		done(arg);
+		return;
+	}
+	/* The writer makes seq durable later and then wakes complete_on_loop, which runs
+	 * after this (both on the loop). Waiters come in mostly rising order. */
+	struct pending *p = xcalloc(1, sizeof *p), *q;
+	p->seq = seq;
+	p->done = done;
+	p->arg = arg;
+	q = TAILQ_LAST(&j->waiters, pending_list);
+	while (q && q->seq > seq)
+		q = TAILQ_PREV(q, pending_list, link);
+	if (q)
+		TAILQ_INSERT_AFTER(&j->waiters, q, p, link);
+	else
+		TAILQ_INSERT_HEAD(&j->waiters, p, link);
 }
 
 void journal_drop_upto(struct journal *j, uint64_t upto)
@@ -221,6 +251,7 @@ struct journal *journal_open(const char *dir, struct event_base *base)
 	pthread_cond_init(&j->rolled, NULL);
 	TAILQ_INIT(&j->queue);
 	TAILQ_INIT(&j->completed);
+	TAILQ_INIT(&j->waiters);
 	j->next_seq = 1;
 	if (base) {
 		j->complete_ev = event_new(base, -1, 0, complete_on_loop, j);

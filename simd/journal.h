@@ -54,6 +54,11 @@ void journal_unlock(struct journal *j);
 /* Block (not on the loop!) until every record up to seq is durable. */
 void journal_wait_durable(struct journal *j, uint64_t seq);
 uint64_t journal_durable_seq(struct journal *j);
+/* On the loop: done(arg) once every record up to seq is durable (at once if they are),
+ * without waiting for it. For an answer that reads memory a record has already changed
+ * (an outbox listing, "no such transfer"), so that it never tells what a crash could
+ * still take back. */
+void journal_when_durable(struct journal *j, uint64_t seq, journal_done_fn done, void *arg);
 /* Start a new segment (named after the next record) and return its number; waits for
  * the writer thread, so not on the loop. */
 uint64_t journal_roll(struct journal *j);

@@ -205,6 +205,14 @@ json_object *xfer_outbox_json(struct simd *sd, bool with_fish, const char *trans
 	return o;
 }
 
+uint64_t xfer_applied(struct simd *sd)
+{
+	pthread_mutex_lock(&sd->xfer_lock);
+	uint64_t seq = sd->xfer_applied_seq;
+	pthread_mutex_unlock(&sd->xfer_lock);
+	return seq;
+}
+
 json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id)
 {
 	pthread_mutex_lock(&sd->xfer_lock);

@@ -206,6 +206,9 @@ int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_obj
 		 journal_done_fn done, void *arg);
 int xfer_attempt(struct simd *sd, const char *transfer_id, json_object **ret);
 json_object *xfer_outbox_json(struct simd *sd, bool with_fish, const char *transfer_id);
+/* The number of the newest transfer record applied to memory (the journal may not hold
+ * it yet). */
+uint64_t xfer_applied(struct simd *sd);
 struct arrive_req {
 	const char *transfer_id, *dest_tank, *source_server, *source_tank;
 	enum wall arrival; /* the wall of the destination it enters through, or WALL_NONE */

@@ -1,10 +1,10 @@
 """Helpers for migrated's integration tests.
 
 FakeSimd speaks simd's side of docs/simd-protocol.md (tanks, outbox reserve/commit/
-abort/attempt, local moves, exits, remote-transfer with idempotency, inbox) over a Unix
-socket and TCP, holding fish as opaque JSON, with switches to inject faults: refuse,
-stall, drop the answer after doing the work, answer 5xx or a bogus 200. It lets the
-delivery logic be tested exactly, without the real simulation.
+abort/attempt, local moves, exits, remote-transfer with idempotency, inbox and its
+forget) over a Unix socket and TCP, holding fish as opaque JSON, with switches to
+inject faults: refuse, stall, drop the answer after doing the work, answer 5xx or a
+bogus 200. It lets the delivery logic be tested exactly, without the real simulation.
 
 Cluster starts real daemons (discoveryd, simd, migrated) for one or more servers and
 offers the audits the tests share (every fish exactly once)."""
@@ -54,6 +54,7 @@ class FakeSimd:
         self.tanks = {}      # tank_id -> dict(name, max_fish, allow_transfers, paused, fish{}, exits)
         self.outbox = {}     # transfer_id -> record (with entity_data)
         self.inbox = {}      # transfer_id -> answer
+        self.forgotten = {}  # transfer_id -> answer, once the source's forget came
         self.calls = []      # (method, path, status)
         # Fault switches, consulted per request: fn(method, path, body) -> action or None.
         # Actions: ("status", code, body) answer that; ("drop",) do the work, then close the
@@ -248,10 +249,13 @@ class FakeSimd:
                                   "source_tank": body.get("source_tank_id"), "destination_tank": dst}}
                 self.inbox[xid] = ans
                 return 200, ans
-            if method == "GET" and p[:2] == ["api", "inbox"] and len(p) == 3:
-                if p[2] in self.inbox:
-                    return 200, {"transfer_id": p[2]}
-                return err(404, "unknown_transfer", "unknown")
+            if method in ("GET", "DELETE") and p[:2] == ["api", "inbox"] and len(p) == 3:
+                if p[2] not in self.inbox:
+                    return err(404, "unknown_transfer", "unknown")
+                if method == "DELETE":  # a forget: the source committed it
+                    self.forgotten[p[2]] = self.inbox.pop(p[2])
+                    return 200, {"transfer_id": p[2], "forgotten": True}
+                return 200, {"transfer_id": p[2]}
         return err(404, "not_found", "no such endpoint " + path)
 
     # ---- serving ----

@@ -89,7 +89,9 @@ try:
     t.ok(r.get("state") == "committed" and r["success"] and r["entity_old_id"] == fid and
          r["destination_server_id"] == "s2" and r["source_server_id"] == "s1" and r["attempts"] == 1,
          "the record: committed, same id, one attempt", r)
-    t.ok(f2.inbox.get(xid, {}).get("entity", {}).get("new_id") == fid, "destination answered same id")
+    t.ok(wait_until(lambda: xid in f2.forgotten, 5), "then the destination is told to forget it")
+    t.ok(f2.forgotten.get(xid, {}).get("entity", {}).get("new_id") == fid,
+         "destination answered same id")
     st = m1.get("/api/tanks/%s/transfer-stats" % A).json()
     t.ok(st["transfers_out"] == 1 and st["transfers_out_success"] == 1, "stats count remote records", st)
     st = m1.get("/api/tanks/%s/transfer-stats" % B).json()
@@ -262,6 +264,34 @@ try:
     t.ok(wait_until(lambda: xid not in f1.outbox and in_flight() == 0, 20), "resumed and committed")
     t.eq(len(f2.fish_ids(B)), n_b, "no second insert at the destination")
     audit("killed before commit")
+
+    # Killed with the commit in flight: simd committed, its answer never came back, and
+    # the history still says pending. The next start finds the transfer gone from the
+    # outbox, has the destination forget it, and records it as committed.
+    commits = []
+
+    def commit_lost(m, p, b):
+        if not p.endswith("/commit"):
+            return None
+        commits.append(p)
+        return ("drop",) if len(commits) == 1 else ("stall", 5)
+    f1.fault = commit_lost
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    t.ok(wait_until(lambda: xid not in f1.outbox, 5), "simd committed; its answer is lost")
+    t.eq(m1.get("/api/transfers/" + xid).json().get("state"), "pending",
+         "migrated still holds it pending (its retry stalls)")
+    m1.kill9()
+    f1.fault = None
+    t.ok(xid in f2.inbox, "the destination still remembers the transfer")
+    m1.start()
+    t.ok(wait_until(lambda: xid in f2.forgotten and xid not in f2.inbox, 20),
+         "the next start has the destination forget it")
+    r = {}
+    t.ok(wait_until(lambda: r.update(m1.get("/api/transfers/" + xid).json()) or
+                    r.get("state") == "committed", 10),
+         "and records it as committed", r)
+    audit("commit in flight")
 
     # ---- source simd down after the destination accepted ----
     f1.fault = lambda m, p, b: ("close",) if p.endswith("/commit") else None
