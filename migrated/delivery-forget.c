@@ -98,38 +98,17 @@ static void on_forgotten(const struct fetch_response *r, void *arg)
 	}
 }
 
-static void forget_request(struct pending_forget *p)
+/* Right after a start no delivery has asked discoveryd where the destination is yet:
+ * peers_request asks it then. */
+static void send_forget(struct pending_forget *p)
 {
 	struct migrated *md = p->md;
+	p->attempts++;
 	char path[TRANSFER_ID_MAX + 16];
 	snprintf(path, sizeof path, "/api/inbox/%s", p->transfer_id);
 	if (md->stopping ||
 	    peers_request(md, p->server_id, "DELETE", path, NULL, on_forgotten, p) < 0)
 		retry_later(p);
-}
-
-static void on_peer(enum peer_state st, void *arg)
-{
-	struct pending_forget *p = arg;
-	/* An "offline" peer may still answer (heartbeats can lag): try it. */
-	if (st == PEER_OK || st == PEER_OFFLINE)
-		forget_request(p);
-	else
-		retry_later(p);
-}
-
-/* Right after a start no delivery has asked discoveryd where the destination is yet:
- * the forgets sent then ask it themselves. */
-static void send_forget(struct pending_forget *p)
-{
-	struct migrated *md = p->md;
-	char url[8];
-	p->attempts++;
-	if (!md->stopping && strcmp(p->server_id, md->daemon->conf.server.server_id) != 0 &&
-	    !peers_url(md, p->server_id, "", url, sizeof url))
-		peers_lookup(md, p->server_id, false, on_peer, p);
-	else
-		forget_request(p);
 }
 
 static void forget_send(struct migrated *md, const char *server_id, const char *transfer_id,
@@ -161,8 +140,9 @@ void forget_free_all(void)
 }
 
 /* The newest transfers this server sent, in state st, whose forgets go out again: a
- * destination that forgot already answers 404. Returns how many. */
-static size_t forget_state(struct migrated *md, enum transfer_state st, bool unless_running)
+ * destination that forgot already answers 404. A pending one is skipped while it is
+ * being delivered. Returns how many. */
+static size_t forget_state(struct migrated *md, enum transfer_state st)
 {
 	const struct transfer_record *out[FORGET_RESUME];
 	size_t n = history_query(md->history, NULL, st == TS_COMMITTED, FORGET_RESUME, out),
@@ -170,7 +150,7 @@ static size_t forget_state(struct migrated *md, enum transfer_state st, bool unl
 	const char *self = md->daemon->conf.server.server_id;
 	for (size_t i = 0; i < n; i++)
 		if (out[i]->state == st && strcmp(out[i]->source_server_id, self) == 0 &&
-		    !(unless_running && delivery_find(md->delivery, out[i]->transfer_id))) {
+		    !(st == TS_PENDING && delivery_find(md->delivery, out[i]->transfer_id))) {
 			forget_send(md, out[i]->destination_server_id, out[i]->transfer_id,
 				    st == TS_PENDING ? out[i] : NULL);
 			sent++;
@@ -182,7 +162,7 @@ static size_t forget_state(struct migrated *md, enum transfer_state st, bool unl
  * remembered, so send them again for the newest commits this server made. */
 void forget_resume(struct migrated *md)
 {
-	forget_state(md, TS_COMMITTED, false);
+	forget_state(md, TS_COMMITTED);
 }
 
 void forget_resolved_transfer(struct migrated *md, const char *server_id, const char *transfer_id)
@@ -198,7 +178,7 @@ void forget_resolved_transfer(struct migrated *md, const char *server_id, const 
  * transfer missing from its outbox is never sent again and its forget is safe. */
 void forget_resolved(struct migrated *md)
 {
-	size_t n = forget_state(md, TS_PENDING, true);
+	size_t n = forget_state(md, TS_PENDING);
 	if (n)
 		log_info("%zu transfer(s) left pending are no longer in simd's outbox: resolved; "
 			 "their destinations are told to forget them",

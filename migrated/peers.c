@@ -22,6 +22,7 @@
 struct peer_waiter {
 	peer_cb cb;
 	void *arg;
+	void (*drop)(void *arg); /* frees arg when the cache goes with the lookup unanswered */
 	struct peer_waiter *next;
 };
 
@@ -122,7 +123,8 @@ static void on_peer(const struct fetch_response *r, void *arg)
 	}
 }
 
-void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb, void *arg)
+static void lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb, void *arg,
+		   void (*drop)(void *))
 {
 	struct peer *p = peer_get(md->peers, server_id);
 	if (!force && peer_fresh(p, now_mono())) {
@@ -132,6 +134,7 @@ void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_c
 	struct peer_waiter *w = xcalloc(1, sizeof *w);
 	w->cb = cb;
 	w->arg = arg;
+	w->drop = drop;
 	w->next = p->waiters;
 	p->waiters = w;
 	if (p->busy)
@@ -145,6 +148,11 @@ void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_c
 	}
 }
 
+void peers_lookup(struct migrated *md, const char *server_id, bool force, peer_cb cb, void *arg)
+{
+	lookup(md, server_id, force, cb, arg, NULL);
+}
+
 bool peers_url(struct migrated *md, const char *server_id, const char *path, char *buf, size_t len)
 {
 	const struct peer *p = peer_find(md->peers, server_id);
@@ -156,15 +164,69 @@ bool peers_url(struct migrated *md, const char *server_id, const char *path, cha
 	return true;
 }
 
+/* A request waiting for discoveryd to say where its server is. */
+struct held_request {
+	struct migrated *md;
+	char server_id[SERVER_ID_MAX + 1];
+	char method[8];
+	char path[512];
+	json_object *body;
+	fetch_cb cb;
+	void *arg;
+};
+
+static void held_drop(void *arg)
+{
+	struct held_request *h = arg;
+	json_object_put(h->body);
+	free(h);
+}
+
+static void held_fail(struct held_request *h, const char *why)
+{
+	struct fetch_response fail = {.status = 0, .body = "", .error = why};
+	h->cb(&fail, h->arg);
+}
+
+static void on_held_peer(enum peer_state st, void *arg)
+{
+	struct held_request *h = arg;
+	char url[1024];
+	/* An "offline" peer may still answer (heartbeats can lag): try it. */
+	if ((st == PEER_OK || st == PEER_OFFLINE) &&
+	    peers_url(h->md, h->server_id, h->path, url, sizeof url)) {
+		int r = request_send(h->md, h->method, url, NULL, true, h->body, h->cb, h->arg);
+		h->body = NULL; /* request_send took it, whatever it returned */
+		if (r < 0)
+			held_fail(h, "cannot start the request");
+	} else {
+		held_fail(h, "no address for the server");
+	}
+	held_drop(h);
+}
+
 int peers_request_remote(struct migrated *md, const char *server_id, const char *method,
 			 const char *path, json_object *body, fetch_cb cb, void *arg)
 {
-	char url[512];
-	if (!peers_url(md, server_id, path, url, sizeof url)) {
+	char url[1024];
+	if (peers_url(md, server_id, path, url, sizeof url))
+		return request_send(md, method, url, NULL, true, body, cb, arg);
+	if (peers_state(md, server_id) != PEER_UNKNOWN) { /* discoveryd just said it has none */
 		json_object_put(body);
 		return -EHOSTUNREACH;
 	}
-	return request_send(md, method, url, NULL, true, body, cb, arg);
+	/* Never given an address (right after a start, most often): ask discoveryd first,
+	 * so no caller has to remember to. */
+	struct held_request *h = xcalloc(1, sizeof *h);
+	h->md = md;
+	snprintf(h->server_id, sizeof h->server_id, "%s", server_id);
+	snprintf(h->method, sizeof h->method, "%s", method);
+	snprintf(h->path, sizeof h->path, "%s", path);
+	h->body = body;
+	h->cb = cb;
+	h->arg = arg;
+	lookup(md, server_id, false, on_held_peer, h, held_drop);
+	return 0;
 }
 
 int peers_request(struct migrated *md, const char *server_id, const char *method, const char *path,
@@ -189,6 +251,8 @@ struct peers *peers_free(struct peers *ps)
 		np = p->next;
 		for (struct peer_waiter *w = p->waiters, *nw; w; w = nw) {
 			nw = w->next;
+			if (w->drop)
+				w->drop(w->arg);
 			free(w);
 		}
 		free(p);
