@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "simd/sim/internal.h"
@@ -246,6 +247,43 @@ void food_update_all(struct tank *t)
 			fd->dead = true;
 		}
 	}
+}
+
+/* The food array in space order, like the fish's (fishorder.c). Food comes at random
+ * places and is appended, so with tens of thousands of items the array's order has
+ * nothing to do with space: each live food's flee query then reads fish cells far from
+ * the last one's, and the threads' halves of the array are both all over the tank.
+ * Every FOODORDER_EVERY frames the array is put in the food grid's order (dead food,
+ * left out of the grid, after the rest, to go at the end of the frame), and the grid's
+ * indices renamed. The order depends only on the positions, so it is part of the state
+ * like the fish's: a restored tank sorts at the same frames and does what the original
+ * did, whatever its threads. */
+void food_order(struct tank *t)
+{
+	struct grid *g = &t->food_grid;
+	size_t n = t->n_food, at = 0;
+	if (n < FOODORDER_FROM || t->frame % FOODORDER_EVERY != 1)
+		return;
+	sim_grow((void **)&t->food_spare, &t->cap_food_spare, n, sizeof *t->food_spare);
+	for (size_t k = 0; k < g->n; k++) {
+		t->food_spare[at] = t->food[g->items[k].idx];
+		g->items[k].idx = (int)at;
+		g->pos_of[at] = (int)at;
+		at++;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (t->food[i].dead) {
+			g->pos_of[at] = -1;
+			t->food_spare[at++] = t->food[i];
+		}
+	if (at != n) /* the grid holds every live item once: cannot happen */
+		abort();
+	struct food *sorted = t->food_spare;
+	size_t cap = t->cap_food_spare;
+	t->food_spare = t->food;
+	t->cap_food_spare = t->cap_food;
+	t->food = sorted;
+	t->cap_food = cap;
 }
 
 bool food_bite(struct tank *t, struct fish *f, struct food *fd)

@@ -402,6 +402,11 @@ struct flee {
 /* Append a food item (no energy booking: the caller says where the energy came from). */
 struct food *food_push(struct tank *t, int kind, double x, double y, double energy);
 size_t food_cap(const struct tank *t);
+#define FOODORDER_EVERY 128  /* frames between sorts of the food array (food.c) */
+#define FOODORDER_FROM 16384 /* fewer items (under 1.5 MB) stay in cache: no sort */
+/* Right after the food grid was built: every FOODORDER_EVERY frames, the food array in the
+ * grid's order. */
+void food_order(struct tank *t);
 /* Shares of the original's automatic food supply this tank gets (food.c). */
 double food_supply_rate(const struct tank *t);
 void food_spawn_auto(struct tank *t);
@@ -650,6 +655,8 @@ struct tank {
 	double crab_top;   /* the highest crab's y, as the fish move (tank_step) */
 	struct flee *flee; /* per food: what live food sees, what is left to move (food_update_all) */
 	size_t cap_flee;
+	struct food *food_spare; /* food_order writes the sorted array here, then swaps */
+	size_t cap_food_spare;
 	unsigned char *gone; /* per fish: leaves at the end of the frame (tank_compact) */
 	size_t cap_gone;
 };

@@ -177,6 +177,7 @@ void tank_free(struct tank *t)
 	free(t->tick_due);
 	free(t->bite);
 	free(t->flee);
+	free(t->food_spare);
 	free(t->gone);
 	pool_free(t->pool);
 	grid_free(&t->fish_grid);
@@ -424,6 +425,7 @@ void tank_step(struct tank *t)
 		fishorder_sort(t);
 	food_update_all(t);
 	tank_rebuild_food_grid(t);
+	food_order(t);
 
 	/* Perceive and move every fish, and age it, in parallel when the tank has threads;
 	 * then, in fish order, book what they paid, and the births and deaths (shared
