@@ -110,11 +110,39 @@ double food_supply_rate(const struct tank *t)
 	return k;
 }
 
+/* The fish's energy, summed in runs of ENERGY_RUN fish on the tank's threads (one cache
+ * miss a fish: a millisecond serially at 100,000 fish), then the runs' sums in order.
+ * The runs are fixed, so the sum is the same on any number of threads; a tank of no more
+ * than one run sums exactly as one loop over its fish does. */
+#define ENERGY_RUN 4096
+
+static void energy_run(struct tank *t, size_t k, size_t end)
+{
+	for (; k < end; k++) {
+		size_t hi = (k + 1) * ENERGY_RUN < t->n_fish ? (k + 1) * ENERGY_RUN : t->n_fish;
+		double sum = 0;
+		for (size_t i = k * ENERGY_RUN; i < hi; i++) {
+			fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
+			sum += t->fish[i].energy;
+		}
+		t->energy_runs[k] = sum;
+	}
+}
+
+static double fish_energy_sum(struct tank *t)
+{
+	size_t runs = (t->n_fish + ENERGY_RUN - 1) / ENERGY_RUN;
+	sim_grow((void **)&t->energy_runs, &t->cap_energy_runs, runs, sizeof *t->energy_runs);
+	pool_run_parts(t->pool, t, runs, energy_run);
+	double sum = 0;
+	for (size_t k = 0; k < runs; k++)
+		sum += t->energy_runs[k];
+	return sum;
+}
+
 void food_spawn_auto(struct tank *t)
 {
-	double fish_e = 0;
-	for (size_t i = 0; i < t->n_fish; i++)
-		fish_e += t->fish[i].energy;
+	double fish_e = fish_energy_sum(t);
 	/* The original's thresholds, per default-sized share of the food supply. A hungry and
 	 * crowded share gets both factors; the original's code takes only the first that
 	 * holds, hunger first. Kept: every evolution figure in docs/history.md is this one's. */

@@ -657,6 +657,8 @@ struct tank {
 	size_t cap_flee;
 	struct food *food_spare; /* food_order writes the sorted array here, then swaps */
 	size_t cap_food_spare;
+	double *energy_runs; /* the fish's energy by runs of fish (food_spawn_auto) */
+	size_t cap_energy_runs;
 	unsigned char *gone; /* per fish: leaves at the end of the frame (tank_compact) */
 	size_t cap_gone;
 };

@@ -178,6 +178,7 @@ void tank_free(struct tank *t)
 	free(t->bite);
 	free(t->flee);
 	free(t->food_spare);
+	free(t->energy_runs);
 	free(t->gone);
 	pool_free(t->pool);
 	grid_free(&t->fish_grid);
