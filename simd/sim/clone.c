@@ -57,6 +57,10 @@ struct tank *tank_clone(const struct tank *t)
 	c->cap_flee = 0;
 	c->gone = NULL;
 	c->cap_gone = 0;
+	c->food_spare = NULL;
+	c->cap_food_spare = 0;
+	c->energy_runs = NULL;
+	c->cap_energy_runs = 0;
 	/* History and events are serialized: the copy carries its own. */
 	if (t->hist.rows) {
 		size_t cols = sim_history_column_count();
