@@ -409,9 +409,12 @@ static bool eat_hungry(const struct fish *f)
 }
 
 /* A fed tank has food within reach of most of its fish, and a bite touches the biter's
- * energy and the traits that bound it, and its food: they are asked for a few biters
- * ahead, with the lines its digesting touches when that is done here (one thread). */
-#define EAT_AHEAD 4
+ * energy (first line), its flags (second) and the traits that bound it (third), and its
+ * food: they are asked for EAT_AHEAD fish ahead, with the lines its digesting touches
+ * when that is done here (one thread). The third line and 8 rather than 4 fish ahead:
+ * the saved 100,000-fish tank's bites 1,262 -> 1,027 perf samples over the same 300
+ * ticks (two threads; 8 or 16 ahead without the third line gave nothing). */
+#define EAT_AHEAD 8
 
 static void digest_prefetch(const struct fish *f)
 {
@@ -429,6 +432,7 @@ static void eat_prefetch(const struct tank *t, size_t i, bool digest)
 	const struct fish *f = &t->fish[i];
 	__builtin_prefetch(f, 1, 3);
 	__builtin_prefetch((const char *)f + 64, 1, 3);
+	__builtin_prefetch((const char *)f + 128, 1, 3);
 	if (digest)
 		digest_prefetch(f);
 	if (t->bite[i] >= 0)
