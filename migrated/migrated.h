@@ -165,8 +165,9 @@ bool peers_url(struct migrated *md, const char *server_id, const char *path, cha
 
 /* A request to server_id's simd (body and result as for request_send): this server's
  * over its Unix socket, another over TCP with the token. A server discoveryd never gave
- * an address for is looked up first (cb then reports a failed lookup as status 0);
- * -EHOSTUNREACH when discoveryd has just said it has no address for it. */
+ * an address for is looked up first (cb then reports a failed lookup as status 0, before
+ * this returns when discoveryd cannot even be asked); -EHOSTUNREACH when discoveryd has
+ * just said it has no address for it. */
 int peers_request(struct migrated *md, const char *server_id, const char *method, const char *path,
 		  json_object *body, fetch_cb cb, void *arg);
 /* Over TCP with the token even when server_id is this server. */
