@@ -3,7 +3,9 @@
 #define TW_TAP_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_count;
@@ -47,6 +49,15 @@ static int tap_failed;
 		if (!(fabs(g_ - w_) <= (eps)))                       \
 			printf("#   got %.9g, want %.9g\n", g_, w_); \
 	} while (0)
+
+/* A new directory for a test's files, under $TMPDIR (or /tmp), named after the test:
+ * false when it cannot be made. */
+static inline bool tap_tmpdir(char *dir, size_t len, const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, len, "%s/%s-XXXXXX", tmp ? tmp : "/tmp", name);
+	return mkdtemp(dir) != NULL;
+}
 
 /* Print the plan at the end ("done testing"), so tests need not count in advance. */
 static inline int tap_done(void)

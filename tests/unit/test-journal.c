@@ -65,9 +65,7 @@ static struct server_info info(int i, int tanks)
 
 int main(void)
 {
-	snprintf(dir, sizeof dir, "%s/test-journal-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(dir))
+	if (!tap_tmpdir(dir, sizeof dir, "test-journal"))
 		return 1;
 	char *path = fs_path_join(dir, "registry.journal");
 

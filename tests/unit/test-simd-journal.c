@@ -41,9 +41,7 @@ static void loop_until_durable(struct event_base *base, struct journal *j, uint6
 int main(void)
 {
 	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/test-simd-journal-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(dir))
+	if (!tap_tmpdir(dir, sizeof dir, "test-simd-journal"))
 		return 1;
 	struct event_base *base = event_base_new();
 	struct journal *j = journal_open(dir, base);

@@ -318,9 +318,7 @@ static void copy_fixture(const char *fixture, const char *dir)
 int main(void)
 {
 	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/test-simd-records-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(dir))
+	if (!tap_tmpdir(dir, sizeof dir, "test-simd-records"))
 		return 1;
 	conf_defaults(&daemon_.conf);
 	/* One fish through a wall, then the wall's rate bounces the others. */
