@@ -282,7 +282,7 @@ json_object *http_health_json(const char *service, const char *server_id, double
 	json_object_object_add(o, "service", json_object_new_string(service));
 	json_object_object_add(o, "server_id", json_object_new_string(server_id));
 	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
-	json_object_object_add(o, "uptime_seconds", json_object_new_double(uptime_seconds));
+	json_object_object_add(o, "uptime_seconds", jv_new_seconds(uptime_seconds));
 	return o;
 }
 
@@ -608,6 +608,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 	http_reply_error(req, 404, "not_found", "no such endpoint: %s", shown);
 }
 
+/* The listen backlog: the kernel's maximum (net.core.somaxconn caps it), as systemd's
+ * Backlog= default. With 128, a burst of connections faster than the loop accepts
+ * overflows the queue; the kernel then answers SYNs with syncookies and drops the
+ * client's ACK while the queue is full, and such a client believes it is connected
+ * to a server that never sees it (t-flood's one-address burst showed it under ASan). */
+#define HTTP_BACKLOG SOMAXCONN
+
 static void reenable_listener(evutil_socket_t fd, short what, void *arg)
 {
 	evconnlistener_enable(arg);
@@ -758,7 +765,7 @@ int http_server_listen_unix(struct http_server *s, const char *path)
 	unlink(path);
 	mode_t old = umask(0117);
 	struct evconnlistener *lev = evconnlistener_new_bind(
-		s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+		s->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, HTTP_BACKLOG,
 		(struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (!lev)
@@ -815,7 +822,7 @@ int http_server_listen_tcp(struct http_server *s, const char *host, int port, in
 	}
 	struct evconnlistener *lev = evconnlistener_new_bind(
 		s->base, NULL, NULL,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, 128,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, HTTP_BACKLOG,
 		res->ai_addr, (int)res->ai_addrlen);
 	freeaddrinfo(res);
 	if (!lev)

@@ -109,6 +109,12 @@ try:
     lim = metric('tankworld_http_connection_limit{listener="tcp"}')
     t.ok(lim is not None and lim < NOFILE, "the TCP connection limit (%s) is below the descriptor limit" % lim)
     snaps0 = metric("tankworld_sim_snapshots_total")
+    # A listen queue of 128 loses part of a burst for good: past it the kernel answers
+    # with syncookies and drops the client's ACK, and the client believes it connected.
+    ss = subprocess.run(["ss", "-Hltn", "sport = :%d" % d.port], capture_output=True, text=True)
+    backlog = int(ss.stdout.split()[2]) if ss.stdout.split()[2:] else None
+    somaxconn = int(open("/proc/sys/net/core/somaxconn").read())
+    t.eq(backlog, min(somaxconn, 4096), "the TCP listener's backlog is the kernel's maximum")
 
     # Two processes of the one client: a process may hold 20,000 descriptors here.
     floods = [subprocess.Popen([sys.executable, "-c", FLOOD, str(d.port), str(N // 2), "150",
