@@ -503,7 +503,7 @@ json_object *server_info_to_json(const struct server_info *in)
 	json_object_object_add(o, "migration_port", json_object_new_int(in->migration_port));
 	json_object_object_add(o, "tank_count", json_object_new_int(in->tank_count));
 	json_object_object_add(o, "version", json_object_new_string(in->version));
-	json_object_object_add(o, "uptime_seconds", json_object_new_double(in->uptime_seconds));
+	json_object_object_add(o, "uptime_seconds", jv_new_seconds(in->uptime_seconds));
 	json_object_object_add(o, "platform", json_object_new_string(in->platform));
 	json_object_object_add(o, "architecture", json_object_new_string(in->architecture));
 	json_object_object_add(o, "logical_cpus", json_object_new_int(in->logical_cpus));
@@ -524,8 +524,7 @@ json_object *registry_entry_to_json(const struct registry *r, const struct serve
 			       json_object_new_boolean(strcmp(e->info.server_id, r->local_id) == 0));
 	json_object_object_add(o, "last_heartbeat_at", json_object_new_string(ts));
 	double age = now - heard;
-	json_object_object_add(o, "heartbeat_age_seconds",
-			       json_object_new_double(age < 0 ? 0 : age));
+	json_object_object_add(o, "heartbeat_age_seconds", jv_new_seconds(age < 0 ? 0 : age));
 	/* Heard by this registry itself, not learned from a hub (see registry_learned). */
 	json_object_object_add(o, "direct", json_object_new_boolean(!e->learned));
 	return o;

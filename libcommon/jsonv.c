@@ -395,6 +395,18 @@ json_object *jv_new_u64hex(uint64_t v)
 	return o;
 }
 
+json_object *jv_new_seconds(double s)
+{
+	char buf[64];
+	if (!isfinite(s))
+		s = 0;
+	snprintf(buf, sizeof buf, "%.3f", s);
+	json_object *o = json_object_new_double_s(strtod(buf, NULL), buf);
+	if (!o)
+		abort();
+	return o;
+}
+
 const char *jv_to_string(json_object *o)
 {
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

@@ -57,6 +57,11 @@ int jv_fail(struct json_err *e, const char *fmt, ...) __attribute__((format(prin
  * (sim/fish_text.c), print text directly, for speed; tests parse both back, and hold
  * the fish lines to json-c's text byte for byte. */
 json_object *jv_new_u64hex(uint64_t v);
+/* A duration in seconds written to the millisecond, as the hand-written texts (health,
+ * discovery's diff pages) write it: 17 digits of a heartbeat's age are noise, and a
+ * length that jumps with them (3.3e-06 against 0.25) makes one listing's two paths
+ * and two reads of it differ for nothing. */
+json_object *jv_new_seconds(double s);
 /* Serialize compactly without escaping '/'; the string belongs to o. */
 const char *jv_to_string(json_object *o);
 

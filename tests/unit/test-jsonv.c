@@ -506,6 +506,30 @@ static void test_u64hex(void)
 	json_object_put(o);
 }
 
+static void test_seconds(void)
+{
+	static const struct {
+		double in;
+		const char *text;
+		double value;
+	} cases[] = {{3.337860107421875e-06, "0.000", 0},  {0.0169043679998, "0.017", 0.017},
+		     {1234.5678, "1234.568", 1234.568},	   {0, "0.000", 0},
+		     {NAN, "0.000", 0},			   {INFINITY, "0.000", 0}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "s", jv_new_seconds(cases[i].in));
+		char want[64];
+		snprintf(want, sizeof want, "{\"s\":%s}", cases[i].text);
+		is_str(jv_to_string(o), want, "jv_new_seconds(%g) is written to the millisecond",
+		       cases[i].in);
+		json_object *v;
+		ok(json_object_object_get_ex(o, "s", &v) &&
+			   json_object_get_double(v) == cases[i].value,
+		   "and holds the rounded value %s", cases[i].text);
+		json_object_put(o);
+	}
+}
+
 static void test_to_string_and_fail(void)
 {
 	json_object *o = json_object_new_object();
@@ -554,6 +578,7 @@ int main(void)
 	test_double();
 	test_bool_object_array();
 	test_u64hex();
+	test_seconds();
 	test_to_string_and_fail();
 	return tap_done();
 }

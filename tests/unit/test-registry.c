@@ -628,7 +628,9 @@ static struct server_info full_info(const char *id, int k)
 	in.migration_port = 8002 + k;
 	in.tank_count = k;
 	snprintf(in.version, sizeof in.version, "0.1.%d", k);
-	in.uptime_seconds = 1234.5678 + k;
+	/* Whole milliseconds: uptimes travel and are kept to the millisecond (jv_new_seconds,
+	 * registry-text.c), and a division gives the same double strtod reads back. */
+	in.uptime_seconds = (1234567 + 1000 * k) / 1000.0;
 	snprintf(in.platform, sizeof in.platform, "Linux");
 	snprintf(in.architecture, sizeof in.architecture, "aarch64");
 	in.logical_cpus = 1 + k;
