@@ -188,6 +188,10 @@ static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t sin
 		n++;
 		upto = e->rev;
 		if (e->removed) {
+			/* A server registered again since has a newer live entry, in this
+			 * page or the next: its old removal would only confuse a reader. */
+			if (registry_get(dd->reg, e->info.server_id))
+				continue;
 			registry_append(&rem, &rlen, &rcap, rlen ? ",\"" : "\"");
 			registry_append(&rem, &rlen, &rcap, e->info.server_id);
 			registry_append(&rem, &rlen, &rcap, "\"");

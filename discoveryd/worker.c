@@ -194,7 +194,17 @@ static void on_page(const struct fetch_response *r, void *arg)
 		registry_hub_full_begin(reg, h->index);
 		h->full = true;
 	}
-	size_t changes = 0, n = json_object_array_length(list);
+	/* Removals first: a page may hold a server both live and removed (unregistered,
+	 * then registered again: the old entry's tombstone and the new entry are two
+	 * changes), and the live entry is always the newer one. Applied the other way, the
+	 * server came back unlisted and was dropped 3 s later while it heartbeated. */
+	size_t changes = 0, nr = removed ? json_object_array_length(removed) : 0;
+	for (size_t i = 0; i < nr; i++) {
+		const char *id = json_object_get_string(json_object_array_get_idx(removed, i));
+		if (id && server_id_valid(id))
+			changes += registry_hub_removed(reg, h->index, id, now);
+	}
+	size_t n = json_object_array_length(list);
 	for (size_t i = 0; i < n; i++) {
 		struct registry_learned l;
 		if (!parse_listed(h, json_object_array_get_idx(list, i), &l, &e)) {
@@ -202,12 +212,6 @@ static void on_page(const struct fetch_response *r, void *arg)
 			continue;
 		}
 		changes += registry_hub_report(reg, h->index, &l, now);
-	}
-	size_t nr = removed ? json_object_array_length(removed) : 0;
-	for (size_t i = 0; i < nr; i++) {
-		const char *id = json_object_get_string(json_object_array_get_idx(removed, i));
-		if (id && server_id_valid(id))
-			changes += registry_hub_removed(reg, h->index, id, now);
 	}
 	if (epoch)
 		snprintf(h->epoch, sizeof h->epoch, "%s", epoch);

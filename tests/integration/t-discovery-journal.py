@@ -60,6 +60,18 @@ try:
     t.eq(r.status, 400, "since must be a revision")
     r = d.get("/api/discovery/servers?since=0&status=online")
     t.eq(r.status, 400, "a diff cannot be filtered by status")
+    # A server unregistered and registered again is one live entry to a reader of the
+    # diff, not a removal beside it (a worker applying both could drop a live server).
+    for sid in ("back-d", "gone-e"):
+        d.post("/api/discovery/register", {"server_id": sid, "host": "10.0.0.7", "port": 8001})
+    r = d.get("/api/discovery/servers?since=0").json()
+    since, epoch = r["revision"], r["epoch"]
+    d.delete("/api/discovery/unregister/back-d")
+    d.delete("/api/discovery/unregister/gone-e")
+    d.post("/api/discovery/register", {"server_id": "back-d", "host": "10.0.0.7", "port": 8001})
+    r = d.get("/api/discovery/servers?since=%d&epoch=%s" % (since, epoch)).json()
+    t.eq(([x["server_id"] for x in r["servers"]], r["removed"]), (["back-d"], ["gone-e"]),
+         "a diff lists a server registered again as live only, and the other removal")
     t.eq(d.stop(), 0, "exits 0")
 finally:
     finish(t, root, [d], 30)
