@@ -512,9 +512,12 @@ static void test_seconds(void)
 		double in;
 		const char *text;
 		double value;
-	} cases[] = {{3.337860107421875e-06, "0.000", 0},  {0.0169043679998, "0.017", 0.017},
-		     {1234.5678, "1234.568", 1234.568},	   {0, "0.000", 0},
-		     {NAN, "0.000", 0},			   {INFINITY, "0.000", 0}};
+	} cases[] = {{3.337860107421875e-06, "0.000", 0},
+		     {0.0169043679998, "0.017", 0.017},
+		     {1234.5678, "1234.568", 1234.568},
+		     {0, "0.000", 0},
+		     {NAN, "0.000", 0},
+		     {INFINITY, "0.000", 0}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "s", jv_new_seconds(cases[i].in));
