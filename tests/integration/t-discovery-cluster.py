@@ -93,14 +93,17 @@ try:
     # later by design (the hub said it left), which is not what this part tests.
     hub_url = "http://127.0.0.1:%d" % ports[0]
 
+    def peer_hubs(w):
+        """server id -> the hubs that list it, as worker w knows its peers."""
+        return {x["server_id"]: x.get("hubs", []) for x in
+                w.get("/api/discovery/servers?include_local=false").json()["servers"]}
+
     def synced(w):
-        s = w.get("/api/discovery/servers?include_local=false").json()["servers"]
-        return len(s) == 3 and all(hub_url in x.get("hubs", []) for x in s)
+        h = peer_hubs(w)
+        return len(h) == 3 and all(hub_url in hubs for hubs in h.values())
     t.ok(wait_until(lambda: all(synced(w) for w in workers), 5),
          "every worker knows all four, as the hub lists them, before the hub is wiped",
-         {w.server_id: {x["server_id"]: x.get("hubs") for x in
-                        w.get("/api/discovery/servers?include_local=false").json()["servers"]}
-          for w in workers})
+         {w.server_id: peer_hubs(w) for w in workers})
     hub.kill9()
     shutil.rmtree(os.path.join(hub.state_dir, "discovery"))
     hub.start()

@@ -6,16 +6,14 @@ the other's list within heartbeat_timeout + 2 s; restarting every member (with i
 lets the servers recover without a restart of their own; conservation is exact. Also: a
 malformed etcd_endpoints stops the daemon with file:line, and an endpoint answering
 garbage is logged and ignored."""
-import http.server
 import os
 import secrets
 import shutil
 import subprocess
-import threading
 import time
 
 from migratedlib import Server, conservation, migrated_built, servers_quiet, simd_built
-from twlib import BUILD, WRAPPER, Daemon, Tap, base_ports, free_port, request, tmpdir, wait_until, write_token
+from twlib import BUILD, WRAPPER, Daemon, StubServer, Tap, base_ports, free_port, request, tmpdir, wait_until, write_token
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 if not simd_built() or not migrated_built():
@@ -210,21 +208,11 @@ try:
          "lost %s dup %s unexpected %s" % (lost, dup, unexpected))
 
     # An endpoint answering garbage: logged, ignored.
-    class Garbage(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = b'{"ID": {"no": "number"}, "result": 7, "header": []'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-    garbage_srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
-    threading.Thread(target=garbage_srv.serve_forever, daemon=True).start()
+    garbage_srv = StubServer(
+        lambda method, path, body: (200, b'{"ID": {"no": "number"}, "result": 7, "header": []'))
     g = Daemon("discoveryd", os.path.join(root, "g"), "g", free_port(),
                extra={"discovery.backend": "etcd", "security.token_file": token_file,
-                      "discovery.etcd_endpoints": "http://127.0.0.1:%d" % garbage_srv.server_port,
+                      "discovery.etcd_endpoints": garbage_srv.url,
                       "discovery.heartbeat_interval": "0.2", "discovery.heartbeat_timeout": "1"})
     g.start()
     time.sleep(1.5)
@@ -245,6 +233,6 @@ finally:
     for m in etcd.members:
         m.kill9()
     if garbage_srv:
-        garbage_srv.shutdown()
+        garbage_srv.close()
     shutil.rmtree(root, ignore_errors=True)
 t.done()

@@ -9,15 +9,13 @@ full servers (discoveryd, simd, migrated) that name both hubs.
 - with both hubs dead, a server whose discoveryd and migrated restart still knows its
   peer (its own cache) and keeps delivering; conservation is exact at the end;
 - a hub answering garbage is logged and ignored."""
-import http.server
 import os
 import shutil
 import subprocess
-import threading
 import time
 
 from migratedlib import Server, conservation, migrated_built, servers_quiet, simd_built
-from twlib import BUILD, WRAPPER, Daemon, Tap, base_ports, tmpdir, wait_until, write_token
+from twlib import BUILD, WRAPPER, Daemon, StubServer, Tap, base_ports, tmpdir, wait_until, write_token
 
 if not simd_built() or not migrated_built():
     print("1..0 # SKIP simd or migrated not built")
@@ -176,21 +174,8 @@ try:
     t.eq(sum(len(p) for p in after), len(expected), "total conserved (%d)" % len(expected))
 
     # A hub answering garbage: logged, ignored, the cache stays.
-    class Garbage(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b'{"servers": "not a list", "revision": -3'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        do_POST = do_GET
-
-        def log_message(self, *a):
-            pass
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", ports[0]), Garbage)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
+    srv = StubServer(lambda method, path, body: (200, b'{"servers": "not a list", "revision": -3'),
+                     ports[0])
     try:
         time.sleep(2)
         t.ok(s1.disc.alive() and "s2" in listing(s1.disc),
@@ -198,8 +183,7 @@ try:
         t.ok("does not parse" in s1.disc.log_tail(400),
              "and s1 logs it")
     finally:
-        srv.shutdown()
-        srv.server_close()
+        srv.close()
     for d in (s1.mig, s1.sim, s2.mig, s2.sim, s1.disc, s2.disc, w3):
         t.eq(d.stop(), 0, "%s %s exits 0 on SIGTERM" % (d.server_id, d.name))
 finally:

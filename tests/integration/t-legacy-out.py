@@ -3,14 +3,10 @@
 like the original's (no discovery_port, no migration_port) gets no fish. migrated refuses
 each transfer with a clear error, the fish go home and the connection pauses; the
 original's /api/remote-transfer is never called."""
-import http.server
-import json
-import os
-import threading
 import time
 
 from migratedlib import Cluster, conservation
-from twlib import Tap, free_port, tmpdir, wait_until
+from twlib import StubServer, Tap, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twlo")
@@ -20,39 +16,20 @@ class Original:
     """Just enough of the original server: its ServerInfo and a counted remote-transfer."""
 
     def __init__(self):
-        self.port = free_port()
         self.posts = 0
         self.info_gets = 0
-        outer = self
+        self.stub = StubServer(self.route)
+        self.port = self.stub.port
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def reply(self, status, obj):
-                data = json.dumps(obj).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                if self.path == "/api/servers/local":
-                    outer.info_gets += 1
-                    self.reply(200, outer.info())
-                else:
-                    self.reply(404, {"detail": "Not Found"})
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(n)
-                if self.path.startswith("/api/remote-transfer"):
-                    outer.posts += 1
-                self.reply(500, {"error": "Failed to deserialize entity"})
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def route(self, method, path, body):
+        if method == "GET" and path == "/api/servers/local":
+            self.info_gets += 1
+            return 200, self.info()
+        if method == "GET":
+            return 404, {"detail": "Not Found"}
+        if path.startswith("/api/remote-transfer"):
+            self.posts += 1
+        return 500, {"error": "Failed to deserialize entity"}
 
     def info(self):
         # The original's ServerInfo (spec §1.2): no discovery_port, no migration_port.
@@ -63,8 +40,7 @@ class Original:
                 "last_seen": None}
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.stub.close()
 
 
 orig = Original()

@@ -4,6 +4,7 @@ NOTIFY_SOCKET, talk HTTP over either listener, and print TAP."""
 
 import fcntl
 import http.client
+import http.server
 import json
 import os
 import random
@@ -478,6 +479,40 @@ def fd_baseline(pid, looks=10, interval=0.1):
         fds, socks = max(fds, fd_count(pid)), max(socks, fd_count(pid, "socket:"))
         time.sleep(interval)
     return fds, socks
+
+
+class StubServer:
+    """A stand-in HTTP server on loopback for the side of a conversation a test plays
+    itself (a hub, an etcd, an original server). route(method, path, body) returns
+    (status, answer): a dict or list is sent as JSON, bytes as they are (garbage).
+    port 0 takes a free one; .port says which."""
+
+    def __init__(self, route, port=0):
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _do(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                status, answer = route(self.command, self.path, body)
+                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _do
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def base_ports(n):
