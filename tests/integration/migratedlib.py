@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 
-from twlib import BUILD, Daemon, base_ports, request, wait_until, write_token
+from twlib import BUILD, Daemon, base_ports, wait_until, write_token
 
 
 def simd_built():

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 from twlib import BUILD, Daemon, Tap, base_ports, tmpdir, wait_until
 

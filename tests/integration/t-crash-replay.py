@@ -7,7 +7,6 @@ flags, exits and each tank's migration counters.
 
 Operations: create tank, reserve, arrive, commit, forget, abort, move, exits (set and
 clear), a fish leaving through an open wall, pause, resume, delete tank."""
-import os
 import time
 
 from twlib import Daemon, Tap, base_ports, finish, tmpdir, wait_until

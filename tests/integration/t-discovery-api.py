@@ -5,7 +5,7 @@ import json
 import os
 import random
 
-from twlib import Daemon, Tap, base_ports, finish, request, tmpdir, wait_until, write_token
+from twlib import Daemon, Tap, base_ports, finish, tmpdir, write_token
 
 t = Tap()
 root = tmpdir("twda")

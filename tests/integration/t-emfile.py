@@ -8,7 +8,6 @@ import socket
 import subprocess
 import time
 
-import twlib
 from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
 
 t = Tap()

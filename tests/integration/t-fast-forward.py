@@ -3,7 +3,6 @@
 "fast_forward": true ticks back to back, as fast as a CPU allows, while a tank beside it
 keeps the normal rate and the daemon keeps answering; the flag is saved with the tank
 and survives kill -9; a flag that is not a boolean is a JSON 400."""
-import os
 import shutil
 import time
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from twlib import Daemon, Tap, base_ports, tmpdir, wait_until, request
+from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twfl")

@@ -13,7 +13,7 @@ import time
 import urllib.parse
 
 from migratedlib import FakeSimd, metric, migrated_built, server_info
-from twlib import Daemon, Tap, base_ports, request, tmpdir, wait_until, write_token
+from twlib import Daemon, Tap, base_ports, tmpdir, wait_until, write_token
 
 t = Tap()
 if not migrated_built():

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 
-from twlib import BUILD, Daemon, Tap, base_ports, tmpdir
+from twlib import Daemon, Tap, base_ports, tmpdir
 
 t = Tap()
 root = tmpdir("twpt")

@@ -16,10 +16,8 @@ CUTS (default 12) sets the number of cuts; SEED replays a run."""
 import os
 import random
 import shutil
-import subprocess
 import sys
 import threading
-import time
 
 from twlib import BUILD, Daemon, Tap, base_ports, test_seed, tmpdir
 

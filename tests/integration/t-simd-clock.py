@@ -5,7 +5,6 @@ inserts nothing, before and after kill -9, and with the clock stepped back again
 A forget (the source committed) is journaled: it survives kill -9."""
 import glob
 import os
-import uuid
 
 from twlib import Daemon, Tap, base_ports, finish, tmpdir, write_token
 

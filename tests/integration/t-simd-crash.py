@@ -11,7 +11,7 @@ import random
 import threading
 import time
 
-from twlib import Daemon, Tap, base_ports, finish, test_seed, tmpdir, wait_until
+from twlib import Daemon, Tap, base_ports, finish, test_seed, tmpdir
 
 t = Tap()
 root = tmpdir("twsc")

@@ -7,7 +7,6 @@ import glob
 import json
 import os
 import shutil
-import time
 
 from twlib import Daemon, Tap, base_ports, finish, state_line, tmpdir
 

@@ -2,7 +2,6 @@
 """A 1,000-fish tank keeps its tick rate while clients hammer the API: ticks run on
 their own thread and readers get the status published after each tick, so neither
 waits for the other. (Throughput figures live in make bench, not here.)"""
-import os
 import threading
 import time
 

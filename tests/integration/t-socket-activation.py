@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
 from twlib import BUILD, NotifySocket, Tap, base_ports, request, tmpdir, wait_until
 

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from twlib import BUILD, Tap, tmpdir, wait_until  # noqa: E402
