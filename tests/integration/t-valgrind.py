@@ -4,34 +4,16 @@ a transfer between two simd, a registration), then SIGTERM; valgrind must report
 errors and no definite leaks. Skipped in the sanitizer build (the two do not mix)."""
 import os
 import shutil
-import sys
 import uuid
 
-from twlib import Daemon, Tap, base_ports, tmpdir
+from twlib import VALGRIND, Daemon, Tap, base_ports, tmpdir, valgrind_or_skip
 
-if os.environ.get("TW_SANITIZERS") == "yes":
-    print("1..0 # SKIP valgrind does not run ASan binaries")
-    sys.exit(0)
-if not shutil.which("valgrind"):
-    print("1..0 # SKIP valgrind is not installed")
-    sys.exit(0)
+valgrind_or_skip()
 
 t = Tap()
 root = tmpdir("twvg")
-VG = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
-      "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "--track-fds=no"]
 p1, p2, p3 = base_ports(3)
 extra = {"sim.snapshot_interval": "1", "sim.tick_rate": "10"}
-
-
-def under_valgrind(d):
-    import twlib
-    saved = twlib.WRAPPER
-    twlib.WRAPPER = VG
-    try:
-        d.start()
-    finally:
-        twlib.WRAPPER = saved
 
 
 disc = Daemon("discoveryd", os.path.join(root, "d"), "vg-hub", p1)
@@ -48,7 +30,7 @@ if os.path.exists(os.path.join(os.environ.get("abs_top_builddir", "."), "migrate
     daemons.append(mig)
 try:
     for d in daemons:
-        under_valgrind(d)
+        d.start(wrapper=VALGRIND)
     disc.post("/api/discovery/register", {"server_id": "peer", "host": "127.0.0.1", "port": 1})
     disc.post("/api/discovery/heartbeat/peer")
     disc.get("/api/discovery/servers")

@@ -13,22 +13,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import twlib  # noqa: E402
-from twlib import Daemon, Tap, base_ports, request, tmpdir, wait_until  # noqa: E402
+from twlib import VALGRIND, Daemon, Tap, base_ports, request, tmpdir, valgrind_or_skip, wait_until  # noqa: E402
 
-if os.environ.get("TW_SANITIZERS") == "yes":
-    print("1..0 # SKIP valgrind does not run ASan binaries")
-    sys.exit(0)
-if not shutil.which("valgrind"):
-    print("1..0 # SKIP valgrind is not installed")
-    sys.exit(0)
+valgrind_or_skip()
 
 seed = int(os.environ.get("SEED", random.randrange(1 << 30)))
 random.seed(seed)
 t = Tap()
 t.diag("seed %d" % seed)
 root = tmpdir("twvv")
-VG = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
-      "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "--track-fds=no"]
 (p1,) = base_ports(1)
 extra = {"sim.tick_rate": "10", "discovery.heartbeat_interval": "1"}
 disc = Daemon("discoveryd", root, "vv", p1, extra=extra)
@@ -44,12 +37,7 @@ def clients():
 
 try:
     disc.start()
-    saved = twlib.WRAPPER
-    twlib.WRAPPER = VG
-    try:
-        sim.start()
-    finally:
-        twlib.WRAPPER = saved
+    sim.start(wrapper=VALGRIND)
     tank = sim.get("/api/tanks", timeout=30).json()["default_tank_id"]
     for path in ("/", "/static/app.js", "/static/../x", "/api/discovery/servers", "/api/transfers"):
         request("GET", url=sim.url, path=path, timeout=30)

@@ -20,6 +20,9 @@ import traceback
 
 BUILD = os.environ.get("abs_top_builddir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 WRAPPER = os.environ.get("TEST_WRAPPER", "").split()
+# The daemons' valgrind runs: any error, or a definite leak, fails the run (exit 99).
+VALGRIND = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "--track-fds=no"]
 
 
 class Tap:
@@ -325,8 +328,9 @@ class Daemon:
     def url(self):
         return "http://127.0.0.1:%d" % self.port
 
-    def start(self, wait=True, args=None):
-        cmd = self.cmd_prefix + WRAPPER + [os.path.join(BUILD, self.name, self.name), "-c", self.conf]
+    def start(self, wait=True, args=None, wrapper=None):
+        """wrapper (a command line, VALGRIND) runs the daemon in place of TEST_WRAPPER's."""
+        cmd = self.cmd_prefix + (WRAPPER if wrapper is None else wrapper) + [os.path.join(BUILD, self.name, self.name), "-c", self.conf]
         for k, v in self.extra.items():
             cmd += ["--set", "%s=%s" % (k, v)]
         cmd += args or []
@@ -479,6 +483,16 @@ def fd_baseline(pid, looks=10, interval=0.1):
         fds, socks = max(fds, fd_count(pid)), max(socks, fd_count(pid, "socket:"))
         time.sleep(interval)
     return fds, socks
+
+
+def valgrind_or_skip():
+    """Ends a valgrind test as a TAP skip where valgrind cannot run: in the sanitizer
+    build (valgrind does not run ASan binaries), or where it is not installed."""
+    why = ("valgrind does not run ASan binaries" if os.environ.get("TW_SANITIZERS") == "yes"
+           else None if shutil.which("valgrind") else "valgrind is not installed")
+    if why:
+        print("1..0 # SKIP " + why)
+        sys.exit(0)
 
 
 class StubServer:

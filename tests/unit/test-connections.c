@@ -8,6 +8,7 @@
 
 #include "connections.h"
 #include "jsonv.h"
+#include "connection-test.h"
 #include "tap.h"
 
 #define A "11111111-1111-4111-8111-111111111111"
@@ -29,18 +30,6 @@ static bool parses(const char *text)
 	struct connection c;
 	struct json_err e;
 	return parse(text, &c, &e) == 0;
-}
-
-static struct connection conn(const char *id, const char *src, const char *dst, const char *dserver,
-			      enum direction d)
-{
-	struct connection c = {.probability = 50, .direction = d};
-	snprintf(c.id, sizeof c.id, "%s", id);
-	snprintf(c.source_tank_id, sizeof c.source_tank_id, "%s", src);
-	snprintf(c.destination_tank_id, sizeof c.destination_tank_id, "%s", dst);
-	snprintf(c.source_server_id, sizeof c.source_server_id, "s1");
-	snprintf(c.destination_server_id, sizeof c.destination_server_id, "%s", dserver);
-	return c;
 }
 
 static void test_parse(void)
@@ -135,7 +124,7 @@ static void test_store(void)
 	bool created;
 	struct connection old;
 	char conflict[CONN_ID_MAX + 1];
-	struct connection c1 = conn("c1", A, B, "s1", DIR_RIGHT);
+	struct connection c1 = test_connection("c1", A, B, "s1", 50, DIR_RIGHT);
 	ok(connections_upsert(s, &c1, &created, &old, conflict) == 0 && created, "insert");
 	c1.probability = 90;
 	c1.bucket.tokens = 42; /* runtime state the stored one keeps */
@@ -143,14 +132,14 @@ static void test_store(void)
 	is_int(old.probability, 50, "update returns the old version");
 	is_int(connections_get(s, "c1")->probability, 90, "updated");
 	is_int(connections_count(s), 1, "still one");
-	struct connection c2 = conn("c2", A, C, "s1", DIR_RIGHT);
+	struct connection c2 = test_connection("c2", A, C, "s1", 50, DIR_RIGHT);
 	ok(connections_upsert(s, &c2, &created, NULL, conflict) == -EEXIST, "same wall refused");
 	is_str(conflict, "c1", "names the connection holding the wall");
 	c2.direction = DIR_LEFT;
 	ok(connections_upsert(s, &c2, &created, NULL, conflict) == 0 && created, "other wall ok");
-	struct connection c3 = conn("c3", B, A, "s1", DIR_RIGHT);
+	struct connection c3 = test_connection("c3", B, A, "s1", 50, DIR_RIGHT);
 	ok(connections_upsert(s, &c3, &created, NULL, conflict) == 0, "the way back is separate");
-	struct connection c2r = conn("c2", A, C, "s1", DIR_RIGHT);
+	struct connection c2r = test_connection("c2", A, C, "s1", 50, DIR_RIGHT);
 	ok(connections_upsert(s, &c2r, &created, NULL, conflict) == -EEXIST,
 	   "an update may not move onto a used wall");
 	is_int(connections_get(s, "c2")->direction, DIR_LEFT, "and it changed nothing");
@@ -230,7 +219,8 @@ static void test_store(void)
 	connections_free(s2);
 
 	/* Cascade: A goes; c1 and c2 leave from A, c3 arrives in A locally. */
-	struct connection c4 = conn("c4", B, A, "s2", DIR_LEFT); /* A on s2 is another tank */
+	/* A on s2 is another tank */
+	struct connection c4 = test_connection("c4", B, A, "s2", 50, DIR_LEFT);
 	ok(connections_upsert(s, &c4, &created, NULL, conflict) == 0, "remote connection");
 	connections_at(s, 0)->validated_at = 100; /* c1: confirmed after the check began */
 	size_t n = connections_remove_tank(s, A, 50, NULL, NULL);

@@ -8,6 +8,7 @@
 
 #include "connections.h"
 #include "scheduler.h"
+#include "connection-test.h"
 #include "tap.h"
 
 static void test_rng(void)
@@ -111,18 +112,6 @@ static void test_strset(void)
 	is_int(s.n, 0, "cleared");
 }
 
-static struct connection mk(const char *id, const char *src, const char *dst, const char *dserver,
-			    int prob, enum direction d)
-{
-	struct connection c = {.probability = prob, .direction = d};
-	snprintf(c.id, sizeof c.id, "%s", id);
-	snprintf(c.source_tank_id, sizeof c.source_tank_id, "%s", src);
-	snprintf(c.destination_tank_id, sizeof c.destination_tank_id, "%s", dst);
-	snprintf(c.source_server_id, sizeof c.source_server_id, "s1");
-	snprintf(c.destination_server_id, sizeof c.destination_server_id, "%s", dserver);
-	return c;
-}
-
 static const struct sched_decision *find(const struct sched_decision *d, size_t n, const char *id)
 {
 	for (size_t i = 0; i < n; i++)
@@ -136,13 +125,13 @@ static void test_plan(void)
 	struct rng r;
 	rng_seed(&r, 7);
 	struct connection cs[] = {
-		mk("ab", "A", "B", "s1", 100, DIR_RIGHT),
-		mk("ba", "B", "A", "s1", 100, DIR_RIGHT),
-		mk("bx", "B", "X", "s2", 100, DIR_LEFT),
-		mk("never", "C", "A", "s1", 0, DIR_RIGHT),
-		mk("gone", "G", "A", "s1", 100, DIR_RIGHT),
-		mk("off", "D", "A", "s1", 100, DIR_RIGHT),
-		mk("empty", "E", "A", "s1", 100, DIR_RIGHT),
+		test_connection("ab", "A", "B", "s1", 100, DIR_RIGHT),
+		test_connection("ba", "B", "A", "s1", 100, DIR_RIGHT),
+		test_connection("bx", "B", "X", "s2", 100, DIR_LEFT),
+		test_connection("never", "C", "A", "s1", 0, DIR_RIGHT),
+		test_connection("gone", "G", "A", "s1", 100, DIR_RIGHT),
+		test_connection("off", "D", "A", "s1", 100, DIR_RIGHT),
+		test_connection("empty", "E", "A", "s1", 100, DIR_RIGHT),
 	};
 	size_t n = sizeof cs / sizeof cs[0];
 	struct connection *ptrs[16];
@@ -178,7 +167,7 @@ static void test_plan(void)
 	char names[5][8];
 	for (int i = 0; i < 5; i++) {
 		snprintf(names[i], sizeof names[i], "T%d", i);
-		many[i] = mk(names[i], names[i], "Z", "s2", 100, DIR_RIGHT);
+		many[i] = test_connection(names[i], names[i], "Z", "s2", 100, DIR_RIGHT);
 		mp[i] = &many[i];
 		mt[i] = (struct sched_tank){names[i], false, true, 10, 100, 0};
 	}
@@ -202,7 +191,7 @@ static void test_plan(void)
 
 	/* Per-connection limit: 1/s; passes every 0.25 s fire once a second. */
 	tbucket_init(&global, 1000, 0);
-	struct connection one = mk("one", "T0", "Z", "s2", 100, DIR_RIGHT);
+	struct connection one = test_connection("one", "T0", "Z", "s2", 100, DIR_RIGHT);
 	struct connection *op = &one;
 	int fired = 0;
 	for (int k = 0; k < 40; k++) {
@@ -226,7 +215,7 @@ static void test_refusals(void)
 	is_double(conn_refusal_pause(2, 300), 2, 1e-9, "second: 2 s");
 	is_double(conn_refusal_pause(5, 300), 16, 1e-9, "fifth: 16 s");
 	is_double(conn_refusal_pause(30, 300), 300, 1e-9, "capped at the maximum");
-	struct connection c = mk("ab", "A", "B", "s1", 100, DIR_RIGHT);
+	struct connection c = test_connection("ab", "A", "B", "s1", 100, DIR_RIGHT);
 	is_int(conn_gate(&c, 0), GATE_OPEN, "a fresh connection is open");
 	ok(!conn_refused(&c, false, "409 tank_full", 100, 300), "a full tank does not break it");
 	is_int(conn_gate(&c, 100.5), GATE_CLOSED, "paused for 1 s");
@@ -246,7 +235,7 @@ static void test_refusals(void)
 	/* The scheduler skips a paused connection and probes one whose pause is over. */
 	struct rng r;
 	rng_seed(&r, 9);
-	struct connection p = mk("p", "A", "B", "s1", 100, DIR_RIGHT), *pp = &p;
+	struct connection p = test_connection("p", "A", "B", "s1", 100, DIR_RIGHT), *pp = &p;
 	struct sched_tank mt[] = {{"A", false, true, 10, 100, 0}, {"B", false, true, 10, 100, 0}};
 	struct tbucket global;
 	tbucket_init(&global, 1000, 0);
@@ -283,7 +272,7 @@ static void test_plant_share(void)
 	   "no plants: a fish, and no draw (plant-free worlds roll as before)");
 	ok(!sched_pick_plant(&mixed, 0, &r), "weight 0: never a plant");
 
-	struct connection c = mk("c", "A", "B", "s2", 100, DIR_RIGHT), *cp = &c;
+	struct connection c = test_connection("c", "A", "B", "s2", 100, DIR_RIGHT), *cp = &c;
 	struct tbucket global;
 	struct sched_decision plan[1];
 	struct sched_counts counts;
