@@ -20,7 +20,8 @@ struct tank *tank_clone(const struct tank *t)
 {
 	struct tank *c = sim_xcalloc(1, sizeof *c);
 	/* Scalars and counters; every pointer is replaced below (a new pointer field of
-	 * struct tank must be handled here too). */
+	 * struct tank must be handled here too, unless it is a frame's working buffer: those
+	 * belong in struct tank_work, which the copy starts without). */
 	*c = *t;
 	c->fish = dup_array(t->fish, t->n_fish, sizeof *t->fish, &c->cap_fish);
 	c->food = dup_array(t->food, t->n_food, sizeof *t->food, &c->cap_food);
@@ -30,11 +31,9 @@ struct tank *tank_clone(const struct tank *t)
 	c->exited = dup_array(t->exited, t->n_exited, sizeof *t->exited, &c->cap_exited);
 	for (size_t i = 0; i < t->n_exited; i++)
 		c->exited[i].f = fish_clone(t->exited[i].f);
-	/* Newborns wait only within a frame; between frames there are none. */
-	c->born = NULL;
-	c->n_born = c->cap_born = 0;
-	c->uf = c->group_next = c->group_tail = c->pick = NULL;
-	c->cap_scratch = 0;
+	/* Newborns wait only within a frame; between frames there are none, and the
+	 * copy takes none of the frame's other buffers either. */
+	memset(&c->work, 0, sizeof c->work);
 	memset(&c->fish_grid, 0, sizeof c->fish_grid);
 	memset(&c->food_grid, 0, sizeof c->food_grid);
 	c->spot_plant = NULL;
@@ -46,21 +45,6 @@ struct tank *tank_clone(const struct tank *t)
 	c->id_index_valid = false;
 	c->pool = NULL;
 	c->threads = 1;
-	c->paid = NULL;
-	c->cap_paid = 0;
-	c->tick_due = NULL;
-	c->cap_tick_due = 0;
-	c->bite = NULL;
-	c->cap_bite = 0;
-	c->sorting = NULL;
-	c->flee = NULL;
-	c->cap_flee = 0;
-	c->gone = NULL;
-	c->cap_gone = 0;
-	c->food_spare = NULL;
-	c->cap_food_spare = 0;
-	c->energy_runs = NULL;
-	c->cap_energy_runs = 0;
 	/* History and events are serialized: the copy carries its own. */
 	if (t->hist.rows) {
 		size_t cols = sim_history_column_count();

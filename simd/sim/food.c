@@ -125,18 +125,19 @@ static void energy_run(struct tank *t, size_t k, size_t end)
 			fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
 			sum += t->fish[i].energy;
 		}
-		t->energy_runs[k] = sum;
+		t->work.energy_runs[k] = sum;
 	}
 }
 
 static double fish_energy_sum(struct tank *t)
 {
 	size_t runs = (t->n_fish + ENERGY_RUN - 1) / ENERGY_RUN;
-	sim_grow((void **)&t->energy_runs, &t->cap_energy_runs, runs, sizeof *t->energy_runs);
+	sim_grow((void **)&t->work.energy_runs, &t->work.cap_energy_runs, runs,
+		 sizeof *t->work.energy_runs);
 	pool_run_parts(t->pool, t, runs, energy_run);
 	double sum = 0;
 	for (size_t k = 0; k < runs; k++)
-		sum += t->energy_runs[k];
+		sum += t->work.energy_runs[k];
 	return sum;
 }
 
@@ -237,7 +238,7 @@ static void food_move_part(struct tank *t, size_t lo, size_t hi)
 {
 	for (size_t i = lo; i < hi; i++) {
 		struct food *fd = &t->food[i];
-		struct flee *fl = &t->flee[i];
+		struct flee *fl = &t->work.flee[i];
 		fl->serial = false;
 		if (fd->dead)
 			continue;
@@ -260,14 +261,14 @@ static void food_move_part(struct tank *t, size_t lo, size_t hi)
  * of threads, and the same as when every item moved here in turn. */
 void food_update_all(struct tank *t)
 {
-	sim_grow((void **)&t->flee, &t->cap_flee, t->n_food, sizeof *t->flee);
+	sim_grow((void **)&t->work.flee, &t->work.cap_flee, t->n_food, sizeof *t->work.flee);
 	pool_run(t->pool, t, t->n_food, food_move_part);
 	for (size_t i = 0; i < t->n_food; i++) {
 		struct food *fd = &t->food[i];
-		if (!t->flee[i].serial)
+		if (!t->work.flee[i].serial)
 			continue;
 		if (fd->kind == FOOD_LIVE) {
-			update_live(t, fd, &t->flee[i]);
+			update_live(t, fd, &t->work.flee[i]);
 		} else {
 			/* Flakes that reach the bottom rot away. */
 			t->flow[EOUT_FOOD_DECAY] += fd->energy;
@@ -292,9 +293,10 @@ void food_order(struct tank *t)
 	size_t n = t->n_food, at = 0;
 	if (n < FOODORDER_FROM || t->frame % FOODORDER_EVERY != 1)
 		return;
-	sim_grow((void **)&t->food_spare, &t->cap_food_spare, n, sizeof *t->food_spare);
+	sim_grow((void **)&t->work.food_spare, &t->work.cap_food_spare, n,
+		 sizeof *t->work.food_spare);
 	for (size_t k = 0; k < g->n; k++) {
-		t->food_spare[at] = t->food[g->items[k].idx];
+		t->work.food_spare[at] = t->food[g->items[k].idx];
 		g->items[k].idx = (int)at;
 		g->pos_of[at] = (int)at;
 		at++;
@@ -302,14 +304,14 @@ void food_order(struct tank *t)
 	for (size_t i = 0; i < n; i++)
 		if (t->food[i].dead) {
 			g->pos_of[at] = -1;
-			t->food_spare[at++] = t->food[i];
+			t->work.food_spare[at++] = t->food[i];
 		}
 	if (at != n) /* the grid holds every live item once: cannot happen */
 		abort();
-	struct food *sorted = t->food_spare;
-	size_t cap = t->cap_food_spare;
-	t->food_spare = t->food;
-	t->cap_food_spare = t->cap_food;
+	struct food *sorted = t->work.food_spare;
+	size_t cap = t->work.cap_food_spare;
+	t->work.food_spare = t->food;
+	t->work.cap_food_spare = t->cap_food;
 	t->food = sorted;
 	t->cap_food = cap;
 }

@@ -580,6 +580,37 @@ struct exited {
 	struct fish *f;
 	enum wall wall;
 };
+
+/* A frame's working buffers: filled and read within a frame, never serialized, grown
+ * as needed and kept between frames to save the allocations. Kept apart from the
+ * tank's state so that nothing else need know them: a clone starts with none
+ * (tank_clone zeroes the whole struct, so a buffer added here cannot end up shared,
+ * and freed twice), and tank_work_free frees them all. */
+struct tank_work {
+	struct fish **born; /* newborns, inserted at the end of the frame */
+	size_t n_born, cap_born;
+	int *uf; /* poker contact groups: union-find parent, list links */
+	int *group_next, *group_tail;
+	int *pick; /* per fish, what a query on the threads found (tank_eat, tank_poker) */
+	size_t cap_scratch;
+	double *paid; /* per fish: metabolism paid this frame (summed in order) */
+	size_t cap_paid;
+	bool *tick_due; /* per fish: fish_tick has work this frame (fish_grow_older) */
+	size_t cap_tick_due;
+	int *bite; /* per fish: the food it may bite, found as it moved (eat_plan) */
+	size_t cap_bite;
+	struct grid *sorting; /* the grid whose counting sort the threads run (tank.c) */
+	size_t sorting_parts;
+	struct flee *flee; /* per food: what live food sees, what is left to move (food_update_all) */
+	size_t cap_flee;
+	struct food *food_spare; /* food_order writes the sorted array here, then swaps */
+	size_t cap_food_spare;
+	double *energy_runs; /* the fish's energy by runs of fish (food_spawn_auto) */
+	size_t cap_energy_runs;
+	unsigned char *gone; /* per fish: leaves at the end of the frame (tank_compact) */
+	size_t cap_gone;
+};
+
 struct tank {
 	struct tank_params p;
 	char id[TANK_ID_MAX + 1];
@@ -632,35 +663,14 @@ struct tank {
 	double day_time, activity, food_sight;
 	double area_scale;
 	struct grid fish_grid, food_grid;
-	int *spot_plant; /* root spot -> plant index or -1 */
-	struct fish **born;
-	size_t n_born, cap_born;
-	int *uf; /* poker contact groups: union-find parent, list links */
-	int *group_next, *group_tail;
-	int *pick; /* per fish, what a query on the threads found (tank_eat, tank_poker) */
-	size_t cap_scratch;
+	int *spot_plant;	       /* root spot -> plant index or -1 */
 	struct fishidx_slot *id_index; /* fish id -> position (fishidx.c) */
 	size_t id_index_cap, id_index_n;
 	bool id_index_valid;
 	struct sim_pool *pool; /* tank_set_threads; NULL: one thread */
 	int threads;
-	double *paid; /* per fish: metabolism paid this frame (summed in order) */
-	size_t cap_paid;
-	bool *tick_due; /* per fish: fish_tick has work this frame (fish_grow_older) */
-	size_t cap_tick_due;
-	int *bite; /* per fish: the food it may bite, found as it moved (eat_plan) */
-	size_t cap_bite;
-	struct grid *sorting; /* the grid whose counting sort the threads run (tank.c) */
-	size_t sorting_parts;
-	double crab_top;   /* the highest crab's y, as the fish move (tank_step) */
-	struct flee *flee; /* per food: what live food sees, what is left to move (food_update_all) */
-	size_t cap_flee;
-	struct food *food_spare; /* food_order writes the sorted array here, then swaps */
-	size_t cap_food_spare;
-	double *energy_runs; /* the fish's energy by runs of fish (food_spawn_auto) */
-	size_t cap_energy_runs;
-	unsigned char *gone; /* per fish: leaves at the end of the frame (tank_compact) */
-	size_t cap_gone;
+	double crab_top; /* the highest crab's y, as the fish move (tank_step) */
+	struct tank_work work;
 };
 
 /* A fish is 1.9 kB, so a pass over the fish array takes a cache miss per fish that the

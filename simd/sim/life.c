@@ -54,13 +54,14 @@ void tank_fish_death_check(struct tank *t, struct fish *f)
 
 bool tank_full(const struct tank *t)
 {
-	return t->n_fish + t->n_born + t->n_exited + t->in_transit >= (size_t)t->p.max_fish;
+	return t->n_fish + t->work.n_born + t->n_exited + t->in_transit >= (size_t)t->p.max_fish;
 }
 
 void tank_add_newborn(struct tank *t, struct fish *f)
 {
-	sim_grow((void **)&t->born, &t->cap_born, t->n_born + 1, sizeof *t->born);
-	t->born[t->n_born++] = f;
+	sim_grow((void **)&t->work.born, &t->work.cap_born, t->work.n_born + 1,
+		 sizeof *t->work.born);
+	t->work.born[t->work.n_born++] = f;
 	t->births++;
 	events_add(t, SIM_EV_BIRTH, f, -1);
 	if (f->generation > t->max_generation)
@@ -124,12 +125,14 @@ void tank_birth(struct tank *t, struct fish *m)
 /* Per-fish scratch of the contact phases (poker tables, mating). */
 static void scratch_grow(struct tank *t, size_t n)
 {
-	if (n > t->cap_scratch) {
-		t->cap_scratch = n + n / 2 + 16;
-		t->uf = sim_xrealloc(t->uf, t->cap_scratch, sizeof *t->uf);
-		t->group_next = sim_xrealloc(t->group_next, t->cap_scratch, sizeof *t->group_next);
-		t->group_tail = sim_xrealloc(t->group_tail, t->cap_scratch, sizeof *t->group_tail);
-		t->pick = sim_xrealloc(t->pick, t->cap_scratch, sizeof *t->pick);
+	if (n > t->work.cap_scratch) {
+		t->work.cap_scratch = n + n / 2 + 16;
+		t->work.uf = sim_xrealloc(t->work.uf, t->work.cap_scratch, sizeof *t->work.uf);
+		t->work.group_next = sim_xrealloc(t->work.group_next, t->work.cap_scratch,
+						  sizeof *t->work.group_next);
+		t->work.group_tail = sim_xrealloc(t->work.group_tail, t->work.cap_scratch,
+						  sizeof *t->work.group_tail);
+		t->work.pick = sim_xrealloc(t->work.pick, t->work.cap_scratch, sizeof *t->work.pick);
 	}
 }
 
@@ -186,7 +189,7 @@ void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
 	tank_add_newborn(t, c);
 }
 
-/* What a query on the threads leaves in t->pick[i] when it found no single answer. */
+/* What a query on the threads leaves in t->work.pick[i] when it found no single answer. */
 #define PICK_NONE (-1)
 #define PICK_AGAIN (-2) /* more than one: the serial pass asks again, in order */
 
@@ -203,8 +206,8 @@ static inline void picks_find(struct tank *t, size_t lo, size_t hi, pick_query o
 	const struct grid_item *items = t->fish_grid.items;
 	for (size_t k = lo; k < hi; k++) {
 		int i = items[k].idx;
-		if (t->group_tail[i])
-			t->pick[i] = only(t, i, items[k].x, items[k].y);
+		if (t->work.group_tail[i])
+			t->work.pick[i] = only(t, i, items[k].x, items[k].y);
 	}
 }
 
@@ -215,8 +218,8 @@ static void mate_ready(struct tank *t, size_t lo, size_t hi)
 {
 	for (size_t i = lo; i < hi; i++) {
 		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		t->group_tail[i] = adult_ready(&t->fish[i], MATING_MIN_ENERGY);
-		t->pick[i] = PICK_AGAIN;
+		t->work.group_tail[i] = adult_ready(&t->fish[i], MATING_MIN_ENERGY);
+		t->work.pick[i] = PICK_AGAIN;
 	}
 }
 
@@ -235,7 +238,7 @@ static bool mate_try(struct tank *t, int i, int m)
 	f->preg.mate_genome = mate->g;
 	fish_spend(t, f, MATING_COST, EOUT_MATING_COST);
 	f->repro_cooldown = mate->repro_cooldown = MATING_COOLDOWN;
-	t->group_tail[i] = t->group_tail[m] = 0;
+	t->work.group_tail[i] = t->work.group_tail[m] = 0;
 	return true;
 }
 
@@ -246,7 +249,7 @@ static bool mate_try(struct tank *t, int i, int m)
  * seat_contacts does for poker. */
 static int mate_candidates(struct tank *t, int i, double x, double y, bool ask)
 {
-	const int *ready = t->group_tail;
+	const int *ready = t->work.group_tail;
 	const struct grid_item *cand[MATE_BUDGET + 1];
 	size_t nc = grid_near(&t->fish_grid, x, y, MATE_RADIUS, &t->fish_grid, i, cand,
 			      MATE_BUDGET + 1);
@@ -288,12 +291,12 @@ void tank_mating(struct tank *t)
 {
 	size_t n = t->n_fish;
 	scratch_grow(t, n);
-	int *ready = t->group_tail;
+	int *ready = t->work.group_tail;
 	pool_run(t->pool, t, n, mate_ready);
 	if (t->pool)
 		pool_run(t->pool, t, t->fish_grid.n, mate_find);
 	for (size_t i = 0; i < n; i++) {
-		int pick = t->pick[i];
+		int pick = t->work.pick[i];
 		if (!ready[i] || pick == PICK_NONE)
 			continue;
 		if (pick == PICK_AGAIN)
@@ -343,10 +346,10 @@ static int eat_pick(const struct tank *t, size_t i)
 static void eat_ahead(struct tank *t, size_t lo, size_t hi)
 {
 	const struct grid_item *items = t->fish_grid.items;
-	int *first = t->pick, *second = t->group_next;
+	int *first = t->work.pick, *second = t->work.group_next;
 	for (size_t k = lo; k < hi; k++) {
 		int i = items[k].idx;
-		if (t->bite[i] != PICK_AGAIN)
+		if (t->work.bite[i] != PICK_AGAIN)
 			continue;
 		const struct grid_item *cand[EAT_BUDGET];
 		size_t nc = eat_query(t, (size_t)i, items[k].x, items[k].y, cand);
@@ -366,7 +369,7 @@ static void eat_ahead(struct tank *t, size_t lo, size_t hi)
 /* Fish i's bite from what it asked ahead (eat_ahead). */
 static int eat_asked(const struct tank *t, size_t i)
 {
-	int a = t->pick[i], b = t->group_next[i];
+	int a = t->work.pick[i], b = t->work.group_next[i];
 	if (a == PICK_NONE)
 		return PICK_NONE;
 	if (!t->food[a].dead)
@@ -427,7 +430,7 @@ static void digest_prefetch(const struct fish *f)
 
 static void eat_prefetch(const struct tank *t, size_t i, bool digest)
 {
-	if (i >= t->n_fish || t->bite[i] == PICK_NONE)
+	if (i >= t->n_fish || t->work.bite[i] == PICK_NONE)
 		return;
 	const struct fish *f = &t->fish[i];
 	__builtin_prefetch(f, 1, 3);
@@ -435,8 +438,8 @@ static void eat_prefetch(const struct tank *t, size_t i, bool digest)
 	__builtin_prefetch((const char *)f + 128, 1, 3);
 	if (digest)
 		digest_prefetch(f);
-	if (t->bite[i] >= 0)
-		__builtin_prefetch(&t->food[t->bite[i]], 1, 3);
+	if (t->work.bite[i] >= 0)
+		__builtin_prefetch(&t->food[t->work.bite[i]], 1, 3);
 }
 
 /* What the biters learn of their meals (food_digest), on the tank's threads: each reads
@@ -445,10 +448,10 @@ static void eat_prefetch(const struct tank *t, size_t i, bool digest)
 static void eat_digest(struct tank *t, size_t lo, size_t hi)
 {
 	for (size_t i = lo; i < hi; i++) {
-		if (i + EAT_AHEAD < hi && t->bite[i + EAT_AHEAD] >= 0)
+		if (i + EAT_AHEAD < hi && t->work.bite[i + EAT_AHEAD] >= 0)
 			digest_prefetch(&t->fish[i + EAT_AHEAD]);
-		if (t->bite[i] >= 0)
-			food_digest(&t->fish[i], &t->food[t->bite[i]]);
+		if (t->work.bite[i] >= 0)
+			food_digest(&t->fish[i], &t->food[t->work.bite[i]]);
 	}
 }
 
@@ -468,8 +471,8 @@ void tank_eat(struct tank *t)
 	}
 	for (size_t i = 0; i < t->n_fish; i++) {
 		eat_prefetch(t, i + EAT_AHEAD, digest);
-		int fi = t->bite[i];
-		t->bite[i] = PICK_NONE;
+		int fi = t->work.bite[i];
+		t->work.bite[i] = PICK_NONE;
 		if (fi == PICK_NONE || !eat_hungry(&t->fish[i]))
 			continue;
 		if (fi == PICK_AGAIN)
@@ -482,7 +485,7 @@ void tank_eat(struct tank *t)
 		if (digest)
 			food_digest(&t->fish[i], fd);
 		else
-			t->bite[i] = fi;
+			t->work.bite[i] = fi;
 	}
 	if (!digest)
 		pool_run(t->pool, t, t->n_fish, eat_digest);
@@ -507,10 +510,10 @@ static void seat_ready(struct tank *t, size_t lo, size_t hi)
 {
 	for (size_t i = lo; i < hi; i++) {
 		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
-		t->uf[i] = (int)i;
-		t->group_next[i] = 1;
-		t->group_tail[i] = poker_ready(&t->fish[i]);
-		t->pick[i] = PICK_NONE;
+		t->work.uf[i] = (int)i;
+		t->work.group_next[i] = 1;
+		t->work.group_tail[i] = poker_ready(&t->fish[i]);
+		t->work.pick[i] = PICK_NONE;
 	}
 }
 
@@ -520,7 +523,7 @@ static void seat_ready(struct tank *t, size_t lo, size_t hi)
 static int seat_contacts(struct tank *t, size_t i, double x, double y,
 			 void (*fn)(struct tank *, int, int, bool *), bool *any)
 {
-	const int *ready = t->group_tail;
+	const int *ready = t->work.group_tail;
 	const struct grid_item *cand[POKER_BUDGET + 1];
 	size_t nc = grid_near(&t->fish_grid, x, y, FISH_BOX, &t->fish_grid, (int)i, cand,
 			      POKER_BUDGET + 1);
@@ -554,7 +557,7 @@ static void seat_find(struct tank *t, size_t lo, size_t hi)
 /* Seat fish j at fish i's table, if both tables fit at one. */
 static void seat_join(struct tank *t, int i, int j, bool *any)
 {
-	int *uf = t->uf, *size = t->group_next;
+	int *uf = t->work.uf, *size = t->work.group_next;
 	int a = uf_find(uf, i), b = uf_find(uf, j);
 	if (a == b || size[a] + size[b] > POKER_TABLE_MAX)
 		return;
@@ -579,7 +582,7 @@ void tank_poker(struct tank *t)
 {
 	size_t n = t->n_fish;
 	scratch_grow(t, n);
-	int *uf = t->uf;
+	int *uf = t->work.uf;
 	/* group_next holds root sizes until listed, group_tail whether each fish is ready. */
 	pool_run(t->pool, t, n, seat_ready);
 	/* One thread asks in turn: asking ahead would only add a pass. */
@@ -587,7 +590,7 @@ void tank_poker(struct tank *t)
 	if (ahead)
 		pool_run(t->pool, t, t->fish_grid.n, seat_find);
 	for (size_t i = 0; i < n; i++) {
-		int pick = ahead ? t->pick[i] : t->group_tail[i] ? PICK_AGAIN : PICK_NONE;
+		int pick = ahead ? t->work.pick[i] : t->work.group_tail[i] ? PICK_AGAIN : PICK_NONE;
 		if (pick == PICK_AGAIN)
 			seat_contacts(t, i, t->fish[i].x, t->fish[i].y, seat_join, &any);
 		else if (pick != PICK_NONE)
@@ -597,20 +600,20 @@ void tank_poker(struct tank *t)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		int r = uf_find(uf, (int)i);
-		t->group_next[i] = -1;
+		t->work.group_next[i] = -1;
 		if (r == (int)i)
-			t->group_tail[i] = (int)i;
+			t->work.group_tail[i] = (int)i;
 		else {
-			t->group_next[t->group_tail[r]] = (int)i;
-			t->group_tail[r] = (int)i;
+			t->work.group_next[t->work.group_tail[r]] = (int)i;
+			t->work.group_tail[r] = (int)i;
 		}
 	}
 	int players[POKER_TABLE_MAX];
 	for (size_t i = 0; i < n; i++) {
-		if (uf[i] != (int)i || t->group_next[i] < 0)
+		if (uf[i] != (int)i || t->work.group_next[i] < 0)
 			continue;
 		int k = 0;
-		for (int j = (int)i; j >= 0 && k < POKER_TABLE_MAX; j = t->group_next[j])
+		for (int j = (int)i; j >= 0 && k < POKER_TABLE_MAX; j = t->work.group_next[j])
 			players[k++] = j;
 		poker_play_fish(t, players, k);
 	}

@@ -149,37 +149,42 @@ struct tank *tank_new(const struct tank_params *p, const char *tank_id)
 	return t;
 }
 
+static void tank_work_free(struct tank_work *w)
+{
+	for (size_t i = 0; i < w->n_born; i++)
+		fish_free(w->born[i]);
+	free(w->born);
+	free(w->uf);
+	free(w->group_next);
+	free(w->group_tail);
+	free(w->pick);
+	free(w->paid);
+	free(w->tick_due);
+	free(w->bite);
+	free(w->flee);
+	free(w->food_spare);
+	free(w->energy_runs);
+	free(w->gone);
+}
+
 void tank_free(struct tank *t)
 {
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->n_exited; i++)
 		fish_free(t->exited[i].f);
-	for (size_t i = 0; i < t->n_born; i++)
-		fish_free(t->born[i]);
 	free(t->fish);
 	free(t->exited);
-	free(t->born);
 	free(t->food);
 	free(t->plants);
 	free(t->crabs);
 	free(t->spot_plant);
-	free(t->uf);
 	free(t->poker_log);
 	history_free(&t->hist);
 	events_free(&t->events);
 	lineage_free(&t->lin);
-	free(t->group_next);
-	free(t->pick);
-	free(t->group_tail);
 	free(t->id_index);
-	free(t->paid);
-	free(t->tick_due);
-	free(t->bite);
-	free(t->flee);
-	free(t->food_spare);
-	free(t->energy_runs);
-	free(t->gone);
+	tank_work_free(&t->work);
 	pool_free(t->pool);
 	grid_free(&t->fish_grid);
 	grid_free(&t->food_grid);
@@ -221,13 +226,13 @@ static void food_grid_fill(struct tank *t, size_t lo, size_t hi)
 static void sort_count_part(struct tank *t, size_t part, size_t end)
 {
 	(void)end;
-	grid_count_part(t->sorting, part, t->sorting_parts);
+	grid_count_part(t->work.sorting, part, t->work.sorting_parts);
 }
 
 static void sort_place_part(struct tank *t, size_t part, size_t end)
 {
 	(void)end;
-	grid_place_part(t->sorting, part, t->sorting_parts);
+	grid_place_part(t->work.sorting, part, t->work.sorting_parts);
 }
 
 /* The counting sort of a grid whose n slots are filled runs in one part per thread (each
@@ -237,8 +242,8 @@ static void tank_sort_grid(struct tank *t, struct grid *g, size_t n)
 {
 	g->n = n;
 	size_t parts = t->pool && n >= GRID_PARTS_FROM ? (size_t)t->threads : 1;
-	t->sorting = g;
-	t->sorting_parts = parts;
+	t->work.sorting = g;
+	t->work.sorting_parts = parts;
 	grid_parts_begin(g, parts);
 	pool_run_parts(t->pool, t, parts, sort_count_part);
 	grid_offsets(g, parts);
@@ -272,10 +277,10 @@ static void fish_remove_gone(struct tank *t)
 {
 	size_t i = 0;
 	while (i < t->n_fish) {
-		if (t->gone[i]) {
+		if (t->work.gone[i]) {
 			fishidx_removed(t, t->fish[i].id);
 			t->fish[i] = t->fish[--t->n_fish];
-			t->gone[i] = t->gone[t->n_fish];
+			t->work.gone[i] = t->work.gone[t->n_fish];
 			if (i < t->n_fish)
 				fishidx_moved(t, i);
 		} else
@@ -293,17 +298,17 @@ static void gone_mark(struct tank *t, size_t lo, size_t hi)
 	for (size_t i = lo; i < hi; i++) {
 		fish_prefetch(t, i + FISH_PREFETCH_AHEAD);
 		const struct fish *f = &t->fish[i];
-		t->gone[i] = f->exited ? GONE_EXITED : f->dead ? GONE_DEAD : STAYS;
+		t->work.gone[i] = f->exited ? GONE_EXITED : f->dead ? GONE_DEAD : STAYS;
 	}
 }
 
 /* End of frame: the departed go to the exit queue, the dead go, the newborns come in. */
 static void tank_compact(struct tank *t)
 {
-	sim_grow((void **)&t->gone, &t->cap_gone, t->n_fish, sizeof *t->gone);
+	sim_grow((void **)&t->work.gone, &t->work.cap_gone, t->n_fish, sizeof *t->work.gone);
 	pool_run(t->pool, t, t->n_fish, gone_mark);
 	for (size_t i = 0; i < t->n_fish; i++) {
-		if (t->gone[i] != GONE_EXITED)
+		if (t->work.gone[i] != GONE_EXITED)
 			continue;
 		struct fish *f = &t->fish[i];
 		enum wall w = (enum wall)(f->exited - 1);
@@ -317,9 +322,9 @@ static void tank_compact(struct tank *t)
 		f->exited = 1; /* still to be removed below */
 	}
 	fish_remove_gone(t);
-	for (size_t i = 0; i < t->n_born; i++)
-		tank_adopt_fish(t, t->born[i]);
-	t->n_born = 0;
+	for (size_t i = 0; i < t->work.n_born; i++)
+		tank_adopt_fish(t, t->work.born[i]);
+	t->work.n_born = 0;
 
 	size_t k = 0;
 	for (size_t i = 0; i < t->n_food; i++)
@@ -365,10 +370,10 @@ static void move_fish(struct tank *t, size_t i, uint64_t base)
 	enum wall w;
 	fish_perceive(t, (int)i, &pc);
 	pc.rng = &r;
-	if (fish_move(t, f, &pc, &w, &t->paid[i]))
+	if (fish_move(t, f, &pc, &w, &t->work.paid[i]))
 		f->exited = 1 + (int)w;
-	t->tick_due[i] = !f->exited && fish_grow_older(f);
-	t->bite[i] = eat_plan(t, i);
+	t->work.tick_due[i] = !f->exited && fish_grow_older(f);
+	t->work.bite[i] = eat_plan(t, i);
 	fish_grid_slot(t, i);
 }
 
@@ -432,9 +437,9 @@ void tank_step(struct tank *t)
 	 * then, in fish order, book what they paid, and the births and deaths (shared
 	 * state) of the fish fish_grow_older named. */
 	size_t n = t->n_fish;
-	sim_grow((void **)&t->paid, &t->cap_paid, n, sizeof *t->paid);
-	sim_grow((void **)&t->tick_due, &t->cap_tick_due, n, sizeof *t->tick_due);
-	sim_grow((void **)&t->bite, &t->cap_bite, n, sizeof *t->bite);
+	sim_grow((void **)&t->work.paid, &t->work.cap_paid, n, sizeof *t->work.paid);
+	sim_grow((void **)&t->work.tick_due, &t->work.cap_tick_due, n, sizeof *t->work.tick_due);
+	sim_grow((void **)&t->work.bite, &t->work.cap_bite, n, sizeof *t->work.bite);
 	t->crab_top = INFINITY;
 	for (size_t i = 0; i < t->n_crabs; i++)
 		t->crab_top = fmin(t->crab_top, t->crabs[i].y);
@@ -446,11 +451,11 @@ void tank_step(struct tank *t)
 	/* The sum in a local, apart from fish_tick (which books no metabolism): through
 	 * t->flow the compiler stored and reloaded it for every fish. Same order, same bits. */
 	double metabolism = t->flow[EOUT_METABOLISM];
-	const double *paid = t->paid;
+	const double *paid = t->work.paid;
 	for (size_t i = 0; i < n; i++)
 		metabolism += paid[i];
 	t->flow[EOUT_METABOLISM] = metabolism;
-	const bool *due = t->tick_due;
+	const bool *due = t->work.tick_due;
 	for (size_t i = 0; i < n; i++)
 		if (due[i]) {
 			fish_tick(t, &t->fish[i]);
