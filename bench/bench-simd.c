@@ -174,22 +174,6 @@ static int64_t fish_count(int port, const char *tank)
 	return n;
 }
 
-/* A counter from GET /metrics, or -1. */
-static int64_t metric(int port, const char *name)
-{
-	char *text;
-	if (http_call(port, "GET", "/metrics", NULL, &text, NULL) != 200) {
-		free(text);
-		return -1;
-	}
-	char key[128];
-	snprintf(key, sizeof key, "\n%s ", name);
-	const char *p = strstr(text, key);
-	int64_t v = p ? strtoll(p + strlen(key), NULL, 10) : -1;
-	free(text);
-	return v;
-}
-
 /* A gauge from GET /metrics, or -1. */
 static double metric_double(int port, const char *name)
 {
@@ -204,6 +188,12 @@ static double metric_double(int port, const char *name)
 	double v = p ? strtod(p + strlen(key), NULL) : -1;
 	free(text);
 	return v;
+}
+
+/* A counter from GET /metrics, or -1 (a double holds every count below 2^53 exactly). */
+static int64_t metric(int port, const char *name)
+{
+	return (int64_t)metric_double(port, name);
 }
 
 /* One real fish of the tank, as migration carries it, with its "id" replaced by
