@@ -315,6 +315,31 @@ static void copy_fixture(const char *fixture, const char *dir)
 	ok(rc == 0, "the fixture's journal files are there (%s/*.log)", fixture);
 }
 
+/* The journal in tests/unit/data/<name>, written by an earlier simd, replays to the
+ * state it was written from (the fixture's state.json). */
+static void replays_to_its_state(const char *srcdir, const char *dir, const char *name,
+				 const char *what)
+{
+	char *fixture = fs_path_join(srcdir, "tests/unit/data"),
+	     *from = fs_path_join(fixture, name);
+	char *to = fs_path_join(dir, name), *p = fs_path_join(from, "state.json");
+	copy_fixture(from, to);
+	char *want = read_text(p);
+	struct simd old;
+	struct json_err e;
+	simd_init(&old, to);
+	ok(want && replay(&old, &e) == 0, "%s replays", what);
+	char *got = state_text(&old, false);
+	is_str(got, want, "to the state it was written from");
+	simd_done(&old);
+	free(got);
+	free(want);
+	free(p);
+	free(to);
+	free(from);
+	free(fixture);
+}
+
 int main(void)
 {
 	char dir[4096];
@@ -407,41 +432,20 @@ int main(void)
 	while (now.len && now.text[now.len - 1] == '\n')
 		now.text[--now.len] = '\0';
 	is_str(now.text, old_shapes, "today's records have the fixture's keys, in its order");
-	struct simd old;
-	simd_init(&old, old_dir);
-	ok(replay(&old, &e) == 0, "the fixture's journal replays");
-	char *old_replayed = state_text(&old, false);
-	is_str(old_replayed, old_state, "to the state it was written from");
-	simd_done(&old);
-	free(old_replayed);
 	free(old_state);
 	free(fixture);
 	free(old_dir);
-
+	replays_to_its_state(srcdir, dir, "journal-all-kinds", "the fixture's journal");
 	/* Before food, added fish and gates were journaled: it replays, without them. */
-	fixture = fs_path_join(srcdir, "tests/unit/data/journal-before-inputs");
-	old_dir = fs_path_join(dir, "before-inputs");
-	copy_fixture(fixture, old_dir);
-	p = fs_path_join(fixture, "state.json");
-	old_state = read_text(p);
-	free(p);
-	simd_init(&old, old_dir);
-	ok(old_state && replay(&old, &e) == 0, "the journal from before inputs were journaled "
-					       "replays");
-	old_replayed = state_text(&old, false);
-	is_str(old_replayed, old_state, "to the state it was written from");
-	simd_done(&old);
-
-	free(old_replayed);
-	free(old_state);
-	free(fixture);
-	free(old_dir);
+	replays_to_its_state(srcdir, dir, "journal-before-inputs",
+			     "the journal from before inputs were journaled");
 
 	/* The same kinds written under simulation rules 1 (before sim_rules was written):
 	 * today's rules cannot re-simulate it exactly, so it replays and says so. */
 	fixture = fs_path_join(srcdir, "tests/unit/data/journal-rules-1");
 	old_dir = fs_path_join(dir, "rules-1");
 	copy_fixture(fixture, old_dir);
+	struct simd old;
 	simd_init(&old, old_dir);
 	e.msg[0] = '\0';
 	ok(replay(&old, &e) == 0, "a journal written under rules 1 replays%s%s",
