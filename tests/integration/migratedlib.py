@@ -545,6 +545,12 @@ class Cluster:
         for s in self.servers:
             s.stop()
 
+    def stop_checked(self, t):
+        """SIGTERM every daemon of every server: one result each, that it exits 0."""
+        for s in self.servers:
+            for name, d in s.daemons.items():
+                t.eq(d.stop(), 0, "%s %s exits 0 on SIGTERM" % (s.id, name))
+
     def places(self, kinds=("fish",)):
         out = []
         for s in self.servers:

@@ -6,20 +6,11 @@ tank ids and fish counts, create the connection with a snake_case body, see a fi
 server 1 and arrive on server 2, list the transfers and the camelCase connections, and
 check conservation. Unlike the original it pauses both tanks first, so that births and
 deaths cannot hide a migration or fake one, and it follows one fish by id."""
-import os
-import signal
-import subprocess
-
-from twlib import BUILD, Tap, free_port, request, tmpdir, wait_until
+from twlib import Tap, free_port, interrupt, request, start_tankworld, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twcs")
-EXE = os.path.join(BUILD, "tankworld", "tankworld")
-ports = [free_port()]
-while len(ports) < 2:
-    p = free_port()
-    if p != ports[0]:
-        ports.append(p)
+ports = [free_port() for _ in range(2)]  # never the same twice (twlib reserves them)
 procs = []
 
 
@@ -38,11 +29,8 @@ def fish(i, tank):
 try:
     # 1. TANK_SERVER_ID=server-1 TANK_API_PORT=8001 python -m backend.main (and server-2/8002)
     for i in range(2):
-        env = dict(os.environ, TANK_SERVER_ID="server-%d" % (i + 1), TANK_API_PORT=str(ports[i]))
-        env.pop("NOTIFY_SOCKET", None)
-        env.pop("DISCOVERY_SERVER_URL", None)
-        log = open(os.path.join(root, "server%d.log" % (i + 1)), "wb")
-        procs.append(subprocess.Popen([EXE], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT))
+        procs.append(start_tankworld(root, "server%d.log" % (i + 1), TANK_SERVER_ID="server-%d" % (i + 1),
+                                     TANK_API_PORT=ports[i], DISCOVERY_SERVER_URL=None))
     # 2. /health on each port
     for i in range(2):
         t.ok(wait_until(lambda: getattr(door(i, "GET", "/health"), "status", 0) == 200, 30, 0.2),
@@ -95,11 +83,5 @@ try:
     t.eq(len(fish(0, tanks[0])) + len(fish(1, tanks[1])), sum(counts), "the total is conserved")
     t.ok(after == before[0] | before[1], "every fish is still there, once")
 finally:
-    for p in procs:
-        p.send_signal(signal.SIGINT)
-    for p in procs:
-        try:
-            p.wait(30)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    interrupt(procs)
 t.done()

@@ -163,9 +163,7 @@ try:
     audit("unknown destination server")
 
     t.ok(committed() > 10, "migrations were committed throughout (%d)" % committed())
-    for s in cl.servers:
-        for name, d in s.daemons.items():
-            t.eq(d.stop(), 0, "%s %s exits 0 on SIGTERM" % (s.id, name))
+    cl.stop_checked(t)
 finally:
     if t.failed:
         for s in cl.servers:

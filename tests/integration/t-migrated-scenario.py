@@ -89,9 +89,7 @@ try:
     st = s1.mig.get("/api/tanks/%s/transfer-stats" % A).json()
     t.ok(st["transfers_out_success"] == len(arrived) and st["transfers_out_failed"] == 0,
          "transfer-stats of A", st)
-    for s in cl.servers:
-        for name, d in s.daemons.items():
-            t.eq(d.stop(), 0, "%s %s exits 0 on SIGTERM" % (s.id, name))
+    cl.stop_checked(t)
 finally:
     if t.failed:
         for s in cl.servers:

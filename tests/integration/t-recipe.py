@@ -4,20 +4,11 @@
 environment variables only (on test ports instead of 8000-8002), everything through each
 server's one door. The workers register with the hub (DISCOVERY_SERVER_URL names the hub's
 door) and then list each other."""
-import os
-import signal
-import subprocess
-
-from twlib import BUILD, Tap, free_port, request, tmpdir, wait_until
+from twlib import Tap, free_port, interrupt, request, start_tankworld, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twrc")
-EXE = os.path.join(BUILD, "tankworld", "tankworld")
-ports = []
-while len(ports) < 3:
-    p = free_port()
-    if p not in ports:
-        ports.append(p)
+ports = [free_port() for _ in range(3)]  # never the same twice (twlib reserves them)
 names = ["hub-server", "worker-1", "worker-2"]
 procs = []
 
@@ -41,12 +32,9 @@ try:
     # TANK_SERVER_ID=worker-1 TANK_API_PORT=8001 DISCOVERY_SERVER_URL=http://localhost:8000 tankworld
     # TANK_SERVER_ID=worker-2 TANK_API_PORT=8002 DISCOVERY_SERVER_URL=http://localhost:8000 tankworld
     for i, sid in enumerate(names):
-        env = dict(os.environ, TANK_SERVER_ID=sid, TANK_API_PORT=str(ports[i]))
-        env.pop("NOTIFY_SOCKET", None)
-        if i:
-            env["DISCOVERY_SERVER_URL"] = "http://localhost:%d" % ports[0]
-        log = open(os.path.join(root, sid + ".log"), "wb")
-        procs.append(subprocess.Popen([EXE], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT))
+        hub = "http://localhost:%d" % ports[0] if i else None
+        procs.append(start_tankworld(root, sid + ".log", TANK_SERVER_ID=sid, TANK_API_PORT=ports[i],
+                                     DISCOVERY_SERVER_URL=hub))
         t.ok(wait_until(lambda: getattr(door(i, "/health"), "status", 0) == 200, 30, 0.1),
              "%s answers on its door" % sid)
     t.ok(all(p.poll() is None for p in procs), "three servers run side by side on one host")
@@ -63,12 +51,6 @@ try:
     r = door(1, "/api/connections")
     t.ok(r and r.status == 200 and "connections" in r.json(), "migrated's API through a worker's door", r)
 finally:
-    for p in procs:
-        p.send_signal(signal.SIGINT)
-    for p in procs:
-        try:
-            p.wait(30)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    interrupt(procs)
 t.ok(all(p.returncode is not None for p in procs), "Ctrl-C stops every server")
 t.done()

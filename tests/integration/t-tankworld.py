@@ -10,11 +10,10 @@ import signal
 import subprocess
 import time
 
-from twlib import BUILD, Tap, base_ports, request, tmpdir, wait_until
+from twlib import Tap, base_ports, request, start_tankworld, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twtw")
-EXE = os.path.join(BUILD, "tankworld", "tankworld")
 (port,) = base_ports(1)
 proc = None
 
@@ -38,10 +37,7 @@ def healthy(name):
 
 
 try:
-    env = dict(os.environ, TANK_SERVER_ID="tw-one", TANK_API_PORT=str(port))
-    env.pop("NOTIFY_SOCKET", None)
-    log = open(os.path.join(root, "out.log"), "wb")
-    proc = subprocess.Popen([EXE], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_tankworld(root, "out.log", TANK_SERVER_ID="tw-one", TANK_API_PORT=port)
     up = wait_until(lambda: all(healthy(n) for n in ("discoveryd", "simd", "migrated")), 30, 0.1)
     t.ok(up, "three daemons answer on their sockets under ./data/tw-one/run")
     t.ok(os.path.isdir(os.path.join(root, "data", "tw-one", "state", "sim")), "state is kept in ./data/tw-one/state")

@@ -485,6 +485,38 @@ def fd_baseline(pid, looks=10, interval=0.1):
     return fds, socks
 
 
+TANKWORLD = os.path.join(BUILD, "tankworld", "tankworld")
+
+
+def start_tankworld(root, log_name, **env):
+    """One `tankworld` server (a server's three daemons behind one door), configured by
+    environment variables only, as the original's recipe is; env None unsets one. Its
+    output goes to root/log_name. NOTIFY_SOCKET is not passed on: tankworld is not a
+    daemon of ours to wait for, its daemons are its own children."""
+    e = dict(os.environ)
+    e.pop("NOTIFY_SOCKET", None)
+    for k, v in env.items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = str(v)
+    log = open(os.path.join(root, log_name), "wb")
+    return subprocess.Popen([TANKWORLD], cwd=root, env=e, stdout=log, stderr=subprocess.STDOUT)
+
+
+def interrupt(procs, timeout=30):
+    """Ctrl-C each process, as a user stops `tankworld`, then wait for all; one still
+    running after timeout seconds is killed."""
+    for p in procs:
+        p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def valgrind_or_skip():
     """Ends a valgrind test as a TAP skip where valgrind cannot run: in the sanitizer
     build (valgrind does not run ASan binaries), or where it is not installed."""
