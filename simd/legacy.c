@@ -211,9 +211,11 @@ json_object *legacy_fish_translate(json_object *entity, uint64_t h, struct json_
 		return NULL;
 	}
 	json_object *type;
+	/* "type": null is there and is no string (json-c gives NULL for it). */
 	if (json_object_object_get_ex(entity, "type", &type) &&
-	    strcmp(json_object_get_string(type), "fish") != 0) {
-		jv_fail(e, "only fish can move here, not \"%.40s\"", json_object_get_string(type));
+	    (!json_object_is_type(type, json_type_string) ||
+	     strcmp(json_object_get_string(type), "fish") != 0)) {
+		jv_fail(e, "only fish can move here, not %.40s", json_object_to_json_string(type));
 		return NULL;
 	}
 	json_object *fish = drawn_fish(h);

@@ -83,6 +83,20 @@ int main(void)
 	legacy_uuid(42, "fish", u2);
 	ok(uuid_str_valid(u1) && strcmp(u1, u2) != 0, "derived ids are UUIDs and differ by salt");
 
+	/* A peer's entity with "type" present but no string: refused, never read as one
+	 * (null made simd crash on a strcmp of NULL). */
+	static const char *const bad_types[] = {"null", "7", "{}", "[\"fish\"]", "\"plant\""};
+	for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
+		char text[160];
+		snprintf(text, sizeof text, "{\"genome_data\":{},\"type\":%s}", bad_types[i]);
+		json_object *x = json_tokener_parse(text), *y = NULL;
+		e.msg[0] = '\0';
+		ok(x && !(y = legacy_fish_translate(x, 1, &e)) && strstr(e.msg, "only fish"),
+		   "\"type\": %s is refused: %s", bad_types[i], e.msg);
+		json_object_put(x);
+		json_object_put(y);
+	}
+
 	json_object_put(in);
 	json_object_put(a);
 	json_object_put(b);
