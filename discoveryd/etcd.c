@@ -210,6 +210,16 @@ static json_object *obj(json_object *o, const char *key)
 		       : NULL;
 }
 
+/* A string member, or NULL: absent, null (json-c gives NULL for it) or not a string. */
+static const char *str(json_object *o, const char *key)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, key, &v) &&
+			       json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
 static void add_b64(json_object *o, const char *key, const char *s)
 {
 	char *b = b64_encode(s, strlen(s));
@@ -223,7 +233,7 @@ static void add_b64(json_object *o, const char *key, const char *s)
 static const char *key_id(const struct etcd *e, const char *key, char *buf, size_t n)
 {
 	char k[KEY_MAX];
-	if (b64_decode(key, k, sizeof k) < 0)
+	if (!key || b64_decode(key, k, sizeof k) < 0)
 		return NULL;
 	size_t pl = strlen(e->prefix);
 	if (strncmp(k, e->prefix, pl) != 0 || !server_id_valid(k + pl))
@@ -235,18 +245,15 @@ static const char *key_id(const struct etcd *e, const char *key, char *buf, size
 /* A key that is present: its server is online. Returns whether the registry changed. */
 static bool apply_put(struct etcd *e, json_object *kv)
 {
-	json_object *k, *v;
 	char idbuf[80];
-	const char *id;
-	if (!json_object_object_get_ex(kv, "key", &k) ||
-	    !(id = key_id(e, json_object_get_string(k), idbuf, sizeof idbuf)))
+	const char *id = key_id(e, str(kv, "key"), idbuf, sizeof idbuf), *value = str(kv, "value");
+	if (!id)
 		return false;
 	char *val = xmalloc(8192);
 	struct json_err je = {{0}};
 	struct registry_learned l = {.status = SERVER_ONLINE, .direct = true};
 	json_object *info = NULL;
-	bool ok = json_object_object_get_ex(kv, "value", &v) &&
-		  b64_decode(json_object_get_string(v), val, 8192) > 0 &&
+	bool ok = value && b64_decode(value, val, 8192) > 0 &&
 		  (info = jv_parse_object(val, strlen(val), 8, &je)) &&
 		  server_info_from_json(info, &l.info, &je) == 0 &&
 		  strcmp(l.info.server_id, id) == 0;
@@ -263,11 +270,9 @@ static bool apply_put(struct etcd *e, json_object *kv)
  * registry evicts it after evict_after like any silent server. */
 static bool apply_delete(struct etcd *e, json_object *kv)
 {
-	json_object *k;
 	char idbuf[80];
-	const char *id;
-	if (!json_object_object_get_ex(kv, "key", &k) ||
-	    !(id = key_id(e, json_object_get_string(k), idbuf, sizeof idbuf)))
+	const char *id = key_id(e, str(kv, "key"), idbuf, sizeof idbuf);
+	if (!id)
 		return false;
 	const struct server_entry *en = registry_get(e->dd->reg, id);
 	if (!en || !en->learned)
@@ -319,10 +324,10 @@ static size_t on_watch_data(const char *data, size_t len, long status, void *arg
 		if (json_object_object_get_ex(res, "events", &events) &&
 		    json_object_is_type(events, json_type_array)) {
 			for (size_t i = 0; i < json_object_array_length(events); i++) {
-				json_object *ev = json_object_array_get_idx(events, i), *t;
+				json_object *ev = json_object_array_get_idx(events, i);
 				json_object *kv = obj(ev, "kv");
-				bool del = json_object_object_get_ex(ev, "type", &t) &&
-					   strcmp(json_object_get_string(t), "DELETE") == 0;
+				const char *type = str(ev, "type");
+				bool del = type && strcmp(type, "DELETE") == 0;
 				if (kv)
 					changed |= del ? apply_delete(e, kv) : apply_put(e, kv);
 				if (kv && get_i64(kv, "mod_revision", &rev) && rev > e->revision)

@@ -6,6 +6,7 @@ the other's list within heartbeat_timeout + 2 s; restarting every member (with i
 lets the servers recover without a restart of their own; conservation is exact. Also: a
 malformed etcd_endpoints stops the daemon with file:line, and an endpoint answering
 garbage is logged and ignored."""
+import json
 import os
 import secrets
 import shutil
@@ -219,6 +220,46 @@ try:
     t.ok(g.alive() and g.get("/health").status == 200 and "does not parse" in g.log_tail(100),
          "an etcd answering garbage is logged and ignored", g.log_tail(10))
     t.eq(g.stop(), 0, "and that discoveryd exits 0")
+    garbage_srv.close()
+
+    # An endpoint that answers the lease, the put and the range as etcd does, but with
+    # keys, values and event types that are JSON null or no string: json-c reads a null
+    # as NULL, which discoveryd once passed on to strcmp and its base64 decoder (each of
+    # these four killed it). Refused as garbage; discoveryd lives on.
+    for case in ("range key", "range value", "watch key", "watch type"):
+        def etcd_like(method, path, body, case=case):
+            if path == "/v3/lease/grant":
+                return 200, {"ID": "7", "TTL": "10"}
+            if path == "/v3/lease/keepalive":
+                return 200, {"result": {"ID": "7", "TTL": "10"}}
+            if path == "/v3/kv/put":
+                return 200, {"header": {"revision": "5"}}
+            if path == "/v3/kv/range":
+                # Keys under the default prefix: /tankworld/servers/x and .../y.
+                kvs = {"range key": [{"key": None, "value": None}],
+                       "range value": [{"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3g=", "value": None},
+                                       {"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3k=", "value": 7}]}.get(case, [])
+                return 200, {"header": {"revision": "5"}, "kvs": kvs}
+            if path == "/v3/watch":
+                ev = ({"kv": {"key": None}} if case == "watch key"
+                      else {"type": None, "kv": {"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3g="}})
+                return 200, (json.dumps({"result": {"events": [ev, {"type": 1, "kv": {"key": []}}]}})
+                             + "\n").encode()
+            return 404, {}
+        garbage_srv = StubServer(etcd_like)
+        h = Daemon("discoveryd", os.path.join(root, "h-" + case.replace(" ", "-")), "h", free_port(),
+                   extra={"discovery.backend": "etcd", "security.token_file": token_file,
+                          "discovery.etcd_endpoints": garbage_srv.url,
+                          "discovery.heartbeat_interval": "0.2", "discovery.heartbeat_timeout": "1"})
+        h.start()
+        time.sleep(1.2)
+        t.ok(h.alive() and h.get("/health").status == 200, "an etcd answering a %s of null: discoveryd lives on"
+             % case, h.log_tail(10))
+        servers = h.get("/api/discovery/servers").json()["servers"] if h.alive() else []
+        t.eq([x["server_id"] for x in servers], ["h"], "and learns no server from it")
+        t.eq(h.stop(), 0, "and exits 0")
+        garbage_srv.close()
+    garbage_srv = None
 
     for d in (s1.mig, s1.sim, s2.mig, s2.sim, s1.disc, s2.disc):
         t.eq(d.stop(), 0, "%s %s exits 0 on SIGTERM" % (d.server_id, d.name))
