@@ -113,7 +113,10 @@ static void take(struct ctl *ctl, struct family *fam, struct ctl_server *p, json
 	for (size_t i = 0; recs && i < json_object_array_length(recs); i++) {
 		json_object *rec = json_object_array_get_idx(recs, i);
 		const char *id = field_str(rec, "fish_id");
-		if (json_object_object_get_ex(fam->seen, id, NULL))
+		/* Another server's answer: a record that is no object (json-c asserts on
+		 * adding to it) or names no fish is skipped. */
+		if (!json_object_is_type(rec, json_type_object) || !*id ||
+		    json_object_object_get_ex(fam->seen, id, NULL))
 			continue;
 		json_object_object_add(fam->seen, id, json_object_new_boolean(1));
 		json_object *c = json_object_get(rec);

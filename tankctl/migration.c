@@ -224,8 +224,7 @@ int cmd_transfer_show(struct ctl *ctl, const char *id)
 		print_json(r.json);
 	} else {
 		json_object_object_foreach (r.json, k, v) {
-			const char *s = v ? json_object_get_string(v) : "-";
-			kv(k, "%s", s);
+			kv(k, "%s", value_text(v));
 		}
 	}
 	reply_free(&r);
@@ -250,8 +249,7 @@ int cmd_migrate(struct ctl *ctl)
 		       field_int(r.json, "errors"));
 		json_object *ids = field_arr(r.json, "transfer_ids");
 		for (size_t i = 0; ids && i < json_object_array_length(ids); i++)
-			printf("  transfer %s\n",
-			       json_object_get_string(json_object_array_get_idx(ids, i)));
+			printf("  transfer %s\n", value_text(json_object_array_get_idx(ids, i)));
 	}
 	reply_free(&r);
 	return 0;

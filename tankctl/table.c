@@ -228,6 +228,13 @@ const char *field_str(json_object *o, const char *key)
 	return "";
 }
 
+const char *value_text(json_object *v)
+{
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "-";
+}
+
 int64_t field_int(json_object *o, const char *key)
 {
 	json_object *x;

@@ -108,6 +108,9 @@ const char *short_id(const char *id, char out[16]); /* the first 8 characters */
 /* Field access that tolerates absent or mistyped fields (daemons are trusted to send
  * the documented shapes, remote ones not to crash us). */
 const char *field_str(json_object *o, const char *key); /* "" when absent */
+/* A value as a table cell: a string as it is, JSON null or none as "-", anything else as
+ * its JSON text (never NULL, which printf's %s must not get). */
+const char *value_text(json_object *v);
 int64_t field_int(json_object *o, const char *key);
 double field_num(json_object *o, const char *key);
 bool field_bool(json_object *o, const char *key);

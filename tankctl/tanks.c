@@ -192,7 +192,7 @@ static void join_causes(json_object *dc, char *out, size_t size)
 		return;
 	json_object_object_foreach (dc, k, v) {
 		off += (size_t)snprintf(out + off, off < size ? size - off : 0, "%s%s %s",
-					off ? ", " : "", k, json_object_get_string(v));
+					off ? ", " : "", k, value_text(v));
 		if (off >= size)
 			break;
 	}
@@ -213,7 +213,7 @@ static void print_tank_status(json_object *s)
 	json_object *seed;
 	kv("size", "%" PRId64 " x %" PRId64 ", at most %" PRId64 " fish, seed %s",
 	   field_int(m, "width"), field_int(m, "height"), field_int(m, "max_fish"),
-	   json_object_object_get_ex(m, "seed", &seed) ? json_object_get_string(seed) : "?");
+	   json_object_object_get_ex(m, "seed", &seed) ? value_text(seed) : "?");
 	kv("state", "%s, frame %" PRId64 ", %.1f fps",
 	   !field_bool(s, "running") ? "stopped"
 	   : field_bool(s, "paused") ? "paused"

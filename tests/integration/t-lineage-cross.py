@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from migratedlib import Cluster, migrated_built, simd_built
-from twlib import BUILD, Tap, tmpdir, wait_until
+from twlib import BUILD, StubServer, Tap, tmpdir, wait_until
 
 if not simd_built() or not migrated_built():
     print("1..0 # SKIP simd or migrated not built")
@@ -110,6 +110,30 @@ try:
     t.ok(rc == 1 and "not a fish id" in err, "a bad fish id: exit 1", (rc, err))
     rc, out, err = ctl(s2, "lineage", F, "--depth", "1001")
     t.eq(rc, 2, "--depth 1001: a usage error")
+
+    # A server that answers its lineage with records that are no objects (json-c
+    # asserted when tankctl added to one) and a record naming no fish: skipped, and the
+    # one good record is shown.
+    G = "00000000-0000-4000-8000-0000000000a1"
+
+    def odd_simd(method, path, body):
+        if path.startswith("/api/tanks/odd/lineage"):
+            return 200, {"tank_id": "odd", "records": [1, None, "x", [], {"depth": 0},
+                                                       {"fish_id": G, "depth": 0, "generation": 3}]}
+        if path.startswith("/api/tanks"):
+            return 200, {"tanks": [{"tank": {"tank_id": "odd"}}], "count": 1}
+        return 404, {"detail": "Not Found"}
+    odd = StubServer(odd_simd)
+    try:
+        r = s2.disc.post("/api/discovery/register", {"server_id": "odd-1", "host": "127.0.0.1",
+                                                     "port": odd.port})
+        t.eq(r.status, 200, "a server with odd answers registers with s2's discoveryd")
+        rc, out, err = ctl(s2, "--json", "lineage", G)
+        recs = json.loads(out)["records"] if rc == 0 else []
+        t.ok(rc == 0 and [x["fish_id"] for x in recs] == [G],
+             "tankctl lineage skips its odd records and shows the good one", (rc, out, err))
+    finally:
+        odd.close()
 finally:
     cl.stop()
     t.done()
