@@ -197,17 +197,19 @@ static void collect(const void *node, VISIT which, int depth)
 /* One record into the fold: the latest line of each server wins, a removal drops it. */
 static void fold_record(void **tree, size_t *n, const char *line, json_object *o)
 {
-	json_object *v;
-	if (!json_object_object_get_ex(o, "removed", &v) &&
-	    !json_object_object_get_ex(o, "server_id", &v))
+	/* Read as registry_apply_record reads it: a string "removed" (null is none), else
+	 * the entry's "server_id". A line it would refuse is left out of the fold. */
+	const char *gone = NULL, *id = NULL;
+	struct json_err e;
+	if (jv_string(o, "removed", false, 1, SERVER_ID_MAX, &gone, &e) < 0 ||
+	    (!gone && jv_string(o, "server_id", true, 1, SERVER_ID_MAX, &id, &e) < 0))
 		return;
-	const char *id = json_object_get_string(v);
-	if (!id || strlen(id) > SERVER_ID_MAX)
-		return;
+	if (gone)
+		id = gone;
 	struct folded key, *f;
 	snprintf(key.id, sizeof key.id, "%s", id);
 	void *found = tfind(&key, tree, folded_cmp);
-	bool removed = json_object_object_get_ex(o, "removed", NULL);
+	bool removed = gone != NULL;
 	if (found && removed) {
 		f = *(struct folded **)found;
 		tdelete(f, tree, folded_cmp);

@@ -200,7 +200,10 @@ static void on_page(const struct fetch_response *r, void *arg)
 	 * server came back unlisted and was dropped 3 s later while it heartbeated. */
 	size_t changes = 0, nr = removed ? json_object_array_length(removed) : 0;
 	for (size_t i = 0; i < nr; i++) {
-		const char *id = json_object_get_string(json_object_array_get_idx(removed, i));
+		json_object *x = json_object_array_get_idx(removed, i);
+		const char *id = json_object_is_type(x, json_type_string)
+					 ? json_object_get_string(x)
+					 : NULL;
 		if (id && server_id_valid(id))
 			changes += registry_hub_removed(reg, h->index, id, now);
 	}

@@ -135,7 +135,9 @@ json_object *api_legacy_transfer_body(struct http_ctx *ctx)
 	const char *ss = str_of(body, "source_server_id"), *st = str_of(body, "source_tank_id"),
 		   *dt = str_of(body, "destination_tank_id");
 	uint64_t h = legacy_hash(entity, ss, st, dt);
-	if (!json_object_object_get_ex(body, "transfer_id", NULL)) {
+	json_object *given;
+	/* Absent or null (as an original client may write an unset field): derived. */
+	if (!json_object_object_get_ex(body, "transfer_id", &given) || !given) {
 		char tid[UUID_STR_LEN];
 		legacy_uuid(h, "transfer", tid);
 		json_object_object_add(body, "transfer_id", json_object_new_string(tid));

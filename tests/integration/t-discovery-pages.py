@@ -15,12 +15,14 @@ root = tmpdir("twdp")
 EPOCH = "00000000000000e1"
 PEER = {"server_id": "peer-a", "hostname": "a", "host": "127.0.0.1", "port": 9,
         "status": "online", "heartbeat_age_seconds": 0.1, "direct": True}
+PEER42 = dict(PEER, server_id="42", hostname="b")
 pages = []  # the revision each pull asked from
 
 
 def hub_route(method, path, body):
-    """Registration, heartbeats, and three diff pages: peer-a listed (revision 2), then
-    peer-a both removed and listed again (revision 4), then nothing new."""
+    """Registration, heartbeats, and three diff pages: peer-a and server "42" listed
+    (revision 2), then peer-a both removed and listed again, and a removal of the number
+    42, which names no server (revision 4), then nothing new."""
     if method == "POST":
         return 200, {"status": "ok"}
     q = urllib.parse.parse_qs(urllib.parse.urlparse(path).query)
@@ -30,9 +32,9 @@ def hub_route(method, path, body):
     pages.append(since)
     page = {"epoch": EPOCH, "more": False, "reset": since == 0}
     if since < 2:
-        page.update(servers=[PEER], removed=[], revision=2)
+        page.update(servers=[PEER, PEER42], removed=[], revision=2)
     elif since < 4:
-        page.update(servers=[PEER], removed=["peer-a"], revision=4)
+        page.update(servers=[PEER], removed=["peer-a", 42], revision=4)
     else:
         page.update(servers=[], removed=[], revision=4)
     return 200, page
@@ -60,6 +62,9 @@ try:
     t.ok(p is not None and url in p.get("hubs", []),
          "peer-a is still known, listed by the hub, 4.5 s later", p)
     t.eq(p and p["status"], "online", "and online (the hub hears it)")
+    s = w.get("/api/discovery/servers?include_local=false").json()["servers"]
+    t.ok("42" in [x["server_id"] for x in s], "a removal that is a number, not a string, removes no server",
+         [x["server_id"] for x in s])
     t.ok("evicted" not in w.log_tail(50), "nothing was evicted", w.log_tail(10))
     t.eq(w.stop(), 0, "the worker exits 0")
 finally:

@@ -89,6 +89,10 @@ try:
     a1, a2 = post("/api/remote-transfer", body2), post("/api/remote-transfer", body2)
     t.ok(a1.status == 200 and a2.status == 200 and a1.json()["entity"]["new_id"] == a2.json()["entity"]["new_id"],
          "all-in-body form without transfer_id: the retry is the same transfer", (a1, a2))
+    a3 = post("/api/remote-transfer", dict(body2, transfer_id=None))
+    t.ok(a3.status == 200 and a3.json()["entity"]["new_id"] == a1.json()["entity"]["new_id"]
+         and a3.json()["transfer_id"] == a1.json()["transfer_id"],
+         "\"transfer_id\": null is no transfer id: the same derived transfer", a3)
     body3 = dict(body2, entity_data=original_fish(3))
     res = []
     th = [threading.Thread(target=lambda: res.append(post("/api/remote-transfer", body3))) for _ in range(4)]
