@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "discoveryd.h"
+#include "hubpage.h"
 #include "jsonv.h"
 #include "log.h"
 #include "util.h"
@@ -128,27 +129,6 @@ static void fetch_page(struct hub *h)
 	send_json(h, "GET", path, NULL, on_page);
 }
 
-static bool parse_listed(struct hub *h, json_object *s, struct registry_learned *l,
-			 struct json_err *e)
-{
-	const char *status = NULL;
-	double age = 0;
-	bool direct = true; /* a hub without the field (the original) hears all it lists */
-	if (server_info_from_json(s, &l->info, e) < 0 ||
-	    jv_double(s, "heartbeat_age_seconds", false, 0, 1e10, &age, e) < 0 ||
-	    jv_string(s, "status", false, 1, 16, &status, e) < 0 ||
-	    jv_bool(s, "direct", false, &direct, e) < 0)
-		return false;
-	l->direct = direct;
-	l->heartbeat_age = age;
-	l->status = SERVER_ONLINE;
-	if (status && server_status_from_name(status, &l->status) < 0) {
-		jv_fail(e, "unknown status '%s'", status);
-		return false;
-	}
-	return true;
-}
-
 static void on_page(const struct fetch_response *r, void *arg)
 {
 	struct hub *h = arg;
@@ -158,29 +138,10 @@ static void on_page(const struct fetch_response *r, void *arg)
 	h->busy = false;
 	if (r->status != 200)
 		return hub_failed(h, r, "listing servers");
+	struct hub_page p;
 	struct json_err e;
-	json_object *o = jv_parse_object(r->body, r->len, 16, &e), *list, *removed = NULL;
-	const char *epoch = NULL;
-	int64_t revision = -1;
-	bool more = false, reset = false;
-	if (!o || jv_array(o, "servers", true, 1000000, &list, &e) < 0 ||
-	    jv_string(o, "epoch", false, 1, 32, &epoch, &e) < 0 ||
-	    jv_array(o, "removed", false, 1000000, &removed, &e) < 0 ||
-	    jv_bool(o, "more", false, &more, &e) < 0 ||
-	    jv_bool(o, "reset", false, &reset, &e) < 0) {
-		hub_garbage(h, "a server list", e.msg);
-		json_object_put(o);
-		return;
-	}
-	json_object *rv;
-	if (json_object_object_get_ex(o, "revision", &rv)) {
-		if (!json_object_is_type(rv, json_type_int) || json_object_get_int64(rv) < 0) {
-			hub_garbage(h, "a server list", "field 'revision' is not a revision");
-			json_object_put(o);
-			return;
-		}
-		revision = json_object_get_int64(rv);
-	}
+	if (hub_page_parse(r->body, r->len, &p, &e) < 0)
+		return hub_garbage(h, "a server list", e.msg);
 	hub_ok(h);
 	h->garbage = false;
 	double now = now_wall();
@@ -188,39 +149,19 @@ static void on_page(const struct fetch_response *r, void *arg)
 	/* A hub without revisions (the original, or an older tankworld) lists everything
 	 * every time; a hub with another epoch, or one that dropped the tombstones since
 	 * our revision, starts over. Either way what it no longer lists is unlisted. */
-	bool start_full = revision < 0 || reset || !epoch || strcmp(epoch, h->epoch) != 0 ||
+	bool start_full = p.revision < 0 || p.reset || !p.epoch || strcmp(p.epoch, h->epoch) != 0 ||
 			  h->since == 0;
 	if (start_full && !h->full) {
 		registry_hub_full_begin(reg, h->index);
 		h->full = true;
 	}
-	/* Removals first: a page may hold a server both live and removed (unregistered,
-	 * then registered again: the old entry's tombstone and the new entry are two
-	 * changes), and the live entry is always the newer one. Applied the other way, the
-	 * server came back unlisted and was dropped 3 s later while it heartbeated. */
-	size_t changes = 0, nr = removed ? json_object_array_length(removed) : 0;
-	for (size_t i = 0; i < nr; i++) {
-		json_object *x = json_object_array_get_idx(removed, i);
-		const char *id = json_object_is_type(x, json_type_string)
-					 ? json_object_get_string(x)
-					 : NULL;
-		if (id && server_id_valid(id))
-			changes += registry_hub_removed(reg, h->index, id, now);
-	}
-	size_t n = json_object_array_length(list);
-	for (size_t i = 0; i < n; i++) {
-		struct registry_learned l;
-		if (!parse_listed(h, json_object_array_get_idx(list, i), &l, &e)) {
-			log_warn("hub %s listed an invalid server, ignoring it: %s", h->url, e.msg);
-			continue;
-		}
-		changes += registry_hub_report(reg, h->index, &l, now);
-	}
-	if (epoch)
-		snprintf(h->epoch, sizeof h->epoch, "%s", epoch);
-	h->since = revision < 0 ? 0 : (uint64_t)revision;
-	json_object_put(o);
-	if (more && revision >= 0) {
+	size_t changes = hub_page_apply(&p, reg, h->index, h->url, now);
+	if (p.epoch)
+		snprintf(h->epoch, sizeof h->epoch, "%s", p.epoch);
+	h->since = p.revision < 0 ? 0 : (uint64_t)p.revision;
+	bool more = p.more && p.revision >= 0;
+	hub_page_free(&p);
+	if (more) {
 		h->busy = true;
 		fetch_page(h);
 	} else {

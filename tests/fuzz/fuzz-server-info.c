@@ -1,5 +1,6 @@
-/* Fuzz target: an untrusted ServerInfo body (POST /api/servers) and an untrusted
- * registry state file, both from the same bytes. Built with fuzz-main.c for
+/* Fuzz target: an untrusted ServerInfo body (POST /api/servers), an untrusted registry
+ * state file and journal record, and a hub's diff page as a worker applies it, all
+ * from the same bytes. Built with fuzz-main.c for
  * `make check` (corpus replay plus mutations) and with libFuzzer by `make fuzz`. */
 #include "config.h"
 
@@ -9,7 +10,9 @@
 
 #include "jsonv.h"
 #include "log.h"
+#include "discoveryd/hubpage.h"
 #include "discoveryd/registry.h"
+#include "util.h"
 
 #include "fuzz.h"
 
@@ -67,6 +70,31 @@ int fuzz_verdict(const uint8_t *data, size_t size)
 		free(buf);
 	}
 	registry_free(rj);
+
+	/* The same bytes as a hub's diff page, applied to a worker's view of hub 1 as a
+	 * full sync, then once more (a page pulled again after a lost answer). Whatever
+	 * it lists must be a server the registry can keep and save. */
+	struct hub_page pg;
+	struct json_err ge = {""};
+	if (hub_page_parse((const char *)data, size, &pg, &ge) == 0) {
+		accepted = 1;
+		struct registry *w = registry_new("local", &timing);
+		registry_hub_full_begin(w, 1);
+		hub_page_apply(&pg, w, 1, "fuzz", 100);
+		registry_hub_full_end(w, 1, 100);
+		hub_page_apply(&pg, w, 1, "fuzz", 101);
+		for (const struct server_entry *en = registry_first(w); en; en = registry_next(en))
+			if (!server_id_valid(en->info.server_id))
+				abort();
+		json_object *st = registry_to_state(w, 102);
+		if (!jv_to_string(st))
+			abort();
+		json_object_put(st);
+		registry_free(w);
+		hub_page_free(&pg);
+	} else if (ge.msg[0] == '\0') {
+		abort(); /* a refused page says why */
+	}
 
 	/* The same bytes as a state file, into a fresh registry. */
 	struct registry *r = registry_new("local", &timing);
