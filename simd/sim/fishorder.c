@@ -29,8 +29,8 @@ void fishorder_sort(struct tank *t)
 	size_t n = t->n_fish;
 	struct grid *g = &t->fish_grid;
 	sim_grow((void **)&t->work.bite, &t->work.cap_bite, n, sizeof *t->work.bite);
-	int *from =
-		t->work.bite; /* slot k takes the fish now in slot from[k] (the move rewrites it) */
+	/* Slot k takes the fish now in slot from[k] (the move rewrites it). */
+	int *from = t->work.bite;
 	for (size_t k = 0; k < n; k++)
 		from[k] = g->items[k].idx;
 	struct fish held;
