@@ -210,16 +210,6 @@ static json_object *obj(json_object *o, const char *key)
 		       : NULL;
 }
 
-/* A string member, or NULL: absent, null (json-c gives NULL for it) or not a string. */
-static const char *str(json_object *o, const char *key)
-{
-	json_object *v;
-	return o && json_object_object_get_ex(o, key, &v) &&
-			       json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
-}
-
 static void add_b64(json_object *o, const char *key, const char *s)
 {
 	char *b = b64_encode(s, strlen(s));
@@ -246,7 +236,8 @@ static const char *key_id(const struct etcd *e, const char *key, char *buf, size
 static bool apply_put(struct etcd *e, json_object *kv)
 {
 	char idbuf[80];
-	const char *id = key_id(e, str(kv, "key"), idbuf, sizeof idbuf), *value = str(kv, "value");
+	const char *id = key_id(e, jv_member_str(kv, "key"), idbuf, sizeof idbuf),
+		   *value = jv_member_str(kv, "value");
 	if (!id)
 		return false;
 	char *val = xmalloc(8192);
@@ -271,7 +262,7 @@ static bool apply_put(struct etcd *e, json_object *kv)
 static bool apply_delete(struct etcd *e, json_object *kv)
 {
 	char idbuf[80];
-	const char *id = key_id(e, str(kv, "key"), idbuf, sizeof idbuf);
+	const char *id = key_id(e, jv_member_str(kv, "key"), idbuf, sizeof idbuf);
 	if (!id)
 		return false;
 	const struct server_entry *en = registry_get(e->dd->reg, id);
@@ -326,7 +317,7 @@ static size_t on_watch_data(const char *data, size_t len, long status, void *arg
 			for (size_t i = 0; i < json_object_array_length(events); i++) {
 				json_object *ev = json_object_array_get_idx(events, i);
 				json_object *kv = obj(ev, "kv");
-				const char *type = str(ev, "type");
+				const char *type = jv_member_str(ev, "type");
 				bool del = type && strcmp(type, "DELETE") == 0;
 				if (kv)
 					changed |= del ? apply_delete(e, kv) : apply_put(e, kv);

@@ -62,10 +62,7 @@ size_t hub_page_apply(const struct hub_page *p, struct registry *reg, unsigned h
 	 * server came back unlisted and was dropped 3 s later while it heartbeated. */
 	size_t changes = 0, nr = p->removed ? json_object_array_length(p->removed) : 0;
 	for (size_t i = 0; i < nr; i++) {
-		json_object *x = json_object_array_get_idx(p->removed, i);
-		const char *id = json_object_is_type(x, json_type_string)
-					 ? json_object_get_string(x)
-					 : NULL;
+		const char *id = jv_str(json_object_array_get_idx(p->removed, i));
 		if (id && server_id_valid(id))
 			changes += registry_hub_removed(reg, hub, id, now);
 	}

@@ -250,6 +250,17 @@ int jv_no_unknown_keys(json_object *given, json_object *known, const char *what,
 	return 0;
 }
 
+const char *jv_str(json_object *v)
+{
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+const char *jv_member_str(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) ? jv_str(v) : NULL;
+}
+
 int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
 	      const char **ret, struct json_err *e)
 {

@@ -26,6 +26,11 @@ json_object *jv_parse_object_nul(const char *buf, size_t len, int max_depth, str
 
 int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
 	      const char **ret, struct json_err *e);
+/* Where a missing or mistyped value is simply passed over, not refused: the string v
+ * holds, or NULL when v is NULL (absent, or JSON null: json-c gives NULL for it) or no
+ * string. jv_member_str does the same for member key of o (NULL when o is no object). */
+const char *jv_str(json_object *v);
+const char *jv_member_str(json_object *o, const char *key);
 int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_t max, int64_t *ret,
 	     struct json_err *e);
 int jv_int(json_object *o, const char *key, bool required, int min, int max, int *ret,

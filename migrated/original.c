@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "delivery.h"
+#include "jsonv.h"
 #include "log.h"
 #include "util.h"
 #include "xalloc.h"
@@ -42,10 +43,7 @@ static struct original_kind *kind_get(struct delivery *d, const char *server_id)
 
 bool original_server_info(json_object *o)
 {
-	json_object *v;
-	return o && json_object_is_type(o, json_type_object) &&
-	       json_object_object_get_ex(o, "server_id", &v) &&
-	       json_object_is_type(v, json_type_string) &&
+	return jv_member_str(o, "server_id") &&
 	       !json_object_object_get_ex(o, "discovery_port", NULL) &&
 	       !json_object_object_get_ex(o, "migration_port", NULL);
 }

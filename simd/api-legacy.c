@@ -97,14 +97,6 @@ fail:
 	return NULL;
 }
 
-static const char *str_of(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 json_object *api_legacy_transfer_body(struct http_ctx *ctx)
 {
 	json_object *in = http_body_object(ctx);
@@ -132,8 +124,9 @@ json_object *api_legacy_transfer_body(struct http_ctx *ctx)
 	json_object *entity;
 	if (!json_object_object_get_ex(body, "entity_data", &entity))
 		return body; /* the handler says what is missing */
-	const char *ss = str_of(body, "source_server_id"), *st = str_of(body, "source_tank_id"),
-		   *dt = str_of(body, "destination_tank_id");
+	const char *ss = jv_member_str(body, "source_server_id"),
+		   *st = jv_member_str(body, "source_tank_id"),
+		   *dt = jv_member_str(body, "destination_tank_id");
 	uint64_t h = legacy_hash(entity, ss, st, dt);
 	json_object *given;
 	/* Absent or null (as an original client may write an unset field): derived. */

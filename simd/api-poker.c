@@ -132,8 +132,7 @@ void api_poker_game_new(struct http_ctx *ctx)
 	bool ok = n >= 1 && n <= POKER_GAME_MAX_FISH;
 	for (int i = 0; ok && i < n; i++) {
 		json_object *x = json_object_array_get_idx(ids, (size_t)i);
-		fid[i] = json_object_is_type(x, json_type_string) ? json_object_get_string(x)
-								  : NULL;
+		fid[i] = jv_str(x);
 		ok = fid[i] && uuid_str_valid(fid[i]);
 		for (int k = 0; ok && k < i; k++)
 			ok = strcmp(fid[k], fid[i]) != 0;

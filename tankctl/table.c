@@ -222,17 +222,14 @@ const char *short_id(const char *id, char out[16])
 
 const char *field_str(json_object *o, const char *key)
 {
-	json_object *x;
-	if (o && json_object_object_get_ex(o, key, &x) && json_object_is_type(x, json_type_string))
-		return json_object_get_string(x);
-	return "";
+	const char *s = jv_member_str(o, key);
+	return s ? s : "";
 }
 
 const char *value_text(json_object *v)
 {
-	if (json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "-";
+	const char *s = jv_str(v);
+	return s ? s : v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : "-";
 }
 
 int64_t field_int(json_object *o, const char *key)

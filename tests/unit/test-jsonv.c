@@ -533,6 +533,27 @@ static void test_seconds(void)
 	}
 }
 
+/* The lenient readers: a string, or NULL for anything else, a JSON null included
+ * (json-c reads it as a NULL object, which json_object_get_string passes on). */
+static void test_lenient_str(void)
+{
+	json_object *o = json_tokener_parse(
+		"{\"s\":\"x\",\"n\":null,\"i\":7,\"a\":[\"y\"],\"o\":{},\"e\":\"\"}");
+	is_str(jv_member_str(o, "s"), "x", "jv_member_str of a string");
+	is_str(jv_member_str(o, "e"), "", "of an empty string");
+	ok(!jv_member_str(o, "n"), "NULL for a JSON null");
+	ok(!jv_member_str(o, "i") && !jv_member_str(o, "a") && !jv_member_str(o, "o"),
+	   "NULL for a number, an array, an object");
+	ok(!jv_member_str(o, "missing"), "NULL for a missing member");
+	json_object *a;
+	ok(json_object_object_get_ex(o, "a", &a) && !jv_member_str(a, "s") &&
+		   !jv_member_str(NULL, "s"),
+	   "NULL when the container is no object, or none");
+	is_str(jv_str(json_object_array_get_idx(a, 0)), "y", "jv_str of a string element");
+	ok(!jv_str(NULL) && !jv_str(json_object_array_get_idx(a, 5)), "NULL for none");
+	json_object_put(o);
+}
+
 static void test_to_string_and_fail(void)
 {
 	json_object *o = json_object_new_object();
@@ -582,6 +603,7 @@ int main(void)
 	test_bool_object_array();
 	test_u64hex();
 	test_seconds();
+	test_lenient_str();
 	test_to_string_and_fail();
 	return tap_done();
 }
