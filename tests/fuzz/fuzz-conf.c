@@ -46,9 +46,3 @@ int fuzz_verdict(const uint8_t *data, size_t size)
 	free(text);
 	return r == 0;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	fuzz_verdict(data, size);
-	return 0;
-}

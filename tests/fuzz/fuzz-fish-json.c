@@ -51,9 +51,3 @@ int fuzz_verdict(const uint8_t *data, size_t size)
 	tank_free(t);
 	return 1;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	fuzz_verdict(data, size);
-	return 0;
-}

@@ -38,9 +38,3 @@ int fuzz_verdict(const uint8_t *data, size_t size)
 	json_object_put(fish);
 	return 1;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	fuzz_verdict(data, size);
-	return 0;
-}

@@ -112,9 +112,3 @@ int fuzz_verdict(const uint8_t *data, size_t size)
 	json_object_put(o);
 	return accepted;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	fuzz_verdict(data, size);
-	return 0;
-}

@@ -1,6 +1,7 @@
-/* What each fuzz target exports besides LLVMFuzzerTestOneInput: its verdict on one
- * input, so the corpus replay can check that valid-* files are accepted and invalid-*
- * files refused (a target that refused everything would otherwise pass). */
+/* What each fuzz target exports: its verdict on one input, so the corpus replay can
+ * check that valid-* files are accepted and invalid-* files refused (a target that
+ * refused everything would otherwise pass). fuzz-entry.c turns it into libFuzzer's
+ * LLVMFuzzerTestOneInput for every target. */
 #ifndef TW_FUZZ_H
 #define TW_FUZZ_H
 
