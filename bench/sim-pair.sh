@@ -6,7 +6,7 @@
 # there). Make the tank with `bench/bench-sim save N FRAMES TANK.json`. The cores are
 # compiled with $CC (default cc) and $SIM_PAIR_CFLAGS (default -O2 -g, as the build).
 #   ../../bench/sim-pair.sh HEAD WORK /tmp/s100k.json 200 2
-set -eu
+set -eu -o pipefail
 if [ $# -lt 3 ]; then
 	sed -n '2,8s/^# \{0,1\}//p' "$0" >&2
 	exit 2
@@ -26,7 +26,7 @@ sources() {
 		echo "$top"
 	else
 		mkdir -p "$work/$2"
-		git -C "$top" archive "$1" | tar -x -C "$work/$2"
+		git -C "$top" archive "$1" | tar -x -C "$work/$2" || return 1
 		echo "$work/$2"
 	fi
 }
