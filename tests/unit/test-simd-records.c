@@ -77,6 +77,16 @@ static json_object *state_of(struct simd *sd, bool places)
 		json_object_object_add(t, "frame", json_object_new_uint64(tank_frame(s->sim)));
 		json_object_object_add(t, "paused", json_object_new_boolean(s->paused));
 		json_object_object_add(t, "exits", xfer_exits_json(s));
+		if (places) {
+			/* The walls as the tank has them: a gate record opens or closes them
+			 * without changing the budgets above. */
+			json_object *walls = json_object_new_array();
+			json_object_array_add(walls, json_object_new_boolean(
+							     tank_get_exit(s->sim, WALL_LEFT)));
+			json_object_array_add(walls, json_object_new_boolean(
+							     tank_get_exit(s->sim, WALL_RIGHT)));
+			json_object_object_add(t, "walls", walls);
+		}
 		for (size_t i = 0; i < tank_fish_count(s->sim); i++) {
 			const struct fish *f = tank_fish_at(s->sim, i);
 			json_object *a = json_object_new_array();
