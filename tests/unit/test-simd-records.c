@@ -65,8 +65,9 @@ static int by_first_string(const void *a, const void *b)
 }
 
 /* What replay must reproduce: every tank's frame, pause, exits and fish (id, and with
- * "places" where it is and its energy), the outbox and the inbox. The fixture is held
- * to the ids alone: a change to the simulation moves the fish, not the records. */
+ * "places" where it is and its energy, and the tank's walls), the outbox and the inbox.
+ * The fixture is held to the ids alone: a change to the simulation moves the fish, not
+ * the records, and its state.json predates the walls. */
 static json_object *state_of(struct simd *sd, bool places)
 {
 	json_object *o = json_object_new_object(), *tanks = json_object_new_array();
