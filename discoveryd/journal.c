@@ -367,7 +367,9 @@ struct journal *journal_new(const char *path)
 	char *dir = strdup(path), *slash = strrchr(dir, '/');
 	if (slash) {
 		*slash = '\0';
-		fs_fsync_dir(dir);
+		int r = fs_fsync_dir(dir);
+		if (r < 0)
+			fatal("cannot fsync %s: %s", dir, strerror(-r));
 	}
 	free(dir);
 	j->compacted = j->size;

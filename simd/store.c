@@ -45,7 +45,11 @@ int store_remove_tank_dir(struct simd *sd, const char *tank_id)
 	int r = rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
 	free(snap);
 	free(dir);
-	fs_fsync_dir(sd->tanks_dir);
+	/* The deletion is journaled already (a replay removes the directory again), but a
+	 * failed fsync says the disk is failing: stop, as the journal does. */
+	int fr = fs_fsync_dir(sd->tanks_dir);
+	if (fr < 0)
+		fatal("cannot fsync %s: %s", sd->tanks_dir, strerror(-fr));
 	return r;
 }
 

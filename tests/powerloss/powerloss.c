@@ -17,6 +17,8 @@
  *   TW_POWERLOSS_DELAY_MS  sleep this long inside every watched fsync before it counts,
  *                        so that an answer sent before its fsync reaches the client while
  *                        the record is not yet durable, and a test can catch it
+ *   TW_POWERLOSS_FAIL    a control file: while it names a path, syncs of that path fail
+ *                        with EIO (must_fail)
  *
  * Shadow layout: f-<key> holds a file's durable bytes; d-<key> a directory's durable
  * entries, one "f|d <key> <name>" a line, where <key> is the file's identity (ident_of);
@@ -237,8 +239,38 @@ static void capture(int fd)
 	pthread_mutex_unlock(&lock);
 }
 
+/* TW_POWERLOSS_FAIL names a control file: while it exists, every fsync and fdatasync of
+ * the file or directory whose path it holds fails with EIO, as on a failing disk, so a
+ * test can check that a daemon stops rather than goes on. Read at each sync, so the test
+ * chooses the moment. Works without TW_POWERLOSS_DIR. */
+static bool must_fail(int fd)
+{
+	const char *control = getenv("TW_POWERLOSS_FAIL");
+	if (!control || !*control)
+		return false;
+	char want[PATH_MAX], link[64], path[PATH_MAX];
+	FILE *f = fopen(control, "r");
+	if (!f)
+		return false;
+	bool named = fgets(want, sizeof want, f) != NULL;
+	fclose(f);
+	if (!named)
+		return false;
+	want[strcspn(want, "\n")] = 0;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	if (n < 0)
+		return false;
+	path[n] = 0;
+	return strcmp(path, want) == 0;
+}
+
 int fsync(int fd)
 {
+	if (must_fail(fd)) {
+		errno = EIO;
+		return -1;
+	}
 	int r = real_fsync(fd);
 	if (r == 0) {
 		int saved = errno;
@@ -250,6 +282,10 @@ int fsync(int fd)
 
 int fdatasync(int fd)
 {
+	if (must_fail(fd)) {
+		errno = EIO;
+		return -1;
+	}
 	int r = real_fdatasync(fd);
 	if (r == 0) {
 		int saved = errno;
