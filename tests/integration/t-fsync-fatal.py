@@ -8,9 +8,8 @@ libpowerloss.so makes the syncs of one chosen path fail with EIO (TW_POWERLOSS_F
   Had simd gone on and dropped that segment, a power cut could bring the folder, and
   the tank, back. simd stops; started again without the fault, the tank stays deleted."""
 import os
-import shutil
 
-from twlib import BUILD, Daemon, Tap, base_ports, tmpdir, wait_until
+from twlib import BUILD, Daemon, Tap, base_ports, finish, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twfsf")
@@ -68,11 +67,5 @@ try:
     t.eq(r.status, 404, "started again, the deleted tank stays deleted (the journal held it)")
     t.eq(sim.stop(), 0, "simd stops cleanly")
 finally:
-    for d in daemons:
-        if d.alive():
-            d.kill9()
-    if t.failed:
-        for d in daemons:
-            t.diag(d.log_tail(8))
-    shutil.rmtree(root, ignore_errors=True)
+    finish(t, root, daemons, tail=8)
 t.done()

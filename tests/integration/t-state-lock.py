@@ -3,9 +3,8 @@
 the same state (with sockets and ports of its own) refuses to start and names the
 process that holds it; once the first is gone (even by kill -9) the state is free."""
 import os
-import shutil
 
-from twlib import Daemon, Tap, base_ports, tmpdir
+from twlib import Daemon, Tap, base_ports, finish, tmpdir
 
 t = Tap()
 root = tmpdir("twlck")
@@ -41,11 +40,5 @@ try:
         t.ok(b.alive(), "after kill -9 of the first, the state is free for another %s" % name)
         t.eq(b.stop(), 0, "%s stops cleanly" % name)
 finally:
-    for x in daemons:
-        if x.alive():
-            x.kill9()
-    if t.failed:
-        for x in daemons:
-            t.diag(x.log_tail(5))
-    shutil.rmtree(root, ignore_errors=True)
+    finish(t, root, daemons, tail=5)
 t.done()

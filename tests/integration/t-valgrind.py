@@ -3,10 +3,9 @@
 a transfer between two simd, a registration), then SIGTERM; valgrind must report no
 errors and no definite leaks. Skipped in the sanitizer build (the two do not mix)."""
 import os
-import shutil
 import uuid
 
-from twlib import VALGRIND, Daemon, Tap, base_ports, tmpdir, valgrind_or_skip
+from twlib import VALGRIND, Daemon, Tap, base_ports, finish, tmpdir, valgrind_or_skip
 
 valgrind_or_skip()
 
@@ -76,11 +75,5 @@ try:
         rc = d.stop(timeout=60)
         t.eq(rc, 0, "%s runs clean under valgrind (exit %s)" % (d.name, rc))
 finally:
-    for d in daemons:
-        if d.alive():
-            d.kill9()
-    if t.failed:
-        for d in daemons:
-            t.diag("--- %s\n%s" % (d.name, d.log_tail(40)))
-    shutil.rmtree(root, ignore_errors=True)
+    finish(t, root, daemons, tail=40)
 t.done()
