@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "simd/sim/sim.h"
+#include "util.h"
 
 struct core {
 	const char *path;
@@ -27,13 +27,6 @@ struct core {
 	struct tank *t;
 	double *ms;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int by_value(const void *a, const void *b)
 {
@@ -108,9 +101,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ticks; i++) {
 		for (int j = 0; j < 2; j++) {
 			struct core *x = &c[(i + j) & 1];
-			double t0 = now_s();
+			double t0 = now_mono();
 			x->step(x->t);
-			x->ms[i] = (now_s() - t0) * 1e3;
+			x->ms[i] = (now_mono() - t0) * 1e3;
 		}
 		ratio[i] = c[1].ms[i] / c[0].ms[i];
 	}
