@@ -209,17 +209,25 @@ static void log_sync(const char *path)
 	}
 }
 
+/* fd's /proc link into link, and the path it names into path; false if unreadable. */
+static bool fd_path(int fd, char link[64], char path[PATH_MAX])
+{
+	snprintf(link, 64, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, PATH_MAX - 1);
+	if (n < 0)
+		return false;
+	path[n] = 0;
+	return true;
+}
+
 /* After the real sync succeeded: make what it covered durable in the shadow. */
 static void capture(int fd)
 {
 	if (!watch_len)
 		return;
 	char link[64], path[PATH_MAX];
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, path, sizeof path - 1);
-	if (n < 0)
+	if (!fd_path(fd, link, path))
 		return;
-	path[n] = 0;
 	if (strncmp(path, watch, watch_len) || (path[watch_len] && path[watch_len] != '/'))
 		return;
 	struct ident id;
@@ -257,12 +265,7 @@ static bool must_fail(int fd)
 	if (!named)
 		return false;
 	want[strcspn(want, "\n")] = 0;
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, path, sizeof path - 1);
-	if (n < 0)
-		return false;
-	path[n] = 0;
-	return strcmp(path, want) == 0;
+	return fd_path(fd, link, path) && strcmp(path, want) == 0;
 }
 
 int fsync(int fd)
