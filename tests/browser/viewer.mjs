@@ -231,6 +231,19 @@ try {
     check(arrows, 'the map draws the connection as an arrow');
     const remote = await page.$$('path.connection.remote');
     check(remote.length >= 1, 'a connection to another server is drawn as a remote arrow');
+    // Each tank sits inside its server's box, and tanks side by side leave room (1.5
+    // radii) for the arcs of a local pair and the fish on them.
+    const geo = await page.evaluate(() => ({
+      boxes: [...document.querySelectorAll('a.server rect')].map((r) => ['x', 'y', 'width', 'height'].map((k) => +r.getAttribute(k))),
+      tanks: [...document.querySelectorAll('a.tank circle')].map((c) => ['cx', 'cy', 'r'].map((k) => +c.getAttribute(k))),
+    }));
+    const boxOf = ([x, y, r]) => geo.boxes.findIndex(([bx, by, bw, bh]) => x - r >= bx && x + r <= bx + bw && y - r >= by && y + r <= by + bh);
+    const gaps = [];
+    geo.tanks.forEach((a, i) => geo.tanks.slice(i + 1).forEach((b) => {
+      if (boxOf(a) === boxOf(b) && a[1] === b[1]) gaps.push((Math.abs(a[0] - b[0]) - a[2] - b[2]) / Math.min(a[2], b[2]));
+    }));
+    check(geo.tanks.length >= 2 && geo.tanks.every((c) => boxOf(c) >= 0), 'every tank is drawn inside its server', JSON.stringify(geo));
+    check(gaps.length > 0 && gaps.every((g) => g >= 1.5), 'tanks side by side leave room for the arrows between them', JSON.stringify(gaps));
     const link = await page.$eval(`[data-server-id="${servers[1]}"]`, (a) => a.getAttribute('href'));
     check(/^http:\/\/127\.0\.0\.1:\d+\/#\/network$/.test(link), 'a server links to its own viewer', link);
     const seen = await until(async () => +(await page.$eval('#migrations-seen', (e) => e.dataset.count)) > 0, 40000, 200);

@@ -160,10 +160,13 @@ export function networkView(root) {
       const m = ts.length;
       const cols = Math.min(m, 3), rows = Math.ceil(m / 3) || 1;
       const r = Math.min(36, (bw - 30) / (cols * 3.4), (bh - 80) / (rows * 2.6));
+      // Tanks of a row spread across the box (up to 5 radii apart): the arrows of a
+      // local pair then have room for their arcs and for the fish crossing them.
+      const dx = cols > 1 ? Math.max(r * 3.4, Math.min(r * 5, (bw - 40 - 2 * r) / (cols - 1))) : 0;
       ts.forEach((t, j) => {
         const col = j % 3, row = Math.floor(j / 3);
         const inRow = Math.min(3, m - row * 3);
-        const x = cx + (col - (inRow - 1) / 2) * r * 3.4;
+        const x = cx + (col - (inRow - 1) / 2) * dx;
         const y = cy + 18 + (row - (rows - 1) / 2) * r * 2.6;
         tankPos.set(t.tank_id, { x, y, r });
         const ta = svg('a', { href: viewerUrl(s, `#/tanks/${t.tank_id}`), class: 'tank', 'data-tank-id': t.tank_id });
