@@ -102,8 +102,14 @@ int connection_from_json(json_object *o, const char *local_server_id, struct con
 				       "starting with a letter or digit",
 				       CONN_ID_MAX);
 		snprintf(c.id, sizeof c.id, "%s", id);
-	} else {
-		snprintf(c.id, sizeof c.id, "%s->%s", src, dst);
+	} else if (snprintf(c.id, sizeof c.id, "%s->%s", src, dst) >= (int)sizeof c.id) {
+		/* Two tank ids of 64 characters make 130: cut to CONN_ID_MAX, the ids of two
+		 * connections from one tank to two such tanks could be the same, and the
+		 * second would silently replace the first. */
+		return jv_fail(e,
+			       "'sourceId' and 'destinationId' are too long for the default id "
+			       "\"<source>-><destination>\" (at most %d characters): give an 'id'",
+			       CONN_ID_MAX);
 	}
 	if (jv_int(o, "probability", false, 0, 100, &c.probability, e) < 0)
 		return -EINVAL;
