@@ -147,6 +147,10 @@ int iso8601_parse(const char *s, double *ret)
 	/* timegm normalizes February 31 into March: refuse dates that do not exist. */
 	if (tm.tm_mday != check.tm_mday || tm.tm_mon != check.tm_mon)
 		return -EINVAL;
+	/* iso8601_utc writes to the millisecond: from 9999-12-31T23:59:59.9995 on that is
+	 * year 10000, which four digits cannot write, and the text would not parse back. */
+	if (llround(((double)t + frac) * 1000.0) >= 253402300800000LL)
+		return -EINVAL;
 	*ret = (double)t + frac;
 	return 0;
 }

@@ -262,6 +262,7 @@ static void test_iso8601(void)
 		"2023-01-01T00:00:00 ",
 		"yyyy-01-01T00:00:00Z",
 		"2023-01-01T00:00:00.5.5Z",
+		"9999-12-31T23:59:59.9995Z", /* written to the millisecond: year 10000 */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		t = 42;
