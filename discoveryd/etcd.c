@@ -14,6 +14,7 @@
  * ignored. Learned entries use hub index ETCD_HUB of the registry. */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -194,8 +195,20 @@ static bool get_i64(json_object *o, const char *key, int64_t *ret)
 	char *end;
 	if (!json_object_is_type(v, json_type_string) || !*s)
 		return false;
+	errno = 0;
 	long long x = strtoll(s, &end, 10);
-	if (*end)
+	if (*end || errno == ERANGE)
+		return false;
+	*ret = x;
+	return true;
+}
+
+/* A revision: etcd's start at 1 and grow by one a change. The watch asks for the one
+ * after the newest seen, so INT64_MAX (or a negative) is refused, not overflowed. */
+static bool get_revision(json_object *o, const char *key, int64_t *ret)
+{
+	int64_t x;
+	if (!get_i64(o, key, &x) || x < 0 || x == INT64_MAX)
 		return false;
 	*ret = x;
 	return true;
@@ -303,7 +316,7 @@ static size_t on_watch_data(const char *data, size_t len, long status, void *arg
 		}
 		answered(e);
 		e->watch_live = true;
-		if (get_i64(res, "compact_revision", &compact) && compact > 0) {
+		if (get_revision(res, "compact_revision", &compact) && compact > 0) {
 			/* Our revision was compacted away: read everything again. */
 			log_notice("etcd compacted past revision %" PRId64 ": reading the registry "
 				   "again",
@@ -321,7 +334,8 @@ static size_t on_watch_data(const char *data, size_t len, long status, void *arg
 				bool del = type && strcmp(type, "DELETE") == 0;
 				if (kv)
 					changed |= del ? apply_delete(e, kv) : apply_put(e, kv);
-				if (kv && get_i64(kv, "mod_revision", &rev) && rev > e->revision)
+				if (kv && get_revision(kv, "mod_revision", &rev) &&
+				    rev > e->revision)
 					e->revision = rev;
 			}
 		}
@@ -371,8 +385,8 @@ static void on_range(const struct fetch_response *r, void *arg)
 	int64_t rev;
 	if (!o)
 		return;
-	if (!get_i64(obj(o, "header"), "revision", &rev)) {
-		garbage(e, "a registry listing", "no header.revision");
+	if (!get_revision(obj(o, "header"), "revision", &rev)) {
+		garbage(e, "a registry listing", "no header.revision, or one etcd cannot have");
 		json_object_put(o);
 		return;
 	}

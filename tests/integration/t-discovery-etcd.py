@@ -261,6 +261,38 @@ try:
         garbage_srv.close()
     garbage_srv = None
 
+    # A listing at revision INT64_MAX (or past it): the watch would start at the one after,
+    # an overflow (undefined behaviour; the sanitizer build stops on it). Refused as
+    # garbage, and discoveryd asks again instead of watching.
+    for rev in ("9223372036854775807", "99999999999999999999", "-3"):
+        asked = []
+
+        def etcd_rev(method, path, body, rev=rev):
+            asked.append(path)
+            if path == "/v3/lease/grant":
+                return 200, {"ID": "7", "TTL": "10"}
+            if path == "/v3/lease/keepalive":
+                return 200, {"result": {"ID": "7", "TTL": "10"}}
+            if path == "/v3/kv/put":
+                return 200, {"header": {"revision": "5"}}
+            if path == "/v3/kv/range":
+                return 200, {"header": {"revision": rev}, "kvs": []}
+            return 404, {}
+        garbage_srv = StubServer(etcd_rev)
+        h = Daemon("discoveryd", os.path.join(root, "r" + rev[:3]), "h", free_port(),
+                   extra={"discovery.backend": "etcd", "security.token_file": token_file,
+                          "discovery.etcd_endpoints": garbage_srv.url,
+                          "discovery.heartbeat_interval": "0.2", "discovery.heartbeat_timeout": "1"})
+        h.start()
+        time.sleep(1.2)
+        t.ok(h.alive() and h.get("/health").status == 200
+             and "no header.revision, or one etcd cannot have" in h.log_tail(100),
+             "an etcd listing at revision %s is refused as garbage; discoveryd lives on" % rev, h.log_tail(10))
+        t.ok("/v3/watch" not in asked, "and no watch starts from it", asked[-5:])
+        t.eq(h.stop(), 0, "and exits 0")
+        garbage_srv.close()
+    garbage_srv = None
+
     for d in (s1.mig, s1.sim, s2.mig, s2.sim, s1.disc, s2.disc):
         t.eq(d.stop(), 0, "%s %s exits 0 on SIGTERM" % (d.server_id, d.name))
 finally:
