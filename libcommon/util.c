@@ -114,12 +114,24 @@ void iso8601_utc(double t, char out[32])
 	snprintf(out, 32, "%.19s.%03dZ", date, ms);
 }
 
+/* sscanf's %2d takes a sign or a space too ("10:-5:+3"): the fields must be digits, at
+ * their full width, as iso8601_utc writes them and the original's isoformat() did. */
+static bool iso8601_shape(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+	for (size_t i = 0; i < sizeof pat - 1; i++)
+		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
+			return false;
+	return true;
+}
+
 int iso8601_parse(const char *s, double *ret)
 {
 	struct tm tm = {0};
 	int used = 0;
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
+	if (!s || !iso8601_shape(s) ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
 		return -EINVAL;
 	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
 	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970)

@@ -263,6 +263,13 @@ static void test_iso8601(void)
 		"yyyy-01-01T00:00:00Z",
 		"2023-01-01T00:00:00.5.5Z",
 		"9999-12-31T23:59:59.9995Z", /* written to the millisecond: year 10000 */
+		/* Signs, spaces and short fields that sscanf's %d would take. */
+		"2023-01-01T10:-5:+3Z",
+		"2023-01-01T 1:00:00Z",
+		"+023-01-01T00:00:00Z",
+		"2023-1-01T00:00:00Z",
+		"2023-01-01T00:00:0Z",
+		"2023-01-01",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		t = 42;
