@@ -76,10 +76,11 @@ int direction_from_name(const char *s, enum direction *ret);
  * destinationServerId) or snake_case (source_tank_id, destination_tank_id,
  * source_server_id, destination_server_id); probability 0-100 (default 25);
  * direction left|right (default right); id defaults to "<src>-><dst>" (refused when
- * that is longer than CONN_ID_MAX); missing server ids mean local_server_id. Checks types, ranges, id syntax, that the source is local
- * (a connection lives on its source's server) and that it does not join a tank to
- * itself. Returns 0, or -EINVAL with e->msg. Nothing else is checked here: that the
- * tanks and servers exist needs I/O (api.c). */
+ * that is longer than CONN_ID_MAX); missing server ids mean local_server_id. Checks
+ * types, ranges, id syntax, that the source is local (a connection lives on its
+ * source's server) and that it does not join a tank to itself. Returns 0, or -EINVAL
+ * with e->msg. Nothing else is checked here: that the tanks and servers exist needs
+ * I/O (api.c). */
 int connection_from_json(json_object *o, const char *local_server_id, struct connection *ret,
 			 struct json_err *e);
 /* The wire form (camelCase, as the original). */
