@@ -106,6 +106,38 @@ def committed(s):
     return sum(1 for x in r.json()["transfers"] if x["state"] == "committed") if r.status == 200 else -1
 
 
+def etcd_stub(range_answer, watch_answer=None, asked=None):
+    """A stub etcd for StubServer: it grants and keeps the lease and takes puts as etcd
+    does, answers a range with range_answer and a watch with the line watch_answer (404
+    when None), and appends each path asked to the list asked."""
+    def answer(method, path, body):
+        if asked is not None:
+            asked.append(path)
+        if path == "/v3/lease/grant":
+            return 200, {"ID": "7", "TTL": "10"}
+        if path == "/v3/lease/keepalive":
+            return 200, {"result": {"ID": "7", "TTL": "10"}}
+        if path == "/v3/kv/put":
+            return 200, {"header": {"revision": "5"}}
+        if path == "/v3/kv/range":
+            return 200, range_answer
+        if path == "/v3/watch" and watch_answer is not None:
+            return 200, (json.dumps(watch_answer) + "\n").encode()
+        return 404, {}
+    return answer
+
+
+def etcd_client(name, url):
+    """A discoveryd h on the etcd at url, given 1.2 s to talk to it."""
+    d = Daemon("discoveryd", os.path.join(root, name), "h", free_port(),
+               extra={"discovery.backend": "etcd", "security.token_file": token_file,
+                      "discovery.etcd_endpoints": url,
+                      "discovery.heartbeat_interval": "0.2", "discovery.heartbeat_timeout": "1"})
+    d.start()
+    time.sleep(1.2)
+    return d
+
+
 etcd = Cluster(3)
 token_file = os.path.join(root, "token")
 write_token(token_file, "etcd-token-0123456789abcdef\n")
@@ -227,32 +259,15 @@ try:
     # as NULL, which discoveryd once passed on to strcmp and its base64 decoder (each of
     # these four killed it). Refused as garbage; discoveryd lives on.
     for case in ("range key", "range value", "watch key", "watch type"):
-        def etcd_like(method, path, body, case=case):
-            if path == "/v3/lease/grant":
-                return 200, {"ID": "7", "TTL": "10"}
-            if path == "/v3/lease/keepalive":
-                return 200, {"result": {"ID": "7", "TTL": "10"}}
-            if path == "/v3/kv/put":
-                return 200, {"header": {"revision": "5"}}
-            if path == "/v3/kv/range":
-                # Keys under the default prefix: /tankworld/servers/x and .../y.
-                kvs = {"range key": [{"key": None, "value": None}],
-                       "range value": [{"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3g=", "value": None},
-                                       {"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3k=", "value": 7}]}.get(case, [])
-                return 200, {"header": {"revision": "5"}, "kvs": kvs}
-            if path == "/v3/watch":
-                ev = ({"kv": {"key": None}} if case == "watch key"
-                      else {"type": None, "kv": {"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3g="}})
-                return 200, (json.dumps({"result": {"events": [ev, {"type": 1, "kv": {"key": []}}]}})
-                             + "\n").encode()
-            return 404, {}
-        garbage_srv = StubServer(etcd_like)
-        h = Daemon("discoveryd", os.path.join(root, "h-" + case.replace(" ", "-")), "h", free_port(),
-                   extra={"discovery.backend": "etcd", "security.token_file": token_file,
-                          "discovery.etcd_endpoints": garbage_srv.url,
-                          "discovery.heartbeat_interval": "0.2", "discovery.heartbeat_timeout": "1"})
-        h.start()
-        time.sleep(1.2)
+        # Keys under the default prefix: /tankworld/servers/x and .../y.
+        kvs = {"range key": [{"key": None, "value": None}],
+               "range value": [{"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3g=", "value": None},
+                               {"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3k=", "value": 7}]}.get(case, [])
+        ev = ({"kv": {"key": None}} if case == "watch key"
+              else {"type": None, "kv": {"key": "L3Rhbmt3b3JsZC9zZXJ2ZXJzL3g="}})
+        garbage_srv = StubServer(etcd_stub({"header": {"revision": "5"}, "kvs": kvs},
+                                           {"result": {"events": [ev, {"type": 1, "kv": {"key": []}}]}}))
+        h = etcd_client("h-" + case.replace(" ", "-"), garbage_srv.url)
         t.ok(h.alive() and h.get("/health").status == 200, "an etcd answering a %s of null: discoveryd lives on"
              % case, h.log_tail(10))
         servers = h.get("/api/discovery/servers").json()["servers"] if h.alive() else []
@@ -266,25 +281,8 @@ try:
     # garbage, and discoveryd asks again instead of watching.
     for rev in ("9223372036854775807", "99999999999999999999", "-3"):
         asked = []
-
-        def etcd_rev(method, path, body, rev=rev):
-            asked.append(path)
-            if path == "/v3/lease/grant":
-                return 200, {"ID": "7", "TTL": "10"}
-            if path == "/v3/lease/keepalive":
-                return 200, {"result": {"ID": "7", "TTL": "10"}}
-            if path == "/v3/kv/put":
-                return 200, {"header": {"revision": "5"}}
-            if path == "/v3/kv/range":
-                return 200, {"header": {"revision": rev}, "kvs": []}
-            return 404, {}
-        garbage_srv = StubServer(etcd_rev)
-        h = Daemon("discoveryd", os.path.join(root, "r" + rev[:3]), "h", free_port(),
-                   extra={"discovery.backend": "etcd", "security.token_file": token_file,
-                          "discovery.etcd_endpoints": garbage_srv.url,
-                          "discovery.heartbeat_interval": "0.2", "discovery.heartbeat_timeout": "1"})
-        h.start()
-        time.sleep(1.2)
+        garbage_srv = StubServer(etcd_stub({"header": {"revision": rev}, "kvs": []}, asked=asked))
+        h = etcd_client("r" + rev[:3], garbage_srv.url)
         t.ok(h.alive() and h.get("/health").status == 200
              and "no header.revision, or one etcd cannot have" in h.log_tail(100),
              "an etcd listing at revision %s is refused as garbage; discoveryd lives on" % rev, h.log_tail(10))
