@@ -27,7 +27,8 @@ struct pending_forget {
 	char transfer_id[TRANSFER_ID_MAX + 1];
 	int attempts;
 	/* A transfer the history left pending (forget_resolved): its record, written again
-	 * as committed if the destination held it. */
+	 * as committed if the destination holds it, before the destination is told to
+	 * forget it (see on_held). NULL once written, or for a plain forget. */
 	struct transfer_record *pending_rec;
 	struct event *timer;
 	LIST_ENTRY(pending_forget) link;
@@ -89,9 +90,27 @@ static void on_forgotten(const struct fetch_response *r, void *arg)
 	struct pending_forget *p = arg;
 	/* 200 forgotten, 404 not remembered (already forgotten): done. A 4xx other than
 	 * that will not change with a retry either. */
-	if (r->status >= 200 && r->status < 500) {
-		if (r->status == 200 && p->pending_rec)
-			record_committed(p);
+	if (r->status >= 200 && r->status < 500)
+		forget_done(p);
+	else
+		retry_later(p);
+}
+
+/* Does the destination hold a transfer the history left pending? The history says
+ * committed before the destination forgets: the other way round, a kill between the
+ * forget and the history's line left the transfer pending for good (the next start's
+ * forget finds nothing: 404). 404 here: it was never held (aborted) or was forgotten
+ * already; it stays pending, as nothing tells which. */
+static void on_held(const struct fetch_response *r, void *arg)
+{
+	struct pending_forget *p = arg;
+	if (r->status == 200) {
+		record_committed(p);
+		free(p->pending_rec);
+		p->pending_rec = NULL;
+		p->attempts = 0;
+		send_forget(p);
+	} else if (r->status >= 400 && r->status < 500) {
 		forget_done(p);
 	} else {
 		retry_later(p);
@@ -106,8 +125,8 @@ static void send_forget(struct pending_forget *p)
 	p->attempts++;
 	char path[TRANSFER_ID_MAX + 16];
 	snprintf(path, sizeof path, "/api/inbox/%s", p->transfer_id);
-	if (md->stopping ||
-	    peers_request(md, p->server_id, "DELETE", path, NULL, on_forgotten, p) < 0)
+	if (md->stopping || peers_request(md, p->server_id, p->pending_rec ? "GET" : "DELETE", path,
+					  NULL, p->pending_rec ? on_held : on_forgotten, p) < 0)
 		retry_later(p);
 }
 

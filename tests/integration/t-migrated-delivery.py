@@ -293,6 +293,36 @@ try:
          "and records it as committed", r)
     audit("commit in flight")
 
+    # The same, and killed again as the destination forgets it (its answer is lost): the
+    # history must say committed before the destination forgets, or the next start's
+    # forget finds nothing (404) and the transfer stays pending for good.
+    commits.clear()
+    f1.fault = commit_lost
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    t.ok(wait_until(lambda: xid not in f1.outbox, 5), "again: simd committed; its answer is lost")
+    m1.kill9()
+    f1.fault = None
+    at_forget = []
+
+    def forget_lost(m, p, b):
+        if m != "DELETE" or not p.endswith(xid):
+            return None
+        at_forget.append(m1.get("/api/transfers/" + xid).json().get("state"))
+        return ("drop",)
+    f2.fault = forget_lost
+    m1.start()
+    t.ok(wait_until(lambda: xid in f2.forgotten, 20), "the next start has the destination forget it")
+    t.eq(at_forget[:1], ["committed"], "its history said committed before the destination forgot")
+    m1.kill9()
+    f2.fault = None
+    m1.start()
+    r = {}
+    t.ok(wait_until(lambda: r.update(m1.get("/api/transfers/" + xid).json()) or
+                    r.get("state") == "committed", 10),
+         "killed as the destination forgot: still committed after the next start", r)
+    audit("forget in flight")
+
     # ---- source simd down after the destination accepted ----
     f1.fault = lambda m, p, b: ("close",) if p.endswith("/commit") else None
     s = m1.post("/api/migrations/run").json()
