@@ -22,19 +22,19 @@
 #include <string.h>
 
 #include "discoveryd.h"
+#include "etcd-kv.h"
 #include "jsonv.h"
 #include "log.h"
 #include "util.h"
 #include "xalloc.h"
 
 #define ETCD_HUB 0
-#define KEY_MAX 320 /* prefix (at most 200 + "servers/") and an id (64) fit */
 
 struct etcd {
 	struct discoveryd *dd;
 	char endpoints[CONF_MAX_URLS][CONF_URLS];
 	size_t n, cur;
-	char prefix[KEY_MAX], range_end[KEY_MAX];
+	char prefix[ETCD_KEY_MAX], range_end[ETCD_KEY_MAX];
 	int64_t lease;	     /* 0: none yet, or lost */
 	char put_info[1024]; /* the ServerInfo last written (uptime zeroed) */
 	int64_t revision;    /* registry revision seen (range or watch); 0: not synced */
@@ -54,49 +54,6 @@ struct etcd {
 
 static void chain_next(struct etcd *e);
 static void watch_start(struct etcd *e);
-
-/* ---- base64, as the gateway wants keys and values ---- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const char *s, size_t n)
-{
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? p[i + 2] : 0);
-		*o++ = b64[v >> 18 & 63];
-		*o++ = b64[v >> 12 & 63];
-		*o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
-		*o++ = i + 2 < n ? b64[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-/* Decodes into out (at most max bytes, NUL added); -1 on anything but base64. */
-static long b64_decode(const char *s, char *out, size_t max)
-{
-	size_t n = 0;
-	unsigned v = 0;
-	int bits = 0;
-	for (; *s && *s != '='; s++) {
-		const char *c = strchr(b64, *s);
-		if (!c || !*s)
-			return -1;
-		v = v << 6 | (unsigned)(c - b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n + 1 >= max)
-				return -1;
-			out[n++] = (char)(v >> bits & 255);
-		}
-	}
-	out[n] = '\0';
-	return (long)n;
-}
 
 /* ---- requests ---- */
 
@@ -225,45 +182,23 @@ static json_object *obj(json_object *o, const char *key)
 
 static void add_b64(json_object *o, const char *key, const char *s)
 {
-	char *b = b64_encode(s, strlen(s));
+	char *b = etcd_b64_encode(s, strlen(s));
 	json_object_object_add(o, key, json_object_new_string(b));
 	free(b);
 }
 
 /* ---- applying keys to the registry ---- */
 
-/* The server id of a key under the prefix, or NULL. */
-static const char *key_id(const struct etcd *e, const char *key, char *buf, size_t n)
-{
-	char k[KEY_MAX];
-	if (!key || b64_decode(key, k, sizeof k) < 0)
-		return NULL;
-	size_t pl = strlen(e->prefix);
-	if (strncmp(k, e->prefix, pl) != 0 || !server_id_valid(k + pl))
-		return NULL;
-	snprintf(buf, n, "%s", k + pl);
-	return buf;
-}
-
 /* A key that is present: its server is online. Returns whether the registry changed. */
 static bool apply_put(struct etcd *e, json_object *kv)
 {
-	char idbuf[80];
-	const char *id = key_id(e, jv_member_str(kv, "key"), idbuf, sizeof idbuf),
-		   *value = jv_member_str(kv, "value");
-	if (!id)
-		return false;
-	char *val = xmalloc(8192);
+	char id[80];
 	struct json_err je = {{0}};
 	struct registry_learned l = {.status = SERVER_ONLINE, .direct = true};
-	json_object *info = NULL;
-	bool ok = value && b64_decode(value, val, 8192) > 0 &&
-		  (info = jv_parse_object(val, strlen(val), 8, &je)) &&
-		  server_info_from_json(info, &l.info, &je) == 0 &&
-		  strcmp(l.info.server_id, id) == 0;
-	json_object_put(info);
-	free(val);
-	if (!ok) {
+	int r = etcd_entry_decode(e->prefix, kv, &l.info, id, sizeof id, &je);
+	if (r == -ENOENT)
+		return false;
+	if (r < 0) {
 		garbage(e, "a registry entry", je.msg[0] ? je.msg : id);
 		return false;
 	}
@@ -275,7 +210,7 @@ static bool apply_put(struct etcd *e, json_object *kv)
 static bool apply_delete(struct etcd *e, json_object *kv)
 {
 	char idbuf[80];
-	const char *id = key_id(e, jv_member_str(kv, "key"), idbuf, sizeof idbuf);
+	const char *id = etcd_key_id(e->prefix, jv_member_str(kv, "key"), idbuf, sizeof idbuf);
 	if (!id)
 		return false;
 	const struct server_entry *en = registry_get(e->dd->reg, id);
@@ -402,7 +337,7 @@ static void on_range(const struct fetch_response *r, void *arg)
 		if (en->learned && (en->listed_by & (1u << ETCD_HUB)) &&
 		    !(en->full_seen & (1u << ETCD_HUB))) {
 			json_object *kv = json_object_new_object();
-			char key[KEY_MAX + 80];
+			char key[ETCD_KEY_MAX + 80];
 			snprintf(key, sizeof key, "%s%s", e->prefix, en->info.server_id);
 			add_b64(kv, "key", key);
 			changes += apply_delete(e, kv);
@@ -454,7 +389,7 @@ static void on_put(const struct fetch_response *r, void *arg)
 static void put_start(struct etcd *e, const char *info)
 {
 	json_object *body = json_object_new_object();
-	char key[KEY_MAX + 80], lease[32];
+	char key[ETCD_KEY_MAX + 80], lease[32];
 	snprintf(key, sizeof key, "%s%s", e->prefix, e->dd->self.server_id);
 	add_b64(body, "key", key);
 	add_b64(body, "value", info);
