@@ -367,9 +367,7 @@ struct journal *journal_new(const char *path)
 	char *dir = strdup(path), *slash = strrchr(dir, '/');
 	if (slash) {
 		*slash = '\0';
-		int r = fs_fsync_dir(dir);
-		if (r < 0)
-			fatal("cannot fsync %s: %s", dir, strerror(-r));
+		fs_fsync_dir_or_die(dir);
 	}
 	free(dir);
 	j->compacted = j->size;

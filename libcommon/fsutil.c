@@ -48,6 +48,13 @@ int fs_fsync_dir(const char *path)
 	return r;
 }
 
+void fs_fsync_dir_or_die(const char *path)
+{
+	int r = fs_fsync_dir(path);
+	if (r < 0)
+		fatal("cannot fsync %s: %s", path, strerror(-r));
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	size_t n = strlen(path) + 16;

@@ -20,6 +20,9 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 int fs_mkdir_p(const char *path, mode_t mode);
 /* fsync a directory by path. */
 int fs_fsync_dir(const char *path);
+/* Like fs_fsync_dir, but a failure exits through fatal() naming the directory: a failed
+ * fsync is fatal (DESIGN.md §7). */
+void fs_fsync_dir_or_die(const char *path);
 /* Join "dir/name" into a malloc'd string (never NULL). */
 char *fs_path_join(const char *dir, const char *name);
 

@@ -67,9 +67,7 @@ static void open_segment(struct journal *j, uint64_t first)
 	if (j->fd < 0)
 		fatal("journal: cannot open %s: %s", p, strerror(errno));
 	free(p);
-	int r = fs_fsync_dir(j->dir);
-	if (r < 0)
-		fatal("journal: cannot fsync %s: %s", j->dir, strerror(-r));
+	fs_fsync_dir_or_die(j->dir);
 	pthread_mutex_lock(&j->lock);
 	j->seg_first = first;
 	pthread_mutex_unlock(&j->lock);

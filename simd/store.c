@@ -47,9 +47,7 @@ int store_remove_tank_dir(struct simd *sd, const char *tank_id)
 	free(dir);
 	/* The deletion is journaled already (a replay removes the directory again), but a
 	 * failed fsync says the disk is failing: stop, as the journal does. */
-	int fr = fs_fsync_dir(sd->tanks_dir);
-	if (fr < 0)
-		fatal("cannot fsync %s: %s", sd->tanks_dir, strerror(-fr));
+	fs_fsync_dir_or_die(sd->tanks_dir);
 	return r;
 }
 
