@@ -28,6 +28,13 @@ char *etcd_b64_encode(const char *s, size_t n)
 	return out;
 }
 
+void etcd_add_b64(json_object *o, const char *key, const char *s)
+{
+	char *b = etcd_b64_encode(s, strlen(s));
+	json_object_object_add(o, key, json_object_new_string(b));
+	free(b);
+}
+
 /* Keys and values are text, read as C strings: a NUL inside would cut them short, so
  * it is refused, as is anything after the padding. */
 long etcd_b64_decode(const char *s, char *out, size_t max)

@@ -18,6 +18,8 @@
  * anything but base64, text after the padding, a NUL byte, or no room. */
 char *etcd_b64_encode(const char *s, size_t n);
 long etcd_b64_decode(const char *s, char *out, size_t max);
+/* o[key] = the base64 of the string s, as the gateway wants keys and values. */
+void etcd_add_b64(json_object *o, const char *key, const char *s);
 
 /* The server id of a base64 key under prefix, copied into buf; NULL if the key is not
  * one of ours (another prefix, not base64, not a valid server id). */

@@ -180,13 +180,6 @@ static json_object *obj(json_object *o, const char *key)
 		       : NULL;
 }
 
-static void add_b64(json_object *o, const char *key, const char *s)
-{
-	char *b = etcd_b64_encode(s, strlen(s));
-	json_object_object_add(o, key, json_object_new_string(b));
-	free(b);
-}
-
 /* ---- applying keys to the registry ---- */
 
 /* A key that is present: its server is online. Returns whether the registry changed. */
@@ -297,8 +290,8 @@ static void on_watch_done(const struct fetch_response *r, void *arg)
 static void watch_start(struct etcd *e)
 {
 	json_object *body = json_object_new_object(), *cr = json_object_new_object();
-	add_b64(cr, "key", e->prefix);
-	add_b64(cr, "range_end", e->range_end);
+	etcd_add_b64(cr, "key", e->prefix);
+	etcd_add_b64(cr, "range_end", e->range_end);
 	char rev[32];
 	snprintf(rev, sizeof rev, "%" PRId64, e->revision + 1);
 	json_object_object_add(cr, "start_revision", json_object_new_string(rev));
@@ -339,7 +332,7 @@ static void on_range(const struct fetch_response *r, void *arg)
 			json_object *kv = json_object_new_object();
 			char key[ETCD_KEY_MAX + 80];
 			snprintf(key, sizeof key, "%s%s", e->prefix, en->info.server_id);
-			add_b64(kv, "key", key);
+			etcd_add_b64(kv, "key", key);
 			changes += apply_delete(e, kv);
 			json_object_put(kv);
 		}
@@ -354,8 +347,8 @@ static void on_range(const struct fetch_response *r, void *arg)
 static void range_start(struct etcd *e)
 {
 	json_object *body = json_object_new_object();
-	add_b64(body, "key", e->prefix);
-	add_b64(body, "range_end", e->range_end);
+	etcd_add_b64(body, "key", e->prefix);
+	etcd_add_b64(body, "range_end", e->range_end);
 	e->busy = true;
 	if (post(e, "/v3/kv/range", body, on_range, e, NULL) < 0)
 		e->busy = false;
@@ -391,8 +384,8 @@ static void put_start(struct etcd *e, const char *info)
 	json_object *body = json_object_new_object();
 	char key[ETCD_KEY_MAX + 80], lease[32];
 	snprintf(key, sizeof key, "%s%s", e->prefix, e->dd->self.server_id);
-	add_b64(body, "key", key);
-	add_b64(body, "value", info);
+	etcd_add_b64(body, "key", key);
+	etcd_add_b64(body, "value", info);
 	snprintf(lease, sizeof lease, "%" PRId64, e->lease);
 	json_object_object_add(body, "lease", json_object_new_string(lease));
 	snprintf(e->put_info, sizeof e->put_info, "%s", info);

@@ -34,14 +34,6 @@ static void fuzz_b64_round_trip(const char *s)
 	free(enc);
 }
 
-static json_object *fuzz_b64_string(const char *s)
-{
-	char *b = etcd_b64_encode(s, strlen(s));
-	json_object *o = json_object_new_string(b);
-	free(b);
-	return o;
-}
-
 int fuzz_verdict(const uint8_t *data, size_t size)
 {
 	struct json_err e = {""};
@@ -67,8 +59,8 @@ int fuzz_verdict(const uint8_t *data, size_t size)
 	char k[ETCD_KEY_MAX + 80];
 	snprintf(k, sizeof k, "%s%s", FUZZ_PREFIX, id);
 	json_object *w = server_info_to_json(&info), *kv2 = json_object_new_object();
-	json_object_object_add(kv2, "key", fuzz_b64_string(k));
-	json_object_object_add(kv2, "value", fuzz_b64_string(jv_to_string(w)));
+	etcd_add_b64(kv2, "key", k);
+	etcd_add_b64(kv2, "value", jv_to_string(w));
 	struct server_info again;
 	char id2[80];
 	if (etcd_entry_decode(FUZZ_PREFIX, kv2, &again, id2, sizeof id2, &e) != 0 ||
