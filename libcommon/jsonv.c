@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -406,16 +407,25 @@ json_object *jv_new_u64hex(uint64_t v)
 	return o;
 }
 
-json_object *jv_new_seconds(double s)
+json_object *jv_new_decimal(double v, int places)
 {
-	char buf[64];
-	if (!isfinite(s))
-		s = 0;
-	snprintf(buf, sizeof buf, "%.3f", s);
-	json_object *o = json_object_new_double_s(strtod(buf, NULL), buf);
+	char buf[DBL_MAX_10_EXP + 24]; /* the widest %.*f of a double, up to 20 places */
+	if (!isfinite(v))
+		v = 0;
+	places = places < 0 ? 0 : places > 20 ? 20 : places;
+	snprintf(buf, sizeof buf, "%.*f", places, v);
+	double r = strtod(buf, NULL);
+	if (r == 0) /* not "-0.00" for a small negative value */
+		snprintf(buf, sizeof buf, "%.*f", places, 0.0);
+	json_object *o = json_object_new_double_s(r == 0 ? 0.0 : r, buf);
 	if (!o)
 		abort();
 	return o;
+}
+
+json_object *jv_new_seconds(double s)
+{
+	return jv_new_decimal(s, 3);
 }
 
 const char *jv_to_string(json_object *o)

@@ -62,6 +62,11 @@ int jv_fail(struct json_err *e, const char *fmt, ...) __attribute__((format(prin
  * (sim/fish_text.c), print text directly, for speed; tests parse both back, and hold
  * the fish lines to json-c's text byte for byte. */
 json_object *jv_new_u64hex(uint64_t v);
+/* v written with places decimals, as text and as the value that text reads back as (0
+ * for NaN and infinities, never "-0"): a figure rounded for people (a tick's median in
+ * ms, a share) printed by json-c's "%.17g" shows its binary noise, 0.04 as
+ * 0.040000000000000001. Not for state, whose doubles must round-trip exactly. */
+json_object *jv_new_decimal(double v, int places);
 /* A duration in seconds written to the millisecond, as the hand-written texts (health,
  * discovery's diff pages) write it: 17 digits of a heartbeat's age are noise, and a
  * length that jumps with them (3.3e-06 against 0.25) makes one listing's two paths

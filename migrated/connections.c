@@ -328,9 +328,7 @@ void connection_add_state_json(json_object *o, const struct connection *c, doubl
 	json_object_object_add(o, "reason", c->reason[0] ? json_object_new_string(c->reason) : NULL);
 	double wait = c->paused_until - now;
 	json_object_object_add(o, "retryInSeconds",
-			       g == GATE_CLOSED && wait > 0
-				       ? json_object_new_double(round(wait * 10) / 10)
-				       : NULL);
+			       g == GATE_CLOSED && wait > 0 ? jv_new_decimal(wait, 1) : NULL);
 }
 
 json_object *connections_to_state(const struct connections *s)

@@ -497,9 +497,8 @@ json_object *delivery_list_json(const struct delivery *d)
 			json_object_object_add(o, "attempts", json_object_new_int(x->attempts));
 			json_object_object_add(o, "failures", json_object_new_int(x->failures));
 			json_object_object_add(o, "retry_in_seconds",
-					       x->waiting
-						       ? json_object_new_double(x->retry_at - now)
-						       : NULL);
+					       x->waiting ? jv_new_seconds(x->retry_at - now)
+							  : NULL);
 			json_object_object_add(o, "last_error",
 					       x->last_error[0]
 						       ? json_object_new_string(x->last_error)

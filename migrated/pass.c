@@ -42,7 +42,7 @@ static json_object *summary_json(struct pass *p)
 	json_object_object_add(o, "pass", json_object_new_int64((int64_t)p->seq));
 	json_object_object_add(o, "started_at", json_object_new_string(ts));
 	json_object_object_add(o, "duration_ms",
-			       json_object_new_double((now_mono() - p->started_mono) * 1000));
+			       jv_new_decimal((now_mono() - p->started_mono) * 1000, 3));
 	json_object_object_add(o, "tanks", json_object_new_int((int)p->ntanks));
 	json_object_object_add(o, "connections", json_object_new_int((int)p->counts.connections));
 	json_object_object_add(o, "hits", json_object_new_int((int)p->counts.hits));

@@ -62,14 +62,9 @@ void history_metrics(FILE *f, const char *tank_id, const double *row)
 			sim_history_column(i), row[i]);
 }
 
-static json_object *round3(double x)
-{
-	return json_object_new_double(round(x * 1000.0) / 1000.0);
-}
-
 void tank_status_add_evolution(json_object *stats, const struct tank_stats *st)
 {
-	json_object_object_add(stats, "generation_mean", round3(st->generation_mean));
+	json_object_object_add(stats, "generation_mean", jv_new_decimal(st->generation_mean, 3));
 	json_object_object_add(stats, "generation_deepest",
 			       json_object_new_int(st->generation_deepest));
 	json_object_object_add(stats, "spawns", json_object_new_uint64(st->spawns));
@@ -83,12 +78,13 @@ void tank_status_add_evolution(json_object *stats, const struct tank_stats *st)
 			       json_object_new_uint64(st->plant_poker_games));
 	json_object_object_add(stats, "plants_sprouted",
 			       json_object_new_uint64(st->plants_sprouted));
-	json_object_object_add(stats, "food_energy", round3(st->food_energy));
-	json_object_object_add(stats, "crab_energy", round3(st->crab_energy));
+	json_object_object_add(stats, "food_energy", jv_new_decimal(st->food_energy, 3));
+	json_object_object_add(stats, "crab_energy", jv_new_decimal(st->crab_energy, 3));
 	json_object *l = json_object_new_object();
 	double net = 0;
 	for (int i = 0; i < ENERGY_FLOW_COUNT; i++) {
-		json_object_object_add(l, energy_flow_name(i), round3(st->energy_flow[i]));
+		json_object_object_add(l, energy_flow_name(i),
+				       jv_new_decimal(st->energy_flow[i], 3));
 		net += i < ENERGY_FLOW_FIRST_OUT ? st->energy_flow[i] : -st->energy_flow[i];
 	}
 	/* total_energy - (inflows - outflows): zero to rounding when the books balance. */

@@ -215,7 +215,7 @@ int poker_game_deal(struct poker_game *game, double now)
 	return 0;
 }
 
-#define E(c) json_object_new_double((double)(c) / 1000.0)
+#define E(c) jv_new_decimal((double)(c) / 1000.0, 3)
 
 static json_object *cards_json(const uint8_t *c, int n)
 {
@@ -307,7 +307,6 @@ json_object *poker_game_json(const struct poker_game *game, double now)
 	}
 	json_object_object_add(o, "your_chips", E(over ? game->person : h->stack[0]));
 	json_object_object_add(o, "expires_in",
-			       json_object_new_double(
-				       fmax(0, POKER_GAME_IDLE - (now - game->last_used))));
+			       jv_new_seconds(fmax(0, POKER_GAME_IDLE - (now - game->last_used))));
 	return o;
 }

@@ -424,11 +424,6 @@ json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params 
 	return o;
 }
 
-static json_object *round2(double x)
-{
-	return json_object_new_double(round(x * 100.0) / 100.0);
-}
-
 /* What a TankStatus shows besides the constant metadata, read once. */
 struct status_view {
 	struct tank_stats st;
@@ -465,13 +460,11 @@ static json_object *status_view_json(struct simd *sd, struct tank_slot *s,
 	json_object_object_add(o, "running", json_object_new_boolean(v->running));
 	json_object_object_add(o, "paused", json_object_new_boolean(v->paused));
 	json_object_object_add(o, "frame", json_object_new_uint64(st->frame));
-	json_object_object_add(o, "fps", json_object_new_double(round(v->fps * 10.0) / 10.0));
+	json_object_object_add(o, "fps", jv_new_decimal(v->fps, 1));
 	/* Measured tick time over the last ticks, and whether the tank keeps its rate. */
 	json_object *tick = json_object_new_object();
-	json_object_object_add(tick, "median_ms",
-			       json_object_new_double(round(v->tick_median * 1e5) / 100.0));
-	json_object_object_add(tick, "p99_ms",
-			       json_object_new_double(round(v->tick_p99 * 1e5) / 100.0));
+	json_object_object_add(tick, "median_ms", jv_new_decimal(v->tick_median * 1e3, 2));
+	json_object_object_add(tick, "p99_ms", jv_new_decimal(v->tick_p99 * 1e3, 2));
 	json_object_object_add(tick, "target_rate", json_object_new_double(s->tick_rate));
 	json_object_object_add(tick, "lagging", json_object_new_boolean(v->lagging));
 	json_object_object_add(o, "tick", tick);
@@ -486,9 +479,9 @@ static json_object *status_view_json(struct simd *sd, struct tank_slot *s,
 		json_object_object_add(causes, death_cause_name(c),
 				       json_object_new_uint64(st->deaths_by_cause[c]));
 	json_object_object_add(stats, "death_causes", causes);
-	json_object_object_add(stats, "total_energy", round2(st->total_energy));
-	json_object_object_add(stats, "fish_energy", round2(st->fish_energy));
-	json_object_object_add(stats, "plant_energy", round2(st->plant_energy));
+	json_object_object_add(stats, "total_energy", jv_new_decimal(st->total_energy, 2));
+	json_object_object_add(stats, "fish_energy", jv_new_decimal(st->fish_energy, 2));
+	json_object_object_add(stats, "plant_energy", jv_new_decimal(st->plant_energy, 2));
 	json_object_object_add(stats, "food_count", json_object_new_int(st->food_count));
 	json_object_object_add(stats, "plant_count", json_object_new_int(st->plant_count));
 	json_object_object_add(stats, "migrations_in", json_object_new_uint64(st->migrations_in));
@@ -501,7 +494,8 @@ static json_object *status_view_json(struct simd *sd, struct tank_slot *s,
 	json_object_object_add(stats, "plants_in_transit",
 			       json_object_new_int(st->plants_in_transit));
 	json_object_object_add(stats, "poker_hands", json_object_new_uint64(st->poker_hands));
-	json_object_object_add(stats, "poker_energy_moved", round2(st->poker_energy_moved));
+	json_object_object_add(stats, "poker_energy_moved",
+			       jv_new_decimal(st->poker_energy_moved, 2));
 	tank_status_add_evolution(stats, st);
 	json_object_object_add(o, "stats", stats);
 	return o;

@@ -5,6 +5,7 @@ bounded ring, since/limit/format=csv, bad input 400 and an unknown tank 404, Tan
 evolution stats, /metrics gauges of the newest sample, the history surviving kill -9,
 and a paused tank resuming where it stopped."""
 import os
+import re
 import time
 
 from twlib import Daemon, Tap, base_ports, jerr, tmpdir, wait_until
@@ -89,6 +90,18 @@ try:
     led = st["energy_ledger"]
     t.ok(abs(led["imbalance"]) < 1e-6 * max(1, st["total_energy"]),
          "the ledger in TankStatus balances", led["imbalance"])
+
+    # Figures rounded for people are written as rounded (json-c's 17 digits wrote the
+    # median tick 0.04 as 0.040000000000000001).
+    text = d.get(base).body
+    places = {"fps": 1, "median_ms": 2, "p99_ms": 2, "total_energy": 2, "fish_energy": 2,
+              "plant_energy": 2, "generation_mean": 3, "food_energy": 3, "crab_energy": 3,
+              "in_food_spawn": 3, "out_metabolism": 3}
+    found = {k: re.search(r'"%s":(-?[0-9.eE+-]+)' % k, text) for k in places}
+    bad = {k: m.group(1) for k, m in found.items()
+           if m and not re.fullmatch(r"-?\d+(\.\d{1,%d})?" % places[k], m.group(1))}
+    t.ok(not bad and all(found.values()), "TankStatus writes its rounded figures with their "
+         "decimals only", bad or [k for k, m in found.items() if not m])
 
     m = d.get("/metrics").body
     t.ok('tankworld_sim_history{tank="%s",column="population"}' % tank in m,

@@ -533,6 +533,44 @@ static void test_seconds(void)
 	}
 }
 
+/* A figure rounded for people: the text has the asked decimals, never json-c's 17
+ * digits of binary noise, and the value is what that text reads back as. */
+static void test_decimal(void)
+{
+	static const struct {
+		double in;
+		int places;
+		const char *text;
+	} cases[] = {{0.04, 2, "0.04"},
+		     {0.1 + 0.2, 2, "0.30"},
+		     {6344.4700000000003, 2, "6344.47"},
+		     {29.96, 1, "30.0"},
+		     {-0.0004, 3, "0.000"},
+		     {-1e-300, 2, "0.00"},
+		     {-2.5, 1, "-2.5"},
+		     {NAN, 2, "0.00"},
+		     {-INFINITY, 1, "0.0"},
+		     {1e300, 0, NULL},
+		     {7, 40, "7.00000000000000000000"},
+		     {7, -3, "7"}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_object *o = jv_new_decimal(cases[i].in, cases[i].places);
+		const char *text = json_object_to_json_string(o);
+		if (cases[i].text)
+			is_str(text, cases[i].text, "jv_new_decimal(%g, %d)", cases[i].in,
+			       cases[i].places);
+		else
+			ok(strlen(text) == 301 && text[0] == '1',
+			   "jv_new_decimal(1e300, 0) is "
+			   "written whole (%zu characters)",
+			   strlen(text));
+		ok(json_object_get_double(o) == strtod(text, NULL),
+		   "and holds the value its text reads back as (%s)",
+		   cases[i].text ? text : "1e300");
+		json_object_put(o);
+	}
+}
+
 /* The lenient readers: a string, or NULL for anything else, a JSON null included
  * (json-c reads it as a NULL object, which json_object_get_string passes on). */
 static void test_lenient_str(void)
@@ -603,6 +641,7 @@ int main(void)
 	test_bool_object_array();
 	test_u64hex();
 	test_seconds();
+	test_decimal();
 	test_lenient_str();
 	test_to_string_and_fail();
 	return tap_done();
