@@ -260,6 +260,13 @@ int tank_from_json_with_fish(json_object *o, struct fish **fish, size_t n, struc
 uint64_t tank_state_hash(const struct tank *t);
 /* [{"kind","id","x","y","vx","vy","size","energy",...}] for every entity (viewers). */
 json_object *tank_entities_json(const struct tank *t);
+/* The same in two steps (entities.c): a copy of what it shows, quick to take under the
+ * tank's lock, and its JSON, built from the copy alone (on any thread). */
+struct entities;
+struct entities *entities_copy(const struct tank *t);
+json_object *entities_json(const struct entities *e);
+uint64_t entities_frame(const struct entities *e); /* the tank's frame when copied */
+void entities_free(struct entities *e);
 
 /* Poker. The last hands (newest first, at most limit and at most 1,000):
  * {"hands":[{"frame","players":[{"fish_id","kind","hole","folded","stack_before","won",

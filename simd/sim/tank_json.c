@@ -650,90 +650,10 @@ uint64_t tank_state_hash(const struct tank *t)
 	return h;
 }
 
-static json_object *entity(const char *kind, json_object *id, double x, double y, double vx,
-			   double vy, double size, double energy)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "kind", json_object_new_string(kind));
-	json_object_object_add(o, "id", id);
-	json_object_object_add(o, "x", json_object_new_double(x));
-	json_object_object_add(o, "y", json_object_new_double(y));
-	json_object_object_add(o, "vx", json_object_new_double(vx));
-	json_object_object_add(o, "vy", json_object_new_double(vy));
-	json_object_object_add(o, "size", json_object_new_double(size));
-	json_object_object_add(o, "energy", json_object_new_double(energy));
-	return o;
-}
-
-static json_object *str_id(const char *prefix, uint64_t n)
-{
-	char buf[48];
-	snprintf(buf, sizeof buf, "%s-%llu", prefix, (unsigned long long)n);
-	return json_object_new_string(buf);
-}
-
 json_object *tank_entities_json(const struct tank *t)
 {
-	json_object *a = json_object_new_array_ext(
-		(int)(t->n_fish + t->n_food + t->n_plants + t->n_crabs + 1));
-	for (size_t i = 0; i < t->n_fish; i++) {
-		const struct fish *f = &t->fish[i];
-		json_object *o = entity("fish", json_object_new_string(f->id), f->x, f->y, f->vx,
-					f->vy, fish_size_of(f), f->energy);
-		json_object_object_add(o, "max_energy",
-				       json_object_new_double(fish_max_energy_of(f)));
-		json_object_object_add(o, "generation",
-				       json_object_new_int64((int64_t)(f->generation)));
-		json_object_object_add(o, "age", json_object_new_int64((int64_t)(f->age)));
-		json_object_object_add(o, "life_stage",
-				       json_object_new_string(
-					       life_stage_name(stage_of_age(f->age))));
-		json_object_object_add(o, "behavior",
-				       json_object_new_string(algo_defs[f->g.behavior.algo].name));
-		json_object_object_add(o, "poker_strategy",
-				       json_object_new_string(poker_defs[f->g.poker.id].name));
-		json_object_object_add(o, "color_hue", json_object_new_double(f->g.t[T_COLOR_HUE]));
-		json_object_object_add(o, "template_id",
-				       json_object_new_int64((int64_t)(f->g.template_id)));
-		json_object_object_add(o, "pattern_type",
-				       json_object_new_int64((int64_t)(f->g.pattern_type)));
-		json_object_object_add(o, "pattern_intensity",
-				       json_object_new_double(f->g.t[T_PATTERN_INTENSITY]));
-		json_object_object_add(o, "pregnant", json_object_new_boolean(f->pregnant));
-		json_object_array_add(a, o);
-	}
-	for (size_t i = 0; i < t->n_food; i++) {
-		const struct food *fd = &t->food[i];
-		json_object *o = entity("food", str_id("food", fd->id), fd->x, fd->y, fd->vx,
-					fd->vy, fd->energy / fd->max_energy, fd->energy);
-		json_object_object_add(o, "food_type",
-				       json_object_new_string(food_kind_names[fd->kind]));
-		json_object_array_add(a, o);
-	}
-	for (size_t i = 0; i < t->n_plants; i++) {
-		const struct plant *p = &t->plants[i];
-		json_object *o = entity("plant", json_object_new_string(p->id), spot_x(t, p->spot),
-					spot_y(t), 0, 0, plant_size(p), p->energy);
-		json_object_object_add(o, "max_energy", json_object_new_double(plant_max_energy(p)));
-		json_object_object_add(o, "root_spot", json_object_new_int64((int64_t)(p->spot)));
-		json_object_object_add(o, "generation",
-				       json_object_new_int64((int64_t)(p->generation)));
-		json_object_object_add(o, "fractal_type",
-				       json_object_new_string(
-					       plant_fractal_names[p->g.fractal_type]));
-		json_object_object_add(o, "color_hue", json_object_new_double(p->g.t[PT_COLOR_HUE]));
-		json_object_array_add(a, o);
-	}
-	for (size_t i = 0; i < t->n_crabs; i++) {
-		const struct crab *c = &t->crabs[i];
-		json_object_array_add(a, entity("crab", str_id("crab", c->id), c->x, c->y, c->vx, 0,
-						1.0, c->energy));
-	}
-	json_object *castle = entity("castle", json_object_new_string("castle-1"),
-				     CASTLE_X + CASTLE_W * 0.5,
-				     t->p.height - CASTLE_RISE + CASTLE_W * 0.5, 0, 0, 1.0, 0);
-	json_object_object_add(castle, "width", json_object_new_double(CASTLE_W));
-	json_object_object_add(castle, "height", json_object_new_double(CASTLE_W));
-	json_object_array_add(a, castle);
+	struct entities *e = entities_copy(t);
+	json_object *a = entities_json(e);
+	entities_free(e);
 	return a;
 }
