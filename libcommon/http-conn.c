@@ -65,6 +65,8 @@ struct http_conn {
 	bool has_addr; /* TCP: counted per address */
 	double deadline;
 	struct http_deferred *deferred;
+	void (*on_close)(void *arg); /* http_watch_close */
+	void *on_close_arg;
 	TAILQ_ENTRY(http_conn) link;
 };
 
@@ -151,6 +153,10 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_conn *c = arg;
 	struct http_server *s = c->server;
+	void (*fn)(void *) = c->on_close;
+	c->on_close = NULL;
+	if (fn)
+		fn(c->on_close_arg);
 	if (c->deferred)
 		http_deferred_gone(c->deferred);
 	if (c->has_addr)
@@ -447,6 +453,17 @@ void http_conn_free_all(struct http_server *s)
 		event_free(s->check_ev);
 	if (s->sweep_ev)
 		event_free(s->sweep_ev);
+}
+
+int http_watch_close(struct http_server *s, struct evhttp_connection *evcon, void (*fn)(void *arg),
+		     void *arg)
+{
+	struct http_conn *c = conn_of(s, evcon);
+	if (!c)
+		return -ENOTCONN;
+	c->on_close = fn;
+	c->on_close_arg = arg;
+	return 0;
 }
 
 /* ---- deferred replies ---------------------------------------------------------------- */

@@ -143,6 +143,14 @@ void http_cors_preflight(struct evhttp_request *req);
 bool http_route_match(const char *pattern, const char *path, struct http_params *p);
 void http_route_param_names(const char *pattern, struct http_params *p);
 
+/* A handler that keeps its request open (a stream) learns when the client goes: fn(arg)
+ * runs as evhttp closes evcon (ctx->server's connection), before the server's own accounting of it (which
+ * a handler must never replace with evhttp_connection_set_closecb: the connection would
+ * then count against its address for good). fn NULL stops watching. -ENOTCONN for a
+ * connection the server does not track (none after the accept check). */
+int http_watch_close(struct http_server *s, struct evhttp_connection *evcon, void (*fn)(void *arg),
+		     void *arg);
+
 /* Deferred replies: an api handler that waits on an outgoing call holds the request.
  * If the client goes away meanwhile, evhttp frees the request; the guard tells the
  * late completion not to touch it. */

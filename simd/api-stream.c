@@ -27,6 +27,7 @@ struct stream_client {
 	struct stream_sub sub; /* first: the callbacks get it */
 	struct evhttp_request *req;
 	struct evhttp_connection *conn;
+	struct http_server *server;
 	struct tank_stream *ts;
 	double period, next_due;
 	double behind_since; /* when it started skipping frames, 0 when it keeps up */
@@ -67,7 +68,7 @@ static void client_free(struct stream_client *c)
 }
 
 /* evhttp closes the connection: the client went away, or simd shuts down. */
-static void on_close(struct evhttp_connection *conn, void *arg)
+static void on_close(void *arg)
 {
 	struct stream_client *c = arg;
 	tank_stream_unsubscribe(c->ts, &c->sub);
@@ -157,7 +158,7 @@ static void on_frame(struct stream_sub *sub, struct stream_frame *f)
 static void on_gone(struct stream_sub *sub)
 {
 	struct stream_client *c = (struct stream_client *)sub;
-	evhttp_connection_set_closecb(c->conn, NULL, NULL);
+	http_watch_close(c->server, c->conn, NULL, NULL);
 	evhttp_send_reply_end(c->req);
 	client_free(c);
 }
@@ -170,6 +171,13 @@ void api_stream(struct http_ctx *ctx)
 	long fps = 15;
 	if (http_query_int(ctx, "fps", 1, 30, &fps) < 0)
 		return;
+	if (evhttp_request_get_command(ctx->req) == EVHTTP_REQ_HEAD) {
+		/* The head a GET would get, and no stream: the connection goes on. */
+		evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Cache-Control",
+				  "no-cache");
+		http_reply_text(ctx->req, 200, "text/event-stream", "", 0);
+		return;
+	}
 	if (n_clients >= STREAM_MAX_CLIENTS) {
 		http_reply_error(ctx->req, 503, "too_many_streams",
 				 "this server already streams to %d clients", STREAM_MAX_CLIENTS);
@@ -179,6 +187,15 @@ void api_stream(struct http_ctx *ctx)
 	n_clients++;
 	c->req = ctx->req;
 	c->conn = evhttp_request_get_connection(ctx->req);
+	c->server = ctx->server;
+	/* Watched before the reply starts: a connection the server does not track is
+	 * refused while an error can still be sent. */
+	if (http_watch_close(c->server, c->conn, on_close, c) < 0) {
+		client_free(c);
+		http_reply_error(ctx->req, 500, "untracked_connection",
+				 "this connection cannot carry a stream");
+		return;
+	}
 	c->ts = s->stream;
 	c->period = 1.0 / (double)fps;
 	c->sub.on_frame = on_frame;
@@ -194,7 +211,6 @@ void api_stream(struct http_ctx *ctx)
 	bufferevent_set_timeouts(bev, NULL, &wt);
 	/* libevent writes 16 KiB per turn by default; a frame of a big tank is more. */
 	bufferevent_set_max_single_write(bev, 256u << 10);
-	evhttp_connection_set_closecb(c->conn, on_close, c);
 	struct stream_frame *f = tank_stream_subscribe(c->ts, &c->sub);
 	if (f) {
 		c->next_due = now_mono() + c->period;

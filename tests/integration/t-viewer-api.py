@@ -300,6 +300,37 @@ try:
     t.ok(r.status == 404 and r.json().get("code"), "deeper paths are relayed: discoveryd's own 404", r)
     r = request("GET", url=sim.url, path="/api/poker/nothing")
     t.eq(r.status, 404, "paths no sibling owns are not relayed")
+
+    # ---- a stream's close is counted (found by an adversarial probe, 4 December) ---------------
+    # The stream replaced the connection's close callback, so every stream a viewer
+    # closed stayed counted against its address: after 256 of them (the default
+    # per-address limit, which sim2 keeps) simd refused every TCP connection from it.
+    tank2 = sim2.get("/api/tanks").json()["default_tank_id"]
+    for i in range(300):
+        s = open_stream(sim2.port, "/api/tanks/%s/stream" % tank2)
+        s.recv(1024)  # the head: the stream has started
+        s.close()
+    wait_until(lambda: metrics(sim2).get("tankworld_http_connections", 99) <= 2, 10, 0.1)
+    t.ok(metrics(sim2).get("tankworld_http_connections", 99) <= 2,
+         "300 streams opened and closed leave no connection counted",
+         metrics(sim2).get("tankworld_http_connections"))
+    r = request("GET", url=sim2.url, path="/health")
+    t.eq(r.status, 200, "and the address is still served over TCP")
+    # HEAD of a stream: the head only, then the connection serves the next request.
+    s = socket.create_connection(("127.0.0.1", sim2.port), timeout=10)
+    s.sendall(("HEAD /api/tanks/%s/stream HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % tank2).encode())
+    buf, deadline = b"", time.time() + 10
+    while time.time() < deadline and buf.count(b"HTTP/1.1 ") < 2:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    t.ok(buf.startswith(b"HTTP/1.1 200") and b"text/event-stream" in buf and buf.count(b"HTTP/1.1 200") == 2,
+         "HEAD of a stream answers its head and the connection goes on", buf[:300])
+    t.eq(metrics(sim2).get("tankworld_sim_stream_clients"), 0.0, "and subscribes no client")
+
     disc.stop()
     r = request("GET", url=sim.url, path="/api/discovery/servers")
     t.ok(r.status == 502 and r.json().get("code") == "sibling_unreachable", "a sibling that is down is a JSON 502", r)
