@@ -129,6 +129,13 @@ static json_object *error_json(const char *code, const char *fmt, va_list ap)
 {
 	char msg[512];
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	/* Messages quote what the client sent (a path's id, a query value): bytes that are
+	 * not UTF-8 would make the answer invalid JSON text, so they are shown as '?'. */
+	size_t n = strlen(msg);
+	if (!jv_utf8_valid(msg, n))
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)msg[i] >= 0x80)
+				msg[i] = '?';
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	json_object_object_add(o, "code", json_object_new_string(code));
@@ -184,6 +191,12 @@ int http_query(struct http_ctx *ctx, const char *key, char **ret)
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
 	if (!q || !*q)
 		return 0;
+	/* A value is a C string once decoded: %00 would cut it short without a word. */
+	if (strstr(q, "%00")) {
+		http_reply_error(ctx->req, 400, "invalid_query",
+				 "the query holds a NUL byte (%%00)");
+		return -EINVAL;
+	}
 	struct evkeyvalq params;
 	TAILQ_INIT(&params);
 	if (evhttp_parse_query_str(q, &params) < 0) {

@@ -4,6 +4,7 @@ request, the transfer endpoints (reserve, remote-transfer into a second simd, co
 abort, idempotent repeats, refusals), the token on TCP, and restarts."""
 import json
 import os
+import socket
 import uuid
 
 from twlib import Daemon, Tap, base_ports, finish, jerr, tmpdir, wait_until, write_token
@@ -210,6 +211,35 @@ try:
     t.ok(jerr(b.get("/api/inbox/%s" % tid), 404), "and it is no longer known")
     r = b.post("/api/remote-transfer", body, tcp=True, token=token)
     t.ok(jerr(r, 409, "duplicate_fish"), "a late retry then meets the fish itself: 409, nothing inserted", r)
+
+    # Found by an adversarial probe (4 December): messages echoed the client's bytes, so
+    # an answer could be invalid UTF-8, and %00 cut a query value short without a word.
+    def raw_get(port, path):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        buf = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        head, _, body = buf.partition(b"\r\n\r\n")
+        return head, body
+
+    for path in (b"/api/tanks/\xff\xfe", b"/api/tanks/" + reef.encode() + b"/fish/\xc3\x28",
+                 b"/api/lineage?tank_id=%ff"):
+        head, body = raw_get(a.port, path)
+        try:
+            j = json.loads(body.decode("utf-8"))
+        except ValueError:
+            j = None
+        t.ok(head.startswith(b"HTTP/1.1 404") and isinstance(j, dict) and "?" in j.get("error", ""),
+             "a 404 for %r is valid UTF-8 JSON, the bad bytes shown as '?'" % path, body[:200])
+    n_tanks = a.get("/api/tanks").json()["count"]
+    r = a.post("/api/tanks?name=abc%00xyz")
+    t.ok(jerr(r, 400, "invalid_query"), "a query value with %00 is refused", r)
+    t.eq(a.get("/api/tanks").json()["count"], n_tanks, "and creates no tank")
     t.eq(a.stop(), 0, "srv-a exits 0")
     t.eq(b.stop(), 0, "srv-b exits 0")
 finally:
