@@ -240,20 +240,32 @@ static void api_resume(struct http_ctx *ctx)
 	pause_resume(ctx, false);
 }
 
+static void on_state(struct simd *sd, char *text, size_t len, void *arg)
+{
+	(void)sd;
+	struct http_deferred *d = arg;
+	struct evhttp_request *req = http_deferred_request(d);
+	if (req && text)
+		http_reply_text(req, 200, "application/json", text, len);
+	else if (req)
+		http_reply_error(req, 503, "shutting_down", "simd is stopping");
+	http_deferred_free(d);
+	free(text);
+}
+
+/* Every entity of the tank: built off the loop (readers.c), as it takes seconds for
+ * a big tank. */
 static void api_state(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_tank_param(ctx);
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	json_object *ents = tank_entities_json(s->sim);
-	uint64_t frame = tank_frame(s->sim);
-	pthread_mutex_unlock(&s->lock);
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	json_object_object_add(o, "frame", json_object_new_uint64(frame));
-	json_object_object_add(o, "entities", ents);
-	http_reply_json(ctx->req, 200, o);
+	struct http_deferred *d = http_defer(ctx);
+	if (readers_state(sd_of(ctx), s, on_state, d) < 0) {
+		http_deferred_free(d);
+		evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
+		http_reply_error(ctx->req, 503, "busy", "too many tank states are being read");
+	}
 }
 
 /* The full fish or plant, the same JSON that migration carries. */

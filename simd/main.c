@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&sd.xfer_lock, NULL);
 	pthread_mutex_init(&sd.list_lock, NULL);
 	pthread_mutex_init(&sd.build_lock, NULL);
+	pthread_mutex_init(&sd.reader_run, NULL);
 
 	char *simdir = fs_path_join(c->server.state_dir, "sim");
 	state_lock_or_die(simdir, "simd");
@@ -134,6 +135,7 @@ int main(int argc, char **argv)
 
 	log_info("stopping: final snapshot");
 	tanks_build_shutdown(&sd);
+	readers_shutdown(&sd);
 	tanks_stop_all(&sd);
 	store_snapshot_all_sync(&sd);
 	event_free(status_timer);

@@ -87,9 +87,10 @@ struct tank_slot {
 	/* Tick thread only: the durations of the last ticks, a ring. */
 	double tick_ring[256];
 	unsigned tick_ring_n;
-	/* Snapshot thread holds (under sd->list_lock): a removed slot is freed by the last
-	 * holder, so the event loop never waits for a snapshot to delete a tank. */
-	int snap_hold;
+	/* Holds by the snapshot round and by readers (tanks_hold, under sd->list_lock): a
+	 * removed slot is freed by the last holder, so the event loop never waits for one
+	 * of them to delete a tank. */
+	int hold;
 	bool removed;
 	struct tank_stream *stream; /* live frames for viewers (stream.h) */
 	TAILQ_ENTRY(tank_slot) link;
@@ -153,9 +154,13 @@ struct simd {
 	pthread_t snapshot_thread;
 	bool snapshot_running;
 	int snapshot_done; /* set by the snapshot thread as it ends (atomic) */
-	/* Tanks being built off the loop (tanks_build), joined at shutdown. */
+	/* Tanks being built, and read for GET /state, off the loop (tanks_build,
+	 * readers_state), joined at shutdown; build_lock guards both lists. */
 	pthread_mutex_t build_lock;
 	struct tank_build *builds;
+	struct reader *readers;
+	int n_readers;
+	pthread_mutex_t reader_run; /* one reader copies and encodes at a time */
 	double snapshot_last_seconds;
 	double snapshot_last_cpu; /* the snapshot thread's CPU time in that round */
 	double snapshot_started;  /* now_mono() of the last round's start */
@@ -176,6 +181,10 @@ void tanks_stop_all(struct simd *sd);
 void tank_publish_status(struct tank_slot *slot); /* call with slot->lock held */
 /* Free a slot taken out of the list by tanks_remove (snapshot thread, last holder). */
 void tanks_free_slot(struct tank_slot *slot);
+/* Keep a slot allocated while another thread uses it; the last release of a removed
+ * slot frees it. */
+void tanks_hold(struct simd *sd, struct tank_slot *slot);
+void tanks_release(struct simd *sd, struct tank_slot *slot);
 /* Build a tank off the event loop: tank_new runs on a thread of its own, then done runs
  * on the loop with the tank (or NULL if simd stops first; then the caller's arg must be
  * released). Small tanks are built at once, on the loop. */
@@ -183,6 +192,12 @@ typedef void (*tanks_built_fn)(struct simd *sd, struct tank *t, void *arg);
 void tanks_build(struct simd *sd, const struct tank_params *p, const char *tank_id,
 		 tanks_built_fn done, void *arg);
 void tanks_build_shutdown(struct simd *sd); /* wait for builds, cancel their callbacks */
+/* readers.c: GET /state's text of a tank, built off the loop; done runs on the loop
+ * with the text (taken) and its length, or NULL when simd stops first. -EBUSY when too
+ * many readers wait already. */
+typedef void (*readers_done_fn)(struct simd *sd, char *text, size_t len, void *arg);
+int readers_state(struct simd *sd, struct tank_slot *slot, readers_done_fn done, void *arg);
+void readers_shutdown(struct simd *sd); /* wait for readers, cancel their callbacks */
 json_object *tank_status_json(struct simd *sd, struct tank_slot *slot);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,
 			    const char *server_id);

@@ -156,7 +156,7 @@ static void remove_orphan_dirs(struct simd *sd)
  *
  * The tank list lock is not held while snapshots wait for a tank's lock or the disk,
  * because the event loop takes it to add and remove tanks; a tank deleted meanwhile
- * stays allocated until the round lets go of it (snap_hold). It is held from listing
+ * stays allocated until the round lets go of it (tanks_hold). It is held from listing
  * the manifest's tanks to removing orphan folders, so that the manifest never names a
  * folder the same round removes; snap_seq is read without the tank's lock, since only
  * this thread writes it once simd runs. */
@@ -171,7 +171,7 @@ static void snapshot_round(struct simd *sd)
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link)
 		if (n < cap) {
-			s->snap_hold++;
+			s->hold++; /* tanks_hold, under the list lock already held */
 			held[n++] = s;
 		}
 	pthread_mutex_unlock(&sd->list_lock);
@@ -210,8 +210,8 @@ static void snapshot_round(struct simd *sd)
 	free(segs);
 	free(m.tanks);
 	remove_orphan_dirs(sd);
-	for (size_t i = 0; i < n; i++)
-		if (--held[i]->snap_hold == 0 && held[i]->removed)
+	for (size_t i = 0; i < n; i++) /* tanks_release, under the list lock held here */
+		if (--held[i]->hold == 0 && held[i]->removed)
 			tanks_free_slot(held[i]);
 	pthread_mutex_unlock(&sd->list_lock);
 	free(held);

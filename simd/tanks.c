@@ -281,8 +281,8 @@ void tanks_remove(struct simd *sd, struct tank_slot *s)
 	pthread_mutex_lock(&sd->list_lock);
 	TAILQ_REMOVE(&sd->tanks, s, link);
 	sd->n_tanks--;
-	/* A snapshot round still holding the slot frees it when done with it. */
-	bool held = s->snap_hold > 0;
+	/* A snapshot round or reader still holding the slot frees it when done with it. */
+	bool held = s->hold > 0;
 	s->removed = true;
 	pthread_mutex_unlock(&sd->list_lock);
 	if (strcmp(sd->default_tank, s->meta.id) == 0) {
@@ -291,6 +291,22 @@ void tanks_remove(struct simd *sd, struct tank_slot *s)
 			 first ? first->meta.id : "");
 	}
 	if (!held)
+		tanks_free_slot(s);
+}
+
+void tanks_hold(struct simd *sd, struct tank_slot *s)
+{
+	pthread_mutex_lock(&sd->list_lock);
+	s->hold++;
+	pthread_mutex_unlock(&sd->list_lock);
+}
+
+void tanks_release(struct simd *sd, struct tank_slot *s)
+{
+	pthread_mutex_lock(&sd->list_lock);
+	bool last = --s->hold == 0 && s->removed;
+	pthread_mutex_unlock(&sd->list_lock);
+	if (last)
 		tanks_free_slot(s);
 }
 
