@@ -177,7 +177,9 @@ void relay_forward(struct relay *r, struct http_ctx *ctx)
 	while (mi < 8 && !(method & (1 << mi)))
 		mi++;
 	struct fetch_request fr = {
-		.method = methods[mi],
+		/* HEAD goes as a GET: the answer's head is sent here, without its body
+		 * (http_reply_text), and every sibling route that takes GET takes HEAD. */
+		.method = method == EVHTTP_REQ_HEAD ? "GET" : methods[mi],
 		.url = url,
 		.unix_path = rt->socket,
 		.timeout_ms = r->opts.timeout_ms,

@@ -19,8 +19,8 @@ void api_relay(struct http_ctx *ctx)
 	struct simd *sd = ctx->arg;
 	if (!relay) {
 		const struct conf *c = &sd->daemon->conf;
-		const int all = EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-				EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH;
+		const int all = EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+				EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH;
 		const char *disc = c->discovery.socket, *mig = c->migration.socket;
 		const struct relay_route routes[] = {
 			{"/api/discovery", disc, all, true},

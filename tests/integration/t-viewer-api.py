@@ -286,6 +286,9 @@ try:
     t.eq(r.headers.get("Access-Control-Allow-Origin"), "*", "the relayed GET allows other origins")
     r = request("GET", url=sim.url, path="/api/connections")
     t.ok(r.status == 200 and "connections" in r.json(), "simd relays GET /api/connections", r)
+    r = request("HEAD", url=sim.url, path="/api/connections")
+    t.ok(r.status == 200 and r.body == "" and int(r.headers.get("Content-Length", 0)) > 0,
+         "simd relays HEAD /api/connections: the head of the GET, no body", (r, r.headers))
     r = request("GET", url=sim.url, path="/api/transfers?limit=5")
     t.ok(r.status == 200 and "transfers" in r.json(), "simd relays GET /api/transfers with its query", r)
     r = request("GET", url=sim.url, path="/api/transfers?limit=0")
