@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -73,6 +74,44 @@ static bool lone_surrogate(const char *s, size_t len)
 	return false;
 }
 
+/* json-c's strict mode still takes a single-quoted key ({'count':3}), the words NaN
+ * and Infinity as numbers, and "1." as a number. Outside strings, JSON text holds only structure, numbers
+ * and the words true, false and null: anything else is refused here. */
+static const char *foreign_token(const char *s, size_t len)
+{
+	bool in_str = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+		} else if (c == '\'') {
+			return "a single-quoted string";
+		} else if (c == '.' && !(i + 1 < len && isdigit((unsigned char)s[i + 1]))) {
+			return "a number with no digit after its point";
+		} else if (isalpha((unsigned char)c)) {
+			size_t n = 1;
+			while (i + n < len && isalpha((unsigned char)s[i + n]))
+				n++;
+			bool exponent = n == 1 && (c == 'e' || c == 'E') && i > 0 &&
+					isdigit((unsigned char)s[i - 1]);
+			bool word = (n == 4 && (memcmp(s + i, "true", 4) == 0 ||
+						memcmp(s + i, "null", 4) == 0)) ||
+				    (n == 5 && memcmp(s + i, "false", 5) == 0);
+			if (!exponent && !word)
+				return "a word that is not true, false or null (NaN, Infinity...)";
+			i += n - 1;
+		}
+	}
+	return NULL;
+}
+
 static json_object *parse(const char *buf, size_t len, bool nul_terminated, int max_depth,
 			  struct json_err *e)
 {
@@ -111,6 +150,13 @@ static json_object *parse(const char *buf, size_t len, bool nul_terminated, int 
 		json_tokener_free(tok);
 		free(copy);
 		jv_fail(e, "invalid JSON: a \\u escape of half a UTF-16 surrogate pair is not text");
+		return NULL;
+	}
+	const char *foreign = foreign_token(text, len);
+	if (foreign) {
+		json_tokener_free(tok);
+		free(copy);
+		jv_fail(e, "invalid JSON: %s", foreign);
 		return NULL;
 	}
 	json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);

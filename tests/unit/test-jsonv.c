@@ -83,12 +83,19 @@ static void test_parse(void)
 	ok(!parses("[0x10]", 6, 16), "hex numbers are rejected");
 	ok(!parses("'a'", 3, 16), "a single-quoted string value is rejected");
 	ok(!parses("{\"a\":'b'}", 9, 16), "a single-quoted member value is rejected");
-	/* BUG (json-c strict mode, not jsonv itself): a single-quoted *key* is accepted,
-	 * as are NaN, Infinity and "1.":
-	 * ok(!parses("{'a':1}", 7, 16), "single-quoted keys are rejected");
-	 * ok(!parses("[NaN]", 5, 16), "NaN is rejected");
-	 * ok(!parses("[1.]", 4, 16), "'1.' is rejected");
-	 */
+	/* json-c's strict mode takes these; jsonv refuses them before it. */
+	ok(!parses("{'a':1}", 7, 16), "single-quoted keys are rejected");
+	ok(!parses("[NaN]", 5, 16), "NaN is rejected");
+	ok(!parses("[nan]", 5, 16), "nan is rejected");
+	ok(!parses("{\"x\":Infinity}", 14, 16), "Infinity is rejected");
+	ok(!parses("[-Infinity]", 11, 16), "-Infinity is rejected");
+	ok(!parses("[True]", 6, 16), "True is rejected");
+	ok(!parses("[1.]", 4, 16), "'1.' is rejected");
+	ok(!parses("[1.e5]", 6, 16), "'1.e5' is rejected");
+	ok(parses("[1e5,1E-5,2.5e+3,-0.25,true,false,null]", 39, 16),
+	   "exponents, fractions and the three words are accepted");
+	ok(parses("{\"a\":\"NaN Infinity 'x' 1. \\\" 'y'\"}", 34, 16),
+	   "words, quotes and points inside strings are accepted");
 
 	/* Depth: max_depth counts value levels, a scalar leaf included, so max_depth 3
 	 * allows [[1]] and [[[]]] but rejects [[[1]]]. */

@@ -182,6 +182,10 @@ static void e_inf(json_object *o)
 {
 	jset_d(o, "x", INFINITY);
 }
+static void e_far(json_object *o)
+{
+	jset_d(o, "x", 1e300);
+}
 static void e_algo(json_object *o)
 {
 	json_object_object_add(jget(jget(o, "genome"), "behavior_algorithm"), "algorithm_id",
@@ -250,7 +254,9 @@ static void test_fish_validation(struct tank *t)
 	} cases[] = {
 		{e_energy, "energy above max_energy", "energy"},
 		{e_trait, "an out-of-range trait", "speed_modifier"},
-		{e_inf, "an infinite coordinate", "x"},
+		/* json-c writes it as the word Infinity, which the parser refuses. */
+		{e_inf, "an infinite coordinate", "Infinity"},
+		{e_far, "a coordinate far outside any world", "field 'x'"},
 		{e_algo, "an unknown algorithm id", "teleporter"},
 		{e_param, "missing algorithm parameters", "behavior_algorithm"},
 		{e_memory, "11 food memories", "memory"},
