@@ -169,8 +169,8 @@ static void api_create_tank(struct http_ctx *ctx)
 	p.history_interval = evo.history_interval;
 	p.history_size = evo.history_size;
 	p.lineage_depth = evo.lineage_depth;
-	if (tank_params_check(&p) < 0) {
-		http_reply_error(ctx->req, 400, "invalid_tank", "tank parameters out of range");
+	if (tank_params_check(&p, &e) < 0) {
+		http_reply_error(ctx->req, 400, "invalid_tank", "%s", e.msg);
 		return;
 	}
 	/* A large tank is built off the loop; the reply waits for it, other requests do not. */

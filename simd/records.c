@@ -322,7 +322,7 @@ int params_from_json(json_object *o, struct tank_params *p, struct json_err *e)
 	    jv_int(o, "history_size", false, 0, 100000, &p->history_size, e) < 0 ||
 	    jv_int(o, "lineage_depth", false, 0, 1000, &p->lineage_depth, e) < 0)
 		return -EINVAL;
-	return tank_params_check(p) < 0 ? jv_fail(e, "tank parameters out of range") : 0;
+	return tank_params_check(p, e);
 }
 
 json_object *tank_meta_state_json(const struct tank_meta *m, bool paused)

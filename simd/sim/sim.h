@@ -92,8 +92,8 @@ struct tank_params tank_params_default(uint64_t seed);
  * food by area; root spots, plants and crabs by width. A 10x wider and 10x taller world
  * behaves like 100 default tanks side by side (the fish share one ocean). */
 void tank_params_scale_world(struct tank_params *p, int width, int height);
-/* 0 if every field is in range, else -EINVAL. */
-int tank_params_check(const struct tank_params *p);
+/* 0 if every field is in range, else -EINVAL and why in e (may be NULL). */
+int tank_params_check(const struct tank_params *p, struct json_err *e);
 
 struct tank_stats {
 	uint64_t frame;

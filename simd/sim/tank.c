@@ -45,24 +45,36 @@ void tank_params_scale_world(struct tank_params *p, int width, int height)
 	p->crabs = (int)lround(fmax(1, wk));
 }
 
-int tank_params_check(const struct tank_params *p)
+int tank_params_check(const struct tank_params *p, struct json_err *e)
 {
 	if (p->width < 200 || p->width > SIM_MAX_WORLD || p->height < 200 ||
 	    p->height > SIM_MAX_WORLD)
-		return -EINVAL;
+		return jv_fail(e, "width and height must be 200 to %d", SIM_MAX_WORLD);
 	if (p->max_fish < 0 || p->max_fish > SIM_MAX_FISH_LIMIT || p->initial_fish < 0 ||
 	    p->initial_fish > p->max_fish)
-		return -EINVAL;
+		return jv_fail(e, "max_fish must be 0 to %d, and initial_fish 0 to max_fish",
+			       SIM_MAX_FISH_LIMIT);
+	/* These grow with the world (tank_params_scale_world): a world can be too large for
+	 * them while its width and height are each within bounds. */
 	if (p->initial_food < 0 || p->initial_food > 1000000 || p->root_spots < 1 ||
 	    p->root_spots > SIM_MAX_ROOT_SPOTS || p->initial_plants < 0 ||
 	    p->initial_plants > p->root_spots || p->crabs < 0 || p->crabs > SIM_MAX_CRABS)
-		return -EINVAL;
+		return jv_fail(e,
+			       "a %d x %d world is too large: it would have %d root spots (at "
+			       "most %d), %d crabs (at most %d) and %d initial food (at most "
+			       "1000000)",
+			       p->width, p->height, p->root_spots, SIM_MAX_ROOT_SPOTS, p->crabs,
+			       SIM_MAX_CRABS, p->initial_food);
 	if (!isfinite(p->food_rate) || p->food_rate < 0 || p->food_rate > 10000)
-		return -EINVAL;
+		return jv_fail(e,
+			       "food_rate %g is out of range (0 to 10000; it grows with the "
+			       "world, here %d x %d)",
+			       p->food_rate, p->width, p->height);
 	if (p->spawn_floor < 0 || p->spawn_floor > SIM_MAX_FISH_LIMIT || p->history_interval < 1 ||
 	    p->history_interval > 1000000 || p->history_size < 0 || p->history_size > 100000 ||
 	    p->lineage_depth < 0 || p->lineage_depth > 1000)
-		return -EINVAL;
+		return jv_fail(e, "spawn_floor, history_interval, history_size or lineage_depth "
+				  "out of range");
 	return 0;
 }
 
@@ -100,7 +112,8 @@ void tank_init_derived(struct tank *t)
 
 struct tank *tank_new(const struct tank_params *p, const char *tank_id)
 {
-	if (!p || tank_params_check(p) < 0 || !tank_id || !object_id_valid(tank_id, TANK_ID_MAX)) {
+	if (!p || tank_params_check(p, NULL) < 0 || !tank_id ||
+	    !object_id_valid(tank_id, TANK_ID_MAX)) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -273,8 +273,8 @@ static int params_from_json(json_object *o, struct tank_params *p, struct json_e
 	    (r = jv_int(x, "history_size", false, 0, 100000, &p->history_size, e)) < 0 ||
 	    (r = jv_int(x, "lineage_depth", false, 0, 1000, &p->lineage_depth, e)) < 0)
 		return json_err_in(e, "params", r);
-	if (tank_params_check(p) < 0)
-		return jv_fail(e, "params: inconsistent tank parameters");
+	if ((r = tank_params_check(p, e)) < 0)
+		return json_err_in(e, "params", r);
 	return 0;
 }
 

@@ -57,6 +57,9 @@ try:
                        ({"name": "x", "seed": -1}, "negative seed"), ({"name": "x", "is_public": "yes"}, "bool as string"),
                        ({"name": "x\u0001"}, "control character")]:
         t.ok(jerr(a.post("/api/tanks", body), 400), "POST /api/tanks refuses %s" % what)
+    r = a.post("/api/tanks", {"name": "x", "width": 100000, "height": 100000, "initial_fish": 0})
+    t.ok(jerr(r, 400, "invalid_tank") and "100000 x 100000" in r.json()["error"],
+         "a world too large for what grows with it (food, plants, crabs) is refused with why", r)
     t.ok(jerr(a.post("/api/tanks", raw=b"{nope"), 400, "invalid_json"), "bad JSON is a 400")
     t.ok(jerr(a.post("/api/tanks", {"name": "x"}, tcp=True), 401, "unauthorized"), "TCP create without token is 401")
     t.ok(jerr(a.get("/api/tanks/nope"), 404, "unknown_tank"), "unknown tank is a JSON 404")
