@@ -144,10 +144,11 @@ bool http_route_match(const char *pattern, const char *path, struct http_params 
 void http_route_param_names(const char *pattern, struct http_params *p);
 
 /* A handler that keeps its request open (a stream) learns when the client goes: fn(arg)
- * runs as evhttp closes evcon (ctx->server's connection), before the server's own accounting of it (which
- * a handler must never replace with evhttp_connection_set_closecb: the connection would
- * then count against its address for good). fn NULL stops watching. -ENOTCONN for a
- * connection the server does not track (none after the accept check). */
+ * runs as evhttp closes evcon (one of s's connections), before the server's own
+ * accounting of it, which a handler must never replace with
+ * evhttp_connection_set_closecb: the connection would then count against its address
+ * for good. fn NULL stops watching. -ENOTCONN for a connection the server does not
+ * track (none after the accept check). */
 int http_watch_close(struct http_server *s, struct evhttp_connection *evcon, void (*fn)(void *arg),
 		     void *arg);
 

@@ -75,8 +75,8 @@ static bool lone_surrogate(const char *s, size_t len)
 }
 
 /* json-c's strict mode still takes a single-quoted key ({'count':3}), the words NaN
- * and Infinity as numbers, and "1." as a number. Outside strings, JSON text holds only structure, numbers
- * and the words true, false and null: anything else is refused here. */
+ * and Infinity as numbers, and "1." as a number. Outside strings, JSON text holds only
+ * structure, numbers and the words true, false and null: anything else is refused. */
 static const char *foreign_token(const char *s, size_t len)
 {
 	bool in_str = false;

@@ -1,14 +1,14 @@
 /* Reading a whole tank off the event loop: GET /state (issue 13, item 0).
  *
  * The answer lists every entity, and json-c builds and prints it at some 10 µs an
- * entity: about 2 s for a 100,000-fish tank and its food, which the loop spent with the
- * tank's lock held, so neither /health nor that tank's tick moved meanwhile (tankctl
- * audit asks it of every tank). Now a thread of its own takes the tank's lock only to
- * copy what the answer shows (entities_copy: a few ms), builds the text without it, and
- * hands the text back to the loop through an event. One reader runs at a time, so a
- * queue of them holds one copy and one JSON tree; at most READERS_MAX wait, and more are
- * refused as busy. While a reader runs, the tank's slot is held, so deleting the tank
- * frees it only when the reader is done with it. */
+ * entity: about a second for a 20,000-fish tank and its food (t-simd-crowd), which the
+ * loop spent with the tank's lock held, so neither /health nor that tank's tick moved
+ * meanwhile (tankctl audit asks it of every tank). Now a thread of its own takes the
+ * tank's lock only to copy what the answer shows (entities_copy: a few ms), builds the
+ * text without it, and hands the text back to the loop through an event. One reader
+ * runs at a time, so a queue of them holds one copy and one JSON tree; at most
+ * READERS_MAX wait, and more are refused as busy. While a reader runs, the tank's slot
+ * is held, so deleting the tank frees it only when the reader is done with it. */
 #include "config.h"
 
 #include <errno.h>
