@@ -76,8 +76,21 @@ try:
     t.ok(during and during[len(during) // 2] < 0.05 and during[-1] < max(0.25, slowest / 2),
          "/health keeps answering while it is read (median %.1f ms, max %.1f ms, reads up to %.2f s)"
          % (1e3 * during[len(during) // 2] if during else -1, 1e3 * during[-1] if during else -1, slowest))
-    # Deleting it while snapshot rounds may hold it must not wait for them either.
+    # Deleting it while snapshot rounds may hold it must not wait for them either, nor
+    # for a reader of its state: the reader holds the slot, and the last holder frees it.
+    late = {}
+
+    def read_late():
+        late["r"] = d.get("/api/tanks/%s/state" % tank, tcp=True, timeout=120)
+
+    rt = threading.Thread(target=read_late)
+    rt.start()
+    time.sleep(0.05)
     t.eq(d.delete("/api/tanks/%s" % tank, tcp=True, token=TEST_TOKEN).status if tank else None, 200, "it can be deleted")
+    rt.join(120)
+    r = late.get("r")
+    t.ok(r is not None and r.status in (200, 404) and (r.status == 404 or r.json()["tank_id"] == tank),
+         "a read of its state begun before the deletion is answered (%s)" % (r and r.status))
     time.sleep(1.5)
     stop.set()
     th.join()
