@@ -240,32 +240,61 @@ static void api_resume(struct http_ctx *ctx)
 	pause_resume(ctx, false);
 }
 
-static void on_state(struct simd *sd, char *text, size_t len, void *arg)
+/* A read of a tank, answered when a reader thread has it (readers.c). */
+struct read_req {
+	struct http_deferred *d;
+	bool plant;
+	char id[UUID_STR_LEN];
+	char tank_id[TANK_ID_MAX + 1];
+};
+
+static void entity_404(struct evhttp_request *req, bool plant, const char *id, const char *tank_id)
+{
+	http_reply_error(req, 404, plant ? "unknown_plant" : "unknown_fish",
+			 "no %s %.40s in tank %s", plant ? "plant" : "fish", id, tank_id);
+}
+
+static void on_read(struct simd *sd, int status, char *text, size_t len, void *arg)
 {
 	(void)sd;
-	struct http_deferred *d = arg;
-	struct evhttp_request *req = http_deferred_request(d);
-	if (req && text)
+	struct read_req *rr = arg;
+	struct evhttp_request *req = http_deferred_request(rr->d);
+	if (req && status == 200)
 		http_reply_text(req, 200, "application/json", text, len);
+	else if (req && status == 404)
+		entity_404(req, rr->plant, rr->id, rr->tank_id);
 	else if (req)
 		http_reply_error(req, 503, "shutting_down", "simd is stopping");
-	http_deferred_free(d);
+	http_deferred_free(rr->d);
+	free(rr);
 	free(text);
 }
 
-/* Every entity of the tank: built off the loop (readers.c), as it takes seconds for
- * a big tank. */
+/* Reads wait for the tank's lock, up to one of its ticks, and GET /state then builds
+ * seconds of JSON for a big tank: both happen on a reader thread, never on the loop. */
+static void read_tank(struct http_ctx *ctx, struct tank_slot *s, bool entity, bool plant,
+		      const char *id)
+{
+	struct read_req *rr = xcalloc(1, sizeof *rr);
+	rr->plant = plant;
+	snprintf(rr->id, sizeof rr->id, "%s", id ? id : "");
+	snprintf(rr->tank_id, sizeof rr->tank_id, "%s", s->meta.id);
+	rr->d = http_defer(ctx);
+	int r = entity ? readers_entity(sd_of(ctx), s, plant, id, on_read, rr)
+		       : readers_state(sd_of(ctx), s, on_read, rr);
+	if (r < 0) {
+		http_deferred_free(rr->d);
+		free(rr);
+		evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
+		http_reply_error(ctx->req, 503, "busy", "too many reads of tanks are waiting");
+	}
+}
+
 static void api_state(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_tank_param(ctx);
-	if (!s)
-		return;
-	struct http_deferred *d = http_defer(ctx);
-	if (readers_state(sd_of(ctx), s, on_state, d) < 0) {
-		http_deferred_free(d);
-		evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
-		http_reply_error(ctx->req, 503, "busy", "too many tank states are being read");
-	}
+	if (s)
+		read_tank(ctx, s, false, false, NULL);
 }
 
 /* The full fish or plant, the same JSON that migration carries. */
@@ -275,22 +304,10 @@ static void reply_entity(struct http_ctx *ctx, bool plant)
 	if (!s)
 		return;
 	const char *id = http_param(ctx, plant ? "plant_id" : "fish_id");
-	json_object *o = NULL;
-	pthread_mutex_lock(&s->lock);
-	if (uuid_str_valid(id) && plant) {
-		o = tank_plant_json(s->sim, id);
-	} else if (uuid_str_valid(id)) {
-		const struct fish *f = tank_find_fish(s->sim, id);
-		o = f ? fish_to_json(f) : NULL;
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (!o) {
-		http_reply_error(ctx->req, 404, plant ? "unknown_plant" : "unknown_fish",
-				 "no %s %.40s in tank %s", plant ? "plant" : "fish", id,
-				 s->meta.id);
-		return;
-	}
-	http_reply_json(ctx->req, 200, o);
+	if (!uuid_str_valid(id))
+		entity_404(ctx->req, plant, id, s->meta.id);
+	else
+		read_tank(ctx, s, true, plant, id);
 }
 
 static void api_fish(struct http_ctx *ctx)

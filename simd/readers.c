@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,8 @@
 struct reader {
 	struct simd *sd;
 	struct tank_slot *s;
+	enum { READ_STATE, READ_FISH, READ_PLANT } what;
+	char id[UUID_STR_LEN]; /* READ_FISH, READ_PLANT */
 	readers_done_fn done;
 	void *arg;
 	char *text;
@@ -34,9 +37,8 @@ struct reader {
 	struct reader *next;
 };
 
-static void *reader_main(void *arg)
+static json_object *read_state(struct reader *r)
 {
-	struct reader *r = arg;
 	pthread_mutex_lock(&r->sd->reader_run);
 	pthread_mutex_lock(&r->s->lock);
 	struct entities *e = entities_copy(r->s->sim);
@@ -46,10 +48,36 @@ static void *reader_main(void *arg)
 	json_object_object_add(o, "frame", json_object_new_uint64(entities_frame(e)));
 	json_object_object_add(o, "entities", entities_json(e));
 	entities_free(e);
-	r->text = xstrdup(jv_to_string(o));
-	r->len = strlen(r->text);
-	json_object_put(o);
-	pthread_mutex_unlock(&r->sd->reader_run);
+	return o;
+}
+
+/* One fish or plant: quick once the lock is taken, so no queue; what a reader spares
+ * the loop here is the wait for the lock, up to one tick of a big tank. */
+static json_object *read_entity(struct reader *r)
+{
+	json_object *o = NULL;
+	pthread_mutex_lock(&r->s->lock);
+	if (r->what == READ_PLANT) {
+		o = tank_plant_json(r->s->sim, r->id);
+	} else {
+		const struct fish *f = tank_find_fish(r->s->sim, r->id);
+		o = f ? fish_to_json(f) : NULL;
+	}
+	pthread_mutex_unlock(&r->s->lock);
+	return o;
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	json_object *o = r->what == READ_STATE ? read_state(r) : read_entity(r);
+	if (o) {
+		r->text = xstrdup(jv_to_string(o));
+		r->len = strlen(r->text);
+		json_object_put(o);
+	}
+	if (r->what == READ_STATE)
+		pthread_mutex_unlock(&r->sd->reader_run);
 	event_active(r->ev, EV_READ, 0);
 	return NULL;
 }
@@ -76,10 +104,10 @@ static void reader_finish(struct reader *r, bool deliver)
 	event_free(r->ev);
 	tanks_release(r->sd, r->s);
 	if (deliver) {
-		r->done(r->sd, r->text, r->len, r->arg);
+		r->done(r->sd, r->text ? 200 : 404, r->text, r->len, r->arg);
 	} else {
 		free(r->text);
-		r->done(r->sd, NULL, 0, r->arg);
+		r->done(r->sd, 503, NULL, 0, r->arg);
 	}
 	free(r);
 }
@@ -93,7 +121,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		reader_finish(r, true);
 }
 
-int readers_state(struct simd *sd, struct tank_slot *s, readers_done_fn done, void *arg)
+static int reader_start(struct simd *sd, struct tank_slot *s, int what, const char *id,
+			readers_done_fn done, void *arg)
 {
 	pthread_mutex_lock(&sd->build_lock);
 	bool full = sd->n_readers >= READERS_MAX;
@@ -101,7 +130,8 @@ int readers_state(struct simd *sd, struct tank_slot *s, readers_done_fn done, vo
 	if (full)
 		return -EBUSY;
 	struct reader *r = xcalloc(1, sizeof *r);
-	*r = (struct reader){.sd = sd, .s = s, .done = done, .arg = arg};
+	*r = (struct reader){.sd = sd, .s = s, .what = what, .done = done, .arg = arg};
+	snprintf(r->id, sizeof r->id, "%s", id ? id : "");
 	r->ev = event_new(sd->daemon->base, -1, 0, on_read, r);
 	if (!r->ev)
 		abort();
@@ -114,6 +144,17 @@ int readers_state(struct simd *sd, struct tank_slot *s, readers_done_fn done, vo
 	if (pthread_create(&r->thread, NULL, reader_main, r) != 0)
 		fatal("cannot start a thread to read tank %s", s->meta.id);
 	return 0;
+}
+
+int readers_state(struct simd *sd, struct tank_slot *s, readers_done_fn done, void *arg)
+{
+	return reader_start(sd, s, READ_STATE, NULL, done, arg);
+}
+
+int readers_entity(struct simd *sd, struct tank_slot *s, bool plant, const char *id,
+		   readers_done_fn done, void *arg)
+{
+	return reader_start(sd, s, plant ? READ_PLANT : READ_FISH, id, done, arg);
 }
 
 void readers_shutdown(struct simd *sd)

@@ -192,11 +192,15 @@ typedef void (*tanks_built_fn)(struct simd *sd, struct tank *t, void *arg);
 void tanks_build(struct simd *sd, const struct tank_params *p, const char *tank_id,
 		 tanks_built_fn done, void *arg);
 void tanks_build_shutdown(struct simd *sd); /* wait for builds, cancel their callbacks */
-/* readers.c: GET /state's text of a tank, built off the loop; done runs on the loop
- * with the text (taken) and its length, or NULL when simd stops first. -EBUSY when too
- * many readers wait already. */
-typedef void (*readers_done_fn)(struct simd *sd, char *text, size_t len, void *arg);
+/* readers.c: a tank read off the loop. done runs on the loop with a status: 200 and the
+ * text (taken) and its length, 404 when the fish or plant is not there, 503 (no text)
+ * when simd stops first. -EBUSY when too many readers wait already. */
+typedef void (*readers_done_fn)(struct simd *sd, int status, char *text, size_t len, void *arg);
+/* GET /state's text: every entity (one such reader at a time). */
 int readers_state(struct simd *sd, struct tank_slot *slot, readers_done_fn done, void *arg);
+/* The whole fish or plant id (a valid UUID), as migration carries it. */
+int readers_entity(struct simd *sd, struct tank_slot *slot, bool plant, const char *id,
+		   readers_done_fn done, void *arg);
 void readers_shutdown(struct simd *sd); /* wait for readers, cancel their callbacks */
 json_object *tank_status_json(struct simd *sd, struct tank_slot *slot);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,

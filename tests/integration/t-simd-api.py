@@ -88,6 +88,8 @@ try:
     fish = a.get("/api/tanks/%s/fish/%s" % (reef, e0["id"]))
     t.ok(fish.status == 200 and fish.json()["id"] == e0["id"] and "genome" in json.dumps(fish.json()),
          "GET one fish gives its full JSON", fish)
+    t.ok(jerr(a.get("/api/tanks/%s/fish/%s" % (reef, uuid.uuid4())), 404, "unknown_fish"),
+         "an unknown fish (a valid UUID) is a JSON 404")
 
     # Reserve -> remote-transfer into a second simd -> commit: the same fish, whole.
     btank = b.post("/api/tanks", {"name": "Dest", "initial_fish": 0, "paused": True, "max_fish": 50}).json()["tank"]["tank_id"]
