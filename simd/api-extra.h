@@ -14,6 +14,12 @@ struct tank_slot *api_tank_param(struct http_ctx *ctx);
 /* The same, then the request's JSON object body (*body, the caller's to put); NULL after
  * a JSON 404 or 400. */
 struct tank_slot *api_tank_body(struct http_ctx *ctx, json_object **body);
+/* Answer with what read returns on a reader thread (readers_run), so that the loop never
+ * waits for the tank's lock: 200 and its text, or a JSON 404 with code404 and the
+ * message. arg goes to read, then to free_arg (may be NULL) once answered. */
+void api_read(struct http_ctx *ctx, struct tank_slot *s, readers_read_fn read, void *arg,
+	      void (*free_arg)(void *), const char *code404, const char *fmt404, ...)
+	__attribute__((format(printf, 7, 8)));
 void api_www_index(struct http_ctx *ctx);
 void api_www_static(struct http_ctx *ctx);
 void api_stream(struct http_ctx *ctx);

@@ -19,6 +19,39 @@
 
 #define HISTORY_LIMIT_MAX 100000 /* the largest ring a tank may keep */
 
+struct history_read {
+	uint64_t since;
+	size_t limit;
+	bool csv;
+};
+
+/* On a reader thread (api_read): the samples are copied under the tank's lock, the
+ * answer built without it. */
+static void read_history(struct tank_slot *s, void *arg, struct readers_answer *a)
+{
+	const struct history_read *hr = arg;
+	tanks_lock_fair(s);
+	struct sim_history *h = tank_history(s->sim, hr->since, hr->limit);
+	uint64_t frame = tank_frame(s->sim);
+	int interval = tank_get_params(s->sim)->history_interval;
+	int size = tank_get_params(s->sim)->history_size;
+	pthread_mutex_unlock(&s->lock);
+	if (hr->csv) {
+		a->text = history_csv(h, &a->len);
+		a->status = 200;
+		a->type = "text/csv; charset=utf-8";
+		sim_history_free(h);
+		return;
+	}
+	json_object *o = history_json(h);
+	sim_history_free(h);
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	json_object_object_add(o, "frame", json_object_new_uint64(frame));
+	json_object_object_add(o, "history_interval", json_object_new_int(interval));
+	json_object_object_add(o, "history_size", json_object_new_int(size));
+	readers_answer_json(a, o);
+}
+
 void api_history(struct http_ctx *ctx)
 {
 	long since = 0, limit = HISTORY_LIMIT_MAX;
@@ -39,30 +72,29 @@ void api_history(struct http_ctx *ctx)
 		}
 		free(format);
 	}
-	pthread_mutex_lock(&s->lock);
-	struct sim_history *h = tank_history(s->sim, (uint64_t)since, (size_t)limit);
-	uint64_t frame = tank_frame(s->sim);
-	int interval = tank_get_params(s->sim)->history_interval;
-	int size = tank_get_params(s->sim)->history_size;
-	pthread_mutex_unlock(&s->lock);
-	if (csv) {
-		size_t len;
-		char *text = history_csv(h, &len);
-		sim_history_free(h);
-		http_reply_text(ctx->req, 200, "text/csv; charset=utf-8", text, len);
-		free(text);
-		return;
-	}
-	json_object *o = history_json(h);
-	sim_history_free(h);
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	json_object_object_add(o, "frame", json_object_new_uint64(frame));
-	json_object_object_add(o, "history_interval", json_object_new_int(interval));
-	json_object_object_add(o, "history_size", json_object_new_int(size));
-	http_reply_json(ctx->req, 200, o);
+	struct history_read *hr = xcalloc(1, sizeof *hr);
+	*hr = (struct history_read){(uint64_t)since, (size_t)limit, csv};
+	api_read(ctx, s, read_history, hr, free, "unknown_tank", "no tank %s", s->meta.id);
 }
 
 #define EVENTS_LIMIT_MAX 4096 /* the ring holds the last 4,096 events */
+
+struct events_read {
+	uint64_t since;
+	size_t limit;
+};
+
+static void read_events(struct tank_slot *s, void *arg, struct readers_answer *a)
+{
+	const struct events_read *er = arg;
+	tanks_lock_fair(s);
+	json_object *o = tank_events_json(s->sim, er->since, er->limit);
+	uint64_t frame = tank_frame(s->sim);
+	pthread_mutex_unlock(&s->lock);
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	json_object_object_add(o, "frame", json_object_new_uint64(frame));
+	readers_answer_json(a, o);
+}
 
 void api_events(struct http_ctx *ctx)
 {
@@ -71,13 +103,9 @@ void api_events(struct http_ctx *ctx)
 	if (!s || http_query_int(ctx, "since", 0, INT64_MAX / 4, &since) < 0 ||
 	    http_query_int(ctx, "limit", 1, EVENTS_LIMIT_MAX, &limit) < 0)
 		return;
-	pthread_mutex_lock(&s->lock);
-	json_object *o = tank_events_json(s->sim, (uint64_t)since, (size_t)limit);
-	uint64_t frame = tank_frame(s->sim);
-	pthread_mutex_unlock(&s->lock);
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	json_object_object_add(o, "frame", json_object_new_uint64(frame));
-	http_reply_json(ctx->req, 200, o);
+	struct events_read *er = xcalloc(1, sizeof *er);
+	*er = (struct events_read){(uint64_t)since, (size_t)limit};
+	api_read(ctx, s, read_events, er, free, "unknown_tank", "no tank %s", s->meta.id);
 }
 
 void api_history_metrics(struct simd *sd, FILE *f)
@@ -87,9 +115,12 @@ void api_history_metrics(struct simd *sd, FILE *f)
 	fprintf(f, "# TYPE tankworld_sim_history gauge\n");
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
-		pthread_mutex_lock(&s->lock);
-		bool have = tank_history_latest(s->sim, row);
-		pthread_mutex_unlock(&s->lock);
+		/* As the tick published it: a scrape never waits for a tick. */
+		pthread_mutex_lock(&s->status_lock);
+		bool have = s->history_have;
+		if (have)
+			memcpy(row, s->history_row, nc * sizeof *row);
+		pthread_mutex_unlock(&s->status_lock);
 		if (have)
 			history_metrics(f, s->meta.id, row);
 	}

@@ -1,69 +1,79 @@
 /* simd's lineage API (docs/history.md): a fish's known ancestors, a tank's records, and
  * the original's tank-less GET /api/lineage. The answer is built under the tank's lock,
- * like the events: the records are bounded by the tank's lineage_depth. */
+ * like the events (the records are bounded by the tank's lineage_depth), on a reader
+ * thread. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api-extra.h"
 #include "util.h"
+#include "xalloc.h"
 
 #define LINEAGE_LIMIT_MAX 100000
 #define LINEAGE_LIMIT_DEFAULT 10000
 #define LINEAGE_DEPTH_MAX 1000 /* lineage_depth's own range */
 
-/* Records of the whole tank, the first limit in order of birth; -1 after a reply. */
-static int tank_records(struct http_ctx *ctx, struct tank_slot *s, json_object **ret)
+/* What a lineage read asks; read on a reader thread (api_read), as the answer is built
+ * under the tank's lock. */
+struct lineage_read {
+	char fish_id[UUID_STR_LEN]; /* "" for the whole tank's records */
+	long depth;		    /* -1: the tank's lineage_depth */
+	long limit;
+	bool bare; /* the original's answer: the records alone, as a list */
+};
+
+static void read_lineage(struct tank_slot *s, void *arg, struct readers_answer *a)
 {
-	long limit = LINEAGE_LIMIT_DEFAULT;
-	if (http_query_int(ctx, "limit", 1, LINEAGE_LIMIT_MAX, &limit) < 0)
-		return -1;
-	pthread_mutex_lock(&s->lock);
-	*ret = tank_lineage_json(s->sim, NULL, 0, (size_t)limit);
+	const struct lineage_read *lr = arg;
+	tanks_lock_fair(s);
+	json_object *o;
+	if (lr->fish_id[0]) {
+		int depth = lr->depth >= 0 ? (int)lr->depth
+					   : tank_get_params(s->sim)->lineage_depth;
+		o = tank_lineage_json(s->sim, lr->fish_id, depth, 0);
+	} else {
+		o = tank_lineage_json(s->sim, NULL, 0, (size_t)lr->limit);
+	}
 	pthread_mutex_unlock(&s->lock);
-	return 0;
+	if (o && lr->bare) {
+		json_object *list = json_object_get(json_object_object_get(o, "records"));
+		json_object_put(o);
+		o = list;
+	} else if (o) {
+		json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	}
+	readers_answer_json(a, o);
 }
 
 void api_lineage(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_tank_param(ctx);
-	long depth = -1;
+	long depth = -1, limit = LINEAGE_LIMIT_DEFAULT;
 	char *fish_id = NULL;
-	json_object *o;
 	if (!s || http_query_int(ctx, "depth", 0, LINEAGE_DEPTH_MAX, &depth) < 0 ||
+	    http_query_int(ctx, "limit", 1, LINEAGE_LIMIT_MAX, &limit) < 0 ||
 	    http_query(ctx, "fish_id", &fish_id) < 0)
 		return;
-	if (!fish_id) {
-		if (depth >= 0) {
-			http_reply_error(ctx->req, 400, "invalid_query", "depth needs fish_id");
-			return;
-		}
-		if (tank_records(ctx, s, &o) < 0)
-			return;
-	} else {
-		if (!uuid_str_valid(fish_id)) {
-			http_reply_error(ctx->req, 400, "invalid_fish_id",
-					 "fish_id must be a fish id (a UUID)");
-			free(fish_id);
-			return;
-		}
-		pthread_mutex_lock(&s->lock);
-		if (depth < 0)
-			depth = tank_get_params(s->sim)->lineage_depth;
-		o = tank_lineage_json(s->sim, fish_id, (int)depth, 0);
-		pthread_mutex_unlock(&s->lock);
-		if (!o) {
-			http_reply_error(ctx->req, 404, "unknown_fish",
-					 "Fish %s has no lineage record in tank %s", fish_id,
-					 s->meta.id);
-			free(fish_id);
-			return;
-		}
-		free(fish_id);
+	if (!fish_id && depth >= 0) {
+		http_reply_error(ctx->req, 400, "invalid_query", "depth needs fish_id");
+		return;
 	}
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	http_reply_json(ctx->req, 200, o);
+	if (fish_id && !uuid_str_valid(fish_id)) {
+		http_reply_error(ctx->req, 400, "invalid_fish_id",
+				 "fish_id must be a fish id (a UUID)");
+		free(fish_id);
+		return;
+	}
+	struct lineage_read *lr = xcalloc(1, sizeof *lr);
+	snprintf(lr->fish_id, sizeof lr->fish_id, "%s", fish_id ? fish_id : "");
+	lr->depth = depth;
+	lr->limit = limit;
+	free(fish_id);
+	api_read(ctx, s, read_lineage, lr, free, "unknown_fish",
+		 "Fish %s has no lineage record in tank %s", lr->fish_id, s->meta.id);
 }
 
 /* The original's GET /api/lineage: the records of its default tank, as a bare list. Ours
@@ -73,8 +83,12 @@ void api_lineage_legacy(struct http_ctx *ctx)
 {
 	struct simd *sd = ctx->arg;
 	char *id = NULL;
-	if (http_query(ctx, "tank_id", &id) < 0)
+	long limit = LINEAGE_LIMIT_DEFAULT;
+	if (http_query(ctx, "tank_id", &id) < 0 ||
+	    http_query_int(ctx, "limit", 1, LINEAGE_LIMIT_MAX, &limit) < 0) {
+		free(id);
 		return;
+	}
 	struct tank_slot *s = NULL;
 	if (id)
 		s = object_id_valid(id, TANK_ID_MAX) ? tanks_find(sd, id) : NULL;
@@ -87,10 +101,9 @@ void api_lineage_legacy(struct http_ctx *ctx)
 		return;
 	}
 	free(id);
-	json_object *o;
-	if (tank_records(ctx, s, &o) < 0)
-		return;
-	json_object *a = json_object_get(json_object_object_get(o, "records"));
-	json_object_put(o);
-	http_reply_json(ctx->req, 200, a);
+	struct lineage_read *lr = xcalloc(1, sizeof *lr);
+	lr->depth = -1;
+	lr->limit = limit;
+	lr->bare = true;
+	api_read(ctx, s, read_lineage, lr, free, "unknown_tank", "no tank %s", s->meta.id);
 }

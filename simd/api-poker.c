@@ -1,9 +1,11 @@
 /* simd's poker API: the last hands of a tank, newest first, and the books of its poker
- * strategies. The tank is held only to copy what is asked for; JSON is built after. */
+ * strategies. The tank is held only to copy what is asked for, on a reader thread; JSON
+ * is built after. */
 #include "config.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +14,31 @@
 #include "api-extra.h"
 #include "simd.h"
 #include "util.h"
+#include "xalloc.h"
 
 #define POKER_LIMIT_DEFAULT 50
 #define POKER_LIMIT_MAX 1000 /* the ring holds the last 1,000 hands */
+
+struct hands_read {
+	size_t limit;
+	char who[UUID_STR_LEN]; /* "" for every player */
+};
+
+/* On a reader thread (api_read), like every read of a tank. */
+static void read_hands(struct tank_slot *s, void *arg, struct readers_answer *a)
+{
+	const struct hands_read *hr = arg;
+	tanks_lock_fair(s);
+	struct poker_history *h = tank_poker_history_of(s->sim, hr->limit,
+							hr->who[0] ? hr->who : NULL);
+	uint64_t frame = tank_frame(s->sim);
+	pthread_mutex_unlock(&s->lock);
+	json_object *o = poker_history_json(h);
+	poker_history_free(h);
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	json_object_object_add(o, "frame", json_object_new_uint64(frame));
+	readers_answer_json(a, o);
+}
 
 void api_poker_hands(struct http_ctx *ctx)
 {
@@ -30,36 +54,59 @@ void api_poker_hands(struct http_ctx *ctx)
 				 "fish_id must be a fish or plant id");
 		return;
 	}
-	pthread_mutex_lock(&s->lock);
-	struct poker_history *h = tank_poker_history_of(s->sim, (size_t)limit, who);
-	uint64_t frame = tank_frame(s->sim);
-	pthread_mutex_unlock(&s->lock);
-	json_object *o = poker_history_json(h);
-	poker_history_free(h);
+	struct hands_read *hr = xcalloc(1, sizeof *hr);
+	hr->limit = (size_t)limit;
+	snprintf(hr->who, sizeof hr->who, "%s", who ? who : "");
 	free(who);
+	api_read(ctx, s, read_hands, hr, free, "unknown_tank", "no tank %s", s->meta.id);
+}
+
+static void read_strategies(struct tank_slot *s, void *arg, struct readers_answer *a)
+{
+	(void)arg;
+	tanks_lock_fair(s);
+	json_object *o = tank_poker_strategies_json(s->sim);
+	pthread_mutex_unlock(&s->lock);
 	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	json_object_object_add(o, "frame", json_object_new_uint64(frame));
-	http_reply_json(ctx->req, 200, o);
+	readers_answer_json(a, o);
 }
 
 void api_poker_strategies(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_tank_param(ctx);
-	if (!s)
-		return;
-	pthread_mutex_lock(&s->lock);
-	json_object *o = tank_poker_strategies_json(s->sim);
-	pthread_mutex_unlock(&s->lock);
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	http_reply_json(ctx->req, 200, o);
+	if (s)
+		api_read(ctx, s, read_strategies, NULL, NULL, "unknown_tank", "no tank %s",
+			 s->meta.id);
 }
 
 #define SERIES_HANDS_MAX 20000 /* heads-up hands run about 1 us each: 60,000 take < 0.1 s */
 #define SERIES_TOP_MAX 10
 
+struct series_read {
+	int hands, top;
+	int64_t seed; /* -1: the frame */
+};
+
+/* On a reader thread: the tank is held only while its players are copied; the hands
+ * (about a tenth of a second at most) run after. */
+static void read_series(struct tank_slot *s, void *arg, struct readers_answer *a)
+{
+	const struct series_read *sr = arg;
+	tanks_lock_fair(s);
+	struct poker_series *ser = tank_poker_series(s->sim, sr->top);
+	uint64_t frame = tank_frame(s->sim);
+	pthread_mutex_unlock(&s->lock);
+	/* By default the seed is the frame: the same tank at the same frame, the same series. */
+	json_object *o = poker_series_run(ser, sr->hands,
+					  sr->seed >= 0 ? (uint64_t)sr->seed : frame);
+	poker_series_free(ser);
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
+	json_object_object_add(o, "frame", json_object_new_uint64(frame));
+	readers_answer_json(a, o);
+}
+
 /* POST /api/tanks/{id}/poker/series {"hands","top","seed"}: the tank's best players
- * against the baselines, on copies. The tank is held only while its players are copied;
- * the hands run here, bounded to about a tenth of a second of the loop. */
+ * against the baselines, on copies. */
 void api_poker_series(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_tank_param(ctx);
@@ -83,16 +130,9 @@ void api_poker_series(struct http_ctx *ctx)
 		}
 		json_object_put(body);
 	}
-	pthread_mutex_lock(&s->lock);
-	struct poker_series *ser = tank_poker_series(s->sim, top);
-	uint64_t frame = tank_frame(s->sim);
-	pthread_mutex_unlock(&s->lock);
-	/* By default the seed is the frame: the same tank at the same frame, the same series. */
-	json_object *o = poker_series_run(ser, hands, seed >= 0 ? (uint64_t)seed : frame);
-	poker_series_free(ser);
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	json_object_object_add(o, "frame", json_object_new_uint64(frame));
-	http_reply_json(ctx->req, 200, o);
+	struct series_read *sr = xcalloc(1, sizeof *sr);
+	*sr = (struct series_read){hands, top, seed};
+	api_read(ctx, s, read_series, sr, free, "unknown_tank", "no tank %s", s->meta.id);
 }
 
 static struct poker_games *games_of(struct http_ctx *ctx)

@@ -2,6 +2,8 @@
  * Everything that moves a fish is answered only once its journal record is durable. */
 #include "config.h"
 
+#include <stdarg.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -241,50 +243,49 @@ static void api_resume(struct http_ctx *ctx)
 }
 
 /* A read of a tank, answered when a reader thread has it (readers.c). */
-struct read_req {
+struct api_read {
 	struct http_deferred *d;
-	bool plant;
-	char id[UUID_STR_LEN];
-	char tank_id[TANK_ID_MAX + 1];
+	void *arg;
+	void (*free_arg)(void *);
+	char code[32]; /* the 404's */
+	char msg[256];
 };
 
-static void entity_404(struct evhttp_request *req, bool plant, const char *id, const char *tank_id)
-{
-	http_reply_error(req, 404, plant ? "unknown_plant" : "unknown_fish",
-			 "no %s %.40s in tank %s", plant ? "plant" : "fish", id, tank_id);
-}
-
-static void on_read(struct simd *sd, int status, char *text, size_t len, void *arg)
+static void on_read(struct simd *sd, struct readers_answer *a, void *arg)
 {
 	(void)sd;
-	struct read_req *rr = arg;
-	struct evhttp_request *req = http_deferred_request(rr->d);
-	if (req && status == 200)
-		http_reply_text(req, 200, "application/json", text, len);
-	else if (req && status == 404)
-		entity_404(req, rr->plant, rr->id, rr->tank_id);
+	struct api_read *rd = arg;
+	struct evhttp_request *req = http_deferred_request(rd->d);
+	if (req && a->status == 200)
+		http_reply_text(req, 200, a->type, a->text, a->len);
+	else if (req && a->status == 404)
+		http_reply_error(req, 404, rd->code, "%s", rd->msg);
 	else if (req)
 		http_reply_error(req, 503, "shutting_down", "simd is stopping");
-	http_deferred_free(rr->d);
-	free(rr);
-	free(text);
+	http_deferred_free(rd->d);
+	if (rd->free_arg)
+		rd->free_arg(rd->arg);
+	free(rd);
+	free(a->text);
 }
 
-/* Reads wait for the tank's lock, up to one of its ticks, and GET /state then builds
- * seconds of JSON for a big tank: both happen on a reader thread, never on the loop. */
-static void read_tank(struct http_ctx *ctx, struct tank_slot *s, bool entity, bool plant,
-		      const char *id)
+void api_read(struct http_ctx *ctx, struct tank_slot *s, readers_read_fn read, void *arg,
+	      void (*free_arg)(void *), const char *code404, const char *fmt404, ...)
 {
-	struct read_req *rr = xcalloc(1, sizeof *rr);
-	rr->plant = plant;
-	snprintf(rr->id, sizeof rr->id, "%s", id ? id : "");
-	snprintf(rr->tank_id, sizeof rr->tank_id, "%s", s->meta.id);
-	rr->d = http_defer(ctx);
-	int r = entity ? readers_entity(sd_of(ctx), s, plant, id, on_read, rr)
-		       : readers_state(sd_of(ctx), s, on_read, rr);
-	if (r < 0) {
-		http_deferred_free(rr->d);
-		free(rr);
+	struct api_read *rd = xcalloc(1, sizeof *rd);
+	rd->arg = arg;
+	rd->free_arg = free_arg;
+	snprintf(rd->code, sizeof rd->code, "%s", code404);
+	va_list ap;
+	va_start(ap, fmt404);
+	vsnprintf(rd->msg, sizeof rd->msg, fmt404, ap);
+	va_end(ap);
+	rd->d = http_defer(ctx);
+	if (readers_run(sd_of(ctx), s, read, arg, on_read, rd) < 0) {
+		http_deferred_free(rd->d);
+		if (free_arg)
+			free_arg(arg);
+		free(rd);
 		evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
 		http_reply_error(ctx->req, 503, "busy", "too many reads of tanks are waiting");
 	}
@@ -294,7 +295,29 @@ static void api_state(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_tank_param(ctx);
 	if (s)
-		read_tank(ctx, s, false, false, NULL);
+		api_read(ctx, s, readers_state, sd_of(ctx), NULL, "unknown_tank", "no tank %s",
+			 s->meta.id);
+}
+
+struct entity_read {
+	bool plant;
+	char id[UUID_STR_LEN];
+};
+
+/* On a reader thread: the whole fish or plant. */
+static void read_entity(struct tank_slot *s, void *arg, struct readers_answer *a)
+{
+	const struct entity_read *er = arg;
+	json_object *o = NULL;
+	tanks_lock_fair(s);
+	if (er->plant) {
+		o = tank_plant_json(s->sim, er->id);
+	} else {
+		const struct fish *f = tank_find_fish(s->sim, er->id);
+		o = f ? fish_to_json(f) : NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	readers_answer_json(a, o);
 }
 
 /* The full fish or plant, the same JSON that migration carries. */
@@ -304,10 +327,17 @@ static void reply_entity(struct http_ctx *ctx, bool plant)
 	if (!s)
 		return;
 	const char *id = http_param(ctx, plant ? "plant_id" : "fish_id");
-	if (!uuid_str_valid(id))
-		entity_404(ctx->req, plant, id, s->meta.id);
-	else
-		read_tank(ctx, s, true, plant, id);
+	const char *what = plant ? "plant" : "fish",
+		   *code = plant ? "unknown_plant" : "unknown_fish";
+	if (!uuid_str_valid(id)) {
+		http_reply_error(ctx->req, 404, code, "no %s %.40s in tank %s", what, id,
+				 s->meta.id);
+		return;
+	}
+	struct entity_read *er = xcalloc(1, sizeof *er);
+	er->plant = plant;
+	snprintf(er->id, sizeof er->id, "%s", id);
+	api_read(ctx, s, read_entity, er, free, code, "no %s %s in tank %s", what, id, s->meta.id);
 }
 
 static void api_fish(struct http_ctx *ctx)

@@ -1,6 +1,7 @@
-/* Reading a whole tank off the event loop: GET /state (issue 13, item 0).
+/* Reading a tank off the event loop (issue 13, item 0): GET /state and every other read
+ * that waits for the tank's lock.
  *
- * The answer lists every entity, and json-c builds and prints it at some 10 µs an
+ * GET /state lists every entity, and json-c builds and prints that at some 10 µs an
  * entity: about a second for a 20,000-fish tank and its food (t-simd-crowd), which the
  * loop spent with the tank's lock held, so neither /health nor that tank's tick moved
  * meanwhile (tankctl audit asks it of every tank). Now a thread of its own takes the
@@ -8,7 +9,9 @@
  * text without it, and hands the text back to the loop through an event. One reader
  * runs at a time, so a queue of them holds one copy and one JSON tree; at most
  * READERS_MAX wait, and more are refused as busy. While a reader runs, the tank's slot
- * is held, so deleting the tank frees it only when the reader is done with it. */
+ * is held, so deleting the tank frees it only when the reader is done with it. The other
+ * reads (a fish, the history, the lineage, poker) copy quickly once they have the lock;
+ * what a reader spares the loop there is the wait for it, up to one tick of the tank. */
 #include "config.h"
 
 #include <errno.h>
@@ -26,58 +29,49 @@
 struct reader {
 	struct simd *sd;
 	struct tank_slot *s;
-	enum { READ_STATE, READ_FISH, READ_PLANT } what;
-	char id[UUID_STR_LEN]; /* READ_FISH, READ_PLANT */
+	readers_read_fn read;
+	void *read_arg;
 	readers_done_fn done;
-	void *arg;
-	char *text;
-	size_t len;
+	void *done_arg;
+	struct readers_answer a;
 	struct event *ev;
 	pthread_t thread;
 	struct reader *next;
 };
 
-static json_object *read_state(struct reader *r)
+void readers_answer_json(struct readers_answer *a, json_object *o)
 {
-	pthread_mutex_lock(&r->sd->reader_run);
-	pthread_mutex_lock(&r->s->lock);
-	struct entities *e = entities_copy(r->s->sim);
-	pthread_mutex_unlock(&r->s->lock);
+	if (!o) {
+		a->status = 404;
+		return;
+	}
+	a->status = 200;
+	a->type = "application/json";
+	a->text = xstrdup(jv_to_string(o));
+	a->len = strlen(a->text);
+	json_object_put(o);
+}
+
+void readers_state(struct tank_slot *s, void *arg, struct readers_answer *a)
+{
+	struct simd *sd = arg;
+	pthread_mutex_lock(&sd->reader_run);
+	tanks_lock_fair(s);
+	struct entities *e = entities_copy(s->sim);
+	pthread_mutex_unlock(&s->lock);
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "tank_id", json_object_new_string(r->s->meta.id));
+	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
 	json_object_object_add(o, "frame", json_object_new_uint64(entities_frame(e)));
 	json_object_object_add(o, "entities", entities_json(e));
 	entities_free(e);
-	return o;
-}
-
-/* One fish or plant: quick once the lock is taken, so no queue; what a reader spares
- * the loop here is the wait for the lock, up to one tick of a big tank. */
-static json_object *read_entity(struct reader *r)
-{
-	json_object *o = NULL;
-	pthread_mutex_lock(&r->s->lock);
-	if (r->what == READ_PLANT) {
-		o = tank_plant_json(r->s->sim, r->id);
-	} else {
-		const struct fish *f = tank_find_fish(r->s->sim, r->id);
-		o = f ? fish_to_json(f) : NULL;
-	}
-	pthread_mutex_unlock(&r->s->lock);
-	return o;
+	readers_answer_json(a, o);
+	pthread_mutex_unlock(&sd->reader_run);
 }
 
 static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
-	json_object *o = r->what == READ_STATE ? read_state(r) : read_entity(r);
-	if (o) {
-		r->text = xstrdup(jv_to_string(o));
-		r->len = strlen(r->text);
-		json_object_put(o);
-	}
-	if (r->what == READ_STATE)
-		pthread_mutex_unlock(&r->sd->reader_run);
+	r->read(r->s, r->read_arg, &r->a);
 	event_active(r->ev, EV_READ, 0);
 	return NULL;
 }
@@ -103,12 +97,11 @@ static void reader_finish(struct reader *r, bool deliver)
 	pthread_join(r->thread, NULL);
 	event_free(r->ev);
 	tanks_release(r->sd, r->s);
-	if (deliver) {
-		r->done(r->sd, r->text ? 200 : 404, r->text, r->len, r->arg);
-	} else {
-		free(r->text);
-		r->done(r->sd, 503, NULL, 0, r->arg);
+	if (!deliver) {
+		free(r->a.text);
+		r->a = (struct readers_answer){.status = 503};
 	}
+	r->done(r->sd, &r->a, r->done_arg);
 	free(r);
 }
 
@@ -121,8 +114,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		reader_finish(r, true);
 }
 
-static int reader_start(struct simd *sd, struct tank_slot *s, int what, const char *id,
-			readers_done_fn done, void *arg)
+int readers_run(struct simd *sd, struct tank_slot *s, readers_read_fn read, void *read_arg,
+		readers_done_fn done, void *done_arg)
 {
 	pthread_mutex_lock(&sd->build_lock);
 	bool full = sd->n_readers >= READERS_MAX;
@@ -130,8 +123,12 @@ static int reader_start(struct simd *sd, struct tank_slot *s, int what, const ch
 	if (full)
 		return -EBUSY;
 	struct reader *r = xcalloc(1, sizeof *r);
-	*r = (struct reader){.sd = sd, .s = s, .what = what, .done = done, .arg = arg};
-	snprintf(r->id, sizeof r->id, "%s", id ? id : "");
+	*r = (struct reader){.sd = sd,
+			     .s = s,
+			     .read = read,
+			     .read_arg = read_arg,
+			     .done = done,
+			     .done_arg = done_arg};
 	r->ev = event_new(sd->daemon->base, -1, 0, on_read, r);
 	if (!r->ev)
 		abort();
@@ -144,17 +141,6 @@ static int reader_start(struct simd *sd, struct tank_slot *s, int what, const ch
 	if (pthread_create(&r->thread, NULL, reader_main, r) != 0)
 		fatal("cannot start a thread to read tank %s", s->meta.id);
 	return 0;
-}
-
-int readers_state(struct simd *sd, struct tank_slot *s, readers_done_fn done, void *arg)
-{
-	return reader_start(sd, s, READ_STATE, NULL, done, arg);
-}
-
-int readers_entity(struct simd *sd, struct tank_slot *s, bool plant, const char *id,
-		   readers_done_fn done, void *arg)
-{
-	return reader_start(sd, s, plant ? READ_PLANT : READ_FISH, id, done, arg);
 }
 
 void readers_shutdown(struct simd *sd)

@@ -66,8 +66,8 @@ struct tank_slot {
 	double last_mark_mono;
 	uint64_t last_mark_frame;
 	double resim_cost;
-	double snapshot_asked;	  /* now_mono() of its last request for an early snapshot */
-	bool lock_wanted;	  /* the snapshot thread waits for lock: the tick lets it in */
+	double snapshot_asked; /* now_mono() of its last request for an early snapshot */
+	int lock_wanted; /* threads waiting for lock (tanks_lock_fair): the tick lets them in */
 	uint64_t replayed_frames; /* start-up: frames re-simulated */
 	bool replay_diverged;	  /* start-up: replay stopped matching the journal */
 	bool replay_strict;	  /* every input since its snapshot is journaled: a
@@ -80,6 +80,8 @@ struct tank_slot {
 	/* What readers see without waiting for a tick: refreshed after every tick. */
 	pthread_mutex_t status_lock;
 	struct tank_stats stats;
+	double *history_row; /* the newest history sample (/metrics), history_have if any */
+	bool history_have;
 	double fps;
 	bool status_paused;
 	double tick_median, tick_p99; /* seconds, over the last TICK_WINDOW ticks */
@@ -155,12 +157,12 @@ struct simd {
 	bool snapshot_running;
 	int snapshot_done; /* set by the snapshot thread as it ends (atomic) */
 	/* Tanks being built, and read for GET /state, off the loop (tanks_build,
-	 * readers_state), joined at shutdown; build_lock guards both lists. */
+	 * readers_run), joined at shutdown; build_lock guards both lists. */
 	pthread_mutex_t build_lock;
 	struct tank_build *builds;
 	struct reader *readers;
 	int n_readers;
-	pthread_mutex_t reader_run; /* one reader copies and encodes at a time */
+	pthread_mutex_t reader_run; /* one readers_state copies and encodes at a time */
 	double snapshot_last_seconds;
 	double snapshot_last_cpu; /* the snapshot thread's CPU time in that round */
 	double snapshot_started;  /* now_mono() of the last round's start */
@@ -181,6 +183,9 @@ void tanks_stop_all(struct simd *sd);
 void tank_publish_status(struct tank_slot *slot); /* call with slot->lock held */
 /* Free a slot taken out of the list by tanks_remove (snapshot thread, last holder). */
 void tanks_free_slot(struct tank_slot *slot);
+/* Lock a slot from a thread other than its tick's: a tank behind its schedule relocks
+ * at once, and mutexes are not fair, so the tick lets a waiter in first. */
+void tanks_lock_fair(struct tank_slot *slot);
 /* Keep a slot allocated while another thread uses it; the last release of a removed
  * slot frees it. */
 void tanks_hold(struct simd *sd, struct tank_slot *slot);
@@ -192,15 +197,26 @@ typedef void (*tanks_built_fn)(struct simd *sd, struct tank *t, void *arg);
 void tanks_build(struct simd *sd, const struct tank_params *p, const char *tank_id,
 		 tanks_built_fn done, void *arg);
 void tanks_build_shutdown(struct simd *sd); /* wait for builds, cancel their callbacks */
-/* readers.c: a tank read off the loop. done runs on the loop with a status: 200 and the
- * text (taken) and its length, 404 when the fish or plant is not there, 503 (no text)
- * when simd stops first. -EBUSY when too many readers wait already. */
-typedef void (*readers_done_fn)(struct simd *sd, int status, char *text, size_t len, void *arg);
-/* GET /state's text: every entity (one such reader at a time). */
-int readers_state(struct simd *sd, struct tank_slot *slot, readers_done_fn done, void *arg);
-/* The whole fish or plant id (a valid UUID), as migration carries it. */
-int readers_entity(struct simd *sd, struct tank_slot *slot, bool plant, const char *id,
-		   readers_done_fn done, void *arg);
+/* readers.c: reads of a tank off the loop. read runs on a reader thread, takes the
+ * tank's lock itself (tanks_lock_fair) for as long as it copies, and fills the answer:
+ * status 200 with its text (readers_answer_json for JSON) or 404. done then runs on the
+ * loop with the answer (its text taken) and done_arg, or with status 503 and no text when simd stops
+ * first. -EBUSY when too many readers wait already. */
+struct readers_answer {
+	int status;
+	char *text;
+	size_t len;
+	const char *type; /* Content-Type */
+};
+typedef void (*readers_read_fn)(struct tank_slot *slot, void *arg, struct readers_answer *a);
+typedef void (*readers_done_fn)(struct simd *sd, struct readers_answer *a, void *arg);
+int readers_run(struct simd *sd, struct tank_slot *slot, readers_read_fn read, void *read_arg,
+		readers_done_fn done, void *done_arg);
+/* 200 and o as text (o taken), or 404 for NULL. */
+void readers_answer_json(struct readers_answer *a, json_object *o);
+/* GET /state's read (arg: the struct simd): every entity, one such read at a time, as
+ * it builds seconds of JSON for a big tank. */
+void readers_state(struct tank_slot *slot, void *arg, struct readers_answer *a);
 void readers_shutdown(struct simd *sd); /* wait for readers, cancel their callbacks */
 json_object *tank_status_json(struct simd *sd, struct tank_slot *slot);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,

@@ -58,9 +58,7 @@ int store_remove_tank_dir(struct simd *sd, const char *tank_id)
  * the tick waits that long, not for the encoding. */
 static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 {
-	__atomic_store_n(&slot->lock_wanted, true, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&slot->lock);
-	__atomic_store_n(&slot->lock_wanted, false, __ATOMIC_RELEASE);
+	tanks_lock_fair(slot);
 	json_object *o = json_object_new_object();
 	uint64_t seq = slot->applied_seq;
 	struct tank *copy = tank_clone(slot->sim);

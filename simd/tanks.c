@@ -36,6 +36,7 @@ void tank_publish_status(struct tank_slot *slot)
 	tank_get_stats(slot->sim, &st);
 	pthread_mutex_lock(&slot->status_lock);
 	slot->stats = st;
+	slot->history_have = tank_history_latest(slot->sim, slot->history_row);
 	slot->status_paused = slot->paused;
 	pthread_mutex_unlock(&slot->status_lock);
 }
@@ -47,6 +48,7 @@ struct tank_slot *tanks_add(struct simd *sd, const struct tank_meta *meta, struc
 	s->meta = *meta;
 	s->sd = sd;
 	s->sim = sim;
+	s->history_row = xcalloc(sim_history_column_count(), sizeof *s->history_row);
 	/* The lineage records of fish born here name this server and date births from the
 	 * tank's creation (the core has no clock). */
 	tank_set_origin(sim, sd->daemon->conf.server.server_id, meta->created_at);
@@ -189,8 +191,9 @@ static void *tick_main(void *arg)
 		}
 		if (s->stop)
 			break;
-		/* A snapshot waiting for the lock gets it first: mutexes are not fair, and a
-		 * tank behind its schedule would relock at once and starve it for seconds. */
+		/* A snapshot or reader waiting for the lock gets it first: mutexes are not
+		 * fair, and a tank behind its schedule would relock at once and starve it for
+		 * seconds (tanks_lock_fair). */
 		for (int i = 0; i < 200 && __atomic_load_n(&s->lock_wanted, __ATOMIC_ACQUIRE); i++)
 			usleep(500);
 		pthread_mutex_lock(&s->lock);
@@ -270,6 +273,7 @@ void tanks_free_slot(struct tank_slot *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->status_lock);
+	free(s->history_row);
 	free(s);
 }
 
@@ -292,6 +296,13 @@ void tanks_remove(struct simd *sd, struct tank_slot *s)
 	}
 	if (!held)
 		tanks_free_slot(s);
+}
+
+void tanks_lock_fair(struct tank_slot *s)
+{
+	__atomic_add_fetch(&s->lock_wanted, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&s->lock);
+	__atomic_sub_fetch(&s->lock_wanted, 1, __ATOMIC_ACQ_REL);
 }
 
 void tanks_hold(struct simd *sd, struct tank_slot *s)
