@@ -40,14 +40,44 @@ static int hex4(const char *p)
 	return v;
 }
 
-/* json-c turns a lone \\ud800-\\udfff escape into U+FFFD without a word, so the
- * client's string would be stored changed. Strings are refused instead. */
-static bool lone_surrogate(const char *s, size_t len)
+/* Outside strings, at s[*i]: JSON text holds only structure, numbers and the words true,
+ * false and null. json-c's strict mode still takes a single-quoted key ({'count':3}),
+ * the words NaN and Infinity as numbers, and "1." as a number. A word is skipped whole. */
+static const char *bare_fault(const char *s, size_t len, size_t *i)
 {
+	char c = s[*i];
+	if (c == '\'')
+		return "a single-quoted string";
+	if (c == '.' && !(*i + 1 < len && isdigit((unsigned char)s[*i + 1])))
+		return "a number with no digit after its point";
+	if (!isalpha((unsigned char)c))
+		return NULL;
+	size_t n = 1;
+	while (*i + n < len && isalpha((unsigned char)s[*i + n]))
+		n++;
+	bool exponent = n == 1 && (c == 'e' || c == 'E') && *i > 0 &&
+			isdigit((unsigned char)s[*i - 1]);
+	bool word = (n == 4 && (memcmp(s + *i, "true", 4) == 0 || memcmp(s + *i, "null", 4) == 0)) ||
+		    (n == 5 && memcmp(s + *i, "false", 5) == 0);
+	if (!exponent && !word)
+		return "a word that is not true, false or null (NaN, Infinity...)";
+	*i += n - 1;
+	return NULL;
+}
+
+/* One pass over the text for what json-c gets wrong, before it reads it: outside
+ * strings, what bare_fault refuses; inside, a lone \\ud800-\\udfff escape, which json-c
+ * turns into U+FFFD without a word, so the client's string would be stored changed. */
+static const char *text_fault(const char *s, size_t len)
+{
+	static const char half[] = "a \\u escape of half a UTF-16 surrogate pair is not text";
 	bool in_str = false;
 	for (size_t i = 0; i < len; i++) {
 		if (!in_str) {
 			in_str = s[i] == '"';
+			const char *bare = in_str ? NULL : bare_fault(s, len, &i);
+			if (bare)
+				return bare;
 			continue;
 		}
 		if (s[i] == '"') {
@@ -56,57 +86,19 @@ static bool lone_surrogate(const char *s, size_t len)
 			if (s[i + 1] == 'u' && i + 5 < len) {
 				int v = hex4(s + i + 2);
 				if (v >= 0xdc00 && v <= 0xdfff)
-					return true;
+					return half;
 				if (v >= 0xd800 && v <= 0xdbff) {
 					int w = i + 11 < len && s[i + 6] == '\\' && s[i + 7] == 'u'
 							? hex4(s + i + 8)
 							: -1;
 					if (w < 0xdc00 || w > 0xdfff)
-						return true;
+						return half;
 					i += 6;
 				}
 				i += 5;
 			} else {
 				i++;
 			}
-		}
-	}
-	return false;
-}
-
-/* json-c's strict mode still takes a single-quoted key ({'count':3}), the words NaN
- * and Infinity as numbers, and "1." as a number. Outside strings, JSON text holds only
- * structure, numbers and the words true, false and null: anything else is refused. */
-static const char *foreign_token(const char *s, size_t len)
-{
-	bool in_str = false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-			continue;
-		}
-		if (c == '"') {
-			in_str = true;
-		} else if (c == '\'') {
-			return "a single-quoted string";
-		} else if (c == '.' && !(i + 1 < len && isdigit((unsigned char)s[i + 1]))) {
-			return "a number with no digit after its point";
-		} else if (isalpha((unsigned char)c)) {
-			size_t n = 1;
-			while (i + n < len && isalpha((unsigned char)s[i + n]))
-				n++;
-			bool exponent = n == 1 && (c == 'e' || c == 'E') && i > 0 &&
-					isdigit((unsigned char)s[i - 1]);
-			bool word = (n == 4 && (memcmp(s + i, "true", 4) == 0 ||
-						memcmp(s + i, "null", 4) == 0)) ||
-				    (n == 5 && memcmp(s + i, "false", 5) == 0);
-			if (!exponent && !word)
-				return "a word that is not true, false or null (NaN, Infinity...)";
-			i += n - 1;
 		}
 	}
 	return NULL;
@@ -136,29 +128,21 @@ static json_object *parse(const char *buf, size_t len, bool nul_terminated, int 
 		copy[len] = '\0';
 		text = copy;
 	}
-	struct json_tokener *tok = json_tokener_new_ex(max_depth);
-	if (!tok)
-		abort();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	if (len >= INT32_MAX) {
-		json_tokener_free(tok);
 		free(copy);
 		jv_fail(e, "JSON document too large");
 		return NULL;
 	}
-	if (lone_surrogate(text, len)) {
-		json_tokener_free(tok);
+	const char *fault = text_fault(text, len);
+	if (fault) {
 		free(copy);
-		jv_fail(e, "invalid JSON: a \\u escape of half a UTF-16 surrogate pair is not text");
+		jv_fail(e, "invalid JSON: %s", fault);
 		return NULL;
 	}
-	const char *foreign = foreign_token(text, len);
-	if (foreign) {
-		json_tokener_free(tok);
-		free(copy);
-		jv_fail(e, "invalid JSON: %s", foreign);
-		return NULL;
-	}
+	struct json_tokener *tok = json_tokener_new_ex(max_depth);
+	if (!tok)
+		abort();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);
 	enum json_tokener_error err = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
