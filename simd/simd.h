@@ -190,6 +190,8 @@ void tanks_lock_fair(struct tank_slot *slot);
  * slot frees it. */
 void tanks_hold(struct simd *sd, struct tank_slot *slot);
 void tanks_release(struct simd *sd, struct tank_slot *slot);
+/* The same with sd->list_lock held already (the snapshot round holds it). */
+void tanks_release_locked(struct tank_slot *slot);
 /* Build a tank off the event loop: tank_new runs on a thread of its own, then done runs
  * on the loop with the tank (or NULL if simd stops first; then the caller's arg must be
  * released). Small tanks are built at once, on the loop. */

@@ -208,9 +208,8 @@ static void snapshot_round(struct simd *sd)
 	free(segs);
 	free(m.tanks);
 	remove_orphan_dirs(sd);
-	for (size_t i = 0; i < n; i++) /* tanks_release, under the list lock held here */
-		if (--held[i]->hold == 0 && held[i]->removed)
-			tanks_free_slot(held[i]);
+	for (size_t i = 0; i < n; i++)
+		tanks_release_locked(held[i]);
 	pthread_mutex_unlock(&sd->list_lock);
 	free(held);
 	journal_drop_upto(sd->journal, upto);

@@ -312,13 +312,17 @@ void tanks_hold(struct simd *sd, struct tank_slot *s)
 	pthread_mutex_unlock(&sd->list_lock);
 }
 
+void tanks_release_locked(struct tank_slot *s)
+{
+	if (--s->hold == 0 && s->removed)
+		tanks_free_slot(s);
+}
+
 void tanks_release(struct simd *sd, struct tank_slot *s)
 {
 	pthread_mutex_lock(&sd->list_lock);
-	bool last = --s->hold == 0 && s->removed;
+	tanks_release_locked(s);
 	pthread_mutex_unlock(&sd->list_lock);
-	if (last)
-		tanks_free_slot(s);
 }
 
 /* Building a tank: tank_new spawns every initial fish, which for 100,000 fish takes
