@@ -1,8 +1,10 @@
-/* A tank's live stream, without HTTP (api-stream.c serves it): the tank's tick thread
- * encodes one frame per tick while anyone watches (simd/sim/view.h) and publishes it;
- * the event loop hands the newest frame to every subscriber. A frame is immutable and
- * reference-counted, so one encoding serves every client, and the tick never waits for
- * a client: it only swaps a pointer under a short lock. */
+/* A tank's live stream, without HTTP (api-stream.c serves it): while anyone watches, the
+ * tank's tick thread copies what a frame shows once per tick (view_capture), and the
+ * stream's encoder thread turns the newest copy into a frame and publishes it; the event
+ * loop hands the newest frame to every subscriber. A frame is immutable and
+ * reference-counted, so one encoding serves every client. The tick never waits for a
+ * client nor for the encoding: it pays for the copy and swaps a pointer under a short
+ * lock. */
 #ifndef TW_SIMD_STREAM_H
 #define TW_SIMD_STREAM_H
 
@@ -39,10 +41,12 @@ struct stream_sub {
 struct tank_stream;
 
 struct tank_stream *tank_stream_new(struct event_base *base);
-/* Loop thread, after the tick thread stopped: every subscriber gets on_gone. */
+/* Loop thread, after the tick thread stopped: every subscriber gets on_gone, and the
+ * encoder thread finishes the frame it is on and ends. */
 void tank_stream_free(struct tank_stream *ts);
-/* Tick thread, the tank's lock held: encode and publish when someone watches and the
- * tank changed (or a poke asked for it). st: the stats just published. */
+/* Tick thread, the tank's lock held: when someone watches and the tank changed (or a
+ * poke asked for it), copy the frame and hand it to the encoder thread (started at the
+ * first). st: the stats just published. */
 void tank_stream_tick(struct tank_stream *ts, const struct tank *t, const struct tank_stats *st,
 		      bool paused);
 /* Ask for a frame at the next tick even if the tank did not step (paused tanks). */

@@ -162,50 +162,158 @@ static struct view_ent *ent_add(struct tank_view *v, const char *id, struct sim_
 	return e;
 }
 
-static void fish_looks(struct sim_text *b, const struct fish *f)
+/* What a frame shows of the tank, copied under its lock (view_capture): about 160 bytes
+ * a fish against the 1.9 kB of the fish itself, and no text. Formatting the numbers and
+ * finding each entity's key cost ten times the copy, and the stream does that on a
+ * thread of its own, so the tick pays for the copy only. */
+#define VIEW_FISH_TRAITS 7
+#define VIEW_PLANT_TRAITS 8
+
+struct view_fish {
+	char id[UUID_STR_LEN];
+	int generation, template_id, pattern_type;
+	double x, y, vx, vy, size, energy; /* energy: of the fish's maximum */
+	double looks[VIEW_FISH_TRAITS];
+};
+
+struct view_plant {
+	char id[UUID_STR_LEN];
+	int generation, fractal_type;
+	double x, y, size, energy; /* energy: of the plant's maximum */
+	double looks[VIEW_PLANT_TRAITS];
+};
+
+struct view_food {
+	double x, y;
+	int kind;
+};
+
+struct view_crab {
+	double x, y, vx, energy; /* energy: of the crab's maximum */
+};
+
+struct view_capture {
+	struct tank_stats st;
+	uint64_t frame;
+	bool paused;
+	int width, height;
+	struct view_fish *fish;
+	struct view_plant *plants;
+	struct view_food *food;
+	struct view_crab *crabs;
+	size_t n_fish, n_plants, n_food, n_crabs;
+};
+
+/* The looks a frame's entities carry, in the order the looks' text lists them. */
+static const int fish_traits[VIEW_FISH_TRAITS] = {T_COLOR_HUE, T_PATTERN_INTENSITY, T_FIN_SIZE,
+						  T_TAIL_SIZE, T_BODY_ASPECT,	    T_EYE_SIZE,
+						  T_SIZE};
+static const int plant_traits[VIEW_PLANT_TRAITS] = {
+	PT_ANGLE,     PT_LENGTH_RATIO,	   PT_BRANCH_PROBABILITY, PT_CURVE_FACTOR,
+	PT_COLOR_HUE, PT_COLOR_SATURATION, PT_STEM_THICKNESS,	  PT_LEAF_DENSITY};
+
+static void fish_looks(struct sim_text *b, const struct view_fish *f)
 {
-	static const int traits[] = {T_COLOR_HUE,   T_PATTERN_INTENSITY, T_FIN_SIZE, T_TAIL_SIZE,
-				     T_BODY_ASPECT, T_EYE_SIZE,		 T_SIZE};
 	b->len = 0;
 	sb_put(b, ",\"kind\":\"fish\",\"id\":\"");
 	sb_put(b, f->id);
 	sb_put(b, "\",\"generation\":");
 	sb_uint(b, (uint64_t)f->generation);
 	sb_put(b, ",\"template_id\":");
-	sb_uint(b, (uint64_t)f->g.template_id);
+	sb_uint(b, (uint64_t)f->template_id);
 	sb_put(b, ",\"pattern_type\":");
-	sb_uint(b, (uint64_t)f->g.pattern_type);
-	for (size_t i = 0; i < sizeof traits / sizeof traits[0]; i++) {
+	sb_uint(b, (uint64_t)f->pattern_type);
+	for (size_t i = 0; i < VIEW_FISH_TRAITS; i++) {
 		sb_put(b, ",");
-		sb_key(b, trait_defs[traits[i]].name);
-		sb_fix(b, f->g.t[traits[i]], 3);
+		sb_key(b, trait_defs[fish_traits[i]].name);
+		sb_fix(b, f->looks[i], 3);
 	}
 	sb_put(b, "}");
 }
 
-static void plant_looks(struct sim_text *b, const struct tank *t, const struct plant *p)
+static void plant_looks(struct sim_text *b, const struct view_plant *p)
 {
-	static const int traits[] = {PT_ANGLE,		PT_LENGTH_RATIO, PT_BRANCH_PROBABILITY,
-				     PT_CURVE_FACTOR,	PT_COLOR_HUE,	 PT_COLOR_SATURATION,
-				     PT_STEM_THICKNESS, PT_LEAF_DENSITY};
 	b->len = 0;
 	sb_put(b, ",\"kind\":\"plant\",\"id\":\"");
 	sb_put(b, p->id);
 	sb_put(b, "\",\"x\":");
-	sb_fix(b, spot_x(t, p->spot), 1);
+	sb_fix(b, p->x, 1);
 	sb_put(b, ",\"y\":");
-	sb_fix(b, spot_y(t), 1);
+	sb_fix(b, p->y, 1);
 	sb_put(b, ",\"generation\":");
 	sb_uint(b, (uint64_t)p->generation);
 	sb_put(b, ",\"fractal_type\":\"");
-	sb_put(b, plant_fractal_names[p->g.fractal_type]);
+	sb_put(b, plant_fractal_names[p->fractal_type]);
 	sb_put(b, "\"");
-	for (size_t i = 0; i < sizeof traits / sizeof traits[0]; i++) {
+	for (size_t i = 0; i < VIEW_PLANT_TRAITS; i++) {
 		sb_put(b, ",");
-		sb_key(b, plant_trait_defs[traits[i]].name);
-		sb_fix(b, p->g.t[traits[i]], 3);
+		sb_key(b, plant_trait_defs[plant_traits[i]].name);
+		sb_fix(b, p->looks[i], 3);
 	}
 	sb_put(b, "}");
+}
+
+struct view_capture *view_capture(const struct tank *t, const struct tank_stats *st, bool paused)
+{
+	struct view_capture *c = sim_xcalloc(1, sizeof *c);
+	c->st = *st;
+	c->frame = t->frame;
+	c->paused = paused;
+	c->width = t->p.width;
+	c->height = t->p.height;
+	c->fish = sim_xcalloc(t->n_fish ? t->n_fish : 1, sizeof *c->fish);
+	for (size_t i = 0; i < t->n_fish; i++) {
+		const struct fish *f = &t->fish[i];
+		struct view_fish *v = &c->fish[c->n_fish++];
+		memcpy(v->id, f->id, UUID_STR_LEN);
+		v->generation = f->generation;
+		v->template_id = f->g.template_id;
+		v->pattern_type = f->g.pattern_type;
+		v->x = f->x;
+		v->y = f->y;
+		v->vx = f->vx;
+		v->vy = f->vy;
+		v->size = fish_size_of(f);
+		v->energy = f->energy / fish_max_energy_of(f);
+		for (size_t k = 0; k < VIEW_FISH_TRAITS; k++)
+			v->looks[k] = f->g.t[fish_traits[k]];
+	}
+	c->plants = sim_xcalloc(t->n_plants ? t->n_plants : 1, sizeof *c->plants);
+	for (size_t i = 0; i < t->n_plants; i++) {
+		const struct plant *p = &t->plants[i];
+		struct view_plant *v = &c->plants[c->n_plants++];
+		memcpy(v->id, p->id, UUID_STR_LEN);
+		v->x = spot_x(t, p->spot);
+		v->y = spot_y(t);
+		v->generation = p->generation;
+		v->fractal_type = p->g.fractal_type;
+		v->size = plant_size(p);
+		v->energy = p->energy / plant_max_energy(p);
+		for (size_t k = 0; k < VIEW_PLANT_TRAITS; k++)
+			v->looks[k] = p->g.t[plant_traits[k]];
+	}
+	c->food = sim_xcalloc(t->n_food ? t->n_food : 1, sizeof *c->food);
+	for (size_t i = 0; i < t->n_food; i++)
+		c->food[c->n_food++] = (struct view_food){t->food[i].x, t->food[i].y,
+							  (int)t->food[i].kind};
+	c->crabs = sim_xcalloc(t->n_crabs ? t->n_crabs : 1, sizeof *c->crabs);
+	for (size_t i = 0; i < t->n_crabs; i++) {
+		const struct crab *cr = &t->crabs[i];
+		c->crabs[c->n_crabs++] = (struct view_crab){cr->x, cr->y, cr->vx,
+							    cr->energy / crab_max_energy(cr)};
+	}
+	return c;
+}
+
+void view_capture_free(struct view_capture *c)
+{
+	if (!c)
+		return;
+	free(c->fish);
+	free(c->plants);
+	free(c->food);
+	free(c->crabs);
+	free(c);
 }
 
 struct tank_view *tank_view_new(void)
@@ -275,15 +383,15 @@ static struct view_looks *looks_build(const struct tank_view *v)
 	return l;
 }
 
-static uint32_t see(struct tank_view *v, const char *id, struct sim_text *tmp, const struct tank *t,
-		    const struct fish *f, const struct plant *p)
+static uint32_t see(struct tank_view *v, const char *id, struct sim_text *tmp,
+		    const struct view_fish *f, const struct view_plant *p)
 {
 	struct view_ent *e = ent_find(v, id);
 	if (!e) {
 		if (f)
 			fish_looks(tmp, f);
 		else
-			plant_looks(tmp, t, p);
+			plant_looks(tmp, p);
 		e = ent_add(v, id, tmp);
 	}
 	e->seen = v->gen;
@@ -297,13 +405,13 @@ static void sb_key_uint(struct sim_text *b, const char *key, uint64_t x)
 }
 
 /* Frame, size, time of day, counters and the castle: what is not an entity. */
-static void encode_header(struct sim_text *b, const struct tank *t, const struct tank_stats *st,
-			  bool paused)
+static void encode_header(struct sim_text *b, const struct view_capture *c)
 {
-	sb_key_uint(b, "\"frame\":", t->frame);
-	sb_put(b, paused ? ",\"paused\":true" : ",\"paused\":false");
-	sb_key_uint(b, ",\"width\":", (uint64_t)t->p.width);
-	sb_key_uint(b, ",\"height\":", (uint64_t)t->p.height);
+	const struct tank_stats *st = &c->st;
+	sb_key_uint(b, "\"frame\":", c->frame);
+	sb_put(b, c->paused ? ",\"paused\":true" : ",\"paused\":false");
+	sb_key_uint(b, ",\"width\":", (uint64_t)c->width);
+	sb_key_uint(b, ",\"height\":", (uint64_t)c->height);
 	sb_put(b, ",\"day_time\":");
 	sb_fix(b, st->day_time, 3);
 	sb_key_uint(b, ",\"stats\":{\"fish_count\":", (uint64_t)st->fish_count);
@@ -317,7 +425,7 @@ static void encode_header(struct sim_text *b, const struct tank *t, const struct
 	sb_put(b, "},\"castle\":[");
 	sb_fix(b, CASTLE_X, 0);
 	sb_ch(b, ',');
-	sb_fix(b, t->p.height - CASTLE_RISE, 0);
+	sb_fix(b, c->height - CASTLE_RISE, 0);
 	sb_ch(b, ',');
 	sb_fix(b, CASTLE_W, 0);
 	sb_ch(b, ',');
@@ -333,47 +441,47 @@ static void sb_next_fix(struct sim_text *b, double x, int decimals)
 }
 
 /* fish: [key, x, y, vx, vy, size, energy/max] */
-static void encode_fish(struct tank_view *v, struct sim_text *tmp, const struct tank *t)
+static void encode_fish(struct tank_view *v, struct sim_text *tmp, const struct view_capture *c)
 {
 	struct sim_text *b = &v->body;
 	sb_put(b, ",\"fish\":[");
-	for (size_t i = 0; i < t->n_fish; i++) {
-		const struct fish *f = &t->fish[i];
+	for (size_t i = 0; i < c->n_fish; i++) {
+		const struct view_fish *f = &c->fish[i];
 		sb_put(b, i ? ",[" : "[");
-		sb_uint(b, see(v, f->id, tmp, t, f, NULL));
+		sb_uint(b, see(v, f->id, tmp, f, NULL));
 		sb_next_fix(b, f->x, 1);
 		sb_next_fix(b, f->y, 1);
 		sb_next_fix(b, f->vx, 2);
 		sb_next_fix(b, f->vy, 2);
-		sb_next_fix(b, fish_size_of(f), 2);
-		sb_next_fix(b, f->energy / fish_max_energy_of(f), 2);
+		sb_next_fix(b, f->size, 2);
+		sb_next_fix(b, f->energy, 2);
 		sb_ch(b, ']');
 	}
 	sb_ch(b, ']');
 }
 
 /* plants: [key, growth 0.3..1, energy/max] */
-static void encode_plants(struct tank_view *v, struct sim_text *tmp, const struct tank *t)
+static void encode_plants(struct tank_view *v, struct sim_text *tmp, const struct view_capture *c)
 {
 	struct sim_text *b = &v->body;
 	sb_put(b, ",\"plants\":[");
-	for (size_t i = 0; i < t->n_plants; i++) {
-		const struct plant *p = &t->plants[i];
+	for (size_t i = 0; i < c->n_plants; i++) {
+		const struct view_plant *p = &c->plants[i];
 		sb_put(b, i ? ",[" : "[");
-		sb_uint(b, see(v, p->id, tmp, t, NULL, p));
-		sb_next_fix(b, plant_size(p), 2);
-		sb_next_fix(b, p->energy / plant_max_energy(p), 2);
+		sb_uint(b, see(v, p->id, tmp, NULL, p));
+		sb_next_fix(b, p->size, 2);
+		sb_next_fix(b, p->energy, 2);
 		sb_ch(b, ']');
 	}
 	sb_ch(b, ']');
 }
 
 /* food: [x, y, kind] with kind an index into "food_types"; crabs: [x, y, vx, energy/max] */
-static void encode_food_and_crabs(struct sim_text *b, const struct tank *t)
+static void encode_food_and_crabs(struct sim_text *b, const struct view_capture *c)
 {
 	sb_put(b, ",\"food\":[");
-	for (size_t i = 0; i < t->n_food; i++) {
-		const struct food *fd = &t->food[i];
+	for (size_t i = 0; i < c->n_food; i++) {
+		const struct view_food *fd = &c->food[i];
 		sb_put(b, i ? ",[" : "[");
 		sb_fix(b, fd->x, 1);
 		sb_next_fix(b, fd->y, 1);
@@ -382,13 +490,13 @@ static void encode_food_and_crabs(struct sim_text *b, const struct tank *t)
 		sb_ch(b, ']');
 	}
 	sb_put(b, "],\"crabs\":[");
-	for (size_t i = 0; i < t->n_crabs; i++) {
-		const struct crab *c = &t->crabs[i];
+	for (size_t i = 0; i < c->n_crabs; i++) {
+		const struct view_crab *cr = &c->crabs[i];
 		sb_put(b, i ? ",[" : "[");
-		sb_fix(b, c->x, 1);
-		sb_next_fix(b, c->y, 1);
-		sb_next_fix(b, c->vx, 2);
-		sb_next_fix(b, c->energy / crab_max_energy(c), 2);
+		sb_fix(b, cr->x, 1);
+		sb_next_fix(b, cr->y, 1);
+		sb_next_fix(b, cr->vx, 2);
+		sb_next_fix(b, cr->energy, 2);
 		sb_ch(b, ']');
 	}
 	sb_put(b, "],\"food_types\":[");
@@ -400,17 +508,16 @@ static void encode_food_and_crabs(struct sim_text *b, const struct tank *t)
 	sb_ch(b, ']');
 }
 
-void tank_view_encode(struct tank_view *v, const struct tank *t, const struct tank_stats *st,
-		      bool paused, struct view_frame *out)
+void tank_view_encode(struct tank_view *v, const struct view_capture *c, struct view_frame *out)
 {
 	struct sim_text *b = &v->body, tmp = {0};
 	size_t before = v->n;
 	v->gen++;
 	b->len = 0;
-	encode_header(b, t, st, paused);
-	encode_fish(v, &tmp, t);
-	encode_plants(v, &tmp, t);
-	encode_food_and_crabs(b, t);
+	encode_header(b, c);
+	encode_fish(v, &tmp, c);
+	encode_plants(v, &tmp, c);
+	encode_food_and_crabs(b, c);
 	sb_ch(b, '}');
 	free(tmp.p);
 
@@ -419,6 +526,6 @@ void tank_view_encode(struct tank_view *v, const struct tank *t, const struct ta
 	out->body = sim_xcalloc(b->len + 1, 1);
 	memcpy(out->body, b->p, b->len);
 	out->body_len = b->len;
-	out->fish = t->n_fish;
+	out->fish = c->n_fish;
 	out->looks = changed ? looks_build(v) : NULL;
 }

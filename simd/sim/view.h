@@ -7,7 +7,8 @@
  * reader who has seen the looks of every key up to K in one frame needs, for any later
  * frame, only the looks of that frame's keys above K (the stream relies on this).
  *
- * Pure like the rest of the core: no I/O, no threads; the caller holds the tank's lock. */
+ * Pure like the rest of the core: no I/O, no threads. Only view_capture reads the tank;
+ * the encoding works on its copy, so it need not hold the tank's lock. */
 #ifndef TW_SIM_VIEW_H
 #define TW_SIM_VIEW_H
 
@@ -18,6 +19,7 @@
 #include "simd/sim/sim.h"
 
 struct tank_view;
+struct view_capture;
 
 /* The looks of every entity of one frame, in key order: entry i is the JSON object
  * text[off[i] .. off[i] + len[i]) of key key[i]. Owned by the caller once returned. */
@@ -39,12 +41,17 @@ struct view_frame {
 	struct view_looks *looks;
 };
 
+/* The tank's lock held: a copy of what a frame shows (no text yet), cheap enough for the
+ * tick's thread to take every tick; st are the tank's stats (tank_get_stats), paused is
+ * shown. It holds no pointer into the tank. */
+struct view_capture *view_capture(const struct tank *t, const struct tank_stats *st, bool paused);
+void view_capture_free(struct view_capture *c);
+
 struct tank_view *tank_view_new(void);
 void tank_view_free(struct tank_view *v);
-/* Encode the tank as it is now; st are its stats (tank_get_stats), paused is shown. The
- * buffers in out become the caller's. */
-void tank_view_encode(struct tank_view *v, const struct tank *t, const struct tank_stats *st,
-		      bool paused, struct view_frame *out);
+/* Encode a capture, on any thread (one at a time for each view). The buffers in out
+ * become the caller's. */
+void tank_view_encode(struct tank_view *v, const struct view_capture *c, struct view_frame *out);
 void view_looks_free(struct view_looks *l);
 
 #endif
