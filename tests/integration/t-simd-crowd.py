@@ -7,7 +7,7 @@ reports its measured tick time in its status and in /metrics."""
 import threading
 import time
 
-from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, request, tmpdir, wait_until
+from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, jerr, request, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twcr")
@@ -76,6 +76,36 @@ try:
     t.ok(during and during[len(during) // 2] < 0.05 and during[-1] < max(0.25, slowest / 2),
          "/health keeps answering while it is read (median %.1f ms, max %.1f ms, reads up to %.2f s)"
          % (1e3 * during[len(during) // 2] if during else -1, 1e3 * during[-1] if during else -1, slowest))
+    # Reads queue for one reader at a time, and at most 32 wait: a burst of 40 reads of a
+    # 2,000-fish tank's state (each a tenth of a second or so to build) gets the rest
+    # refused at once with 503 busy and Retry-After, and every read it takes is answered.
+    small = d.post("/api/tanks", {"name": "burst", "initial_fish": 2000, "max_fish": 2000},
+                   tcp=True, timeout=120, token=TEST_TOKEN)
+    small_id = small.json()["tank"]["tank_id"] if small.status == 201 else None
+    burst = []
+
+    def read_burst():
+        try:
+            burst.append(d.get("/api/tanks/%s/state" % small_id, tcp=True, timeout=120))
+        except OSError as e:
+            burst.append(e)
+
+    readers = [threading.Thread(target=read_burst) for _ in range(40)]
+    for rt in readers:
+        rt.start()
+    for rt in readers:
+        rt.join(180)
+    codes = sorted(getattr(r, "status", str(r)) for r in burst)
+    busy = [r for r in burst if getattr(r, "status", 0) == 503]
+    t.diag("a burst of 40 reads: %s" % {c: codes.count(c) for c in set(codes)})
+    t.ok(len(burst) == 40 and all(c in (200, 503) for c in codes) and busy and codes.count(200) >= 8,
+         "a burst of reads beyond the queue is refused as busy, the rest answered",
+         codes)
+    t.ok(busy and all(r.headers.get("Retry-After") == "1" and jerr(r, 503, "busy") for r in busy),
+         "a refused read says busy in JSON, with Retry-After: 1",
+         busy[:1])
+    t.ok(all(len(r.json()["entities"]) > 1000 for r in burst if getattr(r, "status", 0) == 200),
+         "every read taken lists the tank")
     # Deleting it while snapshot rounds may hold it must not wait for them either, nor
     # for a reader of its state: the reader holds the slot, and the last holder frees it.
     late = {}
