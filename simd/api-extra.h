@@ -1,6 +1,7 @@
 /* simd's HTTP handlers that live outside api.c, one file per concern: the web app
- * (api-www.c), the live stream (api-stream.c), the viewer's controls (api-controls.c)
- * and the read-only relay to this server's discoveryd and migrated (api-relay.c). */
+ * (api-www.c), the live stream (api-stream.c), the viewer's controls (api-controls.c),
+ * the read-only relay to this server's discoveryd and migrated (api-relay.c) and the
+ * gate that holds changes until a tank's tick is done (api-gate.c). */
 #ifndef TW_SIMD_API_EXTRA_H
 #define TW_SIMD_API_EXTRA_H
 
@@ -20,6 +21,15 @@ struct tank_slot *api_tank_body(struct http_ctx *ctx, json_object **body);
 void api_read(struct http_ctx *ctx, struct tank_slot *s, readers_read_fn read, void *arg,
 	      void (*free_arg)(void *), const char *code404, const char *fmt404, ...)
 	__attribute__((format(printf, 7, 8)));
+/* api-gate.c: run fn when the tick thread of s is parked between two ticks, holding the
+ * request meanwhile (gate_run); at once when s is NULL. */
+void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn);
+/* The tank a request concerns, as its handler will find it: by the path's {id}, by a
+ * string field of the JSON body, by the source tank of the path's {transfer_id} in the
+ * outbox. NULL when there is none (the handler then answers the error). */
+struct tank_slot *api_gate_path_tank(struct http_ctx *ctx);
+struct tank_slot *api_gate_body_tank(struct http_ctx *ctx, const char *field);
+struct tank_slot *api_gate_transfer_tank(struct http_ctx *ctx);
 void api_www_index(struct http_ctx *ctx);
 void api_www_static(struct http_ctx *ctx);
 void api_stream(struct http_ctx *ctx);

@@ -185,7 +185,7 @@ void api_poker_game_new(struct http_ctx *ctx)
 		return;
 	}
 	int missing = -1;
-	pthread_mutex_lock(&s->lock);
+	gate_lock(s);
 	for (int i = 0; i < n && missing < 0; i++)
 		if (tank_poker_seat(s->sim, fid[i], &fish[i]) < 0)
 			missing = i;

@@ -381,7 +381,7 @@ static json_object *exits_reply(struct tank_slot *s)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	pthread_mutex_lock(&s->lock);
+	gate_lock(s);
 	json_object *ex = xfer_exits_json(s);
 	for (int w = 0; w < 2; w++) {
 		json_object *x;
@@ -763,6 +763,16 @@ static void write_metrics(void *arg, FILE *f)
 		fprintf(f, "tankworld_sim_tick_lagging{tank=\"%s\"} %d\n", s->meta.id, s->lagging);
 		pthread_mutex_unlock(&s->status_lock);
 	}
+	/* The gate (gate.c): changes made at once (nothing ticked the tank) or after the end
+	 * of its tick, and the times the loop found a tank's lock taken and waited. */
+	fprintf(f,
+		"# TYPE tankworld_sim_gate_changes_total counter\n"
+		"tankworld_sim_gate_changes_total{way=\"direct\"} %" PRIu64 "\n"
+		"tankworld_sim_gate_changes_total{way=\"between_ticks\"} %" PRIu64 "\n"
+		"# TYPE tankworld_sim_loop_lock_waits_total counter\n"
+		"tankworld_sim_loop_lock_waits_total %" PRIu64 "\n",
+		sd->gate_direct, sd->gate_queued,
+		__atomic_load_n(&sd->loop_lock_waits, __ATOMIC_RELAXED));
 	pthread_mutex_lock(&sd->xfer_lock);
 	fprintf(f,
 		"# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"
@@ -812,6 +822,27 @@ static void api_metrics(struct http_ctx *ctx)
 	http_reply_metrics(ctx, write_metrics, sd_of(ctx));
 }
 
+/* Routes that change a tank, or read what its tick changes under its lock, wait for the
+ * end of its tick off the loop (api-gate.c). */
+#define GATED(h, tank)                              \
+	static void h##_gated(struct http_ctx *ctx) \
+	{                                           \
+		api_gate(ctx, tank, h);             \
+	}
+GATED(api_food, api_gate_path_tank(ctx))
+GATED(api_add_fish, api_gate_path_tank(ctx))
+GATED(api_delete_tank, api_gate_path_tank(ctx))
+GATED(api_pause, api_gate_path_tank(ctx))
+GATED(api_resume, api_gate_path_tank(ctx))
+GATED(api_get_exits, api_gate_path_tank(ctx))
+GATED(api_poker_game_new, api_gate_path_tank(ctx))
+GATED(api_exits, api_gate_path_tank(ctx))
+GATED(api_move, api_gate_path_tank(ctx))
+GATED(api_reserve, api_gate_body_tank(ctx, "source_tank_id"))
+GATED(api_commit, api_gate_transfer_tank(ctx))
+GATED(api_abort, api_gate_transfer_tank(ctx))
+GATED(api_remote_transfer, api_gate_body_tank(ctx, "destination_tank_id"))
+
 #define U ROUTE_UNIX_ONLY
 #define C ROUTE_CORS
 #define R (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH)
@@ -823,8 +854,8 @@ static const struct http_route routes[] = {
 	{EVHTTP_REQ_POST, "/api/tanks", api_create_tank, 0},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}", api_get_tank, C},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/stream", api_stream, C},
-	{EVHTTP_REQ_POST, "/api/tanks/{id}/food", api_food, 0},
-	{EVHTTP_REQ_POST, "/api/tanks/{id}/fish", api_add_fish, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/food", api_food_gated, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/fish", api_add_fish_gated, 0},
 	/* The door: paths of the siblings, relayed (api-relay.c says whose they are). */
 	{R, "/api/discovery/{a}", api_relay, C},
 	{R, "/api/discovery/{a}/{b}", api_relay, C},
@@ -836,17 +867,17 @@ static const struct http_route routes[] = {
 	{R, "/api/migrations", api_relay, C},
 	{R, "/api/migrations/{a}", api_relay, C},
 	{R, "/api/tanks/{id}/transfer-stats", api_relay, C},
-	{EVHTTP_REQ_DELETE, "/api/tanks/{id}", api_delete_tank, 0},
-	{EVHTTP_REQ_POST, "/api/tanks/{id}/pause", api_pause, 0},
-	{EVHTTP_REQ_POST, "/api/tanks/{id}/resume", api_resume, 0},
+	{EVHTTP_REQ_DELETE, "/api/tanks/{id}", api_delete_tank_gated, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/pause", api_pause_gated, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/resume", api_resume_gated, 0},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/state", api_state, C},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/fish/{fish_id}", api_fish, C},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/plants/{plant_id}", api_plant, C},
-	{EVHTTP_REQ_GET, "/api/tanks/{id}/exits", api_get_exits, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/exits", api_get_exits_gated, 0},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/poker", api_poker_hands, 0},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/poker/strategies", api_poker_strategies, 0},
 	{EVHTTP_REQ_POST, "/api/tanks/{id}/poker/series", api_poker_series, 0},
-	{EVHTTP_REQ_POST, "/api/tanks/{id}/poker/games", api_poker_game_new, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/poker/games", api_poker_game_new_gated, 0},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/poker/games/{game_id}", api_poker_game_get, 0},
 	{EVHTTP_REQ_DELETE, "/api/tanks/{id}/poker/games/{game_id}", api_poker_game_delete, 0},
 	{EVHTTP_REQ_POST, "/api/tanks/{id}/poker/games/{game_id}/action", api_poker_game_action, 0},
@@ -855,15 +886,15 @@ static const struct http_route routes[] = {
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/events", api_events, 0},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/lineage", api_lineage, C},
 	{EVHTTP_REQ_GET, "/api/lineage", api_lineage_legacy, C},
-	{EVHTTP_REQ_PUT, "/api/tanks/{id}/exits", api_exits, U},
-	{EVHTTP_REQ_POST, "/api/tanks/{id}/move", api_move, U},
+	{EVHTTP_REQ_PUT, "/api/tanks/{id}/exits", api_exits_gated, U},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/move", api_move_gated, U},
 	{EVHTTP_REQ_GET, "/api/outbox", api_outbox, 0},
-	{EVHTTP_REQ_POST, "/api/outbox/reserve", api_reserve, U},
+	{EVHTTP_REQ_POST, "/api/outbox/reserve", api_reserve_gated, U},
 	{EVHTTP_REQ_GET, "/api/outbox/{transfer_id}", api_outbox_one, U},
-	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/commit", api_commit, U},
-	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/abort", api_abort, U},
+	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/commit", api_commit_gated, U},
+	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/abort", api_abort_gated, U},
 	{EVHTTP_REQ_POST, "/api/outbox/{transfer_id}/attempt", api_attempt, U},
-	{EVHTTP_REQ_POST, "/api/remote-transfer", api_remote_transfer, 0},
+	{EVHTTP_REQ_POST, "/api/remote-transfer", api_remote_transfer_gated, 0},
 	{EVHTTP_REQ_GET, "/api/inbox/{transfer_id}", api_inbox, 0},
 	{EVHTTP_REQ_DELETE, "/api/inbox/{transfer_id}", api_inbox_forget, 0},
 	{EVHTTP_REQ_GET, "/health", api_health, 0},

@@ -12,7 +12,7 @@
 int controls_drop_food(struct simd *sd, struct tank_slot *s, double x, int count,
 		       struct tank_stats *st)
 {
-	pthread_mutex_lock(&s->lock);
+	gate_lock(s);
 	int added = tank_drop_food(s->sim, x, count);
 	if (added > 0) /* none: the tank drew nothing from its RNG either */
 		s->applied_seq = jrec_put(sd, JREC_FOOD,
@@ -28,7 +28,7 @@ int controls_add_fish(struct simd *sd, struct tank_slot *s, double x, double y,
 		      json_object **ret_fish)
 {
 	const char *fid = NULL;
-	pthread_mutex_lock(&s->lock);
+	gate_lock(s);
 	int r = tank_add_random_fish(s->sim, x, y, &fid);
 	if (r == 0) {
 		*ret_fish = fish_to_json(tank_find_fish(s->sim, fid));

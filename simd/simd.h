@@ -95,6 +95,13 @@ struct tank_slot {
 	int hold;
 	bool removed;
 	struct tank_stream *stream; /* live frames for viewers (stream.h) */
+	/* The gate (gate.c): changes the loop makes while the tick thread waits between two
+	 * ticks. gate_lock guards gate; the list of changes waiting is the loop's. */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond; /* gate changed, or stop */
+	int gate;
+	struct event *gate_ev;
+	struct gate_wait *gate_head, *gate_tail;
 	TAILQ_ENTRY(tank_slot) link;
 };
 
@@ -171,7 +178,26 @@ struct simd {
 	uint64_t replay_frames;
 	double started_mono;
 	struct poker_games *poker_games; /* games people play against fish (event loop only) */
+	/* gate.c, for /metrics: changes run at once, changes that waited for a tick's end,
+	 * and the times the loop found a tank's lock taken (atomic). */
+	uint64_t gate_direct, gate_queued, loop_lock_waits;
 };
+
+/* gate.c: a change to a tank, on the loop, without waiting for its tick. fn(arg, true)
+ * runs on the loop while the tank's tick thread is parked between two ticks (at once if
+ * nothing ticks it), in the order the changes came; fn(arg, false) drops it (shutdown).
+ * fn must find its tank again: a change before it may have deleted it. */
+typedef void (*gate_fn)(void *arg, bool run);
+struct gate_wait;
+void gate_run(struct simd *sd, struct tank_slot *slot, gate_fn fn, void *arg);
+/* The loop takes a tank's lock (in a change, or to read what the tick changes): counted
+ * in loop_lock_waits when it had to wait. */
+void gate_lock(struct tank_slot *slot);
+void gate_init(struct tank_slot *slot, struct event_base *base);
+void gate_free(struct tank_slot *slot);
+void gate_sleep(struct tank_slot *slot, const struct timespec *until); /* tick thread */
+void gate_wake(struct tank_slot *slot);
+void gate_after_stop(struct tank_slot *slot, bool shutdown);
 
 /* tanks.c */
 struct tank_slot *tanks_find(struct simd *sd, const char *id);
@@ -256,6 +282,8 @@ struct arrive_req {
  * or no discoveryd state to ask), -ENOENT when it is unknown. */
 int peers_check(struct simd *sd, const char *server_id);
 
+/* The slot of the tank a transfer in the outbox left, if both are still there. */
+struct tank_slot *xfer_source_slot(struct simd *sd, const char *transfer_id);
 int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 		journal_done_fn done, void *arg, struct json_err *e);
 json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id);

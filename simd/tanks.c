@@ -63,6 +63,7 @@ struct tank_slot *tanks_add(struct simd *sd, const struct tank_meta *meta, struc
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->status_lock, NULL);
 	s->stream = tank_stream_new(sd->daemon->base);
+	gate_init(s, sd->daemon->base);
 	tank_publish_status(s);
 	pthread_mutex_lock(&sd->list_lock);
 	TAILQ_INSERT_TAIL(&sd->tanks, s, link);
@@ -185,10 +186,10 @@ static void *tick_main(void *arg)
 	}
 	struct timespec last_publish = next;
 	while (!s->stop) {
-		if (!ff) {
+		/* Between two ticks, changes the loop asked for are made (gate.c). */
+		if (!ff)
 			add_ns(&next, period);
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-		}
+		gate_sleep(s, ff ? NULL : &next);
 		if (s->stop)
 			break;
 		/* A snapshot or reader waiting for the lock gets it first: mutexes are not
@@ -258,10 +259,11 @@ static void stop_thread(struct tank_slot *s)
 {
 	if (!s->thread_started)
 		return;
-	pthread_mutex_lock(&s->lock);
+	gate_lock(s);
 	s->stop = true;
 	pthread_cond_broadcast(&s->wake);
 	pthread_mutex_unlock(&s->lock);
+	gate_wake(s);
 	pthread_join(s->thread, NULL);
 	s->thread_started = false;
 }
@@ -269,6 +271,7 @@ static void stop_thread(struct tank_slot *s)
 void tanks_free_slot(struct tank_slot *s)
 {
 	tank_free(s->sim);
+	gate_free(s);
 	exitgate_free(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->wake);
@@ -280,6 +283,7 @@ void tanks_free_slot(struct tank_slot *s)
 void tanks_remove(struct simd *sd, struct tank_slot *s)
 {
 	stop_thread(s);
+	gate_after_stop(s, false);
 	status_cache_forget(s);
 	tank_stream_free(s->stream);
 	pthread_mutex_lock(&sd->list_lock);
@@ -418,8 +422,10 @@ void tanks_build_shutdown(struct simd *sd)
 void tanks_stop_all(struct simd *sd)
 {
 	struct tank_slot *s;
-	TAILQ_FOREACH (s, &sd->tanks, link)
+	TAILQ_FOREACH (s, &sd->tanks, link) {
 		stop_thread(s);
+		gate_after_stop(s, true);
+	}
 }
 
 size_t tanks_total_fish(struct simd *sd)

@@ -40,7 +40,7 @@ bool xfer_plant_present(struct simd *sd, const char *pid)
 {
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
-		pthread_mutex_lock(&s->lock);
+		gate_lock(s);
 		bool here = tank_has_plant(s->sim, pid);
 		pthread_mutex_unlock(&s->lock);
 		if (here)

@@ -36,7 +36,7 @@ int xfer_reserve(struct simd *sd, const struct reserve_req *rq, json_object **re
 		return -ENOENT;
 	if (!slot->meta.allow_transfers)
 		return -EPERM;
-	pthread_mutex_lock(&slot->lock);
+	gate_lock(slot);
 	struct outbox_rec *r = NULL;
 	if (rq->plant) {
 		r = xfer_plant_reserve(slot, rq);
@@ -155,7 +155,7 @@ int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_obj
 	 * the slot the fish kept reserved in its tank (max_fish) is released. */
 	struct tank_slot *slot = tanks_find(sd, src);
 	if (slot)
-		pthread_mutex_lock(&slot->lock);
+		gate_lock(slot);
 	pthread_mutex_lock(&sd->xfer_lock);
 	r = outbox_find(sd, transfer_id); /* it may have been resolved meanwhile */
 	if (!r) {
@@ -203,6 +203,17 @@ int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_obj
 	return 0;
 }
 
+struct tank_slot *xfer_source_slot(struct simd *sd, const char *transfer_id)
+{
+	char src[TANK_ID_MAX + 1] = "";
+	pthread_mutex_lock(&sd->xfer_lock);
+	struct outbox_rec *r = outbox_find(sd, transfer_id);
+	if (r)
+		snprintf(src, sizeof src, "%s", r->source_tank);
+	pthread_mutex_unlock(&sd->xfer_lock);
+	return src[0] ? tanks_find(sd, src) : NULL;
+}
+
 int xfer_attempt(struct simd *sd, const char *transfer_id, json_object **ret)
 {
 	pthread_mutex_lock(&sd->xfer_lock);
@@ -220,7 +231,7 @@ static bool fish_present(struct simd *sd, const char *fid)
 {
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
-		pthread_mutex_lock(&s->lock);
+		gate_lock(s);
 		bool here = tank_find_fish(s->sim, fid) != NULL;
 		pthread_mutex_unlock(&s->lock);
 		if (here)
@@ -242,7 +253,7 @@ static int admit_fish(struct simd *sd, struct tank_slot *slot, const struct arri
 	}
 	/* Copy the id first: once put, the fish belongs to the tank. */
 	snprintf(in->fish_id, sizeof in->fish_id, "%s", fish_id(f));
-	pthread_mutex_lock(&slot->lock);
+	gate_lock(slot);
 	int r = tank_put_fish(slot->sim, f, rq->arrival);
 	if (r < 0) {
 		pthread_mutex_unlock(&slot->lock);
@@ -264,7 +275,7 @@ static int admit_plant(struct simd *sd, struct tank_slot *slot, const struct arr
 	if (xfer_plant_present(sd, pid))
 		return -EEXIST;
 	snprintf(in->fish_id, sizeof in->fish_id, "%s", pid);
-	pthread_mutex_lock(&slot->lock);
+	gate_lock(slot);
 	int r = tank_put_plant(slot->sim, rq->fish, false, e);
 	if (r < 0)
 		pthread_mutex_unlock(&slot->lock);
@@ -331,8 +342,8 @@ int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid
 		return -EPERM;
 	/* Two tank locks: take them in address order so two opposite moves cannot deadlock. */
 	struct tank_slot *first = a < b ? a : b, *second = a < b ? b : a;
-	pthread_mutex_lock(&first->lock);
-	pthread_mutex_lock(&second->lock);
+	gate_lock(first);
+	gate_lock(second);
 	int r = 0;
 	struct fish *f = NULL;
 	json_object *fj = NULL; /* the fish or plant as it moved */
@@ -401,7 +412,7 @@ int xfer_set_exits(struct simd *sd, const char *tank_id, const struct exit_dest 
 	struct tank_slot *slot = tanks_find(sd, tank_id);
 	if (!slot)
 		return -ENOENT;
-	pthread_mutex_lock(&slot->lock);
+	gate_lock(slot);
 	bool same = (!left || exit_same(left, &slot->exits[0])) &&
 		    (!right || exit_same(right, &slot->exits[1]));
 	if (left)
@@ -446,7 +457,7 @@ int xfer_tank_create_built(struct simd *sd, const struct tank_meta *meta,
 		return -EEXIST;
 	struct tank_slot *slot = tanks_add(sd, meta, t, paused);
 	struct jrec jr = {.meta = meta, .params = p, .paused = paused};
-	pthread_mutex_lock(&slot->lock);
+	gate_lock(slot);
 	slot->applied_seq = jrec_put(sd, JREC_CREATE, &jr, done, arg);
 	pthread_mutex_unlock(&slot->lock);
 	*ret = slot;
@@ -471,7 +482,7 @@ int xfer_tank_pause(struct simd *sd, const char *tank_id, bool paused, journal_d
 	struct tank_slot *slot = tanks_find(sd, tank_id);
 	if (!slot)
 		return -ENOENT;
-	pthread_mutex_lock(&slot->lock);
+	gate_lock(slot);
 	slot->paused = paused;
 	pthread_cond_broadcast(&slot->wake);
 	struct jrec jr = {.slot = slot};

@@ -1,0 +1,74 @@
+/* The HTTP side of the gate (gate.c): a request that changes a tank, or reads what its
+ * tick changes under the lock, is held, and its handler runs as it came once the tank's
+ * tick thread is parked between two ticks. The loop goes on serving meanwhile. Which
+ * tank a request concerns is found as its handler would find it; when it cannot be (a
+ * bad id, a body that does not parse), the handler runs at once and answers the error
+ * itself. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "api-extra.h"
+#include "jsonv.h"
+#include "xalloc.h"
+
+struct gated {
+	struct http_ctx ctx;
+	struct http_deferred *d;
+	http_handler fn;
+};
+
+static void gated_run(void *arg, bool run)
+{
+	struct gated *g = arg;
+	/* NULL if the client went away meanwhile: the change is not made, as if the request
+	 * had never come (every change is retried by whoever needs it). */
+	struct evhttp_request *req = run ? http_deferred_request(g->d) : NULL;
+	http_deferred_free(g->d);
+	if (req) {
+		g->ctx.req = req;
+		g->fn(&g->ctx);
+	}
+	free(g);
+}
+
+void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn)
+{
+	if (!s) {
+		fn(ctx);
+		return;
+	}
+	struct gated *g = xcalloc(1, sizeof *g);
+	g->ctx = *ctx;
+	g->fn = fn;
+	g->d = http_defer(ctx);
+	gate_run(ctx->arg, s, gated_run, g);
+}
+
+struct tank_slot *api_gate_path_tank(struct http_ctx *ctx)
+{
+	const char *id = http_param(ctx, "id");
+	return object_id_valid(id, TANK_ID_MAX) ? tanks_find(ctx->arg, id) : NULL;
+}
+
+struct tank_slot *api_gate_body_tank(struct http_ctx *ctx, const char *field)
+{
+	size_t len;
+	const char *body = http_body(ctx, &len);
+	struct json_err e;
+	json_object *o = body ? jv_parse_object(body, len, 16, &e) : NULL;
+	json_object *id;
+	struct tank_slot *s = NULL;
+	if (o && json_object_object_get_ex(o, field, &id) &&
+	    json_object_is_type(id, json_type_string) &&
+	    object_id_valid(json_object_get_string(id), TANK_ID_MAX))
+		s = tanks_find(ctx->arg, json_object_get_string(id));
+	json_object_put(o);
+	return s;
+}
+
+struct tank_slot *api_gate_transfer_tank(struct http_ctx *ctx)
+{
+	const char *tid = http_param(ctx, "transfer_id");
+	return uuid_str_valid(tid) ? xfer_source_slot(ctx->arg, tid) : NULL;
+}

@@ -1,0 +1,170 @@
+/* Changes to a running tank, made on the event loop without waiting for its tick (issue
+ * 13, item 0).
+ *
+ * A tank's tick thread holds the tank's lock for a whole tick: 50 ms and more for a
+ * tank of 100,000 fish. A change made on the loop (food, a fish, pause, exits, a
+ * reservation, a commit or abort, an arrival, a deletion) took the lock as it came, so
+ * the loop, and with it /health and every other tank's answers, waited for the rest of
+ * the tick. Now the handler asks for the gate and returns: the tick thread, at its next
+ * pause between two ticks, parks outside the lock and wakes the loop, which runs every
+ * change waiting for that tank, in the order they came, and lets the thread go on. The
+ * loop never blocks for a tick: it waits only for what a tick does not hold, the short
+ * copies of a snapshot or a reader.
+ *
+ * A change runs at once when nothing ticks the tank (not started yet, stopped, paused:
+ * a paused tank's thread sleeps without the lock). A change finds its tank again by id
+ * when it runs: the tank may have been deleted by a change before it. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "simd.h"
+#include "xalloc.h"
+
+enum { GATE_OPEN, GATE_ASKED, GATE_HELD };
+
+struct gate_wait {
+	gate_fn fn;
+	void *arg;
+	struct gate_wait *next;
+};
+
+static void on_gate(evutil_socket_t fd, short what, void *arg);
+
+void gate_init(struct tank_slot *s, struct event_base *base)
+{
+	pthread_mutex_init(&s->gate_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->gate_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	s->gate_ev = event_new(base, -1, 0, on_gate, s);
+	if (!s->gate_ev)
+		abort();
+}
+
+/* Run (or, with run false, drop) every change waiting, in the order they came. */
+static void run_waiting(struct tank_slot *s, bool run)
+{
+	struct gate_wait *w;
+	while ((w = s->gate_head)) {
+		s->gate_head = w->next;
+		if (!s->gate_head)
+			s->gate_tail = NULL;
+		w->fn(w->arg, run);
+		free(w);
+	}
+}
+
+void gate_free(struct tank_slot *s)
+{
+	run_waiting(s, false);
+	event_free(s->gate_ev);
+	pthread_cond_destroy(&s->gate_cond);
+	pthread_mutex_destroy(&s->gate_lock);
+}
+
+/* The tick thread between two ticks: sleep until `until` (NULL: do not sleep), parking
+ * outside the tank's lock whenever the loop asks for the gate, until it is done. */
+void gate_sleep(struct tank_slot *s, const struct timespec *until)
+{
+	bool due = false;
+	pthread_mutex_lock(&s->gate_lock);
+	for (;;) {
+		if (s->gate == GATE_ASKED) {
+			s->gate = GATE_HELD;
+			event_active(s->gate_ev, 0, 0);
+		}
+		if (s->stop)
+			break;
+		if (s->gate == GATE_HELD) {
+			pthread_cond_wait(&s->gate_cond, &s->gate_lock);
+			continue;
+		}
+		if (due || !until)
+			break;
+		due = pthread_cond_timedwait(&s->gate_cond, &s->gate_lock, until) == ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&s->gate_lock);
+}
+
+/* Wake a parked or sleeping tick thread that is told to stop. */
+void gate_wake(struct tank_slot *s)
+{
+	pthread_mutex_lock(&s->gate_lock);
+	pthread_cond_broadcast(&s->gate_cond);
+	pthread_mutex_unlock(&s->gate_lock);
+}
+
+/* Loop: the tick thread is parked (or gone). */
+static void on_gate(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct tank_slot *s = arg;
+	run_waiting(s, true);
+	pthread_mutex_lock(&s->gate_lock);
+	s->gate = GATE_OPEN;
+	pthread_cond_broadcast(&s->gate_cond);
+	pthread_mutex_unlock(&s->gate_lock);
+	/* The hold taken when the gate was asked: a tank deleted meanwhile is freed here. */
+	tanks_release(s->sd, s);
+}
+
+void gate_run(struct simd *sd, struct tank_slot *s, gate_fn fn, void *arg)
+{
+	if (!s->gate_head && (!s->thread_started || s->paused)) {
+		sd->gate_direct++;
+		fn(arg, true);
+		return;
+	}
+	struct gate_wait *w = xcalloc(1, sizeof *w);
+	w->fn = fn;
+	w->arg = arg;
+	if (s->gate_tail)
+		s->gate_tail->next = w;
+	else
+		s->gate_head = w;
+	s->gate_tail = w;
+	sd->gate_queued++;
+	pthread_mutex_lock(&s->gate_lock);
+	bool ask = s->gate == GATE_OPEN;
+	if (ask)
+		s->gate = GATE_ASKED;
+	pthread_cond_broadcast(&s->gate_cond);
+	pthread_mutex_unlock(&s->gate_lock);
+	if (ask)
+		tanks_hold(sd, s);
+}
+
+/* Loop, after the tick thread is joined. A gate asked for and never held is run now; at
+ * shutdown, when the loop runs no more, the changes waiting are dropped unanswered (their
+ * clients see the connection close, as for any request in flight). */
+void gate_after_stop(struct tank_slot *s, bool shutdown)
+{
+	pthread_mutex_lock(&s->gate_lock);
+	int was = s->gate;
+	if (was == GATE_ASKED || (shutdown && was == GATE_HELD))
+		s->gate = shutdown ? GATE_OPEN : GATE_HELD;
+	pthread_mutex_unlock(&s->gate_lock);
+	if (!shutdown) {
+		if (was == GATE_ASKED)
+			event_active(s->gate_ev, 0, 0);
+		return;
+	}
+	event_del(s->gate_ev);
+	run_waiting(s, false);
+	if (was != GATE_OPEN)
+		tanks_release(s->sd, s);
+}
+
+void gate_lock(struct tank_slot *s)
+{
+	if (pthread_mutex_trylock(&s->lock) == 0)
+		return;
+	__atomic_add_fetch(&s->sd->loop_lock_waits, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&s->lock);
+}
