@@ -2,6 +2,7 @@
 #ifndef TW_UTIL_H
 #define TW_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,9 @@ bool object_id_valid(const char *s, size_t max_len);
 bool host_valid(const char *s);
 
 /* Wall-clock seconds since the epoch, and a monotonic clock, both as doubles. */
+/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines (now_mono's
+ * clock), which a wall clock step does not move. */
+void cond_init_monotonic(pthread_cond_t *c);
 double now_wall(void);
 double now_mono(void);
 /* ISO 8601 UTC with milliseconds and a Z: "2026-11-25T21:58:48.123Z". */

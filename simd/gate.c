@@ -36,11 +36,7 @@ static void on_gate(evutil_socket_t fd, short what, void *arg);
 void gate_init(struct tank_slot *s, struct event_base *base)
 {
 	pthread_mutex_init(&s->gate_lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->gate_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&s->gate_cond);
 	s->gate_ev = event_new(base, -1, 0, on_gate, s);
 	if (!s->gate_ev)
 		abort();

@@ -56,11 +56,7 @@ struct tank_slot *tanks_add(struct simd *sd, const struct tank_meta *meta, struc
 	s->tick_rate = sd->daemon->conf.sim.tick_rate;
 	s->exit_budget[0] = s->exit_budget[1] = -1; /* walls open as the exits say */
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&s->wake);
 	pthread_mutex_init(&s->status_lock, NULL);
 	s->stream = tank_stream_new(sd->daemon->base);
 	gate_init(s, sd->daemon->base);
