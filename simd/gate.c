@@ -69,6 +69,7 @@ void gate_sleep(struct tank_slot *s, const struct timespec *until)
 {
 	bool due = false;
 	pthread_mutex_lock(&s->gate_lock);
+	s->gate_idle = true;
 	for (;;) {
 		if (s->gate == GATE_ASKED) {
 			s->gate = GATE_HELD;
@@ -77,13 +78,16 @@ void gate_sleep(struct tank_slot *s, const struct timespec *until)
 		if (s->stop)
 			break;
 		if (s->gate == GATE_HELD) {
+			s->gate_parked = true;
 			pthread_cond_wait(&s->gate_cond, &s->gate_lock);
+			s->gate_parked = false;
 			continue;
 		}
 		if (due || !until)
 			break;
 		due = pthread_cond_timedwait(&s->gate_cond, &s->gate_lock, until) == ETIMEDOUT;
 	}
+	s->gate_idle = false;
 	pthread_mutex_unlock(&s->gate_lock);
 }
 
@@ -110,11 +114,41 @@ static void on_gate(evutil_socket_t fd, short what, void *arg)
 	tanks_release(s->sd, s);
 }
 
+/* Hold the gate for the loop at once if the tick thread is between two ticks: it cannot
+ * leave gate_sleep while the gate is held, and it need not wake for it. */
+static bool hold_if_idle(struct tank_slot *s)
+{
+	pthread_mutex_lock(&s->gate_lock);
+	bool held = s->gate_idle && s->gate == GATE_OPEN;
+	if (held)
+		s->gate = GATE_HELD;
+	pthread_mutex_unlock(&s->gate_lock);
+	return held;
+}
+
 void gate_run(struct simd *sd, struct tank_slot *s, gate_fn fn, void *arg)
 {
 	if (!s->gate_head && (!s->thread_started || s->paused)) {
 		sd->gate_direct++;
 		fn(arg, true);
+		return;
+	}
+	/* Most of the time a tank sleeps between ticks (a tick of 1,000 fish takes 0.5 ms
+	 * of its 33): then the change is made at once, without waking the thread. Handing
+	 * every change over through the thread cost a sixth of the migrations a second
+	 * between small ticking tanks. */
+	if (!s->gate_head && hold_if_idle(s)) {
+		sd->gate_direct++;
+		tanks_hold(sd, s); /* a deletion frees the slot only after the gate opens */
+		fn(arg, true);
+		pthread_mutex_lock(&s->gate_lock);
+		s->gate = GATE_OPEN;
+		/* Only a thread whose sleep ended meanwhile waits for the gate: one still
+		 * asleep is not woken for nothing (that cost a context switch a change). */
+		if (s->gate_parked || s->stop)
+			pthread_cond_broadcast(&s->gate_cond);
+		pthread_mutex_unlock(&s->gate_lock);
+		tanks_release(sd, s);
 		return;
 	}
 	struct gate_wait *w = xcalloc(1, sizeof *w);

@@ -100,6 +100,8 @@ struct tank_slot {
 	pthread_mutex_t gate_lock;
 	pthread_cond_t gate_cond; /* gate changed, or stop */
 	int gate;
+	bool gate_idle;	  /* the tick thread is in gate_sleep, between two ticks */
+	bool gate_parked; /* and waits there for the loop to open the gate */
 	struct event *gate_ev;
 	struct gate_wait *gate_head, *gate_tail;
 	TAILQ_ENTRY(tank_slot) link;
