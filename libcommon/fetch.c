@@ -36,6 +36,9 @@ static struct {
 	CURLMsg *(*multi_info_read)(CURLM *, int *);
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void (*slist_free_all)(struct curl_slist *);
+	/* libcurl 7.83 and later; without it an answer's headers are not reported. */
+	CURLHcode (*easy_header)(CURL *, const char *, size_t, unsigned int, int,
+				 struct curl_header **);
 } cu;
 
 static void load_curl(void)
@@ -68,6 +71,7 @@ static void load_curl(void)
 	SYM(slist_append, "curl_slist_append");
 	SYM(slist_free_all, "curl_slist_free_all");
 #undef SYM
+	*(void **)&cu.easy_header = dlsym(lib, "curl_easy_header");
 	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	cu.lib = lib;
@@ -273,6 +277,15 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A header of the final answer, valid until the handle is freed (after the callback). */
+static const char *answer_header(CURL *easy, const char *name)
+{
+	struct curl_header *h;
+	if (!cu.easy_header || cu.easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return NULL;
+	return h->value;
+}
+
 static void check_done(struct fetch *f)
 {
 	CURLMsg *msg;
@@ -290,6 +303,8 @@ static void check_done(struct fetch *f)
 		cu.easy_getinfo(easy, CURLINFO_TOTAL_TIME, &r.seconds);
 		if (res == CURLE_OK) {
 			cu.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
+			r.allow = answer_header(easy, "Allow");
+			r.retry_after = answer_header(easy, "Retry-After");
 		} else {
 			r.status = 0;
 			r.transport_error = (int)res;

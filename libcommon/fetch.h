@@ -19,6 +19,9 @@ struct fetch_response {
 	int transport_error; /* 0, or the CURLcode of the last attempt */
 	const char *error;   /* human text when status == 0 */
 	double seconds;	     /* total time of the last attempt */
+	/* The answer's Allow and Retry-After headers, NULL when absent (a relay passes them
+	 * on with a 405 or a 503). */
+	const char *allow, *retry_after;
 };
 
 typedef void (*fetch_cb)(const struct fetch_response *r, void *arg);

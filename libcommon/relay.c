@@ -117,11 +117,26 @@ static bool safe(const char *s, bool query)
 	return true;
 }
 
+/* A sibling's header passed on as it is: printable ASCII of a sane length only. */
+static bool header_ok(const char *v)
+{
+	size_t n = 0;
+	for (; v[n]; n++)
+		if (n >= 256 || v[n] < 0x20 || v[n] > 0x7e)
+			return false;
+	return true;
+}
+
 static void on_answer(const struct fetch_response *resp, void *arg)
 {
 	struct relay_call *c = arg;
 	struct evhttp_request *req = http_deferred_request(c->d);
 	if (req) {
+		struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+		if (resp->status > 0 && resp->allow && header_ok(resp->allow))
+			evhttp_add_header(out, "Allow", resp->allow);
+		if (resp->status > 0 && resp->retry_after && header_ok(resp->retry_after))
+			evhttp_add_header(out, "Retry-After", resp->retry_after);
 		if (resp->status > 0)
 			http_reply_text(req, (int)resp->status, "application/json", resp->body,
 					resp->len);

@@ -299,6 +299,12 @@ try:
     r = sim.post("/api/connections", {"sourceId": tank, "destinationId": tank}, tcp=True, token=token)
     t.ok(r.status in (201, 400) and (r.status == 201 or r.json().get("code")),
          "a relayed POST with the token gets migrated's own answer", r)
+    # A method the sibling does not take: its 405 comes back with its Allow header, which
+    # HTTP requires of a 405 (the relay dropped it before).
+    r = request("PATCH", url=sim.url, path="/api/connections", body={}, token=token)
+    t.ok(r.status == 405 and r.json().get("code") == "method_not_allowed"
+         and "GET" in r.headers.get("Allow", "") and "PATCH" not in r.headers.get("Allow", ""),
+         "a relayed 405 keeps the sibling's Allow header", (r, r.headers))
     r = request("GET", url=sim.url, path="/api/discovery/servers/x")
     t.ok(r.status == 404 and r.json().get("code"), "deeper paths are relayed: discoveryd's own 404", r)
     r = request("GET", url=sim.url, path="/api/poker/nothing")
