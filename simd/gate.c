@@ -5,11 +5,13 @@
  * tank of 100,000 fish. A change made on the loop (food, a fish, pause, exits, a
  * reservation, a commit or abort, an arrival, a deletion) took the lock as it came, so
  * the loop, and with it /health and every other tank's answers, waited for the rest of
- * the tick. Now the handler asks for the gate and returns: the tick thread, at its next
- * pause between two ticks, parks outside the lock and wakes the loop, which runs every
- * change waiting for that tank, in the order they came, and lets the thread go on. The
- * loop never blocks for a tick: it waits only for what a tick does not hold, the short
- * copies of a snapshot or a reader.
+ * the tick. Now a change goes through the tank's gate. While the tick thread sleeps
+ * between two ticks, the loop holds the gate (the thread cannot start a tick then) and
+ * makes the change at once. In the middle of a tick, the handler asks for the gate and
+ * returns: at the tick's end the thread parks outside the lock and wakes the loop, which
+ * runs every change waiting for that tank, in the order they came, and lets the thread
+ * go on. The loop never blocks for a tick: it waits only for what a tick does not hold,
+ * the short copies of a snapshot or a reader.
  *
  * A change runs at once when nothing ticks the tank (not started yet, stopped, paused:
  * a paused tank's thread sleeps without the lock). A change finds its tank again by id
@@ -19,7 +21,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "log.h"
 #include "simd.h"
 #include "xalloc.h"
 
@@ -99,6 +100,19 @@ void gate_wake(struct tank_slot *s)
 	pthread_mutex_unlock(&s->gate_lock);
 }
 
+/* Loop: let the tick thread go on. Only a thread parked in gate_sleep waits for that; one
+ * still asleep there is not woken for nothing (that cost a context switch a change). The
+ * hold taken with the gate is let go: a tank deleted meanwhile is freed here. */
+static void open_gate(struct tank_slot *s)
+{
+	pthread_mutex_lock(&s->gate_lock);
+	s->gate = GATE_OPEN;
+	if (s->gate_parked)
+		pthread_cond_broadcast(&s->gate_cond);
+	pthread_mutex_unlock(&s->gate_lock);
+	tanks_release(s->sd, s);
+}
+
 /* Loop: the tick thread is parked (or gone). */
 static void on_gate(evutil_socket_t fd, short what, void *arg)
 {
@@ -106,12 +120,7 @@ static void on_gate(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct tank_slot *s = arg;
 	run_waiting(s, true);
-	pthread_mutex_lock(&s->gate_lock);
-	s->gate = GATE_OPEN;
-	pthread_cond_broadcast(&s->gate_cond);
-	pthread_mutex_unlock(&s->gate_lock);
-	/* The hold taken when the gate was asked: a tank deleted meanwhile is freed here. */
-	tanks_release(s->sd, s);
+	open_gate(s);
 }
 
 /* Hold the gate for the loop at once if the tick thread is between two ticks: it cannot
@@ -141,14 +150,7 @@ void gate_run(struct simd *sd, struct tank_slot *s, gate_fn fn, void *arg)
 		sd->gate_direct++;
 		tanks_hold(sd, s); /* a deletion frees the slot only after the gate opens */
 		fn(arg, true);
-		pthread_mutex_lock(&s->gate_lock);
-		s->gate = GATE_OPEN;
-		/* Only a thread whose sleep ended meanwhile waits for the gate: one still
-		 * asleep is not woken for nothing (that cost a context switch a change). */
-		if (s->gate_parked || s->stop)
-			pthread_cond_broadcast(&s->gate_cond);
-		pthread_mutex_unlock(&s->gate_lock);
-		tanks_release(sd, s);
+		open_gate(s);
 		return;
 	}
 	struct gate_wait *w = xcalloc(1, sizeof *w);
@@ -162,9 +164,10 @@ void gate_run(struct simd *sd, struct tank_slot *s, gate_fn fn, void *arg)
 	sd->gate_queued++;
 	pthread_mutex_lock(&s->gate_lock);
 	bool ask = s->gate == GATE_OPEN;
-	if (ask)
+	if (ask) {
 		s->gate = GATE_ASKED;
-	pthread_cond_broadcast(&s->gate_cond);
+		pthread_cond_broadcast(&s->gate_cond); /* a sleeping thread parks at once */
+	}
 	pthread_mutex_unlock(&s->gate_lock);
 	if (ask)
 		tanks_hold(sd, s);
