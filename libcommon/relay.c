@@ -117,14 +117,16 @@ static bool safe(const char *s, bool query)
 	return true;
 }
 
-/* A sibling's header passed on as it is: printable ASCII of a sane length only. */
-static bool header_ok(const char *v)
+/* A sibling's header passed on as it is, when it has one that is printable ASCII of a
+ * sane length. */
+static void pass_header(struct evhttp_request *req, const char *name, const char *v)
 {
-	size_t n = 0;
-	for (; v[n]; n++)
+	if (!v)
+		return;
+	for (size_t n = 0; v[n]; n++)
 		if (n >= 256 || v[n] < 0x20 || v[n] > 0x7e)
-			return false;
-	return true;
+			return;
+	evhttp_add_header(evhttp_request_get_output_headers(req), name, v);
 }
 
 static void on_answer(const struct fetch_response *resp, void *arg)
@@ -132,23 +134,19 @@ static void on_answer(const struct fetch_response *resp, void *arg)
 	struct relay_call *c = arg;
 	struct evhttp_request *req = http_deferred_request(c->d);
 	if (req) {
-		struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-		if (resp->status > 0 && resp->allow && header_ok(resp->allow))
-			evhttp_add_header(out, "Allow", resp->allow);
-		if (resp->status > 0 && resp->retry_after && header_ok(resp->retry_after))
-			evhttp_add_header(out, "Retry-After", resp->retry_after);
-		if (resp->status > 0)
+		if (resp->status > 0) {
+			pass_header(req, "Allow", resp->allow);
+			pass_header(req, "Retry-After", resp->retry_after);
 			http_reply_text(req, (int)resp->status, "application/json", resp->body,
 					resp->len);
-		else if (resp->transport_error == 28) /* CURLE_OPERATION_TIMEDOUT */
+		} else if (resp->transport_error == 28) { /* CURLE_OPERATION_TIMEDOUT */
 			http_reply_error(req, 504, "sibling_timeout",
-					 "the local daemon did not answer "
-					 "in time");
-		else
+					 "the local daemon did not answer in time");
+		} else {
 			http_reply_error(req, 502, "sibling_unreachable",
-					 "the local daemon cannot be "
-					 "reached: %s",
+					 "the local daemon cannot be reached: %s",
 					 resp->error ? resp->error : "no answer");
+		}
 	}
 	http_deferred_free(c->d);
 	free(c);
