@@ -10,7 +10,9 @@
 #include "http.h"
 #include "simd.h"
 
-/* The tank a route's {id} names, or NULL after a JSON 404 (api.c). */
+/* The tank a route's {id} names, or NULL (api.c); api_tank_param answers a JSON 404
+ * then. */
+struct tank_slot *api_path_tank(struct http_ctx *ctx);
 struct tank_slot *api_tank_param(struct http_ctx *ctx);
 /* The same, then the request's JSON object body (*body, the caller's to put); NULL after
  * a JSON 404 or 400. */
@@ -24,10 +26,10 @@ void api_read(struct http_ctx *ctx, struct tank_slot *s, readers_read_fn read, v
 /* api-gate.c: run fn when the tick thread of s is parked between two ticks, holding the
  * request meanwhile (gate_run); at once when s is NULL. */
 void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn);
-/* The tank a request concerns, as its handler will find it: by the path's {id}, by a
- * string field of the JSON body, by the source tank of the path's {transfer_id} in the
- * outbox. NULL when there is none (the handler then answers the error). */
-struct tank_slot *api_gate_path_tank(struct http_ctx *ctx);
+/* The tank a request concerns, as its handler will find it (by the path's {id}:
+ * api_path_tank): by a string field of the JSON body, by the source tank of the path's
+ * {transfer_id} in the outbox. NULL when there is none (the handler then answers the
+ * error). */
 struct tank_slot *api_gate_body_tank(struct http_ctx *ctx, const char *field);
 struct tank_slot *api_gate_transfer_tank(struct http_ctx *ctx);
 void api_www_index(struct http_ctx *ctx);

@@ -45,12 +45,6 @@ void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn)
 	gate_run(ctx->arg, s, gated_run, g);
 }
 
-struct tank_slot *api_gate_path_tank(struct http_ctx *ctx)
-{
-	const char *id = http_param(ctx, "id");
-	return object_id_valid(id, TANK_ID_MAX) ? tanks_find(ctx->arg, id) : NULL;
-}
-
 struct tank_slot *api_gate_body_tank(struct http_ctx *ctx, const char *field)
 {
 	size_t len;

@@ -2,10 +2,9 @@
  * Everything that moves a fish is answered only once its journal record is durable. */
 #include "config.h"
 
-#include <stdarg.h>
-
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +31,18 @@ static struct http_held *durable_new(struct http_ctx *ctx, int status)
 }
 
 /* The tank a route's {id} names, or NULL after a JSON 404 (every api-*.c uses it). */
-struct tank_slot *api_tank_param(struct http_ctx *ctx)
+struct tank_slot *api_path_tank(struct http_ctx *ctx)
 {
 	const char *id = http_param(ctx, "id");
-	struct tank_slot *s = object_id_valid(id, TANK_ID_MAX) ? tanks_find(sd_of(ctx), id) : NULL;
+	return object_id_valid(id, TANK_ID_MAX) ? tanks_find(sd_of(ctx), id) : NULL;
+}
+
+struct tank_slot *api_tank_param(struct http_ctx *ctx)
+{
+	struct tank_slot *s = api_path_tank(ctx);
 	if (!s)
-		http_reply_error(ctx->req, 404, "unknown_tank", "Tank not found: %.100s", id);
+		http_reply_error(ctx->req, 404, "unknown_tank", "Tank not found: %.100s",
+				 http_param(ctx, "id"));
 	return s;
 }
 
@@ -829,15 +834,15 @@ static void api_metrics(struct http_ctx *ctx)
 	{                                           \
 		api_gate(ctx, tank, h);             \
 	}
-GATED(api_food, api_gate_path_tank(ctx))
-GATED(api_add_fish, api_gate_path_tank(ctx))
-GATED(api_delete_tank, api_gate_path_tank(ctx))
-GATED(api_pause, api_gate_path_tank(ctx))
-GATED(api_resume, api_gate_path_tank(ctx))
-GATED(api_get_exits, api_gate_path_tank(ctx))
-GATED(api_poker_game_new, api_gate_path_tank(ctx))
-GATED(api_exits, api_gate_path_tank(ctx))
-GATED(api_move, api_gate_path_tank(ctx))
+GATED(api_food, api_path_tank(ctx))
+GATED(api_add_fish, api_path_tank(ctx))
+GATED(api_delete_tank, api_path_tank(ctx))
+GATED(api_pause, api_path_tank(ctx))
+GATED(api_resume, api_path_tank(ctx))
+GATED(api_get_exits, api_path_tank(ctx))
+GATED(api_poker_game_new, api_path_tank(ctx))
+GATED(api_exits, api_path_tank(ctx))
+GATED(api_move, api_path_tank(ctx))
 GATED(api_reserve, api_gate_body_tank(ctx, "source_tank_id"))
 GATED(api_commit, api_gate_transfer_tank(ctx))
 GATED(api_abort, api_gate_transfer_tank(ctx))
