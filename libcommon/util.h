@@ -21,10 +21,10 @@ bool object_id_valid(const char *s, size_t max_len);
 /* Host names (RFC 1123 labels) or IPv4/IPv6 literals, at most 253 characters. */
 bool host_valid(const char *s);
 
-/* Wall-clock seconds since the epoch, and a monotonic clock, both as doubles. */
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines (now_mono's
  * clock), which a wall clock step does not move. */
 void cond_init_monotonic(pthread_cond_t *c);
+/* Wall-clock seconds since the epoch, and a monotonic clock, both as doubles. */
 double now_wall(void);
 double now_mono(void);
 /* ISO 8601 UTC with milliseconds and a Z: "2026-11-25T21:58:48.123Z". */
