@@ -202,6 +202,7 @@ struct view_capture {
 	struct view_food *food;
 	struct view_crab *crabs;
 	size_t n_fish, n_plants, n_food, n_crabs;
+	size_t cap_fish, cap_plants, cap_food, cap_crabs;
 };
 
 /* The looks a frame's entities carry, in the order the looks' text lists them. */
@@ -253,15 +254,21 @@ static void plant_looks(struct sim_text *b, const struct view_plant *p)
 	sb_put(b, "}");
 }
 
-struct view_capture *view_capture(const struct tank *t, const struct tank_stats *st, bool paused)
+struct view_capture *view_capture(const struct tank *t, const struct tank_stats *st, bool paused,
+				  struct view_capture *reuse)
 {
-	struct view_capture *c = sim_xcalloc(1, sizeof *c);
+	struct view_capture *c = reuse ? reuse : sim_xcalloc(1, sizeof *c);
+	c->n_fish = c->n_plants = c->n_food = c->n_crabs = 0;
+	/* Every field of every entry is written below: the arrays need no clearing. */
+	sim_grow((void **)&c->fish, &c->cap_fish, t->n_fish, sizeof *c->fish);
+	sim_grow((void **)&c->plants, &c->cap_plants, t->n_plants, sizeof *c->plants);
+	sim_grow((void **)&c->food, &c->cap_food, t->n_food, sizeof *c->food);
+	sim_grow((void **)&c->crabs, &c->cap_crabs, t->n_crabs, sizeof *c->crabs);
 	c->st = *st;
 	c->frame = t->frame;
 	c->paused = paused;
 	c->width = t->p.width;
 	c->height = t->p.height;
-	c->fish = sim_xcalloc(t->n_fish ? t->n_fish : 1, sizeof *c->fish);
 	for (size_t i = 0; i < t->n_fish; i++) {
 		const struct fish *f = &t->fish[i];
 		struct view_fish *v = &c->fish[c->n_fish++];
@@ -278,7 +285,6 @@ struct view_capture *view_capture(const struct tank *t, const struct tank_stats 
 		for (size_t k = 0; k < VIEW_FISH_TRAITS; k++)
 			v->looks[k] = f->g.t[fish_traits[k]];
 	}
-	c->plants = sim_xcalloc(t->n_plants ? t->n_plants : 1, sizeof *c->plants);
 	for (size_t i = 0; i < t->n_plants; i++) {
 		const struct plant *p = &t->plants[i];
 		struct view_plant *v = &c->plants[c->n_plants++];
@@ -292,11 +298,9 @@ struct view_capture *view_capture(const struct tank *t, const struct tank_stats 
 		for (size_t k = 0; k < VIEW_PLANT_TRAITS; k++)
 			v->looks[k] = p->g.t[plant_traits[k]];
 	}
-	c->food = sim_xcalloc(t->n_food ? t->n_food : 1, sizeof *c->food);
 	for (size_t i = 0; i < t->n_food; i++)
 		c->food[c->n_food++] = (struct view_food){t->food[i].x, t->food[i].y,
 							  (int)t->food[i].kind};
-	c->crabs = sim_xcalloc(t->n_crabs ? t->n_crabs : 1, sizeof *c->crabs);
 	for (size_t i = 0; i < t->n_crabs; i++) {
 		const struct crab *cr = &t->crabs[i];
 		c->crabs[c->n_crabs++] = (struct view_crab){cr->x, cr->y, cr->vx,
