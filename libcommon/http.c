@@ -169,8 +169,20 @@ const char *http_body(struct http_ctx *ctx, size_t *len)
 	return (const char *)evbuffer_pullup(in, -1);
 }
 
+json_object *http_body_peek(struct http_ctx *ctx)
+{
+	size_t len;
+	const char *body = ctx->body ? NULL : http_body(ctx, &len);
+	struct json_err e;
+	if (body)
+		ctx->body = jv_parse_object(body, len, 16, &e);
+	return ctx->body;
+}
+
 json_object *http_body_object(struct http_ctx *ctx)
 {
+	if (ctx->body)
+		return json_object_get(ctx->body);
 	size_t len;
 	const char *body = http_body(ctx, &len);
 	if (!body) {
@@ -178,10 +190,10 @@ json_object *http_body_object(struct http_ctx *ctx)
 		return NULL;
 	}
 	struct json_err e;
-	json_object *o = jv_parse_object(body, len, 16, &e);
-	if (!o)
+	ctx->body = jv_parse_object(body, len, 16, &e);
+	if (!ctx->body)
 		http_reply_error(ctx->req, 400, "invalid_json", "%s", e.msg);
-	return o;
+	return json_object_get(ctx->body);
 }
 
 int http_query(struct http_ctx *ctx, const char *key, char **ret)
@@ -607,6 +619,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		if (cors)
 			http_cors_headers(req);
 		r->handler(&ctx);
+		json_object_put(ctx.body);
 		return;
 	}
 	char shown[128];

@@ -29,6 +29,11 @@ struct http_ctx {
 	bool trusted;	/* over_unix, or TCP with the cluster token: may see private things */
 	void *arg;	/* the daemon's state, from http_server_new */
 	struct http_server *server;
+	/* The body once parsed as a JSON object, or NULL: one parse serves every reader of
+	 * the request (simd's gate reads a tank id in it before the handler runs). The ctx
+	 * holds a reference, dropped once the request's handler is done; a held copy of the
+	 * ctx takes its own. */
+	json_object *body;
 };
 
 typedef void (*http_handler)(struct http_ctx *ctx);
@@ -106,6 +111,8 @@ void http_reply_text(struct evhttp_request *req, int status, const char *content
 /* The request body as a JSON object, validated for syntax and size. On error replies
  * 400/413 itself and returns NULL. */
 json_object *http_body_object(struct http_ctx *ctx);
+/* The body as http_body_object gives it, or NULL, without replying; borrowed from ctx. */
+json_object *http_body_peek(struct http_ctx *ctx);
 /* The body, or NULL if there is none; *len set. Points into evhttp's buffer. */
 const char *http_body(struct http_ctx *ctx, size_t *len);
 /* A decoded query parameter (malloc'd, free it), or NULL when absent. Returns -EINVAL

@@ -29,6 +29,7 @@ static void gated_run(void *arg, bool run)
 		g->ctx.req = req;
 		g->fn(&g->ctx);
 	}
+	json_object_put(g->ctx.body);
 	free(g);
 }
 
@@ -40,6 +41,7 @@ void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn)
 	}
 	struct gated *g = xcalloc(1, sizeof *g);
 	g->ctx = *ctx;
+	json_object_get(g->ctx.body);
 	g->fn = fn;
 	g->d = http_defer(ctx);
 	gate_run(ctx->arg, s, gated_run, g);
@@ -47,18 +49,12 @@ void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn)
 
 struct tank_slot *api_gate_body_tank(struct http_ctx *ctx, const char *field)
 {
-	size_t len;
-	const char *body = http_body(ctx, &len);
-	struct json_err e;
-	json_object *o = body ? jv_parse_object(body, len, 16, &e) : NULL;
-	json_object *id;
-	struct tank_slot *s = NULL;
+	json_object *o = http_body_peek(ctx), *id;
 	if (o && json_object_object_get_ex(o, field, &id) &&
 	    json_object_is_type(id, json_type_string) &&
 	    object_id_valid(json_object_get_string(id), TANK_ID_MAX))
-		s = tanks_find(ctx->arg, json_object_get_string(id));
-	json_object_put(o);
-	return s;
+		return tanks_find(ctx->arg, json_object_get_string(id));
+	return NULL;
 }
 
 struct tank_slot *api_gate_transfer_tank(struct http_ctx *ctx)
