@@ -89,6 +89,14 @@ try:
 
     run_phase("tank", dict(base, tank=hub_tank))
 
+    # Many fish at once, and fish a few pixels long: paused, so that nobody starves.
+    crowd = hub.sim.post("/api/tanks", {"name": "Crowd", "initial_fish": 600, "max_fish": 600,
+                                        "width": 3441, "height": 1935, "paused": True}).json()
+    ocean = hub.sim.post("/api/tanks", {"name": "Ocean", "initial_fish": 200, "max_fish": 200, "width": 16000,
+                                        "height": 9000, "paused": True}).json()
+    run_phase("crowd", dict(base, crowd=crowd["tank"]["tank_id"], crowd_fish=600,
+                            ocean=ocean["tank"]["tank_id"], ocean_fish=200))
+
     # Plots and family tree (issue 15): a crowded fast-forward tank has births and history
     # samples within seconds; it is paused before the page looks at it. Another tank, just
     # made, has no sample yet.

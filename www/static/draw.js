@@ -241,6 +241,9 @@ function paintFish(ctx, l, L, phase) {
 // drawImage from an atlas, the cheapest blit a 2D canvas has: thousands of small source
 // canvases, or rotated draws, cost several times more in Chromium's software raster.
 const ATLAS = 2048;
+// A fish shorter than this on screen (device px) is drawn as a dot in its colour: a
+// sprite would show nothing more (a world scaled for tens of thousands of fish).
+const TINY_FISH_PX = 8;
 export class FishSprites {
   constructor() {
     this.scale = 1;
@@ -274,6 +277,14 @@ export class FishSprites {
     p.x += w;
     p.row = Math.max(p.row, h);
     return [at, p.ctx];
+  }
+  // True when fish are too small on screen for sprites (drawFishDot instead).
+  get tiny() {
+    return SPRITE_LEN * this.scale < TINY_FISH_PX;
+  }
+  // The fish's sprite if it is made, else undefined (get makes it).
+  peek(key) {
+    return this.cache.get(key);
   }
   get(key, looks) {
     let sp = this.cache.get(key);
@@ -333,12 +344,34 @@ export function drawFish(ctx, sp, x, y, vx, grow, time, key) {
   }
 }
 
-export function drawSelection(ctx, sp, x, y, grow) {
+// A fish without a sprite (not made yet, or too small on screen): its body colour in an
+// ellipse and a tail, heading its way, in the sprite's proportions. One path, no image.
+export function drawFishDot(ctx, l, x, y, vx, grow) {
+  const s = ctx.baseScale;
+  const len = SPRITE_LEN * (l.size_modifier || 1) * grow * s;
+  if (!l.dotFill) l.dotFill = `hsl(${(l.color_hue || 0) * 360},78%,56%)`;
+  ctx.fillStyle = l.dotFill;
+  const cx = x * s, cy = y * s;
+  if (len < 4) {
+    ctx.fillRect(cx - 1, cy - 1, 2, 2);
+    return;
+  }
+  const dir = vx < 0 ? -1 : 1;
+  ctx.beginPath();
+  ctx.ellipse(cx + dir * len * 0.09, cy, len * 0.41, len * 0.17, 0, 0, TAU);
+  ctx.moveTo(cx - dir * len * 0.25, cy);
+  ctx.lineTo(cx - dir * len * 0.55, cy - len * 0.14);
+  ctx.lineTo(cx - dir * len * 0.55, cy + len * 0.14);
+  ctx.closePath();
+  ctx.fill();
+}
+
+export function drawSelection(ctx, l, x, y, grow) {
   const s = ctx.baseScale;
   ctx.strokeStyle = '#ffe27a';
   ctx.lineWidth = 2;
   ctx.beginPath();
-  ctx.arc(x * s, y * s, sp.L * grow * 0.7, 0, TAU);
+  ctx.arc(x * s, y * s, SPRITE_LEN * (l.size_modifier || 1) * s * grow * 0.7, 0, TAU);
   ctx.stroke();
 }
 

@@ -2,12 +2,18 @@
 // tank's figures, a fish card on click, and the controls.
 import { api, toast } from './api.js';
 import {
-  Backdrop, FishSprites, PlantSprites, daylight, drawCastle, drawCrab, drawFish, drawFood,
-  drawNightTint, drawPlant, drawSelection,
+  Backdrop, FishSprites, PlantSprites, daylight, drawCastle, drawCrab, drawFish, drawFishDot,
+  drawFood, drawNightTint, drawPlant, drawSelection,
 } from './draw.js';
 import { el, short } from './dom.js';
 import { familyTree } from './family.js';
 import { historyPanel } from './plots.js';
+
+// The time a draw may spend making fish sprites (ms). Painting a sprite takes 1-4 ms in
+// a software-rendered browser, so the first draw of a tank opened with thousands of
+// fish froze the page for seconds (4.7 s for 1,338 fish in headless Chromium); now the
+// fish wait for their sprites a few draws, drawn meanwhile as dots in their colour.
+const SPRITE_BUDGET_MS = 8;
 
 const fmt = (n, d = 0) => (typeof n === 'number' ? n.toFixed(d) : '–');
 
@@ -165,9 +171,24 @@ export function tankView(root, tankId) {
     let n = 0;
     const pos = [];
     let sel = null;
-    for (const fi of cur.fish) {
-      const l = looks.get(fi[0]);
-      if (l) fishSprites.get(fi[0], l);
+    // Sprites first (an atlas drawn from in this frame must not be written to), within
+    // the budget, but at least one a draw.
+    const tiny = fishSprites.tiny;
+    let pending = 0;
+    if (!tiny) {
+      const until = t0 + SPRITE_BUDGET_MS;
+      let made = 0;
+      for (const fi of cur.fish) {
+        if (fishSprites.peek(fi[0])) continue;
+        const l = looks.get(fi[0]);
+        if (!l) continue;
+        if (made > 0 && performance.now() > until) {
+          pending++;
+          continue;
+        }
+        fishSprites.get(fi[0], l);
+        made++;
+      }
     }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     for (const fi of cur.fish) {
@@ -180,10 +201,11 @@ export function tankView(root, tankId) {
         x = p[1] + (x1 - p[1]) * a;
         y = p[2] + (y1 - p[2]) * a;
       }
-      const sp = fishSprites.get(k, l);
+      const sp = fishSprites.peek(k);
       const grow = size / (l.size_modifier || 1);
-      drawFish(ctx, sp, x, y, vx, grow, time, k);
-      if (l.id === selected) sel = [sp, x, y, grow];
+      if (sp) drawFish(ctx, sp, x, y, vx, grow, time, k);
+      else drawFishDot(ctx, l, x, y, vx, grow);
+      if (l.id === selected) sel = [l, x, y, grow];
       pos.push([k, x, y]);
       n++;
     }
@@ -191,6 +213,12 @@ export function tankView(root, tankId) {
     if (sel) drawSelection(ctx, ...sel);
     drawNightTint(ctx, pw, ph, light);
     canvas.dataset.fishCount = n;
+    canvas.dataset.spritesPending = pending; // fish drawn as dots until theirs is made
+    canvas.dataset.sprites = fishSprites.cache.size;
+    if (!canvas.dataset.firstDrawMs) {
+      canvas.dataset.firstDrawMs = (performance.now() - t0).toFixed(2);
+      canvas.dataset.firstDrawPending = pending;
+    }
     drawTimes.push(performance.now() - t0);
     if (drawTimes.length > 60) drawTimes.shift();
     // The median of the last 60 draws: the one that makes a new fish's sprites is rare.
