@@ -459,6 +459,15 @@ export class PlantSprites {
       this.cache.clear();
     }
   }
+  // Whether the plant's sprite is made for this growth (get paints it otherwise).
+  fresh(key, growth) {
+    const sp = this.cache.get(key);
+    return sp !== undefined && sp.id === key + ':' + Math.round(growth * 20);
+  }
+  // The sprite as it is, maybe of an older growth, or undefined.
+  peek(key) {
+    return this.cache.get(key);
+  }
   // Re-drawn when the plant has grown or shrunk by a twentieth.
   get(key, looks, growth) {
     const bucket = Math.round(growth * 20);

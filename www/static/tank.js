@@ -159,9 +159,24 @@ export function tankView(root, tankId) {
     const light = daylight(cur.day_time);
     backdrop.draw(ctx, W, H, light, time);
     drawCastle(ctx, cur.castle, light, time);
+    // Sprites are painted within SPRITE_BUDGET_MS a draw (at least one), plants first: a
+    // plant waiting for its sprite shows its older one, or comes a few draws later.
+    const until = t0 + SPRITE_BUDGET_MS;
+    let made = 0;
+    const mayPaint = () => made === 0 || performance.now() < until;
     for (const [k, growth] of cur.plants) {
       const l = looks.get(k);
-      if (l) drawPlant(ctx, plantSprites.get(k, l, growth), l.x, l.y, time, k);
+      if (!l) continue;
+      let sp;
+      if (plantSprites.fresh(k, growth)) {
+        sp = plantSprites.peek(k);
+      } else if (mayPaint()) {
+        sp = plantSprites.get(k, l, growth);
+        made++;
+      } else {
+        sp = plantSprites.peek(k);
+      }
+      if (sp) drawPlant(ctx, sp, l.x, l.y, time, k);
     }
     drawFood(ctx, cur.food, cur.food_types, time);
     for (const [x, y, vx, e] of cur.crabs) drawCrab(ctx, x, y, vx, e, time);
@@ -171,18 +186,16 @@ export function tankView(root, tankId) {
     let n = 0;
     const pos = [];
     let sel = null;
-    // Sprites first (an atlas drawn from in this frame must not be written to), within
-    // the budget, but at least one a draw.
+    // The fish's sprites before any fish is drawn (an atlas drawn from in this frame
+    // must not be written to), with what is left of the budget.
     const tiny = fishSprites.tiny;
     let pending = 0;
     if (!tiny) {
-      const until = t0 + SPRITE_BUDGET_MS;
-      let made = 0;
       for (const fi of cur.fish) {
         if (fishSprites.peek(fi[0])) continue;
         const l = looks.get(fi[0]);
         if (!l) continue;
-        if (made > 0 && performance.now() > until) {
+        if (!mayPaint()) {
           pending++;
           continue;
         }
