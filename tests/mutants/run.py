@@ -19,7 +19,8 @@ Exit status 0 when the score reaches MUTANTS_MIN_SCORE (default 100: every mutan
 promise some test keeps, so a survivor is a hole, and at 90 two survivors once passed
 unnoticed) and none is stale.
 
-MUTANTS=name1,name2 runs a subset; MUTANTS_JOBS sets make -j (default 2)."""
+MUTANTS=name1,name2 runs a subset; MUTANTS_JOBS sets make -j (default 2); MUTANTS_KEEP=1
+keeps the copy and its test logs."""
 import os
 import shutil
 import subprocess
@@ -76,6 +77,11 @@ def prepare():
         d = os.path.join(src, f)
         os.makedirs(os.path.dirname(d), exist_ok=True)
         shutil.copy2(s, d)
+    # The browser tests drive chromium through the npm packages ./bootstrap installed:
+    # without them a browser test would fail at once, and "kill" its mutant for nothing.
+    modules = os.path.join(TOP, "node_modules")
+    if os.path.isdir(modules):
+        os.symlink(modules, os.path.join(src, "node_modules"))
     print("mutants: building a copy of the tree in %s" % WORK, flush=True)
     r = run(["autoreconf", "-fi"], src)
     if r.returncode:
@@ -143,7 +149,8 @@ def main():
         print("survived: " + ", ".join(survived))
     print("mutants: %d killed, %d survived, %d stale, score %.1f%%" % (killed, len(survived), len(stale), score))
     need = float(os.environ.get("MUTANTS_MIN_SCORE", "100"))
-    shutil.rmtree(WORK, ignore_errors=True)
+    if not os.environ.get("MUTANTS_KEEP"):
+        shutil.rmtree(WORK, ignore_errors=True)
     sys.exit(0 if score >= need and not stale else 1)
 
 
