@@ -182,9 +182,11 @@ static void *encoder_main(void *arg)
 		publish(ts, c);
 		pthread_mutex_lock(&ts->lock);
 		c = keep_spare(ts, c);
-		pthread_mutex_unlock(&ts->lock);
-		view_capture_free(c);
-		pthread_mutex_lock(&ts->lock);
+		if (c) {
+			pthread_mutex_unlock(&ts->lock);
+			view_capture_free(c);
+			pthread_mutex_lock(&ts->lock);
+		}
 	}
 	pthread_mutex_unlock(&ts->lock);
 	return NULL;
