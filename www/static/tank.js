@@ -9,8 +9,8 @@ import { el, short } from './dom.js';
 import { familyTree } from './family.js';
 import { historyPanel } from './plots.js';
 
-// The time a draw may spend making fish sprites (ms). Painting a sprite takes 1-4 ms in
-// a software-rendered browser, so the first draw of a tank opened with thousands of
+// The time a draw may spend painting sprites, fish and plants (ms). A sprite takes 1-4 ms
+// in a software-rendered browser, so the first draw of a tank opened with thousands of
 // fish froze the page for seconds (4.7 s for 1,338 fish in headless Chromium); now the
 // fish wait for their sprites a few draws, drawn meanwhile as dots in their colour.
 const SPRITE_BUDGET_MS = 8;
