@@ -169,29 +169,32 @@ const char *http_body(struct http_ctx *ctx, size_t *len)
 	return (const char *)evbuffer_pullup(in, -1);
 }
 
-json_object *http_body_peek(struct http_ctx *ctx)
+/* The body parsed into ctx->body, once: NULL when there is none or it is not a JSON
+ * object (why in *e, when it was parsed now). */
+static json_object *body_parsed(struct http_ctx *ctx, struct json_err *e)
 {
 	size_t len;
 	const char *body = ctx->body ? NULL : http_body(ctx, &len);
-	struct json_err e;
 	if (body)
-		ctx->body = jv_parse_object(body, len, 16, &e);
+		ctx->body = jv_parse_object(body, len, 16, e);
 	return ctx->body;
+}
+
+json_object *http_body_peek(struct http_ctx *ctx)
+{
+	struct json_err e;
+	return body_parsed(ctx, &e);
 }
 
 json_object *http_body_object(struct http_ctx *ctx)
 {
-	if (ctx->body)
-		return json_object_get(ctx->body);
 	size_t len;
-	const char *body = http_body(ctx, &len);
-	if (!body) {
+	if (!ctx->body && !http_body(ctx, &len)) {
 		http_reply_error(ctx->req, 400, "invalid_body", "a JSON object body is required");
 		return NULL;
 	}
 	struct json_err e;
-	ctx->body = jv_parse_object(body, len, 16, &e);
-	if (!ctx->body)
+	if (!body_parsed(ctx, &e))
 		http_reply_error(ctx->req, 400, "invalid_json", "%s", e.msg);
 	return json_object_get(ctx->body);
 }
