@@ -110,6 +110,9 @@ const TEMPLATES = [
 
 const SPRITE_LEN = 46; // world px of a fish of size 1, nose to tail tip
 
+// A fish's length in world px, nose to tail tip, from its looks.
+const fishLength = (l) => SPRITE_LEN * (l.size_modifier || 1);
+
 function fishColors(l) {
   const hue = (l.color_hue || 0) * 360;
   return {
@@ -289,7 +292,7 @@ export class FishSprites {
   get(key, looks) {
     let sp = this.cache.get(key);
     if (sp) return sp;
-    const L = SPRITE_LEN * (looks.size_modifier || 1);
+    const L = fishLength(looks);
     const W = Math.ceil(L * 2.0 * this.scale), H = Math.ceil(L * 1.5 * this.scale);
     sp = { frames: [], w: W, h: H, ox: W * 0.55, oy: H / 2, L: L * this.scale };
     // Painted on a small scratch canvas, then copied into the atlas in one blit.
@@ -351,8 +354,8 @@ export function drawFish(ctx, sp, x, y, vx, grow, time, key) {
 // ellipse and a tail, heading its way, in the sprite's proportions. One path, no image.
 export function drawFishDot(ctx, l, x, y, vx, grow) {
   const s = ctx.baseScale;
-  const len = SPRITE_LEN * (l.size_modifier || 1) * grow * s;
-  if (!l.dotFill) l.dotFill = `hsl(${(l.color_hue || 0) * 360},78%,56%)`;
+  const len = fishLength(l) * grow * s;
+  if (!l.dotFill) l.dotFill = fishColors(l).body;
   ctx.fillStyle = l.dotFill;
   const cx = x * s, cy = y * s;
   if (len < 4) {
@@ -374,7 +377,7 @@ export function drawSelection(ctx, l, x, y, grow) {
   ctx.strokeStyle = '#ffe27a';
   ctx.lineWidth = 2;
   ctx.beginPath();
-  ctx.arc(x * s, y * s, SPRITE_LEN * (l.size_modifier || 1) * s * grow * 0.7, 0, TAU);
+  ctx.arc(x * s, y * s, fishLength(l) * s * grow * 0.7, 0, TAU);
   ctx.stroke();
 }
 
@@ -462,19 +465,22 @@ export class PlantSprites {
       this.cache.clear();
     }
   }
+  // A plant's sprite is re-drawn when it has grown or shrunk by a twentieth.
+  static id(key, growth) {
+    return key + ':' + Math.round(growth * 20);
+  }
   // Whether the plant's sprite is made for this growth (get paints it otherwise).
   fresh(key, growth) {
     const sp = this.cache.get(key);
-    return sp !== undefined && sp.id === key + ':' + Math.round(growth * 20);
+    return sp !== undefined && sp.id === PlantSprites.id(key, growth);
   }
   // The sprite as it is, maybe of an older growth, or undefined.
   peek(key) {
     return this.cache.get(key);
   }
-  // Re-drawn when the plant has grown or shrunk by a twentieth.
   get(key, looks, growth) {
     const bucket = Math.round(growth * 20);
-    const id = key + ':' + bucket;
+    const id = PlantSprites.id(key, growth);
     let sp = this.cache.get(key);
     if (sp && sp.id === id) return sp;
     const W = 320, H = 260;

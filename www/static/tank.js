@@ -165,20 +165,18 @@ export function tankView(root, tankId) {
     // headless Chromium, and a budget from the draw's start left one sprite a draw.
     let made = 0, spent = 0;
     const mayPaint = () => made === 0 || spent < SPRITE_BUDGET_MS;
-    const painted = (since) => { made++; spent += performance.now() - since; };
+    const paint = (make) => {
+      const p0 = performance.now();
+      const sp = make();
+      made++;
+      spent += performance.now() - p0;
+      return sp;
+    };
     for (const [k, growth] of cur.plants) {
       const l = looks.get(k);
       if (!l) continue;
-      let sp;
-      if (plantSprites.fresh(k, growth)) {
-        sp = plantSprites.peek(k);
-      } else if (mayPaint()) {
-        const p0 = performance.now();
-        sp = plantSprites.get(k, l, growth);
-        painted(p0);
-      } else {
-        sp = plantSprites.peek(k);
-      }
+      const sp = plantSprites.fresh(k, growth) || !mayPaint()
+        ? plantSprites.peek(k) : paint(() => plantSprites.get(k, l, growth));
       if (sp) drawPlant(ctx, sp, l.x, l.y, time, k);
     }
     drawFood(ctx, cur.food, cur.food_types, time);
@@ -202,9 +200,7 @@ export function tankView(root, tankId) {
           pending++;
           continue;
         }
-        const p0 = performance.now();
-        fishSprites.get(fi[0], l);
-        painted(p0);
+        paint(() => fishSprites.get(fi[0], l));
       }
     }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
