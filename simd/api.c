@@ -96,6 +96,7 @@ struct create_req {
 	struct tank_meta m;
 	struct tank_params p;
 	bool paused;
+	char warning[320]; /* "" when none */
 };
 
 static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
@@ -116,6 +117,12 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 		return;
 	}
 	cr->dr->body = tank_status_json(sd, slot);
+	if (cr->warning[0]) {
+		json_object *w = json_object_new_array();
+		json_object_array_add(w, json_object_new_string(cr->warning));
+		json_object_object_add(cr->dr->body, "warnings", w);
+		log_warn("tank %s (%s): %s", cr->m.id, cr->m.name, cr->warning);
+	}
 	tanks_start(sd, slot);
 	log_info("tank %s (%s) created", cr->m.id, cr->m.name);
 	free(cr);
@@ -186,6 +193,16 @@ static void api_create_tank(struct http_ctx *ctx)
 	cr->m = m;
 	cr->p = p;
 	cr->paused = paused;
+	/* Created as asked, with a warning: a small world full of fish is a fair experiment
+	 * (the dense benchmark is one), but a user who wanted a big living tank learns here
+	 * why it starves, and what world would feed it. */
+	int w, h;
+	if (tank_params_underfed(&p, &w, &h))
+		snprintf(cr->warning, sizeof cr->warning,
+			 "a %d x %d world gets the original's food supply, which feeds tens of "
+			 "fish, not %d: most of them will starve. A world at the default density "
+			 "feeds them: width %d, height %d",
+			 p.width, p.height, p.max_fish, w, h);
 	tanks_build(sd, &p, m.id, on_tank_built, cr);
 }
 

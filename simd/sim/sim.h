@@ -92,6 +92,12 @@ struct tank_params tank_params_default(uint64_t seed);
  * food by area; root spots, plants and crabs by width. A 10x wider and 10x taller world
  * behaves like 100 default tanks side by side (the fish share one ocean). */
 void tank_params_scale_world(struct tank_params *p, int width, int height);
+/* True when p's world gets the original's food supply (it is no larger than the
+ * original's: food.c) yet may hold more than twice the original's density at capacity
+ * (100 fish per 1088x612 px): such a tank cannot feed its max_fish, and most of its fish
+ * starve. *width and *height are then a world at that density for max_fish (within
+ * 100,000 px), whose food grows with it. */
+bool tank_params_underfed(const struct tank_params *p, int *width, int *height);
 /* 0 if every field is in range, else -EINVAL and why in e (may be NULL). */
 int tank_params_check(const struct tank_params *p, struct json_err *e);
 

@@ -45,6 +45,17 @@ void tank_params_scale_world(struct tank_params *p, int width, int height)
 	p->crabs = (int)lround(fmax(1, wk));
 }
 
+bool tank_params_underfed(const struct tank_params *p, int *width, int *height)
+{
+	double area = (double)p->width * p->height / ((double)DEFAULT_W * DEFAULT_H);
+	if (area > 1.0 + 1e-9 || p->max_fish <= lround(200 * area))
+		return false;
+	double k = sqrt(p->max_fish / 100.0);
+	*width = (int)fmin(lround(DEFAULT_W * k), SIM_MAX_WORLD);
+	*height = (int)fmin(lround(DEFAULT_H * k), SIM_MAX_WORLD);
+	return true;
+}
+
 int tank_params_check(const struct tank_params *p, struct json_err *e)
 {
 	if (p->width < 200 || p->width > SIM_MAX_WORLD || p->height < 200 ||

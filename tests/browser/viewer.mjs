@@ -143,6 +143,26 @@ try {
     }, 8000);
     const ct = created && await tankApi(hub, created);
     check(ct && ct.tank && ct.tank.name === 'Browser Bay', 'the page creates a tank and opens it');
+
+    // A larger size asks for a world scaled to it, so that its fish are fed.
+    await page.click('#btn-new-tank');
+    await page.fill('#create-dialog input[name=name]', 'Browser Sea');
+    await page.selectOption('#create-dialog select[name=size]', '1000');
+    const hintText = await page.$eval('#create-dialog .size-hint', (p) => p.textContent);
+    const startWith = await page.$eval('#create-dialog input[name=fish]', (i) => i.value);
+    check(/3,441 × 1,935 px/.test(hintText) && startWith === '100',
+      'choosing Large names its world and starts it with a tenth of its fish', `${hintText} / ${startWith}`);
+    await page.click('#create-dialog button[type=submit]');
+    const sea = await until(async () => {
+      const m = page.url().match(/#\/tanks\/([^/]+)$/);
+      return m && m[1] !== created ? m[1] : null;
+    }, 8000);
+    const seaSt = sea && await tankApi(hub, sea);
+    check(seaSt && seaSt.tank.name === 'Browser Sea' && seaSt.tank.max_fish === 1000 && seaSt.tank.width === 3441 &&
+      seaSt.tank.height === 1935 && seaSt.stats.fish_count >= 50,
+    'the page creates it with max_fish 1000 in a 3441 × 1935 world', JSON.stringify(seaSt && seaSt.tank));
+    const seaDrawn = await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.fishCount >= 50), 8000);
+    check(seaDrawn, 'and draws its fish');
   } else if (phase === 'history') {
     // Plots from GET .../history and the family tree from GET .../lineage (issue 15).
     const { hub, tank, empty, fish, token } = conf;

@@ -42,6 +42,20 @@ try:
     reef = r.json()["tank"]["tank_id"]
     t.eq(r.json()["stats"]["fish_count"], 12, "with its initial fish")
     t.eq(r.json()["paused"], True, "paused as asked")
+    t.ok("warnings" not in r.json(), "a tank its world can feed is created without a warning", r.json())
+    # A small world full of fish is created as asked, with a warning that says why its
+    # fish will starve and which world would feed them; a world at that density is not.
+    r = a.post("/api/tanks", {"name": "Crowd", "max_fish": 20000, "initial_fish": 0, "paused": True})
+    warn = r.json().get("warnings", [""])[0] if r.status == 201 else ""
+    t.ok(r.status == 201 and r.json()["tank"]["max_fish"] == 20000 and "1088 x 612" in warn
+         and "starve" in warn and "width 15387, height 8655" in warn,
+         "20,000 fish in the default world: created, with a warning naming a world that feeds them", r.json())
+    crowd = r.json()["tank"]["tank_id"]
+    r = a.post("/api/tanks", {"name": "Sea", "max_fish": 20000, "initial_fish": 0, "paused": True,
+                              "width": 15387, "height": 8655})
+    t.ok(r.status == 201 and "warnings" not in r.json(), "the world it names gets no warning", r.json())
+    for tank in (crowd, r.json()["tank"]["tank_id"]):
+        t.eq(a.req("DELETE", "/api/tanks/%s" % tank).status, 200, "and both are deleted again")
     r = a.post("/api/tanks", {"name": "Private", "is_public": False, "allow_transfers": False,
                               "initial_fish": 3, "paused": True}, tcp=True, token=token)
     t.eq(r.status, 201, "creating over TCP with the token")

@@ -164,8 +164,43 @@ static void test_scaled_supply(void)
 	tank_free(t);
 }
 
+/* The warning simd gives at creation (tank_params_underfed) is true: 1,000 fish in the
+ * original's world, which keeps the original's food supply, starve to a fraction of
+ * them, while the world it names keeps them (test_scaled_supply is that world). */
+static void test_underfed(void)
+{
+	struct tank_params p = tank_params_default(5);
+	int w = 0, h = 0;
+	p.max_fish = 200;
+	ok(!tank_params_underfed(&p, &w, &h), "200 fish in the original's world: no warning");
+	p.max_fish = 201;
+	ok(tank_params_underfed(&p, &w, &h) && w == 1543 && h == 868,
+	   "201 fish: a warning, naming a 1543 x 868 world (%d x %d)", w, h);
+	p.max_fish = 1000000;
+	ok(tank_params_underfed(&p, &w, &h) && w == 100000 && h == 61200,
+	   "a million fish: the named world stays within 100,000 px (%d x %d)", w, h);
+	tank_params_scale_world(&p, 1089, 612);
+	ok(!tank_params_underfed(&p, &w, &h),
+	   "a world larger than the original's gets food with its max_fish: no warning");
+
+	p = tank_params_default(5);
+	p.max_fish = 1000;
+	p.initial_fish = 1000;
+	ok(tank_params_underfed(&p, &w, &h) && w == 3441 && h == 1935,
+	   "1,000 fish in the original's world: warned, and the world named is 3441 x 1935");
+	struct tank *t = tank_new(&p, "underfed");
+	for (int i = 0; i < 3000; i++)
+		tank_step(t);
+	struct tank_stats s;
+	tank_get_stats(t, &s);
+	ok(s.fish_count < p.max_fish / 2, "and most of them starve there (%d left of %d)",
+	   s.fish_count, p.max_fish);
+	tank_free(t);
+}
+
 int main(void)
 {
+	test_underfed();
 	test_default_tank();
 	test_nothing_from_nowhere();
 	test_crowded_with_migration();

@@ -17,20 +17,42 @@ const SPRITE_BUDGET_MS = 8;
 
 const fmt = (n, d = 0) => (typeof n === 'number' ? n.toFixed(d) : '–');
 
+// The world of a tank that holds `fish` at the original's density (100 fish in
+// 1088 × 612 px): its food, plants and crabs grow with it (simd), so a big tank stays alive.
+// simd warns when a world smaller than this is asked to hold many more fish.
+export function worldFor(fish) {
+  const k = Math.sqrt(Math.max(fish, 100) / 100);
+  return { width: Math.round(1088 * k), height: Math.round(612 * k) };
+}
+
 export function createTankDialog(onCreated) {
   const dlg = document.getElementById('create-dialog');
   const form = dlg.querySelector('form');
   form.reset();
+  const hint = form.querySelector('.size-hint');
+  // Standard leaves the world and max_fish to the server's configuration (the original's
+  // tank unless its operator changed it); a larger size asks for a world scaled to it.
+  const sized = () => {
+    const max = parseInt(form.elements.size.value, 10) || 0, w = worldFor(max);
+    form.elements.fish.max = String(max || 100);
+    form.elements.fish.value = String(max ? max / 10 : 10);
+    hint.textContent = max ? `A world of ${w.width.toLocaleString('en')} × ${w.height.toLocaleString('en')} px, ` +
+      'with food, plants and crabs for that many fish.' : '';
+  };
+  form.elements.size.onchange = sized;
+  sized();
   form.onsubmit = async (e) => {
     e.preventDefault();
     const name = form.elements.name.value.trim();
     const fish = parseInt(form.elements.fish.value, 10);
+    const max = parseInt(form.elements.size.value, 10) || 0;
     try {
-      const body = { name };
-      if (fish >= 0) body.initial_fish = fish;
+      const body = max ? { name, max_fish: max, ...worldFor(max) } : { name };
+      if (fish >= 0) body.initial_fish = max ? Math.min(fish, max) : fish;
       const r = await api('/api/tanks', { method: 'POST', body });
       dlg.close();
       toast(`Tank “${r.tank.name}” created`);
+      for (const w of r.warnings || []) toast(w, 'error');
       onCreated(r.tank.tank_id);
     } catch (err) {
       toast('Cannot create the tank: ' + err.message, 'error');
