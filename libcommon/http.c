@@ -388,7 +388,7 @@ bool http_route_match(const char *pattern, const char *path, struct http_params 
 		if (pattern[0] == '{') {
 			if (slen == 0 || slen >= sizeof p->value[0] || p->n >= HTTP_MAX_PARAMS)
 				return false;
-			p->name[p->n] = NULL;
+			p->name[p->n][0] = '\0';
 			memcpy(p->value[p->n], path, slen);
 			p->value[p->n][slen] = '\0';
 			p->n++;
@@ -401,17 +401,16 @@ bool http_route_match(const char *pattern, const char *path, struct http_params 
 	return *pattern == '\0' && *path == '\0';
 }
 
-/* Names of parameters come from the pattern; kept as pointers into static storage. */
+/* Names of parameters come from the pattern (the match fills only the values: it is
+ * tried against every route). */
 void http_route_param_names(const char *pattern, struct http_params *p)
 {
-	static __thread char names[HTTP_MAX_PARAMS][32];
 	size_t i = 0;
 	for (const char *c = pattern; *c && i < p->n; c++) {
 		if (*c != '{')
 			continue;
 		size_t n = strcspn(c + 1, "}");
-		snprintf(names[i], sizeof names[i], "%.*s", (int)n, c + 1);
-		p->name[i] = names[i];
+		snprintf(p->name[i], sizeof p->name[i], "%.*s", (int)n, c + 1);
 		i++;
 	}
 }

@@ -16,7 +16,10 @@
 #define HTTP_MAX_PARAMS 4
 
 struct http_params {
-	const char *name[HTTP_MAX_PARAMS];
+	/* By value, names too: a request held for later (simd's gate) keeps its copy while
+	 * other requests are routed. Names in a static buffer were overwritten by the next
+	 * request's, and a held move looked for its tank under another route's names. */
+	char name[HTTP_MAX_PARAMS][32];
 	char value[HTTP_MAX_PARAMS][160];
 	size_t n;
 };

@@ -150,17 +150,29 @@ static void test_param_names(void)
 {
 	struct http_params p;
 	ok(http_route_match("/api/{tank}/x/{fish}", "/api/t/x/f", &p), "match for names");
-	ok(p.name[0] == NULL && p.name[1] == NULL, "names are NULL until param_names is called");
+	ok(p.name[0][0] == '\0' && p.name[1][0] == '\0',
+	   "names are empty until param_names is called");
 	http_route_param_names("/api/{tank}/x/{fish}", &p);
 	is_str(p.name[0], "tank", "name 0");
 	is_str(p.name[1], "fish", "name 1");
 
 	/* Only p->n names are filled. */
 	p.n = 1;
-	p.name[1] = NULL;
+	p.name[1][0] = '\0';
 	http_route_param_names("/api/{first}/x/{second}", &p);
 	is_str(p.name[0], "first", "with n = 1 the first name is filled");
-	ok(p.name[1] == NULL, "with n = 1 the second name is left alone");
+	ok(p.name[1][0] == '\0', "with n = 1 the second name is left alone");
+
+	/* A request held for later keeps its names while other requests are routed (simd's
+	 * gate holds a copy of the request's context). */
+	struct http_params held, next;
+	ok(http_route_match("/api/tanks/{id}/move", "/api/tanks/t1/move", &held), "match a move");
+	http_route_param_names("/api/tanks/{id}/move", &held);
+	ok(http_route_match("/api/outbox/{transfer_id}/commit", "/api/outbox/x/commit", &next),
+	   "then a commit");
+	http_route_param_names("/api/outbox/{transfer_id}/commit", &next);
+	is_str(held.name[0], "id", "the held move still names its parameter id");
+	is_str(next.name[0], "transfer_id", "and the commit its own");
 
 	/* A long name is truncated to 31 characters rather than overflowing. */
 	const char *longpat = "/{abcdefghijklmnopqrstuvwxyz0123456789}";
