@@ -26,6 +26,10 @@ void api_read(struct http_ctx *ctx, struct tank_slot *s, readers_read_fn read, v
 /* api-gate.c: run fn when the tick thread of s is parked between two ticks, holding the
  * request meanwhile (gate_run); at once when s is NULL. */
 void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn);
+/* The same for a change to two tanks (one, or at once, when either is NULL), and for one
+ * that looks into every tank here. */
+void api_gate_two(struct http_ctx *ctx, struct tank_slot *a, struct tank_slot *b, http_handler fn);
+void api_gate_every(struct http_ctx *ctx, http_handler fn);
 /* The tank a request concerns, as its handler will find it (by the path's {id}:
  * api_path_tank): by a string field of the JSON body, by the source tank of the path's
  * {transfer_id} in the outbox. NULL when there is none (the handler then answers the

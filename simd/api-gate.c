@@ -33,18 +33,37 @@ static void gated_run(void *arg, bool run)
 	free(g);
 }
 
-void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn)
+static struct gated *gated_new(struct http_ctx *ctx, http_handler fn)
 {
-	if (!s) {
-		fn(ctx);
-		return;
-	}
 	struct gated *g = xcalloc(1, sizeof *g);
 	g->ctx = *ctx;
 	json_object_get(g->ctx.body);
 	g->fn = fn;
 	g->d = http_defer(ctx);
-	gate_run(ctx->arg, s, gated_run, g);
+	return g;
+}
+
+void api_gate(struct http_ctx *ctx, struct tank_slot *s, http_handler fn)
+{
+	if (!s)
+		fn(ctx);
+	else
+		gate_run(ctx->arg, s, gated_run, gated_new(ctx, fn));
+}
+
+void api_gate_two(struct http_ctx *ctx, struct tank_slot *a, struct tank_slot *b, http_handler fn)
+{
+	if (!a || !b) {
+		api_gate(ctx, a ? a : b, fn);
+		return;
+	}
+	struct tank_slot *set[2] = {a, b};
+	gate_run_set(ctx->arg, set, 2, gated_run, gated_new(ctx, fn));
+}
+
+void api_gate_every(struct http_ctx *ctx, http_handler fn)
+{
+	gate_run_all(ctx->arg, gated_run, gated_new(ctx, fn));
 }
 
 struct tank_slot *api_gate_body_tank(struct http_ctx *ctx, const char *field)

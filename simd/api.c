@@ -859,11 +859,28 @@ GATED(api_resume, api_path_tank(ctx))
 GATED(api_get_exits, api_path_tank(ctx))
 GATED(api_poker_game_new, api_path_tank(ctx))
 GATED(api_exits, api_path_tank(ctx))
-GATED(api_move, api_path_tank(ctx))
 GATED(api_reserve, api_gate_body_tank(ctx, "source_tank_id"))
 GATED(api_commit, api_gate_transfer_tank(ctx))
 GATED(api_abort, api_gate_transfer_tank(ctx))
-GATED(api_remote_transfer, api_gate_body_tank(ctx, "destination_tank_id"))
+
+/* A local move changes two tanks: both are held, so that neither is locked while it ticks.
+ * The handler answers a missing tank itself, at once. */
+static void api_move_gated(struct http_ctx *ctx)
+{
+	struct tank_slot *src = api_path_tank(ctx);
+	api_gate_two(ctx, src, src ? api_gate_body_tank(ctx, "destination_tank_id") : NULL,
+		     api_move);
+}
+
+/* An arrival looks for the fish's id in every tank here before it puts it in one
+ * (xfer_arrive): every tank is held, so that none is locked in the middle of its tick. */
+static void api_remote_transfer_gated(struct http_ctx *ctx)
+{
+	if (api_gate_body_tank(ctx, "destination_tank_id"))
+		api_gate_every(ctx, api_remote_transfer);
+	else
+		api_remote_transfer(ctx);
+}
 
 #define U ROUTE_UNIX_ONLY
 #define C ROUTE_CORS

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "simd.h"
 #include "xalloc.h"
@@ -43,11 +44,12 @@ void gate_init(struct tank_slot *s, struct event_base *base)
 		abort();
 }
 
-/* Run (or, with run false, drop) every change waiting, in the order they came. */
+/* Run (or, with run false, drop) every change waiting, in the order they came, until
+ * one keeps the gate (gate_run_set). */
 static void run_waiting(struct tank_slot *s, bool run)
 {
 	struct gate_wait *w;
-	while ((w = s->gate_head)) {
+	while (!s->gate_kept && (w = s->gate_head)) {
 		s->gate_head = w->next;
 		if (!s->gate_head)
 			s->gate_tail = NULL;
@@ -113,14 +115,26 @@ static void open_gate(struct tank_slot *s)
 	tanks_release(s->sd, s);
 }
 
+/* Loop, the gate held: run the changes waiting, then let the thread go on, unless one
+ * of them keeps the gate. A drain further up the stack (a change that ran a set of gates
+ * to its end from inside it) goes on by itself. */
+static void drain(struct tank_slot *s)
+{
+	if (s->gate_draining)
+		return;
+	s->gate_draining = true;
+	run_waiting(s, true);
+	s->gate_draining = false;
+	if (!s->gate_kept)
+		open_gate(s);
+}
+
 /* Loop: the tick thread is parked (or gone). */
 static void on_gate(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	struct tank_slot *s = arg;
-	run_waiting(s, true);
-	open_gate(s);
+	drain(arg);
 }
 
 /* Hold the gate for the loop at once if the tick thread is between two ticks: it cannot
@@ -135,8 +149,25 @@ static bool hold_if_idle(struct tank_slot *s)
 	return held;
 }
 
+static void enqueue(struct tank_slot *s, gate_fn fn, void *arg)
+{
+	struct gate_wait *w = xcalloc(1, sizeof *w);
+	w->fn = fn;
+	w->arg = arg;
+	if (s->gate_tail)
+		s->gate_tail->next = w;
+	else
+		s->gate_head = w;
+	s->gate_tail = w;
+	s->sd->gate_queued++;
+}
+
 void gate_run(struct simd *sd, struct tank_slot *s, gate_fn fn, void *arg)
 {
+	if (s->gate_kept) { /* it runs when the set that keeps the gate is done */
+		enqueue(s, fn, arg);
+		return;
+	}
 	if (!s->gate_head && (!s->thread_started || s->paused)) {
 		sd->gate_direct++;
 		fn(arg, true);
@@ -149,19 +180,14 @@ void gate_run(struct simd *sd, struct tank_slot *s, gate_fn fn, void *arg)
 	if (!s->gate_head && hold_if_idle(s)) {
 		sd->gate_direct++;
 		tanks_hold(sd, s); /* a deletion frees the slot only after the gate opens */
+		s->gate_draining = true;
 		fn(arg, true);
-		open_gate(s);
+		s->gate_draining = false;
+		if (!s->gate_kept)
+			drain(s); /* and any change that came meanwhile */
 		return;
 	}
-	struct gate_wait *w = xcalloc(1, sizeof *w);
-	w->fn = fn;
-	w->arg = arg;
-	if (s->gate_tail)
-		s->gate_tail->next = w;
-	else
-		s->gate_head = w;
-	s->gate_tail = w;
-	sd->gate_queued++;
+	enqueue(s, fn, arg);
 	pthread_mutex_lock(&s->gate_lock);
 	bool ask = s->gate == GATE_OPEN;
 	if (ask) {
@@ -178,6 +204,8 @@ void gate_run(struct simd *sd, struct tank_slot *s, gate_fn fn, void *arg)
  * clients see the connection close, as for any request in flight). */
 void gate_after_stop(struct tank_slot *s, bool shutdown)
 {
+	if (shutdown)
+		s->gate_kept = false; /* the set that kept it is dropped with the changes */
 	pthread_mutex_lock(&s->gate_lock);
 	int was = s->gate;
 	if (was == GATE_ASKED || (shutdown && was == GATE_HELD))
@@ -192,6 +220,101 @@ void gate_after_stop(struct tank_slot *s, bool shutdown)
 	run_waiting(s, false);
 	if (was != GATE_OPEN)
 		tanks_release(s->sd, s);
+}
+
+/* A set of gates, taken one after the other in rank order (largest tank first, then by
+ * address): two sets never wait for each other in a cycle, and while a set waits for
+ * the largest tank's tick to end it holds no other. Each gate taken is kept: the tank's
+ * thread stays parked and its other changes wait until the set is done. */
+struct gate_set {
+	struct simd *sd;
+	gate_fn fn;
+	void *arg;
+	size_t n, held;
+	struct tank_slot *slot[];
+};
+
+static int rank_cmp(const void *a, const void *b)
+{
+	const struct tank_slot *x = *(struct tank_slot *const *)a,
+			       *y = *(struct tank_slot *const *)b;
+	if (x->gate_rank != y->gate_rank)
+		return x->gate_rank > y->gate_rank ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* Let the tanks of a set go on. At shutdown (run false) the gates are only unkept:
+ * gate_after_stop opens them and drops what waits. */
+static void set_end(struct gate_set *gs, bool run)
+{
+	if (!run)
+		gs->fn(gs->arg, false);
+	for (size_t i = gs->held; i-- > 0;) {
+		struct tank_slot *s = gs->slot[i];
+		s->gate_kept = false;
+		if (run)
+			drain(s);
+	}
+	for (size_t i = 0; i < gs->n; i++)
+		tanks_release(gs->sd, gs->slot[i]);
+	free(gs);
+}
+
+static void set_step(void *arg, bool run)
+{
+	struct gate_set *gs = arg;
+	if (!run) {
+		set_end(gs, false);
+		return;
+	}
+	struct tank_slot *s = gs->slot[gs->held++];
+	/* Run at once because nothing ticks it (gate_run): hold it all the same, so that a
+	 * tank resumed meanwhile parks before its next tick. (Asked for and not yet parked
+	 * cannot happen with no change waiting; if it did, the ask's hold serves.) */
+	pthread_mutex_lock(&s->gate_lock);
+	bool open = s->gate == GATE_OPEN;
+	s->gate = GATE_HELD;
+	pthread_mutex_unlock(&s->gate_lock);
+	if (open)
+		tanks_hold(gs->sd, s);
+	s->gate_kept = true;
+	if (gs->held < gs->n) {
+		gate_run(gs->sd, gs->slot[gs->held], set_step, gs);
+		return;
+	}
+	gs->fn(gs->arg, true);
+	set_end(gs, true);
+}
+
+void gate_run_set(struct simd *sd, struct tank_slot *const *slots, size_t n, gate_fn fn, void *arg)
+{
+	if (n == 0) {
+		fn(arg, true);
+		return;
+	}
+	struct gate_set *gs = xcalloc(1, sizeof *gs + n * sizeof gs->slot[0]);
+	gs->sd = sd;
+	gs->fn = fn;
+	gs->arg = arg;
+	qsort(memcpy(gs->slot, slots, n * sizeof gs->slot[0]), n, sizeof gs->slot[0], rank_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || gs->slot[i] != gs->slot[gs->n - 1])
+			gs->slot[gs->n++] = gs->slot[i];
+	/* A tank deleted while the set waits for another stays in memory until the set is
+	 * done with it (its changes then find it gone by id). */
+	for (size_t i = 0; i < gs->n; i++)
+		tanks_hold(sd, gs->slot[i]);
+	gate_run(sd, gs->slot[0], set_step, gs);
+}
+
+void gate_run_all(struct simd *sd, gate_fn fn, void *arg)
+{
+	struct tank_slot **all = xcalloc(sd->n_tanks + 1, sizeof *all), *s;
+	size_t n = 0;
+	TAILQ_FOREACH (s, &sd->tanks, link)
+		all[n++] = s;
+	gate_run_set(sd, all, n, fn, arg);
+	free(all);
 }
 
 void gate_lock(struct tank_slot *s)

@@ -104,6 +104,11 @@ struct tank_slot {
 	bool gate_parked; /* and waits there for the loop to open the gate */
 	struct event *gate_ev;
 	struct gate_wait *gate_head, *gate_tail;
+	/* Loop only. Kept: held for a change that waits for other tanks' gates too
+	 * (gate_run_set); changes for this tank wait for it. Draining: the changes waiting
+	 * are being run, further up the stack. Rank: the order in which a set takes gates. */
+	bool gate_kept, gate_draining;
+	int gate_rank;
 	TAILQ_ENTRY(tank_slot) link;
 };
 
@@ -192,6 +197,11 @@ struct simd {
 typedef void (*gate_fn)(void *arg, bool run);
 struct gate_wait;
 void gate_run(struct simd *sd, struct tank_slot *slot, gate_fn fn, void *arg);
+/* The same for a change that touches several tanks: fn runs once every one of them is
+ * held (their tick threads all parked), and they go on after it. */
+void gate_run_set(struct simd *sd, struct tank_slot *const *slots, size_t n, gate_fn fn, void *arg);
+/* Every tank here, as the list stands. */
+void gate_run_all(struct simd *sd, gate_fn fn, void *arg);
 /* The loop takes a tank's lock (in a change, or to read what the tick changes): counted
  * in loop_lock_waits when it had to wait. */
 void gate_lock(struct tank_slot *slot);

@@ -60,6 +60,9 @@ struct tank_slot *tanks_add(struct simd *sd, const struct tank_meta *meta, struc
 	pthread_mutex_init(&s->status_lock, NULL);
 	s->stream = tank_stream_new(sd->daemon->base);
 	gate_init(s, sd->daemon->base);
+	/* A set of gates is taken largest tank first (gate_run_set): the one slowest to reach
+	 * the end of its tick is waited for while no other tank is held. */
+	s->gate_rank = tank_get_params(sim)->max_fish;
 	tank_publish_status(s);
 	pthread_mutex_lock(&sd->list_lock);
 	TAILQ_INSERT_TAIL(&sd->tanks, s, link);

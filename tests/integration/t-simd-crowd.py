@@ -100,6 +100,55 @@ try:
     t.ok(drops == [201] * 120, "120 food drops into the ticking tank are made", drops[:3])
     t.ok(gated >= 120, "each through the tank's gate (%d)" % gated)
     t.ok(waits <= 6, "the loop waited for the tank's lock at most 6 times for them (%d)" % waits)
+    # A change to two tanks, or one that looks into every tank, holds all their gates:
+    # a local move between the crowded tank and a small one, and an arrival into the
+    # small one (it looks for the fish's id in every tank here). Each used to lock the
+    # other tank as it came, and waited for the crowded tank's tick: 11 and 23 times for
+    # these 40 changes in two runs before the sets of gates, /health up to 36 ms.
+    pond = d.post("/api/tanks", {"name": "pond", "initial_fish": 10, "max_fish": 200},
+                  tcp=True, token=TEST_TOKEN).json()["tank"]["tank_id"] if tank else None
+    waits0 = metric("tankworld_sim_loop_lock_waits_total")
+    mark = len(lat)
+    moved, arrived = [], []
+
+    # Two clients at once, moving in opposite directions: sets of gates that overlap
+    # queue behind each other, and none waits for the other in a cycle.
+    def move_and_arrive(src, dst):
+        for _ in range(10):
+            r = d.post("/api/tanks/%s/move" % src, {"destination_tank_id": dst}, timeout=60)
+            moved.append(r.status)
+            if r.status != 200:
+                t.diag("move %s: %s" % (r.status, r.body[:200]))
+            r = d.post("/api/outbox/reserve", {"source_tank_id": tank, "destination_server_id": "crowd",
+                                              "destination_tank_id": pond, "connection_id": "c-crowd"})
+            if r.status != 200:
+                arrived.append(("reserve", r.status))
+                continue
+            res = r.json()
+            r = d.post("/api/remote-transfer", {"transfer_id": res["transfer_id"], "destination_tank_id": pond,
+                                                "source_server_id": "crowd", "source_tank_id": tank,
+                                                "entity_data": res["entity_data"]},
+                       tcp=True, token=TEST_TOKEN, timeout=60)
+            ok = r.status == 200 and r.json().get("success") is True
+            c = d.post("/api/outbox/%s/commit" % res["transfer_id"])
+            arrived.append(200 if ok and c.status == 200 else ("arrive", r.status, "commit", c.status))
+
+    clients = [threading.Thread(target=move_and_arrive, args=pair) for pair in ((tank, pond), (pond, tank))]
+    for c in clients if tank else []:
+        c.start()
+    for c in clients if tank else []:
+        c.join(300)
+    waits = metric("tankworld_sim_loop_lock_waits_total") - waits0
+    during = sorted(x for x, _ in lat[mark:])
+    t.diag("20 moves: %s; 20 arrivals: %s; the loop waited for a lock %d times; /health "
+           "meanwhile: max %.1f ms" % ({c: moved.count(c) for c in set(moved)},
+                                       {str(c): arrived.count(c) for c in set(arrived)}, waits,
+                                       1e3 * (during[-1] if during else 0)))
+    t.ok(moved == [200] * 20, "20 moves between the crowded tank and a small one are made", moved[:3])
+    t.ok(arrived == [200] * 20, "20 arrivals into the small one are made and committed", arrived[:3])
+    t.ok(waits <= 6, "the loop waited for a tank's lock at most 6 times for them (%d)" % waits)
+    pf = d.get("/api/tanks/%s" % pond, tcp=True).json()["stats"]["fish_count"] if pond else 0
+    t.ok(pf >= 20, "the small tank holds the fish that came (%d)" % pf)
     # Reads queue for one reader at a time, and at most 32 wait: a burst of 40 reads of a
     # 2,000-fish tank's state (each a tenth of a second or so to build) gets the rest
     # refused at once with 503 busy and Retry-After, and every read it takes is answered.
