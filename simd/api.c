@@ -792,9 +792,11 @@ static void write_metrics(void *arg, FILE *f)
 		"tankworld_sim_gate_changes_total{way=\"direct\"} %" PRIu64 "\n"
 		"tankworld_sim_gate_changes_total{way=\"between_ticks\"} %" PRIu64 "\n"
 		"# TYPE tankworld_sim_loop_lock_waits_total counter\n"
-		"tankworld_sim_loop_lock_waits_total %" PRIu64 "\n",
+		"tankworld_sim_loop_lock_waits_total{when=\"ticking\"} %" PRIu64 "\n"
+		"tankworld_sim_loop_lock_waits_total{when=\"between_ticks\"} %" PRIu64 "\n",
 		sd->gate_direct, sd->gate_queued,
-		__atomic_load_n(&sd->loop_lock_waits, __ATOMIC_RELAXED));
+		__atomic_load_n(&sd->loop_lock_waits[0], __ATOMIC_RELAXED),
+		__atomic_load_n(&sd->loop_lock_waits[1], __ATOMIC_RELAXED));
 	pthread_mutex_lock(&sd->xfer_lock);
 	fprintf(f,
 		"# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"

@@ -321,6 +321,12 @@ void gate_lock(struct tank_slot *s)
 {
 	if (pthread_mutex_trylock(&s->lock) == 0)
 		return;
-	__atomic_add_fetch(&s->sd->loop_lock_waits, 1, __ATOMIC_RELAXED);
+	/* With the gate held or the tank paused, no tick runs: a snapshot's or a reader's
+	 * copy holds the lock, for a moment. Else the tick may hold it, which the gate is
+	 * there to avoid. */
+	pthread_mutex_lock(&s->gate_lock);
+	bool between = s->gate == GATE_HELD || s->paused;
+	pthread_mutex_unlock(&s->gate_lock);
+	__atomic_add_fetch(&s->sd->loop_lock_waits[between], 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&s->lock);
 }

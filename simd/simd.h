@@ -187,7 +187,8 @@ struct simd {
 	struct poker_games *poker_games; /* games people play against fish (event loop only) */
 	/* gate.c, for /metrics: changes run at once, changes that waited for a tick's end,
 	 * and the times the loop found a tank's lock taken (atomic). */
-	uint64_t gate_direct, gate_queued, loop_lock_waits;
+	uint64_t gate_direct, gate_queued;
+	uint64_t loop_lock_waits[2]; /* [0]: the tank may have been ticking; [1]: between ticks */
 };
 
 /* gate.c: a change to a tank, on the loop, without waiting for its tick. fn(arg, true)
