@@ -314,6 +314,40 @@ try {
     await shot('ocean.png');
     check(far && far.sprites === 0, 'fish too small on screen for a sprite are drawn as dots',
       JSON.stringify(seen));
+    // Zoom: wheel notches over a fish bring it close, where it gets its sprite; a drag
+    // moves the view; a double click shows the whole world again.
+    const state = await getJson(`${hub}/api/tanks/${ocean}/state`);
+    const one = state.entities.find((e) => e.kind === 'fish');
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const box = await page.$eval('#tank-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+    const fx = box.x + (one.x / 16000) * box.w, fy = box.y + (one.y / 9000) * box.h;
+    await page.mouse.move(fx, fy);
+    for (let i = 0; i < 8; i++) {
+      await page.mouse.wheel(0, -100);
+      await page.waitForTimeout(60);
+    }
+    const near = await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.zoom >= 8 &&
+      +c.dataset.sprites > 0 && { zoom: +c.dataset.zoom, sprites: +c.dataset.sprites, x: +c.dataset.viewX, y: +c.dataset.viewY }), 15000);
+    check(near && near.x <= one.x && one.x <= near.x + 16000 / near.zoom && near.y <= one.y &&
+      one.y <= near.y + 9000 / near.zoom, 'wheel notches zoom in around the fish under the pointer',
+    JSON.stringify({ near, fish: [one.x, one.y] }));
+    check(near && near.sprites > 0 && near.sprites < 200, 'close up, the fish in view get sprites, and only they',
+      JSON.stringify(near));
+    await shot('ocean-zoom.png');
+    const cx = box.x + box.w / 2, cy = box.y + box.h / 2;
+    await page.mouse.move(cx, cy);
+    await page.mouse.down();
+    await page.mouse.move(cx - 200, cy, { steps: 5 });
+    await page.mouse.up();
+    const moved = await until(() => page.$eval('#tank-canvas', (c, x0) => +c.dataset.viewX > x0 && +c.dataset.viewX, near && near.x), 5000);
+    // 200 px of the page's width are 200 / box.w of the world in view, unless the view
+    // reaches the world's right edge first.
+    const want = near && Math.min(near.x + (200 / box.w) * 16000 / near.zoom, 16000 - 16000 / near.zoom);
+    check(near && moved && Math.abs(moved - want) < 60, 'dragging left moves the view right by as much',
+      JSON.stringify({ from: near && near.x, to: moved, want }));
+    await page.mouse.dblclick(cx, cy);
+    const whole = await until(() => page.$eval('#tank-canvas', (c) => c.dataset.zoom === '1' && +c.dataset.viewX === 0), 5000);
+    check(whole, 'a double click shows the whole world again');
   } else if (phase === 'bench') {
     const { hub, tank } = conf;
     await page.goto(`${hub}/#/tanks/${tank}`);

@@ -45,8 +45,10 @@ export class Backdrop {
       x.setTransform(pw / w, 0, 0, ph / h, 0, 0);
       paintWater(x, w, h, light, time);
     }
+    // Zoomed in (tank.js), the part of the world in view is the part of the layer drawn.
+    const s = ctx.baseScale;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.drawImage(this.canvas, 0, 0);
+    ctx.drawImage(this.canvas, ctx.baseX, ctx.baseY, w * s, h * s);
   }
 }
 
@@ -339,14 +341,14 @@ export class FishSprites {
 export function drawFish(ctx, sp, x, y, vx, grow, time, key) {
   const left = vx < 0;
   const frame = sp.frames[(left ? 2 : 0) + (Math.floor(time * 4 + key * 0.37) & 1)];
-  const s = ctx.baseScale;
+  const s = ctx.baseScale, cx = x * s + ctx.baseX, cy = y * s + ctx.baseY;
   const ox = left ? sp.w - sp.ox : sp.ox;
   if (grow > 0.97) {
     ctx.drawImage(frame.page, frame.sx, frame.sy, sp.w, sp.h,
-                  Math.round(x * s - ox), Math.round(y * s - sp.oy), sp.w, sp.h);
+                  Math.round(cx - ox), Math.round(cy - sp.oy), sp.w, sp.h);
   } else {
     ctx.drawImage(frame.page, frame.sx, frame.sy, sp.w, sp.h,
-                  x * s - ox * grow, y * s - sp.oy * grow, sp.w * grow, sp.h * grow);
+                  cx - ox * grow, cy - sp.oy * grow, sp.w * grow, sp.h * grow);
   }
 }
 
@@ -357,7 +359,7 @@ export function drawFishDot(ctx, l, x, y, vx, grow) {
   const len = fishLength(l) * grow * s;
   if (!l.dotFill) l.dotFill = fishColors(l).body;
   ctx.fillStyle = l.dotFill;
-  const cx = x * s, cy = y * s;
+  const cx = x * s + ctx.baseX, cy = y * s + ctx.baseY;
   if (len < 4) {
     ctx.fillRect(cx - 1, cy - 1, 2, 2);
     return;
@@ -377,7 +379,7 @@ export function drawSelection(ctx, l, x, y, grow) {
   ctx.strokeStyle = '#ffe27a';
   ctx.lineWidth = 2;
   ctx.beginPath();
-  ctx.arc(x * s, y * s, fishLength(l) * s * grow * 0.7, 0, TAU);
+  ctx.arc(x * s + ctx.baseX, y * s + ctx.baseY, fishLength(l) * s * grow * 0.7, 0, TAU);
   ctx.stroke();
 }
 
@@ -502,7 +504,7 @@ export class PlantSprites {
 export function drawPlant(ctx, sp, x, y, time, key) {
   const s = ctx.baseScale;
   const sway = Math.sin(time * 0.8 + key) * 0.025;
-  ctx.setTransform(s, 0, 0, s, x * s, (y + 6) * s);
+  ctx.setTransform(s, 0, 0, s, x * s + ctx.baseX, (y + 6) * s + ctx.baseY);
   ctx.rotate(sway);
   ctx.drawImage(sp.canvas, -sp.w / 2, -sp.h + 6, sp.w, sp.h);
 }
@@ -516,7 +518,7 @@ const FOOD_COLORS = {
 
 export function drawFood(ctx, food, types, time) {
   const s = ctx.baseScale;
-  ctx.setTransform(s, 0, 0, s, 0, 0);
+  ctx.setTransform(s, 0, 0, s, ctx.baseX, ctx.baseY);
   for (const [x, y, k] of food) {
     const type = types[k];
     ctx.fillStyle = FOOD_COLORS[type] || '#fff';
@@ -545,7 +547,7 @@ export function drawFood(ctx, food, types, time) {
 
 export function drawCrab(ctx, x, y, vx, energy, time) {
   const s = ctx.baseScale;
-  ctx.setTransform(s, 0, 0, s, x * s, y * s);
+  ctx.setTransform(s, 0, 0, s, x * s + ctx.baseX, y * s + ctx.baseY);
   const walk = Math.sin(time * 12 + x * 0.1) * (Math.abs(vx) > 0.05 ? 3 : 0.5);
   const body = `hsl(${10 + 20 * energy},75%,${38 + 14 * energy}%)`;
   ctx.strokeStyle = body;
@@ -590,7 +592,7 @@ export function drawCrab(ctx, x, y, vx, energy, time) {
 export function drawCastle(ctx, c, light, time) {
   const [x, y, w, h] = c;
   const s = ctx.baseScale;
-  ctx.setTransform(s, 0, 0, s, 0, 0);
+  ctx.setTransform(s, 0, 0, s, ctx.baseX, ctx.baseY);
   const stone = mix([60, 64, 78], [150, 146, 160], light);
   const dark = mix(stone, [0, 0, 0], 0.35);
   const g = ctx.createLinearGradient(x, 0, x + w, 0);

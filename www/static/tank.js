@@ -14,6 +14,8 @@ import { historyPanel } from './plots.js';
 // fish froze the page for seconds (4.7 s for 1,338 fish in headless Chromium); now the
 // fish wait for their sprites a few draws, drawn meanwhile as dots in their colour.
 const SPRITE_BUDGET_MS = 8;
+// The zoom steps of the tank view (1: the whole world).
+const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16];
 
 const fmt = (n, d = 0) => (typeof n === 'number' ? n.toFixed(d) : '–');
 
@@ -90,7 +92,7 @@ export function tankView(root, tankId) {
   root.replaceChildren(el('section', { class: 'tank-view' },
     el('header', { class: 'tank-head' }, el('div', { class: 'title' }, head.name, head.server, head.state), stats),
     stage, controls,
-    el('p', { class: 'hint' }, 'Click a fish to see its card. Colours, shapes and patterns come from each fish’s genome, so lineages look alike.')),
+    el('p', { class: 'hint' }, 'Click a fish to see its card. Colours, shapes and patterns come from each fish’s genome, so lineages look alike. Scroll to zoom, drag to move, double-click to see the whole tank.')),
     plots.el);
 
   let meta = null, paused = false, closed = false;
@@ -101,6 +103,10 @@ export function tankView(root, tankId) {
   const backdrop = new Backdrop();
   const drawTimes = [];
   let lastPos = []; // [key, x, y] drawn last, for clicks
+  // The view: zoom z (1: the whole world) around the world point (cx, cy). A wheel notch
+  // moves one step of ZOOMS, around the pointer; a drag moves the view; a double click
+  // shows the whole world again. A big tank's fish are dots at z = 1 and sprites close up.
+  const view = { z: 1, cx: 0, cy: 0, drag: null };
 
   async function loadMeta() {
     try {
@@ -173,8 +179,15 @@ export function tankView(root, tankId) {
       canvas.style.height = (cssW * H / W) + 'px';
     }
     const ctx = canvas.getContext('2d', { alpha: false });
-    const s = pw / W;
+    const fit = pw / W;
+    view.z = Math.min(view.z, maxZoom(fit));
+    const s = fit * view.z, org = viewOrigin(W, H);
     ctx.baseScale = s;
+    ctx.baseX = -org.x * s;
+    ctx.baseY = -org.y * s;
+    canvas.dataset.zoom = view.z;
+    canvas.dataset.viewX = Math.round(org.x);
+    canvas.dataset.viewY = Math.round(org.y);
     fishSprites.setScale(s);
     plantSprites.setScale(s);
     const time = now / 1000;
@@ -194,9 +207,13 @@ export function tankView(root, tankId) {
       spent += performance.now() - p0;
       return sp;
     };
+    // What is out of view is not drawn, and gets no sprite until it comes into view
+    // (margins: a plant grows up to 150 px above its root, a fish is up to 60 px long).
+    const x0 = org.x, x1v = org.x + W / view.z, y0 = org.y, y1v = org.y + H / view.z;
+    const inView = (x, y, m) => x > x0 - m && x < x1v + m && y > y0 - m && y < y1v + m;
     for (const [k, growth] of cur.plants) {
       const l = looks.get(k);
-      if (!l) continue;
+      if (!l || !inView(l.x, l.y, 200)) continue;
       const sp = plantSprites.fresh(k, growth) || !mayPaint()
         ? plantSprites.peek(k) : paint(() => plantSprites.get(k, l, growth));
       if (sp) drawPlant(ctx, sp, l.x, l.y, time, k);
@@ -215,7 +232,7 @@ export function tankView(root, tankId) {
     let pending = 0;
     if (!tiny) {
       for (const fi of cur.fish) {
-        if (fishSprites.peek(fi[0])) continue;
+        if (fishSprites.peek(fi[0]) || !inView(fi[1], fi[2], 60)) continue;
         const l = looks.get(fi[0]);
         if (!l) continue;
         if (!mayPaint()) {
@@ -236,13 +253,14 @@ export function tankView(root, tankId) {
         x = p[1] + (x1 - p[1]) * a;
         y = p[2] + (y1 - p[2]) * a;
       }
+      pos.push([k, x, y]);
+      n++;
+      if (!inView(x, y, 60)) continue;
       const sp = fishSprites.peek(k);
       const grow = size / (l.size_modifier || 1);
       if (sp) drawFish(ctx, sp, x, y, vx, grow, time, k);
       else drawFishDot(ctx, l, x, y, vx, grow);
       if (l.id === selected) sel = [l, x, y, grow];
-      pos.push([k, x, y]);
-      n++;
     }
     lastPos = pos;
     if (sel) drawSelection(ctx, ...sel);
@@ -263,12 +281,57 @@ export function tankView(root, tankId) {
   }
   requestAnimationFrame(draw);
 
-  canvas.addEventListener('click', async (ev) => {
+  // The world's top left corner in view, kept inside the world.
+  function viewOrigin(W, H) {
+    const vw = W / view.z, vh = H / view.z;
+    if (view.z === 1) { view.cx = W / 2; view.cy = H / 2; }
+    view.cx = Math.min(Math.max(view.cx, vw / 2), W - vw / 2);
+    view.cy = Math.min(Math.max(view.cy, vh / 2), H - vh / 2);
+    return { x: view.cx - vw / 2, y: view.cy - vh / 2 };
+  }
+  // No closer than 2 device px a world px: a fish is then a large sprite already.
+  const maxZoom = (fit) => ZOOMS.filter((z) => z === 1 || fit * z <= 2).pop();
+  // The world point under a pointer event.
+  function worldAt(ev) {
+    const r = canvas.getBoundingClientRect(), org = viewOrigin(cur.width, cur.height);
+    return { x: org.x + ((ev.clientX - r.left) / r.width) * cur.width / view.z,
+             y: org.y + ((ev.clientY - r.top) / r.height) * cur.height / view.z };
+  }
+  canvas.addEventListener('wheel', (ev) => {
     if (!cur) return;
+    ev.preventDefault();
+    const fit = canvas.width / cur.width;
+    const i = ZOOMS.indexOf(view.z) + (ev.deltaY < 0 ? 1 : -1);
+    const z = ZOOMS[Math.min(Math.max(i, 0), ZOOMS.length - 1)];
+    if (z === view.z || z > maxZoom(fit)) return;
+    // The point under the pointer stays there.
+    const p = worldAt(ev), r = canvas.getBoundingClientRect();
+    const fx = (ev.clientX - r.left) / r.width, fy = (ev.clientY - r.top) / r.height;
+    view.z = z;
+    view.cx = p.x + (0.5 - fx) * cur.width / z;
+    view.cy = p.y + (0.5 - fy) * cur.height / z;
+  }, { passive: false });
+  canvas.addEventListener('pointerdown', (ev) => {
+    if (view.z > 1) view.drag = { x: ev.clientX, y: ev.clientY, cx: view.cx, cy: view.cy, moved: false };
+  });
+  canvas.addEventListener('pointermove', (ev) => {
+    const d = view.drag;
+    if (!d || !cur) return;
     const r = canvas.getBoundingClientRect();
-    const wx = ((ev.clientX - r.left) / r.width) * cur.width;
-    const wy = ((ev.clientY - r.top) / r.height) * cur.height;
-    let best = null, bd = 40 * 40;
+    const dx = ev.clientX - d.x, dy = ev.clientY - d.y;
+    if (Math.abs(dx) + Math.abs(dy) > 4) d.moved = true;
+    view.cx = d.cx - (dx / r.width) * cur.width / view.z;
+    view.cy = d.cy - (dy / r.height) * cur.height / view.z;
+  });
+  const endDrag = () => { setTimeout(() => { view.drag = null; }, 0); };
+  canvas.addEventListener('pointerup', endDrag);
+  canvas.addEventListener('pointerleave', endDrag);
+  canvas.addEventListener('dblclick', () => { view.z = 1; });
+
+  canvas.addEventListener('click', async (ev) => {
+    if (!cur || (view.drag && view.drag.moved)) return;
+    const { x: wx, y: wy } = worldAt(ev);
+    let best = null, bd = (40 / Math.sqrt(view.z)) ** 2;
     for (const [k, x, y] of lastPos) {
       const d = (x - wx) ** 2 + (y - wy) ** 2;
       if (d < bd) { bd = d; best = k; }
