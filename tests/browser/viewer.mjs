@@ -56,6 +56,16 @@ async function clickFish(pg, w, h, fish) {
   await pg.mouse.click(box.x + (fish.x / w) * box.w, box.y + (fish.y / h) * box.h);
 }
 
+// Submits the New tank dialog; the id of the tank the page then opens (not `before`,
+// the one it showed), or null.
+async function submitNewTank(before) {
+  await page.click('#create-dialog button[type=submit]');
+  return until(async () => {
+    const m = page.url().match(/#\/tanks\/([^/]+)$/);
+    return m && m[1] !== before ? m[1] : null;
+  }, 8000);
+}
+
 // Click a fish of a paused tank until its card shows its family tree (a click can miss
 // on a slow page); the fish id the tree shows, or a falsy value after `ms`.
 async function openFamily(pg, w, h, fish, ms) {
@@ -136,11 +146,7 @@ try {
     // Create a tank from the page.
     await page.click('#btn-new-tank');
     await page.fill('#create-dialog input[name=name]', 'Browser Bay');
-    await page.click('#create-dialog button[type=submit]');
-    const created = await until(async () => {
-      const m = page.url().match(/#\/tanks\/([^/]+)$/);
-      return m && m[1] !== tank ? m[1] : null;
-    }, 8000);
+    const created = await submitNewTank(tank);
     const ct = created && await tankApi(hub, created);
     check(ct && ct.tank && ct.tank.name === 'Browser Bay', 'the page creates a tank and opens it');
 
@@ -152,11 +158,7 @@ try {
     const startWith = await page.$eval('#create-dialog input[name=fish]', (i) => i.value);
     check(/3,441 × 1,935 px/.test(hintText) && startWith === '100',
       'choosing Large names its world and starts it with a tenth of its fish', `${hintText} / ${startWith}`);
-    await page.click('#create-dialog button[type=submit]');
-    const sea = await until(async () => {
-      const m = page.url().match(/#\/tanks\/([^/]+)$/);
-      return m && m[1] !== created ? m[1] : null;
-    }, 8000);
+    const sea = await submitNewTank(created);
     const seaSt = sea && await tankApi(hub, sea);
     check(seaSt && seaSt.tank.name === 'Browser Sea' && seaSt.tank.max_fish === 1000 && seaSt.tank.width === 3441 &&
       seaSt.tank.height === 1935 && seaSt.stats.fish_count >= 50,

@@ -7,7 +7,7 @@ reports its measured tick time in its status and in /metrics."""
 import threading
 import time
 
-from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, jerr, request, tmpdir, wait_until
+from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, jerr, poll_health, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twcr")
@@ -17,17 +17,7 @@ try:
     lat = []
     stop = threading.Event()
 
-    def poll():
-        while not stop.is_set():
-            t0 = time.monotonic()
-            try:
-                status = request("GET", url=d.url, path="/health", timeout=60).status
-            except OSError as e:
-                status = str(e)
-            lat.append((time.monotonic() - t0, status))
-            time.sleep(0.02)
-
-    th = threading.Thread(target=poll)
+    th = threading.Thread(target=poll_health, args=(d, lat, stop))
     th.start()
     time.sleep(0.5)
     created = {}

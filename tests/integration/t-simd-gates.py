@@ -10,7 +10,7 @@ import random
 import threading
 import time
 
-from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, request, tmpdir
+from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, poll_health, tmpdir
 
 t = Tap()
 root = tmpdir("twga")
@@ -108,22 +108,12 @@ try:
                 time.sleep(0.05)
                 call("delete", (200,), lambda: d.delete("/api/tanks/%s" % gid, timeout=60))
 
-    def health():
-        while not stop.is_set():
-            t0 = time.monotonic()
-            try:
-                s = request("GET", url=d.url, path="/health", timeout=60).status
-            except OSError as e:
-                s = str(e)
-            lat.append((time.monotonic() - t0, s))
-            time.sleep(0.02)
-
     waits0 = metric('tankworld_sim_loop_lock_waits_total{when="ticking"}')
     copies0 = metric('tankworld_sim_loop_lock_waits_total{when="between_ticks"}')
     gated0 = metric("tankworld_sim_gate_changes_total")
     workers = [threading.Thread(target=f, args=a) for f, a in (
         (mover, (1,)), (mover, (2,)), (relay, (3,)), (relay, (4,)), (pauser, ()), (feeder, ()),
-        (ghosts, ()), (health, ()))]
+        (ghosts, ()), (poll_health, (d, lat, stop)))]
     for w in workers:
         w.start()
     time.sleep(12)

@@ -449,6 +449,19 @@ def jerr(r, status, code=None):
             and isinstance(j.get("code"), str) and (code is None or j.get("code") == code))
 
 
+def poll_health(d, lat, stop, interval=0.02):
+    """A thread's body: GET /health on d's TCP port until stop is set, appending
+    (seconds, status or error) to lat; for tests that the loop keeps answering."""
+    while not stop.is_set():
+        t0 = time.monotonic()
+        try:
+            status = request("GET", url=d.url, path="/health", timeout=60).status
+        except OSError as e:
+            status = str(e)
+        lat.append((time.monotonic() - t0, status))
+        time.sleep(interval)
+
+
 def wait_until(pred, timeout, interval=0.05):
     deadline = time.time() + timeout
     while True:
