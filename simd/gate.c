@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,7 +241,8 @@ static int rank_cmp(const void *a, const void *b)
 			       *y = *(struct tank_slot *const *)b;
 	if (x->gate_rank != y->gate_rank)
 		return x->gate_rank > y->gate_rank ? -1 : 1;
-	return x < y ? -1 : x > y;
+	uintptr_t px = (uintptr_t)x, py = (uintptr_t)y;
+	return px < py ? -1 : px > py;
 }
 
 /* Let the tanks of a set go on. At shutdown (run false) the gates are only unkept:
