@@ -350,6 +350,18 @@ try {
     await page.mouse.dblclick(cx, cy);
     const whole = await until(() => page.$eval('#tank-canvas', (c) => c.dataset.zoom === '1' && +c.dataset.viewX === 0), 5000);
     check(whole, 'a double click shows the whole world again');
+    // The same from the keyboard: + zooms around the middle, an arrow moves the view by
+    // an eighth of it, 0 shows the whole world.
+    await page.focus('#tank-canvas');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('+');
+    const keyed = await until(() => page.$eval('#tank-canvas', (c) => c.dataset.zoom === '3' && +c.dataset.viewX), 5000);
+    await page.keyboard.press('ArrowRight');
+    const right = await until(() => page.$eval('#tank-canvas', (c, x0) => +c.dataset.viewX > x0 && +c.dataset.viewX, keyed), 5000);
+    check(keyed && right && Math.abs(right - keyed - 16000 / 3 / 8) < 2,
+      '+ zooms in around the middle and an arrow moves the view an eighth', JSON.stringify({ keyed, right }));
+    await page.keyboard.press('0');
+    const reset = await until(() => page.$eval('#tank-canvas', (c) => c.dataset.zoom === '1'), 5000);
+    check(reset, '0 shows the whole world');
   } else if (phase === 'bench') {
     const { hub, tank } = conf;
     await page.goto(`${hub}/#/tanks/${tank}`);

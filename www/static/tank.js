@@ -65,7 +65,7 @@ export function createTankDialog(onCreated) {
 }
 
 export function tankView(root, tankId) {
-  const canvas = el('canvas', { id: 'tank-canvas', 'data-fish-count': '0', 'data-frame': '0',
+  const canvas = el('canvas', { id: 'tank-canvas', tabindex: '0', 'data-fish-count': '0', 'data-frame': '0',
                                 'aria-label': 'The tank, live' });
   const head = {
     name: el('h2', { class: 'tank-name' }, 'Tank'),
@@ -92,7 +92,7 @@ export function tankView(root, tankId) {
   root.replaceChildren(el('section', { class: 'tank-view' },
     el('header', { class: 'tank-head' }, el('div', { class: 'title' }, head.name, head.server, head.state), stats),
     stage, controls,
-    el('p', { class: 'hint' }, 'Click a fish to see its card. Colours, shapes and patterns come from each fish’s genome, so lineages look alike. Scroll to zoom, drag to move, double-click to see the whole tank.')),
+    el('p', { class: 'hint' }, 'Click a fish to see its card. Colours, shapes and patterns come from each fish’s genome, so lineages look alike. Scroll (or + and −) to zoom, drag (or the arrows) to move, double-click (or 0) to see the whole tank.')),
     plots.el);
 
   let meta = null, paused = false, closed = false;
@@ -297,20 +297,38 @@ export function tankView(root, tankId) {
     return { x: org.x + ((ev.clientX - r.left) / r.width) * cur.width / view.z,
              y: org.y + ((ev.clientY - r.top) / r.height) * cur.height / view.z };
   }
+  // One zoom step in (dir 1) or out (-1); the world point at fx, fy (fractions of the
+  // canvas) stays where it is.
+  function zoomStep(dir, fx, fy) {
+    const i = ZOOMS.indexOf(view.z) + dir;
+    const z = ZOOMS[Math.min(Math.max(i, 0), ZOOMS.length - 1)];
+    if (z === view.z || z > maxZoom(canvas.width / cur.width)) return;
+    const org = viewOrigin(cur.width, cur.height);
+    const px = org.x + fx * cur.width / view.z, py = org.y + fy * cur.height / view.z;
+    view.z = z;
+    view.cx = px + (0.5 - fx) * cur.width / z;
+    view.cy = py + (0.5 - fy) * cur.height / z;
+  }
   canvas.addEventListener('wheel', (ev) => {
     if (!cur) return;
     ev.preventDefault();
-    const fit = canvas.width / cur.width;
-    const i = ZOOMS.indexOf(view.z) + (ev.deltaY < 0 ? 1 : -1);
-    const z = ZOOMS[Math.min(Math.max(i, 0), ZOOMS.length - 1)];
-    if (z === view.z || z > maxZoom(fit)) return;
-    // The point under the pointer stays there.
-    const p = worldAt(ev), r = canvas.getBoundingClientRect();
-    const fx = (ev.clientX - r.left) / r.width, fy = (ev.clientY - r.top) / r.height;
-    view.z = z;
-    view.cx = p.x + (0.5 - fx) * cur.width / z;
-    view.cy = p.y + (0.5 - fy) * cur.height / z;
+    const r = canvas.getBoundingClientRect();
+    zoomStep(ev.deltaY < 0 ? 1 : -1, (ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height);
   }, { passive: false });
+  // The keyboard, once the tank has the focus: + and - zoom around the middle, the arrows
+  // move the view by an eighth of it, 0 shows the whole world.
+  canvas.addEventListener('keydown', (ev) => {
+    if (!cur) return;
+    const pan = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[ev.key];
+    if (ev.key === '+' || ev.key === '=') zoomStep(1, 0.5, 0.5);
+    else if (ev.key === '-') zoomStep(-1, 0.5, 0.5);
+    else if (ev.key === '0') view.z = 1;
+    else if (pan && view.z > 1) {
+      view.cx += (pan[0] * cur.width) / view.z / 8;
+      view.cy += (pan[1] * cur.height) / view.z / 8;
+    } else return;
+    ev.preventDefault();
+  });
   canvas.addEventListener('pointerdown', (ev) => {
     if (view.z > 1) view.drag = { x: ev.clientX, y: ev.clientY, cx: view.cx, cy: view.cy, moved: false };
   });
