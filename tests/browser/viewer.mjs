@@ -362,6 +362,12 @@ try {
     await page.keyboard.press('0');
     const reset = await until(() => page.$eval('#tank-canvas', (c) => c.dataset.zoom === '1'), 5000);
     check(reset, '0 shows the whole world');
+    // Seeing the whole world, a notch down over the tank scrolls the page (to the plots).
+    const y0 = await page.evaluate(() => window.scrollY);
+    await page.mouse.move(cx, cy);
+    await page.mouse.wheel(0, 400);
+    const scrolled = await until(() => page.evaluate((a) => window.scrollY > a && window.scrollY, y0), 5000);
+    check(scrolled, 'a wheel notch that cannot zoom out scrolls the page', `${y0} then ${scrolled}`);
   } else if (phase === 'bench') {
     const { hub, tank } = conf;
     await page.goto(`${hub}/#/tanks/${tank}`);

@@ -298,22 +298,25 @@ export function tankView(root, tankId) {
              y: org.y + ((ev.clientY - r.top) / r.height) * cur.height / view.z };
   }
   // One zoom step in (dir 1) or out (-1); the world point at fx, fy (fractions of the
-  // canvas) stays where it is.
+  // canvas) stays where it is. False when the view is already as near or as far as it goes.
   function zoomStep(dir, fx, fy) {
     const i = ZOOMS.indexOf(view.z) + dir;
     const z = ZOOMS[Math.min(Math.max(i, 0), ZOOMS.length - 1)];
-    if (z === view.z || z > maxZoom(canvas.width / cur.width)) return;
+    if (z === view.z || z > maxZoom(canvas.width / cur.width)) return false;
     const org = viewOrigin(cur.width, cur.height);
     const px = org.x + fx * cur.width / view.z, py = org.y + fy * cur.height / view.z;
     view.z = z;
     view.cx = px + (0.5 - fx) * cur.width / z;
     view.cy = py + (0.5 - fy) * cur.height / z;
+    return true;
   }
+  // A notch that cannot zoom further scrolls the page as usual (down to the plots).
   canvas.addEventListener('wheel', (ev) => {
     if (!cur) return;
-    ev.preventDefault();
     const r = canvas.getBoundingClientRect();
-    zoomStep(ev.deltaY < 0 ? 1 : -1, (ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height);
+    if (zoomStep(ev.deltaY < 0 ? 1 : -1, (ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height)) {
+      ev.preventDefault();
+    }
   }, { passive: false });
   // The keyboard, once the tank has the focus: + and - zoom around the middle, the arrows
   // move the view by an eighth of it, 0 shows the whole world.
