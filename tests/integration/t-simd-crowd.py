@@ -7,7 +7,8 @@ reports its measured tick time in its status and in /metrics."""
 import threading
 import time
 
-from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, jerr, poll_health, tmpdir, wait_until
+from twlib import (TEST_TOKEN, Daemon, Tap, base_ports, finish, jerr, metric_sum, poll_health, tmpdir,
+                   wait_until)
 
 t = Tap()
 root = tmpdir("twcr")
@@ -72,17 +73,13 @@ try:
     # loop finds the lock taken at most a few times (by a snapshot's or a reader's copy,
     # never by a tick). Without the gate it waited for a tick for about one drop in five,
     # and /health waited up to 26 ms meanwhile (0.9 ms with the gate).
-    def metric(name):
-        body = d.get("/metrics", tcp=True, token=TEST_TOKEN).body
-        return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name))
-
-    waits0 = metric("tankworld_sim_loop_lock_waits_total")
-    gated0 = metric("tankworld_sim_gate_changes_total")
+    waits0 = metric_sum(d, "tankworld_sim_loop_lock_waits_total")
+    gated0 = metric_sum(d, "tankworld_sim_gate_changes_total")
     mark = len(lat)
     drops = [d.post("/api/tanks/%s/food" % tank, {"count": 1}, tcp=True, token=TEST_TOKEN).status
              for _ in range(120)] if tank else []
-    waits = metric("tankworld_sim_loop_lock_waits_total") - waits0
-    gated = metric("tankworld_sim_gate_changes_total") - gated0
+    waits = metric_sum(d, "tankworld_sim_loop_lock_waits_total") - waits0
+    gated = metric_sum(d, "tankworld_sim_gate_changes_total") - gated0
     during = sorted(x for x, _ in lat[mark:])
     t.diag("120 food drops: %s; through the gate %d; the loop waited for a lock %d times; "
            "/health meanwhile: max %.1f ms" % ({c: drops.count(c) for c in set(drops)}, gated, waits,
@@ -97,7 +94,7 @@ try:
     # these 40 changes in two runs before the sets of gates, /health up to 36 ms.
     pond = d.post("/api/tanks", {"name": "pond", "initial_fish": 10, "max_fish": 200},
                   tcp=True, token=TEST_TOKEN).json()["tank"]["tank_id"] if tank else None
-    waits0 = metric("tankworld_sim_loop_lock_waits_total")
+    waits0 = metric_sum(d, "tankworld_sim_loop_lock_waits_total")
     mark = len(lat)
     moved, arrived = [], []
 
@@ -128,7 +125,7 @@ try:
         c.start()
     for c in clients if tank else []:
         c.join(300)
-    waits = metric("tankworld_sim_loop_lock_waits_total") - waits0
+    waits = metric_sum(d, "tankworld_sim_loop_lock_waits_total") - waits0
     during = sorted(x for x, _ in lat[mark:])
     t.diag("20 moves: %s; 20 arrivals: %s; the loop waited for a lock %d times; /health "
            "meanwhile: max %.1f ms" % ({c: moved.count(c) for c in set(moved)},

@@ -10,7 +10,7 @@ import random
 import threading
 import time
 
-from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, poll_health, tmpdir
+from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, metric_sum, poll_health, tmpdir
 
 t = Tap()
 root = tmpdir("twga")
@@ -20,11 +20,6 @@ d = Daemon("simd", root, "gates", base_ports(1)[0], extra={"sim.snapshot_interva
 def fish_ids(tank):
     r = d.get("/api/tanks/%s/state" % tank, timeout=60)
     return [e["id"] for e in r.json()["entities"] if e["kind"] == "fish"] if r.status == 200 else None
-
-
-def metric(name):
-    body = d.get("/metrics", tcp=True, token=TEST_TOKEN).body
-    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name))
 
 
 try:
@@ -108,9 +103,9 @@ try:
                 time.sleep(0.05)
                 call("delete", (200,), lambda: d.delete("/api/tanks/%s" % gid, timeout=60))
 
-    waits0 = metric('tankworld_sim_loop_lock_waits_total{when="ticking"}')
-    copies0 = metric('tankworld_sim_loop_lock_waits_total{when="between_ticks"}')
-    gated0 = metric("tankworld_sim_gate_changes_total")
+    waits0 = metric_sum(d, 'tankworld_sim_loop_lock_waits_total{when="ticking"}')
+    copies0 = metric_sum(d, 'tankworld_sim_loop_lock_waits_total{when="between_ticks"}')
+    gated0 = metric_sum(d, "tankworld_sim_gate_changes_total")
     workers = [threading.Thread(target=f, args=a) for f, a in (
         (mover, (1,)), (mover, (2,)), (relay, (3,)), (relay, (4,)), (pauser, ()), (feeder, ()),
         (ghosts, ()), (poll_health, (d, lat, stop)))]
@@ -121,9 +116,9 @@ try:
     for w in workers:
         w.join(120)
     t.ok(not any(w.is_alive() for w in workers), "every client is answered and stops")
-    waits = metric('tankworld_sim_loop_lock_waits_total{when="ticking"}') - waits0
-    copies = metric('tankworld_sim_loop_lock_waits_total{when="between_ticks"}') - copies0
-    gated = metric("tankworld_sim_gate_changes_total") - gated0
+    waits = metric_sum(d, 'tankworld_sim_loop_lock_waits_total{when="ticking"}') - waits0
+    copies = metric_sum(d, 'tankworld_sim_loop_lock_waits_total{when="between_ticks"}') - copies0
+    gated = metric_sum(d, "tankworld_sim_gate_changes_total") - gated0
     summary = {}
     for (kind, status), n in sorted(counts.items(), key=str):
         summary.setdefault(kind, {})[status] = n

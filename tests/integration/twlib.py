@@ -449,6 +449,13 @@ def jerr(r, status, code=None):
             and isinstance(j.get("code"), str) and (code is None or j.get("code") == code))
 
 
+def metric_sum(d, name):
+    """The sum of every sample of d's /metrics whose line starts with name (all its
+    labels, or those name gives), read over TCP with the test token."""
+    body = d.get("/metrics", tcp=True, token=TEST_TOKEN).body
+    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name))
+
+
 def poll_health(d, lat, stop, interval=0.02):
     """A thread's body: GET /health on d's TCP port until stop is set, appending
     (seconds, status or error) to lat; for tests that the loop keeps answering."""
