@@ -291,32 +291,31 @@ export function tankView(root, tankId) {
   }
   // No closer than 2 device px a world px: a fish is then a large sprite already.
   const maxZoom = (fit) => ZOOMS.filter((z) => z === 1 || fit * z <= 2).pop();
-  // The world point under a pointer event.
-  function worldAt(ev) {
-    const r = canvas.getBoundingClientRect(), org = viewOrigin(cur.width, cur.height);
-    return { x: org.x + ((ev.clientX - r.left) / r.width) * cur.width / view.z,
-             y: org.y + ((ev.clientY - r.top) / r.height) * cur.height / view.z };
+  // Where a pointer event is, in fractions of the canvas's width and height.
+  function fractionAt(ev) {
+    const r = canvas.getBoundingClientRect();
+    return [(ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height];
   }
-  // One zoom step in (dir 1) or out (-1); the world point at fx, fy (fractions of the
-  // canvas) stays where it is. False when the view is already as near or as far as it goes.
+  // The world point at fractions fx, fy of the canvas.
+  function worldAt(fx, fy) {
+    const org = viewOrigin(cur.width, cur.height);
+    return { x: org.x + fx * cur.width / view.z, y: org.y + fy * cur.height / view.z };
+  }
+  // One zoom step in (dir 1) or out (-1); the world point at fx, fy stays where it is.
+  // False when the view is already as near or as far as it goes.
   function zoomStep(dir, fx, fy) {
     const i = ZOOMS.indexOf(view.z) + dir;
     const z = ZOOMS[Math.min(Math.max(i, 0), ZOOMS.length - 1)];
     if (z === view.z || z > maxZoom(canvas.width / cur.width)) return false;
-    const org = viewOrigin(cur.width, cur.height);
-    const px = org.x + fx * cur.width / view.z, py = org.y + fy * cur.height / view.z;
+    const p = worldAt(fx, fy);
     view.z = z;
-    view.cx = px + (0.5 - fx) * cur.width / z;
-    view.cy = py + (0.5 - fy) * cur.height / z;
+    view.cx = p.x + (0.5 - fx) * cur.width / z;
+    view.cy = p.y + (0.5 - fy) * cur.height / z;
     return true;
   }
   // A notch that cannot zoom further scrolls the page as usual (down to the plots).
   canvas.addEventListener('wheel', (ev) => {
-    if (!cur) return;
-    const r = canvas.getBoundingClientRect();
-    if (zoomStep(ev.deltaY < 0 ? 1 : -1, (ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height)) {
-      ev.preventDefault();
-    }
+    if (cur && zoomStep(ev.deltaY < 0 ? 1 : -1, ...fractionAt(ev))) ev.preventDefault();
   }, { passive: false });
   // The keyboard, once the tank has the focus: + and - zoom around the middle, the arrows
   // move the view by an eighth of it, 0 shows the whole world.
@@ -351,7 +350,7 @@ export function tankView(root, tankId) {
 
   canvas.addEventListener('click', async (ev) => {
     if (!cur || (view.drag && view.drag.moved)) return;
-    const { x: wx, y: wy } = worldAt(ev);
+    const { x: wx, y: wy } = worldAt(...fractionAt(ev));
     let best = null, bd = (40 / Math.sqrt(view.z)) ** 2;
     for (const [k, x, y] of lastPos) {
       const d = (x - wx) ** 2 + (y - wy) ** 2;
