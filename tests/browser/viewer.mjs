@@ -336,6 +336,13 @@ try {
     check(near && near.sprites > 0 && near.sprites < 200, 'close up, the fish in view get sprites, and only they',
       JSON.stringify(near));
     await shot('ocean-zoom.png');
+    // Close up, only the food in view is drawn, and the water and sand are painted for
+    // the view (a layer of the whole world stretched showed them blurred).
+    const zoomed = await page.$eval('#tank-canvas', (c) => ({ food: +c.dataset.food,
+      drawn: +c.dataset.foodDrawn, zoom: +c.dataset.zoom, backdrop: +c.dataset.backdropZoom }));
+    check(zoomed.food >= 300 && zoomed.drawn < zoomed.food, 'close up, the food out of view is not drawn',
+      JSON.stringify(zoomed));
+    check(zoomed.backdrop === zoomed.zoom, 'the backdrop is painted for the zoomed view', JSON.stringify(zoomed));
     const cx = box.x + box.w / 2, cy = box.y + box.h / 2;
     await page.mouse.move(cx, cy);
     await page.mouse.down();
@@ -350,6 +357,10 @@ try {
     await page.mouse.dblclick(cx, cy);
     const whole = await until(() => page.$eval('#tank-canvas', (c) => c.dataset.zoom === '1' && +c.dataset.viewX === 0), 5000);
     check(whole, 'a double click shows the whole world again');
+    const allFood = await until(() => page.$eval('#tank-canvas', (c) => c.dataset.backdropZoom === '1' &&
+      { food: +c.dataset.food, drawn: +c.dataset.foodDrawn }), 5000);
+    check(allFood && allFood.food >= 300 && allFood.drawn === allFood.food, 'seeing the whole world, all the food is drawn',
+      JSON.stringify(allFood));
     // The same from the keyboard: + zooms around the middle, an arrow moves the view by
     // an eighth of it, 0 shows the whole world.
     await page.focus('#tank-canvas');

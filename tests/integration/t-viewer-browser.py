@@ -94,6 +94,10 @@ try:
                                         "width": 3441, "height": 1935, "paused": True}).json()
     ocean = hub.sim.post("/api/tanks", {"name": "Ocean", "initial_fish": 200, "max_fish": 200, "width": 16000,
                                         "height": 9000, "paused": True}).json()
+    # Food in three places of the ocean, so that a zoomed view leaves some out.
+    for x in (2000, 8000, 14000):
+        r = hub.sim.post("/api/tanks/%s/food" % ocean["tank"]["tank_id"], {"x": x, "count": 100})
+        assert r.status == 201, r
     run_phase("crowd", dict(base, crowd=crowd["tank"]["tank_id"], crowd_fish=600,
                             ocean=ocean["tank"]["tank_id"], ocean_fish=200))
 

@@ -26,29 +26,32 @@ function mix(a, b, t) {
 const rgb = (c, a = 1) => `rgba(${c[0]},${c[1]},${c[2]},${a})`;
 
 // The water, sunbeams and sand change slowly: they are painted into a layer of their
-// own a few times a second and copied onto every frame.
+// own a few times a second, or when the view moves, and copied onto every frame. The
+// layer holds the part of the world in view at the canvas's resolution: zoomed in
+// (tank.js), a layer of the whole world stretched over the canvas showed blurred sand.
 export class Backdrop {
   constructor() {
     this.canvas = document.createElement('canvas');
     this.key = '';
+    this.zoom = 0; // the zoom the layer was last painted for
   }
-  draw(ctx, w, h, light, time) {
+  draw(ctx, w, h, light, time, zoom) {
     const pw = ctx.canvas.width, ph = ctx.canvas.height;
-    const key = `${pw}x${ph}:${Math.round(light * 40)}:${Math.floor(time * 4)}`;
+    const s = ctx.baseScale, bx = ctx.baseX, by = ctx.baseY;
+    const key = `${pw}x${ph}:${s}:${bx}:${by}:${Math.round(light * 40)}:${Math.floor(time * 4)}`;
     if (key !== this.key) {
       this.key = key;
+      this.zoom = zoom;
       if (this.canvas.width !== pw || this.canvas.height !== ph) {
         this.canvas.width = pw;
         this.canvas.height = ph;
       }
       const x = this.canvas.getContext('2d');
-      x.setTransform(pw / w, 0, 0, ph / h, 0, 0);
+      x.setTransform(s, 0, 0, s, bx, by);
       paintWater(x, w, h, light, time);
     }
-    // Zoomed in (tank.js), the part of the world in view is the part of the layer drawn.
-    const s = ctx.baseScale;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.drawImage(this.canvas, ctx.baseX, ctx.baseY, w * s, h * s);
+    ctx.drawImage(this.canvas, 0, 0);
   }
 }
 
@@ -59,7 +62,8 @@ function paintWater(ctx, w, h, light, time) {
   g.addColorStop(0, rgb(top));
   g.addColorStop(1, rgb(bottom));
   ctx.fillStyle = g;
-  ctx.fillRect(0, 0, w, h);
+  // A pixel past the bottom: the canvas's height is the world's rounded to a whole pixel.
+  ctx.fillRect(0, 0, w, h + 1);
   // Sunbeams by day, swaying slowly.
   if (light > 0.3) {
     ctx.save();
@@ -87,8 +91,8 @@ function paintWater(ctx, w, h, light, time) {
   ctx.beginPath();
   ctx.moveTo(0, h - 22);
   for (let x = 0; x <= w; x += 40) ctx.lineTo(x, h - 22 + Math.sin(x * 0.02) * 4);
-  ctx.lineTo(w, h);
-  ctx.lineTo(0, h);
+  ctx.lineTo(w, h + 1);
+  ctx.lineTo(0, h + 1);
   ctx.fill();
 }
 
@@ -516,10 +520,14 @@ const FOOD_COLORS = {
   rare: '#c77dff', nectar: '#fff2a8', live: '#ff8fb8',
 };
 
-export function drawFood(ctx, food, types, time) {
+// The food in view (inView(x, y, margin) from tank.js); returns how many items it drew.
+export function drawFood(ctx, food, types, time, inView) {
   const s = ctx.baseScale;
   ctx.setTransform(s, 0, 0, s, ctx.baseX, ctx.baseY);
+  let n = 0;
   for (const [x, y, k] of food) {
+    if (!inView(x, y, 8)) continue;
+    n++;
     const type = types[k];
     ctx.fillStyle = FOOD_COLORS[type] || '#fff';
     if (type === 'live') {
@@ -543,6 +551,7 @@ export function drawFood(ctx, food, types, time) {
       ctx.fill();
     }
   }
+  return n;
 }
 
 export function drawCrab(ctx, x, y, vx, energy, time) {

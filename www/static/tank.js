@@ -192,7 +192,8 @@ export function tankView(root, tankId) {
     plantSprites.setScale(s);
     const time = now / 1000;
     const light = daylight(cur.day_time);
-    backdrop.draw(ctx, W, H, light, time);
+    backdrop.draw(ctx, W, H, light, time, view.z);
+    canvas.dataset.backdropZoom = backdrop.zoom;
     drawCastle(ctx, cur.castle, light, time);
     // Sprites are painted for SPRITE_BUDGET_MS a draw (at least one), plants first: a
     // plant waiting for its sprite shows its older one, or comes a few draws later. The
@@ -208,7 +209,8 @@ export function tankView(root, tankId) {
       return sp;
     };
     // What is out of view is not drawn, and gets no sprite until it comes into view
-    // (margins: a plant grows up to 150 px above its root, a fish is up to 60 px long).
+    // (margins: a plant grows up to 150 px above its root, a fish is up to 60 px long,
+    // food is a few px across).
     const x0 = org.x, x1v = org.x + W / view.z, y0 = org.y, y1v = org.y + H / view.z;
     const inView = (x, y, m) => x > x0 - m && x < x1v + m && y > y0 - m && y < y1v + m;
     for (const [k, growth] of cur.plants) {
@@ -218,8 +220,10 @@ export function tankView(root, tankId) {
         ? plantSprites.peek(k) : paint(() => plantSprites.get(k, l, growth));
       if (sp) drawPlant(ctx, sp, l.x, l.y, time, k);
     }
-    drawFood(ctx, cur.food, cur.food_types, time);
-    for (const [x, y, vx, e] of cur.crabs) drawCrab(ctx, x, y, vx, e, time);
+    canvas.dataset.food = cur.food.length;
+    canvas.dataset.foodDrawn = drawFood(ctx, cur.food, cur.food_types, time, inView);
+    // A crab reaches about 35 px from its centre with its claws.
+    for (const [x, y, vx, e] of cur.crabs) if (inView(x, y, 40)) drawCrab(ctx, x, y, vx, e, time);
     // Fish, moved smoothly from the previous frame to this one.
     const span = Math.min(250, Math.max(30, tCur - tPrev));
     const a = Math.min(1, (now - tCur) / span);
