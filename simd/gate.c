@@ -231,6 +231,7 @@ struct gate_set {
 	struct simd *sd;
 	gate_fn fn;
 	void *arg;
+	bool every; /* every tank of the daemon (gate_run_all) */
 	size_t n, held;
 	struct tank_slot *slot[];
 };
@@ -262,6 +263,22 @@ static void set_end(struct gate_set *gs, bool run)
 	free(gs);
 }
 
+/* A set of every tank that a tank created since it began is not in. */
+static bool set_lacks_a_tank(const struct gate_set *gs)
+{
+	if (!gs->every)
+		return false;
+	const struct tank_slot *s;
+	TAILQ_FOREACH (s, &gs->sd->tanks, link) {
+		size_t i = 0;
+		while (i < gs->n && gs->slot[i] != s)
+			i++;
+		if (i == gs->n)
+			return true;
+	}
+	return false;
+}
+
 static void set_step(void *arg, bool run)
 {
 	struct gate_set *gs = arg;
@@ -284,11 +301,23 @@ static void set_step(void *arg, bool run)
 		gate_run(gs->sd, gs->slot[gs->held], set_step, gs);
 		return;
 	}
+	if (set_lacks_a_tank(gs)) {
+		/* A tank created while the set waited: taking its gate now, out of rank order,
+		 * could wait in a cycle with another set. Let every gate go and take them all
+		 * again, the new tank among them; its change then finds no lock a tick holds. */
+		struct simd *sd = gs->sd;
+		gate_fn fn = gs->fn;
+		void *fn_arg = gs->arg;
+		set_end(gs, true);
+		gate_run_all(sd, fn, fn_arg);
+		return;
+	}
 	gs->fn(gs->arg, true);
 	set_end(gs, true);
 }
 
-void gate_run_set(struct simd *sd, struct tank_slot *const *slots, size_t n, gate_fn fn, void *arg)
+static void set_run(struct simd *sd, struct tank_slot *const *slots, size_t n, bool every,
+		    gate_fn fn, void *arg)
 {
 	if (n == 0) {
 		fn(arg, true);
@@ -298,6 +327,7 @@ void gate_run_set(struct simd *sd, struct tank_slot *const *slots, size_t n, gat
 	gs->sd = sd;
 	gs->fn = fn;
 	gs->arg = arg;
+	gs->every = every;
 	qsort(memcpy(gs->slot, slots, n * sizeof gs->slot[0]), n, sizeof gs->slot[0], rank_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (i == 0 || gs->slot[i] != gs->slot[gs->n - 1])
@@ -309,13 +339,18 @@ void gate_run_set(struct simd *sd, struct tank_slot *const *slots, size_t n, gat
 	gate_run(sd, gs->slot[0], set_step, gs);
 }
 
+void gate_run_set(struct simd *sd, struct tank_slot *const *slots, size_t n, gate_fn fn, void *arg)
+{
+	set_run(sd, slots, n, false, fn, arg);
+}
+
 void gate_run_all(struct simd *sd, gate_fn fn, void *arg)
 {
 	struct tank_slot **all = xcalloc(sd->n_tanks + 1, sizeof *all), *s;
 	size_t n = 0;
 	TAILQ_FOREACH (s, &sd->tanks, link)
 		all[n++] = s;
-	gate_run_set(sd, all, n, fn, arg);
+	set_run(sd, all, n, true, fn, arg);
 	free(all);
 }
 

@@ -135,9 +135,9 @@ try:
     # and /health up to 154 ms.
     # A snapshot's or a reader's copy may make the loop wait a moment (every second here,
     # with thousands of changes a second), never a tick. An empty tank created while an
-    # arrival waits for the others is not among the tanks it holds: it may be found in
-    # the microsecond of its tick, at most once or twice.
-    t.ok(waits <= 2, "the loop waited for a tank's lock while it might tick at most twice (%d)" % waits)
+    # arrival waits for the others was not among the tanks it held, and could be found
+    # ticking; the arrival now takes every gate again (gate.c: tens of times a run here).
+    t.eq(waits, 0, "the loop never waited for a tank's lock while it might tick")
     times = sorted(x for x, _ in lat)
     t.diag("/health: %d answers, median %.1f ms, max %.1f ms" %
            (len(times), 1e3 * times[len(times) // 2], 1e3 * times[-1]))
