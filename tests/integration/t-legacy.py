@@ -31,11 +31,6 @@ def original_fish(n):
             "memory": {"food_memories": [], "predator_last_seen": 0}, "reproduction_cooldown": 0}
 
 
-def fish_ids(tank):
-    r = d.get("/api/tanks/%s/state" % tank, tcp=True)
-    return [e["id"] for e in r.json()["entities"] if e["kind"] == "fish"]
-
-
 def post(path, body=None, raw=None):
     return d.post(path, body, tcp=True, token=token, raw=raw)
 
@@ -62,7 +57,7 @@ try:
     t.ok(d.req("POST", "/api/tanks?name=x", tcp=True).status == 401, "TCP creation by query needs the token too")
     r = post("/api/tanks/%s/pause" % tank)
     t.eq(r.status, 200, "pause the tank, so only arrivals change its fish")
-    before = set(fish_ids(tank))
+    before = set(d.fish_ids(tank, tcp=True))
 
     # The query form, sent three times identically (the original's retries after a timeout).
     qs = urllib.parse.urlencode({"destination_tank_id": tank, "source_server_id": "orig-1", "source_tank_id": "3"})
@@ -74,7 +69,7 @@ try:
     tids = {a.json()["transfer_id"] for a in answers}
     t.ok(len(ids) == 1 and len(tids) == 1, "the retries are one transfer of one fish", (ids, tids))
     fid = ids.pop()
-    now = fish_ids(tank)
+    now = d.fish_ids(tank, tcp=True)
     t.eq(now.count(fid), 1, "the fish is in the tank once")
     t.eq(len(now), len(before) + 1, "and nothing else arrived")
     r = d.get("/api/tanks/%s/fish/%s" % (tank, fid), tcp=True)
@@ -102,7 +97,7 @@ try:
         x.join()
     t.ok(len(res) == 4 and all(x.status == 200 for x in res) and len({x.json()["entity"]["new_id"] for x in res}) == 1,
          "four simultaneous identical sends are one transfer", res)
-    now = fish_ids(tank)
+    now = d.fish_ids(tank, tcp=True)
     t.eq(len(now), len(before) + 3, "three distinct fish sent, three arrived")
     t.eq(len(set(now)), len(now), "no fish twice")
 
@@ -110,7 +105,7 @@ try:
     r = post("/api/remote-transfer", dict(body2, source_tank_id="4"))
     t.ok(r.status == 200 and r.json()["entity"]["new_id"] not in now, "another source is another fish", r)
 
-    n = len(fish_ids(tank))
+    n = len(d.fish_ids(tank, tcp=True))
     plant = {"type": "fractal_plant", "id": 1, "x": 1, "y": 1, "genome_data": {}}
     r = post("/api/remote-transfer?" + qs, raw=json.dumps(plant))
     t.ok(r.status == 400 and r.json().get("code") == "invalid_entity", "a plant is refused with a JSON 400", r)
@@ -120,14 +115,14 @@ try:
     r = post("/api/remote-transfer?destination_tank_id=%s" % tank, raw=raw)
     t.ok(r.status == 400, "missing source parameters are a 400", r)
     t.ok(d.req("POST", "/api/remote-transfer?" + qs, tcp=True, raw=raw).status == 401, "no token over TCP: 401")
-    t.eq(len(fish_ids(tank)), n, "refused requests changed nothing")
+    t.eq(len(d.fish_ids(tank, tcp=True)), n, "refused requests changed nothing")
 
     d.stop()
     d.start()
-    now = fish_ids(tank)
+    now = d.fish_ids(tank, tcp=True)
     t.ok(fid in now and len(now) == n, "after a restart the fish are there, once", now)
     r = post("/api/remote-transfer?" + qs, raw=raw)
-    t.ok(r.status == 200 and r.json()["entity"]["new_id"] == fid and len(fish_ids(tank)) == n,
+    t.ok(r.status == 200 and r.json()["entity"]["new_id"] == fid and len(d.fish_ids(tank, tcp=True)) == n,
          "a retry after the restart still inserts nothing", r)
 finally:
     d.stop()

@@ -23,10 +23,6 @@ rng = random.Random(test_seed(t, "CRASH_SEED", default=1234))
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "12"))
 
 
-def fish_ids(d, tank):
-    return [e["id"] for e in d.get("/api/tanks/%s/state" % tank).json()["entities"] if e["kind"] == "fish"]
-
-
 def outbox(d):
     return d.get("/api/outbox").json()["transfers"]
 
@@ -44,7 +40,7 @@ try:
     for d in (a, b):  # the default tanks would breed: pause them too
         for tk in d.get("/api/tanks").json()["tanks"]:
             d.post("/api/tanks/%s/pause" % tk["tank"]["tank_id"])
-    initial = sorted(fish_ids(a, ta) + fish_ids(b, tb))
+    initial = sorted(a.fish_ids(ta) + b.fish_ids(tb))
     t.eq(len(initial), 80, "80 fish to start with")
 
     moved = kills = 0
@@ -88,7 +84,7 @@ try:
                     s_.post("/api/outbox/%s/abort" % tr["transfer_id"])
     t.diag("%d fish moved across %d kill -9 rounds" % (moved, kills))
     t.ok(moved > 10, "fish moved between the crashes (%d)" % moved)
-    final = sorted(fish_ids(a, ta) + fish_ids(b, tb))
+    final = sorted(a.fish_ids(ta) + b.fish_ids(tb))
     t.eq(len(outbox(a)) + len(outbox(b)), 0, "nothing left in flight after quiescence")
     dups = sorted({x for x in final if final.count(x) > 1})
     t.eq(dups, [], "no fish id is in two places")

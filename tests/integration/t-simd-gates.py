@@ -17,11 +17,6 @@ root = tmpdir("twga")
 d = Daemon("simd", root, "gates", base_ports(1)[0], extra={"sim.snapshot_interval": "1"})
 
 
-def fish_ids(tank):
-    r = d.get("/api/tanks/%s/state" % tank, timeout=60)
-    return [e["id"] for e in r.json()["entities"] if e["kind"] == "fish"] if r.status == 200 else None
-
-
 try:
     d.start()
     tanks = {}
@@ -151,7 +146,7 @@ try:
         d.post("/api/tanks/%s/pause" % tank)
     outbox = d.get("/api/outbox").json()
     t.eq(outbox["count"], 0, "the outbox ends empty: every transfer was committed or aborted")
-    per = {tank: fish_ids(tank) for tank in ids}
+    per = {tank: d.fish_ids(tank, timeout=60) for tank in ids}
     every = [f for fl in per.values() for f in (fl or [])]
     t.ok(all(fl is not None for fl in per.values()) and len(every) == len(set(every)),
          "no fish is in two tanks (%d fish)" % len(every))
@@ -160,7 +155,7 @@ try:
          "every empty tank made meanwhile is gone")
     t.eq(d.stop(timeout=120), 0, "simd stops cleanly after it")
     d.start()
-    again = {tank: fish_ids(tank) for tank in ids}
+    again = {tank: d.fish_ids(tank, timeout=60) for tank in ids}
     t.ok(all(sorted(again[k] or []) == sorted(per[k]) for k in ids),
          "a restart restores the same fish in the same tanks")
 
@@ -185,7 +180,7 @@ try:
         w.join(120)
     t.eq(rc, 0, "simd stopped under that traffic exits 0")
     d.start()
-    per = {tank: fish_ids(tank) for tank in ids}
+    per = {tank: d.fish_ids(tank, timeout=60) for tank in ids}
     every = [f for fl in per.values() for f in (fl or [])]
     t.ok(all(fl is not None for fl in per.values()) and len(every) == len(set(every)) and len(every) > 1000,
          "after the restart no fish is in two tanks (%d fish)" % len(every))

@@ -85,8 +85,7 @@ def ctl_json(*args, **kw):
 
 
 def fish_ids(server, tank):
-    st = server.sim.get("/api/tanks/%s/state" % tank).json()
-    return sorted(e["id"] for e in st["entities"] if e["kind"] == "fish")
+    return sorted(server.sim.fish_ids(tank))
 
 
 def total_fish():

@@ -425,6 +425,12 @@ class Daemon:
             return request(method, url=self.url, path=path, **kw)
         return request(method, unix=self.socket, path=path, **kw)
 
+    def fish_ids(self, tank, tcp=False, timeout=10):
+        """The ids of tank's fish, in the order of its state (GET /api/tanks/{id}/state),
+        or None when that does not answer 200."""
+        r = self.get("/api/tanks/%s/state" % tank, tcp=tcp, timeout=timeout)
+        return [e["id"] for e in r.json()["entities"] if e["kind"] == "fish"] if r.status == 200 else None
+
 
 def finish(t, root, daemons, tail=20):
     """A test's last words, for its finally: kill every daemon that still runs, show
