@@ -361,6 +361,45 @@ try {
       { food: +c.dataset.food, drawn: +c.dataset.foodDrawn }), 5000);
     check(allFood && allFood.food >= 300 && allFood.drawn === allFood.food, 'seeing the whole world, all the food is drawn',
       JSON.stringify(allFood));
+    // Close up on the sand, its top edge is a step of a pixel or two. A layer of the whole
+    // world stretched up to the zoom made it a ramp as many pixels wide as the zoom. In
+    // columns across the canvas, the largest change of brightness from one row to the
+    // next, over the whole change from the water above to the sand below: the median
+    // over the columns (a fish or a crumb in front of a few does not count).
+    await page.mouse.move(cx, box.y + box.h - 2);
+    for (let i = 0; i < 8; i++) {
+      await page.mouse.wheel(0, -100);
+      await page.waitForTimeout(60);
+    }
+    // The pointer's pixel is 13 px of the world tall: arrows take the view to the bottom.
+    await page.focus('#tank-canvas');
+    for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowDown');
+    const sand = await until(() => page.$eval('#tank-canvas', (c, W) => {
+      const z = +c.dataset.zoom;
+      if (z < 8 || +c.dataset.backdropZoom !== z || +c.dataset.viewY + 9000 / z < 9000) return false;
+      const s = (c.width / W) * z, top = Math.max(0, Math.floor(c.height - 60 * s));
+      const rows = c.height - top, data = c.getContext('2d').getImageData(0, top, c.width, rows).data;
+      const lum = (col, r) => { const i = (r * c.width + col) * 4; return 0.3 * data[i] + 0.59 * data[i + 1] + 0.11 * data[i + 2]; };
+      const ratios = [];
+      for (let k = 1; k < 40; k++) {
+        const col = Math.floor((k * c.width) / 40);
+        let step = 0, lo = 255, hi = 0;
+        for (let r = 0; r < rows; r++) {
+          const l = lum(col, r);
+          lo = Math.min(lo, l);
+          hi = Math.max(hi, l);
+          if (r > 0) step = Math.max(step, Math.abs(l - lum(col, r - 1)));
+        }
+        if (hi - lo > 10) ratios.push(step / (hi - lo));
+      }
+      ratios.sort((a, b) => a - b);
+      return { zoom: z, rows, columns: ratios.length, median: ratios[ratios.length >> 1] };
+    }, 16000), 5000);
+    check(sand && sand.rows >= 40 && sand.columns >= 20 && sand.median > 0.3,
+      'close up, the sand\'s edge is sharp (painted for the view, not stretched)', JSON.stringify(sand));
+    await shot('sand.png');
+    await page.mouse.dblclick(cx, cy);
+    await until(() => page.$eval('#tank-canvas', (c) => c.dataset.zoom === '1'), 5000);
     // The same from the keyboard: + zooms around the middle, an arrow moves the view by
     // an eighth of it, 0 shows the whole world.
     await page.focus('#tank-canvas');
