@@ -105,7 +105,7 @@ try:
     gated0 = metric_sum(d, "tankworld_sim_gate_changes_total")
     workers = [threading.Thread(target=f, args=a) for f, a in (
         (mover, (1,)), (mover, (2,)), (relay, (3,)), (relay, (4,)), (pauser, ()), (feeder, ()),
-        (ghosts, ()), (poll_health, (d, lat, stop)))]
+        (ghosts, ()), (ghosts, ()), (poll_health, (d, lat, stop)))]
     for w in workers:
         w.start()
     time.sleep(12)
