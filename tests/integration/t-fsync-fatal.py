@@ -47,9 +47,16 @@ try:
     tank = r.json()["tank"]["tank_id"]
     tanks_dir = os.path.join(state, "sim", "tanks")
     # Every tank's folder made first (a new folder syncs the tanks directory too), so
-    # that the only sync of it left is the one after the deleted tank's folder goes.
-    t.ok(wait_until(lambda: os.path.isdir(os.path.join(tanks_dir, tank)) and len(os.listdir(tanks_dir)) == 2, 15),
-         "both tanks have their folders")
+    # that the only sync of it left is the one after the deleted tank's folder goes. A
+    # folder is whole once its snapshot is in it: simd makes the folder, syncs the tanks
+    # directory, then writes the snapshot. (Waiting for the folder alone set the fault
+    # between its mkdir and that sync, once in a loaded CI run: simd stopped on
+    # "cannot create" the folder instead.)
+    def whole():
+        names = os.listdir(tanks_dir) if os.path.isdir(tanks_dir) else []
+        return len(names) == 2 and tank in names and all(
+            os.path.exists(os.path.join(tanks_dir, n, "snapshot.json")) for n in names)
+    t.ok(wait_until(whole, 15), "both tanks have their folders, each with its snapshot")
     fail_syncs_of(tanks_dir)
     try:
         sim.delete("/api/tanks/" + tank, timeout=10)
