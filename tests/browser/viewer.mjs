@@ -46,6 +46,14 @@ page.on('pageerror', (e) => errors.push(e.message));
 page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) errors.push(m.text()); });
 const shot = (name) => page.screenshot({ path: path.join(conf.artifacts, name) });
 const tankApi = (base, id) => getJson(`${base}/api/tanks/${id}`);
+// Eight wheel notches up with the pointer at page point x, y: the deepest zoom there.
+async function wheelIn(x, y) {
+  await page.mouse.move(x, y);
+  for (let i = 0; i < 8; i++) {
+    await page.mouse.wheel(0, -100);
+    await page.waitForTimeout(60);
+  }
+}
 
 // Clicks fish {x, y} (tank coordinates) on the tank canvas, whose tank is w x h.
 async function clickFish(pg, w, h, fish) {
@@ -323,11 +331,7 @@ try {
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const box = await page.$eval('#tank-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
     const fx = box.x + (one.x / 16000) * box.w, fy = box.y + (one.y / 9000) * box.h;
-    await page.mouse.move(fx, fy);
-    for (let i = 0; i < 8; i++) {
-      await page.mouse.wheel(0, -100);
-      await page.waitForTimeout(60);
-    }
+    await wheelIn(fx, fy);
     const near = await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.zoom >= 8 &&
       +c.dataset.sprites > 0 && { zoom: +c.dataset.zoom, sprites: +c.dataset.sprites, x: +c.dataset.viewX, y: +c.dataset.viewY }), 15000);
     check(near && near.x <= one.x && one.x <= near.x + 16000 / near.zoom && near.y <= one.y &&
@@ -366,11 +370,7 @@ try {
     // columns across the canvas, the largest change of brightness from one row to the
     // next, over the whole change from the water above to the sand below: the median
     // over the columns (a fish or a crumb in front of a few does not count).
-    await page.mouse.move(cx, box.y + box.h - 2);
-    for (let i = 0; i < 8; i++) {
-      await page.mouse.wheel(0, -100);
-      await page.waitForTimeout(60);
-    }
+    await wheelIn(cx, box.y + box.h - 2);
     // The pointer's pixel is 13 px of the world tall: arrows take the view to the bottom.
     await page.focus('#tank-canvas');
     for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowDown');
