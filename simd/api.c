@@ -786,15 +786,18 @@ static void write_metrics(void *arg, FILE *f)
 		pthread_mutex_unlock(&s->status_lock);
 	}
 	/* The gate (gate.c): changes made at once (nothing ticked the tank) or after the end
-	 * of its tick, and the times the loop found a tank's lock taken and waited. */
+	 * of its tick, new tanks that waited for an arrival's set of every tank before their
+	 * first tick, and the times the loop found a tank's lock taken and waited. */
 	fprintf(f,
 		"# TYPE tankworld_sim_gate_changes_total counter\n"
 		"tankworld_sim_gate_changes_total{way=\"direct\"} %" PRIu64 "\n"
 		"tankworld_sim_gate_changes_total{way=\"between_ticks\"} %" PRIu64 "\n"
+		"# TYPE tankworld_sim_gate_starts_deferred_total counter\n"
+		"tankworld_sim_gate_starts_deferred_total %" PRIu64 "\n"
 		"# TYPE tankworld_sim_loop_lock_waits_total counter\n"
 		"tankworld_sim_loop_lock_waits_total{when=\"ticking\"} %" PRIu64 "\n"
 		"tankworld_sim_loop_lock_waits_total{when=\"between_ticks\"} %" PRIu64 "\n",
-		sd->gate_direct, sd->gate_queued,
+		sd->gate_direct, sd->gate_queued, sd->gate_starts_deferred,
 		__atomic_load_n(&sd->loop_lock_waits[0], __ATOMIC_RELAXED),
 		__atomic_load_n(&sd->loop_lock_waits[1], __ATOMIC_RELAXED));
 	pthread_mutex_lock(&sd->xfer_lock);

@@ -226,15 +226,50 @@ void gate_after_stop(struct tank_slot *s, bool shutdown)
 /* A set of gates, taken one after the other in rank order (largest tank first, then by
  * address): two sets never wait for each other in a cycle, and while a set waits for
  * the largest tank's tick to end it holds no other. Each gate taken is kept: the tank's
- * thread stays parked and its other changes wait until the set is done. */
+ * thread stays parked and its other changes wait until the set is done.
+ *
+ * A set of every tank (an arrival looks for its fish in each) holds the tanks there were
+ * when it began. A tank added while it waits is not taken: taking its gate then, out of
+ * rank order, could wait in a cycle with another set. Such a tank does not start ticking
+ * until every set that lacks it is done (gate_defers_start), so that no change of the
+ * set finds its lock taken by a tick. Sets once let every gate go and began again when
+ * they found a new tank: a steady stream of creations could hold an arrival back without
+ * end (37 fresh starts in one run of t-simd-gates). Now a set ends after one pass, and a
+ * new tank waits at most for the sets under way when it came. */
 struct gate_set {
 	struct simd *sd;
 	gate_fn fn;
 	void *arg;
-	bool every; /* every tank of the daemon (gate_run_all) */
+	bool every;   /* every tank of the daemon (gate_run_all), in sd->gate_all_sets */
+	uint64_t seq; /* its number among those sets */
+	TAILQ_ENTRY(gate_set) link;
 	size_t n, held;
 	struct tank_slot *slot[];
 };
+
+bool gate_defers_start(struct simd *sd, struct tank_slot *s)
+{
+	const struct gate_set *oldest = TAILQ_FIRST(&sd->gate_all_sets);
+	bool defer = oldest && oldest->seq <= s->added_at;
+	if (defer && !s->start_deferred)
+		sd->gate_starts_deferred++;
+	s->start_deferred = defer;
+	return defer;
+}
+
+/* A set of every tank is done: start the tanks that waited for it (and for no set still
+ * under way). At shutdown (run false) nothing starts. */
+static void all_set_done(struct gate_set *gs, bool run)
+{
+	struct simd *sd = gs->sd;
+	TAILQ_REMOVE(&sd->gate_all_sets, gs, link);
+	if (!run)
+		return;
+	struct tank_slot *s;
+	TAILQ_FOREACH (s, &sd->tanks, link)
+		if (s->start_deferred && !gate_defers_start(sd, s))
+			tanks_start(sd, s);
+}
 
 static int rank_cmp(const void *a, const void *b)
 {
@@ -260,23 +295,9 @@ static void set_end(struct gate_set *gs, bool run)
 	}
 	for (size_t i = 0; i < gs->n; i++)
 		tanks_release(gs->sd, gs->slot[i]);
+	if (gs->every)
+		all_set_done(gs, run);
 	free(gs);
-}
-
-/* A set of every tank that a tank created since it began is not in. */
-static bool set_lacks_a_tank(const struct gate_set *gs)
-{
-	if (!gs->every)
-		return false;
-	const struct tank_slot *s;
-	TAILQ_FOREACH (s, &gs->sd->tanks, link) {
-		size_t i = 0;
-		while (i < gs->n && gs->slot[i] != s)
-			i++;
-		if (i == gs->n)
-			return true;
-	}
-	return false;
 }
 
 static void set_step(void *arg, bool run)
@@ -301,17 +322,6 @@ static void set_step(void *arg, bool run)
 		gate_run(gs->sd, gs->slot[gs->held], set_step, gs);
 		return;
 	}
-	if (set_lacks_a_tank(gs)) {
-		/* A tank created while the set waited: taking its gate now, out of rank order,
-		 * could wait in a cycle with another set. Let every gate go and take them all
-		 * again, the new tank among them; its change then finds no lock a tick holds. */
-		struct simd *sd = gs->sd;
-		gate_fn fn = gs->fn;
-		void *fn_arg = gs->arg;
-		set_end(gs, true);
-		gate_run_all(sd, fn, fn_arg);
-		return;
-	}
 	gs->fn(gs->arg, true);
 	set_end(gs, true);
 }
@@ -328,6 +338,10 @@ static void set_run(struct simd *sd, struct tank_slot *const *slots, size_t n, b
 	gs->fn = fn;
 	gs->arg = arg;
 	gs->every = every;
+	if (every) {
+		gs->seq = ++sd->gate_all_seq;
+		TAILQ_INSERT_TAIL(&sd->gate_all_sets, gs, link);
+	}
 	qsort(memcpy(gs->slot, slots, n * sizeof gs->slot[0]), n, sizeof gs->slot[0], rank_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (i == 0 || gs->slot[i] != gs->slot[gs->n - 1])

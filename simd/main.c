@@ -96,6 +96,7 @@ int main(int argc, char **argv)
 	sd.daemon = &d;
 	sd.started_mono = now_mono();
 	TAILQ_INIT(&sd.tanks);
+	TAILQ_INIT(&sd.gate_all_sets);
 	TAILQ_INIT(&sd.outbox);
 	TAILQ_INIT(&sd.inbox);
 	pthread_mutex_init(&sd.xfer_lock, NULL);

@@ -109,6 +109,11 @@ struct tank_slot {
 	 * are being run, further up the stack. Rank: the order in which a set takes gates. */
 	bool gate_kept, gate_draining;
 	int gate_rank;
+	/* Loop only (gate_defers_start): sets of every tank numbered up to added_at began
+	 * before this tank was added and do not hold it; while one of them waits, the tank
+	 * does not start ticking (start_deferred). */
+	uint64_t added_at;
+	bool start_deferred;
 	TAILQ_ENTRY(tank_slot) link;
 };
 
@@ -187,7 +192,11 @@ struct simd {
 	struct poker_games *poker_games; /* games people play against fish (event loop only) */
 	/* gate.c, for /metrics: changes run at once, changes that waited for a tick's end,
 	 * and the times the loop found a tank's lock taken (atomic). */
-	uint64_t gate_direct, gate_queued;
+	uint64_t gate_direct, gate_queued, gate_starts_deferred;
+	/* gate.c, loop only: the sets of every tank under way, oldest first, and the number
+	 * of the last one begun. */
+	TAILQ_HEAD(gate_all_sets, gate_set) gate_all_sets;
+	uint64_t gate_all_seq;
 	uint64_t loop_lock_waits[2]; /* [0]: the tank may have been ticking; [1]: between ticks */
 };
 
@@ -201,8 +210,13 @@ void gate_run(struct simd *sd, struct tank_slot *slot, gate_fn fn, void *arg);
 /* The same for a change that touches several tanks: fn runs once every one of them is
  * held (their tick threads all parked), and they go on after it. */
 void gate_run_set(struct simd *sd, struct tank_slot *const *slots, size_t n, gate_fn fn, void *arg);
-/* Every tank here, as the list stands. */
+/* Every tank here, as the list stands. A tank added while the set waits is not held: it
+ * starts ticking only once the set is done (gate_defers_start). */
+struct gate_set;
 void gate_run_all(struct simd *sd, gate_fn fn, void *arg);
+/* tanks_start asks: true (and the tank is started later, by gate.c) while a set of every
+ * tank that began before the tank was added is under way. */
+bool gate_defers_start(struct simd *sd, struct tank_slot *slot);
 /* The loop takes a tank's lock (in a change, or to read what the tick changes): counted
  * in loop_lock_waits when it had to wait. */
 void gate_lock(struct tank_slot *slot);

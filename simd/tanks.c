@@ -63,6 +63,7 @@ struct tank_slot *tanks_add(struct simd *sd, const struct tank_meta *meta, struc
 	/* A set of gates is taken largest tank first (gate_run_set): the one slowest to reach
 	 * the end of its tick is waited for while no other tank is held. */
 	s->gate_rank = tank_get_params(sim)->max_fish;
+	s->added_at = sd->gate_all_seq; /* the sets of every tank begun so far lack it */
 	tank_publish_status(s);
 	pthread_mutex_lock(&sd->list_lock);
 	TAILQ_INSERT_TAIL(&sd->tanks, s, link);
@@ -233,6 +234,8 @@ static void *tick_main(void *arg)
 
 void tanks_start(struct simd *sd, struct tank_slot *s)
 {
+	if (gate_defers_start(sd, s))
+		return; /* gate.c starts it once the sets that do not hold it are done */
 	s->stop = false;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	tank_set_threads(s->sim,

@@ -30,6 +30,7 @@ static void simd_init(struct simd *sd, const char *jdir)
 	memset(sd, 0, sizeof *sd);
 	sd->daemon = &daemon_;
 	TAILQ_INIT(&sd->tanks);
+	TAILQ_INIT(&sd->gate_all_sets);
 	TAILQ_INIT(&sd->outbox);
 	TAILQ_INIT(&sd->inbox);
 	pthread_mutex_init(&sd->xfer_lock, NULL);
