@@ -206,16 +206,17 @@ struct simd {
  * fn must find its tank again: a change before it may have deleted it. */
 typedef void (*gate_fn)(void *arg, bool run);
 struct gate_wait;
+struct gate_set;
 void gate_run(struct simd *sd, struct tank_slot *slot, gate_fn fn, void *arg);
 /* The same for a change that touches several tanks: fn runs once every one of them is
  * held (their tick threads all parked), and they go on after it. */
 void gate_run_set(struct simd *sd, struct tank_slot *const *slots, size_t n, gate_fn fn, void *arg);
 /* Every tank here, as the list stands. A tank added while the set waits is not held: it
  * starts ticking only once the set is done (gate_defers_start). */
-struct gate_set;
 void gate_run_all(struct simd *sd, gate_fn fn, void *arg);
-/* tanks_start asks: true (and the tank is started later, by gate.c) while a set of every
- * tank that began before the tank was added is under way. */
+/* tanks_start asks: true while a set of every tank that began before the tank was added
+ * is under way. It marks the tank (start_deferred, counted once for /metrics); gate.c
+ * starts it when the last such set is done. */
 bool gate_defers_start(struct simd *sd, struct tank_slot *slot);
 /* The loop takes a tank's lock (in a change, or to read what the tick changes): counted
  * in loop_lock_waits when it had to wait. */
