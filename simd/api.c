@@ -116,6 +116,9 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 		free(cr);
 		return;
 	}
+	/* Started first, so that the answer shows the tank running (or starting), as it is
+	 * by the time the client reads it. */
+	tanks_start(sd, slot);
 	cr->dr->body = tank_status_json(sd, slot);
 	if (cr->warning[0]) {
 		json_object *w = json_object_new_array();
@@ -123,7 +126,6 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 		json_object_object_add(cr->dr->body, "warnings", w);
 		log_warn("tank %s (%s): %s", cr->m.id, cr->m.name, cr->warning);
 	}
-	tanks_start(sd, slot);
 	log_info("tank %s (%s) created", cr->m.id, cr->m.name);
 	free(cr);
 }

@@ -467,7 +467,7 @@ json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params 
 struct status_view {
 	struct tank_stats st;
 	double fps, tick_median, tick_p99;
-	bool paused, running, lagging;
+	bool paused, running, starting, lagging;
 	size_t in_transit;
 };
 
@@ -483,6 +483,7 @@ static void status_view_read(struct tank_slot *s, struct status_view *v)
 	v->paused = s->status_paused;
 	pthread_mutex_unlock(&s->status_lock);
 	v->running = s->thread_started;
+	v->starting = s->start_deferred;
 	/* Published with the fish count after the same change, so the two always agree. */
 	v->in_transit = (size_t)v->st.in_transit;
 }
@@ -497,6 +498,9 @@ static json_object *status_view_json(struct simd *sd, struct tank_slot *s,
 			       tank_meta_json(&s->meta, tank_get_params(s->sim),
 					      sd->daemon->conf.server.server_id));
 	json_object_object_add(o, "running", json_object_new_boolean(v->running));
+	/* Not running yet, but will be: created while arrivals were under way, the tank
+	 * starts ticking once they are done (gate_defers_start), so it is not "stopped". */
+	json_object_object_add(o, "starting", json_object_new_boolean(v->starting));
 	json_object_object_add(o, "paused", json_object_new_boolean(v->paused));
 	json_object_object_add(o, "frame", json_object_new_uint64(st->frame));
 	json_object_object_add(o, "fps", jv_new_decimal(v->fps, 1));

@@ -215,7 +215,7 @@ static void print_tank_status(json_object *s)
 	   field_int(m, "width"), field_int(m, "height"), field_int(m, "max_fish"),
 	   json_object_object_get_ex(m, "seed", &seed) ? value_text(seed) : "?");
 	kv("state", "%s, frame %" PRId64 ", %.1f fps",
-	   !field_bool(s, "running") ? "stopped"
+	   !field_bool(s, "running") ? (field_bool(s, "starting") ? "starting" : "stopped")
 	   : field_bool(s, "paused") ? "paused"
 				     : "running",
 	   field_int(s, "frame"), field_num(s, "fps"));

@@ -42,6 +42,8 @@ try:
     reef = r.json()["tank"]["tank_id"]
     t.eq(r.json()["stats"]["fish_count"], 12, "with its initial fish")
     t.eq(r.json()["paused"], True, "paused as asked")
+    t.ok(r.json()["running"] is True and r.json()["starting"] is False,
+         "and its tick thread already started (running, not starting)", r.json())
     t.ok("warnings" not in r.json(), "a tank its world can feed is created without a warning", r.json())
     # A small world full of fish is created as asked, with a warning that says why its
     # fish will starve and which world would feed them; a world at that density is not.

@@ -31,7 +31,7 @@ try:
     ids = list(tanks.values())
     lock = threading.Lock()
     stop = threading.Event()
-    bad, counts, lat, unstarted = [], {}, [], []
+    bad, counts, lat, unstarted, started_in_answer, stopped_seen = [], {}, [], [], [], []
 
     def note(kind, r, allowed):
         status = getattr(r, "status", None)
@@ -97,16 +97,26 @@ try:
                                                                        "allow_transfers": False}, timeout=60))
             if getattr(r, "status", 0) == 201:
                 gid = r.json()["tank"]["tank_id"]
+                # The answer shows the tank as it is once created: ticking, or starting
+                # (waiting for an arrival under way), never stopped.
+                seen = [r.json()]
+                with lock:
+                    started_in_answer.append(r.json()["starting"])
                 time.sleep(0.05)
                 # One created while an arrival's set of every tank was under way starts
                 # ticking only once that set is done: it must start all the same.
                 until = time.monotonic() + 10
-                while not d.get("/api/tanks/%s" % gid, timeout=60).json()["running"]:
+                while not seen[-1]["running"]:
+                    seen.append(d.get("/api/tanks/%s" % gid, timeout=60).json())
+                    if seen[-1]["running"]:
+                        break
                     if time.monotonic() > until:
                         with lock:
                             unstarted.append(gid)
                         break
                     time.sleep(0.01)
+                with lock:
+                    stopped_seen.extend(gid for st in seen if st["running"] == st["starting"])
                 call("delete", (200,), lambda: d.delete("/api/tanks/%s" % gid, timeout=60))
 
     waits0 = metric_sum(d, 'tankworld_sim_loop_lock_waits_total{when="ticking"}')
@@ -150,6 +160,9 @@ try:
     t.eq(waits, 0, "the loop never waited for a tank's lock while it might tick")
     t.ok(deferred > 0, "tanks created while an arrival held every other waited for it (%d)" % deferred)
     t.eq(unstarted, [], "and every one of them then started ticking (within 10 s)")
+    t.eq(sum(started_in_answer), deferred,
+         "the creation's answer said \"starting\" for each of them (of %d created)" % len(started_in_answer))
+    t.eq(stopped_seen, [], "no new tank was ever shown stopped, nor both running and starting")
     times = sorted(x for x, _ in lat)
     t.diag("/health: %d answers, median %.1f ms, max %.1f ms" %
            (len(times), 1e3 * times[len(times) // 2], 1e3 * times[-1]))
