@@ -802,6 +802,13 @@ static void write_metrics(void *arg, FILE *f)
 		sd->gate_direct, sd->gate_queued, sd->gate_starts_deferred,
 		__atomic_load_n(&sd->loop_lock_waits[0], __ATOMIC_RELAXED),
 		__atomic_load_n(&sd->loop_lock_waits[1], __ATOMIC_RELAXED));
+	/* What those waits can last: the longest a copy held a tank's lock. */
+	fprintf(f,
+		"# TYPE tankworld_sim_copy_lock_held_seconds_max gauge\n"
+		"tankworld_sim_copy_lock_held_seconds_max{copy=\"snapshot\"} %.6f\n"
+		"tankworld_sim_copy_lock_held_seconds_max{copy=\"state\"} %.6f\n",
+		__atomic_load_n(&sd->copy_held_max_ns[COPY_SNAPSHOT], __ATOMIC_RELAXED) * 1e-9,
+		__atomic_load_n(&sd->copy_held_max_ns[COPY_STATE], __ATOMIC_RELAXED) * 1e-9);
 	pthread_mutex_lock(&sd->xfer_lock);
 	fprintf(f,
 		"# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"

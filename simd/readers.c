@@ -56,9 +56,20 @@ void readers_state(struct tank_slot *s, void *arg, struct readers_answer *a)
 {
 	struct simd *sd = arg;
 	pthread_mutex_lock(&sd->reader_run);
+	/* The room first, without the lock (sim_room): faulting in the copy's pages under
+	 * it held the tick, and a change from the loop, 14 ms at 20,000 fish. */
+	struct sim_room room;
 	tanks_lock_fair(s);
-	struct entities *e = entities_copy(s->sim);
+	entities_room_size(s->sim, &room);
 	pthread_mutex_unlock(&s->lock);
+	entities_room_make(&room);
+	tanks_lock_fair(s);
+	struct timespec held;
+	clock_gettime(CLOCK_MONOTONIC, &held);
+	struct entities *e = entities_copy_in(s->sim, &room);
+	tanks_copy_held(sd, COPY_STATE, &held);
+	pthread_mutex_unlock(&s->lock);
+	sim_room_free(&room);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
 	json_object_object_add(o, "frame", json_object_new_uint64(entities_frame(e)));

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include "daemon.h"
 #include "journal.h"
@@ -198,7 +199,11 @@ struct simd {
 	TAILQ_HEAD(gate_all_sets, gate_set) gate_all_sets;
 	uint64_t gate_all_seq;
 	uint64_t loop_lock_waits[2]; /* [0]: the tank may have been ticking; [1]: between ticks */
+	/* The longest a copy held a tank's lock, in ns (tanks_copy_held): the tick and a
+	 * change from the loop wait that long. [COPY_SNAPSHOT], [COPY_STATE] (GET /state). */
+	uint64_t copy_held_max_ns[2];
 };
+enum { COPY_SNAPSHOT, COPY_STATE };
 
 /* gate.c: a change to a tank, on the loop, without waiting for its tick. fn(arg, true)
  * runs on the loop while the tank's tick thread is parked between two ticks (at once if
@@ -240,6 +245,9 @@ void tanks_free_slot(struct tank_slot *slot);
 /* Lock a slot from a thread other than its tick's: a tank behind its schedule relocks
  * at once, and mutexes are not fair, so the tick lets a waiter in first. */
 void tanks_lock_fair(struct tank_slot *slot);
+/* A copier (COPY_*) that took the lock at `since` is about to let it go: keeps the
+ * longest such hold for /metrics. Any thread. */
+void tanks_copy_held(struct simd *sd, int kind, const struct timespec *since);
 /* Keep a slot allocated while another thread uses it; the last release of a removed
  * slot frees it. */
 void tanks_hold(struct simd *sd, struct tank_slot *slot);

@@ -54,14 +54,22 @@ int store_remove_tank_dir(struct simd *sd, const char *tank_id)
 /* A tank snapshot is JSON lines: a header object (version 2, seq, meta, exits, the
  * tank without its fish, fish_count), then one fish per line. Lines let start-up parse
  * the fish on several threads; parsing one 20 MB document was most of a restart.
- * Under the tank's lock only a copy of the tank is taken (tank_clone, a few memcpys):
- * the tick waits that long, not for the encoding. */
+ * Under the tank's lock only a copy of the tank is taken (tank_clone_in, a few memcpys
+ * into memory made ready without the lock): the tick, and a change from the loop, wait
+ * that long, not for the encoding nor for the pages of the copy. */
 static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 {
+	struct tank_room room;
 	tanks_lock_fair(slot);
+	tank_room_size(slot->sim, &room);
+	pthread_mutex_unlock(&slot->lock);
+	tank_room_make(&room);
+	tanks_lock_fair(slot);
+	struct timespec held;
+	clock_gettime(CLOCK_MONOTONIC, &held);
 	json_object *o = json_object_new_object();
 	uint64_t seq = slot->applied_seq;
-	struct tank *copy = tank_clone(slot->sim);
+	struct tank *copy = tank_clone_in(slot->sim, &room);
 	json_object_object_add(o, "version", json_object_new_int(2));
 	json_object_object_add(o, "seq", json_object_new_uint64(seq));
 	json_object_object_add(o, "meta", tank_meta_state_json(&slot->meta, slot->paused));
@@ -73,7 +81,9 @@ static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 			       json_object_new_uint64(tank_plants_in_transit(slot->sim)));
 	json_object_object_add(o, "sim_rules", json_object_new_int(SIM_RULES));
 	slot->resim_cost = 0; /* a restart re-simulates from here on */
+	tanks_copy_held(sd, COPY_SNAPSHOT, &held);
 	pthread_mutex_unlock(&slot->lock);
+	tank_room_free(&room);
 	/* The fish, nearly all of the text, go straight from the structs to their lines:
 	 * building, printing and freeing a json-c tree of them took seconds. */
 	json_object *tank = tank_to_json_without_fish(copy);

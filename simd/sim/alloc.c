@@ -67,6 +67,39 @@ void sim_grow(void **arr, size_t *cap, size_t need, size_t elem)
 	*cap = c;
 }
 
+/* What a tick or two may add between the sizing and the copy: births, arrivals, food. */
+void sim_room_size(struct sim_room *r, size_t n)
+{
+	*r = (struct sim_room){.cap = n + n / 16 + 64};
+}
+
+/* Allocated as the tank's own arrays (large ones on huge pages where the kernel gives
+ * them), and every page written, so that the copy under the lock faults none in. */
+void sim_room_make(struct sim_room *r, size_t elem)
+{
+	r->p = sim_xrealloc(NULL, r->cap, elem);
+	memset(r->p, 0, r->cap * elem);
+}
+
+void *sim_room_take(struct sim_room *r, size_t n, size_t *cap)
+{
+	void *p = r->p;
+	size_t c = r->cap;
+	*r = (struct sim_room){0};
+	if (p && n && c >= n) {
+		*cap = c;
+		return p;
+	}
+	free(p);
+	return NULL;
+}
+
+void sim_room_free(struct sim_room *r)
+{
+	free(r->p);
+	*r = (struct sim_room){0};
+}
+
 void sim_text_need(struct sim_text *b, size_t more)
 {
 	if (b->len + more <= b->cap)

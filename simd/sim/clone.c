@@ -16,15 +16,52 @@ static void *dup_array(const void *src, size_t n, size_t elem, size_t *cap)
 	return p;
 }
 
+/* n items into the room's array if it holds them, else into a new one. */
+static void *take_array(struct sim_room *room, const void *src, size_t n, size_t elem, size_t *cap)
+{
+	void *p = sim_room_take(room, n, cap);
+	if (!p)
+		return dup_array(src, n, elem, cap);
+	memcpy(p, src, n * elem);
+	return p;
+}
+
+void tank_room_size(const struct tank *t, struct tank_room *r)
+{
+	sim_room_size(&r->fish, t->n_fish);
+	sim_room_size(&r->food, t->n_food);
+	sim_room_size(&r->lin, t->lin.n);
+}
+
+void tank_room_make(struct tank_room *r)
+{
+	sim_room_make(&r->fish, sizeof(struct fish));
+	sim_room_make(&r->food, sizeof(struct food));
+	sim_room_make(&r->lin, sizeof(struct lineage_rec));
+}
+
+void tank_room_free(struct tank_room *r)
+{
+	sim_room_free(&r->fish);
+	sim_room_free(&r->food);
+	sim_room_free(&r->lin);
+}
+
 struct tank *tank_clone(const struct tank *t)
+{
+	struct tank_room none = {0};
+	return tank_clone_in(t, &none);
+}
+
+struct tank *tank_clone_in(const struct tank *t, struct tank_room *r)
 {
 	struct tank *c = sim_xcalloc(1, sizeof *c);
 	/* Scalars and counters; every pointer is replaced below (a new pointer field of
 	 * struct tank must be handled here too, unless it is a frame's working buffer: those
 	 * belong in struct tank_work, which the copy starts without). */
 	*c = *t;
-	c->fish = dup_array(t->fish, t->n_fish, sizeof *t->fish, &c->cap_fish);
-	c->food = dup_array(t->food, t->n_food, sizeof *t->food, &c->cap_food);
+	c->fish = take_array(&r->fish, t->fish, t->n_fish, sizeof *t->fish, &c->cap_fish);
+	c->food = take_array(&r->food, t->food, t->n_food, sizeof *t->food, &c->cap_food);
 	c->plants = dup_array(t->plants, t->n_plants, sizeof *t->plants, &c->cap_plants);
 	size_t cap_crabs;
 	c->crabs = dup_array(t->crabs, t->n_crabs, sizeof *t->crabs, &cap_crabs);
@@ -55,7 +92,7 @@ struct tank *tank_clone(const struct tank *t)
 		c->events.e = sim_xcalloc(EVENTS_SIZE, sizeof *c->events.e);
 		memcpy(c->events.e, t->events.e, EVENTS_SIZE * sizeof *c->events.e);
 	}
-	lineage_copy(&c->lin, &t->lin);
+	lineage_copy(&c->lin, &t->lin, &r->lin);
 	tank_init_derived(c);
 	return c;
 }

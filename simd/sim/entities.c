@@ -31,11 +31,34 @@ struct entities {
 	struct entity_row *rows;
 };
 
+static size_t entity_count(const struct tank *t)
+{
+	return t->n_fish + t->n_food + t->n_plants + t->n_crabs;
+}
+
+void entities_room_size(const struct tank *t, struct sim_room *r)
+{
+	sim_room_size(r, entity_count(t));
+}
+
+void entities_room_make(struct sim_room *r)
+{
+	sim_room_make(r, sizeof(struct entity_row));
+}
+
 struct entities *entities_copy(const struct tank *t)
 {
+	struct sim_room none = {0};
+	return entities_copy_in(t, &none);
+}
+
+struct entities *entities_copy_in(const struct tank *t, struct sim_room *room)
+{
 	struct entities *e = sim_xcalloc(1, sizeof *e);
-	size_t cap = t->n_fish + t->n_food + t->n_plants + t->n_crabs;
-	e->rows = sim_xcalloc(cap ? cap : 1, sizeof *e->rows);
+	size_t cap = entity_count(t), got;
+	e->rows = sim_room_take(room, cap, &got);
+	if (!e->rows)
+		e->rows = sim_xcalloc(cap ? cap : 1, sizeof *e->rows);
 	e->frame = t->frame;
 	e->castle_y = t->p.height - CASTLE_RISE + CASTLE_W * 0.5;
 	for (size_t i = 0; i < t->n_fish; i++) {

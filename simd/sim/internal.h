@@ -295,7 +295,8 @@ void lineage_prune(struct tank *t);
 /* Records for living fish that have none (a state saved before lineage). */
 void lineage_cover_living(struct tank *t);
 void lineage_free(struct lineage *l);
-void lineage_copy(struct lineage *dst, const struct lineage *src);
+/* Into room's memory (sim_room_take) when it holds the records. */
+void lineage_copy(struct lineage *dst, const struct lineage *src, struct sim_room *room);
 json_object *lineage_to_json(const struct tank *t);
 int lineage_from_json(json_object *o, struct tank *t, struct json_err *e);
 json_object *fish_birth_to_json(const struct fish_birth *b);

@@ -295,17 +295,20 @@ void lineage_free(struct lineage *l)
 	l->n = l->cap = l->index_cap = 0;
 }
 
-void lineage_copy(struct lineage *dst, const struct lineage *src)
+void lineage_copy(struct lineage *dst, const struct lineage *src, struct sim_room *room)
 {
 	*dst = *src;
-	dst->r = NULL;
+	dst->r = sim_room_take(room, src->n, &dst->cap);
 	dst->index = NULL;
-	dst->cap = dst->index_cap = 0;
-	if (src->n) {
+	dst->index_cap = 0;
+	if (src->n && !dst->r) {
 		dst->r = sim_xcalloc(src->n, sizeof *dst->r);
-		memcpy(dst->r, src->r, src->n * sizeof *dst->r);
 		dst->cap = src->n;
 	}
+	if (!dst->r)
+		dst->cap = 0;
+	if (src->n)
+		memcpy(dst->r, src->r, src->n * sizeof *dst->r);
 	if (src->index) {
 		dst->index = sim_xcalloc(src->index_cap, sizeof *dst->index);
 		memcpy(dst->index, src->index, src->index_cap * sizeof *dst->index);

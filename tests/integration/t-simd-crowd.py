@@ -7,19 +7,16 @@ reports its measured tick time in its status and in /metrics."""
 import threading
 import time
 
-from twlib import (TEST_TOKEN, Daemon, Tap, base_ports, finish, jerr, metric_sum, poll_health, tmpdir,
+from twlib import (TEST_TOKEN, Daemon, HealthProbe, Tap, base_ports, finish, jerr, metric_sum, tmpdir,
                    wait_until)
 
 t = Tap()
+probe = None
 root = tmpdir("twcr")
 d = Daemon("simd", root, "crowd", base_ports(1)[0], extra={"sim.snapshot_interval": "1"})
 try:
     d.start()
-    lat = []
-    stop = threading.Event()
-
-    th = threading.Thread(target=poll_health, args=(d, lat, stop))
-    th.start()
+    probe = HealthProbe(d)
     time.sleep(0.5)
     created = {}
 
@@ -52,19 +49,22 @@ try:
     # GET /state lists every entity, and json-c takes about a second to build and print
     # that for 20,000 fish and their food: the loop used to do it itself, with the tank's
     # lock held, so /health waited as long. It is built off the loop now.
-    mark, reads = len(lat), []
+    mark, reads = time.monotonic(), []
     for i in range(3):
         t0 = time.monotonic()
         r = d.get("/api/tanks/%s/state" % tank, tcp=True, timeout=120) if tank else None
         fish = sum(1 for e in r.json()["entities"] if e["kind"] == "fish") if r and r.status == 200 else 0
         reads.append((time.monotonic() - t0, fish))
-    during = sorted(x for x, _ in lat[mark:])
+    during = sorted(x for x, _, _ in probe.since(mark))
     t.diag("GET /state: %s s; /health meanwhile: %d answers, max %.1f ms" %
            (["%.2f" % x for x, _ in reads], len(during), 1e3 * (during[-1] if during else 0)))
     t.ok(all(n > 15000 for _, n in reads), "GET /state lists the crowded tank's fish",
          [n for _, n in reads])
     slowest = max(x for x, _ in reads)
-    t.ok(during and during[len(during) // 2] < 0.05 and during[-1] < max(0.25, slowest / 2),
+    # The reads build their JSON on a thread of their own, beside the tank's two tick
+    # threads on two cores: the loop may wait for a time slice (up to 120 ms seen with
+    # the sanitizers), never for a read.
+    t.ok(during and during[len(during) // 2] < 0.05 and during[-1] < 0.5,
          "/health keeps answering while it is read (median %.1f ms, max %.1f ms, reads up to %.2f s)"
          % (1e3 * during[len(during) // 2] if during else -1, 1e3 * during[-1] if during else -1, slowest))
     # A change to a ticking tank is made between two of its ticks (the gate): at once
@@ -75,12 +75,12 @@ try:
     # and /health waited up to 26 ms meanwhile (0.9 ms with the gate).
     waits0 = metric_sum(d, "tankworld_sim_loop_lock_waits_total")
     gated0 = metric_sum(d, "tankworld_sim_gate_changes_total")
-    mark = len(lat)
+    mark = time.monotonic()
     drops = [d.post("/api/tanks/%s/food" % tank, {"count": 1}, tcp=True, token=TEST_TOKEN).status
              for _ in range(120)] if tank else []
     waits = metric_sum(d, "tankworld_sim_loop_lock_waits_total") - waits0
     gated = metric_sum(d, "tankworld_sim_gate_changes_total") - gated0
-    during = sorted(x for x, _ in lat[mark:])
+    during = sorted(x for x, _, _ in probe.since(mark))
     t.diag("120 food drops: %s; through the gate %d; the loop waited for a lock %d times; "
            "/health meanwhile: max %.1f ms" % ({c: drops.count(c) for c in set(drops)}, gated, waits,
                                                1e3 * (during[-1] if during else 0)))
@@ -95,7 +95,7 @@ try:
     pond = d.post("/api/tanks", {"name": "pond", "initial_fish": 10, "max_fish": 200},
                   tcp=True, token=TEST_TOKEN).json()["tank"]["tank_id"] if tank else None
     waits0 = metric_sum(d, "tankworld_sim_loop_lock_waits_total")
-    mark = len(lat)
+    mark = time.monotonic()
     moved, arrived = [], []
 
     # Two clients at once, moving in opposite directions: sets of gates that overlap
@@ -126,7 +126,7 @@ try:
     for c in clients if tank else []:
         c.join(300)
     waits = metric_sum(d, "tankworld_sim_loop_lock_waits_total") - waits0
-    during = sorted(x for x, _ in lat[mark:])
+    during = sorted(x for x, _, _ in probe.since(mark))
     t.diag("20 moves: %s; 20 arrivals: %s; the loop waited for a lock %d times; /health "
            "meanwhile: max %.1f ms" % ({c: moved.count(c) for c in set(moved)},
                                        {str(c): arrived.count(c) for c in set(arrived)}, waits,
@@ -166,6 +166,21 @@ try:
          busy[:1])
     t.ok(all(len(r.json()["entities"]) > 1000 for r in burst if getattr(r, "status", 0) == 200),
          "every read taken lists the tank")
+    # A snapshot's copy and a GET /state's copy hold the tank's lock: its tick, and a
+    # change from the loop, wait that long. They copied into fresh memory and faulted
+    # every page in under the lock: 110-160 ms for this tank's snapshot (a 4 kB page
+    # costs about 14 us to fault in on the 2-core VM), when the copy alone takes about
+    # 4 ms; /health meanwhile up to 151 ms. The room for a copy is now made first,
+    # without the lock.
+    snap_held = metric_sum(d, 'tankworld_sim_copy_lock_held_seconds_max{copy="snapshot"}')
+    state_held = metric_sum(d, 'tankworld_sim_copy_lock_held_seconds_max{copy="state"}')
+    t.diag("the longest a copy held the lock: snapshot %.1f ms, GET /state %.1f ms" %
+           (1e3 * snap_held, 1e3 * state_held))
+    # (5 ms here, 20 ms with the sanitizers.) A GET /state's copy is smaller: it held
+    # the lock 25 ms before, 2-6 ms now; its bound guards against worse only.
+    t.ok(0 < snap_held < 0.08, "a snapshot's copy of 20,000 fish held the tank's lock under 80 ms (%.1f ms)"
+         % (1e3 * snap_held))
+    t.ok(0 < state_held < 0.05, "and a GET /state's copy under 50 ms (%.1f ms)" % (1e3 * state_held))
     # Deleting it while snapshot rounds may hold it must not wait for them either, nor
     # for a reader of its state: the reader holds the slot, and the last holder frees it.
     late = {}
@@ -182,21 +197,23 @@ try:
     t.ok(r is not None and r.status in (200, 404) and (r.status == 404 or r.json()["tank_id"] == tank),
          "a read of its state begun before the deletion is answered (%s)" % (r and r.status))
     time.sleep(1.5)
-    stop.set()
-    th.join()
-    times = sorted(x for x, _ in lat)
+    probe.stop()
+    lat = probe.lat
+    times = sorted(x for x, _, _ in lat)
     p95 = times[int(len(times) * 0.95)] if times else 9
     t.diag("/health: %d answers, median %.1f ms, p95 %.1f ms, max %.1f ms" %
            (len(times), 1e3 * times[len(times) // 2], 1e3 * p95, 1e3 * times[-1]))
-    t.ok(all(s == 200 for _, s in lat) and len(lat) > 50, "/health answered throughout (%d)" % len(lat))
+    t.ok(all(s == 200 for _, s, _ in lat) and len(lat) > 50, "/health answered throughout (%d)" % len(lat))
     med = times[len(times) // 2]
     t.ok(med < 0.05, "/health answers within 50 ms (median %.1f ms, p95 %.1f ms)" % (1e3 * med, 1e3 * p95))
-    # The loop never waits for a tick or a snapshot: before, it waited minutes. On this
-    # shared 2-core machine a loaded hour still gives stragglers of about a second (the
-    # daemon is not scheduled), so the bound has that margin.
-    t.ok(times[-1] < 5.0, "no /health answer took 5 s (max %.1f ms)" % (1e3 * times[-1]))
+    # The loop never waits for a tick or a snapshot: before, it waited minutes. The
+    # stragglers of about a second this bound once allowed for were mostly the test's
+    # own: its probe was a thread, which waited while the test parsed a state.
+    t.ok(times[-1] < 1.0, "no /health answer took 1 s (max %.1f ms)" % (1e3 * times[-1]))
     # The final snapshot may have to finish a round encoding 20,000 fish first.
     t.eq(d.stop(timeout=180), 0, "exits 0")
 finally:
+    if probe:
+        probe.stop()
     finish(t, root, [d])
 t.done()

@@ -10,13 +10,14 @@ import random
 import threading
 import time
 
-from twlib import TEST_TOKEN, Daemon, Tap, base_ports, finish, metric_sum, poll_health, tmpdir
+from twlib import TEST_TOKEN, Daemon, HealthProbe, Tap, base_ports, finish, metric_sum, tmpdir
 
 t = Tap()
 root = tmpdir("twga")
 d = Daemon("simd", root, "gates", base_ports(1)[0], extra={"sim.snapshot_interval": "1"})
 
 
+probe = None
 try:
     d.start()
     tanks = {}
@@ -31,7 +32,7 @@ try:
     ids = list(tanks.values())
     lock = threading.Lock()
     stop = threading.Event()
-    bad, counts, lat, unstarted, started_in_answer, stopped_seen = [], {}, [], [], [], []
+    bad, counts, unstarted, started_in_answer, stopped_seen = [], {}, [], [], []
 
     def note(kind, r, allowed):
         status = getattr(r, "status", None)
@@ -125,13 +126,16 @@ try:
     deferred0 = metric_sum(d, "tankworld_sim_gate_starts_deferred_total")
     workers = [threading.Thread(target=f, args=a) for f, a in (
         (mover, (1,)), (mover, (2,)), (relay, (3,)), (relay, (4,)), (pauser, ()), (feeder, ()),
-        (ghosts, ()), (ghosts, ()), (poll_health, (d, lat, stop)))]
+        (ghosts, ()), (ghosts, ()))]
+    probe = HealthProbe(d)
     for w in workers:
         w.start()
     time.sleep(12)
     stop.set()
     for w in workers:
         w.join(120)
+    probe.stop()
+    lat = probe.lat
     t.ok(not any(w.is_alive() for w in workers), "every client is answered and stops")
     waits = metric_sum(d, 'tankworld_sim_loop_lock_waits_total{when="ticking"}') - waits0
     copies = metric_sum(d, 'tankworld_sim_loop_lock_waits_total{when="between_ticks"}') - copies0
@@ -163,10 +167,10 @@ try:
     t.eq(sum(started_in_answer), deferred,
          "the creation's answer said \"starting\" for each of them (of %d created)" % len(started_in_answer))
     t.eq(stopped_seen, [], "no new tank was ever shown stopped, nor both running and starting")
-    times = sorted(x for x, _ in lat)
+    times = sorted(x for x, _, _ in lat)
     t.diag("/health: %d answers, median %.1f ms, max %.1f ms" %
            (len(times), 1e3 * times[len(times) // 2], 1e3 * times[-1]))
-    t.ok(lat and all(s == 200 for _, s in lat) and times[len(times) // 2] < 0.05,
+    t.ok(lat and all(s == 200 for _, s, _ in lat) and times[len(times) // 2] < 0.05,
          "/health answered throughout, within 50 ms (median)")
 
     for tank in ids:
@@ -213,5 +217,7 @@ try:
          "after the restart no fish is in two tanks (%d fish)" % len(every))
     t.eq(d.stop(timeout=120), 0, "and it stops cleanly again")
 finally:
+    if probe:
+        probe.stop()
     finish(t, root, [d])
 t.done()

@@ -462,16 +462,54 @@ def metric_sum(d, name):
     return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name))
 
 
-def poll_health(d, lat, stop, interval=0.02):
-    """A thread's body: GET /health on d's TCP port until stop is set, appending
-    (seconds, status or error) to lat; for tests that the loop keeps answering."""
-    while not stop.is_set():
+class HealthProbe:
+    """GET /health on d's TCP port every interval, from a process of its own, for tests
+    that the daemon's event loop keeps answering. A thread of the test would share the
+    interpreter's lock with the test itself, which parses answers of many megabytes (a
+    20,000-fish tank's state takes about half a second): it measured its own waits as
+    the daemon's, up to 586 ms. The child times each request with CLOCK_MONOTONIC, which
+    every process shares, so the answers can be cut into the test's phases by time.
+    lat holds (seconds, status or error, started at) in the order they were made."""
+
+    def __init__(self, d, interval=0.02):
+        self.lat = []
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--health-probe",
+                                      d.url, str(interval)], stdout=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            t0, secs, status = line.split(" ", 2)
+            status = status.strip()
+            self.lat.append((float(secs), int(status) if status.isdigit() else status, float(t0)))
+
+    def since(self, t0, t1=None):
+        """The answers to the requests made from t0 (time.monotonic()) to t1 or now."""
+        return [x for x in list(self.lat) if x[2] >= t0 and (t1 is None or x[2] <= t1)]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(30)
+        self.reader.join(30)
+
+
+def _health_probe(url, interval):
+    hostport = url.split("//", 1)[1].rstrip("/")
+    parent = os.getppid()
+    while os.getppid() == parent:  # a test that dies leaves no probe behind
         t0 = time.monotonic()
         try:
-            status = request("GET", url=d.url, path="/health", timeout=60).status
+            conn = http.client.HTTPConnection(hostport, timeout=60)
+            conn.request("GET", "/health")
+            r = conn.getresponse()
+            r.read()
+            status = str(r.status)
+            conn.close()
         except OSError as e:
-            status = str(e)
-        lat.append((time.monotonic() - t0, status))
+            status = str(e).replace("\n", " ") or type(e).__name__
+        print("%.6f %.6f %s" % (t0, time.monotonic() - t0, status), flush=True)
         time.sleep(interval)
 
 
@@ -590,3 +628,10 @@ class StubServer:
 def base_ports(n):
     """n free base ports, each with its two successors free too (a server's three)."""
     return [_free_ports(3) for _ in range(n)]
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--health-probe"]:
+    try:
+        _health_probe(sys.argv[2], float(sys.argv[3]))
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass

@@ -130,6 +130,30 @@ int main(void)
 	}
 	ok(tank_state_hash(c) == tank_state_hash(t), "and ticks on identically");
 
+	/* Into room made beforehand (simd's snapshots: made without the lock), and into
+	 * room too small for it (the tank grew between sizing and copying): the same copy. */
+	struct tank_room room, small = {.fish = {.cap = 1}, .food = {.cap = 1}, .lin = {.cap = 1}};
+	tank_room_size(t, &room);
+	tank_room_make(&room);
+	tank_room_make(&small);
+	const void *made = room.fish.p;
+	struct tank *d = tank_clone_in(t, &room), *tight = tank_clone_in(t, &small);
+	ok((const void *)tank_fish_at(d, 0) == made && !room.fish.p && !room.food.p && !room.lin.p,
+	   "a clone into room uses the room's arrays and empties the room");
+	ok(tank_state_hash(d) == tank_state_hash(t) && tank_state_hash(tight) == tank_state_hash(t),
+	   "it has the tank's state hash, as has a clone into room too small");
+	for (int i = 0; i < 50; i++) {
+		tank_step(t);
+		tank_step(d);
+		tank_step(tight);
+	}
+	ok(tank_state_hash(d) == tank_state_hash(t) && tank_state_hash(tight) == tank_state_hash(t),
+	   "and both tick on identically");
+	tank_room_free(&room);
+	tank_room_free(&small);
+	tank_free(d);
+	tank_free(tight);
+
 	/* The id index: every fish is found at its position, through births, deaths and the
 	 * periodic spatial sort; a taken fish is gone; unknown ids are not found. */
 	bool all = true;
