@@ -312,6 +312,7 @@ static int run_snapshot(int n, int threads)
 	       "taken back to back\n",
 	       n, threads, threads > 1 ? "s" : "", s.copies);
 	printf("bench: sim_tick_median_ms_%d_fish_quiet %.2f ms\n", n, median[0] * 1e3);
+	printf("bench: sim_tick_p99_ms_%d_fish_quiet %.2f ms\n", n, p99[0] * 1e3);
 	printf("bench: sim_tick_median_ms_%d_fish_snapshots %.2f ms\n", n, median[1] * 1e3);
 	printf("bench: sim_tick_p99_ms_%d_fish_snapshots %.2f ms\n", n, p99[1] * 1e3);
 	printf("bench: sim_tick_p99_over_median_%d_fish_snapshots %.2f x\n", n, p99[1] / median[1]);
