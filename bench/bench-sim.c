@@ -252,7 +252,7 @@ static void *snapshotter(void *arg)
 	while (!s->stop) {
 		struct tank_room room;
 		pthread_mutex_lock(&s->lock);
-		tank_room_size(s->t, &room);
+		tank_room_size(s->t, TANK_COPY_WHOLE, &room);
 		pthread_mutex_unlock(&s->lock);
 		tank_room_make(&room);
 		pthread_mutex_lock(&s->lock);

@@ -200,10 +200,9 @@ struct simd {
 	uint64_t gate_all_seq;
 	uint64_t loop_lock_waits[2]; /* [0]: the tank may have been ticking; [1]: between ticks */
 	/* The longest a copy held a tank's lock, in ns (tanks_copy_held): the tick and a
-	 * change from the loop wait that long. [COPY_SNAPSHOT], [COPY_STATE] (GET /state). */
+	 * change from the loop wait that long. By enum tank_copy: a snapshot's, GET /state's. */
 	uint64_t copy_held_max_ns[2];
 };
-enum { COPY_SNAPSHOT, COPY_STATE };
 
 /* gate.c: a change to a tank, on the loop, without waiting for its tick. fn(arg, true)
  * runs on the loop while the tank's tick thread is parked between two ticks (at once if
@@ -245,9 +244,14 @@ void tanks_free_slot(struct tank_slot *slot);
 /* Lock a slot from a thread other than its tick's: a tank behind its schedule relocks
  * at once, and mutexes are not fair, so the tick lets a waiter in first. */
 void tanks_lock_fair(struct tank_slot *slot);
-/* A copier (COPY_*) that took the lock at `since` is about to let it go: keeps the
- * longest such hold for /metrics. Any thread. */
-void tanks_copy_held(struct simd *sd, int kind, const struct timespec *since);
+/* A copier's lock (snapshot, reader): room for the copy sized under the lock and made
+ * without it (struct tank_room), then the lock again, taken at *since. Faulting the
+ * copy's pages in under the lock held the tick, and a change from the loop, up to 200
+ * ms at 20,000 fish. */
+void tanks_lock_for_copy(struct tank_slot *slot, enum tank_copy what, struct tank_room *room,
+			 struct timespec *since);
+/* That copier is about to let the lock go: keeps the longest hold for /metrics. */
+void tanks_copy_held(struct simd *sd, enum tank_copy what, const struct timespec *since);
 /* Keep a slot allocated while another thread uses it; the last release of a removed
  * slot frees it. */
 void tanks_hold(struct simd *sd, struct tank_slot *slot);

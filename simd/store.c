@@ -60,13 +60,8 @@ int store_remove_tank_dir(struct simd *sd, const char *tank_id)
 static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 {
 	struct tank_room room;
-	tanks_lock_fair(slot);
-	tank_room_size(slot->sim, &room);
-	pthread_mutex_unlock(&slot->lock);
-	tank_room_make(&room);
-	tanks_lock_fair(slot);
 	struct timespec held;
-	clock_gettime(CLOCK_MONOTONIC, &held);
+	tanks_lock_for_copy(slot, TANK_COPY_WHOLE, &room, &held);
 	json_object *o = json_object_new_object();
 	uint64_t seq = slot->applied_seq;
 	struct tank *copy = tank_clone_in(slot->sim, &room);
@@ -81,7 +76,7 @@ static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 			       json_object_new_uint64(tank_plants_in_transit(slot->sim)));
 	json_object_object_add(o, "sim_rules", json_object_new_int(SIM_RULES));
 	slot->resim_cost = 0; /* a restart re-simulates from here on */
-	tanks_copy_held(sd, COPY_SNAPSHOT, &held);
+	tanks_copy_held(sd, TANK_COPY_WHOLE, &held);
 	pthread_mutex_unlock(&slot->lock);
 	tank_room_free(&room);
 	/* The fish, nearly all of the text, go straight from the structs to their lines:

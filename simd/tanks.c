@@ -311,12 +311,23 @@ void tanks_lock_fair(struct tank_slot *s)
 	__atomic_sub_fetch(&s->lock_wanted, 1, __ATOMIC_ACQ_REL);
 }
 
-void tanks_copy_held(struct simd *sd, int kind, const struct timespec *since)
+void tanks_lock_for_copy(struct tank_slot *s, enum tank_copy what, struct tank_room *room,
+			 struct timespec *since)
+{
+	tanks_lock_fair(s);
+	tank_room_size(s->sim, what, room);
+	pthread_mutex_unlock(&s->lock);
+	tank_room_make(room);
+	tanks_lock_fair(s);
+	clock_gettime(CLOCK_MONOTONIC, since);
+}
+
+void tanks_copy_held(struct simd *sd, enum tank_copy what, const struct timespec *since)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	uint64_t ns = (uint64_t)(ts_diff(&now, since) * 1e9);
-	uint64_t *max = &sd->copy_held_max_ns[kind];
+	uint64_t *max = &sd->copy_held_max_ns[what];
 	uint64_t was = __atomic_load_n(max, __ATOMIC_RELAXED);
 	while (ns > was && !__atomic_compare_exchange_n(max, &was, ns, false, __ATOMIC_RELAXED,
 							__ATOMIC_RELAXED))

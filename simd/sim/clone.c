@@ -26,8 +26,13 @@ static void *take_array(struct sim_room *room, const void *src, size_t n, size_t
 	return p;
 }
 
-void tank_room_size(const struct tank *t, struct tank_room *r)
+void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room *r)
 {
+	*r = (struct tank_room){0};
+	if (what == TANK_COPY_ENTITIES) {
+		entities_room_size(t, &r->rows);
+		return;
+	}
 	sim_room_size(&r->fish, t->n_fish);
 	sim_room_size(&r->food, t->n_food);
 	sim_room_size(&r->lin, t->lin.n);
@@ -35,9 +40,14 @@ void tank_room_size(const struct tank *t, struct tank_room *r)
 
 void tank_room_make(struct tank_room *r)
 {
-	sim_room_make(&r->fish, sizeof(struct fish));
-	sim_room_make(&r->food, sizeof(struct food));
-	sim_room_make(&r->lin, sizeof(struct lineage_rec));
+	if (r->fish.cap)
+		sim_room_make(&r->fish, sizeof(struct fish));
+	if (r->food.cap)
+		sim_room_make(&r->food, sizeof(struct food));
+	if (r->lin.cap)
+		sim_room_make(&r->lin, sizeof(struct lineage_rec));
+	if (r->rows.cap)
+		entities_room_make(&r->rows);
 }
 
 void tank_room_free(struct tank_room *r)
@@ -45,6 +55,7 @@ void tank_room_free(struct tank_room *r)
 	sim_room_free(&r->fish);
 	sim_room_free(&r->food);
 	sim_room_free(&r->lin);
+	sim_room_free(&r->rows);
 }
 
 struct tank *tank_clone(const struct tank *t)

@@ -48,15 +48,15 @@ void entities_room_make(struct sim_room *r)
 
 struct entities *entities_copy(const struct tank *t)
 {
-	struct sim_room none = {0};
+	struct tank_room none = {0};
 	return entities_copy_in(t, &none);
 }
 
-struct entities *entities_copy_in(const struct tank *t, struct sim_room *room)
+struct entities *entities_copy_in(const struct tank *t, struct tank_room *room)
 {
 	struct entities *e = sim_xcalloc(1, sizeof *e);
 	size_t cap = entity_count(t), got;
-	e->rows = sim_room_take(room, cap, &got);
+	e->rows = sim_room_take(&room->rows, cap, &got);
 	if (!e->rows)
 		e->rows = sim_xcalloc(cap ? cap : 1, sizeof *e->rows);
 	e->frame = t->frame;

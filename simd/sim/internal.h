@@ -295,6 +295,9 @@ void lineage_prune(struct tank *t);
 /* Records for living fish that have none (a state saved before lineage). */
 void lineage_cover_living(struct tank *t);
 void lineage_free(struct lineage *l);
+/* tank_room's part for entities_copy_in (entities.c). */
+void entities_room_size(const struct tank *t, struct sim_room *r);
+void entities_room_make(struct sim_room *r);
 /* Into room's memory (sim_room_take) when it holds the records. */
 void lineage_copy(struct lineage *dst, const struct lineage *src, struct sim_room *room);
 json_object *lineage_to_json(const struct tank *t);

@@ -158,10 +158,14 @@ void sim_room_make(struct sim_room *r, size_t elem);
 void *sim_room_take(struct sim_room *r, size_t n, size_t *cap);
 void sim_room_free(struct sim_room *r);
 
+/* What a copier takes: the whole tank (tank_clone_in: a snapshot) or what GET /state
+ * shows (entities_copy_in). */
+enum tank_copy { TANK_COPY_WHOLE, TANK_COPY_ENTITIES };
 struct tank_room {
-	struct sim_room fish, food, lin;
+	struct sim_room fish, food, lin; /* TANK_COPY_WHOLE */
+	struct sim_room rows;		 /* TANK_COPY_ENTITIES */
 };
-void tank_room_size(const struct tank *t, struct tank_room *r);
+void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room *r);
 void tank_room_make(struct tank_room *r);
 /* tank_clone, into the room's arrays where they are large enough; the room is emptied. */
 struct tank *tank_clone_in(const struct tank *t, struct tank_room *r);
@@ -297,10 +301,8 @@ json_object *tank_entities_json(const struct tank *t);
  * tank's lock, and its JSON, built from the copy alone (on any thread). */
 struct entities;
 struct entities *entities_copy(const struct tank *t);
-/* The same into room (sim_room) sized and made as for tank_clone_in. */
-void entities_room_size(const struct tank *t, struct sim_room *r);
-void entities_room_make(struct sim_room *r);
-struct entities *entities_copy_in(const struct tank *t, struct sim_room *r);
+/* The same into room sized (TANK_COPY_ENTITIES) and made as for tank_clone_in. */
+struct entities *entities_copy_in(const struct tank *t, struct tank_room *r);
 json_object *entities_json(const struct entities *e);
 uint64_t entities_frame(const struct entities *e); /* the tank's frame when copied */
 void entities_free(struct entities *e);

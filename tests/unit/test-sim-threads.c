@@ -133,7 +133,7 @@ int main(void)
 	/* Into room made beforehand (simd's snapshots: made without the lock), and into
 	 * room too small for it (the tank grew between sizing and copying): the same copy. */
 	struct tank_room room, small = {.fish = {.cap = 1}, .food = {.cap = 1}, .lin = {.cap = 1}};
-	tank_room_size(t, &room);
+	tank_room_size(t, TANK_COPY_WHOLE, &room);
 	tank_room_make(&room);
 	tank_room_make(&small);
 	const void *made = room.fish.p;
@@ -153,6 +153,19 @@ int main(void)
 	tank_room_free(&small);
 	tank_free(d);
 	tank_free(tight);
+	/* GET /state's copy into room: the same JSON as without. */
+	tank_room_size(t, TANK_COPY_ENTITIES, &room);
+	tank_room_make(&room);
+	struct entities *plain = entities_copy(t), *roomy = entities_copy_in(t, &room);
+	json_object *jp = entities_json(plain), *jr = entities_json(roomy);
+	ok(!room.rows.p && !room.fish.p &&
+		   strcmp(json_object_to_json_string(jp), json_object_to_json_string(jr)) == 0,
+	   "GET /state's copy into room shows the same entities");
+	json_object_put(jp);
+	json_object_put(jr);
+	entities_free(plain);
+	entities_free(roomy);
+	tank_room_free(&room);
 
 	/* The id index: every fish is found at its position, through births, deaths and the
 	 * periodic spatial sort; a taken fish is gone; unknown ids are not found. */
