@@ -91,10 +91,21 @@ static const char *reason_for(int status)
 	}
 }
 
-void http_reply_text(struct evhttp_request *req, int status, const char *content_type,
-		     const char *text, size_t len)
+static void free_taken(const void *data, size_t len, void *text)
+{
+	(void)data;
+	(void)len;
+	free(text);
+}
+
+/* taken: text is malloc'd and the reply takes it, to send it from where it is. A
+ * reader's answer can be megabytes (GET /state of 20,000 fish): copying it on the event
+ * loop into fresh buffer pages, each faulted in, kept every other client waiting. */
+static void reply(struct evhttp_request *req, int status, const char *content_type,
+		  const char *text, size_t len, bool taken)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	/* HEAD: the GET's headers without its body. evhttp 2.1 would send the body, and
 	 * no Content-Length, so the length is set here and the body left out. */
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -107,8 +118,10 @@ void http_reply_text(struct evhttp_request *req, int status, const char *content
 		evhttp_add_header(h, "Content-Length", cl);
 	}
 	if (m == EVHTTP_REQ_HEAD) {
-		/* no body */
-	} else if (evbuffer_add(evhttp_request_get_output_buffer(req), text, len) < 0) {
+		if (taken) /* no body */
+			free((char *)text);
+	} else if (taken ? evbuffer_add_reference(out, text, len, free_taken, (char *)text) < 0
+			 : evbuffer_add(out, text, len) < 0) {
 		/* Straight into the request's own output buffer: evhttp_send_reply would
 		 * move a separate buffer there anyway, so this saves an evbuffer per reply. */
 		abort();
@@ -116,6 +129,18 @@ void http_reply_text(struct evhttp_request *req, int status, const char *content
 	evhttp_remove_header(h, "Content-Type");
 	evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_send_reply(req, status, reason_for(status), NULL);
+}
+
+void http_reply_text(struct evhttp_request *req, int status, const char *content_type,
+		     const char *text, size_t len)
+{
+	reply(req, status, content_type, text, len, false);
+}
+
+void http_reply_taken(struct evhttp_request *req, int status, const char *content_type, char *text,
+		      size_t len)
+{
+	reply(req, status, content_type, text, len, true);
 }
 
 void http_reply_json(struct evhttp_request *req, int status, json_object *json)

@@ -110,6 +110,9 @@ json_object *http_error_json(const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void http_reply_text(struct evhttp_request *req, int status, const char *content_type,
 		     const char *text, size_t len);
+/* The same for a malloc'd text, which the reply takes over and sends without copying. */
+void http_reply_taken(struct evhttp_request *req, int status, const char *content_type, char *text,
+		      size_t len);
 
 /* The request body as a JSON object, validated for syntax and size. On error replies
  * 400/413 itself and returns NULL. */

@@ -280,12 +280,14 @@ static void on_read(struct simd *sd, struct readers_answer *a, void *arg)
 	(void)sd;
 	struct api_read *rd = arg;
 	struct evhttp_request *req = http_deferred_request(rd->d);
-	if (req && a->status == 200)
-		http_reply_text(req, 200, a->type, a->text, a->len);
-	else if (req && a->status == 404)
+	if (req && a->status == 200) {
+		http_reply_taken(req, 200, a->type, a->text, a->len);
+		a->text = NULL;
+	} else if (req && a->status == 404) {
 		http_reply_error(req, 404, rd->code, "%s", rd->msg);
-	else if (req)
+	} else if (req) {
 		http_reply_error(req, 503, "shutting_down", "simd is stopping");
+	}
 	http_deferred_free(rd->d);
 	if (rd->free_arg)
 		rd->free_arg(rd->arg);
