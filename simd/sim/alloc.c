@@ -67,7 +67,7 @@ void sim_grow(void **arr, size_t *cap, size_t need, size_t elem)
 	*cap = c;
 }
 
-/* What a tick or two may add between the sizing and the copy: births, arrivals, food. */
+/* What the tank may add while the room is made (a few ticks): births, arrivals, food. */
 void sim_room_size(struct sim_room *r, size_t n)
 {
 	*r = (struct sim_room){.cap = n + n / 16 + 64};

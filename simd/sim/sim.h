@@ -141,10 +141,10 @@ void tank_free(struct tank *t);
 struct tank *tank_clone(const struct tank *t);
 /* Room for a copy, made without the tank's lock. On the 2-core VM a fresh 4 kB page costs
  * about 14 us to fault in: tank_clone of a 20,000-fish tank into new memory held the lock
- * 110-160 ms, nearly all of it faults, where the same copy into memory already touched
+ * 110-200 ms, nearly all of it faults, where the same copy into memory already touched
  * takes about 4 ms. So a copier sizes the room under the lock (a few reads), makes it
  * without the lock (every page written), and copies into it under the lock again. The
- * room has a margin for what a tick or two may add; an array that outgrew it anyway is
+ * room has a margin for what a few ticks may add; an array that outgrew it anyway is
  * allocated as without room. */
 struct sim_room {
 	void *p;
