@@ -4,6 +4,7 @@
 keeps answering at once. The tank is built off the event loop, its tick is bounded
 however dense it is, the snapshot thread never makes the loop wait, and the tank
 reports its measured tick time in its status and in /metrics."""
+import os
 import threading
 import time
 
@@ -176,11 +177,15 @@ try:
     state_held = metric_sum(d, 'tankworld_sim_copy_lock_held_seconds_max{copy="state"}')
     t.diag("the longest a copy held the lock: snapshot %.1f ms, GET /state %.1f ms" %
            (1e3 * snap_held, 1e3 * state_held))
-    # (5 ms here, 20 ms with the sanitizers.) A GET /state's copy is smaller: it held
-    # the lock 25 ms before, 2-6 ms now; its bound guards against worse only.
-    t.ok(0 < snap_held < 0.08, "a snapshot's copy of 20,000 fish held the tank's lock under 80 ms (%.1f ms)"
-         % (1e3 * snap_held))
-    t.ok(0 < state_held < 0.05, "and a GET /state's copy under 50 ms (%.1f ms)" % (1e3 * state_held))
+    # (4-14 ms in plain builds; with the sanitizers 20 ms alone and 46 ms in a CI run
+    # beside other tests, so their bound is twice as wide.) A GET /state's copy is
+    # smaller: it held the lock 25 ms before, 2-7 ms now (19 with the sanitizers); its
+    # bound guards against worse only.
+    wide = 2 if os.environ.get("TW_SANITIZERS") == "yes" else 1
+    t.ok(0 < snap_held < 0.08 * wide, "a snapshot's copy of 20,000 fish held the tank's lock under %d ms (%.1f ms)"
+         % (80 * wide, 1e3 * snap_held))
+    t.ok(0 < state_held < 0.05 * wide, "and a GET /state's copy under %d ms (%.1f ms)"
+         % (50 * wide, 1e3 * state_held))
     # Deleting it while snapshot rounds may hold it must not wait for them either, nor
     # for a reader of its state: the reader holds the slot, and the last holder frees it.
     late = {}
