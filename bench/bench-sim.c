@@ -406,8 +406,6 @@ int main(int argc, char **argv)
 		return run_save(atoi(argv[2]), atoi(argv[3]), argv[4]);
 	if (argc == 3 && strcmp(argv[1], "saved") == 0)
 		return run_saved(argv[2]);
-	bool quick = argc > 1 && strcmp(argv[argc - 1], "quick") == 0;
-	long only = argc > 2 && strcmp(argv[1], "job") == 0 ? strtol(argv[2], NULL, 10) : -1;
 	static const struct job jobs[] = {
 		{RATE, 100, 1, false, false},
 		{RATE, 1000, 1, false, false},
@@ -423,6 +421,24 @@ int main(int argc, char **argv)
 		{POPULATION, 100000, 2, false, true},
 		{SNAPSHOT, 100000, 2, false, false},
 	};
+	/* Anything else is refused: a mistyped option (`--help`) used to start the whole
+	 * bench, half an hour of both cores. */
+	const long n_jobs = (long)(sizeof jobs / sizeof jobs[0]);
+	bool quick = argc == 2 && strcmp(argv[1], "quick") == 0;
+	long only = -1;
+	if (argc == 3 && strcmp(argv[1], "job") == 0) {
+		char *end;
+		only = strtol(argv[2], &end, 10);
+		if (*end || end == argv[2] || only < 0 || only >= n_jobs)
+			only = -2;
+	}
+	if (only == -2 || (argc > 1 && !quick && only < 0)) {
+		fprintf(stderr,
+			"usage: bench-sim [quick | job K | save N FRAMES FILE | saved FILE]\n"
+			"  K from 0 to %ld (the cases in bench/bench-sim.c's order)\n",
+			n_jobs - 1);
+		return 2;
+	}
 	int fail = 0;
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		const struct job *j = &jobs[i];
