@@ -250,7 +250,7 @@ static void *snapshotter(void *arg)
 {
 	struct snap *s = arg;
 	while (!s->stop) {
-		struct tank_room room;
+		struct tank_room room = {0};
 		pthread_mutex_lock(&s->lock);
 		tank_room_size(s->t, TANK_COPY_WHOLE, &room);
 		pthread_mutex_unlock(&s->lock);

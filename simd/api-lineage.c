@@ -1,7 +1,8 @@
 /* simd's lineage API (docs/history.md): a fish's known ancestors, a tank's records, and
- * the original's tank-less GET /api/lineage. The answer is built under the tank's lock,
- * like the events (the records are bounded by the tank's lineage_depth), on a reader
- * thread. */
+ * the original's tank-less GET /api/lineage. On a reader thread, the records the answer
+ * shows are copied under the tank's lock into room made without it, and the answer is
+ * built after (lineage_pick_take): up to 100,000 records, a second of json-c's work that
+ * stalled a big tank's tick when it was done under the lock. */
 #include "config.h"
 
 #include <stdio.h>
@@ -16,9 +17,9 @@
 #define LINEAGE_LIMIT_DEFAULT 10000
 #define LINEAGE_DEPTH_MAX 1000 /* lineage_depth's own range */
 
-/* What a lineage read asks; read on a reader thread (api_read), as the answer is built
- * under the tank's lock. */
+/* What a lineage read asks, for the reader thread (api_read). */
 struct lineage_read {
+	struct simd *sd;
 	char fish_id[UUID_STR_LEN]; /* "" for the whole tank's records */
 	long depth;		    /* -1: the tank's lineage_depth */
 	long limit;
@@ -28,16 +29,20 @@ struct lineage_read {
 static void read_lineage(struct tank_slot *s, void *arg, struct readers_answer *a)
 {
 	const struct lineage_read *lr = arg;
-	tanks_lock_fair(s);
-	json_object *o;
-	if (lr->fish_id[0]) {
-		int depth = lr->depth >= 0 ? (int)lr->depth
-					   : tank_get_params(s->sim)->lineage_depth;
-		o = tank_lineage_json(s->sim, lr->fish_id, depth, 0);
-	} else {
-		o = tank_lineage_json(s->sim, NULL, 0, (size_t)lr->limit);
-	}
+	/* One big read at a time, as GET /state: a whole tank's answer can be hundreds of
+	 * megabytes of json-c objects while it is built. */
+	pthread_mutex_lock(&lr->sd->reader_run);
+	struct tank_room room = {.lineage_limit = lr->fish_id[0] ? 0 : (size_t)lr->limit};
+	struct timespec held;
+	tanks_lock_for_copy(s, TANK_COPY_LINEAGE, &room, &held);
+	int depth = lr->depth >= 0 ? (int)lr->depth : tank_get_params(s->sim)->lineage_depth;
+	struct lineage_pick *p = lineage_pick_take(s->sim, lr->fish_id[0] ? lr->fish_id : NULL,
+						   depth, (size_t)lr->limit, &room);
+	tanks_copy_held(lr->sd, TANK_COPY_LINEAGE, &held);
 	pthread_mutex_unlock(&s->lock);
+	tank_room_free(&room);
+	json_object *o = p ? lineage_pick_json(p) : NULL;
+	pthread_mutex_unlock(&lr->sd->reader_run);
 	if (o && lr->bare) {
 		json_object *list = json_object_get(json_object_object_get(o, "records"));
 		json_object_put(o);
@@ -68,6 +73,7 @@ void api_lineage(struct http_ctx *ctx)
 		return;
 	}
 	struct lineage_read *lr = xcalloc(1, sizeof *lr);
+	lr->sd = ctx->arg;
 	snprintf(lr->fish_id, sizeof lr->fish_id, "%s", fish_id ? fish_id : "");
 	lr->depth = depth;
 	lr->limit = limit;
@@ -102,6 +108,7 @@ void api_lineage_legacy(struct http_ctx *ctx)
 	}
 	free(id);
 	struct lineage_read *lr = xcalloc(1, sizeof *lr);
+	lr->sd = sd;
 	lr->depth = -1;
 	lr->limit = limit;
 	lr->bare = true;

@@ -58,7 +58,7 @@ void readers_state(struct tank_slot *s, void *arg, struct readers_answer *a)
 	pthread_mutex_lock(&sd->reader_run);
 	/* Copied into room made first without the lock (25 ms under it before, at 20,000
 	 * fish; 2 ms now). */
-	struct tank_room room;
+	struct tank_room room = {0};
 	struct timespec held;
 	tanks_lock_for_copy(s, TANK_COPY_ENTITIES, &room, &held);
 	struct entities *e = entities_copy_in(s->sim, &room);

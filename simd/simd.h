@@ -182,7 +182,7 @@ struct simd {
 	struct tank_build *builds;
 	struct reader *readers;
 	int n_readers;
-	pthread_mutex_t reader_run; /* one readers_state copies and encodes at a time */
+	pthread_mutex_t reader_run; /* one big read (state, lineage) copies and encodes at a time */
 	double snapshot_last_seconds;
 	double snapshot_last_cpu; /* the snapshot thread's CPU time in that round */
 	double snapshot_started;  /* now_mono() of the last round's start */
@@ -201,7 +201,7 @@ struct simd {
 	uint64_t loop_lock_waits[2]; /* [0]: the tank may have been ticking; [1]: between ticks */
 	/* The longest a copy held a tank's lock, in ns (tanks_copy_held): the tick and a
 	 * change from the loop wait that long. By enum tank_copy: a snapshot's, GET /state's. */
-	uint64_t copy_held_max_ns[2];
+	uint64_t copy_held_max_ns[3];
 };
 
 /* gate.c: a change to a tank, on the loop, without waiting for its tick. fn(arg, true)

@@ -59,7 +59,7 @@ int store_remove_tank_dir(struct simd *sd, const char *tank_id)
  * that long, not for the encoding nor for the pages of the copy. */
 static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 {
-	struct tank_room room;
+	struct tank_room room = {0};
 	struct timespec held;
 	tanks_lock_for_copy(slot, TANK_COPY_WHOLE, &room, &held);
 	json_object *o = json_object_new_object();

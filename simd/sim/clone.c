@@ -28,9 +28,13 @@ static void *take_array(struct sim_room *room, const void *src, size_t n, size_t
 
 void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room *r)
 {
-	*r = (struct tank_room){0};
+	*r = (struct tank_room){.lineage_limit = r->lineage_limit};
 	if (what == TANK_COPY_ENTITIES) {
 		entities_room_size(t, &r->rows);
+		return;
+	}
+	if (what == TANK_COPY_LINEAGE) {
+		lineage_pick_room_size(t, r->lineage_limit, &r->picks);
 		return;
 	}
 	sim_room_size(&r->fish, t->n_fish);
@@ -48,6 +52,8 @@ void tank_room_make(struct tank_room *r)
 		sim_room_make(&r->lin, sizeof(struct lineage_rec));
 	if (r->rows.cap)
 		entities_room_make(&r->rows);
+	if (r->picks.cap)
+		lineage_pick_room_make(&r->picks);
 }
 
 void tank_room_free(struct tank_room *r)
@@ -56,6 +62,7 @@ void tank_room_free(struct tank_room *r)
 	sim_room_free(&r->food);
 	sim_room_free(&r->lin);
 	sim_room_free(&r->rows);
+	sim_room_free(&r->picks);
 }
 
 struct tank *tank_clone(const struct tank *t)

@@ -298,9 +298,17 @@ void lineage_free(struct lineage *l);
 /* tank_room's part for entities_copy_in (entities.c). */
 void entities_room_size(const struct tank *t, struct sim_room *r);
 void entities_room_make(struct sim_room *r);
+/* tank_room's part for lineage_pick_take (lineage_pick.c): at most limit records. */
+void lineage_pick_room_size(const struct tank *t, size_t limit, struct sim_room *r);
+void lineage_pick_room_make(struct sim_room *r);
 /* Into room's memory (sim_room_take) when it holds the records. */
 void lineage_copy(struct lineage *dst, const struct lineage *src, struct sim_room *room);
 json_object *lineage_to_json(const struct tank *t);
+/* The record's index, -1 when id has none here. */
+ssize_t lineage_find(const struct lineage *l, const char *id);
+/* A record as GET /lineage and the saved state show it; a string member or null. */
+json_object *lineage_record_json(const struct lineage_rec *rec);
+json_object *lineage_str_or_null(const char *s);
 int lineage_from_json(json_object *o, struct tank *t, struct json_err *e);
 json_object *fish_birth_to_json(const struct fish_birth *b);
 int fish_birth_from_json(json_object *o, struct fish_birth *b, struct json_err *e);

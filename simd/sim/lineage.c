@@ -48,7 +48,7 @@ static ssize_t find_hashed(const struct lineage *l, const char *id, uint32_t h)
 	return -1;
 }
 
-static ssize_t find(const struct lineage *l, const char *id)
+ssize_t lineage_find(const struct lineage *l, const char *id)
 {
 	return id ? find_hashed(l, id, ids_hash(id)) : -1;
 }
@@ -84,14 +84,14 @@ static void birth_here(const struct tank *t, struct fish_birth *b, int64_t frame
 
 void lineage_born(struct tank *t, const struct fish *f)
 {
-	ssize_t i = find(&t->lin, f->id);
+	ssize_t i = lineage_find(&t->lin, f->id);
 	struct lineage_rec *rec = i >= 0 ? &t->lin.r[i] : append(&t->lin, f);
 	birth_here(t, &rec->born, (int64_t)t->frame);
 }
 
 void lineage_died(struct tank *t, const struct fish *f, int cause)
 {
-	ssize_t i = find(&t->lin, f->id);
+	ssize_t i = lineage_find(&t->lin, f->id);
 	struct lineage_rec *rec = i >= 0 ? &t->lin.r[i] : append(&t->lin, f);
 	rec->died_frame = (int64_t)t->frame;
 	rec->cause = cause;
@@ -99,7 +99,7 @@ void lineage_died(struct tank *t, const struct fish *f, int cause)
 
 void lineage_arrived(struct tank *t, struct fish *f)
 {
-	ssize_t i = find(&t->lin, f->id);
+	ssize_t i = lineage_find(&t->lin, f->id);
 	struct lineage_rec *rec = i >= 0 ? &t->lin.r[i] : append(&t->lin, f);
 	/* What the fish carries is the newer word (a record kept here may be one that an
 	 * older sender's fish, without birth data, left incomplete). */
@@ -113,7 +113,7 @@ void lineage_arrived(struct tank *t, struct fish *f)
 
 void lineage_stamp(const struct tank *t, struct fish *f)
 {
-	ssize_t i = find(&t->lin, f->id);
+	ssize_t i = lineage_find(&t->lin, f->id);
 	if (i >= 0)
 		f->born = t->lin.r[i].born;
 }
@@ -144,10 +144,10 @@ size_t tank_lineage_count(const struct tank *t)
 void lineage_cover_living(struct tank *t)
 {
 	for (size_t i = 0; i < t->n_fish; i++)
-		if (find(&t->lin, t->fish[i].id) < 0)
+		if (lineage_find(&t->lin, t->fish[i].id) < 0)
 			append(&t->lin, &t->fish[i]);
 	for (size_t i = 0; i < t->n_exited; i++)
-		if (find(&t->lin, t->exited[i].f->id) < 0)
+		if (lineage_find(&t->lin, t->exited[i].f->id) < 0)
 			append(&t->lin, t->exited[i].f);
 }
 
@@ -263,9 +263,9 @@ void lineage_prune(struct tank *t)
 			if (d <= 0)
 				continue;
 			int32_t mother = asked[j] ? parent[2 * j]
-						  : (int32_t)find(l, rec->mother_id);
+						  : (int32_t)lineage_find(l, rec->mother_id);
 			int32_t father = asked[j] ? parent[2 * j + 1]
-						  : (int32_t)find(l, rec->father_id);
+						  : (int32_t)lineage_find(l, rec->father_id);
 			reach(mother, d - 1, left, &queue, &qn, &qcap);
 			reach(father, d - 1, left, &queue, &qn, &qcap);
 		}
@@ -318,7 +318,7 @@ void lineage_copy(struct lineage *dst, const struct lineage *src, struct sim_roo
 
 /* --- JSON --- */
 
-static json_object *str_or_null(const char *s)
+json_object *lineage_str_or_null(const char *s)
 {
 	return s[0] ? json_object_new_string(s) : NULL;
 }
@@ -328,8 +328,8 @@ json_object *fish_birth_to_json(const struct fish_birth *b)
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "born_frame", json_object_new_int64(b->frame));
 	json_object_object_add(o, "born_at", b->at > 0 ? json_object_new_double(b->at) : NULL);
-	json_object_object_add(o, "born_tank_id", str_or_null(b->tank_id));
-	json_object_object_add(o, "born_server_id", str_or_null(b->server_id));
+	json_object_object_add(o, "born_tank_id", lineage_str_or_null(b->tank_id));
+	json_object_object_add(o, "born_server_id", lineage_str_or_null(b->server_id));
 	return o;
 }
 
@@ -371,7 +371,7 @@ int fish_birth_from_json(json_object *o, struct fish_birth *b, struct json_err *
 	return 0;
 }
 
-static json_object *record_json(const struct lineage_rec *rec)
+json_object *lineage_record_json(const struct lineage_rec *rec)
 {
 	json_object *o;
 	if (rec->born.known) {
@@ -403,7 +403,7 @@ json_object *lineage_to_json(const struct tank *t)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	for (size_t i = 0; i < t->lin.n; i++)
-		json_object_array_add(a, record_json(&t->lin.r[i]));
+		json_object_array_add(a, lineage_record_json(&t->lin.r[i]));
 	json_object_object_add(o, "records", a);
 	return o;
 }
@@ -468,7 +468,7 @@ int lineage_from_json(json_object *o, struct tank *t, struct json_err *e)
 		    0)
 			return json_err_in(e, "lineage", r);
 		l->n = i + 1;
-		if (find(l, l->r[i].fish_id) >= 0)
+		if (lineage_find(l, l->r[i].fish_id) >= 0)
 			return jv_fail(e, "lineage: fish %s recorded twice", l->r[i].fish_id);
 		if (2 * l->n + 2 > l->index_cap)
 			index_rebuild(l);
@@ -476,86 +476,4 @@ int lineage_from_json(json_object *o, struct tank *t, struct json_err *e)
 			index_put(l, i);
 	}
 	return 0;
-}
-
-/* --- queries --- */
-
-static json_object *answer_record(const struct tank *t, const struct lineage_rec *rec)
-{
-	json_object *o = record_json(rec);
-	json_object_object_add(o, "living",
-			       json_object_new_boolean(tank_find_fish(t, rec->fish_id) != NULL));
-	return o;
-}
-
-json_object *tank_lineage_json(const struct tank *t, const char *fish_id, int depth, size_t limit)
-{
-	const struct lineage *l = &t->lin;
-	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	if (!fish_id) {
-		for (size_t i = 0; i < l->n && i < limit; i++)
-			json_object_array_add(a, answer_record(t, &l->r[i]));
-		json_object_object_add(o, "records", a);
-		json_object_object_add(o, "total", json_object_new_int64((int64_t)l->n));
-		return o;
-	}
-	ssize_t first = find(l, fish_id);
-	if (first < 0) {
-		json_object_put(a);
-		json_object_put(o);
-		return NULL;
-	}
-	/* Breadth first: each ancestor once, at its nearest depth (a pedigree with
-	 * inbreeding names the same fish on several paths). */
-	json_object *missing = json_object_new_array();
-	size_t *queue = malloc((l->n + 1) * sizeof *queue);
-	int *at = malloc((l->n + 1) * sizeof *at);
-	bool *seen = calloc(l->n + 1, sizeof *seen);
-	if (!queue || !at || !seen)
-		abort();
-	size_t qn = 0;
-	queue[qn] = (size_t)first;
-	at[qn++] = 0;
-	seen[first] = true;
-	for (size_t q = 0; q < qn; q++) {
-		const struct lineage_rec *rec = &l->r[queue[q]];
-		json_object *jr = answer_record(t, rec);
-		json_object_object_add(jr, "depth", json_object_new_int(at[q]));
-		json_object_array_add(a, jr);
-		if (at[q] >= depth)
-			continue;
-		const char *parents[2] = {rec->mother_id, rec->father_id};
-		for (int p = 0; p < 2; p++) {
-			if (!parents[p][0])
-				continue;
-			ssize_t k = find(l, parents[p]);
-			if (k < 0) {
-				/* Not recorded here: pruned, or the child was born elsewhere and
-				 * its parents' records are where it was born. */
-				json_object *m = json_object_new_object();
-				json_object_object_add(m, "fish_id",
-						       json_object_new_string(parents[p]));
-				json_object_object_add(m, "child_id",
-						       json_object_new_string(rec->fish_id));
-				json_object_object_add(m, "depth", json_object_new_int(at[q] + 1));
-				json_object_object_add(m, "child_born_tank_id",
-						       str_or_null(rec->born.tank_id));
-				json_object_object_add(m, "child_born_server_id",
-						       str_or_null(rec->born.server_id));
-				json_object_array_add(missing, m);
-			} else if (!seen[k]) {
-				seen[k] = true;
-				queue[qn] = (size_t)k;
-				at[qn++] = at[q] + 1;
-			}
-		}
-	}
-	free(queue);
-	free(at);
-	free(seen);
-	json_object_object_add(o, "fish_id", json_object_new_string(fish_id));
-	json_object_object_add(o, "depth", json_object_new_int(depth));
-	json_object_object_add(o, "records", a);
-	json_object_object_add(o, "missing", missing);
-	return o;
 }

@@ -158,12 +158,16 @@ void sim_room_make(struct sim_room *r, size_t elem);
 void *sim_room_take(struct sim_room *r, size_t n, size_t *cap);
 void sim_room_free(struct sim_room *r);
 
-/* What a copier takes: the whole tank (tank_clone_in: a snapshot) or what GET /state
- * shows (entities_copy_in). */
-enum tank_copy { TANK_COPY_WHOLE, TANK_COPY_ENTITIES };
+/* What a copier takes: the whole tank (tank_clone_in: a snapshot), what GET /state
+ * shows (entities_copy_in) or what GET /lineage shows (lineage_pick_take). */
+enum tank_copy { TANK_COPY_WHOLE, TANK_COPY_ENTITIES, TANK_COPY_LINEAGE };
 struct tank_room {
 	struct sim_room fish, food, lin; /* TANK_COPY_WHOLE */
 	struct sim_room rows;		 /* TANK_COPY_ENTITIES */
+	struct sim_room picks;		 /* TANK_COPY_LINEAGE */
+	/* TANK_COPY_LINEAGE: the most records the answer shows; the caller sets it before
+	 * tank_room_size, which keeps it. */
+	size_t lineage_limit;
 };
 void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room *r);
 void tank_room_make(struct tank_room *r);
@@ -390,6 +394,16 @@ size_t tank_lineage_count(const struct tank *t);
  * "missing":[{"fish_id","child_id","depth","child_born_tank_id","child_born_server_id"}]}
  * (parents not recorded here), or NULL if F has no record here. Records add "living". */
 json_object *tank_lineage_json(const struct tank *t, const char *fish_id, int depth, size_t limit);
+/* The same in two steps, so that a big answer (up to 100,000 records, a second of
+ * json-c's work) is not built under the tank's lock: lineage_pick_take copies what the
+ * answer shows (the records it names, each with whether its fish lives, the parents not
+ * recorded) into room sized with lineage_limit = limit (TANK_COPY_LINEAGE) and made
+ * without the lock (the room is emptied); lineage_pick_json builds the answer from the
+ * copy without the tank and frees it. NULL, as above, when fish_id has no record. */
+struct lineage_pick;
+struct lineage_pick *lineage_pick_take(const struct tank *t, const char *fish_id, int depth,
+				       size_t limit, struct tank_room *r);
+json_object *lineage_pick_json(struct lineage_pick *p);
 
 /* Fish. */
 void fish_free(struct fish *f);

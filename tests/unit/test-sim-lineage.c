@@ -175,6 +175,8 @@ static void test_records(void)
 
 /* With depth d, every record is a living fish or an ancestor of one within d
  * generations; and every such ancestor born in the tank is still there. */
+static void test_pick_in_room(struct tank *t);
+
 static void test_bound(void)
 {
 	struct tank_params p = tank_params_default(5);
@@ -227,7 +229,65 @@ static void test_bound(void)
 	is_int(missing, 0, "and no living fish misses an ancestor within the bound");
 	free(depth);
 	json_object_put(a);
+	test_pick_in_room(t);
 	tank_free(t);
+}
+
+/* GET /lineage copies the records under the tank's lock into room made without it and
+ * builds the answer after: the same text as the answer built in one go, whether the room
+ * fits, is too small, or is not used (an ancestor query). */
+static bool same_text(json_object *a, json_object *b)
+{
+	bool same = a && b &&
+		    !strcmp(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN),
+			    json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+	json_object_put(a);
+	json_object_put(b);
+	return same;
+}
+
+static int room_left; /* rooms lineage_pick_take did not empty */
+
+static json_object *picked(struct tank *t, const char *fish_id, int depth, size_t limit,
+			   size_t room_cap)
+{
+	struct tank_room r = {.lineage_limit = limit};
+	tank_room_size(t, TANK_COPY_LINEAGE, &r);
+	if (room_cap)
+		r.picks.cap = room_cap;
+	tank_room_make(&r);
+	struct lineage_pick *p = lineage_pick_take(t, fish_id, depth, limit, &r);
+	room_left += r.picks.p != NULL;
+	tank_room_free(&r);
+	return p ? lineage_pick_json(p) : NULL;
+}
+
+/* On test_bound's tank: many generations, ancestors pruned beyond depth 2. */
+static void test_pick_in_room(struct tank *t)
+{
+	size_t n = tank_lineage_count(t);
+	ok(n > 40, "records to pick from (%zu)", n);
+	ok(same_text(picked(t, NULL, 0, SIZE_MAX, 0), tank_lineage_json(t, NULL, 0, SIZE_MAX)),
+	   "every record, through room: the same answer");
+	ok(same_text(picked(t, NULL, 0, n / 2, 0), tank_lineage_json(t, NULL, 0, n / 2)),
+	   "the first half, through room: the same answer");
+	ok(same_text(picked(t, NULL, 0, n, 3), tank_lineage_json(t, NULL, 0, n)),
+	   "through room too small: the same answer");
+	int with_missing = 0, bad = 0;
+	for (size_t i = 0; i < tank_fish_count(t); i++) {
+		const char *id = fish_id(tank_fish_at(t, i));
+		json_object *q = tank_lineage_json(t, id, 1000, 0);
+		json_object *m = get(q, "missing");
+		with_missing += m && json_object_array_length(m) > 0;
+		bad += !same_text(picked(t, id, 1000, 0, 0), q);
+	}
+	ok(with_missing > 0 && bad == 0,
+	   "every living fish's ancestors through the pick: the same answer (%d with missing "
+	   "parents, %d differ)",
+	   with_missing, bad);
+	ok(picked(t, "00000000-0000-4000-8000-000000000000", 5, 0, 0) == NULL,
+	   "a fish without a record: none");
+	is_int(room_left, 0, "every room was emptied");
 }
 
 int main(void)

@@ -132,7 +132,8 @@ int main(void)
 
 	/* Into room made beforehand (simd's snapshots: made without the lock), and into
 	 * room too small for it (the tank grew between sizing and copying): the same copy. */
-	struct tank_room room, small = {.fish = {.cap = 1}, .food = {.cap = 1}, .lin = {.cap = 1}};
+	struct tank_room room = {0},
+			 small = {.fish = {.cap = 1}, .food = {.cap = 1}, .lin = {.cap = 1}};
 	tank_room_size(t, TANK_COPY_WHOLE, &room);
 	tank_room_make(&room);
 	tank_room_make(&small);
