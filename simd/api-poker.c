@@ -61,12 +61,19 @@ void api_poker_hands(struct http_ctx *ctx)
 	api_read(ctx, s, read_hands, hr, free, "unknown_tank", "no tank %s", s->meta.id);
 }
 
+/* The fish ids are copied into room made without the lock, and the answer is built
+ * after (tank_poker_strategies_take). */
 static void read_strategies(struct tank_slot *s, void *arg, struct readers_answer *a)
 {
-	(void)arg;
-	tanks_lock_fair(s);
-	json_object *o = tank_poker_strategies_json(s->sim);
+	struct simd *sd = arg;
+	struct tank_room room = {0};
+	struct timespec held;
+	tanks_lock_for_copy(s, TANK_COPY_STRATEGIES, &room, &held);
+	struct strategies_pick *p = tank_poker_strategies_take(s->sim, &room);
+	tanks_copy_held(sd, TANK_COPY_STRATEGIES, &held);
 	pthread_mutex_unlock(&s->lock);
+	tank_room_free(&room);
+	json_object *o = poker_strategies_json(p);
 	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
 	readers_answer_json(a, o);
 }
@@ -75,7 +82,7 @@ void api_poker_strategies(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_tank_param(ctx);
 	if (s)
-		api_read(ctx, s, read_strategies, NULL, NULL, "unknown_tank", "no tank %s",
+		api_read(ctx, s, read_strategies, ctx->arg, NULL, "unknown_tank", "no tank %s",
 			 s->meta.id);
 }
 

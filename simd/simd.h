@@ -201,7 +201,7 @@ struct simd {
 	uint64_t loop_lock_waits[2]; /* [0]: the tank may have been ticking; [1]: between ticks */
 	/* The longest a copy held a tank's lock, in ns (tanks_copy_held): the tick and a
 	 * change from the loop wait that long. By enum tank_copy: a snapshot's, GET /state's. */
-	uint64_t copy_held_max_ns[3];
+	uint64_t copy_held_max_ns[TANK_COPY_KINDS];
 };
 
 /* gate.c: a change to a tank, on the loop, without waiting for its tick. fn(arg, true)

@@ -37,6 +37,10 @@ void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room 
 		lineage_pick_room_size(t, r->lineage_limit, &r->picks);
 		return;
 	}
+	if (what == TANK_COPY_STRATEGIES) {
+		strategies_room_size(t, &r->strats);
+		return;
+	}
 	sim_room_size(&r->fish, t->n_fish);
 	sim_room_size(&r->food, t->n_food);
 	sim_room_size(&r->lin, t->lin.n);
@@ -54,6 +58,8 @@ void tank_room_make(struct tank_room *r)
 		entities_room_make(&r->rows);
 	if (r->picks.cap)
 		lineage_pick_room_make(&r->picks);
+	if (r->strats.cap)
+		strategies_room_make(&r->strats);
 }
 
 void tank_room_free(struct tank_room *r)
@@ -63,6 +69,7 @@ void tank_room_free(struct tank_room *r)
 	sim_room_free(&r->lin);
 	sim_room_free(&r->rows);
 	sim_room_free(&r->picks);
+	sim_room_free(&r->strats);
 }
 
 struct tank *tank_clone(const struct tank *t)

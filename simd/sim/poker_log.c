@@ -175,37 +175,3 @@ json_object *tank_poker_hands_json(const struct tank *t, size_t limit)
 	poker_history_free(h);
 	return o;
 }
-
-json_object *tank_poker_strategies_json(const struct tank *t)
-{
-	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	for (int s = 0; s < POKER_STRATEGY_COUNT; s++) {
-		json_object *x = json_object_new_object(), *ids = json_object_new_array();
-		for (size_t i = 0; i < t->n_fish; i++)
-			if (t->fish[i].g.poker.id == s)
-				json_object_array_add(ids, json_object_new_string(t->fish[i].id));
-		json_object_object_add(x, "strategy", json_object_new_string(poker_defs[s].name));
-		json_object_object_add(x, "fish_count",
-				       json_object_new_int64(
-					       (int64_t)json_object_array_length(ids)));
-		json_object_object_add(x, "fish", ids);
-		json_object_object_add(x, "hands_played",
-				       json_object_new_int64((int64_t)t->strat_hands[s]));
-		json_object_object_add(x, "hands_won",
-				       json_object_new_int64((int64_t)t->strat_wins[s]));
-		json_object_object_add(x, "net_energy", json_object_new_double(t->strat_net[s]));
-		json_object_object_add(x, "energy_per_hand",
-				       json_object_new_double(
-					       t->strat_hands[s]
-						       ? t->strat_net[s] / (double)t->strat_hands[s]
-						       : 0));
-		json_object_array_add(a, x);
-	}
-	json_object_object_add(o, "strategies", a);
-	json_object_object_add(o, "poker_hands",
-			       json_object_new_int64(
-				       (int64_t)(t->poker_games + t->plant_poker_games)));
-	json_object_object_add(o, "poker_energy_moved",
-			       json_object_new_double(t->poker_energy_moved));
-	return o;
-}

@@ -159,12 +159,15 @@ void *sim_room_take(struct sim_room *r, size_t n, size_t *cap);
 void sim_room_free(struct sim_room *r);
 
 /* What a copier takes: the whole tank (tank_clone_in: a snapshot), what GET /state
- * shows (entities_copy_in) or what GET /lineage shows (lineage_pick_take). */
-enum tank_copy { TANK_COPY_WHOLE, TANK_COPY_ENTITIES, TANK_COPY_LINEAGE };
+ * shows (entities_copy_in), what GET /lineage shows (lineage_pick_take) or what GET
+ * /poker/strategies shows (tank_poker_strategies_take). */
+enum tank_copy { TANK_COPY_WHOLE, TANK_COPY_ENTITIES, TANK_COPY_LINEAGE, TANK_COPY_STRATEGIES };
+#define TANK_COPY_KINDS 4
 struct tank_room {
 	struct sim_room fish, food, lin; /* TANK_COPY_WHOLE */
 	struct sim_room rows;		 /* TANK_COPY_ENTITIES */
 	struct sim_room picks;		 /* TANK_COPY_LINEAGE */
+	struct sim_room strats;		 /* TANK_COPY_STRATEGIES */
 	/* TANK_COPY_LINEAGE: the most records the answer shows; the caller sets it before
 	 * tank_room_size, which keeps it. */
 	size_t lineage_limit;
@@ -329,6 +332,12 @@ void poker_history_free(struct poker_history *h);
 /* {"strategies":[{"strategy","fish_count","fish","hands_played","hands_won","net_energy",
  * "energy_per_hand"}],"poker_hands","poker_energy_moved"}. */
 json_object *tank_poker_strategies_json(const struct tank *t);
+/* The same in two steps, as lineage_pick_take: the fish ids and the books are copied
+ * under the lock into room sized for TANK_COPY_STRATEGIES (the room is emptied), and
+ * poker_strategies_json builds the answer without the tank and frees the copy. */
+struct strategies_pick;
+struct strategies_pick *tank_poker_strategies_take(const struct tank *t, struct tank_room *r);
+json_object *poker_strategies_json(struct strategies_pick *p);
 
 /* The standard series: the top fish by poker record (at most top of them), copied out of
  * the tank (hold its lock for this call only), then each plays `hands` heads-up hands

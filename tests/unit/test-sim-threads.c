@@ -167,6 +167,23 @@ int main(void)
 	entities_free(plain);
 	entities_free(roomy);
 	tank_room_free(&room);
+	/* GET /poker/strategies' copy, into room and into room too small: the same JSON. */
+	tank_room_size(t, TANK_COPY_STRATEGIES, &room);
+	tank_room_make(&room);
+	small = (struct tank_room){.strats = {.cap = 1}};
+	tank_room_make(&small);
+	jp = tank_poker_strategies_json(t);
+	jr = poker_strategies_json(tank_poker_strategies_take(t, &room));
+	json_object *js = poker_strategies_json(tank_poker_strategies_take(t, &small));
+	ok(!room.strats.p && !small.strats.p &&
+		   strcmp(json_object_to_json_string(jp), json_object_to_json_string(jr)) == 0 &&
+		   strcmp(json_object_to_json_string(jp), json_object_to_json_string(js)) == 0,
+	   "GET /poker/strategies' copy into room, or room too small, shows the same");
+	json_object_put(jp);
+	json_object_put(jr);
+	json_object_put(js);
+	tank_room_free(&room);
+	tank_room_free(&small);
 
 	/* The id index: every fish is found at its position, through births, deaths and the
 	 * periodic spatial sort; a taken fish is gone; unknown ids are not found. */
