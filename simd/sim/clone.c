@@ -34,7 +34,7 @@ void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room 
 		return;
 	}
 	if (what == TANK_COPY_LINEAGE) {
-		lineage_pick_room_size(t, r->lineage_limit, &r->picks);
+		lineage_pick_room_size(t, r->lineage_limit, &r->picks, &r->living);
 		return;
 	}
 	if (what == TANK_COPY_STRATEGIES) {
@@ -57,7 +57,7 @@ void tank_room_make(struct tank_room *r)
 	if (r->rows.cap)
 		entities_room_make(&r->rows);
 	if (r->picks.cap)
-		lineage_pick_room_make(&r->picks);
+		lineage_pick_room_make(&r->picks, &r->living);
 	if (r->strats.cap)
 		strategies_room_make(&r->strats);
 }
@@ -69,6 +69,7 @@ void tank_room_free(struct tank_room *r)
 	sim_room_free(&r->lin);
 	sim_room_free(&r->rows);
 	sim_room_free(&r->picks);
+	sim_room_free(&r->living);
 	sim_room_free(&r->strats);
 }
 

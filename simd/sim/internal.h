@@ -299,8 +299,9 @@ void lineage_free(struct lineage *l);
 void entities_room_size(const struct tank *t, struct sim_room *r);
 void entities_room_make(struct sim_room *r);
 /* tank_room's part for lineage_pick_take (lineage_pick.c): at most limit records. */
-void lineage_pick_room_size(const struct tank *t, size_t limit, struct sim_room *r);
-void lineage_pick_room_make(struct sim_room *r);
+void lineage_pick_room_size(const struct tank *t, size_t limit, struct sim_room *picks,
+			    struct sim_room *living);
+void lineage_pick_room_make(struct sim_room *picks, struct sim_room *living);
 /* tank_room's part for tank_poker_strategies_take (poker_strategies.c). */
 void strategies_room_size(const struct tank *t, struct sim_room *r);
 void strategies_room_make(struct sim_room *r);

@@ -166,7 +166,7 @@ enum tank_copy { TANK_COPY_WHOLE, TANK_COPY_ENTITIES, TANK_COPY_LINEAGE, TANK_CO
 struct tank_room {
 	struct sim_room fish, food, lin; /* TANK_COPY_WHOLE */
 	struct sim_room rows;		 /* TANK_COPY_ENTITIES */
-	struct sim_room picks;		 /* TANK_COPY_LINEAGE */
+	struct sim_room picks, living;	 /* TANK_COPY_LINEAGE */
 	struct sim_room strats;		 /* TANK_COPY_STRATEGIES */
 	/* TANK_COPY_LINEAGE: the most records the answer shows; the caller sets it before
 	 * tank_room_size, which keeps it. */

@@ -254,10 +254,10 @@ static json_object *picked(struct tank *t, const char *fish_id, int depth, size_
 	struct tank_room r = {.lineage_limit = limit};
 	tank_room_size(t, TANK_COPY_LINEAGE, &r);
 	if (room_cap)
-		r.picks.cap = room_cap;
+		r.picks.cap = r.living.cap = room_cap;
 	tank_room_make(&r);
 	struct lineage_pick *p = lineage_pick_take(t, fish_id, depth, limit, &r);
-	room_left += r.picks.p != NULL;
+	room_left += r.picks.p != NULL || r.living.p != NULL;
 	tank_room_free(&r);
 	return p ? lineage_pick_json(p) : NULL;
 }
