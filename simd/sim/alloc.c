@@ -81,7 +81,7 @@ void sim_room_make(struct sim_room *r, size_t elem)
 	memset(r->p, 0, r->cap * elem);
 }
 
-void *sim_room_take(struct sim_room *r, size_t n, size_t *cap)
+void *sim_room_take(struct sim_room *r, size_t n, size_t elem, size_t *cap)
 {
 	void *p = r->p;
 	size_t c = r->cap;
@@ -91,7 +91,8 @@ void *sim_room_take(struct sim_room *r, size_t n, size_t *cap)
 		return p;
 	}
 	free(p);
-	return NULL;
+	*cap = n ? n : 1;
+	return sim_xcalloc(*cap, elem);
 }
 
 void sim_room_free(struct sim_room *r)

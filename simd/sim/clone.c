@@ -7,23 +7,19 @@
 
 #include "simd/sim/internal.h"
 
-static void *dup_array(const void *src, size_t n, size_t elem, size_t *cap)
+/* n items into the room's array if it holds them, else into a new one. */
+static void *take_array(struct sim_room *room, const void *src, size_t n, size_t elem, size_t *cap)
 {
-	*cap = n ? n : 1;
-	void *p = sim_xcalloc(*cap, elem);
+	void *p = sim_room_take(room, n, elem, cap);
 	if (n)
 		memcpy(p, src, n * elem);
 	return p;
 }
 
-/* n items into the room's array if it holds them, else into a new one. */
-static void *take_array(struct sim_room *room, const void *src, size_t n, size_t elem, size_t *cap)
+static void *dup_array(const void *src, size_t n, size_t elem, size_t *cap)
 {
-	void *p = sim_room_take(room, n, cap);
-	if (!p)
-		return dup_array(src, n, elem, cap);
-	memcpy(p, src, n * elem);
-	return p;
+	struct sim_room none = {0};
+	return take_array(&none, src, n, elem, cap);
 }
 
 void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room *r)

@@ -56,9 +56,7 @@ struct entities *entities_copy_in(const struct tank *t, struct tank_room *room)
 {
 	struct entities *e = sim_xcalloc(1, sizeof *e);
 	size_t cap = entity_count(t), got;
-	e->rows = sim_room_take(&room->rows, cap, &got);
-	if (!e->rows)
-		e->rows = sim_xcalloc(cap ? cap : 1, sizeof *e->rows);
+	e->rows = sim_room_take(&room->rows, cap, sizeof *e->rows, &got);
 	e->frame = t->frame;
 	e->castle_y = t->p.height - CASTLE_RISE + CASTLE_W * 0.5;
 	for (size_t i = 0; i < t->n_fish; i++) {

@@ -298,15 +298,9 @@ void lineage_free(struct lineage *l)
 void lineage_copy(struct lineage *dst, const struct lineage *src, struct sim_room *room)
 {
 	*dst = *src;
-	dst->r = sim_room_take(room, src->n, &dst->cap);
+	dst->r = sim_room_take(room, src->n, sizeof *dst->r, &dst->cap);
 	dst->index = NULL;
 	dst->index_cap = 0;
-	if (src->n && !dst->r) {
-		dst->r = sim_xcalloc(src->n, sizeof *dst->r);
-		dst->cap = src->n;
-	}
-	if (!dst->r)
-		dst->cap = 0;
 	if (src->n)
 		memcpy(dst->r, src->r, src->n * sizeof *dst->r);
 	if (src->index) {

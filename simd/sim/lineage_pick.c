@@ -147,18 +147,10 @@ struct lineage_pick *lineage_pick_take(const struct tank *t, const char *fish_id
 		return p;
 	}
 	size_t n = l->n < limit ? l->n : limit;
-	p->r = sim_room_take(&r->picks, n, &p->cap);
-	if (!p->r && n) {
-		p->r = sim_xcalloc(n, sizeof *p->r);
-		p->cap = n;
-	}
+	p->r = sim_room_take(&r->picks, n, sizeof *p->r, &p->cap);
 	for (size_t i = 0; i < n; i++)
 		pick_add(NULL, p, &l->r[i], -1);
-	p->living = sim_room_take(&r->living, t->n_fish, &p->cap_living);
-	if (!p->living) {
-		p->living = sim_xcalloc(t->n_fish + 1, sizeof *p->living);
-		p->cap_living = t->n_fish + 1;
-	}
+	p->living = sim_room_take(&r->living, t->n_fish, sizeof *p->living, &p->cap_living);
 	p->n_living = t->n_fish;
 	for (size_t i = 0; i < t->n_fish; i++)
 		memcpy(p->living[i], t->fish[i].id, sizeof p->living[i]);

@@ -36,11 +36,7 @@ void strategies_room_make(struct sim_room *r)
 struct strategies_pick *tank_poker_strategies_take(const struct tank *t, struct tank_room *r)
 {
 	struct strategies_pick *p = sim_xcalloc(1, sizeof *p);
-	p->f = sim_room_take(&r->strats, t->n_fish, &p->cap);
-	if (!p->f && t->n_fish) {
-		p->f = sim_xcalloc(t->n_fish, sizeof *p->f);
-		p->cap = t->n_fish;
-	}
+	p->f = sim_room_take(&r->strats, t->n_fish, sizeof *p->f, &p->cap);
 	p->n = t->n_fish;
 	for (size_t i = 0; i < t->n_fish; i++) {
 		memcpy(p->f[i].id, t->fish[i].id, sizeof p->f[i].id);

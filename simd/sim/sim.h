@@ -153,9 +153,10 @@ struct sim_room {
 /* Room for n items and the margin (sim_room_make allocates it). */
 void sim_room_size(struct sim_room *r, size_t n);
 void sim_room_make(struct sim_room *r, size_t elem);
-/* The room's memory if it holds n > 0 items (its capacity in *cap), else NULL; the room
- * is emptied either way (memory it could not use is freed). */
-void *sim_room_take(struct sim_room *r, size_t n, size_t *cap);
+/* Memory for n items: the room's if it holds them, else a new zeroed array for n (at
+ * least one); its capacity in *cap. The room is emptied either way (memory it could not
+ * use is freed). */
+void *sim_room_take(struct sim_room *r, size_t n, size_t elem, size_t *cap);
 void sim_room_free(struct sim_room *r);
 
 /* What a copier takes: the whole tank (tank_clone_in: a snapshot), what GET /state
