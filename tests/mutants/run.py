@@ -97,8 +97,14 @@ def prepare():
 
 
 def main():
+    # It takes no arguments: `run.py --help` used to start the whole run (26 minutes).
+    if len(sys.argv) > 1:
+        sys.exit(__doc__ + "\n\nusage: [MUTANTS=a,b] tests/mutants/run.py (no arguments)")
     mutants = parse(LIST)
     only = [x for x in os.environ.get("MUTANTS", "").split(",") if x]
+    unknown = [x for x in only if x not in {m["name"] for m in mutants}]
+    if unknown:
+        sys.exit("mutants: no mutant named %s in %s" % (", ".join(unknown), LIST))
     if only:
         mutants = [m for m in mutants if m["name"] in only]
     # Check every mutant against the real tree first: a stale list fails fast.
