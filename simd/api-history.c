@@ -87,10 +87,12 @@ struct events_read {
 static void read_events(struct tank_slot *s, void *arg, struct readers_answer *a)
 {
 	const struct events_read *er = arg;
+	struct events_copy *c = events_copy_new(); /* without the lock: fresh pages */
 	tanks_lock_fair(s);
-	json_object *o = tank_events_json(s->sim, er->since, er->limit);
+	tank_events_take(s->sim, c);
 	uint64_t frame = tank_frame(s->sim);
 	pthread_mutex_unlock(&s->lock);
+	json_object *o = events_copy_json(c, er->since, er->limit);
 	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
 	json_object_object_add(o, "frame", json_object_new_uint64(frame));
 	readers_answer_json(a, o);

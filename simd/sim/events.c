@@ -111,9 +111,8 @@ static json_object *events_array(const struct event_ring *r, uint64_t since, siz
 	return a;
 }
 
-json_object *tank_events_json(const struct tank *t, uint64_t since, size_t limit)
+static json_object *ring_json(const struct event_ring *r, uint64_t since, size_t limit)
 {
-	const struct event_ring *r = &t->events;
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "events", events_array(r, since, limit));
 	uint64_t next = r->next_seq ? r->next_seq : 1;
@@ -123,6 +122,51 @@ json_object *tank_events_json(const struct tank *t, uint64_t since, size_t limit
 	/* Events after since that the ring no longer holds. */
 	json_object_object_add(o, "missed",
 			       json_object_new_boolean(r->n && since + 1 < slot_at(r, 0)->seq));
+	return o;
+}
+
+json_object *tank_events_json(const struct tank *t, uint64_t since, size_t limit)
+{
+	return ring_json(&t->events, since, limit);
+}
+
+/* GET /events' copy: the ring, in order from its oldest event. Made (every page
+ * written) without the tank's lock, filled under it, read after: the answer, up to
+ * 4,096 events of json-c objects, took 2.7-9 ms under the lock (42 ms the first time),
+ * the copy 0.04 ms. */
+struct events_copy {
+	struct event_ring ring;
+};
+
+struct events_copy *events_copy_new(void)
+{
+	struct events_copy *c = sim_xcalloc(1, sizeof *c);
+	/* Written here, so that no page of it is first touched under the lock. */
+	c->ring.e = sim_xrealloc(NULL, EVENTS_SIZE, sizeof *c->ring.e);
+	memset(c->ring.e, 0, EVENTS_SIZE * sizeof *c->ring.e);
+	return c;
+}
+
+void tank_events_take(const struct tank *t, struct events_copy *c)
+{
+	const struct event_ring *r = &t->events;
+	size_t first = r->n ? EVENTS_SIZE - r->head : 0;
+	if (first > r->n)
+		first = r->n;
+	if (first)
+		memcpy(c->ring.e, r->e + r->head, first * sizeof *r->e);
+	if (r->n > first)
+		memcpy(c->ring.e + first, r->e, (r->n - first) * sizeof *r->e);
+	c->ring.n = r->n;
+	c->ring.head = 0;
+	c->ring.next_seq = r->next_seq;
+}
+
+json_object *events_copy_json(struct events_copy *c, uint64_t since, size_t limit)
+{
+	json_object *o = ring_json(&c->ring, since, limit);
+	events_free(&c->ring);
+	free(c);
 	return o;
 }
 

@@ -386,6 +386,13 @@ const char *sim_event_type_name(int type);
 /* {"events":[{"seq","frame","type","fish_id",...}],"next_seq","oldest_seq"}: the events
  * with seq > since, oldest first, at most limit. */
 json_object *tank_events_json(const struct tank *t, uint64_t since, size_t limit);
+/* The same in two steps, as lineage_pick_take: the ring is copied under the tank's lock
+ * into a copy made without it (events_copy_new), and events_copy_json builds the answer
+ * without the tank and frees the copy. */
+struct events_copy;
+struct events_copy *events_copy_new(void);
+void tank_events_take(const struct tank *t, struct events_copy *c);
+json_object *events_copy_json(struct events_copy *c, uint64_t since, size_t limit);
 
 /* Lineage (lineage.c): a record per fish born, spawned or arrived here, {fish_id,
  * mother_id, father_id, generation, born_frame, born_at, born_tank_id, born_server_id,

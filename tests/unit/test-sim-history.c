@@ -212,9 +212,48 @@ static void test_events(void)
 	tank_free(t);
 }
 
+/* GET /events copies the ring under the tank's lock and builds the answer after: the
+ * same answer as built from the tank, for a ring that has wrapped and one never used. */
+static bool same_events(struct tank *t, uint64_t since, size_t limit)
+{
+	struct events_copy *c = events_copy_new();
+	tank_events_take(t, c);
+	json_object *a = events_copy_json(c, since, limit), *b = tank_events_json(t, since, limit);
+	bool same = !strcmp(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN),
+			    json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+	json_object_put(a);
+	json_object_put(b);
+	return same;
+}
+
+static void test_events_copy(void)
+{
+	struct tank_params p = tank_params_default(22);
+	p.max_fish = p.initial_fish = 5000; /* 5,000 spawns: the 4,096-event ring wraps */
+	struct tank *t = tank_new(&p, "events-copy");
+	for (int i = 0; i < 30; i++)
+		tank_step(t);
+	json_object *o = tank_events_json(t, 0, 1);
+	uint64_t oldest = (uint64_t)json_object_get_int64(jget(o, "oldest_seq")),
+		 next = (uint64_t)json_object_get_int64(jget(o, "next_seq"));
+	json_object_put(o);
+	ok(oldest > 1 && next - oldest == 4096, "the ring has wrapped (events %llu to %llu)",
+	   (unsigned long long)oldest, (unsigned long long)next - 1);
+	ok(same_events(t, 0, 4096) && same_events(t, oldest + 100, 7) &&
+		   same_events(t, next - 3, 4096) && same_events(t, next + 5, 10),
+	   "the events through a copy: the same answers");
+	tank_free(t);
+	p = tank_params_default(23);
+	p.initial_fish = 0;
+	t = tank_new(&p, "no-events");
+	ok(same_events(t, 0, 4096), "and for a tank without events");
+	tank_free(t);
+}
+
 int main(void)
 {
 	test_events();
+	test_events_copy();
 	test_floor();
 	test_gene_bank();
 	test_history();
