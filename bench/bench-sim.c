@@ -24,6 +24,10 @@
  *                lineage, against the median of the ticks before it
  *   settled 100k the population case with 100,000 fish, about 30 minutes: run only when
  *                asked for (`bench-sim job 10`)
+ *   snapshot 100k  the snapshot case with 100,000 fish on two threads
+ *   reads        how long simd's big reads (GET /lineage, /poker/strategies, /events)
+ *                hold a 100,000-fish tank's lock: their copies, and the answers built
+ *                whole as they were under the lock before
  *
  * `bench-sim quick` skips the population run (about 3 minutes); `bench-sim job K` runs the
  * K-th case alone (from 0, in the order above), for perf record; `bench-sim save` and
@@ -323,6 +327,104 @@ static int run_snapshot(int n, int threads)
 	return finish(s.t);
 }
 
+/* The big reads of simd (GET /lineage, /poker/strategies, /events) as they hold a
+ * tank's lock: the copy each takes into room made before the lock (readers.c's order),
+ * against the answer built whole, which is what the lock held until 5 December. */
+static double held_lineage(struct tank *t, size_t limit)
+{
+	struct tank_room room = {.lineage_limit = limit};
+	tank_room_size(t, TANK_COPY_LINEAGE, &room);
+	tank_room_make(&room);
+	double t0 = now();
+	struct lineage_pick *p = lineage_pick_take(t, NULL, 0, limit, &room);
+	double held = now() - t0;
+	tank_room_free(&room);
+	json_object_put(lineage_pick_json(p));
+	return held;
+}
+
+static double held_strategies(struct tank *t)
+{
+	struct tank_room room = {0};
+	tank_room_size(t, TANK_COPY_STRATEGIES, &room);
+	tank_room_make(&room);
+	double t0 = now();
+	struct strategies_pick *p = tank_poker_strategies_take(t, &room);
+	double held = now() - t0;
+	tank_room_free(&room);
+	json_object_put(poker_strategies_json(p));
+	return held;
+}
+
+static double held_events(struct tank *t)
+{
+	struct events_copy *c = events_copy_new();
+	double t0 = now();
+	tank_events_take(t, c);
+	double held = now() - t0;
+	json_object_put(events_copy_json(c, 0, 4096));
+	return held;
+}
+
+static double whole(json_object *(*build)(const struct tank *, size_t), struct tank *t, size_t arg)
+{
+	double t0 = now();
+	json_object *o = build(t, arg);
+	double took = now() - t0;
+	json_object_put(o);
+	return took;
+}
+
+static json_object *whole_lineage(const struct tank *t, size_t limit)
+{
+	return tank_lineage_json(t, NULL, 0, limit);
+}
+
+static json_object *whole_strategies(const struct tank *t, size_t unused)
+{
+	(void)unused;
+	return tank_poker_strategies_json(t);
+}
+
+static json_object *whole_events(const struct tank *t, size_t limit)
+{
+	return tank_events_json(t, 0, limit);
+}
+
+static int run_reads(int n)
+{
+	struct tank *t = make(n, false);
+	tank_set_threads(t, 2);
+	for (int i = 0; i < 30; i++)
+		tank_step(t);
+	enum { ROUNDS = 5 };
+	const char *names[] = {"lineage_100000", "lineage_10000", "strategies", "events"};
+	double copy[4][ROUNDS], built[4][ROUNDS];
+	for (int r = 0; r < ROUNDS; r++) {
+		copy[0][r] = held_lineage(t, 100000);
+		built[0][r] = whole(whole_lineage, t, 100000);
+		copy[1][r] = held_lineage(t, 10000);
+		built[1][r] = whole(whole_lineage, t, 10000);
+		copy[2][r] = held_strategies(t);
+		built[2][r] = whole(whole_strategies, t, 0);
+		copy[3][r] = held_events(t);
+		built[3][r] = whole(whole_events, t, 4096);
+	}
+	printf("# %d fish, %zu lineage records: a read's hold on the lock, %d rounds (median, "
+	       "max): its copy, and the answer built whole (the hold before 5 December)\n",
+	       n, tank_lineage_count(t), ROUNDS);
+	for (int k = 0; k < 4; k++) {
+		double cm, cx, bm, bx;
+		quantiles(copy[k], ROUNDS, &cm, &cx);
+		quantiles(built[k], ROUNDS, &bm, &bx);
+		printf("bench: sim_read_lock_held_ms_%s_%d_fish %.2f ms (max %.2f); built whole "
+		       "%.2f ms (max %.2f)\n",
+		       names[k], n, cm * 1e3, cx * 1e3, bm * 1e3, bx * 1e3);
+	}
+	fflush(stdout);
+	return finish(t);
+}
+
 static int run_population(int n)
 {
 	struct tank *t = make(n, false);
@@ -345,7 +447,7 @@ static int run_population(int n)
 	return measure_warm(t, name, 2) | finish(t);
 }
 
-enum kind { RATE, SNAPSHOT, POPULATION, STEADY };
+enum kind { RATE, SNAPSHOT, POPULATION, STEADY, READS };
 struct job {
 	enum kind kind;
 	int n, threads;
@@ -420,6 +522,7 @@ int main(int argc, char **argv)
 		/* 100,000 fish settled: about 30 minutes on two cores. */
 		{POPULATION, 100000, 2, false, true},
 		{SNAPSHOT, 100000, 2, false, false},
+		{READS, 100000, 2, false, false},
 	};
 	/* Anything else is refused: a mistyped option (`--help`) used to start the whole
 	 * bench, half an hour of both cores. */
@@ -455,6 +558,7 @@ int main(int argc, char **argv)
 			_exit(j->kind == RATE	    ? run_rate(j->n, j->dense, j->threads)
 			      : j->kind == STEADY   ? run_steady(j->n, j->dense, j->threads)
 			      : j->kind == SNAPSHOT ? run_snapshot(j->n, j->threads)
+			      : j->kind == READS    ? run_reads(j->n)
 						    : run_population(j->n));
 		int st;
 		if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
