@@ -1,7 +1,7 @@
 /* GET /poker/strategies: the poker books of each strategy and the ids of the fish that
  * play it. The ids are copied under the tank's lock into room made without it, and the
  * answer is built after: built under the lock, it held a 100,000-fish tank's tick
- * 25-31 ms (six passes over the fish and 100,000 json-c strings). */
+ * 9-31 ms (six passes over the fish and 100,000 json-c strings); the copy, 3-4 ms. */
 #include "config.h"
 
 #include <stdlib.h>

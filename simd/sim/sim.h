@@ -413,10 +413,12 @@ size_t tank_lineage_count(const struct tank *t);
 json_object *tank_lineage_json(const struct tank *t, const char *fish_id, int depth, size_t limit);
 /* The same in two steps, so that a big answer (up to 100,000 records, a second of
  * json-c's work) is not built under the tank's lock: lineage_pick_take copies what the
- * answer shows (the records it names, each with whether its fish lives, the parents not
- * recorded) into room sized with lineage_limit = limit (TANK_COPY_LINEAGE) and made
- * without the lock (the room is emptied); lineage_pick_json builds the answer from the
- * copy without the tank and frees it. NULL, as above, when fish_id has no record. */
+ * answer shows (the records it names, the parents not recorded, and the living fish's
+ * ids, which tell after whether each record's fish lives; an ancestor query's few
+ * records are looked up at once) into room sized with lineage_limit = limit
+ * (TANK_COPY_LINEAGE) and made without the lock (the room is emptied);
+ * lineage_pick_json builds the answer from the copy without the tank and frees it.
+ * NULL, as above, when fish_id has no record. */
 struct lineage_pick;
 struct lineage_pick *lineage_pick_take(const struct tank *t, const char *fish_id, int depth,
 				       size_t limit, struct tank_room *r);
