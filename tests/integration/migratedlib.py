@@ -328,8 +328,15 @@ class FakeSimd:
         return H
 
     def start(self):
+        # socketserver listens with a backlog of 5. migrated opens more connections than
+        # that at once when it starts (the tank list, every tank's exits, a pass), and a
+        # full Unix-socket backlog refuses at once: a loaded machine, where this thread
+        # accepts late, made migrated see "simd is not answering" for 70 ms (a CI run of
+        # 5 December lost a connection the test then made). simd's own backlog is the
+        # kernel's maximum.
         class US(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             daemon_threads = True
+            request_queue_size = 128
 
             def handle_error(self, request, client_address):
                 pass
@@ -337,6 +344,7 @@ class FakeSimd:
         class TS(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+            request_queue_size = 128
 
             def handle_error(self, request, client_address):
                 pass
@@ -619,6 +627,7 @@ class LossyProxy:
         class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
             daemon_threads = True
             allow_reuse_address = True
+            request_queue_size = 128  # as FakeSimd's servers
 
             def handle_error(self, request, client_address):
                 pass

@@ -270,7 +270,8 @@ try:
     t.ok(all(json.loads(x)["transfer_id"] for x in lines), "transfers.log is JSON lines")
 
     # ---- cascade: the tank goes, its connections go ----
-    mig.post("/api/connections", {"id": "to-c", "sourceId": B, "destinationId": C, "direction": "left"})
+    r = mig.post("/api/connections", {"id": "to-c", "sourceId": B, "destinationId": C, "direction": "left"})
+    t.eq(r.status, 201, "a connection to a tank about to go is made")
     del sim.tanks[C]
     mig.post("/api/migrations/run")
     t.ok(wait_until(lambda: all(x["id"] != "to-c" for x in conns()), 5),

@@ -615,7 +615,10 @@ class StubServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _do
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        class S(http.server.ThreadingHTTPServer):
+            request_queue_size = 128  # socketserver's 5 drops bursts on a loaded machine
+
+        self.httpd = S(("127.0.0.1", port), H)
         self.port = self.httpd.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
