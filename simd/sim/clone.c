@@ -40,6 +40,13 @@ void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room 
 	sim_room_size(&r->fish, t->n_fish);
 	sim_room_size(&r->food, t->n_food);
 	sim_room_size(&r->lin, t->lin.n);
+	/* The history (up to history_size rows, 10,000 by default: megabytes) and the
+	 * event ring (4,096 events, 0.7 MB) are copied whole: sized exactly, as they do not
+	 * grow within a few ticks but at a sample or never. */
+	if (t->hist.rows)
+		r->hist.cap = t->hist.cap * sim_history_column_count();
+	if (t->events.e)
+		r->events.cap = EVENTS_SIZE;
 }
 
 void tank_room_make(struct tank_room *r)
@@ -50,6 +57,10 @@ void tank_room_make(struct tank_room *r)
 		sim_room_make(&r->food, sizeof(struct food));
 	if (r->lin.cap)
 		sim_room_make(&r->lin, sizeof(struct lineage_rec));
+	if (r->hist.cap)
+		sim_room_make(&r->hist, sizeof(double));
+	if (r->events.cap)
+		sim_room_make(&r->events, sizeof(struct sim_event_rec));
 	if (r->rows.cap)
 		entities_room_make(&r->rows);
 	if (r->picks.cap)
@@ -63,6 +74,8 @@ void tank_room_free(struct tank_room *r)
 	sim_room_free(&r->fish);
 	sim_room_free(&r->food);
 	sim_room_free(&r->lin);
+	sim_room_free(&r->hist);
+	sim_room_free(&r->events);
 	sim_room_free(&r->rows);
 	sim_room_free(&r->picks);
 	sim_room_free(&r->living);
@@ -104,16 +117,16 @@ struct tank *tank_clone_in(const struct tank *t, struct tank_room *r)
 	c->id_index_valid = false;
 	c->pool = NULL;
 	c->threads = 1;
-	/* History and events are serialized: the copy carries its own. */
-	if (t->hist.rows) {
-		size_t cols = sim_history_column_count();
-		c->hist.rows = sim_xcalloc(t->hist.cap * cols, sizeof *c->hist.rows);
-		memcpy(c->hist.rows, t->hist.rows, t->hist.cap * cols * sizeof *c->hist.rows);
-	}
-	if (t->events.e) {
-		c->events.e = sim_xcalloc(EVENTS_SIZE, sizeof *c->events.e);
-		memcpy(c->events.e, t->events.e, EVENTS_SIZE * sizeof *c->events.e);
-	}
+	/* History and events are serialized: the copy carries its own (hist.cap and the
+	 * ring's size stay the tank's; the room may be larger). */
+	size_t got;
+	if (t->hist.rows)
+		c->hist.rows = take_array(&r->hist, t->hist.rows,
+					  t->hist.cap * sim_history_column_count(),
+					  sizeof *t->hist.rows, &got);
+	if (t->events.e)
+		c->events.e = take_array(&r->events, t->events.e, EVENTS_SIZE, sizeof *t->events.e,
+					 &got);
 	lineage_copy(&c->lin, &t->lin, &r->lin);
 	tank_init_derived(c);
 	return c;

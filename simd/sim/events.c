@@ -141,9 +141,9 @@ struct events_copy {
 struct events_copy *events_copy_new(void)
 {
 	struct events_copy *c = sim_xcalloc(1, sizeof *c);
-	/* Written here, so that no page of it is first touched under the lock. */
-	c->ring.e = sim_xrealloc(NULL, EVENTS_SIZE, sizeof *c->ring.e);
-	memset(c->ring.e, 0, EVENTS_SIZE * sizeof *c->ring.e);
+	struct sim_room room = {.cap = EVENTS_SIZE}; /* every page written here */
+	sim_room_make(&room, sizeof *c->ring.e);
+	c->ring.e = room.p;
 	return c;
 }
 

@@ -165,10 +165,10 @@ void sim_room_free(struct sim_room *r);
 enum tank_copy { TANK_COPY_WHOLE, TANK_COPY_ENTITIES, TANK_COPY_LINEAGE, TANK_COPY_STRATEGIES };
 #define TANK_COPY_KINDS 4
 struct tank_room {
-	struct sim_room fish, food, lin; /* TANK_COPY_WHOLE */
-	struct sim_room rows;		 /* TANK_COPY_ENTITIES */
-	struct sim_room picks, living;	 /* TANK_COPY_LINEAGE */
-	struct sim_room strats;		 /* TANK_COPY_STRATEGIES */
+	struct sim_room fish, food, lin, hist, events; /* TANK_COPY_WHOLE */
+	struct sim_room rows;			       /* TANK_COPY_ENTITIES */
+	struct sim_room picks, living;		       /* TANK_COPY_LINEAGE */
+	struct sim_room strats;			       /* TANK_COPY_STRATEGIES */
 	/* TANK_COPY_LINEAGE: the most records the answer shows; the caller sets it before
 	 * tank_room_size, which keeps it. */
 	size_t lineage_limit;

@@ -134,12 +134,17 @@ int main(void)
 	 * room too small for it (the tank grew between sizing and copying): the same copy. */
 	struct tank_room room = {0},
 			 small = {.fish = {.cap = 1}, .food = {.cap = 1}, .lin = {.cap = 1}};
+	for (int i = 0; i < 110; i++) /* past frame 300: a history sample */
+		tank_step(t);
 	tank_room_size(t, TANK_COPY_WHOLE, &room);
+	ok(room.hist.cap > 0 && room.events.cap > 0,
+	   "the room has space for the history and the events too");
 	tank_room_make(&room);
 	tank_room_make(&small);
 	const void *made = room.fish.p;
 	struct tank *d = tank_clone_in(t, &room), *tight = tank_clone_in(t, &small);
-	ok((const void *)tank_fish_at(d, 0) == made && !room.fish.p && !room.food.p && !room.lin.p,
+	ok((const void *)tank_fish_at(d, 0) == made && !room.fish.p && !room.food.p &&
+		   !room.lin.p && !room.hist.p && !room.events.p,
 	   "a clone into room uses the room's arrays and empties the room");
 	ok(tank_state_hash(d) == tank_state_hash(t) && tank_state_hash(tight) == tank_state_hash(t),
 	   "it has the tank's state hash, as has a clone into room too small");
