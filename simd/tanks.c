@@ -316,9 +316,11 @@ void tanks_lock_for_copy(struct tank_slot *s, enum tank_copy what, struct tank_r
 {
 	tanks_lock_fair(s);
 	tank_room_size(s->sim, what, room);
-	pthread_mutex_unlock(&s->lock);
-	tank_room_make(room);
-	tanks_lock_fair(s);
+	if (!tank_room_empty(room)) {
+		pthread_mutex_unlock(&s->lock);
+		tank_room_make(room);
+		tanks_lock_fair(s);
+	}
 	clock_gettime(CLOCK_MONOTONIC, since);
 }
 

@@ -69,6 +69,12 @@ void tank_room_make(struct tank_room *r)
 		strategies_room_make(&r->strats);
 }
 
+bool tank_room_empty(const struct tank_room *r)
+{
+	return !(r->fish.cap | r->food.cap | r->lin.cap | r->hist.cap | r->events.cap |
+		 r->rows.cap | r->picks.cap | r->living.cap | r->strats.cap);
+}
+
 void tank_room_free(struct tank_room *r)
 {
 	sim_room_free(&r->fish);

@@ -298,7 +298,8 @@ void lineage_free(struct lineage *l);
 /* tank_room's part for entities_copy_in (entities.c). */
 void entities_room_size(const struct tank *t, struct sim_room *r);
 void entities_room_make(struct sim_room *r);
-/* tank_room's part for lineage_pick_take (lineage_pick.c): at most limit records. */
+/* tank_room's part for lineage_pick_take (lineage_pick.c): at most limit records; none
+ * for limit 0 (an ancestor query). */
 void lineage_pick_room_size(const struct tank *t, size_t limit, struct sim_room *picks,
 			    struct sim_room *living);
 void lineage_pick_room_make(struct sim_room *picks, struct sim_room *living);

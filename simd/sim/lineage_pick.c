@@ -46,6 +46,8 @@ struct lineage_pick {
 void lineage_pick_room_size(const struct tank *t, size_t limit, struct sim_room *picks,
 			    struct sim_room *living)
 {
+	if (!limit)
+		return; /* an ancestor query: a few records, allocated as they are found */
 	size_t n = t->lin.n < limit ? t->lin.n : limit;
 	sim_room_size(picks, n);
 	sim_room_size(living, n ? t->n_fish : 0);

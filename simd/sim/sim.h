@@ -169,12 +169,14 @@ struct tank_room {
 	struct sim_room rows;			       /* TANK_COPY_ENTITIES */
 	struct sim_room picks, living;		       /* TANK_COPY_LINEAGE */
 	struct sim_room strats;			       /* TANK_COPY_STRATEGIES */
-	/* TANK_COPY_LINEAGE: the most records the answer shows; the caller sets it before
-	 * tank_room_size, which keeps it. */
+	/* TANK_COPY_LINEAGE: the most records the answer shows, 0 for an ancestor query
+	 * (which needs no room); the caller sets it before tank_room_size, which keeps it. */
 	size_t lineage_limit;
 };
 void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room *r);
 void tank_room_make(struct tank_room *r);
+/* Whether the sized room needs nothing made (a copy small enough to allocate as it goes). */
+bool tank_room_empty(const struct tank_room *r);
 /* tank_clone, into the room's arrays where they are large enough; the room is emptied. */
 struct tank *tank_clone_in(const struct tank *t, struct tank_room *r);
 void tank_room_free(struct tank_room *r);
