@@ -27,7 +27,9 @@
  *   snapshot 100k  the snapshot case with 100,000 fish on two threads
  *   reads        how long simd's big reads (GET /lineage, /poker/strategies, /events)
  *                hold a 100,000-fish tank's lock: their copies, and the answers built
- *                whole as they were under the lock before
+ *                whole as they were under the lock before; and GET /history of a full
+ *                ring of 100,000 samples, copied into room made first or allocated
+ *                under the lock as before
  *
  * `bench-sim quick` skips the population run (about 3 minutes); `bench-sim job K` runs the
  * K-th case alone (from 0, in the order above), for perf record; `bench-sim save` and
@@ -332,7 +334,7 @@ static int run_snapshot(int n, int threads)
  * against the answer built whole, which is what the lock held until 5 December. */
 static double held_lineage(struct tank *t, size_t limit)
 {
-	struct tank_room room = {.lineage_limit = limit};
+	struct tank_room room = {.limit = limit};
 	tank_room_size(t, TANK_COPY_LINEAGE, &room);
 	tank_room_make(&room);
 	double t0 = now();
@@ -364,6 +366,40 @@ static double held_events(struct tank *t)
 	double held = now() - t0;
 	json_object_put(events_copy_json(c, 0, 4096));
 	return held;
+}
+
+/* GET /history's copy of a window of samples; whole: into memory allocated under the
+ * lock, as until 5 December. */
+static double held_history(struct tank *t, bool room_first)
+{
+	struct tank_room room = {.since = 0, .limit = 100000};
+	if (room_first) {
+		tank_room_size(t, TANK_COPY_HISTORY, &room);
+		tank_room_make(&room);
+	}
+	double t0 = now();
+	struct sim_history *h = tank_history_take(t, &room);
+	double held = now() - t0;
+	tank_room_free(&room);
+	sim_history_free(h);
+	return held;
+}
+
+/* A small tank whose ring of samples is full at its largest (100,000, one a frame). */
+static struct tank *make_history(void)
+{
+	struct tank_params p = tank_params_default(42);
+	p.max_fish = p.initial_fish = 10;
+	p.history_interval = 1;
+	p.history_size = 100000;
+	struct tank *t = tank_new(&p, "bench-history");
+	if (!t) {
+		fprintf(stderr, "bench-sim: tank_new failed for the history tank\n");
+		exit(1);
+	}
+	for (int i = 0; i < 100000; i++)
+		tank_step(t);
+	return t;
 }
 
 static double whole(json_object *(*build)(const struct tank *, size_t), struct tank *t, size_t arg)
@@ -398,9 +434,13 @@ static int run_reads(int n)
 	for (int i = 0; i < 30; i++)
 		tank_step(t);
 	enum { ROUNDS = 5 };
-	const char *names[] = {"lineage_100000", "lineage_10000", "strategies", "events"};
-	double copy[4][ROUNDS], built[4][ROUNDS];
+	const char *names[] = {"lineage_100000", "lineage_10000", "strategies", "events",
+			       "history_100000"};
+	double copy[5][ROUNDS], built[5][ROUNDS];
+	struct tank *ht = make_history();
 	for (int r = 0; r < ROUNDS; r++) {
+		copy[4][r] = held_history(ht, true);
+		built[4][r] = held_history(ht, false);
 		copy[0][r] = held_lineage(t, 100000);
 		built[0][r] = whole(whole_lineage, t, 100000);
 		copy[1][r] = held_lineage(t, 10000);
@@ -413,16 +453,26 @@ static int run_reads(int n)
 	printf("# %d fish, %zu lineage records: a read's hold on the lock, %d rounds (median, "
 	       "max): its copy, and the answer built whole (the hold before 5 December)\n",
 	       n, tank_lineage_count(t), ROUNDS);
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 5; k++) {
 		double cm, cx, bm, bx;
 		quantiles(copy[k], ROUNDS, &cm, &cx);
 		quantiles(built[k], ROUNDS, &bm, &bx);
-		printf("bench: sim_read_lock_held_ms_%s_%d_fish %.2f ms (max %.2f); built whole "
-		       "%.2f ms (max %.2f)\n",
-		       names[k], n, cm * 1e3, cx * 1e3, bm * 1e3, bx * 1e3);
+		if (k < 4) {
+			printf("bench: sim_read_lock_held_ms_%s_%d_fish %.2f ms (max %.2f); built "
+			       "whole %.2f ms (max %.2f)\n",
+			       names[k], n, cm * 1e3, cx * 1e3, bm * 1e3, bx * 1e3);
+			continue;
+		}
+		printf("# a tank of 10 fish whose history is full, 100,000 samples of %zu columns: "
+		       "GET /history's copy into room made before the lock, and into memory "
+		       "allocated under it (the hold until 5 December)\n",
+		       sim_history_column_count());
+		printf("bench: sim_read_lock_held_ms_%s_samples %.2f ms (max %.2f); allocated under "
+		       "the lock %.2f ms (max %.2f)\n",
+		       names[k], cm * 1e3, cx * 1e3, bm * 1e3, bx * 1e3);
 	}
 	fflush(stdout);
-	return finish(t);
+	return finish(ht) | finish(t);
 }
 
 static int run_population(int n)

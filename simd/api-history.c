@@ -20,22 +20,28 @@
 #define HISTORY_LIMIT_MAX 100000 /* the largest ring a tank may keep */
 
 struct history_read {
+	struct simd *sd;
 	uint64_t since;
 	size_t limit;
 	bool csv;
 };
 
-/* On a reader thread (api_read): the samples are copied under the tank's lock, the
- * answer built without it. */
+/* On a reader thread (api_read): the samples are copied under the tank's lock into room
+ * made without it (a full ring of 100,000 samples is tens of megabytes), the answer built
+ * after. */
 static void read_history(struct tank_slot *s, void *arg, struct readers_answer *a)
 {
 	const struct history_read *hr = arg;
-	tanks_lock_fair(s);
-	struct sim_history *h = tank_history(s->sim, hr->since, hr->limit);
+	struct tank_room room = {.since = hr->since, .limit = hr->limit};
+	struct timespec held;
+	tanks_lock_for_copy(s, TANK_COPY_HISTORY, &room, &held);
+	struct sim_history *h = tank_history_take(s->sim, &room);
 	uint64_t frame = tank_frame(s->sim);
 	int interval = tank_get_params(s->sim)->history_interval;
 	int size = tank_get_params(s->sim)->history_size;
+	tanks_copy_held(hr->sd, TANK_COPY_HISTORY, &held);
 	pthread_mutex_unlock(&s->lock);
+	tank_room_free(&room);
 	if (hr->csv) {
 		a->text = history_csv(h, &a->len);
 		a->status = 200;
@@ -73,7 +79,7 @@ void api_history(struct http_ctx *ctx)
 		free(format);
 	}
 	struct history_read *hr = xcalloc(1, sizeof *hr);
-	*hr = (struct history_read){(uint64_t)since, (size_t)limit, csv};
+	*hr = (struct history_read){ctx->arg, (uint64_t)since, (size_t)limit, csv};
 	api_read(ctx, s, read_history, hr, free, "unknown_tank", "no tank %s", s->meta.id);
 }
 

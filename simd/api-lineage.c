@@ -32,7 +32,7 @@ static void read_lineage(struct tank_slot *s, void *arg, struct readers_answer *
 	/* One big read at a time, as GET /state: a whole tank's answer can be hundreds of
 	 * megabytes of json-c objects while it is built. */
 	pthread_mutex_lock(&lr->sd->reader_run);
-	struct tank_room room = {.lineage_limit = lr->fish_id[0] ? 0 : (size_t)lr->limit};
+	struct tank_room room = {.limit = lr->fish_id[0] ? 0 : (size_t)lr->limit};
 	struct timespec held;
 	tanks_lock_for_copy(s, TANK_COPY_LINEAGE, &room, &held);
 	int depth = lr->depth >= 0 ? (int)lr->depth : tank_get_params(s->sim)->lineage_depth;

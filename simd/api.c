@@ -810,12 +810,14 @@ static void write_metrics(void *arg, FILE *f)
 		"tankworld_sim_copy_lock_held_seconds_max{copy=\"snapshot\"} %.6f\n"
 		"tankworld_sim_copy_lock_held_seconds_max{copy=\"state\"} %.6f\n"
 		"tankworld_sim_copy_lock_held_seconds_max{copy=\"lineage\"} %.6f\n"
-		"tankworld_sim_copy_lock_held_seconds_max{copy=\"strategies\"} %.6f\n",
+		"tankworld_sim_copy_lock_held_seconds_max{copy=\"strategies\"} %.6f\n"
+		"tankworld_sim_copy_lock_held_seconds_max{copy=\"history\"} %.6f\n",
 		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_WHOLE], __ATOMIC_RELAXED) * 1e-9,
 		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_ENTITIES], __ATOMIC_RELAXED) * 1e-9,
 		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_LINEAGE], __ATOMIC_RELAXED) * 1e-9,
 		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_STRATEGIES], __ATOMIC_RELAXED) *
-			1e-9);
+			1e-9,
+		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_HISTORY], __ATOMIC_RELAXED) * 1e-9);
 	pthread_mutex_lock(&sd->xfer_lock);
 	fprintf(f,
 		"# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"

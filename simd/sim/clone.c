@@ -24,17 +24,21 @@ static void *dup_array(const void *src, size_t n, size_t elem, size_t *cap)
 
 void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room *r)
 {
-	*r = (struct tank_room){.lineage_limit = r->lineage_limit};
+	*r = (struct tank_room){.since = r->since, .limit = r->limit};
 	if (what == TANK_COPY_ENTITIES) {
 		entities_room_size(t, &r->rows);
 		return;
 	}
 	if (what == TANK_COPY_LINEAGE) {
-		lineage_pick_room_size(t, r->lineage_limit, &r->picks, &r->living);
+		lineage_pick_room_size(t, r->limit, &r->picks, &r->living);
 		return;
 	}
 	if (what == TANK_COPY_STRATEGIES) {
 		strategies_room_size(t, &r->strats);
+		return;
+	}
+	if (what == TANK_COPY_HISTORY) {
+		history_room_size(t, r->since, r->limit, &r->hist);
 		return;
 	}
 	sim_room_size(&r->fish, t->n_fish);

@@ -199,13 +199,9 @@ void history_free(struct history *h)
 	memset(h, 0, sizeof *h);
 }
 
-struct sim_history *tank_history(const struct tank *t, uint64_t since, size_t limit)
+/* Rows are in frame order: the first after since (h->n if none is). */
+static size_t history_first(const struct history *h, uint64_t since)
 {
-	const struct history *h = &t->hist;
-	struct sim_history *out = sim_xcalloc(1, sizeof *out);
-	columns_init();
-	size_t first = h->n;
-	/* Rows are in frame order: find the first after since. */
 	size_t lo = 0, hi = h->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -214,15 +210,50 @@ struct sim_history *tank_history(const struct tank *t, uint64_t since, size_t li
 		else
 			lo = mid + 1;
 	}
-	first = lo;
-	size_t n = h->n - first;
+	return lo;
+}
+
+/* A window this small (under 100 kB) is copied into memory allocated under the lock:
+ * the viewer's polls, which ask only for the samples since its last, stay one lock. */
+#define HISTORY_ROOM_MIN_ROWS 128
+
+void history_room_size(const struct tank *t, uint64_t since, size_t limit, struct sim_room *r)
+{
+	const struct history *h = &t->hist;
+	columns_init();
+	size_t n = h->n - history_first(h, since);
 	if (n > limit)
 		n = limit;
+	*r = (struct sim_room){0};
+	if (n < HISTORY_ROOM_MIN_ROWS)
+		return;
+	/* In doubles, as a snapshot's copy of the history; the margin holds the samples
+	 * taken while the room is made (one every history_interval frames). */
+	n += n / 16 + 4;
+	r->cap = (n < limit ? n : limit) * n_cols;
+}
+
+struct sim_history *tank_history_take(const struct tank *t, struct tank_room *r)
+{
+	const struct history *h = &t->hist;
+	struct sim_history *out = sim_xcalloc(1, sizeof *out);
+	columns_init();
+	size_t first = history_first(h, r->since);
+	size_t n = h->n - first;
+	if (n > r->limit)
+		n = r->limit;
+	size_t cap;
 	out->n = n;
-	out->rows = sim_xcalloc(n ? n * n_cols : 1, sizeof *out->rows);
+	out->rows = sim_room_take(&r->hist, n * n_cols, sizeof *out->rows, &cap);
 	for (size_t k = 0; k < n; k++)
 		memcpy(out->rows + k * n_cols, row_at(h, first + k), n_cols * sizeof *out->rows);
 	return out;
+}
+
+struct sim_history *tank_history(const struct tank *t, uint64_t since, size_t limit)
+{
+	struct tank_room none = {.since = since, .limit = limit};
+	return tank_history_take(t, &none);
 }
 
 void sim_history_free(struct sim_history *h)

@@ -306,6 +306,9 @@ void lineage_pick_room_make(struct sim_room *picks, struct sim_room *living);
 /* tank_room's part for tank_poker_strategies_take (poker_strategies.c). */
 void strategies_room_size(const struct tank *t, struct sim_room *r);
 void strategies_room_make(struct sim_room *r);
+/* tank_room's part for tank_history_take (history.c): the window of samples, in doubles;
+ * none for a small window. */
+void history_room_size(const struct tank *t, uint64_t since, size_t limit, struct sim_room *r);
 /* Into room's memory (sim_room_take) when it holds the records. */
 void lineage_copy(struct lineage *dst, const struct lineage *src, struct sim_room *room);
 json_object *lineage_to_json(const struct tank *t);

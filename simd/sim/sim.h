@@ -160,18 +160,28 @@ void *sim_room_take(struct sim_room *r, size_t n, size_t elem, size_t *cap);
 void sim_room_free(struct sim_room *r);
 
 /* What a copier takes: the whole tank (tank_clone_in: a snapshot), what GET /state
- * shows (entities_copy_in), what GET /lineage shows (lineage_pick_take) or what GET
- * /poker/strategies shows (tank_poker_strategies_take). */
-enum tank_copy { TANK_COPY_WHOLE, TANK_COPY_ENTITIES, TANK_COPY_LINEAGE, TANK_COPY_STRATEGIES };
-#define TANK_COPY_KINDS 4
+ * shows (entities_copy_in), what GET /lineage shows (lineage_pick_take), what GET
+ * /poker/strategies shows (tank_poker_strategies_take) or what GET /history shows
+ * (tank_history_take). */
+enum tank_copy {
+	TANK_COPY_WHOLE,
+	TANK_COPY_ENTITIES,
+	TANK_COPY_LINEAGE,
+	TANK_COPY_STRATEGIES,
+	TANK_COPY_HISTORY
+};
+#define TANK_COPY_KINDS 5
 struct tank_room {
-	struct sim_room fish, food, lin, hist, events; /* TANK_COPY_WHOLE */
+	struct sim_room fish, food, lin, hist, events; /* TANK_COPY_WHOLE; hist for HISTORY too */
 	struct sim_room rows;			       /* TANK_COPY_ENTITIES */
 	struct sim_room picks, living;		       /* TANK_COPY_LINEAGE */
 	struct sim_room strats;			       /* TANK_COPY_STRATEGIES */
-	/* TANK_COPY_LINEAGE: the most records the answer shows, 0 for an ancestor query
-	 * (which needs no room); the caller sets it before tank_room_size, which keeps it. */
-	size_t lineage_limit;
+	/* What the answer asks for, set by the caller before tank_room_size, which keeps
+	 * them. TANK_COPY_LINEAGE: limit, the most records shown (0 for an ancestor query,
+	 * which needs no room). TANK_COPY_HISTORY: the samples after frame since, at most
+	 * limit of them. */
+	uint64_t since;
+	size_t limit;
 };
 void tank_room_size(const struct tank *t, enum tank_copy what, struct tank_room *r);
 void tank_room_make(struct tank_room *r);
@@ -368,6 +378,9 @@ struct sim_history {
 /* A copy of at most limit samples with frame > since, oldest first (hold the tank's lock
  * for this call only). Never NULL. */
 struct sim_history *tank_history(const struct tank *t, uint64_t since, size_t limit);
+/* The same into room sized for TANK_COPY_HISTORY (since and limit are the room's) and
+ * made without the lock; the room is emptied. */
+struct sim_history *tank_history_take(const struct tank *t, struct tank_room *r);
 void sim_history_free(struct sim_history *h);
 /* The newest sample into row (sim_history_column_count() values); false if none yet. */
 bool tank_history_latest(const struct tank *t, double *row);

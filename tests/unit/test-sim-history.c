@@ -250,6 +250,65 @@ static void test_events_copy(void)
 	tank_free(t);
 }
 
+/* GET /history copies its window into room made without the lock (tank_history_take):
+ * the same rows as the copy made in one go, whether the room holds them or not. */
+static bool same_history(const struct sim_history *a, const struct sim_history *b)
+{
+	size_t nc = sim_history_column_count();
+	return a->n == b->n && memcmp(a->rows, b->rows, a->n * nc * sizeof *a->rows) == 0;
+}
+
+static void test_history_room(void)
+{
+	struct tank_params p = tank_params_default(8);
+	p.history_interval = 1;
+	p.history_size = 400;
+	struct tank *t = tank_new(&p, "history-room");
+	for (int i = 0; i < 1000; i++)
+		tank_step(t); /* the ring of 400 has wrapped */
+	size_t nc = sim_history_column_count();
+	const struct {
+		uint64_t since;
+		size_t limit;
+		size_t rows; /* in the window */
+	} w[] = {{0, 100000, 400}, {0, 200, 200}, {700, 100000, 300}, {990, 100000, 10}};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+		struct tank_room r = {.since = w[i].since, .limit = w[i].limit};
+		tank_room_size(t, TANK_COPY_HISTORY, &r);
+		bool small = w[i].rows < 128;
+		ok(small ? tank_room_empty(&r)
+			 : r.hist.cap >= w[i].rows * nc && r.hist.cap <= w[i].limit * nc,
+		   "since=%llu&limit=%zu: room for %s (%zu doubles)",
+		   (unsigned long long)w[i].since, w[i].limit,
+		   small ? "nothing, a small window" : "the window", r.hist.cap);
+		tank_room_make(&r);
+		double *room = r.hist.p;
+		struct sim_history *a = tank_history_take(t, &r);
+		struct sim_history *b = tank_history(t, w[i].since, w[i].limit);
+		ok(a->n == w[i].rows && same_history(a, b) && (small || a->rows == room) &&
+			   tank_room_empty(&r) && !r.hist.p,
+		   "the copy is the window's %zu rows, %s, and the room is emptied", a->n,
+		   small ? "allocated as it goes" : "in the room");
+		sim_history_free(a);
+		sim_history_free(b);
+	}
+	/* Samples taken while the room was made (a tick between unlock and relock): a
+	 * window grown past the room is copied into memory of its own. */
+	struct tank_room r = {.since = 700, .limit = 100000};
+	tank_room_size(t, TANK_COPY_HISTORY, &r);
+	tank_room_make(&r);
+	for (int i = 0; i < 100; i++)
+		tank_step(t);
+	struct sim_history *a = tank_history_take(t, &r);
+	struct sim_history *b = tank_history(t, 700, 100000);
+	ok(a->n == 400 && same_history(a, b) && !r.hist.p,
+	   "a window grown from 300 to %zu rows past its room is copied whole", a->n);
+	sim_history_free(a);
+	sim_history_free(b);
+	tank_room_free(&r);
+	tank_free(t);
+}
+
 int main(void)
 {
 	test_events();
@@ -257,5 +316,6 @@ int main(void)
 	test_floor();
 	test_gene_bank();
 	test_history();
+	test_history_room();
 	return tap_done();
 }

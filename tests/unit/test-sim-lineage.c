@@ -251,7 +251,7 @@ static int room_left; /* rooms lineage_pick_take did not empty */
 static json_object *picked(struct tank *t, const char *fish_id, int depth, size_t limit,
 			   size_t room_cap)
 {
-	struct tank_room r = {.lineage_limit = limit};
+	struct tank_room r = {.limit = limit};
 	tank_room_size(t, TANK_COPY_LINEAGE, &r);
 	if (room_cap)
 		r.picks.cap = r.living.cap = room_cap;
