@@ -272,7 +272,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 		struct fetch_response r = {.status = 0,
 					   .body = "",
 					   .error = "cannot start request",
-					   .transport_error = -1};
+					   .transport_error = -1,
+					   .job = j};
 		finish(j, &r);
 	}
 }
@@ -299,7 +300,9 @@ static void check_done(struct fetch *f)
 		struct fetch_job *j;
 		cu.easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
 		cu.multi_remove_handle(f->multi, easy);
-		struct fetch_response r = {.body = j->resp ? j->resp : "", .len = j->resp_len};
+		struct fetch_response r = {.body = j->resp ? j->resp : "",
+					   .len = j->resp_len,
+					   .job = j};
 		cu.easy_getinfo(easy, CURLINFO_TOTAL_TIME, &r.seconds);
 		if (res == CURLE_OK) {
 			cu.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
@@ -322,6 +325,23 @@ static void check_done(struct fetch *f)
 		}
 		finish(j, &r);
 	}
+}
+
+char *fetch_take_body(const struct fetch_response *r, size_t *len)
+{
+	struct fetch_job *j = r->job;
+	if (!j || !j->resp || r->body != j->resp) { /* an answer made up by the caller */
+		char *copy = xmalloc(r->len + 1);
+		memcpy(copy, r->body, r->len);
+		copy[r->len] = '\0';
+		*len = r->len;
+		return copy;
+	}
+	char *body = j->resp;
+	*len = j->resp_len;
+	j->resp = NULL;
+	j->resp_len = j->resp_cap = 0;
+	return body;
 }
 
 struct fetch *fetch_new(struct event_base *base)

@@ -22,7 +22,12 @@ struct fetch_response {
 	/* The answer's Allow and Retry-After headers, NULL when absent (a relay passes them
 	 * on with a 405 or a 503). */
 	const char *allow, *retry_after;
+	struct fetch_job *job; /* for fetch_take_body */
 };
+/* The answer's body, which the caller then owns (malloc'd, NUL-terminated, *len bytes
+ * before the NUL): called from the request's callback, so that a large answer is passed
+ * on without being copied on the loop. At most once: r->body must not be read afterwards. */
+char *fetch_take_body(const struct fetch_response *r, size_t *len);
 
 typedef void (*fetch_cb)(const struct fetch_response *r, void *arg);
 /* A streaming answer (etcd's watch): called on the loop as bytes arrive with all that is
