@@ -98,26 +98,39 @@ static void free_taken(const void *data, size_t len, void *text)
 	free(text);
 }
 
+/* HEAD: the GET's headers without its body. evhttp 2.1 would send the body, and no
+ * Content-Length, so the length is set here and the body must be left out (true).
+ * CONNECT too gets its length: evhttp 2.1 sends none for it, so the client could not
+ * tell where the answer ends. */
+static bool head_only(struct evhttp_request *req, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	if (m == EVHTTP_REQ_HEAD || m == EVHTTP_REQ_CONNECT) {
+		char cl[24];
+		snprintf(cl, sizeof cl, "%zu", len);
+		evhttp_remove_header(h, "Content-Length");
+		evhttp_add_header(h, "Content-Length", cl);
+	}
+	return m == EVHTTP_REQ_HEAD;
+}
+
+static void send_typed(struct evhttp_request *req, int status, const char *content_type)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_remove_header(h, "Content-Type");
+	evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_send_reply(req, status, reason_for(status), NULL);
+}
+
 /* taken: text is malloc'd and the reply takes it, to send it from where it is. A
  * reader's answer can be megabytes (GET /state of 20,000 fish): copying it on the event
  * loop into fresh buffer pages, each faulted in, kept every other client waiting. */
 static void reply(struct evhttp_request *req, int status, const char *content_type,
 		  const char *text, size_t len, bool taken)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-	/* HEAD: the GET's headers without its body. evhttp 2.1 would send the body, and
-	 * no Content-Length, so the length is set here and the body left out. */
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	if (m == EVHTTP_REQ_HEAD || m == EVHTTP_REQ_CONNECT) {
-		/* CONNECT too: evhttp 2.1 sends no length for it, so the client could not
-		 * tell where the answer ends. */
-		char cl[24];
-		snprintf(cl, sizeof cl, "%zu", len);
-		evhttp_remove_header(h, "Content-Length");
-		evhttp_add_header(h, "Content-Length", cl);
-	}
-	if (m == EVHTTP_REQ_HEAD) {
+	if (head_only(req, len)) {
 		if (taken) /* no body */
 			free((char *)text);
 	} else if (taken ? evbuffer_add_reference(out, text, len, free_taken, (char *)text) < 0
@@ -126,9 +139,19 @@ static void reply(struct evhttp_request *req, int status, const char *content_ty
 		 * move a separate buffer there anyway, so this saves an evbuffer per reply. */
 		abort();
 	}
-	evhttp_remove_header(h, "Content-Type");
-	evhttp_add_header(h, "Content-Type", content_type);
-	evhttp_send_reply(req, status, reason_for(status), NULL);
+	send_typed(req, status, content_type);
+}
+
+void http_reply_file(struct evhttp_request *req, const char *content_type, int fd, size_t size)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	if (head_only(req, size) || size == 0) {
+		close(fd);
+	} else if (evbuffer_add_file(out, fd, 0, (ev_off_t)size) < 0) { /* takes fd */
+		http_reply_error(req, 500, "read_failed", "cannot read the file");
+		return;
+	}
+	send_typed(req, 200, content_type);
 }
 
 void http_reply_text(struct evhttp_request *req, int status, const char *content_type,

@@ -113,6 +113,9 @@ void http_reply_text(struct evhttp_request *req, int status, const char *content
 /* The same for a malloc'd text, which the reply takes over and sends without copying. */
 void http_reply_taken(struct evhttp_request *req, int status, const char *content_type, char *text,
 		      size_t len);
+/* A 200 with a file's contents (fd, which the reply takes, of size bytes), sent from the
+ * file; HEAD gets its headers and Content-Length only. */
+void http_reply_file(struct evhttp_request *req, const char *content_type, int fd, size_t size);
 
 /* The request body as a JSON object, validated for syntax and size. On error replies
  * 400/413 itself and returns NULL. */

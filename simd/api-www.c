@@ -139,16 +139,7 @@ static void serve(struct http_ctx *ctx, bool top, const char *sub, const char *n
 		evhttp_send_reply(ctx->req, 304, "Not Modified", NULL);
 		return;
 	}
-	evhttp_remove_header(out, "Content-Type");
-	evhttp_add_header(out, "Content-Type", type);
-	struct evbuffer *body = evhttp_request_get_output_buffer(ctx->req);
-	if (st.st_size == 0)
-		close(fd);
-	else if (evbuffer_add_file(body, fd, 0, st.st_size) < 0) { /* takes fd */
-		http_reply_error(ctx->req, 500, "read_failed", "cannot read the file");
-		return;
-	}
-	evhttp_send_reply(ctx->req, 200, "OK", NULL);
+	http_reply_file(ctx->req, type, fd, (size_t)st.st_size);
 }
 
 void api_www_index(struct http_ctx *ctx)

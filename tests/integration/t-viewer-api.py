@@ -117,6 +117,27 @@ try:
         r = request("GET", url=sim.url, path="/static/" + name)
         t.ok(r.status == 200 and r.headers.get("Content-Type", "").startswith(ctype),
              "static/%s is %s" % (name, ctype), r)
+    # HEAD of a file: its headers and length, no body. The files were sent whole to a
+    # HEAD, with no Content-Length, so a keep-alive client read them as the next answer.
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"HEAD /static/icon.svg HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    buf, deadline = b"", time.time() + 10
+    while time.time() < deadline:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    parts = buf.split(b"\r\n\r\n")
+    heads = [h for h in parts if h.startswith(b"HTTP/1.1 ")]
+    lengths = [re.search(rb"(?im)^Content-Length: *(\d+)", h) for h in heads[:2]]
+    want = [len(request("GET", url=sim.url, path=p_).body.encode()) for p_ in ("/static/icon.svg", "/")]
+    t.ok(len(heads) == 3 and all(h.startswith(b"HTTP/1.1 200") for h in heads) and
+         parts[1].startswith(b"HTTP/1.1 ") and parts[2].startswith(b"HTTP/1.1 ") and
+         [int(m.group(1)) if m else None for m in lengths] == want,
+         "HEAD of a file answers its head with the file's Content-Length and no body, and "
+         "the connection goes on", buf[:400])
     for bad in ("/static/..%2f..%2fetc%2fpasswd", "/static/%2e%2e/index.html", "/static/../index.html",
                 "/static/..", "/static/.hidden.js", "/static/%2e%2e%2fsecret.js", "/static/x/../../index.html",
                 "/static/..%252fapp.js", "/static/app.js%00.css", "/static/nope.js", "/static/app.exe",
