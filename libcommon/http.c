@@ -548,6 +548,30 @@ static void allow_add(char *allow, size_t size, const char *m)
 	snprintf(allow + n, size - n, "%s%s", n ? ", " : "", m);
 }
 
+/* At most one Content-Length, of digits only (RFC 9112 6.3; optional whitespace after
+ * them). evhttp 2.1 takes the first of several, and a sign: a proxy in front that took
+ * another would frame the request differently, and the bytes between would be read here
+ * as a request of its own (request smuggling). */
+static bool content_length_sane(struct evhttp_request *req)
+{
+	const struct evkeyval *kv;
+	int seen = 0;
+	TAILQ_FOREACH (kv, evhttp_request_get_input_headers(req), next) {
+		if (strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		const char *v = kv->value;
+		if (++seen > 1 || *v < '0' || *v > '9')
+			return false;
+		while (*v >= '0' && *v <= '9')
+			v++;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v)
+			return false;
+	}
+	return true;
+}
+
 /* What every request must be before any route sees it. Replies and returns false when
  * it is not. */
 static bool request_sane(struct evhttp_request *req, const struct http_server *s,
@@ -566,6 +590,14 @@ static bool request_sane(struct evhttp_request *req, const struct http_server *s
 	 * and act on a prefix of what the client named. */
 	if (strstr(path, "%00")) {
 		http_reply_error(req, 400, "invalid_path", "a NUL (%%00) in the path");
+		return false;
+	}
+	if (!content_length_sane(req)) {
+		/* The connection's framing cannot be trusted: closed after this answer, so
+		 * that nothing after the body is read as another request. */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_reply_error(req, 400, "invalid_content_length",
+				 "a request may have one Content-Length, of digits only");
 		return false;
 	}
 	size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));

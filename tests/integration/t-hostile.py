@@ -294,6 +294,45 @@ try:
                                      b"Content-Length: 500\r\n\r\n{\"a\":", True, timeout=10)
         t.ok(st == 408 and is_json_error(hdrs, body) and dt < 4,
              "%s: a body shorter than its Content-Length is a JSON 408 after %.1f s" % (n, dt), (st, body))
+    # Content-Length framing: two of them, or one with a sign, were taken (the first,
+    # or the number) and the bytes after the body served as a request of their own.
+    def raw_all(n, data):
+        s = socket.create_connection(("127.0.0.1", d[n].port), timeout=10)
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                out += b
+        except socket.timeout:
+            out += b"<no close>"
+        s.close()
+        return out
+    body = b'{"name":"dupcl"}'
+    smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    for n in names:
+        for cls in ((16, 16 + len(smuggled)), (16 + len(smuggled), 16), (16, 16)):
+            data = (b"POST /api/tanks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Authorization: Bearer " + token.encode() + b"\r\n" +
+                    b"".join(b"Content-Length: %d\r\n" % c for c in cls) + b"\r\n" + body + smuggled)
+            out = raw_all(n, data)
+            head, _, rest = out.partition(b"\r\n\r\n")
+            t.ok(head.startswith(b"HTTP/1.1 400") and b"invalid_content_length" in rest and
+                 out.count(b"HTTP/1.1 ") == 1,
+                 "%s: Content-Length %s is a JSON 400, the connection closed after it" % (n, cls), out[:300])
+        for v in (b"+16", b"0x10", b"16, 16", b"1 6"):
+            out = raw_all(n, b"POST /api/tanks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: " + v + b"\r\n\r\n" + body)
+            t.ok(out.startswith(b"HTTP/1.1 400") and out.count(b"HTTP/1.1 ") == 1,
+                 "%s: Content-Length: %s is a 400" % (n, v.decode()), out[:200])
+    t.ok(all(x["tank"]["name"] != "dupcl" for x in d["simd"].get("/api/tanks").json()["tanks"]),
+         "and no tank was created by any of them")
+    out = raw_all("simd", b"POST /api/tanks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Authorization: Bearer " + token.encode() + b"\r\nConnection: close\r\n"
+                          b"Content-Length: 16 \r\n\r\n" + body)
+    t.ok(out.startswith(b"HTTP/1.1 201"), "one Content-Length with a space after it is taken", out[:200])
     for n in names:
         t.eq(d[n].stop(), 0, "%s exits 0" % n)
 finally:
