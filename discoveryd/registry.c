@@ -190,9 +190,8 @@ static int copy_field(json_object *o, const char *key, bool required, size_t max
 	const char *s;
 	int r = jv_string(o, key, required, required ? 1 : 0, max, &s, e);
 	if (r == 1) {
-		for (const char *p = s; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				return jv_fail(e, "field '%s' contains control characters", key);
+		if (text_has_control(s))
+			return jv_fail(e, "field '%s' contains control characters", key);
 		memcpy(dst, s, strlen(s) + 1);
 	}
 	return r < 0 ? r : 0;

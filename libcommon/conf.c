@@ -475,11 +475,8 @@ static int apply_path(const struct conf_key *k, const char *v, void *field)
 static int apply_name(const struct conf_key *k, const char *v, void *field)
 {
 	size_t n = strlen(v);
-	if (n < k->min || n > k->max)
+	if (n < k->min || n > k->max || text_has_control(v))
 		return -EINVAL;
-	for (const char *p = v; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return -EINVAL;
 	return store_str(field, CONF_STR, v);
 }
 

@@ -60,6 +60,14 @@ bool object_id_valid(const char *s, size_t max_len)
 	return true;
 }
 
+bool text_has_control(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return true;
+	return false;
+}
+
 bool host_valid(const char *s)
 {
 	if (!s)

@@ -16,6 +16,7 @@
 #include "records.h"
 #include "api-extra.h"
 #include "xalloc.h"
+#include "util.h"
 
 const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
 
@@ -161,13 +162,11 @@ static void api_create_tank(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 400, "invalid_tank", "%s", e.msg);
 		return;
 	}
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20) {
-			json_object_put(body);
-			http_reply_error(ctx->req, 400, "invalid_tank",
-					 "name has control characters");
-			return;
-		}
+	if (text_has_control(name)) {
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_tank", "name has control characters");
+		return;
+	}
 	uuid_random_str(m.id);
 	snprintf(m.name, sizeof m.name, "%s", name);
 	snprintf(m.description, sizeof m.description, "%s", desc);

@@ -124,6 +124,14 @@ static void test_server_id(void)
 static void test_host(void)
 {
 	char h[300];
+	ok(!text_has_control("Tank 1") && !text_has_control("Étang \xe2\x80\x94 bleu") &&
+		   !text_has_control(""),
+	   "names with spaces and non-ASCII letters have no control character");
+	ok(text_has_control("a\tb") && text_has_control("a\x7f") && text_has_control("a\xc2\x85") &&
+		   text_has_control("\xc2\x9f"),
+	   "C0, DEL and C1 (U+0085, U+009F) are control characters");
+	ok(!text_has_control("\xc2\xa0") && !text_has_control("\xc2"),
+	   "U+00A0 is not, nor a text that ends inside a sequence");
 	ok(host_valid("127.0.0.1"), "IPv4 valid");
 	ok(host_valid("0.0.0.0"), "IPv4 any valid");
 	ok(host_valid("::1"), "IPv6 loopback valid");
