@@ -81,7 +81,8 @@ const struct relay_route *relay_match(const struct relay *r, int method, const c
 
 /* Unreserved URL characters, '/', '%' escapes, and in the query '=', '&', ',', '+', ':'.
  * The path may have escapes because connection ids hold '>' ("<src>-><dst>", sent as
- * %3E); an escaped '/' or '.' could hide a segment, so those are refused. */
+ * %3E), and '>' itself, which the siblings take unescaped too (it is passed on as %3E);
+ * an escaped '/' or '.' could hide a segment, so those are refused. */
 static bool safe(const char *s, bool query)
 {
 	for (const char *p = s; *p; p++) {
@@ -97,7 +98,7 @@ static bool safe(const char *s, bool query)
 		}
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~' ||
-			  c == ':' || (!query && c == '/') ||
+			  c == ':' || (!query && (c == '/' || c == '>')) ||
 			  (query && (c == '=' || c == '&' || c == ',' || c == '+'));
 		if (!ok)
 			return false;
@@ -127,6 +128,29 @@ static void pass_header(struct evhttp_request *req, const char *name, const char
 		if (n >= 256 || v[n] < 0x20 || v[n] > 0x7e)
 			return;
 	evhttp_add_header(evhttp_request_get_output_headers(req), name, v);
+}
+
+static bool put(char *url, size_t size, size_t *n, const char *s, size_t len)
+{
+	if (*n + len >= size)
+		return false;
+	memcpy(url + *n, s, len);
+	*n += len;
+	url[*n] = '\0';
+	return true;
+}
+
+/* http://localhost<path>[?<query>] with '>' written %3E (libcurl sends what it is given,
+ * and a URL may not hold '>'); false when it does not fit. */
+static bool relay_url(char *url, size_t size, const char *path, const char *query)
+{
+	size_t n = 0;
+	if (!put(url, size, &n, "http://localhost", 16))
+		return false;
+	for (const char *p = path; *p; p++)
+		if (!(*p == '>' ? put(url, size, &n, "%3E", 3) : put(url, size, &n, p, 1)))
+			return false;
+	return !query || (put(url, size, &n, "?", 1) && put(url, size, &n, query, strlen(query)));
 }
 
 static void on_answer(const struct fetch_response *resp, void *arg)
@@ -181,9 +205,7 @@ void relay_forward(struct relay *r, struct http_ctx *ctx)
 		return;
 	}
 	char url[RELAY_URL_MAX];
-	int n = snprintf(url, sizeof url, "http://localhost%s%s%s", path, query ? "?" : "",
-			 query ? query : "");
-	if (n < 0 || (size_t)n >= sizeof url) {
+	if (!relay_url(url, sizeof url, path, query)) {
 		http_reply_error(req, 414, "uri_too_long", "the request URI is too long to relay");
 		return;
 	}

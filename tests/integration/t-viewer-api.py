@@ -320,6 +320,13 @@ try:
     r = sim.post("/api/connections", {"sourceId": tank, "destinationId": tank}, tcp=True, token=token)
     t.ok(r.status in (201, 400) and (r.status == 201 or r.json().get("code")),
          "a relayed POST with the token gets migrated's own answer", r)
+    # A connection id holds '>': the door takes it raw, as migrated does, and escaped.
+    r = mig.post("/api/connections", {"id": "door->test", "sourceId": tank, "destinationId": small})
+    cid = "door->test" if r.status in (200, 201) else None
+    got = [request("GET", url=sim.url, path="/api/connections/" + p_) for p_ in
+           ((cid or "").replace(">", "%3E"), cid or "")]
+    t.ok(cid and all(g.status == 200 and g.json().get("id") == cid for g in got),
+         "a connection id with '>' is relayed escaped and raw (%s)" % cid, got)
     # A method the sibling does not take: its 405 comes back with its Allow header, which
     # HTTP requires of a 405 (the relay dropped it before).
     r = request("PATCH", url=sim.url, path="/api/connections", body={}, token=token)
