@@ -95,7 +95,7 @@ struct series_read {
 };
 
 /* On a reader thread: the tank is held only while its players are copied; the hands
- * (about a tenth of a second at most) run after. */
+ * (about half a second for the largest series) run after. */
 static void read_series(struct tank_slot *s, void *arg, struct readers_answer *a)
 {
 	const struct series_read *sr = arg;
