@@ -223,10 +223,11 @@ static void api_list(struct http_ctx *ctx)
 	bool include_local = true, filter = false;
 	long limit = 1000;
 	enum server_status want = SERVER_ONLINE;
+	int has_limit;
 	if (http_query(ctx, "status", &status_str) < 0 ||
 	    http_query_bool(ctx, "include_local", &include_local) < 0 ||
 	    http_query(ctx, "since", &since_str) < 0 || http_query(ctx, "epoch", &epoch) < 0 ||
-	    http_query_int(ctx, "limit", 1, 10000, &limit) < 0)
+	    (has_limit = http_query_int(ctx, "limit", 1, 10000, &limit)) < 0)
 		goto out;
 	if (status_str) {
 		if (server_status_from_name(status_str, &want) < 0) {
@@ -235,6 +236,12 @@ static void api_list(struct http_ctx *ctx)
 			goto out;
 		}
 		filter = true;
+	}
+	/* epoch and limit page a diff: without since they would be ignored, and a client
+	 * that sent limit would take the whole list for a page of it. */
+	if (!since_str && (epoch || has_limit)) {
+		http_reply_error(ctx->req, 400, "invalid_query", "epoch and limit go with since");
+		goto out;
 	}
 	self_refresh(dd);
 	if (since_str) {

@@ -60,6 +60,10 @@ try:
     t.eq(r.status, 400, "since must be a revision")
     r = d.get("/api/discovery/servers?since=0&status=online")
     t.eq(r.status, 400, "a diff cannot be filtered by status")
+    for q in ("limit=1", "epoch=0123456789abcdef"):
+        r = d.get("/api/discovery/servers?" + q)
+        t.ok(r.status == 400 and r.json().get("code") == "invalid_query",
+             "%s without since is a 400 (it pages a diff; it was ignored)" % q, r)
     # A server unregistered and registered again is one live entry to a reader of the
     # diff, not a removal beside it (a worker applying both could drop a live server).
     for sid in ("back-d", "gone-e"):
