@@ -68,13 +68,14 @@ static const char *bare_fault(const char *s, size_t len, size_t *i)
 /* One pass over the text for what json-c gets wrong, before it reads it: outside
  * strings, what bare_fault refuses; inside, a lone \\ud800-\\udfff escape, which json-c
  * turns into U+FFFD without a word, so the client's string would be stored changed. */
-static const char *text_fault(const char *s, size_t len)
+static const char *text_fault(const char *s, size_t len, size_t *members)
 {
 	static const char half[] = "a \\u escape of half a UTF-16 surrogate pair is not text";
 	bool in_str = false;
 	for (size_t i = 0; i < len; i++) {
 		if (!in_str) {
 			in_str = s[i] == '"';
+			*members += s[i] == ':'; /* outside strings, only a member's own */
 			const char *bare = in_str ? NULL : bare_fault(s, len, &i);
 			if (bare)
 				return bare;
@@ -102,6 +103,25 @@ static const char *text_fault(const char *s, size_t len)
 		}
 	}
 	return NULL;
+}
+
+/* The members of every object in o, at any depth: fewer than the text's colons when a
+ * key came twice in one object (json-c keeps the last without a word, so a client's
+ * {"max_fish":"x","max_fish":5} would be taken as 5, and the other order refused). */
+static size_t members_of(json_object *o)
+{
+	size_t n = 0;
+	if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach (o, k, v) {
+			(void)k;
+			n += 1 + members_of(v);
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		size_t len = json_object_array_length(o);
+		for (size_t i = 0; i < len; i++)
+			n += members_of(json_object_array_get_idx(o, i));
+	}
+	return n;
 }
 
 static json_object *parse(const char *buf, size_t len, bool nul_terminated, int max_depth,
@@ -133,7 +153,8 @@ static json_object *parse(const char *buf, size_t len, bool nul_terminated, int 
 		jv_fail(e, "JSON document too large");
 		return NULL;
 	}
-	const char *fault = text_fault(text, len);
+	size_t members = 0;
+	const char *fault = text_fault(text, len, &members);
 	if (fault) {
 		free(copy);
 		jv_fail(e, "invalid JSON: %s", fault);
@@ -154,6 +175,10 @@ static json_object *parse(const char *buf, size_t len, bool nul_terminated, int 
 		o = NULL;
 	} else if (end < len) {
 		jv_fail(e, "invalid JSON: trailing data after the document");
+		json_object_put(o);
+		o = NULL;
+	} else if (members_of(o) != members) {
+		jv_fail(e, "invalid JSON: a key appears twice in one object");
 		json_object_put(o);
 		o = NULL;
 	}

@@ -96,6 +96,14 @@ static void test_parse(void)
 	   "exponents, fractions and the three words are accepted");
 	ok(parses("{\"a\":\"NaN Infinity 'x' 1. \\\" 'y'\"}", 34, 16),
 	   "words, quotes and points inside strings are accepted");
+	/* A key twice in one object: json-c keeps the last without a word. */
+#define DUP(lit) parses((lit), sizeof(lit) - 1, 16)
+	ok(!DUP("{\"n\":\"x\",\"n\":5}") && !DUP("[{\"a\":1},{\"b\":{\"c\":1,\"c\":2}}]") &&
+		   !DUP("{\"a\":{},\"a\":{}}"),
+	   "a key twice in one object is rejected, at any depth");
+	ok(DUP("{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}],\"c\":\"x:y:\\\":\"}"),
+	   "the same key in different objects, and colons inside strings, are accepted");
+#undef DUP
 
 	/* Depth: max_depth counts value levels, a scalar leaf included, so max_depth 3
 	 * allows [[1]] and [[[]]] but rejects [[[1]]]. */
