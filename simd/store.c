@@ -26,6 +26,7 @@
 #include "manifest.h"
 #include "records.h"
 #include "replay.h"
+#include "util.h"
 #include "xalloc.h"
 
 #define MARK_INTERVAL 0.5 /* seconds of wall time between frame marks of a running tank */
@@ -136,6 +137,21 @@ static void snapshot_transfers(struct simd *sd)
 	pthread_mutex_unlock(&sd->xfer_lock);
 }
 
+/* A tank's folder is named by its id. Anything else in tanks/ (an operator's backup, a
+ * note) is neither loaded nor removed: a stray file stopped the start, and a stray
+ * folder was deleted as a deleted tank's. */
+static bool is_tank_dir(const char *tanks_dir, const struct dirent *de)
+{
+	if (!uuid_str_valid(de->d_name))
+		return false;
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", tanks_dir, de->d_name);
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Tank folders whose tank is gone (deleted, or a crash between the journaled deletion
  * and the removal) go before the journal that records the deletion can be dropped. */
 static void remove_orphan_dirs(struct simd *sd)
@@ -143,7 +159,7 @@ static void remove_orphan_dirs(struct simd *sd)
 	DIR *d = opendir(sd->tanks_dir);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || tanks_find(sd, de->d_name))
+		if (!is_tank_dir(sd->tanks_dir, de) || tanks_find(sd, de->d_name))
 			continue;
 		log_info("removing the folder of deleted tank %s", de->d_name);
 		store_remove_tank_dir(sd, de->d_name);
@@ -517,7 +533,7 @@ static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t 
 		return false;
 	}
 	if (rr < 0)
-		fatal("cannot read %s: %s", path, strerror(-rr));
+		fatal("cannot read %s: %s", path, fs_read_error(rr));
 	struct json_err e;
 	struct tank *t = NULL;
 	json_object *o = parse_snapshot(text, len, legacy_ok, &t, &e);
@@ -585,7 +601,7 @@ static json_object *load_transfers(struct simd *sd, bool legacy_ok)
 	if (r == -ENOENT)
 		return NULL;
 	if (r < 0)
-		fatal("cannot read %s: %s", path, strerror(-r));
+		fatal("cannot read %s: %s", path, fs_read_error(r));
 	char why[300] = "";
 	const char *json = text;
 	size_t json_len = len;
@@ -654,6 +670,11 @@ static void recover_tanks(struct simd *sd, struct manifest *man, bool have_manif
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
+		if (!is_tank_dir(sd->tanks_dir, de)) {
+			log_warn("ignoring %s/%s: not a tank's folder (one named by a tank id)",
+				 sd->tanks_dir, de->d_name);
+			continue;
+		}
 		if (!have_manifest) {
 			char snap[4200];
 			snprintf(snap, sizeof snap, "%s/%s/snapshot.json", sd->tanks_dir,

@@ -139,6 +139,22 @@ try:
     t.ok(st["paused"] is True, "the undamaged copy starts with every record applied", st.get("paused"))
     t.eq(d.stop(), 0, "clean stop")
 
+    # An operator's things in tanks/ (a file, a folder not named by a tank id) are
+    # neither loaded nor removed: a file stopped the start, and a folder was deleted as
+    # a deleted tank's at the next snapshot.
+    restore()
+    open(os.path.join(sim, "tanks", "notes.txt"), "w").write("mine\n")
+    open(os.path.join(sim, "tanks", tank + ".bak"), "w").write("mine\n")
+    os.mkdir(os.path.join(sim, "tanks", "backup"))
+    open(os.path.join(sim, "tanks", "backup", "snapshot.json"), "w").write("mine\n")
+    d.start()
+    st = d.get("/api/tanks/%s" % tank).json()
+    t.ok(st.get("paused") is True and "not a tank's folder" in d.log_tail(40),
+         "stray files and folders in tanks/: the start goes on, saying so", d.log_tail(5))
+    t.eq(d.stop(), 0, "clean stop (a snapshot round)")
+    t.ok(all(os.path.exists(os.path.join(sim, "tanks", x)) for x in ("notes.txt", tank + ".bak", "backup/snapshot.json")),
+         "and they are all still there")
+
     # 10. A state from before checksums (bare JSON lines, no manifest) is read once and
     # upgraded: checksummed snapshots and a manifest are written at start.
     restore()
