@@ -92,7 +92,7 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 	size_t len;
 	int r = fs_read_file(path, JOURNAL_MAX, &text, &len);
 	if (r < 0) {
-		snprintf(err, errlen, "%s", strerror(-r));
+		snprintf(err, errlen, "%s", fs_read_error(r));
 		return r == -ENOENT ? -ENOENT : -EINVAL;
 	}
 	/* First the last checkpoint: it dates the records before it. */
@@ -267,7 +267,7 @@ static void compact(struct journal *j)
 	size_t len;
 	int r = fs_read_file(j->path, JOURNAL_MAX, &text, &len);
 	if (r < 0)
-		fatal("cannot read %s to compact it: %s", j->path, strerror(-r));
+		fatal("cannot read %s to compact it: %s", j->path, fs_read_error(r));
 	void *tree = NULL;
 	size_t n = 0;
 	const char *checkpoint = NULL;

@@ -464,10 +464,11 @@ static int apply_host(const struct conf_key *k, const char *v, void *field)
 	return *v && !host_valid(v) ? -EINVAL : store_str(field, CONF_STR, v);
 }
 
+/* Empty means "derived" (a socket in runtime_dir, no token), so only keys whose default
+ * is empty take it: an empty state_dir or runtime_dir put the state at the root. */
 static int apply_path(const struct conf_key *k, const char *v, void *field)
 {
-	(void)k;
-	if (*v && (v[0] != '/' || strlen(v) >= CONF_PATH))
+	if (*v ? v[0] != '/' || strlen(v) >= CONF_PATH : *k->def != '\0')
 		return -EINVAL;
 	return store_str(field, CONF_PATH, v);
 }
@@ -651,13 +652,17 @@ static char *trim(char *s)
 static int load_file(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	char *text;
-	int r = fs_read_file(path, 1 << 20, &text, NULL);
+	size_t len;
+	int r = fs_read_file(path, 1 << 20, &text, &len);
 	if (r == -ENOENT)
 		return r; /* the caller decides whether absence is fine */
 	if (r < 0)
-		return errf(err, errlen, "%s: %s", path,
-			    r == -EINVAL ? "not a regular file" : strerror(-r));
-	r = conf_parse_text(c, path, text, err, errlen);
+		return errf(err, errlen, "%s: %s", path, fs_read_error(r));
+	/* The text is read as a C string: a NUL would end a value, or the file, unseen. */
+	if (memchr(text, '\0', len))
+		r = errf(err, errlen, "%s: holds a NUL byte", path);
+	else
+		r = conf_parse_text(c, path, text, err, errlen);
 	free(text);
 	return r;
 }
@@ -863,13 +868,18 @@ static int load_token(struct conf *c, char *err, size_t errlen)
 			    "with: chmod o-rwx %s",
 			    c->security.token_file, (unsigned)(st.st_mode & 07777),
 			    c->security.token_file);
-	int r = fs_read_file(c->security.token_file, 4096, &text, NULL);
+	size_t len;
+	int r = fs_read_file(c->security.token_file, 4096, &text, &len);
 	if (r < 0)
-		return errf(err, errlen, "token_file %s: %s", c->security.token_file, strerror(-r));
+		return errf(err, errlen, "token_file %s: %s", c->security.token_file,
+			    fs_read_error(r));
+	bool nul = memchr(text, '\0', len) != NULL; /* before trim writes its own */
 	char *t = trim(text);
 	size_t n = strlen(t);
 	r = 0;
-	if (n < 16 || n >= sizeof c->security.token)
+	if (nul)
+		r = errf(err, errlen, "token_file %s: holds a NUL byte", c->security.token_file);
+	else if (n < 16 || n >= sizeof c->security.token)
 		r = errf(err, errlen, "token_file %s: the token must be 16 to %zu characters",
 			 c->security.token_file, sizeof c->security.token - 1);
 	for (size_t i = 0; r == 0 && i < n; i++)

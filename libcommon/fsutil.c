@@ -103,6 +103,13 @@ void fs_write_atomic_or_die(const char *path, const void *data, size_t len)
 		      strerror(-r));
 }
 
+const char *fs_read_error(int r)
+{
+	return r == -EINVAL  ? "not a regular file"
+	       : r == -EFBIG ? "larger than allowed"
+			     : strerror(-r);
+}
+
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	/* O_NONBLOCK so a FIFO in place of a file cannot hang us before the fstat check. */

@@ -14,8 +14,11 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
  * loss would break the durability contract. */
 void fs_write_atomic_or_die(const char *path, const void *data, size_t len);
 /* Read a whole file (at most max bytes) into a NUL-terminated malloc'd buffer.
- * -ENOENT when absent, -EFBIG when larger than max. */
+ * -ENOENT when absent, -EFBIG when larger than max, -EINVAL when not a regular file. */
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* What fs_read_file's error means, in words ("not a regular file" for a directory or a
+ * device in the file's place, where strerror would say "Invalid argument"). */
+const char *fs_read_error(int r);
 /* mkdir -p with the given mode for created components. */
 int fs_mkdir_p(const char *path, mode_t mode);
 /* fsync a directory by path. */

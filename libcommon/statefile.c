@@ -190,7 +190,7 @@ int state_file_load(const char *path, size_t max, state_decode_fn decode, void *
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		fatal("cannot read %s: %s", path, strerror(-r));
+		fatal("cannot read %s: %s", path, fs_read_error(r));
 	json_object *o = jv_parse_object(text, len, 16, e);
 	free(text);
 	r = o ? decode(arg, o, e) : -1;

@@ -330,7 +330,7 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 	size_t len;
 	int r = fs_read_file(path, (size_t)1 << 34, &text, &len);
 	if (r < 0)
-		return jv_fail(e, "%s: %s", path, strerror(-r));
+		return jv_fail(e, "%s: %s", path, fs_read_error(r));
 	size_t off = 0;
 	uint64_t expect = name;
 	r = 0;

@@ -56,7 +56,7 @@ int manifest_load(const char *path, struct manifest *m)
 	if (r == -ENOENT)
 		return 1;
 	if (r < 0)
-		fatal("cannot read %s: %s", path, strerror(-r));
+		fatal("cannot read %s: %s", path, fs_read_error(r));
 	char why[600];
 	const char *json;
 	size_t json_len;

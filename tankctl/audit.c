@@ -366,7 +366,7 @@ static int load_baseline(const char *path, struct idset *set, struct idset *plan
 	size_t len;
 	int r = fs_read_file(path, 1u << 30, &text, &len);
 	if (r < 0) {
-		fprintf(stderr, "tankctl: baseline %s: %s\n", path, strerror(-r));
+		fprintf(stderr, "tankctl: baseline %s: %s\n", path, fs_read_error(r));
 		return -1;
 	}
 	struct json_err e;

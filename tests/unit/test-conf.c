@@ -391,7 +391,10 @@ static void test_types(void)
 		{"server", "advertise_host", "bad_host", false},
 		{"server", "state_dir", "/var/lib/x", true},
 		{"server", "state_dir", "relative/x", false},
-		{"server", "state_dir", "", true},
+		{"server", "state_dir", "", false}, /* state at the root */
+		{"server", "runtime_dir", "", false},
+		{"sim", "socket", "", true},	      /* derived from runtime_dir */
+		{"security", "token_file", "", true}, /* no token */
 		{"server", "log_level", "debug", true},
 		{"server", "log_level", "warn", true},
 		{"server", "log_level", "error", true},
@@ -954,6 +957,30 @@ static void test_token(void)
 	ok(strstr(err, "printable") != NULL, "message: %s", err);
 	write_token(tok, "0123456789abcdef\xc3\xa9");
 	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "non-ASCII token refused");
+
+	/* A NUL would end the token where strlen stops: refused, not cut. */
+	if (fs_write_atomic(tok, "0123456789abcdefg\0zz\n", 21, 0600) < 0)
+		abort();
+	is_int(load(&c, ovp, 1, err, sizeof err), -EINVAL, "a token file with a NUL refused");
+	ok(strstr(err, "NUL") != NULL, "message: %s", err);
+	{
+		char *conf = tpath("nul.conf");
+		if (fs_write_atomic(conf, "[server]\nserver_id = a\0b\n", 25, 0644) < 0)
+			abort();
+		is_int(conf_load(&c, conf, NULL, 0, err, sizeof err), -EINVAL,
+		       "a config file with a NUL refused");
+		ok(strstr(err, conf) && strstr(err, "NUL"), "message: %s", err);
+		free(conf);
+		char *dir = tpath("tokdir");
+		mkdir(dir, 0700);
+		char ovd[600];
+		const char *ovdp[] = {ovd};
+		snprintf(ovd, sizeof ovd, "security.token_file=%s", dir);
+		is_int(load(&c, ovdp, 1, err, sizeof err), -EINVAL,
+		       "a folder as token_file refused");
+		ok(strstr(err, "not a regular file") != NULL, "message: %s", err);
+		free(dir);
+	}
 
 	/* A token any local user could read is refused, with the fix in the message. */
 	write_file(tok, "0123456789abcdef\n");
