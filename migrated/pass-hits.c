@@ -211,9 +211,14 @@ void pass_start_hits(struct pass *p)
 		const char *self = md->daemon->conf.server.server_id;
 		if (strcmp(op->c.destination_server_id, self) != 0) {
 			enum peer_state st = peers_state(md, op->c.destination_server_id);
-			if (st == PEER_MISSING) {
-				/* Do not pull fish out of the simulation for a server nobody
-				 * knows; transfers already in flight keep retrying. */
+			/* Do not pull fish out of the simulation for a server nobody knows,
+			 * one discoveryd says is offline, or one a delivery is failing to
+			 * reach: they would wait in the outbox, out of their tank, until it
+			 * answers (a dead peer emptied the tank so). Transfers already in
+			 * flight keep retrying, and the first that arrives opens the way. */
+			if (st == PEER_MISSING || st == PEER_OFFLINE ||
+			    delivery_destination_failing(md->delivery,
+							 op->c.destination_server_id)) {
 				p->unavailable++;
 				continue;
 			}

@@ -10,6 +10,7 @@ exactly one place, with nothing in flight."""
 import random
 import shutil
 import signal
+import socket
 import time
 
 from migratedlib import (Cluster, LossyProxy, conservation, migrated_built, server_info,
@@ -161,6 +162,26 @@ try:
     disconnect("h")
     s1.disc.post("/api/discovery/register", server_info("ghost", s2.sim.port))
     audit("unknown destination server")
+
+    # 7c. A server discoveryd knows whose port does not answer (dead, or a peer that
+    # fails every delivery): the first fish waits in the outbox, and no more leave the
+    # tank for it (every pass used to reserve one, and the tank drained into the outbox).
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    dead_port = sock.getsockname()[1]
+    sock.close()
+    s1.disc.post("/api/discovery/register", server_info("dead", dead_port))
+    out0 = s1.outbox_count()
+    connect("d", B, "dead", direction="left")
+    time.sleep(3)
+    waiting = s1.outbox_count() - out0
+    s = s1.mig.post("/api/migrations/run").json()
+    t.ok(1 <= waiting <= 3 and s["reserved"] == 0 and s["skipped"]["destination_unavailable"] >= 1,
+         "a server that does not answer: %d fish wait for it, no more are taken (%d passes in 3 s)"
+         % (waiting, 3 / 0.3), s)
+    disconnect("d")
+    s1.disc.post("/api/discovery/register", server_info("dead", s2.sim.port))
+    audit("a destination server that does not answer")
 
     t.ok(committed() > 10, "migrations were committed throughout (%d)" % committed())
     cl.stop_checked(t)
