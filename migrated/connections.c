@@ -354,8 +354,17 @@ int connections_from_state(struct connections *s, json_object *state, struct jso
 		struct connection c;
 		struct json_err ie;
 		json_object *item = json_object_array_get_idx(list, i);
-		/* The file keeps the server ids, so a change of server_id shows up here as
-		 * "the source is on another server" instead of silently re-homing them. */
+		/* The file keeps the server ids, so a change of server_id shows up here
+		 * instead of silently re-homing them: said as such, not as damage. */
+		const char *was = jv_member_str(item, "sourceServerId");
+		if (was && strcmp(was, s->local_server_id) != 0) {
+			connections_free(fresh);
+			return jv_fail(e,
+				       "connection %zu was made on server %.64s, and this server's "
+				       "server_id is now %s: set server_id back to keep the "
+				       "connections, or create them again",
+				       i, was, s->local_server_id);
+		}
 		if (connection_from_json(item, s->local_server_id, &c, &ie) < 0) {
 			connections_free(fresh);
 			return jv_fail(e, "connection %zu: %s", i, ie.msg);

@@ -50,10 +50,11 @@ void migrated_load_connections(struct migrated *md)
 			 md->conn_path);
 	if (r >= 0)
 		return;
-	/* Connections are the operator's configuration: keep the damaged file for them,
-	 * say so loudly (log and /health), and start with none rather than not at all. */
+	/* Connections are the operator's configuration: keep the file that cannot be used
+	 * (damaged, or written under another server_id) for them, say so loudly (log and
+	 * /health), and start with none rather than not at all. */
 	snprintf(md->conn_file_error, sizeof md->conn_file_error,
-		 "%s was damaged (%s); kept as %s; started without connections", md->conn_path,
+		 "%s cannot be used (%s); kept as %s; started without connections", md->conn_path,
 		 e.msg, moved);
 	log_err("%s", md->conn_file_error);
 }

@@ -313,10 +313,22 @@ try:
         f.write('{"version":1,"connections":[{"sourceId":')
     mig.start()
     h = mig.get("/health").json()
-    t.ok(h["warnings"] and "damaged" in h["warnings"][0], "/health reports the damaged file", h)
+    t.ok(h["warnings"] and "cannot be used" in h["warnings"][0] and "JSON" in h["warnings"][0],
+         "/health reports the damaged file", h)
     t.ok(any(n.startswith("connections.json.corrupt-") for n in os.listdir(os.path.dirname(path))),
          "the damaged file is kept aside")
     t.eq(conns(), [], "started without connections")
+    # Connections made under another server_id: said as such, not as damage.
+    t.eq(mig.stop(), 0, "stop")
+    with open(path, "w") as f:
+        json.dump({"version": 1, "connections": [
+            {"id": "renamed", "sourceId": "t1", "destinationId": "t2", "sourceServerId": "old-name",
+             "destinationServerId": "old-name", "probability": 10, "direction": "right"}]}, f)
+    mig.start()
+    h = mig.get("/health").json()
+    t.ok(h["warnings"] and "made on server old-name" in h["warnings"][0] and
+         "set server_id back" in h["warnings"][0], "a server_id changed since: /health says so", h)
+    t.eq(conns(), [], "and migrated started without those connections, the file kept")
 
     # ---- reload and metrics ----
     mig.signal(signal.SIGHUP)
