@@ -329,14 +329,20 @@ static int run_snapshot(int n, int threads)
 	return finish(s.t);
 }
 
+/* Room sized and made before the lock, as readers.c's order has it. */
+static void room_ready(struct tank *t, enum tank_copy what, struct tank_room *room)
+{
+	tank_room_size(t, what, room);
+	tank_room_make(room);
+}
+
 /* The big reads of simd (GET /lineage, /poker/strategies, /events) as they hold a
  * tank's lock: the copy each takes into room made before the lock (readers.c's order),
  * against the answer built whole, which is what the lock held until 5 December. */
 static double held_lineage(struct tank *t, size_t limit)
 {
 	struct tank_room room = {.limit = limit};
-	tank_room_size(t, TANK_COPY_LINEAGE, &room);
-	tank_room_make(&room);
+	room_ready(t, TANK_COPY_LINEAGE, &room);
 	double t0 = now();
 	struct lineage_pick *p = lineage_pick_take(t, NULL, 0, limit, &room);
 	double held = now() - t0;
@@ -348,8 +354,7 @@ static double held_lineage(struct tank *t, size_t limit)
 static double held_strategies(struct tank *t)
 {
 	struct tank_room room = {0};
-	tank_room_size(t, TANK_COPY_STRATEGIES, &room);
-	tank_room_make(&room);
+	room_ready(t, TANK_COPY_STRATEGIES, &room);
 	double t0 = now();
 	struct strategies_pick *p = tank_poker_strategies_take(t, &room);
 	double held = now() - t0;
@@ -373,10 +378,8 @@ static double held_events(struct tank *t)
 static double held_history(struct tank *t, bool room_first)
 {
 	struct tank_room room = {.since = 0, .limit = 100000};
-	if (room_first) {
-		tank_room_size(t, TANK_COPY_HISTORY, &room);
-		tank_room_make(&room);
-	}
+	if (room_first)
+		room_ready(t, TANK_COPY_HISTORY, &room);
 	double t0 = now();
 	struct sim_history *h = tank_history_take(t, &room);
 	double held = now() - t0;
