@@ -226,7 +226,7 @@ static void api_post_connection(struct http_ctx *ctx)
 		return;
 	struct connection c;
 	struct json_err e;
-	int r = connection_from_json(body, md->daemon->conf.server.server_id, &c, &e);
+	int r = connection_from_json(body, md->daemon->conf.server.server_id, false, &c, &e);
 	json_object_put(body);
 	if (r < 0) {
 		http_reply_error(ctx->req, 400, "invalid_connection", "%s", e.msg);

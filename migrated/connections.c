@@ -71,8 +71,8 @@ static int opt_server(json_object *o, const char *camel, const char *snake, cons
 	return 0;
 }
 
-int connection_from_json(json_object *o, const char *local_server_id, struct connection *ret,
-			 struct json_err *e)
+int connection_from_json(json_object *o, const char *local_server_id, bool stored,
+			 struct connection *ret, struct json_err *e)
 {
 	struct connection c = {.probability = 25, .direction = DIR_RIGHT};
 	const char *src = NULL, *dst = NULL, *id = NULL, *dir = NULL;
@@ -118,6 +118,13 @@ int connection_from_json(json_object *o, const char *local_server_id, struct con
 		return r;
 	if (r > 0 && direction_from_name(dir, &c.direction) < 0)
 		return jv_fail(e, "'direction' must be \"left\" or \"right\"");
+	/* In the file, a change of server_id shows up here, and is said as such: the
+	 * connections are not re-homed silently. */
+	if (strcmp(c.source_server_id, local_server_id) != 0 && stored)
+		return jv_fail(e,
+			       "made on server %s, and this server's server_id is now %s: set "
+			       "server_id back to keep the connections, or create them again",
+			       c.source_server_id, local_server_id);
 	if (strcmp(c.source_server_id, local_server_id) != 0)
 		return jv_fail(e,
 			       "the source tank is on server %s: a connection is stored on the "
@@ -354,18 +361,7 @@ int connections_from_state(struct connections *s, json_object *state, struct jso
 		struct connection c;
 		struct json_err ie;
 		json_object *item = json_object_array_get_idx(list, i);
-		/* The file keeps the server ids, so a change of server_id shows up here
-		 * instead of silently re-homing them: said as such, not as damage. */
-		const char *was = jv_member_str(item, "sourceServerId");
-		if (was && strcmp(was, s->local_server_id) != 0) {
-			connections_free(fresh);
-			return jv_fail(e,
-				       "connection %zu was made on server %.64s, and this server's "
-				       "server_id is now %s: set server_id back to keep the "
-				       "connections, or create them again",
-				       i, was, s->local_server_id);
-		}
-		if (connection_from_json(item, s->local_server_id, &c, &ie) < 0) {
+		if (connection_from_json(item, s->local_server_id, true, &c, &ie) < 0) {
 			connections_free(fresh);
 			return jv_fail(e, "connection %zu: %s", i, ie.msg);
 		}

@@ -78,11 +78,12 @@ int direction_from_name(const char *s, enum direction *ret);
  * direction left|right (default right); id defaults to "<src>-><dst>" (refused when
  * that is longer than CONN_ID_MAX); missing server ids mean local_server_id. Checks
  * types, ranges, id syntax, that the source is local (a connection lives on its
- * source's server) and that it does not join a tank to itself. Returns 0, or -EINVAL
- * with e->msg. Nothing else is checked here: that the tanks and servers exist needs
- * I/O (api.c). */
-int connection_from_json(json_object *o, const char *local_server_id, struct connection *ret,
-			 struct json_err *e);
+ * source's server; stored: o comes from connections.json, where a source elsewhere means
+ * server_id changed, and the message says so) and that it does not join a tank to
+ * itself. Returns 0, or -EINVAL with e->msg. Nothing else is checked here: that the
+ * tanks and servers exist needs I/O (api.c). */
+int connection_from_json(json_object *o, const char *local_server_id, bool stored,
+			 struct connection *ret, struct json_err *e);
 /* The wire form (camelCase, as the original). */
 json_object *connection_to_json(const struct connection *c);
 bool connection_is_local(const struct connection *c); /* both ends on this server */

@@ -33,7 +33,7 @@ static void fuzz_round_trip(const struct connection *c)
 	json_object *w = connection_to_json(c);
 	struct connection again;
 	struct json_err e = {""};
-	if (connection_from_json(w, FUZZ_LOCAL, &again, &e) < 0 || !fuzz_same(c, &again))
+	if (connection_from_json(w, FUZZ_LOCAL, false, &again, &e) < 0 || !fuzz_same(c, &again))
 		abort();
 	json_object_put(w);
 }
@@ -44,7 +44,7 @@ static int fuzz_body(json_object *o)
 {
 	struct connection c;
 	struct json_err e = {""};
-	if (connection_from_json(o, FUZZ_LOCAL, &c, &e) < 0) {
+	if (connection_from_json(o, FUZZ_LOCAL, false, &c, &e) < 0) {
 		if (!e.msg[0])
 			abort(); /* a refusal says why */
 		return 0;

@@ -20,7 +20,7 @@ static int parse(const char *text, struct connection *c, struct json_err *e)
 	json_object *o = jv_parse(text, strlen(text), 16, e);
 	if (!o)
 		return -EINVAL;
-	int r = connection_from_json(o, "s1", c, e);
+	int r = connection_from_json(o, "s1", false, c, e);
 	json_object_put(o);
 	return r;
 }
@@ -112,7 +112,7 @@ static void test_parse(void)
 	       "\"s1\",\"destinationServerId\":\"s1\",\"probability\":25,\"direction\":\"right\"}",
 	       "wire form is camelCase with every field");
 	struct connection back;
-	ok(connection_from_json(o, "s1", &back, &e) == 0 && strcmp(back.id, c.id) == 0 &&
+	ok(connection_from_json(o, "s1", false, &back, &e) == 0 && strcmp(back.id, c.id) == 0 &&
 		   back.probability == c.probability,
 	   "the wire form parses back");
 	json_object_put(o);
@@ -189,7 +189,9 @@ static void test_store(void)
 	json_object_put(state);
 	struct connections *other = connections_new("s9");
 	state = connections_to_state(s);
-	ok(connections_from_state(other, state, &e) < 0, "another server id refuses the file");
+	ok(connections_from_state(other, state, &e) < 0 && strstr(e.msg, "made on server s1") &&
+		   strstr(e.msg, "server_id is now s9"),
+	   "another server id refuses the file, saying server_id changed: %s", e.msg);
 	json_object_put(state);
 	connections_free(other);
 
