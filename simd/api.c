@@ -803,20 +803,19 @@ static void write_metrics(void *arg, FILE *f)
 		sd->gate_direct, sd->gate_queued, sd->gate_starts_deferred,
 		__atomic_load_n(&sd->loop_lock_waits[0], __ATOMIC_RELAXED),
 		__atomic_load_n(&sd->loop_lock_waits[1], __ATOMIC_RELAXED));
-	/* What those waits can last: the longest a copy held a tank's lock. */
-	fprintf(f,
-		"# TYPE tankworld_sim_copy_lock_held_seconds_max gauge\n"
-		"tankworld_sim_copy_lock_held_seconds_max{copy=\"snapshot\"} %.6f\n"
-		"tankworld_sim_copy_lock_held_seconds_max{copy=\"state\"} %.6f\n"
-		"tankworld_sim_copy_lock_held_seconds_max{copy=\"lineage\"} %.6f\n"
-		"tankworld_sim_copy_lock_held_seconds_max{copy=\"strategies\"} %.6f\n"
-		"tankworld_sim_copy_lock_held_seconds_max{copy=\"history\"} %.6f\n",
-		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_WHOLE], __ATOMIC_RELAXED) * 1e-9,
-		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_ENTITIES], __ATOMIC_RELAXED) * 1e-9,
-		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_LINEAGE], __ATOMIC_RELAXED) * 1e-9,
-		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_STRATEGIES], __ATOMIC_RELAXED) *
-			1e-9,
-		__atomic_load_n(&sd->copy_held_max_ns[TANK_COPY_HISTORY], __ATOMIC_RELAXED) * 1e-9);
+	/* What those waits can last: the longest a copy held a tank's lock, by enum
+	 * tank_copy (a new kind of copy gets its label here). */
+	static const char *const copy_label[TANK_COPY_KINDS] = {[TANK_COPY_WHOLE] = "snapshot",
+								[TANK_COPY_ENTITIES] = "state",
+								[TANK_COPY_LINEAGE] = "lineage",
+								[TANK_COPY_STRATEGIES] =
+									"strategies",
+								[TANK_COPY_HISTORY] = "history"};
+	fprintf(f, "# TYPE tankworld_sim_copy_lock_held_seconds_max gauge\n");
+	for (int k = 0; k < TANK_COPY_KINDS; k++)
+		fprintf(f, "tankworld_sim_copy_lock_held_seconds_max{copy=\"%s\"} %.6f\n",
+			copy_label[k],
+			__atomic_load_n(&sd->copy_held_max_ns[k], __ATOMIC_RELAXED) * 1e-9);
 	pthread_mutex_lock(&sd->xfer_lock);
 	fprintf(f,
 		"# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"
