@@ -430,7 +430,7 @@ json_object *tank_lineage_json(const struct tank *t, const char *fish_id, int de
  * json-c's work) is not built under the tank's lock: lineage_pick_take copies what the
  * answer shows (the records it names, the parents not recorded, and the living fish's
  * ids, which tell after whether each record's fish lives; an ancestor query's few
- * records are looked up at once) into room sized with lineage_limit = limit
+ * records are looked up at once) into room sized with .limit = limit
  * (TANK_COPY_LINEAGE) and made without the lock (the room is emptied);
  * lineage_pick_json builds the answer from the copy without the tank and frees it.
  * NULL, as above, when fish_id has no record. */
