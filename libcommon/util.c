@@ -60,10 +60,25 @@ bool object_id_valid(const char *s, size_t max_len)
 	return true;
 }
 
+/* The bidi controls are the Trojan Source characters: in a name they reorder the text
+ * around them (the viewer, tankctl's tables, a journal read in a terminal), so a tank
+ * can read as another. U+2028/2029 break a line as a newline does. */
+static bool format_control(const unsigned char *p)
+{
+	if (p[0] == 0xd8 && p[1] == 0x9c) /* U+061C arabic letter mark */
+		return true;
+	if (p[0] != 0xe2 || (p[1] != 0x80 && p[1] != 0x81))
+		return false;
+	if (p[1] == 0x80) /* U+200E-200F marks, U+2028-2029 separators, U+202A-202E */
+		return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae);
+	return p[2] >= 0xa6 && p[2] <= 0xa9; /* U+2066-2069 isolates */
+}
+
 bool text_has_control(const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
+		    format_control(p))
 			return true;
 	return false;
 }

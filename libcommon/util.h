@@ -18,8 +18,10 @@ bool server_id_valid(const char *s);
 /* Tank, fish and connection ids: the server-id alphabet plus ">" and ":" (the original
  * names connections "<src>-><dst>"), 1 to max_len characters. */
 bool object_id_valid(const char *s, size_t max_len);
-/* Whether a UTF-8 text holds a control character: C0, DEL or C1 (U+0080 to U+009F).
- * Names people read (tank names, hostnames, config names) refuse them. */
+/* Whether a UTF-8 text holds a control character: C0, DEL, C1 (U+0080 to U+009F), a
+ * bidi control (U+061C, U+200E-200F, U+202A-202E, U+2066-2069) or a line or paragraph
+ * separator (U+2028-2029). Names people read (tank names, hostnames, config names)
+ * refuse them. */
 bool text_has_control(const char *s);
 /* Host names (RFC 1123 labels) or IPv4/IPv6 literals, at most 253 characters. */
 bool host_valid(const char *s);

@@ -72,7 +72,9 @@ try:
                        ({"name": "x", "max_fish": 0}, "max_fish 0"), ({"name": "x", "width": 10}, "width too small"),
                        ({"name": "x", "seed": -1}, "negative seed"), ({"name": "x", "is_public": "yes"}, "bool as string"),
                        ({"name": "x\u0001"}, "control character"), ({"name": "x\u007f"}, "DEL"),
-                       ({"name": "x\u0085y"}, "a C1 control (NEL)")]:
+                       ({"name": "x\u0085y"}, "a C1 control (NEL)"),
+                       ({"name": "Tank-\u202e1-knaT"}, "a bidi override (RLO)"),
+                       ({"name": "a\u2066b\u2069"}, "a bidi isolate")]:
         t.ok(jerr(a.post("/api/tanks", body), 400), "POST /api/tanks refuses %s" % what)
     r = a.post("/api/tanks", {"name": "x", "width": 100000, "height": 100000, "initial_fish": 0})
     t.ok(jerr(r, 400, "invalid_tank") and "100000 x 100000" in r.json()["error"],

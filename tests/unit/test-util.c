@@ -132,6 +132,20 @@ static void test_host(void)
 	   "C0, DEL and C1 (U+0085, U+009F) are control characters");
 	ok(!text_has_control("\xc2\xa0") && !text_has_control("\xc2"),
 	   "U+00A0 is not, nor a text that ends inside a sequence");
+	ok(text_has_control("Tank\xe2\x80\xae"
+			    "1") &&
+		   text_has_control("\xe2\x80\xaa") &&
+		   text_has_control("a\xe2\x81\xa6"
+				    "b") &&
+		   text_has_control("\xe2\x81\xa9") && text_has_control("\xe2\x80\x8e") &&
+		   text_has_control("\xe2\x80\x8f") && text_has_control("\xd8\x9c") &&
+		   text_has_control("a\xe2\x80\xa8") && text_has_control("\xe2\x80\xa9"),
+	   "bidi controls (RLO, LRE, LRI, PDI, LRM, RLM, ALM) and U+2028/2029 are refused");
+	ok(!text_has_control("\xe2\x80\x8d") && !text_has_control("\xe2\x80\xb0") &&
+		   !text_has_control("\xe2\x81\xa5") && !text_has_control("\xe2\x80\xa7") &&
+		   !text_has_control("\xe2\x80") && !text_has_control("\xe2") &&
+		   !text_has_control("\xd8\x9b"),
+	   "their neighbours (ZWJ, U+2030, U+2065, U+2027, U+061B) and cut sequences are not");
 	ok(host_valid("127.0.0.1"), "IPv4 valid");
 	ok(host_valid("0.0.0.0"), "IPv4 any valid");
 	ok(host_valid("::1"), "IPv6 loopback valid");
