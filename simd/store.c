@@ -772,8 +772,11 @@ void store_recover(struct simd *sd)
 	if (r < 0)
 		fatal("cannot create %s: %s", sd->tanks_dir, strerror(-r));
 	/* discoveryd reads the tank count from summary.json: never let it advertise a
-	 * state that did not start. */
-	unlink(sd->summary_path);
+	 * state that did not start. What cannot be removed (a folder put there) could not
+	 * be written either: say so now rather than after loading every tank. */
+	if (unlink(sd->summary_path) < 0 && errno != ENOENT)
+		fatal("cannot remove %s, which simd rewrites: %s; move it away", sd->summary_path,
+		      strerror(errno));
 	struct manifest man;
 	bool have_manifest = manifest_load(sd->manifest_path, &man) == 0;
 	sd->legacy_state = !have_manifest;

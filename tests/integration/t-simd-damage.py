@@ -155,6 +155,18 @@ try:
     t.ok(all(os.path.exists(os.path.join(sim, "tanks", x)) for x in ("notes.txt", tank + ".bak", "backup/snapshot.json")),
          "and they are all still there")
 
+    # summary.json (discoveryd's tank count, simd's to rewrite) made a folder: the start
+    # is refused before the state is loaded, naming it. It used to be found after the
+    # load, when the first write failed, and the daemon stopped on every start.
+    restore()
+    if os.path.exists(os.path.join(sim, "summary.json")):
+        os.unlink(os.path.join(sim, "summary.json"))
+    os.mkdir(os.path.join(sim, "summary.json"))
+    ok, log = d.start_fails([os.path.join(sim, "summary.json"), "directory", "move it"])
+    t.ok(ok, "summary.json as a folder: refused at start, naming it", log)
+    t.ok("recovered" not in log, "before any tank is loaded", log)
+    os.rmdir(os.path.join(sim, "summary.json"))
+
     # 10. A state from before checksums (bare JSON lines, no manifest) is read once and
     # upgraded: checksummed snapshots and a manifest are written at start.
     restore()
