@@ -311,7 +311,9 @@ static json_object *exit_json(const struct connection *c, double now)
 			       json_object_new_string(c->destination_tank_id));
 	json_object_object_add(o, "connection_id", json_object_new_string(c->id));
 	enum conn_gate g = conn_gate(c, now);
-	if (g != GATE_OPEN)
+	if (c->unreachable)
+		json_object_object_add(o, "budget", json_object_new_int(0));
+	else if (g != GATE_OPEN)
 		json_object_object_add(o, "budget", json_object_new_int(g == GATE_PROBE ? 1 : 0));
 	return o;
 }
@@ -329,7 +331,10 @@ json_object *connections_exits_json(const struct connections *s, const char *tan
 void connection_add_state_json(json_object *o, const struct connection *c, double now)
 {
 	enum conn_gate g = conn_gate(c, now);
-	const char *state = c->broken ? "broken" : g == GATE_OPEN ? "ok" : "backing_off";
+	const char *state = c->broken	     ? "broken"
+			    : g != GATE_OPEN ? "backing_off"
+			    : c->unreachable ? "unreachable"
+					     : "ok";
 	json_object_object_add(o, "state", json_object_new_string(state));
 	json_object_object_add(o, "refusals", json_object_new_int(c->refusals));
 	json_object_object_add(o, "reason", c->reason[0] ? json_object_new_string(c->reason) : NULL);

@@ -42,7 +42,10 @@ struct connection {
 	double next_check;   /* monotonic: when a broken one next looks for its tank */
 	bool checking;	     /* that look is in flight */
 	int gate_synced;     /* the gate simd's exits were last synced for (refusals.c) */
-	char reason[200];    /* the last refusal, "" when none */
+	/* Its remote destination server is unknown to discoveryd, offline, or failing the
+	 * deliveries in flight to it: its wall is closed (refusals.c) until that ends. */
+	bool unreachable;
+	char reason[200]; /* the last refusal, "" when none */
 };
 
 struct connections;

@@ -471,14 +471,12 @@ struct delivery *delivery_free(struct delivery *d)
 	return NULL;
 }
 
-bool delivery_destination_failing(const struct delivery *d, const char *server_id)
+void delivery_failing_servers(const struct delivery *d, struct strset *out)
 {
 	for (size_t b = 0; b < d->nbuckets; b++)
 		for (const struct xfer *x = d->buckets[b]; x; x = x->next)
-			if (x->failures > 0 && (x->step == XS_LOOKUP || x->step == XS_DELIVER) &&
-			    strcmp(x->destination_server_id, server_id) == 0)
-				return true;
-	return false;
+			if (x->failures > 0 && (x->step == XS_LOOKUP || x->step == XS_DELIVER))
+				strset_add(out, x->destination_server_id);
 }
 
 size_t delivery_in_flight(const struct delivery *d)

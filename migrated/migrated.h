@@ -142,9 +142,9 @@ void delivery_start(struct migrated *md, json_object *reservation);
 /* List simd's outbox and resume every record not already in flight. */
 void delivery_resume_outbox(struct migrated *md);
 size_t delivery_in_flight(const struct delivery *d);
-/* Whether a transfer to server_id is failing to reach it (its delivery, or the lookup of
- * its address, has failed and waits to be tried again). */
-bool delivery_destination_failing(const struct delivery *d, const char *server_id);
+/* Adds to out each server a transfer in flight is failing to reach (its delivery, or the
+ * lookup of its address, has failed and waits to be tried again): one walk of them. */
+void delivery_failing_servers(const struct delivery *d, struct strset *out);
 json_object *delivery_list_json(const struct delivery *d);
 
 /* peers.c: other servers' TCP bases as known to discoveryd: cached lookups. */

@@ -204,7 +204,8 @@ void pass_start_hits(struct pass *p)
 {
 	struct migrated *md = p->md;
 	p->phase = 3;
-	struct strset chosen = {0};
+	struct strset chosen = {0}, failing = {0};
+	delivery_failing_servers(md->delivery, &failing);
 	p->outstanding = 1; /* held until every op has started */
 	for (size_t i = 0; i < p->nops; i++) {
 		struct op *op = &p->ops[i];
@@ -217,8 +218,7 @@ void pass_start_hits(struct pass *p)
 			 * answers (a dead peer emptied the tank so). Transfers already in
 			 * flight keep retrying, and the first that arrives opens the way. */
 			if (st == PEER_MISSING || st == PEER_OFFLINE ||
-			    delivery_destination_failing(md->delivery,
-							 op->c.destination_server_id)) {
+			    strset_has(&failing, op->c.destination_server_id)) {
 				p->unavailable++;
 				continue;
 			}
@@ -252,5 +252,6 @@ void pass_start_hits(struct pass *p)
 		start_op(op);
 	}
 	strset_clear(&chosen);
+	strset_clear(&failing);
 	pass_op_done(p);
 }

@@ -5,7 +5,8 @@
  * connection's gate, and looks now and then for the tank of a broken connection (its
  * destination tank was gone), healing it when the tank is back. Without this a refused
  * fish came back and swam out again on the next tick, each time costing two fsync'd
- * journal records and a history line. */
+ * journal records and a history line. The same timer closes the wall of a connection
+ * whose server cannot take fish at all (sync_reachable). */
 #include "config.h"
 
 #include <stdio.h>
@@ -130,6 +131,51 @@ static void check_broken(struct migrated *md, struct connection *c)
 	}
 }
 
+/* ---- walls toward a server that cannot take fish ---- */
+
+static void on_peer_refreshed(enum peer_state st, void *arg)
+{
+	(void)st;
+	(void)arg; /* the next tick reads the fresh entry */
+}
+
+/* A remote destination's wall closes while discoveryd does not know its server or says
+ * it is offline, or while a transfer in flight fails to reach it, as the scheduler
+ * skips its hits then (pass-hits.c): a fish that swam through would wait in the outbox,
+ * out of its tank, until the server answers, and a dead server drained its source tank
+ * so. The transfers in flight keep retrying; the wall opens when the first arrives and
+ * discoveryd lists the server online. A stale entry changes nothing (a pass may not
+ * have asked lately) but is asked afresh while the wall is closed, so that a wall with
+ * no scheduler hits (probability 0) opens too. */
+static void sync_reachable(struct migrated *md, struct connection *c, const struct strset *failing)
+{
+	if (connection_is_local(c))
+		return;
+	enum peer_state st = peers_state(md, c->destination_server_id);
+	bool down = c->unreachable;
+	if (strset_has(failing, c->destination_server_id) || st == PEER_MISSING ||
+	    st == PEER_OFFLINE)
+		down = true;
+	else if (st == PEER_OK)
+		down = false;
+	else if (c->unreachable)
+		peers_lookup(md, c->destination_server_id, false, on_peer_refreshed, NULL);
+	if (down == c->unreachable)
+		return;
+	c->unreachable = down;
+	if (down)
+		log_info("connection %s: server %s cannot take fish now (%s); its wall is closed "
+			 "until it can",
+			 c->id, c->destination_server_id,
+			 st == PEER_MISSING   ? "unknown to discoveryd"
+			 : st == PEER_OFFLINE ? "offline"
+					      : "deliveries to it fail");
+	else
+		log_info("connection %s: server %s takes fish again; its wall is open", c->id,
+			 c->destination_server_id);
+	exits_sync(md, c->source_tank_id);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct migrated *md = arg;
@@ -138,8 +184,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	if (md->stopping)
 		return;
 	double now = now_mono();
+	struct strset failing = {0};
+	delivery_failing_servers(md->delivery, &failing);
 	for (size_t i = 0; i < connections_count(md->conns); i++) {
 		struct connection *c = connections_at(md->conns, i);
+		sync_reachable(md, c, &failing);
 		if (c->refusals == 0 && !c->broken)
 			continue;
 		if ((int)conn_gate(c, now) != c->gate_synced)
@@ -147,6 +196,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (c->broken && !c->checking && now >= c->next_check)
 			check_broken(md, c);
 	}
+	strset_clear(&failing);
 }
 
 struct event *refusals_start(struct migrated *md)

@@ -22,13 +22,17 @@ void print_connections(struct table *t, json_object *list)
 			   short_id(field_str(c, "destinationId"), b));
 		table_cell(t, "%" PRId64 "%%", field_int(c, "probability"));
 		table_cell(t, "%s", field_str(c, "direction"));
-		/* migrated's runtime state: paused after refusals, or broken (tank gone). */
+		/* migrated's runtime state: paused after refusals, broken (tank gone), or
+		 * unreachable (the destination server cannot take fish: wall closed). */
 		const char *state = field_str(c, "state"), *reason = field_str(c, "reason");
 		json_object *retry;
 		if (!*state || strcmp(state, "ok") == 0)
 			table_cell(t, "ok");
 		else if (strcmp(state, "broken") == 0)
 			table_cell(t, "BROKEN: %s", *reason ? reason : "destination tank gone");
+		else if (strcmp(state, "unreachable") == 0)
+			table_cell(t, "unreachable: server %s cannot take fish",
+				   field_str(c, "destinationServerId"));
 		else if (json_object_object_get_ex(c, "retryInSeconds", &retry) && retry)
 			table_cell(t, "backing off %.0f s: %s", json_object_get_double(retry),
 				   reason);

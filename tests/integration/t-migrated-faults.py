@@ -179,8 +179,19 @@ try:
     t.ok(1 <= waiting <= 3 and s["reserved"] == 0 and s["skipped"]["destination_unavailable"] >= 1,
          "a server that does not answer: %d fish wait for it, no more are taken (%d passes in 3 s)"
          % (waiting, 3 / 0.3), s)
-    disconnect("d")
+    # Its wall is closed too: a fish swimming through would wait in the outbox as well.
+    ex = s1.sim.get("/api/tanks/%s/exits" % A).json()["exits"]["left"]
+    st = s1.mig.get("/api/connections/d").json()
+    t.ok(ex and ex.get("budget") == 0 and st.get("state") == "unreachable",
+         "and its wall in simd is closed (budget 0), the connection reads unreachable", (ex, st))
+    # The server comes back (at the address discoveryd now gives): the waiting fish
+    # arrives and the wall opens.
     s1.disc.post("/api/discovery/register", server_info("dead", s2.sim.port))
+    t.ok(wait_until(lambda: "budget" not in (s1.sim.get("/api/tanks/%s/exits" % A).json()["exits"]["left"] or {"budget": 0})
+                    and s1.mig.get("/api/connections/d").json().get("state") == "ok", 30),
+         "when it answers again, the wall opens and the connection reads ok",
+         (s1.sim.get("/api/tanks/%s/exits" % A).json(), s1.mig.get("/api/connections/d").json()))
+    disconnect("d")
     audit("a destination server that does not answer")
 
     t.ok(committed() > 10, "migrations were committed throughout (%d)" % committed())

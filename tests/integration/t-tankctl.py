@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import uuid
 
@@ -324,6 +325,23 @@ try:
          and j["migration_balance"]["difference"] == 0, "audit --json: in_flight with the source server", j)
     rc, out, err = ctl("fish", "show", G)
     t.ok(rc == 0 and "in flight: transfer %s" % xfer in out and "genome" in out, "fish show finds a fish in flight", out + err)
+    if HAVE_MIGRATED:
+        # A connection toward that server, known now but at a port nobody answers: while
+        # the transfer fails to reach it, the connection reads unreachable (wall closed).
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            dead = sk.getsockname()[1]
+        s1.d["discoveryd"].post("/api/discovery/register", {
+            "server_id": "ghost", "hostname": "h-ghost", "host": "127.0.0.1", "port": dead,
+            "discovery_port": 1, "migration_port": 2, "tank_count": 1, "version": "t",
+            "uptime_seconds": 1, "platform": "Linux", "architecture": "x86_64", "logical_cpus": 1})
+        rc, out, err = ctl("connect", "Reef", "nowhere", "--dest-server", "ghost", "-p", "0",
+                           "--direction", "left", "--id", "reef-ghost")
+        t.ok(rc == 0, "a connection to the server that does not answer", out + err)
+        t.ok(wait_until(lambda: "unreachable: server ghost cannot take fish" in ctl("connections")[1], 20, 0.3),
+             "connections: it reads unreachable", ctl("connections")[1])
+        ctl("disconnect", "reef-ghost")
+        s1.d["discoveryd"].delete("/api/discovery/unregister/ghost")  # the audits below ask every server
     r = s1.sim.post("/api/outbox/%s/abort" % xfer)
     t.ok(r.status == 200 or (r.status == 404), "the reservation is aborted (the fish goes home)", r)
 
