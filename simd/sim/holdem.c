@@ -57,6 +57,18 @@ static int live_count(const struct holdem_hand *h)
 	return k;
 }
 
+/* The most another live player has put in this street: what seat must match when no one
+ * else can act. Below cur_bet only when the big blind went all-in for less than it: a
+ * small blind that already covers that has nothing left to decide. */
+static int64_t most_in(const struct holdem_hand *h, int seat)
+{
+	int64_t m = 0;
+	for (int i = 0; i < h->n; i++)
+		if (i != seat && !h->folded[i] && h->street_in[i] > m)
+			m = h->street_in[i];
+	return m;
+}
+
 /* The first seat after `from` (cyclically, from excluded) that still has to act. */
 static int next_needing(const struct holdem_hand *h, int from)
 {
@@ -68,6 +80,61 @@ static int next_needing(const struct holdem_hand *h, int from)
 	return -1;
 }
 
+/* The pots, lowest contribution level first: each level is a pot that only the live
+ * players who put in that much can win, split among the best hands there (odd chips
+ * one each from the button's left). A level no live player reached holds only what
+ * folders put in beyond every live player (a big blind all-in for less than the small
+ * blind, left uncalled): it goes back to them, as an uncalled bet does. */
+static void pay_levels(struct holdem_hand *h)
+{
+	int64_t prev = 0;
+	for (;;) {
+		int64_t level = INT64_MAX;
+		for (int i = 0; i < h->n; i++)
+			if (h->total[i] > prev && h->total[i] < level)
+				level = h->total[i];
+		if (level == INT64_MAX)
+			break;
+		int64_t chunk = 0;
+		uint32_t best = 0;
+		bool contested = false;
+		for (int i = 0; i < h->n; i++) {
+			int64_t hi = h->total[i] < level ? h->total[i] : level;
+			if (hi > prev)
+				chunk += hi - prev;
+			if (!h->folded[i] && h->total[i] >= level) {
+				contested = true;
+				if (h->value[i] > best)
+					best = h->value[i];
+			}
+		}
+		if (!contested) {
+			for (int i = 0; i < h->n; i++)
+				if (h->total[i] >= level)
+					h->won[i] += level - prev;
+			prev = level;
+			continue;
+		}
+		int k = 0;
+		uint8_t mask = 0;
+		for (int i = 0; i < h->n; i++)
+			if (!h->folded[i] && h->total[i] >= level && h->value[i] == best) {
+				mask |= (uint8_t)(1u << i);
+				k++;
+			}
+		int64_t share = chunk / k, odd = chunk % k;
+		for (int j = 1; j <= h->n; j++) {
+			int i = (h->button + j) % h->n;
+			if (!(mask & (1u << i)))
+				continue;
+			h->won[i] += share + (odd > 0);
+			if (odd > 0)
+				odd--;
+		}
+		prev = level;
+	}
+}
+
 static void settle(struct holdem_hand *h)
 {
 	h->to_act = -1;
@@ -76,11 +143,12 @@ static void settle(struct holdem_hand *h)
 	for (int i = 0; i < h->n; i++)
 		h->pot += h->total[i];
 	if (live_count(h) == 1) {
+		/* Everyone else folded: no cards are shown, and the one left wins every
+		 * level it reached (its values are all 0, so it is the best there). */
 		for (int i = 0; i < h->n; i++)
-			if (!h->folded[i]) {
-				h->won[i] = h->pot;
+			if (!h->folded[i])
 				h->winners = (uint8_t)(1u << i);
-			}
+		pay_levels(h);
 		return;
 	}
 	h->n_board = 5;
@@ -98,49 +166,7 @@ static void settle(struct holdem_hand *h)
 	for (int i = 0; i < h->n; i++)
 		if (!h->folded[i] && h->value[i] == h->best)
 			h->winners |= (uint8_t)(1u << i);
-	/* Side pots: each distinct contribution level, lowest first. */
-	int64_t prev = 0;
-	for (;;) {
-		int64_t level = INT64_MAX;
-		for (int i = 0; i < h->n; i++)
-			if (h->total[i] > prev && h->total[i] < level)
-				level = h->total[i];
-		if (level == INT64_MAX)
-			break;
-		int64_t chunk = 0;
-		uint32_t best = 0;
-		for (int i = 0; i < h->n; i++) {
-			int64_t hi = h->total[i] < level ? h->total[i] : level;
-			if (hi > prev)
-				chunk += hi - prev;
-			if (!h->folded[i] && h->total[i] >= level && h->value[i] > best)
-				best = h->value[i];
-		}
-		int k = 0;
-		uint8_t mask = 0;
-		for (int i = 0; i < h->n; i++)
-			if (!h->folded[i] && h->total[i] >= level && h->value[i] == best) {
-				mask |= (uint8_t)(1u << i);
-				k++;
-			}
-		if (k == 0) {
-			/* Only folded players reached this level (cannot happen: the live
-			 * player with the most chips in has at least as much as any folder);
-			 * give it to the main pot's winners. */
-			mask = h->winners;
-			k = __builtin_popcount(mask);
-		}
-		int64_t share = chunk / k, odd = chunk % k;
-		for (int j = 1; j <= h->n; j++) {
-			int i = (h->button + j) % h->n;
-			if (!(mask & (1u << i)))
-				continue;
-			h->won[i] += share + (odd > 0);
-			if (odd > 0)
-				odd--;
-		}
-		prev = level;
-	}
+	pay_levels(h);
 }
 
 /* Closes the street: the next one (dealing its cards), or the end of the hand. */
@@ -215,7 +241,7 @@ void holdem_deal(struct holdem_hand *h, int n, const int64_t *stacks, int64_t bb
 	if (able < 2) {
 		/* Blinds put all but one player all-in: the last may still owe a call. */
 		int i = h->to_act;
-		if (i < 0 || h->street_in[i] >= h->cur_bet)
+		if (i < 0 || h->street_in[i] >= most_in(h, i))
 			next_street(h);
 	}
 }
@@ -300,7 +326,7 @@ enum holdem_act holdem_act(struct holdem_hand *h, enum holdem_act a, int64_t to)
 		int able = 0;
 		for (int i = 0; i < h->n; i++)
 			able += can_act(h, i);
-		if (able >= 2 || h->street_in[next] < h->cur_bet) {
+		if (able >= 2 || h->street_in[next] < most_in(h, next)) {
 			h->to_act = next;
 			return a;
 		}

@@ -206,6 +206,40 @@ static void test_uncalled_and_odd_chip(void)
 	   (long long)h.won[0]);
 }
 
+/* A big blind all-in for less than the small blind (found by a probe: a person's game
+ * against a fish with almost no energy). It won the small blind's whole post by a fold,
+ * more than it matched, and the small blind was asked to call though it covered it. */
+static void test_short_big_blind(void)
+{
+	struct rng r;
+	rng_seed(&r, 5);
+	struct holdem_hand h;
+	int64_t st[2] = {100, 2};
+	holdem_deal(&h, 2, st, 10, 0, &r); /* button 0 posts 5, seat 1 all-in for 2 */
+	ok(h.street == HOLDEM_DONE && h.showdown && h.won[0] + h.won[1] == 7 && h.won[0] >= 3 &&
+		   h.won[1] <= 4,
+	   "heads-up, the big blind all-in for 2 against a small blind of 5: nothing to decide, a "
+	   "showdown for 4, 3 back to the small blind (won %lld / %lld)",
+	   (long long)h.won[0], (long long)h.won[1]);
+	int64_t st3[3] = {100, 100, 2};
+	holdem_deal(&h, 3, st3, 10, 0, &r); /* SB seat 1 posts 5, BB seat 2 all-in for 2 */
+	holdem_act(&h, HOLDEM_FOLD, 0);	    /* the button folds */
+	ok(h.street == HOLDEM_DONE && h.showdown && h.won[0] == 0 && h.won[1] >= 3 &&
+		   h.won[2] <= 4 && h.won[1] + h.won[2] == 7,
+	   "three-handed, the button folds: the small blind covers the big blind's 2 and the "
+	   "hand runs out (won %lld / %lld)",
+	   (long long)h.won[1], (long long)h.won[2]);
+	int64_t st4[3] = {100, 100, 2};
+	holdem_deal(&h, 3, st4, 10, 0, &r);
+	holdem_act(&h, HOLDEM_CALL, 0); /* the button calls the full big blind, 10 */
+	holdem_act(&h, HOLDEM_FOLD, 0); /* the small blind folds its 5, which the button covers */
+	ok(h.street == HOLDEM_DONE && h.total[0] == 10 && h.won[1] == 0 && h.won[0] >= 5 + 6 &&
+		   h.won[2] <= 6 && h.won[0] + h.won[2] == 17,
+	   "the small blind's 5, matched by the caller, stays in: the big blind can win 6, the "
+	   "caller the rest (won %lld / %lld / %lld)",
+	   (long long)h.won[0], (long long)h.won[1], (long long)h.won[2]);
+}
+
 static void test_incomplete_raise(void)
 {
 	struct rng r;
@@ -235,6 +269,7 @@ static void test_random(uint64_t seed)
 	struct rng r;
 	rng_seed(&r, seed);
 	int bad_conserve = 0, bad_stack = 0, bad_winners = 0, bad_showdown = 0, hands = 200000;
+	int bad_refund = 0, bad_cap = 0;
 	int showdowns = 0, side = 0, folds = 0;
 	long actions = 0;
 	for (int k = 0; k < hands; k++) {
@@ -258,7 +293,23 @@ static void test_random(uint64_t seed)
 			bad_stack += h.total[i] > h.start[i] ||
 				     h.stack[i] != h.start[i] - h.total[i];
 			live += !h.folded[i];
-			bad_stack += h.folded[i] && h.won[i] > 0;
+		}
+		/* A folder gets back what no live player matched (an uncalled big blind's
+		 * excess); a live player wins from each other at most what it put in. */
+		int64_t most_live = 0;
+		for (int i = 0; i < n; i++)
+			if (!h.folded[i] && h.total[i] > most_live)
+				most_live = h.total[i];
+		for (int i = 0; i < n; i++) {
+			if (h.folded[i]) {
+				bad_refund += h.won[i] !=
+					      (h.total[i] > most_live ? h.total[i] - most_live : 0);
+				continue;
+			}
+			int64_t cap = 0;
+			for (int j = 0; j < n; j++)
+				cap += h.total[j] < h.total[i] ? h.total[j] : h.total[i];
+			bad_cap += h.won[i] > cap;
 		}
 		bad_conserve += in != out || h.pot != in;
 		if (h.showdown) {
@@ -283,7 +334,9 @@ static void test_random(uint64_t seed)
 	       hands, showdowns, folds, side, (double)actions / hands);
 	is_int(bad_conserve, 0, "random hands: every chip put in is paid out (seed %llu)",
 	       (unsigned long long)seed);
-	is_int(bad_stack, 0, "nobody puts in more than its stack; folded players win nothing");
+	is_int(bad_stack, 0, "nobody puts in more than its stack");
+	is_int(bad_refund, 0, "a folded player gets back only what no live player matched");
+	is_int(bad_cap, 0, "nobody wins from another more than it matched");
 	is_int(bad_winners, 0, "showdown winners are exactly the best hands");
 	is_int(bad_showdown, 0, "showdowns have five cards and two or more players");
 	ok(showdowns > hands / 10 && folds > hands / 10 && side > 0,
@@ -298,6 +351,7 @@ int main(void)
 	test_min_raise_and_cap();
 	test_side_pots();
 	test_uncalled_and_odd_chip();
+	test_short_big_blind();
 	test_incomplete_raise();
 	test_random(seed);
 	return tap_done();
