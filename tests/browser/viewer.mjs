@@ -261,6 +261,12 @@ try {
     check(arrows, 'the map draws the connection as an arrow');
     const remote = await page.$$('path.connection.remote');
     check(remote.length >= 1, 'a connection to another server is drawn as a remote arrow');
+    const held = await until(() => page.$eval(`path.connection[data-connection-id="${conf.held}"]`,
+      (p) => (p.classList.contains('held') ? p.querySelector('title').textContent : null)).catch(() => null), 15000);
+    check(held && held.includes('backing off') && held.includes('full'),
+          'a connection that lets no fish through is drawn held, its tooltip saying why', held);
+    const open = await page.$$eval('path.connection:not(.held)', (ps) => ps.map((p) => p.dataset.state));
+    check(open.length >= 1 && open.every((s) => s === 'ok'), 'the others are drawn open', JSON.stringify(open));
     // Each tank sits inside its server's box, and tanks side by side leave room (1.5
     // radii) for the arcs of a local pair and the fish on them.
     const geo = await page.evaluate(() => ({

@@ -133,7 +133,15 @@ try:
                                           "destinationServerId": "worker", "probability": 100,
                                           "direction": "right"})
     t.ok(r.status in (200, 201), "a connection hub -> worker is made", r)
-    run_phase("network", dict(base, servers=["hub", "worker"], connections=1))
+    # And one toward a full tank: refused, it backs off, and the map draws it held.
+    full = worker.sim.post("/api/tanks", {"name": "Full", "initial_fish": 2, "max_fish": 2}).json()["tank"]["tank_id"]
+    r = hub.mig.post("/api/connections", {"id": "to-full", "sourceId": empty, "destinationId": full,
+                                          "destinationServerId": "worker", "probability": 100,
+                                          "direction": "right"})
+    held = wait_until(lambda: hub.mig.get("/api/connections/to-full").json().get("state") == "backing_off", 30, 0.2)
+    t.ok(r.status in (200, 201) and held, "a connection to a full tank backs off", r)
+    run_phase("network", dict(base, servers=["hub", "worker"], connections=2, held="to-full"))
+    hub.mig.delete("/api/connections/to-full")
 
     # A fish born in the nursery crosses to the worker; its parents stay recorded on the hub.
     r = hub.mig.post("/api/connections", {"sourceId": nursery, "destinationId": worker_tank,

@@ -65,7 +65,8 @@ export function networkView(root) {
   const legend = h('div', { class: 'legend' },
     h('span', { class: 'online' }, 'online'), h('span', { class: 'degraded' }, 'degraded'),
     h('span', { class: 'offline' }, 'offline'), h('span', { class: 'local-arrow' }, 'local connection'),
-    h('span', { class: 'remote-arrow' }, 'remote connection'));
+    h('span', { class: 'remote-arrow' }, 'remote connection'),
+    h('span', { class: 'held-arrow' }, 'held: refused, broken or unreachable'));
   root.replaceChildren(h('section', { class: 'network-view' },
     h('header', { class: 'list-head' }, h('h2', {}, 'Network'), legend),
     h('div', { class: 'network-stage' }, map,
@@ -75,7 +76,9 @@ export function networkView(root) {
     svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
       svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#9fd3ff' })),
     svg('marker', { id: 'arrow-local', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
-      svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#ffd27a' }))));
+      svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#ffd27a' })),
+    svg('marker', { id: 'arrow-held', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
+      svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#8a94a3' }))));
   // Tanks sit above the arrows: an arrow that passes another tank goes behind its circle
   // instead of across its name.
   const gServers = svg('g'), gArrows = svg('g'), gTanks = svg('g'), gFish = svg('g');
@@ -123,7 +126,23 @@ export function networkView(root) {
           const e = gTanks.querySelector(`[data-tank-id="${t.tank_id}"] .map-tank-meta`);
           if (e) e.textContent = `${t.stats.fish_count} fish`;
         }
+      for (const a of arrows) {
+        const c = conns.find((x) => x.id === a.conn.id && x.sourceServerId === a.conn.sourceServerId);
+        if (c) connectionState(a.path, c);
+      }
     }
+  }
+
+  // migrated's runtime state of a connection (ok, backing_off after refusals, broken,
+  // unreachable): one that lets no fish through is drawn faint, and its tooltip says why.
+  function connectionState(path, c) {
+    const state = c.state || 'ok';
+    path.classList.toggle('held', state !== 'ok');
+    const local = path.classList.contains('local');
+    path.setAttribute('marker-end', `url(#${state !== 'ok' ? 'arrow-held' : local ? 'arrow-local' : 'arrow'})`);
+    path.dataset.state = state;
+    const why = state === 'ok' ? '' : ` \u2014 ${state.replace('_', ' ')}${c.reason ? ': ' + c.reason : ''}`;
+    path.querySelector('title').textContent = `${c.id}: ${c.probability}% ${c.direction}${why}`;
   }
 
   let lastSig = '';
@@ -196,10 +215,10 @@ export function networkView(root) {
       const path = svg('path', {
         d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`,
         class: `connection ${local ? 'local' : 'remote'}`,
-        'marker-end': `url(#${local ? 'arrow-local' : 'arrow'})`,
         'data-connection-id': c.id, 'data-source': c.sourceId, 'data-destination': c.destinationId,
       });
-      path.append(svg('title', {}, `${c.id}: ${c.probability}% ${c.direction}`));
+      path.append(svg('title', {}));
+      connectionState(path, c);
       gArrows.append(path);
       arrows.push({ path, conn: c });
     }
