@@ -126,12 +126,11 @@ static void send_frame(struct stream_client *c, struct stream_frame *f)
 	const struct view_looks *l = f->looks->l;
 	size_t i = first_unseen(l, c->seen_key);
 	if (i < l->n) {
+		/* The looks from the first the client has not seen to the last are one slice
+		 * (view.h), held by the frame: no copy, however many clients connect. */
 		evbuffer_add(b, "\"looks\":[", 9);
-		for (size_t j = i; j < l->n; j++) {
-			if (j > i)
-				evbuffer_add(b, ",", 1);
-			evbuffer_add(b, l->text + l->off[j], l->len[j]);
-		}
+		evbuffer_add_reference(b, l->text + l->off[i], l->text_len - l->off[i],
+				       frame_release, stream_frame_ref(f));
 		evbuffer_add(b, "],", 2);
 		c->seen_key = l->key[l->n - 1];
 	}

@@ -366,10 +366,14 @@ static bool sweep(struct tank_view *v, size_t before)
 	return changed;
 }
 
+/* The looks' texts are laid out with a comma between each two, so that the looks from
+ * any entity to the last are one slice of text, a JSON array's members: a stream sends
+ * a new client that slice by reference, where it used to copy each entity's looks
+ * (3 MB at 10,000 fish, on the event loop, for every client that connected). */
 static struct view_looks *looks_build(const struct tank_view *v)
 {
 	struct view_looks *l = sim_xcalloc(1, sizeof *l);
-	size_t total = 0;
+	size_t total = v->n;
 	for (size_t i = 0; i < v->n; i++)
 		total += v->ent[i].looks_len;
 	l->text = sim_xcalloc(total + 1, 1);
@@ -378,6 +382,8 @@ static struct view_looks *looks_build(const struct tank_view *v)
 	l->off = sim_xcalloc(v->n + 1, sizeof *l->off);
 	l->len = sim_xcalloc(v->n + 1, sizeof *l->len);
 	for (size_t i = 0; i < v->n; i++) {
+		if (i > 0)
+			l->text[l->text_len++] = ',';
 		l->key[i] = v->ent[i].key;
 		l->off[i] = l->text_len;
 		l->len[i] = v->ent[i].looks_len;

@@ -23,6 +23,9 @@ struct view_capture;
 
 /* The looks of every entity of one frame, in key order: entry i is the JSON object
  * text[off[i] .. off[i] + len[i]) of key key[i]. Owned by the caller once returned. */
+/* Each entity's looks, in key order: text + off[i] holds len[i] bytes, and a comma
+ * separates each from the next, so text + off[i] to text + text_len lists the looks of
+ * entity i and every one after it. */
 struct view_looks {
 	char *text;
 	size_t text_len;

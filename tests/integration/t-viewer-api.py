@@ -252,6 +252,39 @@ try:
     slow.close()
     sim.delete("/api/tanks/%s" % big)
 
+    # ---- many new clients of a big tank ------------------------------------------------------
+    # A new client's first event carries the looks of every fish (3 MB at 10,000). They
+    # were copied into each client's output on the event loop: 100 clients that never
+    # read stalled /health for 0.3-3 s and held 1-5 MB each (an adversarial probe; 58 MB
+    # for these 60). They are now one shared slice, sent by reference.
+    huge = sim.post("/api/tanks", {"name": "Huge", "initial_fish": 10000, "max_fish": 10000,
+                                   "width": 10880, "height": 6120}).json()["tank"]["tank_id"]
+    t.ok(wait_until(lambda: sim.get("/api/tanks/%s" % huge).status == 200, 60), "a 10,000-fish tank is made")
+    sim.post("/api/tanks/%s/pause" % huge)
+    _, first = read_events(port, "/api/tanks/%s/stream" % huge, 1)
+    t.ok(first and len(first[0].get("looks", [])) >= 10000,
+         "a new client's first event has the looks of every fish", first and len(first[0].get("looks", [])))
+
+    def rss_kb():
+        for line in open("/proc/%d/status" % sim.proc.pid):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    rss0, worst = rss_kb(), 0.0
+    many = []
+    for i in range(60):
+        many.append(open_stream(port, "/api/tanks/%s/stream?fps=30" % huge))
+        if i % 10 == 9:
+            t0 = time.monotonic()
+            request("GET", url=sim.url, path="/health")
+            worst = max(worst, time.monotonic() - t0)
+    t.ok(wait_until(lambda: metrics(sim)["tankworld_sim_stream_clients"] >= 60, 20), "60 clients that never read")
+    grown = (rss_kb() - rss0) / 1024
+    t.ok(grown < 20, "they share the looks: simd grew %.0f MB for 60 of them (1-3 MB each when "
+         "copied); /health took at most %.0f ms meanwhile" % (grown, worst * 1e3))
+    for s in many:
+        s.close()
+    sim.delete("/api/tanks/%s" % huge)
+
     # ---- controls: food and fish --------------------------------------------------------------
     sim.post("/api/tanks/%s/pause" % tank)
     st = lambda: sim.get("/api/tanks/%s" % tank).json()["stats"]

@@ -33,6 +33,7 @@ int main(void)
 	struct tank_view *v = tank_view_new();
 	struct tank_stats st;
 	bool all_json = true, fields = true, looks_json = true, covered = true, ordered = true;
+	bool slices = true;
 	int looks_frames = 0, frames = 0;
 	uint32_t seen = 0; /* the reader's highest key */
 	uint32_t max_key = 0;
@@ -122,6 +123,20 @@ int main(void)
 			}
 			if (f.looks->n)
 				seen = f.looks->key[f.looks->n - 1];
+			/* From any entity to the last, the text is one slice of an array's
+			 * members (the stream sends a new client that slice as it is). */
+			for (size_t j = 0; j < f.looks->n; j += 1 + f.looks->n / 7) {
+				size_t len = f.looks->text_len - f.looks->off[j];
+				char *a = malloc(len + 3);
+				a[0] = '[';
+				memcpy(a + 1, f.looks->text + f.looks->off[j], len);
+				memcpy(a + 1 + len, "]", 2);
+				json_object *arr = json_tokener_parse(a);
+				free(a);
+				slices &= arr && json_object_is_type(arr, json_type_array) &&
+					  json_object_array_length(arr) == f.looks->n - j;
+				json_object_put(arr);
+			}
 		}
 		/* Every fish key of this frame is one the reader has looks for. */
 		for (size_t j = 0; j < json_object_array_length(fish); j++) {
@@ -142,6 +157,7 @@ int main(void)
 	ok(fields, "frames carry frame, fish, plants, food, crabs, castle and day_time, in number");
 	ok(looks_json, "every looks entry is JSON with its key and id");
 	ok(ordered, "looks come in key order");
+	ok(slices, "the looks from any entity to the last are one slice of a JSON array");
 	ok(stable, "a key always names the same entity");
 	ok(covered, "every fish drawn has looks the reader received, for the right fish");
 	ok(looks_frames > 1 && looks_frames < frames / 2,
