@@ -3,7 +3,7 @@
 // daemons; each phase prints one line per check: "ok <name>" or "not ok <name> # <why>".
 //
 //   node viewer.mjs PHASE CONFIG_JSON
-//   PHASE: tank | crowd | history | family-remote | network | token | bench
+//   PHASE: tank | crowd | history | family-remote | network | token | faults | bench
 import { createRequire } from 'module';
 import path from 'path';
 
@@ -307,6 +307,38 @@ try {
     const again = await until(async () => (await tankApi(hub, tank)).paused === before, 8000);
     const askedAgain = await page.$eval('#token-dialog', (d) => d.open);
     check(again && !askedAgain, 'the next mutation uses the kept token without asking');
+  } else if (phase === 'faults') {
+    // What an adversarial probe broke: a bad %-escape in the token left the page blank; a
+    // hung server froze the map and one answer with a null name ended it; a tank deleted
+    // while watched said "reconnecting" for ever and its history was asked every 4 s.
+    const { hub, tank, hung, liar, token } = conf;
+    await page.goto(`${hub}/#/network?token=abc%`);
+    const drawn = await until(() => page.$('#network-map'), 8000);
+    check(!!drawn && !page.url().includes('token='), 'a bad %-escape in the token: the page still renders, the token leaves the address bar', page.url());
+    await page.goto(`${hub}/#token=${encodeURIComponent(token)}`);
+    await page.goto(`${hub}/#/network`);
+    const t0 = Date.now();
+    const others = await until(async () => (await page.$$('[data-server-id="worker"]')).length > 0 &&
+      (await page.$$('a.tank')).length > 0 && await page.$(`[data-server-id="${hung}"]`) && await page.$(`[data-server-id="${liar}"]`), 20000);
+    check(!!others, `a server that never answers and one that answers nonsense: the map still draws the others (in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    const unreachable = await page.$$eval('#network-map text.server-meta', (ts) => ts.filter((x) => x.textContent === 'unreachable').length);
+    check(unreachable >= 1, 'the hung server is drawn unreachable', unreachable);
+    await page.waitForTimeout(6000); // the next structure pass: the map keeps going
+    const still = await page.$$eval('a.tank', (as) => as.length);
+    check(still > 0 && errors.length === 0, 'the map goes on after their answers', errors.slice(0, 2).join(' | '));
+    await page.goto(`${hub}/#/tanks/${tank}`);
+    await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0), 20000);
+    const asked = [];
+    page.on('request', (r) => { if (r.url().includes('/history')) asked.push(Date.now()); });
+    const del = await fetch(`${hub}/api/tanks/${tank}`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+    check(del.ok, 'the watched tank is deleted', del.status);
+    const said = await until(() => page.$eval('.pill.state', (e) => (e.textContent === 'deleted' ? e.textContent : null)), 15000);
+    check(said === 'deleted', 'a tank deleted while watched says so', await page.$eval('.pill.state', (e) => e.textContent));
+    const at = Date.now();
+    await page.waitForTimeout(9000);
+    check(asked.filter((x) => x > at).length === 0, 'and the page stops asking for its history', asked.length);
+    // Its stream and history answered 404 on the way: expected here.
+    for (let i = errors.length - 1; i >= 0; i--) if (/status of 404/.test(errors[i])) errors.splice(i, 1);
   } else if (phase === 'crowd') {
     // A tank opened with many fish: the first draw shows every fish at once, most as dots
     // in their colour (their sprites are made a few per draw), and later all as sprites.

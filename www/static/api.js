@@ -19,7 +19,10 @@ export function takeTokenFromHash() {
   const h = location.hash;
   const m = h.match(/[#?&]token=([^&]*)/);
   if (!m) return;
-  setToken(decodeURIComponent(m[1]));
+  // A bad %-escape is taken as typed rather than leaving the page unrendered.
+  let t;
+  try { t = decodeURIComponent(m[1]); } catch { t = m[1]; }
+  setToken(t);
   let rest = h.replace(/[?&]?token=[^&]*/, '').replace(/^#$/, '');
   if (rest === '' || rest === '#') rest = '#/';
   history.replaceState(null, '', location.pathname + location.search + rest);
@@ -54,7 +57,9 @@ function askToken(reason) {
 }
 
 // base: '' for the simd that served the page, else "http://host:port" of another one.
-export async function api(path, { method = 'GET', body, base = '' } = {}) {
+// timeout (ms), when given, gives up on a server that does not answer (an ApiError of
+// status 0): one hung server must not hold up a page that asks several.
+export async function api(path, { method = 'GET', body, base = '', timeout = 0 } = {}) {
   for (let attempt = 0; ; attempt++) {
     const headers = { Accept: 'application/json' };
     const t = token();
@@ -62,10 +67,17 @@ export async function api(path, { method = 'GET', body, base = '' } = {}) {
       headers['Content-Type'] = 'application/json';
       if (t) headers.Authorization = 'Bearer ' + t;
     }
-    const r = await fetch(base + path, {
-      method, headers,
-      body: method === 'GET' ? undefined : JSON.stringify(body || {}),
-    });
+    let r;
+    try {
+      r = await fetch(base + path, {
+        method, headers,
+        body: method === 'GET' ? undefined : JSON.stringify(body || {}),
+        signal: timeout ? AbortSignal.timeout(timeout) : undefined,
+      });
+    } catch (err) {
+      if (err.name === 'TimeoutError') throw new ApiError(0, { error: `no answer within ${timeout / 1000} s` });
+      throw err;
+    }
     let data = null;
     try { data = await r.json(); } catch { /* not JSON */ }
     if ((r.status === 401 || r.status === 403) && method !== 'GET' && attempt === 0 &&

@@ -50,6 +50,17 @@ function clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels) {
   return best;
 }
 
+// Every server is asked on its own, with a deadline: one that hangs (a stopped simd
+// whose discoveryd still heartbeats) or answers nonsense is drawn as unreachable, and
+// the rest of the map goes on.
+const PEER_TIMEOUT_MS = 4000;
+const isStr = (x) => typeof x === 'string';
+const goodTank = (x) => x && x.tank && isStr(x.tank.tank_id) && isStr(x.tank.name) && x.stats &&
+  Number.isFinite(x.stats.fish_count);
+const goodConn = (c) => c && isStr(c.id) && isStr(c.sourceId) && isStr(c.destinationId);
+const goodTransfer = (t) => t && ['transfer_id', 'timestamp', 'state', 'entity_old_id', 'source_server_id',
+  'source_tank_id', 'destination_server_id', 'destination_tank_id'].every((k) => isStr(t[k]));
+
 function serverBase(s) {
   return s.is_local ? '' : `http://${s.host}:${s.port}`;
 }
@@ -106,11 +117,11 @@ export function networkView(root) {
       if (s.status === 'offline') { tanks.set(s.server_id, []); return; }
       try {
         const [t, c] = await Promise.all([
-          api('/api/tanks', { base: serverBase(s) }),
-          api('/api/connections', { base: serverBase(s) }),
+          api('/api/tanks', { base: serverBase(s), timeout: PEER_TIMEOUT_MS }),
+          api('/api/connections', { base: serverBase(s), timeout: PEER_TIMEOUT_MS }),
         ]);
-        tanks.set(s.server_id, t.tanks.map((x) => ({ ...x.tank, stats: x.stats, paused: x.paused })));
-        conns.push(...c.connections);
+        tanks.set(s.server_id, t.tanks.filter(goodTank).map((x) => ({ ...x.tank, stats: x.stats, paused: x.paused })));
+        conns.push(...c.connections.filter(goodConn));
       } catch {
         tanks.set(s.server_id, null);
       }
@@ -250,7 +261,8 @@ export function networkView(root) {
 
   async function pollTransfers() {
     const lists = await Promise.all(servers.filter((s) => s.status !== 'offline').map((s) =>
-      api('/api/transfers?limit=50', { base: serverBase(s) }).then((r) => r.transfers).catch(() => [])));
+      api('/api/transfers?limit=50', { base: serverBase(s), timeout: PEER_TIMEOUT_MS })
+        .then((r) => r.transfers.filter(goodTransfer)).catch(() => [])));
     const fresh = [];
     for (const t of lists.flat()) {
       if (t.state !== 'committed' || seen.has(t.transfer_id)) continue;
@@ -273,7 +285,14 @@ export function networkView(root) {
   (async function loop() {
     let n = 0;
     while (!closed) {
-      if (n % 5 === 0) await loadStructure();
+      // Whatever one answer did, the map keeps going: an error ended it for good.
+      if (n % 5 === 0) {
+        try { await loadStructure(); } catch (err) {
+          const e = svg('text', { x: 20, y: H - 20, class: 'error', id: 'map-error' }, 'Map not updated: ' + err.message);
+          map.querySelector('#map-error')?.remove();
+          gServers.append(e);
+        }
+      }
       try { await pollTransfers(); } catch { /* next time */ }
       n++;
       await new Promise((r) => setTimeout(r, 1000));

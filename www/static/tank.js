@@ -130,8 +130,43 @@ export function tankView(root, tankId) {
     head.state.className = 'pill state ' + (p ? 'paused' : 'live');
   }
 
-  const es = new EventSource(`/api/tanks/${tankId}/stream?fps=15`);
-  es.onmessage = (ev) => {
+  // The stream. After a break (simd restarted, or the connection dropped) the new stream
+  // numbers its entities afresh and sends every looks again in its first event: what was
+  // kept by key (looks, sprites) is dropped, or fish would wear other fish's looks. An
+  // HTTP error ends an EventSource for good: a tank deleted meanwhile says so and the page
+  // stops asking; otherwise the stream is opened again a few seconds later.
+  let es = null, broken = false;
+  function openStream() {
+    es = new EventSource(`/api/tanks/${tankId}/stream?fps=15`);
+    es.onopen = () => {
+      if (!broken) return;
+      looks.clear();
+      fishSprites.reset();
+      plantSprites.forget(new Set());
+      cur = prev = null;
+    };
+    es.onmessage = onFrame;
+    es.onerror = onStreamError;
+  }
+  function onStreamError() {
+    if (closed) return;
+    broken = true;
+    head.state.textContent = 'reconnecting';
+    head.state.className = 'pill state bad';
+    if (es.readyState !== EventSource.CLOSED) return;
+    es.close();
+    api(`/api/tanks/${tankId}`).then(() => 0, (err) => err.status).then((status) => {
+      if (closed) return;
+      if (status === 404) {
+        head.state.textContent = 'deleted';
+        canvas.dataset.gone = 'true';
+        plots.close();
+      } else {
+        setTimeout(() => { if (!closed) openStream(); }, 3000);
+      }
+    });
+  }
+  function onFrame(ev) {
     const f = JSON.parse(ev.data);
     if (f.looks) for (const l of f.looks) looks.set(l.k, l);
     prev = cur;
@@ -140,7 +175,8 @@ export function tankView(root, tankId) {
     tCur = performance.now();
     cur.fishMap = new Map();
     for (const fi of f.fish) cur.fishMap.set(fi[0], fi);
-    if (f.paused !== paused) setPaused(f.paused);
+    if (f.paused !== paused || broken) setPaused(f.paused);
+    broken = false;
     const s = f.stats;
     stat.frame.textContent = f.frame;
     stat.fish.textContent = s.fish_count;
@@ -156,13 +192,8 @@ export function tankView(root, tankId) {
       fishSprites.forget(live);
       plantSprites.forget(live);
     }
-  };
-  es.onerror = () => {
-    if (!closed) {
-      head.state.textContent = 'reconnecting';
-      head.state.className = 'pill state bad';
-    }
-  };
+  }
+  openStream();
 
   function draw(now) {
     if (closed) return;
