@@ -85,6 +85,7 @@ struct fetch_job {
 	size_t body_len;
 	char *resp;
 	size_t resp_len, resp_cap, max_response;
+	bool too_large; /* the answer passed max_response: a failure that retrying repeats */
 	long timeout_ms, connect_timeout_ms, backoff_ms;
 	int retries_left;
 	char errbuf[CURL_ERROR_SIZE];
@@ -113,8 +114,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct fetch_job *j = arg;
 	size_t len = size * n;
-	if (j->resp_len + len > j->max_response)
+	if (j->resp_len + len > j->max_response) {
+		j->too_large = true;
 		return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+	}
 	if (j->resp_len + len + 1 > j->resp_cap) {
 		size_t cap = j->resp_cap ? j->resp_cap : 1024;
 		while (cap < j->resp_len + len + 1)
@@ -218,6 +221,7 @@ static int job_launch(struct fetch_job *j)
 	if (j->easy)
 		cu.easy_cleanup(j->easy);
 	j->resp_len = 0;
+	j->too_large = false;
 	if (j->resp)
 		j->resp[0] = '\0';
 	j->errbuf[0] = '\0';
@@ -312,7 +316,13 @@ static void check_done(struct fetch *f)
 			r.status = 0;
 			r.transport_error = (int)res;
 			r.error = j->errbuf[0] ? j->errbuf : cu.easy_strerror(res);
-			if (j->retries_left > 0) {
+			r.too_large = j->too_large;
+			if (j->too_large) {
+				snprintf(j->errbuf, sizeof j->errbuf,
+					 "the answer is larger than %zu bytes", j->max_response);
+				r.error = j->errbuf;
+			}
+			if (j->retries_left > 0 && !j->too_large) {
 				j->retries_left--;
 				struct timeval tv = {j->backoff_ms / 1000,
 						     (j->backoff_ms % 1000) * 1000};

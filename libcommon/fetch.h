@@ -18,6 +18,7 @@ struct fetch_response {
 	size_t len;
 	int transport_error; /* 0, or the CURLcode of the last attempt */
 	const char *error;   /* human text when status == 0 */
+	bool too_large;	     /* status 0 because the answer passed max_response */
 	double seconds;	     /* total time of the last attempt */
 	/* The answer's Allow and Retry-After headers, NULL when absent (a relay passes them
 	 * on with a 405 or a 503). */

@@ -166,6 +166,13 @@ static void on_answer(const struct fetch_response *resp, void *arg)
 			size_t len;
 			char *body = fetch_take_body(resp, &len);
 			http_reply_taken(req, (int)resp->status, "application/json", body, len);
+		} else if (resp->too_large) {
+			/* It answered: saying it cannot be reached sent people looking for
+			 * a dead daemon. */
+			http_reply_error(req, 502, "answer_too_large",
+					 "the local daemon's answer is too large to relay (%s); ask "
+					 "for less",
+					 resp->error);
 		} else if (resp->transport_error == 28) { /* CURLE_OPERATION_TIMEDOUT */
 			http_reply_error(req, 504, "sibling_timeout",
 					 "the local daemon did not answer in time");

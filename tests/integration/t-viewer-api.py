@@ -6,12 +6,15 @@ of clients, slow clients dropped, disconnects freed at once), the food and fish 
 (bad bodies change nothing, the token over TCP), CORS on read-only GETs, and the relay
 to discoveryd and migrated. SEED=... replays the random choices."""
 
+import http.server
 import json
 import os
 import random
 import re
 import socket
+import socketserver
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -400,6 +403,37 @@ try:
     t.ok(buf.startswith(b"HTTP/1.1 200") and b"text/event-stream" in buf and buf.count(b"HTTP/1.1 200") == 2,
          "HEAD of a stream answers its head and the connection goes on", buf[:300])
     t.eq(metrics(sim2).get("tankworld_sim_stream_clients"), 0.0, "and subscribes no client")
+
+    # A sibling whose answer is over the relay's 4 MiB: it was a 502 "cannot be reached"
+    # (found by a probe with 15,000 servers registered), which sent people looking for a
+    # dead daemon. A stand-in discoveryd on sim2's socket answers 5 MB.
+    class Big(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = json.dumps({"servers": [{"server_id": "s%d" % i, "hostname": "h" * 300}
+                                           for i in range(16000)]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def address_string(self):
+            return "unix"
+
+        def log_message(self, *a):
+            pass
+
+    class UnixHTTP(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+    big_sock = os.path.join(sim2.run_dir, "discoveryd.sock")
+    big = UnixHTTP(big_sock, Big)
+    threading.Thread(target=big.serve_forever, daemon=True).start()
+    r = request("GET", url=sim2.url, path="/api/discovery/servers")
+    t.ok(r.status == 502 and r.json().get("code") == "answer_too_large" and "4194304" in r.json().get("error", ""),
+         "an answer over the relay's cap is a 502 answer_too_large, saying the cap", r)
+    t.ok(sim2.alive(), "and simd is alive")
+    big.shutdown()
+    os.unlink(big_sock)
 
     disc.stop()
     r = request("GET", url=sim.url, path="/api/discovery/servers")
