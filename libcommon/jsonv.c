@@ -317,8 +317,8 @@ const char *jv_member_str(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? jv_str(v) : NULL;
 }
 
-int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
-	      const char **ret, struct json_err *e)
+static int string_field(json_object *o, const char *key, bool required, size_t min_len,
+			size_t max_len, bool chars, const char **ret, struct json_err *e)
 {
 	json_object *v;
 	int r = jv_lookup(o, key, required, &v, e);
@@ -334,11 +334,27 @@ int jv_string(json_object *o, const char *key, bool required, size_t min_len, si
 	 * they would make every later answer unreadable to strict clients. */
 	if (!jv_utf8_valid(s, n))
 		return jv_fail(e, "field '%s' is not valid UTF-8", key);
-	if (n < min_len || n > max_len)
-		return jv_fail(e, "field '%s' must be %zu to %zu characters long", key, min_len,
-			       max_len);
+	size_t len = n;
+	if (chars) /* valid UTF-8: one character per byte that does not continue one */
+		for (size_t i = 0; i < n; i++)
+			len -= ((unsigned char)s[i] & 0xc0) == 0x80;
+	if (len < min_len || len > max_len)
+		return jv_fail(e, "field '%s' must be %zu to %zu %s long", key, min_len, max_len,
+			       chars ? "characters" : "bytes");
 	*ret = s;
 	return 1;
+}
+
+int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
+	      const char **ret, struct json_err *e)
+{
+	return string_field(o, key, required, min_len, max_len, false, ret, e);
+}
+
+int jv_text(json_object *o, const char *key, bool required, size_t min_chars, size_t max_chars,
+	    const char **ret, struct json_err *e)
+{
+	return string_field(o, key, required, min_chars, max_chars, true, ret, e);
 }
 
 int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_t max, int64_t *ret,

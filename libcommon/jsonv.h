@@ -24,8 +24,13 @@ json_object *jv_parse_object(const char *buf, size_t len, int max_depth, struct 
 /* The same for a buffer with buf[len] == '\0' (fs_read_file's): parsed in place. */
 json_object *jv_parse_object_nul(const char *buf, size_t len, int max_depth, struct json_err *e);
 
+/* A string of min_len to max_len bytes, valid UTF-8 and without NUL. */
 int jv_string(json_object *o, const char *key, bool required, size_t min_len, size_t max_len,
 	      const char **ret, struct json_err *e);
+/* The same measured in characters (code points), for text people write: a name of 60
+ * Cyrillic letters is 120 bytes. Up to 4 bytes a character. */
+int jv_text(json_object *o, const char *key, bool required, size_t min_chars, size_t max_chars,
+	    const char **ret, struct json_err *e);
 /* Where a missing or mistyped value is simply passed over, not refused: the string v
  * holds, or NULL when v is NULL (absent, or JSON null: json-c gives NULL for it) or no
  * string. jv_member_str does the same for member key of o (NULL when o is no object). */

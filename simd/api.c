@@ -146,9 +146,9 @@ static void api_create_tank(struct http_ctx *ctx)
 	int initial = -1;
 	bool paused = false;
 	struct tank_params evo;
-	if (jv_string(body, "name", true, 1, TANK_NAME_MAX, &name, &e) < 0 ||
+	if (jv_text(body, "name", true, 1, TANK_NAME_MAX, &name, &e) < 0 ||
 	    api_evolution_params(body, c, &evo, &e) < 0 ||
-	    jv_string(body, "description", false, 0, TANK_DESC_MAX, &desc, &e) < 0 ||
+	    jv_text(body, "description", false, 0, TANK_DESC_MAX, &desc, &e) < 0 ||
 	    jv_int64(body, "seed", false, 0, INT64_MAX, &seed, &e) < 0 ||
 	    jv_int(body, "max_fish", false, 1, 1000000, &max_fish, &e) < 0 ||
 	    jv_int(body, "initial_fish", false, 0, 1000000, &initial, &e) < 0 ||
@@ -165,6 +165,11 @@ static void api_create_tank(struct http_ctx *ctx)
 	if (text_has_control(name)) {
 		json_object_put(body);
 		http_reply_error(ctx->req, 400, "invalid_tank", "name has control characters");
+		return;
+	}
+	if (name[strspn(name, " ")] == '\0') { /* a blank card in every list */
+		json_object_put(body);
+		http_reply_error(ctx->req, 400, "invalid_tank", "name is only spaces");
 		return;
 	}
 	uuid_random_str(m.id);

@@ -348,8 +348,8 @@ int tank_meta_from_json(json_object *o, struct tank_meta *m, bool *paused, struc
 	m->is_public = true;
 	m->allow_transfers = true;
 	if (jv_string(o, "tank_id", true, 1, TANK_ID_MAX, &id, e) < 0 ||
-	    jv_string(o, "name", true, 1, TANK_NAME_MAX, &name, e) < 0 ||
-	    jv_string(o, "description", false, 0, TANK_DESC_MAX, &desc, e) < 0 ||
+	    jv_text(o, "name", true, 1, TANK_NAME_MAX, &name, e) < 0 ||
+	    jv_text(o, "description", false, 0, TANK_DESC_MAX, &desc, e) < 0 ||
 	    jv_double(o, "created_at", true, 0, 1e11, &m->created_at, e) < 0 ||
 	    jv_bool(o, "is_public", false, &m->is_public, e) < 0 ||
 	    jv_bool(o, "allow_transfers", false, &m->allow_transfers, e) < 0 ||

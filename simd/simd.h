@@ -33,8 +33,9 @@ struct exit_dest {
 
 struct tank_meta {
 	char id[TANK_ID_MAX + 1];
-	char name[TANK_NAME_MAX + 1];
-	char description[TANK_DESC_MAX + 1];
+	/* Characters, up to 4 bytes each in UTF-8 (jv_text). */
+	char name[4 * TANK_NAME_MAX + 1];
+	char description[4 * TANK_DESC_MAX + 1];
 	double created_at;
 	bool is_public;
 	bool allow_transfers;

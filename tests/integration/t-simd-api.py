@@ -74,8 +74,15 @@ try:
                        ({"name": "x\u0001"}, "control character"), ({"name": "x\u007f"}, "DEL"),
                        ({"name": "x\u0085y"}, "a C1 control (NEL)"),
                        ({"name": "Tank-\u202e1-knaT"}, "a bidi override (RLO)"),
-                       ({"name": "a\u2066b\u2069"}, "a bidi isolate")]:
+                       ({"name": "a\u2066b\u2069"}, "a bidi isolate"), ({"name": "   "}, "a name of spaces"),
+                       ({"name": "\u0416" * 101}, "101 characters")]:
         t.ok(jerr(a.post("/api/tanks", body), 400), "POST /api/tanks refuses %s" % what)
+    # Names count characters, not bytes (60 Cyrillic letters are 120 bytes: refused until
+    # an adversarial probe of the viewer noticed).
+    r = a.post("/api/tanks", {"name": "\u0416" * 100, "description": "\u00e9" * 500, "initial_fish": 0})
+    t.ok(r.status == 201 and a.get("/api/tanks/%s" % r.json()["tank"]["tank_id"]).json()["tank"]["name"] == "\u0416" * 100,
+         "a name of 100 Cyrillic letters and a description of 500 accented ones are taken whole", r)
+    a.delete("/api/tanks/%s" % r.json()["tank"]["tank_id"]) if r.status == 201 else None
     r = a.post("/api/tanks", {"name": "x", "width": 100000, "height": 100000, "initial_fish": 0})
     t.ok(jerr(r, 400, "invalid_tank") and "100000 x 100000" in r.json()["error"],
          "a world too large for what grows with it (food, plants, crabs) is refused with why", r)

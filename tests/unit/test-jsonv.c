@@ -259,6 +259,15 @@ static void test_string(void)
 	is_int(jv_string(o, "empty", true, 0, 5, &s, &e), 1, "empty string with min 0");
 	is_str(s, "", "empty string value");
 	is_int(jv_string(o, "empty", true, 1, 5, &s, &e), -EINVAL, "empty string with min 1");
+	/* "uni" is one character in two bytes: jv_text counts characters, jv_string bytes. */
+	is_int(jv_text(o, "uni", true, 1, 1, &s, &e), 1,
+	       "jv_text: one character of two bytes fits 1");
+	e.msg[0] = '\0';
+	is_int(jv_string(o, "uni", true, 1, 1, &s, &e), -EINVAL, "jv_string: two bytes do not");
+	ok(msg_has(&e, "1 to 1 bytes"), "and its message says bytes");
+	e.msg[0] = '\0';
+	is_int(jv_text(o, "s", true, 1, 4, &s, &e), -EINVAL, "jv_text longer than max");
+	ok(msg_has(&e, "1 to 4 characters"), "and its message says characters");
 
 	e.msg[0] = '\0';
 	is_int(jv_string(o, "z", false, 0, 10, &s, &e), -EINVAL, "escaped NUL in a string");
