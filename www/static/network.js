@@ -275,7 +275,11 @@ export function networkView(root) {
     for (const t of fresh) {
       count++;
       const name = (id) => { for (const ts of tanks.values()) for (const x of ts || []) if (x.tank_id === id) return x.name; return id.slice(0, 8); };
-      recent.prepend(h('li', {}, h('code', {}, t.entity_old_id.slice(0, 8)), ` ${t.source_server_id}/${name(t.source_tank_id)} → ${t.destination_server_id}/${name(t.destination_tank_id)}`));
+      // Each name isolated (<bdi>): a name saved before bidi controls were refused
+      // cannot reorder the arrow and the other name around it.
+      recent.prepend(h('li', {}, h('code', {}, t.entity_old_id.slice(0, 8)), ' ',
+        h('bdi', {}, `${t.source_server_id}/${name(t.source_tank_id)}`), ' → ',
+        h('bdi', {}, `${t.destination_server_id}/${name(t.destination_tank_id)}`)));
       while (recent.children.length > 12) recent.lastChild.remove();
     }
     counter.textContent = count;
