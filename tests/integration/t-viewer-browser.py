@@ -49,14 +49,30 @@ def lineage(server, tank, fish_id=None):
     return server.sim.get("/api/tanks/%s/lineage?%s" % (tank, q)).json()
 
 
-def run_phase(phase, conf, timeout=150):
-    """Runs one phase of viewer.mjs and turns its lines into TAP here."""
-    try:
-        p = subprocess.run(["node", SCRIPT, phase, json.dumps(conf)], capture_output=True, text=True,
-                           timeout=timeout, cwd=SRC)
-        out, err = p.stdout, p.stderr
-    except subprocess.TimeoutExpired as e:
-        out, err = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or ""), "timed out"
+def run_phase(phase, conf, timeout=150, on_line=None):
+    """Runs one phase of viewer.mjs and turns its lines into TAP here. on_line, when
+    given, sees each line the phase prints as it comes (a phase asks the test to act on
+    the daemons so)."""
+    if on_line:
+        p = subprocess.Popen(["node", SCRIPT, phase, json.dumps(conf)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=SRC)
+        got = []
+        for line in p.stdout:
+            got.append(line)
+            on_line(line.strip())
+        try:
+            err = p.communicate(timeout=timeout)[1]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            err = "timed out"
+        out = "".join(got)
+    else:
+        try:
+            p = subprocess.run(["node", SCRIPT, phase, json.dumps(conf)], capture_output=True, text=True,
+                               timeout=timeout, cwd=SRC)
+            out, err = p.stdout, p.stderr
+        except subprocess.TimeoutExpired as e:
+            out, err = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or ""), "timed out"
     lines = [l for l in out.splitlines() if l.startswith("ok ") or l.startswith("not ok ")]
     for l in lines:
         good = l.startswith("ok ")
@@ -219,6 +235,18 @@ try:
         hub.disc.delete("/api/discovery/unregister/" + sid)
     liar.shutdown()
     hung.close()
+
+    # simd restarted under a watching page: the new stream numbers its fish afresh, and
+    # the page must drop what it kept by the old keys (fish wore other fish's looks) and
+    # say live again (it said reconnecting for ever).
+    flag = os.path.join(root, "restarted")
+
+    def restart(line):
+        if line == "restart-now":
+            hub.sim.stop()
+            hub.sim.start()
+            open(flag, "w").close()
+    run_phase("restart", dict(base, tank=hub_tank, flag=flag), on_line=restart)
     for name in ("tank-view.png", "network-map.png", "history-plots.png", "family-tree.png", "family-remote.png"):
         p = os.path.join(ARTIFACTS, name)
         t.ok(os.path.exists(p) and os.path.getsize(p) > 10000, "screenshot %s saved" % name)

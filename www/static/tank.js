@@ -140,6 +140,7 @@ export function tankView(root, tankId) {
     es = new EventSource(`/api/tanks/${tankId}/stream?fps=15`);
     es.onopen = () => {
       if (!broken) return;
+      canvas.dataset.streamResets = +(canvas.dataset.streamResets || 0) + 1;
       looks.clear();
       fishSprites.reset();
       plantSprites.forget(new Set());
