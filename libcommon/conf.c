@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "fsutil.h"
+#include "jsonv.h"
 #include "log.h"
 #include "util.h"
 #include "xalloc.h"
@@ -473,12 +474,16 @@ static int apply_path(const struct conf_key *k, const char *v, void *field)
 	return store_str(field, CONF_PATH, v);
 }
 
+/* Characters, as for a name given to the API (jv_text): 100 Cyrillic letters fit. */
 static int apply_name(const struct conf_key *k, const char *v, void *field)
 {
 	size_t n = strlen(v);
-	if (n < k->min || n > k->max || text_has_control(v))
+	if (n >= CONF_NAME || !jv_utf8_valid(v, n) || text_has_control(v))
 		return -EINVAL;
-	return store_str(field, CONF_STR, v);
+	size_t chars = utf8_chars(v, n);
+	if (chars < k->min || chars > k->max)
+		return -EINVAL;
+	return store_str(field, CONF_NAME, v);
 }
 
 static int apply_loglevel(const struct conf_key *k, const char *v, void *field)

@@ -15,6 +15,7 @@
 #include "ids.h"
 
 #define CONF_STR 256
+#define CONF_NAME (4 * 100 + 1) /* a name of up to 100 characters of UTF-8 */
 #define CONF_PATH 4096
 #define CONF_URLS 1024 /* a list of URLs (hub_url) */
 #define CONF_MAX_URLS 16
@@ -63,7 +64,7 @@ struct conf {
 		double snapshot_interval;
 		double replay_budget; /* seconds of re-simulation a restart may need */
 		bool replay_strict;   /* a replay that diverges stops the start */
-		char default_tank_name[CONF_STR];
+		char default_tank_name[CONF_NAME];
 		uint64_t seed; /* 0 = draw one at first start */
 		int max_fish;
 		int spawn_floor, history_interval, history_size, lineage_depth;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jsonv.h"
+#include "util.h"
 #include "xalloc.h"
 
 int jv_fail(struct json_err *e, const char *fmt, ...)
@@ -334,10 +335,7 @@ static int string_field(json_object *o, const char *key, bool required, size_t m
 	 * they would make every later answer unreadable to strict clients. */
 	if (!jv_utf8_valid(s, n))
 		return jv_fail(e, "field '%s' is not valid UTF-8", key);
-	size_t len = n;
-	if (chars) /* valid UTF-8: one character per byte that does not continue one */
-		for (size_t i = 0; i < n; i++)
-			len -= ((unsigned char)s[i] & 0xc0) == 0x80;
+	size_t len = chars ? utf8_chars(s, n) : n;
 	if (len < min_len || len > max_len)
 		return jv_fail(e, "field '%s' must be %zu to %zu %s long", key, min_len, max_len,
 			       chars ? "characters" : "bytes");

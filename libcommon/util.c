@@ -83,6 +83,14 @@ bool text_has_control(const char *s)
 	return false;
 }
 
+size_t utf8_chars(const char *s, size_t n)
+{
+	size_t k = n;
+	for (size_t i = 0; i < n; i++)
+		k -= ((unsigned char)s[i] & 0xc0) == 0x80;
+	return k;
+}
+
 bool host_valid(const char *s)
 {
 	if (!s)

@@ -23,6 +23,9 @@ bool object_id_valid(const char *s, size_t max_len);
  * separator (U+2028-2029). Names people read (tank names, hostnames, config names)
  * refuse them. */
 bool text_has_control(const char *s);
+/* The characters (code points) of n bytes of valid UTF-8: the bytes that do not continue
+ * a character. */
+size_t utf8_chars(const char *s, size_t n);
 /* Host names (RFC 1123 labels) or IPv4/IPv6 literals, at most 253 characters. */
 bool host_valid(const char *s);
 

@@ -46,7 +46,7 @@ static void first_start(struct simd *sd, const char *marker)
 	const struct conf *c = &sd->daemon->conf;
 	struct tank_meta m = {.is_public = true, .allow_transfers = true, .created_at = now_wall()};
 	uuid_random_str(m.id);
-	snprintf(m.name, sizeof m.name, "%.100s", c->sim.default_tank_name);
+	snprintf(m.name, sizeof m.name, "%s", c->sim.default_tank_name); /* checked by conf.c */
 	uint64_t seed = c->sim.seed;
 	if (!seed) {
 		char u[UUID_STR_LEN];

@@ -272,6 +272,10 @@ struct case_ {
 	bool valid;
 };
 
+/* 100 Cyrillic letters (200 bytes of UTF-8). */
+#define CYR10 "\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96"
+#define CYR100 CYR10 CYR10 CYR10 CYR10 CYR10 CYR10 CYR10 CYR10 CYR10 CYR10
+
 static void test_types(void)
 {
 	static const struct case_ cases[] = {
@@ -405,6 +409,10 @@ static void test_types(void)
 		{"sim", "default_tank_name", "tab\there", false},
 		{"sim", "default_tank_name", "del\x7f", false},
 		{"sim", "default_tank_name", "Caf\xc3\xa9", true},
+		/* characters, not bytes: 100 two-byte letters fit, 101 do not; no broken UTF-8 */
+		{"sim", "default_tank_name", CYR100, true},
+		{"sim", "default_tank_name", CYR100 "\xd0\x96", false},
+		{"sim", "default_tank_name", "Caf\xc3", false},
 		{"sim", "tick_rate", "1", true},
 		{"sim", "tick_rate", "1000", true},
 		{"sim", "tick_rate", "0.5", false},
