@@ -75,7 +75,7 @@ static void api_register(struct http_ctx *ctx)
 	}
 	json_object_put(body);
 	bool created;
-	int r = registry_register(dd->reg, &info, now_wall(), true, &created);
+	int r = registry_register(dd->reg, &info, now_steady_wall(), true, &created);
 	if (r == -EPERM) {
 		http_reply_error(ctx->req, 409, "own_id",
 				 "server id %s is this server's own; choose another id",
@@ -122,7 +122,7 @@ static void api_heartbeat(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 409, "own_id", "server id %s is this server's own", id);
 		return;
 	}
-	if (registry_heartbeat(dd->reg, id, infop, now_wall()) < 0) {
+	if (registry_heartbeat(dd->reg, id, infop, now_steady_wall()) < 0) {
 		reply_unknown_server(ctx, id);
 		return;
 	}
@@ -170,7 +170,7 @@ static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t sin
 		      since > registry_revision(dd->reg));
 	if (reset)
 		since = 0;
-	double now = now_wall();
+	double now = now_steady_wall();
 	/* Written by hand, not through json-c: pages of a big registry are the hot path. */
 	char *buf = NULL, *rem = NULL;
 	size_t len = 0, cap = 0, rlen = 0, rcap = 0;
@@ -258,7 +258,7 @@ static void api_list(struct http_ctx *ctx)
 		list_since(ctx, dd, since, epoch, limit, include_local);
 		goto out;
 	}
-	double now = now_wall();
+	double now = now_steady_wall();
 	json_object *list = json_object_new_array();
 	for (const struct server_entry *e = registry_first(dd->reg); e; e = registry_next(e)) {
 		bool local = strcmp(e->info.server_id, dd->self.server_id) == 0;
@@ -290,7 +290,7 @@ static void api_get_server(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 404, "unknown_server", "Server not found: %s", id);
 		return;
 	}
-	http_reply_json(ctx->req, 200, entry_json(dd, e, now_wall()));
+	http_reply_json(ctx->req, 200, entry_json(dd, e, now_steady_wall()));
 }
 
 static void api_unregister(struct http_ctx *ctx)
@@ -321,7 +321,7 @@ static void api_local(struct http_ctx *ctx)
 	struct discoveryd *dd = dd_of(ctx);
 	self_refresh(dd);
 	const struct server_entry *e = registry_get(dd->reg, dd->self.server_id);
-	http_reply_json(ctx->req, 200, entry_json(dd, e, now_wall()));
+	http_reply_json(ctx->req, 200, entry_json(dd, e, now_steady_wall()));
 }
 
 static void api_health(struct http_ctx *ctx)
@@ -368,7 +368,7 @@ static void write_metrics(void *arg, FILE *f)
 {
 	struct discoveryd *dd = arg;
 	size_t by_status[3] = {0};
-	double now = now_wall();
+	double now = now_steady_wall();
 	for (const struct server_entry *e = registry_first(dd->reg); e; e = registry_next(e))
 		by_status[registry_status(dd->reg, e, now)]++;
 	fprintf(f,

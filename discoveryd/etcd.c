@@ -118,7 +118,7 @@ static void answered(struct etcd *e)
 		log_notice("etcd reachable again");
 	e->down = false;
 	e->failures = 0;
-	registry_hub_synced(e->dd->reg, ETCD_HUB, now_wall());
+	registry_hub_synced(e->dd->reg, ETCD_HUB, now_steady_wall());
 }
 
 static void garbage(struct etcd *e, const char *what, const char *msg)
@@ -195,7 +195,7 @@ static bool apply_put(struct etcd *e, json_object *kv)
 		garbage(e, "a registry entry", je.msg[0] ? je.msg : id);
 		return false;
 	}
-	return registry_hub_report(e->dd->reg, ETCD_HUB, &l, now_wall());
+	return registry_hub_report(e->dd->reg, ETCD_HUB, &l, now_steady_wall());
 }
 
 /* A deleted key: the lease expired (or the server left). Offline, not forgotten: the
@@ -211,9 +211,9 @@ static bool apply_delete(struct etcd *e, json_object *kv)
 		return false;
 	struct registry_learned l = {.info = en->info, .status = SERVER_OFFLINE, .direct = true};
 	double timeout = e->dd->daemon->conf.discovery.heartbeat_timeout;
-	double age = now_wall() - registry_heard(e->dd->reg, en);
+	double age = now_steady_wall() - registry_heard(e->dd->reg, en);
 	l.heartbeat_age = age > timeout ? age : timeout + 0.001;
-	registry_hub_report(e->dd->reg, ETCD_HUB, &l, now_wall());
+	registry_hub_report(e->dd->reg, ETCD_HUB, &l, now_steady_wall());
 	log_info("server %s left etcd (lease expired or removed): offline", id);
 	return true;
 }
@@ -473,7 +473,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	/* An open watch is a live connection to the cluster, and a key that exists has an
 	 * unexpired lease: the entries etcd lists are confirmed online as of now. */
 	if (e->watch_live && e->lease)
-		registry_hub_synced(e->dd->reg, ETCD_HUB, now_wall());
+		registry_hub_synced(e->dd->reg, ETCD_HUB, now_steady_wall());
 	if (e->busy || now_mono() < e->next_try)
 		return;
 	if (!e->revision && e->watching) {

@@ -18,6 +18,13 @@ int hub_page_parse(const char *body, size_t len, struct hub_page *p, struct json
 	    jv_bool(o, "more", false, &p->more, e) < 0 ||
 	    jv_bool(o, "reset", false, &p->reset, e) < 0)
 		goto bad;
+	/* The epoch goes back into the next page's URL: one that is not 16 hex digits (a
+	 * hub's own format) drew a 400 or a URL curl refused on every later pull, and the
+	 * worker never synced with that hub again. */
+	if (p->epoch && (strlen(p->epoch) != 16 || strspn(p->epoch, "0123456789abcdef") != 16)) {
+		jv_fail(e, "field 'epoch' is not 16 hex digits");
+		goto bad;
+	}
 	if (json_object_object_get_ex(o, "revision", &rv)) {
 		if (!json_object_is_type(rv, json_type_int) || json_object_get_int64(rv) < 0) {
 			jv_fail(e, "field 'revision' is not a revision");

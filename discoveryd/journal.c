@@ -53,7 +53,7 @@ static int64_t get_i64(json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
-static bool parse_checkpoint(json_object *o, double *at, uint64_t *epoch, uint64_t *rev)
+static bool parse_checkpoint(json_object *o, double *at, uint64_t *epoch, uint64_t *rev, bool *clean)
 {
 	json_object *c;
 	const char *ep;
@@ -66,6 +66,9 @@ static bool parse_checkpoint(json_object *o, double *at, uint64_t *epoch, uint64
 		return false;
 	*epoch = strtoull(ep, NULL, 16);
 	*rev = (uint64_t)r;
+	*clean = false;
+	if (jv_bool(o, "clean", false, clean, &e) < 0)
+		*clean = false;
 	return true;
 }
 
@@ -85,8 +88,8 @@ static char *next_line(char **p, char *end, bool *complete)
 	return s;
 }
 
-int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64_t *rev, char *err,
-		 size_t errlen)
+int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64_t *rev,
+		 bool *clean, char *err, size_t errlen)
 {
 	char *text;
 	size_t len;
@@ -99,6 +102,7 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 	double alive_at = 0;
 	*epoch = 0;
 	*rev = 0;
+	*clean = false;
 	char *copy = xmalloc(len + 1);
 	memcpy(copy, text, len + 1);
 	char *p = copy, *end = copy + len, *line;
@@ -108,7 +112,7 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 			continue;
 		json_object *o = json_tokener_parse(line);
 		if (o)
-			parse_checkpoint(o, &alive_at, epoch, rev);
+			parse_checkpoint(o, &alive_at, epoch, rev, clean);
 		json_object_put(o);
 	}
 	free(copy);
@@ -124,8 +128,9 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 		struct json_err e = {{0}};
 		double at;
 		uint64_t ep, rv;
+		bool cl;
 		if (o && json_object_is_type(o, json_type_object) &&
-		    (parse_checkpoint(o, &at, &ep, &rv) ||
+		    (parse_checkpoint(o, &at, &ep, &rv, &cl) ||
 		     registry_apply_record(reg, o, alive_at, &e) == 0)) {
 			json_object_put(o);
 			continue;

@@ -18,9 +18,10 @@ struct journal;
 
 /* Loads path into reg (a torn last line, from a crash in an append, is ignored).
  * Returns 0, -ENOENT when there is no journal, or -EINVAL with why in err (the
- * caller moves the file aside). *epoch and *rev are those of the last checkpoint. */
-int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64_t *rev, char *err,
-		 size_t errlen);
+ * caller moves the file aside). *epoch and *rev are those of the last checkpoint, and
+ * *clean whether it was written by a clean stop (every revision saved). */
+int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64_t *rev,
+		 bool *clean, char *err, size_t errlen);
 struct journal *journal_new(const char *path);
 /* Takes ownership of text (malloc'd, whole lines). */
 void journal_append(struct journal *j, char *text, size_t len);

@@ -38,10 +38,11 @@ static struct timeval tv_of(double s)
 }
 
 /* Appends what changed since the last batch and a checkpoint: the cost follows the
- * changes, not the size of the registry. */
-static void save_now(struct discoveryd *dd)
+ * changes, not the size of the registry. At the stop (final), the checkpoint after the
+ * last batch says "clean": every revision readers were given is in the journal. */
+static void save_now(struct discoveryd *dd, bool final)
 {
-	double now = now_wall();
+	double now = now_steady_wall();
 	size_t cap = 0, len = 0;
 	char *text = NULL;
 	/* A burst (every server of a big registry changing status at once) goes out in
@@ -59,8 +60,9 @@ static void save_now(struct discoveryd *dd)
 	char cp[160];
 	int cl = snprintf(cp, sizeof cp,
 			  "{\"checkpoint\":%.3f,\"epoch\":\"%016" PRIx64 "\",\"rev\":%" PRIu64
-			  "}\n",
-			  now, registry_epoch(dd->reg), dd->saved_rev);
+			  "%s}\n",
+			  now, registry_epoch(dd->reg), dd->saved_rev,
+			  final && !e ? ",\"clean\":true" : "");
 	text = xrealloc(text, len + (size_t)cl + 1);
 	memcpy(text + len, cp, (size_t)cl + 1);
 	len += (size_t)cl;
@@ -72,7 +74,7 @@ static void save_now(struct discoveryd *dd)
 
 static void on_save_timer(evutil_socket_t fd, short what, void *arg)
 {
-	save_now(arg);
+	save_now(arg, false);
 }
 
 void discoveryd_schedule_save(struct discoveryd *dd, bool urgent)
@@ -97,7 +99,7 @@ static void on_transition(const struct server_entry *e, enum server_status from,
 	if (evicted) {
 		dd->evictions++;
 		log_notice("server %s evicted after %.0f s without a heartbeat", e->info.server_id,
-			   now_wall() - e->last_heartbeat);
+			   now_steady_wall() - e->last_heartbeat);
 	} else {
 		log_info("server %s: %s -> %s", e->info.server_id, server_status_name(from),
 			 server_status_name(to));
@@ -109,7 +111,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 	struct discoveryd *dd = arg;
 	self_read_tank_count(dd);
 	self_refresh(dd);
-	if (registry_sweep(dd->reg, now_wall(), on_transition, dd) > 0)
+	if (registry_sweep(dd->reg, now_steady_wall(), on_transition, dd) > 0)
 		discoveryd_schedule_save(dd, true);
 	daemon_status("%zu servers known, role %s", registry_count(dd->reg), discoveryd_role(dd));
 }
@@ -167,8 +169,9 @@ static bool load_legacy(struct discoveryd *dd)
 static void load_state(struct discoveryd *dd)
 {
 	uint64_t epoch = 0, rev = 0;
+	bool clean = false;
 	char err[300];
-	int r = journal_load(state_path, dd->reg, &epoch, &rev, err, sizeof err);
+	int r = journal_load(state_path, dd->reg, &epoch, &rev, &clean, err, sizeof err);
 	if (r == -ENOENT) {
 		if (load_legacy(dd))
 			dd->migrate_legacy = true;
@@ -180,6 +183,16 @@ static void load_state(struct discoveryd *dd)
 		epoch = 0;
 	} else {
 		log_info("loaded %zu servers from %s", registry_count(dd->reg), state_path);
+		/* After a crash the journal may end before revisions readers were given (a
+		 * heartbeat's change is saved within an interval): counting on from its last
+		 * checkpoint would give those revisions to new changes, which a worker that
+		 * already read past them would never ask for. A new epoch makes every reader
+		 * list everything again. */
+		if (!clean && epoch) {
+			log_notice("the registry's last stop was not clean: a new epoch, so that "
+				   "every worker reads it whole again");
+			epoch = 0;
+		}
 	}
 	/* A new epoch tells readers that revisions start over. */
 	while (!epoch)
@@ -258,7 +271,7 @@ int main(int argc, char **argv)
 	dd.journal = journal_new(state_path);
 	if (dd.migrate_legacy) {
 		do
-			save_now(&dd);
+			save_now(&dd, false);
 		while (dd.saved_rev < registry_revision(dd.reg));
 		journal_flush(dd.journal);
 		if (unlink(legacy_path) == 0)
@@ -285,7 +298,7 @@ int main(int argc, char **argv)
 
 	log_info("stopping: saving the registry");
 	do
-		save_now(&dd);
+		save_now(&dd, true);
 	while (dd.saved_rev < registry_revision(dd.reg));
 	dd.etcd = etcd_free(dd.etcd);
 	dd.fetch = fetch_free(dd.fetch);

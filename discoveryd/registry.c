@@ -355,6 +355,15 @@ size_t registry_sweep(struct registry *r, double now, registry_event_fn fn, void
 	return changes;
 }
 
+/* A time saved before the wall clock was set back (between two runs) lies ahead of
+ * now: taken as is, the age of that server is negative, which reads as fresh, and it
+ * stays online for as long as the step. It is taken as now instead. */
+static double not_ahead(double t)
+{
+	double now = now_steady_wall();
+	return t > now ? now : t;
+}
+
 double registry_heard(const struct registry *r, const struct server_entry *e)
 {
 	double t = e->last_heartbeat;
@@ -590,6 +599,7 @@ int registry_apply_record(struct registry *r, json_object *rec, double alive_at,
 	 * restart does not flap every server to offline and back. */
 	if (st == SERVER_ONLINE && alive_at > hb)
 		hb = alive_at;
+	hb = not_ahead(hb);
 	uint64_t top = r->rev;
 	registry_register(r, &info, hb, false, NULL);
 	struct server_entry *en = lookup(r, info.server_id);
@@ -643,6 +653,7 @@ int registry_from_state(struct registry *r, json_object *state, struct json_err 
 			snprintf(msg, sizeof msg, "%s", e->msg);
 			return jv_fail(e, "server %zu: %s", i, msg);
 		}
+		hb = not_ahead(hb);
 		registry_register(r, &info, hb, false, NULL);
 		struct server_entry *en = lookup(r, info.server_id);
 		en->registered_at = reg;

@@ -103,5 +103,5 @@ void self_read_tank_count(struct discoveryd *dd)
 void self_refresh(struct discoveryd *dd)
 {
 	dd->self.uptime_seconds = now_mono() - dd->started_mono;
-	registry_register(dd->reg, &dd->self, now_wall(), false, NULL);
+	registry_register(dd->reg, &dd->self, now_steady_wall(), false, NULL);
 }

@@ -115,7 +115,7 @@ static void hub_ok(struct hub *h)
 	if (h->down)
 		log_notice("hub %s reachable again", h->url);
 	h->down = false;
-	h->reached = now_wall();
+	h->reached = now_steady_wall();
 }
 
 static void on_page(const struct fetch_response *r, void *arg);
@@ -144,7 +144,7 @@ static void on_page(const struct fetch_response *r, void *arg)
 		return hub_garbage(h, "a server list", e.msg);
 	hub_ok(h);
 	h->garbage = false;
-	double now = now_wall();
+	double now = now_steady_wall();
 	struct registry *reg = dd->reg;
 	/* A hub without revisions (the original, or an older tankworld) lists everything
 	 * every time; a hub with another epoch, or one that dropped the tombstones since
@@ -262,7 +262,7 @@ static void arm(struct worker *w)
 
 static void hub_drop(struct worker *w, struct hub *h)
 {
-	registry_hub_forget(w->dd->reg, h->index, now_wall());
+	registry_hub_forget(w->dd->reg, h->index, now_steady_wall());
 	if (h->busy)
 		h->dead = true;
 	else
@@ -346,7 +346,7 @@ const char *worker_hub_url(const struct worker *w, size_t i, unsigned *index, bo
 	const struct hub *h = w->hubs[i];
 	double timeout = w->dd->daemon->conf.discovery.heartbeat_timeout;
 	*index = h->index;
-	*reached = h->registered && h->reached > 0 && now_wall() - h->reached <= timeout;
+	*reached = h->registered && h->reached > 0 && now_steady_wall() - h->reached <= timeout;
 	*self = h->self;
 	return h->url;
 }

@@ -141,6 +141,20 @@ double now_mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double steady_base;
+static pthread_once_t steady_once = PTHREAD_ONCE_INIT;
+
+static void steady_init(void)
+{
+	steady_base = now_wall() - now_mono();
+}
+
+double now_steady_wall(void)
+{
+	pthread_once(&steady_once, steady_init);
+	return steady_base + now_mono();
+}
+
 void iso8601_utc(double t, char out[32])
 {
 	/* Round to the millisecond, carrying into the seconds: 20.9996 is 21.000. */

@@ -35,6 +35,10 @@ void cond_init_monotonic(pthread_cond_t *c);
 /* Wall-clock seconds since the epoch, and a monotonic clock, both as doubles. */
 double now_wall(void);
 double now_mono(void);
+/* Wall-clock seconds as they were at the first call, advanced by the monotonic clock
+ * since: a step of the wall clock (an NTP correction, an operator) does not move it, so
+ * ages measured with it neither freeze nor jump. Thread-safe. */
+double now_steady_wall(void);
 /* ISO 8601 UTC with milliseconds and a Z: "2026-11-25T21:58:48.123Z". */
 void iso8601_utc(double epoch_seconds, char out[32]);
 /* Parse the form above (fraction optional); returns 0 or -EINVAL. */

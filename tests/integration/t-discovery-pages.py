@@ -67,6 +67,30 @@ try:
          [x["server_id"] for x in s])
     t.ok("evicted" not in w.log_tail(50), "nothing was evicted", w.log_tail(10))
     t.eq(w.stop(), 0, "the worker exits 0")
+
+    # A hub whose pages carry an epoch that is not one (16 hex digits): the worker kept
+    # it and sent it back in every later URL ("zz" drew 400s, "a b" a URL curl refused),
+    # and never synced with that hub again, even once a real hub answered there (a probe).
+    asked = []
+
+    def liar_route(method, path, body):
+        if method == "POST":
+            return 200, {"status": "ok"}
+        asked.append(path)
+        bad = len(asked) <= 2
+        return 200, {"epoch": "a b" if bad else EPOCH, "more": False, "reset": True, "revision": 2,
+                     "servers": [] if bad else [PEER], "removed": []}
+    liar = StubServer(liar_route)
+    w2 = Daemon("discoveryd", os.path.join(root, "w2"), "worker2", base_ports(1)[0],
+                extra={"discovery.heartbeat_interval": "0.5", "discovery.heartbeat_timeout": "3",
+                       "discovery.hub_url": liar.url})
+    w2.start()
+    known = wait_until(lambda: any(x["server_id"] == "peer-a" for x in
+                                   w2.get("/api/discovery/servers?include_local=false").json()["servers"]), 15)
+    t.ok(known and not any("a%20b" in a or "a b" in a for a in asked),
+         "a page with a malformed epoch is refused, never sent back, and the next good page syncs", asked[:5])
+    t.eq(w2.stop(), 0, "that worker exits 0")
+    liar.close()
 finally:
     hub.close()
     finish(t, root, [w], 20)

@@ -118,8 +118,10 @@ int main(void)
 
 	struct registry *back = registry_new("local", &timing);
 	uint64_t epoch = 0, rev = 0;
+	bool clean = false;
 	char err[300] = "";
-	is_int(journal_load(path, back, &epoch, &rev, err, sizeof err), 0, "loads (%s)", err);
+	is_int(journal_load(path, back, &epoch, &rev, &clean, err, sizeof err), 0, "loads (%s)",
+	       err);
 	is_int(registry_count(back), 1501, "1,500 live servers, and the one with \"removed\": null");
 	ok(registry_get(back, "odd-null") != NULL,
 	   "a record with \"removed\": null is an entry to compaction too, as to the loader");
@@ -142,7 +144,7 @@ int main(void)
 	fputs("{\"server_id\":\"torn\",\"host\":\"1.2.3.4\",\"po", f);
 	fclose(f);
 	back = registry_new("local", &timing);
-	is_int(journal_load(path, back, &epoch, &rev, err, sizeof err), 0,
+	is_int(journal_load(path, back, &epoch, &rev, &clean, err, sizeof err), 0,
 	       "a torn last line is ignored (%s)", err);
 	is_int(registry_count(back), 1501, "and nothing else is lost");
 	registry_free(back);
@@ -156,11 +158,11 @@ int main(void)
 	fputs("not json\n{\"removed\":\"srv-01999\",\"rev\":1}\n", f);
 	fclose(f);
 	back = registry_new("local", &timing);
-	int rr = journal_load(path, back, &epoch, &rev, err, sizeof err);
+	int rr = journal_load(path, back, &epoch, &rev, &clean, err, sizeof err);
 	ok(rr == -EINVAL && strstr(err, "line "), "a damaged line is reported with its number: %s",
 	   err);
 	registry_free(back);
-	is_int(journal_load("/nonexistent/x", r, &epoch, &rev, err, sizeof err), -ENOENT,
+	is_int(journal_load("/nonexistent/x", r, &epoch, &rev, &clean, err, sizeof err), -ENOENT,
 	       "no journal: -ENOENT");
 
 	registry_free(r);

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""A registry's ages do not follow the wall clock's steps. discoveryd runs under
+faketime; its clock is set back an hour (an NTP correction, an operator) and a server
+stops heartbeating: it must go offline after heartbeat_timeout all the same. Ages were
+wall-clock differences, and a negative one read as fresh: the silent server stayed
+online for the hour (found by an adversarial probe). Then the daemon restarts with the
+clock set back again, and a server saved before is not taken as heard in the future."""
+import glob
+import os
+import time
+
+from twlib import Daemon, Tap, base_ports, finish, tmpdir, wait_until
+
+t = Tap()
+LIBS = glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1") + glob.glob("/usr/lib/faketime/libfaketimeMT.so.1")
+if not LIBS:
+    print("1..0 # SKIP libfaketime is not installed (Debian package faketime)")
+    raise SystemExit(0)
+
+root = tmpdir("twdclk")
+clock = os.path.join(root, "faketime")
+with open(clock, "w") as f:
+    f.write("+0d\n")
+env = {"LD_PRELOAD": LIBS[0], "FAKETIME_TIMESTAMP_FILE": clock, "FAKETIME_NO_CACHE": "1",
+       "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+if os.environ.get("TW_SANITIZERS") == "yes":
+    env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+os.makedirs(root, exist_ok=True)
+d = Daemon("discoveryd", os.path.join(root, "d"), "clk-hub", base_ports(1)[0], env=env,
+           extra={"discovery.heartbeat_interval": "1", "discovery.heartbeat_timeout": "3",
+                  "discovery.evict_after": "20"})
+
+
+def step(offset):
+    with open(clock, "w") as f:
+        f.write(offset + "\n")
+
+
+def status(sid):
+    r = d.get("/api/discovery/servers/%s" % sid)
+    return r.json().get("status") if r.status == 200 else None
+
+
+def info(sid):
+    return {"server_id": sid, "hostname": "h-" + sid, "host": "127.0.0.1", "port": 9, "tank_count": 1}
+
+
+try:
+    d.start()
+    t.ok(d.post("/api/discovery/register", info("x")).status in (200, 201), "x registers")
+    step("-1h")
+    time.sleep(0.5)
+    t.ok(wait_until(lambda: status("x") == "offline", 12, 0.2),
+         "the clock set back an hour, x stops heartbeating: offline after the timeout all the same",
+         status("x"))
+    age = d.get("/api/discovery/servers/x").json().get("heartbeat_age_seconds", -1)
+    t.ok(age >= 3, "and its heartbeat age counts on (%.1f s)" % age)
+
+    # A server heard now, saved; the daemon restarts with the clock an hour further back.
+    step("+0d")
+    d.post("/api/discovery/register", info("y"))
+    t.eq(d.stop(), 0, "clean stop")
+    step("-2h")
+    d.start()
+    t.ok(wait_until(lambda: status("y") == "offline", 12, 0.2),
+         "restarted with the clock set back again: y, silent, goes offline after the timeout", status("y"))
+    t.eq(d.stop(), 0, "clean stop")
+finally:
+    finish(t, root, [d])
+t.done()
