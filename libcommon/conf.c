@@ -822,10 +822,16 @@ static int apply_env(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+bool conf_override_shaped(const char *a)
+{
+	const char *dot = strchr(a, '.'), *eq = strchr(a, '=');
+	return dot && eq && dot < eq;
+}
+
 static int apply_override(struct conf *c, const char *a, char *err, size_t errlen)
 {
 	const char *dot = strchr(a, '.'), *eq = strchr(a, '=');
-	if (!dot || !eq || dot > eq)
+	if (!conf_override_shaped(a))
 		return errf(err, errlen, "--set '%s': expected section.key=value", a);
 	char section[64], key[64];
 	if ((size_t)(dot - a) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof key)

@@ -95,6 +95,9 @@ struct conf_override {
 	const char *assignment;
 };
 
+/* Whether a --set argument has the shape section.key=value (a command-line error, exit
+ * 2, when not; its key and value are checked with the configuration). */
+bool conf_override_shaped(const char *arg);
 /* Load defaults, then path (NULL = the default file, whose absence is fine; a named
  * file must exist), its drop-ins, the environment and the overrides. On error returns
  * -EINVAL and writes a "file:line: ..." message into err. Warnings (unknown keys) go

@@ -54,6 +54,11 @@ static void parse_args(struct daemon *d, int argc, char **argv, bool *check, boo
 			d->conf_path = optarg;
 			break;
 		case 's':
+			if (!conf_override_shaped(optarg)) {
+				fprintf(stderr, "%s: --set '%s': expected section.key=value\n",
+					d->name, optarg);
+				exit(2);
+			}
 			d->overrides = xrealloc(d->overrides,
 						(d->n_overrides + 1) * sizeof *d->overrides);
 			d->overrides[d->n_overrides++] = optarg;

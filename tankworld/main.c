@@ -45,7 +45,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-c") && i + 1 < argc)
 			o->file = argv[++i];
-		else if (!strcmp(argv[i], "--set") && i + 1 < argc && o->nsets < MAX_SETS)
+		else if (!strcmp(argv[i], "--set") && i + 1 < argc && o->nsets < MAX_SETS &&
+			 conf_override_shaped(argv[i + 1]))
 			o->sets[o->nsets++] = argv[++i];
 		else if (!strcmp(argv[i], "--check-config"))
 			o->check_only = true;

@@ -49,6 +49,12 @@ try:
     rc, out, err = run(["-c", conf, "-n", "--set", "server.server_id=from-cli"],
                        env={"TANK_SERVER_ID": "from-env"})
     t.ok("server_id = from-cli" in out, "--set overrides the environment", out)
+    rc, out, err = run(["-c", conf, "-n", "--set", "noequals"])
+    t.ok(rc == 2 and "expected section.key=value" in err,
+         "a --set that is not section.key=value is a command-line error: exit 2, as the man pages say",
+         (rc, err))
+    rc, out, err = run(["-c", conf, "-n", "--set", "server.no_such_key=1"])
+    t.ok(rc == 1 and "no_such_key" in err, "a --set of an unknown key is a configuration error: exit 1", (rc, err))
 
     bad = os.path.join(root, "bad.conf")
     with open(bad, "w") as f:
