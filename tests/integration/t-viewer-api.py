@@ -282,7 +282,10 @@ try:
             worst = max(worst, time.monotonic() - t0)
     t.ok(wait_until(lambda: metrics(sim)["tankworld_sim_stream_clients"] >= 60, 20), "60 clients that never read")
     grown = (rss_kb() - rss0) / 1024
-    t.ok(grown < 20, "they share the looks: simd grew %.0f MB for 60 of them (1-3 MB each when "
+    # ASan keeps freed memory in quarantine and pads every allocation: 23 MB for them
+    # there, against 0 in the plain build; copied, 58 MB plain and 214 MB under ASan.
+    bound = 45 if os.environ.get("TW_SANITIZERS") == "yes" else 20
+    t.ok(grown < bound, "they share the looks: simd grew %.0f MB for 60 of them (1-3 MB each when "
          "copied); /health took at most %.0f ms meanwhile" % (grown, worst * 1e3))
     for s in many:
         s.close()
