@@ -211,6 +211,40 @@ def state_line(obj):
     return b"%08x %d %s" % (crc32c(text), len(text), text)
 
 
+class FakeClock:
+    """A daemon's wall clock under libfaketime, set by an offset in a file ("+0d", "-1h",
+    "+31d": step writes it; a daemon started with .env reads it at every call). The
+    monotonic clock is left alone. .env is None when libfaketime is not installed."""
+
+    def __init__(self, root):
+        import glob
+        libs = (glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1") +
+                glob.glob("/usr/lib/faketime/libfaketimeMT.so.1"))
+        self.path = os.path.join(root, "faketime")
+        self.env = None
+        if not libs:
+            return
+        os.makedirs(root, exist_ok=True)
+        self.step("+0d")
+        self.env = {"LD_PRELOAD": libs[0], "FAKETIME_TIMESTAMP_FILE": self.path,
+                    "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        if os.environ.get("TW_SANITIZERS") == "yes":
+            self.env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+
+    def step(self, offset):
+        with open(self.path, "w") as f:
+            f.write(offset + "\n")
+
+    @classmethod
+    def or_skip(cls, root):
+        """The clock, or the test skipped (exit 0) when libfaketime is not installed."""
+        c = cls(root)
+        if not c.env:
+            print("1..0 # SKIP libfaketime is not installed (Debian package faketime)")
+            raise SystemExit(0)
+        return c
+
+
 def tmpdir(prefix="tw"):
     # Short paths: sun_path holds 108 bytes.
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
