@@ -269,14 +269,15 @@ int main(int argc, char **argv)
 	dd.reg = registry_new(c->server.server_id, &t);
 	load_state(&dd);
 	dd.journal = journal_new(state_path);
-	if (dd.migrate_legacy) {
-		do
-			save_now(&dd, false);
-		while (dd.saved_rev < registry_revision(dd.reg));
-		journal_flush(dd.journal);
-		if (unlink(legacy_path) == 0)
-			log_notice("registry moved from %s to %s", legacy_path, state_path);
-	}
+	/* Before anyone reads a revision: a checkpoint that is not clean, so that a crash
+	 * from here on takes a new epoch at the next start (load_state) even if no change
+	 * reaches the journal first. The legacy registry goes in with it. */
+	do
+		save_now(&dd, false);
+	while (dd.saved_rev < registry_revision(dd.reg));
+	journal_flush(dd.journal);
+	if (dd.migrate_legacy && unlink(legacy_path) == 0)
+		log_notice("registry moved from %s to %s", legacy_path, state_path);
 	/* No outgoing HTTP client until the worker role needs one (worker.c): a hub never
 	 * makes a request, and the client brings libcurl in. */
 	dd.save_timer = evtimer_new(d.base, on_save_timer, &dd);

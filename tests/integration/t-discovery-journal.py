@@ -56,6 +56,15 @@ try:
          "the epoch survives a restart")
     r = d.get("/api/discovery/servers?since=1&epoch=%s" % epoch).json()
     t.ok(r["reset"], "a revision from before the restart starts over (tombstones are not kept)")
+    # The clean mark counts for one start only: a change read after it (a heartbeat's,
+    # saved within an interval) and a crash before the next save take a new epoch too.
+    d.post("/api/discovery/heartbeat/new-c", {"server_id": "new-c", "host": "10.0.0.9", "port": 8001,
+                                               "tank_count": 7})
+    seen = d.get("/api/discovery/servers?since=0").json()
+    d.kill9()
+    d.start()
+    t.ok(d.get("/api/discovery/servers?since=0").json()["epoch"] != seen["epoch"],
+         "a crash after a clean restart takes a new epoch as well")
     d.stop()
     path = os.path.join(ddir, "registry.journal")
     with open(path) as f:
