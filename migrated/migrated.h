@@ -143,7 +143,7 @@ void delivery_start(struct migrated *md, json_object *reservation);
 void delivery_resume_outbox(struct migrated *md);
 size_t delivery_in_flight(const struct delivery *d);
 /* Adds to out each server a transfer in flight is failing to reach (its delivery, or the
- * lookup of its address, has failed and waits to be tried again): one walk of them. */
+ * lookup of its address, has failed and is being tried again): one walk of them. */
 void delivery_failing_servers(const struct delivery *d, struct strset *out);
 json_object *delivery_list_json(const struct delivery *d);
 
@@ -158,6 +158,11 @@ enum peer_state {
 struct peers *peers_new(void);
 struct peers *peers_free(struct peers *ps);
 enum peer_state peers_state(struct migrated *md, const char *server_id);
+/* Whether server_id cannot take fish now: discoveryd does not know it (st MISSING) or
+ * says it is offline, or a transfer in flight is failing to reach it (it is in failing,
+ * delivery_failing_servers). The scheduler sends it no fish then (pass-hits.c) and its
+ * connections' walls close (refusals.c). */
+bool peers_cannot_take(enum peer_state st, const struct strset *failing, const char *server_id);
 typedef void (*peer_cb)(enum peer_state st, void *arg);
 /* Refresh the cache entry if stale (or always, with force), then call cb: later, or
  * at once when the entry is fresh. */

@@ -217,8 +217,7 @@ void pass_start_hits(struct pass *p)
 			 * reach: they would wait in the outbox, out of their tank, until it
 			 * answers (a dead peer emptied the tank so). Transfers already in
 			 * flight keep retrying, and the first that arrives opens the way. */
-			if (st == PEER_MISSING || st == PEER_OFFLINE ||
-			    strset_has(&failing, op->c.destination_server_id)) {
+			if (peers_cannot_take(st, &failing, op->c.destination_server_id)) {
 				p->unavailable++;
 				continue;
 			}

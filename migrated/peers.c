@@ -76,6 +76,11 @@ enum peer_state peers_state(struct migrated *md, const char *server_id)
 	return peer_fresh(p, now_mono()) ? p->state : PEER_UNKNOWN;
 }
 
+bool peers_cannot_take(enum peer_state st, const struct strset *failing, const char *server_id)
+{
+	return st == PEER_MISSING || st == PEER_OFFLINE || strset_has(failing, server_id);
+}
+
 static void on_peer(const struct fetch_response *r, void *arg)
 {
 	struct peer *p = arg;

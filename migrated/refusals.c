@@ -153,8 +153,7 @@ static void sync_reachable(struct migrated *md, struct connection *c, const stru
 		return;
 	enum peer_state st = peers_state(md, c->destination_server_id);
 	bool down = c->unreachable;
-	if (strset_has(failing, c->destination_server_id) || st == PEER_MISSING ||
-	    st == PEER_OFFLINE)
+	if (peers_cannot_take(st, failing, c->destination_server_id))
 		down = true;
 	else if (st == PEER_OK)
 		down = false;
