@@ -471,11 +471,16 @@ struct delivery *delivery_free(struct delivery *d)
 	return NULL;
 }
 
+/* failures counts from the last time the destination accepted or refused, so a retry
+ * that is announcing itself to simd again (XS_ATTEMPT, between two failed deliveries) is
+ * still failing: left out, the wall of a dead server's connection reopened for a tick
+ * at every retry. */
 void delivery_failing_servers(const struct delivery *d, struct strset *out)
 {
 	for (size_t b = 0; b < d->nbuckets; b++)
 		for (const struct xfer *x = d->buckets[b]; x; x = x->next)
-			if (x->failures > 0 && (x->step == XS_LOOKUP || x->step == XS_DELIVER))
+			if (x->failures > 0 && (x->step == XS_ATTEMPT || x->step == XS_LOOKUP ||
+						x->step == XS_DELIVER))
 				strset_add(out, x->destination_server_id);
 }
 
