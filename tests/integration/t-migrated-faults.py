@@ -10,12 +10,11 @@ exactly one place, with nothing in flight."""
 import random
 import shutil
 import signal
-import socket
 import time
 
 from migratedlib import (Cluster, LossyProxy, conservation, migrated_built, server_info,
                          simd_built)
-from twlib import Tap, test_seed, tmpdir, wait_until
+from twlib import Tap, free_port, test_seed, tmpdir, wait_until
 
 if not simd_built() or not migrated_built():
     print("1..0 # SKIP simd not built" if not simd_built() else "1..0 # SKIP migrated not built")
@@ -166,10 +165,7 @@ try:
     # 7c. A server discoveryd knows whose port does not answer (dead, or a peer that
     # fails every delivery): the first fish waits in the outbox, and no more leave the
     # tank for it (every pass used to reserve one, and the tank drained into the outbox).
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    dead_port = sock.getsockname()[1]
-    sock.close()
+    dead_port = free_port()  # reserved for this test, and nobody listens on it
     s1.disc.post("/api/discovery/register", server_info("dead", dead_port))
     out0 = s1.outbox_count()
     connect("d", B, "dead", direction="left")

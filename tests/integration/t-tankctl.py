@@ -9,11 +9,11 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import uuid
 
-from twlib import BUILD, WRAPPER, Daemon, Tap, base_ports, tmpdir, wait_until, write_token
+from migratedlib import server_info
+from twlib import BUILD, WRAPPER, Daemon, Tap, base_ports, free_port, tmpdir, wait_until, write_token
 
 TANKCTL = os.environ.get("TANKCTL") or os.path.join(BUILD, "tankctl", "tankctl")
 if not os.path.exists(os.path.join(BUILD, "simd", "simd")):
@@ -328,13 +328,7 @@ try:
     if HAVE_MIGRATED:
         # A connection toward that server, known now but at a port nobody answers: while
         # the transfer fails to reach it, the connection reads unreachable (wall closed).
-        with socket.socket() as sk:
-            sk.bind(("127.0.0.1", 0))
-            dead = sk.getsockname()[1]
-        s1.d["discoveryd"].post("/api/discovery/register", {
-            "server_id": "ghost", "hostname": "h-ghost", "host": "127.0.0.1", "port": dead,
-            "discovery_port": 1, "migration_port": 2, "tank_count": 1, "version": "t",
-            "uptime_seconds": 1, "platform": "Linux", "architecture": "x86_64", "logical_cpus": 1})
+        s1.d["discoveryd"].post("/api/discovery/register", server_info("ghost", free_port()))
         rc, out, err = ctl("connect", "Reef", "nowhere", "--dest-server", "ghost", "-p", "0",
                            "--direction", "left", "--id", "reef-ghost")
         t.ok(rc == 0, "a connection to the server that does not answer", out + err)

@@ -8,18 +8,16 @@ plotted sample for sample and a fish's card shows its parents and grandparents, 
 a fish born on another server, where they are recorded. Screenshots go to
 tests/artifacts/ in the build tree. The checks themselves are in tests/browser/."""
 
-import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from twlib import BUILD, Tap, tmpdir, wait_until  # noqa: E402
-from migratedlib import Cluster, quiesce  # noqa: E402
+from twlib import BUILD, StubServer, Tap, tmpdir, wait_until  # noqa: E402
+from migratedlib import Cluster, quiesce, server_info  # noqa: E402
 
 SRC = os.environ.get("abs_top_srcdir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 SCRIPT = os.path.join(SRC, "tests", "browser", "viewer.mjs")
@@ -207,33 +205,17 @@ try:
     hung.bind(("127.0.0.1", 0))
     hung.listen(64)
 
-    class Liar(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = {"/api/tanks": {"tanks": [{"tank": {"tank_id": "x", "name": None}, "stats": {}}, None]},
-                    "/api/connections": {"connections": [{"id": 5}, None]},
-                    "/api/transfers": {"transfers": [{"transfer_id": None}, 7]}}.get(self.path.split("?")[0], {})
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *a):
-            pass
-    liar = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
-    threading.Thread(target=liar.serve_forever, daemon=True).start()
-    for sid, port in (("hung", hung.getsockname()[1]), ("liar", liar.server_address[1])):
-        hub.disc.post("/api/discovery/register", {
-            "server_id": sid, "hostname": "h-" + sid, "host": "127.0.0.1", "port": port, "discovery_port": 1,
-            "migration_port": 2, "tank_count": 1, "version": "t", "uptime_seconds": 1, "platform": "Linux",
-            "architecture": "x86_64", "logical_cpus": 1})
+    lies = {"/api/tanks": {"tanks": [{"tank": {"tank_id": "x", "name": None}, "stats": {}}, None]},
+            "/api/connections": {"connections": [{"id": 5}, None]},
+            "/api/transfers": {"transfers": [{"transfer_id": None}, 7]}}
+    liar = StubServer(lambda method, path, body: (200, lies.get(path.split("?")[0], {})), cors=True)
+    for sid, port in (("hung", hung.getsockname()[1]), ("liar", liar.port)):
+        hub.disc.post("/api/discovery/register", server_info(sid, port))
     doomed = hub.sim.post("/api/tanks", {"name": "Doomed", "initial_fish": 3}).json()["tank"]["tank_id"]
     run_phase("faults", dict(base, tank=doomed, hung="hung", liar="liar"))
     for sid in ("hung", "liar"):
         hub.disc.delete("/api/discovery/unregister/" + sid)
-    liar.shutdown()
+    liar.close()
     hung.close()
 
     # simd restarted under a watching page: the new stream numbers its fish afresh, and

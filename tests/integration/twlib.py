@@ -629,9 +629,10 @@ class StubServer:
     """A stand-in HTTP server on loopback for the side of a conversation a test plays
     itself (a hub, an etcd, an original server). route(method, path, body) returns
     (status, answer): a dict or list is sent as JSON, bytes as they are (garbage).
-    port 0 takes a free one; .port says which."""
+    port 0 takes a free one; .port says which. cors: answers carry
+    Access-Control-Allow-Origin: * (a server a browser page asks, as simd's GETs do)."""
 
-    def __init__(self, route, port=0):
+    def __init__(self, route, port=0, cors=False):
         class H(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
@@ -643,6 +644,8 @@ class StubServer:
                 data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if cors:
+                    self.send_header("Access-Control-Allow-Origin", "*")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
