@@ -66,9 +66,8 @@ static bool parse_checkpoint(json_object *o, double *at, uint64_t *epoch, uint64
 		return false;
 	*epoch = strtoull(ep, NULL, 16);
 	*rev = (uint64_t)r;
-	*clean = false;
-	if (jv_bool(o, "clean", false, clean, &e) < 0)
-		*clean = false;
+	*clean = false; /* absent, or not a boolean: jv_bool leaves it */
+	jv_bool(o, "clean", false, clean, &e);
 	return true;
 }
 
