@@ -332,7 +332,8 @@ static const char *type_expectation(const struct conf_key *k, char *buf, size_t 
 	case T_PATH:
 		return "expected an absolute path";
 	case T_NAME:
-		snprintf(buf, n, "expected %g to %g printable characters", k->min, k->max);
+		snprintf(buf, n, "expected %g to %g printable characters, not only spaces", k->min,
+			 k->max);
 		return buf;
 	case T_LOGLEVEL:
 		return "expected err, warning, notice, info or debug";
@@ -478,7 +479,7 @@ static int apply_path(const struct conf_key *k, const char *v, void *field)
 static int apply_name(const struct conf_key *k, const char *v, void *field)
 {
 	size_t n = strlen(v);
-	if (n >= CONF_NAME || !jv_utf8_valid(v, n) || text_has_control(v))
+	if (n >= CONF_NAME || !jv_utf8_valid(v, n) || name_fault(v))
 		return -EINVAL;
 	size_t chars = utf8_chars(v, n);
 	if (chars < k->min || chars > k->max)

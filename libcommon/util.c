@@ -83,6 +83,17 @@ bool text_has_control(const char *s)
 	return false;
 }
 
+/* One rule for a name people read, wherever it comes from (the API, the config): it is
+ * shown in lists, so it must neither rewrite the text around it nor be a blank card. */
+const char *name_fault(const char *s)
+{
+	if (text_has_control(s))
+		return "has control characters";
+	if (s[strspn(s, " ")] == '\0')
+		return "is only spaces";
+	return NULL;
+}
+
 size_t utf8_chars(const char *s, size_t n)
 {
 	size_t k = n;

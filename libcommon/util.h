@@ -23,6 +23,7 @@ bool object_id_valid(const char *s, size_t max_len);
  * separator (U+2028-2029). Names people read (tank names, hostnames, config names)
  * refuse them. */
 bool text_has_control(const char *s);
+const char *name_fault(const char *s);
 /* The characters (code points) of n bytes of valid UTF-8: the bytes that do not continue
  * a character. */
 size_t utf8_chars(const char *s, size_t n);

@@ -162,14 +162,10 @@ static void api_create_tank(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 400, "invalid_tank", "%s", e.msg);
 		return;
 	}
-	if (text_has_control(name)) {
+	const char *fault = name_fault(name);
+	if (fault) {
 		json_object_put(body);
-		http_reply_error(ctx->req, 400, "invalid_tank", "name has control characters");
-		return;
-	}
-	if (name[strspn(name, " ")] == '\0') { /* a blank card in every list */
-		json_object_put(body);
-		http_reply_error(ctx->req, 400, "invalid_tank", "name is only spaces");
+		http_reply_error(ctx->req, 400, "invalid_tank", "name %s", fault);
 		return;
 	}
 	uuid_random_str(m.id);

@@ -408,6 +408,9 @@ static void test_types(void)
 		{"sim", "default_tank_name", "", false},
 		{"sim", "default_tank_name", "tab\there", false},
 		{"sim", "default_tank_name", "del\x7f", false},
+		/* the API's rule: a name of spaces is a blank card in every list */
+		{"sim", "default_tank_name", "   ", false},
+		{"sim", "default_tank_name", " A ", true},
 		{"sim", "default_tank_name", "Caf\xc3\xa9", true},
 		/* characters, not bytes: 100 two-byte letters fit, 101 do not; no broken UTF-8 */
 		{"sim", "default_tank_name", CYR100, true},

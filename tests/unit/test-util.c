@@ -121,6 +121,16 @@ static void test_server_id(void)
 	ok(!object_id_valid("", 10), "empty object id invalid");
 }
 
+static void test_name_fault(void)
+{
+	ok(name_fault("Tank 1") == NULL && name_fault(" a ") == NULL, "names with spaces pass");
+	is_str(name_fault("   "), "is only spaces", "a name of spaces is refused");
+	is_str(name_fault(""), "is only spaces", "an empty name is refused");
+	is_str(name_fault("a\xe2\x80\xae"
+			  "b"),
+	       "has control characters", "bidi controls are refused");
+}
+
 static void test_host(void)
 {
 	char h[300];
@@ -469,6 +479,7 @@ int main(void)
 	}
 	test_uuid();
 	test_server_id();
+	test_name_fault();
 	test_host();
 	test_iso8601();
 	test_fsutil();
