@@ -126,11 +126,16 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Over TCP without the token, simd lists public tanks only and refuses to be asked for
+ * more: the listings say so, or a private tank would look absent. */
+bool ctl_public_only(const struct ctl *ctl, const struct endpoint *ep)
+{
+	return ep->tcp && !ctl->token;
+}
+
 const char *ctl_tanks_path(const struct ctl *ctl, const struct endpoint *ep)
 {
-	/* Over TCP without the token, simd lists public tanks only and refuses to be
-	 * asked for more. */
-	return !ep->tcp || ctl->token ? "/api/tanks?include_private=true" : "/api/tanks";
+	return ctl_public_only(ctl, ep) ? "/api/tanks" : "/api/tanks?include_private=true";
 }
 
 int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, const char *path,

@@ -62,6 +62,7 @@ int url_split(const char *url, char *host, size_t hostlen, int *port);
 /* Perform one request. body may be NULL. Always fills r; returns 0 when an HTTP answer
  * arrived (any status), -1 on a transport failure. */
 /* GET path of the tank list: private tanks included when the endpoint allows it. */
+bool ctl_public_only(const struct ctl *ctl, const struct endpoint *ep);
 const char *ctl_tanks_path(const struct ctl *ctl, const struct endpoint *ep);
 int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, const char *path,
 		json_object *body, struct reply *r);

@@ -62,7 +62,10 @@ json_object *find_tank(struct ctl *ctl, const char *arg)
 	snprintf(clean, sizeof clean, "%s", arg);
 	sanitize(clean);
 	if (matches == 0)
-		fprintf(stderr, "tankctl: unknown tank '%s' on %s\n", clean, ctl->sim.what);
+		fprintf(stderr, "tankctl: unknown tank '%s' on %s%s\n", clean, ctl->sim.what,
+			ctl_public_only(ctl, &ctl->sim)
+				? " (without the token only public tanks are listed)"
+				: "");
 	else
 		fprintf(stderr, "tankctl: '%s' names %zu tanks; give more of the id\n", clean,
 			matches);
@@ -168,7 +171,8 @@ int cmd_tanks(struct ctl *ctl)
 		table_cell(t, "%" PRId64, field_int(s, "frame"));
 	}
 	table_print(t, stdout);
-	printf("%zu tank(s)%s\n", table_rows(t), *def ? "; * the default tank" : "");
+	printf("%zu tank(s)%s%s\n", table_rows(t), *def ? "; * the default tank" : "",
+	       ctl_public_only(ctl, &ctl->sim) ? "; public tanks only: no token" : "");
 	table_free(t);
 	reply_free(&r);
 	return 0;

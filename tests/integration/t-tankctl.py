@@ -159,6 +159,19 @@ try:
     t.ok(rc == 0 and "Lagoon" in out and "Reef" not in out, "tanks with s2's configuration lists s2's tanks", out)
     rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "tanks")
     t.ok(rc == 0 and "Lagoon" in out and "Reef" not in out, "--server URL reaches a remote server's simd over TCP", out + err)
+    # Over TCP without the token a private tank is not listed: tankctl says so rather
+    # than let it look absent.
+    G = s2.sim.post("/api/tanks", {"name": "Grotto", "initial_fish": 0, "is_public": False, "paused": True}).json()["tank"]["tank_id"]
+    url2 = "http://127.0.0.1:%d" % p2
+    rc, out, err = ctl("--server", url2, "tanks", token=False, conf=False)
+    t.ok(rc == 0 and "Lagoon" in out and "Grotto" not in out and "public tanks only: no token" in out,
+         "tanks over TCP without the token: public ones, and the footer says so", out + err)
+    rc, out, err = ctl("--server", url2, "tank", "show", "Grotto", token=False, conf=False)
+    t.ok(rc == 1 and "unknown tank 'Grotto'" in err and "only public tanks" in err,
+         "a private tank asked for without the token: unknown, saying why it may be", (rc, err))
+    rc, out, err = ctl("--server", url2, "tanks")
+    t.ok(rc == 0 and "Grotto" in out and "public tanks only" not in out, "... with the token it is listed", out + err)
+    t.ok(s2.sim.delete("/api/tanks/" + G).status == 200, "(the private tank goes again)")
 
     # ---- tank show, pause, resume ----
     rc, out, err = ctl("tank", "show", A)
