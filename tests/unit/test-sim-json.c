@@ -170,9 +170,11 @@ static int try_edit(const struct fish *f, void (*edit)(json_object *), char msg[
 	return r;
 }
 
+/* Just above this genome's maximum, well inside the field's range [0, 1000]: the
+ * genome decides, not the field's bounds. */
 static void e_energy(json_object *o)
 {
-	jset_d(o, "energy", 1e3);
+	jset_d(o, "energy", json_object_get_double(jget(o, "max_energy")) * 1.001);
 }
 static void e_trait(json_object *o)
 {
@@ -252,7 +254,7 @@ static void test_fish_validation(struct tank *t)
 		const char *what;
 		const char *needle;
 	} cases[] = {
-		{e_energy, "energy above max_energy", "energy"},
+		{e_energy, "energy above max_energy", "max_energy"},
 		{e_trait, "an out-of-range trait", "speed_modifier"},
 		/* json-c writes it as the word Infinity, which the parser refuses. */
 		{e_inf, "an infinite coordinate", "Infinity"},
