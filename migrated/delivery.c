@@ -263,14 +263,16 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 	x->busy = false;
 	if (r->status == 200) {
 		/* Only simd's own acceptance of this very transfer commits: a stray 200 (a
-		 * proxy, another service on that port) would otherwise lose the fish. */
+		 * proxy, another service on that port) would otherwise lose the fish. simd
+		 * always names the transfer it accepted, so an answer that names none is
+		 * not one (migrated never delivers to the original program: docs/legacy.md). */
 		json_object *o = request_answer(r, "remote-transfer answer");
 		const char *tid = NULL;
 		bool success = false;
 		struct json_err e;
 		bool good = o && jv_bool(o, "success", true, &success, &e) > 0 && success &&
-			    jv_string(o, "transfer_id", false, 1, TRANSFER_ID_MAX, &tid, &e) >= 0 &&
-			    (!tid || strcmp(tid, x->transfer_id) == 0);
+			    jv_string(o, "transfer_id", true, 1, TRANSFER_ID_MAX, &tid, &e) > 0 &&
+			    strcmp(tid, x->transfer_id) == 0;
 		json_object_put(o);
 		if (good) {
 			x->failures = 0;

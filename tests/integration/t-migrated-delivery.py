@@ -191,9 +191,23 @@ try:
         if p == "/api/remote-transfer" else None
     time.sleep(1.5)
     t.eq(in_flight(), 1, "503: still retrying")
-    f2.fault = lambda m, p, b: ("status", 200, {"ok": 1}) if p == "/api/remote-transfer" else None
-    time.sleep(1.5)
-    t.eq(in_flight(), 1, "a 200 without success is not taken for an acceptance")
+    # Retries back off by now, so each answer below waits for a retry to meet it.
+    def meet(answer, what):
+        met = []
+
+        def fault(m, p, b):
+            if p != "/api/remote-transfer":
+                return None
+            met.append(1)
+            return ("status", 200, answer)
+        f2.fault = fault
+        t.ok(wait_until(lambda: met, 40), "a retry met %s" % what)
+        time.sleep(0.5)
+        t.eq(in_flight(), 1, "%s is not taken for an acceptance" % what)
+    meet({"ok": 1}, "a 200 without success")
+    # Nor one that says success but names no transfer (a proxy or another service
+    # would otherwise be handed the fish).
+    meet({"success": True}, "a 200 {success: true} naming no transfer")
     t.ok(len(f1.outbox) == 1, "the record is still in the outbox")
     f2.fault = None
     t.ok(wait_until(lambda: in_flight() == 0, 40), "then delivered")
