@@ -622,6 +622,16 @@ static bool known_section(const char *section)
 	return false;
 }
 
+/* A '#' after a value is part of it (a URL or a name may hold one), so a comment written
+ * at the end of a line, as other formats allow, fails here: say so next to the error. */
+static const char *comment_hint(const char *v)
+{
+	const char *h = strchr(v, '#');
+	return h && h > v && isspace((unsigned char)h[-1])
+		       ? " (a comment takes its own line: a '#' after a value is part of it)"
+		       : "";
+}
+
 int conf_set(struct conf *c, const char *section, const char *key, const char *value, char *err,
 	     size_t errlen)
 {
@@ -630,8 +640,8 @@ int conf_set(struct conf *c, const char *section, const char *key, const char *v
 		return errf(err, errlen, "unknown key '%s' in [%s]", key, section);
 	if (apply_value(c, k, value) < 0) {
 		char buf[192];
-		return errf(err, errlen, "invalid value '%s' for %s in [%s]: %s", value, key,
-			    section, type_expectation(k, buf, sizeof buf));
+		return errf(err, errlen, "invalid value '%s' for %s in [%s]: %s%s", value, key,
+			    section, type_expectation(k, buf, sizeof buf), comment_hint(value));
 	}
 	return 0;
 }
@@ -883,8 +893,8 @@ static int load_token(struct conf *c, char *err, size_t errlen)
 	size_t len;
 	int r = fs_read_file(c->security.token_file, 4096, &text, &len);
 	if (r < 0)
-		return errf(err, errlen, "token_file %s: %s", c->security.token_file,
-			    fs_read_error(r));
+		return errf(err, errlen, "token_file %s: %s%s", c->security.token_file,
+			    fs_read_error(r), comment_hint(c->security.token_file));
 	bool nul = memchr(text, '\0', len) != NULL; /* before trim writes its own */
 	char *t = trim(text);
 	size_t n = strlen(t);

@@ -3,6 +3,7 @@
 the start, drop-ins and environment precedence, and SIGHUP reloads that keep the old
 configuration when the new one is bad."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -55,6 +56,32 @@ try:
          (rc, err))
     rc, out, err = run(["-c", conf, "-n", "--set", "server.no_such_key=1"])
     t.ok(rc == 1 and "no_such_key" in err, "a --set of an unknown key is a configuration error: exit 1", (rc, err))
+
+    # Every configuration the documentation shows is one the daemons take as shown
+    # (an operator pastes them): no comment at the end of a value line, which the
+    # parser would read as part of the value.
+    src = os.environ.get("abs_top_srcdir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+    docs = [os.path.join(src, "README.md")] + sorted(
+        os.path.join(src, "docs", n) for n in os.listdir(os.path.join(src, "docs")) if n.endswith(".md"))
+    shown = []
+    for path in docs:
+        text = open(path, encoding="utf-8").read()
+        for i, block in enumerate(re.findall(r"```ini\n(.*?)```", text, re.S)):
+            name = os.path.join(root, "doc-%s-%d.conf" % (os.path.basename(path), i))
+            with open(name, "w") as f:
+                f.write(block)
+            # The token file they name exists on the machines they describe, not here.
+            rc, out, err = run(["-c", name, "-n", "--set", "security.token_file="])
+            shown.append((os.path.basename(path), i, rc, err.strip()))
+    t.ok(len(shown) >= 5 and all(x[2] == 0 for x in shown),
+         "each of the %d configurations in the README and docs/ passes --check-config" % len(shown),
+         [x for x in shown if x[2] != 0])
+    late = os.path.join(root, "late-comment.conf")
+    with open(late, "w") as f:
+        f.write("[server]\nserver_id = tank-a   # unique per machine\n")
+    rc, out, err = run(["-c", late, "-n"])
+    t.ok(rc == 1 and "%s:2:" % late in err and "a comment takes its own line" in err,
+         "a comment at the end of a value line: refused, saying a comment takes its own line", err)
 
     bad = os.path.join(root, "bad.conf")
     with open(bad, "w") as f:
