@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 
 #include "fetch.h"
+#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -316,6 +317,8 @@ static void check_done(struct fetch *f)
 			r.status = 0;
 			r.transport_error = (int)res;
 			r.error = j->errbuf[0] ? j->errbuf : cu.easy_strerror(res);
+			if (res == CURLE_COULDNT_CONNECT && j->unix_path)
+				r.error = fs_socket_fault(j->unix_path, j->errbuf, sizeof j->errbuf);
 			r.too_large = j->too_large;
 			if (j->too_large) {
 				snprintf(j->errbuf, sizeof j->errbuf,

@@ -110,6 +110,24 @@ const char *fs_read_error(int r)
 			     : strerror(-r);
 }
 
+const char *fs_socket_fault(const char *path, char *buf, size_t n)
+{
+	/* curl says "Failed to connect to <host> port 80" for a Unix socket, which hides
+	 * the three causes a user can act on. */
+	struct stat st;
+	if (stat(path, &st) < 0)
+		snprintf(buf, n, "no socket at %s (%s): is the daemon running?", path,
+			 strerror(errno));
+	else if (!S_ISSOCK(st.st_mode))
+		snprintf(buf, n, "%s is not a socket", path);
+	else if (access(path, W_OK) < 0)
+		snprintf(buf, n, "%s: %s (the sockets are for root and the group tankworld)", path,
+			 strerror(errno));
+	else
+		snprintf(buf, n, "nothing listens at %s: is the daemon running?", path);
+	return buf;
+}
+
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	/* O_NONBLOCK so a FIFO in place of a file cannot hang us before the fstat check. */

@@ -19,6 +19,9 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* What fs_read_file's error means, in words ("not a regular file" for a directory or a
  * device in the file's place, where strerror would say "Invalid argument"). */
 const char *fs_read_error(int r);
+/* Why a Unix socket at path cannot be connected to, in words a user can act on (no
+ * file, not a socket, no permission, nobody listening); written to buf. */
+const char *fs_socket_fault(const char *path, char *buf, size_t n);
 /* mkdir -p with the given mode for created components. */
 int fs_mkdir_p(const char *path, mode_t mode);
 /* fsync a directory by path. */

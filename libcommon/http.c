@@ -631,6 +631,23 @@ static void route_allow(const struct http_route *r, bool cors, char *allow, size
 		allow_add(allow, size, "OPTIONS");
 }
 
+void http_reply_unauthorized(struct http_ctx *ctx, const char *what)
+{
+	struct evhttp_request *req = ctx->req;
+	/* A token that was sent and is wrong is not a token that is missing: the fix
+	 * differs (another cluster's token file, not none), so the answer says which,
+	 * as RFC 6750's invalid_token does. */
+	bool sent = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+			  sent ? "Bearer error=\"invalid_token\"" : "Bearer");
+	if (sent)
+		http_reply_error(req, 401, "unauthorized",
+				 "%s the cluster token: the one sent is not this server's", what);
+	else
+		http_reply_error(req, 401, "unauthorized",
+				 "%s the cluster token (Authorization: Bearer ...)", what);
+}
+
 /* Whether this client may call this route with this method; replies 401, 403 or 415 and
  * returns false when not. */
 static bool route_admits(struct http_ctx *ctx, const struct http_route *r, int want)
@@ -646,11 +663,7 @@ static bool route_admits(struct http_ctx *ctx, const struct http_route *r, int w
 					 "configure a token");
 			return false;
 		}
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-				  "Bearer");
-		http_reply_error(req, 401, "unauthorized",
-				 "this request needs the cluster token (Authorization: "
-				 "Bearer ...)");
+		http_reply_unauthorized(ctx, "this request needs");
 		return false;
 	}
 	if (mutation && has_body(req) && !content_type_json(req)) {

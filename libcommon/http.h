@@ -103,6 +103,9 @@ void http_server_write_metrics(const struct http_server *s, FILE *f);
 
 /* Replies. json is consumed (its reference dropped). */
 void http_reply_json(struct evhttp_request *req, int status, json_object *json);
+/* 401 for a client without the cluster token; says whether one was sent. what: "this
+ * request needs", ... */
+void http_reply_unauthorized(struct http_ctx *ctx, const char *what);
 void http_reply_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
 		      ...) __attribute__((format(printf, 4, 5)));
 /* The body http_reply_error sends, for an error answered later (a struct http_held). */

@@ -73,9 +73,7 @@ static void api_list_tanks(struct http_ctx *ctx)
 		return;
 	/* Private tanks are listed only to those who hold the token (or the socket). */
 	if (include_private && !ctx->trusted) {
-		http_reply_error(
-			ctx->req, 401, "unauthorized",
-			"include_private needs the cluster token (Authorization: Bearer ...)");
+		http_reply_unauthorized(ctx, "listing private tanks needs");
 		return;
 	}
 	json_object *list = json_object_new_array();

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <curl/curl.h>
 
+#include "fsutil.h"
 #include "jsonv.h"
 #include "tankctl.h"
 #include "xalloc.h"
@@ -183,6 +184,7 @@ int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, 
 	if (ep->tcp && ctl->token) {
 		snprintf(auth, sizeof auth, "Authorization: Bearer %s", ctl->token);
 		hdr = curl_slist_append(hdr, auth);
+		r->token_sent = true;
 	}
 	hdr = curl_slist_append(hdr, "Accept: application/json");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
@@ -190,6 +192,10 @@ int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, 
 	curl_slist_free_all(hdr);
 	r->body = b.p ? b.p : strdup("");
 	r->len = b.len;
+	if (rc == CURLE_COULDNT_CONNECT && !ep->tcp) {
+		fs_socket_fault(ep->unix_path, r->err, sizeof r->err);
+		return -1;
+	}
 	if (rc != CURLE_OK) {
 		snprintf(r->err, sizeof r->err, "%s",
 			 b.too_big   ? "the answer is too large"
@@ -228,7 +234,10 @@ void reply_report(const struct endpoint *ep, const struct reply *r)
 	sanitize(clean);
 	fprintf(stderr, "tankctl: %s: %s (HTTP %ld%s%s)\n", ep->what, clean, r->status,
 		*code ? ", " : "", code);
-	if (r->status == 401)
+	if (r->status == 401 && r->token_sent)
+		fprintf(stderr, "tankctl: the cluster token was refused: [security] token_file "
+				"must hold the same token as that server's\n");
+	else if (r->status == 401)
 		fprintf(stderr,
 			"tankctl: this needs the cluster token: set [security] token_file in "
 			"the configuration (-c), or run on the server itself\n");

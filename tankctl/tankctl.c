@@ -408,5 +408,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tankctl: warning: no cluster token: %s\n", ctl.conf_err);
 	rc = v->run(&ctl, args, nargs, &o);
 	ctl_client_done(&ctl);
+	/* Output lost (a full disk under a redirect) is a failure a script must see; a
+	 * reader that closed the pipe early (| head) is not. */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE) {
+		fprintf(stderr, "tankctl: cannot write the output: %s\n", strerror(errno));
+		if (rc == 0)
+			rc = EXIT_FAIL;
+	}
 	return rc;
 }

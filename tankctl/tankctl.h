@@ -37,6 +37,7 @@ struct reply {
 	size_t len;
 	json_object *json;
 	char err[512];
+	bool token_sent; /* a 401 then means a wrong token, not a missing one */
 };
 
 struct ctl {

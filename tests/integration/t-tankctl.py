@@ -132,7 +132,14 @@ try:
     rc, out, err = ctl("--set", "sim.tick_rate=fast", "tanks")
     t.ok(rc == 2 and "tick_rate" in err, "a bad --set is an error naming the key", (rc, err))
     rc, out, err = ctl("--set", "sim.socket=" + os.path.join(root, "nothing.sock"), "tanks")
-    t.ok(rc == 1 and "cannot reach simd" in err, "an unreachable daemon: exit 1 and a message", (rc, err))
+    t.ok(rc == 1 and "cannot reach simd" in err and "no socket at" in err and "port 80" not in err,
+         "an unreachable daemon: exit 1 and a message naming the missing socket (not curl's port 80)", (rc, err))
+    # Output that cannot be written is a failure a script sees.
+    with open("/dev/full", "w") as full:
+        p = subprocess.run(WRAPPER + [TANKCTL, "-c", s1.conf, "--set", "security.token_file=" + token_file,
+                                      "tanks"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    t.ok(p.returncode == 1 and "cannot write the output" in p.stderr,
+         "tanks > /dev/full: exit 1 and a message, not 0", (p.returncode, p.stderr))
 
     # ---- servers ----
     rc, out, err = ctl("servers")
@@ -266,7 +273,14 @@ try:
         # A mutation over TCP needs the token.
         rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "connect", "Lagoon", A,
                            "--dest-server", "s1", "--id", "lagoon-reef", "-p", "0", token=False, conf=False)
-        t.ok(rc == 1 and "HTTP 401" in err, "a remote mutation without the token: 401, exit 1", (rc, err))
+        t.ok(rc == 1 and "HTTP 401" in err and "needs the cluster token" in err,
+             "a remote mutation without the token: 401, exit 1", (rc, err))
+        wrong = os.path.join(root, "wrong-token")
+        write_token(wrong, "another-clusters-token-0123456789")
+        rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "connect", "Lagoon", A, "--dest-server", "s1",
+                           "--id", "lagoon-reef", "-p", "0", "--set", "security.token_file=" + wrong, token=False, conf=False)
+        t.ok(rc == 1 and "HTTP 401" in err and "the one sent is not this server's" in err and "token was refused" in err,
+             "a wrong token: 401 saying the token sent is not this server's, not that one is missing", (rc, err))
         rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "connect", "Lagoon", A,
                            "--dest-server", "s1", "--id", "lagoon-reef", "-p", "0")
         t.ok(rc == 0 and "lagoon-reef created" in out, "... and with the cluster token: created on s2", out + err)
