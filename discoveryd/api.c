@@ -156,18 +156,24 @@ static json_object *entry_json(struct discoveryd *dd, const struct server_entry 
 	return o;
 }
 
-/* GET /api/discovery/servers?since=R[&epoch=E][&limit=N]: what changed after revision
- * R, in revision order, at most N entries (removals count too). "more" says another
- * page follows from the returned revision. A reader from another epoch, or older than
- * the tombstones kept, gets everything again with "reset": true. */
+/* GET /api/discovery/servers?since=R[&epoch=E][&limit=N][&listing=L]: what changed
+ * after revision R, in revision order, at most N entries (removals count too). "more"
+ * says another page follows from the returned revision. A reader from another epoch, or
+ * older than the tombstones kept, gets everything again with "reset": true.
+ * A reader paging a whole listing (from 0, or after a reset) names this run's listing
+ * id L from its first page: it holds nothing from before this run, so the tombstones
+ * the start lost do not concern it, only those dropped since. Without that, every
+ * reader paging from 0 after a restart was sent back to page 1 at page 2, for ever
+ * (a worker joining a restarted hub of 1,500 servers knew 999). */
 static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t since,
-		       const char *epoch, long limit, bool include_local)
+		       const char *epoch, const char *listing, long limit, bool include_local)
 {
 	char mine[24];
 	snprintf(mine, sizeof mine, "%016" PRIx64, registry_epoch(dd->reg));
-	bool reset = since > 0 &&
-		     ((epoch && strcmp(epoch, mine) != 0) || since < registry_horizon(dd->reg) ||
-		      since > registry_revision(dd->reg));
+	bool whole = listing && strcmp(listing, dd->listing) == 0;
+	uint64_t horizon = whole ? registry_dropped(dd->reg) : registry_horizon(dd->reg);
+	bool reset = since > 0 && ((epoch && strcmp(epoch, mine) != 0) || since < horizon ||
+				   since > registry_revision(dd->reg));
 	if (reset)
 		since = 0;
 	double now = now_steady_wall();
@@ -205,9 +211,10 @@ static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t sin
 		upto = registry_revision(dd->reg);
 	char tail[256];
 	snprintf(tail, sizeof tail,
-		 "],\"count\":%ld,\"revision\":%" PRIu64 ",\"epoch\":\"%s\",\"more\":%s,"
-		 "\"reset\":%s,\"removed\":[",
-		 listed, upto, mine, more ? "true" : "false", reset ? "true" : "false");
+		 "],\"count\":%ld,\"revision\":%" PRIu64 ",\"epoch\":\"%s\",\"listing\":\"%s\","
+		 "\"more\":%s,\"reset\":%s,\"removed\":[",
+		 listed, upto, mine, dd->listing, more ? "true" : "false",
+		 reset ? "true" : "false");
 	registry_append(&buf, &len, &cap, tail);
 	registry_append(&buf, &len, &cap, rem);
 	registry_append(&buf, &len, &cap, "]}");
@@ -219,7 +226,7 @@ static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t sin
 static void api_list(struct http_ctx *ctx)
 {
 	struct discoveryd *dd = dd_of(ctx);
-	char *status_str = NULL, *since_str = NULL, *epoch = NULL;
+	char *status_str = NULL, *since_str = NULL, *epoch = NULL, *listing = NULL;
 	bool include_local = true, filter = false;
 	long limit = 1000;
 	enum server_status want = SERVER_ONLINE;
@@ -227,6 +234,7 @@ static void api_list(struct http_ctx *ctx)
 	if (http_query(ctx, "status", &status_str) < 0 ||
 	    http_query_bool(ctx, "include_local", &include_local) < 0 ||
 	    http_query(ctx, "since", &since_str) < 0 || http_query(ctx, "epoch", &epoch) < 0 ||
+	    http_query(ctx, "listing", &listing) < 0 ||
 	    (has_limit = http_query_int(ctx, "limit", 1, 10000, &limit)) < 0)
 		goto out;
 	if (status_str) {
@@ -239,8 +247,9 @@ static void api_list(struct http_ctx *ctx)
 	}
 	/* epoch and limit page a diff: without since they would be ignored, and a client
 	 * that sent limit would take the whole list for a page of it. */
-	if (!since_str && (epoch || has_limit)) {
-		http_reply_error(ctx->req, 400, "invalid_query", "epoch and limit go with since");
+	if (!since_str && (epoch || listing || has_limit)) {
+		http_reply_error(ctx->req, 400, "invalid_query",
+				 "epoch, listing and limit go with since");
 		goto out;
 	}
 	self_refresh(dd);
@@ -249,13 +258,13 @@ static void api_list(struct http_ctx *ctx)
 		errno = 0;
 		unsigned long long since = strtoull(since_str, &end, 10);
 		if (errno || end == since_str || *end || since_str[0] == '-' || filter ||
-		    (epoch && (strlen(epoch) != 16 || strspn(epoch, "0123456789abcdef") != 16))) {
+		    (epoch && !hex16_valid(epoch)) || (listing && !hex16_valid(listing))) {
 			http_reply_error(ctx->req, 400, "invalid_query",
-					 "since must be a revision, epoch 16 hex digits, and status "
-					 "cannot filter a diff");
+					 "since must be a revision, epoch and listing 16 hex digits, "
+					 "and status cannot filter a diff");
 			goto out;
 		}
-		list_since(ctx, dd, since, epoch, limit, include_local);
+		list_since(ctx, dd, since, epoch, listing, limit, include_local);
 		goto out;
 	}
 	double now = now_steady_wall();
@@ -276,6 +285,7 @@ out:
 	free(status_str);
 	free(since_str);
 	free(epoch);
+	free(listing);
 }
 
 static void api_get_server(struct http_ctx *ctx)

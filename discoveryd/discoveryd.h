@@ -22,6 +22,7 @@ struct discoveryd {
 	struct fetch *fetch;
 	struct journal *journal;
 	uint64_t saved_rev; /* registry revision the journal holds */
+	char listing[17];   /* this run's id, for readers paging a whole listing */
 	bool migrate_legacy;
 	struct worker *worker; /* NULL on a hub */
 	struct etcd *etcd;     /* backend = etcd, else NULL */

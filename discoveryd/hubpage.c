@@ -14,6 +14,7 @@ int hub_page_parse(const char *body, size_t len, struct hub_page *p, struct json
 	json_object *o = jv_parse_object(body, len, 16, e), *rv;
 	if (!o || jv_array(o, "servers", true, 1000000, &p->servers, e) < 0 ||
 	    jv_string(o, "epoch", false, 1, 32, &p->epoch, e) < 0 ||
+	    jv_string(o, "listing", false, 1, 32, &p->listing, e) < 0 ||
 	    jv_array(o, "removed", false, 1000000, &p->removed, e) < 0 ||
 	    jv_bool(o, "more", false, &p->more, e) < 0 ||
 	    jv_bool(o, "reset", false, &p->reset, e) < 0)
@@ -21,13 +22,16 @@ int hub_page_parse(const char *body, size_t len, struct hub_page *p, struct json
 	/* The epoch goes back into the next page's URL: one that is not 16 hex digits (a
 	 * hub's own format) drew a 400 or a URL curl refused on every later pull, and the
 	 * worker never synced with that hub again. */
-	if (p->epoch && (strlen(p->epoch) != 16 || strspn(p->epoch, "0123456789abcdef") != 16)) {
-		jv_fail(e, "field 'epoch' is not 16 hex digits");
+	if ((p->epoch && !hex16_valid(p->epoch)) || (p->listing && !hex16_valid(p->listing))) {
+		jv_fail(e, "field 'epoch' or 'listing' is not 16 hex digits");
 		goto bad;
 	}
+	/* json-c caps a larger number at 2^63-1: a worker took that for a revision, asked
+	 * for the same page for ever and stopped heartbeating that hub. */
 	if (json_object_object_get_ex(o, "revision", &rv)) {
-		if (!json_object_is_type(rv, json_type_int) || json_object_get_int64(rv) < 0) {
-			jv_fail(e, "field 'revision' is not a revision");
+		if (!json_object_is_type(rv, json_type_int) || json_object_get_int64(rv) < 0 ||
+		    (uint64_t)json_object_get_int64(rv) > REGISTRY_REV_MAX) {
+			jv_fail(e, "field 'revision' is not a revision (0 to 2^53)");
 			goto bad;
 		}
 		p->revision = json_object_get_int64(rv);

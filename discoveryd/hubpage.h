@@ -15,6 +15,7 @@ struct hub_page {
 	json_object *root;		/* owned */
 	json_object *servers, *removed; /* arrays; removed may be NULL */
 	const char *epoch;		/* NULL: a hub without epochs */
+	const char *listing;		/* NULL: a hub without listing ids */
 	int64_t revision;		/* -1: a hub without revisions (the original) */
 	bool more, reset;
 };

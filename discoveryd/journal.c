@@ -143,6 +143,11 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 		break;
 	}
 	free(text);
+	struct json_err e = {{0}};
+	if (r == 0 && registry_order_revisions(reg, &e) < 0) {
+		snprintf(err, errlen, "%s", e.msg);
+		r = -EINVAL;
+	}
 	return r;
 }
 

@@ -166,6 +166,14 @@ static bool load_legacy(struct discoveryd *dd)
 /* The registry is soft state that rebuilds itself (every server re-registers on its
  * next heartbeat), so a damaged journal is kept for inspection, reported, and replaced
  * instead of blocking the start. */
+static uint64_t random_id(void)
+{
+	uint64_t v;
+	if (getrandom(&v, sizeof v, 0) != sizeof v)
+		v = (uint64_t)(now_wall() * 1e6) ^ ((uint64_t)getpid() << 40);
+	return v;
+}
+
 static void load_state(struct discoveryd *dd)
 {
 	uint64_t epoch = 0, rev = 0;
@@ -196,9 +204,10 @@ static void load_state(struct discoveryd *dd)
 	}
 	/* A new epoch tells readers that revisions start over. */
 	while (!epoch)
-		if (getrandom(&epoch, sizeof epoch, 0) != sizeof epoch)
-			epoch = (uint64_t)(now_wall() * 1e6) ^ ((uint64_t)getpid() << 40);
+		epoch = random_id();
 	registry_set_epoch(dd->reg, epoch, rev);
+	/* Ours alone: a whole listing that names it began after the load (api.c). */
+	snprintf(dd->listing, sizeof dd->listing, "%016" PRIx64, random_id());
 }
 
 static int on_reload(void *arg, const struct conf *newc)
@@ -269,6 +278,8 @@ int main(int argc, char **argv)
 	dd.reg = registry_new(c->server.server_id, &t);
 	load_state(&dd);
 	dd.journal = journal_new(state_path);
+	/* Before the first save: a registry of more than one batch schedules the rest. */
+	dd.save_timer = evtimer_new(d.base, on_save_timer, &dd);
 	/* Before anyone reads a revision: a checkpoint that is not clean, so that a crash
 	 * from here on takes a new epoch at the next start (load_state) even if no change
 	 * reaches the journal first. The legacy registry goes in with it. */
@@ -280,7 +291,6 @@ int main(int argc, char **argv)
 		log_notice("registry moved from %s to %s", legacy_path, state_path);
 	/* No outgoing HTTP client until the worker role needs one (worker.c): a hub never
 	 * makes a request, and the client brings libcurl in. */
-	dd.save_timer = evtimer_new(d.base, on_save_timer, &dd);
 	dd.sweep_timer = event_new(d.base, -1, EV_PERSIST, on_sweep, &dd);
 	dd.http = api_new(&dd);
 	daemon_set_handlers(&d, on_reload, on_stop, &dd);

@@ -28,6 +28,7 @@ struct registry {
 	struct entry_list tombstones; /* in removal order */
 	size_t n_tombstones;
 	uint64_t rev, horizon, epoch;
+	uint64_t dropped;   /* newest tombstone dropped in this run (0: none) */
 	uint64_t persisted; /* revision the journal holds: newer tombstones are kept */
 	double hub_synced[REGISTRY_MAX_HUBS]; /* last complete answer of each hub, 0 = none */
 };
@@ -86,6 +87,7 @@ static void remove_entry(struct registry *r, struct server_entry *e)
 	TAILQ_REMOVE(&r->by_rev, old, rev_link);
 	r->n_tombstones--;
 	r->horizon = old->rev;
+	r->dropped = old->rev;
 	free(old);
 }
 
@@ -122,6 +124,11 @@ uint64_t registry_revision(const struct registry *r)
 uint64_t registry_horizon(const struct registry *r)
 {
 	return r->horizon;
+}
+
+uint64_t registry_dropped(const struct registry *r)
+{
+	return r->dropped;
 }
 
 uint64_t registry_epoch(const struct registry *r)
@@ -567,8 +574,9 @@ int registry_apply_record(struct registry *r, json_object *rec, double alive_at,
 		return -EINVAL;
 	json_object *revo;
 	if (!json_object_object_get_ex(rec, "rev", &revo) ||
-	    !json_object_is_type(revo, json_type_int) || (rev = json_object_get_int64(revo)) < 0)
-		return jv_fail(e, "field 'rev' must be a non-negative integer");
+	    !json_object_is_type(revo, json_type_int) || (rev = json_object_get_int64(revo)) < 1 ||
+	    (uint64_t)rev > REGISTRY_REV_MAX)
+		return jv_fail(e, "field 'rev' must be a revision from 1 to 2^53");
 	if ((uint64_t)rev > r->rev)
 		r->rev = (uint64_t)rev;
 	if (removed) {
@@ -576,7 +584,7 @@ int registry_apply_record(struct registry *r, json_object *rec, double alive_at,
 		if (en && strcmp(removed, r->local_id) != 0) {
 			uint64_t top = r->rev;
 			remove_entry(r, en);
-			en->rev = (uint64_t)rev; /* the tail of by_rev, still in order */
+			en->rev = (uint64_t)rev; /* ordered at the end of the load */
 			r->rev = top;
 		}
 		return 0;
@@ -606,12 +614,47 @@ int registry_apply_record(struct registry *r, json_object *rec, double alive_at,
 	en->registered_at = reg;
 	en->learned = learned;
 	en->last_status = registry_status(r, en, hb);
-	/* The record's revision, not a new one; records come in revision order, so the
-	 * tail stays ordered. */
+	/* The record's revision, not a new one; the load orders the list once at its end
+	 * (registry_order_revisions): a start writes the registry again after records
+	 * of newer revisions. */
 	TAILQ_REMOVE(&r->by_rev, en, rev_link);
 	en->rev = (uint64_t)rev;
 	TAILQ_INSERT_TAIL(&r->by_rev, en, rev_link);
 	r->rev = top;
+	return 0;
+}
+
+static int rev_cmp(const void *a, const void *b)
+{
+	uint64_t x = (*(struct server_entry *const *)a)->rev,
+		 y = (*(struct server_entry *const *)b)->rev;
+	return x < y ? -1 : x > y;
+}
+
+int registry_order_revisions(struct registry *r, struct json_err *e)
+{
+	size_t n = 0;
+	struct server_entry *en;
+	TAILQ_FOREACH (en, &r->by_rev, rev_link)
+		n++;
+	if (n == 0)
+		return 0;
+	struct server_entry **v = xcalloc(n, sizeof *v);
+	size_t i = 0;
+	TAILQ_FOREACH (en, &r->by_rev, rev_link)
+		v[i++] = en;
+	qsort(v, n, sizeof *v, rev_cmp);
+	for (i = 1; i < n; i++)
+		if (v[i]->rev == v[i - 1]->rev) {
+			jv_fail(e, "servers %s and %s share revision %" PRIu64,
+				v[i - 1]->info.server_id, v[i]->info.server_id, v[i]->rev);
+			free(v);
+			return -EINVAL;
+		}
+	TAILQ_INIT(&r->by_rev);
+	for (i = 0; i < n; i++)
+		TAILQ_INSERT_TAIL(&r->by_rev, v[i], rev_link);
+	free(v);
 	return 0;
 }
 

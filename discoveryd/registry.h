@@ -38,6 +38,9 @@ struct server_info {
 
 /* At most this many hubs per worker: their sets are bit masks. */
 #define REGISTRY_MAX_HUBS 16
+/* Revisions stay integers every JSON reader holds exactly (a double's 53 bits): a
+ * journal or a hub page beyond it is damaged, not a registry that grew that far. */
+#define REGISTRY_REV_MAX (UINT64_C(1) << 53)
 
 struct server_entry {
 	struct server_info info;
@@ -138,10 +141,16 @@ double registry_heard(const struct registry *r, const struct server_entry *e);
  * than the oldest dropped tombstone (registry_horizon) must list everything again. */
 uint64_t registry_revision(const struct registry *r);
 uint64_t registry_horizon(const struct registry *r);
+/* The part of the horizon this run made (tombstones it dropped): a reader whose whole
+ * listing began in this run missed nothing from before it (see list_since). */
+uint64_t registry_dropped(const struct registry *r);
 uint64_t registry_epoch(const struct registry *r);
 /* After loading: the epoch, and a revision no reader may diff against across the
  * restart (tombstones are not on disk). */
 void registry_set_epoch(struct registry *r, uint64_t epoch, uint64_t revision);
+/* After applying a journal's records: the revision list in order (diffs page it so), or
+ * -EINVAL when two entries share a revision (damage: one would hide from readers). */
+int registry_order_revisions(struct registry *r, struct json_err *e);
 /* The journal holds everything up to rev: tombstones newer than that are kept, past the
  * usual bound if need be, until it has recorded them. */
 void registry_set_persisted(struct registry *r, uint64_t rev);

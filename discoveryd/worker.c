@@ -28,16 +28,18 @@ struct hub {
 	struct worker *w;
 	unsigned index; /* bit in the registry's hub masks */
 	char url[CONF_URLS];
-	bool busy;	 /* a cycle is in flight: never overlap them */
-	bool registered; /* the hub acknowledged us since the last 404 */
-	bool down;	 /* to log a lost hub once, not every interval */
-	bool self;	 /* the hub is this server */
-	bool garbage;	 /* to log a hub answering nonsense once */
-	bool dead;	 /* left the list while a request was in flight: freed by its answer */
-	char epoch[40];	 /* the hub registry's identity; "" before the first sync */
-	uint64_t since;	 /* revision synced up to */
-	bool full;	 /* the running sync lists everything */
-	double reached;	 /* wall time of the last good answer, 0 = never */
+	bool busy;	   /* a cycle is in flight: never overlap them */
+	bool registered;   /* the hub acknowledged us since the last 404 */
+	bool down;	   /* to log a lost hub once, not every interval */
+	bool self;	   /* the hub is this server */
+	bool garbage;	   /* to log a hub answering nonsense once */
+	bool dead;	   /* left the list while a request was in flight: freed by its answer */
+	char epoch[40];	   /* the hub registry's identity; "" before the first sync */
+	char listing[40];  /* the hub run's listing id, sent while paging a whole listing */
+	uint64_t since;	   /* revision synced up to */
+	bool full;	   /* the running sync lists everything */
+	unsigned restarts; /* listings the hub started over in the running sync */
+	double reached;	   /* wall time of the last good answer, 0 = never */
 };
 
 struct worker {
@@ -120,12 +122,25 @@ static void hub_ok(struct hub *h)
 
 static void on_page(const struct fetch_response *r, void *arg);
 
+/* A sync that goes nowhere ends here: the next interval lists everything again. */
+static void hub_stuck(struct hub *h, const char *why)
+{
+	h->w->dd->hub_errors++;
+	h->busy = false;
+	h->full = false;
+	h->since = 0;
+	h->restarts = 0;
+	log_warn("hub %s: %s; listing it again next interval", h->url, why);
+}
+
 static void fetch_page(struct hub *h)
 {
 	char path[256];
+	bool whole = h->full && h->listing[0];
 	snprintf(path, sizeof path,
-		 "/api/discovery/servers?include_local=true&since=%" PRIu64 "&limit=%d%s%s",
-		 h->since, PAGE_LIMIT, h->epoch[0] ? "&epoch=" : "", h->epoch);
+		 "/api/discovery/servers?include_local=true&since=%" PRIu64 "&limit=%d%s%s%s%s",
+		 h->since, PAGE_LIMIT, h->epoch[0] ? "&epoch=" : "", h->epoch,
+		 whole ? "&listing=" : "", whole ? h->listing : "");
 	send_json(h, "GET", path, NULL, on_page);
 }
 
@@ -151,13 +166,26 @@ static void on_page(const struct fetch_response *r, void *arg)
 	 * our revision, starts over. Either way what it no longer lists is unlisted. */
 	bool start_full = p.revision < 0 || p.reset || !p.epoch || strcmp(p.epoch, h->epoch) != 0 ||
 			  h->since == 0;
-	if (start_full && !h->full) {
+	/* A listing the hub starts over (it restarted meanwhile) is marked afresh: what it
+	 * listed before may have gone since. */
+	if (start_full && h->full && h->restarts++ >= 3) {
+		hub_page_free(&p);
+		return hub_stuck(h, "it started the listing over 3 times in one sync");
+	}
+	if (start_full) {
 		registry_hub_full_begin(reg, h->index);
 		h->full = true;
+	}
+	/* Each page must move on: a hub answering "more" at the revision asked for made
+	 * the worker ask again at once, for ever, and never heartbeat it again. */
+	if (p.more && !start_full && (uint64_t)p.revision <= h->since) {
+		hub_page_free(&p);
+		return hub_stuck(h, "its pages do not advance");
 	}
 	size_t changes = hub_page_apply(&p, reg, h->index, h->url, now);
 	if (p.epoch)
 		snprintf(h->epoch, sizeof h->epoch, "%s", p.epoch);
+	snprintf(h->listing, sizeof h->listing, "%s", p.listing ? p.listing : "");
 	h->since = p.revision < 0 ? 0 : (uint64_t)p.revision;
 	bool more = p.more && p.revision >= 0;
 	hub_page_free(&p);
@@ -165,6 +193,7 @@ static void on_page(const struct fetch_response *r, void *arg)
 		h->busy = true;
 		fetch_page(h);
 	} else {
+		h->restarts = 0;
 		if (h->full)
 			changes += registry_hub_full_end(reg, h->index, now);
 		h->full = false;

@@ -83,6 +83,11 @@ bool text_has_control(const char *s)
 	return false;
 }
 
+bool hex16_valid(const char *s)
+{
+	return strlen(s) == 16 && strspn(s, "0123456789abcdef") == 16;
+}
+
 /* One rule for a name people read, wherever it comes from (the API, the config): it is
  * shown in lists, so it must neither rewrite the text around it nor be a blank card. */
 const char *name_fault(const char *s)

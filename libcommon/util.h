@@ -24,6 +24,8 @@ bool object_id_valid(const char *s, size_t max_len);
  * refuse them. */
 bool text_has_control(const char *s);
 const char *name_fault(const char *s);
+/* 16 lowercase hex digits: discoveryd's epochs and listing ids. */
+bool hex16_valid(const char *s);
 /* The characters (code points) of n bytes of valid UTF-8: the bytes that do not continue
  * a character. */
 size_t utf8_chars(const char *s, size_t n);
