@@ -58,6 +58,8 @@ struct server {
 	bool addr_ok;
 	/* Per snapshot. */
 	bool reachable;
+	long http_status; /* the error it answered when not reachable, 0: no answer */
+	bool public_only; /* read over TCP without the token: private tanks unseen */
 	char err[700];
 	size_t tanks, paused, fish, in_flight;
 	size_t plants, plants_in_flight;
@@ -69,7 +71,7 @@ struct snapshot {
 	struct place *pl;
 	size_t npl, cap;
 	json_object *inflight; /* outbox records, each with its "source_server_id" */
-	size_t unreachable, tanks, paused;
+	size_t unreachable, public_only, tanks, paused;
 	uint64_t mig_in, mig_out; /* fish and plants: the balance covers both */
 	uint64_t plant_mig_in, plant_mig_out;
 	size_t plants_in_flight, plants_in_tanks;
@@ -130,6 +132,7 @@ static void snapshot_free(struct snapshot *s)
 static void set_unreachable(struct server *sv, const char *what, const struct reply *r)
 {
 	sv->reachable = false;
+	sv->http_status = r->status;
 	if (r->status == 0)
 		snprintf(sv->err, sizeof sv->err, "%s: %s", what, r->err);
 	else
@@ -216,6 +219,8 @@ static void read_server(struct ctl *ctl, struct server *sv, int idx, struct snap
 {
 	struct reply r;
 	sv->reachable = true;
+	sv->http_status = 0;
+	sv->public_only = ctl_public_only(ctl, &sv->sim);
 	sv->err[0] = '\0';
 	sv->tanks = sv->paused = sv->fish = sv->in_flight = 0;
 	sv->plants = sv->plants_in_flight = 0;
@@ -253,6 +258,7 @@ static void take_snapshot(struct ctl *ctl, struct server *srv, size_t n, struct 
 			s->unreachable++;
 			continue;
 		}
+		s->public_only += srv[i].public_only;
 		s->tanks += srv[i].tanks;
 		s->paused += srv[i].paused;
 		/* Departures and arrivals of both kinds, as the outboxes hold both. */
@@ -560,7 +566,8 @@ static void audit_balance(struct audit *a)
 	a->lost_plants = 0;
 	for (size_t i = 0; i < a->lost.n; i++)
 		a->lost_plants += idset_has(&a->base_plants, a->lost.v[i]);
-	a->complete = a->s.unreachable == 0;
+	/* A private tank unseen is fish unseen: its departures and arrivals too. */
+	a->complete = a->s.unreachable == 0 && a->s.public_only == 0;
 	a->strict = a->complete && a->s.paused == a->s.tanks;
 	a->lost_checked = o->baseline || o->expect >= 0;
 	int64_t distinct = (int64_t)a->s.distinct;
@@ -583,7 +590,7 @@ static void audit_balance(struct audit *a)
 		a->rc = EXIT_UNREACHABLE;
 	if (o->save) {
 		if (!a->complete)
-			fprintf(stderr, "tankctl: baseline not saved: not every server answered\n");
+			fprintf(stderr, "tankctl: baseline not saved: not every tank was read\n");
 		else if (save_baseline(o->save, &a->s, a->srv, a->strict) == 0)
 			a->saved = true;
 		else if (a->rc == 0)
@@ -601,6 +608,8 @@ static json_object *audit_servers_json(const struct audit *a)
 		json_object_object_add(x, "status", json_object_new_string(sv->status));
 		json_object_object_add(x, "is_local", json_object_new_boolean(sv->local));
 		json_object_object_add(x, "reachable", json_object_new_boolean(sv->reachable));
+		json_object_object_add(x, "public_only",
+				       json_object_new_boolean(sv->reachable && sv->public_only));
 		json_object_object_add(x, "error",
 				       sv->reachable ? NULL : json_object_new_string(sv->err));
 		json_object_object_add(x, "tanks", json_object_new_int64((int64_t)sv->tanks));
@@ -726,7 +735,10 @@ static void audit_print_servers(const struct audit *a)
 		table_row(t);
 		table_cell(t, "%s%s", srv[i].id, srv[i].local ? " *" : "");
 		if (!srv[i].reachable) {
-			table_cell(t, "%s, NO ANSWER", srv[i].status);
+			if (srv[i].http_status)
+				table_cell(t, "%s, HTTP %ld", srv[i].status, srv[i].http_status);
+			else
+				table_cell(t, "%s, NO ANSWER", srv[i].status);
 			for (int k = 0; k < 5; k++)
 				table_cell(t, "-");
 			continue;
@@ -783,7 +795,7 @@ static void audit_print_balance(const struct audit *a)
 {
 	const struct snapshot *s = &a->s;
 	if (!a->complete)
-		printf("migration balance: not checked (not every server answered)\n");
+		printf("migration balance: not checked (not every tank was read)\n");
 	else if (a->balance == 0)
 		printf("migration balance: %" PRIu64 " departures = %" PRIu64
 		       " arrivals + %zu in flight\n",
@@ -871,10 +883,18 @@ static void audit_print_text(const struct audit *a)
 	printf("\n");
 	audit_print_balance(a);
 	audit_print_lost(a);
-	if (!a->complete) {
-		printf("audit incomplete: %zu server(s) did not answer:", a->s.unreachable);
+	if (a->s.unreachable) {
+		printf("audit incomplete: %zu server(s) could not be read:", a->s.unreachable);
 		for (size_t i = 0; i < a->n; i++)
 			if (!a->srv[i].reachable)
+				printf(" %s", a->srv[i].id);
+		printf("\n");
+	}
+	if (a->s.public_only) {
+		printf("audit incomplete: without the cluster token only public tanks are listed "
+		       "on:");
+		for (size_t i = 0; i < a->n; i++)
+			if (a->srv[i].reachable && a->srv[i].public_only)
 				printf(" %s", a->srv[i].id);
 		printf("\n");
 	}

@@ -409,17 +409,39 @@ static int fish_prefix(struct ctl *ctl, const char *tank_id, const char *prefix,
 	return 0;
 }
 
-/* Fish fid in flight, in this server's outbox: printed (1), not there (0), or -1. */
+/* The outbox record of the one entity in flight whose id is fid or starts with it;
+ * NULL with *count 0 (none) or above 1 (ambiguous). */
+static json_object *outbox_match(json_object *list, const char *fid, size_t *count)
+{
+	json_object *hit = NULL;
+	size_t n = strlen(fid);
+	*count = 0;
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *x = json_object_array_get_idx(list, i);
+		if (strncmp(field_str(x, "fish_id"), fid, n) == 0 && (*count)++ == 0)
+			hit = x;
+	}
+	return *count == 1 ? hit : NULL;
+}
+
+/* Fish fid (or a unique prefix of its id) in flight, in this server's outbox: printed
+ * (1), not there (0), or -1. A plant in flight is shown as one: its fields are not a
+ * fish's. */
 static int show_fish_in_outbox(struct ctl *ctl, const char *fid)
 {
 	struct reply r;
 	if (ctl_call(ctl, &ctl->sim, "GET", "/api/outbox", NULL, &r) < 0)
 		return -1;
-	json_object *list = field_arr(r.json, "transfers");
-	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
-		json_object *x = json_object_array_get_idx(list, i);
-		if (strcmp(field_str(x, "fish_id"), fid) != 0)
-			continue;
+	size_t count;
+	json_object *x = outbox_match(field_arr(r.json, "transfers"), fid, &count);
+	if (count > 1) {
+		fprintf(stderr, "tankctl: '%s' names %zu entities in flight; give more of the id\n",
+			fid, count);
+		reply_free(&r);
+		return -1;
+	}
+	if (x) {
+		bool plant = strcmp(field_str(x, "kind"), "plant") == 0;
 		/* The whole fish is readable on the Unix socket only. */
 		char path[128];
 		struct reply fr = {0};
@@ -437,11 +459,13 @@ static int show_fish_in_outbox(struct ctl *ctl, const char *fid)
 				 field_str(x, "transfer_id"), field_str(x, "source_tank_id"),
 				 field_str(x, "destination_server_id"),
 				 field_str(x, "destination_tank_id"));
-			if (fish)
+			if (fish && !plant)
 				print_fish(fish, where);
 			else {
-				kv("fish", "%s", fid);
+				kv(plant ? "plant" : "fish", "%s", field_str(x, "fish_id"));
 				kv("where", "%s", where);
+				if (fish)
+					kv("energy", "%.1f", field_num(fish, "energy"));
 			}
 		}
 		reply_free(&fr);

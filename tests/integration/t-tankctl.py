@@ -230,8 +230,17 @@ try:
     t.ok(rc == 0 and j["fish"] == n and j["duplicated"] == [] and j["complete"] and j["all_paused"] and
          j["exit_status"] == 0 and sum(s["fish_in_tanks"] for s in j["servers"]) == n,
          "audit --json: the same figures", j)
-    rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "audit", token=False)
+    rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "audit")
     t.ok(rc == 0 and ("%d fish, " % n) in out and "0 duplicated" in out, "audit through --server (all over TCP)", out + err)
+    # Without the token private tanks are not listed over TCP: the audit cannot be
+    # complete, whatever it found (a probe: it said complete, exit 0, one tank short).
+    rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "audit", token=False)
+    t.ok(rc == 2 and "audit incomplete: without the cluster token only public tanks are listed on: s2 s1" in out
+         and "migration balance: not checked" in out, "audit over TCP without the token: incomplete, exit 2, saying why",
+         (rc, out, err))
+    rc, j, err = ctl_json("--server", "http://127.0.0.1:%d" % p2, "audit", token=False)
+    t.ok(j is not None and j.get("complete") is False and all(x["public_only"] for x in j["servers"]),
+         "audit --json without the token: complete false, each server public_only", j)
     base = os.path.join(root, "baseline.json")
     rc, out, err = ctl("audit", "--save", base)
     t.ok(rc == 0 and os.path.exists(base) and json.load(open(base))["count"] == n, "audit --save writes a baseline", out + err)
@@ -352,6 +361,17 @@ try:
          and j["migration_balance"]["difference"] == 0, "audit --json: in_flight with the source server", j)
     rc, out, err = ctl("fish", "show", G)
     t.ok(rc == 0 and "in flight: transfer %s" % xfer in out and "genome" in out, "fish show finds a fish in flight", out + err)
+    rc, out, err = ctl("fish", "show", G[:8])
+    t.ok(rc == 0 and "in flight: transfer %s" % xfer in out, "... also by the short id the tables print", out + err)
+    plants = [e["id"] for e in s1.sim.get("/api/tanks/%s/state" % A).json()["entities"] if e["kind"] == "plant"]
+    r = s1.sim.post("/api/outbox/reserve", {"source_tank_id": A, "destination_server_id": "ghost", "kind": "plant",
+                                            "destination_tank_id": "nowhere", "fish_id": plants[0] if plants else ""})
+    t.ok(r.status == 200, "a plant reserved for an unknown server", r)
+    if r.status == 200:
+        rc, out, err = ctl("fish", "show", plants[0])
+        t.ok(rc == 0 and out.startswith("plant") and "life stage" not in out and "in flight: transfer" in out,
+             "fish show of a plant in flight shows a plant, not a broken fish", out + err)
+        s1.sim.post("/api/outbox/%s/abort" % r.json()["transfer_id"])
     if HAVE_MIGRATED:
         # A connection toward that server, known now but at a port nobody answers: while
         # the transfer fails to reach it, the connection reads unreachable (wall closed).
@@ -412,7 +432,7 @@ try:
         rc, out, err = ctl("-t", "1", "audit")
     finally:
         s2.sim.signal(signal.SIGCONT)
-    t.ok(rc == 2 and "audit incomplete: 1 server(s) did not answer: s2" in out and "NO ANSWER" in out,
+    t.ok(rc == 2 and "audit incomplete: 1 server(s) could not be read: s2" in out and "NO ANSWER" in out,
          "a server that does not answer: exit 2, named", (rc, out, err))
     rc, out, err = ctl("audit")
     # No duplicate any more; but Lagoon took its migration counters with it, so the
