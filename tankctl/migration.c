@@ -73,6 +73,47 @@ int cmd_connections(struct ctl *ctl, const struct cmd_opts *o)
 	return 0;
 }
 
+/* The id of the tank arg names on server_id, asked of that server's simd as a local
+ * tank is (an id, a unique prefix, a name): a prefix taken as given made a connection
+ * to a tank that does not exist, broken two seconds later. A server that cannot be
+ * asked now (unknown, down) has arg taken as its tank's id, with a warning: a
+ * connection may be made before its destination is up. Written to id; -1 after a
+ * message. */
+static int remote_tank_id(struct ctl *ctl, const char *server_id, const char *arg, char *id,
+			  size_t n)
+{
+	struct ctl_server *srv;
+	size_t ns;
+	if (ctl_servers(ctl, &srv, &ns) < 0)
+		return -1;
+	const struct ctl_server *sv = NULL;
+	for (size_t i = 0; i < ns && !sv; i++)
+		if (strcmp(srv[i].id, server_id) == 0 && srv[i].ok)
+			sv = &srv[i];
+	struct reply r = {0};
+	if (!sv || ctl_request(ctl, &sv->sim, "GET", "/api/tanks", NULL, &r) < 0) {
+		fprintf(stderr,
+			"tankctl: warning: cannot look up tank '%.64s' on %.64s (%s): taken as "
+			"its id\n",
+			arg, server_id, sv ? r.err : "a server discoveryd does not list");
+		reply_free(&r);
+		free(srv);
+		snprintf(id, n, "%s", arg);
+		return 0;
+	}
+	reply_free(&r);
+	struct endpoint mine = ctl->sim;
+	ctl->sim = sv->sim;
+	json_object *s = find_tank(ctl, arg);
+	ctl->sim = mine;
+	free(srv);
+	if (!s)
+		return -1;
+	snprintf(id, n, "%s", tank_id_of(s));
+	json_object_put(s);
+	return 0;
+}
+
 int cmd_connect(struct ctl *ctl, const char *src, const char *dst, const struct cmd_opts *o)
 {
 	if (ctl_resolve(ctl) < 0)
@@ -84,8 +125,12 @@ int cmd_connect(struct ctl *ctl, const char *src, const char *dst, const struct 
 	json_object_object_add(body, "source_tank_id", json_object_new_string(tank_id_of(s)));
 	json_object_put(s);
 	if (o->dest_server) {
-		/* A remote tank: its id is taken as given. */
-		json_object_object_add(body, "destination_tank_id", json_object_new_string(dst));
+		char id[256];
+		if (remote_tank_id(ctl, o->dest_server, dst, id, sizeof id) < 0) {
+			json_object_put(body);
+			return EXIT_FAIL;
+		}
+		json_object_object_add(body, "destination_tank_id", json_object_new_string(id));
 		json_object_object_add(body, "destination_server_id",
 				       json_object_new_string(o->dest_server));
 	} else {

@@ -267,6 +267,15 @@ try:
         rc, j, err = ctl_json("connect", "Reef", B, "--dest-server", "s2", "-p", "100", "--id", "reef-lagoon")
         t.ok(rc == 0 and j["id"] == "reef-lagoon" and j["sourceId"] == A and j["destinationServerId"] == "s2",
              "connect --json: the Connection", j)
+        # A remote tank is looked up on its server like a local one: by name or by the
+        # short id the tables print (a prefix was stored as the tank id, broken at once).
+        rc, j, err = ctl_json("connect", "Reef", B[:8], "--dest-server", "s2", "-p", "0", "--direction", "left", "--id", "by-prefix")
+        t.ok(rc == 0 and j["destinationId"] == B, "connect --dest-server with a short id: the full id stored", (rc, j, err))
+        rc, j, err = ctl_json("connect", "Reef", "Lagoon", "--dest-server", "s2", "-p", "0", "--direction", "left", "--id", "by-prefix")
+        t.ok(rc == 0 and j["destinationId"] == B, "... and with the remote tank's name", (rc, j, err))
+        ctl("disconnect", "by-prefix")
+        rc, out, err = ctl("connect", "Reef", "Atlantis", "--dest-server", "s2", "-p", "0")
+        t.ok(rc == 1 and "unknown tank 'Atlantis'" in err, "a remote tank its server does not have: exit 1", (rc, err))
         rc, out, err = ctl("connect", "Reef", B, "--direction", "up")
         t.ok(rc == 2 and "left or right" in err, "connect --direction up is a usage error", (rc, err))
         rc, out, err = ctl("connect", "Reef", "no-such-tank")
@@ -378,7 +387,9 @@ try:
         s1.d["discoveryd"].post("/api/discovery/register", server_info("ghost", free_port()))
         rc, out, err = ctl("connect", "Reef", "nowhere", "--dest-server", "ghost", "-p", "0",
                            "--direction", "left", "--id", "reef-ghost")
-        t.ok(rc == 0, "a connection to the server that does not answer", out + err)
+        t.ok(rc == 0 and "cannot look up tank 'nowhere' on ghost" in err and "taken as its id" in err,
+             "a connection to the server that does not answer: made, warning that the tank was not looked up",
+             out + err)
         t.ok(wait_until(lambda: "unreachable: server ghost cannot take fish" in ctl("connections")[1], 20, 0.3),
              "connections: it reads unreachable", ctl("connections")[1])
         ctl("disconnect", "reef-ghost")
