@@ -36,6 +36,7 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tankworld [-c FILE] [--set section.key=value]... [--check-config]\n"
+		   "       tankworld -h|--help | -V|--version\n"
 		   "Runs this server's discoveryd, simd and migrated in the foreground.\n");
 }
 
@@ -52,6 +53,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->check_only = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("tankworld %s\n", PACKAGE_VERSION);
 			return 0;
 		} else {
 			usage(stderr);

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from twlib import Tap, base_ports, request, start_tankworld, tmpdir, wait_until
+from twlib import BUILD, WRAPPER, Tap, base_ports, request, start_tankworld, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twtw")
@@ -37,6 +37,11 @@ def healthy(name):
 
 
 try:
+    tw = os.path.join(BUILD, "tankworld", "tankworld")
+    v = subprocess.run(WRAPPER + [tw, "-V"], capture_output=True, text=True, timeout=10)
+    h = subprocess.run(WRAPPER + [tw, "--help"], capture_output=True, text=True, timeout=10)
+    t.ok(v.returncode == 0 and v.stdout.startswith("tankworld ") and h.returncode == 0 and "--version" in h.stdout,
+         "-V prints the version and --help lists it", (v.stdout, h.stdout))
     proc = start_tankworld(root, "out.log", TANK_SERVER_ID="tw-one", TANK_API_PORT=port)
     up = wait_until(lambda: all(healthy(n) for n in ("discoveryd", "simd", "migrated")), 30, 0.1)
     t.ok(up, "three daemons answer on their sockets under ./data/tw-one/run")

@@ -50,7 +50,7 @@ diag() {
 	sed 's/^/# /' "$@"
 }
 
-echo "1..$((3 + 1 + 4 + 3 + 2))"
+echo "1..$((3 + 1 + 4 + 4 + 2))"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tw-units.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -96,7 +96,7 @@ for u in $services tankworld-token.service $others; do
 done
 
 # 2. systemd-analyze security: overall exposure of each service.
-for u in $services; do
+for u in $services tankworld-token.service; do
 	systemd-analyze security --offline=true --man=no "$tmp/units/$u" \
 		>"$tmp/out" 2>"$tmp/err"
 	rc=$?
