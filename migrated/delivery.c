@@ -163,14 +163,14 @@ static void x_done(struct xfer *x, bool committed)
 		md->m.commits++;
 		metrics_observe_latency(md, now_mono() - x->started_mono);
 		delivery_record(x, TS_COMMITTED, x->note[0] ? x->note : NULL);
-		log_debug("transfer %s: fish %s committed to %s/%s after %d attempt(s)",
-			  x->transfer_id, x->fish_id, x->destination_server_id,
-			  x->destination_tank_id, x->attempts);
+		log_debug("transfer %s: %s %s committed to %s/%s after %d attempt(s)",
+			  x->transfer_id, x->plant ? "plant" : "fish", x->fish_id,
+			  x->destination_server_id, x->destination_tank_id, x->attempts);
 	} else {
 		md->m.aborts++;
 		delivery_record(x, TS_ABORTED, x->refusal[0] ? x->refusal : "aborted");
-		log_info("transfer %s: fish %s returned to tank %s: %s", x->transfer_id, x->fish_id,
-			 x->source_tank_id, x->refusal);
+		log_info("transfer %s: %s %s returned to tank %s: %s", x->transfer_id,
+			 x->plant ? "plant" : "fish", x->fish_id, x->source_tank_id, x->refusal);
 	}
 	x_remove(x);
 }

@@ -823,7 +823,8 @@ static void audit_print_lost(const struct audit *a)
 	bool strict = a->strict;
 	size_t distinct = a->s.distinct;
 	if (o->baseline) {
-		printf("baseline: %zu fish; %zu of them absent now%s\n", a->base.n, a->lost.n,
+		printf("baseline: %zu fish and %zu plants; %zu of them absent now%s\n",
+		       a->base.n - a->base_plants.n, a->base_plants.n, a->lost.n,
 		       strict ? "" : " (advisory: some tanks are running, and deaths remove fish)");
 		for (size_t i = 0; i < a->lost.n && i < 50; i++)
 			printf("  absent: %s\n", a->lost.v[i]);

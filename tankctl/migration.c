@@ -196,13 +196,16 @@ int cmd_disconnect(struct ctl *ctl, const char *id)
 static void transfer_row(struct table *t, json_object *x)
 {
 	char a[16], b[16], c[16], d[16], ts[24];
-	snprintf(ts, sizeof ts, "%.19s", field_str(x, "timestamp"));
+	/* The reservation's time: the list is in that order (the last change's time,
+	 * "timestamp", read out of order). */
+	snprintf(ts, sizeof ts, "%.19s", field_str(x, "created_at"));
 	if (strlen(ts) > 10)
 		ts[10] = ' ';
 	table_row(t);
 	table_cell(t, "%s", ts);
 	table_cell(t, "%s", short_id(field_str(x, "transfer_id"), a));
-	table_cell(t, "%s", short_id(field_str(x, "entity_old_id"), b));
+	bool plant = strcmp(field_str(x, "entity_type"), "plant") == 0;
+	table_cell(t, "%s%s", short_id(field_str(x, "entity_old_id"), b), plant ? " (plant)" : "");
 	table_cell(t, "%s/%s", field_str(x, "source_server_id"),
 		   short_id(field_str(x, "source_tank_id"), c));
 	table_cell(t, "%s/%s", field_str(x, "destination_server_id"),
@@ -242,7 +245,7 @@ int cmd_transfers(struct ctl *ctl, const struct cmd_opts *o)
 	if (ctl->json) {
 		print_json(r.json);
 	} else {
-		struct table *t = table_new(8, "TIME (UTC)", "TRANSFER", "FISH", "FROM", "TO",
+		struct table *t = table_new(8, "CREATED (UTC)", "TRANSFER", "FISH", "FROM", "TO",
 					    "STATE", ">ATTEMPTS", "ERROR");
 		json_object *list = field_arr(r.json, "transfers");
 		for (size_t i = 0; list && i < json_object_array_length(list); i++)

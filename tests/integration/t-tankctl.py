@@ -246,6 +246,10 @@ try:
     t.ok(rc == 0 and os.path.exists(base) and json.load(open(base))["count"] == n, "audit --save writes a baseline", out + err)
     rc, out, err = ctl("audit", "--baseline", base)
     t.ok(rc == 0 and ("%d fish, 0 lost, 0 duplicated" % n) in out, "audit --baseline: 0 lost", out + err)
+    saved = json.load(open(base))
+    nplants = saved["plants"]
+    t.ok(("baseline: %d fish and %d plants;" % (n, nplants)) in out,
+         "the baseline's fish and plants are counted apart (plants were counted as fish)", (saved.keys(), out))
     rc, out, err = ctl("audit", "--expect", str(n))
     t.ok(rc == 0 and ("%d fish, 0 lost, 0 duplicated" % n) in out, "audit --expect N: 0 lost", out + err)
     rc, out, err = ctl("audit", "--expect", str(n + 1))
@@ -318,7 +322,7 @@ try:
         t.ok(wait_until(delivered, 20, 0.2), "three fish delivered to s2")
         rc, out, err = ctl("transfers")
         rows = [l for l in out.splitlines() if "committed" in l]
-        t.ok(rc == 0 and out.splitlines()[0].split()[:3] == ["TIME", "(UTC)", "TRANSFER"] and len(rows) == 3 and
+        t.ok(rc == 0 and out.splitlines()[0].split()[:3] == ["CREATED", "(UTC)", "TRANSFER"] and len(rows) == 3 and
              all(("s1/%s" % A[:8]) in l and ("s2/%s" % B[:8]) in l for l in rows), "transfers: a table", out + err)
         rc, j, err = ctl_json("transfers", "--limit", "2")
         t.ok(rc == 0 and j["count"] == 2 and {x["transfer_id"] for x in j["transfers"]} <= set(moved),
