@@ -212,9 +212,14 @@ static void print_family(json_object *recs, json_object *unknown)
 
 int cmd_lineage(struct ctl *ctl, const char *fish, long depth)
 {
+	/* Lineage records outlive their fish, so a short id cannot be looked up among the
+	 * living: the whole one is needed (--json prints whole ids). */
 	if (!uuid_str_valid(fish)) {
-		fprintf(stderr, "tankctl: '%.64s' is not a fish id\n", fish);
-		return EXIT_FAIL;
+		fprintf(stderr,
+			"tankctl: '%.64s' is not a whole fish id (a UUID; tankctl --json prints "
+			"whole ids)\n",
+			fish);
+		return EXIT_USAGE;
 	}
 	if (ctl_resolve(ctl) < 0)
 		return EXIT_FAIL;

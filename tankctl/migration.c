@@ -259,24 +259,63 @@ int cmd_transfers(struct ctl *ctl, const struct cmd_opts *o)
 	return 0;
 }
 
+/* The transfer a short id (as the tables print it) names among the newest 10,000
+ * records; written to full. 0, or an exit status after a message. */
+static int transfer_prefix(struct ctl *ctl, const char *prefix, char *full, size_t n)
+{
+	struct reply r;
+	if (ctl_call(ctl, &ctl->mig, "GET", "/api/transfers?limit=10000", NULL, &r) < 0)
+		return EXIT_FAIL;
+	json_object *list = field_arr(r.json, "transfers");
+	size_t hits = 0, len = strlen(prefix);
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		const char *id = field_str(json_object_array_get_idx(list, i), "transfer_id");
+		if (strncmp(id, prefix, len) == 0 && hits++ == 0)
+			snprintf(full, n, "%s", id);
+	}
+	reply_free(&r);
+	if (hits == 1)
+		return 0;
+	if (hits == 0)
+		fprintf(stderr, "tankctl: no transfer %s among the newest 10000\n", prefix);
+	else
+		fprintf(stderr, "tankctl: '%s' names %zu transfers; give more of the id\n", prefix,
+			hits);
+	return EXIT_FAIL;
+}
+
 int cmd_transfer_show(struct ctl *ctl, const char *id)
 {
+	char full[UUID_STR_LEN];
+	size_t len = strlen(id);
+	if (len == 0 || len > 36 || strspn(id, "0123456789abcdef-") != len) {
+		fprintf(stderr, "tankctl: '%.64s' is not a transfer id (a UUID, or its start)\n",
+			id);
+		return EXIT_USAGE;
+	}
 	if (ctl_resolve(ctl) < 0)
 		return EXIT_FAIL;
-	if (!uuid_str_valid(id)) {
-		fprintf(stderr, "tankctl: '%.64s' is not a transfer id (a UUID)\n", id);
-		return EXIT_FAIL;
-	}
+	snprintf(full, sizeof full, "%s", id);
+	int rc;
+	if (len < 36 && (rc = transfer_prefix(ctl, id, full, sizeof full)) != 0)
+		return rc;
 	char path[128];
-	snprintf(path, sizeof path, "/api/transfers/%s", id);
+	snprintf(path, sizeof path, "/api/transfers/%s", full);
 	struct reply r;
 	if (ctl_call(ctl, &ctl->mig, "GET", path, NULL, &r) < 0)
 		return EXIT_FAIL;
 	if (ctl->json) {
 		print_json(r.json);
 	} else {
+		/* Its keys are longer than kv's column (source_server_id): one column of
+		 * their own width. */
+		int w = 0;
+		json_object_object_foreach (r.json, k0, v0) {
+			(void)v0;
+			w = (int)strlen(k0) > w ? (int)strlen(k0) : w;
+		}
 		json_object_object_foreach (r.json, k, v) {
-			kv(k, "%s", value_text(v));
+			kv_wide(w, k, "%s", value_text(v));
 		}
 	}
 	reply_free(&r);

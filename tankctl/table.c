@@ -180,15 +180,30 @@ const char *clip(const char *s, size_t max, char *out, size_t n)
 	return out;
 }
 
+static void vkv(int width, const char *label, const char *fmt, va_list ap)
+{
+	char buf[4096], lab[128];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	snprintf(lab, sizeof lab, "%s", label); /* a daemon's key, in transfer show */
+	sanitize(buf);
+	sanitize(lab);
+	printf("%-*s %s\n", width, lab, buf);
+}
+
 void kv(const char *label, const char *fmt, ...)
 {
-	char buf[4096];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	vkv(13, label, fmt, ap);
 	va_end(ap);
-	sanitize(buf);
-	printf("%-13s %s\n", label, buf);
+}
+
+void kv_wide(int width, const char *label, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vkv(width, label, fmt, ap);
+	va_end(ap);
 }
 
 void print_json(json_object *o)

@@ -129,6 +129,22 @@ static const struct option long_options[] = {
 	{0},
 };
 
+/* The long name of the lowest O_* bit in bits, for a message. */
+static const char *option_name(unsigned bits)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{O_LIMIT, "limit"},	  {O_TANK, "tank"},	   {O_PROB, "probability"},
+		     {O_DIR, "direction"},	  {O_DEST, "dest-server"}, {O_ID, "id"},
+		     {O_EXPECT, "expect"},	  {O_SAVE, "save"},	   {O_BASELINE, "baseline"},
+		     {O_SUCCESS, "success-only"}, {O_DEPTH, "depth"}};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (bits & names[i].bit)
+			return names[i].name;
+	return "an option";
+}
+
 struct global_opts {
 	const char *conf_path;
 	const char **sets; /* -s: in a static struct, so still reachable on every early return */
@@ -363,6 +379,7 @@ int main(int argc, char **argv)
 	static struct global_opts g;
 	struct cmd_opts o = {.audit = {.expect = -1}};
 	ctl.timeout = 30;
+	argv[0] = (char *)"tankctl"; /* getopt's messages name the program, not its path */
 	int c;
 	while ((c = getopt_long(argc, argv, "c:s:jt:Vhp:", long_options, NULL)) != -1) {
 		int r = global_option(c, optarg, &ctl, &g);
@@ -390,7 +407,8 @@ int main(int argc, char **argv)
 	if (nargs < v->min || nargs > v->max)
 		return usage_error("%s: wrong number of arguments", v->name);
 	if (o.given & ~v->allowed)
-		return usage_error("%s: an option given does not apply to this command", v->name);
+		return usage_error("%s: --%s does not apply to this command", v->name,
+				   option_name(o.given & ~v->allowed));
 	if (ctl.server_url && (rc = server_endpoint(&ctl)) != 0)
 		return rc;
 	int lr = load_conf(&ctl, g.conf_path, g.sets, g.nsets);

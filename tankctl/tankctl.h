@@ -101,6 +101,9 @@ void table_free(struct table *t);
 size_t table_rows(const struct table *t);
 /* Printing helpers. */
 void kv(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with a label column of width characters (kv's is 13). */
+void kv_wide(int width, const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void print_json(json_object *o);
 void sanitize(char *s); /* control characters become '?' */
 void fmt_age(double seconds, char *out, size_t n);

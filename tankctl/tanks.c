@@ -16,6 +16,10 @@
 json_object *find_tank(struct ctl *ctl, const char *arg)
 {
 	struct reply r;
+	if (!*arg) { /* a prefix of every id */
+		fprintf(stderr, "tankctl: an empty tank name or id names no tank\n");
+		return NULL;
+	}
 	if (ctl_resolve(ctl) < 0)
 		return NULL;
 	if (object_id_valid(arg, 64)) {
@@ -40,19 +44,23 @@ json_object *find_tank(struct ctl *ctl, const char *arg)
 	}
 	if (ctl_call(ctl, &ctl->sim, "GET", ctl_tanks_path(ctl, &ctl->sim), NULL, &r) < 0)
 		return NULL;
-	json_object *tanks = field_arr(r.json, "tanks"), *found = NULL;
-	size_t n = tanks ? json_object_array_length(tanks) : 0, matches = 0, alen = strlen(arg);
-	for (int exact = 1; exact >= 0 && matches == 0; exact--) {
-		for (size_t i = 0; i < n; i++) {
-			json_object *t = field_obj(json_object_array_get_idx(tanks, i), "tank");
-			const char *id = field_str(t, "tank_id"), *name = field_str(t, "name");
-			bool hit = exact ? strcmp(name, arg) == 0 : strncmp(id, arg, alen) == 0;
-			if (hit) {
-				matches++;
-				found = json_object_array_get_idx(tanks, i);
-			}
-		}
+	json_object *tanks = field_arr(r.json, "tanks"), *found = NULL, *by_name = NULL,
+		    *by_id = NULL;
+	size_t n = tanks ? json_object_array_length(tanks) : 0, names = 0, ids = 0,
+	       alen = strlen(arg);
+	for (size_t i = 0; i < n; i++) {
+		json_object *s = json_object_array_get_idx(tanks, i), *t = field_obj(s, "tank");
+		if (strcmp(field_str(t, "name"), arg) == 0 && names++ == 0)
+			by_name = s;
+		if (strncmp(field_str(t, "tank_id"), arg, alen) == 0 && ids++ == 0)
+			by_id = s;
 	}
+	/* A name that is also the start of another tank's id (the short id the tables
+	 * print) names two tanks: picking the name silently acted on the wrong one. */
+	size_t matches = names ? names : ids;
+	found = names ? by_name : by_id;
+	if (names == 1 && ids > 0 && !(ids == 1 && by_id == by_name))
+		matches = 1 + ids;
 	if (matches == 1) {
 		json_object_get(found);
 		reply_free(&r);
@@ -484,7 +492,7 @@ int cmd_fish_show(struct ctl *ctl, const char *tank_arg, const char *fish_arg)
 		return EXIT_FAIL;
 	if (!object_id_valid(fish_arg, 36)) {
 		fprintf(stderr, "tankctl: '%.64s' is not a fish id\n", fish_arg);
-		return EXIT_FAIL;
+		return EXIT_USAGE;
 	}
 	json_object *tanks = NULL;
 	struct reply lr = {0};

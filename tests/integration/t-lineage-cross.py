@@ -118,7 +118,7 @@ try:
     rc, out, err = ctl(s2, "lineage", "00000000-0000-4000-8000-000000000000")
     t.ok(rc == 1 and "no tank" in err, "an unknown fish: exit 1 and a message", (rc, err))
     rc, out, err = ctl(s2, "lineage", "nope")
-    t.ok(rc == 1 and "not a fish id" in err, "a bad fish id: exit 1", (rc, err))
+    t.ok(rc == 2 and "not a whole fish id" in err, "a bad fish id: a usage error (exit 2), as tankctl(1) says", (rc, err))
     rc, out, err = ctl(s2, "lineage", F, "--depth", "1001")
     t.eq(rc, 2, "--depth 1001: a usage error")
 

@@ -126,7 +126,8 @@ try:
     rc, out, err = ctl("tanks", "--limit", "5")
     t.ok(rc == 2 and "does not apply" in err, "an option of another command is refused", (rc, err))
     rc, out, err = ctl("tanks", "--bogus")
-    t.ok(rc == 2, "an unknown option is a usage error", (rc, err))
+    t.ok(rc == 2 and err.startswith("tankctl: "), "an unknown option is a usage error, named by tankctl (not its path)",
+         (rc, err))
     rc, out, err = ctl("-c", os.path.join(root, "missing.conf"), "tanks", conf=False)
     t.ok(rc == 2 and "missing.conf" in err, "a missing -c file is an error naming it", (rc, err))
     rc, out, err = ctl("--set", "sim.tick_rate=fast", "tanks")
@@ -179,6 +180,15 @@ try:
     rc, out, err = ctl("--server", url2, "tanks")
     t.ok(rc == 0 and "Grotto" in out and "public tanks only" not in out, "... with the token it is listed", out + err)
     t.ok(s2.sim.delete("/api/tanks/" + G).status == 200, "(the private tank goes again)")
+    # A name that is another tank's short id names two tanks, not silently the named one.
+    twin = s1.sim.post("/api/tanks", {"name": A[:8], "initial_fish": 0, "paused": True}).json()["tank"]["tank_id"]
+    rc, out, err = ctl("tank", "show", A[:8])
+    t.ok(rc == 1 and "names 2 tanks" in err, "a tank named as another's short id: ambiguous, not the named one", (rc, err))
+    t.ok(s1.sim.delete("/api/tanks/" + twin).status == 200, "(that tank goes again)")
+    rc, out, err = ctl("tank", "show", "")
+    t.ok(rc == 1 and "names no tank" in err, "an empty tank argument names no tank (it was a prefix of all)", (rc, err))
+    rc, out, err = ctl("tanks", "--limit", "5")
+    t.ok(rc == 2 and "--limit does not apply" in err, "an option a command does not take is named", (rc, err))
 
     # ---- tank show, pause, resume ----
     rc, out, err = ctl("tank", "show", A)
@@ -335,6 +345,12 @@ try:
         t.ok(rc == 0 and moved[0] in out and "committed" in out, "transfer show ID", out + err)
         rc, out, err = ctl("transfer", "show", str(uuid.uuid4()))
         t.ok(rc == 1 and "404" in err, "transfer show of an unknown id: exit 1", (rc, err))
+        rc, out, err = ctl("transfer", "show", moved[0][:8])
+        lines = out.splitlines()
+        t.ok(rc == 0 and moved[0] in out and len({l.index(l.split()[1]) for l in lines if len(l.split()) > 1}) == 1,
+             "transfer show by the short id the tables print, its values in one column", out + err)
+        rc, out, err = ctl("transfer", "show", "zz")
+        t.ok(rc == 2 and "not a transfer id" in err, "transfer show of a malformed id: a usage error (exit 2)", (rc, err))
         after = set(fish_ids(s1, A))
         arrived = set(fish_ids(s2, B)) & before
         t.ok(len(before - after) == 3 and arrived == before - after, "the migrated fish left Reef and are in Lagoon")
