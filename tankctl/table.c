@@ -1,10 +1,12 @@
 /* Aligned text tables and small formatting helpers for tankctl's human output. */
 #include "config.h"
 
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "jsonv.h"
 #include "tankctl.h"
@@ -71,12 +73,32 @@ size_t table_rows(const struct table *t)
 }
 
 /* Display width: UTF-8 code points (continuation bytes do not count). */
+/* Columns on a terminal: a CJK character takes two, a combining mark none. wcwidth
+ * needs a UTF-8 LC_CTYPE (only that category: numbers and messages stay C); without
+ * one, a code point is a column. */
 static size_t width(const char *s)
 {
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
+	static int utf8 = -1;
+	if (utf8 < 0)
+		utf8 = setlocale(LC_CTYPE, "C.UTF-8") != NULL;
+	size_t n = 0, len = strlen(s);
+	mbstate_t st;
+	memset(&st, 0, sizeof st);
+	while (len) {
+		wchar_t wc;
+		size_t k = utf8 ? mbrtowc(&wc, s, len, &st) : (size_t)-1;
+		if (k == 0 || k > len) { /* not UTF-8 here: a byte that starts a character */
+			n += ((unsigned char)*s & 0xc0) != 0x80;
+			s++;
+			len--;
+			memset(&st, 0, sizeof st);
+			continue;
+		}
+		int w = wcwidth(wc);
+		n += w < 0 ? 1 : (size_t)w;
+		s += k;
+		len -= k;
+	}
 	return n;
 }
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import unicodedata
 import uuid
 
 from migratedlib import server_info
@@ -180,6 +181,17 @@ try:
     rc, out, err = ctl("--server", url2, "tanks")
     t.ok(rc == 0 and "Grotto" in out and "public tanks only" not in out, "... with the token it is listed", out + err)
     t.ok(s2.sim.delete("/api/tanks/" + G).status == 200, "(the private tank goes again)")
+    # A name of wide characters keeps the columns straight on a terminal.
+    wide = s1.sim.post("/api/tanks", {"name": "\u9b5a\u306e\u6c34\u69fd Tank", "initial_fish": 0,
+                                      "paused": True}).json()["tank"]["tank_id"]
+    rc, out, err = ctl("tanks")
+
+    def columns(line):
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+    rows = out.splitlines()[:-1]
+    t.ok(rc == 0 and len(rows) >= 3 and len({columns(line) for line in rows}) == 1,
+         "tanks: a name in CJK characters (two columns each) keeps the table aligned", out)
+    s1.sim.delete("/api/tanks/" + wide)
     # A name that is another tank's short id names two tanks, not silently the named one.
     twin = s1.sim.post("/api/tanks", {"name": A[:8], "initial_fish": 0, "paused": True}).json()["tank"]["tank_id"]
     rc, out, err = ctl("tank", "show", A[:8])
