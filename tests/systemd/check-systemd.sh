@@ -340,6 +340,11 @@ check_uninstall() {
 		not_ok "make uninstall removed every file make install added outside /etc/tankworld"
 		echo "$left" | diag
 	fi
+	dirs=$(find "$work/single/usr" -depth -type d -name tankworld 2>/dev/null)
+	if [ -z "$dirs" ]; then ok "make uninstall removed tankworld's own folders under /usr"; else
+		not_ok "make uninstall removed tankworld's own folders under /usr"
+		echo "$dirs" | diag
+	fi
 	conf=$work/single/etc/tankworld/tankworld.conf
 	check_conf() { [ -f "$conf" ] && grep -q 'edited by the operator' "$conf"; }
 	if check_conf; then ok "make uninstall kept the edited /etc/tankworld/tankworld.conf"; else
