@@ -77,16 +77,23 @@ size_t hub_page_apply(const struct hub_page *p, struct registry *reg, unsigned h
 		if (id && server_id_valid(id))
 			changes += registry_hub_removed(reg, hub, id, now);
 	}
-	size_t n = json_object_array_length(p->servers);
+	size_t n = json_object_array_length(p->servers), bad = 0;
+	struct json_err first;
 	for (size_t i = 0; i < n; i++) {
 		struct registry_learned l;
 		struct json_err e;
 		if (!parse_listed(json_object_array_get_idx(p->servers, i), &l, &e)) {
-			log_warn("hub %s listed an invalid server, ignoring it: %s", url, e.msg);
+			if (bad++ == 0)
+				first = e;
 			continue;
 		}
 		changes += registry_hub_report(reg, hub, &l, now);
 	}
+	/* One line a page, not one an entry: a hub listing thousands of bad entries
+	 * wrote thousands of lines a pull. */
+	if (bad)
+		log_warn("hub %s listed %zu invalid server(s), ignoring them: %s%s", url, bad,
+			 first.msg, bad > 1 ? " (the first)" : "");
 	return changes;
 }
 

@@ -101,6 +101,8 @@ try:
     t.ok(wait_until(lambda: count(worker) == N + 2, 30, 0.3),
          "a worker joining the restarted hub learns all %d servers" % (N + 1), count(worker))
 
+    worker.stop()  # it would register again with the hub below
+
     # Journals made by hand: the revision list is what diffs page, in order.
     ids, aside = start_with_journal([record("r%d" % i, 1500 - i) for i in range(1500)])
     seen, pages, resets = page_through(hub)
@@ -115,7 +117,6 @@ try:
         t.ok(aside and ids == {"hub"}, "a journal with %s is damage: set aside, started empty" % what,
              (aside, ids))
     hub.stop()
-    worker.stop()
 
     # A hub that answers "more" at the revision asked for, and one whose revision json-c
     # would cap at 2^63-1: the worker gives up the sync, says so, and keeps heartbeating.
@@ -132,8 +133,11 @@ try:
     fake = StubServer(stub)
     stuck = {"servers": [], "removed": [], "revision": 7, "epoch": "00000000000000e7",
              "listing": "00000000000000aa", "more": True, "reset": False}
+    garbage = dict(stuck, more=False, servers=[{"server_id": "bad id %d" % i, "host": "x", "port": 1}
+                                               for i in range(500)])
     for what, page in (("pages that do not advance", stuck),
-                       ("a revision past 2^63-1", dict(stuck, revision=2 ** 63 + 5, more=False))):
+                       ("a revision past 2^63-1", dict(stuck, revision=2 ** 63 + 5, more=False)),
+                       ("500 invalid entries a page", garbage)):
         mode["page"] = page
         del beats[:], pulls[:]
         w2 = Daemon("discoveryd", os.path.join(root, "w2"), "worker2", gp,
@@ -143,8 +147,13 @@ try:
         ok = wait_until(lambda: len(beats) >= 6, 10, 0.2)
         t.ok(ok and len(pulls) < 60, "a hub sending %s: the worker keeps heartbeating (%d beats) and "
              "does not pull in a loop (%d pulls)" % (what, len(beats), len(pulls)))
-        t.ok(("do not advance" if page is stuck else "not a revision") in w2.log_tail(200),
-             "and says why", w2.log_tail(20))
+        if page is garbage:
+            lines = [x for x in w2.log_tail(5000).splitlines() if "invalid server" in x]
+            t.ok(lines and "500 invalid server(s)" in lines[0] and len(lines) <= len(pulls),
+                 "and logs one line a page, not one an entry (%d lines, %d pulls)" % (len(lines), len(pulls)))
+        else:
+            t.ok(("do not advance" if page is stuck else "not a revision") in w2.log_tail(200),
+                 "and says why", w2.log_tail(20))
         w2.stop()
         daemons.remove(w2)
     fake.close()
