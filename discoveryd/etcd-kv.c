@@ -35,9 +35,7 @@ void etcd_add_b64(json_object *o, const char *key, const char *s)
 	free(b);
 }
 
-/* Keys and values are text, read as C strings: a NUL inside would cut them short, so
- * it is refused, as is anything after the padding. */
-long etcd_b64_decode(const char *s, char *out, size_t max)
+static long decode(const char *s, char *out, size_t max, bool nul_ok)
 {
 	size_t n = 0;
 	unsigned v = 0;
@@ -51,7 +49,7 @@ long etcd_b64_decode(const char *s, char *out, size_t max)
 		if (bits >= 8) {
 			bits -= 8;
 			char ch = (char)(v >> bits & 255);
-			if (ch == '\0' || n + 1 >= max)
+			if ((ch == '\0' && !nul_ok) || n + 1 >= max)
 				return -1;
 			out[n++] = ch;
 		}
@@ -63,6 +61,18 @@ long etcd_b64_decode(const char *s, char *out, size_t max)
 		return -1;
 	out[n] = '\0';
 	return (long)n;
+}
+
+/* Keys and values are text, read as C strings: a NUL inside would cut them short, so
+ * it is refused, as is anything after the padding. */
+long etcd_b64_decode(const char *s, char *out, size_t max)
+{
+	return decode(s, out, max, false);
+}
+
+long etcd_b64_decode_bytes(const char *s, char *out, size_t max)
+{
+	return decode(s, out, max, true);
 }
 
 const char *etcd_key_id(const char *prefix, const char *key, char *buf, size_t n)

@@ -18,6 +18,9 @@
  * anything but base64, text after the padding, a NUL byte, or no room. */
 char *etcd_b64_encode(const char *s, size_t n);
 long etcd_b64_decode(const char *s, char *out, size_t max);
+/* The same for bytes that are not text (any key etcd holds, when only its bytes
+ * matter): a NUL is kept; the length returned says where the bytes end. */
+long etcd_b64_decode_bytes(const char *s, char *out, size_t max);
 /* o[key] = the base64 of the string s, as the gateway wants keys and values. */
 void etcd_add_b64(json_object *o, const char *key, const char *s);
 

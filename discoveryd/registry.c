@@ -479,6 +479,13 @@ size_t registry_hub_full_end(struct registry *r, unsigned hub, double now)
 	return changes;
 }
 
+void registry_hub_full_seen(struct registry *r, unsigned hub, const char *id)
+{
+	struct server_entry *e = lookup(r, id);
+	if (e && hub < REGISTRY_MAX_HUBS)
+		e->full_seen |= 1u << hub;
+}
+
 void registry_hub_synced(struct registry *r, unsigned hub, double now)
 {
 	if (hub < REGISTRY_MAX_HUBS)

@@ -129,6 +129,9 @@ bool registry_hub_removed(struct registry *r, unsigned hub, const char *id, doub
  * registry_hub_full_end drops the hub from every entry it did not list. */
 void registry_hub_full_begin(struct registry *r, unsigned hub);
 size_t registry_hub_full_end(struct registry *r, unsigned hub, double now);
+/* The running full listing holds id, but in a form that does not decode: the entry is
+ * kept as it was (neither refreshed nor dropped by the listing's end). */
+void registry_hub_full_seen(struct registry *r, unsigned hub, const char *id);
 /* The hub answered a sync completely at now; forget the hub when it leaves the list. */
 void registry_hub_synced(struct registry *r, unsigned hub, double now);
 void registry_hub_forget(struct registry *r, unsigned hub, double now);
