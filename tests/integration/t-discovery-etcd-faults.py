@@ -303,6 +303,11 @@ def served(f, path, before, timeout=5):
     return wait_until(lambda: f.n(path) > before, timeout, 0.01)
 
 
+# The old code stalled /health 2.3 s (a big range) and 1.0 s (a watch without
+# newlines); a loaded machine or the sanitizers' build add tens of ms to any answer.
+STALL = 0.5
+
+
 def worst(probe, t0, t1):
     lat = probe.since(t0, t1)
     return max((x[0] for x in lat), default=None), len(lat)
@@ -396,9 +401,9 @@ try:
     t1 = time.monotonic()
     w, nlat = worst(probe, t0, t1)
     pages = list(f.asked["/v3/kv/range"])
-    t.ok(done and w is not None and w < 0.1 and nlat > 10,
-         "/health answers within 100 ms while a registry of %d keys is read (worst %s ms of %d, %.1f s)"
-         % (JUNK, None if w is None else round(w * 1000), nlat, t1 - t0))
+    t.ok(done and w is not None and w < STALL and nlat > 10,
+         "/health answers within %d ms while a registry of %d keys is read (worst %s ms of %d, %.1f s)"
+         % (STALL * 1000, JUNK, None if w is None else round(w * 1000), nlat, t1 - t0))
     t.ok(len(pages) > JUNK // 1000 and all(int(p.get("limit") or 0) == 500 for p in pages)
          and all(p.get("revision") == pages[1].get("revision") for p in pages[1:])
          and "revision" not in pages[0],
@@ -416,9 +421,9 @@ try:
     f.noline = False
     w, nlat = worst(probe, t0, t1)
     probe.stop()
-    t.ok(w is not None and w < 0.1 and nlat > 10,
-         "/health answers within 100 ms while watches stream bytes without a newline (worst %s ms of %d)"
-         % (None if w is None else round(w * 1000), nlat))
+    t.ok(w is not None and w < STALL and nlat > 10,
+         "/health answers within %d ms while watches stream bytes without a newline (worst %s ms of %d)"
+         % (STALL * 1000, None if w is None else round(w * 1000), nlat))
     with open(d.log_path, errors="replace") as lf:
         t.ok("longer than 4 MiB" in lf.read(), "and such a watch is logged as garbage and ended")
     f.end_watches()
