@@ -104,6 +104,14 @@ try:
                         "%s %s %s with %s: JSON 401" % (daemon, method, path, what), r):
                 break
     t.eq(state(), before, "%d refused mutations changed nothing" % n_bad)
+    # The 401 says which fix applies: a token to add, or the one sent to replace.
+    r0 = d["simd"].req("POST", "/api/tanks/%s/pause" % a, tcp=True, body=None)
+    r1 = d["simd"].req("POST", "/api/tanks/%s/pause" % a, tcp=True, body=None,
+                       headers={"Authorization": "Bearer " + "x" * len(token)})
+    t.ok(r0.headers.get("WWW-Authenticate") == "Bearer" and "needs the cluster token" in r0.body and
+         r1.headers.get("WWW-Authenticate") == 'Bearer error="invalid_token"' and "not this server's" in r1.body,
+         "a 401 without a token asks for one; with a wrong one it says the one sent is not this server's",
+         (r0.headers, r0.body, r1.headers, r1.body))
 
     # The right token in any case of "Bearer" is accepted (the request runs: any
     # answer but 401/403). Heartbeat and run change little; each daemon is tried.
