@@ -83,6 +83,14 @@ bool text_has_control(const char *s)
 	return false;
 }
 
+uint32_t str_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 bool hex16_valid(const char *s)
 {
 	return strlen(s) == 16 && strspn(s, "0123456789abcdef") == 16;

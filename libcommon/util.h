@@ -26,6 +26,8 @@ bool text_has_control(const char *s);
 /* Why a name people read is refused ("has control characters", "is only spaces"), or
  * NULL: the one rule for the API's names and the configuration's. */
 const char *name_fault(const char *s);
+/* FNV-1a of a string, for hash tables of ids. */
+uint32_t str_hash(const char *s);
 /* 16 lowercase hex digits: discoveryd's epochs and listing ids. */
 bool hex16_valid(const char *s);
 /* The characters (code points) of n bytes of valid UTF-8: the bytes that do not continue

@@ -35,13 +35,7 @@ static void on_verify(const struct fetch_response *r, void *arg)
 {
 	struct verify_req *v = arg;
 	struct migrated *md = v->md;
-	struct strset *verifying = &md->verifying_tanks;
-	for (size_t i = 0; i < verifying->n; i++)
-		if (strcmp(verifying->v[i], v->tank_id) == 0) {
-			free(verifying->v[i]);
-			verifying->v[i] = verifying->v[--verifying->n];
-			break;
-		}
+	strset_remove(&md->verifying_tanks, v->tank_id);
 	if (r->status == 404) {
 		/* Sources of the removed connections (other than the gone tank) need their
 		 * walls closed: collect them before removing. */

@@ -164,17 +164,9 @@ int transfer_record_from_json(json_object *o, struct transfer_record *r, struct 
 	return 0;
 }
 
-static uint32_t hash_id(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 static uint32_t find_slot(const struct history *h, const char *id)
 {
-	uint32_t i = h->buckets[hash_id(id) & (h->nbuckets - 1)];
+	uint32_t i = h->buckets[str_hash(id) & (h->nbuckets - 1)];
 	while (i != NIL && strcmp(h->slots[i].r.transfer_id, id) != 0)
 		i = h->slots[i].next;
 	return i;
@@ -182,7 +174,7 @@ static uint32_t find_slot(const struct history *h, const char *id)
 
 static void unlink_slot(struct history *h, uint32_t idx)
 {
-	uint32_t *p = &h->buckets[hash_id(h->slots[idx].r.transfer_id) & (h->nbuckets - 1)];
+	uint32_t *p = &h->buckets[str_hash(h->slots[idx].r.transfer_id) & (h->nbuckets - 1)];
 	while (*p != NIL && *p != idx)
 		p = &h->slots[*p].next;
 	if (*p == idx)
@@ -206,7 +198,7 @@ static void upsert_memory(struct history *h, const struct transfer_record *r)
 		h->n++;
 	h->slots[idx].r = *r;
 	h->slots[idx].used = true;
-	uint32_t *b = &h->buckets[hash_id(r->transfer_id) & (h->nbuckets - 1)];
+	uint32_t *b = &h->buckets[str_hash(r->transfer_id) & (h->nbuckets - 1)];
 	h->slots[idx].next = *b;
 	*b = idx;
 	h->head = (h->head + 1) % h->cap;

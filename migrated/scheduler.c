@@ -8,6 +8,7 @@
 
 #include "connections.h"
 #include "scheduler.h"
+#include "util.h"
 #include "xalloc.h"
 
 int roll_1_100(struct rng *r)
@@ -31,12 +32,27 @@ double backoff_delay(int failures, double u)
 	return d / 2 + u * d / 2;
 }
 
+/* The slot holding x, or the empty slot where it would go. */
+static size_t strset_probe(const struct strset *s, const char *x)
+{
+	size_t mask = s->nslot - 1, i = str_hash(x) & mask;
+	while (s->slot[i] && strcmp(s->v[s->slot[i] - 1], x) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static void strset_reindex(struct strset *s, size_t nslot)
+{
+	free(s->slot);
+	s->nslot = nslot;
+	s->slot = xcalloc(nslot, sizeof *s->slot);
+	for (size_t k = 0; k < s->n; k++)
+		s->slot[strset_probe(s, s->v[k])] = k + 1;
+}
+
 bool strset_has(const struct strset *s, const char *x)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], x) == 0)
-			return true;
-	return false;
+	return s->nslot && s->slot[strset_probe(s, x)] != 0;
 }
 
 bool strset_add(struct strset *s, const char *x)
@@ -49,6 +65,22 @@ bool strset_add(struct strset *s, const char *x)
 	}
 	s->v[s->n] = xstrdup(x);
 	s->n++;
+	if (2 * s->n > s->nslot)
+		strset_reindex(s, s->nslot ? s->nslot * 2 : 32);
+	else
+		s->slot[strset_probe(s, x)] = s->n;
+	return true;
+}
+
+bool strset_remove(struct strset *s, const char *x)
+{
+	if (!strset_has(s, x))
+		return false;
+	size_t k = s->slot[strset_probe(s, x)] - 1;
+	free(s->v[k]);
+	s->v[k] = s->v[--s->n];
+	strset_reindex(s, s->nslot); /* open addressing has no simple delete; sets that
+					* shrink (tanks being checked) are small */
 	return true;
 }
 
@@ -57,6 +89,7 @@ void strset_clear(struct strset *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i]);
 	free(s->v);
+	free(s->slot);
 	memset(s, 0, sizeof *s);
 }
 

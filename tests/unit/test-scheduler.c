@@ -108,8 +108,24 @@ static void test_strset(void)
 	}
 	ok(strset_has(&s, "k99") && strset_has(&s, "a") && !strset_has(&s, "b"), "membership");
 	is_int(s.n, 101, "size");
+	ok(strcmp(s.v[0], "a") == 0 && strcmp(s.v[100], "k99") == 0, "kept in the order added");
+	ok(strset_remove(&s, "k5") && !strset_has(&s, "k5") && !strset_remove(&s, "k5") &&
+		   s.n == 100 && strset_has(&s, "k99") && strset_has(&s, "k4"),
+	   "remove: gone, the others still found");
 	strset_clear(&s);
 	is_int(s.n, 0, "cleared");
+	/* A crowded tank's fish: the index keeps adding and finding linear in their number
+	 * (a list searched from the start took the pass 170-260 ms at 6,000 fish). */
+	for (int i = 0; i < 200000; i++) {
+		char k[48];
+		snprintf(k, sizeof k, "%08x-0000-4000-8000-%012d", i, i);
+		strset_add(&s, k);
+	}
+	ok(s.n == 200000 && strset_has(&s, "00000000-0000-4000-8000-000000000000") &&
+		   strset_has(&s, "00030d3f-0000-4000-8000-000000199999") &&
+		   !strset_has(&s, "00030d40-0000-4000-8000-000000200000"),
+	   "200,000 ids added and found");
+	strset_clear(&s);
 }
 
 static const struct sched_decision *find(const struct sched_decision *d, size_t n, const char *id)
