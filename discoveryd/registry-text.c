@@ -98,7 +98,7 @@ static void out_info(char **buf, size_t *len, size_t *cap, const struct server_i
 }
 
 void registry_entry_append_json(const struct registry *r, const struct server_entry *e, double now,
-				char **buf, size_t *len, size_t *cap)
+				const char *extra, char **buf, size_t *len, size_t *cap)
 {
 	out_info(buf, len, cap, &e->info);
 	double heard = registry_heard(r, e), age = now - heard;
@@ -106,10 +106,10 @@ void registry_entry_append_json(const struct registry *r, const struct server_en
 	iso8601_utc(heard, ts);
 	out_fmt(buf, len, cap,
 		",\"status\":\"%s\",\"is_local\":%s,\"last_heartbeat_at\":\"%s\","
-		"\"heartbeat_age_seconds\":%.3f,\"direct\":%s}",
+		"\"heartbeat_age_seconds\":%.3f,\"direct\":%s%s}",
 		server_status_name(registry_status(r, e, now)),
 		strcmp(e->info.server_id, registry_local_id(r)) == 0 ? "true" : "false", ts,
-		age < 0 ? 0 : age, e->learned ? "false" : "true");
+		age < 0 ? 0 : age, e->learned ? "false" : "true", extra ? extra : "");
 }
 
 void registry_entry_append_record(const struct registry *r, const struct server_entry *e,

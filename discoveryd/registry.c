@@ -147,11 +147,20 @@ void registry_set_epoch(struct registry *r, uint64_t epoch, uint64_t revision)
 
 const struct server_entry *registry_changed_first(const struct registry *r, uint64_t since)
 {
-	/* Walk back from the newest: a diff is short, and a full listing walks it all
-	 * anyway. */
+	/* From the nearer end, as revisions go: a diff is near the newest, while the pages
+	 * of a whole listing start near the oldest (walked back from the newest, each page
+	 * cost the whole registry: 39 % of the loop paging 20,000 servers, a probe). */
 	struct server_entry *e = TAILQ_LAST(&r->by_rev, entry_list);
 	if (!e || e->rev <= since)
 		return NULL;
+	struct server_entry *first = TAILQ_FIRST(&r->by_rev);
+	if (since < first->rev)
+		return first;
+	if (since - first->rev < e->rev - since) {
+		for (e = first; e->rev <= since;)
+			e = TAILQ_NEXT(e, rev_link);
+		return e;
+	}
 	struct server_entry *prev;
 	while ((prev = TAILQ_PREV(e, entry_list, rev_link)) && prev->rev > since)
 		e = prev;
