@@ -132,29 +132,66 @@ static void api_heartbeat(struct http_ctx *ctx)
 	reply_heartbeat_ok(ctx, id);
 }
 
-/* Which of our hubs list e ("hubs"), or for this server, which hubs it reaches. */
-static void add_hubs(struct discoveryd *dd, json_object *o, const struct server_entry *e)
+/* Our hubs, read once a reply: each entry's "hubs" names those that list it, or for
+ * this server those it reaches. Their URLs are escaped once, not once an entry. */
+struct hub_names {
+	size_t n;
+	char *json[REGISTRY_MAX_HUBS];
+	unsigned idx[REGISTRY_MAX_HUBS];
+	bool reached[REGISTRY_MAX_HUBS], self[REGISTRY_MAX_HUBS];
+};
+
+static void hub_names_load(struct discoveryd *dd, struct hub_names *h)
 {
-	size_t n = worker_hub_count(dd->worker);
-	if (!n)
-		return;
-	bool local = strcmp(e->info.server_id, dd->self.server_id) == 0;
-	json_object *a = json_object_new_array();
-	for (size_t i = 0; i < n; i++) {
-		unsigned idx;
-		bool reached, self;
-		const char *url = worker_hub_url(dd->worker, i, &idx, &reached, &self);
-		if (local ? reached || self : (e->listed_by >> idx) & 1)
-			json_object_array_add(a, json_object_new_string(url));
+	h->n = worker_hub_count(dd->worker);
+	for (size_t i = 0; i < h->n; i++) {
+		json_object *s = json_object_new_string(
+			worker_hub_url(dd->worker, i, &h->idx[i], &h->reached[i], &h->self[i]));
+		h->json[i] = xstrdup(json_object_to_json_string(s));
+		json_object_put(s);
 	}
-	json_object_object_add(o, "hubs", a);
 }
 
-static json_object *entry_json(struct discoveryd *dd, const struct server_entry *e, double now)
+static void hub_names_free(struct hub_names *h)
 {
-	json_object *o = registry_entry_to_json(dd->reg, e, now);
-	add_hubs(dd, o, e);
-	return o;
+	for (size_t i = 0; i < h->n; i++)
+		free(h->json[i]);
+}
+
+/* e's JSON, its "hubs" included (none without hubs), appended to *buf. */
+static void append_entry(struct discoveryd *dd, const struct hub_names *h,
+			 const struct server_entry *e, double now, char **buf, size_t *len,
+			 size_t *cap)
+{
+	char *hubs = NULL;
+	size_t hlen = 0, hcap = 0;
+	registry_append(&hubs, &hlen, &hcap, "");
+	if (h->n) {
+		bool local = strcmp(e->info.server_id, dd->self.server_id) == 0, first = true;
+		registry_append(&hubs, &hlen, &hcap, ",\"hubs\":[");
+		for (size_t i = 0; i < h->n; i++)
+			if (local ? h->reached[i] || h->self[i] : (e->listed_by >> h->idx[i]) & 1) {
+				registry_append(&hubs, &hlen, &hcap, first ? "" : ",");
+				registry_append(&hubs, &hlen, &hcap, h->json[i]);
+				first = false;
+			}
+		registry_append(&hubs, &hlen, &hcap, "]");
+	}
+	registry_entry_append_json(dd->reg, e, now, hubs, buf, len, cap);
+	free(hubs);
+}
+
+/* One server's entry, as the list gives it. */
+static void reply_entry(struct http_ctx *ctx, struct discoveryd *dd, const struct server_entry *e)
+{
+	struct hub_names h;
+	hub_names_load(dd, &h);
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	append_entry(dd, &h, e, now_steady_wall(), &buf, &len, &cap);
+	http_reply_text(ctx->req, 200, "application/json", buf, len);
+	free(buf);
+	hub_names_free(&h);
 }
 
 /* GET /api/discovery/servers?since=R[&epoch=E][&limit=N][&listing=L]: what changed
@@ -225,24 +262,15 @@ static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t sin
 }
 
 /* The whole list, written by hand as the pages are: through json-c objects a registry
- * of 20,000 servers held the loop 245-573 ms a listing (a stall probe). Each entry
- * carries the same "hubs" as GET /api/discovery/servers/{id} (add_hubs). want: the
+ * of 20,000 servers held the loop 245-573 ms a listing (a stall probe). want: the
  * status to keep, or -1 for all. */
 static void list_all(struct http_ctx *ctx, struct discoveryd *dd, bool include_local, int want)
 {
 	double now = now_steady_wall();
-	size_t nh = worker_hub_count(dd->worker);
-	char *hub_json[REGISTRY_MAX_HUBS];
-	unsigned idx[REGISTRY_MAX_HUBS];
-	bool reached[REGISTRY_MAX_HUBS], self[REGISTRY_MAX_HUBS];
-	for (size_t i = 0; i < nh; i++) {
-		json_object *s = json_object_new_string(
-			worker_hub_url(dd->worker, i, &idx[i], &reached[i], &self[i]));
-		hub_json[i] = xstrdup(json_object_to_json_string(s));
-		json_object_put(s);
-	}
-	char *buf = NULL, *hubs = NULL;
-	size_t len = 0, cap = 0, hlen = 0, hcap = 0;
+	struct hub_names h;
+	hub_names_load(dd, &h);
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
 	long n = 0;
 	registry_append(&buf, &len, &cap, "{\"servers\":[");
 	for (const struct server_entry *e = registry_first(dd->reg); e; e = registry_next(e)) {
@@ -250,31 +278,16 @@ static void list_all(struct http_ctx *ctx, struct discoveryd *dd, bool include_l
 		if ((local && !include_local) ||
 		    (want >= 0 && registry_status(dd->reg, e, now) != (enum server_status)want))
 			continue;
-		hlen = 0;
-		registry_append(&hubs, &hlen, &hcap, "");
-		if (nh) {
-			registry_append(&hubs, &hlen, &hcap, ",\"hubs\":[");
-			bool first = true;
-			for (size_t i = 0; i < nh; i++)
-				if (local ? reached[i] || self[i] : (e->listed_by >> idx[i]) & 1) {
-					registry_append(&hubs, &hlen, &hcap, first ? "" : ",");
-					registry_append(&hubs, &hlen, &hcap, hub_json[i]);
-					first = false;
-				}
-			registry_append(&hubs, &hlen, &hcap, "]");
-		}
 		if (n++)
 			registry_append(&buf, &len, &cap, ",");
-		registry_entry_append_json(dd->reg, e, now, hubs, &buf, &len, &cap);
+		append_entry(dd, &h, e, now, &buf, &len, &cap);
 	}
 	char tail[64];
 	snprintf(tail, sizeof tail, "],\"count\":%ld}", n);
 	registry_append(&buf, &len, &cap, tail);
 	http_reply_text(ctx->req, 200, "application/json", buf, len);
 	free(buf);
-	free(hubs);
-	for (size_t i = 0; i < nh; i++)
-		free(hub_json[i]);
+	hub_names_free(&h);
 }
 
 static void api_list(struct http_ctx *ctx)
@@ -341,7 +354,7 @@ static void api_get_server(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 404, "unknown_server", "Server not found: %s", id);
 		return;
 	}
-	http_reply_json(ctx->req, 200, entry_json(dd, e, now_steady_wall()));
+	reply_entry(ctx, dd, e);
 }
 
 static void api_unregister(struct http_ctx *ctx)
@@ -372,7 +385,7 @@ static void api_local(struct http_ctx *ctx)
 	struct discoveryd *dd = dd_of(ctx);
 	self_refresh(dd);
 	const struct server_entry *e = registry_get(dd->reg, dd->self.server_id);
-	http_reply_json(ctx->req, 200, entry_json(dd, e, now_steady_wall()));
+	reply_entry(ctx, dd, e);
 }
 
 static void api_health(struct http_ctx *ctx)

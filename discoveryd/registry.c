@@ -541,26 +541,6 @@ json_object *server_info_to_json(const struct server_info *in)
 	return o;
 }
 
-json_object *registry_entry_to_json(const struct registry *r, const struct server_entry *e,
-				    double now)
-{
-	json_object *o = server_info_to_json(&e->info);
-	char ts[32];
-	double heard = registry_heard(r, e);
-	iso8601_utc(heard, ts);
-	json_object_object_add(o, "status",
-			       json_object_new_string(
-				       server_status_name(registry_status(r, e, now))));
-	json_object_object_add(o, "is_local",
-			       json_object_new_boolean(strcmp(e->info.server_id, r->local_id) == 0));
-	json_object_object_add(o, "last_heartbeat_at", json_object_new_string(ts));
-	double age = now - heard;
-	json_object_object_add(o, "heartbeat_age_seconds", jv_new_seconds(age < 0 ? 0 : age));
-	/* Heard by this registry itself, not learned from a hub (see registry_learned). */
-	json_object_object_add(o, "direct", json_object_new_boolean(!e->learned));
-	return o;
-}
-
 json_object *registry_entry_record(const struct registry *r, const struct server_entry *e,
 				   double now)
 {

@@ -165,10 +165,6 @@ const struct server_entry *registry_changed_next(const struct server_entry *e);
 const struct server_entry *registry_first(const struct registry *r);
 const struct server_entry *registry_next(const struct server_entry *e);
 
-/* Wire form: ServerInfo plus status, is_local, last_heartbeat_at and
- * heartbeat_age_seconds. */
-json_object *registry_entry_to_json(const struct registry *r, const struct server_entry *e,
-				    double now);
 json_object *server_info_to_json(const struct server_info *info);
 
 /* The same texts written straight into a growing buffer (*buf of *cap bytes, *len
