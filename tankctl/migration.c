@@ -266,13 +266,10 @@ static int transfer_prefix(struct ctl *ctl, const char *prefix, char *full, size
 	struct reply r;
 	if (ctl_call(ctl, &ctl->mig, "GET", "/api/transfers?limit=10000", NULL, &r) < 0)
 		return EXIT_FAIL;
-	json_object *list = field_arr(r.json, "transfers");
-	size_t hits = 0, len = strlen(prefix);
-	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
-		const char *id = field_str(json_object_array_get_idx(list, i), "transfer_id");
-		if (strncmp(id, prefix, len) == 0 && hits++ == 0)
-			snprintf(full, n, "%s", id);
-	}
+	size_t hits;
+	json_object *x = prefix_match(field_arr(r.json, "transfers"), "transfer_id", prefix, &hits);
+	if (x)
+		snprintf(full, n, "%s", field_str(x, "transfer_id"));
 	reply_free(&r);
 	if (hits == 1)
 		return 0;

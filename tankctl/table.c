@@ -309,3 +309,16 @@ json_object *field_arr(json_object *o, const char *key)
 		return x;
 	return NULL;
 }
+
+json_object *prefix_match(json_object *list, const char *key, const char *prefix, size_t *count)
+{
+	json_object *hit = NULL;
+	size_t n = strlen(prefix);
+	*count = 0;
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		json_object *x = json_object_array_get_idx(list, i);
+		if (strncmp(field_str(x, key), prefix, n) == 0 && (*count)++ == 0)
+			hit = x;
+	}
+	return *count == 1 ? hit : NULL;
+}

@@ -121,6 +121,9 @@ double field_num(json_object *o, const char *key);
 bool field_bool(json_object *o, const char *key);
 json_object *field_obj(json_object *o, const char *key); /* NULL when absent or not an object */
 json_object *field_arr(json_object *o, const char *key); /* NULL when absent or not an array */
+/* The one object of list whose key starts with prefix (the short ids the tables
+ * print); NULL with *count 0 (none) or above 1 (ambiguous). */
+json_object *prefix_match(json_object *list, const char *key, const char *prefix, size_t *count);
 
 struct audit_opts {
 	long expect; /* -1 when not given */

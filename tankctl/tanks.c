@@ -417,21 +417,6 @@ static int fish_prefix(struct ctl *ctl, const char *tank_id, const char *prefix,
 	return 0;
 }
 
-/* The outbox record of the one entity in flight whose id is fid or starts with it;
- * NULL with *count 0 (none) or above 1 (ambiguous). */
-static json_object *outbox_match(json_object *list, const char *fid, size_t *count)
-{
-	json_object *hit = NULL;
-	size_t n = strlen(fid);
-	*count = 0;
-	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
-		json_object *x = json_object_array_get_idx(list, i);
-		if (strncmp(field_str(x, "fish_id"), fid, n) == 0 && (*count)++ == 0)
-			hit = x;
-	}
-	return *count == 1 ? hit : NULL;
-}
-
 /* Fish fid (or a unique prefix of its id) in flight, in this server's outbox: printed
  * (1), not there (0), or -1. A plant in flight is shown as one: its fields are not a
  * fish's. */
@@ -441,7 +426,7 @@ static int show_fish_in_outbox(struct ctl *ctl, const char *fid)
 	if (ctl_call(ctl, &ctl->sim, "GET", "/api/outbox", NULL, &r) < 0)
 		return -1;
 	size_t count;
-	json_object *x = outbox_match(field_arr(r.json, "transfers"), fid, &count);
+	json_object *x = prefix_match(field_arr(r.json, "transfers"), "fish_id", fid, &count);
 	if (count > 1) {
 		fprintf(stderr, "tankctl: '%s' names %zu entities in flight; give more of the id\n",
 			fid, count);
