@@ -11,5 +11,8 @@
 #define SERVER_ID_MAX 64
 /* Connection ids: "<uuid>-><uuid>" fits. */
 #define CONN_ID_MAX 128
+/* The fish ids a reservation or a local move may be told not to take ("except"): those
+ * that arrived in the tank during one migration pass, one per connection into it. */
+#define PICK_EXCEPT_MAX 1024
 
 #endif

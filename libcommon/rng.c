@@ -3,6 +3,9 @@
 #include "config.h"
 
 #include <math.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rng.h"
 
@@ -23,6 +26,17 @@ void rng_seed(struct rng *r, uint64_t seed)
 	 * state from JSON is checked against it too. */
 	if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
 		r->s[0] = 1;
+}
+
+void rng_seed_kernel(struct rng *r)
+{
+	uint64_t seed;
+	if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_sec;
+	}
+	rng_seed(r, seed);
 }
 
 static inline uint64_t rotl(uint64_t x, int k)

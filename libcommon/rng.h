@@ -12,6 +12,9 @@ struct rng {
 
 uint64_t splitmix64(uint64_t *state);
 void rng_seed(struct rng *r, uint64_t seed);
+/* Seeded from the kernel (the clock and pid if getrandom fails): for choices that are
+ * not part of any tank's course. */
+void rng_seed_kernel(struct rng *r);
 uint64_t rng_next(struct rng *r);
 /* Uniform in [0, 1) with 53 random bits. */
 double rng_uniform(struct rng *r);

@@ -6,9 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "delivery.h"
 #include "fsutil.h"
@@ -16,17 +13,6 @@
 #include "log.h"
 #include "migrated.h"
 #include "util.h"
-
-static void seed_rng(struct migrated *md)
-{
-	uint64_t seed;
-	if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_sec;
-	}
-	rng_seed(&md->rng, seed);
-}
 
 static int on_reload(void *arg, const struct conf *newc)
 {
@@ -82,7 +68,7 @@ int main(int argc, char **argv)
 	const struct conf *c = &d.conf;
 	md.daemon = &d;
 	md.started_mono = now_mono();
-	seed_rng(&md);
+	rng_seed_kernel(&md.rng);
 
 	char *dir = fs_path_join(c->server.state_dir, "migration");
 	state_lock_or_die(dir, "migrated");

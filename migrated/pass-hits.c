@@ -4,11 +4,16 @@
  * has been answered; deliveries go on without it.
  *
  * Per-fish cooldown: no fish moves twice in one pass. When a hit's source tank also
- * receives a fish by a local move in the same pass (sched_plan marks it), the pass
- * first takes that tank's state (pass-roll.c) and names the fish to send (fish_id), chosen
- * among the fish present before any move of the pass. Everywhere else simd picks a
- * random fish; as a safety net a reservation that returns a fish already moved in this
- * pass is aborted at once. */
+ * receives a fish by a local move in the same pass (sched_plan marks it "conflict"),
+ * that hit and the local moves into its tank run one at a time, in the pass's order
+ * (the chain), and the hit tells simd which fish not to take ("except"): those the moves
+ * before it brought in. A move after it cannot bring in the fish it sends, which has
+ * left. Everything else starts at once and simd picks a random fish; as a safety net a
+ * reservation that returns a fish already moved in this pass is aborted at once.
+ *
+ * The pass used to read the conflict tank's whole state (GET /state) to name a fish that
+ * had not moved: megabytes parsed on the event loop for a big tank, and above the 4 MiB
+ * answer limit (about 8,000 fish) the hit always failed. */
 #include "config.h"
 
 #include <stdio.h>
@@ -38,6 +43,8 @@ static void record_local(struct op *op, const char *transfer_id, const char *fis
 	history_record(op->p->md->history, &r);
 }
 
+static void op_answered(struct op *op);
+
 static void on_move(const struct fetch_response *r, void *arg)
 {
 	struct op *op = arg;
@@ -51,8 +58,12 @@ static void on_move(const struct fetch_response *r, void *arg)
 			jv_string(o, "transfer_id", false, 1, TRANSFER_ID_MAX, &tid, &e);
 			jv_string(o, "fish_id", false, 1, TANK_ID_MAX, &fish, &e);
 		}
-		if (fish)
+		if (fish) {
 			strset_add(&p->moved, fish);
+			snprintf(op->moved, sizeof op->moved, "%s", fish);
+		} else {
+			op->unknown = true;
+		}
 		record_local(op, tid, fish, TS_COMMITTED, NULL);
 		refusals_success(md, op->c.id);
 		if (tid)
@@ -72,7 +83,7 @@ static void on_move(const struct fetch_response *r, void *arg)
 			p->no_fish++;
 		} else {
 			request_refusal(r, NULL, code, sizeof code, text, sizeof text);
-			record_local(op, NULL, op->fish_id, TS_ABORTED, text);
+			record_local(op, NULL, NULL, TS_ABORTED, text);
 			/* No root spot says nothing about the connection: fish still go. */
 			if (strcmp(code, "no_root_spot") != 0)
 				refusals_note(md, op->c.id, op->c.destination_tank_id, r->status,
@@ -83,6 +94,7 @@ static void on_move(const struct fetch_response *r, void *arg)
 		}
 	} else {
 		/* A move is one atomic step in simd: whatever happened, nothing is lost. */
+		op->unknown = true;
 		p->errors++;
 		md->m.sim_errors++;
 		if (r->status)
@@ -93,7 +105,7 @@ static void on_move(const struct fetch_response *r, void *arg)
 			log_warn("local move %s -> %s: %s", op->c.source_tank_id,
 				 op->c.destination_tank_id, r->error);
 	}
-	pass_op_done(p);
+	op_answered(op);
 }
 
 static void on_abort_unwanted(const struct fetch_response *r, void *arg)
@@ -164,10 +176,11 @@ static void on_reserve(const struct fetch_response *r, void *arg)
 			log_warn("reserve in tank %s: %s", op->c.source_tank_id, r->error);
 		delivery_resume_outbox(md);
 	}
-	pass_op_done(p);
+	op_answered(op);
 }
 
-static void start_op(struct op *op)
+/* false when the request could not be sent (counted as an error). */
+static bool start_op(struct op *op)
 {
 	struct pass *p = op->p;
 	struct migrated *md = p->md;
@@ -177,8 +190,10 @@ static void start_op(struct op *op)
 	json_object_object_add(body, "destination_tank_id",
 			       json_object_new_string(op->c.destination_tank_id));
 	json_object_object_add(body, "connection_id", json_object_new_string(op->c.id));
-	if (op->fish_id[0])
-		json_object_object_add(body, "fish_id", json_object_new_string(op->fish_id));
+	if (op->except) {
+		json_object_object_add(body, "except", op->except);
+		op->except = NULL;
+	}
 	if (op->plant)
 		json_object_object_add(body, "kind", json_object_new_string("plant"));
 	char path[TANK_ID_MAX + 64];
@@ -197,6 +212,72 @@ static void start_op(struct op *op)
 	if (r < 0) {
 		p->errors++;
 		p->outstanding--;
+		return false;
+	}
+	return true;
+}
+
+static bool local_fish_move(const struct pass *p, const struct op *op)
+{
+	return !op->plant &&
+	       strcmp(op->c.destination_server_id, p->md->daemon->conf.server.server_id) == 0;
+}
+
+/* A conflict hit's "except": the fish the chain's moves before it brought into its source
+ * tank. false when one of those moves has an unknown outcome: it may have brought in a
+ * fish nobody can name, so the hit waits for a later pass. */
+static bool except_list(struct pass *p, struct op *op)
+{
+	op->except = json_object_new_array();
+	for (size_t k = 0; k + 1 < p->chain_at; k++) {
+		const struct op *in = &p->ops[p->chain[k]];
+		if (!local_fish_move(p, in) ||
+		    strcmp(in->c.destination_tank_id, op->c.source_tank_id) != 0)
+			continue;
+		if (in->unknown || json_object_array_length(op->except) >= PICK_EXCEPT_MAX) {
+			json_object_put(op->except);
+			op->except = NULL;
+			return false;
+		}
+		if (in->moved[0])
+			json_object_array_add(op->except, json_object_new_string(in->moved));
+	}
+	return true;
+}
+
+/* Start the chain's next op; the chain holds one outstanding count until it ends. */
+static void chain_next(struct pass *p)
+{
+	while (p->chain_at < p->nchain) {
+		struct op *op = &p->ops[p->chain[p->chain_at++]];
+		if (op->conflict && !except_list(p, op)) {
+			p->errors++;
+			continue;
+		}
+		if (start_op(op))
+			return;
+	}
+	pass_op_done(p);
+}
+
+static void op_answered(struct op *op)
+{
+	struct pass *p = op->p;
+	if (op->chained)
+		chain_next(p);
+	pass_op_done(p);
+}
+
+/* Which ops run in the chain: every conflict hit and every local fish move into the
+ * source tank of one. */
+static void mark_chain(struct pass *p)
+{
+	for (size_t i = 0; i < p->nops; i++) {
+		struct op *op = &p->ops[i];
+		op->chained = op->conflict;
+		for (size_t j = 0; j < p->nops && !op->chained && local_fish_move(p, op); j++)
+			op->chained = p->ops[j].conflict && strcmp(p->ops[j].c.source_tank_id,
+								   op->c.destination_tank_id) == 0;
 	}
 }
 
@@ -204,8 +285,10 @@ void pass_start_hits(struct pass *p)
 {
 	struct migrated *md = p->md;
 	p->phase = 3;
-	struct strset chosen = {0}, failing = {0};
+	struct strset failing = {0};
 	delivery_failing_servers(md->delivery, &failing);
+	mark_chain(p);
+	p->chain = xcalloc(p->nops ? p->nops : 1, sizeof *p->chain);
 	p->outstanding = 1; /* held until every op has started */
 	for (size_t i = 0; i < p->nops; i++) {
 		struct op *op = &p->ops[i];
@@ -222,35 +305,15 @@ void pass_start_hits(struct pass *p)
 				continue;
 			}
 		}
-		if (op->conflict) {
-			struct tank_state_req *s = pass_tank_state(p, op->c.source_tank_id);
-			if (!s || !s->ok) {
-				p->errors++;
-				continue;
-			}
-			/* A random fish among those present before the pass, not yet chosen. */
-			size_t avail = 0;
-			for (size_t k = 0; k < s->fish.n; k++)
-				avail += !strset_has(&chosen, s->fish.v[k]);
-			if (!avail) {
-				p->no_fish++;
-				continue;
-			}
-			size_t pick = rng_below(&md->rng, (uint32_t)avail);
-			for (size_t k = 0; k < s->fish.n; k++) {
-				if (strset_has(&chosen, s->fish.v[k]))
-					continue;
-				if (pick-- == 0) {
-					snprintf(op->fish_id, sizeof op->fish_id, "%s",
-						 s->fish.v[k]);
-					strset_add(&chosen, s->fish.v[k]);
-					break;
-				}
-			}
-		}
-		start_op(op);
+		if (op->chained)
+			p->chain[p->nchain++] = i;
+		else
+			start_op(op);
 	}
-	strset_clear(&chosen);
 	strset_clear(&failing);
+	if (p->nchain) {
+		p->outstanding++;
+		chain_next(p);
+	}
 	pass_op_done(p);
 }

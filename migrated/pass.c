@@ -90,11 +90,9 @@ static void pass_finish(struct pass *p)
 		w = n;
 	}
 	json_object_put(summary);
-	for (size_t i = 0; i < p->nstates; i++)
-		strset_clear(&p->states[i].fish);
-	free(p->states);
-	p->states = NULL;
-	p->nstates = 0;
+	free(p->chain);
+	p->chain = NULL;
+	p->nchain = p->chain_at = 0;
 	free(p->ops);
 	p->ops = NULL;
 	p->nops = 0;
@@ -242,9 +240,7 @@ struct pass *pass_free(struct pass *p)
 	event_free(p->outbox_timer);
 	free_waiters(p->current);
 	free_waiters(p->next);
-	for (size_t i = 0; i < p->nstates; i++)
-		strset_clear(&p->states[i].fish);
-	free(p->states);
+	free(p->chain);
 	free(p->ops);
 	free(p->tanks);
 	strset_clear(&p->moved);

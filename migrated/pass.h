@@ -21,25 +21,22 @@ struct tank_info {
 struct op {
 	struct pass *p;
 	struct connection c; /* a copy: the set may change while the pass runs */
-	char fish_id[TANK_ID_MAX + 1];
-	bool conflict;
+	bool conflict;	     /* its source tank receives a fish by a local move of this pass */
 	bool skip;
-	bool plant; /* move a plant (simd picks it) */
-};
-
-/* The fish of a conflict hit's source tank, so phase 3 can name one (pass-hits.c). */
-struct tank_state_req {
-	struct pass *p;
-	char tank_id[TANK_ID_MAX + 1];
-	struct strset fish; /* fish present before the pass moved any */
-	bool ok;
+	bool plant;   /* move a plant (simd picks it) */
+	bool chained; /* run one at a time, in order (pass-hits.c) */
+	/* A chained local move's outcome: the fish it moved, or unknown (simd's answer lost:
+	 * it may have moved one). */
+	bool unknown;
+	char moved[TANK_ID_MAX + 1];
+	json_object *except; /* fish simd must not take (a conflict hit's request) */
 };
 
 struct pass {
 	struct migrated *md;
 	struct event *timer, *outbox_timer;
 	bool running;
-	int phase; /* 1: tank list, 2: lookups and states, 3: reservations */
+	int phase; /* 1: tank list, 2: destination lookups, 3: reservations and moves */
 	int outstanding;
 	uint64_t seq;
 	double started_mono, started_wall, listing_sent;
@@ -47,8 +44,7 @@ struct pass {
 	size_t ntanks;
 	struct op *ops;
 	size_t nops;
-	struct tank_state_req *states;
-	size_t nstates;
+	size_t *chain, nchain, chain_at; /* the chained ops, in order (pass-hits.c) */
 	struct strset moved;
 	struct sched_counts counts;
 	size_t reserved, moved_local, refused, errors, cooldown, unavailable, no_fish;
@@ -71,8 +67,6 @@ void pass_list_tanks(struct pass *p);
 
 /* pass-roll.c: phase 2, the plan and what it needs; ends in pass_start_hits. */
 void pass_roll(struct pass *p);
-/* The state taken of a conflict hit's source tank this pass, or NULL. */
-struct tank_state_req *pass_tank_state(struct pass *p, const char *tank_id);
 
 /* pass-hits.c: phase 3, one reservation or local move per hit. */
 void pass_start_hits(struct pass *p);

@@ -76,8 +76,8 @@ struct sched_decision {
 	enum sched_verdict verdict;
 	int roll;
 	/* The hit's source tank also receives a fish by a local move of this same pass:
-	 * pass-hits.c picks the fish from the tank's state taken before any move (fish_id),
-	 * so no fish hops twice in one pass. */
+	 * pass-hits.c tells simd which fish not to take (those moved into it), so no fish
+	 * hops twice in one pass. */
 	bool conflict;
 	/* A hit moves a plant rather than a fish: each movable entity of the source tank
 	 * is equally likely (docs/migrated.md, "Plants"). */

@@ -519,6 +519,51 @@ static bool kind_field(struct http_ctx *ctx, json_object *body, bool *plant)
 	return true;
 }
 
+/* The fish to take: "fish_id", or "except" (fish not to take: those that arrived in
+ * this migration pass), or neither (simd draws one); "kind". *except is the caller's to
+ * free; its strings live as long as body. */
+static bool choice_fields(struct http_ctx *ctx, json_object *body, struct fish_choice *pick,
+			  const char ***except)
+{
+	struct json_err e;
+	json_object *list = NULL;
+	*pick = (struct fish_choice){0};
+	*except = NULL;
+	if (!id_field(ctx, body, "fish_id", false, false, &pick->fish_id) ||
+	    !kind_field(ctx, body, &pick->plant))
+		return false;
+	if (jv_array(body, "except", false, PICK_EXCEPT_MAX, &list, &e) < 0) {
+		http_reply_error(ctx->req, 400, "invalid_body", "%s", e.msg);
+		return false;
+	}
+	if (!list)
+		return true;
+	if (pick->fish_id || pick->plant) {
+		http_reply_error(ctx->req, 400, "invalid_body",
+				 "field 'except' goes with neither 'fish_id' nor a plant");
+		return false;
+	}
+	size_t n = json_object_array_length(list);
+	*except = xcalloc(n ? n : 1, sizeof **except);
+	for (size_t i = 0; i < n; i++) {
+		json_object *item = json_object_array_get_idx(list, i);
+		const char *id = json_object_get_string(item);
+		if (!json_object_is_type(item, json_type_string) ||
+		    !object_id_valid(id, TANK_ID_MAX)) {
+			http_reply_error(ctx->req, 400, "invalid_body",
+					 "field 'except' holds fish ids only (item %zu is not one)",
+					 i);
+			free(*except);
+			*except = NULL;
+			return false;
+		}
+		(*except)[i] = id;
+	}
+	pick->except = *except;
+	pick->n_except = n;
+	return true;
+}
+
 static void api_reserve(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
@@ -526,21 +571,22 @@ static void api_reserve(struct http_ctx *ctx)
 	if (!body)
 		return;
 	struct reserve_req rq;
+	const char **except = NULL;
 	if (!id_field(ctx, body, "source_tank_id", true, false, &rq.source_tank) ||
 	    !id_field(ctx, body, "destination_server_id", true, true, &rq.dest_server) ||
 	    !id_field(ctx, body, "destination_tank_id", true, false, &rq.dest_tank) ||
 	    !id_field(ctx, body, "connection_id", false, false, &rq.connection_id) ||
-	    !id_field(ctx, body, "fish_id", false, false, &rq.fish_id) ||
-	    !kind_field(ctx, body, &rq.plant)) {
+	    !choice_fields(ctx, body, &rq.pick, &except)) {
 		json_object_put(body);
 		return;
 	}
 	struct http_held *dr = durable_new(ctx, 200);
 	int r = xfer_reserve(sd, &rq, &dr->body, http_held_send, dr);
 	json_object_put(body);
+	free(except);
 	if (r < 0) {
 		http_held_cancel(dr);
-		reply_xfer_error(ctx, r, rq.plant ? "reserve plant" : "reserve");
+		reply_xfer_error(ctx, r, rq.pick.plant ? "reserve plant" : "reserve");
 	}
 }
 
@@ -628,21 +674,21 @@ static void api_move(struct http_ctx *ctx)
 	struct tank_slot *s = api_tank_body(ctx, &body);
 	if (!s)
 		return;
-	const char *dst, *fid, *cid;
-	bool plant = false;
+	const char *dst, *cid, **except = NULL;
+	struct fish_choice pick;
 	if (!id_field(ctx, body, "destination_tank_id", true, false, &dst) ||
-	    !id_field(ctx, body, "fish_id", false, false, &fid) ||
 	    !id_field(ctx, body, "connection_id", false, false, &cid) ||
-	    !kind_field(ctx, body, &plant)) {
+	    !choice_fields(ctx, body, &pick, &except)) {
 		json_object_put(body);
 		return;
 	}
 	struct http_held *dr = durable_new(ctx, 200);
-	int r = xfer_move(sd, s->meta.id, dst, fid, plant, &dr->body, http_held_send, dr);
+	int r = xfer_move(sd, s->meta.id, dst, &pick, &dr->body, http_held_send, dr);
 	json_object_put(body);
+	free(except);
 	if (r < 0) {
 		http_held_cancel(dr);
-		reply_xfer_error(ctx, r, plant ? "move plant" : "move");
+		reply_xfer_error(ctx, r, pick.plant ? "move plant" : "move");
 	}
 }
 

@@ -95,6 +95,7 @@ int main(int argc, char **argv)
 	const struct conf *c = &d.conf;
 	sd.daemon = &d;
 	sd.started_mono = now_mono();
+	rng_seed_kernel(&sd.pick_rng);
 	TAILQ_INIT(&sd.tanks);
 	TAILQ_INIT(&sd.gate_all_sets);
 	TAILQ_INIT(&sd.outbox);

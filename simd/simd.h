@@ -192,6 +192,7 @@ struct simd {
 	uint64_t replay_frames;
 	double started_mono;
 	struct poker_games *poker_games; /* games people play against fish (event loop only) */
+	struct rng pick_rng;		 /* fish_choice's except draws (event loop only) */
 	/* gate.c, for /metrics: changes run at once, changes that waited for a tick's end,
 	 * and the times the loop found a tank's lock taken (atomic). */
 	uint64_t gate_direct, gate_queued, gate_starts_deferred;
@@ -296,9 +297,20 @@ size_t transfers_in_transit(struct simd *sd, const char *tank_id);
 /* transfers.c: every operation that moves a fish, live and in replay. Results are
  * negative errno: -ENOENT unknown tank/transfer/fish, -EPERM transfers disabled,
  * -ENOSPC full, -EEXIST duplicate fish, -EINVAL bad input. */
+/* Which fish a reservation or a local move takes: fish_id, or one drawn with the tank's
+ * RNG (journaled as picked, so replay draws it again), or, when except is given, one
+ * not in it drawn with simd's own RNG (journaled by id, like fish_id: the tank's course
+ * does not depend on it). migrated passes except for a tank that received fish in the
+ * same pass, so that no fish moves twice in one pass. */
+struct fish_choice {
+	const char *fish_id;
+	const char *const *except;
+	size_t n_except;
+	bool plant; /* a plant (fish_id then names the plant), not a fish */
+};
 struct reserve_req {
-	const char *source_tank, *dest_server, *dest_tank, *connection_id, *fish_id;
-	bool plant; /* reserve a plant (fish_id then names the plant), not a fish */
+	const char *source_tank, *dest_server, *dest_tank, *connection_id;
+	struct fish_choice pick;
 };
 int xfer_reserve(struct simd *sd, const struct reserve_req *rq, json_object **ret,
 		 journal_done_fn done, void *arg);
@@ -330,7 +342,7 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id);
 /* The source committed: the entry is no longer needed. -ENOENT if unknown. */
 int xfer_inbox_forget(struct simd *sd, const char *transfer_id, journal_done_fn done, void *arg);
-int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fish_id, bool plant,
+int xfer_move(struct simd *sd, const char *src, const char *dst, const struct fish_choice *pick,
 	      json_object **ret, journal_done_fn done, void *arg);
 /* transfers-plant.c: xfer_reserve's part for a plant (slot->lock held): take it out of
  * the tank into a new outbox record (the caller inserts it), or NULL if there is none. */

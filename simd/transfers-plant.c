@@ -25,7 +25,7 @@ size_t transfers_in_transit_of(struct simd *sd, const char *tank_id, bool plants
 
 struct outbox_rec *xfer_plant_reserve(struct tank_slot *slot, const struct reserve_req *rq)
 {
-	const char *pid = rq->fish_id ? rq->fish_id : tank_pick_plant(slot->sim);
+	const char *pid = rq->pick.fish_id ? rq->pick.fish_id : tank_pick_plant(slot->sim);
 	json_object *pj = NULL;
 	if (!pid || tank_take_plant(slot->sim, pid, &pj) < 0)
 		return NULL;

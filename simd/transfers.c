@@ -28,6 +28,20 @@ static uint64_t journal_departure(struct simd *sd, struct tank_slot *slot, enum 
 	return seq;
 }
 
+/* The fish pick names in slot's tank (slot->lock held), or NULL; *by_tank_rng when the
+ * tank's RNG drew it. */
+static const char *choose_fish(struct simd *sd, struct tank_slot *slot,
+			       const struct fish_choice *pick, bool *by_tank_rng)
+{
+	*by_tank_rng = false;
+	if (pick->fish_id)
+		return pick->fish_id;
+	if (pick->except)
+		return tank_pick_fish_except(slot->sim, &sd->pick_rng, pick->except, pick->n_except);
+	*by_tank_rng = true;
+	return tank_pick_fish(slot->sim);
+}
+
 int xfer_reserve(struct simd *sd, const struct reserve_req *rq, json_object **ret,
 		 journal_done_fn done, void *arg)
 {
@@ -38,10 +52,11 @@ int xfer_reserve(struct simd *sd, const struct reserve_req *rq, json_object **re
 		return -EPERM;
 	gate_lock(slot);
 	struct outbox_rec *r = NULL;
-	if (rq->plant) {
+	bool picked = !rq->pick.fish_id; /* a plant's draw is always the tank's */
+	if (rq->pick.plant) {
 		r = xfer_plant_reserve(slot, rq);
 	} else {
-		const char *fid = rq->fish_id ? rq->fish_id : tank_pick_fish(slot->sim);
+		const char *fid = choose_fish(sd, slot, &rq->pick, &picked);
 		struct fish *f = NULL;
 		if (fid && tank_take_fish(slot->sim, fid, &f) == 0) {
 			r = outbox_new(fish_id(f), slot->meta.id, rq->dest_server, rq->dest_tank,
@@ -58,7 +73,7 @@ int xfer_reserve(struct simd *sd, const struct reserve_req *rq, json_object **re
 	outbox_insert(sd, r);
 	sd->reserves++;
 	*ret = outbox_json(r, true);
-	journal_departure(sd, slot, JREC_RESERVE, !rq->fish_id, r, done, arg);
+	journal_departure(sd, slot, JREC_RESERVE, picked, r, done, arg);
 	pthread_mutex_unlock(&sd->xfer_lock);
 	tank_publish_status(slot);
 	pthread_mutex_unlock(&slot->lock);
@@ -330,9 +345,10 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	return 0;
 }
 
-int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid, bool plant,
+int xfer_move(struct simd *sd, const char *src, const char *dst, const struct fish_choice *pick,
 	      json_object **ret, journal_done_fn done, void *arg)
 {
+	bool plant = pick->plant, picked = !pick->fish_id;
 	struct tank_slot *a = tanks_find(sd, src), *b = tanks_find(sd, dst);
 	if (!a || !b)
 		return -ENOENT;
@@ -347,16 +363,15 @@ int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid
 	int r = 0;
 	struct fish *f = NULL;
 	json_object *fj = NULL; /* the fish or plant as it moved */
-	const char *pick = NULL;
+	const char *fid = NULL;
 	char moved_id[UUID_STR_LEN];
 	/* Pick only when the move will happen: a draw from the tank's RNG that no journal
 	 * record mentions would make replay diverge. */
 	if (plant)
-		r = xfer_plant_move(a, b, fid, &fj, moved_id);
+		r = xfer_plant_move(a, b, pick->fish_id, &fj, moved_id);
 	else if (!tank_has_room(b->sim))
 		r = -ENOSPC;
-	else if (!(pick = fid ? fid : tank_pick_fish(a->sim)) ||
-		 tank_take_fish(a->sim, pick, &f) < 0)
+	else if (!(fid = choose_fish(sd, a, pick, &picked)) || tank_take_fish(a->sim, fid, &f) < 0)
 		r = -ESRCH;
 	if (r == 0 && !plant) {
 		fj = fish_to_json(f);
@@ -385,7 +400,7 @@ int xfer_move(struct simd *sd, const char *src, const char *dst, const char *fid
 		pthread_mutex_lock(&sd->xfer_lock);
 		sd->local_moves++;
 		struct jrec jr = {
-			.slot = a, .to = b, .picked = !fid, .transfer_id = tid, .fish = fj};
+			.slot = a, .to = b, .picked = picked, .transfer_id = tid, .fish = fj};
 		uint64_t seq = jrec_put(sd, JREC_MOVE, &jr, done, arg);
 		pthread_mutex_unlock(&sd->xfer_lock);
 		json_object_put(fj);

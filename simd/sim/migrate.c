@@ -71,6 +71,36 @@ const char *tank_pick_fish(struct tank *t)
 	return t->fish[rng_below(&t->rng, t->n_fish)].id;
 }
 
+static bool id_listed(const char *id, const char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+const char *tank_pick_fish_except(const struct tank *t, struct rng *rng, const char *const *except,
+				  size_t n_except)
+{
+	if (t->n_fish == 0)
+		return NULL;
+	/* Rejection keeps the draw uniform over the fish not listed; the list is the few
+	 * fish that arrived in one migration pass, so a draw rarely hits it. A tank of
+	 * (nearly) only listed fish ends in a scan from a random start. */
+	for (int tries = 0; tries < 64; tries++) {
+		const char *id = t->fish[rng_below(rng, t->n_fish)].id;
+		if (!id_listed(id, except, n_except))
+			return id;
+	}
+	size_t start = rng_below(rng, t->n_fish);
+	for (size_t k = 0; k < t->n_fish; k++) {
+		const char *id = t->fish[(start + k) % t->n_fish].id;
+		if (!id_listed(id, except, n_except))
+			return id;
+	}
+	return NULL;
+}
+
 static bool id_known(const struct tank *t, const char *id)
 {
 	if (find_index(t, id) >= 0)

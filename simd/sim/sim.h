@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "ids.h"
+#include "rng.h"
 #include "jsonv.h"
 
 #define SIM_FPS 30
@@ -217,6 +218,10 @@ const struct fish *tank_find_fish(const struct tank *t, const char *fish_id);
 int tank_take_fish(struct tank *t, const char *fish_id, struct fish **ret);
 /* A fish chosen with the tank's own RNG (deterministic), or NULL if the tank is empty. */
 const char *tank_pick_fish(struct tank *t);
+/* A fish not among except, drawn from rng (not the tank's: the tank's course does not
+ * depend on it), or NULL if every fish is listed. */
+const char *tank_pick_fish_except(const struct tank *t, struct rng *rng, const char *const *except,
+				  size_t n_except);
 /* -ENOSPC at or above max_fish, -EEXIST if the id is already here (or waits in the exit
  * queue). On success the tank owns f and f must not be used again: the tank keeps its
  * fish by value, so it copies f into its array and frees it. On failure the caller still

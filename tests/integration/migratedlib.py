@@ -56,6 +56,7 @@ class FakeSimd:
         self.inbox = {}      # transfer_id -> answer
         self.forgotten = {}  # transfer_id -> answer, once the source's forget came
         self.calls = []      # (method, path, status)
+        self.excepts = []    # (source tank, the "except" list) of each pick given one
         # Fault switches, consulted per request: fn(method, path, body) -> action or None.
         # Actions: ("status", code, body) answer that; ("drop",) do the work, then close the
         # connection without answering; ("stall", seconds) sleep before handling;
@@ -116,6 +117,17 @@ class FakeSimd:
             return sum(1 for m, p, s in self.calls if m == method and p.startswith(prefix))
 
     # ---- the protocol ----
+    def pick(self, t, body, where):
+        """The fish a move or reservation takes: fish_id, or a random one not in "except"
+        (each except list is kept, with where it was sent, in self.excepts)."""
+        if body.get("fish_id"):
+            return body["fish_id"]
+        ex = body.get("except")
+        if ex is not None:
+            self.excepts.append((where, list(ex)))
+        cands = [f for f in t["fish"] if f not in set(ex or ())]
+        return random.choice(cands) if cands else None
+
     def tank_status(self, tid):
         t = self.tanks[tid]
         return {"tank": {"tank_id": tid, "name": t["name"], "description": "", "created_at": iso_now(),
@@ -171,7 +183,7 @@ class FakeSimd:
                         return err(403, "transfers_disabled", "transfers disabled")
                     if len(d["fish"]) >= d["max_fish"]:
                         return err(409, "tank_full", "destination full")
-                    fid = body.get("fish_id") or (random.choice(list(t["fish"])) if t["fish"] else None)
+                    fid = self.pick(t, body, tid)
                     if not fid or fid not in t["fish"]:
                         return err(409, "no_fish", "no fish")
                     d["fish"][fid] = t["fish"].pop(fid)
@@ -190,7 +202,7 @@ class FakeSimd:
                     t = self.tanks[tid]
                     if not t["allow_transfers"]:
                         return err(403, "transfers_disabled", "disabled")
-                    fid = body.get("fish_id") or (random.choice(list(t["fish"])) if t["fish"] else None)
+                    fid = self.pick(t, body, tid)
                     if not fid or fid not in t["fish"]:
                         return err(409, "no_fish", "no fish")
                     fish = t["fish"].pop(fid)

@@ -200,6 +200,29 @@ try:
     # Local move: one atomic step.
     r = a.post("/api/tanks/%s/move" % reef, {"destination_tank_id": default})
     t.ok(r.status == 200 and r.json()["fish_id"] in ids(a, default), "local move", r)
+    # "except": the fish not to take (migrated's cooldown). Every fish but one listed:
+    # that one moves, by move and by reservation alike; a bad list changes nothing.
+    for how in ("move", "reserve"):
+        have = ids(a, reef)
+        keep = have[-1]
+        if how == "move":
+            r = a.post("/api/tanks/%s/move" % reef, {"destination_tank_id": default, "except": have[:-1]})
+        else:
+            r = a.post("/api/outbox/reserve", {"source_tank_id": reef, "destination_server_id": "srv-b",
+                                               "destination_tank_id": btank, "except": have[:-1]})
+        t.ok(r.status == 200 and r.json()["fish_id"] == keep, "a %s told which fish not to take takes the one left" % how, r)
+        if how == "reserve":
+            a.post("/api/outbox/%s/abort" % r.json()["transfer_id"])
+    have = ids(a, reef)
+    r = a.post("/api/tanks/%s/move" % reef, {"destination_tank_id": default, "except": have})
+    t.ok(jerr(r, 409, "no_fish"), "every fish listed: 409 no_fish", r)
+    for bad, why in (([7], "a number"), (["../x"], "not an id"), ("x", "not a list"),
+                     (["a"] * 1025, "more than 1024")):
+        r = a.post("/api/tanks/%s/move" % reef, {"destination_tank_id": default, "except": bad})
+        t.ok(jerr(r, 400, "invalid_body"), "except %s: 400" % why, r)
+    r = a.post("/api/tanks/%s/move" % reef, {"destination_tank_id": default, "except": [], "fish_id": have[0]})
+    t.ok(jerr(r, 400, "invalid_body") and "except" in r.json()["error"], "except with fish_id: 400", r)
+    t.eq(ids(a, reef), have, "... and none of them moved a fish")
     # ... but never into a full tank: refused before any fish is taken, and both stay whole.
     afull = a.post("/api/tanks", {"name": "AFull", "max_fish": 1, "initial_fish": 1,
                                   "paused": True}).json()["tank"]["tank_id"]
