@@ -4,8 +4,8 @@
  * Open addressing with linear probing and backward-shift deletion; a slot keeps the id's
  * hash (to probe without touching the fish) and the position. The index is derived state,
  * never serialized: it is built on the first lookup after a restore or a clone, then kept
- * up to date by every change of the fish array (append, swap-removal; a take, which
- * shifts the fish after it, marks it for a rebuild). */
+ * up to date by every change of the fish array (append, swap-removal, and a take, which
+ * shifts the fish after it down by one). */
 #include "config.h"
 
 #include <stdlib.h>
@@ -97,6 +97,18 @@ void fishidx_removed(struct tank *t, const char *id)
 	}
 	t->id_index[i] = (struct fishidx_slot){0, 0};
 	t->id_index_n--;
+}
+
+void fishidx_taken(struct tank *t, size_t pos)
+{
+	if (!t->id_index_valid)
+		return;
+	fishidx_removed(t, t->fish[pos].id);
+	/* One pass over the slots, no hashing: a rebuild, as before, hashed every id again
+	 * (about half of a 100,000-fish tank's 20 ms a migration, on the event loop). */
+	for (size_t s = 0; s < t->id_index_cap; s++)
+		if (t->id_index[s].hash && (size_t)t->id_index[s].pos > pos)
+			t->id_index[s].pos--;
 }
 
 void fishidx_moved(struct tank *t, size_t pos)

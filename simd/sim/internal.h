@@ -583,7 +583,8 @@ ssize_t fishidx_find(struct tank *t, const char *id);
 void fishidx_rebuild(struct tank *t);
 void fishidx_added(struct tank *t, size_t pos);	      /* t->fish[pos] was appended */
 void fishidx_removed(struct tank *t, const char *id); /* before the slot is overwritten */
-void fishidx_moved(struct tank *t, size_t pos);	      /* t->fish[pos] came from elsewhere */
+void fishidx_taken(struct tank *t, size_t pos); /* before t->fish[pos] goes, the rest shift down */
+void fishidx_moved(struct tank *t, size_t pos); /* t->fish[pos] came from elsewhere */
 
 /* --- worker threads (pool.c) --- */
 struct sim_pool;

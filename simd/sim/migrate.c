@@ -53,9 +53,10 @@ int tank_take_fish(struct tank *t, const char *id, struct fish **ret)
 	if (i < 0)
 		return -ENOENT;
 	struct fish *f = fish_clone(&t->fish[i]);
+	fishidx_taken(t, (size_t)i);
+	/* The fish keep their order (a swap would change the tank's course). */
 	memmove(&t->fish[i], &t->fish[i + 1], (t->n_fish - (size_t)i - 1) * sizeof *t->fish);
 	t->n_fish--;
-	t->id_index_valid = false; /* every later fish moved */
 	t->flow[EOUT_MIGRATION] += f->energy;
 	t->migrations_out++;
 	events_add(t, SIM_EV_MIGRATION_OUT, f, -1);

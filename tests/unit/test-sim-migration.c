@@ -254,8 +254,36 @@ static void test_pick_deterministic(void)
 	tank_free(b);
 }
 
+/* Takes from the front, the middle and the end keep the id index exact: every fish is
+ * found at its own position without a rebuild, and a taken one is not found. */
+static void test_index_after_takes(void)
+{
+	struct tank_params p = tank_params_default(5);
+	p.initial_fish = 60;
+	p.max_fish = 100;
+	struct tank *a = tank_new(&p, "idx");
+	tank_step(a);
+	bool exact = true, gone = true;
+	for (int k = 0; k < 30; k++) {
+		size_t n = tank_fish_count(a), at = k % 3 == 0 ? 0 : k % 3 == 1 ? n / 2 : n - 1;
+		char id[UUID_STR_LEN];
+		snprintf(id, sizeof id, "%s", fish_id(tank_fish_at(a, at)));
+		struct fish *f;
+		tank_take_fish(a, id, &f);
+		fish_free(f);
+		gone &= tank_find_fish(a, id) == NULL;
+		for (size_t i = 0; i < tank_fish_count(a); i++)
+			exact &= tank_find_fish(a, fish_id(tank_fish_at(a, i))) ==
+				 tank_fish_at(a, i);
+	}
+	ok(exact, "after 30 takes every fish is found at its position");
+	ok(gone, "and no taken fish is found");
+	tank_free(a);
+}
+
 int main(void)
 {
+	test_index_after_takes();
 	test_exits();
 	test_take_put();
 	test_pick_deterministic();
