@@ -209,8 +209,14 @@ void api_poker_game_new(struct http_ctx *ctx)
 	uint64_t sd_seed = seed >= 0
 				   ? (uint64_t)seed
 				   : (uint64_t)(now_wall() * 1e6) ^ (frame * 0x9E3779B97F4A7C15ull);
-	if (poker_games_create(games_of(ctx), s->meta.id, fish, n, chips, sd_seed, now_mono(),
-			       &game) < 0) {
+	int r = poker_games_create(games_of(ctx), s->meta.id, fish, n, chips, sd_seed, now_mono(),
+				   &game);
+	if (r == -ENOENT) {
+		http_reply_error(ctx->req, 409, "fish_busted",
+				 "none of these fish has energy left to stake");
+		return;
+	}
+	if (r < 0) {
 		http_reply_error(ctx->req, 503, "too_many_games", "%d games are open; try later",
 				 POKER_GAMES_MAX);
 		return;
@@ -232,6 +238,8 @@ static struct poker_game *game_param(struct http_ctx *ctx)
 				 "no game %.40s at tank %s (games expire "
 				 "after %.0f idle seconds)",
 				 gid, s->meta.id, POKER_GAME_IDLE);
+	else
+		poker_game_touch(g, now_mono());
 	return g;
 }
 
@@ -250,7 +258,8 @@ void api_poker_game_delete(struct http_ctx *ctx)
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "game_id", json_object_new_string(poker_game_id(g)));
 	json_object_object_add(o, "deleted", json_object_new_boolean(true));
-	poker_games_remove(games_of(ctx), g);
+	/* Not games_of(): its sweep could free g, found a moment ago, before this does. */
+	poker_games_remove(((struct simd *)ctx->arg)->poker_games, g);
 	http_reply_json(ctx->req, 200, o);
 }
 
@@ -279,8 +288,9 @@ void api_poker_game_action(struct http_ctx *ctx)
 	else if (r < 0)
 		http_reply_error(
 			ctx->req, 400, "invalid_action",
-			"action must be fold, check (nothing to call), call, bet or raise with "
-			"an amount (the street total) within the options, allin or autopilot");
+			"action must be fold (something to call), check (nothing to call), call, "
+			"bet or raise with an amount (the street total) within the options, allin "
+			"or autopilot");
 	else
 		reply_game(ctx, 200, g);
 }
@@ -293,6 +303,9 @@ void api_poker_game_deal(struct http_ctx *ctx)
 	int r = poker_game_deal(g, now_mono());
 	if (r == -EBUSY)
 		http_reply_error(ctx->req, 409, "hand_in_progress", "finish the hand first");
+	else if (r == -ENOENT)
+		http_reply_error(ctx->req, 409, "fish_busted",
+				 "the fish have no energy left to stake");
 	else if (r < 0)
 		http_reply_error(ctx->req, 409, "busted", "you have less than a big blind left");
 	else

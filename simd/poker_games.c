@@ -20,7 +20,9 @@ struct poker_game {
 	char tank_id[TANK_ID_MAX + 1];
 	double last_used;
 	struct rng rng;
-	int n; /* seats: 0 is the person, 1..n-1 fish */
+	int n_fish;
+	int n;				   /* seats this hand: 0 is the person, 1..n-1 fish */
+	int seat_fish[HOLDEM_MAX_PLAYERS]; /* the fish (index) at each seat from 1 */
 	int hand_number;
 	int button;
 	bool autopilot; /* for the rest of the current hand */
@@ -80,15 +82,35 @@ struct poker_game *poker_games_find(struct poker_games *g, const char *tank_id, 
 	return NULL;
 }
 
+void poker_game_touch(struct poker_game *game, double now)
+{
+	game->last_used = now;
+}
+
 const char *poker_game_id(const struct poker_game *game)
 {
 	return game->id;
 }
 
-static int64_t chips(double energy)
+/* What a fish can stake: rounded down, never more than it has; 0 below one chip. */
+static int64_t chips_down(double energy)
 {
 	double c = floor(energy * 1000.0);
+	return c < 1 ? 0 : c > HOLDEM_MAX_STACK ? HOLDEM_MAX_STACK : (int64_t)c;
+}
+
+/* An amount the person names (or a big blind): to the nearest chip, since the amounts
+ * the game shows are printed to three decimals and 2.010 is 2009.999... thousandths as
+ * a double (rounding down refused the shown minimum raise). At least one chip. */
+static int64_t chips_near(double energy)
+{
+	double c = nearbyint(energy * 1000.0);
 	return c < 1 ? 1 : c > HOLDEM_MAX_STACK ? HOLDEM_MAX_STACK : (int64_t)c;
+}
+
+static const struct poker_seat_copy *fish_at(const struct poker_game *game, int seat)
+{
+	return &game->fish[game->seat_fish[seat]];
 }
 
 /* Plays the fish (and the person on autopilot) until the person must act or the hand
@@ -99,7 +121,7 @@ static void run(struct poker_game *game)
 	while (h->to_act >= 0 && (h->to_act != 0 || game->autopilot)) {
 		int64_t to = 0;
 		const struct holdem_style *st = h->to_act == 0 ? &autopilot_style
-							       : &game->fish[h->to_act - 1].style;
+							       : &fish_at(game, h->to_act)->style;
 		holdem_act(h, holdem_decide(h, st, &game->rng, &to), to);
 	}
 	if (h->to_act >= 0)
@@ -108,25 +130,35 @@ static void run(struct poker_game *game)
 	game->person = h->stack[0] + h->won[0];
 	for (int i = 1; i < game->n; i++) {
 		int64_t d = h->won[i] - h->total[i];
-		double x = d / 1000.0;
+		double x = d / 1000.0, *e = &game->energy[game->seat_fish[i]];
 		/* The tank's rule: a winner pays the house cut on its net gain. */
-		game->energy[i - 1] =
-			fmax(0.0, game->energy[i - 1] +
-					  (x > 0 ? x * (1 - game->fish[i - 1].house_cut) : x));
+		*e = fmax(0.0, *e + (x > 0 ? x * (1 - fish_at(game, i)->house_cut) : x));
 	}
 }
 
-static void deal(struct poker_game *game)
+/* -ENOENT when no fish has a chip left to stake: a fish sits out a hand it cannot
+ * stake (a stack of nothing would win energy from nowhere). */
+static int deal(struct poker_game *game)
 {
 	int64_t stacks[HOLDEM_MAX_PLAYERS];
 	stacks[0] = game->person;
-	for (int i = 1; i < game->n; i++)
-		stacks[i] = chips(fmin(game->energy[i - 1] * POKER_STAKE_SHARE,
-				       POKER_STAKE_BB * game->bb / 1000.0));
+	int n = 1;
+	for (int i = 0; i < game->n_fish; i++) {
+		int64_t c = chips_down(fmin(game->energy[i] * POKER_STAKE_SHARE,
+					    POKER_STAKE_BB * game->bb / 1000.0));
+		if (c > 0) {
+			game->seat_fish[n] = i;
+			stacks[n++] = c;
+		}
+	}
+	if (n < 2)
+		return -ENOENT;
+	game->n = n;
 	game->hand_number++;
-	holdem_deal(&game->h, game->n, stacks, game->bb, game->button, &game->rng);
-	game->button = (game->button + 1) % game->n;
+	holdem_deal(&game->h, game->n, stacks, game->bb, game->button % n, &game->rng);
+	game->button = (game->button % n + 1) % n;
 	run(game);
+	return 0;
 }
 
 int poker_games_create(struct poker_games *g, const char *tank_id,
@@ -143,7 +175,7 @@ int poker_games_create(struct poker_games *g, const char *tank_id,
 	snprintf(game->tank_id, sizeof game->tank_id, "%s", tank_id);
 	game->last_used = now;
 	rng_seed(&game->rng, seed);
-	game->n = n + 1;
+	game->n_fish = n;
 	double bet = POKER_BET_MAX;
 	for (int i = 0; i < n; i++) {
 		game->fish[i] = fish[i];
@@ -151,11 +183,14 @@ int poker_games_create(struct poker_games *g, const char *tank_id,
 		bet = fmin(bet, fish[i].bet_cap);
 	}
 	/* The tank's bet rule, but never below a tenth of energy, so a poor fish can sit. */
-	game->bb = chips(fmax(bet, 0.1));
-	game->person = person_chips > 0 ? chips(person_chips) : 100 * game->bb;
+	game->bb = chips_near(fmax(bet, 0.1));
+	game->person = person_chips > 0 ? chips_near(person_chips) : 100 * game->bb;
+	if (deal(game) < 0) {
+		free(game);
+		return -ENOENT;
+	}
 	TAILQ_INSERT_TAIL(&g->list, game, link);
 	g->n++;
-	deal(game);
 	*ret = game;
 	return 0;
 }
@@ -193,10 +228,11 @@ int poker_game_act(struct poker_game *game, const char *action, double amount, d
 	} else if (a == HOLDEM_BET || a == HOLDEM_RAISE) {
 		if (!(amount > 0) || !isfinite(amount) || min_to > max_to)
 			return -EINVAL;
-		to = chips(amount);
+		to = chips_near(amount);
 		if (to < min_to || to > max_to)
 			return -EINVAL;
-	} else if (a == HOLDEM_CHECK && call > 0) {
+	} else if ((a == HOLDEM_CHECK && call > 0) || (a == HOLDEM_FOLD && call == 0)) {
+		/* A fold with nothing to call would be played as a check: say so instead. */
 		return -EINVAL;
 	}
 	holdem_act(h, a, to);
@@ -211,8 +247,7 @@ int poker_game_deal(struct poker_game *game, double now)
 	if (game->person < game->bb)
 		return -ENOSPC;
 	game->last_used = now;
-	deal(game);
-	return 0;
+	return deal(game);
 }
 
 #define E(c) jv_new_decimal((double)(c) / 1000.0, 3)
@@ -230,7 +265,7 @@ static json_object *cards_json(const uint8_t *c, int n)
 
 static const char *seat_name(const struct poker_game *game, int seat)
 {
-	return seat == 0 ? "you" : game->fish[seat - 1].id;
+	return seat == 0 ? "you" : fish_at(game, seat)->id;
 }
 
 json_object *poker_game_json(const struct poker_game *game, double now)
@@ -250,7 +285,7 @@ json_object *poker_game_json(const struct poker_game *game, double now)
 		if (i > 0)
 			json_object_object_add(p, "strategy",
 					       json_object_new_string(sim_poker_strategy_name(
-						       (size_t)game->fish[i - 1].strategy)));
+						       (size_t)fish_at(game, i)->strategy)));
 		json_object_object_add(p, "stack", E(h->stack[i]));
 		json_object_object_add(p, "in_pot", E(h->total[i]));
 		json_object_object_add(p, "folded", json_object_new_boolean(h->folded[i]));

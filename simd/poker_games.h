@@ -27,7 +27,7 @@ void poker_games_expire(struct poker_games *g, double now);
 struct poker_game *poker_games_find(struct poker_games *g, const char *tank_id, const char *game_id);
 /* Seats the person (with chips in energy units; <= 0: 100 big blinds) and n fish, deals
  * the first hand and plays the fish up to the person's turn. -ENOSPC when
- * POKER_GAMES_MAX games are open. */
+ * POKER_GAMES_MAX games are open, -ENOENT when no fish has a chip of energy to stake. */
 int poker_games_create(struct poker_games *g, const char *tank_id,
 		       const struct poker_seat_copy *fish, int n, double chips, uint64_t seed,
 		       double now, struct poker_game **ret);
@@ -38,11 +38,14 @@ void poker_games_remove(struct poker_games *g, struct poker_game *game);
  * the person by a balanced strategy). -EINVAL for an unknown action or a bad amount,
  * -EBUSY when it is not the person's turn. */
 int poker_game_act(struct poker_game *game, const char *action, double amount, double now);
-/* The next hand (the button moves on). -EBUSY while a hand is being played, -ENOSPC when
- * the person has less than a big blind left. */
+/* The next hand (the button moves on; a fish without a chip of energy left sits out).
+ * -EBUSY while a hand is being played, -ENOSPC when the person has less than a big blind
+ * left, -ENOENT when no fish has a chip left. */
 int poker_game_deal(struct poker_game *game, double now);
 /* What the person may see: own cards always, the fish's at a showdown only. */
 json_object *poker_game_json(const struct poker_game *game, double now);
 const char *poker_game_id(const struct poker_game *game);
+/* Any request about a game keeps it from expiring, a read too. */
+void poker_game_touch(struct poker_game *game, double now);
 
 #endif

@@ -244,6 +244,9 @@ try:
     t.ok(r.status == 200 and r.json()["hand_over"], "the autopilot finishes the hand", r.json())
     r = d.get("%s/%s" % (G, gid))
     t.ok(r.status == 200 and r.json()["game_id"] == gid and r.json()["expires_in"] > 500, "GET the game")
+    time.sleep(1.2)
+    r = d.get("%s/%s" % (G, gid))
+    t.ok(r.json()["expires_in"] >= 599.5, "a GET keeps the game from expiring too", r.json()["expires_in"])
     for body, what in [({}, "no fish_ids"), ({"fish_ids": []}, "no fish"), ({"fish_ids": [fish_ids[0]] * 2}, "a fish twice"),
                        ({"fish_ids": ["x"]}, "a bad id"), ({"fish_ids": fish_ids, "chips": -1}, "negative chips")]:
         t.ok(jerr(d.post(G, body), 400, "invalid_game"), "games refuse %s" % what)
