@@ -62,11 +62,22 @@ try:
     t_stop = time.time()
     seen_degraded = wait_until(lambda: statuses(hub).get("worker-1") == "degraded", 4)
     t.ok(seen_degraded, "stopped worker shows degraded (after %.2f s)" % (time.time() - t_stop))
-    seen_offline = wait_until(lambda: statuses(hub).get("worker-1") == "offline",
-                              4.0 - (time.time() - t_stop))
-    t_off = time.time() - t_stop
-    t.ok(seen_offline and t_off <= 4.0,
-         "stopped worker shows offline within timeout + 1 s (%.2f s)" % t_off)
+    # Late only if a look that began more than timeout + 1 s after the stop still did
+    # not see it offline: the time a look takes on a loaded machine is not the hub's
+    # (once 4.01 s, counted to the end of the look that saw it).
+    late, first_off = [], None
+    while first_off is None and time.time() - t_stop < 8.0:
+        began = time.time() - t_stop
+        if statuses(hub).get("worker-1") == "offline":
+            first_off = began
+        elif began > 4.0:
+            late.append(round(began, 2))
+        else:
+            time.sleep(0.05)
+    t.ok(first_off is not None and not late,
+         "stopped worker shows offline within timeout + 1 s (seen by a look begun at %s s%s)"
+         % ("%.2f" % first_off if first_off is not None else "never",
+            "; not offline at %s" % late if late else ""))
     off = hub.get("/api/discovery/servers?status=offline").json()
     t.eq([x["server_id"] for x in off["servers"]], ["worker-1"], "status=offline filter")
     victim.signal(signal.SIGCONT)
