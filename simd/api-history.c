@@ -18,6 +18,7 @@
 #include "xalloc.h"
 
 #define HISTORY_LIMIT_MAX 100000 /* the largest ring a tank may keep */
+#define HISTORY_BIG 1024	 /* samples in the window that make a read a big one */
 
 struct history_read {
 	struct simd *sd;
@@ -33,6 +34,15 @@ static void read_history(struct tank_slot *s, void *arg, struct readers_answer *
 {
 	const struct history_read *hr = arg;
 	struct tank_room room = {.since = hr->since, .limit = hr->limit};
+	/* A long window is a big read: one at a time, as GET /state (hundreds of megabytes
+	 * for a full ring). The viewer's polls, a few samples since its last, go at once.
+	 * Sized first with the tank's lock alone: reader_run is never taken under it. */
+	tanks_lock_fair(s);
+	tank_room_size(s->sim, TANK_COPY_HISTORY, &room);
+	pthread_mutex_unlock(&s->lock);
+	bool big = room.hist.cap >= HISTORY_BIG * sim_history_column_count();
+	if (big)
+		pthread_mutex_lock(&hr->sd->reader_run);
 	struct timespec held;
 	tanks_lock_for_copy(s, TANK_COPY_HISTORY, &room, &held);
 	struct sim_history *h = tank_history_take(s->sim, &room);
@@ -42,20 +52,18 @@ static void read_history(struct tank_slot *s, void *arg, struct readers_answer *
 	tanks_copy_held(hr->sd, TANK_COPY_HISTORY, &held);
 	pthread_mutex_unlock(&s->lock);
 	tank_room_free(&room);
+	a->status = 200;
 	if (hr->csv) {
 		a->text = history_csv(h, &a->len);
-		a->status = 200;
 		a->type = "text/csv; charset=utf-8";
-		sim_history_free(h);
-		return;
+	} else {
+		const struct history_head head = {s->meta.id, frame, interval, size};
+		a->text = history_json_text(h, &head, &a->len);
+		a->type = "application/json";
 	}
-	json_object *o = history_json(h);
 	sim_history_free(h);
-	json_object_object_add(o, "tank_id", json_object_new_string(s->meta.id));
-	json_object_object_add(o, "frame", json_object_new_uint64(frame));
-	json_object_object_add(o, "history_interval", json_object_new_int(interval));
-	json_object_object_add(o, "history_size", json_object_new_int(size));
-	readers_answer_json(a, o);
+	if (big)
+		pthread_mutex_unlock(&hr->sd->reader_run);
 }
 
 void api_history(struct http_ctx *ctx)

@@ -1,38 +1,58 @@
 /* JSON and CSV of a tank's history and evolution counters (docs/history.md). */
 #include "config.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "history_json.h"
 
-/* Counts are whole numbers: print them as integers, the rest as doubles. */
-static json_object *number(double v)
+/* Counts are whole numbers: printed as integers, the rest as json-c prints a double
+ * (17 digits, and ".0" when those look whole), which is what the answer was. */
+static void put_number(FILE *f, double v)
 {
-	if (v == floor(v) && fabs(v) < 9e15)
-		return json_object_new_int64((int64_t)v);
-	return json_object_new_double(v);
+	if (v == floor(v) && fabs(v) < 9e15) {
+		fprintf(f, "%" PRId64, (int64_t)v);
+	} else if (isnan(v)) {
+		fputs("NaN", f);
+	} else if (isinf(v)) {
+		fputs(v > 0 ? "Infinity" : "-Infinity", f);
+	} else {
+		char b[40];
+		snprintf(b, sizeof b, "%.17g", v);
+		fputs(b, f);
+		if (!strpbrk(b, ".e"))
+			fputs(".0", f);
+	}
 }
 
-json_object *history_json(const struct sim_history *h)
+char *history_json_text(const struct sim_history *h, const struct history_head *head, size_t *len)
 {
 	size_t nc = sim_history_column_count();
-	json_object *o = json_object_new_object(), *a;
-	a = json_object_new_array_ext((int)nc);
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	if (!f)
+		abort();
+	/* Column names and tank ids need no escaping (letters, digits, _ - . > :). */
+	fputs("{\"columns\":[", f);
 	for (size_t i = 0; i < nc; i++)
-		json_object_array_add(a, json_object_new_string(sim_history_column(i)));
-	json_object_object_add(o, "columns", a);
-	a = json_object_new_array_ext((int)h->n);
+		fprintf(f, "%s\"%s\"", i ? "," : "", sim_history_column(i));
+	fputs("],\"samples\":[", f);
 	for (size_t k = 0; k < h->n; k++) {
-		json_object *x = json_object_new_object();
-		for (size_t i = 0; i < nc; i++)
-			json_object_object_add(x, sim_history_column(i),
-					       number(h->rows[k * nc + i]));
-		json_object_array_add(a, x);
+		fputs(k ? ",{" : "{", f);
+		for (size_t i = 0; i < nc; i++) {
+			fprintf(f, "%s\"%s\":", i ? "," : "", sim_history_column(i));
+			put_number(f, h->rows[k * nc + i]);
+		}
+		fputc('}', f);
 	}
-	json_object_object_add(o, "samples", a);
-	return o;
+	fprintf(f,
+		"],\"tank_id\":\"%s\",\"frame\":%" PRIu64
+		",\"history_interval\":%d,\"history_size\":%d}",
+		head->tank_id, head->frame, head->interval, head->size);
+	fclose(f);
+	return buf;
 }
 
 char *history_csv(const struct sim_history *h, size_t *len)
