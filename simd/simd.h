@@ -292,6 +292,10 @@ json_object *tank_status_json(struct simd *sd, struct tank_slot *slot);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,
 			    const char *server_id);
 size_t tanks_total_fish(struct simd *sd);
+/* After recovery: the tanks in the order they were created (the tank folders are read
+ * in the directory's order), and the default tank the first of them, as before the
+ * restart. */
+void tanks_order_by_creation(struct simd *sd);
 size_t transfers_in_transit(struct simd *sd, const char *tank_id);
 
 /* transfers.c: every operation that moves a fish, live and in replay. Results are

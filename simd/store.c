@@ -796,6 +796,7 @@ void store_recover(struct simd *sd)
 		fatal("the journal cannot be replayed: %s", e.msg);
 	manifest_free(&man);
 	replay_finish(sd);
+	tanks_order_by_creation(sd);
 	/* Every state in memory now contains the whole journal. */
 	uint64_t last = journal_durable_seq(sd->journal);
 	struct tank_slot *s;

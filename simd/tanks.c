@@ -74,6 +74,33 @@ struct tank_slot *tanks_add(struct simd *sd, const struct tank_meta *meta, struc
 	return s;
 }
 
+static int by_creation(const void *a, const void *b)
+{
+	const struct tank_slot *x = *(struct tank_slot *const *)a,
+			       *y = *(struct tank_slot *const *)b;
+	if (x->meta.created_at != y->meta.created_at)
+		return x->meta.created_at < y->meta.created_at ? -1 : 1;
+	return strcmp(x->meta.id, y->meta.id);
+}
+
+void tanks_order_by_creation(struct simd *sd)
+{
+	if (!sd->n_tanks)
+		return;
+	struct tank_slot **v = xcalloc(sd->n_tanks, sizeof *v), *s;
+	size_t n = 0;
+	TAILQ_FOREACH (s, &sd->tanks, link)
+		v[n++] = s;
+	qsort(v, n, sizeof *v, by_creation);
+	pthread_mutex_lock(&sd->list_lock);
+	TAILQ_INIT(&sd->tanks);
+	for (size_t i = 0; i < n; i++)
+		TAILQ_INSERT_TAIL(&sd->tanks, v[i], link);
+	pthread_mutex_unlock(&sd->list_lock);
+	snprintf(sd->default_tank, sizeof sd->default_tank, "%s", v[0]->meta.id);
+	free(v);
+}
+
 static void add_ns(struct timespec *t, long ns)
 {
 	t->tv_nsec += ns;

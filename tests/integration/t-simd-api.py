@@ -239,10 +239,19 @@ try:
     time.sleep(2.5)
     snap_a = {x: ids(a, x) for x in (reef, default)}
     snap_b = ids(b, btank)
+    # More tanks on srv-b, so that the order its folders come back in is not the order
+    # they were made in by chance.
+    for i in range(8):
+        b.post("/api/tanks", {"name": "Order %d" % i, "initial_fish": 0, "paused": True})
+    listing_b = b.get("/api/tanks").json()
     a.kill9()
     b.kill9()
     a.start()
     b.start()
+    after_b = b.get("/api/tanks").json()
+    t.eq([x["tank"]["tank_id"] for x in after_b["tanks"]], [x["tank"]["tank_id"] for x in listing_b["tanks"]],
+         "after the restart srv-b lists its tanks in the order they were made")
+    t.eq(after_b["default_tank_id"], listing_b["default_tank_id"], "and its default tank is the same")
     t.eq({x: ids(a, x) for x in (reef, default)}, snap_a, "kill -9 and restart: every fish of srv-a is back")
     t.eq(ids(b, btank), snap_b, "and the arrival on srv-b")
     t.eq(b.post("/api/remote-transfer", body, tcp=True, token=token).json(), r1.json(),
