@@ -279,7 +279,7 @@ int registry_register(struct registry *r, const struct server_info *info, double
 	if (created || e->learned || e->last_status != SERVER_ONLINE || !info_same(&e->info, info))
 		bump(r, e);
 	e->info = *info;
-	e->last_heartbeat = now;
+	e->last_heartbeat = e->heard_direct = now;
 	e->learned = false;
 	e->unlisted = false;
 	e->last_status = SERVER_ONLINE;
@@ -298,7 +298,7 @@ int registry_heartbeat(struct registry *r, const char *id, const struct server_i
 		bump(r, e);
 	if (info)
 		e->info = *info;
-	e->last_heartbeat = now;
+	e->last_heartbeat = e->heard_direct = now;
 	e->learned = false; /* it talks to us directly now */
 	e->unlisted = false;
 	return 0;
@@ -441,10 +441,23 @@ bool registry_hub_report(struct registry *r, unsigned hub, const struct registry
 		registry_register(r, info, heard, true, NULL);
 		e = lookup(r, info->server_id);
 		e->learned = true;
+		e->heard_direct = 0;
 		e->last_status = registry_status(r, e, now);
 		changed = true;
 	} else if (e->learned && heard >= registry_heard(r, e) && !info_same(&e->info, info)) {
 		e->info = *info;
+		bump(r, e);
+		changed = true;
+	} else if (!e->learned && heard > e->heard_direct + r->timing.heartbeat_timeout) {
+		/* Registered here once (by hand, or before it moved to a hub) and silent here
+		 * for longer than the timeout, while the hub still hears it: the hub's word is
+		 * the newer. Kept as registered here, its old address stayed for ever while the
+		 * hub's heartbeats kept it online. Learned from now on, until it talks to us
+		 * again. (A server that heartbeats here too never gets here: two hubs that
+		 * both hear it do not hand it back and forth.) */
+		if (!info_same(&e->info, info))
+			e->info = *info;
+		e->learned = true;
 		bump(r, e);
 		changed = true;
 	}
@@ -609,6 +622,8 @@ int registry_apply_record(struct registry *r, json_object *rec, double alive_at,
 	struct server_entry *en = lookup(r, info.server_id);
 	en->registered_at = reg;
 	en->learned = learned;
+	if (learned)
+		en->heard_direct = 0;
 	en->last_status = registry_status(r, en, hb);
 	/* The record's revision, not a new one; the load orders the list once at its end
 	 * (registry_order_revisions): a start writes the registry again after records

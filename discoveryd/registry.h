@@ -45,6 +45,7 @@ struct server_info {
 struct server_entry {
 	struct server_info info;
 	double last_heartbeat; /* wall clock of this registry's host */
+	double heard_direct;   /* the last registration or heartbeat sent here (0: none) */
 	double registered_at;
 	bool learned;  /* copied from a hub's list, not registered here */
 	bool removed;  /* a tombstone, kept so that diffs can report the removal */

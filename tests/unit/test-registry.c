@@ -422,6 +422,9 @@ static void test_merge_learned(void)
 	list[3].heartbeat_age = 5;
 	list[3].status = SERVER_OFFLINE;
 
+	/* It talks to us too (a heartbeat within the timeout): its own data holds. The
+	 * case of one silent here for longer is test_registered_then_hub's. */
+	registry_heartbeat(r, "direct", NULL, 198);
 	is_int(registry_merge_learned(r, list, 4, 200), 2, "merge adds two learned entries");
 	is_int(registry_count(r), 4, "local, direct, l1, l2");
 	const struct server_entry *e = registry_get(r, "direct");
@@ -457,6 +460,7 @@ static void test_merge_learned(void)
 	list2[0].heartbeat_age = 0;
 	list2[1].info = info("direct", "elsewhere", 1);
 	list2[1].heartbeat_age = 0;
+	registry_heartbeat(r, "direct", NULL, 299);
 	is_int(registry_merge_learned(r, list2, 2, 300), 2,
 	       "second merge: two changes (l1 changed, l2 dropped)");
 	e = registry_get(r, "l1");
@@ -867,8 +871,37 @@ static void test_many(void)
 	registry_free(r);
 }
 
+/* A server registered here once, that since talks to a hub only: once it has been
+ * silent here for longer than the timeout, the hub's newer word (its new address) is
+ * taken, and the hub's to drop. A server heard here too is not handed over. */
+static void test_registered_then_hub(void)
+{
+	struct registry *r = registry_new("local", &timing);
+	struct server_info old = info("ghost", "h.example", 1111);
+	registry_register(r, &old, 100, true, NULL);
+	struct registry_learned moved = {.info = info("ghost", "h.example", 2222),
+					 .heartbeat_age = 0,
+					 .status = SERVER_ONLINE,
+					 .direct = true};
+	registry_hub_report(r, 0, &moved, 102);
+	const struct server_entry *e = registry_get(r, "ghost");
+	ok(e->info.port == 1111 && !e->learned, "heard here 2 s ago: its own registration holds");
+	uint64_t rev = registry_revision(r);
+	registry_heartbeat(r, "ghost", NULL, 102.5);
+	registry_hub_report(r, 0, &moved, 103);
+	is_int((int)(registry_revision(r) - rev), 0, "a server heard here and by a hub: no churn");
+	ok(registry_hub_report(r, 0, &moved, 106), "silent here 3.5 s, heard by the hub: changed");
+	e = registry_get(r, "ghost");
+	ok(e->info.port == 2222 && e->learned, "the hub's address is taken, learned from now on");
+	registry_hub_removed(r, 0, "ghost", 120);
+	registry_sweep(r, 120, NULL, NULL);
+	ok(registry_get(r, "ghost") == NULL, "and once the hub drops it and it is stale, it goes");
+	registry_free(r);
+}
+
 int main(void)
 {
+	test_registered_then_hub();
 	test_state_machine();
 	test_local_id_rules();
 	test_server_info_from_json();
