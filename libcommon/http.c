@@ -650,10 +650,65 @@ void http_reply_unauthorized(struct http_ctx *ctx, const char *what)
 
 /* Whether this client may call this route with this method; replies 401, 403 or 415 and
  * returns false when not. */
+/* Host names an address (an IPv4 or bracketed IPv6 literal) or localhost, with or
+ * without a port. */
+static bool host_is_address(const char *host)
+{
+	char name[256];
+	if (host[0] == '[') {
+		const char *end = strchr(host, ']');
+		if (!end || (size_t)(end - host) >= sizeof name)
+			return false;
+		memcpy(name, host + 1, (size_t)(end - host - 1));
+		name[end - host - 1] = '\0';
+		struct in6_addr a6;
+		return inet_pton(AF_INET6, name, &a6) == 1 && (!end[1] || end[1] == ':');
+	}
+	size_t n = strcspn(host, ":");
+	if (n >= sizeof name)
+		return false;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	struct in_addr a4;
+	return strcmp(name, "localhost") == 0 || inet_pton(AF_INET, name, &a4) == 1;
+}
+
+/* A mutation over TCP that no token guards (insecure = yes: the original's hand-run
+ * recipe) must not come from a web page. A page of any site can make its visitor's
+ * browser send a POST without a body or with text/plain (no preflight asked), and the
+ * side effect happens even though the page never reads the answer: creating tanks,
+ * pausing them. Browsers name the page's origin in Origin on every POST: it must be this
+ * very server, and, since a site that rebinds its name to 127.0.0.1 is then "this very
+ * server" by name, Host must be an address. Clients that are not browsers (peers,
+ * scripts, tankctl) send no Origin and are not concerned. */
+static bool open_mutation_admitted(struct http_ctx *ctx)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(ctx->req);
+	const char *host = evhttp_find_header(h, "Host"), *origin = evhttp_find_header(h, "Origin");
+	if (!origin)
+		return true;
+	if (!host || !host_is_address(host)) {
+		http_reply_error(ctx->req, 403, "forbidden_host",
+				 "this server has no token: it takes changes from a browser "
+				 "only when the page's address is an IP address or localhost, "
+				 "not a name a web site could point at it");
+		return false;
+	}
+	if (strncmp(origin, "http://", 7) != 0 || strcmp(origin + 7, host) != 0) {
+		http_reply_error(ctx->req, 403, "cross_origin",
+				 "this server has no token: it takes no changes from another "
+				 "web origin ([security] token_file guards them)");
+		return false;
+	}
+	return true;
+}
+
 static bool route_admits(struct http_ctx *ctx, const struct http_route *r, int want)
 {
 	struct evhttp_request *req = ctx->req;
 	bool mutation = want != EVHTTP_REQ_GET;
+	if (mutation && ctx->open_tcp && !open_mutation_admitted(ctx))
+		return false;
 	if (!ctx->trusted &&
 	    ((mutation && !(r->flags & ROUTE_NO_AUTH)) || (r->flags & ROUTE_TRUSTED))) {
 		if (!ctx->server->token[0] && mutation) {
@@ -690,6 +745,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	bool token_ok = !side->over_unix && authorized(s, req);
 	bool open_tcp = !s->token[0] && s->opts.insecure; /* the operator chose no token */
 	ctx.trusted = side->over_unix || token_ok || open_tcp;
+	ctx.open_tcp = !side->over_unix && !token_ok && open_tcp;
 	/* HEAD runs the GET route; http_reply_text leaves the body out. */
 	int want = method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : (int)method;
 	char allow[96] = "";

@@ -30,6 +30,7 @@ struct http_ctx {
 	struct http_params params;
 	bool over_unix; /* arrived on the Unix socket (trusted by file permissions) */
 	bool trusted;	/* over_unix, or TCP with the cluster token: may see private things */
+	bool open_tcp;	/* TCP admitted without a token (insecure = yes): see route_admits */
 	void *arg;	/* the daemon's state, from http_server_new */
 	struct http_server *server;
 	/* The body once parsed as a JSON object, or NULL: one parse serves every reader of

@@ -219,6 +219,23 @@ try:
     ins.start()
     t.eq(ins.post("/api/tanks", {"name": "Y", "initial_fish": 0}, tcp=True).status, 201,
          "insecure = yes: TCP mutations without a token")
+    # ... but not from a web page of another site: a POST without a body needs no
+    # preflight, and would create the tank even though the page cannot read the answer.
+    here = "127.0.0.1:%d" % port2
+    names_before = sorted(x["tank"]["name"] for x in ins.get("/api/tanks").json()["tanks"])
+    for origin, host, code, what in [
+            ("http://evil.example", here, "cross_origin", "a page of another site"),
+            ("null", here, "cross_origin", "a page with an opaque origin"),
+            ("http://evil.example:%d" % port2, "evil.example:%d" % port2, "forbidden_host",
+             "a site whose name was rebound to 127.0.0.1")]:
+        r = ins.req("POST", "/api/tanks?name=Evil", tcp=True, headers={"Origin": origin, "Host": host})
+        t.ok(jerr(r, 403, code), "insecure = yes: a change from %s is a 403 %s" % (what, code), r)
+    t.eq(sorted(x["tank"]["name"] for x in ins.get("/api/tanks").json()["tanks"]), names_before,
+         "... and made no tank")
+    r = ins.req("POST", "/api/tanks?name=Own", tcp=True, headers={"Origin": "http://" + here, "Host": here})
+    t.eq(r.status, 201, "the server's own page (the viewer) may change it")
+    r = ins.req("POST", "/api/tanks?name=Script", tcp=True)
+    t.eq(r.status, 201, "and a client that is not a browser (no Origin), as in the original's recipe")
     ins.stop()
 
     # A token file others can read is refused at start, with the fix.
