@@ -976,6 +976,10 @@ static const struct http_route routes[] = {
 	{EVHTTP_REQ_POST, "/api/tanks/{id}/pause", api_pause_gated, 0},
 	{EVHTTP_REQ_POST, "/api/tanks/{id}/resume", api_resume_gated, 0},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/state", api_state, C},
+	/* The original's names for the same (spec §1.3.3; docs/legacy.md). */
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/start", api_resume_gated, 0},
+	{EVHTTP_REQ_POST, "/api/tanks/{id}/stop", api_pause_gated, 0},
+	{EVHTTP_REQ_GET, "/api/tanks/{id}/snapshot", api_state, C},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/fish/{fish_id}", api_fish, C},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/plants/{plant_id}", api_plant, C},
 	{EVHTTP_REQ_GET, "/api/tanks/{id}/exits", api_get_exits_gated, 0},

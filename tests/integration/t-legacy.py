@@ -55,6 +55,14 @@ try:
     r = d.req("POST", "/api/tanks?name=Local")
     t.ok(r.status == 201 and r.json()["tank"]["name"] == "Local", "over the Unix socket no token is needed", r)
     t.ok(d.req("POST", "/api/tanks?name=x", tcp=True).status == 401, "TCP creation by query needs the token too")
+    # The original's start, stop and snapshot: resume, pause and the state.
+    r = post("/api/tanks/%s/start" % tank)
+    t.ok(r.status == 200 and r.json()["paused"] is False, "POST start: running", r)
+    r = post("/api/tanks/%s/stop" % tank)
+    t.ok(r.status == 200 and r.json()["paused"] is True, "POST stop: paused", r)
+    r = d.get("/api/tanks/%s/snapshot" % tank, tcp=True)
+    t.ok(r.status == 200 and r.json()["entities"] and r.json() == d.get("/api/tanks/%s/state" % tank, tcp=True).json(),
+         "GET snapshot: the whole state, for thumbnails", r)
     r = post("/api/tanks/%s/pause" % tank)
     t.eq(r.status, 200, "pause the tank, so only arrivals change its fish")
     before = set(d.fish_ids(tank, tcp=True))
