@@ -93,6 +93,11 @@ static void encode_abort(json_object *rec, const struct jrec *r)
 	json_object_object_add(rec, "fish", json_object_get(r->fish));
 	json_object_object_add(rec, "tank_id", json_object_new_string(r->slot->meta.id));
 	add_frame(rec, "frame", r->slot, false);
+	/* A fish that had left through a wall comes back just inside it: replay must place
+	 * it there too, and the outbox record that said which wall may be gone by then. */
+	if (r->exit_wall != WALL_NONE)
+		json_object_object_add(rec, "exit_wall",
+				       json_object_new_string(wall_name(r->exit_wall)));
 }
 
 static int redo_resolve(struct simd *sd, uint64_t seq, json_object *rec, enum jrec_kind k,
@@ -101,9 +106,11 @@ static int redo_resolve(struct simd *sd, uint64_t seq, json_object *rec, enum jr
 	const char *tid, *tank_id = NULL;
 	struct tank_slot *slot;
 	json_object *fishj = NULL;
+	enum wall left_by = WALL_NONE; /* absent before aborts named it, and for reservations */
 	if (jv_string(rec, "transfer_id", true, 36, 36, &tid, e) < 0 ||
 	    jv_string(rec, "tank_id", k == JREC_ABORT, 1, TANK_ID_MAX, &tank_id, e) < 0 ||
-	    (k == JREC_ABORT && jv_object(rec, "fish", true, &fishj, e) < 0))
+	    (k == JREC_ABORT && jv_object(rec, "fish", true, &fishj, e) < 0) ||
+	    wall_from_json(rec, "exit_wall", &left_by, e) < 0)
 		return -EINVAL;
 	struct outbox_rec *r = outbox_find(sd, tid);
 	if (!tank_id && r) /* a commit written before commits named their tank */
@@ -111,7 +118,7 @@ static int redo_resolve(struct simd *sd, uint64_t seq, json_object *rec, enum jr
 	if (tank_id && (slot = replay_tank(sd, tank_id, seq))) {
 		int put = 0;
 		if (replay_at(slot, rec, "frame", e) < 0 ||
-		    (fishj && (put = replay_put_entity(slot, fishj, true, WALL_NONE, e)) < 0))
+		    (fishj && (put = replay_put_entity(slot, fishj, true, left_by, e)) < 0))
 			return -EINVAL;
 		if (put == 1)
 			return 0; /* a plant with no root spot stays in flight */

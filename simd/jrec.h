@@ -40,6 +40,7 @@ struct jrec {
 	const struct inbox_rec *in;   /* arrive */
 	enum wall arrival;	      /* arrive: the wall it came in through, or WALL_NONE */
 	json_object *fish;	      /* abort, arrive, move (borrowed) */
+	enum wall exit_wall;	      /* abort: the wall the fish had left by (set it) */
 	const struct tank_meta *meta; /* create, with params and paused */
 	const struct tank_params *params;
 	bool paused;

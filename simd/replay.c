@@ -217,7 +217,8 @@ int replay_put(struct tank_slot *s, json_object *fishj, bool returning, enum wal
 	struct fish *f;
 	if (fish_from_json(fishj, &f, e) < 0)
 		return -EINVAL;
-	int r = returning ? tank_return_fish(s->sim, f) : tank_put_fish(s->sim, f, arrival);
+	int r = returning ? tank_return_fish_at(s->sim, f, arrival)
+			  : tank_put_fish(s->sim, f, arrival);
 	/* It was accepted then: capacity was checked. Still an arrival (migrations_in), not
 	 * a return, which would take back a departure and leave the audit's balance off by 2. */
 	if (r == -ENOSPC && !returning)

@@ -27,6 +27,8 @@ bool replay_same_rules(const char *tank_id, int rules);
  * start stops), or 0 and a warning for a tank not replayed strictly. */
 int replay_diverged(struct tank_slot *s, const char *why, struct json_err *e);
 void replay_remove_fish(struct tank_slot *s, const char *fid, uint64_t serial);
+/* A fish arriving through wall arrival, or returning (an abort) to just inside the wall
+ * it had left by (WALL_NONE: where it was), as it did live. */
 int replay_put(struct tank_slot *s, json_object *fishj, bool returning, enum wall arrival,
 	       struct json_err *e);
 /* replay-plant.c: the same for an entity that may be a fish or a plant (its JSON says).

@@ -185,8 +185,9 @@ int xfer_resolve(struct simd *sd, const char *transfer_id, bool commit, json_obj
 	json_object_object_add(o, "fish_id", json_object_new_string(r->fish_id));
 	json_object_object_add(o, "kind", json_object_new_string(plant ? "plant" : "fish"));
 	json_object_object_add(o, "state", json_object_new_string(commit ? "committed" : "aborted"));
-	struct jrec jr = {.slot = slot, .transfer_id = transfer_id};
+	struct jrec jr = {.slot = slot, .transfer_id = transfer_id, .exit_wall = WALL_NONE};
 	if (!commit) {
+		jr.exit_wall = plant ? WALL_NONE : r->exit_wall;
 		int rc = return_entity(slot, r, plant);
 		if (rc < 0) {
 			json_object_put(o);
