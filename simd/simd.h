@@ -355,8 +355,6 @@ struct outbox_rec *xfer_plant_reserve(struct tank_slot *slot, const struct reser
  * caller's) is the plant as it moved. -ENOSPC: no free root spot in b. */
 int xfer_plant_move(struct tank_slot *a, struct tank_slot *b, const char *plant_id,
 		    json_object **pj, char moved_id[UUID_STR_LEN]);
-/* Is a plant with this id in any tank here? */
-bool xfer_plant_present(struct simd *sd, const char *plant_id);
 /* An aborted plant back into its tank (slot->lock held): -ENOSPC if no spot is free. */
 int xfer_plant_return(struct tank_slot *slot, json_object *plant);
 /* The tank's entities of one kind in the outbox (both kinds: transfers_in_transit). */

@@ -36,19 +36,6 @@ struct outbox_rec *xfer_plant_reserve(struct tank_slot *slot, const struct reser
 	return r;
 }
 
-bool xfer_plant_present(struct simd *sd, const char *pid)
-{
-	struct tank_slot *s;
-	TAILQ_FOREACH (s, &sd->tanks, link) {
-		gate_lock(s);
-		bool here = tank_has_plant(s->sim, pid);
-		pthread_mutex_unlock(&s->lock);
-		if (here)
-			return true;
-	}
-	return false;
-}
-
 int xfer_plant_return(struct tank_slot *slot, json_object *plant)
 {
 	struct json_err e;

@@ -243,12 +243,14 @@ int xfer_attempt(struct simd *sd, const char *transfer_id, json_object **ret)
 }
 
 /* Is a fish with this id in any tank here? (Only the loop changes the tank list.) */
-static bool fish_present(struct simd *sd, const char *fid)
+/* Is a fish or a plant with this id in any tank here? An id names one entity, whatever
+ * its kind: a plant arriving under a fish's id was taken, and the id then lived twice. */
+static bool entity_present(struct simd *sd, const char *id)
 {
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
 		gate_lock(s);
-		bool here = tank_find_fish(s->sim, fid) != NULL;
+		bool here = tank_find_fish(s->sim, id) != NULL || tank_has_plant(s->sim, id);
 		pthread_mutex_unlock(&s->lock);
 		if (here)
 			return true;
@@ -263,7 +265,7 @@ static int admit_fish(struct simd *sd, struct tank_slot *slot, const struct arri
 	struct fish *f;
 	if (fish_from_json(rq->fish, &f, e) < 0)
 		return -EINVAL;
-	if (fish_present(sd, fish_id(f))) {
+	if (entity_present(sd, fish_id(f))) {
 		fish_free(f);
 		return -EEXIST;
 	}
@@ -288,7 +290,7 @@ static int admit_plant(struct simd *sd, struct tank_slot *slot, const struct arr
 	if (plant_entity_check(rq->fish, e) < 0 ||
 	    jv_string(rq->fish, "id", true, 36, 36, &pid, e) < 0)
 		return -EINVAL;
-	if (xfer_plant_present(sd, pid))
+	if (entity_present(sd, pid))
 		return -EEXIST;
 	snprintf(in->fish_id, sizeof in->fish_id, "%s", pid);
 	gate_lock(slot);

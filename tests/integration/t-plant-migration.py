@@ -152,6 +152,17 @@ try:
     body["transfer_id"] = "11111111-2222-4333-8444-555555555556"
     r = request("POST", url=s2.sim.url, path="/api/remote-transfer", body=body, token=cl.token)
     t.ok(jerr(r, 400, "invalid_entity"), "a plant with an unknown key: 400 invalid_entity", r)
+    # An id names one entity whatever its kind: a plant under the id of a fish there is a
+    # duplicate (it was taken, and the id then lived twice).
+    fishy = s2.create_tank("plants-fishy", 2)
+    fid = [e["id"] for e in s2.sim.get("/api/tanks/%s/state" % fishy).json()["entities"] if e["kind"] == "fish"][0]
+    body["entity_data"] = dict(pj or {}, id=fid)
+    body["destination_tank_id"] = b
+    body["transfer_id"] = "11111111-2222-4333-8444-555555555557"
+    r = request("POST", url=s2.sim.url, path="/api/remote-transfer", body=body, token=cl.token)
+    t.ok(jerr(r, 409, "duplicate_fish"), "a plant with the id of a fish there: 409 duplicate_fish", r)
+    t.ok(fid not in plants(s2, b), "and nothing was inserted")
+    s2.sim.delete("/api/tanks/%s" % fishy)
     r = s2.sim.get("/api/tanks/%s/state" % small)
     t.ok(r.status == 200, "s2's simd still answers")
     cl.delete_all_connections()
