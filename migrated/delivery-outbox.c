@@ -109,15 +109,21 @@ static void on_outbox(const struct fetch_response *r, void *arg)
 					log_warn("ignoring an outbox record of simd: %s", e.msg);
 					continue;
 				}
-				if (delivery_find(d, x->transfer_id)) {
+				const struct transfer_record *known = history_get(md->history,
+										  x->transfer_id);
+				/* Committed or aborted here only once simd confirmed it: a listing
+				 * that still holds it was made before. Taken up again it was
+				 * recorded pending anew, and the fetch's 404 left it so, or passed
+				 * it off as "committed while migrated was down" (an adversarial
+				 * probe: dozens a minute with walls open both ways). */
+				if (delivery_find(d, x->transfer_id) ||
+				    (known && known->state != TS_PENDING)) {
 					delivery_xfer_free(x);
 					continue;
 				}
 				x->step = XS_FETCH;
 				delivery_insert(d, x);
-				const struct transfer_record *known = history_get(md->history,
-										  x->transfer_id);
-				if (!known || known->state != TS_PENDING)
+				if (!known)
 					delivery_record(x, TS_PENDING, NULL);
 				md->m.resumed++;
 				resumed++;

@@ -98,6 +98,18 @@ try:
     t.ok(st["transfers_in"] == 1 and st["tank_name"] is None,
          "stats of a remote tank come from the history", st)
     audit("plain")
+    # An outbox listing made before that commit and answered after it still holds the
+    # transfer: it stays committed (it was recorded pending again, for good).
+    stale = {"transfer_id": xid, "fish_id": fid, "source_tank_id": A, "destination_server_id": "s2",
+             "destination_tank_id": B, "connection_id": "ab", "created_at": r.get("created_at"),
+             "attempts": 1}
+    n0 = f1.count("GET", "/api/outbox")
+    f1.fault = lambda m, path, b: ("status", 200, {"transfers": [stale], "count": 1}) \
+        if m == "GET" and path == "/api/outbox" else None
+    t.ok(wait_until(lambda: f1.count("GET", "/api/outbox") >= n0 + 2, 15), "(stale listings answered)")
+    f1.fault = None
+    r2 = m1.get("/api/transfers/%s" % xid).json()
+    t.ok(r2.get("state") == "committed" and not r2.get("error"), "a stale listing leaves it committed", r2)
 
     # ---- refusals abort: the same fish comes back ----
     f2.tanks[B]["max_fish"] = 1
