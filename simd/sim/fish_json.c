@@ -293,8 +293,10 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 	int r;
 	if ((r = jv_string(o, "kind", true, 1, 16, &kind, e)) < 0)
 		return r;
-	if (strcmp(kind, "fish") != 0)
-		return jv_fail(e, "kind must be \"fish\"");
+	if (strcmp(kind, "fish") != 0) /* what is not a plant is read as a fish */
+		return jv_fail(e,
+			       "kind must be \"fish\" or \"plant\" (case matters), not \"%.16s\"",
+			       kind);
 	if ((r = json_get_id(o, "id", true, f->id, e)) < 0 ||
 	    (r = json_get_id(o, "mother_id", false, f->mother_id, e)) < 0 ||
 	    (r = json_get_id(o, "father_id", false, f->father_id, e)) < 0 ||
