@@ -305,18 +305,39 @@ static const char *write_every_kind(struct simd *sd)
 	       "move exit food add_fish gate mark create delete";
 }
 
-/* A reservation or a move told which fish not to take ("except") takes another, drawn
- * with simd's RNG: journaled by id, it replays without a draw from the tank's RNG, so the
- * replayed tank goes on exactly as the live one. */
-static void except_replays(const char *dir)
+/* A scenario run live against a journal in dir/name, then replayed by a fresh simd:
+ * the same tanks and fish in the same places, with no divergence. The scenario leaves a
+ * mark (store_mark) for the frame replay must reach. */
+static void live_then_replay(const char *dir, const char *name, void (*scenario)(struct simd *sd))
 {
-	char *path = fs_path_join(dir, "except");
+	char *path = fs_path_join(dir, name);
 	struct simd live, again;
 	struct json_err e;
 	simd_init(&live, path);
-	ok(replay(&live, &e) == 0, "except: an empty journal replays");
-	struct tank_slot *a = new_tank(&live, "tank-a", 21);
-	new_tank(&live, "tank-b", 22);
+	ok(replay(&live, &e) == 0, "%s: an empty journal replays", name);
+	scenario(&live);
+	char *live_state = state_text(&live, true);
+	simd_done(&live);
+	simd_init(&again, path);
+	e.msg[0] = '\0';
+	ok(replay(&again, &e) == 0, "%s: the journal replays%s%s", name, e.msg[0] ? ": " : "",
+	   e.msg);
+	char *replayed = state_text(&again, true);
+	is_str(replayed, live_state, "%s: to the same tanks and fish, in the same places", name);
+	ok(!any_diverged(&again), "%s: the re-simulation matched every frame", name);
+	simd_done(&again);
+	free(replayed);
+	free(live_state);
+	free(path);
+}
+
+/* A reservation or a move told which fish not to take ("except") takes another, drawn
+ * with simd's RNG: journaled by id, it replays without a draw from the tank's RNG, so the
+ * replayed tank goes on exactly as the live one. */
+static void except_scenario(struct simd *sd)
+{
+	struct tank_slot *a = new_tank(sd, "tank-a", 21);
+	new_tank(sd, "tank-b", 22);
 	steps(a, 3);
 	bool all_other = true;
 	json_object *o = NULL;
@@ -335,9 +356,9 @@ static void except_replays(const char *dir)
 						 .dest_server = "srv-y",
 						 .dest_tank = "tank-y",
 						 .pick = pick};
-			xfer_reserve(&live, &rq, &o, NULL, NULL);
+			xfer_reserve(sd, &rq, &o, NULL, NULL);
 		} else {
-			xfer_move(&live, "tank-a", "tank-b", &pick, &o, NULL, NULL);
+			xfer_move(sd, "tank-a", "tank-b", &pick, &o, NULL, NULL);
 		}
 		const char *got = json_object_get_string(json_object_object_get(o, "fish_id"));
 		all_other &= got && strcmp(got, want) == 0;
@@ -349,7 +370,7 @@ static void except_replays(const char *dir)
 	const char *none[] = {fish_id(tank_fish_at(a->sim, 0))};
 	struct fish_choice pick = {.except = none, .n_except = 1};
 	o = NULL;
-	is_int(xfer_move(&live, "tank-a", "tank-b", &pick, &o, NULL, NULL), 0,
+	is_int(xfer_move(sd, "tank-a", "tank-b", &pick, &o, NULL, NULL), 0,
 	       "except: a move with one fish listed");
 	json_object_put(o);
 	/* A draw from the tank's RNG after them: replay draws the same fish only if the
@@ -357,23 +378,11 @@ static void except_replays(const char *dir)
 	struct fish_choice any = {0};
 	for (int i = 0; i < 4; i++) {
 		o = NULL;
-		xfer_move(&live, "tank-a", "tank-b", &any, &o, NULL, NULL);
+		xfer_move(sd, "tank-a", "tank-b", &any, &o, NULL, NULL);
 		json_object_put(o);
 	}
 	steps(a, 20);
-	store_mark(&live, a); /* the frame replay must reach */
-	char *live_state = state_text(&live, true);
-	simd_done(&live);
-	simd_init(&again, path);
-	e.msg[0] = '\0';
-	ok(replay(&again, &e) == 0, "except: the journal replays%s%s", e.msg[0] ? ": " : "", e.msg);
-	char *replayed = state_text(&again, true);
-	is_str(replayed, live_state, "except: to the same tanks and fish, frames after the picks");
-	ok(!any_diverged(&again), "except: the re-simulation matched every frame");
-	simd_done(&again);
-	free(replayed);
-	free(live_state);
-	free(path);
+	store_mark(sd, a); /* the frame replay must reach */
 }
 
 /* A fish that left through a wall and is sent back (an abort) comes back just inside
@@ -390,43 +399,25 @@ static void ticks(struct simd *sd, struct tank_slot *s, int n)
 	}
 }
 
-static void exit_abort_replays(const char *dir)
+static void exit_abort_scenario(struct simd *sd)
 {
-	char *path = fs_path_join(dir, "exit-abort");
-	struct simd live, again;
-	struct json_err e;
-	simd_init(&live, path);
-	ok(replay(&live, &e) == 0, "exit abort: an empty journal replays");
-	struct tank_slot *a = new_tank(&live, "tank-a", 31);
+	struct tank_slot *a = new_tank(sd, "tank-a", 31);
 	struct exit_dest out = {
 		.open = true, .server_id = "srv-x", .tank_id = "tank-x", .connection_id = "conn-1"};
 	int budgets[2] = {-1, -1};
-	xfer_set_exits(&live, "tank-a", &out, &out, budgets, NULL, NULL);
-	for (int i = 0; i < 20000 && live.outbox_count == 0; i++)
-		ticks(&live, a, 1);
-	ok(live.outbox_count == 1, "exit abort: a fish swam out through a wall");
+	xfer_set_exits(sd, "tank-a", &out, &out, budgets, NULL, NULL);
+	for (int i = 0; i < 20000 && sd->outbox_count == 0; i++)
+		ticks(sd, a, 1);
+	ok(sd->outbox_count == 1, "exit-abort: a fish swam out through a wall");
 	char tid[UUID_STR_LEN] = "";
-	if (TAILQ_FIRST(&live.outbox))
-		snprintf(tid, sizeof tid, "%s", TAILQ_FIRST(&live.outbox)->transfer_id);
-	ticks(&live, a, 3);
+	if (TAILQ_FIRST(&sd->outbox))
+		snprintf(tid, sizeof tid, "%s", TAILQ_FIRST(&sd->outbox)->transfer_id);
+	ticks(sd, a, 3);
 	json_object *o = NULL;
-	is_int(xfer_resolve(&live, tid, false, &o, NULL, NULL), 0, "exit abort: sent back");
+	is_int(xfer_resolve(sd, tid, false, &o, NULL, NULL), 0, "exit-abort: sent back");
 	json_object_put(o);
-	ticks(&live, a, 30);
-	store_mark(&live, a);
-	char *live_state = state_text(&live, true);
-	simd_done(&live);
-	simd_init(&again, path);
-	e.msg[0] = '\0';
-	ok(replay(&again, &e) == 0, "exit abort: the journal replays%s%s", e.msg[0] ? ": " : "",
-	   e.msg);
-	char *replayed = state_text(&again, true);
-	is_str(replayed, live_state, "exit abort: to the same fish, in the same places");
-	ok(!any_diverged(&again), "exit abort: the re-simulation matched every frame");
-	simd_done(&again);
-	free(replayed);
-	free(live_state);
-	free(path);
+	ticks(sd, a, 30);
+	store_mark(sd, a);
 }
 
 static char *read_text(const char *path)
@@ -527,8 +518,8 @@ int main(void)
 	json_object_put(rec);
 	simd_done(&again);
 
-	except_replays(dir);
-	exit_abort_replays(dir);
+	live_then_replay(dir, "except", except_scenario);
+	live_then_replay(dir, "exit-abort", exit_abort_scenario);
 
 	if (fixture_out) {
 		/* Keep the journal and the state it replays to. */
