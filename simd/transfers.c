@@ -242,9 +242,9 @@ int xfer_attempt(struct simd *sd, const char *transfer_id, json_object **ret)
 	return r ? 0 : -ENOENT;
 }
 
-/* Is a fish with this id in any tank here? (Only the loop changes the tank list.) */
-/* Is a fish or a plant with this id in any tank here? An id names one entity, whatever
- * its kind: a plant arriving under a fish's id was taken, and the id then lived twice. */
+/* Is a fish or a plant with this id in any tank here? (Only the loop changes the tank
+ * list.) An id names one entity, whatever its kind: a plant arriving under a fish's id
+ * was taken, and the id then lived twice. */
 static bool entity_present(struct simd *sd, const char *id)
 {
 	struct tank_slot *s;
