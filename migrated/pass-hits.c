@@ -179,8 +179,9 @@ static void on_reserve(const struct fetch_response *r, void *arg)
 	op_answered(op);
 }
 
-/* false when the request could not be sent (counted as an error). */
-static bool start_op(struct op *op)
+/* except: the fish simd must not take, or NULL (consumed). false when the request could
+ * not be sent (counted as an error). */
+static bool start_op(struct op *op, json_object *except)
 {
 	struct pass *p = op->p;
 	struct migrated *md = p->md;
@@ -190,10 +191,8 @@ static bool start_op(struct op *op)
 	json_object_object_add(body, "destination_tank_id",
 			       json_object_new_string(op->c.destination_tank_id));
 	json_object_object_add(body, "connection_id", json_object_new_string(op->c.id));
-	if (op->except) {
-		json_object_object_add(body, "except", op->except);
-		op->except = NULL;
-	}
+	if (except)
+		json_object_object_add(body, "except", except);
 	if (op->plant)
 		json_object_object_add(body, "kind", json_object_new_string("plant"));
 	char path[TANK_ID_MAX + 64];
@@ -224,25 +223,24 @@ static bool local_fish_move(const struct pass *p, const struct op *op)
 }
 
 /* A conflict hit's "except": the fish the chain's moves before it brought into its source
- * tank. false when one of those moves has an unknown outcome: it may have brought in a
+ * tank. NULL when one of those moves has an unknown outcome: it may have brought in a
  * fish nobody can name, so the hit waits for a later pass. */
-static bool except_list(struct pass *p, struct op *op)
+static json_object *except_list(struct pass *p, const struct op *op)
 {
-	op->except = json_object_new_array();
+	json_object *except = json_object_new_array();
 	for (size_t k = 0; k + 1 < p->chain_at; k++) {
 		const struct op *in = &p->ops[p->chain[k]];
 		if (!local_fish_move(p, in) ||
 		    strcmp(in->c.destination_tank_id, op->c.source_tank_id) != 0)
 			continue;
-		if (in->unknown || json_object_array_length(op->except) >= PICK_EXCEPT_MAX) {
-			json_object_put(op->except);
-			op->except = NULL;
-			return false;
+		if (in->unknown || json_object_array_length(except) >= PICK_EXCEPT_MAX) {
+			json_object_put(except);
+			return NULL;
 		}
 		if (in->moved[0])
-			json_object_array_add(op->except, json_object_new_string(in->moved));
+			json_object_array_add(except, json_object_new_string(in->moved));
 	}
-	return true;
+	return except;
 }
 
 /* Start the chain's next op; the chain holds one outstanding count until it ends. */
@@ -250,11 +248,12 @@ static void chain_next(struct pass *p)
 {
 	while (p->chain_at < p->nchain) {
 		struct op *op = &p->ops[p->chain[p->chain_at++]];
-		if (op->conflict && !except_list(p, op)) {
+		json_object *except = op->conflict ? except_list(p, op) : NULL;
+		if (op->conflict && !except) {
 			p->errors++;
 			continue;
 		}
-		if (start_op(op))
+		if (start_op(op, except))
 			return;
 	}
 	pass_op_done(p);
@@ -308,7 +307,7 @@ void pass_start_hits(struct pass *p)
 		if (op->chained)
 			p->chain[p->nchain++] = i;
 		else
-			start_op(op);
+			start_op(op, NULL);
 	}
 	strset_clear(&failing);
 	if (p->nchain) {

@@ -29,7 +29,6 @@ struct op {
 	 * it may have moved one). */
 	bool unknown;
 	char moved[TANK_ID_MAX + 1];
-	json_object *except; /* fish simd must not take (a conflict hit's request) */
 };
 
 struct pass {
