@@ -280,7 +280,7 @@ void api_poker_game_action(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 400, "invalid_action", "%s", e.msg);
 		return;
 	}
-	int r = poker_game_act(g, action, amount, now_mono());
+	int r = poker_game_act(g, action, amount);
 	json_object_put(body);
 	if (r == -EBUSY)
 		http_reply_error(ctx->req, 409, "not_your_turn",
@@ -300,7 +300,7 @@ void api_poker_game_deal(struct http_ctx *ctx)
 	struct poker_game *g = game_param(ctx);
 	if (!g)
 		return;
-	int r = poker_game_deal(g, now_mono());
+	int r = poker_game_deal(g);
 	if (r == -EBUSY)
 		http_reply_error(ctx->req, 409, "hand_in_progress", "finish the hand first");
 	else if (r == -ENOENT)

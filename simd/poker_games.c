@@ -195,7 +195,7 @@ int poker_games_create(struct poker_games *g, const char *tank_id,
 	return 0;
 }
 
-int poker_game_act(struct poker_game *game, const char *action, double amount, double now)
+int poker_game_act(struct poker_game *game, const char *action, double amount)
 {
 	struct holdem_hand *h = &game->h;
 	static const struct {
@@ -211,7 +211,6 @@ int poker_game_act(struct poker_game *game, const char *action, double amount, d
 		return -EINVAL;
 	if (h->to_act != 0)
 		return -EBUSY;
-	game->last_used = now;
 	if (k < 0) {
 		game->autopilot = true;
 		run(game);
@@ -240,13 +239,12 @@ int poker_game_act(struct poker_game *game, const char *action, double amount, d
 	return 0;
 }
 
-int poker_game_deal(struct poker_game *game, double now)
+int poker_game_deal(struct poker_game *game)
 {
 	if (game->h.to_act >= 0)
 		return -EBUSY;
 	if (game->person < game->bb)
 		return -ENOSPC;
-	game->last_used = now;
 	return deal(game);
 }
 

@@ -37,15 +37,16 @@ void poker_games_remove(struct poker_games *g, struct poker_game *game);
  * street, in energy units), "allin", or "autopilot" (the rest of this hand is played for
  * the person by a balanced strategy). -EINVAL for an unknown action or a bad amount,
  * -EBUSY when it is not the person's turn. */
-int poker_game_act(struct poker_game *game, const char *action, double amount, double now);
+int poker_game_act(struct poker_game *game, const char *action, double amount);
 /* The next hand (the button moves on; a fish without a chip of energy left sits out).
  * -EBUSY while a hand is being played, -ENOSPC when the person has less than a big blind
  * left, -ENOENT when no fish has a chip left. */
-int poker_game_deal(struct poker_game *game, double now);
+int poker_game_deal(struct poker_game *game);
 /* What the person may see: own cards always, the fish's at a showdown only. */
 json_object *poker_game_json(const struct poker_game *game, double now);
 const char *poker_game_id(const struct poker_game *game);
-/* Any request about a game keeps it from expiring, a read too. */
+/* Any request about a game keeps it from expiring, a read too: the API touches the game
+ * it finds, for every route, so acting and dealing need not. */
 void poker_game_touch(struct poker_game *game, double now);
 
 #endif

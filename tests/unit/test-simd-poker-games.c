@@ -66,13 +66,13 @@ int main(void)
 		json_object *opts, *v;
 		while (json_object_object_get_ex(j, "options", &opts) && turns++ < 400) {
 			double call = num(opts, "to_call");
-			if (call == 0 && poker_game_act(g, "fold", 0, 0) == -EINVAL)
+			if (call == 0 && poker_game_act(g, "fold", 0) == -EINVAL)
 				folds_refused++;
 			int r;
 			if (json_object_object_get_ex(opts, "min_raise_to", &v)) {
 				/* As a client reads it: the decimal text. */
 				double to = strtod(json_object_to_json_string(v), NULL);
-				r = poker_game_act(g, "raise", to, 0);
+				r = poker_game_act(g, "raise", to);
 				raised += r == 0;
 				if (r != 0) {
 					ok(0, "a raise to the minimum shown (%s) is refused",
@@ -80,13 +80,13 @@ int main(void)
 					break;
 				}
 			} else {
-				r = poker_game_act(g, call > 0 ? "call" : "check", 0, 0);
+				r = poker_game_act(g, call > 0 ? "call" : "check", 0);
 			}
 			json_object_put(j);
 			j = poker_game_json(g, 0);
 		}
 		json_object_put(j);
-		if (poker_game_deal(g, 0) != 0)
+		if (poker_game_deal(g) != 0)
 			break;
 	}
 	ok(raised >= 5, "raises to the minimum shown are taken (%d)", raised);
