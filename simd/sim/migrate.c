@@ -153,11 +153,6 @@ int tank_readmit_fish(struct tank *t, struct fish *f, enum wall arrival)
 	return 0;
 }
 
-int tank_return_fish(struct tank *t, struct fish *f)
-{
-	return tank_return_fish_at(t, f, WALL_NONE);
-}
-
 int tank_return_fish_at(struct tank *t, struct fish *f, enum wall left_by)
 {
 	if (!f)

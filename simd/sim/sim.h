@@ -211,7 +211,7 @@ const struct fish *tank_find_fish(const struct tank *t, const char *fish_id);
 
 /* Migration. tank_take_fish, tank_take_exited and exits in tank_step bump
  * migrations_out and book the fish's energy as EOUT_MIGRATION; tank_put_fish bumps
- * migrations_in and books EIN_MIGRATION. tank_return_fish undoes a departure (an aborted
+ * migrations_in and books EIN_MIGRATION. tank_return_fish_at undoes a departure (an aborted
  * transfer): it reinserts the fish where it was and decrements migrations_out, so an
  * aborted transfer leaves no trace in the counters. No birth or death is ever recorded
  * for a migration. */
@@ -233,13 +233,11 @@ int tank_put_fish(struct tank *t, struct fish *f, enum wall arrival);
  * was accepted then, and replay cannot see every slot that limited it (transit), so it is
  * admitted and counted as the arrival it was (migrations_in), never as a return. */
 int tank_readmit_fish(struct tank *t, struct fish *f, enum wall arrival);
-/* Like tank_put_fish(WALL_NONE) but for a fish coming back from an aborted transfer: no
- * capacity check (its slot stayed reserved: see tank_set_in_transit), and the departure is
- * undone in the counters. Same ownership rules. -EEXIST if the id is here. */
-int tank_return_fish(struct tank *t, struct fish *f);
-/* The same for a fish that left through wall `left_by` (WALL_NONE: as tank_return_fish):
- * it comes back just inside that wall, heading away from it, so it does not leave again
- * on the next frame. */
+/* Like tank_put_fish but for a fish coming back from an aborted transfer: no capacity
+ * check (its slot stayed reserved: see tank_set_in_transit), and the departure is undone
+ * in the counters. Same ownership rules. -EEXIST if the id is here. A fish that left
+ * through wall `left_by` comes back just inside it, heading away from it, so it does not
+ * leave again on the next frame; WALL_NONE keeps x,y. */
 int tank_return_fish_at(struct tank *t, struct fish *f, enum wall left_by);
 /* Capacity (max_fish) counts the fish in the tank, newborns and exited fish waiting, and
  * the tank's own fish in transit elsewhere, whose slots stay reserved until the transfer

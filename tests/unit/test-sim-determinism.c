@@ -21,12 +21,12 @@ static uint64_t scripted_run(uint64_t seed, int frames)
 		enum wall w;
 		while (tank_take_exited(a, &f, &w, 1) == 1)
 			if (tank_put_fish(b, f, wall_opposite(w)) < 0)
-				tank_return_fish(a, f);
+				tank_return_fish_at(a, f, WALL_NONE);
 		if (i % 97 == 0) {
 			const char *id = tank_pick_fish(b);
 			if (id && tank_take_fish(b, id, &f) == 0 &&
 			    tank_put_fish(a, f, WALL_NONE) < 0)
-				tank_return_fish(b, f);
+				tank_return_fish_at(b, f, WALL_NONE);
 		}
 	}
 	uint64_t h = tank_state_hash(a) * 31 + tank_state_hash(b);

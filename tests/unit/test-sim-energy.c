@@ -107,17 +107,17 @@ static void test_crowded_with_migration(void)
 			if (tank_put_fish(b, f[k], wall_opposite(w[k])) == 0)
 				moved++;
 			else
-				tank_return_fish(a, f[k]);
+				tank_return_fish_at(a, f[k], WALL_NONE);
 		n = tank_take_exited(b, f, w, 8);
 		for (size_t k = 0; k < n; k++)
 			if (tank_put_fish(a, f[k], wall_opposite(w[k])) < 0)
-				tank_return_fish(b, f[k]);
+				tank_return_fish_at(b, f[k], WALL_NONE);
 		if (i % 100 == 50) {
 			const char *id = tank_pick_fish(a);
 			struct fish *x;
 			if (id && tank_take_fish(a, id, &x) == 0 &&
 			    tank_put_fish(b, x, WALL_NONE) < 0)
-				tank_return_fish(a, x);
+				tank_return_fish_at(a, x, WALL_NONE);
 		}
 		for (size_t k = 0; k < tank_fish_count(a); k++)
 			over_max += fish_energy(tank_fish_at(a, k)) >

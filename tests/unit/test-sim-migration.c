@@ -174,7 +174,7 @@ static void test_take_put(void)
 	const char *rid = tank_pick_fish(a);
 	strcpy(id, rid);
 	tank_take_fish(a, id, &r);
-	is_int(tank_return_fish(a, r), 0, "return a taken fish");
+	is_int(tank_return_fish_at(a, r, WALL_NONE), 0, "return a taken fish");
 	tank_get_stats(a, &s);
 	ok(s.migrations_out == s0.migrations_out && s.fish_count == s0.fish_count &&
 		   s.births == s0.births && ledger_error(a) < 1e-9,

@@ -207,7 +207,7 @@ int main(void)
 	   "a taken fish is no longer found");
 	ok(tank_find_fish(t, fish_id(tank_fish_at(t, 7))) == tank_fish_at(t, 7),
 	   "and the fish after it are found where they moved");
-	ok(tank_return_fish(t, taken) == 0, "it can come back");
+	ok(tank_return_fish_at(t, taken, WALL_NONE) == 0, "it can come back");
 	ok(tank_find_fish(t, id) != NULL, "and is found again");
 	ok(!tank_find_fish(t, "00000000-0000-4000-8000-000000000000"), "an unknown id is not found");
 	tank_free(c);
