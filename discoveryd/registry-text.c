@@ -1,7 +1,7 @@
 /* The registry's hot texts written straight into a growing buffer instead of through
- * json-c objects, several times faster: every answer that lists servers (the wire form: ServerInfo plus status, is_local,
- * last_heartbeat_at, heartbeat_age_seconds and direct) and journal batches (the text of
- * registry_entry_record).
+ * json-c objects, several times faster: every answer that lists servers (the wire form:
+ * ServerInfo plus status, is_local, last_heartbeat_at, heartbeat_age_seconds and
+ * direct) and journal batches (the text of registry_entry_record).
  * Values passed validation (no control characters) but may hold quotes and
  * backslashes, which are escaped. */
 #include "config.h"

@@ -455,8 +455,7 @@ bool registry_hub_report(struct registry *r, unsigned hub, const struct registry
 		 * hub's heartbeats kept it online. Learned from now on, until it talks to us
 		 * again. (A server that heartbeats here too never gets here: two hubs that
 		 * both hear it do not hand it back and forth.) */
-		if (!info_same(&e->info, info))
-			e->info = *info;
+		e->info = *info;
 		e->learned = true;
 		bump(r, e);
 		changed = true;

@@ -648,8 +648,6 @@ void http_reply_unauthorized(struct http_ctx *ctx, const char *what)
 				 "%s the cluster token (Authorization: Bearer ...)", what);
 }
 
-/* Whether this client may call this route with this method; replies 401, 403 or 415 and
- * returns false when not. */
 /* Host names an address (an IPv4 or bracketed IPv6 literal) or localhost, with or
  * without a port. */
 static bool host_is_address(const char *host)
@@ -703,6 +701,8 @@ static bool open_mutation_admitted(struct http_ctx *ctx)
 	return true;
 }
 
+/* Whether this client may call this route with this method; replies 401, 403 or 415 and
+ * returns false when not. */
 static bool route_admits(struct http_ctx *ctx, const struct http_route *r, int want)
 {
 	struct evhttp_request *req = ctx->req;
