@@ -652,6 +652,8 @@ static void api_attempt(struct http_ctx *ctx)
 
 static void api_outbox(struct http_ctx *ctx)
 {
+	if (ctx->over_unix) /* migrated's listing: the lease of the walls (exitgate.c) */
+		exitgate_renew(sd_of(ctx));
 	reply_outbox(ctx, 200, xfer_outbox_json(sd_of(ctx), false, NULL));
 }
 

@@ -172,6 +172,10 @@ struct simd {
 	uint64_t reserves, commits, aborts, arrivals, duplicate_arrivals, local_moves, exits,
 		exits_bounced;
 	struct tbucket exit_bucket; /* max_per_second over every wall (exitgate.c), xfer_lock */
+	/* now_mono() of the last outbox listing over the Unix socket, migrated's: the walls'
+	 * lease (exitgate.c), xfer_lock. 0: none since the start. */
+	double mover_seen;
+	bool mover_lapsed; /* the lease ran out and that was logged */
 	/* Snapshots. */
 	struct event *snapshot_timer, *snapshot_now;
 	pthread_t snapshot_thread;
@@ -392,6 +396,7 @@ void exitgate_sync(struct simd *sd, struct tank_slot *slot);
 int exitgate_budget(const struct tank_slot *slot, enum wall w);
 /* May this fish, which just reached wall w, leave? Takes the tokens when it may. */
 bool exitgate_may_leave(struct simd *sd, struct tank_slot *slot, enum wall w, const char *fish_id);
+void exitgate_renew(struct simd *sd); /* migrated listed the outbox (takes xfer_lock) */
 void exitgate_free(struct tank_slot *slot);
 
 /* controls.c: the viewer's food and fish, applied and journaled. As tank_drop_food and

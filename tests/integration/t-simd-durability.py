@@ -29,6 +29,24 @@ try:
     # Over TCP only GET exists on that path: 405 with Allow: GET.
     t.ok(d.req("PUT", "/api/tanks/%s/exits" % tank, tcp=True, body={}).status in (404, 405),
          "exits cannot be set over TCP")
+
+    # The walls' lease: nothing has listed the outbox over the Unix socket (migrated's
+    # listing) since the start, so fish bounce off the open wall instead of draining the
+    # tank into the outbox. A listing over TCP does not count.
+    def bounced():
+        for line in d.get("/metrics").body.splitlines():
+            if line.startswith("tankworld_sim_exits_bounced_total "):
+                return int(float(line.split()[1]))
+        return -1
+
+    def tcp_outbox():
+        return d.get("/api/outbox", tcp=True).json()["count"]
+    held = wait_until(lambda: bounced() >= 3 and tcp_outbox() == 0, 30, interval=0.5)
+    time.sleep(11)
+    t.ok(held and tcp_outbox() == 0 and bounced() >= 3,
+         "no listing of the outbox yet: fish bounce off the open wall, none leaves (%d bounces)"
+         % bounced())
+    t.ok("until migrated lists the outbox" in d.log_tail(200), "and the log says why")
     got = wait_until(lambda: [x for x in d.get("/api/outbox").json()["transfers"]
                               if x["source_tank_id"] == tank], 30, interval=0.2)
     t.ok(got and got[0]["destination_server_id"] == "far-away" and got[0]["destination_tank_id"] == "t-9"
@@ -44,6 +62,18 @@ try:
     wait_until(lambda: counted(stats()), 5)
     st = stats()
     t.ok(counted(st), "stats count it in transit and out", st)
+    # The lease runs out 10 s after the last listing: the wall holds fish again, until
+    # the next listing.
+    time.sleep(11)
+    lapsed, b0 = tcp_outbox(), bounced()
+    wait_until(lambda: bounced() > b0, 20, interval=0.5)
+    t.ok(tcp_outbox() == lapsed and bounced() > b0,
+         "no listing for 10 s: fish bounce (%d more), none leaves (%d in the outbox)"
+         % (bounced() - b0, lapsed))
+    t.ok("nothing has listed the outbox for 10 s" in d.log_tail(200), "the log says so")
+    t.ok(wait_until(lambda: d.get("/api/outbox").json()["count"] > lapsed, 30, interval=0.2),
+         "listed again: fish leave again")
+    t.ok("the outbox is listed again" in d.log_tail(200), "the log says so too")
     d.post("/api/tanks/%s/pause" % tank)
     time.sleep(1.0)
     before = d.get("/api/outbox").json()["count"]
