@@ -307,6 +307,42 @@ int jv_no_unknown_keys(json_object *given, json_object *known, const char *what,
 	return 0;
 }
 
+#define IGNORED_NAMED 8 /* then "and N more": an answer stays short whatever was sent */
+
+json_object *jv_ignored_keys(json_object *o, const char *const *known)
+{
+	json_object *w = NULL;
+	size_t n = 0;
+	if (!json_object_is_type(o, json_type_object))
+		return NULL;
+	json_object_object_foreach (o, k, v) {
+		(void)v;
+		size_t i = 0;
+		while (known[i] && strcmp(known[i], k) != 0)
+			i++;
+		if (known[i])
+			continue;
+		if (!w)
+			w = json_object_new_array();
+		if (n++ < IGNORED_NAMED) {
+			char name[65], msg[128];
+			size_t len = strlen(k) < 64 ? strlen(k) : 64;
+			while (len && ((unsigned char)k[len] & 0xc0) == 0x80)
+				len--; /* cut on a character's first byte: stays UTF-8 */
+			memcpy(name, k, len);
+			name[len] = '\0';
+			snprintf(msg, sizeof msg, "unknown field '%s' ignored", name);
+			json_object_array_add(w, json_object_new_string(msg));
+		}
+	}
+	if (n > IGNORED_NAMED) {
+		char msg[64];
+		snprintf(msg, sizeof msg, "and %zu more unknown fields ignored", n - IGNORED_NAMED);
+		json_object_array_add(w, json_object_new_string(msg));
+	}
+	return w;
+}
+
 const char *jv_str(json_object *v)
 {
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;

@@ -56,6 +56,10 @@ bool jv_utf8_valid(const char *s, size_t len);
 /* -EINVAL (naming the path) when given has a key, at any depth, that known lacks:
  * known is what our serializer writes for the value parsed from given. */
 int jv_no_unknown_keys(json_object *given, json_object *known, const char *what, struct json_err *e);
+/* The keys of object o that are not in known (NULL-terminated), as warnings a client
+ * shows ("unknown field 'max_fsh' ignored"); NULL when there are none. A misspelt
+ * optional field would otherwise fall back to its default without a word. */
+json_object *jv_ignored_keys(json_object *o, const char *const *known);
 
 /* Set e->msg (printf style); returns -EINVAL for tail calls. */
 int jv_fail(struct json_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

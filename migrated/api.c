@@ -108,6 +108,7 @@ struct conn_check {
 	int status;
 	char code[48];
 	char msg[300];
+	json_object *warnings; /* unknown fields of the body, or NULL */
 };
 
 static void check_fail(struct conn_check *k, int status, const char *code, const char *fmt, ...)
@@ -143,6 +144,7 @@ static void check_finish(struct conn_check *k)
 		struct evhttp_request *req = take(k->d);
 		if (req)
 			http_reply_error(req, k->status, k->code, "%s", k->msg);
+		json_object_put(k->warnings);
 		free(k);
 		return;
 	}
@@ -158,10 +160,14 @@ static void check_finish(struct conn_check *k)
 				"tank %s already sends fish through its %s wall by connection "
 				"%s; delete or update that one first",
 				k->c.source_tank_id, direction_name(k->c.direction), conflict);
+		json_object_put(k->warnings);
 		free(k);
 		return;
 	}
-	reply_when_saved(md, k->d, created ? 201 : 200, connection_to_json(&k->c));
+	json_object *o = connection_to_json(&k->c);
+	if (k->warnings)
+		json_object_object_add(o, "warnings", k->warnings);
+	reply_when_saved(md, k->d, created ? 201 : 200, o);
 	log_info("connection %s %s: %s -> %s:%s, %d%%, %s", k->c.id,
 		 created ? "created" : "updated", k->c.source_tank_id, k->c.destination_server_id,
 		 k->c.destination_tank_id, k->c.probability, direction_name(k->c.direction));
@@ -218,6 +224,26 @@ static void check_start(struct conn_check *k, int r)
 	}
 }
 
+/* What a connection's body may hold: what connection_from_json reads, in both spellings,
+ * and what GET adds (a connection fetched, changed and posted back is no mistake).
+ * Anything else is answered with a warning. */
+static const char *const conn_keys[] = {"id",
+					"sourceId",
+					"source_tank_id",
+					"destinationId",
+					"destination_tank_id",
+					"sourceServerId",
+					"source_server_id",
+					"destinationServerId",
+					"destination_server_id",
+					"probability",
+					"direction",
+					"state",
+					"refusals",
+					"reason",
+					"retryInSeconds",
+					NULL};
+
 static void api_post_connection(struct http_ctx *ctx)
 {
 	struct migrated *md = md_of(ctx);
@@ -227,6 +253,7 @@ static void api_post_connection(struct http_ctx *ctx)
 	struct connection c;
 	struct json_err e;
 	int r = connection_from_json(body, md->daemon->conf.server.server_id, false, &c, &e);
+	json_object *warnings = r < 0 ? NULL : jv_ignored_keys(body, conn_keys);
 	json_object_put(body);
 	if (r < 0) {
 		http_reply_error(ctx->req, 400, "invalid_connection", "%s", e.msg);
@@ -243,12 +270,14 @@ static void api_post_connection(struct http_ctx *ctx)
 				"tank %s already sends fish through its %s wall by connection "
 				"%s; delete or update that one first",
 				c.source_tank_id, direction_name(c.direction), o->id);
+			json_object_put(warnings);
 			return;
 		}
 	}
 	struct conn_check *k = xcalloc(1, sizeof *k);
 	k->md = md;
 	k->c = c;
+	k->warnings = warnings;
 	k->sent = now_mono();
 	k->pending = 3; /* source, destination, and one held while starting */
 	k->d = http_defer(ctx);

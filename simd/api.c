@@ -95,7 +95,7 @@ struct create_req {
 	struct tank_meta m;
 	struct tank_params p;
 	bool paused;
-	char warning[320]; /* "" when none */
+	json_object *warnings; /* an array, or NULL when none */
 };
 
 static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
@@ -112,6 +112,7 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 					 strerror(-r));
 		http_held_cancel(cr->dr);
 		tank_free(t);
+		json_object_put(cr->warnings);
 		free(cr);
 		return;
 	}
@@ -119,15 +120,34 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 	 * by the time the client reads it. */
 	tanks_start(sd, slot);
 	cr->dr->body = tank_status_json(sd, slot);
-	if (cr->warning[0]) {
-		json_object *w = json_object_new_array();
-		json_object_array_add(w, json_object_new_string(cr->warning));
-		json_object_object_add(cr->dr->body, "warnings", w);
-		log_warn("tank %s (%s): %s", cr->m.id, cr->m.name, cr->warning);
+	if (cr->warnings) {
+		for (size_t i = 0; i < json_object_array_length(cr->warnings); i++)
+			log_warn("tank %s (%s): %s", cr->m.id, cr->m.name,
+				 jv_str(json_object_array_get_idx(cr->warnings, i)));
+		json_object_object_add(cr->dr->body, "warnings", cr->warnings);
 	}
 	log_info("tank %s (%s) created", cr->m.id, cr->m.name);
 	free(cr);
 }
+
+/* What POST /api/tanks reads (here and in api_evolution_params); anything else is
+ * answered with a warning. */
+static const char *const tank_keys[] = {"name",
+					"description",
+					"seed",
+					"max_fish",
+					"initial_fish",
+					"width",
+					"height",
+					"allow_transfers",
+					"is_public",
+					"fast_forward",
+					"paused",
+					"spawn_floor",
+					"history_interval",
+					"history_size",
+					"lineage_depth",
+					NULL};
 
 static void api_create_tank(struct http_ctx *ctx)
 {
@@ -170,6 +190,7 @@ static void api_create_tank(struct http_ctx *ctx)
 	snprintf(m.name, sizeof m.name, "%s", name);
 	snprintf(m.description, sizeof m.description, "%s", desc);
 	m.created_at = now_wall();
+	json_object *warnings = jv_ignored_keys(body, tank_keys);
 	json_object_put(body);
 	uint64_t s = seed ? (uint64_t)seed : ((uint64_t)random() << 32 ^ (uint64_t)random());
 	struct tank_params p = tank_params_default(s);
@@ -184,6 +205,7 @@ static void api_create_tank(struct http_ctx *ctx)
 	p.history_size = evo.history_size;
 	p.lineage_depth = evo.lineage_depth;
 	if (tank_params_check(&p, &e) < 0) {
+		json_object_put(warnings);
 		http_reply_error(ctx->req, 400, "invalid_tank", "%s", e.msg);
 		return;
 	}
@@ -193,16 +215,22 @@ static void api_create_tank(struct http_ctx *ctx)
 	cr->m = m;
 	cr->p = p;
 	cr->paused = paused;
+	cr->warnings = warnings;
 	/* Created as asked, with a warning: a small world full of fish is a fair experiment
 	 * (the dense benchmark is one), but a user who wanted a big living tank learns here
 	 * why it starves, and what world would feed it. */
 	int w, h;
-	if (tank_params_underfed(&p, &w, &h))
-		snprintf(cr->warning, sizeof cr->warning,
+	if (tank_params_underfed(&p, &w, &h)) {
+		char msg[320];
+		snprintf(msg, sizeof msg,
 			 "a %d x %d world gets the original's food supply, which feeds tens of "
 			 "fish, not %d: most of them will starve. A world at the default density "
 			 "feeds them: width %d, height %d",
 			 p.width, p.height, p.max_fish, w, h);
+		if (!cr->warnings)
+			cr->warnings = json_object_new_array();
+		json_object_array_add(cr->warnings, json_object_new_string(msg));
+	}
 	tanks_build(sd, &p, m.id, on_tank_built, cr);
 }
 

@@ -155,7 +155,17 @@ try:
     t.ok(is_json_error(r, 404), "DELETE again is 404", r)
 
     # ---- a local move through a pass ----
-    mig.post("/api/connections", {"id": c["id"], "sourceId": A, "destinationId": B, "probability": 100})
+    # A misspelt field: stored without it, and the answer says so. What GET adds (state,
+    # refusals...) comes back without a warning: a connection fetched and posted back.
+    r = mig.post("/api/connections", {"id": c["id"], "sourceId": A, "destinationId": B, "probability": 100,
+                                      "probabilty": 5})
+    t.ok(r.status in (200, 201) and r.json()["probability"] == 100 and
+         r.json().get("warnings") == ["unknown field 'probabilty' ignored"],
+         "an unknown field in a connection: a warning names it", r.json())
+    got = mig.get("/api/connections/" + c["id"]).json()
+    r = mig.post("/api/connections", got)
+    t.ok(r.status == 200 and "warnings" not in r.json() and "state" in got,
+         "a connection as GET shows it, posted back: no warning", r.json())
     before_a, before_b = sim.fish_ids(A), sim.fish_ids(B)
     r = mig.post("/api/migrations/run")
     s = r.json()

@@ -56,8 +56,15 @@ try:
     r = a.post("/api/tanks", {"name": "Sea", "max_fish": 20000, "initial_fish": 0, "paused": True,
                               "width": 15387, "height": 8655})
     t.ok(r.status == 201 and "warnings" not in r.json(), "the world it names gets no warning", r.json())
-    for tank in (crowd, r.json()["tank"]["tank_id"]):
-        t.eq(a.req("DELETE", "/api/tanks/%s" % tank).status, 200, "and both are deleted again")
+    sea = r.json()["tank"]["tank_id"]
+    # A misspelt field is no reason to refuse, but the answer says it was not used.
+    r = a.post("/api/tanks", {"name": "Typo", "max_fsh": 500, "initial_fish": 2, "paused": True})
+    t.ok(r.status == 201 and r.json()["tank"]["max_fish"] != 500 and
+         r.json().get("warnings") == ["unknown field 'max_fsh' ignored"],
+         "an unknown field: created with the default, and a warning naming it", r.json())
+    typo = r.json()["tank"]["tank_id"] if r.status == 201 else None
+    for tank in (crowd, sea, typo):
+        t.eq(a.req("DELETE", "/api/tanks/%s" % tank).status, 200, "and the three are deleted again")
     r = a.post("/api/tanks", {"name": "Private", "is_public": False, "allow_transfers": False,
                               "initial_fish": 3, "paused": True}, tcp=True, token=token)
     t.eq(r.status, 201, "creating over TCP with the token")

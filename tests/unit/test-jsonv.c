@@ -655,6 +655,42 @@ static void test_to_string_and_fail(void)
 	}
 }
 
+static void test_ignored_keys(void)
+{
+	static const char *const known[] = {"name", "seed", NULL};
+	json_object *o = obj("{\"name\":\"a\",\"seed\":1}");
+	ok(!jv_ignored_keys(o, known), "no unknown keys: NULL");
+	json_object_put(o);
+	o = obj("{\"name\":\"a\",\"max_fsh\":10}");
+	json_object *w = jv_ignored_keys(o, known);
+	ok(w && json_object_array_length(w) == 1, "one unknown key: one warning");
+	is_str(jv_str(json_object_array_get_idx(w, 0)), "unknown field 'max_fsh' ignored",
+	       "it names the key");
+	json_object_put(w);
+	json_object_put(o);
+	o = obj("{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,"
+		"\"k7\":7,\"k8\":8,\"k9\":9,\"name\":\"x\"}");
+	w = jv_ignored_keys(o, known);
+	ok(w && json_object_array_length(w) == 9, "ten unknown keys: eight named and one more line");
+	is_str(jv_str(json_object_array_get_idx(w, 8)), "and 2 more unknown fields ignored",
+	       "the rest counted");
+	json_object_put(w);
+	json_object_put(o);
+	/* A long key is cut on a character's first byte: the warning stays UTF-8. */
+	char key[200] = "";
+	for (int i = 0; i < 40; i++)
+		strcat(key, "\xc3\xa9"); /* 80 bytes of "é" */
+	o = json_object_new_object();
+	json_object_object_add(o, key, json_object_new_int(1));
+	w = jv_ignored_keys(o, known);
+	const char *m = w ? jv_str(json_object_array_get_idx(w, 0)) : "";
+	ok(jv_utf8_valid(m, strlen(m)) && strlen(m) == strlen("unknown field '' ignored") + 64,
+	   "a long key is cut to 64 bytes, on a character boundary (%zu)", strlen(m));
+	json_object_put(w);
+	json_object_put(o);
+	ok(!jv_ignored_keys(NULL, known), "no object: NULL");
+}
+
 int main(void)
 {
 	test_parse();
@@ -668,5 +704,6 @@ int main(void)
 	test_decimal();
 	test_lenient_str();
 	test_to_string_and_fail();
+	test_ignored_keys();
 	return tap_done();
 }
