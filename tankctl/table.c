@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <wchar.h>
 
 #include "jsonv.h"
@@ -317,7 +318,9 @@ json_object *prefix_match(json_object *list, const char *key, const char *prefix
 	*count = 0;
 	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
 		json_object *x = json_object_array_get_idx(list, i);
-		if (strncmp(field_str(x, key), prefix, n) == 0 && (*count)++ == 0)
+		/* Ids are UUIDs, which are case-insensitive on input (RFC 9562): a person
+		 * may paste one in capitals. */
+		if (strncasecmp(field_str(x, key), prefix, n) == 0 && (*count)++ == 0)
 			hit = x;
 	}
 	return *count == 1 ? hit : NULL;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tankctl.h"
 #include "util.h"
@@ -52,7 +53,8 @@ json_object *find_tank(struct ctl *ctl, const char *arg)
 		json_object *s = json_object_array_get_idx(tanks, i), *t = field_obj(s, "tank");
 		if (strcmp(field_str(t, "name"), arg) == 0 && names++ == 0)
 			by_name = s;
-		if (strncmp(field_str(t, "tank_id"), arg, alen) == 0 && ids++ == 0)
+		/* A UUID in capitals is the same id (RFC 9562); a name is matched exactly. */
+		if (strncasecmp(field_str(t, "tank_id"), arg, alen) == 0 && ids++ == 0)
 			by_id = s;
 	}
 	/* A name that is also the start of another tank's id (the short id the tables
@@ -408,7 +410,7 @@ static int fish_prefix(struct ctl *ctl, const char *tank_id, const char *prefix,
 	for (size_t i = 0; ents && i < json_object_array_length(ents); i++) {
 		json_object *e = json_object_array_get_idx(ents, i);
 		if (strcmp(field_str(e, "kind"), "fish") == 0 &&
-		    strncmp(field_str(e, "id"), prefix, n) == 0) {
+		    strncasecmp(field_str(e, "id"), prefix, n) == 0) {
 			if ((*count)++ == 0)
 				snprintf(out, UUID_STR_LEN, "%s", field_str(e, "id"));
 		}
@@ -515,6 +517,9 @@ int cmd_fish_show(struct ctl *ctl, const char *tank_arg, const char *fish_arg)
 			snprintf(fid, sizeof fid, "%s", fish_arg);
 	} else {
 		snprintf(fid, sizeof fid, "%s", fish_arg);
+		if (strspn(fid, "0123456789abcdefABCDEF-") == strlen(fid))
+			for (char *c = fid; *c; c++) /* a UUID in capitals: ours are lower case */
+				*c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
 	}
 	for (size_t i = 0; i < nt && !found; i++)
 		if (show_fish_in(ctl, tank_id_of(json_object_array_get_idx(tanks, i)), fid,
