@@ -104,7 +104,10 @@ void registry_entry_append_json(const struct registry *r, const struct server_en
 	out_info(buf, len, cap, &e->info);
 	double heard = registry_heard(r, e), age = now - heard;
 	char ts[32];
-	iso8601_utc(heard, ts);
+	/* Stamps are on now_steady_wall's clock, the wall clock of the start: printed as
+	 * they are, a clock set right after the start (a board before NTP) would date every
+	 * heartbeat in that old time. The age is right whatever the clock did. */
+	iso8601_utc(now_wall() - (age < 0 ? 0 : age), ts);
 	out_fmt(buf, len, cap,
 		",\"status\":\"%s\",\"is_local\":%s,\"last_heartbeat_at\":\"%s\","
 		"\"heartbeat_age_seconds\":%.3f,\"direct\":%s%s}",

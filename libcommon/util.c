@@ -155,7 +155,8 @@ double now_wall(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	double t = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return t < 0 ? 0 : t > WALL_MAX ? WALL_MAX : t;
 }
 
 double now_mono(void)
@@ -183,13 +184,15 @@ void iso8601_utc(double t, char out[32])
 {
 	/* Round to the millisecond, carrying into the seconds: 20.9996 is 21.000. */
 	long long total_ms = llround(t * 1000.0);
-	time_t sec = (time_t)(total_ms / 1000);
-	int ms = (int)(total_ms % 1000);
+	long long ms = total_ms % 1000;
+	if (ms < 0) /* before 1970: the second below, and what is left of it */
+		ms += 1000;
+	time_t sec = (time_t)((total_ms - ms) / 1000);
 	struct tm tm;
 	gmtime_r(&sec, &tm);
 	char date[24];
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 32, "%.19s.%03dZ", date, ms);
+	snprintf(out, 32, "%.19s.%03lldZ", date, ms);
 }
 
 /* sscanf's %2d takes a sign or a space too ("10:-5:+3"): the fields must be digits, at

@@ -39,7 +39,12 @@ bool host_valid(const char *s);
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines (now_mono's
  * clock), which a wall clock step does not move. */
 void cond_init_monotonic(pthread_cond_t *c);
-/* Wall-clock seconds since the epoch, and a monotonic clock, both as doubles. */
+/* Wall-clock seconds since the epoch, and a monotonic clock, both as doubles. The wall
+ * clock is held within [0, WALL_MAX]: a clock set before 1970 or past the year 3000 is
+ * wrong, and a stamp outside what the state files accept (0 to 1e11) made simd and
+ * discoveryd refuse their own journals at the next start. Within those bounds a lineage
+ * stamp (a tank's creation plus its frames) stays below 1e11. */
+#define WALL_MAX 32503680000.0 /* 3000-01-01T00:00:00Z */
 double now_wall(void);
 double now_mono(void);
 /* Wall-clock seconds as they were at the first call, advanced by the monotonic clock

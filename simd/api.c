@@ -102,6 +102,7 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 {
 	struct create_req *cr = arg;
 	struct tank_slot *slot;
+	cr->m.created_at = tanks_creation_stamp(sd); /* when it is added, in the list's order */
 	int r = t ? xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot, http_held_send,
 					   cr->dr)
 		  : -ECANCELED;
@@ -189,7 +190,6 @@ static void api_create_tank(struct http_ctx *ctx)
 	uuid_random_str(m.id);
 	snprintf(m.name, sizeof m.name, "%s", name);
 	snprintf(m.description, sizeof m.description, "%s", desc);
-	m.created_at = now_wall();
 	json_object *warnings = jv_ignored_keys(body, tank_keys);
 	json_object_put(body);
 	uint64_t s = seed ? (uint64_t)seed : ((uint64_t)random() << 32 ^ (uint64_t)random());

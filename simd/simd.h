@@ -300,6 +300,8 @@ size_t tanks_total_fish(struct simd *sd);
  * in the directory's order), and the default tank the first of them, as before the
  * restart. */
 void tanks_order_by_creation(struct simd *sd);
+/* created_at for a tank about to be added: the wall clock, but after every tank's. */
+double tanks_creation_stamp(struct simd *sd);
 size_t transfers_in_transit(struct simd *sd, const char *tank_id);
 
 /* transfers.c: every operation that moves a fish, live and in replay. Results are

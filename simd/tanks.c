@@ -101,6 +101,20 @@ void tanks_order_by_creation(struct simd *sd)
 	free(v);
 }
 
+/* Tanks are put back in order of creation by this stamp at the start, and the first is
+ * the default tank: with the clock set back (a board before NTP), a tank created later
+ * sorted first and became the default after a restart. Called on the loop, which alone
+ * adds tanks, just before one is added. */
+double tanks_creation_stamp(struct simd *sd)
+{
+	double t = now_wall();
+	struct tank_slot *s;
+	TAILQ_FOREACH (s, &sd->tanks, link)
+		if (t <= s->meta.created_at)
+			t = s->meta.created_at + 0.001;
+	return t;
+}
+
 static void add_ns(struct timespec *t, long ns)
 {
 	t->tv_nsec += ns;

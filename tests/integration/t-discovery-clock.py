@@ -4,7 +4,9 @@ faketime; its clock is set back an hour (an NTP correction, an operator) and a s
 stops heartbeating: it must go offline after heartbeat_timeout all the same. Ages were
 wall-clock differences, and a negative one read as fresh: the silent server stayed
 online for the hour (found by an adversarial probe). Then the daemon restarts with the
-clock set back again, and a server saved before is not taken as heard in the future."""
+clock set back again, and a server saved before is not taken as heard in the future.
+A clock set right after the start dates heartbeats right; one before 1970 cannot make
+discoveryd take its own registry for damaged."""
 import os
 import time
 
@@ -49,6 +51,27 @@ try:
     d.start()
     t.ok(wait_until(lambda: status("y") == "offline", 12, 0.2),
          "restarted with the clock set back again: y, silent, goes offline after the timeout", status("y"))
+
+    # Started with the clock a year behind, which is then set right (a board before NTP):
+    # a heartbeat heard now is dated now, not in the time base of the start.
+    t.eq(d.stop(), 0, "clean stop")
+    step("-365d")
+    d.start()
+    step("+0d")
+    d.post("/api/discovery/register", info("z"))
+    heard = d.get("/api/discovery/servers/z").json().get("last_heartbeat_at", "")
+    now = time.strftime("%Y-%m-%dT%H:%M", time.gmtime())
+    t.ok(heard[:16] == now or heard[:13] == now[:13], "the clock set right after the start: z heard at %s (now %s)"
+         % (heard, now))
+    # Before 1970, or far ahead: the stamps stay within what the registry's files take,
+    # and discoveryd starts again with its servers.
+    step("-60y")
+    d.post("/api/discovery/register", info("w"))
+    t.eq(d.stop(), 0, "clean stop")
+    step("+0d")
+    d.start()
+    t.ok(status("w") is not None and status("z") is not None and "damaged" not in d.log_tail(100),
+         "registered while the clock said 1966: discoveryd starts again and knows w and z", d.log_tail(5))
     t.eq(d.stop(), 0, "clean stop")
 finally:
     finish(t, root, [d])

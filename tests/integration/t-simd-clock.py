@@ -2,7 +2,9 @@
 """Time cannot break exactly-once. The destination simd runs under faketime; its wall
 clock is stepped a month forward between a delivery and its retry, and the retry
 inserts nothing, before and after kill -9, and with the clock stepped back again.
-A forget (the source committed) is journaled: it survives kill -9."""
+A forget (the source committed) is journaled: it survives kill -9. A tank made with the
+clock set back keeps its place; a clock before 1970 or far ahead cannot keep simd from
+starting again."""
 import os
 
 from twlib import Daemon, FakeClock, Tap, base_ports, finish, tmpdir, write_token
@@ -71,6 +73,49 @@ try:
     b.start()
     t.eq(b.get("/api/inbox/%s" % second["transfer_id"]).status, 404, "and the forget survives a snapshot")
     t.eq(len(ids(b, dst)), 2, "two fish after the restart")
+
+    # A tank created while the clock is a year behind (a board before NTP) does not
+    # become the default tank, nor move up the list, after a restart.
+    step("+0d")
+    before = b.get("/api/tanks").json()
+    step("-365d")
+    late = b.post("/api/tanks", {"name": "late", "initial_fish": 1, "paused": True}).json()["tank"]["tank_id"]
+    step("+0d")
+    t.eq(b.stop(), 0, "clean stop")
+    b.start()
+    after = b.get("/api/tanks").json()
+    t.ok(after["default_tank_id"] == before["default_tank_id"] and
+         [x["tank"]["tank_id"] for x in after["tanks"]] ==
+         [x["tank"]["tank_id"] for x in before["tanks"]] + [late],
+         "a tank made with the clock set back stays last, and the default tank stays",
+         (before["default_tank_id"], after["default_tank_id"]))
+
+    # A clock set before 1970, or far ahead, while a tank is created and a fish leaves:
+    # the stamps are held within what the state files take, and simd starts again, after
+    # kill -9 (replay) and after a clean stop (snapshot).
+    for how, offset in (("kill -9", "-60y"), ("a clean stop", "+3200y")):
+        step(offset)
+        x = b.post("/api/tanks", {"name": "odd clock", "initial_fish": 2, "paused": True})
+        r = b.post("/api/outbox/reserve", {"source_tank_id": dst, "destination_server_id": "clk-a",
+                                           "destination_tank_id": src, "connection_id": "c"})
+        step("+0d")
+        stamp = r.json().get("created_at", "") if r.status == 200 else ""
+        t.ok(x.status == 201 and r.status == 200 and stamp[:4] == ("1970" if offset[0] == "-" else "3000"),
+             "clock at %s: the outbox record's stamp is held at a bound (%s)" % (offset, stamp), r)
+        if how == "kill -9":
+            b.kill9()
+        else:
+            t.eq(b.stop(), 0, "clean stop")
+        try:
+            b.start()
+            started = b.get("/health").status == 200
+        except RuntimeError as e:
+            started = False
+            t.diag(str(e)[-600:])
+        t.ok(started and x.json()["tank"]["tank_id"] in [y["tank"]["tank_id"] for y in b.get("/api/tanks").json()["tanks"]],
+             "and simd starts again after %s, with the tank" % how)
+        if r.status == 200:
+            b.post("/api/outbox/%s/abort" % r.json()["transfer_id"])
     t.eq(b.stop(), 0, "clean stop")
     t.eq(a.stop(), 0, "source stops cleanly")
 finally:

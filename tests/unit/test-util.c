@@ -226,6 +226,10 @@ static void test_iso8601(void)
 	is_str(out, "2023-11-14T22:13:20.999Z", "and one farther away rounds down");
 	iso8601_utc(951782400.25, out); /* leap day 2000 */
 	is_str(out, "2000-02-29T00:00:00.250Z", "leap day formats");
+	iso8601_utc(-0.25, out); /* once written as "...:59.-250Z" */
+	is_str(out, "1969-12-31T23:59:59.750Z", "before 1970: the second below and its fraction");
+	double w = now_wall();
+	ok(w > 1.7e9 && w <= WALL_MAX, "now_wall is the clock, within [0, WALL_MAX]");
 
 	ok(iso8601_parse("2023-11-14T22:13:20.500Z", &t) == 0 && t == 1700000000.5,
 	   "parse with millis");
