@@ -177,7 +177,7 @@ static void append_entry(struct discoveryd *dd, const struct hub_names *h,
 			}
 		registry_append(&hubs, &hlen, &hcap, "]");
 	}
-	registry_entry_append_json(dd->reg, e, now, hubs, buf, len, cap);
+	registry_entry_append_json(dd->reg, e, now, now_wall(), hubs, buf, len, cap);
 	free(hubs);
 }
 
@@ -242,7 +242,8 @@ static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t sin
 		} else if (include_local || strcmp(e->info.server_id, dd->self.server_id) != 0) {
 			if (listed++)
 				registry_append(&buf, &len, &cap, ",");
-			registry_entry_append_json(dd->reg, e, now, NULL, &buf, &len, &cap);
+			registry_entry_append_json(dd->reg, e, now, now_wall(), NULL, &buf, &len,
+						   &cap);
 		}
 	}
 	if (!more)

@@ -99,7 +99,8 @@ static void out_info(char **buf, size_t *len, size_t *cap, const struct server_i
 }
 
 void registry_entry_append_json(const struct registry *r, const struct server_entry *e, double now,
-				const char *extra, char **buf, size_t *len, size_t *cap)
+				double wall_now, const char *extra, char **buf, size_t *len,
+				size_t *cap)
 {
 	out_info(buf, len, cap, &e->info);
 	double heard = registry_heard(r, e), age = now - heard;
@@ -107,7 +108,7 @@ void registry_entry_append_json(const struct registry *r, const struct server_en
 	/* Stamps are on now_steady_wall's clock, the wall clock of the start: printed as
 	 * they are, a clock set right after the start (a board before NTP) would date every
 	 * heartbeat in that old time. The age is right whatever the clock did. */
-	iso8601_utc(now_wall() - (age < 0 ? 0 : age), ts);
+	iso8601_utc(wall_now - (age < 0 ? 0 : age), ts);
 	out_fmt(buf, len, cap,
 		",\"status\":\"%s\",\"is_local\":%s,\"last_heartbeat_at\":\"%s\","
 		"\"heartbeat_age_seconds\":%.3f,\"direct\":%s%s}",

@@ -171,9 +171,11 @@ json_object *server_info_to_json(const struct server_info *info);
 /* The same texts written straight into a growing buffer (*buf of *cap bytes, *len
  * used; realloc'd as needed), several times faster than through json-c objects: the
  * hot paths (diff pages, journal batches) of a registry of tens of thousands. */
-/* extra: members written before the closing brace (",\"hubs\":[...]"), or NULL. */
+/* extra: members written before the closing brace (",\"hubs\":[...]"), or NULL.
+ * wall_now: the wall clock now, which last_heartbeat_at is counted back from. */
 void registry_entry_append_json(const struct registry *r, const struct server_entry *e, double now,
-				const char *extra, char **buf, size_t *len, size_t *cap);
+				double wall_now, const char *extra, char **buf, size_t *len,
+				size_t *cap);
 void registry_append(char **buf, size_t *len, size_t *cap, const char *s);
 void registry_entry_append_record(const struct registry *r, const struct server_entry *e,
 				  double now, char **buf, size_t *len, size_t *cap);

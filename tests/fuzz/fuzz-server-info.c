@@ -39,7 +39,7 @@ int fuzz_verdict(const uint8_t *data, size_t size)
 			/* The hand-written wire text must be JSON that says the same. */
 			char *buf = NULL;
 			size_t len = 0, cap = 0;
-			registry_entry_append_json(r, en, 101, NULL, &buf, &len, &cap);
+			registry_entry_append_json(r, en, 101, 101, NULL, &buf, &len, &cap);
 			struct json_err pe;
 			json_object *back = jv_parse_object(buf, len, 16, &pe);
 			struct server_info again;

@@ -232,7 +232,7 @@ static json_object *wire_of(const struct registry *r, const struct server_entry 
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	registry_entry_append_json(r, en, now, NULL, &buf, &len, &cap);
+	registry_entry_append_json(r, en, now, now, NULL, &buf, &len, &cap);
 	struct json_err e;
 	json_object *o = jv_parse_object(buf, len, 16, &e);
 	free(buf);
