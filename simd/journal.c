@@ -473,6 +473,14 @@ uint64_t journal_next_seq(struct journal *j)
 	return j->next_seq++;
 }
 
+uint64_t journal_last_seq(struct journal *j)
+{
+	journal_lock(j);
+	uint64_t s = j->next_seq - 1;
+	journal_unlock(j);
+	return s;
+}
+
 void journal_lock(struct journal *j)
 {
 	pthread_mutex_lock(&j->order);

@@ -47,6 +47,8 @@ uint64_t journal_next_seq(struct journal *j);
  * once it is durable. Thread-safe. */
 void journal_append(struct journal *j, uint64_t seq, json_object *rec, journal_done_fn done,
 		    void *arg);
+/* The newest number given out, 0 when none (takes the ordering lock). */
+uint64_t journal_last_seq(struct journal *j);
 /* The ordering lock callers hold across "apply to memory" + journal_next_seq +
  * journal_append. */
 void journal_lock(struct journal *j);

@@ -384,9 +384,13 @@ json_object *xfer_state_json(struct simd *sd, uint64_t *ret_seq)
 		json_object_object_add(x, "received_at", json_object_new_double(in->received_at));
 		json_object_array_add(ib, x);
 	}
-	*ret_seq = sd->xfer_applied_seq;
+	/* As a tank's snapshot (store.c): every transfer record is numbered and applied
+	 * under xfer_lock, so this state holds them all up to the journal's newest. The
+	 * newest transfer record instead stayed 0 on a server that never sends fish away,
+	 * and the journal was never trimmed while simd ran. */
+	*ret_seq = journal_last_seq(sd->journal);
 	json_object_object_add(o, "version", json_object_new_int(1));
-	json_object_object_add(o, "seq", json_object_new_uint64(sd->xfer_applied_seq));
+	json_object_object_add(o, "seq", json_object_new_uint64(*ret_seq));
 	json_object_object_add(o, "outbox", ob);
 	json_object_object_add(o, "inbox", ib);
 	pthread_mutex_unlock(&sd->xfer_lock);

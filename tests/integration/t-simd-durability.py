@@ -3,8 +3,10 @@
 open wall lands in the outbox with that wall's destination; exits survive restarts;
 a damaged snapshot or journal stops the start with a clear message (no guessing); a
 torn last journal record (a crash during a write that was never acknowledged) is cut
-off and reported."""
+off and reported. The journal is trimmed while simd runs, even with a paused tank and
+no transfers."""
 import glob
+import json
 import os
 import time
 
@@ -15,8 +17,28 @@ root = tmpdir("twsd")
 d = Daemon("simd", root, "dur", base_ports(1)[0], extra={"sim.snapshot_interval": "0.5"})
 
 
+def journal_state():
+    sim = os.path.join(d.state_dir, "sim")
+    body = json.loads(open(os.path.join(sim, "manifest.json"), "rb").read().split(b" ", 2)[2])
+    return len(glob.glob(os.path.join(sim, "journal", "*.log"))), body["journal_from"]
+
+
 try:
     d.start()
+    # The journal is trimmed while simd runs, whatever its tanks do: a paused tank, and a
+    # server that never sent a fish away, held it at their last record, and it grew for
+    # ever (34 MB an hour under load) until the next start.
+    still = d.post("/api/tanks", {"name": "still", "initial_fish": 5, "paused": True}).json()["tank"]["tank_id"]
+    still_fish = d.fish_ids(still)
+    time.sleep(1.5)
+    _, from0 = journal_state()
+    time.sleep(6)  # a dozen snapshot rounds
+    nseg, from1 = journal_state()
+    t.ok(nseg <= 3 and from1 > from0, "a paused tank, no transfers: the journal is trimmed as simd runs "
+         "(%d segments, journal_from %d -> %d)" % (nseg, from0, from1))
+    d.kill9()
+    d.start()
+    t.eq(d.fish_ids(still), still_fish, "after kill -9 the paused tank has its fish")
     tank = d.post("/api/tanks", {"name": "edge", "initial_fish": 40, "max_fish": 100, "width": 300,
                                  "height": 300}).json()["tank"]["tank_id"]
     r = d.req("PUT", "/api/tanks/%s/exits" % tank,
