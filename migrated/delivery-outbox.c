@@ -153,6 +153,7 @@ void delivery_resume_outbox(struct migrated *md)
 		return;
 	}
 	d->listing = true;
-	if (request_sim(md, "GET", "/api/outbox", NULL, on_outbox, d) < 0)
+	/* lease: simd lets fish through the walls only while we list (docs/simd-protocol.md) */
+	if (request_sim(md, "GET", "/api/outbox?lease=true", NULL, on_outbox, d) < 0)
 		d->listing = false;
 }

@@ -680,7 +680,13 @@ static void api_attempt(struct http_ctx *ctx)
 
 static void api_outbox(struct http_ctx *ctx)
 {
-	if (ctx->over_unix) /* migrated's listing: the lease of the walls (exitgate.c) */
+	/* ?lease=true is migrated's listing, which renews the walls' lease (exitgate.c);
+	 * tankctl's (audit, fish show) lists without it: an operator looking while migrated
+	 * is down must not let fish out. Over TCP it renews nothing. */
+	bool lease = false;
+	if (http_query_bool(ctx, "lease", &lease) < 0)
+		return;
+	if (lease && ctx->over_unix)
 		exitgate_renew(sd_of(ctx));
 	reply_outbox(ctx, 200, xfer_outbox_json(sd_of(ctx), false, NULL));
 }

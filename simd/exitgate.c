@@ -11,8 +11,9 @@
  *    transfer, stays check_interval (at most EXITGATE_STAY_MAX s) before it may leave
  *    through a wall.
  *
- *  - Lease: fish leave through walls only while something on the Unix socket, migrated,
- *    has listed the outbox within EXITGATE_LEASE s (it lists at least every 2 s). Without
+ *  - Lease: fish leave through walls only while migrated has listed the outbox (GET
+ *    /api/outbox?lease=true on the Unix socket) within EXITGATE_LEASE s (it lists at
+ *    least every 2 s). Without
  *    it a tank whose migrated is down drained into the outbox through its open walls
  *    (26 of 32 fish in 30 s): no fish was lost, but they sat there unseen until migrated
  *    came back. A restarted simd lets none out until the first listing.

@@ -81,9 +81,9 @@ try:
 
     added = inputs(A, W, H, 10)
     t.ok(added, "fish added by hand: %d" % len(added))
-    # Listing the outbox over the Unix socket, as migrated does, holds the walls' lease:
+    # Listing the outbox with ?lease=true, as migrated does, holds the walls' lease:
     # without it every fish would bounce and none would leave.
-    bounced = wait_until(lambda: d.get("/api/outbox").status == 200 and
+    bounced = wait_until(lambda: d.get("/api/outbox?lease=true").status == 200 and
                          metric("tankworld_sim_exits_bounced_total") >= 3, 60, 0.2)
     t.ok(bounced, "fish bounced off the walls (%d), %d left through them"
          % (metric("tankworld_sim_exits_bounced_total"), metric("tankworld_sim_exits_total")))

@@ -136,6 +136,8 @@ try:
     ob = a.get("/api/outbox", tcp=True).json()
     t.ok(ob["count"] == 1 and ob["transfers"][0]["transfer_id"] == tid and "entity_data" not in ob["transfers"][0],
          "GET /api/outbox lists it (read-only, on TCP too)", ob)
+    r = a.get("/api/outbox?lease=maybe")
+    t.ok(r.status == 400 and r.json()["code"] == "invalid_query", "a lease that is no boolean: 400", r)
     t.eq(a.get("/api/tanks/%s" % reef).json()["stats"]["in_transit"], 1, "in_transit counts it")
     body = {"transfer_id": tid, "destination_tank_id": btank, "source_server_id": "srv-a",
             "source_tank_id": reef, "entity_data": res["entity_data"]}
