@@ -12,11 +12,11 @@
  *    through a wall.
  *
  *  - Lease: fish leave through walls only while migrated has listed the outbox (GET
- *    /api/outbox?lease=true on the Unix socket) within EXITGATE_LEASE s (it lists at
- *    least every 2 s). Without
- *    it a tank whose migrated is down drained into the outbox through its open walls
- *    (26 of 32 fish in 30 s): no fish was lost, but they sat there unseen until migrated
- *    came back. A restarted simd lets none out until the first listing.
+ *    /api/outbox?lease=true on the Unix socket) within EXITGATE_LEASE s; it lists at
+ *    least every 2 s. Without it a tank whose migrated was down drained into the outbox
+ *    through its open walls (26 of 32 fish in 30 s): no fish was lost, but they sat
+ *    there unseen until migrated came back. A restarted simd lets none out until the
+ *    first listing.
  *
  * A fish that may not leave bounces: it is returned inside the wall, heading away from
  * it, and nothing is journaled (replay returns every fish of the exit queue that no exit
