@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 struct json_err {
-	char msg[256];
+	char msg[512]; /* a replay refusal with its advice and the file's path is about 400 */
 };
 
 /* Parse a complete JSON document of exactly len bytes (no NUL needed). Rejects

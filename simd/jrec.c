@@ -115,6 +115,12 @@ static int redo_resolve(struct simd *sd, uint64_t seq, json_object *rec, enum jr
 	struct outbox_rec *r = outbox_find(sd, tid);
 	if (!tank_id && r) /* a commit written before commits named their tank */
 		tank_id = r->source_tank;
+	/* An abort written before aborts named the wall (simd before 6 December): the outbox
+	 * record, from its exit record or the snapshot, still names it, and the live abort
+	 * had put the fish back inside it. Replaying it elsewhere diverged, and with the same
+	 * simulation rules that stopped the start after an upgrade. */
+	if (k == JREC_ABORT && r && !json_object_object_get_ex(rec, "exit_wall", NULL))
+		left_by = r->exit_wall;
 	if (tank_id && (slot = replay_tank(sd, tank_id, seq))) {
 		int put = 0;
 		if (replay_at(slot, rec, "frame", e) < 0 ||

@@ -627,7 +627,7 @@ static json_object *load_transfers(struct simd *sd, bool legacy_ok)
 	struct json_err e;
 	json_object *o = k == LINE_BAD ? NULL : jv_parse_object(json, json_len, 64, &e);
 	if (k != LINE_BAD && !o)
-		snprintf(why, sizeof why, "line 1: %s", e.msg);
+		snprintf(why, sizeof why, "line 1: %.280s", e.msg);
 	free(text);
 	if (!o)
 		fatal("%s is damaged: %s. simd will not guess which fish are in transit: restore it "

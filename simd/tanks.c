@@ -97,6 +97,9 @@ void tanks_order_by_creation(struct simd *sd)
 	for (size_t i = 0; i < n; i++)
 		TAILQ_INSERT_TAIL(&sd->tanks, v[i], link);
 	pthread_mutex_unlock(&sd->list_lock);
+	/* Said at every start: a simd from before 5 December made the tank found first in
+	 * the directory the default, so an upgrade can change it. */
+	log_info("default tank: %s (%s), the first created", v[0]->meta.id, v[0]->meta.name);
 	snprintf(sd->default_tank, sizeof sd->default_tank, "%s", v[0]->meta.id);
 	free(v);
 }

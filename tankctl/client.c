@@ -207,7 +207,7 @@ int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, 
 	struct json_err e;
 	r->json = jv_parse_object(r->body, r->len, 128, &e);
 	if (!r->json)
-		snprintf(r->err, sizeof r->err, "the answer is not a JSON object: %s", e.msg);
+		snprintf(r->err, sizeof r->err, "the answer is not a JSON object: %.400s", e.msg);
 	return 0;
 }
 
