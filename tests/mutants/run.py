@@ -57,8 +57,10 @@ def parse(path):
 
 
 def run(cmd, cwd, timeout=None, quiet=True):
+    # errors="replace": a broken build's tests may print any bytes (test-conf under
+    # conf-number-range-unchecked printed a cut UTF-8 sequence and stopped the run).
     return subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=subprocess.PIPE if quiet else None,
-                          stderr=subprocess.STDOUT if quiet else None, text=True)
+                          stderr=subprocess.STDOUT if quiet else None, text=True, errors="replace")
 
 
 def prepare():
