@@ -401,6 +401,46 @@ def server_info(server_id, port):
             "logical_cpus": 1}
 
 
+class FakeServers:
+    """Servers a test makes up (a proxy in front of a simd, a port nobody answers on),
+    registered in one discoveryd and heartbeated every second while they are listed, as
+    a real server's discoveryd would. One registered once goes offline after
+    heartbeat_timeout (5 s in a Cluster), and a loaded machine (the sanitizer build in
+    CI) outlasts that between two steps: its walls close and nothing crosses."""
+
+    def __init__(self, disc):
+        self.disc = disc
+        self.ports = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+
+    def register(self, server_id, port):
+        with self.lock:
+            self.ports[server_id] = port
+        return self.disc.post("/api/discovery/register", server_info(server_id, port))
+
+    def unregister(self, server_id):
+        with self.lock:
+            self.ports.pop(server_id, None)
+        return self.disc.delete("/api/discovery/unregister/" + server_id)
+
+    def _beat(self):
+        while not self.stopping.wait(1):
+            with self.lock:
+                listed = list(self.ports.items())
+            for sid, port in listed:
+                try:  # after unregister this is a 404 that creates nothing
+                    self.disc.post("/api/discovery/heartbeat/" + sid, server_info(sid, port))
+                except OSError:
+                    pass  # discoveryd is stopping with the cluster
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join()
+
+
 def conservation(places_by_server, expected_ids):
     """places_by_server: list of dicts fish id -> [places]. Returns (lost, duplicated,
     unexpected) lists."""

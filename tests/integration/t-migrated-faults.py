@@ -12,7 +12,7 @@ import shutil
 import signal
 import time
 
-from migratedlib import (Cluster, LossyProxy, conservation, migrated_built, server_info,
+from migratedlib import (Cluster, FakeServers, LossyProxy, conservation, migrated_built,
                          simd_built)
 from twlib import Tap, free_port, test_seed, tmpdir, wait_until
 
@@ -27,7 +27,7 @@ cl = Cluster(root, 2, "faults-token-0123456789abcdef",
              extra={"migration.check_interval": "0.3", "migration.request_timeout": "1"})
 s1, s2 = cl.servers
 expected = set()
-proxy = None
+proxy = fake = None
 
 
 def audit(name):
@@ -60,6 +60,7 @@ def committed():
 
 try:
     cl.start()
+    fake = FakeServers(s1.disc)
     A = s1.create_tank("faults-A", 60, max_fish=500)
     B = s2.create_tank("faults-B", 5, max_fish=500)
     F = s2.create_tank("faults-full", 3, max_fish=3)
@@ -109,7 +110,7 @@ try:
     # 4. Source simd killed after the destination accepted: a proxy holds the
     # destination's answer while s1's simd dies, so the commit meets a dead simd.
     proxy = LossyProxy(s2.sim.port)
-    s1.disc.post("/api/discovery/register", server_info("s2p", proxy.port))
+    fake.register("s2p", proxy.port)
     proxy.hold = 0.7  # under request_timeout: the answer comes, to a dead simd
     connect("p", B, "s2p")
     time.sleep(0.6)
@@ -150,23 +151,23 @@ try:
 
     # 7b. A server discoveryd forgets: nothing leaves for it; what is already on its
     # way waits and is delivered once the server is back.
-    s1.disc.post("/api/discovery/register", server_info("ghost", s2.sim.port))
+    fake.register("ghost", s2.sim.port)
     connect("h", B, "ghost", direction="left")
     time.sleep(1)
-    s1.disc.delete("/api/discovery/unregister/ghost")
+    fake.unregister("ghost")
     time.sleep(0.5)
     s = s1.mig.post("/api/migrations/run").json()
     t.ok(s["reserved"] == 0 and s["skipped"]["destination_unavailable"] >= 1,
          "an unknown server gets no new fish", s)
     disconnect("h")
-    s1.disc.post("/api/discovery/register", server_info("ghost", s2.sim.port))
+    fake.register("ghost", s2.sim.port)
     audit("unknown destination server")
 
     # 7c. A server discoveryd knows whose port does not answer (dead, or a peer that
     # fails every delivery): the first fish waits in the outbox, and no more leave the
     # tank for it (every pass used to reserve one, and the tank drained into the outbox).
     dead_port = free_port()  # reserved for this test, and nobody listens on it
-    s1.disc.post("/api/discovery/register", server_info("dead", dead_port))
+    fake.register("dead", dead_port)
     out0 = s1.outbox_count()
     connect("d", B, "dead", direction="left")
     time.sleep(3)
@@ -182,7 +183,7 @@ try:
          "and its wall in simd is closed (budget 0), the connection reads unreachable", (ex, st))
     # The server comes back (at the address discoveryd now gives): the waiting fish
     # arrives and the wall opens.
-    s1.disc.post("/api/discovery/register", server_info("dead", s2.sim.port))
+    fake.register("dead", s2.sim.port)
     t.ok(wait_until(lambda: "budget" not in (s1.sim.get("/api/tanks/%s/exits" % A).json()["exits"]["left"] or {"budget": 0})
                     and s1.mig.get("/api/connections/d").json().get("state") == "ok", 30),
          "when it answers again, the wall opens and the connection reads ok",
@@ -196,6 +197,8 @@ finally:
     if t.failed:
         for s in cl.servers:
             t.diag("--- %s migrated\n%s" % (s.id, s.mig.log_tail(25)))
+    if fake:
+        fake.close()
     if proxy:
         proxy.close()
     cl.stop()
