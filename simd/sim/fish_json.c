@@ -258,6 +258,10 @@ json_object *fish_to_json(const struct fish *f)
 		json_object_object_add(x, "mate_generation",
 				       json_object_new_int64((int64_t)(f->preg.mate_generation)));
 		json_object_object_add(x, "mate_genome", genome_to_json(&f->preg.mate_genome));
+		/* Once she has left a tank: optional, ignored by older receivers. */
+		if (f->preg.mate_rec.known)
+			json_object_object_add(x, "mate_lineage",
+					       lineage_mate_to_json(&f->preg.mate_rec));
 		json_object_object_add(o, "pregnancy", x);
 	} else {
 		json_object_object_add(o, "pregnancy", NULL);
@@ -340,6 +344,9 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 			return json_err_in(e, "pregnancy", r);
 		if ((r = genome_from_json(mg, &f->preg.mate_genome, e)) < 0)
 			return json_err_in(e, "pregnancy.mate_genome", r);
+		if (json_object_object_get_ex(x, "mate_lineage", &mg) && mg &&
+		    (r = lineage_mate_from_json(mg, &f->preg.mate_rec, e)) < 0)
+			return json_err_in(e, "pregnancy.mate_lineage", r);
 	}
 	if ((r = jv_object(o, "behavior_state", true, &x, e)) < 0 ||
 	    (r = jv_double(x, "wander_angle", true, -4 * M_PI, 4 * M_PI, &f->wander_angle, e)) < 0 ||

@@ -204,6 +204,23 @@ static void memory(struct sim_text *b, const char *k, bool first, const struct m
 	LIT(b, "]");
 }
 
+/* The fields of fish_birth_to_json, or their nulls when unknown (lineage.c). */
+static void born_fields(struct sim_text *b, const struct fish_birth *born)
+{
+	key(b, "born_frame", true);
+	if (born->known)
+		i64(b, born->frame);
+	else
+		LIT(b, "null");
+	key(b, "born_at", false);
+	if (born->known && born->at > 0)
+		dbl(b, born->at);
+	else
+		LIT(b, "null");
+	ks_or_null(b, "born_tank_id", born->known ? born->tank_id : "");
+	ks_or_null(b, "born_server_id", born->known ? born->server_id : "");
+}
+
 static void pregnancy(struct sim_text *b, const struct fish *f)
 {
 	key(b, "pregnancy", false);
@@ -218,6 +235,15 @@ static void pregnancy(struct sim_text *b, const struct fish *f)
 	ki(b, "mate_generation", f->preg.mate_generation);
 	key(b, "mate_genome", false);
 	genome(b, &f->preg.mate_genome);
+	if (f->preg.mate_rec.known) {
+		key(b, "mate_lineage", false);
+		LIT(b, "{");
+		born_fields(b, &f->preg.mate_rec.born);
+		ks_or_null(b, "mother_id", f->preg.mate_rec.mother_id);
+		ks_or_null(b, "father_id", f->preg.mate_rec.father_id);
+		ki(b, "generation", f->preg.mate_rec.generation);
+		LIT(b, "}");
+	}
 	LIT(b, "}");
 }
 
@@ -248,15 +274,7 @@ static void birth(struct sim_text *b, const struct fish *f)
 		return;
 	key(b, "lineage", false);
 	LIT(b, "{");
-	key(b, "born_frame", true);
-	i64(b, f->born.frame);
-	key(b, "born_at", false);
-	if (f->born.at > 0)
-		dbl(b, f->born.at);
-	else
-		LIT(b, "null");
-	ks_or_null(b, "born_tank_id", f->born.tank_id);
-	ks_or_null(b, "born_server_id", f->born.server_id);
+	born_fields(b, &f->born);
 	LIT(b, "}");
 }
 

@@ -265,6 +265,16 @@ struct fish_birth {
 	char tank_id[TANK_ID_MAX + 1];
 	char server_id[SERVER_ID_MAX + 1];
 };
+/* The father's record as the tank of conception keeps it, carried by a pregnancy that
+ * leaves that tank (lineage_stamp), so that the tank where the child is born records
+ * the father too (lineage_arrived): the child's missing parents are otherwise looked
+ * for where it was born, which is not where he lived. known false until then. */
+struct lineage_mate {
+	bool known;
+	char mother_id[UUID_STR_LEN], father_id[UUID_STR_LEN];
+	int generation;
+	struct fish_birth born;
+};
 struct lineage_rec {
 	char fish_id[UUID_STR_LEN], mother_id[UUID_STR_LEN], father_id[UUID_STR_LEN];
 	int generation, algo, strategy;
@@ -286,9 +296,11 @@ struct fish;
 /* A fish born or spawned here this frame. */
 void lineage_born(struct tank *t, const struct fish *f);
 void lineage_died(struct tank *t, const struct fish *f, int cause);
-/* A fish put in or returned: its record from what it carries. */
+/* A fish put in or returned: its record from what it carries, and its unborn child's
+ * father's when it carries his and there is none here. */
 void lineage_arrived(struct tank *t, struct fish *f);
-/* A fish leaving: what its record knows of its birth goes with it in f->born. */
+/* A fish leaving: what its record knows of its birth goes with it in f->born, and a
+ * pregnant fish takes her mate's record (f->preg.mate_rec). */
 void lineage_stamp(const struct tank *t, struct fish *f);
 /* Keep the records of living fish and their ancestors up to lineage_depth. */
 void lineage_prune(struct tank *t);
@@ -320,6 +332,9 @@ json_object *lineage_str_or_null(const char *s);
 int lineage_from_json(json_object *o, struct tank *t, struct json_err *e);
 json_object *fish_birth_to_json(const struct fish_birth *b);
 int fish_birth_from_json(json_object *o, struct fish_birth *b, struct json_err *e);
+/* A pregnancy's "mate_lineage" (known mates only), and its reading, every field checked. */
+json_object *lineage_mate_to_json(const struct lineage_mate *m);
+int lineage_mate_from_json(json_object *o, struct lineage_mate *m, struct json_err *e);
 
 /* --- fish (fish.c) --- */
 /* Whether a fish is pregnant is hot (fish.pregnant); the rest is read only then. */
@@ -328,6 +343,7 @@ struct pregnancy {
 	char mate_id[UUID_STR_LEN];
 	int mate_generation; /* the mate's generation_deepest */
 	struct genome mate_genome;
+	struct lineage_mate mate_rec; /* after it left a tank (lineage.c) */
 };
 struct fish {
 	/* Hot fields first: the per-frame loops touch these and the genome. */

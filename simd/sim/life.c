@@ -236,6 +236,7 @@ static bool mate_try(struct tank *t, int i, int m)
 	memcpy(f->preg.mate_id, mate->id, UUID_STR_LEN);
 	f->preg.mate_generation = mate->generation_deepest;
 	f->preg.mate_genome = mate->g;
+	f->preg.mate_rec.known = false; /* his record is here (lineage_stamp) */
 	fish_spend(t, f, MATING_COST, EOUT_MATING_COST);
 	f->repro_cooldown = mate->repro_cooldown = MATING_COOLDOWN;
 	t->work.group_tail[i] = t->work.group_tail[m] = 0;

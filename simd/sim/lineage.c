@@ -73,6 +73,29 @@ static struct lineage_rec *append(struct lineage *l, const struct fish *f)
 	return rec;
 }
 
+/* The father of a child on its way, from what its mother carries: not living here, his
+ * death unknown here (the tank he lived in keeps that). */
+static void append_mate(struct lineage *l, const struct fish *mother)
+{
+	const struct pregnancy *p = &mother->preg;
+	sim_grow((void **)&l->r, &l->cap, l->n + 1, sizeof *l->r);
+	struct lineage_rec *rec = &l->r[l->n++];
+	memset(rec, 0, sizeof *rec);
+	memcpy(rec->fish_id, p->mate_id, UUID_STR_LEN);
+	memcpy(rec->mother_id, p->mate_rec.mother_id, UUID_STR_LEN);
+	memcpy(rec->father_id, p->mate_rec.father_id, UUID_STR_LEN);
+	rec->generation = p->mate_rec.generation;
+	rec->algo = p->mate_genome.behavior.algo;
+	rec->strategy = p->mate_genome.poker.id;
+	rec->born = p->mate_rec.born;
+	rec->died_frame = -1;
+	rec->cause = -1;
+	if (2 * l->n + 2 > l->index_cap)
+		index_rebuild(l);
+	else
+		index_put(l, l->n - 1);
+}
+
 static void birth_here(const struct tank *t, struct fish_birth *b, int64_t frame)
 {
 	b->known = true;
@@ -107,6 +130,10 @@ void lineage_arrived(struct tank *t, struct fish *f)
 		rec->born = f->born;
 	rec->died_frame = -1;
 	rec->cause = -1;
+	/* A record kept here is the better word on the father (it may know his death). */
+	if (f->pregnant && f->preg.mate_rec.known && f->preg.mate_id[0] &&
+	    lineage_find(&t->lin, f->preg.mate_id) < 0)
+		append_mate(&t->lin, f);
 	/* The fish keeps what it carries: it is the same fish, field for field, in the
 	 * tank it reached as in the transfer that brought it. */
 }
@@ -116,6 +143,18 @@ void lineage_stamp(const struct tank *t, struct fish *f)
 	ssize_t i = lineage_find(&t->lin, f->id);
 	if (i >= 0)
 		f->born = t->lin.r[i].born;
+	/* Kept while she is pregnant (lineage_prune): a mate with no record here is one whose
+	 * record she already carries, or from a state saved before lineage. */
+	ssize_t m = f->pregnant ? lineage_find(&t->lin, f->preg.mate_id) : -1;
+	if (m >= 0) {
+		const struct lineage_rec *rec = &t->lin.r[m];
+		struct lineage_mate *mr = &f->preg.mate_rec;
+		mr->known = true;
+		memcpy(mr->mother_id, rec->mother_id, UUID_STR_LEN);
+		memcpy(mr->father_id, rec->father_id, UUID_STR_LEN);
+		mr->generation = rec->generation;
+		mr->born = rec->born;
+	}
 }
 
 void tank_set_origin(struct tank *t, const char *server_id, double created_at)
@@ -365,18 +404,46 @@ int fish_birth_from_json(json_object *o, struct fish_birth *b, struct json_err *
 	return 0;
 }
 
+/* The birth fields of a record, nulls when unknown. */
+static json_object *birth_or_nulls(const struct fish_birth *b)
+{
+	if (b->known)
+		return fish_birth_to_json(b);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "born_frame", NULL);
+	json_object_object_add(o, "born_at", NULL);
+	json_object_object_add(o, "born_tank_id", NULL);
+	json_object_object_add(o, "born_server_id", NULL);
+	return o;
+}
+
+json_object *lineage_mate_to_json(const struct lineage_mate *m)
+{
+	json_object *o = birth_or_nulls(&m->born);
+	json_object_object_add(o, "mother_id", json_id_or_null(m->mother_id));
+	json_object_object_add(o, "father_id", json_id_or_null(m->father_id));
+	json_object_object_add(o, "generation", json_object_new_int(m->generation));
+	return o;
+}
+
+int lineage_mate_from_json(json_object *o, struct lineage_mate *m, struct json_err *e)
+{
+	int r;
+	memset(m, 0, sizeof *m);
+	if (!json_object_is_type(o, json_type_object))
+		return jv_fail(e, "mate_lineage must be an object");
+	if ((r = json_get_id(o, "mother_id", false, m->mother_id, e)) < 0 ||
+	    (r = json_get_id(o, "father_id", false, m->father_id, e)) < 0 ||
+	    (r = jv_int(o, "generation", true, 0, 100000000, &m->generation, e)) < 0 ||
+	    (present(o, "born_frame") && (r = fish_birth_from_json(o, &m->born, e)) < 0))
+		return r;
+	m->known = true;
+	return 0;
+}
+
 json_object *lineage_record_json(const struct lineage_rec *rec)
 {
-	json_object *o;
-	if (rec->born.known) {
-		o = fish_birth_to_json(&rec->born);
-	} else {
-		o = json_object_new_object();
-		json_object_object_add(o, "born_frame", NULL);
-		json_object_object_add(o, "born_at", NULL);
-		json_object_object_add(o, "born_tank_id", NULL);
-		json_object_object_add(o, "born_server_id", NULL);
-	}
+	json_object *o = birth_or_nulls(&rec->born);
 	json_object_object_add(o, "fish_id", json_object_new_string(rec->fish_id));
 	json_object_object_add(o, "mother_id", json_id_or_null(rec->mother_id));
 	json_object_object_add(o, "father_id", json_id_or_null(rec->father_id));

@@ -290,9 +290,101 @@ static void test_pick_in_room(struct tank *t)
 	is_int(room_left, 0, "every room was emptied");
 }
 
+/* A fish that leaves pregnant takes her mate's record along, and the tank where the
+ * child is born records its father: his record stays in the tank of conception, which
+ * may drop it once she is gone, and the child's `missing` would send a reader to the
+ * tank of its birth, where he never lived. */
+static void test_pregnant_move(void)
+{
+	struct tank_params p = tank_params_default(11);
+	struct tank *a = tank_new(&p, "lin-a");
+	tank_set_origin(a, "server-1", 1700000000.0);
+	const struct fish *m = NULL;
+	for (int i = 0; i < 20000 && !m; i++) {
+		tank_step(a);
+		for (size_t k = 0; k < tank_fish_count(a) && !m; k++) {
+			const struct fish *f = tank_fish_at(a, k);
+			json_object *j = fish_is_pregnant(f) ? fish_to_json(f) : NULL;
+			json_object *pr = j ? get(j, "pregnancy") : NULL;
+			if (pr && get(pr, "mate_id") && json_object_get_int(get(pr, "timer")) > 60)
+				m = f;
+			json_object_put(j);
+		}
+	}
+	ok(m != NULL, "a fish of tank A is pregnant");
+	if (!m) {
+		tank_free(a);
+		return;
+	}
+	char mother[64], father[64];
+	snprintf(mother, sizeof mother, "%s", fish_id(m));
+	json_object *fj = fish_to_json(m);
+	snprintf(father, sizeof father, "%s", str(get(fj, "pregnancy"), "mate_id"));
+	json_object_put(fj);
+	json_object *recs = all(a), *rec_a = json_object_get(find_rec(recs, father));
+	json_object_put(recs);
+	ok(rec_a != NULL, "A records the father");
+
+	struct fish *f = NULL;
+	ok(tank_take_fish(a, mother, &f) == 0, "she is taken out of A");
+	json_object *j = fish_to_json(f), *ml = get(get(j, "pregnancy"), "mate_lineage");
+	ok(ml && !strcmp(str(ml, "mother_id"), str(rec_a, "mother_id")) &&
+		   !strcmp(str(ml, "father_id"), str(rec_a, "father_id")) &&
+		   json_object_get_int(get(ml, "generation")) ==
+			   json_object_get_int(get(rec_a, "generation")) &&
+		   !strcmp(str(ml, "born_tank_id"), "lin-a") &&
+		   json_object_get_int64(get(ml, "born_frame")) ==
+			   json_object_get_int64(get(rec_a, "born_frame")),
+	   "her JSON carries his record (%s)", ml ? jv_to_string(ml) : "none");
+	fish_free(f);
+	struct json_err e = {""};
+	struct fish *g = NULL;
+	ok(fish_from_json(j, &g, &e) == 0, "and reads back (%s)", e.msg);
+	json_object *back = g ? fish_to_json(g) : NULL;
+	ok(back && json_object_equal(back, j), "field for field");
+	json_object_put(back);
+	json_object_put(j);
+
+	struct tank_params pb = tank_params_default(12);
+	struct tank *b = tank_new(&pb, "lin-b");
+	tank_set_origin(b, "server-2", 1700000000.0);
+	ok(g && tank_put_fish(b, g, WALL_NONE) == 0, "she arrives in B");
+	const struct fish *child = NULL;
+	for (int i = 0; i < 400 && !child; i++) {
+		tank_step(b);
+		for (size_t k = 0; k < tank_fish_count(b) && !child; k++) {
+			const char *mid = fish_mother_id(tank_fish_at(b, k));
+			if (mid && !strcmp(mid, mother))
+				child = tank_fish_at(b, k);
+		}
+	}
+	ok(child != NULL, "her child is born in B");
+	char cid[64] = "";
+	if (child)
+		snprintf(cid, sizeof cid, "%s", fish_id(child));
+	for (int i = 0; i < 2 * 300 + 1; i++) /* past two prunes */
+		tank_step(b);
+	json_object *q = child ? tank_lineage_json(b, cid, 1, 0) : NULL;
+	json_object *fb = q ? find_rec(get(q, "records"), father) : NULL;
+	ok(q && json_object_array_length(get(q, "missing")) == 0,
+	   "B knows both parents of the child (missing: %s)",
+	   q ? jv_to_string(get(q, "missing")) : "no child");
+	ok(fb && json_object_get_int(get(fb, "depth")) == 1 &&
+		   !strcmp(str(fb, "born_tank_id"), "lin-a") &&
+		   !strcmp(str(fb, "born_server_id"), "server-1") &&
+		   !strcmp(str(fb, "mother_id"), str(rec_a, "mother_id")) &&
+		   !json_object_get_boolean(get(fb, "living")) && !get(fb, "died_frame"),
+	   "his record in B: born in A, not living in B, his death unknown there");
+	json_object_put(q);
+	json_object_put(rec_a);
+	tank_free(b);
+	tank_free(a);
+}
+
 int main(void)
 {
 	test_records();
 	test_bound();
+	test_pregnant_move();
 	return tap_done();
 }

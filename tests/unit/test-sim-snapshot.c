@@ -79,6 +79,27 @@ static void test_fish_text(struct tank *t)
 	sim_text_free(&ft);
 	strcpy(f->born.tank_id, "tank-b"); /* what a fish may carry */
 	t->fish[1].born.known = true;	   /* unknown time and server: nulls */
+	/* Pregnant fish that left a tank carry their mate's record: one with his birth,
+	 * one without (his record had none). */
+	size_t carried = 0;
+	for (size_t i = 2; i < tank_fish_count(t) && carried < 2; i++) {
+		struct fish *m = &t->fish[i];
+		if (!m->pregnant || !m->preg.mate_id[0])
+			continue;
+		struct lineage_mate *mr = &m->preg.mate_rec;
+		memset(mr, 0, sizeof *mr);
+		mr->known = true;
+		mr->generation = 3;
+		strcpy(mr->mother_id, m->id); /* any UUID */
+		if (carried++ == 0) {
+			mr->born.known = true;
+			mr->born.frame = 4;
+			mr->born.at = 1789000000.5;
+			strcpy(mr->born.tank_id, "tank-c");
+			strcpy(mr->born.server_id, "s-1");
+		}
+	}
+	is_int(carried, 2, "two pregnant fish carry their mate's record");
 	size_t n;
 	struct fish **fish = both_writers(t, &n);
 	ok(n > 1 && same_bits(&t->fish[0], fish[0]) && same_bits(&t->fish[1], fish[1]) &&
