@@ -2,7 +2,8 @@
 """Lineage across servers: a fish born on s1 with known grandparents migrates to s2 and
 keeps its record there (born on s1, in s1's tank), also after kill -9 and a restart of
 s2's simd; s2 points at s1 for its parents, and `tankctl lineage FISH --depth 2` follows
-the family from s2 to s1 and prints where each ancestor was born."""
+the family from s2 to s1 and prints where each ancestor was born. A fish that leaves
+pregnant takes her mate's record, so her child born on s2 has both parents there."""
 import json
 import os
 import subprocess
@@ -121,6 +122,54 @@ try:
     t.ok(rc == 2 and "not a whole fish id" in err, "a bad fish id: a usage error (exit 2), as tankctl(1) says", (rc, err))
     rc, out, err = ctl(s2, "lineage", F, "--depth", "1001")
     t.eq(rc, 2, "--depth 1001: a usage error")
+
+    # A mother that leaves pregnant takes her mate's record: the child born on s2 has
+    # both parents recorded there (the father's record used to stay on s1 only, and the
+    # child's `missing` sent readers to s2, where he never lived).
+    def pregnant():
+        for fid in s1.sim.fish_ids(A) or []:
+            f = s1.sim.get("/api/tanks/%s/fish/%s" % (A, fid)).json()
+            p = f.get("pregnancy")
+            if (p and p.get("mate_id") and f["energy"] > 30 and  # and s2 does not know him
+                    s2.sim.get("/api/tanks/%s/lineage?fish_id=%s&depth=0" % (B, p["mate_id"])).status == 404):
+                return f
+        return None
+    mom = None
+    deadline = time.time() + 120
+    while not mom and time.time() < deadline:
+        mom = pregnant()
+        if not mom:
+            s1.sim.post("/api/tanks/%s/resume" % A)
+            time.sleep(0.3)
+            s1.sim.post("/api/tanks/%s/pause" % A)
+    t.ok(mom, "a pregnant fish in s1's tank whose mate s2 has no record of")
+    if mom:
+        dad = mom["pregnancy"]["mate_id"]
+        r = s1.sim.post("/api/outbox/reserve", {"source_tank_id": A, "destination_server_id": "s2",
+                                                "destination_tank_id": B, "fish_id": mom["id"]})
+        t.ok(r.status == 200 and wait_until(lambda: s2.sim.get("/api/tanks/%s/fish/%s" % (B, mom["id"])).status == 200, 60),
+             "she is sent to s2", r)
+        before = set(s2.sim.fish_ids(B) or [])  # her older children may be there too
+        s2.sim.post("/api/tanks/%s/resume" % B)
+
+        def child():
+            for fid in set(s2.sim.fish_ids(B) or []) - before:
+                f = s2.sim.get("/api/tanks/%s/fish/%s" % (B, fid)).json()
+                if f.get("mother_id") == mom["id"]:
+                    return f
+            return None
+        t.ok(wait_until(lambda: child(), 60, 0.2), "her child is born on s2")
+        s2.sim.post("/api/tanks/%s/pause" % B)
+        kid = child()
+        j = s2.sim.get("/api/tanks/%s/lineage?fish_id=%s&depth=1" % (B, kid["id"])).json() if kid else {}
+        recs = {x["fish_id"]: x for x in j.get("records", [])}
+        t.ok(kid and j["missing"] == [] and recs.get(dad, {}).get("born_server_id") == "s1"
+             and recs[dad]["depth"] == 1,
+             "s2 records the child's father, born on s1", j)
+        rc, out, err = ctl(s2, "--json", "lineage", kid["id"] if kid else "-", "--depth", "1")
+        fam = json.loads(out) if rc == 0 else {"records": [], "unknown": []}
+        t.ok(rc == 0 and dad in {x["fish_id"] for x in fam["records"]} and not fam.get("unknown"),
+             "tankctl lineage finds both parents", (rc, out, err))
 
     # A server that answers its lineage with records that are no objects (json-c
     # asserted when tankctl added to one) and a record naming no fish: skipped, and the
