@@ -113,6 +113,11 @@ static const struct conf_key conf_keys[] = {
 	 "Seed of the first tank; 0 draws one at random."},
 	{"sim", "max_fish", T_INT, OFF(sim.max_fish), 1, 1000000, "100",
 	 "Default fish capacity of a new tank."},
+	{"sim", "max_tanks", T_INT, OFF(sim.max_tanks), 1, 100000, "256",
+	 "Tanks simd runs at most; creating one more is refused (409)."},
+	{"sim", "max_fish_total", T_INT, OFF(sim.max_fish_total), 0, 100000000, "0",
+	 "The sum of max_fish over the tanks; 0: one fish per 12 KiB of memory. A tank that "
+	 "would pass it is refused (409)."},
 	{"sim", "width", T_INT, OFF(sim.width), 100, 100000, "1088", "Default tank width."},
 	{"sim", "spawn_floor", T_INT, OFF(sim.spawn_floor), 0, 1000000, "10",
 	 "Emergency spawns only below this many fish (default of a new tank)."},

@@ -67,6 +67,8 @@ struct conf {
 		char default_tank_name[CONF_NAME];
 		uint64_t seed; /* 0 = draw one at first start */
 		int max_fish;
+		int max_tanks;	    /* POST /api/tanks refused beyond (409) */
+		int max_fish_total; /* the sum of max_fish; 0: from the machine's memory */
 		int spawn_floor, history_interval, history_size, lineage_depth;
 		int width;
 		int height;

@@ -209,6 +209,12 @@ static void api_create_tank(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 400, "invalid_tank", "%s", e.msg);
 		return;
 	}
+	const char *which;
+	if (tanks_room(sd, p.max_fish, &which, &e) < 0) {
+		json_object_put(warnings);
+		http_reply_error(ctx->req, 409, which, "%s", e.msg);
+		return;
+	}
 	/* A large tank is built off the loop; the reply waits for it, other requests do not. */
 	struct create_req *cr = xcalloc(1, sizeof *cr);
 	cr->dr = durable_new(ctx, 201);

@@ -271,6 +271,9 @@ typedef void (*tanks_built_fn)(struct simd *sd, struct tank *t, void *arg);
 void tanks_build(struct simd *sd, const struct tank_params *p, const char *tank_id,
 		 tanks_built_fn done, void *arg);
 void tanks_build_shutdown(struct simd *sd); /* wait for builds, cancel their callbacks */
+/* Room for one more tank of max_fish (sim.max_tanks, sim.max_fish_total), counting the
+ * tanks being built: 0, or -ENOSPC with e saying which limit and *which its name. */
+int tanks_room(struct simd *sd, int max_fish, const char **which, struct json_err *e);
 /* readers.c: reads of a tank off the loop. read runs on a reader thread, takes the
  * tank's lock itself (tanks_lock_fair) for as long as it copies, and fills the answer:
  * status 200 with its text (readers_answer_json for JSON) or 404. done then runs on the

@@ -472,6 +472,56 @@ void tanks_build(struct simd *sd, const struct tank_params *p, const char *tank_
 		fatal("cannot start a thread to build tank %s", tank_id);
 }
 
+/* What a fish costs at peak: 2.9 MB per 1,000 fish at 100,000 (docs/performance.md),
+ * and while a snapshot round copies and encodes the tank about four times that (a
+ * 1,000,000-fish tank cycled between 4.5 and 11 GB). */
+#define FISH_PEAK_BYTES (12 * 1024)
+
+static long long fish_total_limit(const struct conf *c)
+{
+	if (c->sim.max_fish_total > 0)
+		return c->sim.max_fish_total;
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	if (pages <= 0 || size <= 0)
+		return 1000000; /* unknown: one largest tank */
+	return (long long)pages * size / FISH_PEAK_BYTES;
+}
+
+/* The limits protect the machine, not a fairness: a tank count past them starved the
+ * loop and took minutes to stop (2,000 tanks: both cores busy, SIGTERM after 111 s),
+ * and one POST /api/tanks of 1,000,000 fish took 11 GB (an adversarial probe). Tanks
+ * already saved are never refused at a start. */
+int tanks_room(struct simd *sd, int max_fish, const char **which, struct json_err *e)
+{
+	const struct conf *c = &sd->daemon->conf;
+	size_t n = sd->n_tanks;
+	long long fish = max_fish;
+	struct tank_slot *s;
+	TAILQ_FOREACH (s, &sd->tanks, link) /* max_fish is fixed at creation */
+		fish += tank_get_params(s->sim)->max_fish;
+	pthread_mutex_lock(&sd->build_lock);
+	for (struct tank_build *b = sd->builds; b; b = b->next, n++)
+		fish += b->p.max_fish;
+	pthread_mutex_unlock(&sd->build_lock);
+	if (n >= (size_t)c->sim.max_tanks) {
+		*which = "too_many_tanks";
+		jv_fail(e, "this simd runs %zu tanks, its limit (sim.max_tanks %d)", n,
+			c->sim.max_tanks);
+		return -ENOSPC;
+	}
+	long long limit = fish_total_limit(c);
+	if (fish > limit) {
+		*which = "too_many_fish";
+		jv_fail(e,
+			"with max_fish %d the tanks would hold up to %lld fish, past this simd's "
+			"limit of %lld (sim.max_fish_total%s)",
+			max_fish, fish, limit,
+			c->sim.max_fish_total > 0 ? "" : " 0: one fish per 12 KiB of memory");
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 void tanks_build_shutdown(struct simd *sd)
 {
 	for (;;) {

@@ -6,7 +6,8 @@ migration: max_per_second, per_connection_per_second and check_interval bound th
 moves a connection with probability 100 makes; discovery: heartbeat_interval sets how
 often a worker's heartbeat lands on the hub, heartbeat_timeout when a silent worker goes
 offline and evict_after when it is removed; sim: tick_rate sets the frame rate and
-snapshot_interval how often snapshots are written. Counts, not timings, are asserted,
+snapshot_interval how often snapshots are written, max_tanks and max_fish_total which
+tanks are refused. Counts, not timings, are asserted,
 with margins wide enough for a loaded machine."""
 import os
 import shutil
@@ -130,6 +131,28 @@ try:
     f1 = s.sim.get("/api/tanks/%s" % tid).json()["frame"]
     t.ok(8 <= f1 - f0 <= 25, "tick_rate = 5: %d frames in 3 s" % (f1 - f0))
     t.ok(len(snaps) >= 4, "snapshot_interval = 0.5: the tank's files were rewritten %d times in 3 s" % len(snaps))
+    cl.stop()
+
+    # sim limits: max_tanks and max_fish_total refuse a tank that would pass them, with
+    # a JSON 409 that names the key, and change nothing (the cluster's first tank counts).
+    cl = cluster("limits", 1, {"sim.max_tanks": "3", "sim.max_fish_total": "600"})
+    s = cl.servers[0]
+
+    def count():
+        return s.sim.get("/api/tanks").json()["count"]
+    n0 = count()
+    r = s.sim.post("/api/tanks", {"name": "big", "max_fish": 600})
+    t.ok(r.status == 409 and r.json().get("code") == "too_many_fish"
+         and "sim.max_fish_total" in r.json().get("error", "") and count() == n0,
+         "max_fish_total = 600: a tank of 600 beside the first is refused, nothing created", r)
+    made = [s.create_tank("t%d" % i, 0, max_fish=100) for i in range(3 - n0)]
+    r = s.sim.post("/api/tanks", {"name": "one more", "max_fish": 1})
+    t.ok(r.status == 409 and r.json().get("code") == "too_many_tanks"
+         and "sim.max_tanks 3" in r.json().get("error", "") and count() == 3,
+         "max_tanks = 3: a fourth tank is refused", r)
+    t.eq(s.sim.delete("/api/tanks/%s" % made[-1]).status, 200, "one tank deleted")
+    r = s.sim.post("/api/tanks", {"name": "again", "max_fish": 1})
+    t.eq(r.status, 201, "then there is room again")
     cl.stop()
 finally:
     for cl in clusters:
