@@ -35,6 +35,7 @@ struct history {
 	int keep;
 	struct history_io_stats io;
 	bool write_failed_logged;
+	bool torn; /* the file ends in a line a short write cut (a full disk) */
 };
 
 const char *transfer_state_name(enum transfer_state s)
@@ -251,6 +252,7 @@ static int open_log(struct history *h)
 	if (h->size > 0 && pread(h->fd, &last, 1, (off_t)h->size - 1) == 1 && last != '\n' &&
 	    write(h->fd, "\n", 1) == 1)
 		h->size++;
+	h->torn = false; /* ended just now, or a new file */
 	return 0;
 }
 
@@ -337,9 +339,15 @@ static void append_line(struct history *h, const struct transfer_record *r)
 	json_object *o = transfer_record_to_json(r);
 	const char *text = jv_to_string(o);
 	size_t len = strlen(text);
-	char *line = xmalloc(len + 2);
-	memcpy(line, text, len);
+	char *line = xmalloc(len + 3);
+	/* After a short write the cut line is ended first: without it the next line ran on
+	 * after the fragment, and load_file dropped both (an adversarial probe's reading). */
+	size_t start = h->torn ? 0 : 1;
+	line[0] = '\n';
+	memcpy(line + 1, text, len);
+	len += 1;
 	line[len++] = '\n';
+	len -= start;
 	json_object_put(o);
 	if (h->fd >= 0 && h->size > 0 && h->size + len > h->rotate_bytes)
 		rotate(h);
@@ -349,13 +357,16 @@ static void append_line(struct history *h, const struct transfer_record *r)
 		return;
 	}
 	/* One write() per line: O_APPEND keeps lines whole; no fsync (see history.h). */
-	ssize_t w = write(h->fd, line, len);
-	if (w < 0)
+	ssize_t w = write(h->fd, line + start, len);
+	if (w < 0) {
 		write_failed(h, "cannot append to", errno);
-	else if ((size_t)w != len)
+	} else if ((size_t)w != len) {
 		write_failed(h, "short write to", ENOSPC);
-	else
+		h->torn = true;
+	} else {
 		h->io.lines++;
+		h->torn = false;
+	}
 	if (w > 0)
 		h->size += (size_t)w;
 	free(line);
