@@ -64,6 +64,7 @@ struct http_conn {
 	unsigned char addr[16];
 	bool has_addr; /* TCP: counted per address */
 	double deadline;
+	struct evbuffer_cb_entry *input_cb; /* on_input */
 	struct http_deferred *deferred;
 	void (*on_close)(void *arg); /* http_watch_close */
 	void *on_close_arg;
@@ -149,10 +150,39 @@ static void side_pause(struct http_listener_side *side, bool pause)
 	}
 }
 
+/* The evhttp connection's input, which evhttp_connection_free frees. */
+static struct evbuffer *conn_input(struct http_conn *c)
+{
+	return bufferevent_get_input(evhttp_connection_get_bufferevent(c->evcon));
+}
+
+static void input_cb_remove(struct http_conn *c)
+{
+	if (c->input_cb)
+		evbuffer_remove_cb_entry(conn_input(c), c->input_cb);
+	c->input_cb = NULL;
+}
+
+/* The first bytes after an answer begin the next request: request_timeout counts from
+ * them. Without this the second request of a keep-alive connection could drip for the
+ * whole idle_timeout and was closed without its 408 (an adversarial probe). */
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)buf;
+	if (info->n_added == 0)
+		return;
+	struct http_conn *c = arg;
+	if (c->between) {
+		c->between = false;
+		c->deadline = now_mono() + c->server->opts.request_timeout;
+	}
+}
+
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_conn *c = arg;
 	struct http_server *s = c->server;
+	input_cb_remove(c);
 	void (*fn)(void *) = c->on_close;
 	c->on_close = NULL;
 	if (fn)
@@ -252,6 +282,7 @@ static void check_one(struct http_server *s, struct bufferevent *bev,
 		addr_add(s, addr, 1);
 	}
 	c->deadline = now_mono() + s->opts.request_timeout;
+	c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
 	side->open++;
 	s->stats.conns_open++;
 	s->stats.conns_accepted++;
@@ -417,8 +448,9 @@ void http_conn_request_done(struct http_server *s, struct evhttp_request *req)
 	if (!c)
 		return;
 	c->busy = false;
-	c->between = true;
-	c->deadline = now_mono() + s->opts.idle_timeout;
+	/* Bytes already here (pipelined) are the next request, which has begun. */
+	c->between = evbuffer_get_length(conn_input(c)) == 0;
+	c->deadline = now_mono() + (c->between ? s->opts.idle_timeout : s->opts.request_timeout);
 	/* evhttp 2.1 keeps a CONNECT connection open whatever the answer (a tunnel): the
 	 * sweep closes it instead. */
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT)
@@ -434,6 +466,7 @@ void http_conn_free_all(struct http_server *s)
 	while ((c = TAILQ_FIRST(&s->conns))) {
 		/* evhttp_free frees the connections without their close callbacks. */
 		TAILQ_REMOVE(&s->conns, c, link);
+		input_cb_remove(c);
 		if (c->deferred)
 			http_deferred_gone(c->deferred);
 		free(c);

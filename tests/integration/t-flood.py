@@ -246,6 +246,35 @@ try:
             pass
         c.close()
     t.ok(closed >= 200, "the refused connections were closed at once (%d of 300 saw EOF)" % closed)
+
+    # The second request of a keep-alive connection has the same request timeout, from
+    # its first byte: it used to drip for the whole idle timeout and be closed unanswered.
+    ka = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    ka.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = ka.recv(4096)
+    began = time.time()
+    second = b""
+    for ch in b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"y" * 100:
+        try:
+            ka.sendall(bytes([ch]))
+        except OSError:
+            break
+        ka.settimeout(0.2)
+        try:
+            got = ka.recv(4096)
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        second += got
+        if not got or b"\r\n\r\n" in second:
+            break
+    took = time.time() - began
+    ka.close()
+    t.ok(b" 200 " in first.split(b"\r\n")[0] and b" 408 " in second.split(b"\r\n")[0]
+         and b'"code":"request_timeout"' in second and took < REQUEST_TIMEOUT + 1.5,
+         "a keep-alive connection's second request, dripped, gets its JSON 408 at the request "
+         "timeout (%.1f s; the idle timeout is 4 s)" % took, second[:200])
     t.eq(d.stop(), 0, "simd exits 0")
     finished = True
 finally:
