@@ -18,8 +18,6 @@
 #include "xalloc.h"
 #include "util.h"
 
-const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
-
 static struct simd *sd_of(struct http_ctx *ctx)
 {
 	return ctx->arg;
@@ -76,18 +74,9 @@ static void api_list_tanks(struct http_ctx *ctx)
 		http_reply_unauthorized(ctx, "listing private tanks needs");
 		return;
 	}
-	json_object *list = json_object_new_array();
-	struct tank_slot *s;
-	TAILQ_FOREACH (s, &sd->tanks, link)
-		if (s->meta.is_public || include_private)
-			json_object_array_add(list, tank_status_json(sd, s));
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "count", json_object_new_int((int)json_object_array_length(list)));
-	json_object_object_add(o, "tanks", list);
-	json_object_object_add(o, "default_tank_id",
-			       sd->default_tank[0] ? json_object_new_string(sd->default_tank)
-						   : NULL);
-	http_reply_json(ctx->req, 200, o);
+	size_t len;
+	char *text = tanks_list_text(sd, include_private, &len);
+	http_reply_taken(ctx->req, 200, "application/json", text, len);
 }
 
 struct create_req {

@@ -83,6 +83,7 @@ struct tank_slot {
 	pthread_mutex_t status_lock;
 	struct tank_stats stats;
 	double *history_row; /* the newest history sample (/metrics), history_have if any */
+	struct status_cache *status_text; /* tanks.c: the TankStatus text (loop only) */
 	bool history_have;
 	double fps;
 	bool status_paused;
@@ -296,6 +297,10 @@ void readers_answer_json(struct readers_answer *a, json_object *o);
 void readers_state(struct tank_slot *slot, void *arg, struct readers_answer *a);
 void readers_shutdown(struct simd *sd); /* wait for readers, cancel their callbacks */
 json_object *tank_status_json(struct simd *sd, struct tank_slot *slot);
+/* The same as text, kept per tank while the status does not change (loop only), and
+ * GET /api/tanks's answer made of those texts (malloc'd). */
+const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
+char *tanks_list_text(struct simd *sd, bool include_private, size_t *len);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,
 			    const char *server_id);
 size_t tanks_total_fish(struct simd *sd);

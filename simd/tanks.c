@@ -19,7 +19,7 @@
 #include "stream.h"
 #include "xalloc.h"
 
-static void status_cache_forget(const struct tank_slot *s);
+static void status_cache_forget(struct tank_slot *s);
 
 struct tank_slot *tanks_find(struct simd *sd, const char *id)
 {
@@ -323,6 +323,7 @@ void tanks_free_slot(struct tank_slot *s)
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->status_lock);
 	free(s->history_row);
+	status_cache_forget(s);
 	free(s);
 }
 
@@ -673,43 +674,35 @@ json_object *tank_status_json(struct simd *sd, struct tank_slot *s)
 /* GET /api/tanks/{id} is the hot read (viewers poll it), and building and printing the
  * JSON was a third of its cost: the text is kept per tank and reused while nothing it
  * shows has changed, which is most requests (the status changes once per tick). The
- * text is what tank_status_json would print at that moment, byte for byte. Event loop
- * thread only, like every caller of tank_status_json. */
-#define STATUS_CACHE_SLOTS 8
-static struct status_cache {
-	const struct tank_slot *slot;
+ * text is what tank_status_json would print at that moment, byte for byte. GET
+ * /api/tanks is made of the same texts: built afresh for every tank on every list, 200
+ * clients listing 100 tanks at once held the loop for 670 ms (an adversarial probe).
+ * Event loop thread only, like every caller of tank_status_json. */
+struct status_cache {
 	struct status_view v;
 	char *text;
 	size_t len;
-} status_cache[STATUS_CACHE_SLOTS];
-static unsigned status_cache_next;
+};
 
-static void status_cache_forget(const struct tank_slot *s)
+static void status_cache_forget(struct tank_slot *s)
 {
-	for (int i = 0; i < STATUS_CACHE_SLOTS; i++)
-		if (status_cache[i].slot == s) {
-			free(status_cache[i].text);
-			memset(&status_cache[i], 0, sizeof status_cache[i]);
-		}
+	if (s->status_text)
+		free(s->status_text->text);
+	free(s->status_text);
+	s->status_text = NULL;
 }
 
-const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
 const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len)
 {
 	struct status_view v;
 	status_view_read(s, &v);
-	struct status_cache *c = NULL;
-	for (int i = 0; i < STATUS_CACHE_SLOTS && !c; i++)
-		if (status_cache[i].slot == s)
-			c = &status_cache[i];
+	struct status_cache *c = s->status_text;
 	if (c && memcmp(&c->v, &v, sizeof v) == 0) {
 		*len = c->len;
 		return c->text;
 	}
-	if (!c) {
-		c = &status_cache[status_cache_next++ % STATUS_CACHE_SLOTS];
-		c->slot = s;
-	}
+	if (!c)
+		c = s->status_text = xcalloc(1, sizeof *c);
 	json_object *o = status_view_json(sd, s, &v);
 	const char *text = jv_to_string(o);
 	size_t n = strlen(text);
@@ -722,4 +715,42 @@ const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len)
 	c->v = v;
 	*len = n;
 	return copy;
+}
+
+static void text_add(struct sim_text *b, const char *s, size_t n)
+{
+	sim_text_need(b, n + 1);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+char *tanks_list_text(struct simd *sd, bool include_private, size_t *len)
+{
+	struct sim_text b = {0};
+	size_t count = 0;
+	struct tank_slot *s;
+	TAILQ_FOREACH (s, &sd->tanks, link)
+		count += s->meta.is_public || include_private;
+	char head[48];
+	text_add(&b, head, (size_t)snprintf(head, sizeof head, "{\"count\":%zu,\"tanks\":[", count));
+	bool first = true;
+	TAILQ_FOREACH (s, &sd->tanks, link) {
+		if (!s->meta.is_public && !include_private)
+			continue;
+		size_t n;
+		const char *text = tank_status_text(sd, s, &n);
+		if (!first)
+			text_add(&b, ",", 1);
+		text_add(&b, text, n);
+		first = false;
+	}
+	json_object *id = sd->default_tank[0] ? json_object_new_string(sd->default_tank) : NULL;
+	const char *idt = id ? jv_to_string(id) : "null";
+	text_add(&b, "],\"default_tank_id\":", 20);
+	text_add(&b, idt, strlen(idt));
+	text_add(&b, "}", 1);
+	json_object_put(id);
+	*len = b.len;
+	return b.p;
 }
