@@ -120,8 +120,24 @@ try:
     grew = rss_kib() - rss0
     for c in held:
         c.close()
-    t.ok(grew < 8 * 1024, "16 unfinished 8 MB bodies, 1 MiB sent each: discoveryd grew %d KiB "
-         "(it kept them whole: 16 MiB and more)" % grew)
+    if os.environ.get("TW_SANITIZERS") == "yes":
+        # ASan's quarantine keeps the chunks evhttp read and dropped: RSS says nothing.
+        t.diag("sanitizers: discoveryd grew %d KiB (not judged)" % grew)
+    else:
+        t.ok(grew < 8 * 1024, "16 unfinished 8 MB bodies, 1 MiB sent each: discoveryd grew "
+             "%d KiB (it kept them whole: 16 MiB and more)" % grew)
+    # Whole, such a body is refused by evhttp (HTML), which never hands it to a route:
+    # kept whole, it reached the route's JSON 413.
+    c = socket.create_connection(("127.0.0.1", port), timeout=30)
+    c.sendall(b"POST /api/discovery/register HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n")
+    try:
+        c.sendall(b"x" * 8000000)
+        answer = c.recv(4096)
+    except OSError as e:
+        answer = str(e).encode()
+    c.close()
+    t.ok(b" 413 " in answer.split(b"\r\n")[0] and b'"code"' not in answer,
+         "an 8 MB body is refused by evhttp, not read whole for the route", answer[:200])
     t.ok(hub.get("/health").status == 200, "and it answers")
 
     m = hub.get("/metrics").body
