@@ -53,17 +53,19 @@ ssize_t lineage_find(const struct lineage *l, const char *id)
 	return id ? find_hashed(l, id, ids_hash(id)) : -1;
 }
 
-static struct lineage_rec *append(struct lineage *l, const struct fish *f)
+/* A new record, not dead (yet), indexed. */
+static struct lineage_rec *append_rec(struct lineage *l, const char *id, const char *mother,
+				      const char *father, int generation, int algo, int strategy)
 {
 	sim_grow((void **)&l->r, &l->cap, l->n + 1, sizeof *l->r);
 	struct lineage_rec *rec = &l->r[l->n++];
 	memset(rec, 0, sizeof *rec);
-	memcpy(rec->fish_id, f->id, UUID_STR_LEN);
-	memcpy(rec->mother_id, f->mother_id, UUID_STR_LEN);
-	memcpy(rec->father_id, f->father_id, UUID_STR_LEN);
-	rec->generation = f->generation;
-	rec->algo = f->g.behavior.algo;
-	rec->strategy = f->g.poker.id;
+	memcpy(rec->fish_id, id, UUID_STR_LEN);
+	memcpy(rec->mother_id, mother, UUID_STR_LEN);
+	memcpy(rec->father_id, father, UUID_STR_LEN);
+	rec->generation = generation;
+	rec->algo = algo;
+	rec->strategy = strategy;
 	rec->died_frame = -1;
 	rec->cause = -1;
 	if (2 * l->n + 2 > l->index_cap)
@@ -73,27 +75,20 @@ static struct lineage_rec *append(struct lineage *l, const struct fish *f)
 	return rec;
 }
 
+static struct lineage_rec *append(struct lineage *l, const struct fish *f)
+{
+	return append_rec(l, f->id, f->mother_id, f->father_id, f->generation, f->g.behavior.algo,
+			  f->g.poker.id);
+}
+
 /* The father of a child on its way, from what its mother carries: not living here, his
  * death unknown here (the tank he lived in keeps that). */
 static void append_mate(struct lineage *l, const struct fish *mother)
 {
 	const struct pregnancy *p = &mother->preg;
-	sim_grow((void **)&l->r, &l->cap, l->n + 1, sizeof *l->r);
-	struct lineage_rec *rec = &l->r[l->n++];
-	memset(rec, 0, sizeof *rec);
-	memcpy(rec->fish_id, p->mate_id, UUID_STR_LEN);
-	memcpy(rec->mother_id, p->mate_rec.mother_id, UUID_STR_LEN);
-	memcpy(rec->father_id, p->mate_rec.father_id, UUID_STR_LEN);
-	rec->generation = p->mate_rec.generation;
-	rec->algo = p->mate_genome.behavior.algo;
-	rec->strategy = p->mate_genome.poker.id;
-	rec->born = p->mate_rec.born;
-	rec->died_frame = -1;
-	rec->cause = -1;
-	if (2 * l->n + 2 > l->index_cap)
-		index_rebuild(l);
-	else
-		index_put(l, l->n - 1);
+	append_rec(l, p->mate_id, p->mate_rec.mother_id, p->mate_rec.father_id,
+		   p->mate_rec.generation, p->mate_genome.behavior.algo, p->mate_genome.poker.id)
+		->born = p->mate_rec.born;
 }
 
 static void birth_here(const struct tank *t, struct fish_birth *b, int64_t frame)
