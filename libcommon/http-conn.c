@@ -172,7 +172,7 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
 	if (info->n_added == 0)
 		return;
 	struct http_conn *c = arg;
-	if (c->between) {
+	if (c->between && c->deadline > 0) { /* 0: a CONNECT's, closed by the next sweep */
 		c->between = false;
 		c->deadline = now_mono() + c->server->opts.request_timeout;
 	}
@@ -464,9 +464,10 @@ void http_conn_free_all(struct http_server *s)
 	s->n_pending = 0;
 	struct http_conn *c;
 	while ((c = TAILQ_FIRST(&s->conns))) {
-		/* evhttp_free frees the connections without their close callbacks. */
+		/* Left only if evhttp freed a connection without its close callback (2.1
+		 * runs it: the list is empty by now). */
 		TAILQ_REMOVE(&s->conns, c, link);
-		input_cb_remove(c);
+		c->input_cb = NULL; /* went with the bufferevent, if evhttp freed it */
 		if (c->deferred)
 			http_deferred_gone(c->deferred);
 		free(c);

@@ -247,12 +247,16 @@ static int open_log(struct history *h)
 		return -errno;
 	struct stat s;
 	h->size = fstat(h->fd, &s) == 0 ? (size_t)s.st_size : 0;
-	/* A line cut short by a crash: end it, so the next line starts clean. */
+	/* A line cut short by a crash: end it, so the next line starts clean (or, on a disk
+	 * still full, let the next append end it). */
 	char last;
-	if (h->size > 0 && pread(h->fd, &last, 1, (off_t)h->size - 1) == 1 && last != '\n' &&
-	    write(h->fd, "\n", 1) == 1)
-		h->size++;
-	h->torn = false; /* ended just now, or a new file */
+	h->torn = false;
+	if (h->size > 0 && pread(h->fd, &last, 1, (off_t)h->size - 1) == 1 && last != '\n') {
+		if (write(h->fd, "\n", 1) == 1)
+			h->size++;
+		else
+			h->torn = true;
+	}
 	return 0;
 }
 

@@ -88,7 +88,7 @@ static void append_mate(struct lineage *l, const struct fish *mother)
 	const struct pregnancy *p = &mother->preg;
 	append_rec(l, p->mate_id, p->mate_rec.mother_id, p->mate_rec.father_id,
 		   p->mate_rec.generation, p->mate_genome.behavior.algo, p->mate_genome.poker.id)
-		->born = p->mate_rec.born;
+		->born = p->mate_rec.born; /* all zero when unknown (lineage_mate_from_json) */
 }
 
 static void birth_here(const struct tank *t, struct fish_birth *b, int64_t frame)
@@ -120,9 +120,15 @@ void lineage_arrived(struct tank *t, struct fish *f)
 	ssize_t i = lineage_find(&t->lin, f->id);
 	struct lineage_rec *rec = i >= 0 ? &t->lin.r[i] : append(&t->lin, f);
 	/* What the fish carries is the newer word (a record kept here may be one that an
-	 * older sender's fish, without birth data, left incomplete). */
+	 * older sender's fish, without birth data, left incomplete, or its copy that a
+	 * mother carried here, which a peer could have made up). */
 	if (f->born.known)
 		rec->born = f->born;
+	memcpy(rec->mother_id, f->mother_id, UUID_STR_LEN);
+	memcpy(rec->father_id, f->father_id, UUID_STR_LEN);
+	rec->generation = f->generation;
+	rec->algo = f->g.behavior.algo;
+	rec->strategy = f->g.poker.id;
 	rec->died_frame = -1;
 	rec->cause = -1;
 	/* A record kept here is the better word on the father (it may know his death). */
@@ -432,6 +438,8 @@ int lineage_mate_from_json(json_object *o, struct lineage_mate *m, struct json_e
 	    (r = jv_int(o, "generation", true, 0, 100000000, &m->generation, e)) < 0 ||
 	    (present(o, "born_frame") && (r = fish_birth_from_json(o, &m->born, e)) < 0))
 		return r;
+	if (!m->born.known) /* as a restart would read the nulls it is saved as */
+		memset(&m->born, 0, sizeof m->born);
 	m->known = true;
 	return 0;
 }

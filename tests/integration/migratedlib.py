@@ -416,25 +416,26 @@ class FakeServers:
         self.thread = threading.Thread(target=self._beat, daemon=True)
         self.thread.start()
 
+    # The lock is held over the requests too: a beat with a server's old port must not
+    # land after register() gave it a new one.
     def register(self, server_id, port):
         with self.lock:
             self.ports[server_id] = port
-        return self.disc.post("/api/discovery/register", server_info(server_id, port))
+            return self.disc.post("/api/discovery/register", server_info(server_id, port))
 
     def unregister(self, server_id):
         with self.lock:
             self.ports.pop(server_id, None)
-        return self.disc.delete("/api/discovery/unregister/" + server_id)
+            return self.disc.delete("/api/discovery/unregister/" + server_id)
 
     def _beat(self):
         while not self.stopping.wait(1):
             with self.lock:
-                listed = list(self.ports.items())
-            for sid, port in listed:
-                try:  # after unregister this is a 404 that creates nothing
-                    self.disc.post("/api/discovery/heartbeat/" + sid, server_info(sid, port))
-                except OSError:
-                    pass  # discoveryd is stopping with the cluster
+                for sid, port in self.ports.items():
+                    try:
+                        self.disc.post("/api/discovery/heartbeat/" + sid, server_info(sid, port))
+                    except OSError:
+                        pass  # discoveryd is stopping with the cluster
 
     def close(self):
         self.stopping.set()

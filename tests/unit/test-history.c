@@ -235,6 +235,23 @@ static void test_files(void)
 	   "after a short write the next line loads, only the cut one is lost (%zu bad)",
 	   ls.bad_lines);
 	history_free(h);
+	/* The same when the disk is still full as the log is opened: the fragment cannot
+	 * be ended then, and the first append ends it. */
+	FILE *frag = fopen(clog, "a");
+	fputs("{\"transfer_id\":\"t-0010", frag);
+	fclose(frag);
+	stat(clog, &st0);
+	lim.rlim_cur = (rlim_t)st0.st_size;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	h = history_new(&cutopts, &ls, &err);
+	setrlimit(RLIMIT_FSIZE, &old);
+	r = rec(1003, "A", "B", TS_COMMITTED);
+	history_record(h, &r);
+	history_free(h);
+	h = history_new(&cutopts, &ls, &err);
+	ok(h && history_get(h, "t-001003") != NULL,
+	   "a fragment the full disk kept from ending at open is ended by the next append");
+	history_free(h);
 	free(clog);
 
 	/* A directory that cannot be used is an error, not a crash. */

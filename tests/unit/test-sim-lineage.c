@@ -381,10 +381,63 @@ static void test_pregnant_move(void)
 	tank_free(a);
 }
 
+/* A mate's record from another server is its word until the mate comes himself: an
+ * unknown birth is kept as unknown (not the names beside it, which a restart would read
+ * back as null), and the fish's own fields replace what a made-up record said. */
+static void test_mate_crafted(void)
+{
+	struct tank_params pa = tank_params_default(5), pb = tank_params_default(6);
+	struct tank *a = tank_new(&pa, "lin-c"), *b = tank_new(&pb, "lin-d");
+	char mate[64];
+	snprintf(mate, sizeof mate, "%s", fish_id(tank_fish_at(a, 1)));
+	json_object *j = fish_to_json(tank_fish_at(a, 0)), *pr = json_object_new_object();
+	json_object *ml = json_object_new_object();
+	json_object_object_add(pr, "timer", json_object_new_int(100));
+	json_object_object_add(pr, "mate_id", json_object_new_string(mate));
+	json_object_object_add(pr, "mate_generation", json_object_new_int(0));
+	json_object_object_add(pr, "mate_genome", json_object_get(get(j, "genome")));
+	json_object_object_add(ml, "born_frame", json_object_new_int(-1));
+	json_object_object_add(ml, "born_tank_id", json_object_new_string("made-up"));
+	json_object_object_add(ml, "mother_id",
+			       json_object_new_string("00000000-0000-4000-8000-0000000000aa"));
+	json_object_object_add(ml, "generation", json_object_new_int(99));
+	json_object_object_add(pr, "mate_lineage", ml);
+	json_object_object_add(j, "pregnancy", pr);
+	struct json_err e = {""};
+	struct fish *g = NULL;
+	ok(fish_from_json(j, &g, &e) == 0 && tank_put_fish(b, g, WALL_NONE) == 0,
+	   "a pregnant fish whose mate's record has no birth arrives (%s)", e.msg);
+	json_object_put(j);
+	json_object *q = tank_lineage_json(b, mate, 1, 0);
+	json_object *r = q ? json_object_array_get_idx(get(q, "records"), 0) : NULL;
+	json_object *miss = q ? json_object_array_get_idx(get(q, "missing"), 0) : NULL;
+	ok(r && !get(r, "born_frame") && json_object_get_int(get(r, "generation")) == 99 && miss &&
+		   !get(miss, "child_born_tank_id"),
+	   "his record: born unknown, and nothing beside it kept, where to ask for his mother "
+	   "included (%s)",
+	   miss ? jv_to_string(miss) : "none");
+	json_object_put(q);
+	struct fish *m = NULL;
+	j = fish_to_json(tank_fish_at(a, 1));
+	ok(fish_from_json(j, &m, &e) == 0 && tank_put_fish(b, m, WALL_NONE) == 0, "then he arrives");
+	q = tank_lineage_json(b, mate, 0, 0);
+	r = q ? json_object_array_get_idx(get(q, "records"), 0) : NULL;
+	ok(r &&
+		   json_object_get_int(get(r, "generation")) ==
+			   json_object_get_int(get(j, "generation")) &&
+		   !strcmp(str(r, "mother_id"), str(j, "mother_id")),
+	   "and his own fields replace the record's (%s)", r ? jv_to_string(r) : "none");
+	json_object_put(q);
+	json_object_put(j);
+	tank_free(a);
+	tank_free(b);
+}
+
 int main(void)
 {
 	test_records();
 	test_bound();
 	test_pregnant_move();
+	test_mate_crafted();
 	return tap_done();
 }
