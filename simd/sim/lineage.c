@@ -418,12 +418,30 @@ static json_object *birth_or_nulls(const struct fish_birth *b)
 	return o;
 }
 
+/* Parents and generation, as a record and a mate's carried record both write and read
+ * them: the two must not drift apart, since a carried record becomes a record. */
+static void parents_to_json(json_object *o, const char *mother, const char *father, int generation)
+{
+	json_object_object_add(o, "mother_id", json_id_or_null(mother));
+	json_object_object_add(o, "father_id", json_id_or_null(father));
+	json_object_object_add(o, "generation", json_object_new_int(generation));
+}
+
+static int parents_from_json(json_object *o, char *mother, char *father, int *generation,
+			     struct json_err *e)
+{
+	int r;
+	if ((r = json_get_id(o, "mother_id", false, mother, e)) < 0 ||
+	    (r = json_get_id(o, "father_id", false, father, e)) < 0 ||
+	    (r = jv_int(o, "generation", true, 0, 100000000, generation, e)) < 0)
+		return r;
+	return 0;
+}
+
 json_object *lineage_mate_to_json(const struct lineage_mate *m)
 {
 	json_object *o = birth_or_nulls(&m->born);
-	json_object_object_add(o, "mother_id", json_id_or_null(m->mother_id));
-	json_object_object_add(o, "father_id", json_id_or_null(m->father_id));
-	json_object_object_add(o, "generation", json_object_new_int(m->generation));
+	parents_to_json(o, m->mother_id, m->father_id, m->generation);
 	return o;
 }
 
@@ -433,9 +451,7 @@ int lineage_mate_from_json(json_object *o, struct lineage_mate *m, struct json_e
 	memset(m, 0, sizeof *m);
 	if (!json_object_is_type(o, json_type_object))
 		return jv_fail(e, "mate_lineage must be an object");
-	if ((r = json_get_id(o, "mother_id", false, m->mother_id, e)) < 0 ||
-	    (r = json_get_id(o, "father_id", false, m->father_id, e)) < 0 ||
-	    (r = jv_int(o, "generation", true, 0, 100000000, &m->generation, e)) < 0 ||
+	if ((r = parents_from_json(o, m->mother_id, m->father_id, &m->generation, e)) < 0 ||
 	    (present(o, "born_frame") && (r = fish_birth_from_json(o, &m->born, e)) < 0))
 		return r;
 	if (!m->born.known) /* as a restart would read the nulls it is saved as */
@@ -448,9 +464,7 @@ json_object *lineage_record_json(const struct lineage_rec *rec)
 {
 	json_object *o = birth_or_nulls(&rec->born);
 	json_object_object_add(o, "fish_id", json_object_new_string(rec->fish_id));
-	json_object_object_add(o, "mother_id", json_id_or_null(rec->mother_id));
-	json_object_object_add(o, "father_id", json_id_or_null(rec->father_id));
-	json_object_object_add(o, "generation", json_object_new_int(rec->generation));
+	parents_to_json(o, rec->mother_id, rec->father_id, rec->generation);
 	json_object_object_add(o, "algorithm", json_object_new_string(algo_defs[rec->algo].name));
 	json_object_object_add(o, "poker_strategy",
 			       json_object_new_string(poker_defs[rec->strategy].name));
@@ -481,9 +495,7 @@ static int record_from_json(json_object *it, struct lineage_rec *rec, uint64_t f
 		return jv_fail(e, "records must be objects");
 	memset(rec, 0, sizeof *rec);
 	if ((r = json_get_id(it, "fish_id", true, rec->fish_id, e)) < 0 ||
-	    (r = json_get_id(it, "mother_id", false, rec->mother_id, e)) < 0 ||
-	    (r = json_get_id(it, "father_id", false, rec->father_id, e)) < 0 ||
-	    (r = jv_int(it, "generation", true, 0, 100000000, &rec->generation, e)) < 0 ||
+	    (r = parents_from_json(it, rec->mother_id, rec->father_id, &rec->generation, e)) < 0 ||
 	    (r = jv_string(it, "algorithm", true, 1, 64, &alg, e)) < 0 ||
 	    (r = jv_string(it, "poker_strategy", true, 1, 64, &st, e)) < 0)
 		return r;
