@@ -298,7 +298,7 @@ void readers_state(struct tank_slot *slot, void *arg, struct readers_answer *a);
 void readers_shutdown(struct simd *sd); /* wait for readers, cancel their callbacks */
 json_object *tank_status_json(struct simd *sd, struct tank_slot *slot);
 /* The same as text, kept per tank while the status does not change (loop only), and
- * GET /api/tanks's answer made of those texts (malloc'd). */
+ * GET /api/tanks's answer made of those texts (malloc'd, *len bytes, no NUL). */
 const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
 char *tanks_list_text(struct simd *sd, bool include_private, size_t *len);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,

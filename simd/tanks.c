@@ -323,7 +323,7 @@ void tanks_free_slot(struct tank_slot *s)
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->status_lock);
 	free(s->history_row);
-	status_cache_forget(s);
+	status_cache_forget(s); /* the loop no longer reaches a removed slot */
 	free(s);
 }
 
@@ -331,7 +331,6 @@ void tanks_remove(struct simd *sd, struct tank_slot *s)
 {
 	stop_thread(s);
 	gate_after_stop(s, false);
-	status_cache_forget(s);
 	tank_stream_free(s->stream);
 	pthread_mutex_lock(&sd->list_lock);
 	TAILQ_REMOVE(&sd->tanks, s, link);
@@ -717,14 +716,6 @@ const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len)
 	return copy;
 }
 
-static void text_add(struct sim_text *b, const char *s, size_t n)
-{
-	sim_text_need(b, n + 1);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 char *tanks_list_text(struct simd *sd, bool include_private, size_t *len)
 {
 	struct sim_text b = {0};
@@ -733,7 +724,8 @@ char *tanks_list_text(struct simd *sd, bool include_private, size_t *len)
 	TAILQ_FOREACH (s, &sd->tanks, link)
 		count += s->meta.is_public || include_private;
 	char head[48];
-	text_add(&b, head, (size_t)snprintf(head, sizeof head, "{\"count\":%zu,\"tanks\":[", count));
+	sim_text_add(&b, head,
+		     (size_t)snprintf(head, sizeof head, "{\"count\":%zu,\"tanks\":[", count));
 	bool first = true;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
 		if (!s->meta.is_public && !include_private)
@@ -741,15 +733,15 @@ char *tanks_list_text(struct simd *sd, bool include_private, size_t *len)
 		size_t n;
 		const char *text = tank_status_text(sd, s, &n);
 		if (!first)
-			text_add(&b, ",", 1);
-		text_add(&b, text, n);
+			sim_text_add(&b, ",", 1);
+		sim_text_add(&b, text, n);
 		first = false;
 	}
 	json_object *id = sd->default_tank[0] ? json_object_new_string(sd->default_tank) : NULL;
 	const char *idt = id ? jv_to_string(id) : "null";
-	text_add(&b, "],\"default_tank_id\":", 20);
-	text_add(&b, idt, strlen(idt));
-	text_add(&b, "}", 1);
+	sim_text_add(&b, "],\"default_tank_id\":", 20);
+	sim_text_add(&b, idt, strlen(idt));
+	sim_text_add(&b, "}", 1);
 	json_object_put(id);
 	*len = b.len;
 	return b.p;

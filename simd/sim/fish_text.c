@@ -15,14 +15,7 @@
 
 #include "simd/sim/internal.h"
 
-static void raw(struct sim_text *b, const char *s, size_t n)
-{
-	sim_text_need(b, n);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-#define LIT(b, s) raw((b), (s), sizeof(s) - 1)
+#define LIT(b, s) sim_text_add((b), (s), sizeof(s) - 1)
 
 static void str(struct sim_text *b, const char *s)
 {

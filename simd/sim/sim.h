@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ids.h"
 #include "rng.h"
@@ -477,6 +478,13 @@ struct sim_text {
 };
 void sim_text_need(struct sim_text *b, size_t more); /* room for more bytes after len */
 void sim_text_free(struct sim_text *b);
+/* n bytes of s after len (no NUL): inline, as the text writers call it for every key. */
+static inline void sim_text_add(struct sim_text *b, const char *s, size_t n)
+{
+	sim_text_need(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
 /* The same fish as JSON text, byte for byte what fish_to_json prints (jv_to_string),
  * appended to b (and NUL-terminated) without building a json-c tree: what snapshots
  * write (fish_text.c). */

@@ -13,10 +13,7 @@
 
 static void sb_put(struct sim_text *b, const char *s)
 {
-	size_t n = strlen(s);
-	sim_text_need(b, n);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
+	sim_text_add(b, s, strlen(s));
 }
 
 static void sb_ch(struct sim_text *b, char c)
