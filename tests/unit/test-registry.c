@@ -1,12 +1,14 @@
 /* Unit tests for discoveryd/registry: the status state machine with an injected
- * clock, registration rules, ServerInfo validation, merging the hub's list and the
- * state file round trip. */
+ * clock, registration rules, ServerInfo validation, merging the hub's list, the
+ * state file round trip, and an etcd key-value pair read as an entry (etcd-kv.c, in
+ * the same library). */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "discoveryd/etcd-kv.h"
 #include "discoveryd/registry.h"
 #include "tap.h"
 
@@ -579,6 +581,40 @@ static void test_hubs(void)
 	ok(!registry_hub_report(c, 0, &z, 100000) && !registry_get(c, "z"),
 	   "a stale offline entry is not learned");
 	registry_free(c);
+
+	/* Two hubs that disagree on an address: the fresher word wins, whichever hub
+	 * answers last. A hub that heard s 30 s ago must not move it back to the address
+	 * it had then. */
+	struct registry *h = registry_new("local", &timing);
+	struct registry_learned fresh = learned("s", 0, SERVER_ONLINE),
+				stale = learned("s", 30, SERVER_ONLINE);
+	snprintf(fresh.info.host, sizeof fresh.info.host, "new.example");
+	snprintf(stale.info.host, sizeof stale.info.host, "old.example");
+	registry_hub_report(h, 0, &fresh, 200);
+	ok(!registry_hub_report(h, 1, &stale, 200),
+	   "hub 1's report of s heard 30 s ago is no change");
+	is_str(registry_get(h, "s")->info.host, "new.example",
+	       "s stays at the address hub 0 heard just now, not hub 1's older one");
+	registry_free(h);
+
+	/* A hub dropping a learned server loses only that hub: while another hub still
+	 * lists it, it stays, even when it has been silent here longer than the timeout. */
+	h = registry_new("local", &timing);
+	struct registry_learned both = learned("s", 0, SERVER_ONLINE);
+	for (unsigned hub = 0; hub < 2; hub++) {
+		registry_hub_full_begin(h, hub);
+		registry_hub_report(h, hub, &both, 100);
+		registry_hub_full_end(h, hub, 100);
+		registry_hub_synced(h, hub, 100);
+	}
+	ok(!registry_hub_removed(h, 0, "s", 105), "hub 0 removing s is no change: hub 1 lists it");
+	e = registry_get(h, "s");
+	ok(e && e->listed_by == 2 && !e->unlisted,
+	   "s still there, listed by hub 1 only, not marked unlisted");
+	registry_hub_synced(h, 1, 106);
+	registry_sweep(h, 106, NULL, NULL);
+	ok(registry_get(h, "s") != NULL, "and a sweep while hub 1 answers keeps it");
+	registry_free(h);
 	registry_free(r);
 }
 
@@ -899,6 +935,44 @@ static void test_registered_then_hub(void)
 	registry_free(r);
 }
 
+/* An etcd put as the gateway sends it: base64 key and value. */
+static int etcd_decode(const char *key, const char *value, struct server_info *in, char *id,
+		       size_t n)
+{
+	json_object *kv = json_object_new_object();
+	etcd_add_b64(kv, "key", key);
+	etcd_add_b64(kv, "value", value);
+	struct json_err e = {""};
+	int r = etcd_entry_decode("/tankworld/servers/", kv, in, id, n, &e);
+	json_object_put(kv);
+	return r;
+}
+
+/* A server's etcd key is the only place its entry may come from: its lease ends with
+ * it. A value under a's key that names b would let whoever can write any key under
+ * the prefix impersonate or re-address b, and keep b online through etcd after a's
+ * lease, and key, are gone. */
+static void test_etcd_entry_decode(void)
+{
+	struct server_info in;
+	char id[80];
+	is_int(etcd_decode("/tankworld/servers/a",
+			   "{\"server_id\":\"a\",\"host\":\"a.example\",\"port\":8001}", &in, id,
+			   sizeof id),
+	       0, "a's key with a's ServerInfo decodes");
+	ok(strcmp(id, "a") == 0 && strcmp(in.server_id, "a") == 0 &&
+		   strcmp(in.host, "a.example") == 0,
+	   "as server a at a.example");
+	is_int(etcd_decode("/tankworld/servers/a",
+			   "{\"server_id\":\"b\",\"host\":\"evil.example\",\"port\":8001}", &in, id,
+			   sizeof id),
+	       -EINVAL, "a's key with a value naming server b is refused");
+	is_int(etcd_decode("/elsewhere/a",
+			   "{\"server_id\":\"a\",\"host\":\"a.example\",\"port\":8001}", &in, id,
+			   sizeof id),
+	       -ENOENT, "a key outside the prefix is not ours");
+}
+
 int main(void)
 {
 	test_registered_then_hub();
@@ -911,5 +985,6 @@ int main(void)
 	test_state_round_trip();
 	test_from_state_errors();
 	test_many();
+	test_etcd_entry_decode();
 	return tap_done();
 }
