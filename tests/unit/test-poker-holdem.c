@@ -256,10 +256,57 @@ static void test_incomplete_raise(void)
 	int64_t call, min_to, max_to;
 	holdem_options(&h, &call, &min_to, &max_to);
 	ok(h.to_act == 0 && call == 150 && min_to <= max_to, "seat 0 has not acted: it may raise");
+	/* The short all-in added only 50: the last full raise (the bet of 100) still sets the
+	 * minimum, so seat 0 must raise by 100 over the 150, not by the 50. */
+	is_int(min_to, 250,
+	       "after an all-in short of a full raise, the minimum raise is still "
+	       "the last full one (to 250, not 200)");
 	holdem_act(&h, HOLDEM_CALL, 0);
 	holdem_options(&h, &call, &min_to, &max_to);
 	ok(h.to_act == 1 && call == 50 && min_to > max_to,
 	   "the first bettor may only call the incomplete raise");
+}
+
+/* Every dealt card must be shuffled: each slot of the board and of a seat's hole cards
+ * takes each of the 52 cards about 1/52 of the time, at every table size (a deal that
+ * shuffled one card too few left the river the same card most of the time). */
+static void test_deal_uniform(void)
+{
+	struct rng r;
+	rng_seed(&r, 6); /* fixed: the bounds are loose enough that no seed fails them */
+	enum { SLOTS = 7, DEALS = 20000 };
+	static int count[SLOTS][CARDS_DECK];
+	memset(count, 0, sizeof count);
+	int64_t st[HOLDEM_MAX_PLAYERS] = {10000, 10000, 10000, 10000, 10000, 10000};
+	struct holdem_hand h;
+	for (int k = 0; k < DEALS; k++) {
+		int n = 2 + k % (HOLDEM_MAX_PLAYERS - 1); /* every table size, 2 to 6 */
+		holdem_deal(&h, n, st, 100, 0, &r);
+		for (int i = 0; i < 5; i++)
+			count[i][h.deck_rest[i]]++;
+		count[5][h.hole[0][0]]++;
+		count[6][h.hole[0][1]]++;
+	}
+	/* Expected 20000 / 52 = 385 a card, a standard deviation of about 20: a card seen
+	 * more than 3 or fewer than 1/3 times as often as it should is no shuffle. */
+	int most = 0, least = DEALS, bad_board = 0, bad_hole = 0;
+	for (int i = 0; i < SLOTS; i++)
+		for (int c = 0; c < CARDS_DECK; c++) {
+			int x = count[i][c];
+			most = x > most ? x : most;
+			least = x < least ? x : least;
+			bool bad = x > 3 * DEALS / CARDS_DECK || x < DEALS / CARDS_DECK / 3;
+			if (i < 5)
+				bad_board += bad;
+			else
+				bad_hole += bad;
+		}
+	printf("# %d deals: each card %d to %d times per slot (expected %d)\n", DEALS, least, most,
+	       DEALS / CARDS_DECK);
+	is_int(bad_board, 0,
+	       "each of the five board cards, the river too, is any of the 52 cards about 1/52 "
+	       "of the time");
+	is_int(bad_hole, 0, "a seat's hole cards are any of the 52 cards about 1/52 of the time");
 }
 
 /* Random hands: chips conserved, nobody loses more than its stack, winners are the best
@@ -353,6 +400,7 @@ int main(void)
 	test_uncalled_and_odd_chip();
 	test_short_big_blind();
 	test_incomplete_raise();
+	test_deal_uniform();
 	test_random(seed);
 	return tap_done();
 }

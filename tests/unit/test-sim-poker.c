@@ -1,11 +1,20 @@
 /* Poker inside a tank, over a long run: every recorded hand is well-formed and every
- * showdown is won by exactly the best hands; the energy ledger balances every frame; a
- * restored tank continues bit-identically; old snapshots without poker books still load. */
+ * showdown is won by exactly the best hands; the house cut is a share of the winners' net
+ * gain and no fish stakes more than its cap; the energy ledger balances every frame; a
+ * restored tank continues bit-identically; old snapshots without poker books still load.
+ * Then scripted tables of fish set up by hand: a group of seven all plays, and post-poker
+ * births follow heads-up hands only. */
 #include "config.h"
 
 #include "sim-test.h"
 #include "simd/sim/cards.h"
+#include "simd/sim/internal.h"
+#include "simd/sim/poker.h"
 #include "tap.h"
+
+/* The house's share of a winner's net gain: the original's min(0.25, 0.08 + ...). */
+#define HOUSE_CUT_MIN 0.08
+#define HOUSE_CUT_MAX 0.25
 
 static int card_of(json_object *s)
 {
@@ -99,6 +108,147 @@ static const char *check_hand(json_object *h)
 	return NULL;
 }
 
+static bool fish_only(json_object *h)
+{
+	json_object *players = key(h, "players");
+	for (size_t i = 0; i < json_object_array_length(players); i++)
+		if (strcmp(json_object_get_string(
+				   key(json_object_array_get_idx(players, i), "kind")),
+			   "fish") != 0)
+			return false;
+	return true;
+}
+
+/* Whether the house cut of a hand is wrong. It is a share of what the winners gained,
+ * won minus put in, between HOUSE_CUT_MIN and HOUSE_CUT_MAX of it for each: a cut on
+ * what they won gross would also take from their own chips coming back (the ledger
+ * balances either way). Games against a plant pay none. */
+static bool bad_house_cut(json_object *h)
+{
+	json_object *players = key(h, "players"), *acts = key(h, "actions");
+	size_t n = json_object_array_length(players);
+	double gain = 0, pot = json_object_get_double(key(h, "pot"));
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(players, i);
+		const char *id = json_object_get_string(key(p, "fish_id"));
+		double in = 0;
+		for (size_t k = 0; k < json_object_array_length(acts); k++) {
+			json_object *a = json_object_array_get_idx(acts, k);
+			if (strcmp(json_object_get_string(key(a, "fish_id")), id) == 0)
+				in += json_object_get_double(key(a, "amount"));
+		}
+		gain += fmax(0, json_object_get_double(key(p, "won")) - in);
+	}
+	double cut = json_object_get_double(key(h, "house_cut")), eps = 1e-9 * fmax(1, pot);
+	if (!fish_only(h))
+		return cut != 0;
+	return cut > HOUSE_CUT_MAX * gain + eps || cut < HOUSE_CUT_MIN * gain - eps;
+}
+
+/* How many fish of a fish-only hand brought more than POKER_STAKE_BB big blinds. Stack
+ * and big blind are both rounded down to whole chips, so a stack may exceed the product
+ * by POKER_STAKE_BB chips. */
+static int over_stake_cap(json_object *h)
+{
+	json_object *players = key(h, "players");
+	double cap = POKER_STAKE_BB * json_object_get_double(key(h, "big_blind")) +
+		     POKER_STAKE_BB / POKER_CHIPS + 1e-9;
+	int over = 0;
+	for (size_t i = 0; fish_only(h) && i < json_object_array_length(players); i++)
+		over += json_object_get_double(
+				key(json_object_array_get_idx(players, i), "stack_before")) > cap;
+	return over;
+}
+
+/* A quiet tank of n grown fish (adults, who may mate after poker) side by side, well
+ * within the mating radius; ready() sets their energy before each hand. */
+static struct tank *table_tank(uint64_t seed, int n)
+{
+	struct tank_params p = quiet_params(seed, n);
+	p.max_fish = 1000; /* room for every child the scripted hands may have */
+	struct tank *t = tank_new(&p, "poker-table-test");
+	for (int i = 0; i < n; i++) {
+		struct fish *f = &t->fish[i];
+		f->age = (STAGE_JUVENILE_END + STAGE_ADULT_END) / 2;
+		f->g.t[T_MAX_ENERGY] = 1.5; /* the most a fish can hold: 150 */
+		f->x = t->fish[0].x;
+		f->y = t->fish[0].y;
+	}
+	return t;
+}
+
+/* Makes fish i ready for another hand and for mating after it. */
+static void ready(struct tank *t, int i, double energy)
+{
+	struct fish *f = &t->fish[i];
+	f->energy = energy;
+	f->repro_cooldown = 0;
+	f->poker_cooldown = 0;
+	f->pregnant = false;
+}
+
+/* A group of seven ready fish: two tables (4 + 3), everyone plays, and nobody brings
+ * more than POKER_STAKE_BB big blinds, however rich. */
+static void test_group_tables(void)
+{
+	struct tank *t = table_tank(11, 7);
+	/* One poor fish lowers its table's big blind; the rich ones could stake 70 each
+	 * (half their energy), far more than ten big blinds at either table. */
+	ready(t, 0, 12);
+	for (int i = 1; i < 7; i++)
+		ready(t, i, 140);
+	int players[7] = {0, 1, 2, 3, 4, 5, 6};
+	uint64_t games = t->poker_games, hands = t->poker_games + t->plant_poker_games;
+	poker_play_fish(t, players, 7);
+	is_int(t->poker_games - games, 2, "seven ready fish in one group play at two tables");
+	int played = 0;
+	for (int i = 0; i < 7; i++)
+		played += t->fish[i].poker_cooldown == POKER_COOLDOWN;
+	is_int(played, 7, "all seven fish of the group played a hand (none left out)");
+	struct tank_stats s;
+	tank_get_stats(t, &s);
+	json_object *o = tank_poker_hands_json(t, 2);
+	json_object *a = key(o, "hands");
+	size_t seats = 0, over = 0;
+	for (size_t k = 0; k < json_object_array_length(a); k++) {
+		json_object *h = json_object_array_get_idx(a, k);
+		seats += json_object_array_length(key(h, "players"));
+		over += over_stake_cap(h);
+	}
+	ok(s.poker_hands - hands == 2 && seats == 7,
+	   "the two hands logged seat the seven fish (%zu seats)", seats);
+	is_int(over, 0, "a rich fish brings at most %g big blinds to a hand, not half its energy",
+	       POKER_STAKE_BB);
+	json_object_put(o);
+	tank_free(t);
+}
+
+/* Post-poker mating follows heads-up hands only: the same three ready fish breed after
+ * heads-up hands, never after three-handed ones. */
+static void test_births_heads_up_only(void)
+{
+	struct tank *t = table_tank(12, 3);
+	int players[3] = {0, 1, 2};
+	uint64_t births = t->poker_births;
+	for (int k = 0; k < 300; k++) {
+		for (int i = 0; i < 3; i++)
+			ready(t, i, 100);
+		poker_play_fish(t, players, 3);
+	}
+	is_int(t->poker_births - births, 0,
+	       "300 three-handed hands between ready fish side by side: no poker birth");
+	births = t->poker_births;
+	for (int k = 0; k < 300; k++) {
+		for (int i = 0; i < 2; i++)
+			ready(t, i, 100);
+		poker_play_fish(t, players, 2);
+	}
+	/* The same fish do breed after heads-up hands: the check above is not vacuous. */
+	ok(t->poker_births > births, "300 heads-up hands between two of them: poker births (%llu)",
+	   (unsigned long long)(t->poker_births - births));
+	tank_free(t);
+}
+
 int main(void)
 {
 	const char *env = getenv("SEED");
@@ -112,6 +262,7 @@ int main(void)
 	struct tank *t = tank_new(&p, "poker-test");
 	uint64_t seen = 0;
 	long hands = 0, showdowns = 0, multi = 0, bad = 0, ledger_bad = 0, overflow = 0;
+	long bad_cut = 0, over_cap = 0;
 	const char *first_bad = NULL;
 	const int frames = 40000;
 	struct tank *copy = NULL;
@@ -135,6 +286,8 @@ int main(void)
 					if (!first_bad)
 						first_bad = why;
 				}
+				bad_cut += bad_house_cut(h);
+				over_cap += over_stake_cap(h);
 				hands++;
 				showdowns += json_object_get_boolean(key(h, "showdown"));
 				multi += json_object_array_length(key(h, "players")) > 2;
@@ -163,6 +316,11 @@ int main(void)
 	ok(bad == 0,
 	   "every hand is well-formed and every showdown won by the best hands (%ld bad: %s)", bad,
 	   first_bad ? first_bad : "none");
+	is_int(bad_cut, 0,
+	       "the house takes %g to %g of each winner's net gain, never of its gross win, and "
+	       "nothing from a game against a plant",
+	       HOUSE_CUT_MIN, HOUSE_CUT_MAX);
+	is_int(over_cap, 0, "no fish brings more than %g big blinds to a hand", POKER_STAKE_BB);
 	ok(showdowns > 100 && multi > 100, "showdowns and multi-way hands happen");
 	is_int(ledger_bad, 0, "the energy ledger balances every frame");
 	ok(s.poker_hands == s.poker_games + s.plant_poker_games && s.poker_energy_moved > 0,
@@ -190,5 +348,7 @@ int main(void)
 	tank_free(old);
 	tank_free(copy);
 	tank_free(t);
+	test_group_tables();
+	test_births_heads_up_only();
 	return tap_done();
 }
