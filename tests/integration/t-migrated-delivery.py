@@ -4,7 +4,9 @@ migrated and a fake simd (migratedlib.FakeSimd) whose faults are switched on at 
 a committed remote migration carries the fish unchanged; refusals (409 full, 404
 unknown tank, 403) abort and the same fish returns; a destination that is down, that
 stalls, answers 5xx or a bogus 200, or whose answer is lost after it took the fish,
-is retried with the same transfer_id until it is delivered exactly once; a destination
+is retried with the same transfer_id until it is delivered exactly once; a source simd
+whose answer to a commit or an abort is lost answers the retry 404, which ends the
+transfer committed or aborted (not retried for ever); a destination
 unknown to discoveryd waits; a migrated killed between reserve and commit is resumed
 by the next one; fish that left through a wall (exits) are delivered; one dead
 destination never holds up another. Every case ends with a conservation audit."""
@@ -156,6 +158,46 @@ try:
     t.ok(f2.count("POST", "/api/remote-transfer") >= 2, "the sender sent it again")
     t.eq(m1.get("/api/transfers/" + xid).json()["state"], "committed", "and committed")
     audit("lost answer")
+
+    # ---- the source simd's answer to the commit (or to an abort) is lost ----
+    # simd did the work (the record left its outbox), so the retry finds no record: a 404
+    # there means done, or the transfer stays in flight and pending for ever, retried,
+    # and the destination is never told to forget it.
+    def drop_first(verb):
+        left = {"n": 1}
+
+        def fault(method, path, body):
+            if method == "POST" and path.endswith("/" + verb) and left["n"] > 0:
+                left["n"] -= 1
+                return ("drop",)
+            return None
+        return fault
+    f1.fault = drop_first("commit")
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    t.ok(wait_until(lambda: in_flight() == 0, 15), "lost commit answer: resolved")
+    f1.fault = None
+    t.ok([c for c in f1.calls if c[0] == "POST" and c[1].endswith(xid + "/commit") and c[2] == 404],
+         "the commit was retried and simd had no record left")
+    t.eq(m1.get("/api/transfers/" + xid).json()["state"], "committed", "lost commit answer: committed")
+    t.ok(wait_until(lambda: xid in f2.forgotten, 5), "and the destination is told to forget it")
+    audit("lost commit answer")
+    f2.tanks[B]["max_fish"] = len(f2.fish_ids(B))
+    before = f1.fish_ids(A)
+    f1.fault = drop_first("abort")
+    s = m1.post("/api/migrations/run").json()
+    xid = s["transfer_ids"][0]
+    t.ok(wait_until(lambda: in_flight() == 0, 15), "lost abort answer (409 full): resolved")
+    f1.fault = None
+    t.ok([c for c in f1.calls if c[0] == "POST" and c[1].endswith(xid + "/abort") and c[2] == 404],
+         "the abort was retried and simd had no record left")
+    t.eq(m1.get("/api/transfers/" + xid).json()["state"], "aborted", "lost abort answer: aborted")
+    t.eq(f1.fish_ids(A), before, "and the same fish is back in A, once")
+    f2.tanks[B]["max_fish"] = 100
+    audit("lost abort answer")
+    t.ok(wait_until(lambda: m1.get("/api/connections/ab").json()["state"] != "backing_off" or
+                    m1.get("/api/connections/ab").json()["retryInSeconds"] is None, 10),
+         "and that refusal's pause ends")
 
     # ---- the destination already holds the fish (it forgot the transfer id) ----
     dup = {"n": 0}
