@@ -163,7 +163,9 @@ try:
     # simd did the work (the record left its outbox), so the retry finds no record: a 404
     # there means done, or the transfer stays in flight and pending for ever, retried,
     # and the destination is never told to forget it.
-    def drop_first(verb):
+    def lost_answer(verb, state, why=""):
+        """Runs one migration with simd's first answer to verb dropped: the transfer
+        must end in state, simd having answered the retry 404. Returns its id."""
         left = {"n": 1}
 
         def fault(method, path, body):
@@ -171,27 +173,21 @@ try:
                 left["n"] -= 1
                 return ("drop",)
             return None
-        return fault
-    f1.fault = drop_first("commit")
-    s = m1.post("/api/migrations/run").json()
-    xid = s["transfer_ids"][0]
-    t.ok(wait_until(lambda: in_flight() == 0, 15), "lost commit answer: resolved")
-    f1.fault = None
-    t.ok([c for c in f1.calls if c[0] == "POST" and c[1].endswith(xid + "/commit") and c[2] == 404],
-         "the commit was retried and simd had no record left")
-    t.eq(m1.get("/api/transfers/" + xid).json()["state"], "committed", "lost commit answer: committed")
+        f1.fault = fault
+        s = m1.post("/api/migrations/run").json()
+        xid = s["transfer_ids"][0]
+        t.ok(wait_until(lambda: in_flight() == 0, 15), "lost %s answer%s: resolved" % (verb, why))
+        f1.fault = None
+        t.ok([c for c in f1.calls if c[0] == "POST" and c[1].endswith(xid + "/" + verb) and c[2] == 404],
+             "the %s was retried and simd had no record left" % verb)
+        t.eq(m1.get("/api/transfers/" + xid).json()["state"], state, "lost %s answer: %s" % (verb, state))
+        return xid
+    xid = lost_answer("commit", "committed")
     t.ok(wait_until(lambda: xid in f2.forgotten, 5), "and the destination is told to forget it")
     audit("lost commit answer")
     f2.tanks[B]["max_fish"] = len(f2.fish_ids(B))
     before = f1.fish_ids(A)
-    f1.fault = drop_first("abort")
-    s = m1.post("/api/migrations/run").json()
-    xid = s["transfer_ids"][0]
-    t.ok(wait_until(lambda: in_flight() == 0, 15), "lost abort answer (409 full): resolved")
-    f1.fault = None
-    t.ok([c for c in f1.calls if c[0] == "POST" and c[1].endswith(xid + "/abort") and c[2] == 404],
-         "the abort was retried and simd had no record left")
-    t.eq(m1.get("/api/transfers/" + xid).json()["state"], "aborted", "lost abort answer: aborted")
+    lost_answer("abort", "aborted", " (409 full)")
     t.eq(f1.fish_ids(A), before, "and the same fish is back in A, once")
     f2.tanks[B]["max_fish"] = 100
     audit("lost abort answer")
