@@ -197,6 +197,11 @@ try:
     r = b.post("/api/remote-transfer", {"transfer_id": "not-a-uuid", "destination_tank_id": btank,
                                        "source_server_id": "srv-a", "source_tank_id": reef, "entity_data": ent3})
     t.ok(jerr(r, 400), "a bad transfer_id is a 400")
+    # 36 characters but not a UUID: the length alone must not let it in (the inbox is
+    # keyed and looked up by UUID, so such an entry could never be asked about).
+    r = b.post("/api/remote-transfer", {"transfer_id": "z" * 8 + "-zzzz-zzzz-zzzz-" + "z" * 12, "destination_tank_id": btank,
+                                       "source_server_id": "srv-a", "source_tank_id": reef, "entity_data": ent3})
+    t.ok(jerr(r, 400, "invalid_body"), "a transfer_id of a UUID's length that is not a UUID is a 400", r)
     r = b.post("/api/remote-transfer", {"transfer_id": str(uuid.uuid4()), "destination_tank_id": btank,
                                        "source_server_id": "srv-a", "source_tank_id": reef, "entity_data": arrived})
     t.ok(jerr(r, 409, "duplicate_fish"), "a fish already here under another transfer id is refused", r)

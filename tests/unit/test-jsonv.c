@@ -149,6 +149,15 @@ static void test_parse(void)
 	ok(!parses("{\"\xfe\":1}", 7, 16), "invalid UTF-8 in a key is rejected");
 	ok(parses("\"h\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\x9f\"", 12, 16),
 	   "valid 2-, 3- and 4-byte UTF-8 is accepted");
+	/* A \u escape of half a surrogate pair: json-c would store U+FFFD in its place, so
+	 * the client's string would be kept changed. Both ends of each half are refused,
+	 * and a whole pair is still text. */
+	ok(!parses("\"\\udc00\"", 8, 16), "a lone \\udc00 (first low half) is rejected");
+	ok(!parses("\"\\udfff\"", 8, 16), "a lone \\udfff (last low half) is rejected");
+	ok(!parses("\"\\ud800\"", 8, 16), "a lone \\ud800 (first high half) is rejected");
+	ok(!parses("\"\\udbff\"", 8, 16), "a lone \\udbff (last high half) is rejected");
+	ok(!parses("\"\\ud800\\ud7ff\"", 14, 16), "a high half before a non-low escape is rejected");
+	ok(parses("\"\\ud800\\udc00\"", 14, 16), "a whole surrogate pair is accepted");
 	/* BUG (json-c's JSON_TOKENER_VALIDATE_UTF8 checks only the byte structure): an
 	 * overlong encoding and an encoded surrogate are accepted although jsonv.h says
 	 * non-UTF-8 input is rejected:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sim-test.h"
+#include "simd/sim/internal.h"
 #include "tap.h"
 
 static struct tank *evolved(uint64_t seed, int frames)
@@ -242,9 +243,56 @@ static void e_type(json_object *o)
 {
 	jset_s(o, "generation", "3");
 }
+/* Fields that only the decoder's ranges guard (fish_check does not look again): a
+ * peer's fish with them out of range must be refused, not admitted as sent. */
+static void e_cooldown(json_object *o)
+{
+	jset_i(o, "reproduction_cooldown", POKER_MATING_COOLDOWN + 1);
+}
+static void e_stats(json_object *o)
+{
+	jset_i(jget(o, "stats"), "food_eaten", -1);
+}
+/* "pregnancy" is required (null when not pregnant): a fish without it would arrive
+ * silently not pregnant, its unborn young lost. */
+static void e_no_pregnancy(json_object *o)
+{
+	json_object_object_del(o, "pregnancy");
+}
 static void e_extra(json_object *o)
 {
 	jset_i(o, "unknown_future_field", 42);
+}
+
+/* The bound is inclusive: a fish that has just mated carries the full cooldown. */
+static void test_cooldown_maximum(const struct fish *f)
+{
+	json_object *o = fish_to_json(f);
+	jset_i(o, "reproduction_cooldown", POKER_MATING_COOLDOWN);
+	struct fish *g = NULL;
+	struct json_err e = {""};
+	is_int(fish_from_json(o, &g, &e), 0,
+	       "accepts a reproduction_cooldown of exactly its maximum (%s)", e.msg);
+	fish_free(g);
+	json_object_put(o);
+}
+
+/* A fish written before generation_deepest existed counted its generation as
+ * max(parents) + 1, which is then also its deepest count: reading it as 0 would change
+ * the lineage a peer's old fish carries. */
+static void test_deepest_defaults_to_generation(const struct fish *f)
+{
+	json_object *o = fish_to_json(f);
+	jset_i(o, "generation", 7);
+	json_object_object_del(o, "generation_deepest");
+	struct fish *g = NULL;
+	struct json_err e = {""};
+	int r = fish_from_json(o, &g, &e);
+	ok(r == 0 && g && fish_generation_deepest(g) == 7,
+	   "a fish without generation_deepest takes its generation as the deepest count (%s)",
+	   e.msg);
+	fish_free(g);
+	json_object_put(o);
 }
 
 static void test_fish_validation(struct tank *t)
@@ -268,6 +316,9 @@ static void test_fish_validation(struct tank *t)
 		{e_genome, "a missing genome", "genome"},
 		{e_strategy, "an out-of-range poker parameter", "value_raise_multiplier"},
 		{e_type, "a string for an integer", "generation"},
+		{e_cooldown, "a reproduction_cooldown beyond its maximum", "reproduction_cooldown"},
+		{e_stats, "a negative food_eaten count", "food_eaten"},
+		{e_no_pregnancy, "a fish without its pregnancy field", "pregnancy"},
 	};
 	char msg[256];
 	const struct fish *f = tank_fish_at(t, 0);
@@ -277,6 +328,8 @@ static void test_fish_validation(struct tank *t)
 		   cases[i].what, msg);
 	}
 	is_int(try_edit(f, e_extra, msg), 0, "ignores unknown extra keys");
+	test_cooldown_maximum(f);
+	test_deepest_defaults_to_generation(f);
 	struct fish *g = NULL;
 	struct json_err e = {""};
 	json_object *arr = json_object_new_array();
