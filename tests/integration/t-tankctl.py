@@ -126,6 +126,16 @@ try:
     t.ok(rc == 2 and "unknown command" in err, "an unknown command is a usage error (2)", (rc, err))
     rc, out, err = ctl("tanks", "--limit", "5")
     t.ok(rc == 2 and "does not apply" in err, "an option of another command is refused", (rc, err))
+    # Usage errors are found by tankctl itself (exit 2), before anything reaches migrated:
+    # a probability out of range is not left to the daemon's 400 (exit 1), and an extra
+    # argument (a typo, a word not quoted) is not silently dropped while the rest runs.
+    rc, out, err = ctl("connect", "Reef", B, "--dest-server", "s2", "-p", "101", "--id", "too-likely")
+    t.ok(rc == 2 and "--probability '101': expected 0 to 100" in err,
+         "connect -p 101 is a usage error (2) naming the range", (rc, err))
+    # (Without --dest-server: were the extra word dropped, B is unknown on s1 and nothing is made.)
+    rc, out, err = ctl("connect", "Reef", B, "extra", "--id", "too-many")
+    t.ok(rc == 2 and "connect: wrong number of arguments" in err,
+         "a command given an extra argument is a usage error (2), not run without it", (rc, err))
     rc, out, err = ctl("tanks", "--bogus")
     t.ok(rc == 2 and err.startswith("tankctl: "), "an unknown option is a usage error, named by tankctl (not its path)",
          (rc, err))

@@ -668,7 +668,8 @@ static void test_precedence(void)
 	write_file(db, "[server]\nserver_id = from-20-b\n[sim]\nmax_fish = 22\n");
 	write_file(da, "[server]\nserver_id = from-10-a\nbase_port = 9100\n[sim]\nmax_fish = 12\n");
 	write_file(dz, "this is not INI at all and would fail to parse\n");
-	write_file(dh, "[server]\nserver_id = hidden\n");
+	/* The hidden one sets a key no other drop-in sets, or the later ones would hide it. */
+	write_file(dh, "[server]\nserver_id = hidden\n[sim]\nwidth = 777\n");
 	write_file(dsub, "garbage\n");
 	is_int(conf_load(&c, file, NULL, 0, err, sizeof err), 0, "file + drop-ins: %s", err);
 	is_str(c.server.server_id, "from-20-b", "20-b.conf wins over 10-a.conf");
@@ -677,6 +678,7 @@ static void test_precedence(void)
 	is_str(c.server.advertise_host, "file.example",
 	       "the file still counts where drop-ins are silent");
 	is_int(c.discovery.listen.port, 9100, "derived port follows the drop-in");
+	is_int(c.sim.width, 1088, "a hidden drop-in (.05-hidden.conf) is ignored");
 
 	/* Environment over drop-ins. */
 	setenv("TANK_SERVER_ID", "from-env", 1);

@@ -237,9 +237,36 @@ static void test_store(void)
 	connections_free(s);
 }
 
+/* An edit of a connection (a new probability, PUT again by tankctl connect) keeps the
+ * refusal state while the destination stays the same: the tank that refused is still
+ * full, and the pause must not restart the flood it stopped. Pointed at another tank, the
+ * connection starts afresh: the refusals were the old tank's. */
+static void test_update_refusals(void)
+{
+	struct connections *s = connections_new("s1");
+	bool created;
+	char conflict[CONN_ID_MAX + 1];
+	struct connection c = test_connection("p", A, B, "s2", 50, DIR_RIGHT);
+	ok(connections_upsert(s, &c, &created, NULL, conflict) == 0 && created, "insert p");
+	conn_refused(connections_at(s, 0), false, "409 tank_full", 100, 300);
+	c.probability = 80;
+	ok(connections_upsert(s, &c, &created, NULL, conflict) == 0 && !created, "update p");
+	const struct connection *g = connections_get(s, "p");
+	ok(g->probability == 80 && conn_gate(g, 100.5) == GATE_CLOSED && g->refusals == 1 &&
+		   strcmp(g->reason, "409 tank_full") == 0,
+	   "a new probability keeps the pause of the same destination");
+	snprintf(c.destination_tank_id, sizeof c.destination_tank_id, "%s", C);
+	ok(connections_upsert(s, &c, &created, NULL, conflict) == 0 && !created, "re-point p");
+	g = connections_get(s, "p");
+	ok(conn_gate(g, 100.5) == GATE_OPEN && g->refusals == 0 && !g->reason[0],
+	   "pointed at another tank, a paused connection starts with no refusals");
+	connections_free(s);
+}
+
 int main(void)
 {
 	test_parse();
 	test_store();
+	test_update_refusals();
 	return tap_done();
 }

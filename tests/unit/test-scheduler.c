@@ -215,6 +215,20 @@ static void test_plan(void)
 		fired += counts.hits;
 	}
 	ok(fired >= 10 && fired <= 11, "per-connection 1/s over 10 s of 0.25 s passes: %d", fired);
+	/* A reload (SIGHUP) that lowers per_connection_per_second applies to the connections
+	 * already running: their buckets were made at the old rate, 1000/s here. */
+	struct connection re = test_connection("re", "T0", "Z", "s2", 100, DIR_RIGHT), *rp = &re;
+	tbucket_init(&global, 1000, 0);
+	sched_plan(&rp, 1, mt, 5, "s1", &r, &global, 1000, 0, plan, &counts);
+	int after = 0;
+	for (int k = 1; k <= 20; k++) {
+		sched_plan(&rp, 1, mt, 5, "s1", &r, &global, 1, k * 0.1, plan, &counts);
+		after += counts.hits;
+	}
+	ok(after >= 1 && after <= 3,
+	   "a reload from 1000/s to 1/s per connection limits a running connection at once "
+	   "(%d hits in 2 s)",
+	   after);
 	/* A refused hit takes no global token. */
 	tbucket_init(&global, 1, 100);
 	tbucket_take(&one.bucket, 100); /* the connection's own bucket is empty */
