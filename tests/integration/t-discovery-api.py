@@ -79,6 +79,11 @@ try:
          "and the other server's entry is unchanged")
     r = hub.post("/api/discovery/register", info("hub"))
     t.ok(r.status == 409 and is_json_error(r), "a peer cannot register the hub's own id", r)
+    # A worker configured with the hub's id must hear it at its heartbeat too: a 200 there
+    # told it all was well while it was never listed.
+    r = hub.post("/api/discovery/heartbeat/hub", token=token)
+    t.ok(r.status == 409 and r.json().get("code") == "own_id",
+         "a heartbeat naming the hub's own id is a 409 own_id", r)
     r = hub.delete("/api/discovery/unregister/hub")
     t.eq(r.status, 409, "the hub cannot be unregistered")
 

@@ -83,6 +83,18 @@ try:
         r = d.get("/api/discovery/servers?" + q)
         t.ok(r.status == 400 and r.json().get("code") == "invalid_query",
              "%s without since is a 400 (it pages a diff; it was ignored)" % q, r)
+    # A page of 0 entries said "more" at the registry's current revision: a reader went on
+    # from there and never saw a server. Limits outside 1..10000 are refused.
+    for q in ("limit=0", "limit=10001"):
+        r = d.get("/api/discovery/servers?since=0&" + q)
+        t.ok(r.status == 400 and r.json().get("code") == "invalid_query",
+             "since=0&%s is a 400" % q, r)
+    # A reader ahead of the registry (a revision it cannot have been given in this epoch)
+    # starts over; an empty page would have kept it past every change until it caught up.
+    r = d.get("/api/discovery/servers?since=0").json()
+    r = d.get("/api/discovery/servers?since=%d&epoch=%s" % (r["revision"] + 1000, r["epoch"])).json()
+    t.ok(r["reset"] and "jr-hub" in [x["server_id"] for x in r["servers"]],
+         "a revision ahead of the registry's is a reset with the whole list", r)
     # A server unregistered and registered again is one live entry to a reader of the
     # diff, not a removal beside it (a worker applying both could drop a live server).
     for sid in ("back-d", "gone-e"):

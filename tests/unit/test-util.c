@@ -119,6 +119,15 @@ static void test_server_id(void)
 	ok(!object_id_valid(">a", 10), "object id must start alphanumeric");
 	ok(!object_id_valid("a/b", 10), "object id with '/' invalid");
 	ok(!object_id_valid("", 10), "empty object id invalid");
+	/* Epochs and listing ids in page queries: exactly 16 lower-case hex digits. A longer
+	 * one taken as valid was never equal to ours, a silent reset instead of a 400. */
+	ok(hex16_valid("0123456789abcdef"), "16 lower-case hex digits are an epoch");
+	ok(!hex16_valid("0123456789abcdef0"), "17 hex digits are not an epoch");
+	ok(!hex16_valid("0123456789abcdef "), "16 hex digits and a space are not an epoch");
+	ok(!hex16_valid("0123456789abcdef&x=1"), "16 hex digits and more text are not an epoch");
+	ok(!hex16_valid("0123456789abcde"), "15 hex digits are not an epoch");
+	ok(!hex16_valid("0123456789ABCDEF"), "upper-case hex is not an epoch");
+	ok(!hex16_valid("0123456789abcdeg"), "a non-hex digit is not an epoch");
 }
 
 static void test_name_fault(void)
