@@ -90,6 +90,11 @@ try:
                               for m in j["missing"]),
          "s2 does not know some ancestors and says where to look: s1, tank A", j["missing"])
     missing = {m["fish_id"] for m in j["missing"]}
+    # A missing ancestor's depth is one more than its child's: a reader asks s1 for what
+    # is left of the depth from there.
+    depth_of = {x["fish_id"]: x["depth"] for x in j["records"]}
+    t.ok(all(m["depth"] == depth_of.get(m["child_id"], -9) + 1 for m in j["missing"]),
+         "a missing ancestor is one generation above its child", j["missing"])
 
     # The record is durable on s2.
     time.sleep(1.5)

@@ -81,6 +81,10 @@ try:
          "a birth names its parents and carries a genome summary")
     r = d.get(base + "/events?since=%d" % seqs[-3])
     t.eq([e["seq"] for e in r.json()["events"]][:2], seqs[-2:], "events?since=SEQ")
+    # limit bounds the page (a viewer polling for a few events must not get 4,096).
+    r = d.get(base + "/events?limit=2")
+    t.ok(r.status == 200 and len(r.json()["events"]) == 2, "events?limit=2: two events",
+         len(r.json().get("events", [])))
     for q in ("since=-1", "limit=0", "limit=5000"):
         t.ok(jerr(d.get(base + "/events?" + q), 400), "events?%s: JSON 400" % q)
 

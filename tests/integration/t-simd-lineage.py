@@ -67,10 +67,26 @@ try:
     allr = d.get(base + "/lineage?limit=3").json()
     t.ok(len(allr["records"]) == 3 and allr["total"] >= 3, "without fish_id: the records, limit=3",
          allr.get("total"))
+    # total is the tank's count of records, not the page's: a client pages by it.
+    nrec = len(d.get(base + "/lineage?limit=100000").json()["records"])
+    t.ok(nrec > 3 and allr["total"] == nrec, "total counts all the tank's records, not the page",
+         (allr.get("total"), nrec))
     leg = d.get("/api/lineage?tank_id=%s" % tank)
     t.ok(leg.status == 200 and isinstance(leg.json(), list) and
          any(x["fish_id"] == fid for x in leg.json()), "the original's GET /api/lineage: a list")
     t.ok(d.get("/api/lineage").status == 200, "GET /api/lineage without a tank: the first tank")
+    # The original's clients have no tank id: without one they must get the default
+    # tank's records (simd's first tank), not those of the tank made after it.
+    first = [x["tank"]["tank_id"] for x in d.get("/api/tanks").json()["tanks"]
+             if x["tank"]["tank_id"] != tank]
+    dflt = d.get("/api/lineage").json()
+    t.ok(len(first) == 1 and dflt and all(x["born_tank_id"] == first[0] for x in dflt),
+         "GET /api/lineage without a tank: the default tank's records, not Kin's", first)
+    # The original's limit bounds its list as ours does (a client asking for a few
+    # records of a big tank must not get 10,000).
+    leg2 = d.get("/api/lineage?tank_id=%s&limit=2" % tank)
+    t.ok(leg2.status == 200 and len(leg2.json()) == 2, "GET /api/lineage?limit=2: two records",
+         leg2.status)
 
     unknown = "00000000-0000-4000-8000-000000000000"
     for q in ("depth=-1", "depth=1001", "depth=x", "fish_id=nope&depth=2", "fish_id=%s&depth=1001" % fid,

@@ -351,6 +351,10 @@ try:
          "simd relays HEAD /api/connections: the head of the GET, no body", (r, r.headers))
     r = request("GET", url=sim.url, path="/api/transfers?limit=5")
     t.ok(r.status == 200 and "transfers" in r.json(), "simd relays GET /api/transfers with its query", r)
+    # The door serves migrated's per-tank counters too (the original's clients read
+    # them from the one port): without its relay route the path is simd's 404.
+    r = request("GET", url=sim.url, path="/api/tanks/%s/transfer-stats" % tank)
+    t.ok(r.status == 200 and "transfers_in" in r.json(), "simd relays GET /api/tanks/{id}/transfer-stats", r)
     r = request("GET", url=sim.url, path="/api/transfers?limit=0")
     t.ok(r.status == 400 and r.json().get("code"), "the sibling's status and error come back unchanged", r)
     # The door (issue 19): mutations are relayed too, with the token rule of direct access.

@@ -66,11 +66,19 @@ int main(void)
 	json_object_object_add(in, "energy", json_object_new_double(1e9));
 	json_object_object_add(in, "vel_x", json_object_new_double(500));
 	json_object_object_add(in, "x", json_object_new_string("left"));
+	json_object_object_add(in, "reproduction_cooldown", json_object_new_int(1000));
 	json_object *d = translate(in, "srv-a");
 	f = NULL;
 	ok(d && fish_from_json(d, &f, &e) == 0, "wild values still give a valid fish");
 	ok(f && fish_trait(f, "speed_modifier") == 1.5, "a trait is clamped to our range");
 	ok(f && fish_energy(f) == fish_max_energy(f), "energy is clamped to max_energy");
+	/* Too fast a velocity is scaled down, its direction kept (not dropped for the
+	 * drawn fish's own), and a long cooldown is cut to ours, not dropped either. */
+	ok(d && dbl(d, "vx", NULL) > 0 &&
+		   fabs(dbl(d, "vy", NULL) / dbl(d, "vx", NULL) + 0.001) < 1e-9,
+	   "a wild velocity keeps its direction, scaled to our speed");
+	ok(d && dbl(d, "reproduction_cooldown", NULL) == 360,
+	   "a long reproduction_cooldown is clamped to our 360");
 	fish_free(f);
 
 	ok(!legacy_is_original_fish(a), "our own fish is not taken for the original's");
