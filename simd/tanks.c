@@ -739,7 +739,8 @@ char *tanks_list_text(struct simd *sd, bool include_private, size_t *len)
 	}
 	json_object *id = sd->default_tank[0] ? json_object_new_string(sd->default_tank) : NULL;
 	const char *idt = id ? jv_to_string(id) : "null";
-	sim_text_add(&b, "],\"default_tank_id\":", 20);
+	static const char key[] = "],\"default_tank_id\":";
+	sim_text_add(&b, key, sizeof key - 1);
 	sim_text_add(&b, idt, strlen(idt));
 	sim_text_add(&b, "}", 1);
 	json_object_put(id);

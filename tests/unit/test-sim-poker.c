@@ -154,7 +154,9 @@ static int over_stake_cap(json_object *h)
 	double cap = POKER_STAKE_BB * json_object_get_double(key(h, "big_blind")) +
 		     POKER_STAKE_BB / POKER_CHIPS + 1e-9;
 	int over = 0;
-	for (size_t i = 0; fish_only(h) && i < json_object_array_length(players); i++)
+	if (!fish_only(h))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(players); i++)
 		over += json_object_get_double(
 				key(json_object_array_get_idx(players, i), "stack_before")) > cap;
 	return over;
