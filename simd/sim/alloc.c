@@ -26,7 +26,7 @@ void *sim_xcalloc(size_t n, size_t size)
 	return p;
 }
 
-/* Large arrays (the fish of a big tank: 1.9 kB each, and the grids) are read in whole
+/* Large arrays (the fish of a big tank: 2.2 kB each, and the grids) are read in whole
  * passes every frame; with 4 kB pages nearly every fish costs a TLB miss. They are put
  * on 2 MB-aligned memory that the kernel may back with huge pages (where transparent
  * huge pages are enabled, even if only on request). */

@@ -1,5 +1,5 @@
 /* What GET /state shows of a tank: every fish, food, plant and crab, and the castle.
- * The copy holds only those fields (about 200 bytes an entity against 1.9 kB a fish),
+ * The copy holds only those fields (about 200 bytes an entity against 2.2 kB a fish),
  * so a reader takes it under the tank's lock in a few milliseconds even at 100,000
  * fish, and builds and prints the JSON (seconds of json-c at that size) without the
  * lock, off the event loop: the tick never waits for the encoding. */

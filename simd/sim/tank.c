@@ -229,7 +229,7 @@ static void fish_grid_slot(struct tank *t, size_t i)
 			     f->energy / fish_max_energy_of(f), (int)i);
 }
 
-/* Reading every fish is most of a grid rebuild (each is 1.8 kB), so the tank's threads
+/* Reading every fish is most of a grid rebuild (each is 2.2 kB), so the tank's threads
  * copy them into the grid's slots (and then count and place them, in parts). */
 static void fish_grid_fill(struct tank *t, size_t lo, size_t hi)
 {
@@ -294,7 +294,7 @@ void tank_rebuild_food_grid(struct tank *t)
 /* The dead and the departed leave; the last fish takes the place of each (O(1) per
  * removal). The fish array is not kept in spatial order: neighbour queries read the
  * grid's own compact copy of positions, and periodically rewriting every fish in cell
- * order (1.8 kB each) cost more than it saved and made every 16th tick a slow one. The
+ * order (2.2 kB each) cost more than it saved and made every 16th tick a slow one. The
  * order is part of the state (the order of the "fish" array in the JSON), and all this
  * stays deterministic. */
 static void fish_remove_gone(struct tank *t)

@@ -160,7 +160,7 @@ static struct view_ent *ent_add(struct tank_view *v, const char *id, struct sim_
 }
 
 /* What a frame shows of the tank, copied under its lock (view_capture): about 160 bytes
- * a fish against the 1.9 kB of the fish itself, and no text. Formatting the numbers and
+ * a fish against the 2.2 kB of the fish itself, and no text. Formatting the numbers and
  * finding each entity's key cost ten times the copy, and the stream does that on a
  * thread of its own, so the tick pays for the copy only. */
 #define VIEW_FISH_TRAITS 7
