@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "simd/sim/internal.h"
+#include "simd/sim/trig.h"
 
 const char *const family_names[FAM_COUNT] = {"food_seeking", "predator_avoidance",
 					     "schooling",    "energy_management",
@@ -38,8 +39,10 @@ static void wander(struct rng *r, struct fish *f, double turn, double scale, dou
 	else if (a < -M_PI)
 		a += 2 * M_PI;
 	f->wander_angle = a;
-	*dx = cos(a) * scale;
-	*dy = sin(a) * scale;
+	double sa, ca;
+	trig_sincos(a, &sa, &ca);
+	*dx = ca * scale;
+	*dy = sa * scale;
 }
 
 static bool seek_food(const struct percept *pc, double urgency, double *dx, double *dy)
@@ -122,7 +125,8 @@ static void a_perpendicular(struct tank *t, struct fish *f, const struct percept
 		/* Turn away by the evolved angle, to the side the fish is already heading. */
 		double ax = -pc->crab_dx, ay = -pc->crab_dy;
 		double side = (f->vx * ay - f->vy * ax) >= 0 ? 1.0 : -1.0;
-		double a = p[1] * side, c = cos(a), s = sin(a);
+		double s, c;
+		trig_sincos(p[1] * side, &s, &c);
 		toward(ax * c - ay * s, ax * s + ay * c, 1.0, dx, dy);
 	} else {
 		food_or_wander(t, f, pc, 0.8, dx, dy);
@@ -259,8 +263,10 @@ static void a_explorer(struct tank *t, struct fish *f, const struct percept *pc,
 	}
 	if (rng_chance(RNG(t, pc), p[0]))
 		f->wander_angle = rng_range(RNG(t, pc), -M_PI, M_PI);
-	*dx = cos(f->wander_angle) * p[1];
-	*dy = sin(f->wander_angle) * p[1];
+	double sa, ca;
+	trig_sincos(f->wander_angle, &sa, &ca);
+	*dx = ca * p[1];
+	*dy = sa * p[1];
 }
 
 static void a_depth_keeper(struct tank *t, struct fish *f, const struct percept *pc,

@@ -228,6 +228,10 @@ void poker_fish_style(const struct fish *f, struct holdem_style *s);
 /* Play the hands of one contact group of n fish (indices into the tank), in tables of at
  * most six; moves energy, books the house cut. */
 void poker_play_fish(struct tank *t, const int *players, int n);
+/* A contact group of 2..POKER_TABLE_MAX fish for this frame's poker_play_tables, which
+ * plays every table listed, as poker_play_fish would one by one, and empties the list. */
+void poker_table_add(struct tank *t, const int *players, int n);
+void poker_play_tables(struct tank *t);
 void poker_play_plant(struct tank *t, struct fish *f, struct plant *p);
 
 /* --- the last hands played (poker_log.c): observation only, not part of the state --- */
@@ -366,6 +370,9 @@ struct fish {
 	int exited;    /* 1 + enum wall */
 	bool pregnant; /* carrying a mate's young (preg holds the rest) */
 	double energy; /* the state line ends here */
+	/* pow(size_pow_of, 1.2), kept while g.t[T_SIZE] is size_pow_of (fish_size_pow; never
+	 * serialized: 0 and 0 until the fish first moves) */
+	double size_pow, size_pow_of;
 	double fitness;
 	/* behaviour state */
 	double wander_angle;
@@ -382,7 +389,7 @@ struct fish {
 	/* Where the fish was born, filled when it first leaves a tank (lineage_stamp) and
 	 * kept from then on; a fish that never left has it in its tank's record only. */
 	struct fish_birth born;
-	char pad_[56]; /* to a whole number of lines (the assertions below say if it is not) */
+	char pad_[40]; /* to a whole number of lines (the assertions below say if it is not) */
 };
 #define FISH_STATE_LINE 64
 _Static_assert(sizeof(struct fish) % 64 == 0, "struct fish: resize pad_ to a multiple of 64");
@@ -635,6 +642,17 @@ struct exited {
  * tank's state so that nothing else need know them: a clone starts with none
  * (tank_clone zeroes the whole struct, so a buffer added here cannot end up shared,
  * and freed twice), and tank_work_free frees them all. */
+/* A frame's poker tables (poker_play_tables): POKER_TABLE_MAX player slots a table. */
+struct holdem_hand;
+struct poker_tables {
+	int *players, *size;
+	size_t n, cap;
+	size_t batch;		   /* the first table of the batch being dealt */
+	struct holdem_hand *hands; /* the batch's hands, and whether each was played */
+	bool *dealt;
+	size_t cap_hands;
+};
+
 struct tank_work {
 	struct fish **born; /* newborns, inserted at the end of the frame */
 	size_t n_born, cap_born;
@@ -658,6 +676,7 @@ struct tank_work {
 	size_t cap_energy_runs;
 	unsigned char *gone; /* per fish: leaves at the end of the frame (tank_compact) */
 	size_t cap_gone;
+	struct poker_tables tables;
 };
 
 struct tank {

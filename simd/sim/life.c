@@ -616,8 +616,9 @@ void tank_poker(struct tank *t)
 		int k = 0;
 		for (int j = (int)i; j >= 0 && k < POKER_TABLE_MAX; j = t->work.group_next[j])
 			players[k++] = j;
-		poker_play_fish(t, players, k);
+		poker_table_add(t, players, k);
 	}
+	poker_play_tables(t);
 }
 
 void tank_plant_poker(struct tank *t)

@@ -7,9 +7,9 @@
  *   blind is the original's bet, min(5, min over players of energy x (0.15 + (size - 0.35)
  *   x 0.158)), the small blind half of it, and each fish brings at most POKER_STAKE_BB big
  *   blinds and at most POKER_STAKE_SHARE of its energy (one hand never starves a fish:
- *   all-ins are common in real hold'em). The button is drawn from the tank's RNG. A
- *   winner pays the original's house cut, min(0.25, 0.08 + max(0, size - 0.35) x 0.18), on
- *   its net gain; the cut is destroyed (EOUT_HOUSE_CUT);
+ *   all-ins are common in real hold'em). The button and the cards come from the table's
+ *   own stream (table_deal). A winner pays the original's house cut, min(0.25, 0.08 +
+ *   max(0, size - 0.35) x 0.18), on its net gain; the cut is destroyed (EOUT_HOUSE_CUT);
  * - fish against plant: heads-up, both with a stack of the original's bet, min(5, 25% of
  *   the fish's energy, 15% of the plant's), blinds of a fifth and a tenth of it; no house
  *   cut. The plant plays by its traits (aggression, bluff_frequency, risk_tolerance).
@@ -157,7 +157,14 @@ static void strategy_book(struct tank *t, const struct fish *f, int result, doub
 	t->strat_net[id] += net;
 }
 
-static void play_table(struct tank *t, struct fish **pl, int n)
+/* A table's hand comes from a stream of its own (SIM_RULES 4), seeded from the tank's
+ * seed, the frame and the first player's key, not from the tank's: the tables of a frame
+ * are then dealt on the tank's threads, in any order, with the same cards and choices. */
+#define POKER_STREAM 0x9c4a7b3d2e1f6058ULL /* apart from the move's streams of the frame */
+
+/* Deal and play one table's hand (2..HOLDEM_MAX_PLAYERS players), reading the players
+ * only; false when the smallest stake is too small to play. */
+static bool table_deal(const struct tank *t, struct fish *const *pl, int n, struct holdem_hand *h)
 {
 	double bet = 5.0;
 	for (int i = 0; i < n; i++) {
@@ -165,20 +172,28 @@ static void play_table(struct tank *t, struct fish **pl, int n)
 		bet = fmin(bet, can);
 	}
 	if (!(bet > 0.01))
-		return;
+		return false;
 	int64_t stacks[HOLDEM_MAX_PLAYERS];
 	struct holdem_style st[HOLDEM_MAX_PLAYERS];
 	for (int i = 0; i < n; i++) {
 		stacks[i] = chips_of(fmin(pl[i]->energy * POKER_STAKE_SHARE, POKER_STAKE_BB * bet));
 		poker_fish_style(pl[i], &st[i]);
 	}
-	struct holdem_hand h;
-	holdem_play(&h, n, stacks, chips_of(bet), rng_int(&t->rng, 0, n - 1), st, &t->rng);
+	struct rng r;
+	rng_seed(&r, t->p.seed ^ (t->frame * 0x9E3779B97F4A7C15ULL) ^ POKER_STREAM ^ pl[0]->key);
+	holdem_play(h, n, stacks, chips_of(bet), rng_int(&r, 0, n - 1), st, &r);
+	return true;
+}
+
+/* The books of a dealt hand, in table order: energy, house cut, records, the log, and
+ * the heads-up birth. */
+static void table_settle(struct tank *t, struct fish **pl, int n, const struct holdem_hand *h)
+{
 	t->poker_games++;
-	double net[HOLDEM_MAX_PLAYERS], cut_total = 0;
+	double net[HOLDEM_MAX_PLAYERS] = {0}, cut_total = 0;
 	int win = -1, lose = -1;
 	for (int i = 0; i < n; i++) {
-		int64_t d = h.won[i] - h.total[i];
+		int64_t d = h->won[i] - h->total[i];
 		struct fish *f = pl[i];
 		net[i] = (double)d / POKER_CHIPS;
 		if (d < 0) {
@@ -197,10 +212,10 @@ static void play_table(struct tank *t, struct fish **pl, int n)
 		record(f, result);
 		strategy_book(t, f, result, net[i]);
 	}
-	const char *ids[HOLDEM_MAX_PLAYERS];
+	const char *ids[HOLDEM_MAX_PLAYERS] = {0};
 	for (int i = 0; i < n; i++)
 		ids[i] = pl[i]->id;
-	poker_log_add(t, &h, ids, 0, net, cut_total);
+	poker_log_add(t, h, ids, 0, net, cut_total);
 	if (n == 2 && win >= 0 && lose >= 0)
 		tank_poker_birth(t, pl[win], pl[lose]);
 }
@@ -217,11 +232,79 @@ void poker_play_fish(struct tank *t, const int *players, int n)
 		struct fish *pl[HOLDEM_MAX_PLAYERS];
 		for (int i = 0; i < size; i++)
 			pl[i] = &t->fish[players[at + i]];
-		play_table(t, pl, size);
+		struct holdem_hand h;
+		if (table_deal(t, pl, size, &h))
+			table_settle(t, pl, size, &h);
 		at += size;
 	}
 	for (int i = 0; i < n; i++)
 		tank_fish_death_check(t, &t->fish[players[i]]);
+}
+
+/* A frame's tables, dealt in batches on the tank's threads (a new tank's fish come off
+ * their cooldown together: 15,000-23,000 tables in one frame at 100,000 fish), then
+ * settled in table order on the calling thread. A table holds only its own players and
+ * settling one changes nothing another deals from (births wait for the end of the
+ * frame), so this is poker_play_fish table after table. */
+#define POKER_BATCH 4096
+
+static void tables_deal(struct tank *t, size_t lo, size_t hi)
+{
+	const struct poker_tables *pt = &t->work.tables;
+	for (size_t k = lo; k < hi; k++) {
+		size_t table = pt->batch + k;
+		int n = pt->size[table];
+		struct fish *pl[HOLDEM_MAX_PLAYERS];
+		for (int i = 0; i < n; i++)
+			pl[i] = &t->fish[pt->players[table * POKER_TABLE_MAX + (size_t)i]];
+		pt->dealt[k] = table_deal(t, pl, n, &pt->hands[k]);
+	}
+}
+
+_Static_assert(POKER_TABLE_MAX <= HOLDEM_MAX_PLAYERS, "a contact group is one table");
+
+void poker_table_add(struct tank *t, const int *players, int n)
+{
+	struct poker_tables *pt = &t->work.tables;
+	if (n < 2 || n > POKER_TABLE_MAX)
+		return;
+	if (pt->n == pt->cap) {
+		pt->cap = pt->cap ? 2 * pt->cap : 256;
+		pt->players = sim_xrealloc(pt->players, pt->cap * POKER_TABLE_MAX,
+					   sizeof *pt->players);
+		pt->size = sim_xrealloc(pt->size, pt->cap, sizeof *pt->size);
+	}
+	memcpy(&pt->players[pt->n * POKER_TABLE_MAX], players, (size_t)n * sizeof *players);
+	pt->size[pt->n++] = n;
+}
+
+void poker_play_tables(struct tank *t)
+{
+	struct poker_tables *pt = &t->work.tables;
+	/* Room for a batch, or for this frame's tables if fewer: a hand is 1.2 kB, and a
+	 * small tank plays a few tables a frame. */
+	size_t room = pt->n < POKER_BATCH ? pt->n : POKER_BATCH;
+	if (room > pt->cap_hands) {
+		pt->hands = sim_xrealloc(pt->hands, room, sizeof *pt->hands);
+		pt->dealt = sim_xrealloc(pt->dealt, room, sizeof *pt->dealt);
+		pt->cap_hands = room;
+	}
+	for (pt->batch = 0; pt->batch < pt->n; pt->batch += POKER_BATCH) {
+		size_t m = pt->n - pt->batch < POKER_BATCH ? pt->n - pt->batch : POKER_BATCH;
+		pool_run(t->pool, t, m, tables_deal);
+		for (size_t k = 0; k < m; k++) {
+			size_t table = pt->batch + k;
+			int n = pt->size[table];
+			struct fish *pl[HOLDEM_MAX_PLAYERS];
+			for (int i = 0; i < n; i++)
+				pl[i] = &t->fish[pt->players[table * POKER_TABLE_MAX + (size_t)i]];
+			if (pt->dealt[k])
+				table_settle(t, pl, n, &pt->hands[k]);
+			for (int i = 0; i < n; i++)
+				tank_fish_death_check(t, pl[i]);
+		}
+	}
+	pt->n = 0;
 }
 
 static void plant_gain(struct tank *t, struct plant *p, double x)

@@ -189,6 +189,10 @@ static void tank_work_free(struct tank_work *w)
 	free(w->food_spare);
 	free(w->energy_runs);
 	free(w->gone);
+	free(w->tables.players);
+	free(w->tables.size);
+	free(w->tables.hands);
+	free(w->tables.dealt);
 }
 
 void tank_free(struct tank *t)

@@ -118,6 +118,35 @@ int main(void)
 		   (unsigned long long)h1, (unsigned long long)h2);
 	}
 
+	/* A new tank's fish come off their poker cooldown together, so some frames deal more
+	 * tables than one thread's share of a pass (poker_play_tables deals them on the
+	 * threads, each from its own stream, and settles them in order): the same hash. */
+	{
+		uint64_t h[2];
+		unsigned long long most = 0;
+		for (int threads = 1; threads <= 2; threads++) {
+			struct tank *pt = make(seed0 + 7, 8000, false);
+			tank_set_threads(pt, threads);
+			unsigned long long games = 0;
+			for (int i = 0; i < 130; i++) {
+				tank_step(pt);
+				struct tank_stats ps;
+				tank_get_stats(pt, &ps);
+				if (ps.poker_games - games > most)
+					most = ps.poker_games - games;
+				games = ps.poker_games;
+			}
+			h[threads - 1] = tank_state_hash(pt);
+			tank_free(pt);
+		}
+		ok(most >= 1024,
+		   "8,000 new fish: a frame deals %llu tables (at least 1,024: on both "
+		   "threads)",
+		   most);
+		ok(h[0] == h[1], "and 1 and 2 threads agree after 130 frames (%016llx %016llx)",
+		   (unsigned long long)h[0], (unsigned long long)h[1]);
+	}
+
 	/* A copy serializes exactly like the tank, and continues like it. */
 	struct tank *t = make(seed0, 1500, false);
 	for (int i = 0; i < 200; i++)
