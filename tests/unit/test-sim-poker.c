@@ -232,9 +232,11 @@ static void test_births_heads_up_only(void)
 	struct tank *t = table_tank(12, 3);
 	int players[3] = {0, 1, 2};
 	uint64_t births = t->poker_births;
+	/* A table's cards come from its frame and its first player: a frame for each hand. */
 	for (int k = 0; k < 300; k++) {
 		for (int i = 0; i < 3; i++)
 			ready(t, i, 100);
+		t->frame++;
 		poker_play_fish(t, players, 3);
 	}
 	is_int(t->poker_births - births, 0,
@@ -243,11 +245,70 @@ static void test_births_heads_up_only(void)
 	for (int k = 0; k < 300; k++) {
 		for (int i = 0; i < 2; i++)
 			ready(t, i, 100);
+		t->frame++;
 		poker_play_fish(t, players, 2);
 	}
 	/* The same fish do breed after heads-up hands: the check above is not vacuous. */
 	ok(t->poker_births > births, "300 heads-up hands between two of them: poker births (%llu)",
 	   (unsigned long long)(t->poker_births - births));
+	tank_free(t);
+}
+
+/* The hole cards of a hand, sorted: the same deck dealt to the same number of seats gives
+ * the same key whoever has the button. */
+static void hole_key(json_object *h, char *out, size_t size)
+{
+	json_object *players = key(h, "players");
+	int cards[12], n = 0;
+	for (size_t i = 0; i < json_object_array_length(players) && n < 11; i++) {
+		json_object *hole = key(json_object_array_get_idx(players, i), "hole");
+		for (size_t k = 0; k < 2; k++)
+			cards[n++] = card_of(json_object_array_get_idx(hole, k));
+	}
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && cards[j - 1] > cards[j]; j--) {
+			int c = cards[j];
+			cards[j] = cards[j - 1];
+			cards[j - 1] = c;
+		}
+	size_t at = 0;
+	for (int i = 0; i < n && at + 4 < size; i++)
+		at += (size_t)snprintf(out + at, size - at, "%d,", cards[i]);
+}
+
+/* Each table of a frame is dealt from its own stream (rules 4): a new tank's first frame
+ * seats dozens of tables, and no two of them hold the same cards. */
+static void test_tables_own_decks(void)
+{
+	struct tank_params p = tank_params_default(77);
+	p.initial_fish = 400;
+	p.max_fish = 400;
+	struct tank *t = tank_new(&p, "poker-decks-test");
+	tank_step(t);
+	json_object *o = tank_poker_hands_json(t, 1000);
+	json_object *a = key(o, "hands");
+	size_t n = json_object_array_length(a), same = 0, pairs = 0;
+	char keys[200][64];
+	size_t m = n < 200 ? n : 200;
+	for (size_t i = 0; i < m; i++)
+		hole_key(json_object_array_get_idx(a, i), keys[i], sizeof keys[i]);
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = i + 1; j < m; j++) {
+			json_object *hi = json_object_array_get_idx(a, i);
+			json_object *hj = json_object_array_get_idx(a, j);
+			if (json_object_get_int64(key(hi, "frame")) !=
+				    json_object_get_int64(key(hj, "frame")) ||
+			    json_object_array_length(key(hi, "players")) !=
+				    json_object_array_length(key(hj, "players")))
+				continue;
+			pairs++;
+			same += strcmp(keys[i], keys[j]) == 0;
+		}
+	ok(pairs >= 100 && same == 0,
+	   "the %zu tables of a new tank's first frame hold different cards (%zu pairs alike "
+	   "in seats, %zu with the same cards)",
+	   m, pairs, same);
+	json_object_put(o);
 	tank_free(t);
 }
 
@@ -352,5 +413,6 @@ int main(void)
 	tank_free(t);
 	test_group_tables();
 	test_births_heads_up_only();
+	test_tables_own_decks();
 	return tap_done();
 }
