@@ -112,6 +112,17 @@ static inline struct tank_params quiet_params(uint64_t seed, int fish)
 	return p;
 }
 
+/* A default tank of the given seed with `fish` of `max_fish` fish, after its first frame. */
+static inline struct tank *tank_first_frame(uint64_t seed, int fish, int max_fish, const char *name)
+{
+	struct tank_params p = tank_params_default(seed);
+	p.initial_fish = fish;
+	p.max_fish = max_fish;
+	struct tank *t = tank_new(&p, name);
+	tank_step(t);
+	return t;
+}
+
 /* Population bookkeeping: every fish came from somewhere and went somewhere. */
 static inline bool population_balanced(const struct tank *t)
 {

@@ -258,11 +258,7 @@ static void test_pick_deterministic(void)
  * found at its own position without a rebuild, and a taken one is not found. */
 static void test_index_after_takes(void)
 {
-	struct tank_params p = tank_params_default(5);
-	p.initial_fish = 60;
-	p.max_fish = 100;
-	struct tank *a = tank_new(&p, "idx");
-	tank_step(a);
+	struct tank *a = tank_first_frame(5, 60, 100, "idx");
 	bool exact = true, gone = true;
 	for (int k = 0; k < 30; k++) {
 		size_t n = tank_fish_count(a), at = k % 3 == 0 ? 0 : k % 3 == 1 ? n / 2 : n - 1;

@@ -280,11 +280,7 @@ static void hole_key(json_object *h, char *out, size_t size)
  * seats dozens of tables, and no two of them hold the same cards. */
 static void test_tables_own_decks(void)
 {
-	struct tank_params p = tank_params_default(77);
-	p.initial_fish = 400;
-	p.max_fish = 400;
-	struct tank *t = tank_new(&p, "poker-decks-test");
-	tank_step(t);
+	struct tank *t = tank_first_frame(77, 400, 400, "poker-decks-test");
 	json_object *o = tank_poker_hands_json(t, 1000);
 	json_object *a = key(o, "hands");
 	size_t n = json_object_array_length(a), same = 0, pairs = 0;
