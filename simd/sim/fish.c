@@ -37,8 +37,8 @@ double fish_size_of(const struct fish *f)
 	return fish_growth(f->age) * f->g.t[T_SIZE];
 }
 
-/* size^1.2, for the swim cost (SIM_RULES 4). pow ran for every fish in every frame (3 % of
- * a 100,000-fish tank's tick); a size is the genome's T_SIZE times a growth factor that
+/* size^1.2, for the swim cost (SIM_RULES 4). pow ran for every fish in every frame (2 % of
+ * a new 100,000-fish tank's CPU time); a size is the genome's T_SIZE times a growth factor that
  * depends on the age alone, so its power is the product of theirs: the genome's, kept with
  * the fish while T_SIZE stays what it was computed for (never serialized: a restored or
  * arriving fish computes it again), and the growth factor's, from a table of the baby

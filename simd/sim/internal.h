@@ -637,11 +637,6 @@ struct exited {
 	enum wall wall;
 };
 
-/* A frame's working buffers: filled and read within a frame, never serialized, grown
- * as needed and kept between frames to save the allocations. Kept apart from the
- * tank's state so that nothing else need know them: a clone starts with none
- * (tank_clone zeroes the whole struct, so a buffer added here cannot end up shared,
- * and freed twice), and tank_work_free frees them all. */
 /* A frame's poker tables (poker_play_tables): POKER_TABLE_MAX player slots a table. */
 struct holdem_hand;
 struct poker_tables {
@@ -653,6 +648,11 @@ struct poker_tables {
 	size_t cap_hands;
 };
 
+/* A frame's working buffers: filled and read within a frame, never serialized, grown
+ * as needed and kept between frames to save the allocations. Kept apart from the
+ * tank's state so that nothing else need know them: a clone starts with none
+ * (tank_clone zeroes the whole struct, so a buffer added here cannot end up shared,
+ * and freed twice), and tank_work_free frees them all. */
 struct tank_work {
 	struct fish **born; /* newborns, inserted at the end of the frame */
 	size_t n_born, cap_born;

@@ -5,7 +5,7 @@
  * it was written from, and today's records keep its format; so does one written before
  * the viewer's controls and wall budgets were journaled (journal-before-inputs/); one
  * written under other simulation rules replays and reports its divergence
- * (journal-rules-1/); an unknown op is refused by name.
+ * (journal-rules-1/, journal-rules-2/); an unknown op is refused by name.
  *
  * JREC_FIXTURE_OUT=DIR writes the fixture anew into DIR (only when its format changes
  * on purpose, with a note in docs/simd-state.md). */
@@ -628,19 +628,29 @@ int main(void)
 	replays_to_its_state(srcdir, dir, "journal-before-inputs",
 			     "the journal from before inputs were journaled");
 
-	/* The same kinds written under simulation rules 1 (before sim_rules was written):
-	 * today's rules cannot re-simulate it exactly, so it replays and says so. */
-	fixture = fs_path_join(srcdir, "tests/unit/data/journal-rules-1");
-	old_dir = fs_path_join(dir, "rules-1");
-	copy_fixture(fixture, old_dir);
-	struct simd old;
-	simd_init(&old, old_dir);
-	e.msg[0] = '\0';
-	ok(replay(&old, &e) == 0, "a journal written under rules 1 replays%s%s",
-	   e.msg[0] ? ": " : "", e.msg);
-	ok(any_diverged(&old), "and its divergence is reported, not fatal");
-	is_int(old.n_tanks, 2, "with its two tanks");
-	simd_done(&old);
+	/* The same kinds written under simulation rules 1 (before sim_rules was written) and
+	 * 2 (the fixture of every kind until rules 4): today's rules cannot re-simulate them
+	 * exactly, so each replays and says so. */
+	for (int rules = 1; rules <= 2; rules++) {
+		char name[64];
+		snprintf(name, sizeof name, "tests/unit/data/journal-rules-%d", rules);
+		fixture = fs_path_join(srcdir, name);
+		snprintf(name, sizeof name, "rules-%d", rules);
+		old_dir = fs_path_join(dir, name);
+		copy_fixture(fixture, old_dir);
+		struct simd old;
+		simd_init(&old, old_dir);
+		e.msg[0] = '\0';
+		ok(replay(&old, &e) == 0, "a journal written under rules %d replays%s%s", rules,
+		   e.msg[0] ? ": " : "", e.msg);
+		ok(any_diverged(&old), "and its divergence is reported, not fatal");
+		is_int(old.n_tanks, 2, "with its two tanks");
+		simd_done(&old);
+		if (rules < 2) {
+			free(fixture);
+			free(old_dir);
+		}
+	}
 
 	free(old_shapes);
 	free(now.text);
