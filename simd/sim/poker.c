@@ -248,15 +248,23 @@ void poker_play_fish(struct tank *t, const int *players, int n)
  * frame), so this is poker_play_fish table after table. */
 #define POKER_BATCH 4096
 
+/* The players of the batch's k-th table into pl; returns how many. */
+static int table_players(struct tank *t, size_t k, struct fish **pl)
+{
+	const struct poker_tables *pt = &t->work.tables;
+	size_t table = pt->batch + k;
+	int n = pt->size[table];
+	for (int i = 0; i < n; i++)
+		pl[i] = &t->fish[pt->players[table * POKER_TABLE_MAX + (size_t)i]];
+	return n;
+}
+
 static void tables_deal(struct tank *t, size_t lo, size_t hi)
 {
 	const struct poker_tables *pt = &t->work.tables;
 	for (size_t k = lo; k < hi; k++) {
-		size_t table = pt->batch + k;
-		int n = pt->size[table];
 		struct fish *pl[HOLDEM_MAX_PLAYERS];
-		for (int i = 0; i < n; i++)
-			pl[i] = &t->fish[pt->players[table * POKER_TABLE_MAX + (size_t)i]];
+		int n = table_players(t, k, pl);
 		pt->dealt[k] = table_deal(t, pl, n, &pt->hands[k]);
 	}
 }
@@ -293,11 +301,8 @@ void poker_play_tables(struct tank *t)
 		size_t m = pt->n - pt->batch < POKER_BATCH ? pt->n - pt->batch : POKER_BATCH;
 		pool_run(t->pool, t, m, tables_deal);
 		for (size_t k = 0; k < m; k++) {
-			size_t table = pt->batch + k;
-			int n = pt->size[table];
 			struct fish *pl[HOLDEM_MAX_PLAYERS];
-			for (int i = 0; i < n; i++)
-				pl[i] = &t->fish[pt->players[table * POKER_TABLE_MAX + (size_t)i]];
+			int n = table_players(t, k, pl);
 			if (pt->dealt[k])
 				table_settle(t, pl, n, &pt->hands[k]);
 			for (int i = 0; i < n; i++)

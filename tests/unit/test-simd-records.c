@@ -646,10 +646,8 @@ int main(void)
 		ok(any_diverged(&old), "and its divergence is reported, not fatal");
 		is_int(old.n_tanks, 2, "with its two tanks");
 		simd_done(&old);
-		if (rules < 2) {
-			free(fixture);
-			free(old_dir);
-		}
+		free(fixture);
+		free(old_dir);
 	}
 
 	free(old_shapes);
@@ -657,8 +655,6 @@ int main(void)
 	free(then.text);
 	free(live_state);
 	free(live_ids);
-	free(fixture);
-	free(old_dir);
 	free(live_dir);
 	if (asprintf(&cmd, "rm -rf '%s'", dir) >= 0 && system(cmd) == 0)
 		free(cmd);
