@@ -59,6 +59,8 @@ static json_object *food_to_json(const struct food *fd)
 	json_object_object_add(o, "energy", json_object_new_double(fd->energy));
 	json_object_object_add(o, "max_energy", json_object_new_double(fd->max_energy));
 	json_object_object_add(o, "timer", json_object_new_int64((int64_t)(fd->timer)));
+	if (fd->age > 0) /* only where live food expires: other tanks' state is as it was */
+		json_object_object_add(o, "age", json_object_new_int64((int64_t)(fd->age)));
 	json_object_object_add(o, "source_spot", json_object_new_int64((int64_t)(fd->source_spot)));
 	json_object_object_add(o, "source_plant", jv_new_u64hex(fd->source_plant));
 	return o;
@@ -480,6 +482,7 @@ static int food_from_json(json_object *it, struct tank *t, struct food *fd, stru
 	    (r = jv_double(it, "max_energy", true, 0.001, 1000, &fd->max_energy, e)) < 0 ||
 	    (r = jv_double(it, "energy", true, 0, fd->max_energy, &fd->energy, e)) < 0 ||
 	    (r = jv_int(it, "timer", true, 0, 1000, &fd->timer, e)) < 0 ||
+	    (r = jv_int(it, "age", false, 0, LIVE_FOOD_LIFESPAN, &fd->age, e)) < 0 ||
 	    (r = jv_int(it, "source_spot", true, -1, t->p.root_spots - 1, &fd->source_spot, e)) <
 		    0 ||
 	    (r = jv_u64hex(it, "source_plant", true, &fd->source_plant, e)) < 0)

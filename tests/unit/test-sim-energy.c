@@ -1,10 +1,11 @@
 /* Energy bookkeeping (spec §2.5): no fish ever holds more than its maximum; energy enters
  * only by food spawning, photosynthesis, spawns and arrivals, and the ledger of inflows
  * and outflows matches the energy in the tank at every frame; a full tank in a world larger
- * than the original's is fed without food piling up. */
+ * than the original's is fed without food piling up, and its live food expires uneaten. */
 #include "config.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sim-test.h"
@@ -197,6 +198,114 @@ static void test_underfed(void)
 	   s.fish_count, p.max_fish);
 	tank_free(t);
 }
+/* The live food of a tank: how many items, whether the first `n` ids are among them, and
+ * how many items carry an age in the tank's JSON. */
+struct live_census {
+	int count, aged, found;
+};
+
+static struct live_census live_census(const struct tank *t, const int64_t *ids, int n)
+{
+	struct live_census c = {0, 0, 0};
+	json_object *o = tank_to_json(t), *food = jget(o, "food");
+	for (size_t i = 0; i < json_object_array_length(food); i++) {
+		json_object *it = jidx(food, i), *age;
+		if (strcmp(json_object_get_string(jget(it, "food_type")), "live") != 0)
+			continue;
+		c.count++;
+		c.aged += json_object_object_get_ex(it, "age", &age);
+		int64_t id = json_object_get_int64(jget(it, "id"));
+		for (int k = 0; k < n; k++)
+			c.found += ids[k] == id;
+	}
+	json_object_put(o);
+	return c;
+}
+
+static int live_ids(const struct tank *t, int64_t *ids, int max)
+{
+	int n = 0;
+	json_object *o = tank_to_json(t), *food = jget(o, "food");
+	for (size_t i = 0; i < json_object_array_length(food) && n < max; i++) {
+		json_object *it = jidx(food, i);
+		if (strcmp(json_object_get_string(jget(it, "food_type")), "live") == 0)
+			ids[n++] = json_object_get_int64(jget(it, "id"));
+	}
+	json_object_put(o);
+	return n;
+}
+
+/* Live food in a world larger than the original's lives LIVE_FOOD_LIFESPAN frames uneaten
+ * (food.c says why), its energy booked as decay; its age is part of the state (restored
+ * bit for bit, validated). The original's tank keeps its live food for ever, and its
+ * state has no age. No fish here: nothing eats the food. */
+static void test_live_food_lifespan(void)
+{
+	struct tank_params p = quiet_params(11, 0);
+	tank_params_scale_world(&p, 3441, 1935);
+	p.initial_food = 60;
+	struct tank *t = tank_new(&p, "live-lifespan");
+	int64_t ids[64];
+	int n = live_ids(t, ids, 64);
+	ok(n >= 10, "the scaled world starts with live food (%d items)", n);
+	double worst = 0;
+	struct tank *copy = NULL;
+	struct json_err e = {""};
+	for (int i = 1; i <= 899; i++) {
+		tank_step(t);
+		worst = fmax(worst, ledger_error(t));
+		if (i == 450)
+			copy = tank_roundtrip(t, &e);
+	}
+	struct live_census c = live_census(t, ids, n);
+	is_int(c.found, n, "after 899 frames every item of it is still there");
+	ok(c.aged == c.count, "and every live item's state holds its age (%d of %d)", c.aged,
+	   c.count);
+	tank_step(t);
+	worst = fmax(worst, ledger_error(t));
+	c = live_census(t, ids, n);
+	is_int(c.found, 0, "at frame 900 it has expired, all of it");
+	ok(worst < 1e-9,
+	   "its energy went to the ledger as decay: balanced every frame (worst %.2g)", worst);
+	ok(copy != NULL, "restored at frame 450%s%s", e.msg[0] ? ": " : "", e.msg);
+	if (copy) {
+		for (int i = 451; i <= 900; i++)
+			tank_step(copy);
+		ok(tank_state_hash(copy) == tank_state_hash(t),
+		   "and it expires the same food at the same frame: the same state at frame 900");
+		tank_free(copy);
+	}
+
+	json_object *o = tank_to_json(t), *food = jget(o, "food");
+	size_t k = 0;
+	while (k < json_object_array_length(food) &&
+	       strcmp(json_object_get_string(jget(jidx(food, k), "food_type")), "live") != 0)
+		k++;
+	if (k < json_object_array_length(food)) {
+		jset_i(jidx(food, k), "age", 901); /* the lifespan is 900 */
+		struct tank *bad = NULL;
+		ok(tank_from_json(o, &bad, &e) < 0 && strstr(e.msg, "age"),
+		   "an age past the lifespan is refused, by name (%s)", e.msg);
+		tank_free(bad);
+	} else {
+		ok(0, "a live item to damage");
+	}
+	json_object_put(o);
+	tank_free(t);
+
+	p = quiet_params(11, 0);
+	p.initial_food = 40;
+	t = tank_new(&p, "live-forever");
+	n = live_ids(t, ids, 64);
+	for (int i = 0; i < 1200; i++)
+		tank_step(t);
+	c = live_census(t, ids, n);
+	ok(n > 0 && c.found == n,
+	   "in the original's world live food stays: %d of %d items after 1,200 frames", c.found,
+	   n);
+	is_int(c.aged, 0, "and its state has no age");
+	tank_free(t);
+}
 
 int main(void)
 {
@@ -205,5 +314,6 @@ int main(void)
 	test_nothing_from_nowhere();
 	test_crowded_with_migration();
 	test_scaled_supply();
+	test_live_food_lifespan();
 	return tap_done();
 }
