@@ -182,12 +182,15 @@ try:
     t.diag("the longest a copy held the lock: snapshot %.1f ms, GET /state %.1f ms" %
            (1e3 * snap_held, 1e3 * state_held))
     # (4-14 ms in plain builds; with the sanitizers 20 ms alone and 46 ms in a CI run
-    # beside other tests, so their bound is twice as wide.) A GET /state's copy is
-    # smaller: it held the lock 25 ms before, 2-7 ms now (19 with the sanitizers); its
-    # bound guards against worse only.
+    # beside other tests, so their bound is wider.) Where the kernel gives the copy's big
+    # arrays transparent huge pages, a copy into fresh memory holds the lock 33-50 ms
+    # here, not 110-160 (6 December): an 80 ms bound let it pass, so the plain build's
+    # is 25 ms, nearly twice the most seen. A GET /state's copy is smaller: it held the lock 25
+    # ms before, 2-7 ms now (19 with the sanitizers); its bound guards against worse only.
     wide = 2 if os.environ.get("TW_SANITIZERS") == "yes" else 1
-    t.ok(0 < snap_held < 0.08 * wide, "a snapshot's copy of 20,000 fish held the tank's lock under %d ms (%.1f ms)"
-         % (80 * wide, 1e3 * snap_held))
+    snap_max = 160 if wide == 2 else 25
+    t.ok(0 < snap_held < snap_max / 1e3, "a snapshot's copy of 20,000 fish held the tank's lock under %d ms (%.1f ms)"
+         % (snap_max, 1e3 * snap_held))
     t.ok(0 < state_held < 0.05 * wide, "and a GET /state's copy under %d ms (%.1f ms)"
          % (50 * wide, 1e3 * state_held))
     # GET /lineage of the whole tank (up to 20,000 records: the crowd starves, and the
