@@ -120,14 +120,15 @@ double food_supply_rate(const struct tank *t)
  * same, so that its food stays what its supply makes, while the original's tank (and any
  * tank no larger) keeps its food as it was: its course, and every evolution figure of
  * docs/history.md, are unchanged. From the parameters only, like the supply. */
-int food_live_lifespan(const struct tank *t)
+static int live_lifespan(const struct tank *t)
 {
 	return t->area_scale > 1.0 + 1e-9 ? LIVE_FOOD_LIFESPAN : 0;
 }
 
 static bool live_expired(const struct tank *t, const struct food *fd)
 {
-	return t->live_lifespan > 0 && fd->age >= t->live_lifespan;
+	int span = live_lifespan(t);
+	return span > 0 && fd->age >= span;
 }
 
 /* The fish's energy, summed in runs of ENERGY_RUN fish on the tank's threads (one cache
@@ -263,7 +264,9 @@ static void food_move_part(struct tank *t, size_t lo, size_t hi)
 		if (fd->dead)
 			continue;
 		if (fd->kind == FOOD_LIVE) {
-			if (t->live_lifespan > 0 && ++fd->age >= t->live_lifespan) {
+			if (live_lifespan(t) > 0)
+				fd->age++;
+			if (live_expired(t, fd)) {
 				fl->serial = true; /* it expires */
 				continue;
 			}

@@ -445,7 +445,7 @@ struct food {
 	double x, y, vx, vy;
 	double energy, max_energy;
 	int timer;	       /* live food: frames to the next change of direction */
-	int age;	       /* live food: frames lived, where it expires (live_lifespan) */
+	int age;	       /* live food: frames lived, where it expires (food.c) */
 	int source_spot;       /* nectar: root spot of the plant that made it */
 	uint64_t source_plant; /* nectar: serial of that plant */
 	bool dead;
@@ -467,7 +467,6 @@ size_t food_cap(const struct tank *t);
 void food_order(struct tank *t);
 /* Shares of the original's automatic food supply this tank gets (food.c). */
 double food_supply_rate(const struct tank *t);
-int food_live_lifespan(const struct tank *t);
 void food_spawn_auto(struct tank *t);
 /* One spawned item (live or a weighted flake), booked as EIN_FOOD_SPAWN. */
 void food_spawn_one(struct tank *t, bool anywhere);
@@ -734,7 +733,6 @@ struct tank {
 	/* Derived per frame, never serialized. */
 	double day_time, activity, food_sight;
 	double area_scale;
-	int live_lifespan; /* frames live food lives uneaten; 0: for ever (food.c) */
 	struct grid fish_grid, food_grid;
 	int *spot_plant;	       /* root spot -> plant index or -1 */
 	struct fishidx_slot *id_index; /* fish id -> position (fishidx.c) */

@@ -114,7 +114,6 @@ void tank_init_derived(struct tank *t)
 {
 	double area = (double)t->p.width * t->p.height / ((double)DEFAULT_W * DEFAULT_H);
 	t->area_scale = area;
-	t->live_lifespan = food_live_lifespan(t);
 	grid_init(&t->fish_grid, t->p.width, t->p.height, GRID_CELL);
 	grid_init(&t->food_grid, t->p.width, t->p.height, GRID_CELL);
 	t->spot_plant = sim_xcalloc((size_t)t->p.root_spots, sizeof *t->spot_plant);

@@ -198,13 +198,14 @@ static void test_underfed(void)
 	   s.fish_count, p.max_fish);
 	tank_free(t);
 }
-/* The live food of a tank: how many items, whether the first `n` ids are among them, and
- * how many items carry an age in the tank's JSON. */
+/* The live food of a tank in one walk of its JSON: how many items, how many carry an
+ * age, how many of the `n` ids `known` are among them; the first `max` ids into `ids`. */
 struct live_census {
 	int count, aged, found;
 };
 
-static struct live_census live_census(const struct tank *t, const int64_t *ids, int n)
+static struct live_census live_census(const struct tank *t, const int64_t *known, int n,
+				      int64_t *ids, int max)
 {
 	struct live_census c = {0, 0, 0};
 	json_object *o = tank_to_json(t), *food = jget(o, "food");
@@ -212,11 +213,13 @@ static struct live_census live_census(const struct tank *t, const int64_t *ids, 
 		json_object *it = jidx(food, i), *age;
 		if (strcmp(json_object_get_string(jget(it, "food_type")), "live") != 0)
 			continue;
+		int64_t id = json_object_get_int64(jget(it, "id"));
+		if (c.count < max)
+			ids[c.count] = id;
 		c.count++;
 		c.aged += json_object_object_get_ex(it, "age", &age);
-		int64_t id = json_object_get_int64(jget(it, "id"));
 		for (int k = 0; k < n; k++)
-			c.found += ids[k] == id;
+			c.found += known[k] == id;
 	}
 	json_object_put(o);
 	return c;
@@ -224,15 +227,8 @@ static struct live_census live_census(const struct tank *t, const int64_t *ids, 
 
 static int live_ids(const struct tank *t, int64_t *ids, int max)
 {
-	int n = 0;
-	json_object *o = tank_to_json(t), *food = jget(o, "food");
-	for (size_t i = 0; i < json_object_array_length(food) && n < max; i++) {
-		json_object *it = jidx(food, i);
-		if (strcmp(json_object_get_string(jget(it, "food_type")), "live") == 0)
-			ids[n++] = json_object_get_int64(jget(it, "id"));
-	}
-	json_object_put(o);
-	return n;
+	int n = live_census(t, NULL, 0, ids, max).count;
+	return n < max ? n : max;
 }
 
 /* Live food in a world larger than the original's lives LIVE_FOOD_LIFESPAN frames uneaten
@@ -257,13 +253,13 @@ static void test_live_food_lifespan(void)
 		if (i == 450)
 			copy = tank_roundtrip(t, &e);
 	}
-	struct live_census c = live_census(t, ids, n);
+	struct live_census c = live_census(t, ids, n, NULL, 0);
 	is_int(c.found, n, "after 899 frames every item of it is still there");
 	ok(c.aged == c.count, "and every live item's state holds its age (%d of %d)", c.aged,
 	   c.count);
 	tank_step(t);
 	worst = fmax(worst, ledger_error(t));
-	c = live_census(t, ids, n);
+	c = live_census(t, ids, n, NULL, 0);
 	is_int(c.found, 0, "at frame 900 it has expired, all of it");
 	ok(worst < 1e-9,
 	   "its energy went to the ledger as decay: balanced every frame (worst %.2g)", worst);
@@ -299,7 +295,7 @@ static void test_live_food_lifespan(void)
 	n = live_ids(t, ids, 64);
 	for (int i = 0; i < 1200; i++)
 		tank_step(t);
-	c = live_census(t, ids, n);
+	c = live_census(t, ids, n, NULL, 0);
 	ok(n > 0 && c.found == n,
 	   "in the original's world live food stays: %d of %d items after 1,200 frames", c.found,
 	   n);
