@@ -157,8 +157,13 @@ static void overlay_scalars(json_object *fish, json_object *entity)
 		try_set(fish, fish, "x", json_object_new_double(clamp(v, 0, 100000)));
 	if (num(entity, "y", &v))
 		try_set(fish, fish, "y", json_object_new_double(clamp(v, 0, 100000)));
-	if (num(entity, "generation", &v))
+	/* The original counts one generation: the deepest line is the same count, and is set
+	 * first, since no fish's deepest count may be below its generation. */
+	if (num(entity, "generation", &v)) {
+		try_set(fish, fish, "generation_deepest",
+			json_object_new_int((int)clamp(v, 0, 1e8)));
 		try_set(fish, fish, "generation", json_object_new_int((int)clamp(v, 0, 1e8)));
+	}
 	try_set(fish, fish, "age", json_object_new_int(0));
 	if (num(entity, "max_age", &v))
 		try_set(fish, fish, "max_age", json_object_new_int((int)clamp(v, 1, 8100)));

@@ -130,6 +130,7 @@ static void edit_due(json_object *tj, json_object *f)
 	json_object_object_add(preg, "mate_genome", json_object_get(jget(f, "genome")));
 	json_object_object_add(f, "pregnancy", preg);
 	jset_i(f, "generation", 2);
+	jset_i(f, "generation_deepest", 2);
 	jset_i(f, "age", 2000);
 }
 
