@@ -186,6 +186,7 @@ static int redo_arrive(struct simd *sd, uint64_t seq, json_object *rec, enum jre
 		strcpy(n->dest_tank, tank_id);
 		strcpy(n->source_server, ss);
 		strcpy(n->source_tank, st);
+		n->plant = entity_is_plant(fishj);
 		inbox_insert(sd, n);
 	}
 	return 0;

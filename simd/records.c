@@ -382,6 +382,8 @@ json_object *xfer_state_json(struct simd *sd, uint64_t *ret_seq)
 				       json_object_new_string(in->source_server));
 		json_object_object_add(x, "source_tank", json_object_new_string(in->source_tank));
 		json_object_object_add(x, "received_at", json_object_new_double(in->received_at));
+		if (in->plant) /* only then: a fish's record reads as it always did */
+			json_object_object_add(x, "kind", json_object_new_string("plant"));
 		json_object_array_add(ib, x);
 	}
 	/* As a tank's snapshot (store.c): every transfer record is numbered and applied
@@ -395,6 +397,19 @@ json_object *xfer_state_json(struct simd *sd, uint64_t *ret_seq)
 	json_object_object_add(o, "inbox", ib);
 	pthread_mutex_unlock(&sd->xfer_lock);
 	return o;
+}
+
+/* An inbox record's "kind": absent for a fish (records written before plants told them
+ * apart were all read as fish), else "fish" or "plant". */
+static int inbox_kind(json_object *x, bool *plant, struct json_err *e)
+{
+	const char *k = "fish";
+	if (jv_string(x, "kind", false, 1, 16, &k, e) < 0)
+		return -1;
+	if (strcmp(k, "fish") != 0 && strcmp(k, "plant") != 0)
+		return jv_fail(e, "field 'kind' must be \"fish\" or \"plant\"");
+	*plant = strcmp(k, "plant") == 0;
+	return 0;
 }
 
 int xfer_state_load(struct simd *sd, json_object *o, struct json_err *e)
@@ -425,7 +440,8 @@ int xfer_state_load(struct simd *sd, json_object *o, struct json_err *e)
 		    jv_string(x, "tank_id", true, 1, TANK_ID_MAX, &tk, e) < 0 ||
 		    jv_string(x, "source_server", true, 1, SERVER_ID_MAX, &ss, e) < 0 ||
 		    jv_string(x, "source_tank", true, 1, TANK_ID_MAX, &st, e) < 0 ||
-		    jv_double(x, "received_at", true, 0, 1e11, &in->received_at, e) < 0) {
+		    jv_double(x, "received_at", true, 0, 1e11, &in->received_at, e) < 0 ||
+		    inbox_kind(x, &in->plant, e) < 0) {
 			char m[sizeof e->msg];
 			snprintf(m, sizeof m, "%s", e->msg);
 			free(in);
@@ -463,7 +479,7 @@ json_object *arrival_reply(const struct inbox_rec *r)
 	json_object *ent = json_object_new_object();
 	json_object_object_add(ent, "old_id", json_object_new_string(r->fish_id));
 	json_object_object_add(ent, "new_id", json_object_new_string(r->fish_id));
-	json_object_object_add(ent, "type", json_object_new_string("fish"));
+	json_object_object_add(ent, "type", json_object_new_string(r->plant ? "plant" : "fish"));
 	json_object_object_add(ent, "source_server", json_object_new_string(r->source_server));
 	json_object_object_add(ent, "source_tank", json_object_new_string(r->source_tank));
 	json_object_object_add(ent, "destination_tank", json_object_new_string(r->dest_tank));

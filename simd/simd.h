@@ -141,6 +141,7 @@ struct inbox_rec {
 	char source_server[SERVER_ID_MAX + 1];
 	char source_tank[TANK_ID_MAX + 1];
 	double received_at;
+	bool plant; /* what arrived was a plant: the answer, repeated, says so */
 	TAILQ_ENTRY(inbox_rec) link;
 };
 

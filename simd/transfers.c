@@ -334,6 +334,7 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	snprintf(in->source_server, sizeof in->source_server, "%s", rq->source_server);
 	snprintf(in->source_tank, sizeof in->source_tank, "%s", rq->source_tank);
 	in->received_at = now_wall();
+	in->plant = entity_is_plant(rq->fish);
 	pthread_mutex_lock(&sd->xfer_lock);
 	inbox_insert(sd, in);
 	sd->arrivals++;
