@@ -157,8 +157,8 @@ static void overlay_scalars(json_object *fish, json_object *entity)
 		try_set(fish, fish, "x", json_object_new_double(clamp(v, 0, 100000)));
 	if (num(entity, "y", &v))
 		try_set(fish, fish, "y", json_object_new_double(clamp(v, 0, 100000)));
-	/* The original counts one generation: the deepest line is the same count, and is set
-	 * first, since no fish's deepest count may be below its generation. */
+	/* The original counts one generation: the deepest line is the same count (a bred
+	 * fish's is never below its generation; before 7 December it was left at 0). */
 	if (num(entity, "generation", &v)) {
 		try_set(fish, fish, "generation_deepest",
 			json_object_new_int((int)clamp(v, 0, 1e8)));

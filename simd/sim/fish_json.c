@@ -328,11 +328,12 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 	if ((r = jv_int(o, "generation_deepest", false, 0, 100000000, &f->generation_deepest, e)) <
 	    0)
 		return r;
-	/* The deepest line is max(parents) + 1, the mother's line + 1 at least: a fish
-	 * whose deepest count is below its generation was made up, not bred. */
-	if (f->generation_deepest < f->generation)
-		return jv_fail(e, "generation_deepest (%d) must not be below generation (%d)",
-			       f->generation_deepest, f->generation);
+	/* A bred fish's deepest count (max(parents) + 1) is never below its generation
+	 * (mother's + 1), but one below it is kept as it is, not refused: fish that came
+	 * through the legacy door before 7 December had their generation set and their
+	 * deepest count left at 0, and so do their descendants' lines; refusing them would
+	 * stop a server that holds them from starting, and changing them would change a
+	 * restored tank. */
 
 	if (!json_object_object_get_ex(o, "pregnancy", &x))
 		return jv_fail(e, "pregnancy is required (null when not pregnant)");

@@ -82,8 +82,9 @@ try:
     t.eq(len(now), len(before) + 1, "and nothing else arrived")
     r = d.get("/api/tanks/%s/fish/%s" % (tank, fid), tcp=True)
     f = r.json().get("fish", r.json())
-    t.ok(r.status == 200 and f.get("generation") == 1 and abs(f.get("x", 0) - 101.0) < 1e-9,
-         "translated: generation and position carried", r)
+    t.ok(r.status == 200 and f.get("generation") == 1 and f.get("generation_deepest") == 1
+         and abs(f.get("x", 0) - 101.0) < 1e-9,
+         "translated: generation (both counts: the original has one) and position carried", r)
 
     # The all-in-body form without a transfer_id: two fish, each sent twice, the second
     # pair at the same moment from two threads.
