@@ -531,14 +531,11 @@ static bool id_field(struct http_ctx *ctx, json_object *body, const char *key, b
 static bool kind_field(struct http_ctx *ctx, json_object *body, bool *plant)
 {
 	struct json_err e;
-	const char *k = "fish";
-	if (jv_string(body, "kind", false, 1, 16, &k, &e) < 0 ||
-	    (strcmp(k, "fish") != 0 && strcmp(k, "plant") != 0)) {
+	if (kind_from_json(body, plant, &e) < 0) {
 		http_reply_error(ctx->req, 400, "invalid_body",
 				 "field 'kind' must be \"fish\" or \"plant\"");
 		return false;
 	}
-	*plant = strcmp(k, "plant") == 0;
 	return true;
 }
 

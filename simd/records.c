@@ -399,9 +399,7 @@ json_object *xfer_state_json(struct simd *sd, uint64_t *ret_seq)
 	return o;
 }
 
-/* An inbox record's "kind": absent for a fish (records written before plants told them
- * apart were all read as fish), else "fish" or "plant". */
-static int inbox_kind(json_object *x, bool *plant, struct json_err *e)
+int kind_from_json(json_object *x, bool *plant, struct json_err *e)
 {
 	const char *k = "fish";
 	if (jv_string(x, "kind", false, 1, 16, &k, e) < 0)
@@ -441,7 +439,7 @@ int xfer_state_load(struct simd *sd, json_object *o, struct json_err *e)
 		    jv_string(x, "source_server", true, 1, SERVER_ID_MAX, &ss, e) < 0 ||
 		    jv_string(x, "source_tank", true, 1, TANK_ID_MAX, &st, e) < 0 ||
 		    jv_double(x, "received_at", true, 0, 1e11, &in->received_at, e) < 0 ||
-		    inbox_kind(x, &in->plant, e) < 0) {
+		    kind_from_json(x, &in->plant, e) < 0) {
 			char m[sizeof e->msg];
 			snprintf(m, sizeof m, "%s", e->msg);
 			free(in);

@@ -29,5 +29,9 @@ int params_from_json(json_object *o, struct tank_params *p, struct json_err *e);
 json_object *tank_meta_state_json(const struct tank_meta *m, bool paused);
 int tank_meta_from_json(json_object *o, struct tank_meta *m, bool *paused, struct json_err *e);
 json_object *arrival_reply(const struct inbox_rec *r);
+/* An optional "kind" of o: "fish" or "plant", a fish when absent (a reservation's body;
+ * an inbox record of transfers.json, whose records before plants told them apart are
+ * all fish's). */
+int kind_from_json(json_object *o, bool *plant, struct json_err *e);
 
 #endif

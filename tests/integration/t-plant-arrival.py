@@ -3,7 +3,8 @@
 entity type is "plant" (it said "fish" for everything), the same in a repeat of the
 transfer, after kill -9 (the journal's arrive record) and after a clean restart (the
 inbox in transfers.json). A fish is still answered as a fish, and an inbox record with a
-kind that is neither stops the start, named."""
+kind that is neither stops the start, named; a reservation of such a kind is a 400 (the
+same reader of "kind")."""
 import json
 import os
 
@@ -40,6 +41,13 @@ try:
     ta = a.post("/api/tanks", {"name": "a", "initial_fish": 3, "paused": True}).json()["tank"]["tank_id"]
     tb = b.post("/api/tanks", {"name": "b", "initial_fish": 0, "initial_plants": 0,
                                "paused": True}).json()["tank"]["tank_id"]
+    # The reservation's "kind" is read as the inbox's is: fish, plant, or a clear 400.
+    for bad in ("tree", 5):
+        r = a.post("/api/outbox/reserve", {"source_tank_id": ta, "destination_server_id": "srv-b",
+                                           "destination_tank_id": tb, "kind": bad})
+        t.ok(r.status == 400 and r.json().get("code") == "invalid_body" and "kind" in r.json().get("error", "")
+             and a.get("/api/outbox").json()["count"] == 0,
+             "a reservation of kind %r is refused, nothing reserved" % (bad,), r)
     plant, r = send("plant")
     t.ok(plant and r.status == 200 and r.json()["entity"]["type"] == "plant",
          "a plant's remote transfer is answered as a plant", r)
