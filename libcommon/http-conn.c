@@ -317,6 +317,15 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 	struct bufferevent *bev = bufferevent_socket_new(base, -1, 0); /* as evhttp's own */
 	if (!bev)
 		return NULL;
+	/* The most the connection's input buffer holds before its reading pauses: one whole
+	 * request, the largest evhttp accepts (it leaves a body there until all of it has
+	 * come, then parses it). Without the mark, what a client sent ahead while its request
+	 * was answered (pipelined requests, read for evhttp's close detection) was all kept:
+	 * one connection that never read its replies had discoveryd hold 340 MB in 3 s. Past
+	 * it, TCP makes the sender wait, and evhttp takes the next request from the buffer as
+	 * before; a connection holds no more than one unfinished body could. */
+	bufferevent_setwatermark(bev, EV_READ, 0,
+				 s->opts.max_body + HTTP_BODY_SLACK + 2 * HTTP_MAX_HEADERS);
 	/* Our reference keeps the bufferevent readable until the check, even if evhttp
 	 * frees the connection first. */
 	bufferevent_incref(bev);

@@ -27,14 +27,6 @@
 #include "log.h"
 #include "xalloc.h"
 
-/* evhttp itself answers 413 (in HTML) and drops the connection above opts.max_body and
- * this much more; routes answer a JSON 413 between the two. evhttp reads the whole body
- * before any handler sees the request, token or none: at a fixed 8 MiB, 256 idle
- * connections of one address that never finished their bodies held 2 GB of a
- * discoveryd whose own limit is 64 KiB (an adversarial probe). */
-#define HTTP_BODY_SLACK (64u << 10)
-#define HTTP_MAX_HEADERS (16u << 10)
-
 /* Runs once the reply has gone out, whether the handler answered at once or later. */
 static void on_complete(struct evhttp_request *req, void *arg)
 {
