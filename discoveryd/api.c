@@ -1,6 +1,7 @@
 /* discoveryd's REST API (DESIGN §3), the only file here that sees HTTP. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -324,8 +325,9 @@ static void api_list(struct http_ctx *ctx)
 	if (since_str) {
 		char *end;
 		errno = 0;
+		/* Digits only: strtoull takes blanks, '+' and '-' (" -5" wrapped to 2^64 - 5). */
 		unsigned long long since = strtoull(since_str, &end, 10);
-		if (errno || end == since_str || *end || since_str[0] == '-' || filter ||
+		if (errno || !isdigit((unsigned char)since_str[0]) || *end || filter ||
 		    (epoch && !hex16_valid(epoch)) || (listing && !hex16_valid(listing))) {
 			http_reply_error(ctx->req, 400, "invalid_query",
 					 "since must be a revision, epoch and listing 16 hex digits, "

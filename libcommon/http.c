@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <event2/buffer.h>
@@ -293,7 +294,7 @@ int http_query_bool(struct http_ctx *ctx, const char *key, bool *ret)
 
 /* Reads query parameter key as a decimal long into *x. Returns what http_query returns;
  * on 1, *err is 0, ERANGE (too large for a long: *x is LONG_MIN or LONG_MAX) or EINVAL (not
- * all digits). */
+ * an optional '-' then digits only). */
 static int query_long(struct http_ctx *ctx, const char *key, long *x, int *err)
 {
 	char *v;
@@ -303,7 +304,9 @@ static int query_long(struct http_ctx *ctx, const char *key, long *x, int *err)
 	char *end;
 	errno = 0;
 	*x = strtol(v, &end, 10);
-	*err = end == v || *end ? EINVAL : errno;
+	/* strtol also takes leading blanks and a '+': " -5" must not pass for a number. */
+	bool digits = isdigit((unsigned char)v[v[0] == '-']);
+	*err = !digits || end == v || *end ? EINVAL : errno;
 	free(v);
 	return r;
 }

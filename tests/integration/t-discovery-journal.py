@@ -77,6 +77,10 @@ try:
          "and keeps the damaged file aside, saying so")
     r = d.get("/api/discovery/servers?since=abc")
     t.eq(r.status, 400, "since must be a revision")
+    for q in ("%20-5", "%2B3", "%205", "-0"):
+        r = d.get("/api/discovery/servers?since=" + q)
+        t.ok(r.status == 400 and r.json().get("code") == "invalid_query",
+             "since=%s: a revision is digits only (a blank and '-' wrapped to 2^64 - 5)" % q, r)
     r = d.get("/api/discovery/servers?since=0&status=online")
     t.eq(r.status, 400, "a diff cannot be filtered by status")
     for q in ("limit=1", "epoch=0123456789abcdef"):

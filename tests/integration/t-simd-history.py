@@ -64,7 +64,8 @@ try:
     t.ok(lines[0].split(",") == h["columns"] and len(lines) >= 3,
          "a header with the columns, then one row per sample", len(lines))
 
-    for q in ("since=-1", "since=x", "limit=0", "limit=100001", "format=xml"):
+    for q in ("since=-1", "since=x", "limit=0", "limit=100001", "format=xml", "since=%20-1",
+              "limit=%2B5", "limit=%205", "limit=5%20"):
         t.ok(jerr(d.get(base + "/history?" + q), 400), "history?%s: JSON 400" % q)
     t.ok(jerr(d.get("/api/tanks/00000000-0000-4000-8000-000000000000/history"), 404),
          "an unknown tank: JSON 404")
