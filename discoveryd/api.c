@@ -84,6 +84,13 @@ static void api_register(struct http_ctx *ctx)
 				 info.server_id);
 		return;
 	}
+	if (r == -ENOSPC) {
+		http_reply_error(ctx->req, 503, "registry_full",
+				 "the registry holds max_servers (%d) servers; %s is not one of "
+				 "them (room comes back as silent servers are evicted)",
+				 dd->daemon->conf.discovery.max_servers, info.server_id);
+		return;
+	}
 	dd->registrations++;
 	if (created)
 		log_info("server %s registered (%s:%d)", info.server_id, info.host, info.port);

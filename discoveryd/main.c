@@ -32,6 +32,15 @@ static struct registry_timing timing_of(const struct conf *c)
 	};
 }
 
+/* A registry as the configuration sets it up, at the start and after a damaged journal. */
+static struct registry *registry_of(const struct conf *c)
+{
+	struct registry_timing t = timing_of(c);
+	struct registry *r = registry_new(c->server.server_id, &t);
+	registry_set_max_servers(r, (size_t)c->discovery.max_servers);
+	return r;
+}
+
 static struct timeval tv_of(double s)
 {
 	return (struct timeval){(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
@@ -131,8 +140,7 @@ static void arm_sweep(struct discoveryd *dd)
 static void reset_registry(struct discoveryd *dd)
 {
 	registry_free(dd->reg);
-	struct registry_timing t = timing_of(&dd->daemon->conf);
-	dd->reg = registry_new(dd->daemon->conf.server.server_id, &t);
+	dd->reg = registry_of(&dd->daemon->conf);
 }
 
 static void report_set_aside(const char *path, const char *why, const char *moved)
@@ -214,11 +222,9 @@ static int on_reload(void *arg, const struct conf *newc)
 {
 	struct discoveryd *dd = arg;
 	const struct conf *old = &dd->daemon->conf;
-	registry_set_timing(
-		dd->reg,
-		&(struct registry_timing){.heartbeat_interval = newc->discovery.heartbeat_interval,
-					  .heartbeat_timeout = newc->discovery.heartbeat_timeout,
-					  .evict_after = newc->discovery.evict_after});
+	struct registry_timing timing = timing_of(newc);
+	registry_set_timing(dd->reg, &timing);
+	registry_set_max_servers(dd->reg, (size_t)newc->discovery.max_servers);
 	http_server_set_token(dd->http, newc->security.token, newc->security.insecure);
 	dd->daemon->conf = *newc; /* the worker and timers read the new values */
 	arm_sweep(dd);
@@ -274,8 +280,7 @@ int main(int argc, char **argv)
 	legacy_path = fs_path_join(dir, "registry.json");
 	free(dir);
 
-	struct registry_timing t = timing_of(c);
-	dd.reg = registry_new(c->server.server_id, &t);
+	dd.reg = registry_of(c);
 	load_state(&dd);
 	dd.journal = journal_new(state_path);
 	/* Before the first save: a registry of more than one batch schedules the rest. */

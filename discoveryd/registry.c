@@ -21,7 +21,8 @@ TAILQ_HEAD(entry_list, server_entry);
 struct registry {
 	char local_id[SERVER_ID_MAX + 1];
 	struct registry_timing timing;
-	void *index; /* tsearch tree of entries keyed by server_id */
+	size_t max_servers; /* entries a peer can make, this server's own included */
+	void *index;	    /* tsearch tree of entries keyed by server_id */
 	size_t count;
 	struct entry_list entries;    /* live, in registration order */
 	struct entry_list by_rev;     /* live and tombstones, in revision order */
@@ -54,6 +55,7 @@ struct registry *registry_new(const char *local_id, const struct registry_timing
 	struct registry *r = xcalloc(1, sizeof *r);
 	snprintf(r->local_id, sizeof r->local_id, "%s", local_id);
 	r->timing = *t;
+	r->max_servers = REGISTRY_MAX_SERVERS;
 	TAILQ_INIT(&r->entries);
 	TAILQ_INIT(&r->by_rev);
 	TAILQ_INIT(&r->tombstones);
@@ -177,6 +179,11 @@ void registry_set_timing(struct registry *r, const struct registry_timing *t)
 	r->timing = *t;
 }
 
+void registry_set_max_servers(struct registry *r, size_t n)
+{
+	r->max_servers = n;
+}
+
 const char *server_status_name(enum server_status s)
 {
 	switch (s) {
@@ -267,6 +274,12 @@ int registry_register(struct registry *r, const struct server_info *info, double
 		return -EPERM;
 	struct server_entry *e = lookup(r, info->server_id);
 	bool created = !e;
+	/* A peer's new server past the bound is refused: with the token, registrations under
+	 * fresh ids grew the registry, its journal and every full listing without end (20,000
+	 * in 4 s, a 15 MB listing). The journal's and this server's own are never refused:
+	 * lowering the bound forgets nobody, it only stops newcomers until there is room. */
+	if (!e && from_peer && r->count >= r->max_servers)
+		return -ENOSPC;
 	if (!e) {
 		e = xcalloc(1, sizeof *e);
 		e->info = *info;

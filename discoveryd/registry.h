@@ -77,7 +77,13 @@ void registry_set_timing(struct registry *r, const struct registry_timing *t);
  * the receiver's to compute. Returns 0 or -EINVAL with e->msg. */
 int server_info_from_json(json_object *o, struct server_info *ret, struct json_err *e);
 
-/* Insert or replace. -EPERM when a peer tries to register this server's own id. */
+/* The default of [discovery] max_servers. */
+#define REGISTRY_MAX_SERVERS 100000
+/* How many entries peers (a registration, a hub's list) can bring the registry to. */
+void registry_set_max_servers(struct registry *r, size_t n);
+
+/* Insert or replace. -EPERM when a peer tries to register this server's own id, -ENOSPC
+ * when a peer's server is new and the registry holds max_servers. */
 int registry_register(struct registry *r, const struct server_info *info, double now,
 		      bool from_peer, bool *ret_created);
 /* -ENOENT when unknown (the sender must register again). info may be NULL. */

@@ -95,6 +95,8 @@ static const struct conf_key conf_keys[] = {
 	 864000, "90", "A server silent this long is offline (degraded after 2 intervals)."},
 	{"discovery", "evict_after", T_DURATION, OFF(discovery.evict_after), 0.1, 31536000, "86400",
 	 "An offline server is removed from the registry after this long."},
+	{"discovery", "max_servers", T_INT, OFF(discovery.max_servers), 1, 10000000, "100000",
+	 "Servers the registry holds at most, this one included; a new one past it gets 503."},
 
 	{"sim", "listen", T_LISTEN, OFF(sim.listen), 0, 0, "",
 	 "TCP address host:port, or none. Default: 127.0.0.1:base_port+1."},

@@ -56,6 +56,7 @@ struct conf {
 		double heartbeat_interval;
 		double heartbeat_timeout;
 		double evict_after;
+		int max_servers;
 	} discovery;
 	struct {
 		struct conf_listen listen;

@@ -220,6 +220,31 @@ try:
                 "last_heartbeat_at", "status")} for x in json.loads(s)]
     t.eq(strip(after), strip(before), "the registry is unchanged")
 
+    # max_servers bounds what peers can make of the registry (this server included);
+    # what the journal holds is never refused, so a lower bound forgets nobody.
+    small_root = os.path.join(root, "small")
+    small = Daemon("discoveryd", small_root, "small", base_ports(1)[0],
+                   extra={"discovery.max_servers": "3"})
+    small.start()
+    listed = lambda: sorted(s["server_id"] for s in small.get("/api/discovery/servers").json()["servers"])
+    t.ok(all(small.post("/api/discovery/register", info(p)).status == 200 for p in ("p1", "p2")),
+         "max_servers 3: two peers register beside the hub")
+    r = small.post("/api/discovery/register", info("p3"))
+    t.ok(r.status == 503 and r.json().get("code") == "registry_full" and "max_servers (3)" in r.json()["error"],
+         "a third is a 503 registry_full naming the bound", r)
+    t.eq(listed(), ["p1", "p2", "small"], "and is not listed")
+    r = small.post("/api/discovery/register", info("p1", port=9100))
+    t.ok(r.status == 200 and small.get("/api/discovery/servers/p1").json()["port"] == 9100,
+         "a known peer still registers again (its new port is kept)", r)
+    small.delete("/api/discovery/unregister/p2")
+    t.eq(small.post("/api/discovery/register", info("p3")).status, 200, "once one is gone, there is room")
+    small.stop()
+    small.extra["discovery.max_servers"] = "1"
+    small.start()
+    t.eq(listed(), ["p1", "p3", "small"], "restarted with max_servers 1: every journaled server is still there")
+    t.eq(small.post("/api/discovery/register", info("p4")).status, 503, "and a new one is refused")
+    small.stop()
+
     # A non-loopback listener without a token is refused.
     rc = hub.stop()
     t.eq(rc, 0, "SIGTERM exits 0")
@@ -231,5 +256,5 @@ try:
     t.ok(rc != 0 and "without a cluster token" in log, "0.0.0.0 without a token refuses to start", log)
     exposed._close()
 finally:
-    finish(t, root, [hub])
+    finish(t, root, [hub] + ([small] if "small" in globals() else []))
 t.done()
