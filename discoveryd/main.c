@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 {
 	static struct daemon d;
 	static struct discoveryd dd;
-	daemon_init(&d, "discoveryd", argc, argv);
+	daemon_init(&d, "discoveryd", NULL, argc, argv);
 	const struct conf *c = &d.conf;
 	dd.daemon = &d;
 	dd.started_mono = now_mono();

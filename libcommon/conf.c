@@ -120,7 +120,7 @@ static const struct conf_key conf_keys[] = {
 	{"sim", "max_fish_total", T_INT, OFF(sim.max_fish_total), 0, 100000000, "0",
 	 "The sum of max_fish over the tanks; 0: one fish per 12 KiB of memory. A tank that "
 	 "would pass it is refused (409)."},
-	{"sim", "width", T_INT, OFF(sim.width), 100, 100000, "1088", "Default tank width."},
+	{"sim", "width", T_INT, OFF(sim.width), 200, 100000, "1088", "Default tank width."},
 	{"sim", "spawn_floor", T_INT, OFF(sim.spawn_floor), 0, 1000000, "10",
 	 "Emergency spawns only below this many fish (default of a new tank)."},
 	{"sim", "history_interval", T_INT, OFF(sim.history_interval), 1, 1000000, "300",
@@ -129,7 +129,7 @@ static const struct conf_key conf_keys[] = {
 	 "History samples a tank keeps (default of a new tank)."},
 	{"sim", "lineage_depth", T_INT, OFF(sim.lineage_depth), 0, 1000, "10",
 	 "Ancestors kept per living fish (default of a new tank)."},
-	{"sim", "height", T_INT, OFF(sim.height), 100, 100000, "612", "Default tank height."},
+	{"sim", "height", T_INT, OFF(sim.height), 200, 100000, "612", "Default tank height."},
 	{"sim", "www_dir", T_PATH, OFF(sim.www_dir), 0, 0, "",
 	 "Folder of the web app. Default: the installed one, or the source tree's www/ "
 	 "when simd runs from its build tree."},

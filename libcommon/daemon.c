@@ -109,15 +109,17 @@ static struct event_base *loop_new(void)
 	return base;
 }
 
-void daemon_init(struct daemon *d, const char *name, int argc, char **argv)
+void daemon_init(struct daemon *d, const char *name, daemon_check_fn check_fn, int argc, char **argv)
 {
 	memset(d, 0, sizeof *d);
 	d->name = name;
+	d->check = check_fn;
 	bool check = false, debug = false;
 	log_init(name, LOG_INFO);
 	parse_args(d, argc, argv, &check, &debug);
 	char err[1024];
-	if (conf_load(&d->conf, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0) {
+	if (conf_load(&d->conf, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0 ||
+	    (d->check && d->check(&d->conf, err, sizeof err) < 0)) {
 		fprintf(stderr, "%s: %s\n", name, err);
 		exit(1);
 	}
@@ -172,7 +174,8 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "RELOADING=1");
 	struct conf *newc = xmalloc(sizeof *newc);
 	char err[1024];
-	if (conf_load(newc, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0) {
+	if (conf_load(newc, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0 ||
+	    (d->check && d->check(newc, err, sizeof err) < 0)) {
 		log_err("reload failed, keeping the running configuration: %s", err);
 	} else if (!reload_keeps_identity(&d->conf, newc) ||
 		   (d->on_reload && d->on_reload(d->arg, newc) < 0)) {

@@ -15,6 +15,9 @@ struct daemon;
 
 typedef int (*daemon_reload_fn)(void *arg, const struct conf *newc); /* 0 accepts */
 typedef void (*daemon_stop_fn)(void *arg);
+/* What a daemon checks of a configuration beyond conf.c's own (0 accepts; else err says
+ * why): at the start, in --check-config, and before a reload is taken. */
+typedef int (*daemon_check_fn)(const struct conf *c, char *err, size_t errlen);
 
 struct daemon {
 	const char *name;
@@ -24,16 +27,18 @@ struct daemon {
 	size_t n_overrides;
 	struct event_base *base;
 	struct event *sig_term, *sig_int, *sig_hup, *watchdog;
+	daemon_check_fn check;
 	daemon_reload_fn on_reload;
 	daemon_stop_fn on_stop;
 	void *arg;
 	bool stopping;
 };
 
-/* Parse argv, load the configuration and set up logging and the event base. Handles
- * --help, --version, --check-config and --print-example-config itself and exits.
- * On a configuration error prints it and exits 1. */
-void daemon_init(struct daemon *d, const char *name, int argc, char **argv);
+/* Parse argv, load the configuration (and check it with check, if not NULL) and set up
+ * logging and the event base. Handles --help, --version, --check-config and
+ * --print-example-config itself and exits. On a configuration error prints it and
+ * exits 1. */
+void daemon_init(struct daemon *d, const char *name, daemon_check_fn check, int argc, char **argv);
 void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_fn stop, void *arg);
 /* Serve on systemd's sockets if any were passed, else bind unix_path and listen
  * (creating the socket's directory). Returns the TCP port bound (0 if none) or exits

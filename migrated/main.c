@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 {
 	static struct daemon d;
 	static struct migrated md;
-	daemon_init(&d, "migrated", argc, argv);
+	daemon_init(&d, "migrated", NULL, argc, argv);
 	const struct conf *c = &d.conf;
 	md.daemon = &d;
 	md.started_mono = now_mono();

@@ -54,18 +54,10 @@ static void first_start(struct simd *sd, const char *marker)
 		for (const char *p = u; *p; p++)
 			seed = seed * 131 + (unsigned char)*p;
 	}
-	struct tank_params p = tank_params_default(seed);
-	tank_params_scale_world(&p, c->sim.width, c->sim.height);
-	p.max_fish = c->sim.max_fish;
-	if (p.initial_fish > p.max_fish)
-		p.initial_fish = p.max_fish;
-	p.spawn_floor = c->sim.spawn_floor;
-	p.history_interval = c->sim.history_interval;
-	p.history_size = c->sim.history_size;
-	p.lineage_depth = c->sim.lineage_depth;
+	struct tank_params p = tanks_default_params(c, seed);
 	struct tank_slot *slot;
 	if (xfer_tank_create(sd, &m, &p, false, &slot, NULL, NULL) < 0)
-		fatal("cannot create the first tank");
+		fatal("cannot create the first tank"); /* its world was checked at the start */
 	journal_wait_durable(sd->journal, slot->applied_seq);
 	fs_write_atomic_or_die(marker, "", 0);
 	log_info("first start: created tank %s (%s), seed %llu", m.id, m.name,
@@ -91,7 +83,7 @@ int main(int argc, char **argv)
 {
 	static struct daemon d;
 	static struct simd sd;
-	daemon_init(&d, "simd", argc, argv);
+	daemon_init(&d, "simd", tanks_conf_check, argc, argv);
 	const struct conf *c = &d.conf;
 	sd.daemon = &d;
 	sd.started_mono = now_mono();

@@ -276,6 +276,12 @@ void tanks_build_shutdown(struct simd *sd); /* wait for builds, cancel their cal
 /* Room for one more tank of max_fish (sim.max_tanks, sim.max_fish_total), counting the
  * tanks being built: 0, or -ENOSPC with e saying which limit and *which its name. */
 int tanks_room(struct simd *sd, int max_fish, const char **which, struct json_err *e);
+/* A new tank's parameters from [sim]: the world of width x height with what grows with
+ * it, max_fish and the evolution defaults. */
+struct tank_params tanks_default_params(const struct conf *c, uint64_t seed);
+/* daemon_check_fn: the default world must make a tank (tank_params_check), or the first
+ * start, and every POST /api/tanks without a size, would fail. */
+int tanks_conf_check(const struct conf *c, char *err, size_t errlen);
 /* readers.c: reads of a tank off the loop. read runs on a reader thread, takes the
  * tank's lock itself (tanks_lock_fair) for as long as it copies, and fills the answer:
  * status 200 with its text (readers_answer_json for JSON) or 404. done then runs on the

@@ -747,3 +747,29 @@ char *tanks_list_text(struct simd *sd, bool include_private, size_t *len)
 	*len = b.len;
 	return b.p;
 }
+
+struct tank_params tanks_default_params(const struct conf *c, uint64_t seed)
+{
+	struct tank_params p = tank_params_default(seed);
+	tank_params_scale_world(&p, c->sim.width, c->sim.height);
+	p.max_fish = c->sim.max_fish;
+	if (p.initial_fish > p.max_fish)
+		p.initial_fish = p.max_fish;
+	p.spawn_floor = c->sim.spawn_floor;
+	p.history_interval = c->sim.history_interval;
+	p.history_size = c->sim.history_size;
+	p.lineage_depth = c->sim.lineage_depth;
+	return p;
+}
+
+int tanks_conf_check(const struct conf *c, char *err, size_t errlen)
+{
+	struct tank_params p = tanks_default_params(c, 1);
+	struct json_err e;
+	if (tank_params_check(&p, &e) < 0) {
+		snprintf(err, errlen, "[sim] width %d and height %d: %s", c->sim.width,
+			 c->sim.height, e.msg);
+		return -EINVAL;
+	}
+	return 0;
+}

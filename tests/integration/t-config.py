@@ -148,9 +148,30 @@ try:
         t.eq(x.get("/health").json().get("server_id"), "live", "%s keeps its server_id" % n)
         with open(x.conf, "w") as f:
             f.write(text)
+        if n == "simd":
+            # A default world simd cannot make is refused on reload, as at the start.
+            with open(x.conf, "a") as f:
+                f.write("[sim]\nwidth = 100000\nheight = 100000\n")
+            x.signal(signal.SIGHUP)
+            t.ok(wait_until(lambda: "width 100000 and height 100000" in x.log_tail(), 5),
+                 "simd refuses a reload whose default world is too large, saying why", x.log_tail(5))
+            r = x.post("/api/tanks", {"name": "after"})
+            t.eq(r.status, 201, "and still makes tanks of the world it had", r)
+            with open(x.conf, "w") as f:
+                f.write(text)
         if x is not d:
             t.eq(x.stop(), 0, "%s exits 0" % n)
     t.eq(d.stop(), 0, "SIGTERM after reloads exits 0")
+
+    # The default world of simd is checked before anything starts: a size conf.c takes
+    # but simd cannot make stopped the first start with "cannot create the first tank".
+    simd_bin = os.path.join(BUILD, "simd", "simd")
+    for sets, want in ((["sim.width=150"], "from 200 to 100000"),
+                       (["sim.width=100000", "sim.height=100000"], "width 100000 and height 100000")):
+        args = [simd_bin, "-c", conf, "-n"] + [a for kv in sets for a in ("--set", kv)]
+        p = subprocess.run(args, capture_output=True, text=True, timeout=20)
+        t.ok(p.returncode == 1 and want in p.stderr,
+             "simd --check-config refuses %s, saying why" % " ".join(sets), (p.returncode, p.stderr))
 finally:
     shutil.rmtree(root, ignore_errors=True)
 t.done()
