@@ -11,9 +11,11 @@
 #include "simd.h"
 
 /* The tank a route's {id} names, or NULL (api.c); api_tank_param answers a JSON 404
- * then. */
+ * then, and a 401 for a private tank the request may not see (api_tank_visible). */
 struct tank_slot *api_path_tank(struct http_ctx *ctx);
 struct tank_slot *api_tank_param(struct http_ctx *ctx);
+/* True when the request may see tank s; else answers 401. */
+bool api_tank_visible(struct http_ctx *ctx, const struct tank_slot *s);
 /* The same, then the request's JSON object body (*body, the caller's to put); NULL after
  * a JSON 404 or 400. */
 struct tank_slot *api_tank_body(struct http_ctx *ctx, json_object **body);

@@ -107,6 +107,8 @@ void api_lineage_legacy(struct http_ctx *ctx)
 		return;
 	}
 	free(id);
+	if (!api_tank_visible(ctx, s))
+		return;
 	struct lineage_read *lr = xcalloc(1, sizeof *lr);
 	lr->sd = sd;
 	lr->depth = -1;

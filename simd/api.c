@@ -36,13 +36,24 @@ struct tank_slot *api_path_tank(struct http_ctx *ctx)
 	return object_id_valid(id, TANK_ID_MAX) ? tanks_find(sd_of(ctx), id) : NULL;
 }
 
+/* A private tank is shown only to those who may list it (the token or the socket):
+ * hidden from the listing alone, its state, fish, stream, history, lineage and poker were
+ * all read over TCP without the token by anyone who had its id. */
+bool api_tank_visible(struct http_ctx *ctx, const struct tank_slot *s)
+{
+	if (s->meta.is_public || ctx->trusted)
+		return true;
+	http_reply_unauthorized(ctx, "reading a private tank needs");
+	return false;
+}
+
 struct tank_slot *api_tank_param(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_path_tank(ctx);
 	if (!s)
 		http_reply_error(ctx->req, 404, "unknown_tank", "Tank not found: %.100s",
 				 http_param(ctx, "id"));
-	return s;
+	return s && api_tank_visible(ctx, s) ? s : NULL;
 }
 
 struct tank_slot *api_tank_body(struct http_ctx *ctx, json_object **body)

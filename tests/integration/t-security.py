@@ -128,6 +128,24 @@ try:
     t.ok(r.status == 200 and b not in r.body and a in r.body, "TCP without the token: no private tank", r)
     r = d["simd"].get("/api/tanks?include_private=true", tcp=True, token=token)
     t.ok(r.status == 200 and b in r.body, "with the token the private tank is listed", r)
+    # Nor is anything of it read over TCP without the token, whoever knows its id: the
+    # tank, its state, a fish or plant, the stream, history, events, lineage, poker and exits.
+    fish = "00000000-0000-4000-8000-000000000000"
+    reads = ["/api/tanks/%s" + x for x in ("", "/state", "/snapshot", "/fish/" + fish, "/plants/" + fish,
+                                           "/history", "/events", "/lineage", "/poker", "/poker/games/" + fish,
+                                           "/poker/strategies", "/exits")]
+    reads.append("/api/lineage?tank_id=%s")
+    for path in reads + ["/api/tanks/%s/stream"]:
+        r = d["simd"].get(path % b, tcp=True, timeout=5)
+        t.ok(jerr(r, 401, "unauthorized"), "GET %s of a private tank over TCP without the token: 401" % (path % "B"), r)
+    for path in reads:
+        for how, kw in (("with the token", {"tcp": True, "token": token}), ("over the socket", {})):
+            r = d["simd"].get(path % b, timeout=5, **kw)
+            t.ok(r.status != 401 and r.status < 500, "GET %s of a private tank %s: not refused (%d)"
+                 % (path % "B", how, r.status), r)
+        r = d["simd"].get(path % a, tcp=True, timeout=5)
+        t.ok(r.status != 401 and r.status < 500, "GET %s of a public tank over TCP without the token: %d"
+             % (path % "A", r.status), r)
     for n in names:
         t.ok(jerr(d[n].get("/metrics", tcp=True), 401), "%s /metrics over TCP without the token: 401" % n)
         t.eq(d[n].get("/metrics", tcp=True, headers={"Authorization": "bearer " + token}).status, 200,
