@@ -128,13 +128,24 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 /* Over TCP without the token, simd lists public tanks only and refuses to be asked for
- * more: the listings say so, or a private tank would look absent. */
-bool ctl_public_only(const struct ctl *ctl, const struct endpoint *ep)
+ * more (401), unless it runs with insecure = yes, when it shows everything: asked once
+ * per endpoint. The listings say when they are public only, or a private tank would look
+ * absent (taking every server without a token for one, an audit of insecure servers
+ * missed their private tanks and always ended "incomplete"). */
+bool ctl_public_only(struct ctl *ctl, struct endpoint *ep)
 {
-	return ep->tcp && !ctl->token;
+	if (!ep->tcp || ctl->token)
+		return false;
+	if (ep->private_reads == 0) {
+		struct reply r;
+		if (ctl_request(ctl, ep, "GET", "/api/tanks?include_private=true", NULL, &r) == 0)
+			ep->private_reads = r.status == 200 ? 1 : -1;
+		reply_free(&r);
+	}
+	return ep->private_reads <= 0; /* not known (unreachable): as before */
 }
 
-const char *ctl_tanks_path(const struct ctl *ctl, const struct endpoint *ep)
+const char *ctl_tanks_path(struct ctl *ctl, struct endpoint *ep)
 {
 	return ctl_public_only(ctl, ep) ? "/api/tanks" : "/api/tanks?include_private=true";
 }

@@ -41,6 +41,20 @@ void print_connections(struct table *t, json_object *list)
 	}
 }
 
+/* The tank id a --tank filter names. Connections and the history name remote tanks
+ * too, which this server cannot look up: a whole id is taken as it is, a name or a prefix
+ * is looked up among this server's tanks (*held keeps the tank found, the caller's to
+ * put). NULL after saying why. */
+static const char *filter_tank(struct ctl *ctl, const char *tank, json_object **held)
+{
+	*held = NULL;
+	if (object_id_valid(tank, 64) && strlen(tank) >= 36)
+		return tank;
+	if (!(*held = find_tank(ctl, tank)))
+		return NULL;
+	return tank_id_of(*held);
+}
+
 /* ---- connections ---- */
 
 int cmd_connections(struct ctl *ctl, const struct cmd_opts *o)
@@ -49,10 +63,11 @@ int cmd_connections(struct ctl *ctl, const struct cmd_opts *o)
 	if (ctl_resolve(ctl) < 0)
 		return EXIT_FAIL;
 	if (o->tank) {
-		json_object *s = find_tank(ctl, o->tank);
-		if (!s)
+		json_object *s;
+		const char *tid = filter_tank(ctl, o->tank, &s);
+		if (!tid)
 			return EXIT_FAIL;
-		char *esc = url_escape(ctl, tank_id_of(s));
+		char *esc = url_escape(ctl, tid);
 		snprintf(path, sizeof path, "/api/connections?tank_id=%s", esc);
 		free(esc);
 		json_object_put(s);
@@ -224,14 +239,10 @@ int cmd_transfers(struct ctl *ctl, const struct cmd_opts *o)
 	if (ctl_resolve(ctl) < 0)
 		return EXIT_FAIL;
 	if (o->tank) {
-		/* The history names remote tanks too: an id that is not local is taken as is. */
-		const char *tid = o->tank;
-		json_object *s = NULL;
-		if (!object_id_valid(tid, 64) || strlen(tid) < 36) {
-			if (!(s = find_tank(ctl, tid)))
-				return EXIT_FAIL;
-			tid = tank_id_of(s);
-		}
+		json_object *s;
+		const char *tid = filter_tank(ctl, o->tank, &s);
+		if (!tid)
+			return EXIT_FAIL;
 		char *esc = url_escape(ctl, tid);
 		n += snprintf(path + n, sizeof path - (size_t)n, "&tank_id=%s", esc);
 		free(esc);

@@ -24,6 +24,7 @@
 /* Where one daemon is reached. */
 struct endpoint {
 	bool tcp;
+	int private_reads; /* TCP without a token: 0 not asked yet, 1 shown (insecure), -1 not */
 	char unix_path[CONF_PATH]; /* for !tcp */
 	char base[320];		   /* "http://host:port", or "http://simd" over the socket */
 	char what[CONF_PATH + 64]; /* "simd at /run/tankworld/simd.sock", for messages */
@@ -60,11 +61,12 @@ int endpoint_tcp(struct endpoint *ep, const char *daemon, const char *host, int 
 /* Split "http://host[:port][/]" into host (brackets removed for IPv6) and port (0 when
  * absent). 0 or -1. */
 int url_split(const char *url, char *host, size_t hostlen, int *port);
+/* Whether the endpoint shows public tanks only to us (TCP without the token, to a server
+ * that is not insecure; asked once), and the GET path of the tank list accordingly. */
+bool ctl_public_only(struct ctl *ctl, struct endpoint *ep);
+const char *ctl_tanks_path(struct ctl *ctl, struct endpoint *ep);
 /* Perform one request. body may be NULL. Always fills r; returns 0 when an HTTP answer
  * arrived (any status), -1 on a transport failure. */
-/* GET path of the tank list: private tanks included when the endpoint allows it. */
-bool ctl_public_only(const struct ctl *ctl, const struct endpoint *ep);
-const char *ctl_tanks_path(const struct ctl *ctl, const struct endpoint *ep);
 int ctl_request(struct ctl *ctl, const struct endpoint *ep, const char *method, const char *path,
 		json_object *body, struct reply *r);
 void reply_free(struct reply *r);

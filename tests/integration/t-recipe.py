@@ -4,7 +4,10 @@
 environment variables only (on test ports instead of 8000-8002), everything through each
 server's one door. The workers register with the hub (DISCOVERY_SERVER_URL names the hub's
 door) and then list each other."""
-from twlib import Tap, free_port, interrupt, request, start_tankworld, tmpdir, wait_until
+import os
+import subprocess
+
+from twlib import BUILD, Tap, free_port, interrupt, request, start_tankworld, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twrc")
@@ -50,6 +53,19 @@ try:
          "the workers list each other (and the hub)", (listed(1), listed(2)))
     r = door(1, "/api/connections")
     t.ok(r and r.status == 200 and "connections" in r.json(), "migrated's API through a worker's door", r)
+    # These servers are insecure (no token): their private tanks are shown over TCP, so
+    # tankctl's audit counts them and is complete (it took them for unseen: exit 2).
+    r = door(1, "/api/tanks", method="POST", body={"name": "Hidden", "initial_fish": 2, "is_public": False})
+    t.ok(r and r.status == 201, "a private tank made on worker-1 through its door", r)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANK_")}
+    empty = os.path.join(root, "empty.conf")
+    open(empty, "w").close()
+    a = subprocess.run([os.path.join(BUILD, "tankctl", "tankctl"), "-c", empty, "--server",
+                        "http://127.0.0.1:%d" % ports[0], "audit"], capture_output=True, text=True, timeout=60, env=env)
+    t.ok(a.returncode == 0 and "incomplete" not in a.stdout + a.stderr,
+         "tankctl audit of the three servers without a token: complete, exit 0", (a.returncode, a.stdout, a.stderr))
+    w1 = [ln for ln in a.stdout.splitlines() if ln.startswith("worker-1")]
+    t.ok(w1 and w1[0].split()[2] == "2", "and it counts worker-1's private tank (2 tanks)", a.stdout)
 finally:
     interrupt(procs)
 t.ok(all(p.returncode is not None for p in procs), "Ctrl-C stops every server")

@@ -328,6 +328,9 @@ try:
         rc, j, err = ctl_json("connections", "--tank", "Reef")
         t.ok(rc == 0 and j["count"] == 1 and j["connections"][0]["destinationId"] == B and
              j["connections"][0]["probability"] == 100, "connections --json --tank", j)
+        rc, j, err = ctl_json("connections", "--tank", B)
+        t.ok(rc == 0 and j["count"] == 1 and j["connections"][0]["id"] == "reef-lagoon",
+             "connections --tank with a remote tank's whole id (it was 'unknown tank')", (rc, j, err))
         rc, out, err = ctl("tank", "show", A)
         t.ok("reef-lagoon" in out and "right wall" in out, "tank show lists the tank's connections and exits", out)
         # A mutation over TCP needs the token.
