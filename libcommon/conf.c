@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -795,6 +796,14 @@ static int load_dropins(struct conf *c, const char *path, char *err, size_t errl
 	}
 	free(names);
 	return r;
+}
+
+char *conf_hand_run_base(const struct conf *c)
+{
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		return NULL;
+	return xasprintf("%s/data/%s", cwd, c->server.server_id);
 }
 
 const char *conf_default_path(void)

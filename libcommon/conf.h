@@ -116,6 +116,10 @@ int conf_parse_text(struct conf *c, const char *path, char *text, char *err, siz
 /* The default main file: $CONFIGURATION_DIRECTORY/tankworld.conf under systemd, else
  * SYSCONFDIR/tankworld/tankworld.conf. */
 const char *conf_default_path(void);
+/* Where a server run by hand without a configuration file (tankworld, as the original's
+ * recipe runs) keeps its state and sockets: <working folder>/data/<server_id>, absolute
+ * (the caller's to free), or NULL when the working folder cannot be read. */
+char *conf_hand_run_base(const struct conf *c);
 /* Print the effective configuration as INI (token shown as "(set)"). */
 void conf_print(const struct conf *c, FILE *f);
 /* Print every key commented out with its default and help, for etc/tankworld.conf. */

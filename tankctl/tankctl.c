@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "tankctl.h"
@@ -150,6 +152,28 @@ struct global_opts {
 	const char **sets; /* -s: in a static struct, so still reachable on every early return */
 	size_t nsets;
 };
+
+/* With no configuration file, a server run by hand in this folder (tankworld without
+ * one, as the original's recipe) has its sockets under ./data/<server_id>/run: used
+ * when there, unless --set names the runtime folder. Without this, tankctl looked in
+ * /run/tankworld and could not reach such a server. */
+static int hand_run_sockets(struct ctl *ctl, struct global_opts *g)
+{
+	if (g->conf_path || access(conf_default_path(), F_OK) == 0)
+		return 0;
+	for (size_t i = 0; i < g->nsets; i++)
+		if (strncmp(g->sets[i], "server.runtime_dir=", 19) == 0)
+			return 0;
+	static char set[PATH_MAX + 32];
+	char *base = conf_hand_run_base(&ctl->conf);
+	int n = base ? snprintf(set, sizeof set, "server.runtime_dir=%s/run", base) : -1;
+	free(base);
+	if (n < 0 || (size_t)n >= sizeof set || access(set + 19, F_OK) != 0)
+		return 0;
+	g->sets = xreallocarray(g->sets, g->nsets + 1, sizeof *g->sets);
+	g->sets[g->nsets++] = set;
+	return load_conf(ctl, g->conf_path, g->sets, g->nsets);
+}
 
 static int global_option(int c, const char *arg, struct ctl *ctl, struct global_opts *g)
 {
@@ -412,6 +436,8 @@ int main(int argc, char **argv)
 	if (ctl.server_url && (rc = server_endpoint(&ctl)) != 0)
 		return rc;
 	int lr = load_conf(&ctl, g.conf_path, g.sets, g.nsets);
+	if (lr == 0)
+		lr = hand_run_sockets(&ctl, &g);
 	free(g.sets);
 	g.sets = NULL;
 	if (lr < 0)

@@ -107,10 +107,9 @@ static bool set_given(const struct opts *o, const char *prefix)
  * daemons need the same path whatever their working folder), as the original kept data/. */
 static void hand_run_dirs(const struct conf *c, struct opts *o)
 {
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof cwd))
+	char *base = conf_hand_run_base(c);
+	if (!base)
 		fatal("cannot read the working folder: %s", strerror(errno));
-	char *base = join3(cwd, "/data/", c->server.server_id);
 	if (!set_given(o, "server.state_dir="))
 		o->extra[o->nextra++] = join3("server.state_dir=", base, "/state");
 	if (!set_given(o, "server.runtime_dir="))

@@ -66,6 +66,13 @@ try:
          "tankctl audit of the three servers without a token: complete, exit 0", (a.returncode, a.stdout, a.stderr))
     w1 = [ln for ln in a.stdout.splitlines() if ln.startswith("worker-1")]
     t.ok(w1 and w1[0].split()[2] == "2", "and it counts worker-1's private tank (2 tanks)", a.stdout)
+    # Run where the servers were started, with the recipe's environment and no file,
+    # tankctl finds a server's sockets under ./data/<id>/run, as tankworld put them.
+    a = subprocess.run([os.path.join(BUILD, "tankctl", "tankctl"), "tanks"], capture_output=True, text=True,
+                       timeout=30, cwd=root, env=dict(env, TANK_SERVER_ID="worker-1"))
+    t.ok(a.returncode == 0 and "Hidden" in a.stdout and "public tanks only" not in a.stdout,
+         "TANK_SERVER_ID=worker-1 tankctl tanks, with no configuration file: worker-1's tanks over its socket",
+         (a.returncode, a.stdout, a.stderr))
 finally:
     interrupt(procs)
 t.ok(all(p.returncode is not None for p in procs), "Ctrl-C stops every server")
