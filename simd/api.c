@@ -150,6 +150,39 @@ static const char *const tank_keys[] = {"name",
 					"lineage_depth",
 					NULL};
 
+static void create_warn(struct create_req *cr, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void create_warn(struct create_req *cr, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (!cr->warnings)
+		cr->warnings = json_object_new_array();
+	json_object_array_add(cr->warnings, json_object_new_string(msg));
+}
+
+/* The tank is created as asked, with a warning: initial_fish above max_fish is cut to
+ * it (silently, before); a small world full of fish is a fair experiment (the dense
+ * benchmark is one), but a user who wanted a big living tank learns here why it starves,
+ * and what world would feed it. */
+static void create_warnings(struct create_req *cr, int initial)
+{
+	const struct tank_params *p = &cr->p;
+	if (initial > p->max_fish)
+		create_warn(cr, "initial_fish %d is above max_fish: %d fish made", initial,
+			    p->max_fish);
+	int w, h;
+	if (tank_params_underfed(p, &w, &h))
+		create_warn(cr,
+			    "a %d x %d world gets the original's food supply, which feeds tens "
+			    "of fish, not %d: most of them will starve. A world at the default "
+			    "density feeds them: width %d, height %d",
+			    p->width, p->height, p->max_fish, w, h);
+}
+
 static void api_create_tank(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
@@ -222,21 +255,7 @@ static void api_create_tank(struct http_ctx *ctx)
 	cr->p = p;
 	cr->paused = paused;
 	cr->warnings = warnings;
-	/* Created as asked, with a warning: a small world full of fish is a fair experiment
-	 * (the dense benchmark is one), but a user who wanted a big living tank learns here
-	 * why it starves, and what world would feed it. */
-	int w, h;
-	if (tank_params_underfed(&p, &w, &h)) {
-		char msg[320];
-		snprintf(msg, sizeof msg,
-			 "a %d x %d world gets the original's food supply, which feeds tens of "
-			 "fish, not %d: most of them will starve. A world at the default density "
-			 "feeds them: width %d, height %d",
-			 p.width, p.height, p.max_fish, w, h);
-		if (!cr->warnings)
-			cr->warnings = json_object_new_array();
-		json_object_array_add(cr->warnings, json_object_new_string(msg));
-	}
+	create_warnings(cr, initial);
 	tanks_build(sd, &p, m.id, on_tank_built, cr);
 }
 

@@ -63,6 +63,12 @@ try:
          r.json().get("warnings") == ["unknown field 'max_fsh' ignored"],
          "an unknown field: created with the default, and a warning naming it", r.json())
     typo = r.json()["tank"]["tank_id"] if r.status == 201 else None
+    r = a.post("/api/tanks", {"name": "Over", "max_fish": 5, "initial_fish": 8, "paused": True})
+    t.ok(r.status == 201 and r.json()["stats"]["fish_count"] == 5 and
+         r.json().get("warnings") == ["initial_fish 8 is above max_fish: 5 fish made"],
+         "initial_fish above max_fish: created with max_fish fish, and a warning saying so", r)
+    if r.status == 201:
+        a.req("DELETE", "/api/tanks/%s" % r.json()["tank"]["tank_id"])
     for tank in (crowd, sea, typo):
         t.eq(a.req("DELETE", "/api/tanks/%s" % tank).status, 200, "and the three are deleted again")
     r = a.post("/api/tanks", {"name": "Private", "is_public": False, "allow_transfers": False,
