@@ -114,7 +114,7 @@ static void hand_run_dirs(const struct conf *c, struct opts *o)
 		o->extra[o->nextra++] = join3("server.state_dir=", base, "/state");
 	if (!set_given(o, "server.runtime_dir="))
 		o->extra[o->nextra++] = join3("server.runtime_dir=", base, "/run");
-	int r = fs_mkdir_p(base, 0750);
+	int r = o->check_only ? 0 : fs_mkdir_p(base, 0750); /* a check creates nothing */
 	if (r < 0)
 		fatal("cannot create %s: %s", base, strerror(-r));
 	free(base);

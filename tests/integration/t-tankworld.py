@@ -42,6 +42,10 @@ try:
     h = subprocess.run(WRAPPER + [tw, "--help"], capture_output=True, text=True, timeout=10)
     t.ok(v.returncode == 0 and v.stdout.startswith("tankworld ") and h.returncode == 0 and "--version" in h.stdout,
          "-V prints the version and --help lists it", (v.stdout, h.stdout))
+    env = dict(os.environ, TANK_SERVER_ID="tw-check")
+    c = subprocess.run(WRAPPER + [tw, "--check-config"], capture_output=True, text=True, timeout=10, cwd=root, env=env)
+    t.ok(c.returncode == 0 and "/data/tw-check/state" in c.stdout and not os.path.exists(os.path.join(root, "data", "tw-check")),
+         "--check-config without a file names ./data/tw-check and creates nothing", (c.returncode, c.stdout[-300:]))
     proc = start_tankworld(root, "out.log", TANK_SERVER_ID="tw-one", TANK_API_PORT=port)
     up = wait_until(lambda: all(healthy(n) for n in ("discoveryd", "simd", "migrated")), 30, 0.1)
     t.ok(up, "three daemons answer on their sockets under ./data/tw-one/run")
