@@ -14,6 +14,8 @@
  * then, and a 401 for a private tank the request may not see (api_tank_visible). */
 struct tank_slot *api_path_tank(struct http_ctx *ctx);
 struct tank_slot *api_tank_param(struct http_ctx *ctx);
+/* Warns in the log when the web app's folder has no index.html (api-www.c). */
+void api_www_check(struct simd *sd);
 /* True when the request may see tank s; else answers 401. */
 bool api_tank_visible(struct http_ctx *ctx, const struct tank_slot *s);
 /* The same, then the request's JSON object body (*body, the caller's to put); NULL after

@@ -46,6 +46,18 @@ static const char *www_dir(struct simd *sd)
 	return dir;
 }
 
+/* Said once at the start: a www_dir without the app (a typo, or an install without its
+ * data) otherwise showed only as a 404 in the browser, with nothing in the log. */
+void api_www_check(struct simd *sd)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/index.html", www_dir(sd));
+	if (access(path, R_OK) < 0)
+		log_warn("web app: %s cannot be read (%s): the viewer answers 404; set [sim] "
+			 "www_dir to the folder that holds index.html",
+			 path, strerror(errno));
+}
+
 static bool name_ok(const char *s)
 {
 	if (!s || !*s || *s == '.' || strlen(s) > 100)

@@ -116,6 +116,7 @@ int main(int argc, char **argv)
 	store_schedule(&sd);
 
 	sd.http = api_new(&sd);
+	api_www_check(&sd);
 	daemon_set_handlers(&d, on_reload, on_stop, &sd);
 	int port = daemon_listen(&d, sd.http, c->sim.socket, &c->sim.listen);
 	struct event *status_timer = event_new(d.base, -1, EV_PERSIST, on_status_timer, &sd);

@@ -156,6 +156,18 @@ try:
     t.ok(r.status == 200 and "custom viewer" in r.body, "sim.www_dir names another folder", r)
     r = request("GET", url=sim2.url, path="/static/link.js")
     t.eq(r.status, 404, "a symbolic link out of the folder is not followed")
+    t.ok("cannot be read" not in sim2.log_tail(200),
+         "a www_dir that holds the app: no warning at the start")
+    # A www_dir without the app is said in the log at the start (it showed only as a 404).
+    nowww = Daemon("simd", os.path.join(root, "n"), "viewer-none", p2,
+                   extra={"sim.www_dir": os.path.join(root, "no-such-folder"), "sim.tick_rate": "10"})
+    sim2.stop()
+    nowww.start()
+    t.ok("no-such-folder/index.html cannot be read" in nowww.log_tail(50) and "www_dir" in nowww.log_tail(50),
+         "a www_dir without index.html: a warning at the start naming the file and the key", nowww.log_tail(8))
+    t.eq(request("GET", url=nowww.url, path="/").status, 404, "and / is a 404")
+    nowww.stop()
+    sim2.start()
 
     # ---- the stream: bad input ---------------------------------------------------------
     for q in ("fps=0", "fps=31", "fps=abc", "fps=-1", "fps=1.5", "fps="):
