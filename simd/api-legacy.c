@@ -39,7 +39,8 @@ static int query_bool(struct http_ctx *ctx, json_object *body, const char *key)
 		b = false;
 	else {
 		free(v);
-		http_reply_error(ctx->req, 400, "invalid_query", "%s must be true or false", key);
+		http_reply_error(ctx->req, 400, "invalid_query",
+				 "%s must be true or false (or 1/0, yes/no, on/off)", key);
 		return -1;
 	}
 	free(v);
