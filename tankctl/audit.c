@@ -220,7 +220,7 @@ static void read_server(struct ctl *ctl, struct server *sv, int idx, struct snap
 	struct reply r;
 	sv->reachable = true;
 	sv->http_status = 0;
-	sv->public_only = ctl_public_only(ctl, &sv->sim);
+	sv->public_only = false;
 	sv->err[0] = '\0';
 	sv->tanks = sv->paused = sv->fish = sv->in_flight = 0;
 	sv->plants = sv->plants_in_flight = 0;
@@ -232,6 +232,7 @@ static void read_server(struct ctl *ctl, struct server *sv, int idx, struct snap
 		sanitize(sv->err);
 		return;
 	}
+	sv->public_only = ctl_public_only(ctl, &sv->sim); /* asks the server: not before */
 	if (ctl_request(ctl, &sv->sim, "GET", ctl_tanks_path(ctl, &sv->sim), NULL, &r) < 0 ||
 	    r.status != 200 || !field_arr(r.json, "tanks")) {
 		set_unreachable(sv, sv->sim.what, &r);
