@@ -228,7 +228,7 @@ static void test_parse_text(void)
 	       "line numbers count CRLF lines");
 	r = parse(&c, "[sim]\nwidth = 50\n", err, sizeof err);
 	is_str(err,
-	       "t.conf:2: invalid value '50' for width in [sim]: expected an integer from 100 "
+	       "t.conf:2: invalid value '50' for width in [sim]: expected an integer from 200 "
 	       "to 100000",
 	       "integer range message");
 	r = parse(&c, "[discovery]\nheartbeat_interval = 0.01\n", err, sizeof err);
