@@ -737,7 +737,14 @@ char *tanks_list_text(struct simd *sd, bool include_private, size_t *len)
 		sim_text_add(&b, text, n);
 		first = false;
 	}
-	json_object *id = sd->default_tank[0] ? json_object_new_string(sd->default_tank) : NULL;
+	/* A private default tank is not named to a reader who cannot list it (it would send
+	 * the reader to a 401, and give away the id): the first tank it sees is then. */
+	struct tank_slot *def = sd->default_tank[0] ? tanks_find(sd, sd->default_tank) : NULL;
+	if (def && !def->meta.is_public && !include_private)
+		TAILQ_FOREACH (def, &sd->tanks, link)
+			if (def->meta.is_public)
+				break;
+	json_object *id = def ? json_object_new_string(def->meta.id) : NULL;
 	const char *idt = id ? jv_to_string(id) : "null";
 	static const char key[] = "],\"default_tank_id\":";
 	sim_text_add(&b, key, sizeof key - 1);

@@ -256,6 +256,22 @@ try:
     t.eq(r.status, 201, "and a client that is not a browser (no Origin), as in the original's recipe")
     ins.stop()
 
+    # A private default tank is not named to a reader who cannot list it.
+    pv = Daemon("simd", os.path.join(root, "pv"), "sec-pv", port2, extra=dict(common))
+    pv.start()
+    first = pv.get("/api/tanks").json()["default_tank_id"]
+    p1 = pv.post("/api/tanks", {"name": "P", "initial_fish": 0, "is_public": False}).json()["tank"]["tank_id"]
+    t.eq(pv.delete("/api/tanks/%s" % first).status, 200, "the first tank deleted: the private one is the default")
+    t.eq(pv.get("/api/tanks").json()["default_tank_id"], p1, "the socket is told the private default tank")
+    r = pv.get("/api/tanks", tcp=True).json()
+    t.ok(r["count"] == 0 and r["default_tank_id"] is None, "TCP without the token: no tank, no default named", r)
+    p2 = pv.post("/api/tanks", {"name": "Q", "initial_fish": 0}).json()["tank"]["tank_id"]
+    t.eq(pv.get("/api/tanks", tcp=True).json()["default_tank_id"], p2,
+         "with a public tank, that one is named the default instead")
+    t.eq(pv.get("/api/tanks?include_private=true", tcp=True, token=token).json()["default_tank_id"], p1,
+         "with the token, the private default tank")
+    pv.stop()
+
     # A token file others can read is refused at start, with the fix.
     loose = os.path.join(root, "loose-token")
     write_token(loose, token)
