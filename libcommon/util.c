@@ -96,15 +96,43 @@ bool hex16_valid(const char *s)
 	return strlen(s) == 16 && strspn(s, "0123456789abcdef") == 16;
 }
 
+/* The byte length of the code point at p when it shows as nothing or as a blank: the
+ * space, no-break and typographic spaces (U+00A0, U+1680, U+2000-200A, U+202F, U+205F,
+ * U+3000) and the invisible ones (U+200B-200D, U+2060, U+FEFF); else 0. */
+static size_t blank_len(const unsigned char *p)
+{
+	if (p[0] == ' ')
+		return 1;
+	if (p[0] == 0xc2 && p[1] == 0xa0)
+		return 2;
+	if ((p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) ||
+	    (p[0] == 0xe2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8d) || p[2] == 0xaf)) ||
+	    (p[0] == 0xe2 && p[1] == 0x81 && (p[2] == 0x9f || p[2] == 0xa0)) ||
+	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) ||
+	    (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf))
+		return 3;
+	return 0;
+}
+
 /* One rule for a name people read, wherever it comes from (the API, the config): it is
- * shown in lists, so it must neither rewrite the text around it nor be a blank card. */
+ * shown in lists, so it must neither rewrite the text around it nor be a blank card, nor
+ * hide a character: "Tank<U+200B>1" showed as "Tank1" and was another tank. Joiners
+ * (U+200C, U+200D) stay allowed inside a name: some scripts and emoji need them. */
 const char *name_fault(const char *s)
 {
 	if (text_has_control(s))
 		return "has control characters";
-	if (s[strspn(s, " ")] == '\0')
-		return "is only spaces";
-	return NULL;
+	const unsigned char *p = (const unsigned char *)s;
+	bool seen = false;
+	for (size_t n; *p; p += n ? n : 1) {
+		n = blank_len(p);
+		if (n == 3 && (p[1] == 0x80   ? p[2] == 0x8b
+			       : p[1] == 0x81 ? p[2] == 0xa0
+					      : p[0] == 0xef))
+			return "has invisible characters (zero-width space, word joiner or BOM)";
+		seen |= n == 0;
+	}
+	return seen ? NULL : "is only spaces";
 }
 
 size_t utf8_chars(const char *s, size_t n)

@@ -88,6 +88,8 @@ try:
                        ({"name": "x\u0085y"}, "a C1 control (NEL)"),
                        ({"name": "Tank-\u202e1-knaT"}, "a bidi override (RLO)"),
                        ({"name": "a\u2066b\u2069"}, "a bidi isolate"), ({"name": "   "}, "a name of spaces"),
+                       ({"name": "\u00a0\u3000\u2003"}, "a name of no-break and ideographic spaces"),
+                       ({"name": "Tank\u200b1"}, "a zero-width space"), ({"name": "\ufeffReef"}, "a BOM"),
                        ({"name": "\u0416" * 101}, "101 characters")]:
         t.ok(jerr(a.post("/api/tanks", body), 400), "POST /api/tanks refuses %s" % what)
     # Names count characters, not bytes (60 Cyrillic letters are 120 bytes: refused until

@@ -138,6 +138,23 @@ static void test_name_fault(void)
 	is_str(name_fault("a\xe2\x80\xae"
 			  "b"),
 	       "has control characters", "bidi controls are refused");
+	/* U+00A0, U+3000, U+2003, U+200D: blank however they are mixed. */
+	is_str(name_fault("\xc2\xa0 \xe3\x80\x80\xe2\x80\x83\xe2\x80\x8d"), "is only spaces",
+	       "a name of no-break, ideographic and typographic spaces is refused");
+	ok(name_fault("Tank\xc2\xa0"
+		      "1") == NULL,
+	   "a no-break space inside a name passes");
+	const char *hidden[] = {"Tank\xe2\x80\x8b"
+				"1",
+				"\xe2\x81\xa0Reef", "Reef\xef\xbb\xbf"};
+	for (size_t i = 0; i < 3; i++)
+		is_str(name_fault(hidden[i]),
+		       "has invisible characters (zero-width space, word joiner or BOM)",
+		       "a zero-width space, word joiner or BOM in a name is refused (%zu)", i);
+	ok(name_fault("\xf0\x9f\x90\x9f\xe2\x80\x8d\xf0\x9f\x94\xa5") == NULL,
+	   "a joiner inside a name (an emoji sequence) passes");
+	ok(name_fault("\xc3\xa9t\xc3\xa9 \xe6\xb0\xb4\xe6\x97\x8f") == NULL,
+	   "accented and CJK names pass");
 }
 
 static void test_host(void)
