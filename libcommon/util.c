@@ -114,6 +114,17 @@ static size_t blank_len(const unsigned char *p)
 	return 0;
 }
 
+/* U+200B zero-width space, U+2060 word joiner, U+FEFF BOM: nothing shows, and no
+ * script needs them inside a name. strncmp stops at the string's end. */
+static bool hides_char(const unsigned char *p)
+{
+	static const char *const cps[] = {"\u200b", "\u2060", "\ufeff"};
+	for (size_t i = 0; i < sizeof cps / sizeof cps[0]; i++)
+		if (strncmp((const char *)p, cps[i], 3) == 0)
+			return true;
+	return false;
+}
+
 /* One rule for a name people read, wherever it comes from (the API, the config): it is
  * shown in lists, so it must neither rewrite the text around it nor be a blank card, nor
  * hide a character: "Tank<U+200B>1" showed as "Tank1" and was another tank. Joiners
@@ -125,11 +136,9 @@ const char *name_fault(const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	bool seen = false;
 	for (size_t n; *p; p += n ? n : 1) {
-		n = blank_len(p);
-		if (n == 3 && (p[1] == 0x80   ? p[2] == 0x8b
-			       : p[1] == 0x81 ? p[2] == 0xa0
-					      : p[0] == 0xef))
+		if (hides_char(p))
 			return "has invisible characters (zero-width space, word joiner or BOM)";
+		n = blank_len(p);
 		seen |= n == 0;
 	}
 	return seen ? NULL : "is only spaces";
