@@ -29,6 +29,7 @@
 
 #include "discoveryd.h"
 #include "etcd-kv.h"
+#include "hubpage.h"
 #include "jsonv.h"
 #include "log.h"
 #include "util.h"
@@ -353,6 +354,7 @@ static bool watch_message(struct etcd *e, const char *text, size_t n, bool *chan
 			    rev <= hrev && rev > e->revision)
 				e->revision = rev;
 		}
+		hub_log_refused(e->dd->reg, "etcd", endpoint(e));
 	}
 	json_object_put(o);
 	return true;
@@ -520,6 +522,7 @@ static void on_range(const struct fetch_response *r, void *arg)
 	size_t changes = 0;
 	for (size_t i = 0; kvs && i < json_object_array_length(kvs); i++)
 		changes += apply_put(e, json_object_array_get_idx(kvs, i), true);
+	hub_log_refused(reg, "etcd", endpoint(e));
 	json_object_put(o);
 	if (more) {
 		free(e->range_key);

@@ -94,7 +94,17 @@ size_t hub_page_apply(const struct hub_page *p, struct registry *reg, unsigned h
 	if (bad)
 		log_warn("hub %s listed %zu invalid server(s), ignoring them: %s%s", url, bad,
 			 first.msg, bad > 1 ? " (the first)" : "");
+	hub_log_refused(reg, "hub", url);
 	return changes;
+}
+
+void hub_log_refused(struct registry *reg, const char *what, const char *name)
+{
+	size_t n = registry_take_refused(reg);
+	if (n)
+		log_warn("%s %s listed %zu server(s) past [discovery] max_servers (%zu): not "
+			 "learned",
+			 what, name, n, registry_max_servers(reg));
 }
 
 void hub_page_free(struct hub_page *p)

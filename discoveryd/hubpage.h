@@ -27,5 +27,8 @@ int hub_page_parse(const char *body, size_t len, struct hub_page *p, struct json
 size_t hub_page_apply(const struct hub_page *p, struct registry *reg, unsigned hub, const char *url,
 		      double now);
 void hub_page_free(struct hub_page *p);
+/* Logs, in one line, the servers a hub (or etcd) listed since the last call that the
+ * registry did not learn for its bound; what and name say who listed them. */
+void hub_log_refused(struct registry *reg, const char *what, const char *name);
 
 #endif

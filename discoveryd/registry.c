@@ -21,8 +21,9 @@ TAILQ_HEAD(entry_list, server_entry);
 struct registry {
 	char local_id[SERVER_ID_MAX + 1];
 	struct registry_timing timing;
-	size_t max_servers; /* entries a peer can make, this server's own included */
-	void *index;	    /* tsearch tree of entries keyed by server_id */
+	size_t max_servers;   /* entries a peer can make, this server's own included */
+	size_t learn_refused; /* servers a hub listed past max_servers, since the last take */
+	void *index;	      /* tsearch tree of entries keyed by server_id */
 	size_t count;
 	struct entry_list entries;    /* live, in registration order */
 	struct entry_list by_rev;     /* live and tombstones, in revision order */
@@ -182,6 +183,18 @@ void registry_set_timing(struct registry *r, const struct registry_timing *t)
 void registry_set_max_servers(struct registry *r, size_t n)
 {
 	r->max_servers = n;
+}
+
+size_t registry_max_servers(const struct registry *r)
+{
+	return r->max_servers;
+}
+
+size_t registry_take_refused(struct registry *r)
+{
+	size_t n = r->learn_refused;
+	r->learn_refused = 0;
+	return n;
 }
 
 const char *server_status_name(enum server_status s)
@@ -451,7 +464,12 @@ bool registry_hub_report(struct registry *r, unsigned hub, const struct registry
 		/* Do not bring back what every hub has long given up on. */
 		if (l->heartbeat_age > r->timing.evict_after)
 			return false;
-		registry_register(r, info, heard, true, NULL);
+		/* Past max_servers a hub's server is not learned (a worker below its hub's
+		 * list dereferenced the entry that was never made, and crashed). */
+		if (registry_register(r, info, heard, true, NULL) < 0) {
+			r->learn_refused++;
+			return false;
+		}
 		e = lookup(r, info->server_id);
 		e->learned = true;
 		e->heard_direct = 0;

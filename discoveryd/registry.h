@@ -81,6 +81,10 @@ int server_info_from_json(json_object *o, struct server_info *ret, struct json_e
 #define REGISTRY_MAX_SERVERS 100000
 /* How many entries peers (a registration, a hub's list) can bring the registry to. */
 void registry_set_max_servers(struct registry *r, size_t n);
+size_t registry_max_servers(const struct registry *r);
+/* How many servers hubs listed that registry_hub_report could not learn for the bound,
+ * since the last call (a caller logs them once a page, not once an entry). */
+size_t registry_take_refused(struct registry *r);
 
 /* Insert or replace. -EPERM when a peer tries to register this server's own id, -ENOSPC
  * when a peer's server is new and the registry holds max_servers. */

@@ -7,7 +7,7 @@ import random
 import socket
 import time
 
-from twlib import Daemon, Tap, base_ports, finish, tmpdir, write_token
+from twlib import Daemon, Tap, base_ports, finish, tmpdir, wait_until, write_token
 
 t = Tap()
 root = tmpdir("twda")
@@ -243,6 +243,26 @@ try:
     small.start()
     t.eq(listed(), ["p1", "p3", "small"], "restarted with max_servers 1: every journaled server is still there")
     t.eq(small.post("/api/discovery/register", info("p4")).status, 503, "and a new one is refused")
+    # A hub that is full says so to a new worker, and the worker's warning gives the reason.
+    worker = Daemon("discoveryd", os.path.join(root, "worker"), "worker", base_ports(1)[0],
+                    extra={"discovery.max_servers": "2", "discovery.hub_url": small.url})
+    worker.start()
+    t.ok(wait_until(lambda: "registration failed: HTTP 503: the registry holds max_servers (1)"
+                    in worker.log_tail(), 5), "a worker refused by a full hub warns with the hub's reason",
+         worker.log_tail(5))
+    worker.stop()
+    # A worker learns its hub's list up to its own bound, and says what it left out (it
+    # crashed on the first server past it).
+    small.stop()
+    small.extra["discovery.max_servers"] = "10"
+    small.start()
+    worker.start()
+    wl = lambda: sorted(s["server_id"] for s in worker.get("/api/discovery/servers").json()["servers"])
+    t.ok(wait_until(lambda: "not learned" in worker.log_tail(), 5) and worker.alive(),
+         "a worker with max_servers 2 under a hub listing 4 keeps running and logs it", worker.log_tail(5))
+    t.ok("listed 2 server(s) past [discovery] max_servers (2): not learned" in worker.log_tail()
+         and len(wl()) == 2 and "worker" in wl(), "it learns one of them beside itself", (wl(), worker.log_tail(5)))
+    t.eq(worker.stop(), 0, "and stops cleanly")
     small.stop()
 
     # A non-loopback listener without a token is refused.
@@ -256,5 +276,5 @@ try:
     t.ok(rc != 0 and "without a cluster token" in log, "0.0.0.0 without a token refuses to start", log)
     exposed._close()
 finally:
-    finish(t, root, [hub] + ([small] if "small" in globals() else []))
+    finish(t, root, [hub] + [globals()[n] for n in ("small", "worker") if n in globals()])
 t.done()

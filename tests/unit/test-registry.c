@@ -973,8 +973,36 @@ static void test_etcd_entry_decode(void)
 	       -ENOENT, "a key outside the prefix is not ours");
 }
 
+/* A hub listing more than max_servers: what fits is learned, the rest is counted for the
+ * caller's log and nothing else changes (the first one past the bound crashed the worker). */
+static void test_learn_bounded(void)
+{
+	struct registry *r = registry_new("local", &timing);
+	struct server_info self = info("local", "127.0.0.1", 8001);
+	registry_register(r, &self, 100, false, NULL);
+	registry_set_max_servers(r, 3);
+	struct registry_learned list[4];
+	memset(list, 0, sizeof list);
+	for (int i = 0; i < 4; i++) {
+		char id[8];
+		snprintf(id, sizeof id, "h%d", i);
+		list[i].info = info(id, "h.example", 8001 + i);
+		list[i].heartbeat_age = 1;
+	}
+	is_int(registry_merge_learned(r, list, 4, 200), 2, "two of four learned beside local");
+	is_int(registry_count(r), 3, "the registry stops at max_servers");
+	ok(registry_get(r, "h1") && !registry_get(r, "h2") && !registry_get(r, "h3"),
+	   "the first two listed are the ones learned");
+	is_int(registry_take_refused(r), 2, "the two left out are counted");
+	is_int(registry_take_refused(r), 0, "once");
+	is_int(registry_merge_learned(r, list, 4, 201), 0, "the same list again changes nothing");
+	is_int(registry_take_refused(r), 2, "and counts the same two");
+	registry_free(r);
+}
+
 int main(void)
 {
+	test_learn_bounded();
 	test_registered_then_hub();
 	test_state_machine();
 	test_local_id_rules();
