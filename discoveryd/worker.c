@@ -95,9 +95,20 @@ static void hub_failed(struct hub *h, const struct fetch_response *r, const char
 {
 	h->w->dd->hub_errors++;
 	h->busy = false;
-	if (!h->down)
-		log_warn("hub %s: %s failed: %s", h->url, what,
-			 r->status ? "unexpected HTTP status" : r->error);
+	if (!h->down && !r->status) {
+		log_warn("hub %s: %s failed: %s", h->url, what, r->error);
+	} else if (!h->down) {
+		/* A hub of ours says why in its JSON error (registry_full, a bad token): the
+		 * warning names it, where it said only "unexpected HTTP status". */
+		struct json_err e;
+		const char *msg = NULL;
+		json_object *o = jv_parse_object(r->body, r->len, 16, &e);
+		if (o)
+			jv_string(o, "error", false, 1, 300, &msg, &e);
+		log_warn("hub %s: %s failed: HTTP %ld%s%.300s", h->url, what, r->status,
+			 msg ? ": " : "", msg ? msg : "");
+		json_object_put(o);
+	}
 	if (r->status)
 		log_debug("hub %s answered %ld: %.200s", h->url, r->status, r->body);
 	h->down = true;
