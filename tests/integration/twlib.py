@@ -2,6 +2,7 @@
 directories on Unix sockets and loopback ports, wait for READY=1 on a test
 NOTIFY_SOCKET, talk HTTP over either listener, and print TAP."""
 
+import atexit
 import fcntl
 import http.client
 import http.server
@@ -318,6 +319,29 @@ def free_port():
     return _free_ports(1)
 
 
+# Every daemon and tankworld a test starts, so that none outlives the test: a test whose
+# script failed midway (an exception past a finally that only removes its folder) left
+# its daemons running on, holding ports, for the rest of the suite.
+_STARTED = []
+
+
+def _stop_leftovers():
+    left = [(name, p) for name, p in _STARTED if p.poll() is None]
+    for name, p in left:
+        sys.stderr.write("# twlib: %s (pid %d) was still running at exit; stopped\n" % (name, p.pid))
+        p.send_signal(signal.SIGCONT)
+        p.send_signal(signal.SIGTERM)
+    for _, p in left:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+atexit.register(_stop_leftovers)
+
+
 class Daemon:
     """One daemon process with its own config, state and runtime dirs."""
 
@@ -377,6 +401,7 @@ class Daemon:
         env["NOTIFY_SOCKET"] = npath
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+        _STARTED.append((self.name, self.proc))
         if wait:
             if not self.notify.wait_for("READY=1", timeout=60):
                 raise RuntimeError("%s did not become ready; log:\n%s" % (self.name, self.log_tail()))
@@ -599,7 +624,9 @@ def start_tankworld(root, log_name, **env):
         else:
             e[k] = str(v)
     log = open(os.path.join(root, log_name), "wb")
-    return subprocess.Popen([TANKWORLD], cwd=root, env=e, stdout=log, stderr=subprocess.STDOUT)
+    p = subprocess.Popen([TANKWORLD], cwd=root, env=e, stdout=log, stderr=subprocess.STDOUT)
+    _STARTED.append(("tankworld", p))
+    return p
 
 
 def interrupt(procs, timeout=30):
