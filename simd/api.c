@@ -700,6 +700,24 @@ static void api_attempt(struct http_ctx *ctx)
 		http_reply_json(ctx->req, 200, o);
 }
 
+/* A reader who may not list private tanks is not told of the fish leaving one either:
+ * the listing gave away a private tank's id and its fish's ids over TCP without the token.
+ * A tank deleted since keeps its records shown (nothing of it is left to hide). */
+static void outbox_hide_private(struct simd *sd, json_object *o)
+{
+	json_object *list = json_object_object_get(o, "transfers"), *kept = json_object_new_array();
+	size_t n = json_object_array_length(list);
+	for (size_t i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(list, i);
+		const struct tank_slot *s = tanks_find(
+			sd, json_object_get_string(json_object_object_get(r, "source_tank_id")));
+		if (!s || s->meta.is_public)
+			json_object_array_add(kept, json_object_get(r));
+	}
+	json_object_object_add(o, "count", json_object_new_int((int)json_object_array_length(kept)));
+	json_object_object_add(o, "transfers", kept);
+}
+
 static void api_outbox(struct http_ctx *ctx)
 {
 	/* ?lease=true is migrated's listing, which renews the walls' lease (exitgate.c);
@@ -710,7 +728,10 @@ static void api_outbox(struct http_ctx *ctx)
 		return;
 	if (lease && ctx->over_unix)
 		exitgate_renew(sd_of(ctx));
-	reply_outbox(ctx, 200, xfer_outbox_json(sd_of(ctx), false, NULL));
+	json_object *o = xfer_outbox_json(sd_of(ctx), false, NULL);
+	if (!ctx->trusted)
+		outbox_hide_private(sd_of(ctx), o);
+	reply_outbox(ctx, 200, o);
 }
 
 static void api_outbox_one(struct http_ctx *ctx)

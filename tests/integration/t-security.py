@@ -10,6 +10,7 @@ are hidden from TCP clients without the token; and a client outside the socket's
 cannot connect to any Unix socket."""
 import json
 import os
+import signal
 import stat
 import subprocess
 import uuid
@@ -146,6 +147,25 @@ try:
         r = d["simd"].get(path % a, tcp=True, timeout=5)
         t.ok(r.status != 401 and r.status < 500, "GET %s of a public tank over TCP without the token: %d"
              % (path % "A", r.status), r)
+    # Nor does the outbox tell of the fish leaving a private tank (migrated is stopped
+    # meanwhile, so that the transfers stay in the outbox while they are looked at).
+    c = d["simd"].post("/api/tanks", {"name": "C", "initial_fish": 1, "paused": True,
+                                      "is_public": False}).json()["tank"]["tank_id"]
+    d["migrated"].signal(signal.SIGSTOP)
+    out = [d["simd"].post("/api/outbox/reserve", {"source_tank_id": src, "destination_server_id": "elsewhere",
+                                                   "destination_tank_id": a}).json().get("transfer_id")
+           for src in (a, c)]
+    r = d["simd"].get("/api/outbox", tcp=True)
+    shown = [x["transfer_id"] for x in r.json()["transfers"]] if r.status == 200 else None
+    t.ok(shown == [out[0]] and r.json()["count"] == 1 and c not in r.body,
+         "GET /api/outbox over TCP without the token: the public tank's transfer only", r)
+    for how, kw in (("with the token", {"tcp": True, "token": token}), ("over the socket", {})):
+        r = d["simd"].get("/api/outbox", **kw)
+        t.ok(r.status == 200 and sorted(x["transfer_id"] for x in r.json()["transfers"]) == sorted(out)
+             and r.json()["count"] == 2, "GET /api/outbox %s: both" % how, r)
+    for tr in out:
+        d["simd"].post("/api/outbox/%s/abort" % tr, {})
+    d["migrated"].signal(signal.SIGCONT)
     for n in names:
         t.ok(jerr(d[n].get("/metrics", tcp=True), 401), "%s /metrics over TCP without the token: 401" % n)
         t.eq(d[n].get("/metrics", tcp=True, headers={"Authorization": "bearer " + token}).status, 200,
