@@ -350,6 +350,11 @@ int cmd_migrate(struct ctl *ctl)
 		for (size_t i = 0; ids && i < json_object_array_length(ids); i++)
 			printf("  transfer %s\n", value_text(json_object_array_get_idx(ids, i)));
 	}
+	/* A pass that could not run (simd not answering) is still a 200 with its summary;
+	 * its "error" says why, and printing "0 connection(s)" with exit 0 hid it. */
+	const char *err = field_str(r.json, "error");
+	if (*err)
+		fprintf(stderr, "tankctl: the pass did not run: %s\n", err);
 	reply_free(&r);
-	return 0;
+	return *err ? EXIT_FAIL : 0;
 }

@@ -404,6 +404,13 @@ try:
         t.ok(rc == 1 and "404" in err, "disconnect of an unknown connection: exit 1", (rc, err))
         rc, out, err = ctl("--set", "migration.socket=" + os.path.join(root, "none.sock"), "connections")
         t.ok(rc == 1 and "cannot reach migrated" in err, "migrated unreachable: exit 1", (rc, err))
+        # A pass that cannot run (simd not answering) is migrated's 200 with an error:
+        # tankctl printed "0 connection(s)" and exited 0.
+        s1.sim.signal(signal.SIGSTOP)
+        rc, out, err = ctl("migrate")
+        s1.sim.signal(signal.SIGCONT)
+        t.ok(rc == 1 and "the pass did not run: simd is not answering" in err,
+             "migrate when simd does not answer: says so, exit 1", (rc, out, err))
 
     # ---- a fish in flight ----
     # A reservation for a server nobody knows stays in the outbox: migrated retries it
