@@ -893,25 +893,57 @@ static void write_metrics(void *arg, FILE *f)
 	struct journal_stats js;
 	journal_get_stats(sd->journal, &js);
 	fprintf(f, "# TYPE tankworld_sim_tanks gauge\ntankworld_sim_tanks %zu\n", sd->n_tanks);
-	fprintf(f, "# TYPE tankworld_sim_fish gauge\n");
+	/* Per tank, family by family: the exposition format wants each family's samples in one
+	 * group after its TYPE line, where they came tank by tank (a frame, then births... of
+	 * the first tank, then the second's), and six families had no TYPE at all. The values
+	 * are taken under each tank's status lock first, so that every family reads the same
+	 * moment of a tank. */
+	size_t n = 0, cap = sd->n_tanks;
+	struct tank_metrics {
+		const char *id;
+		int fish, lagging;
+		uint64_t frame, births, deaths;
+		double fps, median, p99;
+	} *m = xcalloc(cap ? cap : 1, sizeof *m);
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
+		if (n == cap)
+			break;
 		pthread_mutex_lock(&s->status_lock);
-		fprintf(f, "tankworld_sim_fish{tank=\"%s\"} %d\n", s->meta.id, s->stats.fish_count);
-		fprintf(f, "tankworld_sim_frame{tank=\"%s\"} %" PRIu64 "\n", s->meta.id,
-			s->stats.frame);
-		fprintf(f, "tankworld_sim_births_total{tank=\"%s\"} %" PRIu64 "\n", s->meta.id,
-			s->stats.births);
-		fprintf(f, "tankworld_sim_deaths_total{tank=\"%s\"} %" PRIu64 "\n", s->meta.id,
-			s->stats.deaths);
-		fprintf(f, "tankworld_sim_fps{tank=\"%s\"} %.1f\n", s->meta.id, s->fps);
-		fprintf(f, "tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.5\"} %.6f\n",
-			s->meta.id, s->tick_median);
-		fprintf(f, "tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.99\"} %.6f\n",
-			s->meta.id, s->tick_p99);
-		fprintf(f, "tankworld_sim_tick_lagging{tank=\"%s\"} %d\n", s->meta.id, s->lagging);
+		m[n++] = (struct tank_metrics){s->meta.id,     s->stats.fish_count, s->lagging,
+					       s->stats.frame, s->stats.births,	    s->stats.deaths,
+					       s->fps,	       s->tick_median,	    s->tick_p99};
 		pthread_mutex_unlock(&s->status_lock);
 	}
+	fprintf(f, "# TYPE tankworld_sim_fish gauge\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "tankworld_sim_fish{tank=\"%s\"} %d\n", m[i].id, m[i].fish);
+	fprintf(f, "# TYPE tankworld_sim_frame gauge\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "tankworld_sim_frame{tank=\"%s\"} %" PRIu64 "\n", m[i].id, m[i].frame);
+	fprintf(f, "# TYPE tankworld_sim_births_total counter\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "tankworld_sim_births_total{tank=\"%s\"} %" PRIu64 "\n", m[i].id,
+			m[i].births);
+	fprintf(f, "# TYPE tankworld_sim_deaths_total counter\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "tankworld_sim_deaths_total{tank=\"%s\"} %" PRIu64 "\n", m[i].id,
+			m[i].deaths);
+	fprintf(f, "# TYPE tankworld_sim_fps gauge\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "tankworld_sim_fps{tank=\"%s\"} %.1f\n", m[i].id, m[i].fps);
+	/* A summary without _sum and _count: the quantiles over the last 256 ticks are what
+	 * the tank keeps (its status says the same). */
+	fprintf(f, "# TYPE tankworld_sim_tick_seconds summary\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f,
+			"tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.5\"} %.6f\n"
+			"tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.99\"} %.6f\n",
+			m[i].id, m[i].median, m[i].id, m[i].p99);
+	fprintf(f, "# TYPE tankworld_sim_tick_lagging gauge\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "tankworld_sim_tick_lagging{tank=\"%s\"} %d\n", m[i].id, m[i].lagging);
+	free(m);
 	/* The gate (gate.c): changes made at once (nothing ticked the tank) or after the end
 	 * of its tick, new tanks that waited for an arrival's set of every tank before their
 	 * first tick, and the times the loop found a tank's lock taken and waited. */

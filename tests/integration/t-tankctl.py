@@ -14,7 +14,8 @@ import unicodedata
 import uuid
 
 from migratedlib import server_info
-from twlib import BUILD, WRAPPER, Daemon, Tap, base_ports, free_port, tmpdir, wait_until, write_token
+from twlib import (BUILD, WRAPPER, Daemon, Tap, base_ports, free_port, metrics_problems, tmpdir, wait_until,
+                   write_token)
 
 TANKCTL = os.environ.get("TANKCTL") or os.path.join(BUILD, "tankctl", "tankctl")
 if not os.path.exists(os.path.join(BUILD, "simd", "simd")):
@@ -489,6 +490,14 @@ try:
     t.ok(rc == 3 and [d["fish_id"] for d in j["duplicated"]] == [D] and len(j["duplicated"][0]["places"]) == 2 and
          j["exit_status"] == 3, "audit --json: duplicated names the fish and its places", j)
     t.ok(j["migration_balance"]["difference"] == -1, "the balance shows one arrival without a departure", j["migration_balance"])
+
+    # ---- /metrics: every daemon's is valid exposition text, with tanks and connections ----
+    for srv in (s1, s2):
+        for name, d in srv.d.items():
+            body = d.get("/metrics", tcp=True, token=token).body
+            tanks = len(d.get("/api/tanks").json()["tanks"]) if name == "simd" else 0
+            t.ok(metrics_problems(body) == [], "%s %s /metrics is valid exposition text%s" %
+                 (srv.id, name, " (%d tanks)" % tanks if name == "simd" else ""), metrics_problems(body))
 
     # ---- a server that does not answer ----
     # Remove the duplicate (delete Lagoon's copy by deleting the tank) first.

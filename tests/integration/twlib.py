@@ -521,6 +521,46 @@ def metric_sum(d, name):
     return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name))
 
 
+def metrics_problems(text):
+    """What breaks the Prometheus text format in a /metrics body: a sample with no TYPE
+    line before it, a family whose samples are not one group, a TYPE given twice or after
+    its samples, a line that is not a sample. An empty list when it holds."""
+    import re
+    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"'
+                        r'(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\})? [-+0-9.eEinfNa]+$')
+    typed, done, problems, current = {}, set(), [], None
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("# TYPE "):
+            parts = line.split()
+            if len(parts) != 4 or parts[3] not in ("counter", "gauge", "summary", "histogram", "untyped"):
+                problems.append("line %d: bad TYPE: %s" % (n, line))
+            elif parts[2] in typed or parts[2] in done:
+                problems.append("line %d: TYPE of %s again or after its samples" % (n, parts[2]))
+            typed[parts[2]] = parts[3]
+            continue
+        if line.startswith("#") or not line:
+            continue
+        m = sample.match(line)
+        if not m:
+            problems.append("line %d: not a sample: %s" % (n, line))
+            continue
+        name = m.group(1)
+        family = name
+        for suffix in ("_sum", "_count", "_bucket"):
+            if name.endswith(suffix) and typed.get(name[:-len(suffix)]) in ("summary", "histogram"):
+                family = name[:-len(suffix)]
+        if family not in typed:
+            problems.append("line %d: %s has no TYPE line before it" % (n, family))
+            typed[family] = "untyped"
+        if family != current:
+            if family in done:
+                problems.append("line %d: %s's samples are not in one group" % (n, family))
+            if current:
+                done.add(current)
+            current = family
+    return problems
+
+
 class HealthProbe:
     """GET /health on d's TCP port every interval, from a process of its own, for tests
     that the daemon's event loop keeps answering. A thread of the test would share the
