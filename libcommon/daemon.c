@@ -157,15 +157,37 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 		daemon_exit(d);
 }
 
-/* What a running daemon is built on: its identity and its state. Changing them needs
- * a restart, whatever the daemon. */
+static bool listen_same(const struct conf_listen *a, const struct conf_listen *b)
+{
+	return a->enabled == b->enabled && a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+/* What a running daemon is built on: its identity, its state, and where the three
+ * daemons listen (bound at the start). Changing them needs a restart, whatever the
+ * daemon. A new base_port was taken and said "configuration reloaded" while every
+ * daemon still listened on the old ports, and the daemons then looked for each other,
+ * and discoveryd advertised this server, at the new ones. */
 static bool reload_keeps_identity(const struct conf *old, const struct conf *newc)
 {
-	if (strcmp(newc->server.server_id, old->server.server_id) == 0 &&
-	    strcmp(newc->server.state_dir, old->server.state_dir) == 0)
-		return true;
-	log_err("server_id and state_dir cannot change on reload; restart instead");
-	return false;
+	if (strcmp(newc->server.server_id, old->server.server_id) != 0 ||
+	    strcmp(newc->server.state_dir, old->server.state_dir) != 0) {
+		log_err("server_id and state_dir cannot change on reload; restart instead");
+		return false;
+	}
+	if (newc->server.base_port != old->server.base_port ||
+	    newc->server.api_port != old->server.api_port ||
+	    strcmp(newc->server.runtime_dir, old->server.runtime_dir) != 0 ||
+	    !listen_same(&newc->discovery.listen, &old->discovery.listen) ||
+	    !listen_same(&newc->sim.listen, &old->sim.listen) ||
+	    !listen_same(&newc->migration.listen, &old->migration.listen) ||
+	    strcmp(newc->discovery.socket, old->discovery.socket) != 0 ||
+	    strcmp(newc->sim.socket, old->sim.socket) != 0 ||
+	    strcmp(newc->migration.socket, old->migration.socket) != 0) {
+		log_err("where the daemons listen (base_port, api_port, runtime_dir, listen, "
+			"socket) cannot change on reload; restart instead");
+		return false;
+	}
+	return true;
 }
 
 static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
