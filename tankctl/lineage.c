@@ -14,15 +14,35 @@
 struct family {
 	struct ctl_server *srv;
 	size_t nsrv;
+	char silent[512]; /* the servers the search for the fish could not read, named */
+	size_t n_silent;
 	json_object *records; /* what was found, each with "server_id" and "tank_id" added */
 	json_object *unknown; /* ancestors no server knows */
 	json_object *seen;    /* fish id -> true */
 };
 
-/* The servers discoveryd knows, with their simd. */
-static int servers_load(struct ctl *ctl, struct family *fam)
+/* The servers discoveryd knows, with their simd; without discoveryd, this server alone
+ * (its tanks hold most of what anyone looks up here; the search failed outright). */
+static void servers_load(struct ctl *ctl, struct family *fam)
 {
-	return ctl_servers(ctl, &fam->srv, &fam->nsrv);
+	if (ctl_servers(ctl, &fam->srv, &fam->nsrv) == 0)
+		return;
+	fprintf(stderr, "tankctl: looking in this server's tanks only\n");
+	fam->srv = xcalloc(1, sizeof *fam->srv);
+	fam->nsrv = 1;
+	snprintf(fam->srv->id, sizeof fam->srv->id, "%s", ctl->conf.server.server_id);
+	fam->srv->local = fam->srv->ok = true;
+	fam->srv->sim = ctl->sim;
+}
+
+/* A server the search could not read: counted and named for the verdict. */
+static void silent(struct family *fam, const struct ctl_server *p)
+{
+	size_t len = strlen(fam->silent);
+	if (len < sizeof fam->silent - 1)
+		snprintf(fam->silent + len, sizeof fam->silent - len, "%s%s", len ? ", " : "",
+			 p->id);
+	fam->n_silent++;
 }
 
 static struct ctl_server *server_find(struct family *fam, const char *id)
@@ -145,17 +165,25 @@ static int find_start(struct ctl *ctl, struct family *fam, const char *fish, lon
 			if (!p->ok || (pass == 0) != (p == local))
 				continue;
 			json_object *ids = tanks_of(ctl, p);
+			bool answered = ids != NULL;
 			for (size_t k = 0; ids && k < json_object_array_length(ids); k++) {
 				const char *tank = json_object_get_string(
 					json_object_array_get_idx(ids, k));
-				if (ask(ctl, p, tank, fish, depth, ans) == 1) {
+				int r = ask(ctl, p, tank, fish, depth, ans);
+				if (r == 1) {
 					json_object_put(ids);
 					*where = p;
 					return 1;
 				}
+				answered &= r == 0;
 			}
 			json_object_put(ids);
+			if (!answered)
+				silent(fam, p);
 		}
+	for (size_t i = 0; i < fam->nsrv; i++)
+		if (!fam->srv[i].ok)
+			silent(fam, &fam->srv[i]);
 	return 0;
 }
 
@@ -224,8 +252,7 @@ int cmd_lineage(struct ctl *ctl, const char *fish, long depth)
 	if (ctl_resolve(ctl) < 0)
 		return EXIT_FAIL;
 	struct family fam = {0};
-	if (servers_load(ctl, &fam) < 0)
-		return EXIT_FAIL;
+	servers_load(ctl, &fam);
 	fam.records = json_object_new_array();
 	fam.unknown = json_object_new_array();
 	fam.seen = json_object_new_object();
@@ -233,8 +260,17 @@ int cmd_lineage(struct ctl *ctl, const char *fish, long depth)
 	json_object *ans = NULL;
 	int rc = 0;
 	if (find_start(ctl, &fam, fish, depth, &p, &ans) != 1) {
-		fprintf(stderr, "tankctl: no tank on %zu server(s) has a record of fish %s\n",
-			fam.nsrv, fish);
+		/* A server that did not answer may hold the record: said, so that "no record"
+		 * is not read as the fish never having lived. */
+		if (fam.n_silent)
+			fprintf(stderr,
+				"tankctl: no tank on the %zu server(s) that answered has a record of "
+				"fish %s; %zu could not be read: %s\n",
+				fam.nsrv - fam.n_silent, fish, fam.n_silent, fam.silent);
+		else
+			fprintf(stderr,
+				"tankctl: no tank on %zu server(s) has a record of fish %s\n",
+				fam.nsrv, fish);
 		rc = EXIT_FAIL;
 	} else {
 		take(ctl, &fam, p, ans, 0, depth);

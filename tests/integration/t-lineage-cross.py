@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from migratedlib import Cluster, migrated_built, simd_built
-from twlib import BUILD, StubServer, Tap, tmpdir, wait_until
+from twlib import BUILD, StubServer, Tap, free_port, tmpdir, wait_until
 
 if not simd_built() or not migrated_built():
     print("1..0 # SKIP simd or migrated not built")
@@ -199,6 +199,21 @@ try:
              "tankctl lineage skips its odd records and shows the good one", (rc, out, err))
     finally:
         odd.close()
+
+    # "No record" names the servers that could not be read (it read as the fish never
+    # having lived), and without discoveryd the local tanks are still searched.
+    r = s2.disc.post("/api/discovery/register", {"server_id": "dead-1", "host": "127.0.0.1",
+                                                 "port": free_port()})
+    rc, out, err = ctl(s2, "lineage", "00000000-0000-4000-8000-000000000000")
+    t.ok(rc == 1 and "on the 2 server(s) that answered" in err and "could not be read" in err
+         and "dead-1" in err and "odd-1" in err, "an unknown fish with two servers silent: named, exit 1",
+         (rc, err))
+    here = (s2.sim.fish_ids(B) or ["-"])[0]  # B is paused: this fish lives on s2 throughout
+    s2.disc.stop()
+    rc, out, err = ctl(s2, "--json", "lineage", here, "--depth", "0")
+    recs = json.loads(out)["records"] if rc == 0 else []
+    t.ok(rc == 0 and [x["fish_id"] for x in recs] == [here] and "this server's tanks only" in err,
+         "discoveryd down: the fish is found in this server's tanks, with a warning", (rc, out, err))
 finally:
     cl.stop()
     t.done()
