@@ -401,13 +401,37 @@ int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_
 	if (!json_object_is_type(v, json_type_int))
 		return jv_fail(e, "field '%s' must be an integer", key);
 	/* json-c saturates numbers beyond 64 bits to the extremes without telling, so the
-	 * extremes themselves cannot be trusted and count as out of range. */
+	 * extremes themselves cannot be trusted and are out of range; the message names the
+	 * range that is taken (it said "between 0 and 9223372036854775807" of a range that
+	 * refused 9223372036854775807). */
 	int64_t x = json_object_get_int64(v);
-	if (x == INT64_MAX || x == INT64_MIN)
-		return jv_fail(e, "field '%s' is out of range", key);
+	if (min == INT64_MIN)
+		min++;
+	if (max == INT64_MAX)
+		max--;
 	if (x < min || x > max)
 		return jv_fail(e, "field '%s' must be between %" PRId64 " and %" PRId64, key, min,
 			       max);
+	*ret = x;
+	return 1;
+}
+
+int jv_uint64(json_object *o, const char *key, bool required, uint64_t max, uint64_t *ret,
+	      struct json_err *e)
+{
+	json_object *v;
+	int r = jv_lookup(o, key, required, &v, e);
+	if (r <= 0)
+		return r;
+	if (!json_object_is_type(v, json_type_int))
+		return jv_fail(e, "field '%s' must be an integer", key);
+	/* json-c keeps a number above INT64_MAX as unsigned (json_object_get_int64 then
+	 * saturates) and saturates beyond 64 bits to UINT64_MAX, which is therefore refused. */
+	if (max == UINT64_MAX)
+		max--;
+	uint64_t x = json_object_get_uint64(v);
+	if (json_object_get_int64(v) < 0 || x > max)
+		return jv_fail(e, "field '%s' must be between 0 and %" PRIu64, key, max);
 	*ret = x;
 	return 1;
 }

@@ -40,6 +40,9 @@ int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_
 	     struct json_err *e);
 int jv_int(json_object *o, const char *key, bool required, int min, int max, int *ret,
 	   struct json_err *e);
+/* 0 to max (at most UINT64_MAX - 1: json-c saturates larger numbers to UINT64_MAX). */
+int jv_uint64(json_object *o, const char *key, bool required, uint64_t max, uint64_t *ret,
+	      struct json_err *e);
 /* Accepts JSON integers and doubles; rejects NaN and infinities. */
 int jv_double(json_object *o, const char *key, bool required, double min, double max, double *ret,
 	      struct json_err *e);

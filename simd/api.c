@@ -193,7 +193,7 @@ static void api_create_tank(struct http_ctx *ctx)
 	struct json_err e;
 	struct tank_meta m = {.is_public = true, .allow_transfers = true};
 	const char *name, *desc = "";
-	int64_t seed = 0;
+	uint64_t seed = 0;
 	int max_fish = c->sim.max_fish, width = c->sim.width, height = c->sim.height;
 	int initial = -1;
 	bool paused = false;
@@ -201,7 +201,7 @@ static void api_create_tank(struct http_ctx *ctx)
 	if (jv_text(body, "name", true, 1, TANK_NAME_MAX, &name, &e) < 0 ||
 	    api_evolution_params(body, c, &evo, &e) < 0 ||
 	    jv_text(body, "description", false, 0, TANK_DESC_MAX, &desc, &e) < 0 ||
-	    jv_int64(body, "seed", false, 0, INT64_MAX, &seed, &e) < 0 ||
+	    jv_uint64(body, "seed", false, UINT64_MAX, &seed, &e) < 0 ||
 	    jv_int(body, "max_fish", false, 1, 1000000, &max_fish, &e) < 0 ||
 	    jv_int(body, "initial_fish", false, 0, 1000000, &initial, &e) < 0 ||
 	    jv_int(body, "width", false, 200, 100000, &width, &e) < 0 ||
@@ -225,7 +225,7 @@ static void api_create_tank(struct http_ctx *ctx)
 	snprintf(m.description, sizeof m.description, "%s", desc);
 	json_object *warnings = jv_ignored_keys(body, tank_keys);
 	json_object_put(body);
-	uint64_t s = seed ? (uint64_t)seed : ((uint64_t)random() << 32 ^ (uint64_t)random());
+	uint64_t s = seed ? seed : ((uint64_t)random() << 32 ^ (uint64_t)random());
 	struct tank_params p = tank_params_default(s);
 	tank_params_scale_world(&p, width, height);
 	p.max_fish = max_fish;

@@ -92,6 +92,15 @@ try:
                        ({"name": "Tank\u200b1"}, "a zero-width space"), ({"name": "\ufeffReef"}, "a BOM"),
                        ({"name": "\u0416" * 101}, "101 characters")]:
         t.ok(jerr(a.post("/api/tanks", body), 400), "POST /api/tanks refuses %s" % what)
+    # Seeds take the unsigned 64-bit range the configuration's does (a default tank's
+    # seed above 2^63 could not be given to a new tank), but json-c's saturated top.
+    r = a.post("/api/tanks", {"name": "Wide", "seed": 18446744073709551614, "initial_fish": 0})
+    t.ok(r.status == 201 and a.get("/api/tanks/%s" % r.json()["tank"]["tank_id"]).json()["tank"]["seed"]
+         == 18446744073709551614, "a seed of 2^64 - 2 is taken and shown", r)
+    a.delete("/api/tanks/%s" % r.json()["tank"]["tank_id"]) if r.status == 201 else None
+    r = a.post("/api/tanks", {"name": "x", "seed": 18446744073709551615})
+    t.ok(jerr(r, 400) and "between 0 and 18446744073709551614" in r.json()["error"],
+         "a seed of 2^64 - 1 is refused, naming the range", r)
     # Names count characters, not bytes (60 Cyrillic letters are 120 bytes: refused until
     # an adversarial probe of the viewer noticed).
     r = a.post("/api/tanks", {"name": "\u0416" * 100, "description": "\u00e9" * 500, "initial_fish": 0})

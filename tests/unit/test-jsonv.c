@@ -345,8 +345,9 @@ static void test_int(void)
 	x = 5;
 	is_int(jv_int64(o, "over", true, INT64_MIN, INT64_MAX, &x, &e), -EINVAL,
 	       "INT64_MAX + 1 is an error, not saturated");
-	ok(x == 5 && msg_has(&e, "'over'") && msg_has(&e, "out of range"),
-	   "INT64_MAX + 1: *ret untouched, message names the field");
+	ok(x == 5 && msg_has(&e, "'over'") &&
+		   msg_has(&e, "between -9223372036854775807 and 9223372036854775806"),
+	   "INT64_MAX + 1: *ret untouched, the message names the field and the range taken");
 	e.msg[0] = '\0';
 	x = 5;
 	is_int(jv_int64(o, "huge", true, INT64_MIN, INT64_MAX, &x, &e), -EINVAL,
@@ -362,6 +363,32 @@ static void test_int(void)
 		is_int(jv_int64(n, "nhuge", true, INT64_MIN, INT64_MAX, &x, &e), -EINVAL,
 		       "-99999999999999999999 is an error, not saturated to INT64_MIN");
 		json_object_put(n);
+	}
+
+	/* jv_uint64: the whole unsigned range but its saturated top. */
+	{
+		json_object *u = obj("{\"top\":18446744073709551614,\"sat\":18446744073709551615,"
+				     "\"beyond\":99999999999999999999,\"neg\":-1,\"mid\":"
+				     "9223372036854775808,\"d\":1.5}");
+		uint64_t v = 5;
+		is_int(jv_uint64(u, "top", true, UINT64_MAX, &v, &e), 1, "jv_uint64 2^64 - 2");
+		ok(v == UINT64_MAX - 1, "jv_uint64 2^64 - 2: value");
+		is_int(jv_uint64(u, "mid", true, UINT64_MAX, &v, &e), 1, "jv_uint64 2^63");
+		ok(v == 9223372036854775808ULL, "jv_uint64 2^63: value");
+		v = 5;
+		e.msg[0] = '\0';
+		is_int(jv_uint64(u, "sat", true, UINT64_MAX, &v, &e), -EINVAL,
+		       "jv_uint64 2^64 - 1 refused (json-c's saturation)");
+		ok(v == 5 && msg_has(&e, "between 0 and 18446744073709551614"),
+		   "the message names the range taken");
+		is_int(jv_uint64(u, "beyond", true, UINT64_MAX, &v, &e), -EINVAL,
+		       "jv_uint64 beyond 64 bits refused");
+		is_int(jv_uint64(u, "neg", true, UINT64_MAX, &v, &e), -EINVAL,
+		       "jv_uint64 -1 refused");
+		is_int(jv_uint64(u, "mid", true, 100, &v, &e), -EINVAL, "jv_uint64 above max");
+		is_int(jv_uint64(u, "d", true, 100, &v, &e), -EINVAL, "jv_uint64 1.5 refused");
+		ok(v == 5, "refusals leave *ret untouched");
+		json_object_put(u);
 	}
 
 	/* jv_int narrows through jv_int64 with int bounds. */
