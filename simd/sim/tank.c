@@ -78,9 +78,9 @@ int tank_params_check(const struct tank_params *p, struct json_err *e)
 			       SIM_MAX_CRABS, p->initial_food);
 	if (!isfinite(p->food_rate) || p->food_rate < 0 || p->food_rate > 10000)
 		return jv_fail(e,
-			       "food_rate %g is out of range (0 to 10000; it grows with the "
-			       "world, here %d x %d)",
-			       p->food_rate, p->width, p->height);
+			       "a %d x %d world is too large: its food supply (food_rate) would "
+			       "be %g times the original tank's, at most 10000",
+			       p->width, p->height, p->food_rate);
 	if (p->spawn_floor < 0 || p->spawn_floor > SIM_MAX_FISH_LIMIT || p->history_interval < 1 ||
 	    p->history_interval > 1000000 || p->history_size < 0 || p->history_size > 100000 ||
 	    p->lineage_depth < 0 || p->lineage_depth > 1000)
