@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "fsutil.h"
 #include "journal.h"
+#include "jseg.h"
 #include "lines.h"
 #include "log.h"
 #include "xalloc.h"
@@ -32,6 +34,10 @@ struct journal {
 	char *dir;
 	int fd;
 	uint64_t seg_first;
+	char *seg_path;	 /* the segment written to */
+	bool padded;	 /* it has a header and room (jseg.h); else an older simd's, appended */
+	off_t off, size; /* where the next record goes in a padded segment, and its size */
+	struct jseg_layout tail; /* the newest segment's, as replay left it */
 	pthread_t thread;
 	pthread_mutex_t lock; /* queue, counters */
 	pthread_cond_t wake, durable, rolled;
@@ -52,22 +58,44 @@ static char *segment_path(const struct journal *j, uint64_t first)
 	return fs_path_join(j->dir, name);
 }
 
+/* A new segment (a roll, or the first): padded, so that a cut is told from a torn write. */
 static void open_segment(struct journal *j, uint64_t first)
 {
 	if (j->fd >= 0 && close(j->fd) < 0)
 		fatal("journal: close failed: %s", strerror(errno));
 	char *p = segment_path(j, first);
-	/* Out of descriptors is transient (see fs_write_atomic_or_die): wait a while. */
+	j->fd = jseg_create(j->dir, p, &j->off, &j->size);
+	free(j->seg_path);
+	j->seg_path = p;
+	j->padded = true;
+	pthread_mutex_lock(&j->lock);
+	j->seg_first = first;
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* Go on writing to the newest segment where replay found its records end: after them in a
+ * padded one, appended to an older simd's (until the next roll). */
+static void reopen_segment(struct journal *j, uint64_t first)
+{
+	char *p = segment_path(j, first);
+	j->padded = j->tail.padded;
 	for (int waited_ms = 0;; waited_ms += 100) {
-		j->fd = open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		j->fd = open(p, O_WRONLY | O_CLOEXEC | (j->padded ? 0 : O_APPEND));
 		if (j->fd >= 0 || (errno != EMFILE && errno != ENFILE) || waited_ms >= 60000)
 			break;
 		usleep(100 * 1000);
 	}
 	if (j->fd < 0)
 		fatal("journal: cannot open %s: %s", p, strerror(errno));
-	free(p);
-	fs_fsync_dir_or_die(j->dir);
+	if (j->padded) {
+		struct stat st;
+		if (fstat(j->fd, &st) < 0)
+			fatal("journal: cannot stat %s: %s", p, strerror(errno));
+		j->off = (off_t)j->tail.end;
+		j->size = st.st_size;
+	}
+	free(j->seg_path);
+	j->seg_path = p;
 	pthread_mutex_lock(&j->lock);
 	j->seg_first = first;
 	pthread_mutex_unlock(&j->lock);
@@ -206,7 +234,9 @@ static void *writer_main(void *arg)
 			p->line = NULL;
 			last = p->seq;
 		}
-		for (off = 0; off < bytes;) {
+		if (j->padded)
+			jseg_write(j->fd, j->seg_path, &j->off, &j->size, buf, bytes);
+		for (off = 0; !j->padded && off < bytes;) {
 			ssize_t w = write(j->fd, buf + off, bytes - off);
 			if (w < 0 && errno == EINTR)
 				continue;
@@ -300,21 +330,25 @@ static json_object *read_record(const char *path, const char *line, size_t line_
 	return rec;
 }
 
-/* A line with no end: a torn write, dropped, if it is the last segment's last line;
- * anywhere else the journal is damaged. */
-static int torn_tail(const char *path, size_t off, size_t line_len, bool last_segment,
-		     struct json_err *e)
+/* What follows the last whole record of the newest segment is a torn write (a crash
+ * during an append, never fsynced, so never acknowledged): dropped and reported. An
+ * older simd's segment is cut there; a padded one is put back to padding, its size kept
+ * (a torn line, or a torn batch's blocks beyond a hole). Anywhere but the newest segment
+ * the journal is damaged. */
+static int torn(const char *path, size_t off, size_t len, bool padded, bool last_segment,
+		struct json_err *e)
 {
 	if (!last_segment)
 		return jv_fail(e,
-			       "%s: the record at byte %zu has no end, but later segments "
+			       "%s: after byte %zu it holds no whole record, but later segments "
 			       "follow: the journal is damaged",
 			       path, off);
-	/* Never fsynced, so never acknowledged: safe to drop. */
 	log_notice("journal %s: dropping a torn last record (%zu bytes at byte %zu) "
 		   "left by a crash during a write",
-		   path, line_len, off);
-	if (truncate(path, (off_t)off) < 0)
+		   path, len - off, off);
+	if (padded)
+		jseg_zero(path, off, len);
+	else if (truncate(path, (off_t)off) < 0)
 		fatal("cannot truncate %s: %s", path, strerror(errno));
 	return 0;
 }
@@ -331,14 +365,21 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 	int r = fs_read_file(path, (size_t)1 << 34, &text, &len);
 	if (r < 0)
 		return jv_fail(e, "%s: %s", path, fs_read_error(r));
-	size_t off = 0;
+	struct jseg_layout lay;
+	if (jseg_layout(path, text, len, &lay, e) < 0) {
+		free(text);
+		return -EINVAL;
+	}
+	size_t off = lay.start, end = lay.end;
 	uint64_t expect = name;
 	r = 0;
-	while (off < len) {
-		char *nl = memchr(text + off, '\n', len - off);
-		size_t line_len = nl ? (size_t)(nl - (text + off)) : len - off;
+	bool cut = false;
+	while (off < end) {
+		char *nl = memchr(text + off, '\n', end - off);
+		size_t line_len = nl ? (size_t)(nl - (text + off)) : end - off;
 		if (!nl) {
-			r = torn_tail(path, off, line_len, last_segment, e);
+			cut = true;
+			r = torn(path, off, lay.padded ? len : end, lay.padded, last_segment, e);
 			break;
 		}
 		int64_t seq = 0;
@@ -372,6 +413,10 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 			break;
 		off += line_len + 1;
 	}
+	if (r == 0 && !cut && lay.padded && lay.after_padding)
+		r = torn(path, off, len, true, last_segment, e);
+	lay.end = off; /* the records end here now: the next is written here */
+	j->tail = lay;
 	free(text);
 	return r;
 }
@@ -459,7 +504,7 @@ int journal_replay(struct journal *j, const struct journal_expect *x,
 	/* Go on appending to the newest segment: a segment appears only where the manifest
 	 * learns of it (journal_roll), so a missing newest segment is noticed too. */
 	if (n > 0 && segs[n - 1] <= j->next_seq)
-		open_segment(j, segs[n - 1]);
+		reopen_segment(j, segs[n - 1]);
 	else
 		open_segment(j, j->next_seq);
 	free(segs);
@@ -569,6 +614,7 @@ struct journal *journal_close(struct journal *j)
 	pthread_cond_destroy(&j->wake);
 	pthread_cond_destroy(&j->durable);
 	pthread_cond_destroy(&j->rolled);
+	free(j->seg_path);
 	free(j->dir);
 	free(j);
 	return NULL;

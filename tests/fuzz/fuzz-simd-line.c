@@ -4,20 +4,53 @@
  * journal's replay splits a segment. A line accepted as checksummed must point inside
  * itself, and framing the JSON again must give a line that checks. Accepted: a line
  * that checks (or an old unchecksummed one) holding a JSON object, as the journal reads
- * it. Built with fuzz-main.c for `make check` and with libFuzzer by `make fuzz`. */
+ * it. The whole input is also read as a journal segment's text (simd/jseg.c): a layout
+ * it accepts must lie inside it, end at its first NUL after the header, and say whether
+ * anything follows the padding. Built with fuzz-main.c for `make check` and with
+ * libFuzzer by `make fuzz`. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jsonv.h"
+#include "simd/jseg.h"
 #include "simd/lines.h"
 
 #include "fuzz.h"
 
+static void segment_layout(const char *text, size_t size)
+{
+	struct jseg_layout lay;
+	struct json_err e;
+	e.msg[0] = '\0';
+	if (jseg_layout("fuzz.log", text, size, &lay, &e) < 0) {
+		if (!e.msg[0])
+			abort(); /* a refusal says why */
+		return;
+	}
+	if (lay.start > lay.end || lay.end > size)
+		abort();
+	if (!lay.padded) {
+		if (lay.start != 0 || lay.end != size || lay.after_padding)
+			abort(); /* an older simd's segment is read whole */
+		return;
+	}
+	const char *nul = memchr(text + lay.start, '\0', size - lay.start);
+	if (!nul || (size_t)(nul - text) != lay.end || text[size - 1] != '\0')
+		abort();
+	bool after = false;
+	for (size_t i = lay.end; i < size; i++)
+		after |= text[i] != '\0';
+	if (after != lay.after_padding)
+		abort();
+}
+
 int fuzz_verdict(const uint8_t *data, size_t size)
 {
+	segment_layout((const char *)data, size);
 	const char *line = (const char *)data;
 	const char *nl = memchr(line, '\n', size);
 	size_t len = nl ? (size_t)(nl - line) : size;

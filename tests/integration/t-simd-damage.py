@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 
-from twlib import Daemon, Tap, base_ports, finish, state_line, tmpdir
+from twlib import Daemon, Tap, base_ports, finish, journal_split, state_line, tmpdir
 
 t = Tap()
 root = tmpdir("twdmg")
@@ -52,9 +52,12 @@ try:
     d.post("/api/tanks/%s/pause" % tank)
     d.kill9()
     shutil.copytree(sim, backup)
-    lines = open(segments()[-1], "rb").read().split(b"\n")
+    head, recs, pad = journal_split(open(segments()[-1], "rb").read())
+    lines = recs.split(b"\n")
     t.ok(len(lines) >= 7 and lines[-1] == b"", "the journal holds the records after the snapshot",
          len(lines))
+    t.ok(head and pad and (len(head) + len(recs) + len(pad)) % (256 * 1024) == 0,
+         "in a segment with a header, padded to whole chunks", (head, len(recs), len(pad)))
 
     # 1. One character of a fish line in the snapshot.
     snap = os.path.join(sim, "tanks", tank, "snapshot.json")
@@ -68,12 +71,22 @@ try:
 
     # 2. One character of the last complete journal record (an acknowledged pause).
     seg = segments()[-1]
-    data = open(seg, "rb").read()
-    last_start = data.rindex(b"\n", 0, len(data) - 1) + 1
-    flip(seg, last_start + (len(data) - last_start) // 2)
+    head, recs, pad = journal_split(open(seg, "rb").read())
+    end = len(head) + len(recs)
+    last_start = len(head) + recs.rindex(b"\n", 0, len(recs) - 1) + 1
+    flip(seg, last_start + (end - last_start) // 2)
     ok, log = d.start_fails([seg, "byte %d" % last_start, "damaged"])
     t.ok(ok, "a flipped character in the last complete journal record: refused (not cut as torn)", log)
     restore()
+
+    # 2b. The newest segment cut short, between two records or inside one: acknowledged
+    # records gone. Taken for a torn write (or not seen at all), it lost an arrived fish
+    # or brought back one that had left; refused now, naming the file.
+    for cut, what in ((last_start, "between two records"), (last_start + 10, "inside the last record")):
+        os.truncate(seg, cut)
+        ok, log = d.start_fails([seg, "cut short"])
+        t.ok(ok, "the newest journal segment cut %s: refused, naming it" % what, log)
+        restore()
 
     # 3. A journal segment deleted.
     seg = segments()[-1]
@@ -121,10 +134,13 @@ try:
     t.ok(ok, "a fish line without its genome: refused, naming file, line and field", log)
     restore()
 
-    # 9. The last record cut short: a torn write, recovered.
+    # 9. The end of the last record never written (a crash during its write: padding
+    # where its last bytes would be): a torn write, recovered.
     seg = segments()[-1]
-    data = open(seg, "rb").read()
-    open(seg, "wb").write(data[:-5])
+    head, recs, pad = journal_split(open(seg, "rb").read())
+    with open(seg, "r+b") as f:
+        f.seek(len(head) + len(recs) - 5)
+        f.write(b"\0" * 5)
     d.start()
     t.ok("torn last record" in d.log_tail(40), "a cut last record is reported as torn", d.log_tail(5))
     st = d.get("/api/tanks/%s" % tank).json()
@@ -173,7 +189,10 @@ try:
     for path in glob.glob(os.path.join(sim, "journal", "*.log")) + \
             glob.glob(os.path.join(sim, "tanks", "*", "snapshot.json")) + [os.path.join(sim, "transfers.json")]:
         out = []
-        for line in open(path, "rb").read().split(b"\n"):
+        data = open(path, "rb").read()
+        if path.endswith(".log"):  # the records of a segment, as an older simd wrote them
+            data = journal_split(data)[1]
+        for line in data.split(b"\n"):
             out.append(line.split(b" ", 2)[2] if line else line)
         open(path, "wb").write(b"\n".join(out))
     os.unlink(os.path.join(sim, "manifest.json"))

@@ -10,7 +10,7 @@ import json
 import os
 import time
 
-from twlib import Daemon, Tap, base_ports, finish, tmpdir, wait_until
+from twlib import Daemon, Tap, base_ports, finish, journal_tear, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twsd")
@@ -120,8 +120,7 @@ try:
 
     # A torn last journal record: cut off, reported, and the start goes on.
     segs = sorted(glob.glob(os.path.join(d.state_dir, "sim", "journal", "*.log")))
-    with open(segs[-1], "ab") as f:
-        f.write(b'{"op":"arrive","transfer_id":"abc')
+    journal_tear(segs[-1], b'{"op":"arrive","transfer_id":"abc')
     d.start()
     t.ok("torn last record" in d.log_tail(30), "a torn last journal record is reported", d.log_tail(5))
     t.eq(d.get("/api/tanks/%s/exits" % tank).status, 200, "and the daemon serves")

@@ -205,6 +205,28 @@ def crc32c(data):
     return crc ^ 0xFFFFFFFF
 
 
+def journal_split(data):
+    """A journal segment's bytes as (header, records, padding). A segment simd writes
+    now starts with a header line and is padded with NULs to whole chunks; an older
+    simd's holds records only (header and padding empty)."""
+    first = data[:data.find(b"\n") + 1]
+    head = first if b'"journal_segment"' in first else b""
+    end = data.find(b"\0")
+    end = len(data) if end < 0 else end
+    return head, data[len(head):end], data[end:]
+
+
+def journal_tear(path, partial):
+    """Leave the start of a record with no end where a crash during a write would: in
+    the padding after the records (padded segments keep their size), or at the end of
+    an older simd's segment."""
+    data = open(path, "rb").read()
+    head, recs, pad = journal_split(data)
+    with open(path, "r+b") as f:
+        f.seek(len(head) + len(recs) if pad else len(data))
+        f.write(partial)
+
+
 def state_line(obj):
     """One line of simd's state files (without its newline) holding obj, with a valid
     checksum and length: a change that only replay can notice."""

@@ -1,15 +1,20 @@
 /* simd's journal, its waiters: journal_when_durable runs at once for what is durable,
  * and otherwise only once the writer made the asked record durable, in number order
- * whatever the order they were asked in; what waits for a record never written waits. */
+ * whatever the order they were asked in; what waits for a record never written waits.
+ * Its segments (jseg.h): a header and whole chunks of room ending in padding, grown as
+ * records need; a segment cut short is refused, a torn write's remains are put back to
+ * padding, and the records read are the records written. */
 #include "config.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "simd/journal.h"
+#include "simd/jseg.h"
 #include "tap.h"
 
 struct waiter {
@@ -36,6 +41,124 @@ static void loop_until_durable(struct event_base *base, struct journal *j, uint6
 	journal_wait_durable(j, seq);
 	for (int i = 0; i < 100; i++)
 		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+static int count_rec(void *arg, uint64_t seq, json_object *r, struct json_err *e)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static long file_size(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/* Replay dir: the records read (-1 when refused, e's message then). */
+static int replay_count(const char *dir, struct json_err *e, struct journal **keep)
+{
+	struct journal *j = journal_open(dir, NULL);
+	struct journal_expect x = {0};
+	int n = 0;
+	int r = journal_replay(j, &x, count_rec, &n, e);
+	if (r == 0 && keep)
+		*keep = j;
+	else if (r == 0)
+		journal_close(j);
+	return r < 0 ? -1 : n;
+}
+
+static void put_at(const char *path, long at, const char *bytes)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd < 0 || pwrite(fd, bytes, strlen(bytes), at) < 0)
+		perror(path);
+	close(fd);
+}
+
+static void test_segments(const char *dir)
+{
+	char seg[4200], copy[8600];
+	snprintf(seg, sizeof seg, "%s/00000000000000000001.log", dir);
+	long chunk = (long)JSEG_CHUNK;
+	struct json_err e;
+	ok(file_size(seg) == chunk, "a new segment is one chunk (%ld)", file_size(seg));
+	struct journal *j = NULL;
+	is_int(replay_count(dir, &e, &j), 3, "its three records are read back");
+	/* Enough records to need two more chunks. */
+	char big[3000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	uint64_t last = 0;
+	for (int i = 0; i < 200; i++) {
+		journal_lock(j);
+		last = journal_next_seq(j);
+		journal_unlock(j);
+		json_object *o = rec(i);
+		json_object_object_add(o, "pad", json_object_new_string(big));
+		journal_append(j, last, o, NULL, NULL);
+	}
+	journal_wait_durable(j, last);
+	journal_close(j);
+	long size = file_size(seg);
+	ok(size > 2 * chunk && size % chunk == 0, "grown in whole chunks (%ld)", size);
+	is_int(replay_count(dir, &e, NULL), 203, "all 203 records read back");
+	snprintf(copy, sizeof copy, "cp '%s' '%s.keep'", seg, seg);
+	if (system(copy) != 0)
+		return;
+
+	/* Cut short, anywhere: refused, where it was dropped as torn or not seen at all. */
+	long cuts[] = {size - 1, size - chunk, size - chunk - 1000, chunk};
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		if (truncate(seg, cuts[i]) < 0)
+			perror(seg);
+		e.msg[0] = '\0';
+		int n = replay_count(dir, &e, NULL);
+		ok(n == -1 && strstr(e.msg, "cut short") && strstr(e.msg, seg),
+		   "cut to %ld bytes: refused, naming the file (%s)", cuts[i], e.msg);
+		snprintf(copy, sizeof copy, "cp '%s.keep' '%s'", seg, seg);
+		if (system(copy) != 0)
+			return;
+	}
+
+	/* A torn write: the start of a line with no end in the padding, then a torn batch's
+	 * block beyond a hole. Both dropped; the records before them kept; writing goes on. */
+	char *text = NULL;
+	FILE *f = fopen(seg, "rb");
+	text = malloc((size_t)size);
+	if (!f || fread(text, 1, (size_t)size, f) != (size_t)size)
+		return;
+	fclose(f);
+	long end = (long)(strchr(text, '\0') - text);
+	free(text);
+	put_at(seg, end, "1234abcd 77 {\"op\":\"te");
+	put_at(seg, end + 5000, "a torn batch's block");
+	is_int(replay_count(dir, &e, &j), 203, "a torn write after the records: the 203 read");
+	f = fopen(seg, "rb");
+	text = malloc((size_t)size);
+	bool zeroed = f && fread(text, 1, (size_t)size, f) == (size_t)size;
+	for (long i = end; zeroed && i < size; i++)
+		zeroed = text[i] == '\0';
+	free(text);
+	if (f)
+		fclose(f);
+	ok(zeroed && file_size(seg) == size, "and put back to padding, the size kept");
+	journal_lock(j);
+	last = journal_next_seq(j);
+	journal_unlock(j);
+	journal_append(j, last, rec(9), NULL, NULL);
+	journal_wait_durable(j, last);
+	journal_close(j);
+	is_int(replay_count(dir, &e, NULL), 204, "the next record goes where the torn one was");
+	snprintf(copy, sizeof copy, "rm -f '%s.keep'", seg);
+	if (system(copy) != 0)
+		return;
 }
 
 int main(void)
@@ -84,6 +207,7 @@ int main(void)
 
 	journal_close(j);
 	event_base_free(base);
+	test_segments(dir);
 	char *cmd;
 	if (asprintf(&cmd, "rm -rf '%s'", dir) >= 0) {
 		if (system(cmd) != 0)
