@@ -391,15 +391,23 @@ int jv_text(json_object *o, const char *key, bool required, size_t min_chars, si
 	return string_field(o, key, required, min_chars, max_chars, true, ret, e);
 }
 
+/* The integer member key: 1 with *v, 0 absent (optional), <0 with e set. */
+static int int_field(json_object *o, const char *key, bool required, json_object **v,
+		     struct json_err *e)
+{
+	int r = jv_lookup(o, key, required, v, e);
+	if (r > 0 && !json_object_is_type(*v, json_type_int))
+		return jv_fail(e, "field '%s' must be an integer", key);
+	return r;
+}
+
 int jv_int64(json_object *o, const char *key, bool required, int64_t min, int64_t max, int64_t *ret,
 	     struct json_err *e)
 {
 	json_object *v;
-	int r = jv_lookup(o, key, required, &v, e);
+	int r = int_field(o, key, required, &v, e);
 	if (r <= 0)
 		return r;
-	if (!json_object_is_type(v, json_type_int))
-		return jv_fail(e, "field '%s' must be an integer", key);
 	/* json-c saturates numbers beyond 64 bits to the extremes without telling, so the
 	 * extremes themselves cannot be trusted and are out of range; the message names the
 	 * range that is taken (it said "between 0 and 9223372036854775807" of a range that
@@ -420,11 +428,9 @@ int jv_uint64(json_object *o, const char *key, bool required, uint64_t max, uint
 	      struct json_err *e)
 {
 	json_object *v;
-	int r = jv_lookup(o, key, required, &v, e);
+	int r = int_field(o, key, required, &v, e);
 	if (r <= 0)
 		return r;
-	if (!json_object_is_type(v, json_type_int))
-		return jv_fail(e, "field '%s' must be an integer", key);
 	/* json-c keeps a number above INT64_MAX as unsigned (json_object_get_int64 then
 	 * saturates) and saturates beyond 64 bits to UINT64_MAX, which is therefore refused. */
 	if (max == UINT64_MAX)
