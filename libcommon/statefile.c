@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "lines.h"
 #include "log.h"
 #include "statefile.h"
 #include "util.h"
@@ -23,6 +24,7 @@ struct state_writer {
 	size_t pending_len;
 	uint64_t submitted, written;
 	bool stop;
+	bool framed; /* written as one checksummed line (lines.h) */
 	/* Callbacks waiting for their submission to reach the disk, oldest first. */
 	struct written_waiter *waiters, **waiters_tail;
 	struct event *wake_loop;
@@ -74,6 +76,13 @@ static void *writer_main(void *arg)
 		uint64_t seq = w->submitted;
 		w->pending = NULL;
 		pthread_mutex_unlock(&w->lock);
+		if (w->framed) {
+			size_t flen;
+			char *f = line_frame(data, len, &flen);
+			free(data);
+			data = f;
+			len = flen;
+		}
 		fs_write_atomic_or_die(w->path, data, len);
 		free(data);
 		pthread_mutex_lock(&w->lock);
@@ -84,6 +93,11 @@ static void *writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
+}
+
+void state_writer_set_framed(struct state_writer *w)
+{
+	w->framed = true;
 }
 
 struct state_writer *state_writer_new(const char *path)
@@ -191,7 +205,21 @@ int state_file_load(const char *path, size_t max, state_decode_fn decode, void *
 		return 0;
 	if (r < 0)
 		fatal("cannot read %s: %s", path, fs_read_error(r));
-	json_object *o = jv_parse_object(text, len, 16, e);
+	/* A checksummed line (state_writer_set_framed), or the bare JSON an older version
+	 * wrote: a flipped bit inside a value still parsed, and pointed a connection at a
+	 * tank that does not exist without a word. */
+	const char *nl = memchr(text, '\n', len), *json = text;
+	size_t json_len = len;
+	char why[200];
+	json_object *o = NULL;
+	enum line_kind k = line_check(text, nl ? (size_t)(nl - text) : len, &json, &json_len, why,
+				      sizeof why);
+	if (k == LINE_BAD)
+		jv_fail(e, "%s", why);
+	else if (k == LINE_LEGACY)
+		o = jv_parse_object(text, len, 16, e);
+	else
+		o = jv_parse_object(json, json_len, 16, e);
 	free(text);
 	r = o ? decode(arg, o, e) : -1;
 	json_object_put(o);

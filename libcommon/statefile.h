@@ -17,6 +17,8 @@ struct event_base;
 typedef void (*state_written_fn)(void *arg);
 
 struct state_writer *state_writer_new(const char *path);
+/* Write the file as one checksummed line (lines.h), which state_file_load checks. */
+void state_writer_set_framed(struct state_writer *w);
 /* Takes ownership of data (malloc'd). */
 void state_writer_submit(struct state_writer *w, char *data, size_t len);
 /* Lets submit_then call back on base's loop (libevent threads must be enabled). */
@@ -39,7 +41,8 @@ uint64_t state_writer_writes(struct state_writer *w);
 void state_file_set_aside(const char *path, char *moved, size_t moved_len);
 
 typedef int (*state_decode_fn)(void *arg, json_object *o, struct json_err *e);
-/* Reads the JSON object in path (at most max bytes) and gives it to decode. Returns 1
+/* Reads the JSON object in path (at most max bytes; a checksummed line, or bare JSON)
+ * and gives it to decode. Returns 1
  * when decode accepted it, 0 when there is no file, and -1 when it did not parse or
  * decode refused it: it is then set aside (above), and e says why. A file that exists
  * but cannot be read is fatal. */

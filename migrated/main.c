@@ -80,6 +80,7 @@ int main(int argc, char **argv)
 	md.conns = connections_new(c->server.server_id);
 	migrated_load_connections(&md);
 	md.conn_writer = state_writer_new(md.conn_path);
+	state_writer_set_framed(md.conn_writer);
 	state_writer_attach(md.conn_writer, d.base);
 	tbucket_init(&md.global_bucket, c->migration.max_per_second, now_mono());
 	md.fetch = fetch_new(d.base);

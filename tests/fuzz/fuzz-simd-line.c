@@ -1,4 +1,4 @@
-/* Fuzz target: one line of simd's state files (simd/lines.c: "<crc32c> <length> <JSON>"),
+/* Fuzz target: one line of simd's state files (libcommon/lines.c: "<crc32c> <length> <JSON>"),
  * the framing every journal record, snapshot line, transfers.json and the manifest go
  * through when simd starts; the input up to its first newline is the line, as the
  * journal's replay splits a segment. A line accepted as checksummed must point inside
@@ -17,7 +17,7 @@
 
 #include "jsonv.h"
 #include "simd/jseg.h"
-#include "simd/lines.h"
+#include "lines.h"
 
 #include "fuzz.h"
 

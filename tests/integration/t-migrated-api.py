@@ -13,7 +13,7 @@ import time
 import urllib.parse
 
 from migratedlib import FakeSimd, metric, migrated_built, server_info
-from twlib import Daemon, Tap, base_ports, tmpdir, wait_until, write_token
+from twlib import Daemon, Tap, base_ports, crc32c, tmpdir, wait_until, write_token
 
 t = Tap()
 if not migrated_built():
@@ -310,8 +310,26 @@ try:
     before = conns()
     t.eq(mig.stop(), 0, "SIGTERM exits 0")
     path = os.path.join(mig.state_dir, "migration", "connections.json")
-    saved = json.load(open(path))
+    raw = open(path, "rb").read()
+    crc, length, text = raw.split(b" ", 2)
+    saved = json.loads(text)
     t.ok(saved["version"] == 1 and len(saved["connections"]) == len(before), "connections.json written", saved)
+    t.ok(raw.endswith(b"\n") and int(length) == len(text) - 1 and int(crc, 16) == crc32c(text[:-1]),
+         "as one checksummed line", raw[:80])
+    # One flipped character inside a value (the JSON still parses) is damage: set aside,
+    # where it pointed a connection at a tank that does not exist without a word.
+    at = raw.index(b'"sourceId":"') + 14
+    flipped = raw[:at] + (b"0" if raw[at:at + 1] != b"0" else b"1") + raw[at + 1:]
+    open(path, "wb").write(flipped)
+    mig.start()
+    h = mig.get("/health").json()
+    t.ok(h["warnings"] and "cannot be used" in h["warnings"][0] and "checksum" in h["warnings"][0]
+         and conns() == [], "a flipped character in connections.json: set aside and reported", h)
+    t.eq(mig.stop(), 0, "stop")
+    for n in os.listdir(os.path.dirname(path)):
+        if n.startswith("connections.json.corrupt-"):
+            os.unlink(os.path.join(os.path.dirname(path), n))
+    open(path, "wb").write(raw)
     mig.start()
     # The refusal state (state, refusals, reason, retryInSeconds) is runtime only.
     runtime = ("state", "refusals", "reason", "retryInSeconds")

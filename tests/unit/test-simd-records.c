@@ -20,7 +20,7 @@
 #include "fsutil.h"
 #include "jsonv.h"
 #include "simd/jrec.h"
-#include "simd/lines.h"
+#include "lines.h"
 #include "simd/records.h"
 #include "simd/replay.h"
 #include "tap.h"

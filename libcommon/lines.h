@@ -1,5 +1,5 @@
-/* The one line format of simd's state files: journal records, snapshot lines,
- * transfers.json and the manifest are all lines of
+/* The one line format of the state files: simd's journal records, snapshot lines,
+ * transfers.json and manifest, and migrated's connections.json, are all lines of
  *
  *     <crc32c as 8 hex digits> <length in bytes> <JSON object>\n
  *
@@ -8,8 +8,8 @@
  * length or checksum is damage, and simd refuses to guess past it. Lines written before
  * checksums existed start with '{' ("legacy"); readers accept them only while upgrading
  * a state directory that has no manifest yet (see store.c). */
-#ifndef TW_SIMD_LINES_H
-#define TW_SIMD_LINES_H
+#ifndef TW_LINES_H
+#define TW_LINES_H
 
 #include <stdbool.h>
 #include <stddef.h>
