@@ -90,11 +90,14 @@ static int open_retry(const char *path, int flags)
 }
 
 /* Room up to size: reserved where the file system can (so a full disk fails here, not
- * at a write), else a sparse extension, which reads as NULs all the same. */
+ * at a write), else a sparse extension, which reads as NULs all the same. Either sets the
+ * size in one step: glibc's posix_fallocate, where the file system has no fallocate,
+ * writes a byte a block, and a crash in between would leave a size that is not whole
+ * chunks, which reads as a cut. */
 static void grow(int fd, const char *path, off_t from, off_t to)
 {
-	int r = posix_fallocate(fd, from, to - from);
-	if (r == EOPNOTSUPP || r == EINVAL)
+	int r = fallocate(fd, 0, from, to - from) < 0 ? errno : 0;
+	if (r == EOPNOTSUPP || r == ENOSYS)
 		r = ftruncate(fd, to) < 0 ? errno : 0;
 	if (r != 0)
 		fatal("journal: cannot make room in %s: %s", path, strerror(r));
