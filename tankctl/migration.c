@@ -353,8 +353,9 @@ int cmd_migrate(struct ctl *ctl)
 	/* A pass that could not run (simd not answering) is still a 200 with its summary;
 	 * its "error" says why, and printing "0 connection(s)" with exit 0 hid it. */
 	const char *err = field_str(r.json, "error");
-	if (*err)
+	bool failed = *err != '\0';
+	if (failed)
 		fprintf(stderr, "tankctl: the pass did not run: %s\n", err);
-	reply_free(&r);
-	return *err ? EXIT_FAIL : 0;
+	reply_free(&r); /* err points into it */
+	return failed ? EXIT_FAIL : 0;
 }

@@ -69,7 +69,7 @@ static int replay_count(const char *dir, struct json_err *e, struct journal **ke
 	int r = journal_replay(j, &x, count_rec, &n, e);
 	if (r == 0 && keep)
 		*keep = j;
-	else if (r == 0)
+	else
 		journal_close(j);
 	return r < 0 ? -1 : n;
 }
