@@ -14,7 +14,7 @@
 #include "log.h"
 #include "xalloc.h"
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {
@@ -67,7 +67,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		r = -errno;
 		goto out;
 	}
-	r = write_all(fd, data, len);
+	r = fs_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
@@ -101,6 +101,21 @@ void fs_write_atomic_or_die(const char *path, const void *data, size_t len)
 	if (r < 0)
 		fatal("cannot write %s durably: %s; stopping so no state is lost", path,
 		      strerror(-r));
+}
+
+int fs_open_or_die(const char *path, int flags, mode_t mode)
+{
+	/* Out of descriptors is transient, as in fs_write_atomic_or_die: wait a while. */
+	int fd;
+	for (int waited_ms = 0;; waited_ms += 100) {
+		fd = open(path, flags | O_CLOEXEC, mode);
+		if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || waited_ms >= 60000)
+			break;
+		usleep(100 * 1000);
+	}
+	if (fd < 0)
+		fatal("cannot open %s: %s", path, strerror(errno));
+	return fd;
 }
 
 const char *fs_read_error(int r)

@@ -13,6 +13,12 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 /* Like fs_write_atomic, but exits through fatal() on any error: for state whose
  * loss would break the durability contract. */
 void fs_write_atomic_or_die(const char *path, const void *data, size_t len);
+/* write(2) all of data, again after EINTR; 0 or -errno. */
+int fs_write_all(int fd, const void *data, size_t len);
+/* open(2) with O_CLOEXEC, waiting up to a minute while the process is out of
+ * descriptors (transient), and exiting through fatal() on any other failure: for files
+ * whose loss would lose state. Only for background threads and startup. */
+int fs_open_or_die(const char *path, int flags, mode_t mode);
 /* Read a whole file (at most max bytes) into a NUL-terminated malloc'd buffer.
  * -ENOENT when absent, -EFBIG when larger than max, -EINVAL when not a regular file. */
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);

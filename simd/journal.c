@@ -79,20 +79,10 @@ static void reopen_segment(struct journal *j, uint64_t first)
 {
 	char *p = segment_path(j, first);
 	j->padded = j->tail.padded;
-	for (int waited_ms = 0;; waited_ms += 100) {
-		j->fd = open(p, O_WRONLY | O_CLOEXEC | (j->padded ? 0 : O_APPEND));
-		if (j->fd >= 0 || (errno != EMFILE && errno != ENFILE) || waited_ms >= 60000)
-			break;
-		usleep(100 * 1000);
-	}
-	if (j->fd < 0)
-		fatal("journal: cannot open %s: %s", p, strerror(errno));
+	j->fd = fs_open_or_die(p, O_WRONLY | (j->padded ? 0 : O_APPEND), 0);
 	if (j->padded) {
-		struct stat st;
-		if (fstat(j->fd, &st) < 0)
-			fatal("journal: cannot stat %s: %s", p, strerror(errno));
 		j->off = (off_t)j->tail.end;
-		j->size = st.st_size;
+		j->size = (off_t)j->tail.size;
 	}
 	free(j->seg_path);
 	j->seg_path = p;
@@ -236,13 +226,10 @@ static void *writer_main(void *arg)
 		}
 		if (j->padded)
 			jseg_write(j->fd, j->seg_path, &j->off, &j->size, buf, bytes);
-		for (off = 0; !j->padded && off < bytes;) {
-			ssize_t w = write(j->fd, buf + off, bytes - off);
-			if (w < 0 && errno == EINTR)
-				continue;
+		else {
+			int w = fs_write_all(j->fd, buf, bytes);
 			if (w < 0)
-				fatal("journal: write failed: %s", strerror(errno));
-			off += (size_t)w;
+				fatal("journal: write failed: %s", strerror(-w));
 		}
 		free(buf);
 		if (fdatasync(j->fd) < 0)

@@ -52,6 +52,7 @@ int jseg_layout(const char *path, const char *text, size_t len, struct jseg_layo
 {
 	memset(lay, 0, sizeof *lay);
 	lay->end = len;
+	lay->size = len;
 	size_t chunk = 0, header_len = 0;
 	int r = read_header(path, text, len, &chunk, &header_len, e);
 	if (r <= 0)
@@ -72,21 +73,6 @@ int jseg_layout(const char *path, const char *text, size_t len, struct jseg_layo
 	for (size_t i = lay->end; i < len && !lay->after_padding; i++)
 		lay->after_padding = text[i] != '\0';
 	return 0;
-}
-
-static int open_retry(const char *path, int flags)
-{
-	/* Out of descriptors is transient (see fs_write_atomic_or_die): wait a while. */
-	int fd;
-	for (int waited_ms = 0;; waited_ms += 100) {
-		fd = open(path, flags | O_CLOEXEC, 0640);
-		if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || waited_ms >= 60000)
-			break;
-		usleep(100 * 1000);
-	}
-	if (fd < 0)
-		fatal("journal: cannot open %s: %s", path, strerror(errno));
-	return fd;
 }
 
 /* Room up to size: reserved where the file system can (so a full disk fails here, not
@@ -120,7 +106,7 @@ int jseg_create(const char *dir, const char *path, off_t *ret_off, off_t *ret_si
 	char *tmp = xasprintf("%s.tmp", path);
 	if (unlink(tmp) < 0 && errno != ENOENT)
 		fatal("journal: cannot remove %s: %s", tmp, strerror(errno));
-	int fd = open_retry(tmp, O_WRONLY | O_CREAT | O_EXCL);
+	int fd = fs_open_or_die(tmp, O_WRONLY | O_CREAT | O_EXCL, 0640);
 	char json[64];
 	int jl = snprintf(json, sizeof json, JSEG_HEADER, JSEG_CHUNK);
 	size_t hl;
@@ -153,7 +139,7 @@ void jseg_write(int fd, const char *path, off_t *off, off_t *size, const char *b
 
 void jseg_zero(const char *path, size_t from, size_t to)
 {
-	int fd = open_retry(path, O_WRONLY);
+	int fd = fs_open_or_die(path, O_WRONLY, 0);
 	static const char zeros[65536];
 	for (size_t at = from; at < to;) {
 		size_t n = to - at < sizeof zeros ? to - at : sizeof zeros;

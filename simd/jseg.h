@@ -25,6 +25,7 @@ struct jseg_layout {
 	bool padded;	    /* a segment with a header, preallocated */
 	size_t start;	    /* the first record's offset (after the header) */
 	size_t end;	    /* where the records end: the first NUL, or the file's end */
+	size_t size;	    /* the file's size, as read */
 	bool after_padding; /* bytes other than NUL after end: a torn batch's leftovers */
 };
 
