@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "journal.h"
 #include "jsonv.h"
+#include "lines.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -87,6 +88,18 @@ static char *next_line(char **p, char *end, bool *complete)
 	return s;
 }
 
+/* The JSON of one complete line (NUL-terminated in place): a checksummed line (lines.h)
+ * or an older discoveryd's bare JSON. NULL, saying why, for a line that fails its length
+ * or checksum: a flipped bit would otherwise be read as another server, host or port. */
+static char *line_json(char *line, char *why, size_t why_len)
+{
+	const char *json;
+	size_t json_len;
+	if (line_check(line, strlen(line), &json, &json_len, why, why_len) == LINE_BAD)
+		return NULL;
+	return (char *)json; /* it ends where the line ends */
+}
+
 int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64_t *rev,
 		 bool *clean, char *err, size_t errlen)
 {
@@ -106,8 +119,9 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 	memcpy(copy, text, len + 1);
 	char *p = copy, *end = copy + len, *line;
 	bool complete;
+	char why[120];
 	while ((line = next_line(&p, end, &complete))) {
-		if (!strstr(line, "\"checkpoint\""))
+		if (!strstr(line, "\"checkpoint\"") || !(line = line_json(line, why, sizeof why)))
 			continue;
 		json_object *o = json_tokener_parse(line);
 		if (o)
@@ -123,7 +137,13 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 		lineno++;
 		if (!*line)
 			continue;
-		json_object *o = json_tokener_parse(line);
+		char *json = line_json(line, why, sizeof why);
+		if (!json && complete) {
+			snprintf(err, errlen, "line %zu: %s", lineno, why);
+			r = -EINVAL;
+			break;
+		}
+		json_object *o = json ? json_tokener_parse(json) : NULL;
 		struct json_err e = {{0}};
 		double at;
 		uint64_t ep, rv;
@@ -153,17 +173,34 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 
 /* ---- writing ---- */
 
-static void write_all_or_die(int fd, const char *path, const char *data, size_t len)
+/* Appends json (len bytes) to out as a checksummed line (lines.h). */
+static void put_framed(char **out, size_t *used, size_t *cap, const char *json, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			fatal("cannot append to %s: %s", path, strerror(errno));
-		data += n;
-		len -= (size_t)n;
+	size_t l;
+	char *line = line_frame(json, len, &l);
+	if (*used + l > *cap) {
+		*cap = (*used + l) * 2;
+		*out = xrealloc(*out, *cap);
 	}
+	memcpy(*out + *used, line, l);
+	*used += l;
+	free(line);
+}
+
+/* Each line of text (JSON, '\n'-ended) checksummed, here on the writer thread rather
+ * than on the event loop that made them. */
+static char *frame_lines(const char *text, size_t len, size_t *ret_len)
+{
+	size_t cap = len + len / 4 + 64, used = 0;
+	char *out = xmalloc(cap);
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = (size_t)((nl ? nl : end) - p);
+		put_framed(&out, &used, &cap, p, l);
+		p += l + 1;
+	}
+	*ret_len = used;
+	return out;
 }
 
 static void open_append(struct journal *j)
@@ -241,14 +278,6 @@ static void fold_record(void **tree, size_t *n, const char *line, json_object *o
 	f->rev = (uint64_t)get_i64(o, "rev");
 }
 
-static void append_line(char *out, size_t *used, const char *line)
-{
-	size_t l = strlen(line);
-	memcpy(out + *used, line, l);
-	out[*used + l] = '\n';
-	*used += l + 1;
-}
-
 /* The folded lines in revision order, then the checkpoint, as the new journal's text. */
 static char *folded_text(void *tree, size_t n, const char *checkpoint, size_t *len)
 {
@@ -256,15 +285,13 @@ static char *folded_text(void *tree, size_t n, const char *checkpoint, size_t *l
 	n_collected = 0;
 	twalk(tree, collect);
 	qsort(collected, n_collected, sizeof *collected, rev_cmp);
-	size_t cap = 64 + (checkpoint ? strlen(checkpoint) : 0);
-	for (size_t i = 0; i < n_collected; i++)
-		cap += strlen(collected[i]->line) + 1;
+	size_t cap = 4096;
 	char *out = xmalloc(cap);
 	*len = 0;
 	for (size_t i = 0; i < n_collected; i++)
-		append_line(out, len, collected[i]->line);
+		put_framed(&out, len, &cap, collected[i]->line, strlen(collected[i]->line));
 	if (checkpoint)
-		append_line(out, len, checkpoint);
+		put_framed(&out, len, &cap, checkpoint, strlen(checkpoint));
 	return out;
 }
 
@@ -283,7 +310,8 @@ static void compact(struct journal *j)
 	char *p = text, *end = text + len, *line;
 	bool complete;
 	while ((line = next_line(&p, end, &complete))) {
-		if (!*line || !complete)
+		char why[120];
+		if (!*line || !complete || !(line = line_json(line, why, sizeof why)))
 			continue;
 		json_object *o = json_tokener_parse(line);
 		if (!o)
@@ -327,8 +355,13 @@ static void *journal_main(void *arg)
 		pthread_mutex_unlock(&j->lock);
 		while (c) {
 			struct chunk *next = c->next;
-			write_all_or_die(j->fd, j->path, c->text, c->len);
-			j->size += (off_t)c->len;
+			size_t len;
+			char *framed = frame_lines(c->text, c->len, &len);
+			int w = fs_write_all(j->fd, framed, len);
+			if (w < 0)
+				fatal("cannot append to %s: %s", j->path, strerror(-w));
+			j->size += (off_t)len;
+			free(framed);
 			free(c->text);
 			free(c);
 			c = next;

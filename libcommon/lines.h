@@ -1,5 +1,6 @@
 /* The one line format of the state files: simd's journal records, snapshot lines,
- * transfers.json and manifest, and migrated's connections.json, are all lines of
+ * transfers.json and manifest, migrated's connections.json and discoveryd's
+ * registry.journal are all lines of
  *
  *     <crc32c as 8 hex digits> <length in bytes> <JSON object>\n
  *

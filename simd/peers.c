@@ -1,11 +1,12 @@
 /* Which servers simd accepts fish from (issue 9): the ones this server's discoveryd
- * knows. discoveryd keeps them in state_dir/discovery/registry.journal, JSON lines: a
- * record with "server_id" per change, {"removed": id} when one goes, checkpoints
- * (registry.json, the single document of earlier versions, when there is no
- * journal). simd reads the file again only when a sender is not in its copy and the
- * file has changed since, so a steady stream of arrivals costs one stat each. Without
- * a registry (simd run on its own, as some tests and benches do) there is nothing to
- * check against, and every sender is accepted. */
+ * knows. discoveryd keeps them in state_dir/discovery/registry.journal, checksummed
+ * JSON lines (lines.h; bare JSON from an older discoveryd): a record with "server_id"
+ * per change, {"removed": id} when one goes, checkpoints (registry.json, the single
+ * document of earlier versions, when there is no journal). simd reads the file again
+ * only when a sender is not in its copy and the file has changed since, so a steady
+ * stream of arrivals costs one stat each. Without a registry (simd run on its own, as
+ * some tests and benches do) there is nothing to check against, and every sender is
+ * accepted. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 
 #include "fsutil.h"
 #include "jsonv.h"
+#include "lines.h"
 #include "log.h"
 #include "simd.h"
 
@@ -38,7 +40,14 @@ static struct peers *peers_get(struct simd *sd)
 static void fold_line(json_object *ids, const char *line, size_t len)
 {
 	struct json_err e;
-	json_object *o = jv_parse_object(line, len, 16, &e), *list;
+	const char *json;
+	size_t json_len;
+	char why[100];
+	/* Checksummed lines (lines.h), or an older discoveryd's bare JSON. One that fails
+	 * its checksum is left out: discoveryd refuses the whole file at its next start. */
+	if (line_check(line, len, &json, &json_len, why, sizeof why) == LINE_BAD)
+		return;
+	json_object *o = jv_parse_object(json, json_len, 16, &e), *list;
 	if (!o)
 		return; /* a torn last line, or a checkpoint we do not need */
 	const char *id;

@@ -1,7 +1,8 @@
 /* Unit tests for discoveryd/journal: appends come back on load in order, a journal
  * that grows past its floor is compacted by the writer thread to one line per live
- * server (removals dropped, the last record of each kept), a torn last line is
- * ignored and cut, and damage elsewhere is reported with its line. */
+ * server (removals dropped, the last record of each kept), every line is checksummed,
+ * a torn last line is ignored and cut, and damage elsewhere (a flipped bit too) is
+ * reported with its line. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,8 +16,10 @@
 
 #include "discoveryd/journal.h"
 #include "fsutil.h"
+#include "lines.h"
 #include "tap.h"
 #include "util.h"
+#include "xalloc.h"
 
 static const struct registry_timing timing = {1, 3, 1e6};
 static char dir[256];
@@ -213,16 +216,44 @@ int main(void)
 	is_int(registry_count(back), 1501, "and nothing else is lost");
 	registry_free(back);
 	off_t torn = size_of(path);
+	int rr;
 	j = journal_new(path);
 	ok(size_of(path) < torn, "the writer cuts the torn line before appending");
 	j = journal_free(j);
+
+	/* Every line is written checksummed, and a flipped bit is damage, not another port. */
+	char *text;
+	size_t len, lines = 0, framed = 0;
+	ok(fs_read_file(path, (size_t)1 << 30, &text, &len) == 0, "the journal reads back");
+	for (char *p = text, *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
+		const char *json;
+		size_t jl;
+		char why[100];
+		lines++;
+		framed += line_check(p, (size_t)(nl - p), &json, &jl, why, sizeof why) == LINE_OK;
+	}
+	ok(lines > 1500 && framed == lines, "every one of its %zu lines is checksummed (%zu)",
+	   lines, framed);
+	char *port = strstr(text, "\"port\":");
+	ok(port != NULL, "a record names a port");
+	port[strlen("\"port\":")] ^= 1; /* 8 -> 9: still JSON, and a valid port */
+	char *flipped = xasprintf("%s.flipped", path);
+	fs_write_atomic_or_die(flipped, text, len);
+	back = registry_new("local", &timing);
+	rr = journal_load(flipped, back, &epoch, &rev, &clean, err, sizeof err);
+	ok(rr == -EINVAL && strstr(err, "line ") && strstr(err, "checksum"),
+	   "a flipped bit in a record is refused, naming the line: %s", err);
+	registry_free(back);
+	unlink(flipped);
+	free(flipped);
+	free(text);
 
 	/* Damage inside the file. */
 	f = fopen(path, "a");
 	fputs("not json\n{\"removed\":\"srv-01999\",\"rev\":1}\n", f);
 	fclose(f);
 	back = registry_new("local", &timing);
-	int rr = journal_load(path, back, &epoch, &rev, &clean, err, sizeof err);
+	rr = journal_load(path, back, &epoch, &rev, &clean, err, sizeof err);
 	ok(rr == -EINVAL && strstr(err, "line "), "a damaged line is reported with its number: %s",
 	   err);
 	registry_free(back);
