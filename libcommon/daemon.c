@@ -109,6 +109,35 @@ static struct event_base *loop_new(void)
 	return base;
 }
 
+/* A TCP listener off loopback without a token: each daemon refuses it when it binds
+ * (daemon_listen); --check-config says so first, for all three, since they share the
+ * file. Not at every load: a name would be resolved on each reload, and systemd may pass
+ * sockets that replace the listeners. */
+bool daemon_conf_exposed(const struct conf *c, char *err, size_t n)
+{
+	if (c->security.token[0] || c->security.insecure)
+		return false;
+	const struct {
+		const char *section, *daemon;
+		const struct conf_listen *l;
+	} ls[] = {{"discovery", "discoveryd", &c->discovery.listen},
+		  {"sim", "simd", &c->sim.listen},
+		  {"migration", "migrated", &c->migration.listen}};
+	for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
+		const struct conf_listen *l = ls[i].l;
+		if (!l->enabled || http_host_is_loopback(l->host))
+			continue;
+		bool v6 = strchr(l->host, ':') != NULL;
+		snprintf(err, n,
+			 "[%s] listen is %s%s%s:%d, not loopback, and there is no cluster token: "
+			 "%s would refuse to start. Set [security] token_file, or insecure = yes",
+			 ls[i].section, v6 ? "[" : "", l->host, v6 ? "]" : "", l->port,
+			 ls[i].daemon);
+		return true;
+	}
+	return false;
+}
+
 void daemon_init(struct daemon *d, const char *name, daemon_check_fn check_fn, int argc, char **argv)
 {
 	memset(d, 0, sizeof *d);
@@ -120,6 +149,10 @@ void daemon_init(struct daemon *d, const char *name, daemon_check_fn check_fn, i
 	char err[1024];
 	if (conf_load(&d->conf, d->conf_path, d->overrides, d->n_overrides, err, sizeof err) < 0 ||
 	    (d->check && d->check(&d->conf, err, sizeof err) < 0)) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		exit(1);
+	}
+	if (check && daemon_conf_exposed(&d->conf, err, sizeof err)) {
 		fprintf(stderr, "%s: %s\n", name, err);
 		exit(1);
 	}

@@ -40,6 +40,10 @@ struct daemon {
  * exits 1. */
 void daemon_init(struct daemon *d, const char *name, daemon_check_fn check, int argc, char **argv);
 void daemon_set_handlers(struct daemon *d, daemon_reload_fn reload, daemon_stop_fn stop, void *arg);
+/* True, with err saying which, when a listener of the configuration is off loopback and
+ * there is no token (nor insecure): what the daemon serving it refuses when it binds.
+ * --check-config (the daemons' and tankworld's) reports it. */
+bool daemon_conf_exposed(const struct conf *c, char *err, size_t n);
 /* Serve on systemd's sockets if any were passed, else bind unix_path and listen
  * (creating the socket's directory). Returns the TCP port bound (0 if none) or exits
  * with a clear message. */

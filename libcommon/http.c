@@ -979,6 +979,19 @@ static int check_exposure(struct http_server *s, const struct sockaddr *sa)
 	return -EPERM;
 }
 
+bool http_host_is_loopback(const char *host)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(host, "1", &hints, &res) != 0 || !res)
+		return false;
+	bool lo = addr_is_loopback(res->ai_addr);
+	freeaddrinfo(res);
+	return lo;
+}
+
 int http_server_listen_tcp(struct http_server *s, const char *host, int port, int *ret_port)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,

@@ -83,6 +83,9 @@ int http_server_listen_unix(struct http_server *s, const char *path);
 /* Bind TCP; *ret_port gets the bound port (useful with port 0). Refuses (-EPERM) a
  * non-loopback address without a token unless insecure. */
 int http_server_listen_tcp(struct http_server *s, const char *host, int port, int *ret_port);
+/* Whether http_server_listen_tcp would take host as loopback (its first address, as
+ * there); false for a host that does not resolve. For --check-config. */
+bool http_host_is_loopback(const char *host);
 /* Adopt descriptors from sd_listen_fds(). Returns how many, or -errno. *ret_tcp_port is
  * set to the first TCP port found (0 if none). */
 int http_server_adopt_systemd(struct http_server *s, int *ret_tcp_port);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "fsutil.h"
 #include "log.h"
 #include "supervise.h"
@@ -175,6 +176,10 @@ int main(int argc, char **argv)
 	if (!have_file) {
 		hand_run_dirs(&c, &o);
 		hand_run_insecure(&c, &o);
+	}
+	if (o.check_only && daemon_conf_exposed(&c, err, sizeof err)) {
+		fprintf(stderr, "tankworld: %s\n", err);
+		return 1;
 	}
 	if (o.check_only) {
 		for (int i = 0; i < o.nextra; i++)
