@@ -34,6 +34,7 @@ int tank_add_random_fish(struct tank *t, double x, double y, const char **ret_id
 	if (!f)
 		return -ENOSPC;
 	lineage_born(t, f);
+	events_add(t, SIM_EV_SPAWN, f, -1); /* as every other spawn is */
 	if (ret_id)
 		*ret_id = f->id;
 	return 0;

@@ -89,6 +89,18 @@ try:
     for q in ("since=-1", "limit=0", "limit=5000"):
         t.ok(jerr(d.get(base + "/events?" + q), 400), "events?%s: JSON 400" % q)
 
+    # A fish added by hand (the viewer's "Spawn fish") is a spawn in the events as in the
+    # stats: readers rebuilding the population from /events undercounted it.
+    before = d.get(base).json()["stats"]["spawns"]
+    nxt = d.get(base + "/events?limit=1").json()["next_seq"]
+    r = d.post(base + "/fish", {"x": 300, "y": 200})
+    t.eq(r.status, 201, "POST /fish adds a fish")
+    fid = r.json()["fish"]["id"]
+    ev = [e for e in d.get(base + "/events?since=%d" % (nxt - 1)).json()["events"]
+          if e["type"] == "spawn" and e.get("fish_id") == fid]
+    t.ok(len(ev) == 1 and d.get(base).json()["stats"]["spawns"] >= before + 1,
+         "and it is one spawn event, as it is one spawn in the stats", ev)
+
     st = d.get(base).json()["stats"]
     need = {"spawns", "births_refused", "poker_games", "poker_hands", "generation_mean",
             "generation_deepest", "energy_ledger", "spawns_from_gene_bank", "gene_bank_size"}
