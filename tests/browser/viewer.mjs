@@ -128,6 +128,16 @@ try {
     check(/generation/.test(cardText) && /poker/.test(cardText) && /behaviour/.test(cardText),
           'the card shows generation, behaviour and poker strategy');
     await shot('fish-card.png');
+    // The card from the keyboard: n steps to the next fish in id order, p back, Escape closes.
+    await page.focus('#tank-canvas');
+    await page.keyboard.press('n');
+    const next = await until(() => page.$eval('#fish-card', (c, was) => (!c.hidden && c.dataset.fishId !== was && c.dataset.fishId) || null, cardId), 5000);
+    await page.keyboard.press('p');
+    const back = await until(() => page.$eval('#fish-card', (c, n) => (!c.hidden && c.dataset.fishId !== n && c.dataset.fishId) || null, next), 5000);
+    check(next && fish.some((f) => f.id === next) && back === cardId,
+          'n opens the next fish\'s card from the keyboard, p the one before', JSON.stringify({ cardId, next, back }));
+    await page.keyboard.press('Escape');
+    check(await until(() => page.$eval('#fish-card', (c) => c.hidden), 5000), 'Escape closes the card');
 
     // Add food raises the food count; spawn adds a fish (the tank is paused: nothing else changes them).
     const food0 = (await tankApi(hub, tank)).stats.food_count;
@@ -281,6 +291,17 @@ try {
     }));
     check(geo.tanks.length >= 2 && geo.tanks.every((c) => boxOf(c) >= 0), 'every tank is drawn inside its server', JSON.stringify(geo));
     check(gaps.length > 0 && gaps.every((g) => g >= 1.5), 'tanks side by side leave room for the arrows between them', JSON.stringify(gaps));
+    // Two connections between the same two tanks, one each way: bent to opposite sides
+    // of the line between them (they were once drawn one on the other).
+    if (conf.pair) {
+      const sides = await page.evaluate(([x, y]) => {
+        const c = (id) => { const e = document.querySelector(`a.tank[data-tank-id="${id}"] circle`); return e && [+e.getAttribute('cx'), +e.getAttribute('cy')]; };
+        const [p0, p1] = [c(x), c(y)];
+        return [...document.querySelectorAll('path.connection')].filter((p) => [p.dataset.source, p.dataset.destination].sort().join() === [x, y].sort().join())
+          .map((p) => { const m = p.getAttribute('d').match(/Q\s*([-\d.]+),([-\d.]+)/); return Math.sign((p1[0] - p0[0]) * (+m[2] - p0[1]) - (p1[1] - p0[1]) * (+m[1] - p0[0])); });
+      }, conf.pair);
+      check(sides.length === 2 && sides[0] * sides[1] === -1, 'two connections between the same tanks bend to opposite sides', JSON.stringify(sides));
+    }
     const link = await page.$eval(`[data-server-id="${servers[1]}"]`, (a) => a.getAttribute('href'));
     check(/^http:\/\/127\.0\.0\.1:\d+\/#\/network$/.test(link), 'a server links to its own viewer', link);
     const seen = await until(async () => +(await page.$eval('#migrations-seen', (e) => e.dataset.count)) > 0, 40000, 200);
@@ -324,6 +345,16 @@ try {
     check(!!others, `a server that never answers and one that answers nonsense: the map still draws the others (in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     const unreachable = await page.$$eval('#network-map text.server-meta', (ts) => ts.filter((x) => x.textContent === 'unreachable').length);
     check(unreachable >= 1, 'the hung server is drawn unreachable', unreachable);
+    // A connection to a tank there ends at that server's box instead of vanishing.
+    const toHung = await until(() => page.evaluate((id) => {
+      const p = document.querySelector(`path.connection[data-connection-id="${id}"]`);
+      const r = document.querySelector('a.server[data-server-id="hung"] rect');
+      if (!p || !r) return null;
+      const m = p.getAttribute('d').match(/([-\d.]+),([-\d.]+)$/);
+      const [x, y, w, h] = ['x', 'y', 'width', 'height'].map((k) => +r.getAttribute(k));
+      return +m[1] > x && +m[1] < x + w && +m[2] > y && +m[2] < y + h;
+    }, conf.toHung), 15000);
+    check(toHung === true, 'a connection to a tank of an unreachable server is drawn to that server', toHung);
     await page.waitForTimeout(6000); // the next structure pass: the map keeps going
     const still = await page.$$eval('a.tank', (as) => as.length);
     check(still > 0 && errors.length === 0, 'the map goes on after their answers', errors.slice(0, 2).join(' | '));

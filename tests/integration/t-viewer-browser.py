@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from twlib import BUILD, StubServer, Tap, tmpdir, wait_until  # noqa: E402
@@ -157,8 +158,15 @@ try:
                                           "direction": "right"})
     held = wait_until(lambda: hub.mig.get("/api/connections/to-full").json().get("state") == "backing_off", 30, 0.2)
     t.ok(r.status in (200, 201) and held, "a connection to a full tank backs off", r)
-    run_phase("network", dict(base, servers=["hub", "worker"], connections=2, held="to-full"))
+    # And one back that moves no fish: the pair must be drawn as two arrows.
+    r = worker.mig.post("/api/connections", {"id": "back", "sourceId": worker_tank, "destinationId": hub_tank,
+                                             "destinationServerId": "hub", "probability": 0,
+                                             "direction": "left"})
+    t.ok(r.status in (200, 201), "a connection worker -> hub that moves no fish is made", r)
+    run_phase("network", dict(base, servers=["hub", "worker"], connections=3, held="to-full",
+                              pair=[hub_tank, worker_tank]))
     hub.mig.delete("/api/connections/to-full")
+    worker.mig.delete("/api/connections/back")
 
     # A fish born in the nursery crosses to the worker; its parents stay recorded on the hub.
     r = hub.mig.post("/api/connections", {"sourceId": nursery, "destinationId": worker_tank,
@@ -212,7 +220,11 @@ try:
     for sid, port in (("hung", hung.getsockname()[1]), ("liar", liar.port)):
         hub.disc.post("/api/discovery/register", server_info(sid, port))
     doomed = hub.sim.post("/api/tanks", {"name": "Doomed", "initial_fish": 3}).json()["tank"]["tank_id"]
-    run_phase("faults", dict(base, tank=doomed, hung="hung", liar="liar"))
+    r = hub.mig.post("/api/connections", {"id": "to-hung", "sourceId": doomed, "destinationId": str(uuid.uuid4()),
+                                          "destinationServerId": "hung", "probability": 0, "direction": "right"})
+    t.ok(r.status in (200, 201), "a connection to a tank of the hung server is made", r)
+    run_phase("faults", dict(base, tank=doomed, hung="hung", liar="liar", toHung="to-hung"))
+    hub.mig.delete("/api/connections/to-hung")
     for sid in ("hung", "liar"):
         hub.disc.delete("/api/discovery/unregister/" + sid)
     liar.close()

@@ -17,7 +17,8 @@ function fitName(name, r) {
 
 // The bend of an arrow from (sx,sy) to (ex,ey) that passes no other tank and no server's
 // name or meta line (labels, as rectangles): the preferred one if it is clear, else a
-// deeper one on the same side, else on the other side. An arrow drawn across a tank
+// deeper one on the same side, else on the other side; only bends `allowed` takes (the
+// side an arrow between the same tanks has not taken). An arrow drawn across a tank
 // looked like two connections through it.
 // The control point of the quadratic arrow from (sx,sy) to (ex,ey), bent sideways by
 // `bend` along the normal (ux,uy) of its direction.
@@ -25,7 +26,7 @@ function control(sx, sy, ex, ey, ux, uy, bend) {
   return [(sx + ex) / 2 - uy * bend, (sy + ey) / 2 + ux * bend];
 }
 
-function clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels) {
+function clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels, allowed = () => true) {
   // Sample points close enough (about 10 px apart) that no circle slips between them; a
   // tank crossed counts more than a label.
   const steps = Math.max(24, Math.ceil(Math.hypot(ex - sx, ey - sy) / 10));
@@ -43,6 +44,7 @@ function clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels) {
   // The first clear one; if none is, the one that crosses least.
   let best = bend0, least = Infinity;
   for (const f of [1, 2, 3, -1, -2, -3]) {
+    if (!allowed(bend0 * f)) continue;
     const c = cost(bend0 * f);
     if (c === 0) return bend0 * f;
     if (c < least) [best, least] = [bend0 * f, c];
@@ -107,14 +109,21 @@ export function networkView(root) {
     try {
       reg = await api('/api/discovery/servers');
     } catch (err) {
+      // Nothing drawn before is known now: tanks and arrows left without their servers
+      // looked like a network still running.
       gServers.replaceChildren(svg('text', { x: 20, y: 40, class: 'error' }, 'Cannot read the registry: ' + err.message));
+      gArrows.replaceChildren();
+      gTanks.replaceChildren();
+      tankPos.clear();
+      arrows.length = 0;
+      lastSig = '';
       return;
     }
     servers = reg.servers.slice().sort((a, b) => (b.is_local - a.is_local) || a.server_id.localeCompare(b.server_id));
     tanks = new Map();
     conns = [];
     await Promise.all(servers.map(async (s) => {
-      if (s.status === 'offline') { tanks.set(s.server_id, []); return; }
+      if (s.status === 'offline') { tanks.set(s.server_id, null); return; }
       try {
         const [t, c] = await Promise.all([
           api('/api/tanks', { base: serverBase(s), timeout: PEER_TIMEOUT_MS }),
@@ -164,6 +173,7 @@ export function networkView(root) {
     tankPos.clear();
     arrows.length = 0;
     const labels = [];
+    const serverPos = new Map(); // server id -> where arrows to its unknown tanks end
     const n = servers.length;
     const bw = n <= 2 ? 380 : n <= 4 ? 270 : 200, bh = n <= 2 ? 260 : 190;
     servers.forEach((s, i) => {
@@ -185,6 +195,7 @@ export function networkView(root) {
       if (!ts) {
         gServers.append(svg('text', { x: cx, y: cy + 20, class: 'server-meta', 'text-anchor': 'middle' },
           s.status === 'offline' ? 'offline' : 'unreachable'));
+        serverPos.set(s.server_id, { x: cx, y: cy + 16, r: 34 });
         return;
       }
       const m = ts.length;
@@ -207,9 +218,11 @@ export function networkView(root) {
         gTanks.append(ta);
       });
     });
-    const pairCount = new Map();
+    const pairCount = new Map(), pairSide = new Map();
     for (const c of conns) {
-      const a = tankPos.get(c.sourceId), b = tankPos.get(c.destinationId);
+      // A tank on a server that cannot be read (offline, unreachable): the arrow ends at
+      // that server, drawn as its connection's state says (held, with the reason).
+      const a = tankPos.get(c.sourceId), b = tankPos.get(c.destinationId) || serverPos.get(c.destinationServerId);
       if (!a || !b) continue;
       const local = !c.destinationServerId || c.destinationServerId === c.sourceServerId;
       // Two arrows between the same tanks bend to opposite sides.
@@ -221,7 +234,17 @@ export function networkView(root) {
       const sx = a.x + ux * a.r, sy = a.y + uy * a.r, ex = b.x - ux * (b.r + 4), ey = b.y - uy * (b.r + 4);
       const bend0 = (local ? 0.35 : 0.18) * d * (k % 2 ? -1 : 1) * (c.sourceId < c.destinationId ? 1 : -1);
       const others = [...tankPos.values()].filter((p) => p !== a && p !== b);
-      const bend = clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels);
+      // Which side of the line between the pair (taken in the pair's own order) a bend
+      // puts the arrow on: the second arrow of a pair takes the side the first left, or
+      // both could flee the same tank to one side and be drawn as one.
+      const [p0, p1] = c.sourceId < c.destinationId ? [a, b] : [b, a];
+      const side = (bend) => {
+        const [mx, my] = control(sx, sy, ex, ey, ux, uy, bend);
+        return Math.sign((p1.x - p0.x) * (my - p0.y) - (p1.y - p0.y) * (mx - p0.x));
+      };
+      const taken = k % 2 ? pairSide.get(pk) : undefined;
+      const bend = clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels, (x) => side(x) !== taken);
+      if (k % 2 === 0) pairSide.set(pk, side(bend));
       const [mx, my] = control(sx, sy, ex, ey, ux, uy, bend);
       const path = svg('path', {
         d: `M${sx},${sy} Q${mx},${my} ${ex},${ey}`,

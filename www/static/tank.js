@@ -354,11 +354,22 @@ export function tankView(root, tankId) {
     if (cur && zoomStep(ev.deltaY < 0 ? 1 : -1, ...fractionAt(ev))) ev.preventDefault();
   }, { passive: false });
   // The keyboard, once the tank has the focus: + and - zoom around the middle, the arrows
-  // move the view by an eighth of it, 0 shows the whole world.
+  // move the view by an eighth of it, 0 shows the whole world; Enter or n and p step
+  // through the fish's cards.
   canvas.addEventListener('keydown', (ev) => {
     if (!cur) return;
     const pan = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[ev.key];
-    if (ev.key === '+' || ev.key === '=') zoomStep(1, 0.5, 0.5);
+    if (ev.key === 'Enter' || ev.key === 'n' || ev.key === 'p') {
+      // The fish card without a pointer: the next (or, with p, the previous) fish in
+      // view after the one shown, in the order of their ids; Escape closes it.
+      const ids = lastPos.map(([k]) => looks.get(k)).filter(Boolean).map((l) => l.id).sort();
+      if (!ids.length) return;
+      const at = ids.indexOf(selected), step = ev.key === 'p' ? -1 : 1;
+      showCard(ids[at < 0 ? (step > 0 ? 0 : ids.length - 1) : (at + step + ids.length) % ids.length]);
+    } else if (ev.key === 'Escape' && selected) {
+      card.hidden = true;
+      selected = null;
+    } else if (ev.key === '+' || ev.key === '=') zoomStep(1, 0.5, 0.5);
     else if (ev.key === '-') zoomStep(-1, 0.5, 0.5);
     else if (ev.key === '0') view.z = 1;
     else if (pan && view.z > 1) {
@@ -436,10 +447,18 @@ export function tankView(root, tankId) {
       const p = await api(`/api/tanks/${tankId}/poker?fish_id=${fishId}&limit=3`);
       if (card.dataset.fishId !== fishId || !p.hands || !p.hands.length) return;
       card.append(el('h4', {}, 'last poker hands'), el('ul', { class: 'params one' }, ...p.hands.map((hd) => {
+        // What this fish did, then what it came to: the winners' hand is theirs, so a
+        // loser's line says "lost to" it (it read as if the loser held it).
         const me = hd.players.find((x) => x.fish_id === fishId) || {};
         const cards = (me.hole || []).join(' ');
-        const res = me.folded ? 'folded' : (me.net > 0 ? `won ${fmt(me.net, 1)}` : `lost ${fmt(-(me.net || 0), 1)}`);
-        return el('li', {}, el('span', {}, `${cards} · ${hd.winning_hand || 'no showdown'}`.replace(/_/g, ' ')), el('b', {}, res));
+        const won = (hd.winners || []).includes(fishId);
+        const hand = (hd.winning_hand || '').replace(/_/g, ' ');
+        const how = me.folded ? 'folded'
+          : won ? (hd.showdown && hand ? `won with ${hand}` : 'won, no showdown')
+            : hd.showdown && hand ? `lost to ${hand}` : 'no showdown';
+        const net = me.net || 0;
+        const res = net > 0 ? `+${fmt(net, 1)}` : net < 0 ? `−${fmt(-net, 1)}` : 'even';
+        return el('li', {}, el('span', {}, `${cards} · ${how}`), el('b', {}, res));
       })));
     } catch { /* an older server, or no hands yet */ }
   }
