@@ -74,13 +74,23 @@ static bool format_control(const unsigned char *p)
 	return p[2] >= 0xa6 && p[2] <= 0xa9; /* U+2066-2069 isolates */
 }
 
-bool text_has_control(const char *s)
+static bool has_control(const char *s, bool lines)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) ||
-		    format_control(p))
+		if ((*p < 0x20 && !(lines && *p == '\n')) || *p == 0x7f ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) || format_control(p))
 			return true;
 	return false;
+}
+
+bool text_has_control(const char *s)
+{
+	return has_control(s, false);
+}
+
+bool lines_have_control(const char *s)
+{
+	return has_control(s, true);
 }
 
 uint32_t str_hash(const char *s)

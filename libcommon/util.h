@@ -23,6 +23,8 @@ bool object_id_valid(const char *s, size_t max_len);
  * separator (U+2028-2029). Names people read (tank names, hostnames, config names)
  * refuse them. */
 bool text_has_control(const char *s);
+/* The same, but newlines are taken: for text that runs over lines (a tank's description). */
+bool lines_have_control(const char *s);
 /* Why a name people read is refused ("has control characters", "is only spaces"), or
  * NULL: the one rule for the API's names and the configuration's. */
 const char *name_fault(const char *s);

@@ -215,9 +215,13 @@ static void api_create_tank(struct http_ctx *ctx)
 		return;
 	}
 	const char *fault = name_fault(name);
-	if (fault) {
+	if (fault || lines_have_control(desc)) {
 		json_object_put(body);
-		http_reply_error(ctx->req, 400, "invalid_tank", "name %s", fault);
+		/* A description is shown beside the name: the bidi controls would reorder it
+		 * there too. Lines are its own. */
+		http_reply_error(ctx->req, 400, "invalid_tank", "%s %s",
+				 fault ? "name" : "description",
+				 fault ? fault : "has control characters (other than newlines)");
 		return;
 	}
 	uuid_random_str(m.id);

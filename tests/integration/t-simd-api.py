@@ -103,6 +103,13 @@ try:
          "a seed of 2^64 - 1 is refused, naming the range", r)
     # Names count characters, not bytes (60 Cyrillic letters are 120 bytes: refused until
     # an adversarial probe of the viewer noticed).
+    for bad in ("a\u202eb", "tab\there", "bell\u0007"):
+        r = a.post("/api/tanks", {"name": "Desc", "description": bad, "initial_fish": 0})
+        t.ok(r.status == 400 and "description has control characters" in r.json().get("error", ""),
+             "a description with %r is refused, saying so" % bad, r)
+    r = a.post("/api/tanks", {"name": "Lines", "description": "one\ntwo", "initial_fish": 0})
+    t.ok(r.status == 201 and r.json()["tank"]["description"] == "one\ntwo", "a description of two lines is taken", r)
+    a.delete("/api/tanks/%s" % r.json()["tank"]["tank_id"])
     r = a.post("/api/tanks", {"name": "\u0416" * 100, "description": "\u00e9" * 500, "initial_fish": 0})
     t.ok(r.status == 201 and a.get("/api/tanks/%s" % r.json()["tank"]["tank_id"]).json()["tank"]["name"] == "\u0416" * 100,
          "a name of 100 Cyrillic letters and a description of 500 accented ones are taken whole", r)
