@@ -239,7 +239,7 @@ static bool evict_one(struct http_server *s, struct http_listener_side *side)
 			}
 	struct http_conn *c;
 	TAILQ_FOREACH (c, &s->conns, link)
-		if (c->side == side && !c->busy &&
+		if (c->side == side && !c->busy && c->evcon != s->dispatching &&
 		    (!heavy || (c->has_addr && memcmp(c->addr, heavy, 16) == 0)))
 			break;
 	if (!c)
@@ -266,6 +266,12 @@ static void check_one(struct http_server *s, struct bufferevent *bev,
 	bool refuse = has_addr && addr_count(s, addr) >= (size_t)s->opts.max_per_address;
 	if (!refuse && side->open >= side->limit)
 		refuse = !evict_one(s, side);
+	/* A connection whose request is already with its handler is kept, over the limit
+	 * for as long as it stays (it is idle, and so evictable, after its answer): freeing
+	 * it freed the request the handler was reading (an audit crashed all three daemons
+	 * so, with a full listener). */
+	if (refuse && evcon == s->dispatching)
+		refuse = false;
 	if (refuse) {
 		s->stats.conns_refused++;
 		evhttp_connection_free(evcon); /* closes the descriptor */
@@ -444,9 +450,15 @@ void http_conn_add_listener(struct http_listener_side *side, struct evconnlisten
 
 void http_conn_request_started(struct http_server *s, struct evhttp_request *req)
 {
+	/* A request can come before its connection was checked (the check runs after the
+	 * accept callback, the request may be read in the same pass): check the batch now,
+	 * so it is tracked, without letting the checks free this very connection. */
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	s->dispatching = evcon;
 	if (s->n_pending)
 		check_pending(s);
-	struct http_conn *c = conn_of(s, evhttp_request_get_connection(req));
+	s->dispatching = NULL;
+	struct http_conn *c = conn_of(s, evcon);
 	if (c)
 		c->busy = true;
 }

@@ -49,6 +49,9 @@ struct http_server {
 	struct bufferevent **pending; /* accepted, not yet checked against the limits */
 	struct http_listener_side **pending_side;
 	size_t n_pending, cap_pending;
+	/* The connection whose request is being handed to its handler: the checks run then
+	 * (http_conn_request_started) must not free it under the handler. */
+	struct evhttp_connection *dispatching;
 	struct event *check_ev, *sweep_ev;
 	struct http_addr_count **addr_buckets;
 };

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""A full listener under clients that keep asking. Each daemon runs with a small
+connection limit; clients from three loopback addresses hold twice as many keep-alive
+connections as it allows and send a request on each every few milliseconds, opening a
+new one whenever theirs is closed. At the limit every new connection makes the daemon
+evict an idle one or close the new one, while requests are being handed to handlers:
+the check once freed the connection (and the request) a handler was about to read, and
+all three daemons crashed (an audit, through ASan: heap-use-after-free in
+request_sane). Afterwards each daemon is still the same process, answers /health, and
+counted its evictions; every answer the clients got was a whole HTTP 200."""
+import os
+import subprocess
+import sys
+
+from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
+
+t = Tap()
+root = tmpdir("twbl")
+LIMIT = 16
+SOURCES = ["127.0.0.%d" % i for i in (2, 3, 4)]
+
+CLIENT = r"""
+import random, selectors, socket, sys, time
+port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+sources = sys.argv[4].split(",")
+sel = selectors.DefaultSelector()
+def open_one(i):
+    s = socket.socket()
+    s.bind((sources[i % len(sources)], 0))
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    sel.register(s, selectors.EVENT_READ, [i, time.time() + random.random() * 0.02, b""])
+for i in range(n):
+    open_one(i)
+t0 = time.time(); sent = answers = bad = reopened = 0
+later = []  # (when, i): a closed connection is opened again 50 ms later
+while time.time() - t0 < secs:
+    now = time.time()
+    for key, _ in sel.select(0.005):
+        try:
+            b = key.fileobj.recv(65536)
+        except OSError:
+            b = b""
+        if b:
+            key.data[2] += b
+            while b"\r\n\r\n" in key.data[2]:
+                head, _, rest = key.data[2].partition(b"\r\n\r\n")
+                length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                if not length or len(rest) < length[0]:
+                    break
+                answers += 1
+                bad += not head.startswith(b"HTTP/1.1 200")
+                key.data[2] = rest[length[0]:]
+            continue
+        sel.unregister(key.fileobj)
+        key.fileobj.close()
+        later.append((now + 0.05, key.data[0]))
+    while later and later[0][0] <= now:
+        open_one(later.pop(0)[1])
+        reopened += 1
+    for key in list(sel.get_map().values()):
+        if key.data[1] < now:
+            key.data[1] = now + 0.02
+            try:
+                key.fileobj.send(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                sent += 1
+            except OSError:
+                pass
+print(sent, answers, bad, reopened, flush=True)
+"""
+
+
+def metric(d, name):
+    for line in d.get("/metrics").body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+daemons = []
+try:
+    for name, port in zip(("discoveryd", "simd", "migrated"), base_ports(3)):
+        d = Daemon(name, os.path.join(root, name), "bl-" + name, port,
+                   extra={"server.max_connections": str(LIMIT)})
+        daemons.append(d)
+        d.start()
+        pid = d.proc.pid
+        out = subprocess.run(
+            [sys.executable, "-c", CLIENT, str(d.port), str(2 * LIMIT * len(SOURCES)), "6",
+             ",".join(SOURCES)], capture_output=True, text=True, timeout=60).stdout.split()
+        sent, answers, bad, reopened = (int(x) for x in out) if len(out) == 4 else (0, 0, -1, 0)
+        alive = d.proc.poll() is None and d.proc.pid == pid
+        t.ok(alive, "%s survives %d requests on %d connections over its limit of %d (%d reopened)"
+             % (name, sent, 2 * LIMIT * len(SOURCES), LIMIT, reopened), d.log_tail(20) if not alive else "")
+        if not alive:
+            continue
+        t.ok(answers > 100 and bad == 0, "%s: %d answers, each a whole 200" % (name, answers), bad)
+        t.ok(wait_until(lambda: d.get("/health", tcp=True, timeout=2).status == 200, 15),
+             "%s answers /health on TCP afterwards" % name)
+        ev = metric(d, "tankworld_http_connections_evicted_total")
+        t.ok(ev and ev > 0, "%s evicted idle connections at the limit (%s)" % (name, ev))
+        t.eq(d.stop(), 0, "%s exits 0" % name)
+finally:
+    for d in daemons:
+        if d.alive():
+            d.kill9()
+t.done()
