@@ -177,7 +177,9 @@ static void test_host(void)
 		   text_has_control("\xe2\x80\x8f") && text_has_control("\xd8\x9c") &&
 		   text_has_control("a\xe2\x80\xa8") && text_has_control("\xe2\x80\xa9"),
 	   "bidi controls (RLO, LRE, LRI, PDI, LRM, RLM, ALM) and U+2028/2029 are refused");
-	ok(lines_have_control("a\tb") && lines_have_control("a\xe2\x80\xae" "b") &&
+	ok(lines_have_control("a\tb") &&
+		   lines_have_control("a\xe2\x80\xae"
+				      "b") &&
 		   !lines_have_control("first line\nsecond line") && !lines_have_control(""),
 	   "lines_have_control: the same, newlines taken");
 	ok(!text_has_control("\xe2\x80\x8d") && !text_has_control("\xe2\x80\xb0") &&
