@@ -444,6 +444,8 @@ int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_cb cb, v
 		snprintf(h, sizeof h, "Authorization: Bearer %s", req->token);
 		j->headers = cu.slist_append(j->headers, h);
 	}
+	if (req->untrusted_caller)
+		j->headers = cu.slist_append(j->headers, HTTP_UNTRUSTED_CALLER ": untrusted");
 	j->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 10000;
 	j->connect_timeout_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 3000;
 	if (j->connect_timeout_ms > j->timeout_ms)

@@ -12,6 +12,11 @@
 
 struct fetch;
 
+/* The header a relay adds for a caller without the token (see untrusted_caller). Over a
+ * Unix socket it makes the daemon answer as to such a caller; it can only lower trust,
+ * and only processes that may use the socket can send it. */
+#define HTTP_UNTRUSTED_CALLER "Tankworld-Caller"
+
 struct fetch_response {
 	long status;	  /* HTTP status, 0 when no answer arrived */
 	const char *body; /* NUL-terminated, may be "" */
@@ -51,6 +56,9 @@ struct fetch_request {
 	size_t max_response;	 /* default 4 MiB; larger answers fail */
 	fetch_data_cb on_data;	 /* streaming: see above; max_response bounds the unconsumed */
 	bool no_timeout;	 /* streaming: no whole-request timeout (connect timeout kept) */
+	/* A relay's request for a caller without the token: sent with the header that
+	 * makes the sibling answer over its Unix socket as to such a caller (http.h). */
+	bool untrusted_caller;
 };
 
 struct fetch *fetch_new(struct event_base *base);

@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "fetch.h"
 #include "http-internal.h"
 #include "http.h"
 #include "jsonv.h"
@@ -744,6 +745,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	bool open_tcp = !s->token[0] && s->opts.insecure; /* the operator chose no token */
 	ctx.trusted = side->over_unix || token_ok || open_tcp;
 	ctx.open_tcp = !side->over_unix && !token_ok && open_tcp;
+	/* A sibling relaying for a caller without the token (fetch.h): answered as that
+	 * caller would be on TCP, so the door shows no more than each listener does. */
+	const char *caller = evhttp_find_header(evhttp_request_get_input_headers(req),
+						HTTP_UNTRUSTED_CALLER);
+	if (side->over_unix && caller && strcmp(caller, "untrusted") == 0)
+		ctx.trusted = false;
 	/* HEAD runs the GET route; http_reply_text leaves the body out. */
 	int want = method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : (int)method;
 	char allow[96] = "";

@@ -233,6 +233,10 @@ void relay_forward(struct relay *r, struct http_ctx *ctx)
 	};
 	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD)
 		fr.body = http_body(ctx, &fr.body_len);
+	/* Over the sibling's Unix socket every request is trusted: a caller here without
+	 * the token must not read through it what the sibling's own TCP listener would not
+	 * show it (a private tank's transfers). */
+	fr.untrusted_caller = !ctx->trusted;
 	const char *auth = NULL;
 	if (rt->pass_auth) {
 		auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");

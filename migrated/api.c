@@ -65,7 +65,7 @@ static void api_list_connections(struct http_ctx *ctx)
 	json_object *list = json_object_new_array();
 	for (size_t i = 0; i < connections_count(md->conns); i++) {
 		const struct connection *c = connections_at(md->conns, i);
-		if (conn_matches(c, tank_id)) {
+		if (conn_matches(c, tank_id) && (ctx->trusted || !privacy_hides_connection(md, c))) {
 			json_object *o = connection_to_json(c);
 			connection_add_state_json(o, c, now_mono());
 			json_object_array_add(list, o);
@@ -85,7 +85,9 @@ static void api_get_connection(struct http_ctx *ctx)
 	if (!id)
 		return;
 	const struct connection *c = connections_get(md->conns, id);
-	if (c) {
+	if (c && !ctx->trusted && privacy_hides_connection(md, c)) {
+		http_reply_unauthorized(ctx, "reading a private tank's connection needs");
+	} else if (c) {
 		json_object *o = connection_to_json(c);
 		connection_add_state_json(o, c, now_mono());
 		http_reply_json(ctx->req, 200, o);
@@ -318,6 +320,12 @@ static void api_delete_connection(struct http_ctx *ctx)
 
 /* ---- transfers ---- */
 
+/* For a caller without the token (privacy.c). */
+static bool hidden_transfer(const struct transfer_record *r, void *md)
+{
+	return privacy_hides_transfer(md, r);
+}
+
 static void api_list_transfers(struct http_ctx *ctx)
 {
 	struct migrated *md = md_of(ctx);
@@ -334,7 +342,8 @@ static void api_list_transfers(struct http_ctx *ctx)
 		return;
 	}
 	const struct transfer_record **out = xcalloc((size_t)limit, sizeof *out);
-	size_t n = history_query(md->history, tank_id, success_only, (size_t)limit, out);
+	size_t n = history_query_hiding(md->history, tank_id, success_only, (size_t)limit,
+					ctx->trusted ? NULL : hidden_transfer, md, out);
 	json_object *list = json_object_new_array();
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(list, transfer_record_to_json(out[i]));
@@ -354,7 +363,9 @@ static void api_get_transfer(struct http_ctx *ctx)
 	if (!id)
 		return;
 	const struct transfer_record *r = history_get(md->history, id);
-	if (r)
+	if (r && !ctx->trusted && privacy_hides_transfer(md, r))
+		http_reply_unauthorized(ctx, "reading a private tank's transfer needs");
+	else if (r)
 		http_reply_json(ctx->req, 200, transfer_record_to_json(r));
 	else
 		http_reply_error(ctx->req, 404, "unknown_transfer", "Transfer not found: %s", id);
@@ -416,6 +427,12 @@ static void api_transfer_stats(struct http_ctx *ctx)
 	char *id = id_param(ctx, "id", TANK_ID_MAX, "the tank id");
 	if (!id)
 		return;
+	if (!ctx->trusted && !privacy_tank_public(md, id)) {
+		free(id);
+		http_reply_unauthorized(ctx, "reading a tank this server does not list as public "
+					     "needs");
+		return;
+	}
 	struct stats_req *s = xcalloc(1, sizeof *s);
 	s->md = md;
 	snprintf(s->tank_id, sizeof s->tank_id, "%s", id);
@@ -456,10 +473,38 @@ static void api_migrations(struct http_ctx *ctx)
 {
 	struct migrated *md = md_of(ctx);
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "scheduler", pass_status_json(md));
+	json_object *sched = pass_status_json(md), *last, *ids;
+	if (!ctx->trusted && json_object_object_get_ex(sched, "last_pass", &last) &&
+	    json_object_object_get_ex(last, "transfer_ids", &ids) &&
+	    json_object_is_type(ids, json_type_array)) {
+		/* The last pass's transfers, less those of private tanks (the summary is
+		 * shared with the pass: changed in a copy). */
+		json_object *copy = NULL, *shown = json_object_new_array();
+		json_object_deep_copy(last, &copy, NULL);
+		for (size_t i = 0; i < json_object_array_length(ids); i++) {
+			const char *x = jv_str(json_object_array_get_idx(ids, i));
+			const struct transfer_record *r = x ? history_get(md->history, x) : NULL;
+			if (x && (!r || !privacy_hides_transfer(md, r)))
+				json_object_array_add(shown, json_object_new_string(x));
+		}
+		json_object_object_add(copy, "transfer_ids", shown);
+		json_object_object_add(sched, "last_pass", copy);
+	}
+	json_object_object_add(o, "scheduler", sched);
 	json_object_object_add(o, "in_flight",
 			       json_object_new_int((int)delivery_in_flight(md->delivery)));
-	json_object_object_add(o, "transfers", delivery_list_json(md->delivery));
+	json_object *list = delivery_list_json(md->delivery);
+	if (!ctx->trusted) {
+		json_object *shown = json_object_new_array();
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			json_object *x = json_object_array_get_idx(list, i);
+			if (!privacy_hides_json(md, x))
+				json_object_array_add(shown, json_object_get(x));
+		}
+		json_object_put(list);
+		list = shown;
+	}
+	json_object_object_add(o, "transfers", list);
 	http_reply_json(ctx->req, 200, o);
 }
 

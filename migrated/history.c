@@ -399,8 +399,9 @@ static bool matches_tank(const struct transfer_record *r, const char *tank_id)
 	       strcmp(r->destination_tank_id, tank_id) == 0;
 }
 
-size_t history_query(const struct history *h, const char *tank_id, bool success_only, size_t limit,
-		     const struct transfer_record **out)
+size_t history_query_hiding(const struct history *h, const char *tank_id, bool success_only,
+			    size_t limit, bool (*hide)(const struct transfer_record *, void *),
+			    void *arg, const struct transfer_record **out)
 {
 	size_t got = 0;
 	for (size_t k = 1; k <= h->n && got < limit; k++) {
@@ -409,9 +410,17 @@ size_t history_query(const struct history *h, const char *tank_id, bool success_
 			continue;
 		if (success_only && r->state != TS_COMMITTED)
 			continue;
+		if (hide && hide(r, arg))
+			continue;
 		out[got++] = r;
 	}
 	return got;
+}
+
+size_t history_query(const struct history *h, const char *tank_id, bool success_only, size_t limit,
+		     const struct transfer_record **out)
+{
+	return history_query_hiding(h, tank_id, success_only, limit, NULL, NULL, out);
 }
 
 void history_tank_stats(const struct history *h, const char *tank_id,

@@ -91,6 +91,10 @@ size_t history_count(const struct history *h);
  * out (at most limit). */
 size_t history_query(const struct history *h, const char *tank_id, bool success_only, size_t limit,
 		     const struct transfer_record **out);
+/* The same, leaving out the records hide(r, arg) is true of (before limit counts). */
+size_t history_query_hiding(const struct history *h, const char *tank_id, bool success_only,
+			    size_t limit, bool (*hide)(const struct transfer_record *, void *),
+			    void *arg, const struct transfer_record **out);
 
 struct tank_transfer_stats {
 	uint64_t in, out, in_success, out_success, in_failed, out_failed, in_pending, out_pending;

@@ -117,6 +117,7 @@ int main(int argc, char **argv)
 	md.delivery = delivery_free(md.delivery);
 	md.peers = peers_free(md.peers);
 	md.http = http_server_free(md.http);
+	privacy_free();
 	md.conn_writer = state_writer_free(md.conn_writer); /* flushes */
 	md.conns = connections_free(md.conns);
 	md.history = history_free(md.history);

@@ -56,6 +56,15 @@ struct migrated {
 	struct migrated_metrics m;
 };
 
+/* privacy.c: what a caller without the token is not shown (tanks simd does not list as
+ * public, on this server). */
+bool privacy_tank_public(struct migrated *md, const char *tank_id);
+bool privacy_hides_transfer(struct migrated *md, const struct transfer_record *r);
+bool privacy_hides_connection(struct migrated *md, const struct connection *c);
+/* The same for a JSON object with source/destination server and tank ids. */
+bool privacy_hides_json(struct migrated *md, json_object *o);
+void privacy_free(void);
+
 /* migrated.c: connections.json. */
 void migrated_save_connections(struct migrated *md);
 /* At start: load it, or set a damaged one aside (conn_file_error says so). */

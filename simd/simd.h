@@ -151,10 +151,12 @@ struct simd {
 	struct daemon *daemon;
 	struct journal *journal;
 	struct http_server *http;
-	struct state_writer *summary; /* state_dir/sim/summary.json, for discoveryd */
-	char *tanks_dir;	      /* state_dir/sim/tanks */
-	char *meta_path;	      /* state_dir/sim/transfers.json: outbox and inbox snapshot */
-	char *manifest_path;	      /* state_dir/sim/manifest.json (manifest.h) */
+	struct state_writer *summary;	   /* state_dir/sim/summary.json, for discoveryd */
+	struct state_writer *public_tanks; /* state_dir/sim/public-tanks.json, for migrated */
+	char *public_last;		   /* what was last written there */
+	char *tanks_dir;		   /* state_dir/sim/tanks */
+	char *meta_path;     /* state_dir/sim/transfers.json: outbox and inbox snapshot */
+	char *manifest_path; /* state_dir/sim/manifest.json (manifest.h) */
 	char *summary_path;
 	char *journal_dir;
 	bool legacy_state;	   /* started on state from before checksums (no manifest) */

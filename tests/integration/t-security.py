@@ -166,6 +166,36 @@ try:
     for tr in out:
         d["simd"].post("/api/outbox/%s/abort" % tr, {})
     d["migrated"].signal(signal.SIGCONT)
+
+    # migrated's reads of a private tank, on its own TCP listener and through simd's door
+    # (which relays over the Unix socket, trusted there): its connections, transfers and
+    # stats are not shown without the token (an audit read them both ways).
+    p = d["simd"].post("/api/tanks", {"name": "P", "initial_fish": 3, "paused": True,
+                                      "is_public": False}).json()["tank"]["tank_id"]
+    r = d["migrated"].post("/api/connections", {"id": "from-p", "sourceId": p, "destinationId": a,
+                                                "probability": 100, "direction": "right"})
+    t.ok(r.status in (200, 201), "a connection from a private tank", r)
+    ran = d["migrated"].post("/api/migrations/run").json()
+    xs = d["migrated"].get("/api/transfers?tank_id=%s" % p).json()["transfers"]
+    xid = xs[0]["transfer_id"] if xs else "none"
+    t.ok(xs, "a transfer from it is recorded", ran)
+    t.ok(wait_until(lambda: d["migrated"].get("/api/tanks/%s/transfer-stats" % a, tcp=True).status == 200, 10),
+         "a public tank's transfer stats need no token")
+    for who in ("migrated", "simd"):
+        for path in ("/api/connections", "/api/transfers", "/api/migrations"):
+            r = d[who].get(path, tcp=True)
+            t.ok(r.status == 200 and p not in r.body and xid not in r.body,
+                 "%s GET %s over TCP without the token leaves the private tank out" % (who, path), r)
+            if path != "/api/migrations":
+                r = d[who].get(path, tcp=True, token=token)
+                t.ok(r.status == 200 and p in r.body, "%s GET %s with the token shows it" % (who, path), r)
+        for path in ("/api/tanks/%s/transfer-stats" % p, "/api/transfers/" + xid, "/api/connections/from-p"):
+            r = d[who].get(path, tcp=True)
+            t.ok(jerr(r, 401, "unauthorized"), "%s GET %s over TCP without the token: 401"
+                 % (who, path.replace(p, "P")), r)
+            r = d[who].get(path, tcp=True, token=token)
+            t.eq(r.status, 200, "%s GET %s with the token: 200" % (who, path.replace(p, "P")))
+    d["migrated"].delete("/api/connections/from-p")
     for n in names:
         t.ok(jerr(d[n].get("/metrics", tcp=True), 401), "%s /metrics over TCP without the token: 401" % n)
         t.eq(d[n].get("/metrics", tcp=True, headers={"Authorization": "bearer " + token}).status, 200,
