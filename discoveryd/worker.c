@@ -28,11 +28,12 @@ struct hub {
 	struct worker *w;
 	unsigned index; /* bit in the registry's hub masks */
 	char url[CONF_URLS];
-	bool busy;	   /* a cycle is in flight: never overlap them */
-	bool registered;   /* the hub acknowledged us since the last 404 */
-	bool down;	   /* to log a lost hub once, not every interval */
-	bool self;	   /* the hub is this server */
-	bool garbage;	   /* to log a hub answering nonsense once */
+	bool busy;	       /* a cycle is in flight: never overlap them */
+	bool registered;       /* the hub acknowledged us since the last 404 */
+	bool down;	       /* to log a lost hub once, not every interval */
+	bool self;	       /* the hub is this server */
+	bool garbage;	       /* to log a hub answering nonsense once */
+	char garbage_why[128]; /* ... or again when the nonsense changes */
 	bool dead;	   /* left the list while a request was in flight: freed by its answer */
 	char epoch[40];	   /* the hub registry's identity; "" before the first sync */
 	char listing[40];  /* the hub run's listing id, sent while paging a whole listing */
@@ -118,9 +119,10 @@ static void hub_garbage(struct hub *h, const char *what, const char *msg)
 {
 	h->w->dd->hub_errors++;
 	h->busy = false;
-	if (!h->garbage)
+	if (!h->garbage || strncmp(h->garbage_why, msg, sizeof h->garbage_why - 1) != 0)
 		log_warn("hub %s sent %s that does not parse, ignoring it: %s", h->url, what, msg);
 	h->garbage = true;
+	snprintf(h->garbage_why, sizeof h->garbage_why, "%s", msg);
 }
 
 static void hub_ok(struct hub *h)
@@ -168,6 +170,18 @@ static void on_page(const struct fetch_response *r, void *arg)
 	struct json_err e;
 	if (hub_page_parse(r->body, r->len, &p, &e) < 0)
 		return hub_garbage(h, "a server list", e.msg);
+	/* A hub with revisions pages as asked; one that sends more than a page held the loop
+	 * for 100-250 ms a page applying 12,000 entries (an audit's hostile hub). A hub
+	 * without revisions (the original) lists everything, as it always did. */
+	size_t entries = json_object_array_length(p.servers) +
+			 (p.removed ? json_object_array_length(p.removed) : 0);
+	if (p.revision >= 0 && entries > PAGE_LIMIT) {
+		char why[96];
+		snprintf(why, sizeof why, "a page of %zu entries, more than the %d asked for",
+			 entries, PAGE_LIMIT);
+		hub_page_free(&p);
+		return hub_garbage(h, "a server list", why);
+	}
 	hub_ok(h);
 	h->garbage = false;
 	double now = now_steady_wall();

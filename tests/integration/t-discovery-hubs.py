@@ -9,6 +9,7 @@ full servers (discoveryd, simd, migrated) that name both hubs.
 - with both hubs dead, a server whose discoveryd and migrated restart still knows its
   peer (its own cache) and keeps delivering; conservation is exact at the end;
 - a hub answering garbage is logged and ignored."""
+import json
 import os
 import shutil
 import subprocess
@@ -191,6 +192,20 @@ try:
              "a hub answering garbage changes nothing on s1")
         t.ok("does not parse" in s1.disc.log_tail(400),
              "and s1 logs it")
+    finally:
+        srv.close()
+    # A hub with revisions that sends more than the page asked for (1,000): refused whole,
+    # none of it learned (applying 12,000 entries at once held the loop 100-250 ms).
+    big = json.dumps({"servers": [{"server_id": "flood-%d" % i, "host": "198.18.0.1", "port": 9000,
+                                   "hostname": "f", "status": "online"} for i in range(1001)],
+                      "revision": 5000, "epoch": "00000000000000ab", "more": False}).encode()
+    srv = StubServer(lambda method, path, body: (200, big), ports[0])
+    try:
+        t.ok(wait_until(lambda: "more than the 1000 asked for" in s1.disc.log_tail(400), 10),
+             "a page of 1,001 servers from a hub with revisions is refused, saying why",
+             s1.disc.log_tail(5))
+        t.ok(s1.disc.alive() and not any(x.startswith("flood-") for x in listing(s1.disc))
+             and "s2" in listing(s1.disc), "and none of it is learned")
     finally:
         srv.close()
     for d in (s1.mig, s1.sim, s2.mig, s2.sim, s1.disc, s2.disc, w3):
