@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -42,6 +43,9 @@
 #include "xalloc.h"
 
 #define HTTP_ACCEPT_BURST 32
+/* Connections closed before the sweep (at most once a second) returns freed memory to
+ * the system: 0.2-0.5 ms with a 20,000-fish tank. */
+#define HTTP_TRIM_AFTER 64
 #define HTTP_ADDR_BUCKETS 1024
 /* Descriptors kept free for everything that is not an incoming connection: state
  * files, the journal, outgoing calls, plus the accepts one burst may have in flight
@@ -197,6 +201,7 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 		s->by_fd[c->fd] = NULL;
 	TAILQ_REMOVE(&s->conns, c, link);
 	free(c);
+	s->closed_since_trim++;
 }
 
 static struct http_conn *conn_of(struct http_server *s, struct evhttp_connection *evcon)
@@ -371,6 +376,15 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_server *s = arg;
 	double now = now_mono();
+	/* What a burst of connections held (a body each, up to the limit, read in small
+	 * chains) stays in malloc's arenas after they close: 500 MB in simd after 600 large
+	 * unfinished bodies (an audit). Give it back to the system once such a burst is over. */
+	if (s->closed_since_trim >= HTTP_TRIM_AFTER) {
+		s->closed_since_trim = 0;
+		double t0 = now_mono();
+		malloc_trim(0);
+		log_debug("memory of closed connections returned in %.2f ms", (now_mono() - t0) * 1e3);
+	}
 	struct http_conn *c = TAILQ_FIRST(&s->conns), *next;
 	for (; c; c = next) {
 		next = TAILQ_NEXT(c, link);

@@ -52,6 +52,7 @@ struct http_server {
 	/* The connection whose request is being handed to its handler: the checks run then
 	 * (http_conn_request_started) must not free it under the handler. */
 	struct evhttp_connection *dispatching;
+	unsigned closed_since_trim; /* connections closed since malloc_trim */
 	struct event *check_ev, *sweep_ev;
 	struct http_addr_count **addr_buckets;
 };
