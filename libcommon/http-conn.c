@@ -383,7 +383,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		s->closed_since_trim = 0;
 		double t0 = now_mono();
 		malloc_trim(0);
-		log_debug("memory of closed connections returned in %.2f ms", (now_mono() - t0) * 1e3);
+		log_debug("memory of closed connections returned in %.2f ms",
+			  (now_mono() - t0) * 1e3);
 	}
 	struct http_conn *c = TAILQ_FIRST(&s->conns), *next;
 	for (; c; c = next) {
