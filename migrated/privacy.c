@@ -14,12 +14,14 @@
 #include "fsutil.h"
 #include "jsonv.h"
 #include "migrated.h"
+#include "util.h"
 
 static struct {
 	char *path;
 	struct timespec mtime;
 	off_t size;
 	bool read;
+	double checked;	  /* when it was last looked at (now_mono) */
 	json_object *ids; /* tank id -> true */
 } pub;
 
@@ -53,13 +55,21 @@ bool privacy_tank_public(struct migrated *md, const char *tank_id)
 {
 	if (!pub.path)
 		pub.path = fs_path_join(md->daemon->conf.server.state_dir, "sim/public-tanks.json");
-	struct stat st;
-	if (stat(pub.path, &st) < 0)
-		return false;
-	if (!pub.read || st.st_mtim.tv_sec != pub.mtime.tv_sec ||
-	    st.st_mtim.tv_nsec != pub.mtime.tv_nsec || st.st_size != pub.size)
-		reload(pub.path, &st);
-	return json_object_object_get_ex(pub.ids, tank_id, NULL);
+	/* One stat for a whole list, not one for each of its records. */
+	double now = now_mono();
+	if (now - pub.checked > 0.1) {
+		pub.checked = now;
+		struct stat st;
+		if (stat(pub.path, &st) < 0) {
+			json_object_put(pub.ids);
+			pub.ids = NULL;
+			pub.read = false;
+		} else if (!pub.read || st.st_mtim.tv_sec != pub.mtime.tv_sec ||
+			   st.st_mtim.tv_nsec != pub.mtime.tv_nsec || st.st_size != pub.size) {
+			reload(pub.path, &st);
+		}
+	}
+	return pub.ids && json_object_object_get_ex(pub.ids, tank_id, NULL);
 }
 
 static bool hides(struct migrated *md, const char *server_id, const char *tank_id)
