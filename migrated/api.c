@@ -473,38 +473,14 @@ static void api_migrations(struct http_ctx *ctx)
 {
 	struct migrated *md = md_of(ctx);
 	json_object *o = json_object_new_object();
-	json_object *sched = pass_status_json(md), *last, *ids;
-	if (!ctx->trusted && json_object_object_get_ex(sched, "last_pass", &last) &&
-	    json_object_object_get_ex(last, "transfer_ids", &ids) &&
-	    json_object_is_type(ids, json_type_array)) {
-		/* The last pass's transfers, less those of private tanks (the summary is
-		 * shared with the pass: changed in a copy). */
-		json_object *copy = NULL, *shown = json_object_new_array();
-		json_object_deep_copy(last, &copy, NULL);
-		for (size_t i = 0; i < json_object_array_length(ids); i++) {
-			const char *x = jv_str(json_object_array_get_idx(ids, i));
-			const struct transfer_record *r = x ? history_get(md->history, x) : NULL;
-			if (x && (!r || !privacy_hides_transfer(md, r)))
-				json_object_array_add(shown, json_object_new_string(x));
-		}
-		json_object_object_add(copy, "transfer_ids", shown);
-		json_object_object_add(sched, "last_pass", copy);
-	}
+	json_object *sched = pass_status_json(md);
+	if (!ctx->trusted)
+		privacy_hide_pass(md, sched);
 	json_object_object_add(o, "scheduler", sched);
 	json_object_object_add(o, "in_flight",
 			       json_object_new_int((int)delivery_in_flight(md->delivery)));
 	json_object *list = delivery_list_json(md->delivery);
-	if (!ctx->trusted) {
-		json_object *shown = json_object_new_array();
-		for (size_t i = 0; i < json_object_array_length(list); i++) {
-			json_object *x = json_object_array_get_idx(list, i);
-			if (!privacy_hides_json(md, x))
-				json_object_array_add(shown, json_object_get(x));
-		}
-		json_object_put(list);
-		list = shown;
-	}
-	json_object_object_add(o, "transfers", list);
+	json_object_object_add(o, "transfers", ctx->trusted ? list : privacy_shown(md, list));
 	http_reply_json(ctx->req, 200, o);
 }
 

@@ -61,8 +61,10 @@ struct migrated {
 bool privacy_tank_public(struct migrated *md, const char *tank_id);
 bool privacy_hides_transfer(struct migrated *md, const struct transfer_record *r);
 bool privacy_hides_connection(struct migrated *md, const struct connection *c);
-/* The same for a JSON object with source/destination server and tank ids. */
-bool privacy_hides_json(struct migrated *md, json_object *o);
+/* list (taken) less the objects whose source/destination server and tank ids it hides. */
+json_object *privacy_shown(struct migrated *md, json_object *list);
+/* The scheduler's status (pass_status_json) less the last pass's hidden transfers. */
+void privacy_hide_pass(struct migrated *md, json_object *status);
 void privacy_free(void);
 
 /* migrated.c: connections.json. */

@@ -2,7 +2,7 @@
  * what concerns public ones, as simd shows them (docs/http.md). migrated does not know a
  * tank's privacy itself; simd writes the ids of its public tanks to
  * state_dir/sim/public-tanks.json (simd/main.c), read again here only when it changed
- * (one stat a check, as simd reads discoveryd's registry). A local tank not listed there
+ * (a stat at most every 100 ms, as simd reads discoveryd's registry when it changed). A local tank not listed there
  * is taken as private: one made since simd last wrote is hidden for a moment, never
  * shown, and with no file at all (simd never ran here) nothing local is shown. Tanks of
  * other servers are theirs to hide: their ids in this server's records are shown. */
@@ -90,13 +90,46 @@ bool privacy_hides_connection(struct migrated *md, const struct connection *c)
 	       (connection_is_local(c) && !privacy_tank_public(md, c->destination_tank_id));
 }
 
-bool privacy_hides_json(struct migrated *md, json_object *o)
+static bool hides_json(struct migrated *md, json_object *o)
 {
 	const char *ss = jv_member_str(o, "source_server_id"),
 		   *st = jv_member_str(o, "source_tank_id");
 	const char *ds = jv_member_str(o, "destination_server_id");
 	const char *dt = jv_member_str(o, "destination_tank_id");
 	return (st && hides(md, ss ? ss : "", st)) || (dt && hides(md, ds ? ds : "", dt));
+}
+
+json_object *privacy_shown(struct migrated *md, json_object *list)
+{
+	json_object *shown = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *x = json_object_array_get_idx(list, i);
+		if (!hides_json(md, x))
+			json_object_array_add(shown, json_object_get(x));
+	}
+	json_object_put(list);
+	return shown;
+}
+
+void privacy_hide_pass(struct migrated *md, json_object *status)
+{
+	json_object *last, *ids;
+	if (!json_object_object_get_ex(status, "last_pass", &last) ||
+	    !json_object_object_get_ex(last, "transfer_ids", &ids) ||
+	    !json_object_is_type(ids, json_type_array))
+		return;
+	/* The summary is the pass's own (shared): changed in a copy. An id whose record is
+	 * gone from the history says nothing of its tanks and stays. */
+	json_object *copy = NULL, *shown = json_object_new_array();
+	json_object_deep_copy(last, &copy, NULL);
+	for (size_t i = 0; i < json_object_array_length(ids); i++) {
+		const char *x = jv_str(json_object_array_get_idx(ids, i));
+		const struct transfer_record *r = x ? history_get(md->history, x) : NULL;
+		if (x && (!r || !privacy_hides_transfer(md, r)))
+			json_object_array_add(shown, json_object_new_string(x));
+	}
+	json_object_object_add(copy, "transfer_ids", shown);
+	json_object_object_add(status, "last_pass", copy);
 }
 
 void privacy_free(void)
