@@ -855,11 +855,20 @@ static void api_inbox(struct http_ctx *ctx)
 	if (!transfer_id_param(ctx, &tid))
 		return;
 	json_object *o = xfer_inbox_json(sd_of(ctx), tid);
-	if (!o)
+	/* An arrival names its tank: a private one (or one gone, whose privacy is not known
+	 * any more) only to those who may read it. */
+	const struct tank_slot *dst = o ? tanks_find(sd_of(ctx),
+						     jv_member_str(o, "destination_tank_id"))
+					: NULL;
+	if (!o) {
 		http_reply_error(ctx->req, 404, "unknown_transfer",
 				 "transfer %s did not arrive here", tid);
-	else
+	} else if (!ctx->trusted && (!dst || !dst->meta.is_public)) {
+		json_object_put(o);
+		http_reply_unauthorized(ctx, "reading an arrival in a private tank needs");
+	} else {
 		http_reply_json(ctx->req, 200, o);
+	}
 }
 
 static void api_inbox_forget(struct http_ctx *ctx)

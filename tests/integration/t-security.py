@@ -196,6 +196,22 @@ try:
             r = d[who].get(path, tcp=True, token=token)
             t.eq(r.status, 200, "%s GET %s with the token: 200" % (who, path.replace(p, "P")))
     d["migrated"].delete("/api/connections/from-p")
+    # An arrival names its tank: reading one in a private tank needs the token.
+    fid = [e for e in d["simd"].get("/api/tanks/%s/state" % a).json()["entities"] if e["kind"] == "fish"][0]["id"]
+    fish = d["simd"].get("/api/tanks/%s/fish/%s" % (a, fid)).json()
+    came = {}
+    for dest in (a, p):
+        tid = str(uuid.uuid4())
+        r = d["simd"].post("/api/remote-transfer", {"transfer_id": tid, "destination_tank_id": dest,
+                                                    "source_server_id": d["simd"].server_id, "source_tank_id": a,
+                                                    "entity_data": dict(fish, id=str(uuid.uuid4()))})
+        came[dest] = tid if r.status == 200 else r
+    t.ok(all(isinstance(x, str) for x in came.values()), "a fish arrives in the public tank, one in the private", came)
+    t.eq(d["simd"].get("/api/inbox/%s" % came[a], tcp=True).status, 200,
+         "GET /api/inbox of an arrival in a public tank needs no token")
+    t.ok(jerr(d["simd"].get("/api/inbox/%s" % came[p], tcp=True), 401, "unauthorized"),
+         "GET /api/inbox of an arrival in a private tank over TCP without the token: 401")
+    t.eq(d["simd"].get("/api/inbox/%s" % came[p], tcp=True, token=token).status, 200, "with the token: 200")
     for n in names:
         t.ok(jerr(d[n].get("/metrics", tcp=True), 401), "%s /metrics over TCP without the token: 401" % n)
         t.eq(d[n].get("/metrics", tcp=True, headers={"Authorization": "bearer " + token}).status, 200,
