@@ -275,6 +275,8 @@ static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t sin
  * status to keep, or -1 for all. */
 static void list_all(struct http_ctx *ctx, struct discoveryd *dd, bool include_local, int want)
 {
+	if (http_busy(ctx))
+		return;
 	double now = now_steady_wall();
 	struct hub_names h;
 	hub_names_load(dd, &h);

@@ -71,6 +71,9 @@ static const struct conf_key conf_keys[] = {
 	 "Connections one listener holds at once (fewer when the descriptor limit is low)."},
 	{"server", "max_connections_per_address", T_INT, OFF(server.max_connections_per_address), 1,
 	 1000000, "256", "TCP connections one client address holds at once; more are closed."},
+	{"server", "max_unsent_mb", T_INT, OFF(server.max_unsent_mb), 1, 1000000, "256",
+	 "Megabytes of answers their clients have not read yet, over all connections, past "
+	 "which a large answer is refused with 503 busy."},
 	{"server", "request_timeout", T_DURATION, OFF(server.request_timeout), 0.1, 3600, "10",
 	 "A request's headers and body must arrive within this, however slowly they drip."},
 	{"server", "idle_timeout", T_DURATION, OFF(server.idle_timeout), 0.1, 86400, "60",

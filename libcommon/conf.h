@@ -43,6 +43,7 @@ struct conf {
 		int log_level;
 		int max_connections; /* per listener, clamped by the descriptor limit */
 		int max_connections_per_address;
+		int max_unsent_mb;	/* unread answers, all connections, before large ones 503 */
 		double request_timeout; /* a request's headers and body, from its start */
 		double idle_timeout;	/* a keep-alive connection between requests */
 	} server;

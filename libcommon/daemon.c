@@ -339,6 +339,7 @@ static void http_opts(const struct conf *c, struct http_server_opts *o)
 	o->insecure = c->security.insecure;
 	o->max_connections = c->server.max_connections;
 	o->max_per_address = c->server.max_connections_per_address;
+	o->max_unsent = (size_t)c->server.max_unsent_mb << 20;
 	o->request_timeout = c->server.request_timeout;
 	o->idle_timeout = c->server.idle_timeout;
 }

@@ -422,6 +422,8 @@ void http_conn_init(struct http_server *s)
 		s->opts.request_timeout = 10;
 	if (!(s->opts.idle_timeout > 0))
 		s->opts.idle_timeout = 60;
+	if (!s->opts.max_unsent)
+		s->opts.max_unsent = (size_t)256 << 20;
 	/* A daemon's descriptors: the reserve, then a quarter of the rest for the Unix
 	 * socket and three quarters for TCP. */
 	int nofile = nofile_limit();
@@ -476,6 +478,16 @@ void http_conn_request_started(struct http_server *s, struct evhttp_request *req
 	struct http_conn *c = conn_of(s, evcon);
 	if (c)
 		c->busy = true;
+}
+
+size_t http_conn_unsent(struct http_server *s)
+{
+	size_t n = 0;
+	struct http_conn *c;
+	TAILQ_FOREACH (c, &s->conns, link)
+		n += evbuffer_get_length(
+			bufferevent_get_output(evhttp_connection_get_bufferevent(c->evcon)));
+	return n;
 }
 
 void http_conn_request_done(struct http_server *s, struct evhttp_request *req)

@@ -63,6 +63,8 @@ void http_conn_setup_side(struct http_server *s, struct http_listener_side *side
 void http_conn_add_listener(struct http_listener_side *side, struct evconnlistener *lev);
 void http_conn_request_started(struct http_server *s, struct evhttp_request *req);
 void http_conn_request_done(struct http_server *s, struct evhttp_request *req);
+/* Bytes of answers written to connections and not yet sent (their clients not reading). */
+size_t http_conn_unsent(struct http_server *s);
 void http_conn_free_all(struct http_server *s);
 /* The deferred-reply guard's hook: called with d when the connection closes. */
 struct http_deferred;

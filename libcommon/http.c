@@ -905,13 +905,15 @@ void http_server_write_metrics(const struct http_server *s, FILE *f)
 		"tankworld_http_connections_evicted_total %" PRIu64 "\n"
 		"# TYPE tankworld_http_connections_timed_out_total counter\n"
 		"tankworld_http_connections_timed_out_total %" PRIu64 "\n"
+		"# TYPE tankworld_http_busy_total counter\n"
+		"tankworld_http_busy_total %" PRIu64 "\n"
 		"# TYPE tankworld_http_connection_limit gauge\n"
 		"tankworld_http_connection_limit{listener=\"tcp\"} %d\n"
 		"tankworld_http_connection_limit{listener=\"unix\"} %d\n"
 		"tankworld_http_connection_limit{listener=\"tcp_per_address\"} %d\n",
 		st->status_2xx, st->status_4xx, st->status_5xx, st->conns_open, st->conns_accepted,
-		st->conns_refused, st->conns_evicted, st->conns_timed_out, st->conns_limit_tcp,
-		st->conns_limit_unix, st->conns_limit_per_address);
+		st->conns_refused, st->conns_evicted, st->conns_timed_out, st->busy,
+		st->conns_limit_tcp, st->conns_limit_unix, st->conns_limit_per_address);
 }
 
 void http_reply_metrics(struct http_ctx *ctx, http_metrics_fn write, void *arg)
@@ -984,6 +986,21 @@ static int check_exposure(struct http_server *s, const struct sockaddr *sa)
 	if (addr_is_loopback(sa) || s->token[0] || s->opts.insecure)
 		return 0;
 	return -EPERM;
+}
+
+bool http_busy(struct http_ctx *ctx)
+{
+	struct http_server *s = ctx->server;
+	size_t unsent = http_conn_unsent(s);
+	if (unsent < s->opts.max_unsent)
+		return false;
+	s->stats.busy++;
+	evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
+	http_reply_error(ctx->req, 503, "busy",
+			 "%zu MB of answers are still waiting for their clients to read them "
+			 "(max_unsent_mb): try again shortly",
+			 unsent >> 20);
+	return true;
 }
 
 bool http_host_is_loopback(const char *host)

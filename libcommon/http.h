@@ -67,6 +67,7 @@ struct http_server_opts {
 	int max_per_address;	/* TCP connections per client address [256] */
 	double request_timeout; /* headers + body of one request, absolute [10 s] */
 	double idle_timeout;	/* keep-alive between requests [60 s] */
+	size_t max_unsent;	/* bytes of unread answers before http_busy says so [256 MiB] */
 };
 
 struct http_server;
@@ -83,6 +84,11 @@ int http_server_listen_unix(struct http_server *s, const char *path);
 /* Bind TCP; *ret_port gets the bound port (useful with port 0). Refuses (-EPERM) a
  * non-loopback address without a token unless insecure. */
 int http_server_listen_tcp(struct http_server *s, const char *host, int port, int *ret_port);
+/* Before building a large answer: true, having answered 503 busy (Retry-After: 1),
+ * when the answers clients have not read yet, over all connections, reach max_unsent.
+ * Clients that ask and never read otherwise made a daemon hold an answer each: 30 of
+ * them held discoveryd's 40 MB listing of 100,000 servers, 1.3 GB. */
+bool http_busy(struct http_ctx *ctx);
 /* Whether http_server_listen_tcp would take host as loopback (its first address, as
  * there); false for a host that does not resolve. For --check-config. */
 bool http_host_is_loopback(const char *host);
@@ -99,6 +105,7 @@ struct http_stats {
 	uint64_t conns_refused;	  /* over a limit: closed at once */
 	uint64_t conns_evicted;	  /* oldest idle ones closed to make room at the total limit */
 	uint64_t conns_timed_out; /* a request too slow, or idle too long */
+	uint64_t busy;		  /* large answers refused 503 (http_busy) */
 	int conns_limit_tcp, conns_limit_unix, conns_limit_per_address;
 };
 void http_server_stats(const struct http_server *s, struct http_stats *ret);

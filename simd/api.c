@@ -375,7 +375,7 @@ void api_read(struct http_ctx *ctx, struct tank_slot *s, readers_read_fn read, v
 static void api_state(struct http_ctx *ctx)
 {
 	struct tank_slot *s = api_tank_param(ctx);
-	if (s)
+	if (s && !http_busy(ctx)) /* a 10,000-fish state is megabytes */
 		api_read(ctx, s, readers_state, sd_of(ctx), NULL, "unknown_tank", "no tank %s",
 			 s->meta.id);
 }

@@ -8,13 +8,17 @@ the check once freed the connection (and the request) a handler was about to rea
 all three daemons crashed (an audit, through ASan: heap-use-after-free in
 request_sane). Afterwards each daemon is still the same process, answers /health, and
 counted its evictions; every answer the clients got was a whole HTTP 200. Then simd
-holds 240 unfinished 1 MiB bodies, and gives the memory back once they close."""
+holds 240 unfinished 1 MiB bodies, and gives the memory back once they close; and
+discoveryd, whose clients ask for a 20,000-server list and never read it, refuses the
+list with 503 busy past max_unsent_mb instead of holding an answer for each."""
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 
-from twlib import Daemon, Tap, base_ports, tmpdir, wait_until
+from twlib import Daemon, Tap, base_ports, jerr, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twbl")
@@ -118,6 +122,44 @@ def bodies(d, pid):
          "back once they close (%s MB)" % (held, before, back or rss_mb(pid)))
 
 
+def unread_answers():
+    """discoveryd with 20,000 servers (a journal written before it starts) and
+    max_unsent_mb = 4: clients that ask for the whole list and never read would each
+    have it hold an 8 MB answer; past 4 MB of unread answers it says 503 busy instead,
+    small answers still go, and once the readers are gone the list is served again."""
+    d = Daemon("discoveryd", os.path.join(root, "unread"), "bl-unread", base_ports(1)[0],
+               extra={"server.max_unsent_mb": "4", "discovery.max_servers": "30000"})
+    daemons.append(d)
+    os.makedirs(os.path.join(d.state_dir, "discovery"), exist_ok=True)
+    now = time.time()
+    with open(os.path.join(d.state_dir, "discovery", "registry.journal"), "w") as f:
+        for i in range(20000):
+            f.write(json.dumps({"server_id": "srv-%05d" % i, "host": "198.18.%d.%d" % (i // 250, i % 250 + 1),
+                                "port": 8001, "hostname": "host-%05d.example" % i,
+                                "last_heartbeat": now, "status": "online", "rev": i + 1}) + "\n")
+    d.start()
+    t.eq(len(d.get("/api/discovery/servers", tcp=True, timeout=30).json()["servers"]), 20001,
+         "discoveryd lists 20,001 servers")
+    idle = []
+    for i in range(8):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", d.port))
+        s.sendall(b"GET /api/discovery/servers HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle.append(s)
+    busy = wait_until(lambda: d.get("/api/discovery/servers", tcp=True, timeout=30).status == 503, 20)
+    r = d.get("/api/discovery/servers", tcp=True, timeout=30)
+    t.ok(busy and jerr(r, 503, "busy") and r.headers.get("Retry-After") == "1",
+         "with answers unread by 8 clients, the whole list is a 503 busy with Retry-After", r)
+    t.eq(d.get("/health", tcp=True).status, 200, "and /health still answers")
+    t.ok(metric(d, "tankworld_http_busy_total") >= 1, "the refusals are counted in /metrics")
+    for s in idle:
+        s.close()
+    t.ok(wait_until(lambda: d.get("/api/discovery/servers", tcp=True, timeout=30).status == 200, 20),
+         "once those clients are gone the list is served again")
+    t.eq(d.stop(), 0, "discoveryd exits 0")
+
+
 daemons = []
 try:
     for name, port in zip(("discoveryd", "simd", "migrated"), base_ports(3)):
@@ -146,6 +188,7 @@ try:
     d.start()
     bodies(d, d.proc.pid)
     t.eq(d.stop(), 0, "simd exits 0")
+    unread_answers()
 finally:
     for d in daemons:
         if d.alive():
