@@ -55,9 +55,11 @@ bool privacy_tank_public(struct migrated *md, const char *tank_id)
 {
 	if (!pub.path)
 		pub.path = fs_path_join(md->daemon->conf.server.state_dir, "sim/public-tanks.json");
-	/* One stat for a whole list, not one for each of its records. */
+	/* One stat for a whole list, not one for each of its records; sooner for a tank it
+	 * would hide (simd names a new public tank there just before it answers). */
 	double now = now_mono();
-	if (now - pub.checked > 0.1) {
+	bool known = pub.ids && json_object_object_get_ex(pub.ids, tank_id, NULL);
+	if (now - pub.checked > (known ? 0.1 : 0.001)) {
 		pub.checked = now;
 		struct stat st;
 		if (stat(pub.path, &st) < 0) {

@@ -98,14 +98,39 @@ struct create_req {
 	json_object *warnings; /* an array, or NULL when none */
 };
 
+/* A public tank's creation is answered once it is journaled and public-tanks.json names
+ * it: migrated would otherwise hide its connections from callers without the token for
+ * a moment after the answer (a test met that moment). */
+struct created {
+	struct simd *sd;
+	struct http_held *dr;
+};
+
+static void on_created_durable(void *arg)
+{
+	struct created *c = arg;
+	tanks_publish_public(c->sd, http_held_send, c->dr);
+	free(c);
+}
+
 static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 {
 	struct create_req *cr = arg;
 	struct tank_slot *slot;
 	cr->m.created_at = tanks_creation_stamp(sd); /* when it is added, in the list's order */
-	int r = t ? xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot, http_held_send,
-					   cr->dr)
-		  : -ECANCELED;
+	struct created *c = xmalloc(sizeof *c);
+	*c = (struct created){sd, cr->dr};
+	int r = -ECANCELED;
+	if (t && cr->m.is_public)
+		r = xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot,
+					   on_created_durable, c);
+	else if (t)
+		r = xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot, http_held_send,
+					   cr->dr);
+	if (r < 0 || !cr->m.is_public)
+		free(c);
+	else
+		tanks_publish_public(sd, NULL, NULL); /* written while the journal syncs */
 	if (r < 0) {
 		struct evhttp_request *req = http_deferred_request(cr->dr->d);
 		if (req && t)

@@ -32,31 +32,10 @@ static void status_line(struct simd *sd)
 	state_writer_submit(sd->summary, text, strlen(text));
 }
 
-/* state_dir/sim/public-tanks.json for migrated, which shows a caller without the token
- * only what concerns public tanks, as simd does: their ids, written when they change (a
- * tank's privacy is fixed when it is made). migrated takes a tank it does not find there
- * as private, so a tank made since the last write is hidden, never shown. */
-static void public_tanks(struct simd *sd)
-{
-	json_object *ids = json_object_new_array(), *o = json_object_new_object();
-	struct tank_slot *s;
-	TAILQ_FOREACH (s, &sd->tanks, link)
-		if (s->meta.is_public)
-			json_object_array_add(ids, json_object_new_string(s->meta.id));
-	json_object_object_add(o, "public", ids);
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (!sd->public_last || strcmp(sd->public_last, text) != 0) {
-		free(sd->public_last);
-		sd->public_last = xstrdup(text);
-		state_writer_submit(sd->public_tanks, xstrdup(text), strlen(text));
-	}
-	json_object_put(o);
-}
-
 static void on_status_timer(evutil_socket_t fd, short what, void *arg)
 {
 	status_line(arg);
-	public_tanks(arg);
+	tanks_publish_public(arg, NULL, NULL);
 }
 
 /* The first start creates the default tank; an operator who deletes every tank later
@@ -131,6 +110,7 @@ int main(int argc, char **argv)
 	sd.summary = state_writer_new(sd.summary_path);
 	char *public_path = fs_path_join(simdir, "public-tanks.json");
 	sd.public_tanks = state_writer_new(public_path);
+	state_writer_attach(sd.public_tanks, d.base);
 	free(public_path);
 	sd.journal = journal_open(jdir, d.base);
 	store_recover(&sd);
@@ -148,7 +128,10 @@ int main(int argc, char **argv)
 	struct timeval two = {2, 0};
 	event_add(status_timer, &two);
 	status_line(&sd);
-	public_tanks(&sd);
+	/* On disk before simd says it is ready: migrated, reading it, would hide a public
+	 * tank it does not find there. */
+	tanks_publish_public(&sd, NULL, NULL);
+	state_writer_flush(sd.public_tanks);
 	daemon_ready(&d, "%zu tanks, %zu fish, %zu in transit, port %d", sd.n_tanks,
 		     tanks_total_fish(&sd), sd.outbox_count, port);
 

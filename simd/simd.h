@@ -243,6 +243,9 @@ void gate_after_stop(struct tank_slot *slot, bool shutdown);
 
 /* tanks.c */
 struct tank_slot *tanks_find(struct simd *sd, const char *id);
+/* Writes state_dir/sim/public-tanks.json when the public tanks changed; done(arg), when
+ * given, runs on the loop once the file names every public tank there is now. */
+void tanks_publish_public(struct simd *sd, state_written_fn done, void *arg);
 struct tank_slot *tanks_add(struct simd *sd, const struct tank_meta *meta, struct tank *sim,
 			    bool paused);
 void tanks_remove(struct simd *sd, struct tank_slot *slot);

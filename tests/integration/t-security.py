@@ -196,6 +196,14 @@ try:
             r = d[who].get(path, tcp=True, token=token)
             t.eq(r.status, 200, "%s GET %s with the token: 200" % (who, path.replace(p, "P")))
     d["migrated"].delete("/api/connections/from-p")
+    # A public tank is named in public-tanks.json before its creation is answered: its
+    # connection, made at once, is shown without the token (it was a 401 for up to 2 s).
+    q = d["simd"].post("/api/tanks", {"name": "Q", "initial_fish": 1}).json()["tank"]["tank_id"]
+    r = d["migrated"].post("/api/connections", {"id": "from-q", "sourceId": q, "destinationId": a,
+                                                "probability": 0, "direction": "left"})
+    r = d["migrated"].get("/api/connections/from-q", tcp=True)
+    t.eq(r.status, 200, "a connection of a public tank made right after the tank is shown without the token")
+    d["migrated"].delete("/api/connections/from-q")
     # An arrival names its tank: reading one in a private tank needs the token.
     fid = [e for e in d["simd"].get("/api/tanks/%s/state" % a).json()["entities"] if e["kind"] == "fish"][0]["id"]
     fish = d["simd"].get("/api/tanks/%s/fish/%s" % (a, fid)).json()
