@@ -118,19 +118,18 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 	struct create_req *cr = arg;
 	struct tank_slot *slot;
 	cr->m.created_at = tanks_creation_stamp(sd); /* when it is added, in the list's order */
-	struct created *c = xmalloc(sizeof *c);
-	*c = (struct created){sd, cr->dr};
 	int r = -ECANCELED;
-	if (t && cr->m.is_public)
+	if (t && cr->m.is_public) {
+		struct created *c = xmalloc(sizeof *c);
+		*c = (struct created){sd, cr->dr};
 		r = xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot,
 					   on_created_durable, c);
-	else if (t)
+		if (r < 0)
+			free(c);
+	} else if (t) {
 		r = xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot, http_held_send,
 					   cr->dr);
-	if (r < 0 || !cr->m.is_public)
-		free(c);
-	else
-		tanks_publish_public(sd, NULL, NULL); /* written while the journal syncs */
+	}
 	if (r < 0) {
 		struct evhttp_request *req = http_deferred_request(cr->dr->d);
 		if (req && t)
@@ -322,6 +321,7 @@ static void api_delete_tank(struct http_ctx *ctx)
 	json_object_object_add(o, "message", json_object_new_string(msg));
 	json_object_object_add(o, "tank_id", json_object_new_string(id));
 	dr->body = o;
+	tanks_publish_public(sd, NULL, NULL);
 	log_info("tank %s deleted", id);
 }
 

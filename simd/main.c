@@ -35,7 +35,6 @@ static void status_line(struct simd *sd)
 static void on_status_timer(evutil_socket_t fd, short what, void *arg)
 {
 	status_line(arg);
-	tanks_publish_public(arg, NULL, NULL);
 }
 
 /* The first start creates the default tank; an operator who deletes every tank later

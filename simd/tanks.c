@@ -782,10 +782,10 @@ int tanks_conf_check(const struct conf *c, char *err, size_t errlen)
 }
 
 /* state_dir/sim/public-tanks.json for migrated, which shows a caller without the token
- * only what concerns public tanks, as simd does: their ids, written when they change (a
- * tank's privacy is fixed when it is made). migrated takes a local tank it does not find
- * there as private, so a new public tank's creation is answered only once the file
- * names it (done), and a tank made since is hidden, never shown. */
+ * only what concerns public tanks, as simd does: their ids, written at the start and
+ * when a tank is made or deleted (a tank's privacy is fixed when it is made). migrated
+ * takes a local tank it does not find there as private, so a new public tank's
+ * creation is answered only once the file names it (done). */
 void tanks_publish_public(struct simd *sd, state_written_fn done, void *arg)
 {
 	json_object *ids = json_object_new_array(), *o = json_object_new_object();
@@ -795,17 +795,15 @@ void tanks_publish_public(struct simd *sd, state_written_fn done, void *arg)
 			json_object_array_add(ids, json_object_new_string(s->meta.id));
 	json_object_object_add(o, "public", ids);
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	if (!sd->public_last || strcmp(sd->public_last, text) != 0) {
+	bool changed = !sd->public_last || strcmp(sd->public_last, text) != 0;
+	if (changed) {
 		free(sd->public_last);
 		sd->public_last = xstrdup(text);
-		if (done)
-			state_writer_submit_then(sd->public_tanks, xstrdup(text), strlen(text),
-						 done, arg);
-		else
-			state_writer_submit(sd->public_tanks, xstrdup(text), strlen(text));
-	} else if (done) {
-		/* Written before, perhaps not yet on disk: after what is queued. */
-		state_writer_submit_then(sd->public_tanks, xstrdup(text), strlen(text), done, arg);
 	}
+	/* Unchanged but awaited: written again, since the last write may not be on disk. */
+	if (done)
+		state_writer_submit_then(sd->public_tanks, xstrdup(text), strlen(text), done, arg);
+	else if (changed)
+		state_writer_submit(sd->public_tanks, xstrdup(text), strlen(text));
 	json_object_put(o);
 }
