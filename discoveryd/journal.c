@@ -173,33 +173,21 @@ int journal_load(const char *path, struct registry *reg, uint64_t *epoch, uint64
 
 /* ---- writing ---- */
 
-/* Appends json (len bytes) to out as a checksummed line (lines.h). */
-static void put_framed(char **out, size_t *used, size_t *cap, const char *json, size_t len)
-{
-	size_t l;
-	char *line = line_frame(json, len, &l);
-	if (*used + l > *cap) {
-		*cap = (*used + l) * 2;
-		*out = xrealloc(*out, *cap);
-	}
-	memcpy(*out + *used, line, l);
-	*used += l;
-	free(line);
-}
-
-/* Each line of text (JSON, '\n'-ended) checksummed, here on the writer thread rather
- * than on the event loop that made them. */
+/* Each line of text (JSON, '\n'-ended) checksummed (lines.h), here on the writer thread
+ * rather than on the event loop that made them. */
 static char *frame_lines(const char *text, size_t len, size_t *ret_len)
 {
-	size_t cap = len + len / 4 + 64, used = 0;
-	char *out = xmalloc(cap);
+	char *out = NULL;
+	FILE *f = open_memstream(&out, ret_len);
+	if (!f)
+		abort();
 	for (const char *p = text, *end = text + len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = (size_t)((nl ? nl : end) - p);
-		put_framed(&out, &used, &cap, p, l);
+		line_put(f, p, l);
 		p += l + 1;
 	}
-	*ret_len = used;
+	fclose(f);
 	return out;
 }
 
@@ -285,13 +273,15 @@ static char *folded_text(void *tree, size_t n, const char *checkpoint, size_t *l
 	n_collected = 0;
 	twalk(tree, collect);
 	qsort(collected, n_collected, sizeof *collected, rev_cmp);
-	size_t cap = 4096;
-	char *out = xmalloc(cap);
-	*len = 0;
+	char *out = NULL;
+	FILE *f = open_memstream(&out, len);
+	if (!f)
+		abort();
 	for (size_t i = 0; i < n_collected; i++)
-		put_framed(&out, len, &cap, collected[i]->line, strlen(collected[i]->line));
+		line_put(f, collected[i]->line, strlen(collected[i]->line));
 	if (checkpoint)
-		put_framed(&out, len, &cap, checkpoint, strlen(checkpoint));
+		line_put(f, checkpoint, strlen(checkpoint));
+	fclose(f);
 	return out;
 }
 

@@ -28,12 +28,11 @@ struct hub {
 	struct worker *w;
 	unsigned index; /* bit in the registry's hub masks */
 	char url[CONF_URLS];
-	bool busy;	       /* a cycle is in flight: never overlap them */
-	bool registered;       /* the hub acknowledged us since the last 404 */
-	bool down;	       /* to log a lost hub once, not every interval */
-	bool self;	       /* the hub is this server */
-	bool garbage;	       /* to log a hub answering nonsense once */
-	char garbage_why[128]; /* ... or again when the nonsense changes */
+	bool busy;	   /* a cycle is in flight: never overlap them */
+	bool registered;   /* the hub acknowledged us since the last 404 */
+	bool down;	   /* to log a lost hub once, not every interval */
+	bool self;	   /* the hub is this server */
+	char garbage[128]; /* the nonsense last logged ("" none): logged once, again if it changes */
 	bool dead;	   /* left the list while a request was in flight: freed by its answer */
 	char epoch[40];	   /* the hub registry's identity; "" before the first sync */
 	char listing[40];  /* the hub run's listing id, sent while paging a whole listing */
@@ -119,10 +118,9 @@ static void hub_garbage(struct hub *h, const char *what, const char *msg)
 {
 	h->w->dd->hub_errors++;
 	h->busy = false;
-	if (!h->garbage || strncmp(h->garbage_why, msg, sizeof h->garbage_why - 1) != 0)
+	if (strncmp(h->garbage, msg, sizeof h->garbage - 1) != 0)
 		log_warn("hub %s sent %s that does not parse, ignoring it: %s", h->url, what, msg);
-	h->garbage = true;
-	snprintf(h->garbage_why, sizeof h->garbage_why, "%s", msg);
+	snprintf(h->garbage, sizeof h->garbage, "%s", msg);
 }
 
 static void hub_ok(struct hub *h)
@@ -183,7 +181,7 @@ static void on_page(const struct fetch_response *r, void *arg)
 		return hub_garbage(h, "a server list", why);
 	}
 	hub_ok(h);
-	h->garbage = false;
+	h->garbage[0] = '\0';
 	double now = now_steady_wall();
 	struct registry *reg = dd->reg;
 	/* A hub without revisions (the original, or an older tankworld) lists everything
