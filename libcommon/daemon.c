@@ -152,11 +152,11 @@ void daemon_init(struct daemon *d, const char *name, daemon_check_fn check_fn, i
 		fprintf(stderr, "%s: %s\n", name, err);
 		exit(1);
 	}
-	if (check && daemon_conf_exposed(&d->conf, err, sizeof err)) {
-		fprintf(stderr, "%s: %s\n", name, err);
-		exit(1);
-	}
 	if (check) {
+		if (daemon_conf_exposed(&d->conf, err, sizeof err)) {
+			fprintf(stderr, "%s: %s\n", name, err);
+			exit(1);
+		}
 		conf_print(&d->conf, stdout);
 		printf("# configuration OK\n");
 		exit(0);

@@ -1003,13 +1003,25 @@ bool http_busy(struct http_ctx *ctx)
 	return true;
 }
 
-bool http_host_is_loopback(const char *host)
+/* The addresses a listener on host:port binds (the first is used); NULL when host does
+ * not resolve. */
+static struct addrinfo *listen_addrs(const char *host, int port)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
-	if (getaddrinfo(host, "1", &hints, &res) != 0 || !res)
+	char portstr[8];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	if (getaddrinfo(host, portstr, &hints, &res) != 0)
+		return NULL;
+	return res;
+}
+
+bool http_host_is_loopback(const char *host)
+{
+	struct addrinfo *res = listen_addrs(host, 1);
+	if (!res)
 		return false;
 	bool lo = addr_is_loopback(res->ai_addr);
 	freeaddrinfo(res);
@@ -1018,16 +1030,10 @@ bool http_host_is_loopback(const char *host)
 
 int http_server_listen_tcp(struct http_server *s, const char *host, int port, int *ret_port)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char portstr[8];
-	snprintf(portstr, sizeof portstr, "%d", port);
-	int r = getaddrinfo(host, portstr, &hints, &res);
-	if (r != 0 || !res)
+	struct addrinfo *res = listen_addrs(host, port);
+	if (!res)
 		return -EADDRNOTAVAIL;
-	r = check_exposure(s, res->ai_addr);
+	int r = check_exposure(s, res->ai_addr);
 	if (r < 0) {
 		freeaddrinfo(res);
 		return r;

@@ -177,11 +177,11 @@ int main(int argc, char **argv)
 		hand_run_dirs(&c, &o);
 		hand_run_insecure(&c, &o);
 	}
-	if (o.check_only && daemon_conf_exposed(&c, err, sizeof err)) {
-		fprintf(stderr, "tankworld: %s\n", err);
-		return 1;
-	}
 	if (o.check_only) {
+		if (daemon_conf_exposed(&c, err, sizeof err)) {
+			fprintf(stderr, "tankworld: %s\n", err);
+			return 1;
+		}
 		for (int i = 0; i < o.nextra; i++)
 			printf("# tankworld adds --set %s\n", o.extra[i]);
 		conf_print(&c, stdout);
