@@ -20,9 +20,8 @@ static struct {
 	char *path;
 	struct timespec mtime;
 	off_t size;
-	bool read;
 	double checked;	  /* when it was last looked at (now_mono) */
-	json_object *ids; /* tank id -> true */
+	json_object *ids; /* tank id -> true; NULL until read */
 } pub;
 
 static void reload(const char *path, const struct stat *st)
@@ -48,7 +47,6 @@ static void reload(const char *path, const struct stat *st)
 	pub.ids = ids;
 	pub.mtime = st->st_mtim;
 	pub.size = st->st_size;
-	pub.read = true;
 }
 
 bool privacy_tank_public(struct migrated *md, const char *tank_id)
@@ -64,9 +62,8 @@ bool privacy_tank_public(struct migrated *md, const char *tank_id)
 		struct stat st;
 		if (stat(pub.path, &st) < 0) {
 			json_object_put(pub.ids);
-			pub.ids = NULL;
-			pub.read = false;
-		} else if (!pub.read || st.st_mtim.tv_sec != pub.mtime.tv_sec ||
+			pub.ids = NULL; /* read again when it is back */
+		} else if (!pub.ids || st.st_mtim.tv_sec != pub.mtime.tv_sec ||
 			   st.st_mtim.tv_nsec != pub.mtime.tv_nsec || st.st_size != pub.size) {
 			reload(pub.path, &st);
 		}
