@@ -367,8 +367,7 @@ export function tankView(root, tankId) {
       const at = ids.indexOf(selected), step = ev.key === 'p' ? -1 : 1;
       showCard(ids[at < 0 ? (step > 0 ? 0 : ids.length - 1) : (at + step + ids.length) % ids.length]);
     } else if (ev.key === 'Escape' && selected) {
-      card.hidden = true;
-      selected = null;
+      hideCard();
     } else if (ev.key === '+' || ev.key === '=') zoomStep(1, 0.5, 0.5);
     else if (ev.key === '-') zoomStep(-1, 0.5, 0.5);
     else if (ev.key === '0') view.z = 1;
@@ -403,9 +402,14 @@ export function tankView(root, tankId) {
       const d = (x - wx) ** 2 + (y - wy) ** 2;
       if (d < bd) { bd = d; best = k; }
     }
-    if (best === null) { card.hidden = true; selected = null; return; }
+    if (best === null) { hideCard(); return; }
     showCard(looks.get(best).id);
   });
+
+  function hideCard() {
+    card.hidden = true;
+    selected = null;
+  }
 
   async function showCard(fishId) {
     selected = fishId;
@@ -421,7 +425,7 @@ export function tankView(root, tankId) {
       el('li', {}, el('span', {}, k.replace(/_/g, ' ')), el('b', {}, fmt(v, Number.isInteger(v) ? 0 : 2))));
     const swatch = el('span', { class: 'swatch', style: `background:hsl(${g.color_hue * 360},78%,56%)` });
     card.replaceChildren(
-      el('button', { class: 'close', type: 'button', 'aria-label': 'Close', onclick: () => { card.hidden = true; selected = null; } }, '×'),
+      el('button', { class: 'close', type: 'button', 'aria-label': 'Close', onclick: hideCard }, '×'),
       el('h3', {}, swatch, 'Fish ', el('code', { class: 'fish-id' }, short(f.id))),
       el('dl', {},
         el('dt', {}, 'id'), el('dd', { class: 'full-id' }, f.id),
