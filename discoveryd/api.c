@@ -140,68 +140,6 @@ static void api_heartbeat(struct http_ctx *ctx)
 	reply_heartbeat_ok(ctx, id);
 }
 
-/* Our hubs, read once a reply: each entry's "hubs" names those that list it, or for
- * this server those it reaches. Their URLs are escaped once, not once an entry. */
-struct hub_names {
-	size_t n;
-	char *json[REGISTRY_MAX_HUBS];
-	unsigned idx[REGISTRY_MAX_HUBS];
-	bool reached[REGISTRY_MAX_HUBS], self[REGISTRY_MAX_HUBS];
-};
-
-static void hub_names_load(struct discoveryd *dd, struct hub_names *h)
-{
-	h->n = worker_hub_count(dd->worker);
-	for (size_t i = 0; i < h->n; i++) {
-		json_object *s = json_object_new_string(
-			worker_hub_url(dd->worker, i, &h->idx[i], &h->reached[i], &h->self[i]));
-		h->json[i] = xstrdup(json_object_to_json_string(s));
-		json_object_put(s);
-	}
-}
-
-static void hub_names_free(struct hub_names *h)
-{
-	for (size_t i = 0; i < h->n; i++)
-		free(h->json[i]);
-}
-
-/* e's JSON, its "hubs" included (none without hubs), appended to *buf. */
-static void append_entry(struct discoveryd *dd, const struct hub_names *h,
-			 const struct server_entry *e, double now, char **buf, size_t *len,
-			 size_t *cap)
-{
-	char *hubs = NULL;
-	size_t hlen = 0, hcap = 0;
-	registry_append(&hubs, &hlen, &hcap, "");
-	if (h->n) {
-		bool local = strcmp(e->info.server_id, dd->self.server_id) == 0, first = true;
-		registry_append(&hubs, &hlen, &hcap, ",\"hubs\":[");
-		for (size_t i = 0; i < h->n; i++)
-			if (local ? h->reached[i] || h->self[i] : (e->listed_by >> h->idx[i]) & 1) {
-				registry_append(&hubs, &hlen, &hcap, first ? "" : ",");
-				registry_append(&hubs, &hlen, &hcap, h->json[i]);
-				first = false;
-			}
-		registry_append(&hubs, &hlen, &hcap, "]");
-	}
-	registry_entry_append_json(dd->reg, e, now, now_wall(), hubs, buf, len, cap);
-	free(hubs);
-}
-
-/* One server's entry, as the list gives it. */
-static void reply_entry(struct http_ctx *ctx, struct discoveryd *dd, const struct server_entry *e)
-{
-	struct hub_names h;
-	hub_names_load(dd, &h);
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	append_entry(dd, &h, e, now_steady_wall(), &buf, &len, &cap);
-	http_reply_text(ctx->req, 200, "application/json", buf, len);
-	free(buf);
-	hub_names_free(&h);
-}
-
 /* GET /api/discovery/servers?since=R[&epoch=E][&limit=N][&listing=L]: what changed
  * after revision R, in revision order, at most N entries (removals count too). "more"
  * says another page follows from the returned revision. A reader from another epoch, or
@@ -270,37 +208,6 @@ static void list_since(struct http_ctx *ctx, struct discoveryd *dd, uint64_t sin
 	free(rem);
 }
 
-/* The whole list, written by hand as the pages are: through json-c objects a registry
- * of 20,000 servers held the loop 245-573 ms a listing (a stall probe). want: the
- * status to keep, or -1 for all. */
-static void list_all(struct http_ctx *ctx, struct discoveryd *dd, bool include_local, int want)
-{
-	if (http_busy(ctx))
-		return;
-	double now = now_steady_wall();
-	struct hub_names h;
-	hub_names_load(dd, &h);
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	long n = 0;
-	registry_append(&buf, &len, &cap, "{\"servers\":[");
-	for (const struct server_entry *e = registry_first(dd->reg); e; e = registry_next(e)) {
-		bool local = strcmp(e->info.server_id, dd->self.server_id) == 0;
-		if ((local && !include_local) ||
-		    (want >= 0 && registry_status(dd->reg, e, now) != (enum server_status)want))
-			continue;
-		if (n++)
-			registry_append(&buf, &len, &cap, ",");
-		append_entry(dd, &h, e, now, &buf, &len, &cap);
-	}
-	char tail[64];
-	snprintf(tail, sizeof tail, "],\"count\":%ld}", n);
-	registry_append(&buf, &len, &cap, tail);
-	http_reply_text(ctx->req, 200, "application/json", buf, len);
-	free(buf);
-	hub_names_free(&h);
-}
-
 static void api_list(struct http_ctx *ctx)
 {
 	struct discoveryd *dd = dd_of(ctx);
@@ -346,7 +253,7 @@ static void api_list(struct http_ctx *ctx)
 		list_since(ctx, dd, since, epoch, listing, limit, include_local);
 		goto out;
 	}
-	list_all(ctx, dd, include_local, filter ? (int)want : -1);
+	api_list_all(ctx, dd, include_local, filter ? (int)want : -1);
 out:
 	free(status_str);
 	free(since_str);
@@ -366,7 +273,7 @@ static void api_get_server(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 404, "unknown_server", "Server not found: %s", id);
 		return;
 	}
-	reply_entry(ctx, dd, e);
+	api_list_entry(ctx, dd, e);
 }
 
 static void api_unregister(struct http_ctx *ctx)
@@ -397,7 +304,7 @@ static void api_local(struct http_ctx *ctx)
 	struct discoveryd *dd = dd_of(ctx);
 	self_refresh(dd);
 	const struct server_entry *e = registry_get(dd->reg, dd->self.server_id);
-	reply_entry(ctx, dd, e);
+	api_list_entry(ctx, dd, e);
 }
 
 static void api_health(struct http_ctx *ctx)
@@ -492,6 +399,7 @@ static const struct http_route routes[] = {
 
 struct http_server *api_new(struct discoveryd *dd)
 {
+	api_list_init(dd);
 	return daemon_http_server(dd->daemon, routes, sizeof routes / sizeof routes[0], dd,
 				  (struct http_server_opts){.max_body = 64 * 1024});
 }

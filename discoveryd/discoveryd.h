@@ -14,6 +14,7 @@
 
 struct worker;
 struct etcd;
+struct api_lists;
 
 struct discoveryd {
 	struct daemon *daemon;
@@ -24,8 +25,9 @@ struct discoveryd {
 	uint64_t saved_rev; /* registry revision the journal holds */
 	char listing[17];   /* this run's id, for readers paging a whole listing */
 	bool migrate_legacy;
-	struct worker *worker; /* NULL on a hub */
-	struct etcd *etcd;     /* backend = etcd, else NULL */
+	struct worker *worker;	 /* NULL on a hub */
+	struct etcd *etcd;	 /* backend = etcd, else NULL */
+	struct api_lists *lists; /* whole listings being written (api-list.c) */
 	struct event *sweep_timer, *save_timer;
 	bool save_pending;
 	double save_due; /* monotonic time the pending save is due */
@@ -68,5 +70,11 @@ const char *discoveryd_role(const struct discoveryd *dd);
 
 /* api.c */
 struct http_server *api_new(struct discoveryd *dd);
+
+/* api-list.c: the whole list a slice per turn of the loop, one server's entry. */
+void api_list_init(struct discoveryd *dd);
+void api_list_free(struct discoveryd *dd);
+void api_list_all(struct http_ctx *ctx, struct discoveryd *dd, bool include_local, int want);
+void api_list_entry(struct http_ctx *ctx, struct discoveryd *dd, const struct server_entry *e);
 
 #endif

@@ -319,6 +319,7 @@ int main(int argc, char **argv)
 	dd.etcd = etcd_free(dd.etcd);
 	dd.fetch = fetch_free(dd.fetch);
 	dd.worker = worker_free(dd.worker);
+	api_list_free(&dd);
 	dd.http = http_server_free(dd.http);
 	dd.journal = journal_free(dd.journal);
 	event_free(dd.save_timer);

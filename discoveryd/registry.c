@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <search.h>
@@ -33,6 +34,7 @@ struct registry {
 	uint64_t dropped;   /* newest tombstone dropped in this run (0: none) */
 	uint64_t persisted; /* revision the journal holds: newer tombstones are kept */
 	double hub_synced[REGISTRY_MAX_HUBS]; /* last complete answer of each hub, 0 = none */
+	LIST_HEAD(, registry_cursor) cursors; /* open walks (registry_cursor_open) */
 };
 
 static int entry_cmp(const void *a, const void *b)
@@ -60,6 +62,7 @@ struct registry *registry_new(const char *local_id, const struct registry_timing
 	TAILQ_INIT(&r->entries);
 	TAILQ_INIT(&r->by_rev);
 	TAILQ_INIT(&r->tombstones);
+	LIST_INIT(&r->cursors);
 	return r;
 }
 
@@ -76,6 +79,10 @@ static void bump(struct registry *r, struct server_entry *e)
 static void remove_entry(struct registry *r, struct server_entry *e)
 {
 	tdelete(e, &r->index, entry_cmp);
+	struct registry_cursor *c;
+	LIST_FOREACH (c, &r->cursors, link)
+		if (c->at == e)
+			c->at = TAILQ_NEXT(e, link);
 	TAILQ_REMOVE(&r->entries, e, link);
 	r->count--;
 	e->removed = true;
@@ -98,6 +105,7 @@ struct registry *registry_free(struct registry *r)
 {
 	if (!r)
 		return NULL;
+	assert(LIST_EMPTY(&r->cursors)); /* a walk left open would point into freed entries */
 	struct server_entry *e;
 	while ((e = TAILQ_FIRST(&r->by_rev))) {
 		TAILQ_REMOVE(&r->by_rev, e, rev_link);
@@ -564,6 +572,25 @@ const struct server_entry *registry_first(const struct registry *r)
 const struct server_entry *registry_next(const struct server_entry *e)
 {
 	return TAILQ_NEXT(e, link);
+}
+
+void registry_cursor_open(struct registry *r, struct registry_cursor *c)
+{
+	c->at = TAILQ_FIRST(&r->entries);
+	LIST_INSERT_HEAD(&r->cursors, c, link);
+}
+
+const struct server_entry *registry_cursor_next(struct registry_cursor *c)
+{
+	struct server_entry *e = c->at;
+	if (e)
+		c->at = TAILQ_NEXT(e, link);
+	return e;
+}
+
+void registry_cursor_close(struct registry_cursor *c)
+{
+	LIST_REMOVE(c, link);
 }
 
 json_object *server_info_to_json(const struct server_info *in)

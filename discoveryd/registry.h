@@ -176,6 +176,18 @@ const struct server_entry *registry_changed_next(const struct server_entry *e);
 const struct server_entry *registry_first(const struct registry *r);
 const struct server_entry *registry_next(const struct server_entry *e);
 
+/* A walk in registration order that may pause while the registry changes (the whole
+ * listing is written a slice per turn of the loop): a server removed meanwhile moves
+ * every cursor standing on it to the next one, servers registered meanwhile come at the
+ * end. Close each cursor before registry_free. */
+struct registry_cursor {
+	struct server_entry *at; /* the next entry to give; NULL at the end */
+	LIST_ENTRY(registry_cursor) link;
+};
+void registry_cursor_open(struct registry *r, struct registry_cursor *c);
+const struct server_entry *registry_cursor_next(struct registry_cursor *c);
+void registry_cursor_close(struct registry_cursor *c);
+
 json_object *server_info_to_json(const struct server_info *info);
 
 /* The same texts written straight into a growing buffer (*buf of *cap bytes, *len

@@ -596,6 +596,21 @@ struct evhttp_request *http_deferred_request(struct http_deferred *d)
 	return d->req;
 }
 
+/* evhttp reads nothing from a connection while its request is with the handler, so a
+ * client that hung up is noticed only when its answer is written; long work asks the
+ * socket itself. A peek that finds the end (or a reset) means the client left; a
+ * request pipelined behind this one, or nothing yet, means it waits. */
+bool http_deferred_waiting(const struct http_deferred *d)
+{
+	if (d->gone)
+		return false;
+	if (!d->conn)
+		return true;
+	char c;
+	ssize_t n = recv(d->conn->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+}
+
 void http_deferred_free(struct http_deferred *d)
 {
 	if (d && d->conn)

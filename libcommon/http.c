@@ -163,6 +163,22 @@ void http_reply_taken(struct evhttp_request *req, int status, const char *conten
 	reply(req, status, content_type, text, len, true);
 }
 
+void http_reply_pieces(struct evhttp_request *req, int status, const char *content_type,
+		       struct http_piece *p, size_t n)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += p[i].len;
+	bool head = head_only(req, len);
+	for (size_t i = 0; i < n; i++)
+		if (head || p[i].len == 0)
+			free(p[i].text);
+		else if (evbuffer_add_reference(out, p[i].text, p[i].len, free_taken, p[i].text) < 0)
+			abort(); /* as in reply() */
+	send_typed(req, status, content_type);
+}
+
 void http_reply_json(struct evhttp_request *req, int status, json_object *json)
 {
 	const char *text = jv_to_string(json);
@@ -994,13 +1010,22 @@ bool http_busy(struct http_ctx *ctx)
 	size_t unsent = http_conn_unsent(s);
 	if (unsent < s->opts.max_unsent)
 		return false;
-	s->stats.busy++;
-	evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
-	http_reply_error(ctx->req, 503, "busy",
-			 "%zu MB of answers are still waiting for their clients to read them "
-			 "(max_unsent_mb): try again shortly",
-			 unsent >> 20);
+	http_reply_busy(ctx,
+			"%zu MB of answers are still waiting for their clients to read them "
+			"(max_unsent_mb): try again shortly",
+			unsent >> 20);
 	return true;
+}
+
+void http_reply_busy(struct http_ctx *ctx, const char *fmt, ...)
+{
+	ctx->server->stats.busy++;
+	evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Retry-After", "1");
+	va_list ap;
+	va_start(ap, fmt);
+	json_object *o = error_json("busy", fmt, ap);
+	va_end(ap);
+	http_reply_json(ctx->req, 503, o);
 }
 
 /* The addresses a listener on host:port binds (the first is used); NULL when host does

@@ -89,6 +89,9 @@ int http_server_listen_tcp(struct http_server *s, const char *host, int port, in
  * Clients that ask and never read otherwise made a daemon hold an answer each: 30 of
  * them held discoveryd's 40 MB listing of 100,000 servers, 1.3 GB. */
 bool http_busy(struct http_ctx *ctx);
+/* The same 503 busy, counted alike, for a daemon's own reason (a bound of its own). */
+void http_reply_busy(struct http_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Whether http_server_listen_tcp would take host as loopback (its first address, as
  * there); false for a host that does not resolve. For --check-config. */
 bool http_host_is_loopback(const char *host);
@@ -127,6 +130,15 @@ void http_reply_text(struct evhttp_request *req, int status, const char *content
 /* The same for a malloc'd text, which the reply takes over and sends without copying. */
 void http_reply_taken(struct evhttp_request *req, int status, const char *content_type, char *text,
 		      size_t len);
+struct http_piece {
+	char *text; /* malloc'd; taken */
+	size_t len;
+};
+/* The same with the body in n pieces, each taken: an answer written a slice at a time
+ * (discoveryd's whole list) in one growing buffer paid a copy into fresh pages at every
+ * doubling, 60-200 ms of the loop at 16-32 MB. */
+void http_reply_pieces(struct evhttp_request *req, int status, const char *content_type,
+		       struct http_piece *p, size_t n);
 /* A 200 with a file's contents (fd, which the reply takes, of size bytes), sent from the
  * file; HEAD gets its headers and Content-Length only. */
 void http_reply_file(struct evhttp_request *req, const char *content_type, int fd, size_t size);
@@ -190,6 +202,8 @@ struct http_deferred *http_defer(struct http_ctx *ctx);
 /* NULL if the client disconnected. Frees the guard either way when done is true. */
 struct evhttp_request *http_deferred_request(struct http_deferred *d);
 void http_deferred_free(struct http_deferred *d);
+/* Whether the client still waits (long work for one that went away may stop). */
+bool http_deferred_waiting(const struct http_deferred *d);
 /* Answer a deferred request with body (taken) if its client is still there, else drop
  * the body; frees d either way. */
 void http_deferred_reply_json(struct http_deferred *d, int status, json_object *body);

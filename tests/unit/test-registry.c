@@ -1000,8 +1000,42 @@ static void test_learn_bounded(void)
 	registry_free(r);
 }
 
+/* A cursor paused in a walk: servers removed under it, before it and after it, and one
+ * registered meanwhile; the walk gives each live server once, in registration order. */
+static void test_cursor(void)
+{
+	struct registry *r = registry_new("local", &timing);
+	char id[8];
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof id, "s%d", i);
+		struct server_info in = info(id, "h.example", 8001 + i);
+		registry_register(r, &in, 100, true, NULL);
+	}
+	struct registry_cursor c, other;
+	registry_cursor_open(r, &c);
+	registry_cursor_open(r, &other);
+	const struct server_entry *e = registry_cursor_next(&c);
+	is_str(e->info.server_id, "s0", "the walk starts at the first registered");
+	ok(registry_unregister(r, "s0") == 0 && registry_unregister(r, "s1") == 0,
+	   "the server just given and the one the cursor stands on are removed");
+	is_str(registry_cursor_next(&other)->info.server_id, "s2",
+	       "another cursor standing on the first one removed moves on as well");
+	registry_unregister(r, "s4");
+	struct server_info late = info("s6", "h.example", 8010);
+	registry_register(r, &late, 101, true, NULL);
+	char seen[64] = "";
+	while ((e = registry_cursor_next(&c)))
+		strcat(strcat(seen, e->info.server_id), " ");
+	is_str(seen, "s2 s3 s5 s6 ", "the rest: the removed skipped, the newcomer at the end");
+	ok(!registry_cursor_next(&c), "and the walk stays at its end");
+	registry_cursor_close(&c);
+	registry_cursor_close(&other);
+	registry_free(r);
+}
+
 int main(void)
 {
+	test_cursor();
 	test_learn_bounded();
 	test_registered_then_hub();
 	test_state_machine();
