@@ -111,10 +111,11 @@ void registry_entry_append_json(const struct registry *r, const struct server_en
 	iso8601_utc(wall_now - (age < 0 ? 0 : age), ts);
 	out_fmt(buf, len, cap,
 		",\"status\":\"%s\",\"is_local\":%s,\"last_heartbeat_at\":\"%s\","
-		"\"heartbeat_age_seconds\":%.3f,\"direct\":%s%s}",
+		"\"heartbeat_age_seconds\":%.3f,\"direct\":%s,\"confirmed\":%s%s}",
 		server_status_name(registry_status(r, e, now)),
 		strcmp(e->info.server_id, registry_local_id(r)) == 0 ? "true" : "false", ts,
-		age < 0 ? 0 : age, e->learned ? "false" : "true", extra ? extra : "");
+		age < 0 ? 0 : age, e->learned ? "false" : "true",
+		registry_confirmed(r, e, now) ? "true" : "false", extra ? extra : "");
 }
 
 void registry_entry_append_record(const struct registry *r, const struct server_entry *e,

@@ -433,6 +433,11 @@ static bool any_hub_answering(const struct registry *r, double now)
 	return false;
 }
 
+bool registry_confirmed(const struct registry *r, const struct server_entry *e, double now)
+{
+	return !e->learned || any_hub_answering(r, now);
+}
+
 /* hub stops listing e: keep what it told us as a heartbeat time, and drop e when no
  * hub lists it and it is stale here too: silent longer than heartbeat_timeout when the
  * hub removed it (unregistered or evicted there), longer than evict_after when it is

@@ -100,6 +100,12 @@ size_t registry_count(const struct registry *r);
 
 enum server_status registry_status(const struct registry *r, const struct server_entry *e,
 				   double now);
+/* Whether e's status is news: it is heard here (registered, or this server), or some
+ * hub (or etcd) answered within heartbeat_timeout. A worker whose every hub is down keeps
+ * what it learned as a cache; those entries age into "offline" because nobody tells of
+ * them, which says nothing about the servers themselves (listed as "confirmed": false,
+ * and migrated keeps delivering to them). */
+bool registry_confirmed(const struct registry *r, const struct server_entry *e, double now);
 const char *server_status_name(enum server_status s);
 int server_status_from_name(const char *name, enum server_status *ret);
 

@@ -92,14 +92,20 @@ static void on_peer(const struct fetch_response *r, void *arg)
 		json_object *o = request_answer(r, "server info");
 		const char *host, *status = NULL;
 		int port;
+		bool confirmed = true; /* an older discoveryd does not say */
 		struct json_err e;
 		if (o && jv_string(o, "host", true, 1, 253, &host, &e) > 0 &&
 		    jv_int(o, "port", true, 1, 65535, &port, &e) > 0 && host_valid(host) &&
-		    jv_string(o, "status", false, 0, 32, &status, &e) >= 0) {
+		    jv_string(o, "status", false, 0, 32, &status, &e) >= 0 &&
+		    jv_bool(o, "confirmed", false, &confirmed, &e) >= 0) {
 			snprintf(p->host, sizeof p->host, "%s", host);
 			p->port = port;
-			p->state = status && strcmp(status, "offline") == 0 ? PEER_OFFLINE
-									    : PEER_OK;
+			/* An offline nobody confirms is a worker's cache while every hub is
+			 * down: the server may well live, so it gets fish, and deliveries that
+			 * fail close its wall as for any server (failing). */
+			p->state = status && strcmp(status, "offline") == 0 && confirmed
+					   ? PEER_OFFLINE
+					   : PEER_OK;
 		} else {
 			log_warn("discoveryd's entry for %s does not parse", p->server_id);
 			p->state = PEER_LOOKUP_FAIL;

@@ -7,7 +7,8 @@ full servers (discoveryd, simd, migrated) that name both hubs.
 - with one hub killed (-9), a new worker still joins and every worker learns it within
   5 s, and migrations between the servers keep committing;
 - with both hubs dead, a server whose discoveryd and migrated restart still knows its
-  peer (its own cache) and keeps delivering; conservation is exact at the end;
+  peer (its own cache) and keeps delivering, also once its cache lists the peer
+  offline (unconfirmed); conservation is exact at the end;
 - a hub answering garbage is logged and ignored."""
 import json
 import os
@@ -169,8 +170,19 @@ try:
     t.ok(wait_until(lambda: committed(s1) > c1, 15),
          "s1's restarted migrated delivers to s2 with both hubs dead (%d -> %d)"
          % (c1, committed(s1)))
-    st = s1.disc.get("/api/discovery/servers/s2").json().get("status")
-    t.diag("s2 as s1 sees it now: %s" % st)
+    # Once nobody has told of s2 for heartbeat_timeout, s1's cache lists it offline, and
+    # says nobody confirms it: migrated must keep delivering (it closed s2's wall, and
+    # every transfer stopped, until a hub came back).
+    def s2_seen():
+        return s1.disc.get("/api/discovery/servers/s2").json()
+
+    t.ok(wait_until(lambda: s2_seen().get("status") == "offline", 10) and s2_seen().get("confirmed") is False,
+         "s1's cache lists s2 offline once nobody tells of it, not confirmed", s2_seen())
+    c1 = committed(s1)
+    t.ok(wait_until(lambda: committed(s1) > c1 + 2, 15),
+         "and s1's migrated still delivers to s2 (%d -> %d)" % (c1, committed(s1)), s1.mig.log_tail(8))
+    t.eq(s2.disc.get("/api/discovery/servers/s2").json().get("confirmed"), True,
+         "a server's own entry is confirmed")
 
     for s in (s1, s2):
         r = s.mig.delete("/api/connections/" + ids[s.id].replace(">", "%3E"))
