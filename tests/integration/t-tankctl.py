@@ -234,6 +234,16 @@ try:
     t.ok(rc == 0 and j["paused"] is False and j["tank"]["tank_id"] == A, "tank resume --json: the TankStatus", j)
     rc, out, err = ctl("tank", "pause", "Reef")
     t.ok(rc == 0 and "paused" in out and s1.sim.get("/api/tanks/" + A).json()["paused"] is True, "tank pause", out + err)
+    # A wall with budget 0 lets no fish through (migrated's setting while the destination
+    # cannot take any): shown closed, not "open to" it.
+    W = s1.sim.post("/api/tanks", {"name": "Walls", "initial_fish": 0, "paused": True}).json()["tank"]["tank_id"]
+    wall = {"destination_server_id": "elsewhere", "destination_tank_id": "t-far", "connection_id": "c-1"}
+    r = s1.sim.req("PUT", "/api/tanks/%s/exits" % W, body={"left": dict(wall, budget=0), "right": dict(wall, budget=2)})
+    rc, out, err = ctl("tank", "show", W)
+    t.ok(r.status == 200 and rc == 0 and "closed to elsewhere/t-far for now" in out and
+         "open to elsewhere/t-far (connection c-1) for 2 more fish" in out,
+         "tank show: a wall at budget 0 is closed for now, one with a budget says how many more", (r, out, err))
+    s1.sim.delete("/api/tanks/" + W)
     rc, out, err = ctl("tank", "frob", "Reef")
     t.ok(rc == 2, "tank with an unknown subcommand is a usage error", (rc, err))
 
