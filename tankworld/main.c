@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -24,6 +26,9 @@
 #define MAX_EXTRA 4
 
 static const char *const names[3] = {"discoveryd", "simd", "migrated"};
+
+_Static_assert(3 + 2 * (MAX_SETS + MAX_EXTRA) + 1 <= SUP_MAX_ARGS,
+	       "a daemon's command line holds every option tankworld hands it");
 
 struct opts {
 	const char *file;
@@ -147,15 +152,47 @@ static void child_argv(struct sup_child *ch, const char *name, const struct opts
 		ch->argv[a++] = "-c";
 		ch->argv[a++] = (char *)o->file;
 	}
-	for (size_t i = 0; i < o->nsets && a + 2 < SUP_MAX_ARGS; i++) {
+	for (size_t i = 0; i < o->nsets; i++) {
 		ch->argv[a++] = "--set";
 		ch->argv[a++] = (char *)o->sets[i];
 	}
-	for (int i = 0; i < o->nextra && a + 2 < SUP_MAX_ARGS; i++) {
+	for (int i = 0; i < o->nextra; i++) {
 		ch->argv[a++] = "--set";
 		ch->argv[a++] = o->extra[i];
 	}
+	if (o->check_only)
+		ch->argv[a++] = "--check-config";
 	ch->argv[a] = NULL;
+}
+
+/* --check-config is each daemon's own check, with the options tankworld hands it: simd
+ * refuses a world too large for its food supply, which the file alone passed here, and
+ * the configuration printed is the one the daemons get, the state folders and insecure
+ * tankworld adds included (it printed the file's). Each says what it refuses on stderr;
+ * the last one's copy of the configuration is shown. */
+static int check_daemons(struct sup_child *kids, int n)
+{
+	for (int k = 0; k < n; k++) {
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid < 0)
+			fatal("cannot fork: %s", strerror(errno));
+		if (pid == 0) {
+			int fd = k < n - 1 ? open("/dev/null", O_WRONLY) : -1;
+			if (fd >= 0)
+				dup2(fd, STDOUT_FILENO);
+			execv(kids[k].argv[0], kids[k].argv);
+			fprintf(stderr, "tankworld: cannot run %s: %s\n", kids[k].argv[0], strerror(errno));
+			_exit(1);
+		}
+		int st;
+		while (waitpid(pid, &st, 0) < 0)
+			if (errno != EINTR)
+				fatal("waitpid: %s", strerror(errno));
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -177,23 +214,22 @@ int main(int argc, char **argv)
 		hand_run_dirs(&c, &o);
 		hand_run_insecure(&c, &o);
 	}
-	if (o.check_only) {
-		if (daemon_conf_exposed(&c, err, sizeof err)) {
-			fprintf(stderr, "tankworld: %s\n", err);
-			return 1;
-		}
-		for (int i = 0; i < o.nextra; i++)
-			printf("# tankworld adds --set %s\n", o.extra[i]);
-		conf_print(&c, stdout);
-		return 0;
-	}
-
 	struct sup_child kids[3];
 	memset(kids, 0, sizeof kids);
 	for (int k = 0; k < 3; k++) {
 		kids[k].name = names[k];
 		kids[k].out_fd = -1;
 		child_argv(&kids[k], names[k], &o);
+	}
+	if (o.check_only) {
+		for (int i = 0; i < o.nextra; i++)
+			printf("# tankworld adds --set %s\n", o.extra[i]);
+		rc = check_daemons(kids, 3);
+		for (int k = 0; k < 3; k++)
+			free(kids[k].argv[0]);
+		for (int i = 0; i < o.nextra; i++)
+			free(o.extra[i]);
+		return rc;
 	}
 	log_info("server %s: starting discoveryd, simd and migrated", c.server.server_id);
 	sup_run(kids, 3);

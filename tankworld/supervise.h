@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define SUP_MAX_ARGS 16
+/* Room for -c FILE, every --set tankworld takes and adds, and --check-config. */
+#define SUP_MAX_ARGS 96
 #define SUP_MAX_CHILDREN 8
 #define SUP_LINE_MAX 4096
 

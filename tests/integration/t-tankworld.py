@@ -46,6 +46,19 @@ try:
     c = subprocess.run(WRAPPER + [tw, "--check-config"], capture_output=True, text=True, timeout=10, cwd=root, env=env)
     t.ok(c.returncode == 0 and "/data/tw-check/state" in c.stdout and not os.path.exists(os.path.join(root, "data", "tw-check")),
          "--check-config without a file names ./data/tw-check and creates nothing", (c.returncode, c.stdout[-300:]))
+    # The configuration printed is the daemons' own, with what tankworld adds: it printed
+    # the file's (/var/lib/tankworld, insecure = no) under comments saying otherwise.
+    body = [ln for ln in c.stdout.splitlines() if not ln.startswith("#")]
+    t.ok(("state_dir = %s/data/tw-check/state" % os.path.realpath(root)) in body and "insecure = yes" in body
+         and "configuration OK" in c.stdout,
+         "and prints the configuration the daemons get: state there, insecure on loopback",
+         [ln for ln in body if "state_dir" in ln or "insecure" in ln])
+    # Each daemon checks: a world simd refuses (its food supply past 10,000 times the
+    # original's) was "OK" for tankworld, which then restarted simd for ever.
+    c = subprocess.run(WRAPPER + [tw, "--check-config", "--set", "sim.width=100000", "--set", "sim.height=100000"],
+                       capture_output=True, text=True, timeout=20, cwd=root, env=env)
+    t.ok(c.returncode == 1 and "too large" in c.stderr and "configuration OK" not in c.stdout,
+         "--check-config refuses a world simd would refuse, in simd's words", (c.returncode, c.stderr[-300:]))
     proc = start_tankworld(root, "out.log", TANK_SERVER_ID="tw-one", TANK_API_PORT=port)
     up = wait_until(lambda: all(healthy(n) for n in ("discoveryd", "simd", "migrated")), 30, 0.1)
     t.ok(up, "three daemons answer on their sockets under ./data/tw-one/run")
