@@ -197,7 +197,8 @@ static void print_exit(const char *wall, json_object *x)
 	if (!x)
 		kv(wall, "closed");
 	else if (json_object_object_get_ex(x, "budget", &b) && json_object_get_int64(b) == 0)
-		kv(wall, "closed to %s/%s for now (connection %s: its destination cannot take fish)",
+		kv(wall,
+		   "closed to %s/%s for now (connection %s: its destination cannot take fish)",
 		   field_str(x, "destination_server_id"), field_str(x, "destination_tank_id"),
 		   field_str(x, "connection_id"));
 	else if (b)

@@ -182,7 +182,8 @@ static int check_daemons(struct sup_child *kids, int n)
 			if (fd >= 0)
 				dup2(fd, STDOUT_FILENO);
 			execv(kids[k].argv[0], kids[k].argv);
-			fprintf(stderr, "tankworld: cannot run %s: %s\n", kids[k].argv[0], strerror(errno));
+			fprintf(stderr, "tankworld: cannot run %s: %s\n", kids[k].argv[0],
+				strerror(errno));
 			_exit(1);
 		}
 		int st;
