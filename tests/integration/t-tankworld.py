@@ -59,6 +59,11 @@ try:
                        capture_output=True, text=True, timeout=20, cwd=root, env=env)
     t.ok(c.returncode == 1 and "too large" in c.stderr and "configuration OK" not in c.stdout,
          "--check-config refuses a world simd would refuse, in simd's words", (c.returncode, c.stderr[-300:]))
+    sets = ["sim.tick_rate=%d" % (20 + i) for i in range(9)] + ["discovery.heartbeat_interval=0.7"]
+    c = subprocess.run(WRAPPER + [tw, "--check-config"] + [x for kv in sets for x in ("--set", kv)],
+                       capture_output=True, text=True, timeout=20, cwd=root, env=env)
+    t.ok(c.returncode == 0 and "heartbeat_interval = 0.7" in c.stdout and "tick_rate = 28" in c.stdout,
+         "ten --set options all reach the daemons (past six, the rest were dropped)", c.stdout[-200:])
     proc = start_tankworld(root, "out.log", TANK_SERVER_ID="tw-one", TANK_API_PORT=port)
     up = wait_until(lambda: all(healthy(n) for n in ("discoveryd", "simd", "migrated")), 30, 0.1)
     t.ok(up, "three daemons answer on their sockets under ./data/tw-one/run")
