@@ -336,14 +336,14 @@ static const char *type_expectation(const struct conf_key *k, char *buf, size_t 
 	case T_SERVER_ID:
 		return "expected [A-Za-z0-9][A-Za-z0-9._-]{0,63}";
 	case T_PORT:
-		snprintf(buf, n, "expected a port from %g to %g", k->min, k->max);
+		snprintf(buf, n, "expected a port from %.10g to %.10g", k->min, k->max);
 		return buf;
 	case T_HOST:
 		return "expected a host name or IP address";
 	case T_PATH:
 		return "expected an absolute path";
 	case T_NAME:
-		snprintf(buf, n, "expected %g to %g printable characters, not only spaces", k->min,
+		snprintf(buf, n, "expected %.10g to %.10g printable characters, not only spaces", k->min,
 			 k->max);
 		return buf;
 	case T_LOGLEVEL:
@@ -351,19 +351,19 @@ static const char *type_expectation(const struct conf_key *k, char *buf, size_t 
 	case T_LISTEN:
 		return "expected host:port, [v6]:port, *:port or none";
 	case T_DURATION:
-		snprintf(buf, n, "expected a duration from %g to %g seconds (10, 0.5, 250ms, 2min)",
+		snprintf(buf, n, "expected a duration from %.10g to %.10g seconds (10, 0.5, 250ms, 2min)",
 			 k->min, k->max);
 		return buf;
 	case T_NUMBER:
-		snprintf(buf, n, "expected a number from %g to %g", k->min, k->max);
+		snprintf(buf, n, "expected a number from %.10g to %.10g", k->min, k->max);
 		return buf;
 	case T_INT:
-		snprintf(buf, n, "expected an integer from %g to %g", k->min, k->max);
+		snprintf(buf, n, "expected an integer from %.10g to %.10g", k->min, k->max);
 		return buf;
 	case T_U64:
-		return "expected an unsigned 64-bit integer";
+		return "expected an integer from 0 to 18446744073709551614";
 	case T_BOOL:
-		return "expected yes or no";
+		return "expected yes or no (or true/false, on/off, 1/0)";
 	case T_URL:
 		return "expected http://host[:port]";
 	case T_URLS:
@@ -547,7 +547,9 @@ static int apply_u64(const struct conf_key *k, const char *v, void *field)
 	if (v[0] == '-')
 		return -EINVAL;
 	unsigned long long x = strtoull(v, &end, 0);
-	if (errno || end == v || *end)
+	/* Not 2^64 - 1: a JSON reader cannot tell it from a larger number saturated to it, so
+	 * the API refuses it (a first tank's seed then could not be given again). */
+	if (errno || end == v || *end || x == UINT64_MAX)
 		return -EINVAL;
 	*(uint64_t *)field = x;
 	return 0;
@@ -701,6 +703,9 @@ int conf_parse_text(struct conf *c, const char *path, char *text, char *err, siz
 	int lineno = 0;
 	char *save = NULL;
 	r = 0;
+	/* A byte order mark, as some Windows editors write, is not part of the first line. */
+	if (!strncmp(text, "\xEF\xBB\xBF", 3))
+		text += 3;
 	for (char *line = text; line; line = save) {
 		save = strchr(line, '\n');
 		if (save)

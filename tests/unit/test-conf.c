@@ -231,6 +231,15 @@ static void test_parse_text(void)
 	       "t.conf:2: invalid value '50' for width in [sim]: expected an integer from 200 "
 	       "to 100000",
 	       "integer range message");
+	r = parse(&c, "[sim]\nmax_fish = 0\n", err, sizeof err);
+	ok(r == -EINVAL && strstr(err, "expected an integer from 1 to 1000000"),
+	   "a range's ends are written whole, not 1e+06: %s", err);
+	r = parse(&c, "[security]\ninsecure = maybe\n", err, sizeof err);
+	ok(r == -EINVAL && strstr(err, "expected yes or no (or true/false, on/off, 1/0)"),
+	   "a boolean's error names every spelling taken: %s", err);
+	r = parse(&c, "\xEF\xBB\xBF[sim]\nwidth = 300\n", err, sizeof err);
+	ok(r == 0 && c.sim.width == 300, "a byte order mark before the first line is skipped (%s)",
+	   r ? err : "ok");
 	r = parse(&c, "[discovery]\nheartbeat_interval = 0.01\n", err, sizeof err);
 	ok(r == -EINVAL && strncmp(err,
 				   "t.conf:2: invalid value '0.01' for heartbeat_interval in "
@@ -425,7 +434,8 @@ static void test_types(void)
 		{"sim", "max_fish", "1000000", true},
 		{"sim", "max_fish", "1000001", false},
 		{"sim", "max_fish", "1.5", false},
-		{"sim", "seed", "18446744073709551615", true},
+		{"sim", "seed", "18446744073709551614", true},
+		{"sim", "seed", "18446744073709551615", false}, /* the API cannot take it */
 		{"sim", "seed", "0x10", true},
 		{"sim", "seed", "18446744073709551616", false},
 		{"sim", "seed", "-1", false},
@@ -473,8 +483,11 @@ static void test_types(void)
 	ok(!c.security.insecure, "no -> false");
 	conf_set(&c, "sim", "seed", "0x10", err, sizeof err);
 	ok(c.sim.seed == 16, "seed 0x10 = 16");
-	conf_set(&c, "sim", "seed", "18446744073709551615", err, sizeof err);
-	ok(c.sim.seed == UINT64_MAX, "seed UINT64_MAX");
+	conf_set(&c, "sim", "seed", "18446744073709551614", err, sizeof err);
+	ok(c.sim.seed == UINT64_MAX - 1, "seed UINT64_MAX - 1");
+	ok(conf_set(&c, "sim", "seed", "18446744073709551615", err, sizeof err) < 0 &&
+	       strstr(err, "expected an integer from 0 to 18446744073709551614"),
+	   "seed UINT64_MAX refused, naming the range: %s", err);
 	conf_set(&c, "server", "log_level", "debug", err, sizeof err);
 	is_int(c.server.log_level, LOG_DEBUG, "log_level debug");
 	conf_set(&c, "server", "log_level", "warn", err, sizeof err);
