@@ -343,15 +343,16 @@ static const char *type_expectation(const struct conf_key *k, char *buf, size_t 
 	case T_PATH:
 		return "expected an absolute path";
 	case T_NAME:
-		snprintf(buf, n, "expected %.10g to %.10g printable characters, not only spaces", k->min,
-			 k->max);
+		snprintf(buf, n, "expected %.10g to %.10g printable characters, not only spaces",
+			 k->min, k->max);
 		return buf;
 	case T_LOGLEVEL:
 		return "expected err, warning, notice, info or debug";
 	case T_LISTEN:
 		return "expected host:port, [v6]:port, *:port or none";
 	case T_DURATION:
-		snprintf(buf, n, "expected a duration from %.10g to %.10g seconds (10, 0.5, 250ms, 2min)",
+		snprintf(buf, n,
+			 "expected a duration from %.10g to %.10g seconds (10, 0.5, 250ms, 2min)",
 			 k->min, k->max);
 		return buf;
 	case T_NUMBER:

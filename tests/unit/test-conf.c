@@ -486,7 +486,7 @@ static void test_types(void)
 	conf_set(&c, "sim", "seed", "18446744073709551614", err, sizeof err);
 	ok(c.sim.seed == UINT64_MAX - 1, "seed UINT64_MAX - 1");
 	ok(conf_set(&c, "sim", "seed", "18446744073709551615", err, sizeof err) < 0 &&
-	       strstr(err, "expected an integer from 0 to 18446744073709551614"),
+		   strstr(err, "expected an integer from 0 to 18446744073709551614"),
 	   "seed UINT64_MAX refused, naming the range: %s", err);
 	conf_set(&c, "server", "log_level", "debug", err, sizeof err);
 	is_int(c.server.log_level, LOG_DEBUG, "log_level debug");
