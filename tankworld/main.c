@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -27,7 +28,7 @@
 
 static const char *const names[3] = {"discoveryd", "simd", "migrated"};
 
-_Static_assert(3 + 2 * (MAX_SETS + MAX_EXTRA) + 1 <= SUP_MAX_ARGS,
+_Static_assert(3 + 2 * (MAX_SETS + MAX_EXTRA) + 2 <= SUP_MAX_ARGS,
 	       "a daemon's command line holds every option tankworld hands it");
 
 struct opts {
@@ -35,38 +36,77 @@ struct opts {
 	const char *sets[MAX_SETS];
 	size_t nsets;
 	bool check_only;
+	bool debug;
 	char *extra[MAX_EXTRA]; /* --set options tankworld adds for a hand-run server */
 	int nextra;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tankworld [-c FILE] [--set section.key=value]... [--check-config]\n"
-		   "       tankworld -h|--help | -V|--version\n"
-		   "Runs this server's discoveryd, simd and migrated in the foreground.\n");
+	fprintf(f,
+		"usage: tankworld [-c FILE] [-s|--set section.key=value]... [-n|--check-config]\n"
+		"                 [-d|--debug]\n"
+		"       tankworld --print-example-config | -h|--help | -V|--version\n"
+		"Runs this server's discoveryd, simd and migrated in the foreground, each with\n"
+		"these options (as the daemons take them).\n");
 }
 
-/* Returns -1 to go on, else the exit status. */
+/* The daemons' options (libcommon/daemon.c), which tankworld hands on. Returns -1 to go
+ * on, else the exit status; what it refuses it names (it printed the usage alone). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-c") && i + 1 < argc)
-			o->file = argv[++i];
-		else if (!strcmp(argv[i], "--set") && i + 1 < argc && o->nsets < MAX_SETS &&
-			 conf_override_shaped(argv[i + 1]))
-			o->sets[o->nsets++] = argv[++i];
-		else if (!strcmp(argv[i], "--check-config"))
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"set", required_argument, NULL, 's'},
+		{"check-config", no_argument, NULL, 'n'},
+		{"debug", no_argument, NULL, 'd'},
+		{"print-example-config", no_argument, NULL, 'E'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:s:ndVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->file = optarg;
+			break;
+		case 's':
+			if (!conf_override_shaped(optarg)) {
+				fprintf(stderr,
+					"tankworld: --set '%s': expected section.key=value\n",
+					optarg);
+				return 2;
+			}
+			if (o->nsets == MAX_SETS) {
+				fprintf(stderr, "tankworld: at most %d --set options\n", MAX_SETS);
+				return 2;
+			}
+			o->sets[o->nsets++] = optarg;
+			break;
+		case 'n':
 			o->check_only = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
+			break;
+		case 'd':
+			o->debug = true;
+			break;
+		case 'E':
+			conf_print_example(stdout);
 			return 0;
-		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+		case 'V':
 			printf("tankworld %s\n", PACKAGE_VERSION);
 			return 0;
-		} else {
+		case 'h':
+			usage(stdout);
+			return 0;
+		default: /* getopt named it */
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tankworld: unexpected argument '%s'\n", argv[optind]);
+		return 2;
 	}
 	return -1;
 }
@@ -160,6 +200,8 @@ static void child_argv(struct sup_child *ch, const char *name, const struct opts
 		ch->argv[a++] = "--set";
 		ch->argv[a++] = o->extra[i];
 	}
+	if (o->debug)
+		ch->argv[a++] = "--debug";
 	if (o->check_only)
 		ch->argv[a++] = "--check-config";
 	ch->argv[a] = NULL;

@@ -42,6 +42,21 @@ try:
     h = subprocess.run(WRAPPER + [tw, "--help"], capture_output=True, text=True, timeout=10)
     t.ok(v.returncode == 0 and v.stdout.startswith("tankworld ") and h.returncode == 0 and "--version" in h.stdout,
          "-V prints the version and --help lists it", (v.stdout, h.stdout))
+    # The daemons' options, and what is refused named (it printed the usage alone).
+    opts = {}
+    for args in (["-q"], ["--set", "nodot"], ["stray"], ["--print-example-config"], ["-d", "-n", "-s", "sim.tick_rate=25"]):
+        p = subprocess.run(WRAPPER + [tw] + args, capture_output=True, text=True, timeout=20, cwd=root,
+                           env=dict(os.environ, TANK_SERVER_ID="tw-opts"))
+        opts[args[0]] = p
+    t.ok(opts["-q"].returncode == 2 and "'q'" in opts["-q"].stderr and
+         opts["--set"].returncode == 2 and "--set 'nodot': expected section.key=value" in opts["--set"].stderr and
+         opts["stray"].returncode == 2 and "unexpected argument 'stray'" in opts["stray"].stderr,
+         "an unknown option, a malformed --set and a stray argument are named, exit 2",
+         [(k, p.returncode, p.stderr[:80]) for k, p in opts.items()])
+    t.ok(opts["--print-example-config"].returncode == 0 and "\n[sim]\n" in opts["--print-example-config"].stdout and
+         opts["-d"].returncode == 0 and "tick_rate = 25" in opts["-d"].stdout,
+         "--print-example-config, -d, -n and -s work as the daemons'",
+         (opts["--print-example-config"].stdout[:200], opts["-d"].stdout[-200:], opts["-d"].stderr[-200:]))
     env = dict(os.environ, TANK_SERVER_ID="tw-check")
     c = subprocess.run(WRAPPER + [tw, "--check-config"], capture_output=True, text=True, timeout=10, cwd=root, env=env)
     t.ok(c.returncode == 0 and "/data/tw-check/state" in c.stdout and not os.path.exists(os.path.join(root, "data", "tw-check")),
