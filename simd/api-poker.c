@@ -176,19 +176,29 @@ void api_poker_game_new(struct http_ctx *ctx)
 		return;
 	}
 	n = (int)json_object_array_length(ids);
-	bool ok = n >= 1 && n <= POKER_GAME_MAX_FISH;
-	for (int i = 0; ok && i < n; i++) {
-		json_object *x = json_object_array_get_idx(ids, (size_t)i);
-		fid[i] = jv_str(x);
-		ok = fid[i] && uuid_str_valid(fid[i]);
-		for (int k = 0; ok && k < i; k++)
-			ok = strcmp(fid[k], fid[i]) != 0;
+	/* Which id is wrong, and how: a string that was no fish id read as a count error. */
+	int bad = -1, twin = -1;
+	for (int i = 0; bad < 0 && i < n; i++) {
+		fid[i] = jv_str(json_object_array_get_idx(ids, (size_t)i));
+		if (!fid[i] || !uuid_str_valid(fid[i]))
+			bad = i;
+		for (int k = 0; bad < 0 && k < i; k++)
+			if (strcmp(fid[k], fid[i]) == 0)
+				bad = i, twin = k;
 	}
-	if (!ok) {
+	if (n < 1 || bad >= 0) {
 		json_object_put(body);
-		http_reply_error(ctx->req, 400, "invalid_game",
-				 "fish_ids must list 1 to %d different fish ids",
-				 POKER_GAME_MAX_FISH);
+		if (n < 1)
+			http_reply_error(ctx->req, 400, "invalid_game",
+					 "fish_ids must list 1 to %d different fish ids",
+					 POKER_GAME_MAX_FISH);
+		else if (twin >= 0)
+			http_reply_error(ctx->req, 400, "invalid_game",
+					 "fish_ids[%d] is fish_ids[%d] again: each fish plays once",
+					 bad, twin);
+		else
+			http_reply_error(ctx->req, 400, "invalid_game",
+					 "fish_ids[%d] is not a fish id (a UUID)", bad);
 		return;
 	}
 	int missing = -1;

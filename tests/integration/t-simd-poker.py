@@ -250,6 +250,10 @@ try:
     for body, what in [({}, "no fish_ids"), ({"fish_ids": []}, "no fish"), ({"fish_ids": [fish_ids[0]] * 2}, "a fish twice"),
                        ({"fish_ids": ["x"]}, "a bad id"), ({"fish_ids": fish_ids, "chips": -1}, "negative chips")]:
         t.ok(jerr(d.post(G, body), 400, "invalid_game"), "games refuse %s" % what)
+    r = d.post(G, {"fish_ids": [fish_ids[0], "x"]})
+    t.ok(jerr(r, 400) and "fish_ids[1] is not a fish id" in r.json()["error"], "a bad id is named by its place", r)
+    r = d.post(G, {"fish_ids": [fish_ids[0], fish_ids[1], fish_ids[0]]})
+    t.ok(jerr(r, 400) and "fish_ids[2] is fish_ids[0] again" in r.json()["error"], "and a fish listed twice", r)
     t.ok(jerr(d.post(G, {"fish_ids": ["00000000-0000-4000-8000-000000000000"]}), 404, "unknown_fish"),
          "a fish not in the tank is a 404")
     t.ok(jerr(d.get("%s/00000000-0000-4000-8000-000000000000" % G), 404, "unknown_game"), "unknown game 404")
