@@ -941,16 +941,18 @@ static void write_metrics(void *arg, FILE *f)
 		const char *id;
 		int fish, lagging;
 		uint64_t frame, births, deaths;
-		double fps, median, p99;
+		double fps, median, p99, tick_sum;
+		uint64_t ticks;
 	} *m = xcalloc(cap ? cap : 1, sizeof *m);
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
 		if (n == cap)
 			break;
 		pthread_mutex_lock(&s->status_lock);
-		m[n++] = (struct tank_metrics){s->meta.id,     s->stats.fish_count, s->lagging,
-					       s->stats.frame, s->stats.births,	    s->stats.deaths,
-					       s->fps,	       s->tick_median,	    s->tick_p99};
+		m[n++] = (struct tank_metrics){
+			s->meta.id,	 s->stats.fish_count, s->lagging, s->stats.frame,
+			s->stats.births, s->stats.deaths,     s->fps,	  s->tick_median,
+			s->tick_p99,	 s->tick_seconds,     s->ticks};
 		pthread_mutex_unlock(&s->status_lock);
 	}
 	fprintf(f, "# TYPE tankworld_sim_fish gauge\n");
@@ -970,14 +972,17 @@ static void write_metrics(void *arg, FILE *f)
 	fprintf(f, "# TYPE tankworld_sim_fps gauge\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "tankworld_sim_fps{tank=\"%s\"} %.1f\n", m[i].id, m[i].fps);
-	/* A summary without _sum and _count: the quantiles over the last 256 ticks are what
-	 * the tank keeps (its status says the same). */
+	/* The quantiles over the last 256 ticks (what the tank's status says), and the sum
+	 * and count of every tick since simd started, as a summary has them. */
 	fprintf(f, "# TYPE tankworld_sim_tick_seconds summary\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f,
 			"tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.5\"} %.6f\n"
-			"tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.99\"} %.6f\n",
-			m[i].id, m[i].median, m[i].id, m[i].p99);
+			"tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.99\"} %.6f\n"
+			"tankworld_sim_tick_seconds_sum{tank=\"%s\"} %.6f\n"
+			"tankworld_sim_tick_seconds_count{tank=\"%s\"} %" PRIu64 "\n",
+			m[i].id, m[i].median, m[i].id, m[i].p99, m[i].id, m[i].tick_sum, m[i].id,
+			m[i].ticks);
 	fprintf(f, "# TYPE tankworld_sim_tick_lagging gauge\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "tankworld_sim_tick_lagging{tank=\"%s\"} %d\n", m[i].id, m[i].lagging);

@@ -88,10 +88,13 @@ struct tank_slot {
 	double fps;
 	bool status_paused;
 	double tick_median, tick_p99; /* seconds, over the last TICK_WINDOW ticks */
+	double tick_seconds;	      /* every tick since the slot was made, summed */
+	uint64_t ticks;		      /* and counted (the summary's _sum and _count) */
 	bool lagging;		      /* could not keep tick_rate over the last second */
 	/* Tick thread only: the durations of the last ticks, a ring. */
 	double tick_ring[256];
-	unsigned tick_ring_n;
+	uint64_t tick_ring_n;
+	double tick_sum; /* published as tick_seconds with the window */
 	/* Holds by the snapshot round and by readers (tanks_hold, under sd->list_lock): a
 	 * removed slot is freed by the last holder, so the event loop never waits for one
 	 * of them to delete a tank. */

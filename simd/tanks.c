@@ -188,7 +188,9 @@ static void timed_step(struct tank_slot *s)
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s->resim_cost += ts_diff(&c1, &c0);
-	s->tick_ring[s->tick_ring_n++ % TICK_RING] = ts_diff(&now, &t0);
+	double d = ts_diff(&now, &t0);
+	s->tick_ring[s->tick_ring_n++ % TICK_RING] = d;
+	s->tick_sum += d;
 }
 
 /* Once a second: the rate, the tick time and whether the tank lags, for its status. */
@@ -204,6 +206,8 @@ static void close_window(struct tank_slot *s, struct tick_window *w, const struc
 	s->fps = w->ticks / window;
 	s->tick_median = med;
 	s->tick_p99 = p99;
+	s->tick_seconds = s->tick_sum;
+	s->ticks = s->tick_ring_n;
 	s->lagging = !ff && !w->paused && s->fps < 0.9 * s->tick_rate;
 	pthread_mutex_unlock(&s->status_lock);
 	*w = (struct tick_window){.start = *now};

@@ -546,11 +546,12 @@ def metric_sum(d, name):
 def metrics_problems(text):
     """What breaks the Prometheus text format in a /metrics body: a sample with no TYPE
     line before it, a family whose samples are not one group, a TYPE given twice or after
-    its samples, a line that is not a sample. An empty list when it holds."""
+    its samples, a line that is not a sample, a summary with samples but no _sum or
+    _count (promtool refuses those). An empty list when it holds."""
     import re
     sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"'
                         r'(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\})? [-+0-9.eEinfNa]+$')
-    typed, done, problems, current = {}, set(), [], None
+    typed, done, problems, current, seen = {}, set(), [], None, {}
     for n, line in enumerate(text.splitlines(), 1):
         if line.startswith("# TYPE "):
             parts = line.split()
@@ -580,6 +581,11 @@ def metrics_problems(text):
             if current:
                 done.add(current)
             current = family
+        seen.setdefault(family, set()).add(name)
+    for family, kind in typed.items():
+        names = seen.get(family, set())
+        if kind == "summary" and names and not {family + "_sum", family + "_count"} <= names:
+            problems.append("summary %s has no _sum or _count" % family)
     return problems
 
 
