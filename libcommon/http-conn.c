@@ -304,11 +304,17 @@ static void check_one(struct http_server *s, struct bufferevent *bev,
 
 static void check_pending(struct http_server *s)
 {
-	/* Take the batch first: freeing a connection may run callbacks. */
+	/* Each one is taken off the batch before its check: freeing a connection may run
+	 * callbacks. In the order they came, so that past a limit the newest are refused, as
+	 * documented (the batch was taken from its end: of five connections at once from an
+	 * address allowed three, the second and third were closed). At most a burst or two. */
 	while (s->n_pending > 0) {
-		size_t i = --s->n_pending;
-		struct bufferevent *bev = s->pending[i];
-		struct http_listener_side *side = s->pending_side[i];
+		struct bufferevent *bev = s->pending[0];
+		struct http_listener_side *side = s->pending_side[0];
+		s->n_pending--;
+		memmove(s->pending, s->pending + 1, s->n_pending * sizeof *s->pending);
+		memmove(s->pending_side, s->pending_side + 1,
+			s->n_pending * sizeof *s->pending_side);
 		check_one(s, bev, side);
 		bufferevent_decref(bev);
 	}

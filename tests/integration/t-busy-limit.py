@@ -153,6 +153,35 @@ def unread_answers():
     t.eq(d.stop(), 0, "discoveryd exits 0")
 
 
+def per_address_order():
+    """Five connections at once from an address allowed three: the first three are
+    served, the last two closed ("any further connection closed at once"). The batch of
+    new connections was checked from its end, and the second and third were closed."""
+    d = Daemon("discoveryd", os.path.join(root, "order"), "bl-order", base_ports(1)[0],
+               extra={"server.max_connections_per_address": "3"})
+    daemons.append(d)
+    d.start()
+    served = []
+    for attempt in range(3):
+        socks = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(5)]
+        time.sleep(0.3)
+        got = []
+        for s in socks:
+            s.settimeout(5)
+            try:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                got.append(s.recv(64).startswith(b"HTTP/1.1 200"))
+            except OSError:
+                got.append(False)
+            s.close()
+        served.append(got)
+        time.sleep(0.3)
+    t.ok(all(g == [True, True, True, False, False] for g in served),
+         "five connections at once from an address allowed three: the first three served, "
+         "the last two closed", served)
+    t.eq(d.stop(), 0, "discoveryd exits 0")
+
+
 daemons = []
 try:
     for name, port in zip(("discoveryd", "simd", "migrated"), base_ports(3)):
@@ -182,6 +211,7 @@ try:
     bodies(d, d.proc.pid)
     t.eq(d.stop(), 0, "simd exits 0")
     unread_answers()
+    per_address_order()
 finally:
     for d in daemons:
         if d.alive():
