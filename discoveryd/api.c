@@ -366,15 +366,15 @@ static void write_metrics(void *arg, FILE *f)
 		"# HELP tankworld_discovery_registrations_total Registrations accepted.\n"
 		"# TYPE tankworld_discovery_registrations_total counter\n"
 		"tankworld_discovery_registrations_total %" PRIu64 "\n"
-		"# TYPE tankworld_discovery_unregistrations_total counter\n"
+		"# HELP tankworld_discovery_unregistrations_total Unregistrations accepted.\n# TYPE tankworld_discovery_unregistrations_total counter\n"
 		"tankworld_discovery_unregistrations_total %" PRIu64 "\n"
-		"# TYPE tankworld_discovery_evictions_total counter\n"
+		"# HELP tankworld_discovery_evictions_total Servers evicted after evict_after of silence.\n# TYPE tankworld_discovery_evictions_total counter\n"
 		"tankworld_discovery_evictions_total %" PRIu64 "\n"
-		"# TYPE tankworld_discovery_registry_saves_total counter\n"
+		"# HELP tankworld_discovery_registry_saves_total Registry journal batches written.\n# TYPE tankworld_discovery_registry_saves_total counter\n"
 		"tankworld_discovery_registry_saves_total %" PRIu64 "\n"
-		"# TYPE tankworld_discovery_journal_compactions_total counter\n"
+		"# HELP tankworld_discovery_journal_compactions_total Registry journal rewrites.\n# TYPE tankworld_discovery_journal_compactions_total counter\n"
 		"tankworld_discovery_journal_compactions_total %" PRIu64 "\n"
-		"# TYPE tankworld_discovery_hub_errors_total counter\n"
+		"# HELP tankworld_discovery_hub_errors_total Hub or etcd answers that failed or did not parse.\n# TYPE tankworld_discovery_hub_errors_total counter\n"
 		"tankworld_discovery_hub_errors_total %" PRIu64 "\n",
 		by_status[SERVER_ONLINE], by_status[SERVER_DEGRADED], by_status[SERVER_OFFLINE],
 		dd->heartbeats, dd->registrations, dd->unregistrations, dd->evictions,

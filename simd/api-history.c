@@ -128,7 +128,8 @@ void api_history_metrics(struct simd *sd, FILE *f)
 {
 	size_t nc = sim_history_column_count();
 	double *row = xcalloc(nc, sizeof *row);
-	fprintf(f, "# TYPE tankworld_sim_history gauge\n");
+	fprintf(f,
+		"# HELP tankworld_sim_history The newest history sample of each tank, by column.\n# TYPE tankworld_sim_history gauge\n");
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
 		/* As the tick published it: a scrape never waits for a tick. */

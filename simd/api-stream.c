@@ -41,14 +41,14 @@ static uint64_t dropped_slow, frames_sent, frames_skipped;
 void api_stream_metrics(struct simd *sd, FILE *f)
 {
 	fprintf(f,
-		"# TYPE tankworld_sim_stream_clients gauge\ntankworld_sim_stream_clients %zu\n"
-		"# TYPE tankworld_sim_stream_events_total counter\n"
+		"# HELP tankworld_sim_stream_clients Viewers connected to tank streams.\n# TYPE tankworld_sim_stream_clients gauge\ntankworld_sim_stream_clients %zu\n"
+		"# HELP tankworld_sim_stream_events_total Stream events sent.\n# TYPE tankworld_sim_stream_events_total counter\n"
 		"tankworld_sim_stream_events_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_stream_dropped_total counter\n"
+		"# HELP tankworld_sim_stream_dropped_total Stream clients dropped for falling behind.\n# TYPE tankworld_sim_stream_dropped_total counter\n"
 		"tankworld_sim_stream_dropped_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_stream_skipped_total counter\n"
+		"# HELP tankworld_sim_stream_skipped_total Frames a slow stream client skipped.\n# TYPE tankworld_sim_stream_skipped_total counter\n"
 		"tankworld_sim_stream_skipped_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_stream_frames_encoded_total counter\n",
+		"# HELP tankworld_sim_stream_frames_encoded_total Frames encoded for viewers, by tank.\n# TYPE tankworld_sim_stream_frames_encoded_total counter\n",
 		n_clients, frames_sent, dropped_slow, frames_skipped);
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link)

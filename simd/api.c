@@ -930,7 +930,9 @@ static void write_metrics(void *arg, FILE *f)
 	struct simd *sd = arg;
 	struct journal_stats js;
 	journal_get_stats(sd->journal, &js);
-	fprintf(f, "# TYPE tankworld_sim_tanks gauge\ntankworld_sim_tanks %zu\n", sd->n_tanks);
+	fprintf(f,
+		"# HELP tankworld_sim_tanks Tanks on this server.\n# TYPE tankworld_sim_tanks gauge\ntankworld_sim_tanks %zu\n",
+		sd->n_tanks);
 	/* Per tank, family by family: the exposition format wants each family's samples in one
 	 * group after its TYPE line, where they came tank by tank (a frame, then births... of
 	 * the first tank, then the second's), and six families had no TYPE at all. The values
@@ -955,26 +957,31 @@ static void write_metrics(void *arg, FILE *f)
 			s->tick_p99,	 s->tick_seconds,     s->ticks};
 		pthread_mutex_unlock(&s->status_lock);
 	}
-	fprintf(f, "# TYPE tankworld_sim_fish gauge\n");
+	fprintf(f, "# HELP tankworld_sim_fish Fish in the tank.\n# TYPE tankworld_sim_fish gauge\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "tankworld_sim_fish{tank=\"%s\"} %d\n", m[i].id, m[i].fish);
-	fprintf(f, "# TYPE tankworld_sim_frame gauge\n");
+	fprintf(f,
+		"# HELP tankworld_sim_frame The tank's frame number.\n# TYPE tankworld_sim_frame gauge\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "tankworld_sim_frame{tank=\"%s\"} %" PRIu64 "\n", m[i].id, m[i].frame);
-	fprintf(f, "# TYPE tankworld_sim_births_total counter\n");
+	fprintf(f,
+		"# HELP tankworld_sim_births_total Fish born in the tank.\n# TYPE tankworld_sim_births_total counter\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "tankworld_sim_births_total{tank=\"%s\"} %" PRIu64 "\n", m[i].id,
 			m[i].births);
-	fprintf(f, "# TYPE tankworld_sim_deaths_total counter\n");
+	fprintf(f,
+		"# HELP tankworld_sim_deaths_total Fish that died in the tank.\n# TYPE tankworld_sim_deaths_total counter\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "tankworld_sim_deaths_total{tank=\"%s\"} %" PRIu64 "\n", m[i].id,
 			m[i].deaths);
-	fprintf(f, "# TYPE tankworld_sim_fps gauge\n");
+	fprintf(f,
+		"# HELP tankworld_sim_fps Ticks per second over the last second.\n# TYPE tankworld_sim_fps gauge\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "tankworld_sim_fps{tank=\"%s\"} %.1f\n", m[i].id, m[i].fps);
 	/* The quantiles over the last 256 ticks (what the tank's status says), and the sum
 	 * and count of every tick since simd started, as a summary has them. */
-	fprintf(f, "# TYPE tankworld_sim_tick_seconds summary\n");
+	fprintf(f,
+		"# HELP tankworld_sim_tick_seconds Tick duration: quantiles over the last 256 ticks.\n# TYPE tankworld_sim_tick_seconds summary\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f,
 			"tankworld_sim_tick_seconds{tank=\"%s\",quantile=\"0.5\"} %.6f\n"
@@ -983,7 +990,8 @@ static void write_metrics(void *arg, FILE *f)
 			"tankworld_sim_tick_seconds_count{tank=\"%s\"} %" PRIu64 "\n",
 			m[i].id, m[i].median, m[i].id, m[i].p99, m[i].id, m[i].tick_sum, m[i].id,
 			m[i].ticks);
-	fprintf(f, "# TYPE tankworld_sim_tick_lagging gauge\n");
+	fprintf(f,
+		"# HELP tankworld_sim_tick_lagging 1 while the tank cannot keep its tick rate.\n# TYPE tankworld_sim_tick_lagging gauge\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "tankworld_sim_tick_lagging{tank=\"%s\"} %d\n", m[i].id, m[i].lagging);
 	free(m);
@@ -991,12 +999,12 @@ static void write_metrics(void *arg, FILE *f)
 	 * of its tick, new tanks that waited for an arrival's set of every tank before their
 	 * first tick, and the times the loop found a tank's lock taken and waited. */
 	fprintf(f,
-		"# TYPE tankworld_sim_gate_changes_total counter\n"
+		"# HELP tankworld_sim_gate_changes_total Changes to tanks, made at once or between two ticks.\n# TYPE tankworld_sim_gate_changes_total counter\n"
 		"tankworld_sim_gate_changes_total{way=\"direct\"} %" PRIu64 "\n"
 		"tankworld_sim_gate_changes_total{way=\"between_ticks\"} %" PRIu64 "\n"
-		"# TYPE tankworld_sim_gate_starts_deferred_total counter\n"
+		"# HELP tankworld_sim_gate_starts_deferred_total New tanks that waited for an arrival before their first tick.\n# TYPE tankworld_sim_gate_starts_deferred_total counter\n"
 		"tankworld_sim_gate_starts_deferred_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_loop_lock_waits_total counter\n"
+		"# HELP tankworld_sim_loop_lock_waits_total Times the event loop waited for a tank's lock.\n# TYPE tankworld_sim_loop_lock_waits_total counter\n"
 		"tankworld_sim_loop_lock_waits_total{when=\"ticking\"} %" PRIu64 "\n"
 		"tankworld_sim_loop_lock_waits_total{when=\"between_ticks\"} %" PRIu64 "\n",
 		sd->gate_direct, sd->gate_queued, sd->gate_starts_deferred,
@@ -1010,49 +1018,51 @@ static void write_metrics(void *arg, FILE *f)
 								[TANK_COPY_STRATEGIES] =
 									"strategies",
 								[TANK_COPY_HISTORY] = "history"};
-	fprintf(f, "# TYPE tankworld_sim_copy_lock_held_seconds_max gauge\n");
+	fprintf(f,
+		"# HELP tankworld_sim_copy_lock_held_seconds_max Longest time a copy for a snapshot or a reader held a tank's lock.\n# TYPE tankworld_sim_copy_lock_held_seconds_max gauge\n");
 	for (int k = 0; k < TANK_COPY_KINDS; k++)
 		fprintf(f, "tankworld_sim_copy_lock_held_seconds_max{copy=\"%s\"} %.6f\n",
 			copy_label[k],
 			__atomic_load_n(&sd->copy_held_max_ns[k], __ATOMIC_RELAXED) * 1e-9);
 	pthread_mutex_lock(&sd->xfer_lock);
 	fprintf(f,
-		"# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"
-		"# TYPE tankworld_sim_inbox_remembered gauge\ntankworld_sim_inbox_remembered %zu\n"
-		"# TYPE tankworld_sim_reserves_total counter\ntankworld_sim_reserves_total %" PRIu64
+		"# HELP tankworld_sim_outbox Records in the outbox (reserved, not yet committed or aborted).\n# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"
+		"# HELP tankworld_sim_inbox_remembered Arrivals remembered for duplicate checks.\n# TYPE tankworld_sim_inbox_remembered gauge\ntankworld_sim_inbox_remembered %zu\n"
+		"# HELP tankworld_sim_reserves_total Transfer reservations made.\n# TYPE tankworld_sim_reserves_total counter\ntankworld_sim_reserves_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_commits_total counter\ntankworld_sim_commits_total %" PRIu64
+		"# HELP tankworld_sim_commits_total Transfer reservations committed (the fish left).\n# TYPE tankworld_sim_commits_total counter\ntankworld_sim_commits_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_aborts_total counter\ntankworld_sim_aborts_total %" PRIu64
+		"# HELP tankworld_sim_aborts_total Transfer reservations aborted (the fish went back).\n# TYPE tankworld_sim_aborts_total counter\ntankworld_sim_aborts_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_arrivals_total counter\ntankworld_sim_arrivals_total %" PRIu64
+		"# HELP tankworld_sim_arrivals_total Fish and plants that arrived from other tanks.\n# TYPE tankworld_sim_arrivals_total counter\ntankworld_sim_arrivals_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_duplicate_arrivals_total counter\ntankworld_sim_duplicate_arrivals_total %" PRIu64
+		"# HELP tankworld_sim_duplicate_arrivals_total Arrivals answered again from the inbox, not inserted twice.\n# TYPE tankworld_sim_duplicate_arrivals_total counter\ntankworld_sim_duplicate_arrivals_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_local_moves_total counter\ntankworld_sim_local_moves_total %" PRIu64
+		"# HELP tankworld_sim_local_moves_total Fish moved between tanks of this server.\n# TYPE tankworld_sim_local_moves_total counter\ntankworld_sim_local_moves_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_exits_total counter\ntankworld_sim_exits_total %" PRIu64 "\n"
-		"# TYPE tankworld_sim_exits_bounced_total counter\n"
+		"# HELP tankworld_sim_exits_total Fish that left through a wall into the outbox.\n# TYPE tankworld_sim_exits_total counter\ntankworld_sim_exits_total %" PRIu64
+		"\n"
+		"# HELP tankworld_sim_exits_bounced_total Fish that swam into a wall they could not pass.\n# TYPE tankworld_sim_exits_bounced_total counter\n"
 		"tankworld_sim_exits_bounced_total %" PRIu64 "\n",
 		sd->outbox_count, sd->inbox_count, sd->reserves, sd->commits, sd->aborts,
 		sd->arrivals, sd->duplicate_arrivals, sd->local_moves, sd->exits,
 		sd->exits_bounced);
 	pthread_mutex_unlock(&sd->xfer_lock);
 	fprintf(f,
-		"# TYPE tankworld_sim_journal_records_total counter\ntankworld_sim_journal_records_total %" PRIu64
+		"# HELP tankworld_sim_journal_records_total Journal records written.\n# TYPE tankworld_sim_journal_records_total counter\ntankworld_sim_journal_records_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_journal_syncs_total counter\ntankworld_sim_journal_syncs_total %" PRIu64
+		"# HELP tankworld_sim_journal_syncs_total Journal fsyncs.\n# TYPE tankworld_sim_journal_syncs_total counter\ntankworld_sim_journal_syncs_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_snapshots_total counter\ntankworld_sim_snapshots_total %" PRIu64
+		"# HELP tankworld_sim_snapshots_total Snapshot rounds completed.\n# TYPE tankworld_sim_snapshots_total counter\ntankworld_sim_snapshots_total %" PRIu64
 		"\n"
-		"# TYPE tankworld_sim_snapshot_seconds gauge\ntankworld_sim_snapshot_seconds %.3f\n"
-		"# TYPE tankworld_sim_snapshot_cpu_seconds gauge\n"
+		"# HELP tankworld_sim_snapshot_seconds Duration of the last snapshot round.\n# TYPE tankworld_sim_snapshot_seconds gauge\ntankworld_sim_snapshot_seconds %.3f\n"
+		"# HELP tankworld_sim_snapshot_cpu_seconds CPU time of the last snapshot round.\n# TYPE tankworld_sim_snapshot_cpu_seconds gauge\n"
 		"tankworld_sim_snapshot_cpu_seconds %.3f\n",
 		js.records, js.syncs, sd->snapshots_written, sd->snapshot_last_seconds,
 		sd->snapshot_last_cpu);
 	fprintf(f,
-		"# TYPE tankworld_sim_replay_seconds gauge\ntankworld_sim_replay_seconds %.3f\n"
-		"# TYPE tankworld_sim_replay_frames gauge\ntankworld_sim_replay_frames %" PRIu64
+		"# HELP tankworld_sim_replay_seconds Time the last start spent replaying the journal.\n# TYPE tankworld_sim_replay_seconds gauge\ntankworld_sim_replay_seconds %.3f\n"
+		"# HELP tankworld_sim_replay_frames Frames replayed from the journal at the last start.\n# TYPE tankworld_sim_replay_frames gauge\ntankworld_sim_replay_frames %" PRIu64
 		"\n",
 		sd->replay_seconds, sd->replay_frames);
 	api_history_metrics(sd, f);

@@ -547,14 +547,20 @@ def metrics_problems(text):
     """What breaks the Prometheus text format in a /metrics body: a sample with no TYPE
     line before it, a family whose samples are not one group, a TYPE given twice or after
     its samples, a line that is not a sample, a summary with samples but no _sum or
-    _count (promtool refuses those). An empty list when it holds."""
+    _count (promtool refuses those), a TYPE without its HELP line (promtool's lint). An
+    empty list when it holds."""
     import re
     sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"'
                         r'(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\})? [-+0-9.eEinfNa]+$')
-    typed, done, problems, current, seen = {}, set(), [], None, {}
+    typed, done, problems, current, seen, helped = {}, set(), [], None, {}, set()
     for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("# HELP "):
+            helped.add(line.split()[2] if len(line.split()) > 3 else "")
+            continue
         if line.startswith("# TYPE "):
             parts = line.split()
+            if len(parts) > 2 and parts[2] not in helped:
+                problems.append("line %d: %s has no HELP line before its TYPE" % (n, parts[2]))
             if len(parts) != 4 or parts[3] not in ("counter", "gauge", "summary", "histogram", "untyped"):
                 problems.append("line %d: bad TYPE: %s" % (n, line))
             elif parts[2] in typed or parts[2] in done:
