@@ -357,6 +357,17 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 		free(text);
 		return -EINVAL;
 	}
+	/* Written with a header, as the manifest says: without one (cut to nothing, or
+	 * overwritten) it reads as an older simd's segment that holds less, or nothing. */
+	if (x->padded_from && name >= x->padded_from && !lay.padded) {
+		free(text);
+		return jv_fail(e,
+			       "%s has no segment header (%zu bytes), yet simd wrote every segment "
+			       "from number %" PRIu64 " on with one: it was cut short or "
+			       "overwritten, and acknowledged records may be gone. simd will not "
+			       "guess what it said: restore the journal from a backup",
+			       path, len, x->padded_from);
+	}
 	size_t off = lay.start, end = lay.end;
 	uint64_t expect = name;
 	r = 0;

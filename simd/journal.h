@@ -30,7 +30,8 @@ struct journal_expect {
 	uint64_t from;		  /* records from this number on must all be there (0: no check) */
 	const uint64_t *required; /* segments (by first number) that must exist */
 	size_t n_required;
-	bool legacy_ok; /* unchecksummed lines of an older simd are accepted (upgrade) */
+	bool legacy_ok;	      /* unchecksummed lines of an older simd are accepted (upgrade) */
+	uint64_t padded_from; /* segments from this number on have a header (0: unknown) */
 };
 /* Calls fn for each durable record with seq > x->after, in order, before any append.
  * Only a last record without its terminator (a crash in the middle of an append that

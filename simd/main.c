@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 	state_writer_attach(sd.public_tanks, d.base);
 	free(public_path);
 	sd.journal = journal_open(jdir, d.base);
-	store_recover(&sd);
+	store_recover(&sd, access(marker, F_OK) == 0);
 	first_start(&sd, marker);
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd.tanks, link)

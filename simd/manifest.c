@@ -20,6 +20,8 @@ void manifest_write_or_die(const char *path, const struct manifest *m)
 	json_object *o = json_object_new_object(), *segs = json_object_new_array(),
 		    *tanks = json_object_new_array();
 	json_object_object_add(o, "version", json_object_new_int(MANIFEST_VERSION));
+	json_object_object_add(o, "server_id", json_object_new_string(m->server_id));
+	json_object_object_add(o, "padded_from", json_object_new_uint64(m->padded_from));
 	json_object_object_add(o, "journal_from", json_object_new_uint64(m->journal_from));
 	for (size_t i = 0; i < m->n_segments; i++)
 		json_object_array_add(segs, json_object_new_uint64(m->segments[i]));
@@ -74,9 +76,12 @@ int manifest_load(const char *path, struct manifest *m)
 	json_object *o = jv_parse_object(json, json_len, 16, &e), *segs, *tanks;
 	free(text);
 	int version;
-	int64_t from, xseq;
+	int64_t from, xseq, padded = 0;
+	const char *sid = "";
 	if (!o ||
 	    jv_int(o, "version", true, MANIFEST_VERSION, MANIFEST_VERSION, &version, &e) < 0 ||
+	    jv_string(o, "server_id", false, 0, SERVER_ID_MAX, &sid, &e) < 0 ||
+	    jv_int64(o, "padded_from", false, 0, INT64_MAX, &padded, &e) < 0 ||
 	    jv_int64(o, "journal_from", true, 0, INT64_MAX, &from, &e) < 0 ||
 	    jv_int64(o, "transfers_seq", true, 0, INT64_MAX, &xseq, &e) < 0 ||
 	    jv_array(o, "journal_segments", true, 1000000, &segs, &e) < 0 ||
@@ -85,6 +90,8 @@ int manifest_load(const char *path, struct manifest *m)
 		snprintf(why, sizeof why, "line 1: %s", e.msg);
 		damaged(path, why);
 	}
+	snprintf(m->server_id, sizeof m->server_id, "%s", sid);
+	m->padded_from = (uint64_t)padded;
 	m->journal_from = (uint64_t)from;
 	m->transfers_seq = (uint64_t)xseq;
 	m->n_segments = json_object_array_length(segs);

@@ -19,6 +19,13 @@ struct manifest_tank {
 };
 
 struct manifest {
+	/* The server whose state this is: another's (a backup put back on the wrong machine)
+	 * would bring its fish here while that server still has them. Empty in a manifest
+	 * from before 7 December. */
+	char server_id[SERVER_ID_MAX + 1];
+	/* Every journal segment from this number on has a header (jseg.h): one without is a
+	 * cut, even one cut to nothing. 0 in a manifest from before 7 December. */
+	uint64_t padded_from;
 	uint64_t journal_from; /* every record from here on must exist */
 	uint64_t transfers_seq;
 	uint64_t *segments;

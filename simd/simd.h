@@ -432,7 +432,7 @@ int controls_add_fish(struct simd *sd, struct tank_slot *s, double x, double y,
 		      json_object **ret_fish);
 
 /* store.c: snapshots and start-up recovery. */
-void store_recover(struct simd *sd);
+void store_recover(struct simd *sd, bool initialized);
 void store_schedule(struct simd *sd);
 void store_snapshot_all_sync(struct simd *sd); /* at shutdown */
 void store_snapshot_soon(struct simd *sd);     /* any thread: a round now, not at the timer */

@@ -218,7 +218,8 @@ static void snapshot_round(struct simd *sd)
 		snprintf(m.tanks[m.n_tanks].id, sizeof m.tanks[0].id, "%s", s->meta.id);
 		m.tanks[m.n_tanks++].seq = seq;
 	}
-	journal_roll(sd->journal);
+	/* A new segment, with a header, as every later one: the manifest says so. */
+	m.padded_from = journal_roll(sd->journal);
 	m.journal_from = upto + 1;
 	uint64_t *segs;
 	size_t nseg = journal_segments(sd->journal, &segs);
@@ -230,6 +231,7 @@ static void snapshot_round(struct simd *sd)
 			first = i;
 	m.segments = segs + first;
 	m.n_segments = nseg - first;
+	snprintf(m.server_id, sizeof m.server_id, "%s", sd->daemon->conf.server.server_id);
 	manifest_write_or_die(sd->manifest_path, &m);
 	free(segs);
 	free(m.tanks);
@@ -770,7 +772,7 @@ static void check_legacy_segments(struct simd *sd)
 	free(segs);
 }
 
-void store_recover(struct simd *sd)
+void store_recover(struct simd *sd, bool initialized)
 {
 	double t0 = now_mono();
 	int r = fs_mkdir_p(sd->tanks_dir, 0750);
@@ -784,6 +786,13 @@ void store_recover(struct simd *sd)
 		      strerror(errno));
 	struct manifest man;
 	bool have_manifest = manifest_load(sd->manifest_path, &man) == 0;
+	const char *me = sd->daemon->conf.server.server_id;
+	if (have_manifest && man.server_id[0] && strcmp(man.server_id, me) != 0)
+		fatal("%s is the state of server %s, not of this one (%s): its fish would live "
+		      "here and there at once. A server's state cannot take another id (its "
+		      "transfers name it): set [server] server_id back to %s, or point state_dir "
+		      "at this server's own state",
+		      sd->manifest_path, man.server_id, me, man.server_id);
 	sd->legacy_state = !have_manifest;
 	recover_tanks(sd, &man, have_manifest);
 	double loaded = now_mono() - t0;
@@ -795,11 +804,22 @@ void store_recover(struct simd *sd)
 		.from = have_manifest ? man.journal_from : 0,
 		.required = man.segments,
 		.n_required = man.n_segments,
+		.padded_from = man.padded_from,
 	};
 	struct json_err e;
 	if (journal_replay(sd->journal, &x, jrec_replay, sd, &e) < 0)
 		fatal("the journal cannot be replayed: %s", e.msg);
 	manifest_free(&man);
+	/* Started before (its first start left the marker, and wrote a manifest first), yet
+	 * no manifest, no tank, no transfer and no journal record: the state was wiped, and
+	 * starting empty would lose every fish it held without a word. */
+	if (initialized && !have_manifest && sd->n_tanks == 0 && sd->outbox_count == 0 &&
+	    journal_durable_seq(sd->journal) == 0)
+		fatal("%s is gone, and so is every tank, transfer and journal record, yet this "
+		      "server was started on that state before (the file 'initialized' beside it "
+		      "says so): the state was removed. Restore it from a backup; to start this "
+		      "server afresh, remove 'initialized' as well",
+		      sd->manifest_path);
 	replay_finish(sd);
 	tanks_order_by_creation(sd);
 	/* Every state in memory now contains the whole journal. */

@@ -88,6 +88,23 @@ try:
         t.ok(ok, "the newest journal segment cut %s: refused, naming it" % what, log)
         restore()
 
+    # 2c. The newest segment cut to nothing: no header left, it read as an older simd's
+    # segment holding no record, and the start went on without the acknowledged ones (an
+    # audit: fish duplicated and lost across two servers). The manifest now says from
+    # which segment on every one has a header.
+    os.truncate(seg, 0)
+    ok, log = d.start_fails([seg, "no segment header", "restore the journal"])
+    t.ok(ok, "the newest journal segment cut to 0 bytes: refused, naming it", log)
+    restore()
+
+    # 2d. Another server's state (a backup put back on the wrong machine): its fish would
+    # live on both servers at once. The manifest names the server.
+    d.extra["server.server_id"] = "dmg-other"
+    ok, log = d.start_fails(["state of server dmg", "not of this one (dmg-other)"])
+    t.ok(ok, "the state of another server: refused, naming both", log)
+    del d.extra["server.server_id"]
+    restore()
+
     # 3. A journal segment deleted.
     seg = segments()[-1]
     os.unlink(seg)
@@ -182,6 +199,17 @@ try:
     t.ok(ok, "summary.json as a folder: refused at start, naming it", log)
     t.ok("recovered" not in log, "before any tank is loaded", log)
     os.rmdir(os.path.join(sim, "summary.json"))
+
+    # 9b. Everything removed but the marker of the first start: it started empty, every
+    # fish lost without a word (an audit).
+    restore()
+    for name in ("tanks", "journal"):
+        shutil.rmtree(os.path.join(sim, name))
+    for name in ("manifest.json", "transfers.json"):
+        os.unlink(os.path.join(sim, name))
+    ok, log = d.start_fails(["was removed", "initialized"])
+    t.ok(ok and os.path.exists(os.path.join(sim, "initialized")),
+         "a state removed but for the marker of its first start: refused", log)
 
     # 10. A state from before checksums (bare JSON lines, no manifest) is read once and
     # upgraded: checksummed snapshots and a manifest are written at start.
