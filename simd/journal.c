@@ -36,6 +36,7 @@ struct journal {
 	uint64_t seg_first;
 	char *seg_path;	 /* the segment written to */
 	bool padded;	 /* it has a header and room (jseg.h); else an older simd's, appended */
+	bool marked;	 /* version 3: each batch starts with what was durable (jseg_marker) */
 	off_t off, size; /* where the next record goes in a padded segment, and its size */
 	struct jseg_layout tail; /* the newest segment's, as replay left it */
 	pthread_t thread;
@@ -68,6 +69,7 @@ static void open_segment(struct journal *j, uint64_t first)
 	free(j->seg_path);
 	j->seg_path = p;
 	j->padded = true;
+	j->marked = true;
 	pthread_mutex_lock(&j->lock);
 	j->seg_first = first;
 	pthread_mutex_unlock(&j->lock);
@@ -79,6 +81,7 @@ static void reopen_segment(struct journal *j, uint64_t first)
 {
 	char *p = segment_path(j, first);
 	j->padded = j->tail.padded;
+	j->marked = j->tail.marked;
 	j->fd = fs_open_or_die(p, O_WRONLY | (j->padded ? 0 : O_APPEND), 0);
 	if (j->padded) {
 		j->off = (off_t)j->tail.end;
@@ -208,15 +211,25 @@ static void *writer_main(void *arg)
 		TAILQ_CONCAT(&batch, &j->queue, link);
 		pthread_mutex_unlock(&j->lock);
 
-		size_t n = 0, bytes = 0;
+		size_t n = 0, bytes = 0, mlen = 0;
 		uint64_t last = 0;
 		struct pending *p;
 		TAILQ_FOREACH (p, &batch, link) {
 			n++;
 			bytes += p->len;
 		}
+		/* What this batch follows was durable: after a hole, replay tells damage to
+		 * acknowledged records from a torn write by this line (jseg_marker). */
+		char *marker = j->marked && j->durable_seq ? jseg_marker(j->durable_seq, &mlen)
+							   : NULL;
+		bytes += mlen;
 		char *buf = xmalloc(bytes);
 		size_t off = 0;
+		if (marker) {
+			memcpy(buf, marker, mlen);
+			off = mlen;
+			free(marker);
+		}
 		TAILQ_FOREACH (p, &batch, link) {
 			memcpy(buf + off, p->line, p->len);
 			off += p->len;
@@ -340,6 +353,41 @@ static int torn(const char *path, size_t off, size_t len, bool padded, bool last
 	return 0;
 }
 
+/* A hole of NULs where records should go: a torn write leaves one only inside the batch it
+ * was writing, so a marker after it saying records from expect on were durable before it
+ * was written proves the hole held acknowledged records. 1 (with where and what it says)
+ * when one does. */
+static int hole_was_durable(const char *text, size_t from, size_t len, uint64_t expect, size_t *at,
+			    uint64_t *durable)
+{
+	size_t start = from;
+	for (const char *nl; start < len && (nl = memchr(text + start, '\n', len - start));
+	     start = (size_t)(nl - text) + 1) {
+		size_t s = start;
+		while (s < (size_t)(nl - text) && text[s] == '\0')
+			s++;
+		uint64_t d;
+		if (jseg_marker_read(text + s, (size_t)(nl - text) - s, &d) && d >= expect) {
+			*at = s;
+			*durable = d;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int refuse_hole(const char *path, size_t off, size_t at, uint64_t expect, uint64_t d,
+		       struct json_err *e)
+{
+	return jv_fail(e,
+		       "%s: from byte %zu the records from number %" PRIu64 " on are gone (zeros), "
+		       "yet a later write at byte %zu says every record up to %" PRIu64 " was "
+		       "durable before it: the segment was damaged after it was written, not torn "
+		       "by a crash, and acknowledged records are lost. simd will not guess what it "
+		       "said: restore the journal from a backup",
+		       path, off, expect, at, d);
+}
+
 /* Parse one segment; cut a torn tail when it is the last segment. Every record must
  * carry the number after the one before it: a gap is a lost record. */
 static int replay_segment(struct journal *j, const char *path, uint64_t name, bool last_segment,
@@ -375,10 +423,29 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 	while (off < end) {
 		char *nl = memchr(text + off, '\n', end - off);
 		size_t line_len = nl ? (size_t)(nl - (text + off)) : end - off;
+		size_t at;
+		uint64_t d;
 		if (!nl) {
 			cut = true;
-			r = torn(path, off, lay.padded ? len : end, lay.padded, last_segment, e);
+			if (lay.marked && hole_was_durable(text, end, len, expect, &at, &d))
+				r = refuse_hole(path, off, at, expect, d, e);
+			else
+				r = torn(path, off, lay.padded ? len : end, lay.padded,
+					 last_segment, e);
 			break;
+		}
+		if (lay.marked && jseg_marker_read(text + off, line_len, &d)) {
+			/* Records it says were durable must all be before it. */
+			if (d >= expect) {
+				r = jv_fail(e,
+					    "%s: the write at byte %zu says records up to %" PRIu64
+					    " were durable, but the segment holds them only up to "
+					    "%" PRIu64 ": records are missing",
+					    path, off, d, expect - 1);
+				break;
+			}
+			off += line_len + 1;
+			continue;
 		}
 		int64_t seq = 0;
 		json_object *rec = read_record(path, text + off, line_len, off, expect, x, &seq, e);
@@ -411,8 +478,14 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 			break;
 		off += line_len + 1;
 	}
-	if (r == 0 && !cut && lay.padded && lay.after_padding)
-		r = torn(path, off, len, true, last_segment, e);
+	size_t at;
+	uint64_t d;
+	if (r == 0 && !cut && lay.padded && lay.after_padding) {
+		if (lay.marked && hole_was_durable(text, off, len, expect, &at, &d))
+			r = refuse_hole(path, off, at, expect, d, e);
+		else
+			r = torn(path, off, len, true, last_segment, e);
+	}
 	lay.end = off; /* the records end here now: the next is written here */
 	j->tail = lay;
 	free(text);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,15 @@
 #include "log.h"
 #include "xalloc.h"
 
-#define JSEG_HEADER "{\"journal_segment\":2,\"chunk\":%zu}"
+/* Version 3 adds the batch markers (jseg_marker); version 2 segments are read as before
+ * and written on without markers until the next roll, so an older simd reads them. */
+#define JSEG_VERSION 3
+#define JSEG_HEADER "{\"journal_segment\":%d,\"chunk\":%zu}"
 
 /* The header says the segment is padded, and in which chunks it grows; a record is never
  * a header (every record has "seq"). 1 header, 0 none, -1 damaged. */
 static int read_header(const char *path, const char *text, size_t len, size_t *chunk,
-		       size_t *header_len, struct json_err *e)
+		       size_t *header_len, int *version, struct json_err *e)
 {
 	const char *nl = memchr(text, '\n', len);
 	const char *json;
@@ -34,16 +38,17 @@ static int read_header(const char *path, const char *text, size_t len, size_t *c
 		json_object_put(o);
 		return 0;
 	}
-	int64_t version = json_object_get_int64(v), c = 0;
+	int64_t ver = json_object_get_int64(v), c = 0;
 	int r = jv_int64(o, "chunk", true, 4096, (int64_t)1 << 30, &c, e);
 	json_object_put(o);
-	if (r < 0 || version != 2) {
+	if (r < 0 || ver < 2 || ver > JSEG_VERSION) {
 		char m[sizeof e->msg];
 		snprintf(m, sizeof m, "%s", r < 0 ? e->msg : "an unknown version");
 		return jv_fail(e, "%s: its header is not one this simd reads (%s)", path, m);
 	}
 	*chunk = (size_t)c;
 	*header_len = (size_t)(nl - text) + 1;
+	*version = (int)ver;
 	return 1;
 }
 
@@ -54,7 +59,8 @@ int jseg_layout(const char *path, const char *text, size_t len, struct jseg_layo
 	lay->end = len;
 	lay->size = len;
 	size_t chunk = 0, header_len = 0;
-	int r = read_header(path, text, len, &chunk, &header_len, e);
+	int version = 0;
+	int r = read_header(path, text, len, &chunk, &header_len, &version, e);
 	if (r <= 0)
 		return r;
 	/* Written whole, grown in whole chunks before anything needs the room, the last byte
@@ -67,6 +73,7 @@ int jseg_layout(const char *path, const char *text, size_t len, struct jseg_layo
 			       "from a backup",
 			       path, len, chunk);
 	lay->padded = true;
+	lay->marked = version >= 3;
 	lay->start = header_len;
 	const char *nul = memchr(text + header_len, '\0', len - header_len);
 	lay->end = (size_t)(nul - text);
@@ -108,7 +115,7 @@ int jseg_create(const char *dir, const char *path, off_t *ret_off, off_t *ret_si
 		fatal("journal: cannot remove %s: %s", tmp, strerror(errno));
 	int fd = fs_open_or_die(tmp, O_WRONLY | O_CREAT | O_EXCL, 0640);
 	char json[64];
-	int jl = snprintf(json, sizeof json, JSEG_HEADER, JSEG_CHUNK);
+	int jl = snprintf(json, sizeof json, JSEG_HEADER, JSEG_VERSION, JSEG_CHUNK);
 	size_t hl;
 	char *header = line_frame(json, (size_t)jl, &hl);
 	grow(fd, tmp, 0, (off_t)JSEG_CHUNK);
@@ -135,6 +142,33 @@ void jseg_write(int fd, const char *path, off_t *off, off_t *size, const char *b
 	}
 	write_at(fd, path, *off, buf, len);
 	*off = need;
+}
+
+char *jseg_marker(uint64_t durable, size_t *len)
+{
+	char json[48];
+	int n = snprintf(json, sizeof json, "{\"durable\":%" PRIu64 "}", durable);
+	return line_frame(json, (size_t)n, len);
+}
+
+int jseg_marker_read(const char *line, size_t len, uint64_t *durable)
+{
+	const char *json;
+	size_t json_len;
+	char why[200];
+	/* Cheap refusals first: replay asks this of every line. */
+	if (len < 24 || !memchr(line, '{', 24) ||
+	    line_check(line, len, &json, &json_len, why, sizeof why) != LINE_OK)
+		return 0;
+	if (json_len < 12 || strncmp(json, "{\"durable\":", 11) != 0)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long d = strtoull(json + 11, &end, 10);
+	if (errno || end == json + 11 || end != json + json_len - 1 || *end != '}')
+		return 0;
+	*durable = d;
+	return 1;
 }
 
 void jseg_zero(const char *path, size_t from, size_t to)

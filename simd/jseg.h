@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "jsonv.h"
@@ -23,6 +24,7 @@
 
 struct jseg_layout {
 	bool padded;	    /* a segment with a header, preallocated */
+	bool marked;	    /* version 3: each batch after the first says what was durable */
 	size_t start;	    /* the first record's offset (after the header) */
 	size_t end;	    /* where the records end: the first NUL, or the file's end */
 	size_t size;	    /* the file's size, as read */
@@ -40,6 +42,13 @@ int jseg_create(const char *dir, const char *path, off_t *ret_off, off_t *ret_si
 /* Writes len bytes at *off, first growing the file in whole chunks so that at least one
  * NUL stays after them. Not durable until the caller's fdatasync. Exits on failure. */
 void jseg_write(int fd, const char *path, off_t *off, off_t *size, const char *buf, size_t len);
+/* The line a batch starts with in a version-3 segment: every record up to durable was on
+ * disk (fdatasync returned) before this batch was written. After a hole of NULs, such a
+ * line proves the hole held durable records (damage), where a torn write only ever
+ * leaves a hole inside the batch that was being written. A malloc'd framed line. */
+char *jseg_marker(uint64_t durable, size_t *len);
+/* 1 when line (len bytes, without its newline) is a framed marker, with *durable set. */
+int jseg_marker_read(const char *line, size_t len, uint64_t *durable);
 /* Overwrites [from, to) of path with NUL bytes, durably: a torn write's remains. */
 void jseg_zero(const char *path, size_t from, size_t to);
 

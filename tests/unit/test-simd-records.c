@@ -429,8 +429,8 @@ static void exit_abort_scenario(struct simd *sd)
 }
 
 /* Every record of op in the journal files of jdir without key, framed anew: the journal
- * an older simd wrote, before that field existed (nor segment headers and padding; strtok
- * stops at the padding's first NUL). */
+ * an older simd wrote, before that field existed (nor segment headers, batch markers and
+ * padding; strtok stops at the padding's first NUL). */
 static void journal_without(const char *jdir, const char *op, const char *key)
 {
 	uint64_t *segs;
@@ -451,9 +451,10 @@ static void journal_without(const char *jdir, const char *op, const char *key)
 		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 			const char *json = strchr(strchr(line, ' ') + 1, ' ') + 1;
 			json_object *o = json_tokener_parse(json);
-			if (json_object_object_get_ex(o, "journal_segment", NULL)) {
-				json_object_put(
-					o); /* an older simd's segment: no header, no padding */
+			/* An older simd's segment: no header, no padding, no batch markers. */
+			if (json_object_object_get_ex(o, "journal_segment", NULL) ||
+			    !json_object_object_get_ex(o, "seq", NULL)) {
+				json_object_put(o);
 				continue;
 			}
 			const char *have = jv_member_str(o, "op");
