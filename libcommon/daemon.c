@@ -35,20 +35,21 @@ static void usage(const char *name, FILE *f)
 }
 
 /* The command line: options only; --help, --version and --print-example-config exit. */
+const struct option daemon_options[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"set", required_argument, NULL, 's'},
+	{"check-config", no_argument, NULL, 'n'},
+	{"debug", no_argument, NULL, 'd'},
+	{"print-example-config", no_argument, NULL, 'E'},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, 'h'},
+	{0},
+};
+
 static void parse_args(struct daemon *d, int argc, char **argv, bool *check, bool *debug)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"set", required_argument, NULL, 's'},
-		{"check-config", no_argument, NULL, 'n'},
-		{"debug", no_argument, NULL, 'd'},
-		{"print-example-config", no_argument, NULL, 'E'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:s:ndVh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, DAEMON_SHORT_OPTIONS, daemon_options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			d->conf_path = optarg;

@@ -6,10 +6,16 @@
 #define TW_DAEMON_H
 
 #include <event2/event.h>
+#include <getopt.h>
 #include <stdbool.h>
 
 #include "conf.h"
 #include "http.h"
+
+/* The daemons' command line (daemon_init reads it), which tankworld takes too and hands
+ * on: -c, -s/--set, -n/--check-config, -d/--debug, --print-example-config ('E'), -V, -h. */
+extern const struct option daemon_options[];
+#define DAEMON_SHORT_OPTIONS "c:s:ndVh"
 
 struct daemon;
 

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -55,18 +54,8 @@ static void usage(FILE *f)
  * on, else the exit status; what it refuses it names (it printed the usage alone). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"set", required_argument, NULL, 's'},
-		{"check-config", no_argument, NULL, 'n'},
-		{"debug", no_argument, NULL, 'd'},
-		{"print-example-config", no_argument, NULL, 'E'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:s:ndVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, DAEMON_SHORT_OPTIONS, daemon_options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->file = optarg;
