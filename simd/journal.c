@@ -264,6 +264,29 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* A segment is made as NAME.log.tmp and renamed once its header and room are durable: a
+ * .tmp left over is one a crash or a full disk stopped (never a segment). They piled up
+ * after each stop on a full disk. */
+static void remove_unfinished(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n <= 8 || strcmp(de->d_name + n - 8, ".log.tmp") != 0)
+			continue;
+		char *p = fs_path_join(dir, de->d_name);
+		if (unlink(p) == 0)
+			log_notice("journal: removed %s, a segment a stop left unfinished", p);
+		else
+			log_warn("journal: cannot remove %s: %s", p, strerror(errno));
+		free(p);
+	}
+	closedir(d);
+}
+
 struct journal *journal_open(const char *dir, struct event_base *base)
 {
 	struct journal *j = xcalloc(1, sizeof *j);
@@ -272,6 +295,7 @@ struct journal *journal_open(const char *dir, struct event_base *base)
 	int r = fs_mkdir_p(dir, 0750);
 	if (r < 0)
 		fatal("journal: cannot create %s: %s", dir, strerror(-r));
+	remove_unfinished(dir);
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_mutex_init(&j->order, NULL);
 	pthread_cond_init(&j->wake, NULL);

@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +182,16 @@ static void test_hole(const char *dir)
 {
 	char seg[4400];
 	snprintf(seg, sizeof seg, "%s/00000000000000000001.log", dir);
+	/* A segment a full disk stopped before its rename: removed at the next open. */
+	char tmp[4400];
+	snprintf(tmp, sizeof tmp, "%s/00000000000000000009.log.tmp", dir);
+	if (mkdir(dir, 0750) < 0)
+		perror(dir);
+	FILE *f = fopen(tmp, "w");
+	if (f)
+		fclose(f);
 	struct journal *j = journal_open(dir, NULL);
+	ok(access(tmp, F_OK) < 0, "an unfinished segment (.log.tmp) is removed at open");
 	struct journal_expect x = {0};
 	struct json_err e;
 	ok(journal_replay(j, &x, NULL, NULL, &e) == 0, "a new journal for holes");
