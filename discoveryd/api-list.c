@@ -126,6 +126,8 @@ static void listing_slice(evutil_socket_t fd, short what, void *arg)
 	struct listing *l = arg;
 	struct discoveryd *dd = l->dd;
 	if (!http_deferred_waiting(l->d)) {
+		http_deferred_abort(l->d);
+		l->d = NULL;
 		listing_free(l);
 		return;
 	}

@@ -35,6 +35,7 @@ struct registry {
 	uint64_t persisted; /* revision the journal holds: newer tombstones are kept */
 	double hub_synced[REGISTRY_MAX_HUBS]; /* last complete answer of each hub, 0 = none */
 	LIST_HEAD(, registry_cursor) cursors; /* open walks (registry_cursor_open) */
+	uint64_t serial;		      /* the last entry's registration serial */
 };
 
 static int entry_cmp(const void *a, const void *b)
@@ -44,6 +45,11 @@ static int entry_cmp(const void *a, const void *b)
 }
 
 static bool any_hub_answering(const struct registry *r, double now);
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
 
 static struct server_entry *lookup(const struct registry *r, const char *id)
 {
@@ -80,9 +86,19 @@ static void remove_entry(struct registry *r, struct server_entry *e)
 {
 	tdelete(e, &r->index, entry_cmp);
 	struct registry_cursor *c;
-	LIST_FOREACH (c, &r->cursors, link)
-		if (c->at == e)
+	LIST_FOREACH (c, &r->cursors, link) {
+		if (c->at == e) {
 			c->at = TAILQ_NEXT(e, link);
+		} else if (!c->at || e->serial < c->at->serial) {
+			/* Given already: if it registers again, it comes at the end. */
+			char *id = xstrdup(e->info.server_id);
+			char **at = tsearch(id, &c->given, id_cmp);
+			if (!at)
+				abort();
+			if (*at != id)
+				free(id);
+		}
+	}
 	TAILQ_REMOVE(&r->entries, e, link);
 	r->count--;
 	e->removed = true;
@@ -304,6 +320,7 @@ int registry_register(struct registry *r, const struct server_info *info, double
 	if (!e) {
 		e = xcalloc(1, sizeof *e);
 		e->info = *info;
+		e->serial = ++r->serial;
 		if (!tsearch(e, &r->index, entry_cmp))
 			abort();
 		TAILQ_INSERT_TAIL(&r->entries, e, link);
@@ -581,21 +598,31 @@ const struct server_entry *registry_next(const struct server_entry *e)
 
 void registry_cursor_open(struct registry *r, struct registry_cursor *c)
 {
-	c->at = TAILQ_FIRST(&r->entries);
+	*c = (struct registry_cursor){.at = TAILQ_FIRST(&r->entries), .opened = r->serial};
 	LIST_INSERT_HEAD(&r->cursors, c, link);
+}
+
+static bool cursor_gave(const struct registry_cursor *c, const char *id)
+{
+	return tfind(id, &c->given, id_cmp) != NULL;
 }
 
 const struct server_entry *registry_cursor_next(struct registry_cursor *c)
 {
-	struct server_entry *e = c->at;
-	if (e)
-		c->at = TAILQ_NEXT(e, link);
+	struct server_entry *e;
+	do {
+		e = c->at;
+		if (e)
+			c->at = TAILQ_NEXT(e, link);
+	} while (e && e->serial > c->opened && cursor_gave(c, e->info.server_id));
 	return e;
 }
 
 void registry_cursor_close(struct registry_cursor *c)
 {
 	LIST_REMOVE(c, link);
+	tdestroy(c->given, free);
+	c->given = NULL;
 }
 
 json_object *server_info_to_json(const struct server_info *in)

@@ -52,6 +52,7 @@ struct server_entry {
 	bool unlisted; /* learned, and every hub that answered stopped listing it */
 	enum server_status last_status;	    /* as of the last sweep, to log transitions */
 	uint64_t rev;			    /* registry revision of the last change */
+	uint64_t serial;		    /* registration order: rises along `link` */
 	uint32_t listed_by;		    /* hubs whose list holds it (bit i = hub i) */
 	uint32_t online_by;		    /* hubs whose list says it is online */
 	uint32_t full_seen;		    /* hubs whose running full sync listed it */
@@ -185,9 +186,12 @@ const struct server_entry *registry_next(const struct server_entry *e);
 /* A walk in registration order that may pause while the registry changes (the whole
  * listing is written a slice per turn of the loop): a server removed meanwhile moves
  * every cursor standing on it to the next one, servers registered meanwhile come at the
- * end. Close each cursor before registry_free. */
+ * end, and a server given, then removed and registered again meanwhile, is not given
+ * twice. Close each cursor before registry_free. */
 struct registry_cursor {
 	struct server_entry *at; /* the next entry to give; NULL at the end */
+	uint64_t opened;	 /* the registry's serial when it was opened */
+	void *given; /* tsearch tree of the ids of servers given, then removed, meanwhile */
 	LIST_ENTRY(registry_cursor) link;
 };
 void registry_cursor_open(struct registry *r, struct registry_cursor *c);

@@ -945,6 +945,7 @@ static void default_server_id(struct conf *c)
 {
 	if (c->server.server_id[0])
 		return;
+	c->server.server_id_from_host = true;
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
 	size_t j = 0;

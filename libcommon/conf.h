@@ -30,6 +30,7 @@ struct conf_listen {
 struct conf {
 	struct {
 		char server_id[SERVER_ID_MAX + 1];
+		bool server_id_from_host; /* not set: the host's name (it may change) */
 		int base_port;
 		int api_port; /* the door (simd's TCP port); 0 = none, ports follow base_port */
 		char api_port_origin[96]; /* "TANK_API_PORT=8000", for messages */

@@ -603,9 +603,10 @@ struct evhttp_request *http_deferred_request(struct http_deferred *d)
 }
 
 /* evhttp reads nothing from a connection while its request is with the handler, so a
- * client that hung up is noticed only when its answer is written; long work asks the
- * socket itself. A peek that finds the end (or a reset) means the client left; a
- * request pipelined behind this one, or nothing yet, means it waits. */
+ * client that left is noticed only when its answer is written; long work asks the socket
+ * itself. Only a reset (or another error) is taken for a client gone; the end of its
+ * data (which a client that half-closed after its request also sends) is left to evhttp,
+ * which acts on it when it writes the answer, as for every other answer. */
 bool http_deferred_waiting(const struct http_deferred *d)
 {
 	if (d->gone)
@@ -614,7 +615,17 @@ bool http_deferred_waiting(const struct http_deferred *d)
 		return true;
 	char c;
 	ssize_t n = recv(d->conn->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+	return n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+void http_deferred_abort(struct http_deferred *d)
+{
+	struct evhttp_connection *evcon = d->gone ? NULL : evhttp_request_get_connection(d->req);
+	http_deferred_free(d);
+	/* Its request is with us, so evhttp never closes it by itself: without this, it
+	 * kept its descriptor and its place in the per-address limit for good. */
+	if (evcon)
+		evhttp_connection_free(evcon);
 }
 
 void http_deferred_free(struct http_deferred *d)

@@ -204,6 +204,8 @@ struct evhttp_request *http_deferred_request(struct http_deferred *d);
 void http_deferred_free(struct http_deferred *d);
 /* Whether the client still waits (long work for one that went away may stop). */
 bool http_deferred_waiting(const struct http_deferred *d);
+/* Give up a deferred request unanswered: frees d and closes the connection. */
+void http_deferred_abort(struct http_deferred *d);
 /* Answer a deferred request with body (taken) if its client is still there, else drop
  * the body; frees d either way. */
 void http_deferred_reply_json(struct http_deferred *d, int status, json_object *body);

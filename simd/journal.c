@@ -598,10 +598,17 @@ int journal_replay(struct journal *j, const struct journal_expect *x,
 	j->durable_seq = j->next_seq - 1;
 	/* Go on appending to the newest segment: a segment appears only where the manifest
 	 * learns of it (journal_roll), so a missing newest segment is noticed too. */
-	if (n > 0 && segs[n - 1] <= j->next_seq)
+	if (n > 0 && segs[n - 1] <= j->next_seq) {
 		reopen_segment(j, segs[n - 1]);
-	else
+		/* What replay read may have come from the page cache alone (a kill -9 between
+		 * a batch's write and its fdatasync): it is applied now and taken as durable,
+		 * and the next batch's marker says so, so it must be on disk before anything
+		 * is written after it. */
+		if (fdatasync(j->fd) < 0)
+			fatal("journal: fdatasync of %s failed: %s", j->seg_path, strerror(errno));
+	} else {
 		open_segment(j, j->next_seq);
+	}
 	free(segs);
 	if (pthread_create(&j->thread, NULL, writer_main, j) != 0)
 		abort();

@@ -156,8 +156,11 @@ int jseg_marker_read(const char *line, size_t len, uint64_t *durable)
 	const char *json;
 	size_t json_len;
 	char why[200];
-	/* Cheap refusals first: replay asks this of every line. */
-	if (len < 24 || !memchr(line, '{', 24) ||
+	/* Cheap refusals first: replay asks this of every line, and a record's checksum is
+	 * checked once, by the caller. */
+	const char *brace = len < 24 ? NULL : memchr(line, '{', 24);
+	if (!brace || (size_t)(line + len - brace) < 12 ||
+	    strncmp(brace, "{\"durable\":", 11) != 0 ||
 	    line_check(line, len, &json, &json_len, why, sizeof why) != LINE_OK)
 		return 0;
 	if (json_len < 12 || strncmp(json, "{\"durable\":", 11) != 0)

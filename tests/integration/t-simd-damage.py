@@ -116,6 +116,13 @@ try:
     d.extra["server.server_id"] = "dmg-other"
     ok, log = d.start_fails(["state of server dmg", "not of this one (dmg-other)"])
     t.ok(ok, "the state of another server: refused, naming both", log)
+    # An id taken from the host's name changes with it (a container made anew on the same
+    # volume): the same server renamed, which goes on, saying so.
+    d.extra["server.server_id"] = ""
+    d.start()
+    t.ok("takes its id from the host's name" in d.log_tail(40) and d.get("/api/tanks/%s" % tank).status == 200,
+         "under an id from the host's name: it starts, with a warning naming the old id", d.log_tail(5))
+    t.eq(d.stop(), 0, "clean stop")
     del d.extra["server.server_id"]
     restore()
 

@@ -1021,12 +1021,18 @@ static void test_cursor(void)
 	is_str(registry_cursor_next(&other)->info.server_id, "s2",
 	       "another cursor standing on the first one removed moves on as well");
 	registry_unregister(r, "s4");
-	struct server_info late = info("s6", "h.example", 8010);
+	struct server_info late = info("s6", "h.example", 8010),
+			   again = info("s0", "h.example", 8011),
+			   back = info("s1", "h.example", 8012);
 	registry_register(r, &late, 101, true, NULL);
+	registry_register(r, &again, 101, true, NULL);
+	registry_register(r, &back, 101, true, NULL);
 	char seen[64] = "";
 	while ((e = registry_cursor_next(&c)))
 		strcat(strcat(seen, e->info.server_id), " ");
-	is_str(seen, "s2 s3 s5 s6 ", "the rest: the removed skipped, the newcomer at the end");
+	is_str(seen, "s2 s3 s5 s6 s1 ",
+	       "the rest: the removed skipped, newcomers at the end, and the server given, "
+	       "then removed and registered again, not given twice");
 	ok(!registry_cursor_next(&c), "and the walk stays at its end");
 	registry_cursor_close(&c);
 	registry_cursor_close(&other);
