@@ -400,16 +400,24 @@ static int hole_was_durable(const char *text, size_t from, size_t len, uint64_t 
 	return 0;
 }
 
-static int refuse_hole(const char *path, size_t off, size_t at, uint64_t expect, uint64_t d,
-		       struct json_err *e)
+/* What follows the last whole record (at off) of a segment: a torn write, cut at cut_len
+ * as torn() does, unless a marker from hole on proves the hole held durable records. */
+static int after_records(const char *path, const char *text, const struct jseg_layout *lay,
+			 size_t off, size_t hole, size_t cut_len, uint64_t expect,
+			 bool last_segment, struct json_err *e)
 {
-	return jv_fail(e,
-		       "%s: from byte %zu the records from number %" PRIu64 " on are gone (zeros), "
-		       "yet a later write at byte %zu says every record up to %" PRIu64 " was "
-		       "durable before it: the segment was damaged after it was written, not torn "
-		       "by a crash, and acknowledged records are lost. simd will not guess what it "
-		       "said: restore the journal from a backup",
-		       path, off, expect, at, d);
+	size_t at;
+	uint64_t d;
+	if (lay->marked && hole_was_durable(text, hole, lay->size, expect, &at, &d))
+		return jv_fail(
+			e,
+			"%s: from byte %zu the records from number %" PRIu64 " on are gone "
+			"(zeros), yet a later write at byte %zu says every record up to "
+			"%" PRIu64 " was durable before it: the segment was damaged after it "
+			"was written, not torn by a crash, and acknowledged records are lost. "
+			"simd will not guess what it said: restore the journal from a backup",
+			path, off, expect, at, d);
+	return torn(path, off, cut_len, lay->padded, last_segment, e);
 }
 
 /* Parse one segment; cut a torn tail when it is the last segment. Every record must
@@ -447,15 +455,11 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 	while (off < end) {
 		char *nl = memchr(text + off, '\n', end - off);
 		size_t line_len = nl ? (size_t)(nl - (text + off)) : end - off;
-		size_t at;
 		uint64_t d;
 		if (!nl) {
 			cut = true;
-			if (lay.marked && hole_was_durable(text, end, len, expect, &at, &d))
-				r = refuse_hole(path, off, at, expect, d, e);
-			else
-				r = torn(path, off, lay.padded ? len : end, lay.padded,
-					 last_segment, e);
+			r = after_records(path, text, &lay, off, end, lay.padded ? len : end,
+					  expect, last_segment, e);
 			break;
 		}
 		if (lay.marked && jseg_marker_read(text + off, line_len, &d)) {
@@ -502,14 +506,8 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 			break;
 		off += line_len + 1;
 	}
-	size_t at;
-	uint64_t d;
-	if (r == 0 && !cut && lay.padded && lay.after_padding) {
-		if (lay.marked && hole_was_durable(text, off, len, expect, &at, &d))
-			r = refuse_hole(path, off, at, expect, d, e);
-		else
-			r = torn(path, off, len, true, last_segment, e);
-	}
+	if (r == 0 && !cut && lay.padded && lay.after_padding)
+		r = after_records(path, text, &lay, off, off, len, expect, last_segment, e);
 	lay.end = off; /* the records end here now: the next is written here */
 	j->tail = lay;
 	free(text);
