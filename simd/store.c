@@ -787,20 +787,20 @@ void store_recover(struct simd *sd, bool initialized)
 	struct manifest man;
 	bool have_manifest = manifest_load(sd->manifest_path, &man) == 0;
 	const char *me = sd->daemon->conf.server.server_id;
-	/* An id taken from the host's name changes with it (a container made anew on the
-	 * same volume): that is this server renamed, not another server's state. */
-	if (have_manifest && man.server_id[0] && strcmp(man.server_id, me) != 0 &&
-	    sd->daemon->conf.server.server_id_from_host)
+	if (have_manifest && man.server_id[0] && strcmp(man.server_id, me) != 0) {
+		/* An id taken from the host's name changes with it (a container made anew on
+		 * the same volume): that is this server renamed, not another server's state. */
+		if (!sd->daemon->conf.server.server_id_from_host)
+			fatal("%s is the state of server %s, not of this one (%s): its fish would "
+			      "live here and there at once. A server's state cannot take another id "
+			      "(its transfers name it): set [server] server_id back to %s, or point "
+			      "state_dir at this server's own state",
+			      sd->manifest_path, man.server_id, me, man.server_id);
 		log_warn("%s is the state of server %s; this server takes its id from the host's "
 			 "name, now %s, and goes on as that (peers knew it as %s: set [server] "
 			 "server_id = %s to keep that id)",
 			 sd->manifest_path, man.server_id, me, man.server_id, man.server_id);
-	else if (have_manifest && man.server_id[0] && strcmp(man.server_id, me) != 0)
-		fatal("%s is the state of server %s, not of this one (%s): its fish would live "
-		      "here and there at once. A server's state cannot take another id (its "
-		      "transfers name it): set [server] server_id back to %s, or point state_dir "
-		      "at this server's own state",
-		      sd->manifest_path, man.server_id, me, man.server_id);
+	}
 	sd->legacy_state = !have_manifest;
 	recover_tanks(sd, &man, have_manifest);
 	double loaded = now_mono() - t0;
