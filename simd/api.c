@@ -118,18 +118,18 @@ static void on_tank_built(struct simd *sd, struct tank *t, void *arg)
 	struct create_req *cr = arg;
 	struct tank_slot *slot;
 	cr->m.created_at = tanks_creation_stamp(sd); /* when it is added, in the list's order */
-	int r = -ECANCELED;
+	/* A public tank is answered once public-tanks.json names it as well (created). */
+	struct created *c = NULL;
 	if (t && cr->m.is_public) {
-		struct created *c = xmalloc(sizeof *c);
+		c = xmalloc(sizeof *c);
 		*c = (struct created){sd, cr->dr};
-		r = xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot,
-					   on_created_durable, c);
-		if (r < 0)
-			free(c);
-	} else if (t) {
-		r = xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot, http_held_send,
-					   cr->dr);
 	}
+	int r = t ? xfer_tank_create_built(sd, &cr->m, &cr->p, t, cr->paused, &slot,
+					   c ? on_created_durable : http_held_send,
+					   c ? (void *)c : cr->dr)
+		  : -ECANCELED;
+	if (r < 0)
+		free(c);
 	if (r < 0) {
 		struct evhttp_request *req = http_deferred_request(cr->dr->d);
 		if (req && t)
