@@ -120,25 +120,6 @@ static void send_typed(struct evhttp_request *req, int status, const char *conte
 	evhttp_send_reply(req, status, reason_for(status), NULL);
 }
 
-/* taken: text is malloc'd and the reply takes it, to send it from where it is. A
- * reader's answer can be megabytes (GET /state of 20,000 fish): copying it on the event
- * loop into fresh buffer pages, each faulted in, kept every other client waiting. */
-static void reply(struct evhttp_request *req, int status, const char *content_type,
-		  const char *text, size_t len, bool taken)
-{
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-	if (head_only(req, len)) {
-		if (taken) /* no body */
-			free((char *)text);
-	} else if (taken ? evbuffer_add_reference(out, text, len, free_taken, (char *)text) < 0
-			 : evbuffer_add(out, text, len) < 0) {
-		/* Straight into the request's own output buffer: evhttp_send_reply would
-		 * move a separate buffer there anyway, so this saves an evbuffer per reply. */
-		abort();
-	}
-	send_typed(req, status, content_type);
-}
-
 void http_reply_file(struct evhttp_request *req, const char *content_type, int fd, size_t size)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
@@ -151,18 +132,20 @@ void http_reply_file(struct evhttp_request *req, const char *content_type, int f
 	send_typed(req, 200, content_type);
 }
 
+/* Straight into the request's own output buffer: evhttp_send_reply would move a separate
+ * buffer there anyway, so this saves an evbuffer per reply. */
 void http_reply_text(struct evhttp_request *req, int status, const char *content_type,
 		     const char *text, size_t len)
 {
-	reply(req, status, content_type, text, len, false);
+	if (!head_only(req, len) &&
+	    evbuffer_add(evhttp_request_get_output_buffer(req), text, len) < 0)
+		abort();
+	send_typed(req, status, content_type);
 }
 
-void http_reply_taken(struct evhttp_request *req, int status, const char *content_type, char *text,
-		      size_t len)
-{
-	reply(req, status, content_type, text, len, true);
-}
-
+/* Taken texts are sent from where they are. A reader's answer can be megabytes (GET /state
+ * of 20,000 fish): copying it on the event loop into fresh buffer pages, each faulted in,
+ * kept every other client waiting. */
 void http_reply_pieces(struct evhttp_request *req, int status, const char *content_type,
 		       struct http_piece *p, size_t n)
 {
@@ -175,8 +158,14 @@ void http_reply_pieces(struct evhttp_request *req, int status, const char *conte
 		if (head || p[i].len == 0)
 			free(p[i].text);
 		else if (evbuffer_add_reference(out, p[i].text, p[i].len, free_taken, p[i].text) < 0)
-			abort(); /* as in reply() */
+			abort();
 	send_typed(req, status, content_type);
+}
+
+void http_reply_taken(struct evhttp_request *req, int status, const char *content_type, char *text,
+		      size_t len)
+{
+	http_reply_pieces(req, status, content_type, &(struct http_piece){text, len}, 1);
 }
 
 void http_reply_json(struct evhttp_request *req, int status, json_object *json)
