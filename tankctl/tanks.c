@@ -193,21 +193,23 @@ int cmd_tanks(struct ctl *ctl)
  * failing) and 1 for a probe; fish bounce off a wall at 0, so it is closed for them. */
 static void print_exit(const char *wall, json_object *x)
 {
-	json_object *b = NULL;
-	if (!x)
+	if (!x) {
 		kv(wall, "closed");
-	else if (json_object_object_get_ex(x, "budget", &b) && json_object_get_int64(b) == 0)
+		return;
+	}
+	const char *server = field_str(x, "destination_server_id"),
+		   *tank = field_str(x, "destination_tank_id"),
+		   *conn = field_str(x, "connection_id");
+	json_object *b;
+	if (!json_object_object_get_ex(x, "budget", &b))
+		kv(wall, "open to %s/%s (connection %s)", server, tank, conn);
+	else if (json_object_get_int64(b) == 0)
 		kv(wall,
 		   "closed to %s/%s for now (connection %s: its destination cannot take fish)",
-		   field_str(x, "destination_server_id"), field_str(x, "destination_tank_id"),
-		   field_str(x, "connection_id"));
-	else if (b)
-		kv(wall, "open to %s/%s (connection %s) for %" PRId64 " more fish",
-		   field_str(x, "destination_server_id"), field_str(x, "destination_tank_id"),
-		   field_str(x, "connection_id"), (int64_t)json_object_get_int64(b));
+		   server, tank, conn);
 	else
-		kv(wall, "open to %s/%s (connection %s)", field_str(x, "destination_server_id"),
-		   field_str(x, "destination_tank_id"), field_str(x, "connection_id"));
+		kv(wall, "open to %s/%s (connection %s) for %" PRId64 " more fish", server, tank,
+		   conn, (int64_t)json_object_get_int64(b));
 }
 
 /* "starvation 3, old_age 1" from {"starvation": 3, "old_age": 1}. */
