@@ -5,11 +5,17 @@
  *
  * A client that reads slower than frames come skips frames: while more than two frames
  * of its output are unsent it gets no new one, so what simd holds for it stays bounded.
- * A client still that far behind after STREAM_STALL_SECONDS is dropped. */
+ * A client still that far behind after STREAM_STALL_SECONDS is dropped.
+ *
+ * A stream with nothing to send (a paused tank sends no frame) gets a comment line,
+ * ": keep-alive", after STREAM_KEEPALIVE_SECONDS of quiet: a viewer then tells a quiet
+ * stream from a server that stopped answering (a hung simd kept the page's pill "live"
+ * on a frozen frame for good), and proxies do not close an idle connection. */
 #include "config.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +28,7 @@
 #define STREAM_MAX_CLIENTS 4096
 #define STREAM_BACKLOG_FRAMES 2
 #define STREAM_STALL_SECONDS 5.0
+#define STREAM_KEEPALIVE_SECONDS 2.0
 
 struct stream_client {
 	struct stream_sub sub; /* first: the callbacks get it */
@@ -31,12 +38,14 @@ struct stream_client {
 	struct tank_stream *ts;
 	double period, next_due;
 	double behind_since; /* when it started skipping frames, 0 when it keeps up */
-	uint32_t seen_key;   /* the client has the looks of every key up to this one */
+	double last_sent;    /* when a frame or a keep-alive went out */
+	struct event *keepalive;
+	uint32_t seen_key; /* the client has the looks of every key up to this one */
 	bool sent_any;
 };
 
 static size_t n_clients;
-static uint64_t dropped_slow, frames_sent, frames_skipped;
+static uint64_t dropped_slow, frames_sent, frames_skipped, keepalives_sent;
 
 void api_stream_metrics(struct simd *sd, FILE *f)
 {
@@ -48,8 +57,10 @@ void api_stream_metrics(struct simd *sd, FILE *f)
 		"tankworld_sim_stream_dropped_total %" PRIu64 "\n"
 		"# HELP tankworld_sim_stream_skipped_total Frames a slow stream client skipped.\n# TYPE tankworld_sim_stream_skipped_total counter\n"
 		"tankworld_sim_stream_skipped_total %" PRIu64 "\n"
+		"# HELP tankworld_sim_stream_keepalives_total Keep-alive comments sent on quiet streams.\n# TYPE tankworld_sim_stream_keepalives_total counter\n"
+		"tankworld_sim_stream_keepalives_total %" PRIu64 "\n"
 		"# HELP tankworld_sim_stream_frames_encoded_total Frames encoded for viewers, by tank.\n# TYPE tankworld_sim_stream_frames_encoded_total counter\n",
-		n_clients, frames_sent, dropped_slow, frames_skipped);
+		n_clients, frames_sent, dropped_slow, frames_skipped, keepalives_sent);
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link)
 		fprintf(f, "tankworld_sim_stream_frames_encoded_total{tank=\"%s\"} %" PRIu64 "\n",
@@ -64,6 +75,8 @@ static void frame_release(const void *data, size_t len, void *arg)
 static void client_free(struct stream_client *c)
 {
 	n_clients--;
+	if (c->keepalive)
+		event_free(c->keepalive);
 	free(c);
 }
 
@@ -139,7 +152,29 @@ static void send_frame(struct stream_client *c, struct stream_frame *f)
 	evhttp_send_reply_chunk(c->req, b);
 	evbuffer_free(b);
 	c->sent_any = true;
+	c->last_sent = now_mono();
 	frames_sent++;
+}
+
+/* Four times a STREAM_KEEPALIVE_SECONDS: a comment when nothing went out for that long,
+ * unless the client has not read what it has (send_frame's stall rule deals with that). */
+static void on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream_client *c = arg;
+	double now = now_mono();
+	if (now - c->last_sent < STREAM_KEEPALIVE_SECONDS)
+		return;
+	struct evbuffer *out = bufferevent_get_output(evhttp_connection_get_bufferevent(c->conn));
+	if (evbuffer_get_length(out) > 0)
+		return;
+	struct evbuffer *b = evbuffer_new();
+	if (!b)
+		abort();
+	evbuffer_add(b, ": keep-alive\n\n", 14);
+	evhttp_send_reply_chunk(c->req, b);
+	evbuffer_free(b);
+	c->last_sent = now;
+	keepalives_sent++;
 }
 
 static void on_frame(struct stream_sub *sub, struct stream_frame *f)
@@ -210,6 +245,12 @@ void api_stream(struct http_ctx *ctx)
 	bufferevent_set_timeouts(bev, NULL, &wt);
 	/* libevent writes 16 KiB per turn by default; a frame of a big tank is more. */
 	bufferevent_set_max_single_write(bev, 256u << 10);
+	c->last_sent = now_mono();
+	c->keepalive = event_new(evhttp_connection_get_base(c->conn), -1, EV_PERSIST, on_keepalive,
+				 c);
+	struct timeval ka = {0, (suseconds_t)(STREAM_KEEPALIVE_SECONDS / 4 * 1e6)};
+	if (!c->keepalive || event_add(c->keepalive, &ka) < 0)
+		fatal("cannot arm a stream's keep-alive timer");
 	struct stream_frame *f = tank_stream_subscribe(c->ts, &c->sub);
 	if (f) {
 		c->next_due = now_mono() + c->period;

@@ -342,6 +342,27 @@ try:
     _, evp = read_events(port, "/api/tanks/%s/stream" % tank, 1)
     t.ok(evp and evp[0]["paused"] and len(evp[0]["food"]) == st()["food_count"],
          "a paused tank's stream shows its current food", evp[0]["stats"] if evp else None)
+    # Then nothing more happens in it, and the stream says it is alive: a comment line
+    # every 2 s of quiet (a viewer tells a quiet stream from a hung server by it).
+    ka0 = metrics(sim)["tankworld_sim_stream_keepalives_total"]
+    s = open_stream(port, "/api/tanks/%s/stream" % tank)
+    raw, t0, when = b"", time.time(), []
+    while time.time() - t0 < 8.0:
+        s.settimeout(max(0.05, 8.0 - (time.time() - t0)))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        raw += chunk
+        when += [time.time() - t0] * chunk.count(b": keep-alive\n\n")
+    s.close()
+    gaps = [b - a for a, b in zip(when, when[1:])]
+    t.ok(raw.count(b"data: {") == 1 and len(when) >= 2 and when[0] < 4.0 and all(1.5 < g < 2.8 for g in gaps),
+         "a paused tank's quiet stream carries a keep-alive comment every 2 s",
+         "%d frames, keep-alives at %s" % (raw.count(b"data: {"), when))
+    t.ok(metrics(sim)["tankworld_sim_stream_keepalives_total"] >= ka0 + 2, "and /metrics counts them")
 
     # ---- CORS only on read-only GETs --------------------------------------------------------------
     r = request("GET", url=sim.url, path="/api/tanks")
