@@ -273,6 +273,14 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 		bool good = o && jv_bool(o, "success", true, &success, &e) > 0 && success &&
 			    jv_string(o, "transfer_id", true, 1, TRANSFER_ID_MAX, &tid, &e) > 0 &&
 			    strcmp(tid, x->transfer_id) == 0;
+		/* And of this very fish: simd names the entity it holds under the transfer
+		 * id, and one that names another is not holding ours. */
+		json_object *ent;
+		const char *old_id = NULL;
+		if (good && json_object_object_get_ex(o, "entity", &ent) &&
+		    jv_string(ent, "old_id", true, 1, 64, &old_id, &e) > 0 &&
+		    strcmp(old_id, x->fish_id) != 0)
+			good = false;
 		json_object_put(o);
 		if (good) {
 			x->failures = 0;

@@ -561,6 +561,18 @@ static void reply_xfer_error(struct http_ctx *ctx, int r, const char *what)
 		http_reply_error(ctx->req, 409, "duplicate_fish", "%s: that fish is already here",
 				 what);
 		break;
+	case -EAGAIN:
+		http_reply_error(ctx->req, 503, "entity_in_transit",
+				 "%s: that fish is in flight from this server; try again once its "
+				 "transfer has ended",
+				 what);
+		break;
+	case -EALREADY:
+		http_reply_error(ctx->req, 409, "transfer_conflict",
+				 "%s: this transfer_id arrived here before with another fish or "
+				 "from another server",
+				 what);
+		break;
 	default:
 		http_reply_error(ctx->req, 400, "invalid_request", "%s: %s", what, strerror(-r));
 	}

@@ -35,6 +35,17 @@ struct inbox_rec *inbox_find(struct simd *sd, const char *id)
 	return p ? *(struct inbox_rec *const *)p : NULL;
 }
 
+/* A walk of the outbox, which holds the transfers in flight: an arrival pays it once. */
+bool outbox_has_entity(struct simd *sd, const char *entity_id, const char *except_transfer)
+{
+	struct outbox_rec *r;
+	TAILQ_FOREACH (r, &sd->outbox, link)
+		if (strcmp(r->fish_id, entity_id) == 0 &&
+		    strcmp(r->transfer_id, except_transfer) != 0)
+			return true;
+	return false;
+}
+
 void outbox_insert(struct simd *sd, struct outbox_rec *r)
 {
 	tsearch(r, &sd->outbox_index, by_transfer_id);

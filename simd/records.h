@@ -10,6 +10,9 @@
 struct outbox_rec *outbox_find(struct simd *sd, const char *id);
 struct inbox_rec *inbox_find(struct simd *sd, const char *id);
 void outbox_insert(struct simd *sd, struct outbox_rec *r);
+/* Whether a fish or plant with this id is in the outbox under a transfer other than
+ * except_transfer (xfer_lock held). */
+bool outbox_has_entity(struct simd *sd, const char *entity_id, const char *except_transfer);
 void outbox_drop(struct simd *sd, struct outbox_rec *r);
 void inbox_drop(struct simd *sd, struct inbox_rec *r);
 void inbox_insert(struct simd *sd, struct inbox_rec *r);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "jrec.h"
+#include "jsonv.h"
 #include "log.h"
 #include "records.h"
 #include "xalloc.h"
@@ -242,10 +243,19 @@ int xfer_attempt(struct simd *sd, const char *transfer_id, json_object **ret)
 	return r ? 0 : -ENOENT;
 }
 
-/* Is a fish or a plant with this id in any tank here? (Only the loop changes the tank
- * list.) An id names one entity, whatever its kind: a plant arriving under a fish's id
- * was taken, and the id then lived twice. */
-static bool entity_present(struct simd *sd, const char *id)
+/* Is a fish or a plant with this id here? -EEXIST when it is in a tank (only the loop
+ * changes the tank list). An id names one entity, whatever its kind: a plant arriving
+ * under a fish's id was taken, and the id then lived twice.
+ * -EAGAIN when it is in the outbox, under a transfer other than this arrival's own (a
+ * local connection delivers a fish to this simd under the transfer it left by): where
+ * that fish is depends on how its transfer ends. Taken, it lived twice once the transfer
+ * aborted (an attacker's audit, 7 December: a fish in flight posted into another tank);
+ * answered duplicate_fish, the sender would commit, and a fish really coming back, the
+ * answer of its first trip lost, was lost when that trip then committed. An unknown
+ * outcome (503) makes the sender try again after the transfer here has ended.
+ * The tanks are looked at first: a fish moves from a tank into the outbox, never the
+ * other way while this runs. */
+static int entity_present(struct simd *sd, const char *id, const char *transfer_id)
 {
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
@@ -253,9 +263,12 @@ static bool entity_present(struct simd *sd, const char *id)
 		bool here = tank_find_fish(s->sim, id) != NULL || tank_has_plant(s->sim, id);
 		pthread_mutex_unlock(&s->lock);
 		if (here)
-			return true;
+			return -EEXIST;
 	}
-	return false;
+	pthread_mutex_lock(&sd->xfer_lock);
+	bool sent = outbox_has_entity(sd, id, transfer_id);
+	pthread_mutex_unlock(&sd->xfer_lock);
+	return sent ? -EAGAIN : 0;
 }
 
 /* Into slot's tank; on success slot->lock is held and in->fish_id set. */
@@ -265,14 +278,15 @@ static int admit_fish(struct simd *sd, struct tank_slot *slot, const struct arri
 	struct fish *f;
 	if (fish_from_json(rq->fish, &f, e) < 0)
 		return -EINVAL;
-	if (entity_present(sd, fish_id(f))) {
+	int r = entity_present(sd, fish_id(f), rq->transfer_id);
+	if (r < 0) {
 		fish_free(f);
-		return -EEXIST;
+		return r;
 	}
 	/* Copy the id first: once put, the fish belongs to the tank. */
 	snprintf(in->fish_id, sizeof in->fish_id, "%s", fish_id(f));
 	gate_lock(slot);
-	int r = tank_put_fish(slot->sim, f, rq->arrival);
+	r = tank_put_fish(slot->sim, f, rq->arrival);
 	if (r < 0) {
 		pthread_mutex_unlock(&slot->lock);
 		fish_free(f);
@@ -290,11 +304,12 @@ static int admit_plant(struct simd *sd, struct tank_slot *slot, const struct arr
 	if (plant_entity_check(rq->fish, e) < 0 ||
 	    jv_string(rq->fish, "id", true, 36, 36, &pid, e) < 0)
 		return -EINVAL;
-	if (entity_present(sd, pid))
-		return -EEXIST;
+	int r = entity_present(sd, pid, rq->transfer_id);
+	if (r < 0)
+		return r;
 	snprintf(in->fish_id, sizeof in->fish_id, "%s", pid);
 	gate_lock(slot);
-	int r = tank_put_plant(slot->sim, rq->fish, false, e);
+	r = tank_put_plant(slot->sim, rq->fish, false, e);
 	if (r < 0)
 		pthread_mutex_unlock(&slot->lock);
 	return r;
@@ -305,6 +320,16 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 {
 	pthread_mutex_lock(&sd->xfer_lock);
 	struct inbox_rec *seen = inbox_find(sd, rq->transfer_id);
+	const char *id = jv_member_str(rq->fish, "id");
+	if (seen && (!id || strcmp(id, seen->fish_id) != 0 ||
+		     strcmp(rq->source_server, seen->source_server) != 0)) {
+		/* A transfer id is one fish from one server: answered 200, a sender whose id
+		 * another sender had used first (or learned from a listing and sent ahead)
+		 * committed, and its fish was nowhere (an attacker's audit, 7 December). A
+		 * definitive refusal makes it abort, and the fish goes back. */
+		pthread_mutex_unlock(&sd->xfer_lock);
+		return -EALREADY;
+	}
 	if (seen) {
 		/* Idempotent: the same answer, nothing inserted. It is durable already unless
 		 * the first arrival's record is still being written; then the answer waits for

@@ -13,6 +13,7 @@ destination never holds up another. Every case ends with a conservation audit.""
 import os
 import shutil
 import time
+import uuid
 
 from migratedlib import (FakeSimd, conservation, metric, migrated_built, quiesce, server_info)
 from twlib import Daemon, Tap, base_ports, tmpdir, wait_until, write_token
@@ -249,7 +250,7 @@ try:
             if p != "/api/remote-transfer":
                 return None
             met.append(1)
-            return ("status", 200, answer)
+            return ("status", 200, answer(b) if callable(answer) else answer)
         f2.fault = fault
         t.ok(wait_until(lambda: met, 40), "a retry met %s" % what)
         time.sleep(0.5)
@@ -258,6 +259,11 @@ try:
     # Nor one that says success but names no transfer (a proxy or another service
     # would otherwise be handed the fish).
     meet({"success": True}, "a 200 {success: true} naming no transfer")
+    # Nor one for this transfer id that holds another fish (a destination that took
+    # another sender's fish under this id first: an attacker's audit, 7 December).
+    meet(lambda b: {"success": True, "transfer_id": b["transfer_id"],
+                    "entity": {"old_id": str(uuid.uuid4()), "new_id": str(uuid.uuid4()), "type": "fish"}},
+         "a 200 for this transfer naming another fish")
     t.ok(len(f1.outbox) == 1, "the record is still in the outbox")
     f2.fault = None
     t.ok(wait_until(lambda: in_flight() == 0, 40), "then delivered")

@@ -236,6 +236,23 @@ try:
     t.ok(jerr(r, 409, "duplicate_fish"), "a fish that another tank holds is refused", r)
     t.eq(ids(b, other), [], "... and not inserted")
     t.eq(b.delete("/api/tanks/%s" % other).status, 200, "(that tank goes again)")
+    # A fish in flight from a server, posted back into it under another transfer id: where
+    # it is depends on how its transfer ends, so the answer is "unknown outcome, try
+    # again" (taken, it lived twice once the transfer aborted: an attacker's audit).
+    in_default = ids(a, default)
+    r = a.post("/api/remote-transfer", {"transfer_id": str(uuid.uuid4()), "destination_tank_id": default,
+                                       "source_server_id": "srv-b", "source_tank_id": btank, "entity_data": ent3})
+    t.ok(jerr(r, 503, "entity_in_transit"), "a fish still in this server's outbox is not taken again: 503", r)
+    t.eq(ids(a, default), in_default, "... and not inserted")
+    # A transfer id is one fish from one server: another fish (or the same from another
+    # server) under an id that arrived before is refused, where it got the first answer,
+    # and its sender committed a fish that was nowhere.
+    in_b = ids(b, btank)
+    r = b.post("/api/remote-transfer", dict(body, entity_data=ent3), tcp=True, token=token)
+    t.ok(jerr(r, 409, "transfer_conflict"), "a known transfer_id with another fish is refused: 409", r)
+    r = b.post("/api/remote-transfer", dict(body, source_server_id="srv-x"), tcp=True, token=token)
+    t.ok(jerr(r, 409, "transfer_conflict"), "and with the same fish from another server", r)
+    t.eq(ids(b, btank), in_b, "... and nothing is inserted")
     a.post("/api/outbox/%s/abort" % tid3)
     t.ok(jerr(a.post("/api/outbox/reserve", {"source_tank_id": private, "destination_server_id": "srv-b",
                                              "destination_tank_id": btank}), 403), "reserve from a closed tank is 403")
