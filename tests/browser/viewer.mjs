@@ -3,7 +3,7 @@
 // daemons; each phase prints one line per check: "ok <name>" or "not ok <name> # <why>".
 //
 //   node viewer.mjs PHASE CONFIG_JSON
-//   PHASE: tank | crowd | history | family-remote | network | token | faults | restart | bench
+//   PHASE: tank | crowd | history | family-remote | network | token | faults | watch | restart | bench
 import { createRequire } from 'module';
 import fs from 'fs';
 import path from 'path';
@@ -371,6 +371,107 @@ try {
     check(asked.filter((x) => x > at).length === 0, 'and the page stops asking for its history', asked.length);
     // Its stream and history answered 404 on the way: expected here.
     for (let i = errors.length - 1; i >= 0; i--) if (/status of 404/.test(errors[i])) errors.splice(i, 1);
+  } else if (phase === 'watch') {
+    // What a watcher's audit found (7 December): a private tank could not be watched
+    // even with the token; a hung simd left the pill "live" on a frozen frame; a tank
+    // that never was said "deleted"; n picked fish out of view; a phone could not zoom;
+    // a card stayed as it was after its fish had gone; a tank of no fish drew a trait
+    // mean of 0.000 and fish counts of 2.5.
+    const { hub, token, secret, ocean, nobody } = conf;
+    const said = (want, ms) => until(() => page.$eval('.pill.state', (e, w) => (w.includes(e.textContent) ? e.textContent : null), want), ms);
+    const auth = { headers: { Authorization: `Bearer ${token}` } };
+    await page.goto(`${hub}/#token=${encodeURIComponent(token)}`);
+    await page.goto(`${hub}/#/tanks/${secret}`);
+    const drawn = await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0 && +c.dataset.fishCount > 0), 20000);
+    check(drawn && await said(['live'], 5000), 'with the token kept, a private tank is drawn live');
+    check((await page.textContent('.tank-name')) === 'Secret', 'and named', await page.textContent('.tank-name'));
+    await page.goto(`${hub}/#/`);
+    const listed = await until(() => page.$eval(`a.tank-card[data-tank-id="${secret}"]`, (a) => a.textContent), 10000);
+    check(listed && /private/.test(listed), 'the list shows the private tank too, marked private', listed);
+
+    // simd stops answering (SIGSTOP): the page says so within seconds, and comes back.
+    await page.goto(`${hub}/#/tanks/${secret}`);
+    await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0), 20000);
+    console.log('stop-now');
+    const t0 = Date.now();
+    const hung = await said(['reconnecting'], 20000);
+    check(hung, `a hung simd: the pill stops saying live (in ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+          await page.$eval('.pill.state', (e) => e.textContent));
+    console.log('cont-now');
+    check(await said(['live'], 30000), 'and says live again once simd answers',
+          await page.$eval('.pill.state', (e) => e.textContent));
+
+    // A card follows its fish, and says when it has gone.
+    const fish = (await (await fetch(`${hub}/api/tanks/${secret}/state`, auth)).json()).entities.filter((e) => e.kind === 'fish');
+    await page.focus('#tank-canvas');
+    await page.keyboard.press('n');
+    const cardId = await until(() => page.$eval('#fish-card', (c) => (!c.hidden && c.dataset.fishId) || null), 8000);
+    check(cardId && fish.some((f) => f.id === cardId), 'n opens a fish card', cardId);
+    const e0 = await page.$eval('#fish-card', (c) => c.textContent);
+    const moved = await until(async () => (await page.$eval('#fish-card', (c) => c.textContent)) !== e0, 8000);
+    check(moved, 'an open card follows its fish (energy and age)');
+    console.log(`reserve ${cardId}`); // the test takes it out of the tank into the outbox
+    const left = await until(() => page.$eval('#fish-card', (c) => (c.dataset.gone === 'true' && !c.hidden ? c.textContent : null)), 10000);
+    check(left && /no longer in this tank/.test(left), 'and says so when it has left the tank', left);
+    console.log('abort');
+
+    // A tank that never existed is "not found", with nothing to press.
+    await page.goto(`${hub}/#/tanks/00000000-0000-4000-8000-000000000000`);
+    const nf = await said(['not found'], 15000);
+    const disabled = await page.$$eval('#btn-pause, #btn-food, #btn-fish', (bs) => bs.every((b) => b.disabled));
+    check(nf && disabled, 'a tank that never was says "not found" (not "deleted") and its buttons are off',
+          `${await page.$eval('.pill.state', (e) => e.textContent)} disabled=${disabled}`);
+    check(await page.$eval('.pill.server', (e) => e.hidden), 'and shows no empty server pill');
+
+    // Keys pick the fish in view only.
+    await page.goto(`${hub}/#/tanks/${ocean}`);
+    await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0 && +c.dataset.fishCount > 0), 20000);
+    await page.focus('#tank-canvas');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('+');
+    await page.waitForTimeout(300);
+    const v = await page.$eval('#tank-canvas', (c) => ({ x: +c.dataset.viewX, y: +c.dataset.viewY, z: +c.dataset.zoom }));
+    const oceanFish = new Map((await getJson(`${hub}/api/tanks/${ocean}/state`)).entities.filter((e) => e.kind === 'fish').map((e) => [e.id, e]));
+    const inView = [...oceanFish.values()].filter((f) => f.x > v.x - 60 && f.x < v.x + 16000 / v.z + 60 && f.y > v.y - 60 && f.y < v.y + 9000 / v.z + 60);
+    const picked = [];
+    for (let i = 0; i < Math.min(4, inView.length + 1); i++) {
+      await page.keyboard.press('n');
+      const id = await until(() => page.$eval('#fish-card', (c, last) => (!c.hidden && c.dataset.fishId !== last ? c.dataset.fishId : null), picked[picked.length - 1] || ''), 4000);
+      if (id) picked.push(id);
+    }
+    const outside = picked.filter((id) => !inView.some((f) => f.id === id));
+    check(v.z > 1 && inView.length > 0 && picked.length > 0 && outside.length === 0,
+          `zoomed in, n steps through the fish in view only (${inView.length} in view)`, JSON.stringify({ v, picked, outside }));
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('0');
+
+    // A pinch zooms the tank on a touch screen; once zoomed, a finger drags the view.
+    const box = await page.$eval('#tank-canvas', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+    const cdp = await context.newCDPSession(page);
+    const cx = box.x + box.w / 2, cy = box.y + box.h / 2;
+    const touch = (type, pts) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: pts.map(([x, y], id) => ({ x, y, id })) });
+    await touch('touchStart', [[cx - 20, cy], [cx + 20, cy]]);
+    for (let d = 20; d <= 200; d += 20) await touch('touchMove', [[cx - d, cy], [cx + d, cy]]);
+    await touch('touchEnd', []);
+    await page.waitForTimeout(200);
+    const pz = await page.$eval('#tank-canvas', (c) => ({ z: +c.dataset.zoom, x: +c.dataset.viewX, ta: c.style.touchAction }));
+    check(pz.z > 1 && pz.ta === 'none', 'a pinch zooms in, and the page stops panning under the finger', JSON.stringify(pz));
+    await touch('touchStart', [[cx + 75, cy]]);
+    for (let d = 15; d <= 150; d += 15) await touch('touchMove', [[cx + 75 - d, cy]]);
+    await touch('touchEnd', []);
+    await page.waitForTimeout(200);
+    const px = await page.$eval('#tank-canvas', (c) => +c.dataset.viewX);
+    const want = (150 / box.w) * 16000 / pz.z;
+    check(Math.abs(px - pz.x - want) < want * 0.25, 'a finger drag moves the view by as much as the finger moved',
+          `moved ${px - pz.x}, want about ${want.toFixed(0)}`);
+
+    // No fish: no trait mean, and whole fish on the population axis.
+    await page.goto(`${hub}/#/tanks/${nobody}`);
+    const noFish = await until(() => page.$eval('#plot-trait svg', (s) => /No fish yet/.test(s.textContent)), 15000);
+    check(noFish, 'a tank of no fish draws no trait mean', await page.$eval('#plot-trait', (e) => e.textContent).catch(() => ''));
+    const yt = await page.$$eval('#plot-population text.tick.y', (ts) => ts.map((x) => x.textContent));
+    check(yt.length > 0 && yt.every((x) => /^\d+$/.test(x)), 'the population axis counts whole fish', JSON.stringify(yt));
+    for (let i = errors.length - 1; i >= 0; i--) if (/status of 404|ERR_|status of 50\d/.test(errors[i])) errors.splice(i, 1);
+    await shot('watch.png');
   } else if (phase === 'restart') {
     const { hub, tank, flag } = conf;
     await page.goto(`${hub}/#/tanks/${tank}`);

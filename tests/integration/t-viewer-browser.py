@@ -11,6 +11,7 @@ tests/artifacts/ in the build tree. The checks themselves are in tests/browser/.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -229,6 +230,35 @@ try:
         hub.disc.delete("/api/discovery/unregister/" + sid)
     liar.close()
     hung.close()
+
+    # What a watcher's audit found (7 December): see the phase. A private tank that
+    # lives, the Ocean of the crowd phase, and a tank of no fish with samples.
+    secret = hub.sim.post("/api/tanks", {"name": "Secret", "initial_fish": 8, "is_public": False}).json()["tank"]["tank_id"]
+    nobody = hub.sim.post("/api/tanks", {"name": "Nobody", "initial_fish": 0, "spawn_floor": 0,
+                                         "history_interval": 30}).json()["tank"]["tank_id"]
+    wait_until(lambda: hub.sim.get("/api/tanks/%s/history?limit=1" % nobody).json()["samples"], 20, 0.2)
+    held = {}
+
+    def watch(line):
+        if line == "stop-now":
+            hub.sim.signal(signal.SIGSTOP)
+        elif line == "cont-now":
+            hub.sim.signal(signal.SIGCONT)
+        elif line.startswith("reserve "):
+            # Out of its tank into the outbox, towards a server nobody knows: migrated
+            # keeps it there (retrying) until the test aborts it.
+            r = hub.sim.post("/api/outbox/reserve", {"source_tank_id": secret, "fish_id": line.split()[1],
+                                                    "destination_server_id": "nowhere",
+                                                    "destination_tank_id": str(uuid.uuid4())})
+            held["tid"] = r.json().get("transfer_id") if r.status == 200 else None
+        elif line == "abort" and held.get("tid"):
+            hub.sim.post("/api/outbox/%s/abort" % held["tid"])
+    try:
+        run_phase("watch", dict(base, secret=secret, ocean=ocean["tank"]["tank_id"], nobody=nobody), on_line=watch)
+    finally:
+        hub.sim.signal(signal.SIGCONT)
+    t.ok(held.get("tid"), "the watched fish was taken out of its tank for the card's check")
+    hub.sim.delete("/api/tanks/%s" % nobody)
 
     # simd restarted under a watching page: the new stream numbers its fish afresh, and
     # the page must drop what it kept by the old keys (fish wore other fish's looks) and

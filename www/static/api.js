@@ -1,6 +1,9 @@
 // Talking to simd: JSON in and out, and the cluster token. Mutations over TCP need the
 // token; when one is refused (401/403) the page asks for it once, keeps it for the
 // session (sessionStorage) and tries again. A URL fragment "#token=..." fills it in.
+// A token kept also goes with every read of the server that served the page (a private
+// tank is read with it), never to another server's origin: a header there would need a
+// CORS preflight, and the map reads only what those servers show everyone.
 
 const KEY = 'tankworld-token';
 let asking = null;
@@ -63,10 +66,8 @@ export async function api(path, { method = 'GET', body, base = '', timeout = 0 }
   for (let attempt = 0; ; attempt++) {
     const headers = { Accept: 'application/json' };
     const t = token();
-    if (method !== 'GET') {
-      headers['Content-Type'] = 'application/json';
-      if (t) headers.Authorization = 'Bearer ' + t;
-    }
+    if (method !== 'GET') headers['Content-Type'] = 'application/json';
+    if (t && (method !== 'GET' || base === '')) headers.Authorization = 'Bearer ' + t;
     let r;
     try {
       r = await fetch(base + path, {
@@ -89,6 +90,65 @@ export async function api(path, { method = 'GET', body, base = '', timeout = 0 }
     if (!r.ok) throw new ApiError(r.status, data);
     return data;
   }
+}
+
+// A Server-Sent Events stream of the server that served the page, read with fetch
+// rather than EventSource, which can neither carry the token (a private tank's stream
+// needs it) nor show the server's keep-alive comments. Those come every 2 s of quiet
+// (simd's stream), so SILENT_MS without a byte means the server stopped answering (a
+// hung simd): the stream is ended, where an EventSource waited for ever on a frozen
+// frame. onEvent gets each event's data; onEnd(status) is called once, with the HTTP
+// status of a refusal, or 0 when the stream broke, went silent or ended. close() ends
+// it without onEnd.
+export const SILENT_MS = 6000;
+
+export function openEvents(path, { onOpen, onEvent, onEnd }) {
+  const ctl = new AbortController();
+  let ended = false, timer = 0;
+  const stop = () => { ended = true; clearTimeout(timer); ctl.abort(); };
+  const end = (status) => { if (!ended) { stop(); onEnd(status); } };
+  const arm = () => { clearTimeout(timer); timer = setTimeout(() => end(0), SILENT_MS); };
+  (async () => {
+    arm();
+    const headers = { Accept: 'text/event-stream' };
+    if (token()) headers.Authorization = 'Bearer ' + token();
+    let r;
+    try {
+      r = await fetch(path, { headers, signal: ctl.signal, cache: 'no-store' });
+    } catch { end(0); return; }
+    if (!r.ok || !r.body) { end(r.ok ? 0 : r.status); return; }
+    if (ended) return;
+    onOpen();
+    // Events end with a blank line. A frame of a big tank comes in many pieces: they are
+    // kept in a list and joined once, and each is searched once for the end.
+    const reader = r.body.getReader(), dec = new TextDecoder();
+    let parts = [], nl = false; // nl: what is kept ends with "\n"
+    const emit = () => {
+      const block = parts.join('');
+      parts = [];
+      const data = block.split('\n').filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(l[5] === ' ' ? 6 : 5)).join('\n');
+      if (data && !ended) onEvent(data);
+    };
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || ended) break;
+        arm();
+        const s = dec.decode(value, { stream: true });
+        let at = 0;
+        if (nl && s[0] === '\n') { emit(); at = 1; }
+        for (let i; (i = s.indexOf('\n\n', at)) >= 0; at = i + 2) {
+          parts.push(s.slice(at, i));
+          emit();
+        }
+        if (at < s.length) parts.push(s.slice(at));
+        nl = at < s.length ? s.endsWith('\n') : false;
+      }
+    } catch { /* broken, or closed */ }
+    end(0);
+  })();
+  return { close: stop };
 }
 
 export function toast(msg, kind = 'info') {

@@ -17,11 +17,13 @@ const PALETTE = ['#4cc3ff', '#ffb84d', '#5fd46a', '#ff6b6b', '#b28dff', '#ffd27a
 const OTHER = '#5b6b7d';
 const words = (s) => s.replace(/_/g, ' ');
 
-// About n round values covering [lo, hi].
-function ticks(lo, hi, n = 4) {
+// About n round values covering [lo, hi]; whole numbers only for counts (a population
+// axis read 2.5 and 7.5 fish).
+function ticks(lo, hi, n = 4, whole = false) {
   if (!(hi > lo)) hi = lo + 1;
   const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw * 0.999);
+  const step = Math.max(whole ? 1 : 0, (whole ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).map((m) => m * mag)
+    .find((s) => s >= raw * 0.999));
   const list = [];
   for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) list.push(+v.toPrecision(12));
   const dec = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (String(step / mag).includes('.') ? 1 : 0));
@@ -64,11 +66,13 @@ class Plot {
     this.legend.replaceChildren();
   }
 
-  // Axes and grid for frames [f0, f1] and values [lo, hi]; returns the scales.
-  axes(samples, lo, hi, yfmt) {
+  // Axes and grid for frames [f0, f1] and values [lo, hi]; returns the scales. A single
+  // sample is drawn at the right end of the ten simulated seconds before it (a span of
+  // one frame read as 9.97-10.0 s).
+  axes(samples, lo, hi, yfmt, whole = false) {
     const f0 = samples[0].frame, f1 = samples[samples.length - 1].frame;
-    const x0 = f1 > f0 ? f0 : f1 - 1, x1 = f1;
-    const yt = ticks(lo, hi, 5);
+    const x0 = f1 > f0 ? f0 : Math.max(0, f1 - 10 * SIM_FPS), x1 = x0 < f1 ? f1 : f1 + 1;
+    const yt = ticks(lo, hi, 5, whole);
     lo = Math.min(lo, yt.list[0]);
     hi = Math.max(hi, yt.list[yt.list.length - 1]);
     const pw = VW - M.l - M.r, ph = VH - M.t - M.b;
@@ -99,10 +103,16 @@ class Plot {
                                     'data-points': pts.length, ...extra }));
   }
 
+  // A single sample is a band a few units wide at its place, not a line no one sees.
   area(name, upper, lower, colour, extra = {}) {
+    const n = upper.length;
+    if (n === 1) {
+      upper = [[upper[0][0] - 4, upper[0][1]], upper[0]];
+      lower = [[lower[0][0] - 4, lower[0][1]], lower[0]];
+    }
     const d = pathD(upper) + 'L' + lower.slice().reverse().map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join('L') + 'Z';
     this.svg.append(svgEl('path', { d, class: 'area', fill: colour, 'data-series': name,
-                                    'data-points': upper.length, ...extra }));
+                                    'data-points': n, ...extra }));
   }
 
   keys(items) {
@@ -115,7 +125,7 @@ function drawPopulation(p, s, deathCols) {
   const deaths = (x) => deathCols.reduce((a, c) => a + (x[c] || 0), 0);
   const hi = Math.max(1, ...s.map((x) => Math.max(x.population, x.births, deaths(x))));
   const idx = pick(s.length);
-  const { X, Y } = p.axes(s, 0, hi);
+  const { X, Y } = p.axes(s, 0, hi, null, true);
   const series = [['population', PALETTE[0], (x) => x.population], ['births', PALETTE[2], (x) => x.births],
                   ['deaths', PALETTE[3], deaths]];
   for (const [name, colour, get] of series) p.line(name, idx.map((i) => [X(s[i].frame), Y(get(s[i]))]), colour);
@@ -123,7 +133,13 @@ function drawPopulation(p, s, deathCols) {
   p.keys(series.map(([name, colour, get]) => [name === 'population' ? name : name + ' per sample', colour, String(get(last))]));
 }
 
-function drawTrait(p, s, trait) {
+// Over the samples that had fish: the mean of no fish is no value (it read 0.000).
+function drawTrait(p, all, trait) {
+  const s = all.filter((x) => x.population > 0);
+  if (!s.length) {
+    p.empty('No fish yet', 'a trait is measured over the living fish');
+    return;
+  }
   const m = trait + '_mean', sd = trait + '_std';
   const hasSd = sd in s[0];
   const lo = Math.min(...s.map((x) => x[m] - (hasSd ? x[sd] : 0)));
@@ -136,8 +152,9 @@ function drawTrait(p, s, trait) {
       idx.map((i) => [X(s[i].frame), Y(s[i][m] - s[i][sd])]), PALETTE[1], { class: 'area band' });
   }
   p.line(trait + '_mean', idx.map((i) => [X(s[i].frame), Y(s[i][m])]), PALETTE[1]);
-  const last = s[s.length - 1];
-  p.keys([['mean', PALETTE[1], last[m].toFixed(3)], ...(hasSd ? [['± 1 sd', 'rgba(255,184,77,0.35)', last[sd].toFixed(3)]] : [])]);
+  const last = all[all.length - 1], none = !(last.population > 0);
+  p.keys([['mean', PALETTE[1], none ? '– (no fish)' : last[m].toFixed(3)],
+          ...(hasSd ? [['± 1 sd', 'rgba(255,184,77,0.35)', none ? '–' : last[sd].toFixed(3)]] : [])]);
 }
 
 // Stacked shares; behaviour algorithms are many, so the 7 largest (over the window) and

@@ -1,6 +1,6 @@
 // The tank view (#/tanks/{id}): the live stream drawn on a canvas, a header with the
 // tank's figures, a fish card on click, and the controls.
-import { api, toast } from './api.js';
+import { api, openEvents, toast, token } from './api.js';
 import {
   Backdrop, FishSprites, PlantSprites, daylight, drawCastle, drawCrab, drawFish, drawFishDot,
   drawFood, drawNightTint, drawPlant, drawSelection,
@@ -18,6 +18,8 @@ const SPRITE_BUDGET_MS = 8;
 const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16];
 
 const fmt = (n, d = 0) => (typeof n === 'number' ? n.toFixed(d) : '–');
+// A count as people read one: 12,489.
+const count = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : '–');
 
 // The world of a tank that holds `fish` at the original's density (100 fish in
 // 1088 × 612 px): its food, plants and crabs grow with it (simd), so a big tank stays alive.
@@ -69,7 +71,7 @@ export function tankView(root, tankId) {
                                 'aria-label': 'The tank, live' });
   const head = {
     name: el('h2', { class: 'tank-name' }, 'Tank'),
-    server: el('span', { class: 'pill server' }, ''),
+    server: el('span', { class: 'pill server', hidden: '' }, ''),
     state: el('span', { class: 'pill state' }, 'connecting'),
   };
   const stat = {};
@@ -92,7 +94,7 @@ export function tankView(root, tankId) {
   root.replaceChildren(el('section', { class: 'tank-view' },
     el('header', { class: 'tank-head' }, el('div', { class: 'title' }, head.name, head.server, head.state), stats),
     stage, controls,
-    el('p', { class: 'hint' }, 'Click a fish to see its card. Colours, shapes and patterns come from each fish’s genome, so lineages look alike. Scroll (or + and −) to zoom, drag (or the arrows) to move, double-click (or 0) to see the whole tank.')),
+    el('p', { class: 'hint' }, 'Click a fish to see its card. Colours, shapes and patterns come from each fish’s genome, so lineages look alike. Scroll, pinch (or + and −) to zoom, drag (or the arrows) to move, double-click (or 0) to see the whole tank.')),
     plots.el);
 
   let meta = null, paused = false, closed = false;
@@ -102,7 +104,7 @@ export function tankView(root, tankId) {
   const fishSprites = new FishSprites(), plantSprites = new PlantSprites();
   const backdrop = new Backdrop();
   const drawTimes = [];
-  let lastPos = []; // [key, x, y] drawn last, for clicks
+  let lastPos = []; // [key, x, y] of the fish in view drawn last, for clicks and keys
   // The view: zoom z (1: the whole world) around the world point (cx, cy). A wheel notch
   // moves one step of ZOOMS, around the pointer; a drag moves the view; a double click
   // shows the whole world again. A big tank's fish are dots at z = 1 and sprites close up.
@@ -113,11 +115,12 @@ export function tankView(root, tankId) {
       meta = await api(`/api/tanks/${tankId}`);
       head.name.textContent = meta.tank.name;
       head.server.textContent = 'server ' + meta.tank.server_id;
+      head.server.hidden = false;
       document.title = `${meta.tank.name} · tankworld`;
       setPaused(meta.paused);
     } catch (err) {
-      head.name.textContent = 'Unknown tank';
-      head.state.textContent = err.status === 404 ? 'not found' : 'unreachable';
+      head.name.textContent = err.status === 401 ? 'A private tank' : 'Unknown tank';
+      head.state.textContent = err.status === 404 ? 'not found' : err.status === 401 ? 'needs the token' : 'unreachable';
       head.state.className = 'pill state bad';
     }
   }
@@ -130,45 +133,56 @@ export function tankView(root, tankId) {
     head.state.className = 'pill state ' + (p ? 'paused' : 'live');
   }
 
-  // The stream. After a break (simd restarted, or the connection dropped) the new stream
-  // numbers its entities afresh and sends every looks again in its first event: what was
-  // kept by key (looks, sprites) is dropped, or fish would wear other fish's looks. An
-  // HTTP error ends an EventSource for good: a tank deleted meanwhile says so and the page
-  // stops asking; otherwise the stream is opened again a few seconds later.
+  // The stream. After a break (simd restarted, the connection dropped, or the server
+  // went silent: openEvents) the new stream numbers its entities afresh and sends every
+  // looks again in its first event: what was kept by key (looks, sprites) is dropped, or
+  // fish would wear other fish's looks. Each break asks for the tank: one gone says so
+  // and the page stops asking, one that needs the token says that; otherwise the stream
+  // is opened again a few seconds later.
   let es = null, broken = false;
   function openStream() {
-    es = new EventSource(`/api/tanks/${tankId}/stream?fps=15`);
-    es.onopen = () => {
-      if (!broken) return;
-      canvas.dataset.streamResets = +(canvas.dataset.streamResets || 0) + 1;
-      looks.clear();
-      fishSprites.reset();
-      plantSprites.forget(new Set());
-      cur = prev = null;
-    };
-    es.onmessage = onFrame;
-    es.onerror = onStreamError;
+    es = openEvents(`/api/tanks/${tankId}/stream?fps=15`, {
+      onOpen: () => {
+        if (!broken) return;
+        canvas.dataset.streamResets = +(canvas.dataset.streamResets || 0) + 1;
+        looks.clear();
+        fishSprites.reset();
+        plantSprites.forget(new Set());
+        cur = prev = null;
+      },
+      onEvent: onFrame,
+      onEnd: onStreamEnd,
+    });
   }
-  function onStreamError() {
+  function onStreamEnd() {
     if (closed) return;
     broken = true;
     head.state.textContent = 'reconnecting';
     head.state.className = 'pill state bad';
-    if (es.readyState !== EventSource.CLOSED) return;
-    es.close();
-    api(`/api/tanks/${tankId}`).then(() => 0, (err) => err.status).then((status) => {
+    api(`/api/tanks/${tankId}`, { timeout: 4000 }).then(() => 0, (err) => err.status).then((status) => {
       if (closed) return;
       if (status === 404) {
-        head.state.textContent = 'deleted';
-        canvas.dataset.gone = 'true';
-        plots.close();
+        gone(meta ? 'deleted' : 'not found');
+      } else if (status === 401) {
+        head.state.textContent = 'needs the token';
+        canvas.dataset.needsToken = 'true';
       } else {
         setTimeout(() => { if (!closed) openStream(); }, 3000);
       }
     });
   }
-  function onFrame(ev) {
-    const f = JSON.parse(ev.data);
+  // A tank that is not there (deleted while watched, or never was): nothing more to ask,
+  // nothing to do with it.
+  function gone(why) {
+    head.state.textContent = why;
+    head.state.className = 'pill state bad';
+    canvas.dataset.gone = 'true';
+    plots.close();
+    hideCard();
+    for (const b of [btnPause, btnFood, btnFish]) b.disabled = true;
+  }
+  function onFrame(data) {
+    const f = JSON.parse(data);
     if (f.looks) for (const l of f.looks) looks.set(l.k, l);
     prev = cur;
     tPrev = tCur;
@@ -180,12 +194,12 @@ export function tankView(root, tankId) {
     broken = false;
     const s = f.stats;
     stat.frame.textContent = f.frame;
-    stat.fish.textContent = s.fish_count;
+    stat.fish.textContent = count(s.fish_count);
     stat.generation.textContent = s.max_generation;
-    stat.births.textContent = s.births;
-    stat.deaths.textContent = s.deaths;
-    stat.food.textContent = s.food_count;
-    stat.plants.textContent = s.plant_count;
+    stat.births.textContent = count(s.births);
+    stat.deaths.textContent = count(s.deaths);
+    stat.food.textContent = count(s.food_count);
+    stat.plants.textContent = count(s.plant_count);
     canvas.dataset.frame = f.frame;
     if (looks.size > f.fish.length + f.plants.length + 500) {
       const live = new Set([...f.fish.map((x) => x[0]), ...f.plants.map((x) => x[0])]);
@@ -218,6 +232,7 @@ export function tankView(root, tankId) {
     ctx.baseX = -org.x * s;
     ctx.baseY = -org.y * s;
     canvas.dataset.zoom = view.z;
+    canvas.style.touchAction = view.z > 1 ? 'none' : '';
     canvas.dataset.viewX = Math.round(org.x);
     canvas.dataset.viewY = Math.round(org.y);
     fishSprites.setScale(s);
@@ -289,9 +304,9 @@ export function tankView(root, tankId) {
         x = p[1] + (x1 - p[1]) * a;
         y = p[2] + (y1 - p[2]) * a;
       }
-      pos.push([k, x, y]);
       n++;
       if (!inView(x, y, 60)) continue;
+      pos.push([k, x, y]); // what a click or a key may pick: the fish in view
       const sp = fishSprites.peek(k);
       const grow = size / (l.size_modifier || 1);
       if (sp) drawFish(ctx, sp, x, y, vx, grow, time, k);
@@ -377,21 +392,53 @@ export function tankView(root, tankId) {
     } else return;
     ev.preventDefault();
   });
+  // Pointers: one drags the view once zoomed in; two (a pinch on a touch screen, where
+  // there is no wheel) zoom a step each time their distance grows or shrinks by a
+  // quarter, around their middle. The pointer is captured, so a drag that leaves the
+  // canvas goes on, and the browser's own panning is off while zoomed in (touch-action),
+  // or it took the gesture over after a few pixels.
+  const touch = new Map(); // pointerId -> [clientX, clientY]
+  let pinch = null;
+  const spread = () => { const [a, b] = [...touch.values()]; return Math.hypot(a[0] - b[0], a[1] - b[1]); };
   canvas.addEventListener('pointerdown', (ev) => {
-    if (view.z > 1) view.drag = { x: ev.clientX, y: ev.clientY, cx: view.cx, cy: view.cy, moved: false };
+    touch.set(ev.pointerId, [ev.clientX, ev.clientY]);
+    try { canvas.setPointerCapture(ev.pointerId); } catch { /* a synthetic pointer */ }
+    if (touch.size === 2) {
+      pinch = { d: spread() };
+      view.drag = null;
+    } else if (touch.size === 1 && view.z > 1) {
+      view.drag = { x: ev.clientX, y: ev.clientY, cx: view.cx, cy: view.cy, moved: false };
+    }
   });
   canvas.addEventListener('pointermove', (ev) => {
-    const d = view.drag;
-    if (!d || !cur) return;
+    if (!touch.has(ev.pointerId) || !cur) return;
+    touch.set(ev.pointerId, [ev.clientX, ev.clientY]);
+    if (pinch && touch.size === 2) {
+      const d = spread(), r = canvas.getBoundingClientRect();
+      const [a, b] = [...touch.values()];
+      const fx = ((a[0] + b[0]) / 2 - r.left) / r.width, fy = ((a[1] + b[1]) / 2 - r.top) / r.height;
+      if (d > pinch.d * 1.25 || d < pinch.d * 0.8) {
+        zoomStep(d > pinch.d ? 1 : -1, fx, fy);
+        pinch.d = d;
+        canvas.dataset.pinched = +(canvas.dataset.pinched || 0) + 1;
+      }
+      return;
+    }
+    const dr = view.drag;
+    if (!dr) return;
     const r = canvas.getBoundingClientRect();
-    const dx = ev.clientX - d.x, dy = ev.clientY - d.y;
-    if (Math.abs(dx) + Math.abs(dy) > 4) d.moved = true;
-    view.cx = d.cx - (dx / r.width) * cur.width / view.z;
-    view.cy = d.cy - (dy / r.height) * cur.height / view.z;
+    const dx = ev.clientX - dr.x, dy = ev.clientY - dr.y;
+    if (Math.abs(dx) + Math.abs(dy) > 4) dr.moved = true;
+    view.cx = dr.cx - (dx / r.width) * cur.width / view.z;
+    view.cy = dr.cy - (dy / r.height) * cur.height / view.z;
   });
-  const endDrag = () => { setTimeout(() => { view.drag = null; }, 0); };
-  canvas.addEventListener('pointerup', endDrag);
-  canvas.addEventListener('pointerleave', endDrag);
+  const endPointer = (ev) => {
+    touch.delete(ev.pointerId);
+    if (touch.size < 2) pinch = null;
+    if (touch.size === 0) setTimeout(() => { view.drag = null; }, 0);
+  };
+  canvas.addEventListener('pointerup', endPointer);
+  canvas.addEventListener('pointercancel', endPointer);
   canvas.addEventListener('dblclick', () => { view.z = 1; });
 
   canvas.addEventListener('click', async (ev) => {
@@ -406,9 +453,32 @@ export function tankView(root, tankId) {
     showCard(looks.get(best).id);
   });
 
+  // An open card follows its fish: energy and age every CARD_REFRESH_MS, and a fish that
+  // has left the tank (died, or swum to another) is said to be gone.
+  const CARD_REFRESH_MS = 2000;
+  let cardTimer = 0;
   function hideCard() {
     card.hidden = true;
     selected = null;
+    clearInterval(cardTimer);
+  }
+  function followCard(fishId, energy, age) {
+    clearInterval(cardTimer);
+    cardTimer = setInterval(async () => {
+      if (card.hidden || card.dataset.fishId !== fishId) return;
+      let f;
+      try {
+        f = await api(`/api/tanks/${tankId}/fish/${fishId}`, { timeout: 4000 });
+      } catch (err) {
+        if (err.status !== 404 || card.dataset.fishId !== fishId) return;
+        clearInterval(cardTimer);
+        card.dataset.gone = 'true';
+        card.querySelector('.card-state').textContent = 'no longer in this tank: it died or swam on';
+        return;
+      }
+      energy.textContent = `${fmt(f.energy)} / ${fmt(f.max_energy)}`;
+      age.textContent = `${f.age} of ${f.max_age} frames · ${f.life_stage}`;
+    }, CARD_REFRESH_MS);
   }
 
   async function showCard(fishId) {
@@ -424,15 +494,18 @@ export function tankView(root, tankId) {
     const rows = (obj) => Object.entries(obj).map(([k, v]) =>
       el('li', {}, el('span', {}, k.replace(/_/g, ' ')), el('b', {}, fmt(v, Number.isInteger(v) ? 0 : 2))));
     const swatch = el('span', { class: 'swatch', style: `background:hsl(${g.color_hue * 360},78%,56%)` });
+    const energy = el('dd', {}, `${fmt(f.energy)} / ${fmt(f.max_energy)}`);
+    const age = el('dd', {}, `${f.age} of ${f.max_age} frames · ${f.life_stage}`);
     card.replaceChildren(
       el('button', { class: 'close', type: 'button', 'aria-label': 'Close', onclick: hideCard }, '×'),
       el('h3', {}, swatch, 'Fish ', el('code', { class: 'fish-id' }, short(f.id))),
+      el('p', { class: 'card-state', role: 'status' }, ''),
       el('dl', {},
         el('dt', {}, 'id'), el('dd', { class: 'full-id' }, f.id),
         el('dt', {}, 'generation'), el('dd', {}, String(f.generation)),
         el('dt', {}, 'parents'), el('dd', {}, f.mother_id ? `${short(f.mother_id)} × ${short(f.father_id)}` : 'none (spawned)'),
-        el('dt', {}, 'energy'), el('dd', {}, `${fmt(f.energy)} / ${fmt(f.max_energy)}`),
-        el('dt', {}, 'age'), el('dd', {}, `${f.age} of ${f.max_age} frames · ${f.life_stage}`),
+        el('dt', {}, 'energy'), energy,
+        el('dt', {}, 'age'), age,
         el('dt', {}, 'behaviour'), el('dd', {}, `${b.algorithm_id} (${b.family})`)),
       familyTree(tankId, meta ? meta.tank.server_id : '', f.id),
       el('ul', { class: 'params one' }, ...rows(b.parameters)),
@@ -445,7 +518,9 @@ export function tankView(root, tankId) {
         pattern: g.pattern_type, fins: g.fin_size, tail: g.tail_size,
       })));
     card.dataset.fishId = f.id;
+    delete card.dataset.gone;
     card.hidden = false;
+    followCard(f.id, energy, age);
     // Its last poker hands, where the server keeps them (shown when they come).
     try {
       const p = await api(`/api/tanks/${tankId}/poker?fish_id=${fishId}&limit=3`);
@@ -500,6 +575,7 @@ export function tankView(root, tankId) {
     closed = true;
     es.close();
     plots.close();
+    clearInterval(cardTimer);
   };
 }
 
@@ -513,11 +589,15 @@ export function tankList(root) {
   let closed = false;
   async function load() {
     try {
-      const r = await api('/api/tanks');
+      // With the token kept, the private tanks too (a token refused: the public ones).
+      const r = token() ? await api('/api/tanks?include_private=true').catch((err) => {
+        if (err.status === 401) return api('/api/tanks');
+        throw err;
+      }) : await api('/api/tanks');
       list.replaceChildren(...r.tanks.map((t) => el('a', { class: 'tank-card', href: `#/tanks/${t.tank.tank_id}`, 'data-tank-id': t.tank.tank_id },
-        el('h3', {}, t.tank.name),
-        el('p', {}, `${t.stats.fish_count} fish · generation ${t.stats.max_generation} · ${t.paused ? 'paused' : fmt(t.fps) + ' ticks/s'}`),
-        el('p', { class: 'muted' }, `server ${t.tank.server_id} · ${t.stats.births} births · ${t.stats.deaths} deaths`))));
+        el('h3', {}, t.tank.name, t.tank.is_public === false ? el('span', { class: 'pill' }, 'private') : ''),
+        el('p', {}, `${count(t.stats.fish_count)} fish · generation ${t.stats.max_generation} · ${t.paused ? 'paused' : fmt(t.fps) + ' ticks/s'}`),
+        el('p', { class: 'muted' }, `server ${t.tank.server_id} · ${count(t.stats.births)} births · ${count(t.stats.deaths)} deaths`))));
       if (!r.tanks.length) list.replaceChildren(el('p', {}, 'No tanks yet: create one.'));
     } catch (err) {
       list.replaceChildren(el('p', { class: 'error' }, 'Cannot list the tanks: ' + err.message));
