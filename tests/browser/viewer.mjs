@@ -3,7 +3,7 @@
 // daemons; each phase prints one line per check: "ok <name>" or "not ok <name> # <why>".
 //
 //   node viewer.mjs PHASE CONFIG_JSON
-//   PHASE: tank | crowd | history | family-remote | network | token | faults | watch | restart | bench
+//   PHASE: tank | crowd | history | family-local | family-remote | network | token | faults | watch | restart | bench
 import { createRequire } from 'module';
 import fs from 'fs';
 import path from 'path';
@@ -243,6 +243,21 @@ try {
     check(/born here/.test(text) && /gen \d+/.test(text) && /(alive|died: )/.test(text),
           'each ancestor says its generation, where it was born and whether it lives', text.slice(0, 200));
     await shot('family-tree.png');
+  } else if (phase === 'family-local') {
+    // A fish moved from the tank it was born in to another tank of the same server: its
+    // parents are recorded in that tank, which the tree names (it said "no record kept
+    // here", and gave tanks by id).
+    const { hub, tank, fish, token } = conf;
+    await page.goto(`${hub}/#token=${encodeURIComponent(token)}`);
+    await page.goto(`${hub}/#/tanks/${tank}`);
+    await until(() => page.$eval('#tank-canvas', (c) => +c.dataset.frame > 0 && +c.dataset.fishCount > 0), 20000);
+    const tree = await openFamily(page, conf.width, conf.height, fish, 12000);
+    check(tree === fish.id, 'the card of a fish moved from another tank of the server shows its family', tree);
+    const missing = await page.$$eval('#family-tree li.missing', (ls) => ls.map((l) => l.textContent));
+    check(missing.length > 0 && missing.every((x) => x.includes('Nursery on this server') && x.includes('tankctl lineage')),
+          'an ancestor recorded in another tank of this server is shown with that tank\'s name and the command', JSON.stringify(missing));
+    const self = await page.textContent('#family-tree .self');
+    check(self.includes('born in Nursery'), 'the fish itself names the tank it was born in', self);
   } else if (phase === 'family-remote') {
     // A fish born on another server: its parents are not here; the tree says where to look.
     const { url, tank, fish } = conf;

@@ -205,6 +205,20 @@ try:
                                               "born_server": "hub"}))
     worker.sim.post("/api/tanks/%s/resume" % worker_tank)
 
+    # And one moved to another tank of the hub: its parents are recorded in the nursery.
+    annex = hub.sim.post("/api/tanks", {"name": "Annex", "initial_fish": 0, "spawn_floor": 0,
+                                        "paused": True}).json()["tank"]["tank_id"]
+    born = [x for x in lineage(hub, nursery)["records"] if x["living"] and x["mother_id"]]
+    mv = hub.sim.post("/api/tanks/%s/move" % nursery, {"destination_tank_id": annex, "fish_id": born[0]["fish_id"]}) \
+        if born else None
+    t.ok(mv is not None and mv.status == 200, "a fish born in the nursery moves to another tank of the hub", mv)
+    if mv is not None and mv.status == 200:
+        f = [e for e in hub.sim.get("/api/tanks/%s/state" % annex).json()["entities"] if e["kind"] == "fish"][0]
+        w, h = tank_size(hub, annex)
+        run_phase("family-local", dict(base, tank=annex, width=w, height=h,
+                                       fish={"id": f["id"], "x": f["x"], "y": f["y"]}))
+    hub.sim.delete("/api/tanks/%s" % annex)
+
     run_phase("token", dict(base, tank=hub_tank))
 
     # Two registered servers that misbehave: one accepts connections and never answers,
