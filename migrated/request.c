@@ -13,6 +13,12 @@
 /* Connecting is quick or not at all (a Unix socket, or a LAN peer): a daemon that is
  * down is found out in 3 s even when the request timeout is longer. */
 #define CONNECT_TIMEOUT_MS 3000
+/* What another server answers migrated (an arrival's acceptance, an inbox entry, a tank's
+ * status) is a few hundred bytes; a larger answer is parsed on the event loop, and one of
+ * 4 MiB (the fetch default) held it 1.7 s (an attacker's audit, 7 December). This
+ * server's simd and discoveryd, on their Unix sockets, keep the default: an outbox
+ * listing can be long. */
+#define PEER_ANSWER_MAX (64u << 10)
 
 int request_send(struct migrated *md, const char *method, const char *url, const char *sock,
 		 bool with_token, json_object *body, fetch_cb cb, void *arg)
@@ -33,6 +39,7 @@ int request_send(struct migrated *md, const char *method, const char *url, const
 		.token = with_token ? c->security.token : NULL,
 		.timeout_ms = timeout,
 		.connect_timeout_ms = timeout < CONNECT_TIMEOUT_MS ? timeout : CONNECT_TIMEOUT_MS,
+		.max_response = sock ? 0 : PEER_ANSWER_MAX,
 	};
 	int r = fetch_start(md->fetch, &req, cb, arg);
 	json_object_put(body);

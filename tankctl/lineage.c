@@ -4,6 +4,7 @@
  * born, which is where that child's parents lived (docs/history.md). */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,16 @@ struct family {
 	json_object *records; /* what was found, each with "server_id" and "tank_id" added */
 	json_object *unknown; /* ancestors no server knows */
 	json_object *seen;    /* fish id -> true */
+	int asks;	      /* lineage requests sent to follow ancestors */
 };
+
+/* A family is followed by one request per tank its ancestors' children were born in, so
+ * a few dozen at most. A server that answers every request with a new missing parent
+ * (at depth 0 of its own answer, or an ever deeper one) kept tankctl asking for good,
+ * its memory growing (an attacker's audit, 7 December): an ancestor is followed only
+ * within the depth asked for, and after LINEAGE_MAX_ASKS requests the rest are listed
+ * unknown, and stderr says why. */
+#define LINEAGE_MAX_ASKS 1000
 
 /* The servers discoveryd knows, with their simd; without discoveryd, this server alone
  * (its tanks hold most of what anyone looks up here; the search failed outright). */
@@ -102,15 +112,28 @@ static void follow(struct ctl *ctl, struct family *fam, json_object *m, const ch
 		   const char *from_tank, int base, long depth)
 {
 	const char *fish = field_str(m, "fish_id");
-	int d = base + (int)field_int(m, "depth");
+	long own = field_int(m, "depth");
+	int d = base + (int)own;
 	const char *srv = field_str(m, "child_born_server_id"),
 		   *tank = field_str(m, "child_born_tank_id");
-	if (json_object_object_get_ex(fam->seen, fish, NULL))
+	/* A parent is one generation or more from the fish asked for, never beyond the depth
+	 * asked for: anything else is no ancestor of this family. */
+	if (!*fish || own < 1 || own > depth || d > depth ||
+	    json_object_object_get_ex(fam->seen, fish, NULL))
 		return;
 	struct ctl_server *p = *srv ? server_find(fam, srv) : NULL;
 	json_object *ans = NULL;
 	/* The tank that answered already said it does not know the fish. */
-	if (p && *tank && !(strcmp(srv, from_server) == 0 && strcmp(tank, from_tank) == 0) &&
+	bool elsewhere = p && *tank &&
+			 !(strcmp(srv, from_server) == 0 && strcmp(tank, from_tank) == 0);
+	if (elsewhere && fam->asks == LINEAGE_MAX_ASKS) {
+		fprintf(stderr,
+			"tankctl: stopped following ancestors after %d requests; the rest are "
+			"listed unknown\n",
+			LINEAGE_MAX_ASKS);
+		fam->asks++;
+	}
+	if (elsewhere && fam->asks < LINEAGE_MAX_ASKS && ++fam->asks &&
 	    ask(ctl, p, tank, fish, depth - d, &ans) == 1) {
 		take(ctl, fam, p, ans, d, depth);
 		json_object_put(ans);

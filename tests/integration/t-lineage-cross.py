@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 
 from migratedlib import Cluster, migrated_built, simd_built
 from twlib import BUILD, StubServer, Tap, free_port, tmpdir, wait_until
@@ -181,12 +182,27 @@ try:
     # one good record is shown.
     G = "00000000-0000-4000-8000-0000000000a1"
 
+    H = "00000000-0000-4000-8000-0000000000b2"
+    asked = []
+    step = {"depth": 0}
+
     def odd_simd(method, path, body):
+        # A liar's lineage: whatever it is asked, the fish and a new missing parent
+        # recorded in its other tank, at the depth the test sets (0: never deeper).
+        for tank, other in (("liar1", "liar2"), ("liar2", "liar1")):
+            if path.startswith("/api/tanks/%s/lineage" % tank):
+                asked.append(path)
+                fish = path.split("fish_id=")[1].split("&")[0]
+                return 200, {"tank_id": tank, "records": [{"fish_id": fish, "depth": 0, "generation": 1}],
+                             "missing": [{"fish_id": str(uuid.uuid4()), "depth": step["depth"], "child_id": fish,
+                                          "child_born_server_id": "odd-1", "child_born_tank_id": other}]}
+        if path.startswith("/api/tanks/odd/lineage") and G not in path:
+            return 404, {"error": "no record of that fish here", "code": "unknown_fish"}
         if path.startswith("/api/tanks/odd/lineage"):
             return 200, {"tank_id": "odd", "records": [1, None, "x", [], {"depth": 0},
                                                        {"fish_id": G, "depth": 0, "generation": 3}]}
         if path.startswith("/api/tanks"):
-            return 200, {"tanks": [{"tank": {"tank_id": "odd"}}], "count": 1}
+            return 200, {"tanks": [{"tank": {"tank_id": x}} for x in ("odd", "liar1")], "count": 2}
         return 404, {"detail": "Not Found"}
     odd = StubServer(odd_simd)
     try:
@@ -197,6 +213,19 @@ try:
         recs = json.loads(out)["records"] if rc == 0 else []
         t.ok(rc == 0 and [x["fish_id"] for x in recs] == [G],
              "tankctl lineage skips its odd records and shows the good one", (rc, out, err))
+        # A server that answers every request with a new missing parent kept tankctl
+        # asking for good (an attacker's audit): an ancestor at depth 0 of its answer
+        # is none, and one deeper each time is followed only to the depth asked for.
+        for depth, most in ((0, 1), (1, 4)):  # the fish found, then one request a generation
+            step["depth"] = depth
+            del asked[:]
+            try:
+                rc, out, err = ctl(s2, "--json", "lineage", H, "--depth", "3")
+            except subprocess.TimeoutExpired:
+                rc, out, err = None, "", "timed out"
+            t.ok(rc == 0 and 1 <= len(asked) <= most,
+                 "a liar's endless ancestors (depth %d a step): tankctl stops after %d request(s)" % (depth, most),
+                 (rc, len(asked), err[-300:]))
     finally:
         odd.close()
 
