@@ -89,7 +89,8 @@ def bodies(d, pid):
     while they are open; once they are closed the memory goes back to the system (it
     stayed in malloc's arenas: 250 MB of 600 such connections, an audit)."""
     before = rss_mb(pid)
-    socks, chunk = [], b"x" * (1 << 20)
+    # Each just under simd's body limit (256 KiB): 240 of them, 60 MB.
+    socks, chunk = [], b"x" * ((256 << 10) - 1024)
     for i in range(240):
         s = socket.socket()
         s.bind((SOURCES[i % len(SOURCES)], 0))
@@ -103,15 +104,15 @@ def bodies(d, pid):
             pass
         socks.append(s)
     # What the kernel still buffers reaches simd over the next moments.
-    held = wait_until(lambda: rss_mb(pid) > before + 150 and rss_mb(pid), 15) or rss_mb(pid)
+    held = wait_until(lambda: rss_mb(pid) > before + 40 and rss_mb(pid), 15) or rss_mb(pid)
     for s in socks:
         s.close()
     if os.environ.get("TW_SANITIZERS") == "yes":
         # ASan's allocator keeps freed memory in its quarantine whatever malloc_trim says.
         t.ok(d.alive(), "simd held %d MB of unfinished bodies and lives (ASan: memory not measured)" % held)
         return
-    back = wait_until(lambda: rss_mb(pid) < before + 64 and rss_mb(pid), 15)
-    t.ok(held > before + 150 and back, "simd held %d MB of unfinished bodies (from %d MB) and gives it "
+    back = wait_until(lambda: rss_mb(pid) < before + 16 and rss_mb(pid), 15)
+    t.ok(held > before + 40 and back, "simd held %d MB of unfinished bodies (from %d MB) and gives it "
          "back once they close (%s MB)" % (held, before, back or rss_mb(pid)))
 
 
