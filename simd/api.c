@@ -930,9 +930,16 @@ static void api_inbox_forget(struct http_ctx *ctx)
 static void api_health(struct http_ctx *ctx)
 {
 	struct simd *sd = sd_of(ctx);
+	size_t tanks = sd->n_tanks, fish, transit = sd->outbox_count;
+	/* Without the token, the public tanks: it told how many private tanks and fish
+	 * there were (an attacker's audit, 7 December), which the listings hide. */
+	if (ctx->trusted)
+		fish = tanks_total_fish(sd);
+	else
+		tanks_public_census(sd, &tanks, &fish, &transit);
 	char extra[128];
 	snprintf(extra, sizeof extra, ",\"tank_count\":%zu,\"population\":%zu,\"in_transit\":%zu",
-		 sd->n_tanks, tanks_total_fish(sd), sd->outbox_count);
+		 tanks, fish, transit);
 	http_reply_health(ctx->req, "simd", sd->daemon->conf.server.server_id,
 			  now_mono() - sd->started_mono, extra);
 }

@@ -319,6 +319,9 @@ char *tanks_list_text(struct simd *sd, bool include_private, size_t *len);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,
 			    const char *server_id);
 size_t tanks_total_fish(struct simd *sd);
+/* The public tanks, their fish and their entities in transit: what /health tells a
+ * caller without the token, as the listings show such a caller the public tanks only. */
+void tanks_public_census(struct simd *sd, size_t *tanks, size_t *fish, size_t *in_transit);
 /* After recovery: the tanks in the order they were created (the tank folders are read
  * in the directory's order), and the default tank the first of them, as before the
  * restart. */

@@ -565,6 +565,21 @@ size_t tanks_total_fish(struct simd *sd)
 	return n;
 }
 
+void tanks_public_census(struct simd *sd, size_t *tanks, size_t *fish, size_t *in_transit)
+{
+	*tanks = *fish = *in_transit = 0;
+	struct tank_slot *s;
+	TAILQ_FOREACH (s, &sd->tanks, link) {
+		if (!s->meta.is_public)
+			continue;
+		pthread_mutex_lock(&s->status_lock);
+		(*tanks)++;
+		*fish += (size_t)s->stats.fish_count;
+		*in_transit += (size_t)s->stats.in_transit + (size_t)s->stats.plants_in_transit;
+		pthread_mutex_unlock(&s->status_lock);
+	}
+}
+
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,
 			    const char *server_id)
 {

@@ -80,6 +80,16 @@ try:
          "include_private=true with the token")
     t.ok(jerr(a.get("/api/tanks?include_private=true", tcp=True), 401),
          "include_private=true over TCP without the token is 401 (issue 9)")
+    # /health counted the private tank and its fish for anyone (an attacker's audit).
+    def public_health():
+        pub = a.get("/api/tanks", tcp=True).json()["tanks"]
+        h = a.get("/health", tcp=True).json()
+        return h["tank_count"] == 2 and h["population"] == sum(x["stats"]["fish_count"] for x in pub) and h
+    h = wait_until(public_health, 10, 0.1)  # a running tank's count may change in between
+    t.ok(h, "/health over TCP without the token counts the public tanks and their fish only",
+         a.get("/health", tcp=True).json())
+    h = a.get("/health", tcp=True, token=token).json()
+    t.eq(h["tank_count"], 3, "with the token, every tank")
 
     for body, what in [({}, "missing name"), ({"name": ""}, "empty name"), ({"name": 5}, "name not a string"),
                        ({"name": "x", "max_fish": 0}, "max_fish 0"), ({"name": "x", "width": 10}, "width too small"),
