@@ -360,6 +360,9 @@ try {
     check(!!others, `a server that never answers and one that answers nonsense: the map still draws the others (in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     const unreachable = await page.$$eval('#network-map text.server-meta', (ts) => ts.filter((x) => x.textContent === 'unreachable').length);
     check(unreachable >= 1, 'the hung server is drawn unreachable', unreachable);
+    const boxed = await page.$eval(`a.server[data-server-id="${hung}"]`, (a) => a.classList.contains('unreachable') &&
+      /not answering/.test(a.textContent)).catch(() => false);
+    check(boxed, 'its box is drawn unreachable too, not online', await page.$eval(`a.server[data-server-id="${hung}"]`, (a) => a.outerHTML.slice(0, 300)).catch(() => ''));
     // A connection to a tank there ends at that server's box instead of vanishing.
     const toHung = await until(() => page.evaluate((id) => {
       const p = document.querySelector(`path.connection[data-connection-id="${id}"]`);
@@ -478,6 +481,18 @@ try {
     const want = (150 / box.w) * 16000 / pz.z;
     check(Math.abs(px - pz.x - want) < want * 0.25, 'a finger drag moves the view by as much as the finger moved',
           `moved ${px - pz.x}, want about ${want.toFixed(0)}`);
+
+    // The registry cannot be read (discoveryd stopped): the map says so, and its panel
+    // stops counting migrations it cannot place (it went on counting).
+    await page.goto(`${hub}/#/network`);
+    await until(() => page.$eval('#migrations-seen', (c) => +c.dataset.count > 0 ? 1 : null), 30000);
+    console.log('stop-disc');
+    const lost = await until(() => page.$eval('#network-map', (m) => /Cannot read the registry/.test(m.textContent) || null), 20000);
+    const c0 = await page.$eval('#migrations-seen', (c) => +c.dataset.count);
+    await page.waitForTimeout(6000);
+    const c1 = await page.$eval('#migrations-seen', (c) => +c.dataset.count);
+    console.log('cont-disc');
+    check(lost && c1 === c0, 'the registry unreadable: the map says so and counts no more migrations', `${lost} ${c0} -> ${c1}`);
 
     // No fish: no trait mean, and whole fish on the population axis.
     await page.goto(`${hub}/#/tanks/${nobody}`);

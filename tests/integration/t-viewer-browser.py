@@ -258,6 +258,10 @@ try:
             hub.sim.signal(signal.SIGSTOP)
         elif line == "cont-now":
             hub.sim.signal(signal.SIGCONT)
+        elif line == "stop-disc":
+            hub.disc.signal(signal.SIGSTOP)
+        elif line == "cont-disc":
+            hub.disc.signal(signal.SIGCONT)
         elif line.startswith("reserve "):
             # Out of its tank into the outbox, towards a server nobody knows: migrated
             # keeps it there (retrying) until the test aborts it.
@@ -271,6 +275,7 @@ try:
         run_phase("watch", dict(base, secret=secret, ocean=ocean["tank"]["tank_id"], nobody=nobody), on_line=watch)
     finally:
         hub.sim.signal(signal.SIGCONT)
+        hub.disc.signal(signal.SIGCONT)
     t.ok(held.get("tid"), "the watched fish was taken out of its tank for the card's check")
     hub.sim.delete("/api/tanks/%s" % nobody)
 

@@ -56,6 +56,8 @@ function clearBend(sx, sy, ex, ey, ux, uy, bend0, others, labels, allowed = () =
 // whose discoveryd still heartbeats) or answers nonsense is drawn as unreachable, and
 // the rest of the map goes on.
 const PEER_TIMEOUT_MS = 4000;
+const STRUCTURE_MS = 5000; // how often the registry, tanks and connections are read again
+const SEEN_MAX = 2000; // transfer ids remembered, so that none is shown twice
 const isStr = (x) => typeof x === 'string';
 const goodTank = (x) => x && x.tank && isStr(x.tank.tank_id) && isStr(x.tank.name) && x.stats &&
   Number.isFinite(x.stats.fish_count);
@@ -102,6 +104,12 @@ export function networkView(root) {
   const tankPos = new Map(); // tank id -> {x, y, r}
   const arrows = []; // {path, conn}
   const seen = new Set();
+  // A tank's name as the map knows it (its id's first 8 characters otherwise), with its
+  // server when that is another.
+  const tankName = (id, server) => {
+    for (const ts of tanks.values()) for (const x of ts || []) if (x.tank_id === id) return x.name;
+    return (server ? server + '/' : '') + String(id).slice(0, 8);
+  };
   let firstPoll = true, count = 0;
 
   async function loadStructure() {
@@ -117,6 +125,7 @@ export function networkView(root) {
       tankPos.clear();
       arrows.length = 0;
       lastSig = '';
+      servers = []; // nor are its migrations: the panel went on counting them
       return;
     }
     servers = reg.servers.slice().sort((a, b) => (b.is_local - a.is_local) || a.server_id.localeCompare(b.server_id));
@@ -136,7 +145,8 @@ export function networkView(root) {
       }
     }));
     const sig = JSON.stringify([servers.map((s) => [s.server_id, s.status]),
-      [...tanks].map(([k, v]) => [k, v && v.map((t) => t.tank_id + t.name)]), conns.map((c) => c.id)]);
+      [...tanks].map(([k, v]) => [k, v && v.map((t) => t.tank_id + t.name)]),
+      conns.map((c) => c.sourceServerId + '/' + c.id).sort()]); // the answers come in any order
     if (sig !== lastSig) {
       lastSig = sig;
       layout();
@@ -162,7 +172,8 @@ export function networkView(root) {
     path.setAttribute('marker-end', `url(#${state !== 'ok' ? 'arrow-held' : local ? 'arrow-local' : 'arrow'})`);
     path.dataset.state = state;
     const why = state === 'ok' ? '' : ` \u2014 ${state.replace('_', ' ')}${c.reason ? ': ' + c.reason : ''}`;
-    path.querySelector('title').textContent = `${c.id}: ${c.probability}% ${c.direction}${why}`;
+    path.querySelector('title').textContent =
+      `${tankName(c.sourceId)} \u2192 ${tankName(c.destinationId, c.destinationServerId)}: ${c.probability}% ${c.direction}${why}`;
   }
 
   let lastSig = '';
@@ -182,10 +193,13 @@ export function networkView(root) {
       const cx = n === 1 ? W / 2 : W / 2 + Math.cos(a) * (W / 2 - bw / 2 - 30);
       const cy = n <= 2 ? H / 2 : H / 2 + Math.sin(a) * (H / 2 - bh / 2 - 20);
       const ts = tanks.get(s.server_id);
-      const g = svg('a', { href: viewerUrl(s, '#/network'), class: `server ${s.status}`, 'data-server-id': s.server_id });
+      // A server that does not answer is drawn so (dashed, grey), whatever the registry
+      // says of its heartbeats: its box stayed solid "online" beside the word.
+      const lost = !ts && s.status !== 'offline';
+      const g = svg('a', { href: viewerUrl(s, '#/network'), class: `server ${s.status}${lost ? ' unreachable' : ''}`, 'data-server-id': s.server_id });
       g.append(svg('rect', { x: cx - bw / 2, y: cy - bh / 2, width: bw, height: bh, rx: 18 }));
       g.append(svg('text', { x: cx - bw / 2 + 16, y: cy - bh / 2 + 28, class: 'server-name' }, s.server_id));
-      const meta = `${s.status} · ${s.host}:${s.port}${s.is_local ? ' · this server' : ''}`;
+      const meta = `${lost ? 'not answering' : s.status} · ${s.host}:${s.port}${s.is_local ? ' · this server' : ''}`;
       g.append(svg('text', { x: cx - bw / 2 + 16, y: cy - bh / 2 + 48, class: 'server-meta' }, meta));
       // The server's name and meta line: arrows keep off them as they keep off tanks
       // (about 6.5 px a character of the meta line's font).
@@ -282,22 +296,35 @@ export function networkView(root) {
     return true;
   }
 
+  // A server whose transfers do not come within the time-out is drawn unreachable at
+  // once, not at the next structure pass (12-15 s with a hung server).
   async function pollTransfers() {
-    const lists = await Promise.all(servers.filter((s) => s.status !== 'offline').map((s) =>
+    const asked = servers.filter((s) => s.status !== 'offline');
+    const lists = await Promise.all(asked.map((s) =>
       api('/api/transfers?limit=50', { base: serverBase(s), timeout: PEER_TIMEOUT_MS })
-        .then((r) => r.transfers.filter(goodTransfer)).catch(() => [])));
+        .then((r) => r.transfers.filter(goodTransfer)).catch((err) => {
+          if (err.status === 0 && tanks.get(s.server_id)) {
+            tanks.set(s.server_id, null);
+            lastSig = '';
+            layout();
+          }
+          return [];
+        })));
     const fresh = [];
     for (const t of lists.flat()) {
       if (t.state !== 'committed' || seen.has(t.transfer_id)) continue;
       seen.add(t.transfer_id);
       if (!firstPoll) fresh.push(t);
     }
+    // Only the newest transfers are asked for: the ids seen long ago can go (the set
+    // grew for as long as the map was open).
+    if (seen.size > SEEN_MAX) for (const id of [...seen].slice(0, seen.size - SEEN_MAX / 2)) seen.delete(id);
     firstPoll = false;
     fresh.sort((a, b) => a.timestamp.localeCompare(b.timestamp));
     fresh.forEach((t, i) => setTimeout(() => { if (!closed) swim(t); }, i * 250));
     for (const t of fresh) {
       count++;
-      const name = (id) => { for (const ts of tanks.values()) for (const x of ts || []) if (x.tank_id === id) return x.name; return id.slice(0, 8); };
+      const name = (id) => tankName(id);
       // Each name isolated (<bdi>): a name saved before bidi controls were refused
       // cannot reorder the arrow and the other name around it.
       recent.prepend(h('li', {}, h('code', {}, t.entity_old_id.slice(0, 8)), ' ',
@@ -310,10 +337,13 @@ export function networkView(root) {
   }
 
   (async function loop() {
-    let n = 0;
+    let last = 0;
     while (!closed) {
-      // Whatever one answer did, the map keeps going: an error ended it for good.
-      if (n % 5 === 0) {
+      // Whatever one answer did, the map keeps going: an error ended it for good. The
+      // structure every STRUCTURE_MS of the clock, not every fifth pass: a pass waits
+      // for the slowest server, and with a hung one the structure came every 25 s.
+      if (Date.now() - last >= STRUCTURE_MS) {
+        last = Date.now();
         try { await loadStructure(); } catch (err) {
           const e = svg('text', { x: 20, y: H - 20, class: 'error', id: 'map-error' }, 'Map not updated: ' + err.message);
           map.querySelector('#map-error')?.remove();
@@ -321,7 +351,6 @@ export function networkView(root) {
         }
       }
       try { await pollTransfers(); } catch { /* next time */ }
-      n++;
       await new Promise((r) => setTimeout(r, 1000));
     }
   })();
