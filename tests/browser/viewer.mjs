@@ -305,6 +305,12 @@ try {
       if (boxOf(a) === boxOf(b) && a[1] === b[1]) gaps.push((Math.abs(a[0] - b[0]) - a[2] - b[2]) / Math.min(a[2], b[2]));
     }));
     check(geo.tanks.length >= 2 && geo.tanks.every((c) => boxOf(c) >= 0), 'every tank is drawn inside its server', JSON.stringify(geo));
+    // A tank's count fits inside its circle ("2000 fish" ran over a small one).
+    const over = await page.$$eval('#network-map a.tank', (as) => as.map((a) => {
+      const r = +a.querySelector('circle').getAttribute('r'), w = a.querySelector('.map-tank-meta').getBBox().width;
+      return [a.querySelector('.map-tank-meta').textContent, w, 2 * r];
+    }).filter(([, w, d]) => w > d));
+    check(over.length === 0, 'every tank\'s fish count fits inside its circle', JSON.stringify(over));
     check(gaps.length > 0 && gaps.every((g) => g >= 1.5), 'tanks side by side leave room for the arrows between them', JSON.stringify(gaps));
     // Two connections between the same two tanks, one each way: bent to opposite sides
     // of the line between them (they were once drawn one on the other).
@@ -440,6 +446,11 @@ try {
     check(nf && disabled, 'a tank that never was says "not found" (not "deleted") and its buttons are off',
           `${await page.$eval('.pill.state', (e) => e.textContent)} disabled=${disabled}`);
     check(await page.$eval('.pill.server', (e) => e.hidden), 'and shows no empty server pill');
+
+    // An address that names no view says so (it showed the tank list).
+    await page.goto(`${hub}/#/tanks/bad%20id`);
+    const nope = await until(() => page.$eval('#not-found', (e) => e.textContent), 5000);
+    check(nope && /No such page/.test(nope), 'an address that names no view says "No such page"', nope);
 
     // Keys pick the fish in view only.
     await page.goto(`${hub}/#/tanks/${ocean}`);

@@ -4,6 +4,7 @@
 //   #/network         the network map
 // "#token=..." (printed by the demo) stores the cluster token for the session.
 import { takeTokenFromHash } from './api.js';
+import { el } from './dom.js';
 import { networkView } from './network.js';
 import { tankList, tankView } from './tank.js';
 
@@ -25,9 +26,16 @@ function route() {
   } else if (h === '/network') {
     document.title = 'Network · tankworld';
     cleanup = networkView(root);
-  } else {
+  } else if (h === '/') {
     document.title = 'tankworld';
     cleanup = tankList(root);
+  } else {
+    // An address that names no view says so (it showed the tank list, as if it did).
+    document.title = 'No such page · tankworld';
+    root.replaceChildren(el('section', { class: 'not-found', id: 'not-found' },
+      el('h2', {}, 'No such page'),
+      el('p', {}, 'This address names no view of the viewer: ', el('code', {}, '#' + h)),
+      el('p', {}, el('a', { href: '#/' }, 'This server\u2019s tanks'), ' · ', el('a', { href: '#/network' }, 'the network map'))));
   }
 }
 

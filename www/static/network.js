@@ -15,6 +15,18 @@ function fitName(name, r) {
   return name.length > max ? name.slice(0, max - 1) + '…' : name;
 }
 
+const tankTip = (t, serverId) =>
+  `${t.name} on ${serverId}: ${t.stats.fish_count.toLocaleString('en-US')} fish, generation ${t.stats.max_generation}`;
+
+// A tank's fish count inside its circle (about 6 px a character): "2,000 fish" was wider
+// than a small tank; then "2,000", then "2k".
+function fitCount(n, r) {
+  const full = `${n.toLocaleString('en-US')} fish`, room = (2 * r - 4) / 6;
+  if (full.length <= room) return full;
+  const bare = n.toLocaleString('en-US');
+  return bare.length <= room ? bare : n >= 1000 ? `${Math.round(n / 1000)}k` : String(n);
+}
+
 // The bend of an arrow from (sx,sy) to (ex,ey) that passes no other tank and no server's
 // name or meta line (labels, as rectangles): the preferred one if it is clear, else a
 // deeper one on the same side, else on the other side; only bends `allowed` takes (the
@@ -151,10 +163,13 @@ export function networkView(root) {
       lastSig = sig;
       layout();
     } else {
-      for (const ts of tanks.values())
+      // The counts as they are now: the tooltips lagged the circles.
+      for (const [sid, ts] of tanks)
         for (const t of ts || []) {
           const e = gTanks.querySelector(`[data-tank-id="${t.tank_id}"] .map-tank-meta`);
-          if (e) e.textContent = `${t.stats.fish_count} fish`;
+          if (e) e.textContent = fitCount(t.stats.fish_count, +e.closest('a').querySelector('circle').getAttribute('r'));
+          const tip = gTanks.querySelector(`[data-tank-id="${t.tank_id}"] title`);
+          if (tip) tip.textContent = tankTip(t, sid);
         }
       for (const a of arrows) {
         const c = conns.find((x) => x.id === a.conn.id && x.sourceServerId === a.conn.sourceServerId);
@@ -227,8 +242,8 @@ export function networkView(root) {
         const ta = svg('a', { href: viewerUrl(s, `#/tanks/${t.tank_id}`), class: 'tank', 'data-tank-id': t.tank_id });
         ta.append(svg('circle', { cx: x, cy: y, r }));
         ta.append(svg('text', { x, y: y - 2, 'text-anchor': 'middle', class: 'map-tank-name' }, fitName(t.name, r)));
-        ta.append(svg('text', { x, y: y + 13, 'text-anchor': 'middle', class: 'map-tank-meta' }, `${t.stats.fish_count} fish`));
-        ta.append(svg('title', {}, `${t.name} on ${s.server_id}: ${t.stats.fish_count} fish, generation ${t.stats.max_generation}`));
+        ta.append(svg('text', { x, y: y + 13, 'text-anchor': 'middle', class: 'map-tank-meta' }, fitCount(t.stats.fish_count, r)));
+        ta.append(svg('title', {}, tankTip(t, s.server_id)));
         gTanks.append(ta);
       });
     });
