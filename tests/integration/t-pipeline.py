@@ -8,7 +8,7 @@ it answers, and kept everything it read). For each daemon:
 - 1,500 pipelined requests of 1 kB each sent at once (more than a connection reads
   ahead: its largest request, the body limit and the headers') are all answered once
   the client reads;
-- a 300 kB body (within simd's 1 MiB limit) is still read whole, on TCP and on the
+- a 200 kB body (within simd's 256 KiB limit) is still read whole, on TCP and on the
   Unix socket."""
 import json
 import os
@@ -96,14 +96,14 @@ try:
         t.ok(got == 1500, "%s: 1,500 pipelined requests (1.5 MB) all answered once read (%d)" % (n, got))
 
     # The bound leaves room for a whole body (evhttp keeps one in the input buffer until
-    # all of it is there): simd reads a 300 kB one and answers the route's own error.
-    big = json.dumps({"name": "pipe", "description": "x" * 300000}).encode()
+    # all of it is there): simd reads a 200 kB one and answers the route's own error.
+    big = json.dumps({"name": "pipe", "description": "x" * 200000}).encode()
     for side, where in (("TCP", {"url": d["simd"].url}), ("Unix socket", {"unix": d["simd"].socket})):
         r = request("POST", path="/api/tanks", raw=big, timeout=10, token=TEST_TOKEN,
                     headers={"Content-Type": "application/json"}, **where)
         body = r.json() if r.body.startswith("{") else {}
         t.ok(r.status == 400 and body.get("code") == "invalid_tank",
-             "simd over %s: a 300 kB body is read whole and answered by the route (%d %s)"
+             "simd over %s: a 200 kB body is read whole and answered by the route (%d %s)"
              % (side, r.status, body.get("code")))
 finally:
     finish(t, root, list(d.values()))
