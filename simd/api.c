@@ -569,8 +569,7 @@ static void reply_xfer_error(struct http_ctx *ctx, int r, const char *what)
 		break;
 	case -EALREADY:
 		http_reply_error(ctx->req, 409, "transfer_conflict",
-				 "%s: this transfer_id arrived here before with another fish or "
-				 "from another server",
+				 "%s: this transfer_id arrived here before with another fish",
 				 what);
 		break;
 	default:

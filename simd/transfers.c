@@ -321,12 +321,13 @@ int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 	pthread_mutex_lock(&sd->xfer_lock);
 	struct inbox_rec *seen = inbox_find(sd, rq->transfer_id);
 	const char *id = jv_member_str(rq->fish, "id");
-	if (seen && (!id || strcmp(id, seen->fish_id) != 0 ||
-		     strcmp(rq->source_server, seen->source_server) != 0)) {
-		/* A transfer id is one fish from one server: answered 200, a sender whose id
-		 * another sender had used first (or learned from a listing and sent ahead)
-		 * committed, and its fish was nowhere (an attacker's audit, 7 December). A
-		 * definitive refusal makes it abort, and the fish goes back. */
+	if (seen && (!id || strcmp(id, seen->fish_id) != 0)) {
+		/* A transfer id is one fish: answered 200, a sender whose id another sender
+		 * had used first (or learned from a listing and sent ahead) committed, and its
+		 * fish was nowhere (an attacker's audit, 7 December). A definitive refusal
+		 * makes it abort, and the fish goes back. The sending server is not compared:
+		 * a forger names whichever it likes, and a server whose id follows its host's
+		 * name may retry under another, where a refusal would bring a copy back. */
 		pthread_mutex_unlock(&sd->xfer_lock);
 		return -EALREADY;
 	}
