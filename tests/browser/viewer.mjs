@@ -350,6 +350,19 @@ try {
     const again = await until(async () => (await tankApi(hub, tank)).paused === before, 8000);
     const askedAgain = await page.$eval('#token-dialog', (d) => d.open);
     check(again && !askedAgain, 'the next mutation uses the kept token without asking');
+    // The pill follows the tank: after this page's own pause and resume (a frame made
+    // before the pause, arriving after its answer, said live for good), and after a
+    // pause by someone else (a paused tank sends no frame).
+    const pill = () => page.$eval('.pill.state', (e) => e.textContent);
+    const shown = await until(async () => (await pill()) === ((await tankApi(hub, tank)).paused ? 'paused' : 'live'), 5000);
+    check(shown, 'the pill says what the tank is after the page\'s pause and resume', await pill());
+    const post = (what) => fetch(`${hub}/api/tanks/${tank}/${what}`, { method: 'POST', headers: { Authorization: `Bearer ${conf.token}` } });
+    await post('pause');
+    const elsewhere = await until(async () => (await pill()) === 'paused', 8000);
+    check(elsewhere, 'a tank paused elsewhere: the pill says paused', await pill());
+    await post('resume');
+    const resumed = await until(async () => (await pill()) === 'live', 8000);
+    check(resumed, 'and live once resumed elsewhere', await pill());
   } else if (phase === 'faults') {
     // What an adversarial probe broke: a bad %-escape in the token left the page blank; a
     // hung server froze the map and one answer with a null name ended it; a tank deleted

@@ -294,6 +294,14 @@ try:
             hub.sim.stop()
             hub.sim.start()
             open(flag, "w").close()
+    # The hub's tank running with fish to draw: its fish may all have swum to the worker
+    # or died by now (a sanitizer build's CI run), and the token phase ends it resumed
+    # only if the page's resume worked.
+    hub.sim.post("/api/tanks/%s/resume" % hub_tank)
+    if hub.sim.get("/api/tanks/%s" % hub_tank).json()["stats"]["fish_count"] == 0:
+        w, h = tank_size(hub, hub_tank)
+        for i in range(3):
+            hub.sim.post("/api/tanks/%s/fish" % hub_tank, {"x": w * (i + 1) / 4, "y": h / 2})
     run_phase("restart", dict(base, tank=hub_tank, flag=flag), on_line=restart)
     for name in ("tank-view.png", "network-map.png", "history-plots.png", "family-tree.png", "family-remote.png"):
         p = os.path.join(ARTIFACTS, name)

@@ -117,7 +117,7 @@ export function tankView(root, tankId) {
       head.server.textContent = 'server ' + meta.tank.server_id;
       head.server.hidden = false;
       document.title = `${meta.tank.name} · tankworld`;
-      setPaused(meta.paused);
+      learnPaused(meta);
     } catch (err) {
       head.name.textContent = err.status === 401 ? 'A private tank' : 'Unknown tank';
       head.state.textContent = err.status === 404 ? 'not found' : err.status === 401 ? 'needs the token' : 'unreachable';
@@ -125,6 +125,16 @@ export function tankView(root, tankId) {
     }
   }
 
+  // Paused or not: said by each frame, by this page's own pause and resume, and by the
+  // tank when the stream goes quiet. A frame made before this page's pause can arrive
+  // after its answer; it would say live again, and a paused tank sends no frame to
+  // correct it (the pill said live, and the button paused it again). So the frames
+  // say it only after the frame (stateFrame) at which the state was last learnt.
+  let stateFrame = -1;
+  function learnPaused(r) {
+    stateFrame = r.frame;
+    setPaused(r.paused);
+  }
   function setPaused(p) {
     paused = p;
     btnPause.textContent = p ? 'Resume' : 'Pause';
@@ -171,12 +181,23 @@ export function tankView(root, tankId) {
       }
     });
   }
+  // A tank paused elsewhere (tankctl, another page) sends no more frames: a stream quiet
+  // for QUIET_MS asks the tank whether it is paused.
+  const QUIET_MS = 2000;
+  const quietTimer = setInterval(async () => {
+    if (closed || broken || paused || !cur || performance.now() - tCur < QUIET_MS) return;
+    try {
+      const r = await api(`/api/tanks/${tankId}`, { timeout: 4000 });
+      if (!closed && r.frame >= cur.frame) learnPaused(r);
+    } catch { /* the stream's end says what went wrong */ }
+  }, QUIET_MS);
   // A tank that is not there (deleted while watched, or never was): nothing more to ask,
   // nothing to do with it.
   function gone(why) {
     head.state.textContent = why;
     head.state.className = 'pill state bad';
     canvas.dataset.gone = 'true';
+    clearInterval(quietTimer);
     plots.close();
     hideCard();
     for (const b of [btnPause, btnFood, btnFish]) b.disabled = true;
@@ -190,7 +211,8 @@ export function tankView(root, tankId) {
     tCur = performance.now();
     cur.fishMap = new Map();
     for (const fi of f.fish) cur.fishMap.set(fi[0], fi);
-    if (f.paused !== paused || broken) setPaused(f.paused);
+    if (broken) stateFrame = -1; // a restored tank may count from an older frame
+    if ((f.paused !== paused && f.frame > stateFrame) || broken) setPaused(f.paused);
     broken = false;
     const s = f.stats;
     stat.frame.textContent = f.frame;
@@ -544,8 +566,7 @@ export function tankView(root, tankId) {
 
   btnPause.onclick = async () => {
     try {
-      const r = await api(`/api/tanks/${tankId}/${paused ? 'resume' : 'pause'}`, { method: 'POST' });
-      setPaused(r.paused);
+      learnPaused(await api(`/api/tanks/${tankId}/${paused ? 'resume' : 'pause'}`, { method: 'POST' }));
     } catch (err) {
       toast('Cannot ' + (paused ? 'resume' : 'pause') + ': ' + err.message, 'error');
     }
@@ -576,6 +597,7 @@ export function tankView(root, tankId) {
     es.close();
     plots.close();
     clearInterval(cardTimer);
+    clearInterval(quietTimer);
   };
 }
 
