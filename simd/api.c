@@ -933,9 +933,9 @@ static void api_health(struct http_ctx *ctx)
 	/* Without the token, the public tanks: it told how many private tanks and fish
 	 * there were (an attacker's audit, 7 December), which the listings hide. */
 	if (ctx->trusted)
-		fish = tanks_total_fish(sd);
+		fish = tanks_count_fish(sd, false, NULL, NULL);
 	else
-		tanks_public_census(sd, &tanks, &fish, &transit);
+		fish = tanks_count_fish(sd, true, &tanks, &transit);
 	char extra[128];
 	snprintf(extra, sizeof extra, ",\"tank_count\":%zu,\"population\":%zu,\"in_transit\":%zu",
 		 tanks, fish, transit);

@@ -20,7 +20,7 @@
  * advertises this server's tank count in its ServerInfo without an HTTP round trip. */
 static void status_line(struct simd *sd)
 {
-	size_t fish = tanks_total_fish(sd);
+	size_t fish = tanks_count_fish(sd, false, NULL, NULL);
 	daemon_status("%zu tanks, %zu fish, %zu in transit", sd->n_tanks, fish, sd->outbox_count);
 	static size_t last_tanks = (size_t)-1, last_fish = (size_t)-1;
 	if (sd->n_tanks == last_tanks && fish == last_fish)
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	tanks_publish_public(&sd, NULL, NULL);
 	state_writer_flush(sd.public_tanks);
 	daemon_ready(&d, "%zu tanks, %zu fish, %zu in transit, port %d", sd.n_tanks,
-		     tanks_total_fish(&sd), sd.outbox_count, port);
+		     tanks_count_fish(&sd, false, NULL, NULL), sd.outbox_count, port);
 
 	daemon_run(&d);
 

@@ -173,6 +173,7 @@ struct simd {
 	TAILQ_HEAD(, outbox_rec) outbox;
 	TAILQ_HEAD(, inbox_rec) inbox;
 	void *outbox_index, *inbox_index; /* tsearch trees by transfer_id */
+	void *outbox_entities;		  /* a tsearch tree by entity id (records.c) */
 	size_t outbox_count, inbox_count;
 	uint64_t xfer_applied_seq, xfer_snap_seq;
 	/* Counters for /metrics. */
@@ -318,10 +319,10 @@ const char *tank_status_text(struct simd *sd, struct tank_slot *s, size_t *len);
 char *tanks_list_text(struct simd *sd, bool include_private, size_t *len);
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,
 			    const char *server_id);
-size_t tanks_total_fish(struct simd *sd);
-/* The public tanks, their fish and their entities in transit: what /health tells a
- * caller without the token, as the listings show such a caller the public tanks only. */
-void tanks_public_census(struct simd *sd, size_t *tanks, size_t *fish, size_t *in_transit);
+/* The fish of every tank, or of the public tanks only (what /health tells a caller
+ * without the token, as the listings show such a caller the public tanks only); and,
+ * where asked, how many tanks those are and their entities in transit. */
+size_t tanks_count_fish(struct simd *sd, bool public_only, size_t *tanks, size_t *in_transit);
 /* After recovery: the tanks in the order they were created (the tank folders are read
  * in the directory's order), and the default tank the first of them, as before the
  * restart. */

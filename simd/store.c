@@ -843,8 +843,8 @@ void store_recover(struct simd *sd, bool initialized)
 	/* The parts an operator can act on: snapshot size, and re-simulation (replay_budget). */
 	log_info("recovered %zu tanks with %zu fish and %zu fish in transit in %.3f s (snapshots "
 		 "%.3f s, re-simulating %" PRIu64 " frames %.3f s)",
-		 sd->n_tanks, tanks_total_fish(sd), sd->outbox_count, now_mono() - t0, loaded,
-		 sd->replay_frames, sd->replay_seconds);
+		 sd->n_tanks, tanks_count_fish(sd, false, NULL, NULL), sd->outbox_count,
+		 now_mono() - t0, loaded, sd->replay_frames, sd->replay_seconds);
 	/* A new or upgraded state gets its manifest (and checksummed snapshots) now. */
 	if (!have_manifest)
 		snapshot_round(sd);

@@ -553,31 +553,24 @@ void tanks_stop_all(struct simd *sd)
 	}
 }
 
-size_t tanks_total_fish(struct simd *sd)
+size_t tanks_count_fish(struct simd *sd, bool public_only, size_t *tanks, size_t *in_transit)
 {
-	size_t n = 0;
+	size_t fish = 0, n = 0, moving = 0;
 	struct tank_slot *s;
 	TAILQ_FOREACH (s, &sd->tanks, link) {
-		pthread_mutex_lock(&s->status_lock);
-		n += (size_t)s->stats.fish_count;
-		pthread_mutex_unlock(&s->status_lock);
-	}
-	return n;
-}
-
-void tanks_public_census(struct simd *sd, size_t *tanks, size_t *fish, size_t *in_transit)
-{
-	*tanks = *fish = *in_transit = 0;
-	struct tank_slot *s;
-	TAILQ_FOREACH (s, &sd->tanks, link) {
-		if (!s->meta.is_public)
+		if (public_only && !s->meta.is_public)
 			continue;
 		pthread_mutex_lock(&s->status_lock);
-		(*tanks)++;
-		*fish += (size_t)s->stats.fish_count;
-		*in_transit += (size_t)s->stats.in_transit + (size_t)s->stats.plants_in_transit;
+		n++;
+		fish += (size_t)s->stats.fish_count;
+		moving += (size_t)s->stats.in_transit + (size_t)s->stats.plants_in_transit;
 		pthread_mutex_unlock(&s->status_lock);
 	}
+	if (tanks)
+		*tanks = n;
+	if (in_transit)
+		*in_transit = moving;
+	return fish;
 }
 
 json_object *tank_meta_json(const struct tank_meta *m, const struct tank_params *p,
