@@ -59,15 +59,24 @@ function askToken(reason) {
   return asking;
 }
 
+// The headers of a request: the token goes with every request to the server that
+// served the page, and only with changes to another one (a read there needs none, and
+// the token is not handed to every server the map reads).
+function headersFor(accept, method, base) {
+  const headers = { Accept: accept };
+  const t = token();
+  if (method !== 'GET') headers['Content-Type'] = 'application/json';
+  if (t && (method !== 'GET' || base === '')) headers.Authorization = 'Bearer ' + t;
+  return headers;
+}
+
 // base: '' for the simd that served the page, else "http://host:port" of another one.
 // timeout (ms), when given, gives up on a server that does not answer (an ApiError of
 // status 0): one hung server must not hold up a page that asks several.
 export async function api(path, { method = 'GET', body, base = '', timeout = 0 } = {}) {
   for (let attempt = 0; ; attempt++) {
-    const headers = { Accept: 'application/json' };
     const t = token();
-    if (method !== 'GET') headers['Content-Type'] = 'application/json';
-    if (t && (method !== 'GET' || base === '')) headers.Authorization = 'Bearer ' + t;
+    const headers = headersFor('application/json', method, base);
     let r;
     try {
       r = await fetch(base + path, {
@@ -110,11 +119,9 @@ export function openEvents(path, { onOpen, onEvent, onEnd }) {
   const arm = () => { clearTimeout(timer); timer = setTimeout(() => end(0), SILENT_MS); };
   (async () => {
     arm();
-    const headers = { Accept: 'text/event-stream' };
-    if (token()) headers.Authorization = 'Bearer ' + token();
     let r;
     try {
-      r = await fetch(path, { headers, signal: ctl.signal, cache: 'no-store' });
+      r = await fetch(path, { headers: headersFor('text/event-stream', 'GET', ''), signal: ctl.signal, cache: 'no-store' });
     } catch { end(0); return; }
     if (!r.ok || !r.body) { end(r.ok ? 0 : r.status); return; }
     if (ended) return;

@@ -339,12 +339,11 @@ export function networkView(root) {
     fresh.forEach((t, i) => setTimeout(() => { if (!closed) swim(t); }, i * 250));
     for (const t of fresh) {
       count++;
-      const name = (id) => tankName(id);
       // Each name isolated (<bdi>): a name saved before bidi controls were refused
       // cannot reorder the arrow and the other name around it.
       recent.prepend(h('li', {}, h('code', {}, t.entity_old_id.slice(0, 8)), ' ',
-        h('bdi', {}, `${t.source_server_id}/${name(t.source_tank_id)}`), ' → ',
-        h('bdi', {}, `${t.destination_server_id}/${name(t.destination_tank_id)}`)));
+        h('bdi', {}, `${t.source_server_id}/${tankName(t.source_tank_id)}`), ' → ',
+        h('bdi', {}, `${t.destination_server_id}/${tankName(t.destination_tank_id)}`)));
       while (recent.children.length > 12) recent.lastChild.remove();
     }
     counter.textContent = count;
