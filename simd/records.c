@@ -17,45 +17,76 @@
  * entry "old" at once, and a retry then arrived a second time. */
 #define INBOX_MAX 100000
 
-static int by_transfer_id(const void *a, const void *b)
+static int by_leading_id(const void *a, const void *b)
 {
-	/* Both record types start with transfer_id. */
+	/* Both record types start with transfer_id, and struct outbox_entity with its id. */
 	return strcmp((const char *)a, (const char *)b);
+}
+
+/* How many outbox records carry an entity: one, or more in the state of a server from
+ * before arrivals were checked against the outbox. An arrival asks it, where a walk of
+ * the outbox (every transfer in flight, unbounded while a peer is away) cost each
+ * arrival that outbox's length. */
+struct outbox_entity {
+	char id[UUID_STR_LEN];
+	unsigned n;
+};
+
+static struct outbox_entity *outbox_entity_find(struct simd *sd, const char *id)
+{
+	void *const *p = tfind(id, &sd->outbox_entities, by_leading_id);
+	return p ? *(struct outbox_entity *const *)p : NULL;
+}
+
+static void outbox_entity_add(struct simd *sd, const char *id, int d)
+{
+	struct outbox_entity *e = outbox_entity_find(sd, id);
+	if (!e) {
+		e = xcalloc(1, sizeof *e);
+		snprintf(e->id, sizeof e->id, "%s", id);
+		tsearch(e, &sd->outbox_entities, by_leading_id);
+	}
+	e->n += (unsigned)d;
+	if (e->n == 0) {
+		tdelete(e, &sd->outbox_entities, by_leading_id);
+		free(e);
+	}
 }
 
 struct outbox_rec *outbox_find(struct simd *sd, const char *id)
 {
-	void *const *p = tfind(id, &sd->outbox_index, by_transfer_id);
+	void *const *p = tfind(id, &sd->outbox_index, by_leading_id);
 	return p ? *(struct outbox_rec *const *)p : NULL;
 }
 
 struct inbox_rec *inbox_find(struct simd *sd, const char *id)
 {
-	void *const *p = tfind(id, &sd->inbox_index, by_transfer_id);
+	void *const *p = tfind(id, &sd->inbox_index, by_leading_id);
 	return p ? *(struct inbox_rec *const *)p : NULL;
 }
 
-/* A walk of the outbox, which holds the transfers in flight: an arrival pays it once. */
 bool outbox_has_entity(struct simd *sd, const char *entity_id, const char *except_transfer)
 {
-	struct outbox_rec *r;
-	TAILQ_FOREACH (r, &sd->outbox, link)
-		if (strcmp(r->fish_id, entity_id) == 0 &&
-		    strcmp(r->transfer_id, except_transfer) != 0)
-			return true;
-	return false;
+	struct outbox_entity *e = outbox_entity_find(sd, entity_id);
+	unsigned n = e ? e->n : 0;
+	struct outbox_rec *own = outbox_find(sd, except_transfer);
+	if (own && n > 0 && strcmp(own->fish_id, entity_id) == 0)
+		n--;
+	return n > 0;
 }
 
 void outbox_insert(struct simd *sd, struct outbox_rec *r)
 {
-	tsearch(r, &sd->outbox_index, by_transfer_id);
+	tsearch(r, &sd->outbox_index, by_leading_id);
+	outbox_entity_add(sd, r->fish_id, 1);
 	TAILQ_INSERT_TAIL(&sd->outbox, r, link);
 	sd->outbox_count++;
 }
 
 void outbox_drop(struct simd *sd, struct outbox_rec *r)
 {
-	tdelete(r, &sd->outbox_index, by_transfer_id);
+	tdelete(r, &sd->outbox_index, by_leading_id);
+	outbox_entity_add(sd, r->fish_id, -1);
 	TAILQ_REMOVE(&sd->outbox, r, link);
 	sd->outbox_count--;
 	json_object_put(r->fish);
@@ -64,7 +95,7 @@ void outbox_drop(struct simd *sd, struct outbox_rec *r)
 
 void inbox_drop(struct simd *sd, struct inbox_rec *r)
 {
-	tdelete(r, &sd->inbox_index, by_transfer_id);
+	tdelete(r, &sd->inbox_index, by_leading_id);
 	TAILQ_REMOVE(&sd->inbox, r, link);
 	sd->inbox_count--;
 	free(r);
@@ -72,7 +103,7 @@ void inbox_drop(struct simd *sd, struct inbox_rec *r)
 
 void inbox_insert(struct simd *sd, struct inbox_rec *r)
 {
-	tsearch(r, &sd->inbox_index, by_transfer_id);
+	tsearch(r, &sd->inbox_index, by_leading_id);
 	TAILQ_INSERT_TAIL(&sd->inbox, r, link);
 	sd->inbox_count++;
 	/* Bounded memory: the oldest arrivals (in arrival order) beyond the bound go. */
