@@ -73,6 +73,8 @@ static const char *reason_for(int status)
 		return "Payload Too Large";
 	case 415:
 		return "Unsupported Media Type";
+	case 421:
+		return "Misdirected Request";
 	case 429:
 		return "Too Many Requests";
 	case 500:

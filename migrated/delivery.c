@@ -6,8 +6,9 @@
  *
  * by its own little state machine (struct xfer). Any number run at once, each waiting
  * only for its own requests, so a slow or dead destination never holds up the others.
- * An answer 200 from the destination commits; 400/401/403/404/409 abort (the same
- * fish returns to its tank); anything else (a timeout, a 5xx, no connection) is an
+ * An answer 200 from the destination commits; 400/401/403/404/409 with simd's error
+ * code abort (the same fish returns to its tank); anything else (a timeout, a 5xx,
+ * 421 wrong_server from a server that is not the destination, no connection) is an
  * unknown outcome: the record stays in the outbox and the same transfer_id is sent
  * again after a backoff (0.5 s doubling to 30 s, jittered), forever. The destination's
  * idempotency on transfer_id turns "at least once" into "exactly once".
@@ -295,8 +296,8 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 		return x_retry_later(x, "200 without {\"success\":true} for this transfer");
 	}
 	char dcode[64];
-	if (r->status == 409 &&
-	    strcmp(request_error_code(r, dcode, sizeof dcode), "duplicate_fish") == 0) {
+	request_error_code(r, dcode, sizeof dcode);
+	if (r->status == 409 && strcmp(dcode, "duplicate_fish") == 0) {
 		/* The destination already holds this very fish (same id for life), under a
 		 * transfer id it no longer remembers: our earlier attempt arrived and its
 		 * answer was lost. Aborting would put a second copy back in the source;
@@ -312,7 +313,10 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 		delivery_run(x);
 		return;
 	}
-	if (is_refusal(r->status)) {
+	/* A refusal is final only in simd's words, a JSON error with its code: a 404 page
+	 * of another service now at that address is not one, and an abort on it would copy
+	 * a fish an earlier attempt delivered. */
+	if (is_refusal(r->status) && dcode[0]) {
 		char code[64];
 		request_refusal(r, "destination refused", code, sizeof code, x->refusal,
 				sizeof x->refusal);
@@ -328,8 +332,9 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 	}
 	char err[200];
 	if (r->status)
-		snprintf(err, sizeof err, "destination answered %ld: outcome unknown, will retry",
-			 r->status);
+		snprintf(err, sizeof err,
+			 "destination answered %ld%s%s: outcome unknown, will retry", r->status,
+			 dcode[0] ? " " : "", dcode);
 	else
 		snprintf(err, sizeof err,
 			 "no answer from the destination (%s): outcome unknown, "
@@ -398,6 +403,10 @@ static void deliver(struct xfer *x)
 	json_object_object_add(body, "transfer_id", json_object_new_string(x->transfer_id));
 	json_object_object_add(body, "destination_tank_id",
 			       json_object_new_string(x->destination_tank_id));
+	/* Whom it is for: a server at the destination's old address answers 421 (an
+	 * unknown outcome, retried) instead of a refusal that would abort it. */
+	json_object_object_add(body, "destination_server_id",
+			       json_object_new_string(x->destination_server_id));
 	json_object_object_add(body, "source_server_id",
 			       json_object_new_string(c->server.server_id));
 	json_object_object_add(body, "source_tank_id", json_object_new_string(x->source_tank_id));

@@ -837,6 +837,28 @@ static void api_remote_transfer(struct http_ctx *ctx)
 		return;
 	struct arrive_req rq;
 	struct json_err e;
+	/* A transfer meant for another server is neither refused nor taken: 421, which
+	 * its sender takes as an unknown outcome and retries once it has asked the
+	 * registry again. This server may stand at the destination's old address, or
+	 * behind a stale registry entry. A refusal from it (404 unknown_tank) was final to
+	 * the sender, which put the fish back, while the real destination held it from an
+	 * earlier attempt whose answer was lost (an operator's audit found the copy). A
+	 * sender that does not name the destination (the original, older migrated) is
+	 * taken as before. Checked first, before anything here could refuse. */
+	const char *dest_server = NULL;
+	const char *self = sd->daemon->conf.server.server_id;
+	if (jv_string(body, "destination_server_id", false, 1, SERVER_ID_MAX, &dest_server, &e) <
+		    0 ||
+	    (dest_server && strcmp(dest_server, self) != 0)) {
+		if (dest_server)
+			http_reply_error(ctx->req, 421, "wrong_server",
+					 "this is server '%s', not '%s': ask the registry again",
+					 self, dest_server);
+		else
+			http_reply_error(ctx->req, 421, "wrong_server", "%s", e.msg);
+		json_object_put(body);
+		return;
+	}
 	if (jv_string(body, "transfer_id", true, 36, 36, &rq.transfer_id, &e) < 0 ||
 	    !uuid_str_valid(rq.transfer_id)) {
 		json_object_put(body);

@@ -633,10 +633,15 @@ class Cluster:
 class LossyProxy:
     """A TCP proxy for HTTP/1.1 in front of a destination simd. It forwards every
     request; for remote-transfer requests it can drop the answer (the destination did
-    the work, the sender never hears of it) or hold it for a while."""
+    the work, the sender never hears of it) or hold it for a while.
 
-    def __init__(self, upstream_port):
+    alias=(name, server_id): the proxy is registered as server `name`, a second way to
+    reach the simd of `server_id`, and renames the destination of each transfer so.
+    simd answers a transfer that names another server 421 wrong_server."""
+
+    def __init__(self, upstream_port, alias=None):
         self.upstream = ("127.0.0.1", upstream_port)
+        self.alias = alias
         self.drop = 0      # answers of remote-transfer still to drop
         self.hold = 0.0    # seconds to hold each remote-transfer answer
         self.forwarded = 0
@@ -654,6 +659,8 @@ class LossyProxy:
                             return
                         if up is None:
                             up = socket.create_connection(proxy.upstream, timeout=30)
+                        if proxy.alias:
+                            req = _rename_destination(req, *proxy.alias)
                         up.sendall(req)
                         resp = _read_http(up)
                         if resp is None:
@@ -693,6 +700,20 @@ class LossyProxy:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def _rename_destination(req, name, server_id):
+    """A remote-transfer request for server `name` made one for `server_id`."""
+    head, body = req.split(b"\r\n\r\n", 1)
+    if b" /api/remote-transfer " not in head.split(b"\r\n", 1)[0]:
+        return req
+    o = json.loads(body)
+    if o.get("destination_server_id") == name:
+        o["destination_server_id"] = server_id
+    body = json.dumps(o).encode()
+    lines = [ln for ln in head.split(b"\r\n") if not ln.lower().startswith(b"content-length:")]
+    lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
 def _read_http(sock):

@@ -4,7 +4,8 @@ SIGSTOPped and killed during delivery; the source migrated killed between reserv
 commit; the source simd killed after the destination accepted; an answer lost (a
 proxy forwards the request and drops the answer, so the sender retries a transfer that
 was delivered); a full destination (409); an unknown destination tank and an unknown
-destination server. Tanks are paused, so the set of fish ids is fixed: after each
+destination server; a lost answer and then another server or service at the destination's
+address (no abort: the destination holds the fish). Tanks are paused, so the set of fish ids is fixed: after each
 fault the connection is removed, everything settles, and every fish id must be in
 exactly one place, with nothing in flight."""
 import random
@@ -14,7 +15,7 @@ import time
 
 from migratedlib import (Cluster, FakeServers, LossyProxy, conservation, migrated_built,
                          simd_built)
-from twlib import Tap, free_port, test_seed, tmpdir, wait_until
+from twlib import StubServer, Tap, free_port, test_seed, tmpdir, wait_until
 
 if not simd_built() or not migrated_built():
     print("1..0 # SKIP simd not built" if not simd_built() else "1..0 # SKIP migrated not built")
@@ -27,7 +28,8 @@ cl = Cluster(root, 2, "faults-token-0123456789abcdef",
              extra={"migration.check_interval": "0.3", "migration.request_timeout": "1"})
 s1, s2 = cl.servers
 expected = set()
-proxy = fake = None
+fake = None
+aliases = []  # proxies registered as another name of s2 (LossyProxy's alias)
 
 
 def audit(name):
@@ -109,7 +111,8 @@ try:
 
     # 4. Source simd killed after the destination accepted: a proxy holds the
     # destination's answer while s1's simd dies, so the commit meets a dead simd.
-    proxy = LossyProxy(s2.sim.port)
+    proxy = LossyProxy(s2.sim.port, alias=("s2p", s2.id))
+    aliases.append(proxy)
     fake.register("s2p", proxy.port)
     proxy.hold = 0.7  # under request_timeout: the answer comes, to a dead simd
     connect("p", B, "s2p")
@@ -131,6 +134,47 @@ try:
     audit("lost answers")
     t.ok(committed() > before, "transfers whose answer was lost were committed on retry")
 
+    # 5b. A lost answer, and then the destination's address answered by another server
+    # (the destination moved, its old port reused, a stale registry entry). That
+    # server's 404 unknown_tank was final: the fish went back to its tank while the
+    # destination held it from the first attempt, a copy (an operator's audit). It now
+    # answers 421 wrong_server, an unknown outcome: the transfer waits, and is
+    # delivered (found in the inbox) once the destination is found again.
+    moved = LossyProxy(s2.sim.port, alias=("s2m", s2.id))
+    aliases.append(moved)
+    fake.register("s2m", moved.port)
+    moved.drop = 1000
+    connect("m", B, "s2m")
+    t.ok(wait_until(lambda: moved.dropped >= 1, 15, 0.01), "an answer dropped by the proxy")
+    disconnect("m")
+
+    def waiting(why):
+        """Whether the transfers to s2m come to wait with this error (after migrated's 5 s
+        trust in a known address, and a retry's backoff), none aborted meanwhile."""
+        last = []
+
+        def seen():
+            xs = [x for x in s1.mig.get("/api/transfers?limit=50").json()["transfers"]
+                  if x["destination_server_id"] == "s2m"]
+            last[:] = [(x["state"], x.get("error")) for x in xs[:3]]
+            if any(x["state"] != "pending" for x in xs):
+                return "ended"
+            return "waits" if xs and all(why in (x.get("error") or "") for x in xs) else ""
+        return wait_until(seen, 40, 0.5) == "waits", last
+    # First another service (its 404 page is no refusal of simd's), then another
+    # tankworld server.
+    page = StubServer(lambda method, path, body: (404, b"<html>Not Found</html>"))
+    fake.register("s2m", page.port)
+    ok, why = waiting("answered 404")
+    t.ok(ok, "another service at the destination's address: its 404 page aborts nothing, the transfer waits", why)
+    page.close()
+    fake.register("s2m", s1.sim.port)
+    ok, why = waiting("421 wrong_server")
+    t.ok(ok, "another server at the destination's address: the transfer waits (421 wrong_server), not aborted", why)
+    moved.drop = 0
+    fake.register("s2m", moved.port)  # the destination found again
+    audit("lost answer, then another server at the destination's address")
+
     # 6. A full destination: 409, the same fish comes back.
     connect("f", F, direction="left")
     time.sleep(1.5)
@@ -151,7 +195,9 @@ try:
 
     # 7b. A server discoveryd forgets: nothing leaves for it; what is already on its
     # way waits and is delivered once the server is back.
-    fake.register("ghost", s2.sim.port)
+    ghost = LossyProxy(s2.sim.port, alias=("ghost", s2.id))
+    aliases.append(ghost)
+    fake.register("ghost", ghost.port)
     connect("h", B, "ghost", direction="left")
     time.sleep(1)
     fake.unregister("ghost")
@@ -160,7 +206,7 @@ try:
     t.ok(s["reserved"] == 0 and s["skipped"]["destination_unavailable"] >= 1,
          "an unknown server gets no new fish", s)
     disconnect("h")
-    fake.register("ghost", s2.sim.port)
+    fake.register("ghost", ghost.port)
     audit("unknown destination server")
 
     # 7c. A server discoveryd knows whose port does not answer (dead, or a peer that
@@ -183,7 +229,9 @@ try:
          "and its wall in simd is closed (budget 0), the connection reads unreachable", (ex, st))
     # The server comes back (at the address discoveryd now gives): the waiting fish
     # arrives and the wall opens.
-    fake.register("dead", s2.sim.port)
+    back = LossyProxy(s2.sim.port, alias=("dead", s2.id))
+    aliases.append(back)
+    fake.register("dead", back.port)
     t.ok(wait_until(lambda: "budget" not in (s1.sim.get("/api/tanks/%s/exits" % A).json()["exits"]["left"] or {"budget": 0})
                     and s1.mig.get("/api/connections/d").json().get("state") == "ok", 30),
          "when it answers again, the wall opens and the connection reads ok",
@@ -199,8 +247,8 @@ finally:
             t.diag("--- %s migrated\n%s" % (s.id, s.mig.log_tail(25)))
     if fake:
         fake.close()
-    if proxy:
-        proxy.close()
+    for a in aliases:
+        a.close()
     cl.stop()
     shutil.rmtree(root, ignore_errors=True)
 t.done()

@@ -183,9 +183,19 @@ try:
             "source_tank_id": reef, "entity_data": res["entity_data"]}
     r = b.post("/api/remote-transfer", body, tcp=True)
     t.ok(jerr(r, 401), "remote-transfer over TCP without the token is 401")
-    r1 = b.post("/api/remote-transfer", body, tcp=True, token=token)
+    # A transfer for another server (this one stands at that server's old address) is
+    # neither taken nor refused: a refusal aborts, while the real destination may hold
+    # the fish from an earlier attempt.
+    for other, code in (("srv-c", "wrong_server"), (7, "wrong_server")):
+        r = b.post("/api/remote-transfer", dict(body, destination_server_id=other), tcp=True, token=token)
+        t.ok(jerr(r, 421, code), "a transfer naming another server (%r) is 421 %s" % (other, code), r)
+    t.ok(jerr(b.post("/api/remote-transfer", dict(body, destination_server_id="srv-c", destination_tank_id="nowhere"),
+                     tcp=True, token=token), 421, "wrong_server"),
+         "even to a tank it does not have (not the 404 a sender takes as final)")
+    t.ok(ids(b, btank) == [] and jerr(b.get("/api/inbox/%s" % tid), 404), "and nothing arrived")
+    r1 = b.post("/api/remote-transfer", dict(body, destination_server_id="srv-b"), tcp=True, token=token)
     t.ok(r1.status == 200 and r1.json()["success"] is True and r1.json()["entity"]["new_id"] == fid,
-         "remote-transfer accepted, same id", r1)
+         "remote-transfer accepted (naming this server), same id", r1)
     arrived = b.get("/api/tanks/%s/fish/%s" % (btank, fid)).json()
     t.eq(arrived, res["entity_data"], "the fish on the destination is identical to the one that left")
     r2 = b.post("/api/remote-transfer", body, tcp=True, token=token)
