@@ -710,7 +710,12 @@ static void recover_tanks(struct simd *sd, struct manifest *man, bool have_manif
 	}
 	closedir(d);
 	for (size_t i = 0; have_manifest && i < man->n_tanks; i++) {
-		if (man->tanks[i].seen)
+		/* snapshot_seq 0: created after the round took its snapshots and before it
+		 * listed the tanks, so it has none, and the journal is kept from its first
+		 * record (journal_from 1), its creation with it: replay recreates it. Its
+		 * folder was "missing", and a kill -9 then left the server unable to start
+		 * (a researcher's audit). */
+		if (man->tanks[i].seen || man->tanks[i].seq == 0)
 			continue;
 		char dir[4200], what[4400], advice[800];
 		snprintf(dir, sizeof dir, "%s/%s", sd->tanks_dir, man->tanks[i].id);

@@ -162,6 +162,33 @@ try:
     t.ok(ok, "an older snapshot put back: refused", log)
     restore()
 
+    # 7b. A tank created just before a crash, which the manifest lists without a
+    # snapshot (snapshot_seq 0): a round lists the tanks after taking its snapshots,
+    # and one created in between has none yet. The journal holds its creation and
+    # recreates it; the start was refused, its folder "missing" (a researcher's audit).
+    restore()
+    d.start()
+    fresh = d.post("/api/tanks", {"name": "fresh", "initial_fish": 5, "max_fish": 20, "width": 300,
+                                  "height": 300, "paused": True}).json()["tank"]["tank_id"]
+    d.kill9()
+    body = json.loads(open(manifest, "rb").read().split(b" ", 2)[2])
+    body["tanks"].append({"tank_id": fresh, "snapshot_seq": 0})
+    open(manifest, "wb").write(state_line(body) + b"\n")
+    t.ok(not os.path.exists(os.path.join(sim, "tanks", fresh)), "a new tank listed in the manifest, no folder yet")
+    d.start()
+    st = d.get("/api/tanks/%s" % fresh)
+    t.ok(st.status == 200 and st.json()["stats"]["fish_count"] == 5,
+         "starts, the tank recreated from the journal with its fish", st)
+    t.eq(d.stop(), 0, "clean stop")
+    # The same entry with a snapshot_seq, and no folder: that is a lost snapshot.
+    restore()
+    body = json.loads(open(manifest, "rb").read().split(b" ", 2)[2])
+    body["tanks"].append({"tank_id": "0" * 8 + "-0000-4000-8000-" + "0" * 12, "snapshot_seq": 1})
+    open(manifest, "wb").write(state_line(body) + b"\n")
+    ok, log = d.start_fails(["is missing", "Restore it"])
+    t.ok(ok, "a listed tank with a snapshot_seq and no folder: refused", log)
+    restore()
+
     # 8. A semantic error in a checksummed line still names file, line and field.
     data = open(snap, "rb").read().split(b"\n")
     fish = json.loads(data[1].split(b" ", 2)[2])
