@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sim-test.h"
+#include "simd/sim/internal.h"
 #include "tap.h"
 
 static long column(const char *name)
@@ -309,8 +310,36 @@ static void test_history_room(void)
 	tank_free(t);
 }
 
+/* Hue is a circle: fish at 0.02 and 0.98 are all nearly red, and their mean is red
+ * with a narrow spread, not the line's 0.5 (cyan) with a spread of 0.48. */
+static void test_hue_mean(void)
+{
+	struct tank_params p = tank_params_default(5);
+	p.history_interval = 1;
+	struct tank *t = tank_new(&p, "hue");
+	for (size_t k = 0; k < t->n_fish; k++)
+		t->fish[k].g.t[T_COLOR_HUE] = k % 2 ? 0.98 : 0.02;
+	size_t n = t->n_fish;
+	tank_step(t);
+	double row[512];
+	long cm = column("color_hue_mean"), cs = column("color_hue_std");
+	ok(n >= 2 && cm > 0 && cs > 0 && tank_history_latest(t, row),
+	   "a sample of %zu fish with hues 0.02 and 0.98", n);
+	double m = row[cm];
+	ok(fmin(m, 1 - m) < 0.02, "the hue's mean goes around the circle: red (%.3f)", m);
+	ok(row[cs] < 0.06, "and its spread is narrow (%.3f)", row[cs]);
+	for (size_t k = 0; k < t->n_fish; k++)
+		t->fish[k].g.t[T_COLOR_HUE] = k % 2 ? 0.30 : 0.34;
+	tank_step(t);
+	tank_history_latest(t, row);
+	ok(fabs(row[cm] - 0.32) < 0.01 && fabs(row[cs] - 0.02) < 0.005,
+	   "hues away from red: the mean and spread of a line (%.3f, %.3f)", row[cm], row[cs]);
+	tank_free(t);
+}
+
 int main(void)
 {
+	test_hue_mean();
 	test_events();
 	test_events_copy();
 	test_floor();
