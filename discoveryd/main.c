@@ -199,18 +199,17 @@ static void load_state(struct discoveryd *dd)
 		epoch = 0;
 	} else {
 		log_info("loaded %zu servers from %s", registry_count(dd->reg), state_path);
-		/* After a crash the journal may end before revisions readers were given (a
-		 * heartbeat's change is saved within an interval): counting on from its last
-		 * checkpoint would give those revisions to new changes, which a worker that
-		 * already read past them would never ask for. A new epoch makes every reader
-		 * list everything again. */
-		if (!clean && epoch) {
-			log_notice("the registry's last stop was not clean: a new epoch, so that "
-				   "every worker reads it whole again");
-			epoch = 0;
-		}
 	}
-	/* A new epoch tells readers that revisions start over. */
+	/* A new epoch at every start tells readers that revisions start over, and every
+	 * worker reads the registry whole again. After a crash the journal may end before
+	 * revisions readers were given (a heartbeat's change is saved within an interval):
+	 * counting on from its last checkpoint would give those revisions to new changes,
+	 * which a worker that already read past them would never ask for. A clean stop
+	 * kept its epoch once, but a copy of a cleanly stopped hub put back later looks the
+	 * same, and the same revisions then named other changes: its workers kept servers
+	 * it no longer knew online for good, and missed new ones (an operator's audit). */
+	(void)clean; /* still written at a stop, and read by older discoveryd */
+	epoch = 0;
 	while (!epoch)
 		epoch = random_id();
 	registry_set_epoch(dd->reg, epoch, rev);
@@ -285,9 +284,9 @@ int main(int argc, char **argv)
 	dd.journal = journal_new(state_path);
 	/* Before the first save: a registry of more than one batch schedules the rest. */
 	dd.save_timer = evtimer_new(d.base, on_save_timer, &dd);
-	/* Before anyone reads a revision: a checkpoint that is not clean, so that a crash
-	 * from here on takes a new epoch at the next start (load_state) even if no change
-	 * reaches the journal first. The legacy registry goes in with it. */
+	/* Before anyone reads a revision: a checkpoint with the new epoch, which is not
+	 * clean (for an older discoveryd started on this journal). The legacy registry
+	 * goes in with it. */
 	do
 		save_now(&dd, false);
 	while (dd.saved_rev < registry_revision(dd.reg));

@@ -52,10 +52,29 @@ try:
     epoch = r.json()["epoch"]
     d.stop()
     d.start()
-    t.eq(d.get("/api/discovery/servers?since=0").json()["epoch"], epoch,
-         "the epoch survives a restart")
+    t.ok(d.get("/api/discovery/servers?since=0").json()["epoch"] != epoch,
+         "a clean restart takes a new epoch too (a copy of a cleanly stopped hub put back "
+         "later looks the same, and its revisions name other changes)")
     r = d.get("/api/discovery/servers?since=1&epoch=%s" % epoch).json()
     t.ok(r["reset"], "a revision from before the restart starts over (tombstones are not kept)")
+    # A copy of the cleanly stopped hub put back: its revisions, counted on, named other
+    # changes than the ones a worker had read, and the worker kept a server the copy
+    # never knew online for good (an operator's audit).
+    d.stop()
+    copy = open(os.path.join(ddir, "registry.journal"), "rb").read()
+    d.start()
+    d.post("/api/discovery/register", {"server_id": "gone-y", "host": "10.0.0.10", "port": 8001})
+    read = d.get("/api/discovery/servers?since=0").json()
+    d.stop()
+    open(os.path.join(ddir, "registry.journal"), "wb").write(copy)
+    d.start()
+    for i in range(read["revision"] + 5):  # past the revision the reader holds
+        d.post("/api/discovery/heartbeat/new-c", {"server_id": "new-c", "host": "10.0.0.9", "port": 8001,
+                                                   "tank_count": i})
+    r = d.get("/api/discovery/servers?since=%d&epoch=%s" % (read["revision"], read["epoch"])).json()
+    t.ok(r["reset"] and "gone-y" not in [x["server_id"] for x in r["servers"]],
+         "a copy of the stopped hub put back: a reader of the lost revisions reads it whole again",
+         (read["revision"], r.get("revision"), r.get("reset")))
     # The clean mark counts for one start only: a change read after it (a heartbeat's,
     # saved within an interval) and a crash before the next save take a new epoch too.
     d.post("/api/discovery/heartbeat/new-c", {"server_id": "new-c", "host": "10.0.0.9", "port": 8001,
