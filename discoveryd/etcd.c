@@ -238,6 +238,17 @@ static json_object *obj(json_object *o, const char *key)
 
 /* ---- applying keys to the registry ---- */
 
+/* Whether kv holds the ServerInfo this server last wrote, byte for byte. */
+static bool own_entry_current(const struct etcd *e, json_object *kv)
+{
+	const char *value = jv_member_str(kv, "value");
+	char *val = xmalloc(ETCD_VALUE_MAX);
+	bool same = value && etcd_b64_decode(value, val, ETCD_VALUE_MAX) > 0 &&
+		    strcmp(val, e->put_info) == 0;
+	free(val);
+	return same;
+}
+
 /* A key that is present: its server is online. listing: it comes from a full listing
  * (the range), not the watch. Returns whether the registry changed. */
 static bool apply_put(struct etcd *e, json_object *kv, bool listing)
@@ -248,8 +259,19 @@ static bool apply_put(struct etcd *e, json_object *kv, bool listing)
 	int r = etcd_entry_decode(e->prefix, kv, &l.info, id, sizeof id, &je);
 	if (r == -ENOENT)
 		return false;
-	if (listing && strcmp(id, registry_local_id(e->dd->reg)) == 0)
-		e->own_seen = r == 0;
+	if (strcmp(id, registry_local_id(e->dd->reg)) == 0) {
+		if (listing)
+			e->own_seen = r == 0;
+		/* Its entry, but not the one it last wrote: etcd restored from an older copy
+		 * (the lease survived in it, so the keep-alives went on), or another writer.
+		 * Peers read the old address and tank count until the ServerInfo changed
+		 * again (an operator's audit), so it is written again. */
+		if (e->put_info[0] && !own_entry_current(e, kv)) {
+			log_notice("etcd: this server's entry holds another ServerInfo than it "
+				   "wrote (etcd restored from a copy?); writing it again");
+			e->put_info[0] = '\0';
+		}
+	}
 	if (r < 0) {
 		garbage(e, "a registry entry", je.msg[0] ? je.msg : id);
 		/* The key exists, so its server still holds a lease: one bad value must not

@@ -451,9 +451,18 @@ try:
     wait_until(lambda: f.watchers and all(status(d, "churn-%d" % x) == "online" for x in range(3)), 5)
     old_rev = f.rev
     n0 = f.n("/v3/kv/range")
+    # The copy holds this server's entry as it was once (its lease too, so the
+    # keep-alives go on): peers read the old one until its ServerInfo changed again.
+    current = f.kvs[PREFIX + b"srv-d"]["value"]
+    stale = dict(json.loads(base64.b64decode(current)), port=1, tank_count=99)
+    with f.lock:
+        f.kvs[PREFIX + b"srv-d"] = dict(f.kvs[PREFIX + b"srv-d"], value=b64(json.dumps(stale)))
     f.restore(12, {"peer-1", "srv-d"})
     t.ok(served(f, "/v3/kv/range", n0, 5),
          "etcd's revision gone back from %d to 12: the registry is read again" % old_rev, d.log_tail(6))
+    t.ok(wait_until(lambda: f.kvs[PREFIX + b"srv-d"]["value"] == current, 5),
+         "and this server's entry, older in the copy, is written again as it is",
+         (base64.b64decode(f.kvs[PREFIX + b"srv-d"]["value"]), d.log_tail(4)))
     f.put_server("late")
     t.ok(wait_until(lambda: status(d, "late") == "online", 5),
          "and a server registered after the restore is learned", listing(d))
