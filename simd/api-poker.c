@@ -317,7 +317,7 @@ void api_poker_game_deal(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 409, "fish_busted",
 				 "the fish have no energy left to stake");
 	else if (r < 0)
-		http_reply_error(ctx->req, 409, "busted", "you have less than a big blind left");
+		http_reply_error(ctx->req, 409, "busted", "you have no chips left");
 	else
 		reply_game(ctx, 200, g);
 }

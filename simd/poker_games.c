@@ -243,7 +243,10 @@ int poker_game_deal(struct poker_game *game)
 {
 	if (game->h.to_act >= 0)
 		return -EBUSY;
-	if (game->person < game->bb)
+	/* Less than a big blind plays all-in for less, as the first hand did and as a
+	 * fish does; it was refused, after a game made with such chips had dealt its
+	 * first hand (a researcher's audit). */
+	if (game->person <= 0)
 		return -ENOSPC;
 	return deal(game);
 }

@@ -39,8 +39,8 @@ void poker_games_remove(struct poker_games *g, struct poker_game *game);
  * -EBUSY when it is not the person's turn. */
 int poker_game_act(struct poker_game *game, const char *action, double amount);
 /* The next hand (the button moves on; a fish without a chip of energy left sits out).
- * -EBUSY while a hand is being played, -ENOSPC when the person has less than a big blind
- * left, -ENOENT when no fish has a chip left. */
+ * -EBUSY while a hand is being played, -ENOSPC when the person has no chip left (less
+ * than a big blind plays all-in for less), -ENOENT when no fish has a chip left. */
 int poker_game_deal(struct poker_game *game);
 /* What the person may see: own cards always, the fish's at a showdown only. */
 json_object *poker_game_json(const struct poker_game *game, double now);

@@ -93,6 +93,34 @@ int main(void)
 	ok(folds_refused >= 1, "a fold with nothing to call is refused, not played as a check (%d)",
 	   folds_refused);
 
+	/* Less than a big blind plays all-in for less, hand after hand, as the first hand
+	 * of a game made with such chips did; only no chip at all ends the person's play.
+	 * It was refused from the second hand on (a researcher's audit). */
+	int short_dealt = 0, wrong = 0;
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		struct poker_seat_copy pair[] = {seat(a, 50), seat(b, 50)};
+		g = NULL;
+		if (poker_games_create(gs, "t", pair, 2, 0.4, seed, 0, &g) != 0) {
+			wrong++;
+			continue;
+		}
+		for (int hand = 0; hand < 6; hand++) {
+			poker_game_act(g, "autopilot", 0);
+			j = poker_game_json(g, 0);
+			double chips = num(j, "your_chips"), bb = num(j, "big_blind");
+			json_object_put(j);
+			int r = poker_game_deal(g);
+			if ((chips > 0) != (r == 0))
+				wrong++;
+			if (r != 0)
+				break;
+			short_dealt += chips < bb;
+		}
+	}
+	ok(short_dealt > 0 && wrong == 0,
+	   "less than a big blind is dealt in (%d hands), no chip is not (%d wrong)", short_dealt,
+	   wrong);
+
 	/* No fish with a chip: no game. */
 	struct poker_seat_copy broke[] = {seat(a, 0.001), seat(b, 0)};
 	g = NULL;
