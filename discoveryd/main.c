@@ -221,12 +221,10 @@ static int on_reload(void *arg, const struct conf *newc)
 {
 	struct discoveryd *dd = arg;
 	const struct conf *old = &dd->daemon->conf;
-	struct registry_timing timing = timing_of(newc);
-	registry_set_timing(dd->reg, &timing);
-	registry_set_max_servers(dd->reg, (size_t)newc->discovery.max_servers);
-	http_server_set_token(dd->http, newc->security.token, newc->security.insecure);
-	dd->daemon->conf = *newc; /* the worker and timers read the new values */
-	arm_sweep(dd);
+	/* Compared before the running configuration is replaced below: it was replaced
+	 * first, so the old values compared were the new ones, new etcd endpoints were never
+	 * used and a backend change was never refused (an operator's audit). Refused before
+	 * anything is applied, as the daemon then keeps the running configuration. */
 	if (strcmp(newc->discovery.backend, old->discovery.backend) != 0) {
 		log_err("backend cannot change on reload; restart instead");
 		return -EINVAL;
@@ -234,18 +232,24 @@ static int on_reload(void *arg, const struct conf *newc)
 	bool etcd_changed = strcmp(newc->discovery.etcd_endpoints, old->discovery.etcd_endpoints) !=
 				    0 ||
 			    strcmp(newc->discovery.etcd_prefix, old->discovery.etcd_prefix) != 0;
+	struct registry_timing timing = timing_of(newc);
+	registry_set_timing(dd->reg, &timing);
+	registry_set_max_servers(dd->reg, (size_t)newc->discovery.max_servers);
+	http_server_set_token(dd->http, newc->security.token, newc->security.insecure);
+	dd->daemon->conf = *newc; /* the worker, timers and etcd read the new values */
+	/* What this server advertises: a new advertise_host was ignored until a restart,
+	 * and peers kept the old address (an operator's audit). */
+	self_init(dd);
+	arm_sweep(dd);
 	if (dd->etcd && etcd_changed) {
-		dd->daemon->conf = *newc;
+		log_notice("etcd endpoints or prefix changed: connecting again");
 		dd->etcd = etcd_free(dd->etcd);
 		dd->etcd = etcd_new(dd);
 	}
 	if (dd->etcd)
 		; /* no hubs with etcd */
-	else if (dd->worker && newc->discovery.hub_url[0] &&
-		 strcmp(newc->discovery.hub_url, old->discovery.hub_url) != 0)
-		worker_set_hub(dd->worker, newc->discovery.hub_url);
 	else if (dd->worker && newc->discovery.hub_url[0])
-		worker_set_hub(dd->worker, newc->discovery.hub_url); /* the interval */
+		worker_set_hub(dd->worker, newc->discovery.hub_url); /* new hubs, or the interval */
 	else if (dd->worker)
 		dd->worker = worker_free(dd->worker);
 	else if (newc->discovery.hub_url[0])

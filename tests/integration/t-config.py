@@ -158,6 +158,23 @@ try:
     d.post("/api/discovery/register", {"server_id": "peer", "host": "127.0.0.1", "port": 1})
     t.ok(wait_until(lambda: d.get("/api/discovery/servers/peer").json()["status"] == "offline", 4),
          "the reloaded timeout is in force")
+    # A new advertise_host: peers kept the old address until a restart (an operator's
+    # audit). 198.18.0.0/15 is for tests; nothing is sent there.
+    with open(d.conf, "w") as f:
+        f.write(base_text.replace("advertise_host = 127.0.0.1", "advertise_host = 198.18.0.7"))
+    d.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: d.get("/api/servers/local").json().get("host") == "198.18.0.7", 5),
+         "a new advertise_host on reload is what the server advertises",
+         (d.get("/api/servers/local").json().get("host"), d.log_tail(3)))
+    # A new backend needs a restart: refused, the running configuration kept.
+    with open(d.conf, "w") as f:
+        f.write(base_text + "[discovery]\nbackend = etcd\netcd_endpoints = http://127.0.0.1:1\n")
+    d.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: "backend cannot change on reload" in d.log_tail(10), 5) and
+         d.get("/health").json().get("role") == "hub",
+         "a new backend on reload is refused, and the hub stays a hub", d.log_tail(5))
+    with open(d.conf, "w") as f:
+        f.write(base_text)
     # Identity and state cannot change under a running daemon, whichever daemon it is.
     for n in ("discoveryd", "simd", "migrated"):
         x = d if n == "discoveryd" else Daemon(n, os.path.join(root, "live"), "live", port)

@@ -17,6 +17,7 @@ import json
 import os
 import queue
 import select
+import signal
 import shutil
 import socket
 import threading
@@ -496,6 +497,30 @@ try:
     t.ok(f.n("/v3/lease/keepalive") > ka, "while keep-alives went on succeeding")
     f.override.clear()
     t.ok(wait_until(lambda: status(d, "peer-1") == "online", 10), "and online again when etcd answers")
+
+    # ---- New endpoints on reload: compared with themselves, they were never used, and
+    # a change of backend was never refused (an operator's audit).
+    f1, f2 = fake_etcd(), fake_etcd()
+    d = Daemon("discoveryd", os.path.join(root, "r"), "srv-r", free_port(),
+               extra={"discovery.heartbeat_interval": str(INTERVAL),
+                      "discovery.heartbeat_timeout": str(TIMEOUT)})
+    with open(d.conf, "a") as conf:  # in the file, which a reload reads (--set would win)
+        conf.write("[discovery]\nbackend = etcd\netcd_endpoints = %s\n" % f1.url)
+    daemons.append(d)
+    d.start()
+    t.ok(wait_until(lambda: PREFIX + b"srv-r" in f1.kvs, 5), "a discoveryd registered in one etcd")
+    text = open(d.conf).read()
+    with open(d.conf, "w") as conf:
+        conf.write(text.replace(f1.url, f2.url))
+    d.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: PREFIX + b"srv-r" in f2.kvs, 5),
+         "etcd_endpoints changed on reload: it registers in the new etcd", d.log_tail(5))
+    with open(d.conf, "w") as conf:
+        conf.write(text.replace("backend = etcd", "backend = hub"))
+    d.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: "backend cannot change on reload" in d.log_tail(10), 5) and
+         d.get("/health").json().get("role") == "etcd",
+         "a new backend on reload is refused, the running one kept", d.log_tail(5))
 
     for x in daemons:
         t.eq(x.stop(), 0, "%s exits 0 on SIGTERM" % x.server_id)

@@ -19,7 +19,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from twlib import BUILD, StubServer, Tap, tmpdir, wait_until  # noqa: E402
-from migratedlib import Cluster, quiesce, server_info  # noqa: E402
+from migratedlib import Cluster, FakeServers, quiesce  # noqa: E402
 
 SRC = os.environ.get("abs_top_srcdir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 SCRIPT = os.path.join(SRC, "tests", "browser", "viewer.mjs")
@@ -232,8 +232,12 @@ try:
             "/api/connections": {"connections": [{"id": 5}, None]},
             "/api/transfers": {"transfers": [{"transfer_id": None}, 7]}}
     liar = StubServer(lambda method, path, body: (200, lies.get(path.split("?")[0], {})), cors=True)
+    # Heartbeated as their discoveryd would: registered once, they went offline after
+    # the cluster's 5 s heartbeat_timeout on a loaded machine, before the map was read
+    # (drawn "offline", not "unreachable").
+    fakes = FakeServers(hub.disc)
     for sid, port in (("hung", hung.getsockname()[1]), ("liar", liar.port)):
-        hub.disc.post("/api/discovery/register", server_info(sid, port))
+        fakes.register(sid, port)
     doomed = hub.sim.post("/api/tanks", {"name": "Doomed", "initial_fish": 3}).json()["tank"]["tank_id"]
     # Paused once it has a frame to show: a fish of a running tank could swim through the
     # wall the connection below opens, toward a server that never answers, and then the
@@ -246,7 +250,8 @@ try:
     run_phase("faults", dict(base, tank=doomed, hung="hung", liar="liar", toHung="to-hung"))
     hub.mig.delete("/api/connections/to-hung")
     for sid in ("hung", "liar"):
-        hub.disc.delete("/api/discovery/unregister/" + sid)
+        fakes.unregister(sid)
+    fakes.close()
     liar.close()
     hung.close()
 
