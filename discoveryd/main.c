@@ -235,7 +235,7 @@ static int on_reload(void *arg, const struct conf *newc)
 	struct registry_timing timing = timing_of(newc);
 	registry_set_timing(dd->reg, &timing);
 	registry_set_max_servers(dd->reg, (size_t)newc->discovery.max_servers);
-	http_server_set_token(dd->http, newc->security.token, newc->security.insecure);
+	daemon_http_reload(dd->http, newc);
 	dd->daemon->conf = *newc; /* the worker, timers and etcd read the new values */
 	/* What this server advertises: a new advertise_host was ignored until a restart,
 	 * and peers kept the old address (an operator's audit). */

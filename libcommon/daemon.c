@@ -404,6 +404,14 @@ void daemon_done(struct daemon *d)
 	event_base_free(d->base);
 }
 
+void daemon_http_reload(struct http_server *s, const struct conf *newc)
+{
+	struct http_server_opts o = {0};
+	http_opts(newc, &o);
+	http_server_set_token(s, newc->security.token, newc->security.insecure);
+	http_server_set_limits(s, &o);
+}
+
 struct http_server *daemon_http_server(struct daemon *d, const struct http_route *routes,
 				       size_t n_routes, void *arg, struct http_server_opts opts)
 {

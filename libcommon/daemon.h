@@ -58,6 +58,10 @@ int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_p
 /* The daemon's HTTP server on its loop, serving routes (arg goes to the handlers): the
  * caller's opts (max_body, CORS) completed with what the configuration says of the
  * token and the connection limits. */
+/* A reload's token, connection limits and timeouts for a server daemon_http_server made:
+ * only where the daemons listen waits for a restart. The limits were kept until one (an
+ * operator's audit). */
+void daemon_http_reload(struct http_server *s, const struct conf *newc);
 struct http_server *daemon_http_server(struct daemon *d, const struct http_route *routes,
 				       size_t n_routes, void *arg, struct http_server_opts opts);
 /* READY=1 plus a STATUS line; starts the watchdog. */

@@ -413,13 +413,11 @@ static int nofile_limit(void)
 	return (int)rl.rlim_cur;
 }
 
-void http_conn_init(struct http_server *s)
+/* The limits and timeouts from s->opts, with their defaults: at the start, and again
+ * at a reload (http_server_set_limits). Connections open then keep going; the next
+ * deadline of each, and every new connection, follows the new values. */
+static void conn_limits(struct http_server *s)
 {
-	TAILQ_INIT(&s->conns);
-	s->addr_buckets = xcalloc(HTTP_ADDR_BUCKETS, sizeof *s->addr_buckets);
-	s->check_ev = event_new(s->base, -1, 0, on_check, s);
-	if (!s->check_ev)
-		abort();
 	if (!s->opts.max_connections)
 		s->opts.max_connections = 4096;
 	if (!s->opts.max_per_address)
@@ -453,11 +451,29 @@ void http_conn_init(struct http_server *s)
 		period = 0.05;
 	if (period > 1)
 		period = 1;
-	s->sweep_ev = event_new(s->base, -1, EV_PERSIST, on_sweep, s);
-	if (!s->sweep_ev)
-		abort();
 	struct timeval tv = {(time_t)period, (suseconds_t)((period - (double)(time_t)period) * 1e6)};
 	event_add(s->sweep_ev, &tv);
+}
+
+void http_conn_init(struct http_server *s)
+{
+	TAILQ_INIT(&s->conns);
+	s->addr_buckets = xcalloc(HTTP_ADDR_BUCKETS, sizeof *s->addr_buckets);
+	s->check_ev = event_new(s->base, -1, 0, on_check, s);
+	s->sweep_ev = event_new(s->base, -1, EV_PERSIST, on_sweep, s);
+	if (!s->check_ev || !s->sweep_ev)
+		abort();
+	conn_limits(s);
+}
+
+void http_server_set_limits(struct http_server *s, const struct http_server_opts *o)
+{
+	s->opts.max_connections = o->max_connections;
+	s->opts.max_per_address = o->max_per_address;
+	s->opts.max_unsent = o->max_unsent;
+	s->opts.request_timeout = o->request_timeout;
+	s->opts.idle_timeout = o->idle_timeout;
+	conn_limits(s);
 }
 
 void http_conn_setup_side(struct http_server *s, struct http_listener_side *side)

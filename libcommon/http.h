@@ -78,6 +78,9 @@ struct http_server *http_server_new(struct event_base *base, const struct http_r
 struct http_server *http_server_free(struct http_server *s);
 /* Replace the token (SIGHUP reload). */
 void http_server_set_token(struct http_server *s, const char *token, bool insecure);
+/* New connection limits and timeouts (a reload): max_connections, max_per_address,
+ * max_unsent, request_timeout and idle_timeout of o. */
+void http_server_set_limits(struct http_server *s, const struct http_server_opts *o);
 
 /* Bind a Unix socket (unlinks a stale one, mode 0660). 0 or -errno. */
 int http_server_listen_unix(struct http_server *s, const char *path);

@@ -17,7 +17,7 @@
 static int on_reload(void *arg, const struct conf *newc)
 {
 	struct migrated *md = arg;
-	http_server_set_token(md->http, newc->security.token, newc->security.insecure);
+	daemon_http_reload(md->http, newc);
 	md->daemon->conf = *newc;
 	tbucket_set_rate(&md->global_bucket, newc->migration.max_per_second, now_mono());
 	pass_rearm(md);

@@ -67,7 +67,7 @@ static void first_start(struct simd *sd, const char *marker)
 static int on_reload(void *arg, const struct conf *newc)
 {
 	struct simd *sd = arg;
-	http_server_set_token(sd->http, newc->security.token, newc->security.insecure);
+	daemon_http_reload(sd->http, newc);
 	sd->daemon->conf = *newc;
 	store_schedule(sd);
 	return 0;

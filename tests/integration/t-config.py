@@ -6,7 +6,9 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import time
 
 from twlib import BUILD, Daemon, Tap, base_ports, tmpdir, wait_until
 
@@ -166,6 +168,20 @@ try:
     t.ok(wait_until(lambda: d.get("/api/servers/local").json().get("host") == "198.18.0.7", 5),
          "a new advertise_host on reload is what the server advertises",
          (d.get("/api/servers/local").json().get("host"), d.log_tail(3)))
+    # The connection limits and timeouts of [server] (request_timeout here) were kept
+    # until a restart (an operator's audit).
+    with open(d.conf, "w") as f:
+        f.write(base_text + "[server]\nrequest_timeout = 1\n")
+    d.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: d.log_tail(3).count("configuration reloaded") >= 1, 5), "request_timeout = 1: reloaded")
+    half = socket.create_connection(("127.0.0.1", d.port), timeout=15)
+    t0 = time.time()
+    half.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finished
+    got = half.recv(4096)
+    half.close()
+    t.ok(b" 408 " in got and time.time() - t0 < 4,
+         "a request left half-sent gets its 408 after the reloaded request_timeout (%.1f s, was 10)"
+         % (time.time() - t0), got[:80])
     # A new backend needs a restart: refused, the running configuration kept.
     with open(d.conf, "w") as f:
         f.write(base_text + "[discovery]\nbackend = etcd\netcd_endpoints = http://127.0.0.1:1\n")
