@@ -293,6 +293,19 @@ static void daemon_port_in_use(struct daemon *d, const struct conf_listen *liste
 	      listen->host, listen->port, offset, c->server.base_port_origin);
 }
 
+static void listen_unix(const char *unix_path, struct http_server *http)
+{
+	char *dir = xstrdup(unix_path);
+	int r = fs_mkdir_p(dirname(dir), 0755);
+	free(dir);
+	if (r < 0)
+		fatal("cannot create the directory of %s: %s", unix_path, strerror(-r));
+	r = http_server_listen_unix(http, unix_path);
+	if (r < 0)
+		fatal("cannot listen on %s: %s", unix_path,
+		      r == -EADDRINUSE ? "another daemon is serving it" : strerror(-r));
+}
+
 int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_path,
 		  const struct conf_listen *listen)
 {
@@ -305,19 +318,26 @@ int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_p
 		fatal("cannot use the sockets passed by systemd: %s", strerror(-n));
 	if (n > 0) {
 		log_info("serving on %d socket(s) from systemd", n);
+		/* The other daemons and tankctl look for this daemon at unix_path only.
+		 * Activated with a TCP socket alone (the mistake the units' comments warn
+		 * of), it said READY while they found nothing there (an operator's audit):
+		 * it listens there itself. */
+		const char *got = http_server_adopted_unix(http);
+		if (got[0] && strcmp(got, unix_path) != 0)
+			log_warn("systemd passed the Unix socket %s, but the other daemons and "
+				 "tankctl look for %s (the configured socket)",
+				 got, unix_path);
+		if (got[0])
+			return port;
+		log_notice("systemd passed no Unix socket: listening on %s as well, where the "
+			   "other daemons and tankctl look",
+			   unix_path);
+		listen_unix(unix_path, http);
 		return port;
 	}
-	char *dir = xstrdup(unix_path);
-	int r = fs_mkdir_p(dirname(dir), 0755);
-	free(dir);
-	if (r < 0)
-		fatal("cannot create the directory of %s: %s", unix_path, strerror(-r));
-	r = http_server_listen_unix(http, unix_path);
-	if (r < 0)
-		fatal("cannot listen on %s: %s", unix_path,
-		      r == -EADDRINUSE ? "another daemon is serving it" : strerror(-r));
+	listen_unix(unix_path, http);
 	if (listen->enabled) {
-		r = http_server_listen_tcp(http, listen->host, listen->port, &port);
+		int r = http_server_listen_tcp(http, listen->host, listen->port, &port);
 		if (r == -EPERM)
 			fatal("refusing to listen on %s:%d without a cluster token; set [security] "
 			      "token_file, or insecure = yes",

@@ -40,7 +40,8 @@ struct http_server {
 	char token[256];
 	struct http_listener_side unix_side, tcp_side;
 	struct http_stats stats;
-	char *unix_path; /* bound by us, so unlinked by us */
+	char *unix_path;	/* bound by us, so unlinked by us */
+	char adopted_unix[108]; /* the path of the first Unix socket systemd passed, or "" */
 
 	/* http-conn.c */
 	struct http_conn **by_fd; /* open connections by descriptor */

@@ -18,6 +18,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -1077,6 +1078,11 @@ int http_server_listen_tcp(struct http_server *s, const char *host, int port, in
 	return 0;
 }
 
+const char *http_server_adopted_unix(const struct http_server *s)
+{
+	return s->adopted_unix;
+}
+
 int http_server_adopt_systemd(struct http_server *s, int *ret_tcp_port)
 {
 	int n = sd_listen_fds(1);
@@ -1092,6 +1098,10 @@ int http_server_adopt_systemd(struct http_server *s, int *ret_tcp_port)
 		evutil_make_socket_nonblocking(fd);
 		evutil_make_socket_closeonexec(fd);
 		bool is_unix = ss.ss_family == AF_UNIX;
+		if (is_unix && !s->adopted_unix[0] && sl > offsetof(struct sockaddr_un, sun_path))
+			snprintf(s->adopted_unix, sizeof s->adopted_unix, "%.*s",
+				 (int)(sl - offsetof(struct sockaddr_un, sun_path)),
+				 ((struct sockaddr_un *)&ss)->sun_path);
 		if (!is_unix) {
 			int r = check_exposure(s, (struct sockaddr *)&ss);
 			if (r < 0)

@@ -100,6 +100,8 @@ void http_reply_busy(struct http_ctx *ctx, const char *fmt, ...)
 bool http_host_is_loopback(const char *host);
 /* Adopt descriptors from sd_listen_fds(). Returns how many, or -errno. *ret_tcp_port is
  * set to the first TCP port found (0 if none). */
+/* The path of the first Unix socket http_server_adopt_systemd took, or "". */
+const char *http_server_adopted_unix(const struct http_server *s);
 int http_server_adopt_systemd(struct http_server *s, int *ret_tcp_port);
 
 /* Requests served, by status class, and connections, for /metrics. */

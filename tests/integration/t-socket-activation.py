@@ -52,8 +52,37 @@ try:
         t.ok(notify.wait_for("STOPPING=1", 5) is not None, "%s: STOPPING=1 was sent" % name)
         notify.close()
         log.close()
+        text = open(os.path.join(root, name + ".log")).read()
+        t.ok("the other daemons and tankctl look for" in text,
+             "%s: a Unix socket other than the configured one is warned of" % name)
         if t.failed:
-            t.diag(open(os.path.join(root, name + ".log")).read()[-2000:])
+            t.diag(text[-2000:])
+
+    # Activated with a TCP socket alone (the mistake the units' comments warn of): it said
+    # READY with no Unix socket, where the other daemons and tankctl look for it (an
+    # operator's audit). It listens there itself.
+    port = base_ports(1)[0]
+    run = os.path.join(root, "run-tcp-only")
+    notify = NotifySocket(os.path.join(root, "tcp-only.notify"))
+    cmd = [ACTIVATE, "-l", "127.0.0.1:%d" % port, "-E", "NOTIFY_SOCKET=" + notify.path,
+           os.path.join(BUILD, "discoveryd", "discoveryd"),
+           "--set", "server.state_dir=" + os.path.join(root, "tcp-only-state"),
+           "--set", "server.runtime_dir=" + run, "--set", "server.base_port=%d" % base_ports(1)[0],
+           "--set", "server.server_id=sa-tcp-only"]
+    log = open(os.path.join(root, "tcp-only.log"), "wb")
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 10)
+    r = request("GET", url="http://127.0.0.1:%d" % port, path="/health", timeout=30)
+    t.eq(r.status, 200, "TCP socket alone: the first connection starts discoveryd and is served")
+    sock = os.path.join(run, "discoveryd.sock")
+    r = request("GET", unix=sock, path="/health", timeout=10) if wait_until(lambda: os.path.exists(sock), 5) else None
+    t.ok(r is not None and r.status == 200, "and it serves its configured Unix socket too", r)
+    p.terminate()
+    t.eq(p.wait(30), 0, "and exits 0 on SIGTERM")
+    log.close()
+    text = open(os.path.join(root, "tcp-only.log")).read()
+    t.ok("systemd passed no Unix socket" in text, "saying why it made the Unix socket", text[-500:])
+    notify.close()
 finally:
     shutil.rmtree(root, ignore_errors=True)
 t.done()
