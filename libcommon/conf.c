@@ -1015,6 +1015,13 @@ int conf_load(struct conf *c, const char *path, const char *const *overrides, si
 	    (r = resolve_listen(&c->sim.listen, "sim", door ? door : base + 1, err, errlen)) < 0 ||
 	    (r = resolve_listen(&c->migration.listen, "migration", base + 2, err, errlen)) < 0)
 		return r;
+	/* The door is simd's port. A [sim] listen elsewhere won silently: simd listened and
+	 * advertised there, and nothing answered at the door (an operator's audit). */
+	if (door && (!c->sim.listen.enabled || c->sim.listen.port != door))
+		return errf(err, errlen,
+			    "[sim] listen = %s, but %s makes port %d simd's (the door): set one "
+			    "of them",
+			    c->sim.listen.spec, c->server.api_port_origin, door);
 	default_socket(c->discovery.socket, c->server.runtime_dir, "discoveryd.sock");
 	default_socket(c->sim.socket, c->server.runtime_dir, "simd.sock");
 	default_socket(c->migration.socket, c->server.runtime_dir, "migrated.sock");

@@ -237,6 +237,19 @@ try:
         p = subprocess.run(args, capture_output=True, text=True, timeout=20)
         t.ok(p.returncode == 1 and want in p.stderr,
              "simd --check-config refuses %s, saying why" % " ".join(sets), (p.returncode, p.stderr))
+
+    # The door and a [sim] listen elsewhere: the listen won silently, and nothing
+    # answered at the door (an operator's audit). Refused, naming both.
+    both = os.path.join(root, "both.conf")
+    with open(both, "w") as f:
+        f.write("[server]\nserver_id = both\n[sim]\nlisten = 127.0.0.1:44205\n")
+    rc, out, err = run(["-c", both, "--check-config"], env={"TANK_API_PORT": "44201"})
+    t.ok(rc != 0 and "listen = 127.0.0.1:44205" in err and "TANK_API_PORT=44201" in err,
+         "TANK_API_PORT and a [sim] listen on another port: refused, naming both", (rc, err))
+    with open(both, "w") as f:
+        f.write("[server]\nserver_id = both\n[security]\ntoken_file = %s\n[sim]\nlisten = 127.0.0.1:44201\n" % token)
+    rc, out, err = run(["-c", both, "--check-config"], env={"TANK_API_PORT": "44201"})
+    t.ok(rc == 0, "the same port in both: taken", err)
 finally:
     shutil.rmtree(root, ignore_errors=True)
 t.done()
