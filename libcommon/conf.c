@@ -186,6 +186,13 @@ static int parse_double(const char *v, double *ret)
 {
 	char *end;
 	errno = 0;
+	/* Decimal only: strtod also reads hex floats ("0x10" was 16 s, an operator's
+	 * audit), which no duration or number of the configuration documents. */
+	const char *p = v;
+	while (*p == ' ' || *p == '+' || *p == '-')
+		p++;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		return -EINVAL;
 	double x = strtod(v, &end);
 	if (errno || end == v || !isfinite(x))
 		return -EINVAL;

@@ -309,6 +309,8 @@ static void test_types(void)
 		{"discovery", "heartbeat_interval", "", false},
 		{"discovery", "heartbeat_interval", "ten", false},
 		{"discovery", "heartbeat_interval", "10x", false},
+		{"discovery", "heartbeat_interval", "0x10", false},   /* a hex float, 16 s */
+		{"discovery", "heartbeat_interval", "0x1p-3", false}, /* 0.125 s */
 		{"discovery", "heartbeat_interval", "10 ms ms", false},
 		{"discovery", "heartbeat_interval", "10d", false},
 		{"discovery", "heartbeat_interval", "nan", false},
