@@ -190,6 +190,9 @@ static void snapshot_round(struct simd *sd)
 	struct timespec c0, c1;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	pthread_mutex_lock(&sd->list_lock);
+	/* A tank created after the list below is taken has its create record after this
+	 * one, and no snapshot in this round. */
+	uint64_t before = journal_last_seq(sd->journal);
 	size_t n = 0, cap = sd->n_tanks;
 	struct tank_slot **held = xcalloc(cap ? cap : 1, sizeof *held);
 	struct tank_slot *s;
@@ -213,6 +216,17 @@ static void snapshot_round(struct simd *sd)
 	m.tanks = xcalloc(sd->n_tanks + 1, sizeof *m.tanks);
 	TAILQ_FOREACH (s, &sd->tanks, link) {
 		uint64_t seq = s->snap_seq;
+		/* Created after the list was taken (every tank on it now has a snapshot of
+		 * `before` or newer): no snapshot yet, so the journal is kept from its
+		 * creation, and the manifest does not list it, as start-up would look for
+		 * its folder. It was listed with snapshot_seq 0, and the manifest then said
+		 * the journal was kept from record 1, whose segments earlier rounds had
+		 * removed: after a kill -9 simd refused to start (a crash-timing audit). */
+		if (seq < before) {
+			if (before < upto)
+				upto = before;
+			continue;
+		}
 		if (seq < upto)
 			upto = seq;
 		snprintf(m.tanks[m.n_tanks].id, sizeof m.tanks[0].id, "%s", s->meta.id);
