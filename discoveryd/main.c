@@ -232,6 +232,9 @@ static int on_reload(void *arg, const struct conf *newc)
 	bool etcd_changed = strcmp(newc->discovery.etcd_endpoints, old->discovery.etcd_endpoints) !=
 				    0 ||
 			    strcmp(newc->discovery.etcd_prefix, old->discovery.etcd_prefix) != 0;
+	/* The sweep is armed again only for a new interval: reloads more often than the
+	 * sweep started it over each time, and no sweep ran (as simd's snapshot rounds). */
+	bool rearm = newc->discovery.heartbeat_interval != old->discovery.heartbeat_interval;
 	struct registry_timing timing = timing_of(newc);
 	registry_set_timing(dd->reg, &timing);
 	registry_set_max_servers(dd->reg, (size_t)newc->discovery.max_servers);
@@ -240,7 +243,8 @@ static int on_reload(void *arg, const struct conf *newc)
 	/* What this server advertises: a new advertise_host was ignored until a restart,
 	 * and peers kept the old address (an operator's audit). */
 	self_init(dd);
-	arm_sweep(dd);
+	if (rearm)
+		arm_sweep(dd);
 	if (dd->etcd && etcd_changed) {
 		log_notice("etcd endpoints or prefix changed: connecting again");
 		dd->etcd = etcd_free(dd->etcd);

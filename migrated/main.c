@@ -18,9 +18,13 @@ static int on_reload(void *arg, const struct conf *newc)
 {
 	struct migrated *md = arg;
 	daemon_http_reload(md->http, newc);
+	/* The pass timers are armed again only for a new interval: reloads more often than
+	 * it started it over each time, and no pass ran (as simd's snapshot rounds). */
+	bool rearm = newc->migration.check_interval != md->daemon->conf.migration.check_interval;
 	md->daemon->conf = *newc;
 	tbucket_set_rate(&md->global_bucket, newc->migration.max_per_second, now_mono());
-	pass_rearm(md);
+	if (rearm)
+		pass_rearm(md);
 	return 0;
 }
 

@@ -250,6 +250,26 @@ try:
         f.write("[server]\nserver_id = both\n[security]\ntoken_file = %s\n[sim]\nlisten = 127.0.0.1:44201\n" % token)
     rc, out, err = run(["-c", both, "--check-config"], env={"TANK_API_PORT": "44201"})
     t.ok(rc == 0, "the same port in both: taken", err)
+
+    # Reloads more often than a timer's interval: each started the interval over, and
+    # the timer never fired (simd's snapshot rounds, a crash-timing audit; migrated's
+    # passes and discoveryd's sweep the same way). t-simd-rounds has simd's.
+    port = base_ports(1)[0]
+    trio = [Daemon(n, os.path.join(root, "hup"), "hup", port, extra={"migration.check_interval": "0.3"})
+            for n in ("discoveryd", "simd", "migrated")]
+    for x in trio:
+        x.start()
+    mig = trio[2]
+    before = mig.get("/api/migrations").json()["scheduler"]["passes"]
+    t_end = time.time() + 3
+    while time.time() < t_end:
+        mig.signal(signal.SIGHUP)
+        time.sleep(0.1)
+    after = mig.get("/api/migrations").json()["scheduler"]["passes"]
+    t.ok(after - before >= 5, "a SIGHUP every 0.1 s: migrated's passes every 0.3 s go on (%d in 3 s)"
+         % (after - before))
+    for x in reversed(trio):
+        x.stop()
 finally:
     shutil.rmtree(root, ignore_errors=True)
 t.done()

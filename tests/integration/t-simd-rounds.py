@@ -7,6 +7,7 @@ and the next start refused the state (a crash-timing audit: 4 of 5 seeds, within
 tries). A 2,000-fish tank makes each round long, and rounds come every 0.5 s."""
 import os
 import random
+import signal
 import time
 
 from twlib import Daemon, Tap, base_ports, finish, test_seed, tmpdir
@@ -20,6 +21,17 @@ TRIES = int(os.environ.get("ROUNDS_TRIES", "6"))
 
 try:
     d.start()
+    # Reloads more often than snapshot_interval: each one started the interval over, and
+    # no round ran again; the journal and a restart's re-simulation grew without end.
+    man = os.path.join(d.state_dir, "sim", "manifest.json")
+    seen = set()
+    t_end = time.time() + 3
+    while time.time() < t_end:
+        d.signal(signal.SIGHUP)
+        time.sleep(0.2)
+        seen.add(open(man, "rb").read())
+    t.ok(len(seen) >= 3, "a SIGHUP every 0.2 s with rounds every 0.5 s: the rounds go on (%d manifests in 3 s)"
+         % len(seen))
     d.post("/api/tanks", {"name": "big", "initial_fish": 2000, "max_fish": 5000}, timeout=60)
     kept = set()
     started = 0
