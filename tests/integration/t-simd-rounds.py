@@ -5,9 +5,11 @@ one created in between has none yet. It was listed with snapshot_seq 0, which ma
 manifest keep the journal "from record 1", whose segments earlier rounds had removed,
 and the next start refused the state (a crash-timing audit: 4 of 5 seeds, within a few
 tries). A 2,000-fish tank makes each round long, and rounds come every 0.5 s."""
+import json
 import os
 import random
 import signal
+import threading
 import time
 
 from twlib import Daemon, Tap, base_ports, finish, test_seed, tmpdir
@@ -35,6 +37,26 @@ try:
     d.post("/api/tanks", {"name": "big", "initial_fish": 2000, "max_fish": 5000}, timeout=60)
     kept = set()
     started = 0
+    # Every manifest written must name a segment holding its journal_from: the broken
+    # ones said "from record 1" beside segments starting far later. Read as they come,
+    # so that the check does not wait for a kill to land in their window.
+    bad, stop = [], threading.Event()
+
+    def watch():
+        last = None
+        while not stop.is_set():
+            try:
+                raw = open(man, "rb").read()
+            except OSError:
+                raw = None
+            if raw and raw != last:
+                last = raw
+                m = json.loads(raw.split(b" ", 2)[2])
+                if m["journal_segments"] and m["journal_segments"][0] > m["journal_from"]:
+                    bad.append((m["journal_from"], m["journal_segments"][:2]))
+            time.sleep(0.005)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     for i in range(TRIES):
         t_end = time.time() + rng.uniform(2, 4)
         n = 0
@@ -56,6 +78,9 @@ try:
             t.diag("try %d: %s" % (i, str(e).splitlines()[-1]))
             break
         started += 1
+    stop.set()
+    watcher.join()
+    t.ok(not bad, "every manifest names the segment its journal starts in", bad[:3])
     t.eq(started, TRIES, "simd started again after each of %d kill -9 among tank creations" % TRIES)
     have = {x["tank"]["tank_id"] for x in d.get("/api/tanks?include_private=true").json()["tanks"]} if d.alive() else set()
     t.ok(kept <= have, "with every tank whose creation was answered (%d)" % len(kept), sorted(kept - have)[:3])
