@@ -55,13 +55,13 @@ bool daemon_conf_exposed(const struct conf *c, char *err, size_t n);
  * with a clear message. */
 int daemon_listen(struct daemon *d, struct http_server *http, const char *unix_path,
 		  const struct conf_listen *listen);
-/* The daemon's HTTP server on its loop, serving routes (arg goes to the handlers): the
- * caller's opts (max_body, CORS) completed with what the configuration says of the
- * token and the connection limits. */
 /* A reload's token, connection limits and timeouts for a server daemon_http_server made:
  * only where the daemons listen waits for a restart. The limits were kept until one (an
  * operator's audit). */
 void daemon_http_reload(struct http_server *s, const struct conf *newc);
+/* The daemon's HTTP server on its loop, serving routes (arg goes to the handlers): the
+ * caller's opts (max_body, CORS) completed with what the configuration says of the
+ * token and the connection limits. */
 struct http_server *daemon_http_server(struct daemon *d, const struct http_route *routes,
 				       size_t n_routes, void *arg, struct http_server_opts opts);
 /* READY=1 plus a STATUS line; starts the watchdog. */

@@ -451,6 +451,11 @@ static void conn_limits(struct http_server *s)
 		period = 0.05;
 	if (period > 1)
 		period = 1;
+	/* Armed again only for a new period: a reload more often than it would otherwise
+	 * start it over each time, and no connection would ever time out. */
+	if (period == s->sweep_period && event_pending(s->sweep_ev, EV_TIMEOUT, NULL))
+		return;
+	s->sweep_period = period;
 	struct timeval tv = {(time_t)period, (suseconds_t)((period - (double)(time_t)period) * 1e6)};
 	event_add(s->sweep_ev, &tv);
 }

@@ -55,6 +55,7 @@ struct http_server {
 	struct evhttp_connection *dispatching;
 	unsigned closed_since_trim; /* connections closed since malloc_trim */
 	struct event *check_ev, *sweep_ev;
+	double sweep_period; /* of sweep_ev, seconds */
 	struct http_addr_count **addr_buckets;
 };
 
