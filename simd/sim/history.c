@@ -10,8 +10,6 @@
 
 #include "simd/sim/internal.h"
 
-static void hue_around_circle(const struct tank *t, double out[2]);
-
 /* Column layout. */
 enum {
 	C_FRAME,
@@ -115,6 +113,24 @@ static void sample_prefetch(const struct tank *t, size_t k)
 	__builtin_prefetch(f->mother_id, 0, 3);
 }
 
+/* Hue is a circle (0 and 1 are the same red): its mean is the mean direction, in
+ * [0, 1), and its spread the angular deviation sqrt(2 (1 - R)), R the mean resultant
+ * length, in turns: close to a line's standard deviation for a narrow spread, and
+ * bounded (1/pi for hues spread evenly, whose mean direction is then 0) where the
+ * circular standard deviation sqrt(-2 ln R) grows without end. A line's mean of hues
+ * at 0.02 and 0.98 was 0.5 (cyan, which no fish wore) with a spread of 0.48, and a
+ * published hue drift was biased whenever the population straddled red (a
+ * researcher's audit). c and s: the sums of the cosines and sines of n fish's hues
+ * (in radians), taken in history_sample's walk over the fish. */
+static void hue_around_circle(double c, double s, double n, double out[2])
+{
+	double R = hypot(c, s) / n;
+	double m = atan2(s, c) / (2 * M_PI);
+	m = m < 0 ? m + 1 : m;
+	out[0] = m < 1 ? m : 0; /* -1e-17 + 1 is 1 */
+	out[1] = sqrt(2 * fmax(0, 1 - R)) / (2 * M_PI);
+}
+
 void history_sample(struct tank *t)
 {
 	struct history *h = &t->hist;
@@ -146,13 +162,16 @@ void history_sample(struct tank *t)
 	memcpy(h->mark, now, sizeof now);
 
 	size_t n = t->n_fish, nb = 0, ns = 0;
-	double kb = 0, ks = 0, gmax = 0, gsum = 0, e = 0;
+	double kb = 0, ks = 0, gmax = 0, gsum = 0, e = 0, hc = 0, hs = 0;
 	for (size_t k = 0; k < n; k++) {
 		sample_prefetch(t, k + FISH_PREFETCH_AHEAD);
 		const struct fish *f = &t->fish[k];
 		e += f->energy; /* the fish first, then the rest: the order it always had */
 		for (int i = 0; i < TRAIT_COUNT; i++)
 			r[C_TRAITS + 2 * i] += f->g.t[i];
+		double hue = 2 * M_PI * f->g.t[T_COLOR_HUE];
+		hc += cos(hue);
+		hs += sin(hue);
 		gsum += f->generation;
 		gmax = fmax(gmax, f->generation);
 		if (f->mother_id[0]) {
@@ -177,7 +196,7 @@ void history_sample(struct tank *t)
 		}
 		for (int i = 0; i < TRAIT_COUNT; i++)
 			r[C_TRAITS + 2 * i + 1] = sqrt(r[C_TRAITS + 2 * i + 1] / (double)n);
-		hue_around_circle(t, r + C_TRAITS + 2 * T_COLOR_HUE);
+		hue_around_circle(hc, hs, (double)n, r + C_TRAITS + 2 * T_COLOR_HUE);
 		for (int i = 0; i < algo_count + POKER_STRATEGY_COUNT; i++)
 			r[C_ALGOS + i] /= (double)n;
 		r[C_GEN] = gsum / (double)n;
@@ -194,28 +213,6 @@ void history_sample(struct tank *t)
 	r[C_TOTAL_ENERGY] = e;
 	r[C_PLANTS] = (double)t->n_plants;
 	r[C_FOOD] = (double)t->n_food;
-}
-
-/* Hue is a circle (0 and 1 are the same red): its mean is the mean direction, in
- * [0, 1), and its spread the angular deviation sqrt(2 (1 - R)), R the mean resultant
- * length, in turns: close to a line's standard deviation for a narrow spread, and
- * bounded (1/pi for hues spread evenly, whose mean direction is then 0) where the
- * circular standard deviation sqrt(-2 ln R) grows without end. A line's mean of hues at 0.02 and 0.98 was 0.5 (cyan,
- * which no fish wore) with a spread of 0.48, and a published hue drift was biased
- * whenever the population straddled red (a researcher's audit). */
-static void hue_around_circle(const struct tank *t, double out[2])
-{
-	double c = 0, s = 0;
-	for (size_t k = 0; k < t->n_fish; k++) {
-		double a = 2 * M_PI * t->fish[k].g.t[T_COLOR_HUE];
-		c += cos(a);
-		s += sin(a);
-	}
-	double n = (double)t->n_fish, R = hypot(c, s) / n;
-	double m = atan2(s, c) / (2 * M_PI);
-	m = m < 0 ? m + 1 : m;
-	out[0] = m < 1 ? m : 0; /* -1e-17 + 1 is 1 */
-	out[1] = sqrt(2 * fmax(0, 1 - R)) / (2 * M_PI);
 }
 
 void history_free(struct history *h)
