@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "bench/benchlib.h"
+#include "timer.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -724,7 +725,7 @@ void loadgen_after(struct loadgen *lg, struct event **ev, double s, event_callba
 {
 	if (!*ev)
 		*ev = evtimer_new(lg->base, fn, arg);
-	struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+	struct timeval tv = timer_tv(s);
 	evtimer_add(*ev, &tv);
 }
 

@@ -29,6 +29,7 @@ struct discoveryd {
 	struct etcd *etcd;	 /* backend = etcd, else NULL */
 	struct api_lists *lists; /* whole listings being written (api-list.c) */
 	struct event *sweep_timer, *save_timer;
+	double sweep_period; /* as last armed (timer_every) */
 	bool save_pending;
 	double save_due; /* monotonic time the pending save is due */
 	double started_mono;
@@ -62,6 +63,8 @@ const char *worker_hub_url(const struct worker *w, size_t i, unsigned *index, bo
 /* etcd.c: the etcd backend. */
 struct etcd *etcd_new(struct discoveryd *dd);
 struct etcd *etcd_free(struct etcd *e);
+/* A reload's new heartbeat_interval (the lease's TTL changes with the next lease). */
+void etcd_schedule(struct etcd *e);
 bool etcd_connected(const struct etcd *e);
 const char *etcd_endpoint(const struct etcd *e);
 

@@ -32,6 +32,7 @@
 #include "hubpage.h"
 #include "jsonv.h"
 #include "log.h"
+#include "timer.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -71,6 +72,7 @@ struct etcd {
 	int failures;	      /* in a row, for the backoff */
 	double next_try;      /* monotonic: no new chain before this */
 	struct event *timer, *retry;
+	double period; /* of timer, as last armed (timer_every) */
 	/* the watch request's own argument, so that it can be cancelled alone */
 	struct etcd_watch {
 		struct etcd *e;
@@ -758,11 +760,14 @@ struct etcd *etcd_new(struct discoveryd *dd)
 	e->retry = evtimer_new(dd->daemon->base, on_tick, e);
 	if (!e->timer || !e->retry)
 		abort();
-	double s = c->discovery.heartbeat_interval;
-	struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-	event_add(e->timer, &tv);
+	etcd_schedule(e);
 	on_tick(-1, 0, e);
 	return e;
+}
+
+void etcd_schedule(struct etcd *e)
+{
+	timer_every(e->timer, &e->period, e->dd->daemon->conf.discovery.heartbeat_interval);
 }
 
 bool etcd_connected(const struct etcd *e)

@@ -15,6 +15,7 @@
 #include "statefile.h"
 #include "statelock.h"
 #include "log.h"
+#include "timer.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -39,11 +40,6 @@ static struct registry *registry_of(const struct conf *c)
 	struct registry *r = registry_new(c->server.server_id, &t);
 	registry_set_max_servers(r, (size_t)c->discovery.max_servers);
 	return r;
-}
-
-static struct timeval tv_of(double s)
-{
-	return (struct timeval){(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
 }
 
 /* Appends what changed since the last batch and a checkpoint: the cost follows the
@@ -97,7 +93,7 @@ void discoveryd_schedule_save(struct discoveryd *dd, bool urgent)
 		return;
 	dd->save_pending = true;
 	dd->save_due = due;
-	struct timeval tv = tv_of(delay);
+	struct timeval tv = timer_tv(delay);
 	evtimer_add(dd->save_timer, &tv);
 }
 
@@ -132,9 +128,7 @@ static void arm_sweep(struct discoveryd *dd)
 		s = 0.05;
 	if (s > 5)
 		s = 5;
-	struct timeval tv = tv_of(s);
-	event_del(dd->sweep_timer);
-	event_add(dd->sweep_timer, &tv);
+	timer_every(dd->sweep_timer, &dd->sweep_period, s);
 }
 
 static void reset_registry(struct discoveryd *dd)
@@ -232,9 +226,6 @@ static int on_reload(void *arg, const struct conf *newc)
 	bool etcd_changed = strcmp(newc->discovery.etcd_endpoints, old->discovery.etcd_endpoints) !=
 				    0 ||
 			    strcmp(newc->discovery.etcd_prefix, old->discovery.etcd_prefix) != 0;
-	/* The sweep is armed again only for a new interval: reloads more often than the
-	 * sweep started it over each time, and no sweep ran (as simd's snapshot rounds). */
-	bool rearm = newc->discovery.heartbeat_interval != old->discovery.heartbeat_interval;
 	struct registry_timing timing = timing_of(newc);
 	registry_set_timing(dd->reg, &timing);
 	registry_set_max_servers(dd->reg, (size_t)newc->discovery.max_servers);
@@ -243,15 +234,14 @@ static int on_reload(void *arg, const struct conf *newc)
 	/* What this server advertises: a new advertise_host was ignored until a restart,
 	 * and peers kept the old address (an operator's audit). */
 	self_init(dd);
-	if (rearm)
-		arm_sweep(dd);
+	arm_sweep(dd); /* again only for a new heartbeat_interval (timer_every) */
 	if (dd->etcd && etcd_changed) {
 		log_notice("etcd endpoints or prefix changed: connecting again");
 		dd->etcd = etcd_free(dd->etcd);
 		dd->etcd = etcd_new(dd);
 	}
 	if (dd->etcd)
-		; /* no hubs with etcd */
+		etcd_schedule(dd->etcd); /* no hubs with etcd; kept alive at the new interval */
 	else if (dd->worker && newc->discovery.hub_url[0])
 		worker_set_hub(dd->worker, newc->discovery.hub_url); /* new hubs, or the interval */
 	else if (dd->worker)

@@ -17,6 +17,7 @@
 #include "hubpage.h"
 #include "jsonv.h"
 #include "log.h"
+#include "timer.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -47,6 +48,7 @@ struct worker {
 	struct hub *hubs[REGISTRY_MAX_HUBS];
 	size_t n;
 	struct event *timer;
+	double period; /* of timer, as last armed (timer_every) */
 };
 
 static void hub_cycle(struct hub *h);
@@ -306,10 +308,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 static void arm(struct worker *w)
 {
-	double s = w->dd->daemon->conf.discovery.heartbeat_interval;
-	struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-	event_del(w->timer);
-	event_add(w->timer, &tv);
+	timer_every(w->timer, &w->period, w->dd->daemon->conf.discovery.heartbeat_interval);
 }
 
 static void hub_drop(struct worker *w, struct hub *h)

@@ -39,6 +39,7 @@
 
 #include "http-internal.h"
 #include "log.h"
+#include "timer.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -453,11 +454,7 @@ static void conn_limits(struct http_server *s)
 		period = 1;
 	/* Armed again only for a new period: a reload more often than it would otherwise
 	 * start it over each time, and no connection would ever time out. */
-	if (period == s->sweep_period && event_pending(s->sweep_ev, EV_TIMEOUT, NULL))
-		return;
-	s->sweep_period = period;
-	struct timeval tv = {(time_t)period, (suseconds_t)((period - (double)(time_t)period) * 1e6)};
-	event_add(s->sweep_ev, &tv);
+	timer_every(s->sweep_ev, &s->sweep_period, period);
 }
 
 void http_conn_init(struct http_server *s)

@@ -14,6 +14,7 @@
 
 #include "delivery.h"
 #include "log.h"
+#include "timer.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -66,7 +67,7 @@ static void retry_later(struct pending_forget *p)
 		delay = FORGET_MAX_DELAY;
 	if (!p->timer && !(p->timer = evtimer_new(p->md->daemon->base, on_retry, p)))
 		abort();
-	struct timeval tv = {(time_t)delay, (suseconds_t)((delay - (double)(time_t)delay) * 1e6)};
+	struct timeval tv = timer_tv(delay);
 	evtimer_add(p->timer, &tv);
 }
 

@@ -26,6 +26,7 @@
 
 #include "delivery.h"
 #include "log.h"
+#include "timer.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -145,7 +146,7 @@ static void x_retry_later(struct xfer *x, const char *fmt, ...)
 		if (!x->timer)
 			abort();
 	}
-	struct timeval tv = {(time_t)delay, (suseconds_t)((delay - (double)(time_t)delay) * 1e6)};
+	struct timeval tv = timer_tv(delay);
 	x->busy = true;
 	x->waiting = true;
 	x->retry_at = now_mono() + delay;

@@ -18,13 +18,9 @@ static int on_reload(void *arg, const struct conf *newc)
 {
 	struct migrated *md = arg;
 	daemon_http_reload(md->http, newc);
-	/* The pass timers are armed again only for a new interval: reloads more often than
-	 * it started it over each time, and no pass ran (as simd's snapshot rounds). */
-	bool rearm = newc->migration.check_interval != md->daemon->conf.migration.check_interval;
 	md->daemon->conf = *newc;
 	tbucket_set_rate(&md->global_bucket, newc->migration.max_per_second, now_mono());
-	if (rearm)
-		pass_rearm(md);
+	pass_schedule(md); /* armed again only for a new check_interval (timer_every) */
 	return 0;
 }
 
@@ -96,7 +92,7 @@ int main(int argc, char **argv)
 	md.http = api_new(&md);
 	daemon_set_handlers(&d, on_reload, on_stop, &md);
 	md.tcp_port = daemon_listen(&d, md.http, c->migration.socket, &c->migration.listen);
-	pass_rearm(&md);
+	pass_schedule(&md);
 	/* At once: resume what a previous run left in the outbox, and bring simd's exits
 	 * and the connections in step (a pass that rolls nothing). */
 	delivery_resume_outbox(&md);

@@ -116,7 +116,7 @@ void pass_sync_now(struct migrated *md);
  * its reservations are made. done may get NULL summary if migrated is stopping. */
 typedef void (*pass_done_fn)(json_object *summary, void *arg);
 void pass_run_now(struct migrated *md, pass_done_fn done, void *arg);
-void pass_rearm(struct migrated *md); /* the interval changed */
+void pass_schedule(struct migrated *md); /* at the start and each reload */
 json_object *pass_status_json(struct migrated *md);
 
 /* exits.c: simd's exits kept equal to the connections. */

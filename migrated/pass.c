@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "pass.h"
+#include "timer.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -28,11 +29,6 @@ struct run_waiter {
 };
 
 static void pass_begin(struct pass *p, bool roll);
-
-static struct timeval tv_of(double s)
-{
-	return (struct timeval){(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-}
 
 static json_object *summary_json(struct pass *p)
 {
@@ -197,18 +193,13 @@ static void on_outbox_timer(evutil_socket_t fd, short what, void *arg)
 		delivery_resume_outbox(md);
 }
 
-void pass_rearm(struct migrated *md)
+void pass_schedule(struct migrated *md)
 {
 	struct pass *p = md->pass;
 	double s = md->daemon->conf.migration.check_interval;
-	struct timeval tv = tv_of(s);
-	event_del(p->timer);
-	event_add(p->timer, &tv);
+	timer_every(p->timer, &p->timer_period, s);
 	/* Fish that left through a wall wait in the outbox: look there at least every 2 s. */
-	double o = s < 2.0 ? s : 2.0;
-	tv = tv_of(o);
-	event_del(p->outbox_timer);
-	event_add(p->outbox_timer, &tv);
+	timer_every(p->outbox_timer, &p->outbox_period, s < 2.0 ? s : 2.0);
 }
 
 struct pass *pass_new(struct migrated *md)

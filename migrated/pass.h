@@ -34,6 +34,7 @@ struct op {
 struct pass {
 	struct migrated *md;
 	struct event *timer, *outbox_timer;
+	double timer_period, outbox_period; /* as last armed (timer_every) */
 	bool running;
 	int phase; /* 1: tank list, 2: destination lookups, 3: reservations and moves */
 	int outstanding;

@@ -68,14 +68,11 @@ static int on_reload(void *arg, const struct conf *newc)
 {
 	struct simd *sd = arg;
 	daemon_http_reload(sd->http, newc);
-	/* The snapshot timer is armed again only for a new interval: each reload started
-	 * the interval over, and reloads more often than it stopped the rounds for good,
-	 * the journal and the restart's re-simulation growing without end (a crash-timing
-	 * audit). */
-	bool rearm = newc->sim.snapshot_interval != sd->daemon->conf.sim.snapshot_interval;
 	sd->daemon->conf = *newc;
-	if (rearm)
-		store_schedule(sd);
+	/* Armed again only for a new snapshot_interval (timer_every): reloads that started
+	 * it over stopped the rounds for good, and the journal and the restart's
+	 * re-simulation grew without end (a crash-timing audit). */
+	store_schedule(sd);
 	return 0;
 }
 

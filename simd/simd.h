@@ -186,6 +186,7 @@ struct simd {
 	bool mover_lapsed; /* the lease ran out and that was logged */
 	/* Snapshots. */
 	struct event *snapshot_timer, *snapshot_now;
+	double snapshot_period; /* as last armed (timer_every) */
 	pthread_t snapshot_thread;
 	bool snapshot_running;
 	int snapshot_done; /* set by the snapshot thread as it ends (atomic) */

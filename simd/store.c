@@ -26,6 +26,7 @@
 #include "manifest.h"
 #include "records.h"
 #include "replay.h"
+#include "timer.h"
 #include "util.h"
 #include "xalloc.h"
 
@@ -330,13 +331,10 @@ void store_schedule(struct simd *sd)
 {
 	if (!sd->snapshot_now)
 		sd->snapshot_now = event_new(sd->daemon->base, -1, 0, on_snapshot_now, sd);
-	double s = sd->daemon->conf.sim.snapshot_interval;
-	struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
 	if (!sd->snapshot_timer)
 		sd->snapshot_timer = event_new(sd->daemon->base, -1, EV_PERSIST, on_snapshot_timer,
 					       sd);
-	event_del(sd->snapshot_timer);
-	event_add(sd->snapshot_timer, &tv);
+	timer_every(sd->snapshot_timer, &sd->snapshot_period, sd->daemon->conf.sim.snapshot_interval);
 }
 
 void store_snapshot_all_sync(struct simd *sd)

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 
-from twlib import BUILD, Daemon, Tap, base_ports, tmpdir, wait_until
+from twlib import BUILD, Daemon, Tap, base_ports, metric_sum, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twcf")
@@ -267,11 +267,14 @@ try:
     # the timer never fired (simd's snapshot rounds, a crash-timing audit; migrated's
     # passes and discoveryd's sweep the same way). t-simd-rounds has simd's.
     port = base_ports(1)[0]
-    trio = [Daemon(n, os.path.join(root, "hup"), "hup", port, extra={"migration.check_interval": "0.3"})
-            for n in ("discoveryd", "simd", "migrated")]
+    trio = [Daemon(n, os.path.join(root, "hup"), "hup", port) for n in ("discoveryd", "simd", "migrated")]
+    # In the file, not --set (which would win over the file a reload reads).
+    hup_text = open(trio[0].conf).read()
+    with open(trio[0].conf, "a") as f:
+        f.write("[migration]\ncheck_interval = 0.3\n[sim]\nsnapshot_interval = 3600\n")
     for x in trio:
         x.start()
-    mig = trio[2]
+    sim, mig = trio[1], trio[2]
     before = mig.get("/api/migrations").json()["scheduler"]["passes"]
     t_end = time.time() + 3
     while time.time() < t_end:
@@ -280,6 +283,22 @@ try:
     after = mig.get("/api/migrations").json()["scheduler"]["passes"]
     t.ok(after - before >= 5, "a SIGHUP every 0.1 s: migrated's passes every 0.3 s go on (%d in 3 s)"
          % (after - before))
+    # And a new interval on reload is the one in force.
+    with open(trio[0].conf, "w") as f:
+        f.write(hup_text + "[migration]\ncheck_interval = 30\n[sim]\nsnapshot_interval = 0.5\n")
+    marks = [x.log_tail(100000).count("configuration reloaded") for x in (sim, mig)]
+    for x in (sim, mig):
+        x.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: all(x.log_tail(100000).count("configuration reloaded") > m
+                                for x, m in zip((sim, mig), marks)), 5),
+         "check_interval = 30, snapshot_interval = 0.5: reloaded")
+    passes = mig.get("/api/migrations").json()["scheduler"]["passes"]
+    snaps = metric_sum(sim, "tankworld_sim_snapshots_total")
+    time.sleep(2.5)
+    passes = mig.get("/api/migrations").json()["scheduler"]["passes"] - passes
+    snaps = metric_sum(sim, "tankworld_sim_snapshots_total") - snaps
+    t.ok(passes <= 1, "migrated passes at the reloaded check_interval (%d passes in 2.5 s)" % passes)
+    t.ok(snaps >= 2, "simd snapshots at the reloaded snapshot_interval (%d rounds in 2.5 s)" % snaps)
     for x in reversed(trio):
         x.stop()
 finally:

@@ -522,6 +522,27 @@ try:
          d.get("/health").json().get("role") == "etcd",
          "a new backend on reload is refused, the running one kept", d.log_tail(5))
 
+    # ---- A new heartbeat_interval on reload: the keep-alives went on at the old one
+    # until a restart. The interval is in the file here, as a reload reads it.
+    f3 = fake_etcd()
+    d = Daemon("discoveryd", os.path.join(root, "i"), "srv-i", free_port())
+    with open(d.conf, "a") as conf:
+        conf.write("[discovery]\nbackend = etcd\netcd_endpoints = %s\n"
+                   "heartbeat_interval = 2\nheartbeat_timeout = 8\n" % f3.url)
+    daemons.append(d)
+    d.start()
+    t.ok(wait_until(lambda: PREFIX + b"srv-i" in f3.kvs, 5), "a discoveryd kept alive every 2 s registered")
+    text = open(d.conf).read()
+    with open(d.conf, "w") as conf:
+        conf.write(text.replace("heartbeat_interval = 2", "heartbeat_interval = 0.25"))
+    d.signal(signal.SIGHUP)
+    t.ok(wait_until(lambda: "configuration reloaded" in d.log_tail(10), 5), "heartbeat_interval = 0.25: reloaded")
+    ka = f3.n("/v3/lease/keepalive")
+    time.sleep(2.5)
+    ka = f3.n("/v3/lease/keepalive") - ka
+    t.ok(ka >= 5, "and it keeps its lease alive at the new interval (%d keep-alives in 2.5 s, "
+         "at most 2 at the old one)" % ka)
+
     for x in daemons:
         t.eq(x.stop(), 0, "%s exits 0 on SIGTERM" % x.server_id)
 finally:
