@@ -334,7 +334,8 @@ void store_schedule(struct simd *sd)
 	if (!sd->snapshot_timer)
 		sd->snapshot_timer = event_new(sd->daemon->base, -1, EV_PERSIST, on_snapshot_timer,
 					       sd);
-	timer_every(sd->snapshot_timer, &sd->snapshot_period, sd->daemon->conf.sim.snapshot_interval);
+	timer_every(sd->snapshot_timer, &sd->snapshot_period,
+		    sd->daemon->conf.sim.snapshot_interval);
 }
 
 void store_snapshot_all_sync(struct simd *sd)
