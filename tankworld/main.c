@@ -264,11 +264,11 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	log_info("server %s: starting discoveryd, simd and migrated", c.server.server_id);
-	sup_run(kids, 3);
+	rc = sup_run(kids, 3);
 	log_info("server %s stopped", c.server.server_id);
 	for (int k = 0; k < 3; k++)
 		free(kids[k].argv[0]);
 	for (int i = 0; i < o.nextra; i++)
 		free(o.extra[i]);
-	return 0;
+	return rc;
 }

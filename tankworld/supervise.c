@@ -24,6 +24,14 @@ double sup_next_backoff(double previous, double uptime)
 	return next > 30 ? 30 : next;
 }
 
+bool sup_start_limited(const struct sup_child *c, double now)
+{
+	if (c->nstarts < SUP_START_BURST)
+		return false;
+	double oldest = c->starts[c->nstarts % SUP_START_BURST]; /* the next slot to reuse */
+	return now - oldest < SUP_START_INTERVAL;
+}
+
 int sup_start(struct sup_child *c, double now)
 {
 	int p[2];
@@ -60,6 +68,7 @@ int sup_start(struct sup_child *c, double now)
 	c->line_len = 0;
 	c->started_at = now;
 	c->restart_at = 0;
+	c->starts[c->nstarts++ % SUP_START_BURST] = now;
 	log_info("%s started (pid %d)", c->name, (int)pid);
 	return 0;
 }
@@ -129,6 +138,7 @@ struct sup_run {
 	int sfd; /* signalfd: SIGCHLD, SIGINT, SIGTERM, SIGHUP */
 	bool stopping;
 	double stop_deadline;
+	bool gave_up; /* a child reached its start limit */
 };
 
 static void signal_all(struct sup_run *r, int sig)
@@ -235,6 +245,15 @@ static void restart_due(struct sup_run *r, double now)
 		struct sup_child *c = &r->kids[k];
 		if (c->pid || !c->restart_at || now < c->restart_at)
 			continue;
+		if (sup_start_limited(c, now)) {
+			log_err("%s started %d times within %.0f s and died each time: not again; "
+				"stopping the server (its own words above say why)",
+				c->name, SUP_START_BURST, SUP_START_INTERVAL);
+			r->gave_up = r->stopping = true;
+			r->stop_deadline = now + SUP_STOP_TIMEOUT;
+			signal_all(r, SIGTERM);
+			return;
+		}
 		int e = sup_start(c, now);
 		if (e < 0) {
 			log_err("cannot start %s: %s", c->name, strerror(-e));
@@ -243,7 +262,7 @@ static void restart_due(struct sup_run *r, double now)
 	}
 }
 
-void sup_run(struct sup_child *kids, int n)
+int sup_run(struct sup_child *kids, int n)
 {
 	struct sup_run r = {.kids = kids, .n = n, .sfd = signals_open()};
 	unsetenv("NOTIFY_SOCKET"); /* the daemons answer to us, not to a systemd above us */
@@ -279,4 +298,5 @@ void sup_run(struct sup_child *kids, int n)
 		restart_due(&r, now);
 	}
 	close(r.sfd);
+	return r.gave_up ? 1 : 0;
 }

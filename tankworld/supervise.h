@@ -13,6 +13,10 @@
 #define SUP_MAX_ARGS 96
 #define SUP_MAX_CHILDREN 8
 #define SUP_LINE_MAX 4096
+/* systemd's StartLimitBurst and StartLimitIntervalSec in our units: a daemon started
+ * this often within this long and dead again is not started once more. */
+#define SUP_START_BURST 5
+#define SUP_START_INTERVAL 60.0
 
 struct sup_child {
 	const char *name;
@@ -25,6 +29,8 @@ struct sup_child {
 	double restart_at; /* when to start it again, 0 while running */
 	double backoff;	   /* seconds before the next restart */
 	unsigned restarts;
+	double starts[SUP_START_BURST]; /* the last starts (monotonic), a ring */
+	unsigned nstarts;		/* starts so far */
 };
 
 /* Start a child now. Returns 0 or -errno. */
@@ -37,9 +43,15 @@ void sup_exited(struct sup_child *c, int status, double now);
  * child had been up for a minute (a daemon that crashed once after a long run is
  * restarted at once, one that crashes at start does not spin). Exposed for tests. */
 double sup_next_backoff(double previous, double uptime);
+/* Whether a child that died may not start again: it started SUP_START_BURST times within
+ * the last SUP_START_INTERVAL seconds. */
+bool sup_start_limited(const struct sup_child *c, double now);
 /* Start the n children and supervise them until SIGINT or SIGTERM has stopped them all
  * (SIGKILL after 30 s). SIGHUP is passed on to every child. Children stop in reverse
- * order, so list them in start order. */
-void sup_run(struct sup_child *kids, int n);
+ * order, so list them in start order. A child past its start limit stops them all too
+ * (a server missing a daemon is not one, and a daemon that cannot start, a port taken or
+ * a state folder locked, printed its reason every 30 s for ever). Returns 0, or 1 after
+ * such a stop. */
+int sup_run(struct sup_child *kids, int n);
 
 #endif

@@ -7,10 +7,11 @@ and leaves no process behind."""
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
-from twlib import BUILD, WRAPPER, Tap, base_ports, request, start_tankworld, tmpdir, wait_until
+from twlib import BUILD, WRAPPER, Tap, base_ports, free_port, request, start_tankworld, tmpdir, wait_until
 
 t = Tap()
 root = tmpdir("twtw")
@@ -128,6 +129,29 @@ try:
     t.eq(rc, 0, "Ctrl-C stops the server; tankworld exits 0")
     alive = [p for p in pids if os.path.exists("/proc/%d" % p)]
     t.eq(alive, [], "no daemon outlives it")
+    proc = None
+
+    # A daemon that cannot start (its door taken here) was started again every 30 s for
+    # ever, saying why each time; as systemd's StartLimitBurst, five starts within 60 s
+    # are the last.
+    busy_port = free_port()
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    busy.bind(("127.0.0.1", busy_port))
+    busy.listen(1)
+    proc = start_tankworld(root, "busy.log", TANK_SERVER_ID="tw-busy", TANK_API_PORT=busy_port)
+    try:
+        rc = proc.wait(90)
+    except subprocess.TimeoutExpired:
+        rc = None
+    busy.close()
+    text = open(os.path.join(root, "busy.log"), "rb").read().decode("utf-8", "replace")
+    starts = text.count("simd started (pid")
+    t.ok(rc == 1 and starts == 5 and "started 5 times within 60 s and died each time" in text,
+         "a daemon whose door is taken is started 5 times, then the server stops: tankworld exits 1 "
+         "(exit %s, %d starts)" % (rc, starts), text[-600:])
+    left = subprocess.run(["pgrep", "-f", "data/tw-busy/"], capture_output=True, text=True).stdout.split()
+    t.eq(left, [], "and no daemon of that server is left")
     proc = None
 finally:
     if proc and proc.poll() is None:
