@@ -153,9 +153,25 @@ static void x_retry_later(struct xfer *x, const char *fmt, ...)
 	evtimer_add(x->timer, &tv);
 }
 
-static bool is_refusal(long status)
+/* A refusal is final only in simd's own words about this transfer: a code its
+ * remote-transfer answers after it looked in its inbox (where an earlier attempt whose
+ * answer was lost would be found, and answered 200 again), or about the body, which is
+ * the same at every attempt. Any other answer, a JSON 4xx included, leaves the outcome
+ * unknown: a 401 after the destination's token changed, the 404 of another daemon of
+ * ours now at that address, anything said before simd's handler ran. An abort on one of
+ * them put back a fish the destination held (an attacker's audit, 7 December). */
+static bool is_final_refusal(long status, const char *code)
 {
-	return status == 400 || status == 401 || status == 403 || status == 404 || status == 409;
+	static const char *const final[] = {"unknown_tank",   "transfers_disabled",
+					    "tank_full",      "no_root_spot",
+					    "invalid_entity", "transfer_conflict",
+					    "unknown_server"};
+	if (status != 400 && status != 403 && status != 404 && status != 409)
+		return false;
+	for (size_t i = 0; i < sizeof final / sizeof final[0]; i++)
+		if (strcmp(code, final[i]) == 0)
+			return true;
+	return false;
 }
 
 static void x_done(struct xfer *x, bool committed)
@@ -314,10 +330,9 @@ static void on_deliver(const struct fetch_response *r, void *arg)
 		delivery_run(x);
 		return;
 	}
-	/* A refusal is final only in simd's words, a JSON error with its code: a 404 page
-	 * of another service now at that address is not one, and an abort on it would copy
-	 * a fish an earlier attempt delivered. */
-	if (is_refusal(r->status) && dcode[0]) {
+	/* A 404 page of another service now at that address is not a refusal either: an
+	 * abort on it would copy a fish an earlier attempt delivered. */
+	if (is_final_refusal(r->status, dcode)) {
 		char code[64];
 		request_refusal(r, "destination refused", code, sizeof code, x->refusal,
 				sizeof x->refusal);

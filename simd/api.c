@@ -883,7 +883,11 @@ static void api_remote_transfer(struct http_ctx *ctx)
 		http_reply_error(ctx->req, 400, "invalid_entity", "%s", e.msg);
 		return;
 	}
-	if (peers_check(sd, rq.source_server) < 0) {
+	/* A transfer that arrived already is answered as it was, whatever the registry says
+	 * of its sender now: its first answer was lost, and a refusal here (unknown_server
+	 * once the registry had forgotten the sender) was final to it, and it put back a fish
+	 * this tank held (an attacker's audit, 7 December). */
+	if (!xfer_arrived(sd, rq.transfer_id) && peers_check(sd, rq.source_server) < 0) {
 		http_reply_error(ctx->req, 403, "unknown_server",
 				 "source_server_id '%s' is not a server this server knows",
 				 rq.source_server);

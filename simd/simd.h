@@ -375,6 +375,8 @@ int peers_check(struct simd *sd, const char *server_id);
 
 /* The slot of the tank a transfer in the outbox left, if both are still there. */
 struct tank_slot *xfer_source_slot(struct simd *sd, const char *transfer_id);
+/* Whether the transfer is in the inbox: it arrived, and was not forgotten yet. */
+bool xfer_arrived(struct simd *sd, const char *transfer_id);
 int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 		journal_done_fn done, void *arg, struct json_err *e);
 json_object *xfer_inbox_json(struct simd *sd, const char *transfer_id);

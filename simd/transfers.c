@@ -315,6 +315,14 @@ static int admit_plant(struct simd *sd, struct tank_slot *slot, const struct arr
 	return r;
 }
 
+bool xfer_arrived(struct simd *sd, const char *transfer_id)
+{
+	pthread_mutex_lock(&sd->xfer_lock);
+	bool seen = inbox_find(sd, transfer_id) != NULL;
+	pthread_mutex_unlock(&sd->xfer_lock);
+	return seen;
+}
+
 int xfer_arrive(struct simd *sd, const struct arrive_req *rq, json_object **ret,
 		journal_done_fn done, void *arg, struct json_err *e)
 {

@@ -297,6 +297,23 @@ try:
                                                transfer(dict(fish, id=str(uuid.uuid4())), "friend"),
                                                "application/json"), False)[0] == 200, 10),
          "once the server registers, its fish are accepted")
+    # A transfer that arrived is answered as it was when it comes again, even once the
+    # registry has forgotten its sender: a refusal (403 unknown_server) was final to the
+    # sender, which put the fish back while this tank held it (an attacker's audit).
+    again = transfer(dict(fish, id=str(uuid.uuid4())), "friend")
+    first = send("simd", build("POST", "/api/remote-transfer", again, "application/json"), False)
+    t.eq(first[0], 200, "a transfer from the friend arrives")
+    t.eq(d["discoveryd"].delete("/api/discovery/unregister/friend").status, 200, "the friend is unregistered")
+    d["simd"].stop()  # its cache of known senders goes with it
+    d["simd"].start()
+    st, hdrs, body, _ = send("simd", build("POST", "/api/remote-transfer",
+                                           transfer(dict(fish, id=str(uuid.uuid4())), "friend"),
+                                           "application/json"), False)
+    t.ok(st == 403 and b"unknown_server" in body, "a new transfer from the forgotten friend is refused",
+         (st, body[:200]))
+    st, hdrs, body, _ = send("simd", build("POST", "/api/remote-transfer", again, "application/json"), False)
+    t.ok(st == 200 and json.loads(body) == json.loads(first[2]),
+         "the transfer that arrived, sent again, gets the same 200", (st, body[:200]))
 
     # A body shorter than its Content-Length fails at the request timeout (1 s here).
     for n in names:

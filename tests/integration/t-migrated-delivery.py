@@ -160,6 +160,32 @@ try:
     t.eq(m1.get("/api/transfers/" + xid).json()["state"], "committed", "and committed")
     audit("lost answer")
 
+    # ---- the answer is lost, and the retries meet words that are not simd's about the
+    # transfer: a 401 (the destination's token changed meanwhile) and a 404 of another
+    # daemon of ours now at that address. Each aborted, and the fish the destination held
+    # was put back in A too (an attacker's audit, 7 December).
+    for st, code in ((401, "unauthorized"), (404, "not_found"), (403, "read_only")):
+        seen = {"n": 0}
+
+        def answer_other(method, path, body, st=st, code=code):
+            if path == "/api/remote-transfer":
+                seen["n"] += 1
+                if seen["n"] == 1:
+                    return ("drop",)
+                if seen["n"] <= 3:
+                    return ("status", st, {"error": "not simd's word on the transfer", "code": code})
+            return None
+        f2.fault = answer_other
+        n_b = len(f2.fish_ids(B))
+        xid = m1.post("/api/migrations/run").json()["transfer_ids"][0]
+        t.ok(wait_until(lambda: in_flight() == 0, 20), "lost answer, then %d %s: resolved" % (st, code))
+        f2.fault = None
+        rec = m1.get("/api/transfers/" + xid).json()
+        t.ok(rec["state"] == "committed" and seen["n"] >= 4 and len(f2.fish_ids(B)) == n_b + 1,
+             "a %d %s on the retry is an unknown outcome, retried until simd answers: committed, "
+             "the fish once in B" % (st, code), (rec, seen))
+        audit("lost answer, then %d %s" % (st, code))
+
     # ---- the source simd's answer to the commit (or to an abort) is lost ----
     # simd did the work (the record left its outbox), so the retry finds no record: a 404
     # there means done, or the transfer stays in flight and pending for ever, retried,
