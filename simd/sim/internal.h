@@ -286,6 +286,10 @@ struct lineage_rec {
 	int generation, algo, strategy;
 	struct fish_birth born; /* known false: arrived without it (an older sender) */
 	int64_t died_frame;	/* -1 unless it died here */
+	/* A fish that left: the frame its age would end (it cannot live longer
+	 * elsewhere), until which its record and ancestors are kept here, where its missing
+	 * parents are looked up (docs/history.md). 0 for a fish that never left. */
+	int64_t left_until;
 	int cause;		/* enum death_cause, -1 */
 };
 struct lineage {
@@ -307,7 +311,7 @@ void lineage_died(struct tank *t, const struct fish *f, int cause);
 void lineage_arrived(struct tank *t, struct fish *f);
 /* A fish leaving: what its record knows of its birth goes with it in f->born, and a
  * pregnant fish takes her mate's record (f->preg.mate_rec). */
-void lineage_stamp(const struct tank *t, struct fish *f);
+void lineage_stamp(struct tank *t, struct fish *f);
 /* Keep the records of living fish and their ancestors up to lineage_depth. */
 void lineage_prune(struct tank *t);
 /* Records for living fish that have none (a state saved before lineage). */

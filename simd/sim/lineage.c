@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,7 @@ void lineage_arrived(struct tank *t, struct fish *f)
 	rec->strategy = f->g.poker.id;
 	rec->died_frame = -1;
 	rec->cause = -1;
+	rec->left_until = 0; /* living here (again) */
 	/* A record kept here is the better word on the father (it may know his death). */
 	if (f->pregnant && f->preg.mate_rec.known && f->preg.mate_id[0] &&
 	    lineage_find(&t->lin, f->preg.mate_id) < 0)
@@ -139,11 +141,19 @@ void lineage_arrived(struct tank *t, struct fish *f)
 	 * tank it reached as in the transfer that brought it. */
 }
 
-void lineage_stamp(const struct tank *t, struct fish *f)
+void lineage_stamp(struct tank *t, struct fish *f)
 {
 	ssize_t i = lineage_find(&t->lin, f->id);
-	if (i >= 0)
+	if (i >= 0) {
 		f->born = t->lin.r[i].born;
+		/* Its record and ancestors stay for as long as it could live: the tank it
+		 * reaches sends a reader of its family back here for its parents, and the
+		 * prune dropped them once no fish here descended from them (a new user's
+		 * audit: 46 of 77 such look-ups found nothing). Counted in this tank's frames,
+		 * as ages are counted in the frames of the tank the fish is in. */
+		int left = f->max_age - f->age;
+		t->lin.r[i].left_until = (int64_t)t->frame + (left > 0 ? left : 0);
+	}
 	/* Kept while she is pregnant (lineage_prune): a mate with no record here is one whose
 	 * record she already carries, or from a state saved before lineage. */
 	ssize_t m = f->pregnant ? lineage_find(&t->lin, f->preg.mate_id) : -1;
@@ -282,6 +292,9 @@ void lineage_prune(struct tank *t)
 	}
 	free(l->found);
 	l->found = NULL;
+	for (size_t i = 0; i < l->n; i++) /* and from the fish that left and may live */
+		if (l->r[i].left_until > (int64_t)t->frame && l->r[i].died_frame < 0)
+			reach((int32_t)i, depth, left, &queue, &qn, &qcap);
 	/* The queue grows as it is walked: the parents of a batch of its records are looked
 	 * up ahead, for those with generations left then; one raised by the batch's own walk
 	 * (reached again with more left) is looked up in turn. */
@@ -480,8 +493,13 @@ json_object *lineage_record_json(const struct lineage_rec *rec)
 json_object *lineage_to_json(const struct tank *t)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	for (size_t i = 0; i < t->lin.n; i++)
-		json_object_array_add(a, lineage_record_json(&t->lin.r[i]));
+	for (size_t i = 0; i < t->lin.n; i++) {
+		json_object *rec = lineage_record_json(&t->lin.r[i]);
+		if (t->lin.r[i].left_until > 0) /* the saved state's, not the API's */
+			json_object_object_add(rec, "left_until_frame",
+					       json_object_new_int64(t->lin.r[i].left_until));
+		json_object_array_add(a, rec);
+	}
 	json_object_object_add(o, "records", a);
 	return o;
 }
@@ -507,6 +525,11 @@ static int record_from_json(json_object *it, struct lineage_rec *rec, uint64_t f
 		return r;
 	rec->died_frame = -1;
 	rec->cause = -1;
+	/* A fish's age ends within INT_MAX frames of its leaving. */
+	if (present(it, "left_until_frame") &&
+	    (r = jv_int64(it, "left_until_frame", true, 0, (int64_t)frame + INT_MAX,
+			  &rec->left_until, e)) < 0)
+		return r;
 	if (present(it, "died_frame")) {
 		const char *cause;
 		if ((r = jv_int64(it, "died_frame", true, 0, (int64_t)frame, &rec->died_frame, e)) <

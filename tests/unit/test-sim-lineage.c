@@ -433,11 +433,73 @@ static void test_mate_crafted(void)
 	tank_free(b);
 }
 
+/* A fish that leaves keeps its record and its ancestors in the tank it left for as long
+ * as it could live: the tank it reaches sends a reader back there for its parents, and
+ * they were pruned once no fish left there descended from them. Saved with the state;
+ * gone once its age is over. */
+static void test_left_keeps_family(void)
+{
+	struct tank_params p = tank_params_default(11);
+	struct tank *a = tank_new(&p, "lin-e");
+	tank_set_origin(a, "server-1", 1700000000.0);
+	const struct fish *c = NULL;
+	for (int i = 0; i < 20000 && !c; i++) {
+		tank_step(a);
+		for (size_t k = 0; k < tank_fish_count(a) && !c; k++) {
+			const struct fish *f = tank_fish_at(a, k);
+			if (fish_mother_id(f) && fish_max_age(f) - fish_age(f) > 2000)
+				c = f;
+		}
+	}
+	ok(c != NULL, "a child is born in A");
+	if (!c) {
+		tank_free(a);
+		return;
+	}
+	char cid[64];
+	snprintf(cid, sizeof cid, "%s", fish_id(c));
+	int life = fish_max_age(c) - fish_age(c);
+	struct fish *f = NULL;
+	ok(tank_take_fish(a, cid, &f) == 0, "it is taken out of A");
+	fish_free(f);
+	for (int i = 0; i < 1500; i++) /* five prunes */
+		tank_step(a);
+	json_object *q = tank_lineage_json(a, cid, 1, 0);
+	ok(q && json_object_array_length(get(q, "records")) == 3 &&
+		   json_object_array_length(get(q, "missing")) == 0,
+	   "1,500 frames later A still has its record and both parents' (%s)",
+	   q ? jv_to_string(get(q, "missing")) : "no record");
+	json_object_put(q);
+
+	json_object *saved = tank_to_json(a);
+	struct tank *b = NULL;
+	struct json_err e = {""};
+	ok(tank_from_json(saved, &b, &e) == 0, "A's state reads back (%s)", e.msg);
+	json_object_put(saved);
+	if (b) {
+		tank_set_origin(b, "server-1", 1700000000.0);
+		for (int i = 0; i < 300; i++) /* one prune more */
+			tank_step(b);
+		q = tank_lineage_json(b, cid, 1, 0);
+		ok(q && json_object_array_length(get(q, "records")) == 3,
+		   "and keeps them after a restart");
+		json_object_put(q);
+		tank_free(b);
+	}
+	for (int i = 1500; i < life + 301; i++)
+		tank_step(a);
+	q = tank_lineage_json(a, cid, 1, 0);
+	ok(q == NULL, "and forgets the fish once its age is over (%d frames)", life);
+	json_object_put(q);
+	tank_free(a);
+}
+
 int main(void)
 {
 	test_records();
 	test_bound();
 	test_pregnant_move();
 	test_mate_crafted();
+	test_left_keeps_family();
 	return tap_done();
 }
