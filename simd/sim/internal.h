@@ -290,7 +290,7 @@ struct lineage_rec {
 	 * elsewhere), until which its record and ancestors are kept here, where its missing
 	 * parents are looked up (docs/history.md). 0 for a fish that never left. */
 	int64_t left_until;
-	int cause;		/* enum death_cause, -1 */
+	int cause; /* enum death_cause, -1 */
 };
 struct lineage {
 	struct lineage_rec *r; /* in order of recording */
