@@ -152,15 +152,18 @@ declare -A seen
 tick=0
 while sleep 1; do
 	for s in hub worker-1 worker-2; do
-		while IFS=$'\t' read -r tid fish src dst state; do
+		# No field is empty: read with a tab as IFS merges empty fields, and a refused
+		# move inside a server names no entity (simd had not picked one).
+		while IFS=$'\t' read -r tid kind fish src dst state; do
 			[ -n "$tid" ] || continue
 			[ -n "${seen[$tid]:-}" ] && continue
 			seen[$tid]=1
-			printf '%s  fish %s  %-16s -> %-16s %s\n' "$(date +%H:%M:%S)" "${fish:0:8}" \
+			printf '%s  %-5s %-8s  %-16s -> %-16s %s\n' "$(date +%H:%M:%S)" "$kind" "${fish:0:8}" \
 				"$(name_of "$src")" "$(name_of "$dst")" "$state"
 		done < <(api "$s" migrated GET "/api/transfers?limit=100" |
 			jq -r '.transfers | reverse | .[] | select(.state != "pending") |
-				[.transfer_id, .entity_old_id, .source_tank_id, .destination_tank_id, .state] | @tsv')
+				[.transfer_id, (.entity_type // "fish"), ((.entity_old_id // "") | if . == "" then "-" else . end),
+				 .source_tank_id, .destination_tank_id, .state] | @tsv')
 	done
 	tick=$((tick + 1))
 	if [ $((tick % 15)) -eq 0 ]; then

@@ -220,7 +220,8 @@ static void transfer_row(struct table *t, json_object *x)
 	table_cell(t, "%s", ts);
 	table_cell(t, "%s", short_id(field_str(x, "transfer_id"), a));
 	bool plant = strcmp(field_str(x, "entity_type"), "plant") == 0;
-	table_cell(t, "%s%s", short_id(field_str(x, "entity_old_id"), b), plant ? " (plant)" : "");
+	const char *old = field_str(x, "entity_old_id"); /* none: a refused move in a server */
+	table_cell(t, "%s%s", *old ? short_id(old, b) : "-", plant ? " (plant)" : "");
 	table_cell(t, "%s/%s", field_str(x, "source_server_id"),
 		   short_id(field_str(x, "source_tank_id"), c));
 	table_cell(t, "%s/%s", field_str(x, "destination_server_id"),

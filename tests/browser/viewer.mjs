@@ -228,6 +228,12 @@ try {
     await page.selectOption('#share-choice', 'algo_');
     const algos = await series('plot-shares');
     check(algos.length >= 2 && algos.every(([, k]) => k === n), 'the shares plot also stacks behaviour algorithms', JSON.stringify(algos));
+    for (const pick of ['algo_', 'strategy_']) {
+      await page.selectOption('#share-choice', pick);
+      const pcts = await page.$$eval('#plot-shares .plot-legend b', (bs) => bs.map((b) => parseInt(b.textContent, 10)));
+      check(pcts.length >= 2 && pcts.reduce((a, x) => a + x, 0) === 100,
+            `the ${pick} shares' legend adds up to 100 % (rounded, it read 101)`, JSON.stringify(pcts));
+    }
 
     // The family tree of a born fish: its mother, father and their parents.
     await page.$eval('#tank-canvas', (e) => e.scrollIntoView());
@@ -524,6 +530,15 @@ try {
     check(noFish, 'a tank of no fish draws no trait mean', await page.$eval('#plot-trait', (e) => e.textContent).catch(() => ''));
     const yt = await page.$$eval('#plot-population text.tick.y', (ts) => ts.map((x) => x.textContent));
     check(yt.length > 0 && yt.every((x) => /^\d+$/.test(x)), 'the population axis counts whole fish', JSON.stringify(yt));
+    // The narrowest phone (320 px): the header wrapped not, and the page scrolled sideways.
+    await page.setViewportSize({ width: 320, height: 640 });
+    for (const view of [`#/tanks/${ocean}`, '#/', '#/network']) {
+      await page.goto(`${hub}/${view}`);
+      await page.waitForTimeout(1500);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      check(wide <= 320, `at 320 px wide, ${view} does not scroll sideways (${wide} px)`);
+    }
+    await page.setViewportSize({ width: 1280, height: 860 });
     for (let i = errors.length - 1; i >= 0; i--) if (/status of 404|ERR_|status of 50\d/.test(errors[i])) errors.splice(i, 1);
     await shot('watch.png');
   } else if (phase === 'restart') {

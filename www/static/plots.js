@@ -177,9 +177,20 @@ function drawShares(p, s, cols) {
     const top = idx.map((i, k) => base[k] + g.reduce((a, c) => a + (s[i][c] || 0), 0));
     p.area(name, idx.map((i, k) => [X(s[i].frame), Y(top[k])]), idx.map((i, k) => [X(s[i].frame), Y(base[k])]), colour);
     top.forEach((v, k) => { base[k] = v; });
-    keys.push([name, colour, Math.round(g.reduce((a, c) => a + (s[s.length - 1][c] || 0), 0) * 100) + ' %']);
+    keys.push([name, colour, g.reduce((a, c) => a + (s[s.length - 1][c] || 0), 0) * 100]);
   });
-  p.keys(keys);
+  const pct = wholePercents(keys.map((k) => k[2]));
+  p.keys(keys.map((k, i) => [k[0], k[1], pct[i] + ' %']));
+}
+
+// Whole percents that add up to what the shares do (100 %): each rounded down, and the
+// points left over go to the largest remainders (17+17+17+50 read 101 %).
+function wholePercents(v) {
+  const down = v.map(Math.floor);
+  let left = Math.round(v.reduce((a, x) => a + x, 0)) - down.reduce((a, x) => a + x, 0);
+  const order = v.map((x, i) => i).sort((a, b) => (v[b] - down[b]) - (v[a] - down[a]));
+  for (const i of order) if (left-- > 0) down[i]++;
+  return down;
 }
 
 export function historyPanel(tankId) {

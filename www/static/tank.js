@@ -217,7 +217,7 @@ export function tankView(root, tankId) {
     const s = f.stats;
     stat.frame.textContent = f.frame;
     stat.fish.textContent = count(s.fish_count);
-    stat.generation.textContent = s.max_generation;
+    stat.generation.textContent = s.generation; // the living fish's highest, as tankctl's GEN
     stat.births.textContent = count(s.births);
     stat.deaths.textContent = count(s.deaths);
     stat.food.textContent = count(s.food_count);
@@ -618,7 +618,7 @@ export function tankList(root) {
       }) : await api('/api/tanks');
       list.replaceChildren(...r.tanks.map((t) => el('a', { class: 'tank-card', href: `#/tanks/${t.tank.tank_id}`, 'data-tank-id': t.tank.tank_id },
         el('h3', {}, t.tank.name, t.tank.is_public === false ? el('span', { class: 'pill' }, 'private') : ''),
-        el('p', {}, `${count(t.stats.fish_count)} fish · generation ${t.stats.max_generation} · ${t.paused ? 'paused' : fmt(t.fps) + ' ticks/s'}`),
+        el('p', {}, `${count(t.stats.fish_count)} fish · generation ${t.stats.generation} · ${t.paused ? 'paused' : fmt(t.fps) + ' ticks/s'}`),
         el('p', { class: 'muted' }, `server ${t.tank.server_id} · ${count(t.stats.births)} births · ${count(t.stats.deaths)} deaths`))));
       if (!r.tanks.length) list.replaceChildren(el('p', {}, 'No tanks yet: create one.'));
     } catch (err) {
