@@ -420,6 +420,29 @@ static int after_records(const char *path, const char *text, const struct jseg_l
 	return torn(path, off, cut_len, lay->padded, last_segment, e);
 }
 
+/* A torn write leaves the end of the file or zeros where it stopped, never another byte:
+ * a whole record (its length and checksum agree) followed by one that is not its newline
+ * was damaged after it was written. Dropped as torn, an acknowledged arrival was lost
+ * (a durability audit flipped that newline, 7 December). -EINVAL then. */
+static int whole_then_not_newline(const char *path, const char *text, size_t off, size_t end,
+				  struct json_err *e)
+{
+	size_t whole = line_stated_len(text + off, end - off);
+	const char *json;
+	size_t json_len;
+	char why[200];
+	if (!whole || whole >= end - off || text[off + whole] == '\0' ||
+	    line_check(text + off, whole, &json, &json_len, why, sizeof why) != LINE_OK)
+		return 0;
+	return jv_fail(e,
+		       "%s: the record at byte %zu is whole (its length and checksum agree) but "
+		       "byte 0x%02x follows it, not its newline: the segment was damaged after "
+		       "it was written, not torn by a crash, and the record may have been "
+		       "acknowledged. simd will not guess what it said: restore the journal "
+		       "from a backup",
+		       path, off, (unsigned char)text[off + whole]);
+}
+
 /* Parse one segment; cut a torn tail when it is the last segment. Every record must
  * carry the number after the one before it: a gap is a lost record. */
 static int replay_segment(struct journal *j, const char *path, uint64_t name, bool last_segment,
@@ -457,6 +480,10 @@ static int replay_segment(struct journal *j, const char *path, uint64_t name, bo
 		size_t line_len = nl ? (size_t)(nl - (text + off)) : end - off;
 		uint64_t d;
 		if (!nl) {
+			if (whole_then_not_newline(path, text, off, end, e) < 0) {
+				r = -EINVAL;
+				break;
+			}
 			cut = true;
 			r = after_records(path, text, &lay, off, end, lay.padded ? len : end,
 					  expect, last_segment, e);

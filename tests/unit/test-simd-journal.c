@@ -158,6 +158,24 @@ static void test_segments(const char *dir)
 	journal_wait_durable(j, last);
 	journal_close(j);
 	is_int(replay_count(dir, &e, NULL), 204, "the next record goes where the torn one was");
+
+	/* The newline after the last record flipped: whole, then a byte no torn write
+	 * leaves. It was dropped as torn, and an acknowledged record with it. */
+	f = fopen(seg, "rb");
+	text = malloc((size_t)size);
+	if (!f || fread(text, 1, (size_t)size, f) != (size_t)size)
+		return;
+	fclose(f);
+	long nl = (long)(strchr(text + 1, '\0') - text) - 1; /* the header is not zero */
+	bool was_nl = text[nl] == '\n';
+	free(text);
+	put_at(seg, nl, "\x0b");
+	e.msg[0] = '\0';
+	int n = replay_count(dir, &e, NULL);
+	ok(was_nl && n == -1 && strstr(e.msg, "not its newline") && strstr(e.msg, seg),
+	   "the last record's newline flipped: refused, naming the file (%s)", e.msg);
+	put_at(seg, nl, "\n");
+	is_int(replay_count(dir, &e, NULL), 204, "put back: the 204 read");
 	snprintf(copy, sizeof copy, "rm -f '%s.keep'", seg);
 	if (system(copy) != 0)
 		return;
