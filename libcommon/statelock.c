@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,28 @@
 #include "log.h"
 #include "statelock.h"
 
+/* The directory itself is locked too: a lock file deleted under its owner (by hand, by
+ * a cleanup) let a second daemon create another and lock that, and both wrote the same
+ * state (a durability audit lost a tank so, 7 December). The directory cannot be
+ * replaced under its owner without its state going with it. A file system that cannot
+ * lock a directory (flock on NFS needs a file open for writing) keeps the file's lock
+ * alone. Returns false when another process holds it. */
+static bool lock_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fatal("cannot open %s: %s", dir, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return true; /* fd stays open, and the lock held, until exit */
+	int err = errno;
+	close(fd);
+	if (err == EWOULDBLOCK)
+		return false;
+	log_notice("cannot lock the directory %s (%s): its lock file alone guards it", dir,
+		   strerror(err));
+	return true;
+}
+
 int state_lock_or_die(const char *dir, const char *daemon_name)
 {
 	int r = fs_mkdir_p(dir, 0750);
@@ -21,8 +44,9 @@ int state_lock_or_die(const char *dir, const char *daemon_name)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		fatal("cannot open the lock file %s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK)
+	bool dir_free = lock_dir(dir);
+	if (!dir_free || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (dir_free && errno != EWOULDBLOCK)
 			fatal("cannot lock %s: %s", path, strerror(errno));
 		char buf[32] = "";
 		ssize_t n = pread(fd, buf, sizeof buf - 1, 0);

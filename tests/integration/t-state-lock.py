@@ -35,6 +35,22 @@ try:
         b._close()
         t.ok(rc not in (None, 0) and "in use by another %s (pid %d" % (name, a.proc.pid) in log,
              "a second %s on the same state refuses to start, naming pid %d" % (name, a.proc.pid), log)
+        # The lock file deleted under the first: a second created another, locked it,
+        # and both wrote the same state (a durability audit).
+        locks = [os.path.join(dp, "lock") for dp, _, fs in os.walk(state) if "lock" in fs
+                 and open(os.path.join(dp, "lock")).read().strip() == str(a.proc.pid)]
+        for x in locks:
+            os.unlink(x)
+        b.start(wait=False)
+        try:
+            rc = b.proc.wait(30)
+        except Exception:
+            rc = None
+            b.kill9()
+        log = b.log_tail(5)
+        b._close()
+        t.ok(len(locks) == 1 and rc not in (None, 0) and "in use by another" in log,
+             "with its lock file deleted, a second %s still refuses to start" % name, (locks, rc, log))
         a.kill9()
         b.start()
         t.ok(b.alive(), "after kill -9 of the first, the state is free for another %s" % name)
