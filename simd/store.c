@@ -74,6 +74,10 @@ static void snapshot_tank(struct simd *sd, struct tank_slot *slot)
 	struct tank *copy = tank_clone_in(slot->sim, &room);
 	json_object_object_add(o, "version", json_object_new_int(2));
 	json_object_object_add(o, "seq", json_object_new_uint64(seq));
+	/* Whose tank: a folder copied from another server's state was loaded, and its fish
+	 * lived on both (a durability audit). */
+	json_object_object_add(o, "server_id",
+			       json_object_new_string(sd->daemon->conf.server.server_id));
 	json_object_object_add(o, "meta", tank_meta_state_json(&slot->meta, slot->paused));
 	json_object_object_add(o, "exits", xfer_exits_json(slot));
 	/* Not part of the simulation's state, but its capacity depends on it: replay starts
@@ -537,8 +541,10 @@ static json_object *parse_snapshot(char *text, size_t len, bool legacy_ok, struc
 	return o;
 }
 
-/* Load one tank's snapshot; false when the folder has none. */
-static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t *ret_seq)
+/* Load one tank's snapshot; false when the folder has none, or (*ret_seq set) when its
+ * snapshot is older than min_seq. */
+static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t min_seq,
+		      uint64_t *ret_seq)
 {
 	char *dir = tank_dir(sd, id);
 	char *path = fs_path_join(dir, "snapshot.json");
@@ -587,6 +593,22 @@ static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t 
 	if (strcmp(m.id, id) != 0)
 		fatal("%s: line 1 (the header), field 'meta.tank_id': it holds tank %s, not %s",
 		      path, m.id, id);
+	const char *owner = NULL; /* absent before 7 December */
+	if (jv_string(o, "server_id", false, 1, SERVER_ID_MAX, &owner, &e) < 0)
+		fatal("%s is damaged: line 1 (the header): %s", path, e.msg);
+	if (owner && strcmp(owner, sd->daemon->conf.server.server_id) != 0 &&
+	    !sd->daemon->conf.server.server_id_from_host)
+		fatal("%s is a snapshot of server %s's tank, not of this server's (%s): its fish "
+		      "would live there and here at once. Move the folder %s away",
+		      path, owner, sd->daemon->conf.server.server_id, dir);
+	*ret_seq = (uint64_t)seq;
+	if ((uint64_t)seq < min_seq) {
+		json_object_put(o);
+		tank_free(t);
+		free(path);
+		free(dir);
+		return false;
+	}
 	struct tank_slot *slot = tanks_add(sd, &m, t, paused);
 	slot->snap_seq = slot->applied_seq = (uint64_t)seq;
 	/* Exits go through the journal's parser: one reader for one format. */
@@ -672,6 +694,20 @@ static bool file_is_checksummed(const char *path)
 	return c != EOF && c != '{';
 }
 
+static void set_aside(struct simd *sd, const char *id, uint64_t seq, uint64_t from)
+{
+	char dir[4200], aside[4300];
+	snprintf(dir, sizeof dir, "%s/%s", sd->tanks_dir, id);
+	snprintf(aside, sizeof aside, "%s/.%s.not-loaded", sd->tanks_dir, id);
+	if (rename(dir, aside) < 0)
+		fatal("cannot move %s aside to %s: %s", dir, aside, strerror(errno));
+	log_warn("%s was not loaded: the manifest does not list tank %s, and its snapshot "
+		 "(of journal record %" PRIu64 ") is older than the journal kept (from record "
+		 "%" PRIu64 "), so it is a deleted tank's (a crash came before its removal) or "
+		 "one put back. Moved to %s; remove it",
+		 dir, id, seq, from, aside);
+}
+
 static void refuse_missing(struct simd *sd, const char *what, const char *advice)
 {
 	fatal("%s is missing. The manifest (%s) lists it, so simd would roll its state back "
@@ -702,11 +738,21 @@ static void recover_tanks(struct simd *sd, struct manifest *man, bool have_manif
 			if (file_is_checksummed(snap))
 				check_no_manifest(sd, snap);
 		}
-		uint64_t seq;
-		if (!load_tank(sd, de->d_name, !have_manifest, &seq))
-			continue;
+		uint64_t seq = UINT64_MAX; /* load_tank sets it once it has read the header */
 		struct manifest_tank *mt = have_manifest ? manifest_find_tank(man, de->d_name)
 							 : NULL;
+		/* Not listed, and older than the journal kept: the folder of a tank deleted
+		 * before the round that wrote this manifest (a crash came before the round
+		 * removed it), or one put back or copied in. Loaded, it came back to life
+		 * with its fish, its deletion no longer in the journal (a durability audit).
+		 * A tank created since the manifest has a snapshot of a record the journal
+		 * holds. */
+		uint64_t min_seq = have_manifest && !mt ? man->journal_from : 0;
+		if (!load_tank(sd, de->d_name, !have_manifest, min_seq, &seq)) {
+			if (seq != UINT64_MAX)
+				set_aside(sd, de->d_name, seq, min_seq);
+			continue;
+		}
 		if (mt && seq < mt->seq) {
 			char dir[4200];
 			snprintf(dir, sizeof dir, "%s/%s", sd->tanks_dir, de->d_name);

@@ -236,6 +236,43 @@ try:
     t.ok(all(os.path.exists(os.path.join(sim, "tanks", x)) for x in ("notes.txt", tank + ".bak", "backup/snapshot.json")),
          "and they are all still there")
 
+    # 11. A deleted tank's folder put back (or left by a crash between the round's
+    # manifest and its removal): not in the manifest and older than the journal kept, it
+    # came back to life with its fish (a durability audit). Set aside, with a warning.
+    restore()
+    d.start()
+    gone = d.post("/api/tanks", {"name": "gone", "initial_fish": 3, "max_fish": 10, "width": 300,
+                                 "height": 300}).json()["tank"]["tank_id"]
+    t.eq(d.stop(), 0, "clean stop: the new tank snapshotted")
+    keep = os.path.join(root, "gone-copy")
+    shutil.copytree(os.path.join(sim, "tanks", gone), keep)
+    d.start()
+    t.eq(d.delete("/api/tanks/%s" % gone).status, 200, "the tank is deleted")
+    t.eq(d.stop(), 0, "clean stop: its folder removed")
+    shutil.copytree(keep, os.path.join(sim, "tanks", gone))
+    d.start()
+    t.ok(d.get("/api/tanks/%s" % gone).status == 404 and "was not loaded" in d.log_tail(40) and
+         os.path.isdir(os.path.join(sim, "tanks", "." + gone + ".not-loaded")) and
+         d.get("/api/tanks/%s" % tank).status == 200,
+         "a deleted tank's folder put back: not loaded, set aside, with a warning", d.log_tail(5))
+    t.eq(d.stop(), 0, "clean stop")
+
+    # 12. A tank's folder from another server's state: its fish were on both servers.
+    # Its snapshot names its server.
+    restore()
+    other = Daemon("simd", os.path.join(root, "other"), "other", base_ports(1)[0],
+                   extra={"sim.snapshot_interval": "3600"})
+    other.start()
+    theirs = other.post("/api/tanks", {"name": "theirs", "initial_fish": 3, "max_fish": 10, "width": 300,
+                                       "height": 300}).json()["tank"]["tank_id"]
+    for _ in range(60):  # its journal far ahead of this one's
+        other.post("/api/tanks/%s/pause" % theirs)
+        other.post("/api/tanks/%s/resume" % theirs)
+    t.eq(other.stop(), 0, "another server's simd stops cleanly")
+    shutil.copytree(os.path.join(other.state_dir, "sim", "tanks", theirs), os.path.join(sim, "tanks", theirs))
+    ok, log = d.start_fails(["snapshot of server other's tank", theirs])
+    t.ok(ok, "a tank folder copied from another server: refused, naming the server and the folder", log)
+
     # summary.json (discoveryd's tank count, simd's to rewrite) made a folder: the start
     # is refused before the state is loaded, naming it. It used to be found after the
     # load, when the first write failed, and the daemon stopped on every start.
