@@ -42,7 +42,8 @@ struct discoveryd {
 /* self.c: this server's own ServerInfo. */
 void self_init(struct discoveryd *dd);
 void self_refresh(struct discoveryd *dd);
-void self_read_tank_count(struct discoveryd *dd);
+/* True when the count changed. */
+bool self_read_tank_count(struct discoveryd *dd);
 const char *self_detect_host(char *buf, size_t len);
 
 /* Persistence (main.c): urgent saves go out within a few ms, routine ones within a
@@ -53,6 +54,8 @@ void discoveryd_schedule_save(struct discoveryd *dd, bool urgent);
 struct worker *worker_new(struct discoveryd *dd, const char *hub_url);
 struct worker *worker_free(struct worker *w);
 void worker_set_hub(struct worker *w, const char *hub_urls);
+/* Heartbeat every hub now, not at the next interval (what this server advertises changed). */
+void worker_heartbeat_now(struct worker *w);
 bool worker_registered(const struct worker *w);
 size_t worker_hub_count(const struct worker *w);
 /* Hub i of the list: its URL, its index in the registry's hub masks, whether it
@@ -65,6 +68,8 @@ struct etcd *etcd_new(struct discoveryd *dd);
 struct etcd *etcd_free(struct etcd *e);
 /* A reload's new heartbeat_interval (the lease's TTL changes with the next lease). */
 void etcd_schedule(struct etcd *e);
+/* Write this server's entry now if it changed, not at the next interval. */
+void etcd_heartbeat_now(struct etcd *e);
 bool etcd_connected(const struct etcd *e);
 const char *etcd_endpoint(const struct etcd *e);
 

@@ -765,6 +765,11 @@ struct etcd *etcd_new(struct discoveryd *dd)
 	return e;
 }
 
+void etcd_heartbeat_now(struct etcd *e)
+{
+	on_tick(-1, 0, e); /* a chain in flight, or a backoff, is left to finish */
+}
+
 void etcd_schedule(struct etcd *e)
 {
 	timer_every(e->timer, &e->period, e->dd->daemon->conf.discovery.heartbeat_interval);

@@ -114,8 +114,15 @@ static void on_transition(const struct server_entry *e, enum server_status from,
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct discoveryd *dd = arg;
-	self_read_tank_count(dd);
+	/* A new tank count goes to the hubs (or etcd) now: a server just started advertised
+	 * 0 tanks for a heartbeat interval, 30 s by default, as simd writes the count after
+	 * discoveryd has read it (a new user's audit). */
+	bool changed = self_read_tank_count(dd);
 	self_refresh(dd);
+	if (changed && dd->worker)
+		worker_heartbeat_now(dd->worker);
+	else if (changed && dd->etcd)
+		etcd_heartbeat_now(dd->etcd);
 	if (registry_sweep(dd->reg, now_steady_wall(), on_transition, dd) > 0)
 		discoveryd_schedule_save(dd, true);
 	daemon_status("%zu servers known, role %s", registry_count(dd->reg), discoveryd_role(dd));

@@ -83,8 +83,9 @@ void self_init(struct discoveryd *dd)
 
 /* simd keeps state_dir/sim/summary.json current ({"tank_count","fish"}); reading a
  * few bytes of the shared state directory is cheaper than asking simd over HTTP. */
-void self_read_tank_count(struct discoveryd *dd)
+bool self_read_tank_count(struct discoveryd *dd)
 {
+	int before = dd->self.tank_count;
 	char *path = fs_path_join(dd->daemon->conf.server.state_dir, "sim/summary.json");
 	char *text;
 	size_t len;
@@ -98,6 +99,7 @@ void self_read_tank_count(struct discoveryd *dd)
 		free(text);
 	}
 	free(path);
+	return dd->self.tank_count != before;
 }
 
 void self_refresh(struct discoveryd *dd)

@@ -306,6 +306,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		hub_cycle(w->hubs[i]);
 }
 
+void worker_heartbeat_now(struct worker *w)
+{
+	on_timer(-1, 0, w); /* a hub with a request in flight is left to it */
+}
+
 static void arm(struct worker *w)
 {
 	timer_every(w->timer, &w->period, w->dd->daemon->conf.discovery.heartbeat_interval);

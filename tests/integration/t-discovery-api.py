@@ -263,6 +263,24 @@ try:
     t.ok("listed 2 server(s) past [discovery] max_servers (2): not learned" in worker.log_tail()
          and len(wl()) == 2 and "worker" in wl(), "it learns one of them beside itself", (wl(), worker.log_tail(5)))
     t.eq(worker.stop(), 0, "and stops cleanly")
+    # A tank count that changes reaches the hub at once, not at the next heartbeat (30 s
+    # here): a server just started advertised 0 tanks for one, as simd writes the count
+    # after discoveryd has read it (a new user's audit). simd's summary.json is written
+    # by hand here.
+    worker.extra["discovery.heartbeat_interval"] = "30"
+    worker.extra["discovery.heartbeat_timeout"] = "90"
+    worker.start()
+    count = lambda: (small.get("/api/discovery/servers/worker").json() or {}).get("tank_count")
+    t.ok(wait_until(lambda: count() == 0, 5), "the hub lists the worker with 0 tanks", count())
+    summary = os.path.join(worker.state_dir, "sim", "summary.json")
+    os.makedirs(os.path.dirname(summary), exist_ok=True)
+    with open(summary + ".tmp", "w") as f:
+        f.write('{"tank_count":3,"fish":12}\n')
+    os.rename(summary + ".tmp", summary)
+    t0 = time.time()
+    t.ok(wait_until(lambda: count() == 3, 20), "3 tanks: the hub knows within %.1f s, not at the next "
+         "heartbeat 30 s on" % (time.time() - t0), count())
+    t.eq(worker.stop(), 0, "stops cleanly")
     small.stop()
 
     # A non-loopback listener without a token is refused.
