@@ -129,8 +129,12 @@ static void on_outbox(const struct fetch_response *r, void *arg)
 				resumed++;
 				delivery_run(x);
 			}
-			if (resumed)
-				log_info("resumed %zu transfer(s) from simd's outbox", resumed);
+			/* At the first listing, transfers a stop or a crash left; after, fish
+			 * that left through a wall, which is every pass's news. */
+			if (resumed && !d->listed)
+				log_info("resumed %zu transfer(s) left in simd's outbox", resumed);
+			else if (resumed)
+				log_debug("took up %zu transfer(s) from simd's outbox", resumed);
 			if (!d->listed)
 				forget_resolved(md);
 			d->listed = true;

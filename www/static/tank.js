@@ -362,8 +362,9 @@ export function tankView(root, tankId) {
     view.cy = Math.min(Math.max(view.cy, vh / 2), H - vh / 2);
     return { x: view.cx - vw / 2, y: view.cy - vh / 2 };
   }
-  // No closer than 2 device px a world px: a fish is then a large sprite already.
-  const maxZoom = (fit) => ZOOMS.filter((z) => z === 1 || fit * z <= 2).pop();
+  // No closer than 4 device px a world px: a fish is then a large sprite already. At 2,
+  // a standard tank on a desktop screen stopped at 1.5x (a new user's audit).
+  const maxZoom = (fit) => ZOOMS.filter((z) => z === 1 || fit * z <= 4).pop();
   // Where a pointer event is, in fractions of the canvas's width and height.
   function fractionAt(ev) {
     const r = canvas.getBoundingClientRect();
