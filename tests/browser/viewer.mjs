@@ -317,6 +317,11 @@ try {
       return [a.querySelector('.map-tank-meta').textContent, w, 2 * r];
     }).filter(([, w, d]) => w > d));
     check(over.length === 0, 'every tank\'s fish count fits inside its circle', JSON.stringify(over));
+    // A short name is never cut: under its circle when the circle is too small for it
+    // ("Tank 1" read "Tank…" with three tanks on a server).
+    const cut = await page.$$eval('#network-map a.tank', (as) => as.map((a) => [a.querySelector('title').textContent.split(' on ')[0],
+      a.querySelector('.map-tank-name').textContent]).filter(([n, shown]) => n.length <= 8 && shown !== n));
+    check(cut.length === 0, 'no tank name of 8 characters or fewer is cut on the map', JSON.stringify(cut));
     check(gaps.length > 0 && gaps.every((g) => g >= 1.5), 'tanks side by side leave room for the arrows between them', JSON.stringify(gaps));
     // Two connections between the same two tanks, one each way: bent to opposite sides
     // of the line between them (they were once drawn one on the other).

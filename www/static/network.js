@@ -8,10 +8,10 @@ import { el as h, svgEl as svg } from './dom.js';
 
 const W = 1000, H = 620;
 
-// A tank's name as it fits its circle (about 7 px a character at the map's 12 px), cut
+// A tank's name as it fits a width (about 7 px a character at the map's 12 px), cut
 // with an ellipsis; the whole name is in the circle's tooltip.
-function fitName(name, r) {
-  const max = Math.max(4, Math.floor((2 * r - 6) / 7));
+function fitName(name, width) {
+  const max = Math.max(4, Math.floor((width - 6) / 7));
   return name.length > max ? name.slice(0, max - 1) + '…' : name;
 }
 
@@ -97,7 +97,8 @@ export function networkView(root) {
   root.replaceChildren(h('section', { class: 'network-view' },
     h('header', { class: 'list-head' }, h('h2', {}, 'Network'), legend),
     h('div', { class: 'network-stage' }, map,
-      h('aside', { class: 'side' }, h('h3', {}, 'Migrations seen: ', counter), recent))));
+      h('aside', { class: 'side' }, h('h3', {}, 'Migrations seen: ', counter),
+        h('p', { class: 'muted recent-note' }, 'The latest 12, newest first:'), recent))));
 
   map.append(svg('defs', {},
     svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '9', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
@@ -229,20 +230,36 @@ export function networkView(root) {
       }
       const m = ts.length;
       const cols = Math.min(m, 3), rows = Math.ceil(m / 3) || 1;
-      const r = Math.min(36, (bw - 30) / (cols * 3.4), (bh - 80) / (rows * 2.6));
+      let r = Math.min(36, (bw - 30) / (cols * 3.4), (bh - 80) / (rows * 2.6));
+      // Names that go under their circles (below) need a line between the rows.
+      const under = ts.some((t) => fitName(t.name, 2 * r) !== t.name) ? 16 : 0;
+      if (under) r = Math.min(r, (bh - 80 - rows * under) / (rows * 2.6));
       // Tanks of a row spread across the box (up to 5 radii apart): the arrows of a
       // local pair then have room for their arcs and for the fish crossing them.
-      const dx = cols > 1 ? Math.max(r * 3.4, Math.min(r * 5, (bw - 40 - 2 * r) / (cols - 1))) : 0;
+      // With names under the circles, as far apart as the box allows (half a name's
+      // room, 50 px, kept at each side): the names need it.
+      const spread = under ? (bw - 100) / (cols - 1) : (bw - 40 - 2 * r) / (cols - 1);
+      const dx = cols > 1 ? Math.max(r * 3.4, under ? spread : Math.min(r * 5, spread)) : 0;
       ts.forEach((t, j) => {
         const col = j % 3, row = Math.floor(j / 3);
         const inRow = Math.min(3, m - row * 3);
         const x = cx + (col - (inRow - 1) / 2) * dx;
-        const y = cy + 18 + (row - (rows - 1) / 2) * r * 2.6;
+        const y = cy + 18 - under / 2 + (row - (rows - 1) / 2) * (r * 2.6 + under);
         tankPos.set(t.tank_id, { x, y, r });
         const ta = svg('a', { href: viewerUrl(s, `#/tanks/${t.tank_id}`), class: 'tank', 'data-tank-id': t.tank_id });
         ta.append(svg('circle', { cx: x, cy: y, r }));
-        ta.append(svg('text', { x, y: y - 2, 'text-anchor': 'middle', class: 'map-tank-name' }, fitName(t.name, r)));
-        ta.append(svg('text', { x, y: y + 13, 'text-anchor': 'middle', class: 'map-tank-meta' }, fitCount(t.stats.fish_count, r)));
+        // A name too long for the circle goes under it, where it has the room between
+        // its neighbours: three tanks on a server made "Tank 1" "Tank…" (a new user's
+        // audit). Arrows keep off it as off the servers' names.
+        if (fitName(t.name, 2 * r) === t.name) {
+          ta.append(svg('text', { x, y: y - 2, 'text-anchor': 'middle', class: 'map-tank-name' }, t.name));
+          ta.append(svg('text', { x, y: y + 13, 'text-anchor': 'middle', class: 'map-tank-meta' }, fitCount(t.stats.fish_count, r)));
+        } else {
+          const name = fitName(t.name, cols > 1 ? dx - 8 : bw - 40);
+          ta.append(svg('text', { x, y: y + r + 14, 'text-anchor': 'middle', class: 'map-tank-name below' }, name));
+          ta.append(svg('text', { x, y: y + 4, 'text-anchor': 'middle', class: 'map-tank-meta' }, fitCount(t.stats.fish_count, r)));
+          labels.push({ x0: x - name.length * 3.5 - 2, x1: x + name.length * 3.5 + 2, y0: y + r + 2, y1: y + r + 18 });
+        }
         ta.append(svg('title', {}, tankTip(t, s.server_id)));
         gTanks.append(ta);
       });
