@@ -322,6 +322,11 @@ try {
     const cut = await page.$$eval('#network-map a.tank', (as) => as.map((a) => [a.querySelector('title').textContent.split(' on ')[0],
       a.querySelector('.map-tank-name').textContent]).filter(([n, shown]) => n.length <= 8 && shown !== n));
     check(cut.length === 0, 'no tank name of 8 characters or fewer is cut on the map', JSON.stringify(cut));
+    const spill = await page.$$eval('#network-map a.tank', (as) => as.map((a) => {
+      const n = a.querySelector('.map-tank-name');
+      return [n.textContent, n.classList.contains('below') ? 0 : n.getBBox().width, 2 * +a.querySelector('circle').getAttribute('r')];
+    }).filter(([, w, d]) => w > d));
+    check(spill.length === 0, 'and a name inside its circle fits it', JSON.stringify(spill));
     check(gaps.length > 0 && gaps.every((g) => g >= 1.5), 'tanks side by side leave room for the arrows between them', JSON.stringify(gaps));
     // Two connections between the same two tanks, one each way: bent to opposite sides
     // of the line between them (they were once drawn one on the other).
