@@ -71,10 +71,11 @@ static void pass_finish(struct pass *p)
 	/* Every pass of a busy network moves something: debug, but for errors (the counts
 	 * are in /api/migrations and /metrics; at info the log grew a line every 2 s). */
 	if (p->roll && (p->reserved || p->moved_local || p->errors))
-		log_msg(p->errors ? LOG_INFO : LOG_DEBUG, "pass %" PRIu64 ": %zu connection(s), %zu hit(s), %zu reserved, %zu moved "
-			 "locally, %zu refused, %zu rate-limited, %zu error(s)",
-			 p->seq, p->counts.connections, p->counts.hits, p->reserved, p->moved_local,
-			 p->refused, p->counts.rate_limited, p->errors);
+		log_msg(p->errors ? LOG_INFO : LOG_DEBUG,
+			"pass %" PRIu64 ": %zu connection(s), %zu hit(s), %zu reserved, %zu moved "
+			"locally, %zu refused, %zu rate-limited, %zu error(s)",
+			p->seq, p->counts.connections, p->counts.hits, p->reserved, p->moved_local,
+			p->refused, p->counts.rate_limited, p->errors);
 	if (p->roll) {
 		json_object_put(p->last_summary);
 		p->last_summary = json_object_get(summary);
