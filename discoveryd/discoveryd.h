@@ -66,8 +66,9 @@ const char *worker_hub_url(const struct worker *w, size_t i, unsigned *index, bo
 /* etcd.c: the etcd backend. */
 struct etcd *etcd_new(struct discoveryd *dd);
 struct etcd *etcd_free(struct etcd *e);
-/* A reload's new heartbeat_interval (the lease's TTL changes with the next lease). */
-void etcd_schedule(struct etcd *e);
+/* A reload: keep-alives at the new heartbeat_interval, and, when the interval or the
+ * timeout changed, a new lease with the new TTL at once. */
+void etcd_reload(struct etcd *e, bool timing_changed);
 /* Write this server's entry now if it changed, not at the next interval. */
 void etcd_heartbeat_now(struct etcd *e);
 bool etcd_connected(const struct etcd *e);

@@ -73,6 +73,7 @@ struct etcd {
 	double next_try;      /* monotonic: no new chain before this */
 	struct event *timer, *retry;
 	double period; /* of timer, as last armed (timer_every) */
+	bool regrant;  /* the timing changed: a new lease, whose TTL is the new timeout */
 	/* the watch request's own argument, so that it can be cancelled alone */
 	struct etcd_watch {
 		struct etcd *e;
@@ -696,7 +697,8 @@ static void chain_next(struct etcd *e)
 {
 	if (e->busy)
 		return;
-	if (!e->lease) {
+	if (!e->lease || e->regrant) {
+		e->regrant = false;
 		json_object *body = json_object_new_object();
 		double t = e->dd->daemon->conf.discovery.heartbeat_timeout;
 		json_object_object_add(body, "TTL", json_object_new_int64((int64_t)ceil(t)));
@@ -730,7 +732,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		fetch_cancel_arg(e->dd->fetch, &e->watch);
 		e->watching = e->watch_live = false;
 	}
-	if (e->lease && e->put_info[0]) {
+	if (e->lease && e->put_info[0] && !e->regrant) {
 		/* The keep-alive first; chain_next follows its answer. */
 		json_object *body = json_object_new_object();
 		char id[32];
@@ -760,7 +762,7 @@ struct etcd *etcd_new(struct discoveryd *dd)
 	e->retry = evtimer_new(dd->daemon->base, on_tick, e);
 	if (!e->timer || !e->retry)
 		abort();
-	etcd_schedule(e);
+	timer_every(e->timer, &e->period, c->discovery.heartbeat_interval);
 	on_tick(-1, 0, e);
 	return e;
 }
@@ -770,9 +772,17 @@ void etcd_heartbeat_now(struct etcd *e)
 	on_tick(-1, 0, e); /* a chain in flight, or a backoff, is left to finish */
 }
 
-void etcd_schedule(struct etcd *e)
+/* The lease keeps the TTL it was granted with, the old heartbeat_timeout: kept alive at
+ * a longer new interval it expired, and etcd deleted this server's entry for a while (a
+ * review found it offline 22 s after 1 s/3 s became 8 s/30 s). A new lease carries the
+ * new TTL; the entry moves to it when written, and the old lease expires with no key. */
+void etcd_reload(struct etcd *e, bool timing_changed)
 {
 	timer_every(e->timer, &e->period, e->dd->daemon->conf.discovery.heartbeat_interval);
+	if (!timing_changed)
+		return;
+	e->regrant = true;
+	on_tick(-1, 0, e);
 }
 
 bool etcd_connected(const struct etcd *e)

@@ -230,6 +230,9 @@ static int on_reload(void *arg, const struct conf *newc)
 		log_err("backend cannot change on reload; restart instead");
 		return -EINVAL;
 	}
+	bool timing_changed = newc->discovery.heartbeat_interval !=
+				      old->discovery.heartbeat_interval ||
+			      newc->discovery.heartbeat_timeout != old->discovery.heartbeat_timeout;
 	bool etcd_changed = strcmp(newc->discovery.etcd_endpoints, old->discovery.etcd_endpoints) !=
 				    0 ||
 			    strcmp(newc->discovery.etcd_prefix, old->discovery.etcd_prefix) != 0;
@@ -248,7 +251,7 @@ static int on_reload(void *arg, const struct conf *newc)
 		dd->etcd = etcd_new(dd);
 	}
 	if (dd->etcd)
-		etcd_schedule(dd->etcd); /* no hubs with etcd; kept alive at the new interval */
+		etcd_reload(dd->etcd, timing_changed); /* no hubs with etcd */
 	else if (dd->worker && newc->discovery.hub_url[0])
 		worker_set_hub(dd->worker, newc->discovery.hub_url); /* new hubs, or the interval */
 	else if (dd->worker)

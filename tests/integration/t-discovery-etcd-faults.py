@@ -542,6 +542,17 @@ try:
     ka = f3.n("/v3/lease/keepalive") - ka
     t.ok(ka >= 5, "and it keeps its lease alive at the new interval (%d keep-alives in 2.5 s, "
          "at most 2 at the old one)" % ka)
+    # A longer interval kept the lease granted with the old timeout alive too rarely: it
+    # expired, and etcd deleted the entry for a while (a review: 22 s offline after 1 s /
+    # 3 s became 8 s / 30 s). A new lease, of the new timeout, at once.
+    grants = len(f3.asked.get("/v3/lease/grant", []))
+    with open(d.conf, "w") as conf:
+        conf.write(text.replace("heartbeat_interval = 2", "heartbeat_interval = 3")
+                   .replace("heartbeat_timeout = 8", "heartbeat_timeout = 20"))
+    d.signal(signal.SIGHUP)
+    new_ttl = lambda: [g.get("TTL") for g in f3.asked.get("/v3/lease/grant", [])[grants:]]
+    t.ok(wait_until(lambda: 20 in new_ttl(), 5),
+         "3 s / 20 s on reload: a new lease of the new TTL at once", new_ttl())
 
     for x in daemons:
         t.eq(x.stop(), 0, "%s exits 0 on SIGTERM" % x.server_id)
