@@ -162,10 +162,10 @@ static void x_retry_later(struct xfer *x, const char *fmt, ...)
  * them put back a fish the destination held (an attacker's audit, 7 December). */
 static bool is_final_refusal(long status, const char *code)
 {
-	static const char *const final[] = {"unknown_tank",   "transfers_disabled",
-					    "tank_full",      "no_root_spot",
-					    "invalid_entity", "transfer_conflict",
-					    "unknown_server"};
+	static const char *const final[] = {"unknown_tank",	 "transfers_disabled",
+					    "tank_full",	 "no_root_spot",
+					    "invalid_entity",	 "invalid_body",
+					    "transfer_conflict", "unknown_server"};
 	if (status != 400 && status != 403 && status != 404 && status != 409)
 		return false;
 	for (size_t i = 0; i < sizeof final / sizeof final[0]; i++)

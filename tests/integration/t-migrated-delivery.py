@@ -140,6 +140,19 @@ try:
     t.ok(wait_until(lambda: m1.get("/api/connections/ab").json()["state"] != "backing_off" or
                     m1.get("/api/connections/ab").json()["retryInSeconds"] is None, 10),
          "the refused connection's pause ends")
+    # A body simd refuses is the same at every attempt: final too (it was retried for
+    # ever once only simd's words about the transfer aborted).
+    f2.fault = lambda m, p, b: ("status", 400, {"error": "bad body", "code": "invalid_body"}) \
+        if p == "/api/remote-transfer" else None
+    connect("ab", A, B)
+    m1.post("/api/migrations/run")
+    t.ok(wait_until(lambda: in_flight() == 0, 10) and f1.fish_ids(A) == before and
+         "invalid_body" in last_record()["error"], "400 invalid_body: aborted, the fish back", last_record())
+    f2.fault = None
+    audit("invalid body")
+    t.ok(wait_until(lambda: m1.get("/api/connections/ab").json()["state"] != "backing_off" or
+                    m1.get("/api/connections/ab").json()["retryInSeconds"] is None, 10),
+         "and that pause ends too")
 
     # ---- the answer is lost after the destination took the fish ----
     drops = {"n": 0}
