@@ -18,6 +18,19 @@ def conf(sub, port):
             % (port, state, os.path.join(root, sub, "run")))
 
 
+def refused_start(b):
+    """Starts b expecting it to exit: its exit status (None if it ran on) and last lines."""
+    b.start(wait=False)
+    try:
+        rc = b.proc.wait(30)
+    except Exception:
+        rc = None
+        b.kill9()
+    log = b.log_tail(5)
+    b._close()
+    return rc, log
+
+
 daemons = []
 try:
     for name in ("simd", "discoveryd", "migrated"):
@@ -25,14 +38,7 @@ try:
         b = Daemon(name, os.path.join(root, "b-" + name), "lck", ports[1], conf_text=conf("b-" + name, ports[1]))
         daemons += [a, b]
         a.start()
-        b.start(wait=False)
-        try:
-            rc = b.proc.wait(30)
-        except Exception:
-            rc = None
-            b.kill9()
-        log = b.log_tail(5)
-        b._close()
+        rc, log = refused_start(b)
         t.ok(rc not in (None, 0) and "in use by another %s (pid %d" % (name, a.proc.pid) in log,
              "a second %s on the same state refuses to start, naming pid %d" % (name, a.proc.pid), log)
         # The lock file deleted under the first: a second created another, locked it,
@@ -41,14 +47,7 @@ try:
                  and open(os.path.join(dp, "lock")).read().strip() == str(a.proc.pid)]
         for x in locks:
             os.unlink(x)
-        b.start(wait=False)
-        try:
-            rc = b.proc.wait(30)
-        except Exception:
-            rc = None
-            b.kill9()
-        log = b.log_tail(5)
-        b._close()
+        rc, log = refused_start(b)
         t.ok(len(locks) == 1 and rc not in (None, 0) and "in use by another" in log,
              "with its lock file deleted, a second %s still refuses to start" % name, (locks, rc, log))
         a.kill9()
