@@ -294,23 +294,37 @@ static void test_pick_in_room(struct tank *t)
  * child is born records its father: his record stays in the tank of conception, which
  * may drop it once she is gone, and the child's `missing` would send a reader to the
  * tank of its birth, where he never lived. */
-static void test_pregnant_move(void)
+/* A tank of seed 11 named id, stepped until a fish answers want (up to 20,000 frames):
+ * that fish, or NULL. */
+static const struct fish *step_until(struct tank **t, const char *id,
+				     bool (*want)(const struct fish *))
 {
 	struct tank_params p = tank_params_default(11);
-	struct tank *a = tank_new(&p, "lin-a");
-	tank_set_origin(a, "server-1", 1700000000.0);
-	const struct fish *m = NULL;
-	for (int i = 0; i < 20000 && !m; i++) {
-		tank_step(a);
-		for (size_t k = 0; k < tank_fish_count(a) && !m; k++) {
-			const struct fish *f = tank_fish_at(a, k);
-			json_object *j = fish_is_pregnant(f) ? fish_to_json(f) : NULL;
-			json_object *pr = j ? get(j, "pregnancy") : NULL;
-			if (pr && get(pr, "mate_id") && json_object_get_int(get(pr, "timer")) > 60)
-				m = f;
-			json_object_put(j);
-		}
+	*t = tank_new(&p, id);
+	tank_set_origin(*t, "server-1", 1700000000.0);
+	for (int i = 0; i < 20000; i++) {
+		tank_step(*t);
+		for (size_t k = 0; k < tank_fish_count(*t); k++)
+			if (want(tank_fish_at(*t, k)))
+				return tank_fish_at(*t, k);
 	}
+	return NULL;
+}
+
+/* Pregnant by a known mate, the child more than 60 frames away. */
+static bool pregnant_for_a_while(const struct fish *f)
+{
+	json_object *j = fish_is_pregnant(f) ? fish_to_json(f) : NULL;
+	json_object *pr = j ? get(j, "pregnancy") : NULL;
+	bool yes = pr && get(pr, "mate_id") && json_object_get_int(get(pr, "timer")) > 60;
+	json_object_put(j);
+	return yes;
+}
+
+static void test_pregnant_move(void)
+{
+	struct tank *a;
+	const struct fish *m = step_until(&a, "lin-a", pregnant_for_a_while);
 	ok(m != NULL, "a fish of tank A is pregnant");
 	if (!m) {
 		tank_free(a);
@@ -437,20 +451,16 @@ static void test_mate_crafted(void)
  * as it could live: the tank it reaches sends a reader back there for its parents, and
  * they were pruned once no fish left there descended from them. Saved with the state;
  * gone once its age is over. */
+/* Born here, with more than 2,000 frames of life left. */
+static bool born_young(const struct fish *f)
+{
+	return fish_mother_id(f) && fish_max_age(f) - fish_age(f) > 2000;
+}
+
 static void test_left_keeps_family(void)
 {
-	struct tank_params p = tank_params_default(11);
-	struct tank *a = tank_new(&p, "lin-e");
-	tank_set_origin(a, "server-1", 1700000000.0);
-	const struct fish *c = NULL;
-	for (int i = 0; i < 20000 && !c; i++) {
-		tank_step(a);
-		for (size_t k = 0; k < tank_fish_count(a) && !c; k++) {
-			const struct fish *f = tank_fish_at(a, k);
-			if (fish_mother_id(f) && fish_max_age(f) - fish_age(f) > 2000)
-				c = f;
-		}
-	}
+	struct tank *a;
+	const struct fish *c = step_until(&a, "lin-e", born_young);
 	ok(c != NULL, "a child is born in A");
 	if (!c) {
 		tank_free(a);
