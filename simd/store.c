@@ -629,7 +629,6 @@ static bool load_tank(struct simd *sd, const char *id, bool legacy_ok, uint64_t 
 	free_tree_later(o);
 	free(path);
 	free(dir);
-	*ret_seq = (uint64_t)seq;
 	return true;
 }
 

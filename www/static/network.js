@@ -16,7 +16,7 @@ function fitName(name, width) {
 }
 
 const tankTip = (t, serverId) =>
-  `${t.name} on ${serverId}: ${t.stats.fish_count.toLocaleString('en-US')} fish, generation ${t.stats.max_generation}`;
+  `${t.name} on ${serverId}: ${t.stats.fish_count.toLocaleString('en-US')} fish, generation ${t.stats.generation}`;
 
 // A tank's fish count inside its circle (about 6 px a character): "2,000 fish" was wider
 // than a small tank; then "2,000", then "2k".
@@ -251,7 +251,7 @@ export function networkView(root) {
         // A name too long for the circle goes under it, where it has the room between
         // its neighbours: three tanks on a server made "Tank 1" "Tank…" (a new user's
         // audit). Arrows keep off it as off the servers' names.
-        if (fitName(t.name, 2 * r) === t.name) {
+        if (!under || fitName(t.name, 2 * r) === t.name) {
           ta.append(svg('text', { x, y: y - 2, 'text-anchor': 'middle', class: 'map-tank-name' }, t.name));
           ta.append(svg('text', { x, y: y + 13, 'text-anchor': 'middle', class: 'map-tank-meta' }, fitCount(t.stats.fish_count, r)));
         } else {
