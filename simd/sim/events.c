@@ -227,7 +227,8 @@ int events_from_json(json_object *o, struct tank *t, struct json_err *e)
 		    (r = json_get_id(it, "fish_id", true, ev->fish_id, e)) < 0 ||
 		    (r = json_get_id(it, "mother_id", false, ev->mother_id, e)) < 0 ||
 		    (r = json_get_id(it, "father_id", false, ev->father_id, e)) < 0 ||
-		    (r = jv_int(it, "generation", true, 0, 100000000, &ev->generation, e)) < 0 ||
+		    (r = jv_int(it, "generation", true, 0, GENERATION_MAX, &ev->generation, e)) <
+			    0 ||
 		    (r = jv_string(it, "algorithm", true, 1, 64, &alg, e)) < 0 ||
 		    (r = jv_string(it, "poker_strategy", true, 1, 64, &st, e)) < 0 ||
 		    (r = jv_object(it, "genome", true, &g, e)) < 0 ||

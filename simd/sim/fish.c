@@ -463,7 +463,7 @@ int fish_check(const struct fish *f, struct json_err *e)
 	if (f->max_age < 1 || f->max_age > (int)(MAX_AGE_PER_TRAIT * 1.5) || f->age < 0 ||
 	    f->age > f->max_age)
 		return jv_fail(e, "age or max_age out of range");
-	if (f->generation < 0 || f->generation > 100000000)
+	if (f->generation < 0 || f->generation > GENERATION_MAX)
 		return jv_fail(e, "generation out of range");
 	if (!isfinite(f->fitness) || f->fitness < 0 || f->fitness > 1e12)
 		return jv_fail(e, "fitness out of range");

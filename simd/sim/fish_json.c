@@ -304,7 +304,7 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 	if ((r = json_get_id(o, "id", true, f->id, e)) < 0 ||
 	    (r = json_get_id(o, "mother_id", false, f->mother_id, e)) < 0 ||
 	    (r = json_get_id(o, "father_id", false, f->father_id, e)) < 0 ||
-	    (r = jv_int(o, "generation", true, 0, 100000000, &f->generation, e)) < 0 ||
+	    (r = jv_int(o, "generation", true, 0, GENERATION_MAX, &f->generation, e)) < 0 ||
 	    (r = jv_double(o, "x", true, -W, W, &f->x, e)) < 0 ||
 	    (r = jv_double(o, "y", true, -W, W, &f->y, e)) < 0 ||
 	    (r = jv_double(o, "vx", true, -100, 100, &f->vx, e)) < 0 ||
@@ -325,8 +325,8 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 		return r;
 	/* Fish saved before the two counts were told apart counted max(parents) + 1. */
 	f->generation_deepest = f->generation;
-	if ((r = jv_int(o, "generation_deepest", false, 0, 100000000, &f->generation_deepest, e)) <
-	    0)
+	if ((r = jv_int(o, "generation_deepest", false, 0, GENERATION_MAX, &f->generation_deepest,
+			e)) < 0)
 		return r;
 	/* A bred fish's deepest count (max(parents) + 1) is never below its generation
 	 * (mother's + 1), but one below it is kept as it is, not refused: fish that came
@@ -344,8 +344,8 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 		f->pregnant = true;
 		if ((r = jv_int(x, "timer", true, 1, PREGNANCY_FRAMES, &f->preg.timer, e)) < 0 ||
 		    (r = json_get_id(x, "mate_id", false, f->preg.mate_id, e)) < 0 ||
-		    (r = jv_int(x, "mate_generation", true, 0, 100000000, &f->preg.mate_generation,
-				e)) < 0 ||
+		    (r = jv_int(x, "mate_generation", true, 0, GENERATION_MAX,
+				&f->preg.mate_generation, e)) < 0 ||
 		    (r = jv_object(x, "mate_genome", true, &mg, e)) < 0)
 			return json_err_in(e, "pregnancy", r);
 		if ((r = genome_from_json(mg, &f->preg.mate_genome, e)) < 0)

@@ -35,6 +35,10 @@
  * large a poker table may grow. Queries visit the nearest cells first (grid_near), so a
  * cap only bites where a neighbourhood is far more crowded than the original tank ever
  * is; docs/simulation-model.md says why each value keeps the default tank's behaviour. */
+/* The highest generation a state holds (10^8: some million years of births at 30 ticks/s).
+ * A fish can arrive at it from a peer; its children stay at it (generation_after), as a
+ * child one generation past it made the tank's next snapshot one that no start accepts. */
+#define GENERATION_MAX 100000000
 #define NEIGHBOUR_BUDGET 48 /* schooling, nearest fish: plus the fish itself */
 #define FOOD_BUDGET 32	    /* nearest food in sight */
 #define EAT_BUDGET 8	    /* food within a bite */
@@ -368,8 +372,8 @@ struct fish {
 	double base_speed;   /* never the effective speed (the original compounded it) */
 	uint64_t key; /* derived from the id on adoption (never serialized): random streams */
 	int age, max_age;
-	int generation;		/* mother's + 1 */
-	int generation_deepest; /* max(mother's, father's) + 1 */
+	int generation;		/* mother's + 1, at most GENERATION_MAX */
+	int generation_deepest; /* max(mother's, father's) + 1, as bounded */
 	int repro_cooldown, poker_cooldown, crab_contact;
 	/* transient within one frame, never serialized (always 0 between frames) */
 	int dead;      /* 1 + enum death_cause */
@@ -761,6 +765,15 @@ static inline void fish_prefetch(const struct tank *t, size_t i)
 		for (int l = 0; l < FISH_HOT_LINES; l++)
 			__builtin_prefetch(a + 64 * l, 1, 3);
 	}
+}
+
+/* max_generation: the highest generation the tank has held, born here or arrived (SIM_RULES
+ * 6: before, arrivals did not count, and a tank could report a living generation above
+ * its highest). */
+static inline void tank_note_generation(struct tank *t, const struct fish *f)
+{
+	if (f->generation > t->max_generation)
+		t->max_generation = f->generation;
 }
 
 enum day_phase { PHASE_NIGHT, PHASE_DAWN, PHASE_DAY, PHASE_DUSK };

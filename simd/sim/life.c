@@ -64,8 +64,14 @@ void tank_add_newborn(struct tank *t, struct fish *f)
 	t->work.born[t->work.n_born++] = f;
 	t->births++;
 	events_add(t, SIM_EV_BIRTH, f, -1);
-	if (f->generation > t->max_generation)
-		t->max_generation = f->generation;
+	tank_note_generation(t, f);
+}
+
+/* A child's generation: one past the higher of two, at most GENERATION_MAX. */
+static int generation_after(int a, int b)
+{
+	int g = a > b ? a : b;
+	return g < GENERATION_MAX ? g + 1 : GENERATION_MAX;
 }
 
 static struct fish *child_new(struct tank *t, const struct genome *a, const struct genome *b,
@@ -106,11 +112,8 @@ void tank_birth(struct tank *t, struct fish *m)
 	struct fish *c = child_new(t, &m->g, &m->preg.mate_genome, -1,
 				   m->x + rng_range(&t->rng, -30, 30),
 				   m->y + rng_range(&t->rng, -30, 30));
-	c->generation = m->generation + 1;
-	c->generation_deepest = (m->generation_deepest > m->preg.mate_generation
-					 ? m->generation_deepest
-					 : m->preg.mate_generation) +
-				1;
+	c->generation = generation_after(m->generation, m->generation);
+	c->generation_deepest = generation_after(m->generation_deepest, m->preg.mate_generation);
 	memcpy(c->mother_id, m->id, UUID_STR_LEN);
 	memcpy(c->father_id, m->preg.mate_id, UUID_STR_LEN);
 	c->base_speed = m->base_speed;
@@ -171,11 +174,8 @@ void tank_poker_birth(struct tank *t, struct fish *w, struct fish *l)
 	if (!w_offers || !l_offers)
 		return;
 	struct fish *c = child_new(t, &w->g, &l->g, 0.6, (w->x + l->x) * 0.5, (w->y + l->y) * 0.5);
-	c->generation = w->generation + 1;
-	c->generation_deepest = (w->generation_deepest > l->generation_deepest
-					 ? w->generation_deepest
-					 : l->generation_deepest) +
-				1;
+	c->generation = generation_after(w->generation, w->generation);
+	c->generation_deepest = generation_after(w->generation_deepest, l->generation_deepest);
 	memcpy(c->mother_id, w->id, UUID_STR_LEN);
 	memcpy(c->father_id, l->id, UUID_STR_LEN);
 	endow(t, w, c, 0.15);

@@ -446,7 +446,7 @@ static int parents_from_json(json_object *o, char *mother, char *father, int *ge
 	int r;
 	if ((r = json_get_id(o, "mother_id", false, mother, e)) < 0 ||
 	    (r = json_get_id(o, "father_id", false, father, e)) < 0 ||
-	    (r = jv_int(o, "generation", true, 0, 100000000, generation, e)) < 0)
+	    (r = jv_int(o, "generation", true, 0, GENERATION_MAX, generation, e)) < 0)
 		return r;
 	return 0;
 }

@@ -149,6 +149,7 @@ int tank_readmit_fish(struct tank *t, struct fish *f, enum wall arrival)
 	t->migrations_in++;
 	events_add(t, SIM_EV_MIGRATION_IN, f, (int)arrival);
 	lineage_arrived(t, f);
+	tank_note_generation(t, f);
 	tank_adopt_fish(t, f);
 	return 0;
 }
@@ -165,6 +166,7 @@ int tank_return_fish_at(struct tank *t, struct fish *f, enum wall left_by)
 	t->flow[EOUT_MIGRATION] -= f->energy;
 	events_add(t, SIM_EV_MIGRATION_RETURNED, f, -1);
 	lineage_arrived(t, f);
+	tank_note_generation(t, f);
 	tank_adopt_fish(t, f);
 	if (t->migrations_out > 0)
 		t->migrations_out--;

@@ -32,8 +32,9 @@
  * which differ from libm's in the last bit or two, and deals each poker table from a
  * stream of its own, so that the tables of a frame are dealt on the tank's threads
  * (issue 13); 5 lets live food in a world larger than the original's expire after 900
- * frames uneaten (food.c), as the original's later versions do. */
-#define SIM_RULES 5
+ * frames uneaten (food.c), as the original's later versions do; 6 counts an arriving fish's
+ * generation in max_generation (tank_note_generation). */
+#define SIM_RULES 6
 
 struct tank;
 struct fish;

@@ -363,7 +363,7 @@ static int state_from_json(json_object *o, struct tank *t, struct json_err *e)
 		return json_err_in(e, "counters", r);
 	t->plant_migrations_in = (uint64_t)pin;
 	t->plant_migrations_out = (uint64_t)pout;
-	if ((r = jv_int(x, "max_generation", true, 0, 100000000, &t->max_generation, e)) < 0 ||
+	if ((r = jv_int(x, "max_generation", true, 0, GENERATION_MAX, &t->max_generation, e)) < 0 ||
 	    (r = jv_object(x, "deaths_by_cause", true, &dc, e)) < 0)
 		return json_err_in(e, "counters", r);
 	for (int i = 0; i < DEATH_CAUSE_COUNT; i++)

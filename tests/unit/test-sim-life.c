@@ -187,6 +187,41 @@ static void test_birth(void)
 	tank_free(t);
 }
 
+/* The highest generation a fish may have (the state's bound, 10^8): a mother there, as a
+ * peer may send one, has children of that generation, not one more, which no state would
+ * take back (the tank's snapshot was refused at the next start). */
+static void edit_due_at_bound(json_object *tj, json_object *f)
+{
+	edit_due(tj, f);
+	jset_i(f, "generation", 100000000);
+	jset_i(f, "generation_deepest", 100000000);
+	jset_i(jget(f, "pregnancy"), "mate_generation", 100000000);
+	jset_i(tj, "max_generation", 100000000);
+}
+
+static void test_birth_at_bound(void)
+{
+	struct tank *t = one_fish(0, edit_due_at_bound);
+	tank_step(t);
+	struct tank_stats s;
+	tank_get_stats(t, &s);
+	is_int(s.births, 1, "at the generation bound: a birth");
+	int gen = -1, deepest = -1;
+	for (size_t i = 0; i < tank_fish_count(t); i++)
+		if (fish_age(tank_fish_at(t, i)) == 0) {
+			gen = fish_generation(tank_fish_at(t, i));
+			deepest = fish_generation_deepest(tank_fish_at(t, i));
+		}
+	ok(gen == 100000000 && deepest == 100000000 && s.max_generation == 100000000,
+	   "the baby's generations stay at the bound (%d, %d; tank %d)", gen, deepest,
+	   s.max_generation);
+	struct json_err e = {{0}};
+	struct tank *r = tank_roundtrip(t, &e);
+	ok(r != NULL, "and the tank's state is taken back (%s)", r ? "ok" : e.msg);
+	tank_free(r);
+	tank_free(t);
+}
+
 static void test_mating(void)
 {
 	/* 60 adults packed into the left of a quiet tank with some food. */
@@ -245,6 +280,7 @@ int main(void)
 	test_stages();
 	test_deaths();
 	test_birth();
+	test_birth_at_bound();
 	test_mating();
 	test_emergency_and_day();
 	return tap_done();

@@ -277,6 +277,33 @@ static void test_index_after_takes(void)
 	tank_free(a);
 }
 
+/* A fish of a later generation than any the tank has held raises its max_generation, as a
+ * birth does: a tank reported generation 2 living and max_generation 1 (SIM_RULES 6). */
+static void test_arrival_generation(void)
+{
+	struct tank_params p = tank_params_default(23);
+	struct tank *a = tank_new(&p, "mig-g1"), *b = tank_new(&p, "mig-g2");
+	json_object *o = fish_to_json(tank_fish_at(a, 0));
+	json_object_object_add(o, "generation", json_object_new_int(7));
+	struct fish *f = NULL;
+	struct json_err e = {{0}};
+	ok(fish_from_json(o, &f, &e) == 0, "a fish of generation 7 (%s)", f ? "ok" : e.msg);
+	json_object_put(o);
+	struct tank_stats s;
+	tank_get_stats(b, &s);
+	is_int(s.max_generation, 0, "a new tank's highest generation is 0");
+	struct fish *x;
+	tank_take_fish(b, tank_pick_fish(b), &x);
+	fish_free(x);
+	is_int(tank_put_fish(b, f, WALL_LEFT), 0, "it arrives");
+	tank_get_stats(b, &s);
+	ok(s.max_generation == 7 && s.generation == 7,
+	   "max_generation counts it (%d), and is never below the living generation (%d)",
+	   s.max_generation, s.generation);
+	tank_free(a);
+	tank_free(b);
+}
+
 int main(void)
 {
 	test_index_after_takes();
@@ -284,5 +311,6 @@ int main(void)
 	test_take_put();
 	test_pick_deterministic();
 	test_cap_counts_transit();
+	test_arrival_generation();
 	return tap_done();
 }
