@@ -196,6 +196,15 @@ static bool listen_same(const struct conf_listen *a, const struct conf_listen *b
 	return a->enabled == b->enabled && a->port == b->port && strcmp(a->host, b->host) == 0;
 }
 
+/* Adds key to the comma-separated list in buf unless same. */
+static void keys_note(char *buf, size_t len, bool same, const char *key)
+{
+	if (same)
+		return;
+	size_t n = strlen(buf);
+	snprintf(buf + n, len - n, "%s%s", n ? ", " : "", key);
+}
+
 /* What a running daemon is built on: its identity, its state, and where the three
  * daemons listen (bound at the start). Changing them needs a restart, whatever the
  * daemon. A new base_port was taken and said "configuration reloaded" while every
@@ -203,22 +212,38 @@ static bool listen_same(const struct conf_listen *a, const struct conf_listen *b
  * and discoveryd advertised this server, at the new ones. */
 static bool reload_keeps_identity(const struct conf *old, const struct conf *newc)
 {
-	if (strcmp(newc->server.server_id, old->server.server_id) != 0 ||
-	    strcmp(newc->server.state_dir, old->server.state_dir) != 0) {
-		log_err("server_id and state_dir cannot change on reload; restart instead");
+	/* Each key that changed is named: an operator who edited several had to guess. */
+	char keys[512] = "";
+	keys_note(keys, sizeof keys, strcmp(newc->server.server_id, old->server.server_id) == 0,
+		  "[server] server_id");
+	keys_note(keys, sizeof keys, strcmp(newc->server.state_dir, old->server.state_dir) == 0,
+		  "[server] state_dir");
+	if (*keys) {
+		log_err("%s cannot change on reload (the server's identity and state); restart "
+			"instead",
+			keys);
 		return false;
 	}
-	if (newc->server.base_port != old->server.base_port ||
-	    newc->server.api_port != old->server.api_port ||
-	    strcmp(newc->server.runtime_dir, old->server.runtime_dir) != 0 ||
-	    !listen_same(&newc->discovery.listen, &old->discovery.listen) ||
-	    !listen_same(&newc->sim.listen, &old->sim.listen) ||
-	    !listen_same(&newc->migration.listen, &old->migration.listen) ||
-	    strcmp(newc->discovery.socket, old->discovery.socket) != 0 ||
-	    strcmp(newc->sim.socket, old->sim.socket) != 0 ||
-	    strcmp(newc->migration.socket, old->migration.socket) != 0) {
-		log_err("where the daemons listen (base_port, api_port, runtime_dir, listen, "
-			"socket) cannot change on reload; restart instead");
+	keys_note(keys, sizeof keys, newc->server.base_port == old->server.base_port,
+		  "[server] base_port");
+	keys_note(keys, sizeof keys, newc->server.api_port == old->server.api_port,
+		  "[server] api_port");
+	keys_note(keys, sizeof keys, strcmp(newc->server.runtime_dir, old->server.runtime_dir) == 0,
+		  "[server] runtime_dir");
+	keys_note(keys, sizeof keys, listen_same(&newc->discovery.listen, &old->discovery.listen),
+		  "[discovery] listen");
+	keys_note(keys, sizeof keys, listen_same(&newc->sim.listen, &old->sim.listen),
+		  "[sim] listen");
+	keys_note(keys, sizeof keys, listen_same(&newc->migration.listen, &old->migration.listen),
+		  "[migration] listen");
+	keys_note(keys, sizeof keys, strcmp(newc->discovery.socket, old->discovery.socket) == 0,
+		  "[discovery] socket");
+	keys_note(keys, sizeof keys, strcmp(newc->sim.socket, old->sim.socket) == 0, "[sim] socket");
+	keys_note(keys, sizeof keys, strcmp(newc->migration.socket, old->migration.socket) == 0,
+		  "[migration] socket");
+	if (*keys) {
+		log_err("%s cannot change on reload (where the daemons listen); restart instead",
+			keys);
 		return false;
 	}
 	return true;

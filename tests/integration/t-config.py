@@ -212,7 +212,7 @@ try:
         with open(x.conf, "w") as f:
             f.write(text.replace("server_id = live", "server_id = someone-else"))
         x.signal(signal.SIGHUP)
-        t.ok(wait_until(lambda: "server_id and state_dir cannot change on reload" in x.log_tail(), 5),
+        t.ok(wait_until(lambda: "[server] server_id cannot change on reload" in x.log_tail(), 5),
              "%s refuses a reload that changes server_id" % n, x.log_tail(5))
         t.eq(x.get("/health").json().get("server_id"), "live", "%s keeps its server_id" % n)
         # Nor where the daemons listen: a new base_port was "reloaded" while every daemon
@@ -220,7 +220,8 @@ try:
         with open(x.conf, "w") as f:
             f.write(text.replace("base_port = %d" % port, "base_port = %d" % (port + 30)))
         x.signal(signal.SIGHUP)
-        t.ok(wait_until(lambda: "where the daemons listen (base_port" in x.log_tail(), 5)
+        t.ok(wait_until(lambda: re.search(r"\[server\] base_port(, [^\n]*)? cannot change on reload "
+                                          r"\(where the daemons listen\)", x.log_tail()), 5)
              and x.get("/health", tcp=True).status == 200,
              "%s refuses a reload that moves the listeners, and serves where it did" % n, x.log_tail(5))
         with open(x.conf, "w") as f:
