@@ -126,6 +126,12 @@ void sup_exited(struct sup_child *c, int status, double now)
 	c->backoff = sup_next_backoff(c->backoff, up);
 	c->restart_at = now + c->backoff;
 	c->restarts++;
+	/* A start the limit would refuse then is refused now: the log said "restarting simd
+	 * in 8.00 s" and 8 s later that it would not. */
+	if (sup_start_limited(c, c->restart_at)) {
+		c->restart_at = now;
+		return;
+	}
 	log_info("restarting %s in %.2f s", c->name, c->backoff);
 }
 

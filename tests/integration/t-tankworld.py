@@ -150,6 +150,8 @@ try:
     t.ok(rc == 1 and starts == 5 and "started 5 times within 60 s and died each time" in text,
          "a daemon whose door is taken is started 5 times, then the server stops: tankworld exits 1 "
          "(exit %s, %d starts)" % (rc, starts), text[-600:])
+    # The fifth death is the last: no "restarting" announces a start that never comes.
+    t.eq(text.count("restarting simd in"), 4, "tankworld announces only the 4 restarts it makes")
     left = subprocess.run(["pgrep", "-f", "data/tw-busy/"], capture_output=True, text=True).stdout.split()
     t.eq(left, [], "and no daemon of that server is left")
     proc = None
