@@ -1068,6 +1068,15 @@ static void write_metrics(void *arg, FILE *f)
 		fprintf(f, "tankworld_sim_copy_lock_held_seconds_max{copy=\"%s\"} %.6f\n",
 			copy_label[k],
 			__atomic_load_n(&sd->copy_held_max_ns[k], __ATOMIC_RELAXED) * 1e-9);
+	uint64_t reg_reads[2], reg_bytes;
+	peers_stats(sd, reg_reads, &reg_bytes);
+	fprintf(f,
+		"# HELP tankworld_sim_registry_reads_total Reads of the registry for a sender not known yet, the whole file or what was appended since the last.\n# TYPE tankworld_sim_registry_reads_total counter\n"
+		"tankworld_sim_registry_reads_total{part=\"whole\"} %" PRIu64 "\n"
+		"tankworld_sim_registry_reads_total{part=\"appended\"} %" PRIu64 "\n"
+		"# HELP tankworld_sim_registry_read_bytes_total Bytes of the registry those reads read.\n# TYPE tankworld_sim_registry_read_bytes_total counter\ntankworld_sim_registry_read_bytes_total %" PRIu64
+		"\n",
+		reg_reads[PEERS_READ_WHOLE], reg_reads[PEERS_READ_TAIL], reg_bytes);
 	pthread_mutex_lock(&sd->xfer_lock);
 	fprintf(f,
 		"# HELP tankworld_sim_outbox Records in the outbox (reserved, not yet committed or aborted).\n# TYPE tankworld_sim_outbox gauge\ntankworld_sim_outbox %zu\n"

@@ -372,6 +372,10 @@ struct arrive_req {
 /* peers.c: 0 when server_id may send fish here (known to this server's discoveryd,
  * or no discoveryd state to ask), -ENOENT when it is unknown. */
 int peers_check(struct simd *sd, const char *server_id);
+enum peers_read { PEERS_READ_WHOLE, PEERS_READ_TAIL };
+/* How often the registry was read, whole or from where the last read ended, and the
+ * bytes read in all (/metrics). */
+void peers_stats(struct simd *sd, uint64_t reads[2], uint64_t *bytes);
 
 /* The slot of the tank a transfer in the outbox left, if both are still there. */
 struct tank_slot *xfer_source_slot(struct simd *sd, const char *transfer_id);
