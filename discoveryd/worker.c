@@ -24,6 +24,10 @@
 /* Entries per page: a page is written on the hub's loop (about 5 µs an entry, measured),
  * so a page holds the loop for about 5 ms; a first sync of 20,000 servers is 20 pages. */
 #define PAGE_LIMIT 1000
+/* A hub without revisions (the original) lists every server in one answer; a network of
+ * the original's larger than this is not one anyone runs, and a hostile hub's list of
+ * 95,000 held the loop 0.3-0.7 s at every pull (an audit). */
+#define UNPAGED_LIMIT 10000
 
 struct hub {
 	struct worker *w;
@@ -40,6 +44,7 @@ struct hub {
 	uint64_t since;	   /* revision synced up to */
 	bool full;	   /* the running sync lists everything */
 	unsigned restarts; /* listings the hub started over in the running sync */
+	unsigned pages;	   /* pages of the running sync */
 	double reached;	   /* wall time of the last good answer, 0 = never */
 };
 
@@ -157,6 +162,13 @@ static void fetch_page(struct hub *h)
 	send_json(h, "GET", path, NULL, on_page);
 }
 
+/* A sync: the pages after the registration or heartbeat, until one says no more. */
+static void sync_start(struct hub *h)
+{
+	h->pages = 0;
+	fetch_page(h);
+}
+
 static void on_page(const struct fetch_response *r, void *arg)
 {
 	struct hub *h = arg;
@@ -175,10 +187,12 @@ static void on_page(const struct fetch_response *r, void *arg)
 	 * without revisions (the original) lists everything, as it always did. */
 	size_t entries = json_object_array_length(p.servers) +
 			 (p.removed ? json_object_array_length(p.removed) : 0);
-	if (p.revision >= 0 && entries > PAGE_LIMIT) {
+	if (entries > (p.revision >= 0 ? PAGE_LIMIT : UNPAGED_LIMIT)) {
 		char why[96];
-		snprintf(why, sizeof why, "a page of %zu entries, more than the %d asked for",
-			 entries, PAGE_LIMIT);
+		snprintf(why, sizeof why,
+			 p.revision >= 0 ? "a page of %zu entries, more than the %d asked for"
+					 : "a list of %zu entries without revisions, more than %d",
+			 entries, p.revision >= 0 ? PAGE_LIMIT : UNPAGED_LIMIT);
 		hub_page_free(&p);
 		return hub_garbage(h, "a server list", why);
 	}
@@ -206,6 +220,17 @@ static void on_page(const struct fetch_response *r, void *arg)
 	if (p.more && !start_full && (uint64_t)p.revision <= h->since) {
 		hub_page_free(&p);
 		return hub_stuck(h, "its pages do not advance");
+	}
+	/* Nor may they go on for ever: pages that advance but never end kept the worker
+	 * asking, and heartbeating the hub once where it should have every interval (an
+	 * audit's hub). A whole listing of a full registry, started over as often as allowed
+	 * above, takes no more than this. */
+	unsigned most = 4 * (unsigned)(registry_max_servers(reg) / PAGE_LIMIT + 2);
+	if (++h->pages > most) {
+		hub_page_free(&p);
+		char why[96];
+		snprintf(why, sizeof why, "it sent more than %u pages in one sync", most);
+		return hub_stuck(h, why);
 	}
 	size_t changes = hub_page_apply(&p, reg, h->index, h->url, now);
 	if (p.epoch)
@@ -253,7 +278,7 @@ static void on_register(const struct fetch_response *r, void *arg)
 	if (!h->registered)
 		log_info("registered with the hub %s", h->url);
 	h->registered = true;
-	fetch_page(h);
+	sync_start(h);
 }
 
 static void do_register(struct hub *h)
@@ -281,7 +306,7 @@ static void on_heartbeat(const struct fetch_response *r, void *arg)
 	if (r->status != 200)
 		return hub_failed(h, r, "heartbeat");
 	hub_ok(h);
-	fetch_page(h);
+	sync_start(h);
 }
 
 static void hub_cycle(struct hub *h)

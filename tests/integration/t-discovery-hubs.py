@@ -12,6 +12,7 @@ full servers (discoveryd, simd, migrated) that name both hubs.
 - a hub answering garbage is logged and ignored."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -218,6 +219,40 @@ try:
              s1.disc.log_tail(5))
         t.ok(s1.disc.alive() and not any(x.startswith("flood-") for x in listing(s1.disc))
              and "s2" in listing(s1.disc), "and none of it is learned")
+    finally:
+        srv.close()
+    # Nor, from a hub without revisions (the original lists everything at once), a list
+    # of more than 10,000: one of 95,000 held the loop 0.3-0.7 s at every pull.
+    unpaged = json.dumps({"servers": [{"server_id": "flood-%d" % i, "host": "198.18.0.1", "port": 9000}
+                                      for i in range(10001)]}).encode()
+    srv = StubServer(lambda method, path, body: (200, unpaged), ports[0])
+    try:
+        t.ok(wait_until(lambda: "a list of 10001 entries without revisions, more than 10000"
+                        in s1.disc.log_tail(400), 10),
+             "a list of 10,001 servers from a hub without revisions is refused, saying why",
+             s1.disc.log_tail(5))
+        t.ok(s1.disc.alive() and not any(x.startswith("flood-") for x in listing(s1.disc)),
+             "and none of it is learned")
+    finally:
+        srv.close()
+    # A hub whose pages advance and never end: the worker asked for them for ever and
+    # heartbeat it once. A sync now stops after what a full registry could need (4 x 102
+    # pages at the default max_servers), and the next interval heartbeats again.
+    beats = []
+
+    def spin(method, path, body):
+        if method == "POST":
+            beats.append(path)
+            return 200, {"status": "ok"}
+        since = int(re.search(r"since=(\d+)", path).group(1))
+        return 200, {"servers": [], "revision": since + 1, "epoch": "00000000000000ac", "more": True}
+    srv = StubServer(spin, ports[0])
+    try:
+        t.ok(wait_until(lambda: "it sent more than 408 pages in one sync" in s1.disc.log_tail(400), 30),
+             "a hub whose pages never end is left for the sync, saying why", s1.disc.log_tail(5))
+        n = len(beats)
+        t.ok(wait_until(lambda: len(beats) >= n + 2, 15),
+             "and the worker goes on heartbeating it every interval (%d, then %d)" % (n, len(beats)))
     finally:
         srv.close()
     for d in (s1.mig, s1.sim, s2.mig, s2.sim, s1.disc, s2.disc, w3):
