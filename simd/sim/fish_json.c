@@ -5,7 +5,8 @@
  *
  * Decoding validates field by field: types, ranges, names and array lengths; unknown keys
  * are ignored; derived fields (max_energy, life_stage, size, speed) are written for
- * readers and recomputed, never trusted, on input. */
+ * readers and recomputed, never trusted, on input, but refused when they are not what
+ * they claim to be (a number in range, a stage's name). */
 #include "config.h"
 
 #include <errno.h>
@@ -289,6 +290,27 @@ json_object *fish_to_json(const struct fish *f)
 	return o;
 }
 
+/* What a reader is told of the fish, recomputed on input: optional, each of its type and
+ * within what any fish can have (a speed or size far above, a max_energy of the traits'
+ * largest), so that a peer's 100 kB string or 1e308 is refused, not silently taken. */
+static int derived_fields(json_object *o, struct json_err *e)
+{
+	double v;
+	const char *stage;
+	int r;
+	if ((r = jv_double(o, "speed", false, 0, 1000, &v, e)) < 0 ||
+	    (r = jv_double(o, "size", false, 0, 1000, &v, e)) < 0 ||
+	    (r = jv_double(o, "max_energy", false, 0, 1e6, &v, e)) < 0 ||
+	    (r = jv_string(o, "life_stage", false, 1, 16, &stage, e)) < 0)
+		return r;
+	if (r == 0)
+		return 0;
+	for (enum life_stage s = STAGE_BABY; s <= STAGE_ELDER; s++)
+		if (strcmp(stage, life_stage_name(s)) == 0)
+			return 0;
+	return jv_fail(e, "field 'life_stage': not a life stage (baby, juvenile, adult, elder)");
+}
+
 static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 {
 	const double W = SIM_MAX_WORLD;
@@ -322,6 +344,8 @@ static int fish_fields(json_object *o, struct fish *f, struct json_err *e)
 	    (r = jv_int(o, "poker_cooldown", true, 0, POKER_COOLDOWN, &f->poker_cooldown, e)) < 0 ||
 	    (r = jv_int(o, "crab_contact_timer", true, 0, CRAB_CONTACT_FRAMES, &f->crab_contact,
 			e)) < 0)
+		return r;
+	if ((r = derived_fields(o, e)) < 0)
 		return r;
 	/* Fish saved before the two counts were told apart counted max(parents) + 1. */
 	f->generation_deepest = f->generation;

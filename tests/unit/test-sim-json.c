@@ -253,6 +253,20 @@ static void e_stats(json_object *o)
 {
 	jset_i(jget(o, "stats"), "food_eaten", -1);
 }
+/* The derived fields are recomputed, but must be what they say (a peer sent a 100 kB
+ * string for a size, and 1e308 for a speed, and was taken). */
+static void e_derived_type(json_object *o)
+{
+	jset_s(o, "size", "large");
+}
+static void e_derived_range(json_object *o)
+{
+	json_object_object_add(o, "speed", json_object_new_double(1e308));
+}
+static void e_stage(json_object *o)
+{
+	jset_s(o, "life_stage", "teen");
+}
 /* "pregnancy" is required (null when not pregnant): a fish without it would arrive
  * silently not pregnant, its unborn young lost. */
 static void e_no_pregnancy(json_object *o)
@@ -327,6 +341,9 @@ static void test_fish_validation(struct tank *t)
 		{e_cooldown, "a reproduction_cooldown beyond its maximum", "reproduction_cooldown"},
 		{e_stats, "a negative food_eaten count", "food_eaten"},
 		{e_no_pregnancy, "a fish without its pregnancy field", "pregnancy"},
+		{e_derived_type, "a string for a derived size", "size"},
+		{e_derived_range, "a derived speed of 1e308", "speed"},
+		{e_stage, "an unknown life_stage", "life_stage"},
 	};
 	char msg[256];
 	const struct fish *f = tank_fish_at(t, 0);
