@@ -172,27 +172,21 @@ bool host_valid(const char *s)
 	unsigned char buf[sizeof(struct in6_addr)];
 	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
 		return true;
-	/* RFC 1123 names: labels of 1-63 alphanumerics and inner hyphens, the last not all
-	 * digits (RFC 3696 2): "999.999.999.999" is no address and no name, and resolving it
-	 * would ask the DNS. */
+	/* RFC 1123 names: labels of 1-63 alphanumerics and inner hyphens. */
 	size_t label = 0;
-	bool digits = true;
 	for (size_t i = 0; i <= n; i++) {
 		char c = s[i];
 		if (c == '.' || c == '\0') {
 			if (label == 0 || label > 63 || s[i - 1] == '-')
 				return false;
 			label = 0;
-			if (c == '.')
-				digits = true;
 			continue;
 		}
 		if (!(isalnum((unsigned char)c) || (c == '-' && label > 0)))
 			return false;
-		digits = digits && isdigit((unsigned char)c);
 		label++;
 	}
-	return !digits;
+	return true;
 }
 
 void cond_init_monotonic(pthread_cond_t *c)
