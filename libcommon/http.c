@@ -725,6 +725,14 @@ static bool route_admits(struct http_ctx *ctx, const struct http_route *r, int w
 					 "configure a token");
 			return false;
 		}
+		/* A 401 asking for a token that no one can have: say where the answer is. */
+		if (!ctx->server->token[0]) {
+			http_reply_error(req, 403, "trusted_only",
+					 "over TCP this is served only with the cluster token, and "
+					 "this server has none ([security] token_file); ask on the "
+					 "Unix socket");
+			return false;
+		}
 		http_reply_unauthorized(ctx, "this request needs");
 		return false;
 	}

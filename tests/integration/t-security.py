@@ -302,7 +302,10 @@ try:
     ro.start()
     r = ro.post("/api/tanks", {"name": "X", "initial_fish": 0}, tcp=True)
     t.ok(jerr(r, 403, "read_only"), "no token configured: a TCP mutation is a JSON 403", r)
-    t.ok(jerr(ro.get("/metrics", tcp=True), 401), "... and /metrics is not served over TCP", r)
+    m = ro.get("/metrics", tcp=True)
+    t.ok(jerr(m, 403, "trusted_only") and "Unix socket" in m.json().get("error", ""),
+         "... and /metrics is not served over TCP: a 403 that says where it is, not a 401 asking "
+         "for a token no one has", m)
     t.eq(ro.get("/api/tanks", tcp=True).status, 200, "... while TCP reads work")
     t.eq(ro.post("/api/tanks", {"name": "X", "initial_fish": 0}).status, 201, "... and the socket may mutate")
     ro.stop()
