@@ -115,5 +115,8 @@ try:
          "read whole once more (%d whole reads)" % reads("whole"))
     t.eq(send("late-3"), 403, "and the server that left stays refused")
     t.eq(send("bulk-5"), 200, "and the others are taken")
+    t.eq(simd.stop(), 0, "simd exits 0")
+    t.eq(disc.stop(), 0, "discoveryd exits 0")
 finally:
     finish(t, root, [simd, disc])
+t.done()
