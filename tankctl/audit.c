@@ -56,6 +56,10 @@ struct server {
 	bool local;
 	struct endpoint sim;
 	bool addr_ok;
+	/* Another entry whose simd answers at this one's address (its index, -1 none): a
+	 * server renamed, its old entry not yet evicted. Read once, under that entry; read
+	 * under both, every fish was "duplicated". */
+	int same_as;
 	/* Per snapshot. */
 	bool reachable;
 	long http_status; /* the error it answered when not reachable, 0: no answer */
@@ -232,6 +236,8 @@ static void read_server(struct ctl *ctl, struct server *sv, int idx, struct snap
 		sanitize(sv->err);
 		return;
 	}
+	if (sv->same_as >= 0)
+		return; /* read under the entry its simd says it is */
 	sv->public_only = ctl_public_only(ctl, &sv->sim); /* asks the server: not before */
 	if (ctl_request(ctl, &sv->sim, "GET", ctl_tanks_path(ctl, &sv->sim), NULL, &r) < 0 ||
 	    r.status != 200 || !field_arr(r.json, "tanks")) {
@@ -499,6 +505,28 @@ struct audit {
 	int rc;
 };
 
+/* Which entries reach a simd that says it is another listed server (GET /health's
+ * server_id): those are left out of every snapshot, as that server's own entry reads
+ * the same tanks. A simd that says nothing, or names no listed server, is read as its
+ * entry: its fish are real. */
+static void audit_identities(struct ctl *ctl, struct audit *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		struct server *sv = &a->srv[i];
+		sv->same_as = -1;
+		if (!sv->addr_ok)
+			continue;
+		struct reply r;
+		if (ctl_request(ctl, &sv->sim, "GET", "/health", NULL, &r) == 0 && r.status == 200) {
+			const char *id = field_str(r.json, "server_id");
+			for (size_t j = 0; *id && strcmp(id, sv->id) != 0 && j < a->n; j++)
+				if (j != i && strcmp(a->srv[j].id, id) == 0)
+					sv->same_as = (int)j;
+		}
+		reply_free(&r);
+	}
+}
+
 /* The servers discoveryd knows, and how to reach each one's simd. */
 static int audit_servers(struct ctl *ctl, struct audit *a)
 {
@@ -520,6 +548,7 @@ static int audit_servers(struct ctl *ctl, struct audit *a)
 	free(cs);
 	a->srv = srv;
 	a->n = n;
+	audit_identities(ctl, a);
 	return 0;
 }
 
@@ -609,6 +638,10 @@ static json_object *audit_servers_json(const struct audit *a)
 		json_object_object_add(x, "status", json_object_new_string(sv->status));
 		json_object_object_add(x, "is_local", json_object_new_boolean(sv->local));
 		json_object_object_add(x, "reachable", json_object_new_boolean(sv->reachable));
+		json_object_object_add(x, "same_simd_as",
+				       sv->same_as >= 0
+					       ? json_object_new_string(a->srv[sv->same_as].id)
+					       : NULL);
 		json_object_object_add(x, "public_only",
 				       json_object_new_boolean(sv->reachable && sv->public_only));
 		json_object_object_add(x, "error",
@@ -735,6 +768,12 @@ static void audit_print_servers(const struct audit *a)
 	for (size_t i = 0; i < a->n; i++) {
 		table_row(t);
 		table_cell(t, "%s%s", srv[i].id, srv[i].local ? " *" : "");
+		if (srv[i].same_as >= 0) {
+			table_cell(t, "%s, the simd of %s", srv[i].status, srv[srv[i].same_as].id);
+			for (int k = 0; k < 5; k++)
+				table_cell(t, "-");
+			continue;
+		}
 		if (!srv[i].reachable) {
 			if (srv[i].http_status)
 				table_cell(t, "%s, HTTP %ld", srv[i].status, srv[i].http_status);
@@ -764,6 +803,10 @@ static void audit_print_servers(const struct audit *a)
 	for (size_t i = 0; i < a->n; i++)
 		if (!srv[i].reachable)
 			printf("%s: %s\n", srv[i].id, srv[i].err);
+		else if (srv[i].same_as >= 0)
+			printf("%s: its address reaches the simd of %s, read under that entry (a "
+			       "renamed server's old entry?)\n",
+			       srv[i].id, srv[srv[i].same_as].id);
 }
 
 static void audit_print_in_flight(const struct audit *a)

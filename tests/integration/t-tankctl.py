@@ -281,6 +281,20 @@ try:
          "audit --json: the same figures", j)
     rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "audit")
     t.ok(rc == 0 and ("%d fish, " % n) in out and "0 duplicated" in out, "audit through --server (all over TCP)", out + err)
+    # A second entry for s2's simd (a renamed server's old entry, not yet evicted): its
+    # tanks were read under both names, and every fish was reported duplicated.
+    s1.d["discoveryd"].post("/api/discovery/register", {"server_id": "s2-old", "host": "127.0.0.1", "port": p2 + 1})
+    rc, out, err = ctl("audit")
+    t.ok(rc == 0 and ("%d fish, 0 lost in migration, 0 duplicated" % n) in out
+         and "s2-old: its address reaches the simd of s2, read under that entry" in out,
+         "two entries reaching one simd: read once, said so, exit 0", out + err)
+    rc, j, err = ctl_json("audit")
+    t.ok(rc == 0 and [x["same_simd_as"] for x in j["servers"] if x["server_id"] == "s2-old"] == ["s2"]
+         and j["duplicated"] == [], "audit --json: same_simd_as names it", j)
+    s1.d["discoveryd"].delete("/api/discovery/unregister/s2-old")
+    t.ok(wait_until(lambda: all(x["server_id"] != "s2-old" for x in
+                                s2.d["discoveryd"].get("/api/discovery/servers").json()["servers"]), 30),
+         "and once the entry is gone, s2 (which learned it from the hub) forgets it too")
     # Without the token private tanks are not listed over TCP: the audit cannot be
     # complete, whatever it found (a probe: it said complete, exit 0, one tank short).
     rc, out, err = ctl("--server", "http://127.0.0.1:%d" % p2, "audit", token=False)
