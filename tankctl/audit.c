@@ -60,6 +60,9 @@ struct server {
 	 * server renamed, its old entry not yet evicted. Read once, under that entry; read
 	 * under both, every fish was "duplicated". */
 	int same_as;
+	/* Why the simd gave no answer to that question ("" when it answered): it is then
+	 * not asked again (a server that hangs would cost the timeout twice). */
+	char silent[700];
 	/* Per snapshot. */
 	bool reachable;
 	long http_status; /* the error it answered when not reachable, 0: no answer */
@@ -238,6 +241,11 @@ static void read_server(struct ctl *ctl, struct server *sv, int idx, struct snap
 	}
 	if (sv->same_as >= 0)
 		return; /* read under the entry its simd says it is */
+	if (sv->silent[0]) {
+		sv->reachable = false;
+		snprintf(sv->err, sizeof sv->err, "%s", sv->silent);
+		return;
+	}
 	sv->public_only = ctl_public_only(ctl, &sv->sim); /* asks the server: not before */
 	if (ctl_request(ctl, &sv->sim, "GET", ctl_tanks_path(ctl, &sv->sim), NULL, &r) < 0 ||
 	    r.status != 200 || !field_arr(r.json, "tanks")) {
@@ -517,11 +525,15 @@ static void audit_identities(struct ctl *ctl, struct audit *a)
 		if (!sv->addr_ok)
 			continue;
 		struct reply r;
+		sv->silent[0] = '\0';
 		if (ctl_request(ctl, &sv->sim, "GET", "/health", NULL, &r) == 0 && r.status == 200) {
 			const char *id = field_str(r.json, "server_id");
 			for (size_t j = 0; *id && strcmp(id, sv->id) != 0 && j < a->n; j++)
 				if (j != i && strcmp(a->srv[j].id, id) == 0)
 					sv->same_as = (int)j;
+		} else if (r.status == 0) {
+			set_unreachable(sv, sv->sim.what, &r);
+			snprintf(sv->silent, sizeof sv->silent, "%s", sv->err);
 		}
 		reply_free(&r);
 	}
