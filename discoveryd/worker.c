@@ -224,8 +224,10 @@ static void on_page(const struct fetch_response *r, void *arg)
 	/* Nor may they go on for ever: pages that advance but never end kept the worker
 	 * asking, and heartbeating the hub once where it should have every interval (an
 	 * audit's hub). A whole listing of a full registry, started over as often as allowed
-	 * above, takes no more than this. */
-	unsigned most = 4 * (unsigned)(registry_max_servers(reg) / PAGE_LIMIT + 2);
+	 * above, with a diff's removals before it (a hub keeps 4,096 tombstones), takes no
+	 * more than this; and never fewer than 64 pages, for a small max_servers. */
+	unsigned most = 4 * (unsigned)(registry_max_servers(reg) / PAGE_LIMIT + 2) + 8;
+	most = most < 64 ? 64 : most;
 	if (++h->pages > most) {
 		hub_page_free(&p);
 		char why[96];

@@ -13,9 +13,11 @@
  * servers is tens of MB, and reading it whole on the event loop for every fish from an
  * unknown sender held simd's loop 0.7-2.3 s each time (a hostile peer's audit, with a
  * token holder's registrations between its fish). The whole file is read again only
- * when it is another file (inode), shorter than what was read, or no longer ends, where
- * the last read stopped, with the bytes it read there (discoveryd cuts a torn end at
- * its start and appends after it). */
+ * when it is another file (inode), shorter than what was read, or no longer holds the
+ * last whole line read where it was: its head (the line's CRC-32C and length, lines.h)
+ * is kept and compared, so that a compacted file that took the inode of an older one,
+ * or a file edited in place, is not read on from a place that means something else
+ * there. (discoveryd cuts only a torn end, after the last newline, at its start.) */
 #include "config.h"
 
 #include <errno.h>
@@ -31,7 +33,7 @@
 #include "log.h"
 #include "simd.h"
 
-#define PEERS_MARK 32 /* bytes kept from the end of what was read */
+#define PEERS_MARK 32 /* bytes kept of the head of the last whole line read */
 
 struct peers {
 	char *path;
@@ -40,12 +42,13 @@ struct peers {
 	bool loaded;
 	json_object *ids; /* server_id -> true */
 	/* The journal as far as it was folded: its file, the offset after its last whole
-	 * line, and the bytes just before that offset. */
+	 * line, where that line starts and its first bytes. */
 	dev_t dev;
 	ino_t ino;
-	off_t done;
+	off_t done, mark_at;
 	size_t mark_len;
 	char mark[PEERS_MARK];
+	bool warned;	   /* a failed read was logged (once until one succeeds) */
 	uint64_t reads[2]; /* enum peers_read: for /metrics */
 	uint64_t bytes_read;
 };
@@ -107,48 +110,52 @@ static char *read_range(int fd, off_t from, off_t to, size_t *len)
 	return buf;
 }
 
-/* Whether the file still holds, just before p->done, the bytes the last read ended with. */
+/* Whether the file still holds, where the last whole line read started, that line's head. */
 static bool mark_holds(const struct peers *p, int fd)
 {
 	char now[PEERS_MARK];
 	size_t n = p->mark_len;
-	return pread(fd, now, n, p->done - (off_t)n) == (ssize_t)n && memcmp(now, p->mark, n) == 0;
-}
-
-/* The mark after used more bytes were read (text): the last PEERS_MARK of the old mark
- * and text together. */
-static void mark_update(struct peers *p, const char *text, size_t used)
-{
-	if (used >= PEERS_MARK) {
-		memcpy(p->mark, text + used - PEERS_MARK, PEERS_MARK);
-		p->mark_len = PEERS_MARK;
-		return;
-	}
-	size_t old = p->mark_len + used > PEERS_MARK ? PEERS_MARK - used : p->mark_len;
-	memmove(p->mark, p->mark + p->mark_len - old, old);
-	memcpy(p->mark + old, text, used);
-	p->mark_len = old + used;
+	return n > 0 && pread(fd, now, n, p->mark_at) == (ssize_t)n && memcmp(now, p->mark, n) == 0;
 }
 
 /* Folds the journal's new whole lines into the copy, or the whole file into a new one;
  * legacy (registry.json, one document) is always read whole. */
-static void peers_reload(struct peers *p, const char *path, const struct stat *st, bool legacy)
+static void peers_warn(struct peers *p, const char *path, const char *why)
+{
+	if (!p->warned)
+		log_warn("cannot read the registry %s (%s): senders it does not list yet are "
+			 "refused until it can be read",
+			 path, why);
+	p->warned = true;
+}
+
+static void peers_reload(struct peers *p, const char *path, bool legacy)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	struct stat st;
+	/* The file opened is the one described: discoveryd may rename a compacted file over
+	 * it between a stat by name and the open. */
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		peers_warn(p, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return;
-	bool tail = !legacy && p->loaded && p->done > 0 && st->st_dev == p->dev &&
-		    st->st_ino == p->ino && st->st_size >= p->done && mark_holds(p, fd);
+	}
+	if (st.st_size > (off_t)(256u << 20)) {
+		close(fd);
+		return peers_warn(p, path, "larger than 256 MiB");
+	}
+	bool tail = !legacy && p->loaded && p->done > 0 && st.st_dev == p->dev &&
+		    st.st_ino == p->ino && st.st_size >= p->done && mark_holds(p, fd);
 	off_t from = tail ? p->done : 0;
 	size_t len = 0;
-	char *text = st->st_size - from > (off_t)(256u << 20)
-			     ? NULL
-			     : read_range(fd, from, st->st_size, &len);
+	char *text = read_range(fd, from, st.st_size, &len);
 	close(fd);
 	if (!text)
-		return;
+		return peers_warn(p, path, "a short read");
+	p->warned = false;
 	json_object *ids = tail ? p->ids : json_object_new_object();
-	size_t used = 0; /* up to the last newline: a line still being written waits */
+	size_t used = 0, last = 0; /* up to the last newline: a line still being written waits */
 	for (char *line = text, *end = text + len; line < end;) {
 		char *nl = memchr(line, '\n', (size_t)(end - line));
 		if (!nl && !legacy)
@@ -156,21 +163,27 @@ static void peers_reload(struct peers *p, const char *path, const struct stat *s
 		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
 		if (n)
 			fold_line(ids, line, n);
+		if (nl) {
+			last = (size_t)(line - text);
+			used = last + n + 1;
+		}
 		line += n + 1;
-		used = nl ? (size_t)(line - text) : used;
 	}
 	if (!tail) {
 		json_object_put(p->ids);
 		p->ids = ids;
-	}
-	p->mtime = st->st_mtim;
-	p->size = st->st_size;
-	p->dev = st->st_dev;
-	p->ino = st->st_ino;
-	p->done = legacy ? 0 : from + (off_t)used;
-	if (!tail)
 		p->mark_len = 0;
-	mark_update(p, text, used);
+	}
+	p->mtime = st.st_mtim;
+	p->size = st.st_size;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	p->done = legacy ? 0 : from + (off_t)used;
+	if (!legacy && used > 0) {
+		p->mark_at = from + (off_t)last;
+		p->mark_len = used - last < PEERS_MARK ? used - last : PEERS_MARK;
+		memcpy(p->mark, text + last, p->mark_len);
+	}
 	p->loaded = true;
 	p->reads[tail ? PEERS_READ_TAIL : PEERS_READ_WHOLE]++;
 	p->bytes_read += len;
@@ -197,7 +210,7 @@ int peers_check(struct simd *sd, const char *server_id)
 	}
 	if (!p->loaded || st.st_mtim.tv_sec != p->mtime.tv_sec ||
 	    st.st_mtim.tv_nsec != p->mtime.tv_nsec || st.st_size != p->size)
-		peers_reload(p, path, &st, legacy != NULL);
+		peers_reload(p, path, legacy != NULL);
 	free(legacy);
 	if (!p->loaded)
 		return 0;

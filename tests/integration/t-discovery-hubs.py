@@ -237,7 +237,7 @@ try:
         srv.close()
     # A hub whose pages advance and never end: the worker asked for them for ever and
     # heartbeat it once. A sync now stops after what a full registry could need (4 x 102
-    # pages at the default max_servers), and the next interval heartbeats again.
+    # + 8 pages at the default max_servers), and the next interval heartbeats again.
     beats = []
 
     def spin(method, path, body):
@@ -248,7 +248,7 @@ try:
         return 200, {"servers": [], "revision": since + 1, "epoch": "00000000000000ac", "more": True}
     srv = StubServer(spin, ports[0])
     try:
-        t.ok(wait_until(lambda: "it sent more than 408 pages in one sync" in s1.disc.log_tail(400), 30),
+        t.ok(wait_until(lambda: "it sent more than 416 pages in one sync" in s1.disc.log_tail(400), 30),
              "a hub whose pages never end is left for the sync, saying why", s1.disc.log_tail(5))
         n = len(beats)
         t.ok(wait_until(lambda: len(beats) >= n + 2, 15),
