@@ -31,14 +31,15 @@
 #define LIVE_FOOD_LIFESPAN 900
 #define GRID_CELL 100.0
 
-/* Work caps (issue 13): how many candidates each neighbourhood query may visit, and how
- * large a poker table may grow. Queries visit the nearest cells first (grid_near), so a
- * cap only bites where a neighbourhood is far more crowded than the original tank ever
- * is; docs/simulation-model.md says why each value keeps the default tank's behaviour. */
 /* The highest generation a state holds (10^8: some million years of births at 30 ticks/s).
  * A fish can arrive at it from a peer; its children stay at it (generation_after), as a
  * child one generation past it made the tank's next snapshot one that no start accepts. */
 #define GENERATION_MAX 100000000
+
+/* Work caps (issue 13): how many candidates each neighbourhood query may visit, and how
+ * large a poker table may grow. Queries visit the nearest cells first (grid_near), so a
+ * cap only bites where a neighbourhood is far more crowded than the original tank ever
+ * is; docs/simulation-model.md says why each value keeps the default tank's behaviour. */
 #define NEIGHBOUR_BUDGET 48 /* schooling, nearest fish: plus the fish itself */
 #define FOOD_BUDGET 32	    /* nearest food in sight */
 #define EAT_BUDGET 8	    /* food within a bite */
