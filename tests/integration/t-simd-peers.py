@@ -4,7 +4,7 @@ reads what the journal gained since its last read, not the whole file, for each 
 it does not know yet: a hostile peer's audit held simd's event loop 0.7-2.3 s per fish
 from an unknown sender while a token holder's registrations kept changing a registry of
 60,000 servers. Checked through /metrics' count of whole and appended reads (no timing):
-new servers, removals, a torn end cut by discoveryd's restart, and a compaction (another
+new servers, removals, a torn end cut by discoveryd's restart, an edit in place and a compaction (another
 file) still read right."""
 import json
 import os
@@ -83,14 +83,20 @@ try:
 
     t.eq(reads("whole"), whole, "read on from where it was (%d whole reads)" % reads("whole"))
 
-    # The file edited in place (same inode, no shorter): what simd read no longer ends
-    # where it stopped, with the bytes it read there, and it reads the file whole.
+    # The file edited in place (same inode, no shorter): the last whole line simd read is
+    # no longer where it was, and simd reads the file whole.
     disc.stop()
     lines = open(journal, "rb").read().split(b"\n")
     gone = [ln for ln in lines if b'"server_id":"bulk-7"' in ln]
-    text = json.dumps(dict(json.loads(gone[0].split(b" ", 2)[2]), server_id="edited-in"),
+    # The records taken out (bulk-7's), the last of them renamed (its revision kept:
+    # discoveryd takes the file back), padded with blanks so that the file grows.
+    text = json.dumps(dict(json.loads(gone[-1].split(b" ", 2)[2]), server_id="edited-in"),
                       separators=(",", ":")).encode()
-    edited = b"\n".join(ln for ln in lines if ln and ln not in gone) + b"\n" + state_line_raw(text) + b"\n"
+    kept = [ln for ln in lines if ln and ln not in gone]
+    short = os.path.getsize(journal) - sum(len(ln) + 1 for ln in kept)
+    text += b" " * max(0, short)
+    edited = b"\n".join(kept + [state_line_raw(text)]) + b"\n"
+    t.ok(len(edited) > os.path.getsize(journal), "(the edited file is no shorter: only its content says it changed)")
     with open(journal, "r+b") as f:
         f.write(edited)
         f.truncate()
