@@ -4,8 +4,8 @@ reads what the journal gained since its last read, not the whole file, for each 
 it does not know yet: a hostile peer's audit held simd's event loop 0.7-2.3 s per fish
 from an unknown sender while a token holder's registrations kept changing a registry of
 60,000 servers. Checked through /metrics' count of whole and appended reads (no timing):
-new servers, removals, a torn end cut by discoveryd's restart, an edit in place and a compaction (another
-file) still read right."""
+new servers, removals, a torn end cut by discoveryd's restart, an edit in place and a
+compaction (another file) still read right."""
 import json
 import os
 import uuid
