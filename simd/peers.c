@@ -118,8 +118,7 @@ static bool mark_holds(const struct peers *p, int fd)
 	return n > 0 && pread(fd, now, n, p->mark_at) == (ssize_t)n && memcmp(now, p->mark, n) == 0;
 }
 
-/* Folds the journal's new whole lines into the copy, or the whole file into a new one;
- * legacy (registry.json, one document) is always read whole. */
+/* A failed read is logged once, until a read succeeds: every unknown sender asks again. */
 static void peers_warn(struct peers *p, const char *path, const char *why)
 {
 	if (!p->warned)
@@ -129,6 +128,8 @@ static void peers_warn(struct peers *p, const char *path, const char *why)
 	p->warned = true;
 }
 
+/* Folds the journal's new whole lines into the copy, or the whole file into a new one;
+ * legacy (registry.json, one document) is always read whole. */
 static void peers_reload(struct peers *p, const char *path, bool legacy)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -519,9 +519,10 @@ struct audit {
  * entry: its fish are real. */
 static void audit_identities(struct ctl *ctl, struct audit *a)
 {
+	for (size_t i = 0; i < a->n; i++)
+		a->srv[i].same_as = -1;
 	for (size_t i = 0; i < a->n; i++) {
 		struct server *sv = &a->srv[i];
-		sv->same_as = -1;
 		if (!sv->addr_ok)
 			continue;
 		struct reply r;
@@ -529,7 +530,8 @@ static void audit_identities(struct ctl *ctl, struct audit *a)
 		if (ctl_request(ctl, &sv->sim, "GET", "/health", NULL, &r) == 0 && r.status == 200) {
 			const char *id = field_str(r.json, "server_id");
 			for (size_t j = 0; *id && strcmp(id, sv->id) != 0 && j < a->n; j++)
-				if (j != i && strcmp(a->srv[j].id, id) == 0)
+				if (j != i && strcmp(a->srv[j].id, id) == 0 &&
+				    a->srv[j].same_as != (int)i) /* two swapped: read both */
 					sv->same_as = (int)j;
 		} else if (r.status == 0) {
 			set_unreachable(sv, sv->sim.what, &r);
